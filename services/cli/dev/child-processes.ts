@@ -1,0 +1,84 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createWriteStream, readFileSync } from 'node:fs';
+import { AirlockError } from '../../core/errors.js';
+
+/** A long-running child process with its output going to a log file. */
+export interface SupervisedProcess {
+  readonly name: string;
+  readonly pid: number;
+  readonly logPath: string;
+  readonly child: ChildProcess;
+  /** Resolves with the exit code (or signal name) once the process has exited. */
+  readonly exited: Promise<number | string>;
+}
+
+/**
+ * Starts and stops the cluster's processes. Every process it starts is
+ * remembered, so `stopAll` can end all of them (newest first) and nothing is
+ * left running after the owner stops.
+ */
+export class ProcessGroup {
+  readonly #processes: SupervisedProcess[] = [];
+  #stopping = false;
+
+  start(name: string, command: string, args: string[], logPath: string): SupervisedProcess {
+    const log = createWriteStream(logPath, { flags: 'a' });
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout?.pipe(log, { end: false });
+    child.stderr?.pipe(log, { end: false });
+    const exited = new Promise<number | string>((resolve) => {
+      child.on('error', () => resolve('spawn-error'));
+      child.on('exit', (code, signal) => resolve(code ?? signal ?? 'unknown'));
+    });
+    if (child.pid === undefined) {
+      throw new AirlockError('CLUSTER_START_FAILED', `${name} could not be started (${command})`);
+    }
+    const proc: SupervisedProcess = { name, pid: child.pid, logPath, child, exited };
+    this.#processes.push(proc);
+    return proc;
+  }
+
+  get processes(): readonly SupervisedProcess[] {
+    return this.#processes;
+  }
+
+  /**
+   * Fails with the process name, its exit status and the tail of its log if
+   * any process exits before `stopAll` was called.
+   */
+  watchForCrash(): Promise<never> {
+    return new Promise((_, reject) => {
+      for (const proc of this.#processes) {
+        void proc.exited.then((status) => {
+          if (!this.#stopping) reject(crashError(proc, status));
+        });
+      }
+    });
+  }
+
+  /** SIGTERM every process, newest first; SIGKILL what is still alive after `graceMs`. */
+  async stopAll(graceMs = 5_000): Promise<void> {
+    this.#stopping = true;
+    for (const proc of [...this.#processes].reverse()) {
+      if (proc.child.exitCode !== null || proc.child.signalCode !== null) continue;
+      proc.child.kill('SIGTERM');
+      const timer = setTimeout(() => proc.child.kill('SIGKILL'), graceMs);
+      await proc.exited;
+      clearTimeout(timer);
+    }
+  }
+}
+
+export function crashError(proc: SupervisedProcess, status: number | string): AirlockError {
+  return new AirlockError('CLUSTER_START_FAILED', `${proc.name} (pid ${proc.pid}) exited with ${status}`, {
+    detail: logTail(proc.logPath),
+  });
+}
+
+export function logTail(path: string, lines = 20): string {
+  try {
+    return readFileSync(path, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '';
+  }
+}

@@ -1,0 +1,331 @@
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { request } from 'node:https';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { AirlockError } from '../../core/errors.js';
+import { ProcessGroup } from './child-processes.js';
+import { type ClusterBinaries, ensureClusterBinaries } from './cluster-binaries.js';
+import { type ClusterPki, createClusterPki } from './cluster-pki.js';
+
+export const NODE_NAME = 'fake-node';
+
+export interface StartClusterOptions {
+  /** Where kubeconfig, kube-audit.log, PKI, etcd data and logs go; a temp dir by default. */
+  stateDir?: string;
+  /** Progress lines for a person watching (build, start, ready). */
+  onProgress?: (line: string) => void;
+  /** How long to wait for /readyz and the node; default 120 s. */
+  readyTimeoutMs?: number;
+}
+
+/** A running hermetic cluster. Everything is on 127.0.0.1. */
+export interface HermeticCluster {
+  readonly stateDir: string;
+  /** cluster-admin kubeconfig (client certificate in system:masters). */
+  readonly kubeconfigPath: string;
+  /** https://127.0.0.1:<port> */
+  readonly server: string;
+  readonly auditLogPath: string;
+  readonly pki: ClusterPki;
+  readonly binaries: ClusterBinaries;
+  readonly nodeName: string;
+  /** One log file per process: etcd.log, kube-apiserver.log, kube-controller-manager.log, fake-kubelet.log. */
+  readonly logsDir: string;
+  /** Where the fake kubelet keeps pod directories and container log files. */
+  readonly kubeletStateDir: string;
+  /** Start-to-ready time of this cluster, in milliseconds (build excluded). */
+  readonly startupMs: number;
+  /** Process ids of everything this cluster started. */
+  readonly pids: readonly number[];
+  /** Stops every process and, if the state dir was a temp dir, removes it. */
+  stop(): Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() =>
+        typeof address === 'object' && address ? resolvePort(address.port) : reject(new Error('no port')),
+      );
+    });
+  });
+}
+
+/**
+ * The audit policy: Metadata for every request by a person or airlock,
+ * RequestResponse for the streaming subresources, nothing for the control
+ * plane's own chatter (which would bury the interesting events).
+ */
+const AUDIT_POLICY = `apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: ["RequestReceived"]
+rules:
+  - level: None
+    users: ["system:kube-controller-manager", "system:apiserver", "system:kube-scheduler"]
+  - level: None
+    userGroups: ["system:nodes"]
+  - level: None
+    nonResourceURLs: ["/readyz*", "/livez*", "/healthz*", "/version", "/openapi/*"]
+  - level: RequestResponse
+    resources:
+      - group: ""
+        resources: ["pods/exec", "pods/attach", "pods/portforward", "pods/ephemeralcontainers"]
+  - level: Metadata
+`;
+
+function kubeconfig(
+  server: string,
+  caCert: string,
+  clientCert: string,
+  clientKey: string,
+  user: string,
+): string {
+  return JSON.stringify(
+    {
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [{ name: 'hermetic', cluster: { server, 'certificate-authority': caCert } }],
+      users: [{ name: user, user: { 'client-certificate': clientCert, 'client-key': clientKey } }],
+      contexts: [{ name: 'hermetic', context: { cluster: 'hermetic', user } }],
+      'current-context': 'hermetic',
+    },
+    null,
+    2,
+  );
+}
+
+function httpsGet(url: string, pki: ClusterPki): Promise<{ status: number; body: string }> {
+  return new Promise((resolveGet, reject) => {
+    const req = request(
+      url,
+      {
+        ca: readFileSync(pki.caCert),
+        cert: readFileSync(pki.adminCert),
+        key: readFileSync(pki.adminKey),
+        timeout: 2_000,
+      },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk) => {
+          body += chunk;
+        });
+        res.on('end', () => resolveGet({ status: res.statusCode ?? 0, body }));
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+async function waitFor(
+  what: string,
+  deadline: number,
+  crashed: Promise<never>,
+  probe: () => Promise<boolean>,
+): Promise<void> {
+  let lastError = '';
+  while (Date.now() < deadline) {
+    const ok = await Promise.race([
+      probe().catch((error: unknown) => {
+        lastError = error instanceof Error ? error.message : String(error);
+        return false;
+      }),
+      crashed,
+    ]);
+    if (ok) return;
+    await sleep(100);
+  }
+  throw new AirlockError('CLUSTER_START_FAILED', `timed out waiting for ${what}`, { detail: lastError });
+}
+
+/**
+ * Builds (if needed) and starts etcd, kube-apiserver, kube-controller-manager
+ * and the fake kubelet on random free ports of 127.0.0.1, and resolves once
+ * /readyz answers and the node is registered. On any failure every process
+ * already started is stopped before the error is thrown.
+ */
+export async function startCluster(options: StartClusterOptions = {}): Promise<HermeticCluster> {
+  const progress = options.onProgress ?? (() => {});
+  const binaries = await ensureClusterBinaries({ onProgress: progress });
+  const temporary = options.stateDir === undefined;
+  const stateDir = resolve(options.stateDir ?? mkdtempSync(join(tmpdir(), 'airlock-cluster-')));
+  const started = Date.now();
+  const dirs = {
+    pki: join(stateDir, 'pki'),
+    etcd: join(stateDir, 'etcd'),
+    logs: join(stateDir, 'logs'),
+    kubelet: join(stateDir, 'kubelet'),
+  };
+  rmSync(dirs.etcd, { recursive: true, force: true });
+  for (const dir of Object.values(dirs)) mkdirSync(dir, { recursive: true, mode: 0o700 });
+
+  const pki = createClusterPki(dirs.pki, NODE_NAME);
+  const [etcdClient, etcdPeer, apiserverPort, kcmPort, kubeletPort] = await Promise.all(
+    Array.from({ length: 5 }, () => freePort()),
+  );
+  const server = `https://127.0.0.1:${apiserverPort}`;
+  const auditLogPath = join(stateDir, 'kube-audit.log');
+  const auditPolicyPath = join(stateDir, 'audit-policy.yaml');
+  writeFileSync(auditPolicyPath, AUDIT_POLICY);
+  const kubeconfigPath = join(stateDir, 'kubeconfig');
+  writeFileSync(
+    kubeconfigPath,
+    kubeconfig(server, pki.caCert, pki.adminCert, pki.adminKey, 'airlock-dev-admin'),
+    {
+      mode: 0o600,
+    },
+  );
+  const controllerManagerKubeconfig = join(dirs.pki, 'controller-manager.kubeconfig');
+  writeFileSync(
+    controllerManagerKubeconfig,
+    kubeconfig(
+      server,
+      pki.caCert,
+      pki.controllerManagerCert,
+      pki.controllerManagerKey,
+      'system:kube-controller-manager',
+    ),
+  );
+  const kubeletKubeconfig = join(dirs.pki, 'kubelet.kubeconfig');
+  writeFileSync(
+    kubeletKubeconfig,
+    kubeconfig(server, pki.caCert, pki.kubeletClientCert, pki.kubeletClientKey, `system:node:${NODE_NAME}`),
+  );
+
+  const group = new ProcessGroup();
+  const log = (name: string) => join(dirs.logs, `${name}.log`);
+  const stop = async () => {
+    await group.stopAll();
+    if (temporary) rmSync(stateDir, { recursive: true, force: true });
+  };
+  try {
+    const etcdUrl = `http://127.0.0.1:${etcdClient}`;
+    const peerUrl = `http://127.0.0.1:${etcdPeer}`;
+    group.start(
+      'etcd',
+      binaries.etcd,
+      [
+        `--data-dir=${dirs.etcd}`,
+        `--listen-client-urls=${etcdUrl}`,
+        `--advertise-client-urls=${etcdUrl}`,
+        `--listen-peer-urls=${peerUrl}`,
+        `--initial-advertise-peer-urls=${peerUrl}`,
+        `--initial-cluster=default=${peerUrl}`,
+        '--unsafe-no-fsync',
+        '--log-level=warn',
+      ],
+      log('etcd'),
+    );
+    group.start(
+      'kube-apiserver',
+      binaries['kube-apiserver'],
+      [
+        `--etcd-servers=${etcdUrl}`,
+        '--bind-address=127.0.0.1',
+        '--advertise-address=127.0.0.1',
+        `--secure-port=${apiserverPort}`,
+        `--tls-cert-file=${pki.apiserverCert}`,
+        `--tls-private-key-file=${pki.apiserverKey}`,
+        `--client-ca-file=${pki.caCert}`,
+        '--authorization-mode=Node,RBAC',
+        '--service-account-issuer=https://kubernetes.default.svc',
+        `--service-account-key-file=${pki.serviceAccountPub}`,
+        `--service-account-signing-key-file=${pki.serviceAccountKey}`,
+        '--api-audiences=https://kubernetes.default.svc',
+        '--service-cluster-ip-range=10.96.0.0/16',
+        '--kubelet-preferred-address-types=InternalIP',
+        `--kubelet-client-certificate=${pki.apiserverKubeletClientCert}`,
+        `--kubelet-client-key=${pki.apiserverKubeletClientKey}`,
+        '--endpoint-reconciler-type=none',
+        `--audit-policy-file=${auditPolicyPath}`,
+        `--audit-log-path=${auditLogPath}`,
+        '--audit-log-mode=blocking',
+        '--profiling=false',
+      ],
+      log('kube-apiserver'),
+    );
+    const crashed = group.watchForCrash();
+    crashed.catch(() => {});
+    const deadline = Date.now() + (options.readyTimeoutMs ?? 120_000);
+    await waitFor('kube-apiserver /readyz', deadline, crashed, async () => {
+      const res = await httpsGet(`${server}/readyz`, pki);
+      return res.status === 200;
+    });
+
+    group.start(
+      'kube-controller-manager',
+      binaries['kube-controller-manager'],
+      [
+        `--kubeconfig=${controllerManagerKubeconfig}`,
+        `--authentication-kubeconfig=${controllerManagerKubeconfig}`,
+        `--authorization-kubeconfig=${controllerManagerKubeconfig}`,
+        '--bind-address=127.0.0.1',
+        `--secure-port=${kcmPort}`,
+        '--leader-elect=false',
+        '--controllers=csrsigning,csrapproving,csrcleaner,serviceaccount,serviceaccount-token,namespace,garbagecollector,root-ca-cert-publisher',
+        `--cluster-signing-cert-file=${pki.caCert}`,
+        `--cluster-signing-key-file=${pki.caKey}`,
+        `--service-account-private-key-file=${pki.serviceAccountKey}`,
+        `--root-ca-file=${pki.caCert}`,
+        '--use-service-account-credentials=true',
+        '--profiling=false',
+      ],
+      log('kube-controller-manager'),
+    );
+    group.start(
+      'fake-kubelet',
+      binaries['fake-kubelet'],
+      [
+        `--kubeconfig=${kubeletKubeconfig}`,
+        `--node-name=${NODE_NAME}`,
+        `--port=${kubeletPort}`,
+        `--state-dir=${dirs.kubelet}`,
+        `--tls-cert-file=${pki.kubeletServingCert}`,
+        `--tls-private-key-file=${pki.kubeletServingKey}`,
+        `--client-ca-file=${pki.caCert}`,
+        '--client-cn=kube-apiserver-kubelet-client',
+      ],
+      log('fake-kubelet'),
+    );
+    const crashedLater = group.watchForCrash();
+    crashedLater.catch(() => {});
+    await waitFor(`node ${NODE_NAME} Ready`, deadline, crashedLater, async () => {
+      const res = await httpsGet(`${server}/api/v1/nodes/${NODE_NAME}`, pki);
+      return (
+        res.status === 200 &&
+        JSON.parse(res.body).status?.daemonEndpoints?.kubeletEndpoint?.Port === kubeletPort
+      );
+    });
+    await waitFor('the default ServiceAccount', deadline, crashedLater, async () => {
+      const res = await httpsGet(`${server}/api/v1/namespaces/default/serviceaccounts/default`, pki);
+      return res.status === 200;
+    });
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+
+  const startupMs = Date.now() - started;
+  progress(`cluster ready in ${(startupMs / 1000).toFixed(1)} s at ${server}`);
+  return {
+    stateDir,
+    kubeconfigPath,
+    server,
+    auditLogPath,
+    pki,
+    binaries,
+    nodeName: NODE_NAME,
+    logsDir: dirs.logs,
+    kubeletStateDir: dirs.kubelet,
+    startupMs,
+    pids: group.processes.map((p) => p.pid),
+    stop,
+  };
+}

@@ -1,0 +1,49 @@
+import { Command, CommanderError } from 'commander';
+import { AirlockError } from '../core/errors.js';
+import { registerCaCommands } from './commands/ca.js';
+import { registerDevCommands } from './commands/dev.js';
+import { registerPolicyCommands } from './commands/policy.js';
+import { registerSshCertCommands } from './commands/ssh-cert.js';
+
+/** Exit statuses shared by every subcommand. */
+export const EXIT = { ok: 0, refused: 1, usage: 2 } as const;
+
+export function buildProgram(): Command {
+  const program = new Command('airlock')
+    .description(
+      'Just-in-time, scoped, audited access to Kubernetes for production debugging.\n' +
+        'Run `airlock <command> --help` for the options of each command.',
+    )
+    .showHelpAfterError()
+    .exitOverride();
+  registerDevCommands(program);
+  registerSshCertCommands(program);
+  registerCaCommands(program);
+  registerPolicyCommands(program);
+  return program;
+}
+
+/**
+ * Runs the CLI and returns the process exit status. Errors carrying an
+ * airlock code are printed as `airlock: CODE: reason` on stderr; usage
+ * errors exit 2.
+ */
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return process.exitCode === undefined ? EXIT.ok : Number(process.exitCode);
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version') return EXIT.ok;
+      return EXIT.usage;
+    }
+    if (error instanceof AirlockError) {
+      process.stderr.write(`airlock: ${error.code}: ${error.message}\n`);
+      if (error.detail) process.stderr.write(`${error.detail}\n`);
+      return error.code === 'USAGE' ? EXIT.usage : EXIT.refused;
+    }
+    process.stderr.write(`airlock: INTERNAL: ${error instanceof Error ? error.message : String(error)}\n`);
+    return EXIT.refused;
+  }
+}

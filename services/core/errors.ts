@@ -1,0 +1,102 @@
+/**
+ * The one error type of airlock and its catalogue of stable codes.
+ *
+ * A code is part of the public contract: users see it on stderr, runbooks
+ * branch on it, audit records carry it, and gRPC trailers transport it. Codes
+ * are never renamed; new ones are appended to their group.
+ *
+ * Following ContainerSSH's `message.Wrap(cause, CODE, ...)` and undici's typed
+ * errors: `message` is the short reason shown to the user, `detail` is the
+ * operator-only explanation (logged, never sent to the client), and `cause`
+ * keeps the underlying error.
+ */
+
+/** OpenSSH certificate verification (services/core/ssh-cert). */
+export const CERT_CODES = [
+  'CERT_MALFORMED',
+  'CERT_UNTRUSTED_CA',
+  'CERT_BAD_CA_SIGNATURE',
+  'CERT_NOT_USER',
+  'CERT_NOT_YET_VALID',
+  'CERT_EXPIRED',
+  'CERT_PRINCIPAL_MISMATCH',
+  'CERT_SOURCE_ADDRESS',
+  'CERT_UNKNOWN_CRITICAL_OPTION',
+  'CERT_REVOKED',
+  'CERT_BAD_SIGNATURE',
+  'CERT_SCOPE_INVALID',
+  /** `airlock ca init` refused to overwrite an existing CA key. */
+  'CA_KEY_EXISTS',
+] as const;
+
+/** Policy evaluation (services/core/policy). */
+export const POLICY_CODES = [
+  'POLICY_INVALID',
+  'SCOPE_CLUSTER',
+  'SCOPE_NAMESPACE',
+  'SCOPE_POD',
+  'ACTION_NOT_ALLOWED',
+  'COMMAND_NOT_ALLOWED',
+  'COMMAND_DENIED',
+  'PORT_NOT_ALLOWED',
+  'IMAGE_NOT_ALLOWED',
+  'SHELL_NOT_ALLOWED',
+  'PROFILE_UNKNOWN',
+  'TTL_TOO_LONG',
+  'REQUEST_DENIED',
+] as const;
+
+/** Infrastructure, configuration and usage. */
+export const SYSTEM_CODES = [
+  'USAGE',
+  'CONFIG_INVALID',
+  'CLUSTER_GO_MISSING',
+  'CLUSTER_BUILD_FAILED',
+  'CLUSTER_START_FAILED',
+  'EXECUTOR_UNAVAILABLE',
+  'KUBERNETES_FORBIDDEN',
+  'KUBERNETES_NOT_FOUND',
+  'KUBERNETES_ERROR',
+  'SESSION_EXPIRED',
+  'AUDIT_UNAVAILABLE',
+  'INTERNAL',
+  /** X.509 credentials (services/core/x509): not parseable or malformed. */
+  'X509_INVALID',
+  /** X.509: not issued (or not validly signed) by a trusted CA that may issue. */
+  'X509_UNTRUSTED',
+  /** X.509: the certificate or its CA is past notAfter. */
+  'X509_EXPIRED',
+  /** X.509: the certificate or its CA is before notBefore. */
+  'X509_NOT_YET_VALID',
+  /** X.509: the certificate is not for this use (EKU, or a CA presented as a leaf). */
+  'X509_WRONG_USAGE',
+  /** X.509: issued by another airlock tier's CA than the one expected. */
+  'X509_WRONG_TIER',
+] as const;
+
+export type ErrorCode =
+  | (typeof CERT_CODES)[number]
+  | (typeof POLICY_CODES)[number]
+  | (typeof SYSTEM_CODES)[number];
+
+export interface AirlockErrorOptions {
+  /** Operator-only explanation; goes to logs, never to the client. */
+  detail?: string;
+  cause?: unknown;
+}
+
+export class AirlockError extends Error {
+  override readonly name = 'AirlockError';
+  readonly code: ErrorCode;
+  readonly detail: string | undefined;
+
+  constructor(code: ErrorCode, message: string, options: AirlockErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.detail = options.detail;
+  }
+}
+
+export function isAirlockError(value: unknown, code?: ErrorCode): value is AirlockError {
+  return value instanceof AirlockError && (code === undefined || value.code === code);
+}

@@ -1,0 +1,122 @@
+import { request as httpsRequest, type RequestOptions } from 'node:https';
+import {
+  type Configuration,
+  createConfiguration,
+  KubeConfig,
+  type RequestContext,
+  ResponseContext,
+  ServerConfiguration,
+  wrapHttpLibrary,
+} from '@kubernetes/client-node';
+
+/**
+ * Who the executor acts as on the Kubernetes API
+ * (https://kubernetes.io/docs/reference/access-authn-authz/authentication/#user-impersonation).
+ */
+export interface Impersonation {
+  user: string;
+  groups: readonly string[];
+  /** Impersonate-Extra-<key> values, e.g. `airlock.dev/session-id`. */
+  extra: Readonly<Record<string, readonly string[]>>;
+}
+
+/**
+ * The impersonation headers, one entry per header *line*.
+ *
+ * Each group and each extra value must be its own header line: the
+ * apiserver reads a comma-joined `Impersonate-Group: a, b` as ONE group named
+ * "a, b". Extra keys are percent-encoded as the impersonation docs require
+ * (keys are case-insensitive and may contain `/`).
+ */
+export function impersonationHeaders(impersonation: Impersonation): Record<string, string | string[]> {
+  const headers: Record<string, string | string[]> = { 'Impersonate-User': impersonation.user };
+  if (impersonation.groups.length > 0) headers['Impersonate-Group'] = [...impersonation.groups];
+  for (const [key, values] of Object.entries(impersonation.extra)) {
+    if (values.length > 0)
+      headers[`Impersonate-Extra-${encodeURIComponent(key.toLowerCase())}`] = [...values];
+  }
+  return headers;
+}
+
+/**
+ * A KubeConfig that adds impersonation headers to every request made with
+ * `applyToHTTPSOptions`, which client-node's Exec, Attach, PortForward (over
+ * WebSocket) and Log (over fetch) use. Arrays stay arrays, so Node writes one
+ * header line per value.
+ */
+export class ImpersonatingKubeConfig extends KubeConfig {
+  readonly #headers: Record<string, string | string[]>;
+
+  constructor(base: KubeConfig, impersonation: Impersonation) {
+    super();
+    this.loadFromOptions({
+      clusters: base.clusters,
+      users: base.users,
+      contexts: base.contexts,
+      currentContext: base.currentContext,
+    });
+    this.#headers = impersonationHeaders(impersonation);
+  }
+
+  override async applyToHTTPSOptions(opts: Parameters<KubeConfig['applyToHTTPSOptions']>[0]): Promise<void> {
+    await super.applyToHTTPSOptions(opts);
+    opts.headers = { ...(opts.headers ?? {}), ...this.#headers };
+  }
+}
+
+/**
+ * An HTTP library for client-node's generated API clients that sends the
+ * impersonation headers as separate lines. The generated clients keep
+ * headers in a string-valued map and would join a group list with commas.
+ */
+function impersonatingHttpLibrary(headers: Record<string, string | string[]>) {
+  return wrapHttpLibrary({
+    send(request: RequestContext): Promise<ResponseContext> {
+      return new Promise((resolve, reject) => {
+        const req = httpsRequest(
+          request.getUrl(),
+          {
+            method: request.getHttpMethod().toString(),
+            headers: { ...request.getHeaders(), ...headers },
+            agent: request.getAgent() as RequestOptions['agent'],
+            signal: request.getSignal() as AbortSignal | undefined,
+          },
+          (res) => {
+            const chunks: Buffer[] = [];
+            res.on('data', (chunk: Buffer) => chunks.push(chunk));
+            res.on('error', reject);
+            res.on('end', () => {
+              const body = Buffer.concat(chunks);
+              const responseHeaders: Record<string, string> = {};
+              for (const [name, value] of Object.entries(res.headers)) {
+                if (value !== undefined)
+                  responseHeaders[name] = Array.isArray(value) ? value.join(', ') : value;
+              }
+              resolve(
+                new ResponseContext(res.statusCode ?? 0, responseHeaders, {
+                  text: async () => body.toString('utf8'),
+                  binary: async () => body,
+                }),
+              );
+            });
+          },
+        );
+        req.on('error', reject);
+        const payload = request.getBody();
+        if (payload !== undefined && payload !== null) req.write(payload as string | Buffer);
+        req.end();
+      });
+    },
+  });
+}
+
+/** Client-node configuration for generated API clients that impersonate. */
+export function impersonatingConfiguration(base: KubeConfig, impersonation: Impersonation): Configuration {
+  const cluster = base.getCurrentCluster();
+  if (!cluster) throw new Error('kubeconfig has no current cluster');
+  return createConfiguration({
+    baseServer: new ServerConfiguration(cluster.server, {}),
+    authMethods: { default: base },
+    httpApi: impersonatingHttpLibrary(impersonationHeaders(impersonation)),
+  });
+}
