@@ -1,0 +1,101 @@
+/**
+ * `airlock ca init`: creates an SSH user CA key pair in OpenSSH format, the
+ * private key readable only by its owner (0600), and prints the public key
+ * line for sshd's `TrustedUserCAKeys`. Never overwrites an existing key.
+ */
+import { mkdir, unlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { type Command, Option } from 'commander';
+import { AirlockError } from '../../core/errors.js';
+import {
+  type CaKeyKind,
+  formatOpenSshPrivateKey,
+  formatPublicKeyLine,
+  generateCaKey,
+  sha256Fingerprint,
+} from '../../core/ssh-cert/index.js';
+import { type CliIo, processCliIo } from './ssh-cert.js';
+
+/** Options of `airlock ca init`. */
+export interface CaInitOptions {
+  readonly type: CaKeyKind;
+  readonly out: string;
+  /** Base file name; default `airlock_user_ca`. */
+  readonly name?: string;
+  readonly comment?: string;
+}
+
+/** Paths `airlock ca init` writes. */
+export function caKeyPaths(out: string, name = 'airlock_user_ca'): { privateKey: string; publicKey: string } {
+  return { privateKey: join(out, name), publicKey: join(out, `${name}.pub`) };
+}
+
+async function writeNew(path: string, content: string, mode: number): Promise<void> {
+  try {
+    // 'wx' fails if the file exists, so an existing key is never replaced, even in a race.
+    await writeFile(path, content, { flag: 'wx', mode });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') {
+      throw new AirlockError('CA_KEY_EXISTS', `${path} already exists; refusing to overwrite a CA key`, {
+        detail: 'Remove it deliberately, or choose another --out or --name.',
+      });
+    }
+    throw new AirlockError('USAGE', `cannot write ${path}: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+/** Creates the CA key pair; returns the exit status (0). */
+export async function runCaInit(
+  options: CaInitOptions,
+  io: Pick<CliIo, 'out' | 'err'> = processCliIo,
+): Promise<number> {
+  if (options.type !== 'ed25519' && options.type !== 'ecdsa-p256') {
+    throw new AirlockError('USAGE', `--type must be ed25519 or ecdsa-p256, not ${String(options.type)}`);
+  }
+  const name = options.name ?? 'airlock_user_ca';
+  if (!/^[A-Za-z0-9._-]+$/.test(name) || name.startsWith('.'))
+    throw new AirlockError('USAGE', `--name ${name} is not a plain file name`);
+  const paths = caKeyPaths(options.out, name);
+  const comment = options.comment ?? 'airlock-user-ca';
+  const key = generateCaKey(options.type, comment);
+  await mkdir(options.out, { recursive: true, mode: 0o700 });
+  const publicLine = formatPublicKeyLine(key.publicKey, comment);
+  await writeNew(paths.privateKey, formatOpenSshPrivateKey(key.privateKey, comment), 0o600);
+  try {
+    await writeNew(paths.publicKey, `${publicLine}\n`, 0o644);
+  } catch (error) {
+    await unlink(paths.privateKey); // do not leave half a key pair behind
+    throw error;
+  }
+  io.out(`${publicLine}\n`);
+  io.err(
+    `wrote ${paths.privateKey} (private, 0600) and ${paths.publicKey}\n` +
+      `fingerprint ${sha256Fingerprint(key.publicKey.blob)}\n` +
+      'add the line above to the file named by sshd_config TrustedUserCAKeys\n',
+  );
+  return 0;
+}
+
+/** Registers `airlock ca` and its subcommands. */
+export function registerCaCommands(program: Command): void {
+  const ca = program.command('ca').description('Manage the SSH user certificate authority');
+  ca.command('init')
+    .description(
+      'Create a new SSH user CA key pair in OpenSSH format. The private key is written with mode 0600; ' +
+        'existing files are never overwritten (CA_KEY_EXISTS). Prints the public key line for sshd TrustedUserCAKeys.',
+    )
+    .addOption(
+      new Option('--type <type>', 'key type').choices(['ed25519', 'ecdsa-p256']).makeOptionMandatory(),
+    )
+    .requiredOption('--out <dir>', 'directory to write the key pair into (created 0700 if missing)')
+    .option('--name <file>', 'base file name of the key pair', 'airlock_user_ca')
+    .option('--comment <text>', 'comment stored in the key files', 'airlock-user-ca')
+    .addHelpText(
+      'after',
+      '\nExample:\n' +
+        '  airlock ca init --type ed25519 --out /etc/airlock/ca >> /etc/ssh/trusted_user_ca_keys',
+    )
+    .action(async (options: CaInitOptions) => {
+      process.exitCode = await runCaInit(options);
+    });
+}
