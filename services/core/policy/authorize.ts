@@ -1,0 +1,280 @@
+/**
+ * `authorizeIntent`: may this session do this one thing? Pure, no I/O; both
+ * the mediator (early, clear answer) and the executor (the decision that
+ * counts) call it with the certificate's scope.
+ *
+ * Order of checks, first failure wins:
+ * profile → cluster → namespace → action → pod → port / image / argv.
+ * For argv: built-in shape guard → deny rules → allow rules → wildcard guard.
+ * Deny rules are consulted before allow rules, so a deny always wins.
+ */
+import {
+  basename,
+  type CompiledPattern,
+  checkArgvShape,
+  checkWildcardArgs,
+  compilePattern,
+  isInterpreter,
+  matchPattern,
+} from './argv.js';
+import { globMatchAny } from './glob.js';
+import { NAMESPACE_NAME } from './groups.js';
+import {
+  type Action,
+  type AuthorizeDenyCode,
+  type AuthorizeResult,
+  CLUSTER_SCOPED_RESOURCES,
+  type Intent,
+  type Policy,
+  type Profile,
+  type Scope,
+} from './types.js';
+
+interface CompiledRule {
+  readonly pattern: CompiledPattern;
+  readonly rule: string;
+}
+
+interface CompiledProfile {
+  readonly allow: readonly CompiledRule[];
+  readonly deny: readonly CompiledRule[];
+  readonly matchBasename: boolean;
+}
+
+const compiled = new WeakMap<Profile, CompiledProfile>();
+
+function ruleName(base: string, index: number, id: string | undefined): string {
+  return id === undefined ? `${base}[${index}]` : `${base}[${index}](${id})`;
+}
+
+function compileProfile(name: string, profile: Profile): CompiledProfile {
+  let c = compiled.get(profile);
+  if (c === undefined) {
+    const base = `profiles.${name}.commands`;
+    c = {
+      allow: (profile.commands?.allow ?? []).map((r, i) => ({
+        pattern: compilePattern(r.argv),
+        rule: ruleName(`${base}.allow`, i, r.id),
+      })),
+      deny: (profile.commands?.deny ?? []).map((r, i) => ({
+        pattern: compilePattern(r.argv),
+        rule: ruleName(`${base}.deny`, i, r.id),
+      })),
+      matchBasename: profile.commands?.matchBasename ?? false,
+    };
+    compiled.set(profile, c);
+  }
+  return c;
+}
+
+/** Pod names: RFC 1123 subdomain. */
+const POD_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
+
+const POD_ACTIONS: ReadonlySet<Action> = new Set<Action>(['logs', 'exec', 'shell', 'port-forward', 'debug']);
+
+function deny(code: AuthorizeDenyCode, reason: string, rule?: string): AuthorizeResult {
+  return rule === undefined ? { allow: false, code, reason } : { allow: false, code, rule, reason };
+}
+
+function getProfile(policy: Policy, name: unknown): Profile | undefined {
+  return typeof name === 'string' && Object.hasOwn(policy.profiles, name) ? policy.profiles[name] : undefined;
+}
+
+/**
+ * Renders a value from the wire for a reason string: strings are quoted and
+ * escaped (no terminal control sequences reach a user's screen), anything
+ * else is named by its type, so hostile objects cannot throw from toString.
+ */
+export function show(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}…` : value);
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  return `(${value === null ? 'null' : typeof value})`;
+}
+
+/**
+ * Decides an argv against a profile's command rules alone (no scope checks).
+ * Exported for runbook checks and `policy explain`.
+ */
+export function authorizeArgv(
+  policy: Policy,
+  profileName: string,
+  argv: readonly string[] | undefined,
+): AuthorizeResult {
+  const profile = getProfile(policy, profileName);
+  if (!profile) return deny('PROFILE_UNKNOWN', `no profile named ${show(profileName)}`);
+  if (!Array.isArray(argv))
+    return deny('COMMAND_NOT_ALLOWED', 'exec needs an argv array', 'builtin:empty-argv');
+  const shape = checkArgvShape(argv);
+  if (shape) return deny('COMMAND_DENIED', shape.reason, shape.rule);
+  const c = compileProfile(profileName, profile);
+  for (const r of c.deny) {
+    if (matchPattern(r.pattern, argv, 'deny', true))
+      return deny('COMMAND_DENIED', 'command matches a deny rule', r.rule);
+  }
+  for (const r of c.allow) {
+    const m = matchPattern(r.pattern, argv, 'allow', c.matchBasename);
+    if (m) {
+      const v = checkWildcardArgs(argv, m);
+      if (v) return deny('COMMAND_DENIED', v.reason, v.rule);
+      return { allow: true, rule: r.rule };
+    }
+  }
+  const a0 = argv[0]!;
+  if (isInterpreter(a0)) {
+    return deny(
+      'SHELL_NOT_ALLOWED',
+      `${basename(a0)} is a shell or interpreter and no rule allows this argv; interactive shells need the shell action`,
+    );
+  }
+  return deny('COMMAND_NOT_ALLOWED', 'no allow rule matches this argv');
+}
+
+/**
+ * Decides one intent of a session. `scope` comes from the verified
+ * certificate; the profile is looked up in the current policy, so removing a
+ * profile or rule takes effect for live sessions.
+ */
+export function authorizeIntent(policy: Policy, scope: Scope, intent: Intent): AuthorizeResult {
+  const profile = getProfile(policy, scope.profile);
+  if (!profile) return deny('PROFILE_UNKNOWN', `no profile named ${show(scope.profile)}`);
+  const p = `profiles.${scope.profile}`;
+
+  if (typeof scope.cluster !== 'string' || !globMatchAny(profile.scope.clusters, scope.cluster)) {
+    return deny(
+      'SCOPE_CLUSTER',
+      `cluster ${show(scope.cluster)} is outside the profile`,
+      `${p}.scope.clusters`,
+    );
+  }
+  if (intent.cluster !== undefined && intent.cluster !== scope.cluster) {
+    return deny('SCOPE_CLUSTER', `cluster ${show(intent.cluster)} is not the session's cluster`);
+  }
+
+  const clusterScoped =
+    (intent.action === 'list' || intent.action === 'get') &&
+    intent.resource !== undefined &&
+    CLUSTER_SCOPED_RESOURCES.has(intent.resource);
+  if (!clusterScoped) {
+    if (
+      typeof scope.namespace !== 'string' ||
+      !NAMESPACE_NAME.test(scope.namespace) ||
+      !globMatchAny(profile.scope.namespaces, scope.namespace)
+    ) {
+      return deny(
+        'SCOPE_NAMESPACE',
+        `namespace ${show(scope.namespace)} is outside the profile`,
+        `${p}.scope.namespaces`,
+      );
+    }
+    if (intent.namespace !== scope.namespace) {
+      return deny('SCOPE_NAMESPACE', `namespace ${show(intent.namespace)} is not the session's namespace`);
+    }
+  }
+
+  const actions = profile.actions;
+  const action = intent.action;
+  if (scope.runbook !== undefined) {
+    if (typeof scope.runbook !== 'string') return deny('ACTION_NOT_ALLOWED', 'malformed runbook in scope');
+    const runbook =
+      policy.runbooks && Object.hasOwn(policy.runbooks, scope.runbook)
+        ? policy.runbooks[scope.runbook]
+        : undefined;
+    if (!runbook || !profile.runbooks?.includes(scope.runbook)) {
+      return deny(
+        'ACTION_NOT_ALLOWED',
+        `runbook ${show(scope.runbook)} is not available with this profile`,
+        `${p}.runbooks`,
+      );
+    }
+    // A runbook session may run its steps and nothing else.
+    if (action !== 'exec') {
+      return deny(
+        'ACTION_NOT_ALLOWED',
+        'a runbook session may only exec the runbook steps',
+        `runbooks.${scope.runbook}`,
+      );
+    }
+    const argv = intent.argv;
+    const step = Array.isArray(argv)
+      ? runbook.steps.findIndex((s) => s.length === argv.length && s.every((a, j) => a === argv[j]))
+      : -1;
+    if (step < 0) {
+      return deny(
+        'COMMAND_NOT_ALLOWED',
+        'argv is not a step of the runbook',
+        `runbooks.${scope.runbook}.steps`,
+      );
+    }
+  }
+  if (action === 'shell') {
+    if (!actions.shell)
+      return deny('SHELL_NOT_ALLOWED', 'the profile does not allow interactive shells', `${p}.actions`);
+  } else if (typeof action !== 'string' || !Object.hasOwn(actions, action) || actions[action] === undefined) {
+    return deny('ACTION_NOT_ALLOWED', `the profile does not allow ${show(action)}`, `${p}.actions`);
+  }
+
+  if (POD_ACTIONS.has(action) || intent.pod !== undefined) {
+    const pod = intent.pod;
+    if (typeof pod !== 'string' || !POD_NAME.test(pod))
+      return deny('SCOPE_POD', 'a valid pod name is required');
+    if (!globMatchAny(profile.scope.pods, pod)) {
+      return deny('SCOPE_POD', `pod ${show(pod)} is outside the profile`, `${p}.scope.pods`);
+    }
+    if (!globMatchAny(scope.podPatterns, pod))
+      return deny('SCOPE_POD', `pod ${show(pod)} is outside the session's pods`);
+  }
+
+  switch (action) {
+    case 'list':
+    case 'get': {
+      const allowed = actions[action]!.resources;
+      if (intent.resource === undefined || !allowed.includes(intent.resource)) {
+        return deny(
+          'ACTION_NOT_ALLOWED',
+          `the profile does not allow ${action} ${show(intent.resource)}`,
+          `${p}.actions.${action}.resources`,
+        );
+      }
+      return { allow: true, rule: `${p}.actions.${action}.resources[${allowed.indexOf(intent.resource)}]` };
+    }
+    case 'logs':
+      return { allow: true, rule: `${p}.actions.logs` };
+    case 'port-forward': {
+      const ports = actions['port-forward']!.ports;
+      const i = ports.indexOf(intent.port as number | string);
+      if (intent.port === undefined || i < 0) {
+        return deny(
+          'PORT_NOT_ALLOWED',
+          `port ${show(intent.port)} is not allowed`,
+          `${p}.actions.port-forward.ports`,
+        );
+      }
+      return { allow: true, rule: `${p}.actions.port-forward.ports[${i}]` };
+    }
+    case 'debug': {
+      const images = actions.debug!.images;
+      const i = intent.image === undefined ? -1 : images.indexOf(intent.image);
+      if (i < 0)
+        return deny(
+          'IMAGE_NOT_ALLOWED',
+          `image ${show(intent.image)} is not allowed`,
+          `${p}.actions.debug.images`,
+        );
+      return { allow: true, rule: `${p}.actions.debug.images[${i}]` };
+    }
+    case 'shell': {
+      const shells = actions.shell!.argv;
+      if (intent.argv === undefined) return { allow: true, rule: `${p}.actions.shell.argv[0]` };
+      const i = shells.findIndex(
+        (s) => s.length === intent.argv!.length && s.every((a, j) => a === intent.argv![j]),
+      );
+      if (i < 0)
+        return deny('SHELL_NOT_ALLOWED', 'this shell command is not allowed', `${p}.actions.shell.argv`);
+      return { allow: true, rule: `${p}.actions.shell.argv[${i}]` };
+    }
+    case 'exec':
+      return authorizeArgv(policy, scope.profile, intent.argv);
+    default:
+      return deny('ACTION_NOT_ALLOWED', `unknown action ${show(action)}`);
+  }
+}

@@ -1,0 +1,310 @@
+/**
+ * Access requests: `decideRequest` (auto-approve, ask for approval, or deny)
+ * and `canApprove` (may this person approve that pending request). Pure: the
+ * current time is an argument, and business hours are computed with
+ * Intl.DateTimeFormat in the rule's IANA time zone.
+ */
+import { authorizeArgv, show } from './authorize.js';
+import { globMatchAny, globSubsumes } from './glob.js';
+import { CLUSTER_NAME, NAMESPACE_NAME } from './groups.js';
+import type {
+  ApproveResult,
+  AutoApproveRule,
+  BusinessHours,
+  PendingRequest,
+  Policy,
+  Profile,
+  RequestDecision,
+  RequestDenyCode,
+  RequestedScope,
+  Requester,
+  Weekday,
+} from './types.js';
+
+/** Reasons longer than this are refused (and never fed to a policy regex). */
+export const MAX_REASON_LENGTH = 1024;
+
+const POD_PATTERN = /^[a-z0-9.*?-]{1,253}$/;
+
+function denied(code: RequestDenyCode, reason: string, rule?: string): RequestDecision {
+  return rule === undefined
+    ? { decision: 'denied', code, reasons: [reason] }
+    : { decision: 'denied', code, reasons: [reason], rule };
+}
+
+function getProfile(policy: Policy, name: unknown): Profile | undefined {
+  return typeof name === 'string' && Object.hasOwn(policy.profiles, name) ? policy.profiles[name] : undefined;
+}
+
+/** The TTL bound that applies to a profile. */
+export function effectiveMaxTtl(policy: Policy, profile: Profile): number {
+  return Math.min(profile.maxTtlSeconds ?? policy.limits.maxTtlSeconds, policy.limits.maxTtlSeconds);
+}
+
+const formatters = new Map<string, Intl.DateTimeFormat>();
+const reasonPatterns = new Map<string, RegExp>();
+
+function reasonRegExp(pattern: string): RegExp {
+  let re = reasonPatterns.get(pattern);
+  if (re === undefined) {
+    re = new RegExp(pattern, 'u');
+    reasonPatterns.set(pattern, re);
+  }
+  return re;
+}
+
+/** Weekday and `HH:MM` of `now` in an IANA time zone. */
+export function localTime(now: Date, timeZone: string): { day: Weekday; time: string } {
+  let f = formatters.get(timeZone);
+  if (f === undefined) {
+    f = new Intl.DateTimeFormat('en-US', {
+      timeZone,
+      weekday: 'short',
+      hour: '2-digit',
+      minute: '2-digit',
+      hourCycle: 'h23',
+    });
+    formatters.set(timeZone, f);
+  }
+  const parts: Record<string, string> = {};
+  for (const part of f.formatToParts(now)) parts[part.type] = part.value;
+  const day = (parts.weekday ?? '').slice(0, 3).toLowerCase() as Weekday;
+  return { day, time: `${parts.hour ?? '00'}:${parts.minute ?? '00'}` };
+}
+
+export function withinBusinessHours(now: Date, hours: BusinessHours): boolean {
+  const { day, time } = localTime(now, hours.timeZone);
+  return hours.days.includes(day) && time >= hours.start && time < hours.end;
+}
+
+function failedConditions(
+  rule: AutoApproveRule,
+  requester: Requester,
+  requested: RequestedScope,
+  now: Date,
+): string[] {
+  const failed: string[] = [];
+  if (rule.requesterGroups && !rule.requesterGroups.some((g) => requester.groups.includes(g))) {
+    failed.push(`requester is in none of ${rule.requesterGroups.join(', ')}`);
+  }
+  if (rule.requesterKinds && !rule.requesterKinds.includes(requester.kind)) {
+    failed.push(`requester kind ${show(requester.kind)} is not ${rule.requesterKinds.join(' or ')}`);
+  }
+  if (rule.maxTtlSeconds !== undefined && requested.ttlSeconds > rule.maxTtlSeconds) {
+    failed.push(`TTL ${requested.ttlSeconds}s exceeds ${rule.maxTtlSeconds}s`);
+  }
+  if (rule.reasonPattern !== undefined && !reasonRegExp(rule.reasonPattern).test(requested.reason)) {
+    failed.push(`reason does not match /${rule.reasonPattern}/`);
+  }
+  if (rule.runbookOnly && requested.runbook === undefined) failed.push('request is not for a runbook');
+  if (rule.businessHours && !withinBusinessHours(now, rule.businessHours)) {
+    failed.push(`outside business hours (${rule.businessHours.timeZone})`);
+  }
+  return failed;
+}
+
+/**
+ * Decides an access request: denied when it falls outside the profile,
+ * auto-approved when every condition of some auto-approve rule holds,
+ * otherwise needs-approval (or denied when the profile has no manual rule).
+ */
+export function decideRequest(
+  policy: Policy,
+  requester: Requester,
+  requested: RequestedScope,
+  now: Date,
+): RequestDecision {
+  const profile = getProfile(policy, requested.profile);
+  if (!profile) return denied('PROFILE_UNKNOWN', `no profile named ${show(requested.profile)}`);
+  const p = `profiles.${requested.profile}`;
+
+  if (typeof requester.user !== 'string' || requester.user === '' || !Array.isArray(requester.groups)) {
+    return denied('REQUEST_DENIED', 'requester has no user name');
+  }
+  if (!profile.requesterGroups.some((g) => requester.groups.includes(g))) {
+    return denied(
+      'REQUEST_DENIED',
+      'requester is not in any group allowed to request this profile',
+      `${p}.requesterGroups`,
+    );
+  }
+  if (
+    typeof requested.cluster !== 'string' ||
+    !CLUSTER_NAME.test(requested.cluster) ||
+    !globMatchAny(profile.scope.clusters, requested.cluster)
+  ) {
+    return denied(
+      'SCOPE_CLUSTER',
+      `cluster ${show(requested.cluster)} is outside the profile`,
+      `${p}.scope.clusters`,
+    );
+  }
+  if (
+    typeof requested.namespace !== 'string' ||
+    !NAMESPACE_NAME.test(requested.namespace) ||
+    !globMatchAny(profile.scope.namespaces, requested.namespace)
+  ) {
+    return denied(
+      'SCOPE_NAMESPACE',
+      `namespace ${show(requested.namespace)} is outside the profile`,
+      `${p}.scope.namespaces`,
+    );
+  }
+  if (!Array.isArray(requested.podPatterns) || requested.podPatterns.length === 0) {
+    return denied('SCOPE_POD', 'at least one pod pattern is required');
+  }
+  for (const pattern of requested.podPatterns) {
+    if (typeof pattern !== 'string' || !POD_PATTERN.test(pattern)) {
+      return denied('SCOPE_POD', `pod pattern ${show(pattern)} is malformed`);
+    }
+    if (!profile.scope.pods.some((allowed) => globSubsumes(allowed, pattern))) {
+      return denied(
+        'SCOPE_POD',
+        `pod pattern ${show(pattern)} is not inside the profile's pods`,
+        `${p}.scope.pods`,
+      );
+    }
+  }
+  if (!Number.isSafeInteger(requested.ttlSeconds) || requested.ttlSeconds <= 0) {
+    return denied('REQUEST_DENIED', 'TTL must be a positive whole number of seconds');
+  }
+  const maxTtl = effectiveMaxTtl(policy, profile);
+  if (requested.ttlSeconds > maxTtl) {
+    return denied(
+      'TTL_TOO_LONG',
+      `TTL ${requested.ttlSeconds}s exceeds ${maxTtl}s`,
+      profile.maxTtlSeconds === undefined ? 'limits.maxTtlSeconds' : `${p}.maxTtlSeconds`,
+    );
+  }
+  if (typeof requested.reason !== 'string' || requested.reason.length > MAX_REASON_LENGTH) {
+    return denied('REQUEST_DENIED', `reason must be a string of at most ${MAX_REASON_LENGTH} characters`);
+  }
+
+  if (requested.runbook !== undefined) {
+    const name = requested.runbook;
+    const runbook =
+      typeof name === 'string' && policy.runbooks && Object.hasOwn(policy.runbooks, name)
+        ? policy.runbooks[name]
+        : undefined;
+    if (!runbook || !profile.runbooks?.includes(name)) {
+      return denied(
+        'REQUEST_DENIED',
+        `runbook ${show(name)} is not available with this profile`,
+        `${p}.runbooks`,
+      );
+    }
+    if (!profile.actions.exec)
+      return denied('REQUEST_DENIED', 'the profile does not allow exec', `${p}.actions`);
+    for (const [i, step] of runbook.steps.entries()) {
+      const r = authorizeArgv(policy, requested.profile, step);
+      if (!r.allow) {
+        return denied(
+          'REQUEST_DENIED',
+          `runbook step ${i} is not allowed by the profile: ${r.reason}`,
+          `runbooks.${name}.steps[${i}]`,
+        );
+      }
+    }
+    if (requester.kind === 'machine' && !runbook.machineUsers?.includes(requester.user)) {
+      return denied(
+        'REQUEST_DENIED',
+        `machine identity ${show(requester.user)} may not run runbook ${show(name)}`,
+        `runbooks.${name}.machineUsers`,
+      );
+    }
+  } else if (requester.kind !== 'human') {
+    return denied('REQUEST_DENIED', 'machine identities may only request runbooks');
+  }
+
+  const reasons: string[] = [];
+  const auto = profile.approval.autoApprove ?? [];
+  for (const [i, rule] of auto.entries()) {
+    const failed = failedConditions(rule, requester, requested, now);
+    const ruleName = `${p}.approval.autoApprove[${i}]${rule.id === undefined ? '' : `(${rule.id})`}`;
+    if (failed.length === 0) {
+      return {
+        decision: 'auto-approved',
+        reasons: ['all conditions of the auto-approve rule hold'],
+        rule: ruleName,
+      };
+    }
+    for (const f of failed) reasons.push(`${ruleName}: ${f}`);
+  }
+  const manual = profile.approval.manual;
+  if (!manual) {
+    return {
+      decision: 'denied',
+      code: 'REQUEST_DENIED',
+      reasons: [...reasons, 'the profile has no manual approval'],
+      rule: `${p}.approval`,
+    };
+  }
+  return {
+    decision: 'needs-approval',
+    approvers: {
+      groups: manual.approverGroups,
+      count: manual.count,
+      pendingExpirySeconds: manual.pendingExpirySeconds,
+    },
+    reasons,
+    rule: `${p}.approval.manual`,
+  };
+}
+
+/** User names compare case-insensitively after NFKC, so `Alice` cannot approve `alice`'s request. */
+function sameUser(a: string, b: string): boolean {
+  return a.normalize('NFKC').toLowerCase() === b.normalize('NFKC').toLowerCase();
+}
+
+/**
+ * May `approver` approve `request` now? `complete` says whether this approval
+ * brings the request to the required count. Requesters never approve their
+ * own requests, approvals by the requester in `approvedBy` do not count, and
+ * machine identities never approve.
+ */
+export function canApprove(
+  policy: Policy,
+  request: PendingRequest,
+  approver: Requester,
+  now: Date,
+): ApproveResult {
+  const profile = getProfile(policy, request.scope.profile);
+  if (!profile)
+    return {
+      allowed: false,
+      code: 'PROFILE_UNKNOWN',
+      reason: `no profile named ${show(request.scope.profile)}`,
+    };
+  const manual = profile.approval.manual;
+  const no = (reason: string): ApproveResult => ({ allowed: false, code: 'REQUEST_DENIED', reason });
+  if (!manual) return no('the profile has no manual approval');
+  const created = request.createdAt instanceof Date ? request.createdAt.getTime() : Number.NaN;
+  // NaN compares false, so a missing or invalid creation time counts as expired.
+  if (!(now.getTime() < created + manual.pendingExpirySeconds * 1000)) {
+    return no('the request has expired');
+  }
+  if (approver.kind !== 'human') return no('machine identities cannot approve');
+  if (typeof approver.user !== 'string' || approver.user === '' || !Array.isArray(approver.groups)) {
+    return no('approver has no user name or groups');
+  }
+  if (typeof request.requester?.user !== 'string' || !Array.isArray(request.approvedBy)) {
+    return no('malformed request');
+  }
+  const approvedBy = request.approvedBy.filter((u): u is string => typeof u === 'string');
+  if (sameUser(approver.user, request.requester.user))
+    return no('requesters cannot approve their own request');
+  if (approvedBy.some((u) => sameUser(u, approver.user))) return no('approver has already approved');
+  if (!manual.approverGroups.some((g) => approver.groups.includes(g))) {
+    return no(`approver is in none of ${manual.approverGroups.join(', ')}`);
+  }
+  const others = new Set(
+    request.approvedBy
+      .filter((u) => !sameUser(u, request.requester.user))
+      .map((u) => u.normalize('NFKC').toLowerCase()),
+  );
+  return {
+    allowed: true,
+    complete: others.size + 1 >= manual.count,
+    rule: `profiles.${request.scope.profile}.approval.manual`,
+  };
+}

@@ -1,0 +1,18 @@
+/**
+ * The airlock policy: a JSON file of profiles, approval rules and runbooks,
+ * and the pure functions that evaluate it. See docs/policy.md.
+ */
+export { ARGV_LIMITS, checkArgvShape } from './argv.js';
+export { authorizeArgv, authorizeIntent } from './authorize.js';
+export {
+  canApprove,
+  decideRequest,
+  effectiveMaxTtl,
+  MAX_REASON_LENGTH,
+  withinBusinessHours,
+} from './decide.js';
+export { globMatch, globSubsumes } from './glob.js';
+export { type GroupScope, type GroupUniverse, jitGroupNames, renderGroups } from './groups.js';
+export { argvPatternSubsumes, lintPolicy } from './lint.js';
+export * from './types.js';
+export { formatPolicyErrors, loadPolicy, policySchema, validatePolicy } from './validate.js';
