@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { AirlockError } from '../core/errors.js';
+import { registerAuditCommands } from './commands/audit.js';
 import { registerCaCommands } from './commands/ca.js';
 import { registerDevCommands } from './commands/dev.js';
 import { registerPolicyCommands } from './commands/policy.js';
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
   registerSshCertCommands(program);
   registerCaCommands(program);
   registerPolicyCommands(program);
+  registerAuditCommands(program);
   return program;
 }
 

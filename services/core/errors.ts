@@ -54,6 +54,10 @@ export const SYSTEM_CODES = [
   'CLUSTER_BUILD_FAILED',
   'CLUSTER_START_FAILED',
   'EXECUTOR_UNAVAILABLE',
+  'EXECUTOR_SHUTDOWN',
+  'GRANT_INVALID',
+  'SESSION_UNKNOWN',
+  'RBAC_DENIED',
   'KUBERNETES_FORBIDDEN',
   'KUBERNETES_NOT_FOUND',
   'KUBERNETES_ERROR',
@@ -72,12 +76,23 @@ export const SYSTEM_CODES = [
   'X509_WRONG_USAGE',
   /** X.509: issued by another airlock tier's CA than the one expected. */
   'X509_WRONG_TIER',
+  /** `airlock audit verify` found problems in a trail (edited, deleted, reordered, truncated or unsigned records). */
+  'AUDIT_TAMPERED',
+  /** `airlock audit keygen` refused to overwrite an existing audit signing key. */
+  'AUDIT_KEY_EXISTS',
 ] as const;
 
 export type ErrorCode =
   | (typeof CERT_CODES)[number]
   | (typeof POLICY_CODES)[number]
   | (typeof SYSTEM_CODES)[number];
+
+const ALL_CODES: ReadonlySet<string> = new Set([...CERT_CODES, ...POLICY_CODES, ...SYSTEM_CODES]);
+
+/** True when `value` is one of the catalogue's codes (for codes read off the wire). */
+export function isErrorCode(value: string): value is ErrorCode {
+  return ALL_CODES.has(value);
+}
 
 export interface AirlockErrorOptions {
   /** Operator-only explanation; goes to logs, never to the client. */

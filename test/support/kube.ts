@@ -73,8 +73,12 @@ export async function createRunningPod(
     if (pod.status?.phase === 'Running') return pod;
     await sleep(100);
   }
-  const kubeletLog = readFileSync(join(clusterInfo().logsDir, 'fake-kubelet.log'), 'utf8').split('\n').slice(-20);
-  throw new Error(`pod ${namespace}/${name} did not become Running; fake-kubelet log:\n${kubeletLog.join('\n')}`);
+  const kubeletLog = readFileSync(join(clusterInfo().logsDir, 'fake-kubelet.log'), 'utf8')
+    .split('\n')
+    .slice(-20);
+  throw new Error(
+    `pod ${namespace}/${name} did not become Running; fake-kubelet log:\n${kubeletLog.join('\n')}`,
+  );
 }
 
 /** Appends one line to a container's log as the runtime would (CRI format). */

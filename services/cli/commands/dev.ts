@@ -1,8 +1,8 @@
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { AirlockError } from '../../core/errors.js';
+import { repoRoot } from '../../core/repo-root.js';
 import { startCluster } from '../dev/hermetic-cluster.js';
-import { repoRoot } from '../dev/repo-root.js';
 
 /**
  * Runs a cluster in the foreground until SIGINT or SIGTERM, then stops every

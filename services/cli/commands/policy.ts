@@ -24,6 +24,7 @@ import {
   type Resource,
   validatePolicy,
 } from '../../core/policy/index.js';
+import { registerPolicyRbacCommand } from './policy-rbac.js';
 
 /** What the policy commands need from the outside world; tests pass fakes. */
 export interface PolicyCommandIo {
@@ -354,4 +355,6 @@ export function registerPolicyCommands(program: Command, io: PolicyCommandIo = d
         '    --namespace default --output json -- list nodes',
     )
     .action((file: string, operands: string[], opts: ExplainOptions) => runExplain(io, file, operands, opts));
+
+  registerPolicyRbacCommand(policy, io, (file) => readPolicyText(io, file));
 }

@@ -13,7 +13,7 @@ import { mkdir } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, relative } from 'node:path';
 import { AirlockError } from '../../core/errors.js';
-import { repoRoot } from './repo-root.js';
+import { repoRoot } from '../../core/repo-root.js';
 
 /** The Kubernetes release the hermetic cluster is built from (test/cluster/go.mod). */
 export const KUBERNETES_VERSION = 'v1.37.2';

@@ -14,5 +14,6 @@ export {
 export { globMatch, globSubsumes } from './glob.js';
 export { type GroupScope, type GroupUniverse, jitGroupNames, renderGroups } from './groups.js';
 export { argvPatternSubsumes, lintPolicy } from './lint.js';
+export * from './rbac.js';
 export * from './types.js';
 export { formatPolicyErrors, loadPolicy, policySchema, validatePolicy } from './validate.js';

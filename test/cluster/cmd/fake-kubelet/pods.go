@@ -152,9 +152,7 @@ func (r *podRuntime) sync(ctx context.Context, pod *corev1.Pod) {
 		}
 	}
 	if needsStatus(pod) {
-		if err := r.writeRunningStatus(ctx, pod.Namespace, pod.Name); err != nil {
-			log.Printf("fake-kubelet: status of %s: %v", key, err)
-		}
+		go r.writeStatusWithRetry(ctx, pod.Namespace, pod.Name)
 	}
 }
 
@@ -297,6 +295,24 @@ func needsStatus(pod *corev1.Pod) bool {
 		}
 	}
 	return false
+}
+
+// writeStatusWithRetry keeps trying for a while: right after a pod is bound,
+// the Node authorizer's graph may not know it yet and refuse this node's
+// status update, and no further watch event would trigger another attempt.
+func (r *podRuntime) writeStatusWithRetry(ctx context.Context, namespace, name string) {
+	delay := 50 * time.Millisecond
+	for attempt := 0; attempt < 20; attempt++ {
+		err := r.writeRunningStatus(ctx, namespace, name)
+		if err == nil || apierrors.IsNotFound(err) || ctx.Err() != nil {
+			return
+		}
+		log.Printf("fake-kubelet: status of %s/%s (attempt %d): %v", namespace, name, attempt+1, err)
+		time.Sleep(delay)
+		if delay < time.Second {
+			delay *= 2
+		}
+	}
 }
 
 // writeRunningStatus marks the pod and all of its containers (ephemeral ones

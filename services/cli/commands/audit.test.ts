@@ -1,0 +1,181 @@
+/**
+ * `airlock audit keygen` and `airlock audit verify`: keys usable by the trail,
+ * never overwritten; verify's exit statuses, problem listing and JSON output.
+ */
+import { createPrivateKey, generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { createFileAuditTrail } from '../../core/audit/index.js';
+import { AirlockError } from '../../core/errors.js';
+import { main } from '../main.js';
+import { auditKeyPaths, runAuditKeygen, runAuditVerify } from './audit.js';
+
+let dir: string;
+let keys: { privateKey: string; publicKey: string };
+let trailPath: string;
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'airlock-audit-cli-'));
+  await runAuditKeygen({ out: join(dir, 'keys') }, { out: () => {}, err: () => {} });
+  keys = auditKeyPaths(join(dir, 'keys'));
+  trailPath = join(dir, 'mediator.jsonl');
+  let t = Date.parse('2026-11-27T05:00:00.000Z');
+  const trail = await createFileAuditTrail({
+    path: trailPath,
+    tier: 'mediator',
+    signingKey: createPrivateKey(readFileSync(keys.privateKey)),
+    clock: () => new Date(t++),
+    checkpointEvery: 2,
+  });
+  for (const user of ['alice', 'bob', 'carol'])
+    await trail.append({ event: 'auth.accepted', actor: { user }, target: {}, decision: 'allow' });
+  await trail.close();
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+afterEach(() => {
+  process.exitCode = undefined;
+  vi.restoreAllMocks();
+});
+
+function io() {
+  const stdout: string[] = [];
+  const stderr: string[] = [];
+  return {
+    out: (t: string) => void stdout.push(t),
+    err: (t: string) => void stderr.push(t),
+    readFile: async (path: string) => readFile(path),
+    now: () => new Date(),
+    stdout,
+    stderr,
+  };
+}
+
+async function runMain(args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
+  const stdout: string[] = [];
+  const stderr: string[] = [];
+  vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => stdout.push(String(chunk)) > 0);
+  vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => stderr.push(String(chunk)) > 0);
+  const status = await main(['node', 'airlock', ...args]);
+  vi.restoreAllMocks();
+  process.exitCode = undefined;
+  return { status, stdout: stdout.join(''), stderr: stderr.join('') };
+}
+
+describe('airlock audit keygen', () => {
+  it('writes an Ed25519 PEM pair, private 0600 in a 0700 directory, and prints the key id', async () => {
+    const out = join(dir, 'fresh');
+    const capture = io();
+    expect(await runAuditKeygen({ out }, capture)).toBe(0);
+    const paths = auditKeyPaths(out);
+    expect(statSync(paths.privateKey).mode & 0o777).toBe(0o600);
+    expect(statSync(out).mode & 0o777).toBe(0o700);
+    expect(readFileSync(paths.privateKey, 'utf8')).toMatch(/^-----BEGIN PRIVATE KEY-----/);
+    expect(readFileSync(paths.publicKey, 'utf8')).toMatch(/^-----BEGIN PUBLIC KEY-----/);
+    expect(createPrivateKey(readFileSync(paths.privateKey)).asymmetricKeyType).toBe('ed25519');
+    expect(capture.stdout.join('')).toMatch(/^ed25519:[0-9a-f]{32}\n$/);
+  });
+
+  it('refuses to overwrite an existing key with AUDIT_KEY_EXISTS and leaves it untouched', async () => {
+    const before = readFileSync(keys.privateKey, 'utf8');
+    await expect(runAuditKeygen({ out: join(dir, 'keys') }, io())).rejects.toSatisfy(
+      (e) => e instanceof AirlockError && e.code === 'AUDIT_KEY_EXISTS',
+    );
+    expect(readFileSync(keys.privateKey, 'utf8')).toBe(before);
+    const { status, stderr } = await runMain(['audit', 'keygen', '--out', join(dir, 'keys')]);
+    expect(status).toBe(1);
+    expect(stderr).toMatch(/^airlock: AUDIT_KEY_EXISTS: /);
+  });
+});
+
+describe('airlock audit verify', () => {
+  it('exits 0 and summarises an intact, closed trail', async () => {
+    const { status, stdout } = await runMain(['audit', 'verify', trailPath, '--public-key', keys.publicKey]);
+    expect(status).toBe(0);
+    expect(stdout).toBe('OK: 5 records in 1 file, last signed checkpoint seq 4, closed\n');
+  });
+
+  it('exits 1 and lists every problem of an edited trail, with AUDIT_TAMPERED on stderr', async () => {
+    const tampered = join(dir, 'tampered.jsonl');
+    writeFileSync(tampered, readFileSync(trailPath, 'utf8').replace('"user":"bob"', '"user":"eve"'));
+    const capture = io();
+    expect(await runAuditVerify([tampered], { publicKey: [keys.publicKey] }, capture)).toBe(1);
+    expect(capture.stdout.join('')).toBe(
+      `${tampered}:2: hash (seq 1): the record does not match its hash (edited)\n` +
+        'FAILED: 5 records in 1 file, last signed checkpoint seq 4, closed\n',
+    );
+    expect(capture.stderr.join('')).toBe('airlock: AUDIT_TAMPERED: 1 problem in the audit trail\n');
+  });
+
+  it('writes the result as one JSON object with --output json', async () => {
+    const cut = join(dir, 'cut.jsonl');
+    writeFileSync(cut, `${readFileSync(trailPath, 'utf8').trim().split('\n').slice(0, 4).join('\n')}\n`);
+    const { status, stdout } = await runMain([
+      'audit',
+      'verify',
+      cut,
+      '--public-key',
+      keys.publicKey,
+      '--output',
+      'json',
+    ]);
+    expect(status).toBe(1);
+    expect(JSON.parse(stdout)).toEqual({
+      ok: false,
+      files: [cut],
+      records: 4,
+      lastCheckpointSeq: 2,
+      closed: false,
+      problems: [
+        {
+          kind: 'unsigned-tail',
+          seq: 3,
+          line: 4,
+          file: cut,
+          message: 'records from seq 3 on are not covered by a signed checkpoint',
+        },
+      ],
+    });
+  });
+
+  it('fails a trail signed by a key it was not given', async () => {
+    const other = join(dir, 'other.pub');
+    writeFileSync(other, generateKeyPairSync('ed25519').publicKey.export({ format: 'pem', type: 'spki' }));
+    const { status, stdout } = await runMain(['audit', 'verify', trailPath, '--public-key', other]);
+    expect(status).toBe(1);
+    expect(stdout).toContain('signature (seq 2): checkpoint signed by unknown key ed25519:');
+  });
+
+  it('exits 2 on usage errors: no --public-key, unreadable file, a non-Ed25519 key, a bad --output', async () => {
+    const rsa = join(dir, 'rsa.pub');
+    writeFileSync(
+      rsa,
+      generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey.export({ format: 'pem', type: 'spki' }),
+    );
+    const cases: [string[], RegExp][] = [
+      [['audit', 'verify', trailPath], /USAGE: --public-key is required/],
+      [
+        ['audit', 'verify', join(dir, 'missing'), '--public-key', keys.publicKey],
+        /USAGE: cannot read audit trail/,
+      ],
+      [['audit', 'verify', trailPath, '--public-key', rsa], /USAGE: .* is a rsa key, not Ed25519/],
+      [['audit', 'verify', trailPath, '--public-key', trailPath], /USAGE: .* is not a PEM public key/],
+      [['audit', 'verify', trailPath, '--public-key', keys.publicKey, '--output', 'xml'], /invalid/],
+      [['audit', 'verify', '--public-key', keys.publicKey], /missing required argument/],
+    ];
+    for (const [args, message] of cases) {
+      const { status, stderr } = await runMain(args);
+      expect(status, args.join(' ')).toBe(2);
+      expect(stderr).toMatch(message);
+    }
+  });
+
+  it('has help that names the exit statuses and problem kinds', async () => {
+    const { status, stdout } = await runMain(['audit', 'verify', '--help']);
+    expect(status).toBe(0);
+    expect(stdout).toContain('Exit 0 when intact, 1 with each');
+    expect(stdout).toContain('--public-key <file>');
+    expect(stdout).toContain('unsigned-tail');
+  });
+});

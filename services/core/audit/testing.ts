@@ -1,0 +1,110 @@
+/**
+ * Test doubles for the file trail's storage seam: real code, no mocks.
+ * `ObservedAuditStorage` wraps the real file system, records the order of
+ * writes and fsyncs, and can hold an fsync open so a test can prove a durable
+ * append does not resolve before its fsync completes. `FaultyAuditStorage`
+ * makes writes or fsyncs fail the way a full disk or a closed descriptor does.
+ */
+import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { type AuditStorage, type FileSink, nodeAuditStorage } from './file-sink.js';
+
+/** A fresh Ed25519 key pair for signing checkpoints in tests. */
+export function testAuditKeys(): { privateKey: KeyObject; publicKey: KeyObject } {
+  return generateKeyPairSync('ed25519');
+}
+
+/** What happened on the sinks, in order. */
+export type StorageOp =
+  | { op: 'write'; text: string }
+  | { op: 'sync:start' }
+  | { op: 'sync:end' }
+  | { op: 'close' };
+
+export class ObservedAuditStorage implements AuditStorage {
+  readonly ops: StorageOp[] = [];
+  private held: Promise<void> | undefined;
+  private releaseHeld: (() => void) | undefined;
+
+  constructor(private readonly inner: AuditStorage = nodeAuditStorage) {}
+
+  /** Makes every fsync wait until the returned function is called. */
+  holdSyncs(): () => void {
+    this.held = new Promise((resolve) => {
+      this.releaseHeld = resolve;
+    });
+    return () => {
+      this.releaseHeld?.();
+      this.held = undefined;
+    };
+  }
+
+  async openAppend(path: string): Promise<FileSink> {
+    const sink = await this.inner.openAppend(path);
+    const self = this;
+    return {
+      get size() {
+        return sink.size;
+      },
+      async write(data) {
+        self.ops.push({ op: 'write', text: Buffer.from(data).toString('utf8') });
+        await sink.write(data);
+      },
+      async sync() {
+        self.ops.push({ op: 'sync:start' });
+        if (self.held) await self.held;
+        await sink.sync();
+        self.ops.push({ op: 'sync:end' });
+      },
+      async close() {
+        self.ops.push({ op: 'close' });
+        await sink.close();
+      },
+    };
+  }
+
+  size(path: string) {
+    return this.inner.size(path);
+  }
+  read(path: string, position: number, length: number) {
+    return this.inner.read(path, position, length);
+  }
+  renameNew(from: string, to: string) {
+    return this.inner.renameNew(from, to);
+  }
+  list(dir: string) {
+    return this.inner.list(dir);
+  }
+}
+
+function errno(code: string, message: string): NodeJS.ErrnoException {
+  return Object.assign(new Error(`${code}: ${message}`), { code });
+}
+
+/** Storage whose sinks fail after `writesBeforeFailure` successful writes (ENOSPC), or on fsync (EIO). */
+export class FaultyAuditStorage extends ObservedAuditStorage {
+  constructor(private readonly fault: { writesBeforeFailure?: number; failSync?: boolean }) {
+    super();
+  }
+
+  override async openAppend(path: string): Promise<FileSink> {
+    const sink = await super.openAppend(path);
+    let writes = 0;
+    const fault = this.fault;
+    return {
+      get size() {
+        return sink.size;
+      },
+      async write(data) {
+        if (fault.writesBeforeFailure !== undefined && writes >= fault.writesBeforeFailure)
+          throw errno('ENOSPC', 'no space left on device, write');
+        writes++;
+        await sink.write(data);
+      },
+      async sync() {
+        if (fault.failSync) throw errno('EIO', 'i/o error, fsync');
+        await sink.sync();
+      },
+      close: () => sink.close(),
+    };
+  }
+}

@@ -1,0 +1,125 @@
+import * as grpc from '@grpc/grpc-js';
+import { loadExecutorService, SESSION_METADATA_KEY } from './executor-proto.js';
+import { fromGrpcError } from './grpc-errors.js';
+import type {
+  ExecInput,
+  ExecOutput,
+  GetRequest,
+  ListRequest,
+  LogsRequest,
+  ObjectResponse,
+  OpenSessionRequest,
+  OpenSessionResponse,
+  PortForwardInput,
+} from './messages.js';
+
+export interface ExecutorClientOptions {
+  /** host:port of the executor. */
+  address: string;
+  /** The executor tier CA bundle (PEM) that its serving certificate must chain to. */
+  executorCaPem: string;
+  /** The session grant: client certificate and key (PEM). */
+  grantCertPem: string;
+  grantKeyPem: string;
+  sessionId: string;
+  /** TLS name to expect in the executor's certificate (default: the host of `address`). */
+  serverName?: string;
+}
+
+/** Per-call options: the W3C traceparent to continue, and a deadline. */
+export interface CallOptions {
+  traceparent?: string;
+  deadline?: Date;
+}
+
+/**
+ * The mediator's side of executor.proto: one client (one mTLS channel,
+ * authenticated by the session grant) per SSH session. Unary calls reject
+ * with an AirlockError carrying the executor's code; streams are returned
+ * as grpc-js streams whose 'error' events are converted the same way with
+ * `fromGrpcError`.
+ */
+export class ExecutorClient {
+  readonly #client: grpc.Client & Record<string, (...args: unknown[]) => unknown>;
+  readonly #sessionId: string;
+
+  constructor(options: ExecutorClientOptions) {
+    const Executor = loadExecutorService();
+    const credentials = grpc.credentials.createSsl(
+      Buffer.from(options.executorCaPem),
+      Buffer.from(options.grantKeyPem),
+      Buffer.from(options.grantCertPem),
+    );
+    const channelOptions: grpc.ChannelOptions = {};
+    if (options.serverName) channelOptions['grpc.ssl_target_name_override'] = options.serverName;
+    this.#client = new Executor(options.address, credentials, channelOptions) as unknown as grpc.Client &
+      Record<string, (...args: unknown[]) => unknown>;
+    this.#sessionId = options.sessionId;
+  }
+
+  #metadata(options: CallOptions = {}): grpc.Metadata {
+    const metadata = new grpc.Metadata();
+    metadata.set(SESSION_METADATA_KEY, this.#sessionId);
+    if (options.traceparent) metadata.set('traceparent', options.traceparent);
+    return metadata;
+  }
+
+  #unary<Req, Res>(method: string, request: Req, options: CallOptions = {}): Promise<Res> {
+    return new Promise((resolve, reject) => {
+      const callOptions: grpc.CallOptions = options.deadline ? { deadline: options.deadline } : {};
+      this.#client[method]!(
+        request,
+        this.#metadata(options),
+        callOptions,
+        (error: grpc.ServiceError | null, response: Res) =>
+          error ? reject(fromGrpcError(error)) : resolve(response),
+      );
+    });
+  }
+
+  openSession(request: OpenSessionRequest, options?: CallOptions): Promise<OpenSessionResponse> {
+    return this.#unary('OpenSession', request, options);
+  }
+
+  closeSession(options?: CallOptions): Promise<void> {
+    return this.#unary<object, object>('CloseSession', {}, options).then(() => undefined);
+  }
+
+  get(request: GetRequest, options?: CallOptions): Promise<ObjectResponse> {
+    return this.#unary('Get', request, options);
+  }
+
+  list(request: ListRequest, options?: CallOptions): Promise<ObjectResponse> {
+    return this.#unary('List', request, options);
+  }
+
+  exec(options?: CallOptions): grpc.ClientDuplexStream<ExecInput, ExecOutput> {
+    return (this.#client.Exec as (m: grpc.Metadata) => grpc.ClientDuplexStream<ExecInput, ExecOutput>)(
+      this.#metadata(options),
+    );
+  }
+
+  debug(options?: CallOptions): grpc.ClientDuplexStream<ExecInput, ExecOutput> {
+    return (this.#client.Debug as (m: grpc.Metadata) => grpc.ClientDuplexStream<ExecInput, ExecOutput>)(
+      this.#metadata(options),
+    );
+  }
+
+  logs(request: LogsRequest, options?: CallOptions): grpc.ClientReadableStream<{ data: Buffer }> {
+    return (
+      this.#client.Logs as (r: LogsRequest, m: grpc.Metadata) => grpc.ClientReadableStream<{ data: Buffer }>
+    )(request, this.#metadata(options));
+  }
+
+  portForward(options?: CallOptions): grpc.ClientDuplexStream<PortForwardInput, { data: Buffer }> {
+    return (
+      this.#client.PortForward as (
+        m: grpc.Metadata,
+      ) => grpc.ClientDuplexStream<PortForwardInput, { data: Buffer }>
+    )(this.#metadata(options));
+  }
+
+  close(): void {
+    this.#client.close();
+  }
+}

@@ -1,0 +1,775 @@
+import { randomBytes } from 'node:crypto';
+import { PassThrough, Writable } from 'node:stream';
+import { finished } from 'node:stream/promises';
+import type * as grpc from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import type { AuditEventInput, AuditTrail } from '../core/audit/types.js';
+import { AirlockError } from '../core/errors.js';
+import { authorizeIntent, type Intent, type Policy, renderGroups } from '../core/policy/index.js';
+import { SESSION_METADATA_KEY } from '../core/rpc/executor-proto.js';
+import { toGrpcError } from '../core/rpc/grpc-errors.js';
+import type {
+  DebugStart,
+  ExecInput,
+  ExecOutput,
+  ExecStart,
+  GetRequest,
+  ListRequest,
+  LogsRequest,
+  ObjectResponse,
+  OpenSessionRequest,
+  OpenSessionResponse,
+  PortForwardInput,
+  Target,
+} from '../core/rpc/messages.js';
+import { sessionBindingDigest } from '../core/session-binding.js';
+import {
+  type CertificateIdentity,
+  parseCertificate,
+  type RevocationList,
+  type SshPublicKey,
+  verifyUserCertificate,
+} from '../core/ssh-cert/index.js';
+import { parseSessionGrant, verifyPeerCertificate } from '../core/x509/index.js';
+import type { KubeGateway, ObjectKind, PodTarget } from './kube-gateway.js';
+import type { Impersonation } from './kube-impersonation.js';
+import { type ExecutorSession, SessionRegistry } from './session-registry.js';
+
+/** The fixed user name the executor impersonates; the person travels as `airlock.dev/user` (see deploy/README.md). */
+export const IMPERSONATED_USER = 'airlock:session';
+
+export interface ExecutorDeps {
+  /** The cluster name this executor serves; a scope for another cluster is refused. */
+  cluster: string;
+  policy: () => Policy;
+  /** The broker's SSH user CA public keys (several during a rotation). */
+  trustedSshCas: () => readonly SshPublicKey[];
+  revocation: () => readonly RevocationList[];
+  /** The mediator tier's CA certificates (PEM), for session grants. */
+  mediatorCas: () => readonly string[];
+  kube: KubeGateway;
+  audit: AuditTrail;
+  logger: Logger;
+  /** Overridden in tests. */
+  clock: () => Date;
+}
+
+const OBJECT_KINDS: ReadonlySet<string> = new Set<ObjectKind>([
+  'pods',
+  'events',
+  'deployments',
+  'replicasets',
+  'nodes',
+  'namespaces',
+]);
+const CLUSTER_KINDS: ReadonlySet<string> = new Set(['nodes', 'namespaces']);
+
+/** W3C traceparent: version-traceid-parentid-flags. */
+const TRACEPARENT = /^[0-9a-f]{2}-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}$/;
+
+interface CallContext {
+  session: ExecutorSession;
+  traceId: string | undefined;
+  spanId: string | undefined;
+}
+
+type AnyCall =
+  | grpc.ServerUnaryCall<unknown, unknown>
+  | grpc.ServerDuplexStream<unknown, unknown>
+  | grpc.ServerWritableStream<unknown, unknown>;
+
+function peerCertificateDer(call: AnyCall): Buffer {
+  const raw = call.getAuthContext()?.sslPeerCertificate?.raw;
+  if (!raw || raw.length === 0) {
+    throw new AirlockError('GRANT_INVALID', 'a session grant (mTLS client certificate) is required');
+  }
+  return raw;
+}
+
+function traceOf(call: AnyCall): { traceId: string | undefined; spanId: string | undefined } {
+  const header = call.metadata.get('traceparent')[0];
+  const match = typeof header === 'string' ? TRACEPARENT.exec(header) : null;
+  return { traceId: match?.[1], spanId: match?.[2] };
+}
+
+function sendError(call: { emit(event: 'error', value: unknown): boolean }, error: unknown): void {
+  call.emit('error', toGrpcError(error));
+}
+
+/**
+ * The executor's gRPC handlers. Nothing the mediator says is taken on
+ * trust: OpenSession verifies the SSH certificate and binds it to the
+ * presented grant; every intent is re-authorized against the certificate's
+ * scope and the policy, and audited durably before it runs.
+ */
+export function createExecutorService(deps: ExecutorDeps) {
+  const log = deps.logger.child({ component: 'executor.service' });
+  const sessions = new SessionRegistry(deps.clock, (session) => {
+    void audit({
+      event: 'session.expired',
+      actor: { user: session.user },
+      target: { cluster: session.scope.cluster, namespace: session.scope.namespace },
+      code: 'SESSION_EXPIRED',
+      session_id: session.id,
+      request_id: session.scope.requestId,
+    });
+  });
+  let draining = false;
+
+  async function audit(event: AuditEventInput): Promise<void> {
+    await deps.audit.append(event);
+  }
+
+  /** The grant presented on this call, verified against the mediator CA bundle. */
+  async function verifiedGrant(call: AnyCall) {
+    const der = peerCertificateDer(call);
+    let verified: Awaited<ReturnType<typeof verifyPeerCertificate>>;
+    try {
+      verified = await verifyPeerCertificate(der, {
+        trustedCas: deps.mediatorCas(),
+        usage: 'client',
+        now: deps.clock(),
+        expectedTier: 'mediator',
+      });
+    } catch (error) {
+      // A grant ends with its session: report an expired one as the session's expiry.
+      if (error instanceof AirlockError && error.code === 'X509_EXPIRED') {
+        throw new AirlockError('SESSION_EXPIRED', 'session expired', { cause: error });
+      }
+      throw new AirlockError('GRANT_INVALID', 'the session grant is not valid', {
+        detail: error instanceof Error ? error.message : String(error),
+        cause: error,
+      });
+    }
+    try {
+      return { ...parseSessionGrant(der), fingerprint: verified.fingerprint };
+    } catch (error) {
+      throw new AirlockError('GRANT_INVALID', 'the client certificate is not a session grant', {
+        cause: error,
+      });
+    }
+  }
+
+  /** Authenticates an intent call: a live session, opened with the very grant presented now. */
+  async function context(call: AnyCall): Promise<CallContext> {
+    if (!deps.audit.healthy()) throw new AirlockError('AUDIT_UNAVAILABLE', 'the audit trail is unavailable');
+    if (draining) throw new AirlockError('EXECUTOR_SHUTDOWN', 'the executor is shutting down');
+    const grant = await verifiedGrant(call);
+    const id = call.metadata.get(SESSION_METADATA_KEY)[0];
+    if (typeof id !== 'string' || id !== grant.sessionId) {
+      throw new AirlockError('GRANT_INVALID', 'the session grant is for another session', {
+        detail: `metadata session ${String(id)} vs grant session ${grant.sessionId}`,
+      });
+    }
+    return { session: sessions.get(id, grant.fingerprint), ...traceOf(call) };
+  }
+
+  function impersonation(ctx: CallContext): Impersonation {
+    const extra: Record<string, string[]> = {
+      'airlock.dev/user': [ctx.session.user],
+      'airlock.dev/session-id': [ctx.session.id],
+      'airlock.dev/request-id': [ctx.session.scope.requestId],
+    };
+    if (ctx.traceId) extra['airlock.dev/trace-id'] = [ctx.traceId];
+    return { user: IMPERSONATED_USER, groups: ctx.session.groups, extra };
+  }
+
+  function baseEvent(
+    ctx: CallContext,
+  ): Pick<AuditEventInput, 'actor' | 'session_id' | 'request_id' | 'trace_id' | 'span_id'> {
+    return {
+      actor: { user: ctx.session.user, groups: [...ctx.session.groups], address: ctx.session.clientAddress },
+      session_id: ctx.session.id,
+      request_id: ctx.session.scope.requestId,
+      trace_id: ctx.traceId,
+      span_id: ctx.spanId,
+    };
+  }
+
+  /** Policy check of one intent, audited durably either way; throws the denial. */
+  async function authorize(
+    ctx: CallContext,
+    intent: Intent,
+    target: AuditEventInput['target'],
+  ): Promise<void> {
+    const session = ctx.session;
+    const decision = authorizeIntent(
+      deps.policy(),
+      {
+        profile: session.scope.profile,
+        cluster: session.scope.cluster,
+        namespace: session.scope.namespace,
+        podPatterns: session.scope.podPatterns,
+        groups: session.groups,
+      },
+      { ...intent, cluster: deps.cluster },
+    );
+    if (decision.allow) {
+      await deps.audit.append(
+        {
+          ...baseEvent(ctx),
+          event: 'intent.allowed',
+          target,
+          decision: 'allow',
+          details: { action: intent.action, rule: decision.rule },
+        },
+        { durable: true },
+      );
+      return;
+    }
+    await deps.audit.append(
+      {
+        ...baseEvent(ctx),
+        event: 'intent.denied',
+        target,
+        decision: 'deny',
+        code: decision.code,
+        reason: decision.reason,
+        details: { action: intent.action, ...(decision.rule ? { rule: decision.rule } : {}) },
+      },
+      { durable: true },
+    );
+    throw new AirlockError(decision.code, decision.reason);
+  }
+
+  async function resolveTarget(ctx: CallContext, target: Target | null): Promise<PodTarget> {
+    const namespace = target?.namespace || ctx.session.scope.namespace;
+    const pod = target?.pod ?? '';
+    if (!pod) throw new AirlockError('USAGE', 'a pod is required');
+    const container =
+      target?.container || (await deps.kube.defaultContainer(namespace, pod, impersonation(ctx)));
+    return { namespace, pod, container };
+  }
+
+  /** Audits a failure of an allowed action (RBAC denial, Kubernetes error, expiry). */
+  async function auditFailure(
+    ctx: CallContext | undefined,
+    event: AuditEventInput['event'],
+    target: AuditEventInput['target'],
+    error: unknown,
+  ) {
+    const airlock =
+      error instanceof AirlockError
+        ? error
+        : new AirlockError('INTERNAL', 'internal error', { cause: error });
+    if (airlock.code === 'INTERNAL') log.error({ err: error }, 'intent failed');
+    try {
+      await deps.audit.append({
+        ...(ctx ? baseEvent(ctx) : { actor: {} }),
+        event,
+        target,
+        decision: 'deny',
+        code: airlock.code,
+        reason: airlock.message,
+      });
+    } catch (auditError) {
+      log.error({ err: auditError }, 'could not audit a failure');
+    }
+  }
+
+  /** A Writable that forwards chunks as gRPC messages, honouring the call's backpressure. */
+  function grpcWritable<T>(
+    call: grpc.ServerWritableStream<unknown, T> | grpc.ServerDuplexStream<unknown, T>,
+    wrap: (chunk: Buffer) => T,
+    count: { bytes: number },
+  ) {
+    return new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        // The call may already have ended with an error (expiry, shutdown).
+        if (call.writableEnded || call.destroyed) return done();
+        count.bytes += chunk.length;
+        if (call.write(wrap(chunk))) done();
+        else call.once('drain', () => done());
+      },
+    });
+  }
+
+  async function openSession(
+    call: grpc.ServerUnaryCall<OpenSessionRequest, OpenSessionResponse>,
+  ): Promise<OpenSessionResponse> {
+    const request = call.request;
+    const trace = traceOf(call);
+    const actor = { user: request.principal, address: request.client_address };
+    try {
+      if (!deps.audit.healthy())
+        throw new AirlockError('AUDIT_UNAVAILABLE', 'the audit trail is unavailable');
+      if (draining) throw new AirlockError('EXECUTOR_SHUTDOWN', 'the executor is shutting down');
+      const grant = await verifiedGrant(call);
+      if (grant.sessionId !== request.session_id) {
+        throw new AirlockError('GRANT_INVALID', 'the session grant is for another session');
+      }
+      const now = deps.clock();
+      const identity: CertificateIdentity = verifyUserCertificate(
+        parseCertificate(request.ssh_certificate),
+        request.auth_signature,
+        request.auth_signed_data,
+        {
+          trustedCAs: deps.trustedSshCas(),
+          principal: request.principal,
+          now,
+          clientAddress: request.client_address,
+          revocation: deps.revocation(),
+          requireScope: true,
+        },
+      );
+      const scope = identity.scope!;
+      if (grant.user !== identity.principal || grant.scopeDigest !== sessionBindingDigest(identity)) {
+        throw new AirlockError('GRANT_INVALID', 'the session grant does not match the certificate', {
+          detail: `grant user ${grant.user}, certificate principal ${identity.principal}`,
+        });
+      }
+      if (scope.cluster !== deps.cluster) {
+        throw new AirlockError(
+          'SCOPE_CLUSTER',
+          `this executor serves cluster ${deps.cluster}, not ${scope.cluster}`,
+        );
+      }
+      const policy = deps.policy();
+      const profile = policy.profiles[scope.profile];
+      if (!profile)
+        throw new AirlockError('PROFILE_UNKNOWN', `profile ${scope.profile} is not in the policy`);
+      const groups = renderGroups(profile, scope);
+      const extraGroups = scope.groups.filter((g) => !groups.includes(g));
+      if (extraGroups.length > 0) {
+        throw new AirlockError(
+          'CERT_SCOPE_INVALID',
+          'the certificate names groups its profile does not grant',
+          {
+            detail: extraGroups.join(', '),
+          },
+        );
+      }
+      const certEnd =
+        identity.validBefore === null ? Number.POSITIVE_INFINITY : Number(identity.validBefore) * 1000;
+      const expiresAt = new Date(Math.min(certEnd, grant.notAfter.getTime()));
+      const session: ExecutorSession = {
+        id: grant.sessionId,
+        user: identity.principal,
+        identity,
+        scope,
+        groups,
+        grantFingerprint: grant.fingerprint,
+        clientAddress: request.client_address,
+        expiresAt,
+      };
+      await deps.audit.append(
+        {
+          event: 'session.opened',
+          actor: { ...actor, groups },
+          target: { cluster: scope.cluster, namespace: scope.namespace },
+          decision: 'allow',
+          session_id: session.id,
+          request_id: scope.requestId,
+          trace_id: trace.traceId,
+          span_id: trace.spanId,
+          details: {
+            profile: scope.profile,
+            key_id: identity.keyId,
+            serial: identity.serial.toString(),
+            ca: identity.caFingerprint,
+            expires_at: expiresAt.toISOString(),
+          },
+        },
+        { durable: true },
+      );
+      sessions.open(session);
+      return {
+        session_id: session.id,
+        user: session.user,
+        groups: [...groups],
+        profile: scope.profile,
+        cluster: scope.cluster,
+        namespace: scope.namespace,
+        pod_patterns: [...scope.podPatterns],
+        expires_at_ms: expiresAt.getTime(),
+        request_id: scope.requestId,
+      };
+    } catch (error) {
+      const airlock =
+        error instanceof AirlockError
+          ? error
+          : new AirlockError('INTERNAL', 'internal error', { cause: error });
+      await deps.audit
+        .append(
+          {
+            event: 'auth.denied',
+            actor,
+            target: {},
+            decision: 'deny',
+            code: airlock.code,
+            reason: airlock.detail ? `${airlock.message}: ${airlock.detail}` : airlock.message,
+            session_id: request.session_id || undefined,
+            trace_id: trace.traceId,
+            span_id: trace.spanId,
+          },
+          { durable: true },
+        )
+        .catch((auditError: unknown) => log.error({ err: auditError }, 'could not audit a refused session'));
+      throw airlock;
+    }
+  }
+
+  function unary<Req, Res>(
+    handler: (call: grpc.ServerUnaryCall<Req, Res>) => Promise<Res>,
+  ): grpc.handleUnaryCall<Req, Res> {
+    return (call, callback) => {
+      handler(call).then(
+        (response) => callback(null, response),
+        (error: unknown) => callback(toGrpcError(error) as grpc.ServiceError),
+      );
+    };
+  }
+
+  /** Exec and Debug share one stream handler; Debug first adds the ephemeral container. */
+  function execStream(kind: 'exec' | 'debug'): grpc.handleBidiStreamingCall<ExecInput, ExecOutput> {
+    return (call) => {
+      let ctx: CallContext | undefined;
+      const stdin = new PassThrough();
+      const resize = new PassThrough({ objectMode: true });
+      let started = false;
+      let bytesIn = 0;
+      const onFrame = (frame: ExecInput) => {
+        if (frame.frame === 'stdin') {
+          bytesIn += frame.stdin.length;
+          stdin.write(frame.stdin);
+        } else if (frame.frame === 'stdin_eof') stdin.end();
+        else if (frame.frame === 'resize') resize.write(frame.resize);
+      };
+      call.on('data', (frame: ExecInput) => {
+        // Frames after the first go straight into the (buffering) streams,
+        // in arrival order, even while the start is still being authorized.
+        if (started) return onFrame(frame);
+        started = true;
+        void run(frame);
+      });
+      call.on('end', () => stdin.end());
+
+      const run = async (first: ExecInput) => {
+        const startedAt = Date.now();
+        const bytes = { out: { bytes: 0 }, err: { bytes: 0 } };
+        let target: AuditEventInput['target'] = {};
+        let tracked: { signal: AbortSignal; done: () => void } | undefined;
+        try {
+          ctx = await context(call);
+          const start: ExecStart | DebugStart | undefined =
+            kind === 'exec'
+              ? first.frame === 'start'
+                ? first.start
+                : undefined
+              : first.frame === 'debug'
+                ? first.debug
+                : undefined;
+          if (!start)
+            throw new AirlockError('USAGE', `the first frame must be ${kind === 'exec' ? 'start' : 'debug'}`);
+          const namespace = start.target?.namespace || ctx.session.scope.namespace;
+          const pod = start.target?.pod ?? '';
+          let argv = [...start.argv];
+          if (kind === 'exec') {
+            const execStart = start as ExecStart;
+            const action = execStart.shell ? 'shell' : 'exec';
+            target = { cluster: deps.cluster, namespace, pod, resource: 'pods/exec', argv };
+            await authorize(
+              ctx,
+              {
+                action,
+                namespace,
+                pod,
+                argv: action === 'shell' && argv.length === 0 ? undefined : argv,
+                tty: start.tty,
+              },
+              target,
+            );
+            if (action === 'shell' && argv.length === 0) {
+              argv = [
+                ...(deps.policy().profiles[ctx.session.scope.profile]?.actions.shell?.argv[0] ?? ['sh']),
+              ];
+            }
+          } else {
+            const debug = start as DebugStart;
+            target = { cluster: deps.cluster, namespace, pod, resource: 'pods/ephemeralcontainers', argv };
+            await authorize(ctx, { action: 'debug', namespace, pod, image: debug.image }, target);
+          }
+          const as = impersonation(ctx);
+          let podTarget: PodTarget;
+          if (kind === 'debug') {
+            const debug = start as DebugStart;
+            const name = `airlock-debug-${randomBytes(3).toString('hex')}`;
+            if (argv.length === 0) argv = ['sh'];
+            await deps.kube.addEphemeralContainer(
+              { namespace, pod },
+              { name, image: debug.image, command: argv, tty: debug.tty },
+              as,
+            );
+            await deps.audit.append({
+              ...baseEvent(ctx),
+              event: 'debug.added',
+              target: { ...target, container: name },
+              details: { image: debug.image },
+            });
+            podTarget = { namespace, pod, container: name };
+          } else {
+            podTarget = await resolveTarget(ctx, start.target);
+          }
+          target = { ...target, container: podTarget.container };
+          const stdout = grpcWritable(call, (chunk) => ({ stdout: chunk }), bytes.out);
+          const stderr = grpcWritable(call, (chunk) => ({ stderr: chunk }), bytes.err);
+          if (start.tty) {
+            // client-node resizes a tty when stdout looks like a terminal.
+            const terminal = stdout as Writable & { columns: number; rows: number };
+            terminal.columns = start.size?.width ?? 80;
+            terminal.rows = start.size?.height ?? 24;
+            resize.on('data', (size: { width: number; height: number }) => {
+              terminal.columns = size.width;
+              terminal.rows = size.height;
+              stdout.emit('resize');
+            });
+          }
+          tracked = sessions.track(ctx.session.id);
+          await deps.audit.append({
+            ...baseEvent(ctx),
+            event: 'exec.started',
+            target,
+            details: { tty: start.tty },
+          });
+          log.debug({ argv, podTarget }, 'exec starting');
+          const result = await deps.kube.exec(
+            podTarget,
+            argv,
+            start.tty,
+            { stdin, stdout, stderr },
+            as,
+            tracked.signal,
+          );
+          log.debug({ result }, 'exec returned');
+          // Every output byte is on the wire before the exit status.
+          await Promise.all([finished(stdout), finished(stderr)]);
+          await deps.audit.append({
+            ...baseEvent(ctx),
+            event: 'exec.exited',
+            target,
+            details: {
+              exit_code: result.code,
+              bytes_in: bytesIn,
+              bytes_out: bytes.out.bytes,
+              bytes_err: bytes.err.bytes,
+              duration_ms: Date.now() - startedAt,
+            },
+          });
+          call.write({ exit: { code: result.code, signal: '' } });
+          call.end();
+        } catch (error) {
+          log.debug({ err: error }, 'exec failed');
+          if (ctx && !(error instanceof AirlockError && isPolicyDenial(error)))
+            await auditFailure(ctx, 'exec.exited', target, error);
+          if (!ctx) await auditFailure(undefined, 'auth.denied', target, error);
+          sendError(call, error);
+        } finally {
+          tracked?.done();
+        }
+      };
+    };
+  }
+
+  const service = {
+    OpenSession: unary<OpenSessionRequest, OpenSessionResponse>(openSession),
+
+    CloseSession: unary<object, object>(async (call) => {
+      const ctx = await context(call);
+      const session = sessions.close(ctx.session.id, new AirlockError('SESSION_EXPIRED', 'session closed'));
+      if (session) {
+        await deps.audit.append({
+          ...baseEvent(ctx),
+          event: 'session.closed',
+          target: { cluster: session.scope.cluster, namespace: session.scope.namespace },
+        });
+      }
+      return {};
+    }),
+
+    Exec: execStream('exec'),
+    Debug: execStream('debug'),
+
+    Logs: ((call: grpc.ServerWritableStream<LogsRequest, { data: Buffer }>) => {
+      void (async () => {
+        let ctx: CallContext | undefined;
+        let target: AuditEventInput['target'] = {};
+        let tracked: { signal: AbortSignal; done: () => void } | undefined;
+        const count = { bytes: 0 };
+        try {
+          ctx = await context(call);
+          const request = call.request;
+          const namespace = request.target?.namespace || ctx.session.scope.namespace;
+          const pod = request.target?.pod ?? '';
+          target = { cluster: deps.cluster, namespace, pod, resource: 'pods/log' };
+          await authorize(ctx, { action: 'logs', namespace, pod }, target);
+          const podTarget = await resolveTarget(ctx, request.target);
+          target = { ...target, container: podTarget.container };
+          tracked = sessions.track(ctx.session.id);
+          const out = grpcWritable(call, (chunk) => ({ data: chunk }), count);
+          await deps.kube.logs(
+            podTarget,
+            {
+              follow: request.follow,
+              sinceSeconds: request.since_seconds > 0 ? request.since_seconds : undefined,
+              tailLines: request.tail_lines >= 0 && request.tail_lines !== 0 ? request.tail_lines : undefined,
+              timestamps: request.timestamps,
+            },
+            out,
+            impersonation(ctx),
+            tracked.signal,
+          );
+          if (tracked.signal.aborted) throw tracked.signal.reason;
+          await deps.audit.append({
+            ...baseEvent(ctx),
+            event: 'logs.streamed',
+            target,
+            details: { bytes_out: count.bytes, follow: request.follow },
+          });
+          call.end();
+        } catch (error) {
+          if (ctx && !(error instanceof AirlockError && isPolicyDenial(error)))
+            await auditFailure(ctx, 'logs.streamed', target, error);
+          if (!ctx) await auditFailure(undefined, 'auth.denied', target, error);
+          sendError(call, error);
+        } finally {
+          tracked?.done();
+        }
+      })();
+    }) as grpc.handleServerStreamingCall<LogsRequest, { data: Buffer }>,
+
+    PortForward: ((call: grpc.ServerDuplexStream<PortForwardInput, { data: Buffer }>) => {
+      let ctx: CallContext | undefined;
+      const input = new PassThrough();
+      let started = false;
+      let bytesIn = 0;
+      call.on('data', (frame: PortForwardInput) => {
+        if (!started) {
+          started = true;
+          void run(frame);
+        } else if (frame.frame === 'data') {
+          bytesIn += frame.data.length;
+          input.write(frame.data);
+        }
+      });
+      call.on('end', () => input.end());
+      const run = async (first: PortForwardInput) => {
+        const startedAt = Date.now();
+        let target: AuditEventInput['target'] = {};
+        let tracked: { signal: AbortSignal; done: () => void } | undefined;
+        const count = { bytes: 0 };
+        try {
+          const context_ = await context(call);
+          if (first.frame !== 'start') throw new AirlockError('USAGE', 'the first frame must be start');
+          const namespace = first.start.target?.namespace || context_.session.scope.namespace;
+          const pod = first.start.target?.pod ?? '';
+          const port = first.start.port;
+          target = { cluster: deps.cluster, namespace, pod, resource: 'pods/portforward', port };
+          await authorize(context_, { action: 'port-forward', namespace, pod, port }, target);
+          ctx = context_;
+          tracked = sessions.track(ctx.session.id);
+          await deps.audit.append({ ...baseEvent(ctx), event: 'portforward.opened', target });
+          const output = grpcWritable(call, (chunk) => ({ data: chunk }), count);
+          await deps.kube.portForward(
+            { namespace, pod, container: '' },
+            port,
+            input,
+            output,
+            impersonation(ctx),
+            tracked.signal,
+          );
+          await deps.audit.append({
+            ...baseEvent(ctx),
+            event: 'portforward.closed',
+            target,
+            details: { bytes_in: bytesIn, bytes_out: count.bytes, duration_ms: Date.now() - startedAt },
+          });
+          if (tracked.signal.aborted) throw tracked.signal.reason;
+          call.end();
+        } catch (error) {
+          if (ctx && !(error instanceof AirlockError && isPolicyDenial(error)))
+            await auditFailure(ctx, 'portforward.closed', target, error);
+          if (!ctx && !(error instanceof AirlockError && isPolicyDenial(error)))
+            await auditFailure(undefined, 'auth.denied', target, error);
+          sendError(call, error);
+        } finally {
+          tracked?.done();
+        }
+      };
+    }) as grpc.handleBidiStreamingCall<PortForwardInput, { data: Buffer }>,
+
+    Get: unary<GetRequest, ObjectResponse>(async (call) => readObjects(call, 'get')),
+    List: unary<ListRequest, ObjectResponse>(async (call) => readObjects(call, 'list')),
+  };
+
+  async function readObjects(
+    call: grpc.ServerUnaryCall<GetRequest | ListRequest, ObjectResponse>,
+    action: 'get' | 'list',
+  ): Promise<ObjectResponse> {
+    const ctx = await context(call);
+    const request = call.request;
+    const kind = request.kind;
+    if (!OBJECT_KINDS.has(kind))
+      throw new AirlockError('USAGE', `unknown kind ${kind}; one of ${[...OBJECT_KINDS].join(', ')}`);
+    const clusterScoped = CLUSTER_KINDS.has(kind);
+    const namespace = clusterScoped ? '' : request.namespace || ctx.session.scope.namespace;
+    const name = 'name' in request ? request.name : '';
+    if (action === 'get' && !name) throw new AirlockError('USAGE', 'get needs a name');
+    const target = {
+      cluster: deps.cluster,
+      namespace: namespace || undefined,
+      resource: kind,
+      ...(kind === 'pods' && name ? { pod: name } : {}),
+    };
+    await authorize(
+      ctx,
+      {
+        action,
+        namespace: namespace || undefined,
+        resource: kind as Intent['resource'],
+        ...(kind === 'pods' && name ? { pod: name } : {}),
+      },
+      target,
+    );
+    try {
+      const as = impersonation(ctx);
+      const object =
+        action === 'get'
+          ? await deps.kube.get(kind as ObjectKind, namespace, name, as)
+          : await deps.kube.list(kind as ObjectKind, namespace, as);
+      return { json: JSON.stringify(object) };
+    } catch (error) {
+      await auditFailure(ctx, 'intent.denied', target, error);
+      throw error;
+    }
+  }
+
+  return {
+    service,
+    sessions,
+    /** Stop accepting new sessions and intents; open streams continue until `cancelAll`. */
+    drain(): void {
+      draining = true;
+    },
+    cancelAll(): void {
+      sessions.closeAll(new AirlockError('EXECUTOR_SHUTDOWN', 'the executor is shutting down'));
+    },
+  };
+}
+
+/** Denials already audited by `authorize` (the policy said no). */
+function isPolicyDenial(error: AirlockError): boolean {
+  return [
+    'SCOPE_CLUSTER',
+    'SCOPE_NAMESPACE',
+    'SCOPE_POD',
+    'ACTION_NOT_ALLOWED',
+    'COMMAND_NOT_ALLOWED',
+    'COMMAND_DENIED',
+    'PORT_NOT_ALLOWED',
+    'IMAGE_NOT_ALLOWED',
+    'SHELL_NOT_ALLOWED',
+    'PROFILE_UNKNOWN',
+  ].includes(error.code);
+}
+
+export type ExecutorService = ReturnType<typeof createExecutorService>;

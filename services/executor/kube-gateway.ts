@@ -1,0 +1,328 @@
+import { PassThrough, type Readable, type Writable } from 'node:stream';
+import {
+  ApiException,
+  AppsV1Api,
+  CoreV1Api,
+  Exec,
+  type KubeConfig,
+  Log,
+  PortForward,
+  type V1Status,
+} from '@kubernetes/client-node';
+import { AirlockError } from '../core/errors.js';
+import {
+  ImpersonatingKubeConfig,
+  type Impersonation,
+  impersonatingConfiguration,
+} from './kube-impersonation.js';
+
+export interface PodTarget {
+  namespace: string;
+  pod: string;
+  container: string;
+}
+
+export interface ExecIo {
+  /** Closed (ended) by the caller when the client sends stdin EOF. Null: no stdin. */
+  stdin: Readable | null;
+  stdout: Writable;
+  stderr: Writable;
+  /** Terminal sizes for a tty session; the gateway forwards each as a resize. */
+  resize?: Readable;
+}
+
+export interface ExecResult {
+  code: number;
+}
+
+/** What the executor may read; everything is namespaced except nodes and namespaces. */
+export type ObjectKind = 'pods' | 'events' | 'deployments' | 'replicasets' | 'nodes' | 'namespaces';
+
+/**
+ * The executor's port to Kubernetes. Every call acts as the given
+ * impersonation; the gateway never decides what is allowed (the policy and
+ * RBAC do). A call returns once the Kubernetes side has finished; the
+ * `signal` aborts it (streams are then closed).
+ */
+export interface KubeGateway {
+  exec(
+    target: PodTarget,
+    argv: string[],
+    tty: boolean,
+    io: ExecIo,
+    as: Impersonation,
+    signal: AbortSignal,
+  ): Promise<ExecResult>;
+  logs(
+    target: PodTarget,
+    options: { follow: boolean; sinceSeconds?: number; tailLines?: number; timestamps: boolean },
+    out: Writable,
+    as: Impersonation,
+    signal: AbortSignal,
+  ): Promise<void>;
+  /** Connects one TCP stream to a pod port. Resolves when both directions have ended. */
+  portForward(
+    target: PodTarget,
+    port: number,
+    input: Readable,
+    output: Writable,
+    as: Impersonation,
+    signal: AbortSignal,
+  ): Promise<void>;
+  get(kind: ObjectKind, namespace: string, name: string, as: Impersonation): Promise<unknown>;
+  list(kind: ObjectKind, namespace: string, as: Impersonation): Promise<unknown>;
+  addEphemeralContainer(
+    target: Omit<PodTarget, 'container'>,
+    container: { name: string; image: string; command: string[]; tty: boolean; targetContainer?: string },
+    as: Impersonation,
+  ): Promise<void>;
+  /** The pod's first container, used when a target names none. */
+  defaultContainer(namespace: string, pod: string, as: Impersonation): Promise<string>;
+}
+
+/**
+ * The HTTP status of a failed Kubernetes call: generated clients throw
+ * ApiException; the WebSocket upgrade (exec, port-forward) fails with
+ * "Unexpected server response: 403"; the log stream throws with statusCode.
+ */
+function httpStatusOf(error: unknown): number | undefined {
+  if (error instanceof ApiException) return error.code;
+  const statusCode = (error as { statusCode?: unknown } | null)?.statusCode;
+  if (typeof statusCode === 'number') return statusCode;
+  // The WebSocket rejects with an ErrorEvent (not an Error) carrying `message`.
+  const message = (error as { message?: unknown } | null)?.message;
+  const match = /Unexpected server response: (\d{3})/.exec(
+    typeof message === 'string' ? message : String(error),
+  );
+  return match ? Number(match[1]) : undefined;
+}
+
+/** Turns a Kubernetes API failure into an airlock error with a readable reason. */
+export function kubeError(error: unknown, as: Impersonation, what: string): AirlockError {
+  if (error instanceof AirlockError) return error;
+  const status = httpStatusOf(error);
+  const person = as.extra['airlock.dev/user']?.[0] ?? as.user;
+  if (status === 403) {
+    return new AirlockError(
+      'RBAC_DENIED',
+      `user ${person} (groups ${as.groups.join(', ') || 'none'}) cannot ${what}`,
+      { cause: error },
+    );
+  }
+  if (status === 404) return new AirlockError('KUBERNETES_NOT_FOUND', `not found: ${what}`, { cause: error });
+  return new AirlockError('KUBERNETES_ERROR', `the Kubernetes API failed to ${what}`, {
+    detail: error instanceof Error ? error.message : String(error),
+    cause: error,
+  });
+}
+
+/** The exit code a Kubernetes exec status reports (0 on Success). */
+export function exitCodeOf(status: V1Status): number {
+  if (status.status === 'Success') return 0;
+  const cause = status.details?.causes?.find((c) => c.reason === 'ExitCode');
+  const code = Number(cause?.message);
+  if (Number.isInteger(code)) return code;
+  throw new AirlockError('KUBERNETES_ERROR', status.message ?? 'exec failed', {
+    detail: JSON.stringify(status),
+  });
+}
+
+/**
+ * The client-node implementation. Streaming calls (exec, logs,
+ * port-forward) go through an ImpersonatingKubeConfig so each group and
+ * extra value is its own header line; the generated API clients use an
+ * impersonating HTTP library for the same reason.
+ */
+export function createKubeGateway(kubeConfig: KubeConfig): KubeGateway {
+  const core = (as: Impersonation) => new CoreV1Api(impersonatingConfiguration(kubeConfig, as));
+  const apps = (as: Impersonation) => new AppsV1Api(impersonatingConfiguration(kubeConfig, as));
+  const streaming = (as: Impersonation) => new ImpersonatingKubeConfig(kubeConfig, as);
+
+  return {
+    async exec(target, argv, tty, io, as, signal) {
+      const what = `create pods/exec in namespace ${target.namespace}`;
+      const exec = new Exec(streaming(as));
+      let socket: { close(): void } | undefined;
+      try {
+        return await new Promise<ExecResult>((resolve, reject) => {
+          const onAbort = () => {
+            socket?.close();
+            reject(signal.reason);
+          };
+          signal.addEventListener('abort', onAbort, { once: true });
+          exec
+            .exec(
+              target.namespace,
+              target.pod,
+              target.container,
+              argv,
+              io.stdout,
+              io.stderr,
+              io.stdin,
+              tty,
+              (status) => {
+                signal.removeEventListener('abort', onAbort);
+                try {
+                  resolve({ code: exitCodeOf(status) });
+                } catch (error) {
+                  reject(error);
+                }
+              },
+            )
+            .then((ws) => {
+              socket = ws as unknown as { close(): void };
+              ws.on('close', () => {
+                // A socket closed without a status frame: the stream broke.
+                setTimeout(
+                  () =>
+                    reject(new AirlockError('KUBERNETES_ERROR', 'the exec stream closed without a status')),
+                  50,
+                );
+              });
+              if (signal.aborted) onAbort();
+            }, reject);
+        });
+      } catch (error) {
+        throw kubeError(error, as, what);
+      }
+    },
+
+    async logs(target, options, out, as, signal) {
+      const what = `get pods/log in namespace ${target.namespace}`;
+      const log = new Log(streaming(as));
+      try {
+        const done = new Promise<void>((resolve, reject) => {
+          out.on('finish', resolve);
+          out.on('error', reject);
+        });
+        const controller = await log.log(target.namespace, target.pod, target.container, out, {
+          follow: options.follow,
+          sinceSeconds: options.sinceSeconds,
+          tailLines: options.tailLines,
+          timestamps: options.timestamps,
+        });
+        const abort = () => controller.abort();
+        signal.addEventListener('abort', abort, { once: true });
+        await done;
+        signal.removeEventListener('abort', abort);
+      } catch (error) {
+        throw kubeError(error, as, what);
+      }
+    },
+
+    async portForward(target, port, input, output, as, signal) {
+      const what = `create pods/portforward in namespace ${target.namespace}`;
+      const forward = new PortForward(streaming(as));
+      const errors = new PassThrough();
+      try {
+        const ws = (await forward.portForward(
+          target.namespace,
+          target.pod,
+          [port],
+          output,
+          errors,
+          input,
+        )) as unknown as {
+          close(): void;
+          on(event: 'close', listener: () => void): void;
+        };
+        await new Promise<void>((resolve) => {
+          const finish = () => {
+            ws.close();
+            resolve();
+          };
+          signal.addEventListener('abort', finish, { once: true });
+          ws.on('close', () => {
+            signal.removeEventListener('abort', finish);
+            resolve();
+          });
+        });
+      } catch (error) {
+        throw kubeError(error, as, what);
+      }
+    },
+
+    async get(kind, namespace, name, as) {
+      const what = `get ${kind} ${name}${namespace ? ` in namespace ${namespace}` : ''}`;
+      try {
+        switch (kind) {
+          case 'pods':
+            return await core(as).readNamespacedPod({ namespace, name });
+          case 'events':
+            return await core(as).readNamespacedEvent({ namespace, name });
+          case 'deployments':
+            return await apps(as).readNamespacedDeployment({ namespace, name });
+          case 'replicasets':
+            return await apps(as).readNamespacedReplicaSet({ namespace, name });
+          case 'nodes':
+            return await core(as).readNode({ name });
+          case 'namespaces':
+            return await core(as).readNamespace({ name });
+        }
+      } catch (error) {
+        throw kubeError(error, as, what);
+      }
+    },
+
+    async list(kind, namespace, as) {
+      const what = `list ${kind}${namespace ? ` in namespace ${namespace}` : ''}`;
+      try {
+        switch (kind) {
+          case 'pods':
+            return await core(as).listNamespacedPod({ namespace });
+          case 'events':
+            return await core(as).listNamespacedEvent({ namespace });
+          case 'deployments':
+            return await apps(as).listNamespacedDeployment({ namespace });
+          case 'replicasets':
+            return await apps(as).listNamespacedReplicaSet({ namespace });
+          case 'nodes':
+            return await core(as).listNode();
+          case 'namespaces':
+            return await core(as).listNamespace();
+        }
+      } catch (error) {
+        throw kubeError(error, as, what);
+      }
+    },
+
+    async addEphemeralContainer(target, container, as) {
+      const what = `update pods/ephemeralcontainers in namespace ${target.namespace}`;
+      try {
+        const api = core(as);
+        const pod = await api.readNamespacedPod({ namespace: target.namespace, name: target.pod });
+        pod.spec = pod.spec ?? { containers: [] };
+        pod.spec.ephemeralContainers = [
+          ...(pod.spec.ephemeralContainers ?? []),
+          {
+            name: container.name,
+            image: container.image,
+            command: container.command,
+            stdin: true,
+            tty: container.tty,
+            targetContainerName: container.targetContainer,
+          },
+        ];
+        await api.replaceNamespacedPodEphemeralcontainers({
+          namespace: target.namespace,
+          name: target.pod,
+          body: pod,
+        });
+      } catch (error) {
+        throw kubeError(error, as, what);
+      }
+    },
+
+    async defaultContainer(namespace, pod, as) {
+      try {
+        const found = await core(as).readNamespacedPod({ namespace, name: pod });
+        const first = found.spec?.containers[0]?.name;
+        if (!first)
+          throw new AirlockError('KUBERNETES_NOT_FOUND', `pod ${namespace}/${pod} has no container`);
+        return first;
+      } catch (error) {
+        throw kubeError(error, as, `get pods ${pod} in namespace ${namespace}`);
+      }
+    },
+  };
+}

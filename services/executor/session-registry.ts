@@ -1,0 +1,100 @@
+import { AirlockError } from '../core/errors.js';
+import type { AirlockScope, CertificateIdentity } from '../core/ssh-cert/index.js';
+
+/** A session the executor verified itself (OpenSession) and serves intents for. */
+export interface ExecutorSession {
+  readonly id: string;
+  /** The SSH principal: the person the session acts for. */
+  readonly user: string;
+  readonly identity: CertificateIdentity;
+  readonly scope: AirlockScope;
+  /** The jit: groups rendered from the policy for this scope. */
+  readonly groups: readonly string[];
+  /** SHA-256 of the session grant (mTLS client certificate) bound to this session. */
+  readonly grantFingerprint: string;
+  readonly clientAddress: string;
+  /** The earlier of certificate and grant expiry. */
+  readonly expiresAt: Date;
+}
+
+interface Entry {
+  session: ExecutorSession;
+  /** One controller per open stream; aborted when the session ends. */
+  streams: Set<AbortController>;
+  timer: NodeJS.Timeout;
+}
+
+/**
+ * Open sessions by id. A session ends at its expiry (every open stream is
+ * aborted with SESSION_EXPIRED), on CloseSession, or at shutdown.
+ */
+export class SessionRegistry {
+  readonly #sessions = new Map<string, Entry>();
+  readonly #clock: () => Date;
+  readonly #onExpired: (session: ExecutorSession) => void;
+
+  constructor(clock: () => Date, onExpired: (session: ExecutorSession) => void) {
+    this.#clock = clock;
+    this.#onExpired = onExpired;
+  }
+
+  open(session: ExecutorSession): void {
+    this.close(session.id, new AirlockError('SESSION_UNKNOWN', 'the session was replaced'));
+    const delay = Math.max(0, session.expiresAt.getTime() - this.#clock().getTime());
+    const timer = setTimeout(
+      () => {
+        this.close(session.id, new AirlockError('SESSION_EXPIRED', 'session expired'));
+        this.#onExpired(session);
+      },
+      Math.min(delay, 2 ** 31 - 1),
+    );
+    timer.unref();
+    this.#sessions.set(session.id, { session, streams: new Set(), timer });
+  }
+
+  /**
+   * The live session with this id, checked against the presented grant.
+   * Throws SESSION_UNKNOWN or SESSION_EXPIRED.
+   */
+  get(id: string, grantFingerprint: string): ExecutorSession {
+    const entry = this.#sessions.get(id);
+    if (!entry || entry.session.grantFingerprint !== grantFingerprint) {
+      throw new AirlockError('SESSION_UNKNOWN', 'no open session for this grant', {
+        detail: `session ${id} is not open or was opened with another grant`,
+      });
+    }
+    if (this.#clock().getTime() >= entry.session.expiresAt.getTime()) {
+      throw new AirlockError('SESSION_EXPIRED', 'session expired');
+    }
+    return entry.session;
+  }
+
+  /** Registers a stream; the returned signal aborts when the session ends. Call `done` when the stream ends. */
+  track(id: string): { signal: AbortSignal; done: () => void } {
+    const entry = this.#sessions.get(id);
+    const controller = new AbortController();
+    if (!entry) {
+      controller.abort(new AirlockError('SESSION_UNKNOWN', 'no open session'));
+      return { signal: controller.signal, done: () => {} };
+    }
+    entry.streams.add(controller);
+    return { signal: controller.signal, done: () => entry.streams.delete(controller) };
+  }
+
+  close(id: string, reason: AirlockError): ExecutorSession | undefined {
+    const entry = this.#sessions.get(id);
+    if (!entry) return undefined;
+    this.#sessions.delete(id);
+    clearTimeout(entry.timer);
+    for (const stream of entry.streams) stream.abort(reason);
+    return entry.session;
+  }
+
+  closeAll(reason: AirlockError): void {
+    for (const id of [...this.#sessions.keys()]) this.close(id, reason);
+  }
+
+  get size(): number {
+    return this.#sessions.size;
+  }
+}

@@ -1,0 +1,366 @@
+import { createHash } from 'node:crypto';
+import { createServer, type Server } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import * as grpc from '@grpc/grpc-js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AirlockError } from '../../services/core/errors.js';
+import type { ExecutorClient } from '../../services/core/rpc/executor-client.js';
+import { loadExecutorService } from '../../services/core/rpc/executor-proto.js';
+import { fromGrpcError } from '../../services/core/rpc/grpc-errors.js';
+import type { ExecStart } from '../../services/core/rpc/messages.js';
+import { type AirlockScope, generateCaKey, parseDenyList } from '../../services/core/ssh-cert/index.js';
+import { createTierCa } from '../../services/core/x509/index.js';
+import {
+  CLUSTER_NAME,
+  executorKubeConfig,
+  type Gateway,
+  newSession,
+  startGateway,
+  testPolicy,
+} from '../support/executor-harness.js';
+import {
+  adminKubeConfig,
+  appendContainerLog,
+  createNamespace,
+  createRunningPod,
+  uniqueName,
+  waitForAuditEvent,
+} from '../support/kube.js';
+
+interface ExecResult {
+  stdout: Buffer;
+  stderr: string;
+  exit?: { code: number; signal: string };
+  error?: AirlockError;
+}
+
+/** Runs one Exec stream to its end: start frame, optional stdin then EOF. */
+function runExec(
+  client: ExecutorClient,
+  start: Partial<ExecStart> & { argv: string[] },
+  stdin?: Buffer,
+): Promise<ExecResult> {
+  return new Promise((resolve) => {
+    const call = client.exec({ traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' });
+    const out: Buffer[] = [];
+    let stderr = '';
+    let exit: ExecResult['exit'];
+    call.on(
+      'data',
+      (frame: { stdout?: Buffer; stderr?: Buffer; exit?: { code: number; signal: string } }) => {
+        if (frame.stdout) out.push(frame.stdout);
+        if (frame.stderr) stderr += frame.stderr.toString();
+        if (frame.exit) exit = frame.exit;
+      },
+    );
+    call.on('error', (error) =>
+      resolve({ stdout: Buffer.concat(out), stderr, exit, error: fromGrpcError(error) }),
+    );
+    call.on('end', () => resolve({ stdout: Buffer.concat(out), stderr, exit }));
+    call.write({ start: { target: null, tty: false, size: null, shell: false, ...start } });
+    if (stdin) call.write({ stdin });
+    call.write({ stdin_eof: true });
+  });
+}
+
+describe('executor: mTLS gRPC, re-verification, impersonated Kubernetes calls', () => {
+  const suffix = uniqueName('ex');
+  const payments = `payments-${suffix}`;
+  const billing = `billing-${suffix}`;
+  /** In the policy's scope but with no RBAC for the jit group: RBAC must still deny. */
+  const unbound = `unbound-${suffix}`;
+  const group = (ns: string) => `jit:debug:${ns}`;
+  let gateway: Gateway;
+  let echoServer: Server;
+  const scope = (overrides: Partial<AirlockScope> = {}): AirlockScope => ({
+    cluster: CLUSTER_NAME,
+    namespace: payments,
+    podPatterns: ['api-*'],
+    profile: 'debug',
+    requestId: 'req-1',
+    groups: [],
+    ...overrides,
+  });
+
+  beforeAll(async () => {
+    const admin = adminKubeConfig();
+    for (const ns of [payments, billing, unbound]) await createNamespace(admin, ns);
+    echoServer = createServer((socket) => socket.on('data', (d) => socket.write(`echo:${d}`)));
+    await new Promise<void>((resolve) => echoServer.listen(0, '127.0.0.1', resolve));
+    const port = (echoServer.address() as { port: number }).port;
+    for (const ns of [payments, billing, unbound]) {
+      await createRunningPod(admin, ns, 'api-0', [{ name: 'main' }], {
+        'fake-kubelet.airlock.dev/ports': JSON.stringify({ 8080: `127.0.0.1:${port}` }),
+      });
+    }
+    await createRunningPod(admin, payments, 'db-0', [{ name: 'main' }]);
+    const kube = await executorKubeConfig(suffix, [group(payments), group(unbound)], [payments, billing]);
+    gateway = await startGateway(testPolicy([payments, unbound]), kube);
+  });
+
+  afterAll(async () => {
+    await gateway?.stop();
+    echoServer?.close();
+  });
+
+  async function openedSession(overrides: Partial<AirlockScope> = {}, validSeconds?: number) {
+    const session = await newSession(gateway, { scope: scope(overrides), validSeconds });
+    await session.client.openSession(session.request);
+    return session;
+  }
+
+  it('opens a session from a verified certificate and runs an allowed exec end to end', async () => {
+    const session = await newSession(gateway, { scope: scope() });
+    const opened = await session.client.openSession(session.request);
+    expect(opened).toMatchObject({
+      user: 'alice',
+      groups: [group(payments)],
+      namespace: payments,
+      profile: 'debug',
+    });
+
+    const echo = await runExec(session.client, {
+      target: { namespace: '', pod: 'api-0', container: '' },
+      argv: ['echo', 'hello'],
+    });
+    expect(echo.error).toBeUndefined();
+    expect(echo.stdout.toString()).toBe('hello\n');
+    expect(echo.exit).toEqual({ code: 0, signal: '' });
+
+    const seven = await runExec(session.client, {
+      target: { namespace: '', pod: 'api-0', container: '' },
+      argv: ['sh', '-c', 'exit 7'],
+    });
+    expect(seven.exit?.code).toBe(7);
+
+    const cat = await runExec(
+      session.client,
+      { target: { namespace: '', pod: 'api-0', container: '' }, argv: ['cat'] },
+      Buffer.from('through stdin\n'),
+    );
+    expect(cat.stdout.toString()).toBe('through stdin\n');
+    expect(cat.exit?.code).toBe(0);
+  });
+
+  it('returns large outputs intact', async () => {
+    const session = await openedSession();
+    const size = 8 * 1024 * 1024;
+    const big = await runExec(session.client, {
+      target: { namespace: '', pod: 'api-0', container: '' },
+      argv: ['head', '-c', String(size), '/dev/zero'],
+    });
+    expect(big.exit?.code).toBe(0);
+    expect(big.stdout.length).toBe(size);
+    expect(createHash('sha256').update(big.stdout).digest('hex')).toBe(
+      createHash('sha256').update(Buffer.alloc(size)).digest('hex'),
+    );
+  });
+
+  it('streams logs, lists pods as compact JSON, and forwards a port', async () => {
+    const session = await openedSession();
+    appendContainerLog(payments, 'api-0', 'main', 'log line one');
+    const chunks: Buffer[] = [];
+    await new Promise<void>((resolve, reject) => {
+      const call = session.client.logs({
+        target: { namespace: '', pod: 'api-0', container: '' },
+        follow: false,
+        since_seconds: 0,
+        tail_lines: -1,
+        timestamps: false,
+      });
+      call.on('data', (c: { data: Buffer }) => chunks.push(c.data));
+      call.on('end', resolve);
+      call.on('error', reject);
+    });
+    expect(Buffer.concat(chunks).toString()).toContain('log line one\n');
+
+    const list = await session.client.list({ kind: 'pods', namespace: '' });
+    const names = (JSON.parse(list.json) as { items: { metadata: { name: string } }[] }).items.map(
+      (p) => p.metadata.name,
+    );
+    expect(names.sort()).toEqual(['api-0', 'db-0']);
+
+    const call = session.client.portForward();
+    const received: Buffer[] = [];
+    call.on('data', (c: { data: Buffer }) => received.push(c.data));
+    call.write({ start: { target: { namespace: '', pod: 'api-0', container: '' }, port: 8080 } });
+    call.write({ data: Buffer.from('ping') });
+    const deadline = Date.now() + 10_000;
+    while (Buffer.concat(received).toString() !== 'echo:ping' && Date.now() < deadline) await sleep(20);
+    expect(Buffer.concat(received).toString()).toBe('echo:ping');
+    call.on('error', () => {});
+    call.end();
+    call.cancel();
+  });
+
+  it('impersonates airlock:session with the jit group and the session, request and trace extras', async () => {
+    const session = await openedSession();
+    await session.client.list(
+      { kind: 'pods', namespace: '' },
+      { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' },
+    );
+    const event = await waitForAuditEvent(
+      (e) => e.impersonatedUser?.extra?.['airlock.dev/session-id']?.[0] === session.id && e.verb === 'list',
+    );
+    expect(event.impersonatedUser).toEqual({
+      username: 'airlock:session',
+      groups: [group(payments), 'system:authenticated'],
+      extra: {
+        'airlock.dev/user': ['alice'],
+        'airlock.dev/session-id': [session.id],
+        'airlock.dev/request-id': ['req-1'],
+        'airlock.dev/trace-id': ['0af7651916cd43dd8448eb211c80319c'],
+      },
+    });
+  });
+
+  it.each([
+    ['SCOPE_NAMESPACE', { namespace: 'billing', pod: 'api-0' }, ['echo', 'x']],
+    ['SCOPE_POD', { namespace: '', pod: 'db-0' }, ['echo', 'x']],
+    ['COMMAND_NOT_ALLOWED', { namespace: '', pod: 'api-0' }, ['ls', '/']],
+    ['COMMAND_DENIED', { namespace: '', pod: 'api-0' }, ['cat', '/var/run/secrets/token']],
+    ['SHELL_NOT_ALLOWED', { namespace: '', pod: 'api-0' }, ['bash']],
+  ] as const)('denies %s before calling Kubernetes, and audits it', async (code, target, argv) => {
+    const session = await openedSession();
+    const realTarget = {
+      ...target,
+      namespace: target.namespace === 'billing' ? billing : target.namespace,
+      container: '',
+    };
+    const result = await runExec(session.client, { target: realTarget, argv: [...argv] });
+    expect(result.error?.code).toBe(code);
+    expect(result.stdout.length).toBe(0);
+    expect(
+      gateway.audit
+        .appended()
+        .some(
+          (e) =>
+            e.event.event === 'intent.denied' &&
+            e.event.code === code &&
+            e.event.session_id === session.id &&
+            e.durable,
+        ),
+    ).toBe(true);
+  });
+
+  it('denies an action the profile does not allow (port outside the list)', async () => {
+    const session = await openedSession();
+    const call = session.client.portForward();
+    const error = await new Promise<AirlockError>((resolve) => {
+      call.on('error', (e) => resolve(fromGrpcError(e)));
+      call.on('data', () => {});
+      call.write({ start: { target: { namespace: '', pod: 'api-0', container: '' }, port: 22 } });
+    });
+    expect(error.code).toBe('PORT_NOT_ALLOWED');
+  });
+
+  it('returns RBAC_DENIED with a readable reason when the policy allows but RBAC does not', async () => {
+    const session = await openedSession({ namespace: unbound });
+    await expect(session.client.list({ kind: 'pods', namespace: '' })).rejects.toMatchObject({
+      code: 'RBAC_DENIED',
+      message: `user alice (groups ${group(unbound)}) cannot list pods in namespace ${unbound}`,
+    });
+    const exec = await runExec(session.client, {
+      target: { namespace: '', pod: 'api-0', container: 'main' },
+      argv: ['echo', 'x'],
+    });
+    expect(exec.error?.code).toBe('RBAC_DENIED');
+  });
+
+  it('cuts an open stream with SESSION_EXPIRED when the certificate expires', async () => {
+    const session = await openedSession({}, 3);
+    const result = await runExec(session.client, {
+      target: { namespace: '', pod: 'api-0', container: '' },
+      argv: ['sleep', '30'],
+    });
+    expect(result.error?.code).toBe('SESSION_EXPIRED');
+    await expect(session.client.list({ kind: 'pods', namespace: '' })).rejects.toMatchObject({
+      code: 'SESSION_EXPIRED',
+    });
+  });
+
+  it('refuses a revoked certificate', async () => {
+    const session = await newSession(gateway, { scope: scope() });
+    gateway.revoked.push(parseDenyList(JSON.stringify({ serials: [session.serial.toString()] })));
+    try {
+      await expect(session.client.openSession(session.request)).rejects.toMatchObject({
+        code: 'CERT_REVOKED',
+      });
+    } finally {
+      gateway.revoked.pop();
+    }
+    expect(
+      gateway.audit
+        .appended()
+        .some((e) => e.event.event === 'auth.denied' && e.event.code === 'CERT_REVOKED'),
+    ).toBe(true);
+  });
+
+  it('refuses a forged session: a well-formed certificate signed by an untrusted CA', async () => {
+    const session = await newSession(gateway, { scope: scope(), caKey: generateCaKey('ed25519') });
+    await expect(session.client.openSession(session.request)).rejects.toMatchObject({
+      code: 'CERT_UNTRUSTED_CA',
+    });
+  });
+
+  it('refuses a grant issued for another session, and a grant bound to a widened scope', async () => {
+    const other = await newSession(gateway, { scope: scope(), grantSessionId: 'another-session' });
+    await expect(other.client.openSession(other.request)).rejects.toMatchObject({ code: 'GRANT_INVALID' });
+    const widened = await newSession(gateway, { scope: scope(), grantScopeDigest: 'ab'.repeat(32) });
+    await expect(widened.client.openSession(widened.request)).rejects.toMatchObject({
+      code: 'GRANT_INVALID',
+    });
+  });
+
+  it('refuses a client certificate from another CA, and a client without a certificate, at the TLS layer', async () => {
+    const foreign = await createTierCa({ tier: 'mediator', now: new Date() });
+    const session = await newSession(gateway, { scope: scope(), grantCa: foreign });
+    await expect(session.client.openSession(session.request)).rejects.toMatchObject({
+      code: 'EXECUTOR_UNAVAILABLE',
+    });
+
+    const Executor = loadExecutorService();
+    const anonymous = new Executor(
+      `127.0.0.1:${gateway.server.port}`,
+      grpc.credentials.createSsl(Buffer.from(gateway.executorCa.certPem)),
+    ) as unknown as grpc.Client & { List: (r: object, cb: (e: grpc.ServiceError | null) => void) => void };
+    const error = await new Promise<grpc.ServiceError | null>((resolve) =>
+      anonymous.List({ kind: 'pods' }, resolve),
+    );
+    expect(error?.code).toBe(grpc.status.UNAVAILABLE);
+    anonymous.close();
+    const openedAfter = gateway.audit.appended().filter((e) => e.event.event === 'session.opened').length;
+    expect(gateway.audit.appended().filter((e) => e.event.event === 'session.opened').length).toBe(
+      openedAfter,
+    );
+  });
+
+  it('refuses intents on a session that was never opened', async () => {
+    const session = await newSession(gateway, { scope: scope() });
+    await expect(session.client.list({ kind: 'pods', namespace: '' })).rejects.toMatchObject({
+      code: 'SESSION_UNKNOWN',
+    });
+  });
+
+  it('keeps serving open streams across a serving-certificate renewal', async () => {
+    const session = await openedSession();
+    const before = gateway.server.servingCertPem();
+    const running = runExec(session.client, {
+      target: { namespace: '', pod: 'api-0', container: '' },
+      argv: ['sleep', '1'],
+    });
+    await sleep(200);
+    await gateway.server.renewServingCertificate();
+    expect(gateway.server.servingCertPem()).not.toBe(before);
+    expect((await running).exit?.code).toBe(0);
+    const fresh = await openedSession();
+    expect(
+      (
+        await runExec(fresh.client, {
+          target: { namespace: '', pod: 'api-0', container: '' },
+          argv: ['echo', 'ok'],
+        })
+      ).stdout.toString(),
+    ).toBe('ok\n');
+  });
+});

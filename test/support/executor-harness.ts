@@ -1,0 +1,271 @@
+import { generateKeyPairSync, type KeyObject, randomBytes } from 'node:crypto';
+import { CoreV1Api, KubeConfig, RbacAuthorizationV1Api } from '@kubernetes/client-node';
+import pino from 'pino';
+import { InMemoryAuditTrail } from '../../services/core/audit/index.js';
+import { loadPolicy, type Policy } from '../../services/core/policy/index.js';
+import { ExecutorClient } from '../../services/core/rpc/executor-client.js';
+import type { OpenSessionRequest } from '../../services/core/rpc/messages.js';
+import { sessionBindingDigest } from '../../services/core/session-binding.js';
+import {
+  type AirlockScope,
+  fromKeyObject,
+  generateCaKey,
+  type RevocationList,
+  type SshPrivateKey,
+  type SshPublicKey,
+  signSshData,
+  signUserCertificate,
+  verifyCertificateWithoutSession,
+} from '../../services/core/ssh-cert/index.js';
+import { createTierCa, issueSessionGrant, type TierCa } from '../../services/core/x509/index.js';
+import { createExecutorService, IMPERSONATED_USER } from '../../services/executor/executor-service.js';
+import { createKubeGateway } from '../../services/executor/kube-gateway.js';
+import { type RunningExecutorServer, startExecutorServer } from '../../services/executor/server.js';
+import { adminKubeConfig, clusterInfo } from './kube.js';
+
+export const CLUSTER_NAME = 'hermetic';
+
+/** A test policy: profile `debug` over one namespace, with a few exact commands. */
+export function testPolicy(namespaces: string[], extra: Record<string, unknown> = {}): Policy {
+  return loadPolicy({
+    version: 1,
+    limits: { maxTtlSeconds: 28_800 },
+    profiles: {
+      debug: {
+        groups: ['jit:debug:{namespace}'],
+        requesterGroups: ['oncall'],
+        maxTtlSeconds: 3600,
+        scope: { clusters: [CLUSTER_NAME], namespaces, pods: ['api-*'] },
+        actions: {
+          list: { resources: ['pods', 'events'] },
+          get: { resources: ['pods', 'events'] },
+          logs: {},
+          exec: {},
+          shell: { argv: [['sh']] },
+          'port-forward': { ports: [8080] },
+          debug: { images: ['busybox:1.36'] },
+        },
+        commands: {
+          matchBasename: false,
+          allow: [
+            { id: 'echo', argv: ['echo', '...'] },
+            { id: 'exit-7', argv: ['sh', '-c', 'exit 7'] },
+            { id: 'cat', argv: ['cat'] },
+            { id: 'sleep', argv: ['sleep', '*'] },
+            { id: 'head', argv: ['head', '-c', '*', '/dev/zero'] },
+          ],
+          deny: [{ id: 'no-secrets', argv: ['cat', '/var/run/secrets/*'] }],
+        },
+        approval: { manual: { approverGroups: ['leads'], count: 1, pendingExpirySeconds: 3600 } },
+      },
+      ...extra,
+    },
+  });
+}
+
+/**
+ * The executor's own Kubernetes identity for tests: a ServiceAccount that may
+ * impersonate only `airlock:session`, the given jit: groups and the airlock
+ * extras, plus Roles granting those groups pod access in `namespaces`.
+ */
+export async function executorKubeConfig(
+  suffix: string,
+  groups: string[],
+  rbacNamespaces: string[],
+): Promise<KubeConfig> {
+  const admin = adminKubeConfig();
+  const core = admin.makeApiClient(CoreV1Api);
+  const rbac = admin.makeApiClient(RbacAuthorizationV1Api);
+  const namespace = rbacNamespaces[0]!;
+  const sa = `airlock-executor-${suffix}`;
+  await core.createNamespacedServiceAccount({ namespace, body: { metadata: { name: sa } } });
+  await rbac.createClusterRole({
+    body: {
+      metadata: { name: sa },
+      rules: [
+        { apiGroups: [''], resources: ['users'], verbs: ['impersonate'], resourceNames: [IMPERSONATED_USER] },
+        { apiGroups: [''], resources: ['groups'], verbs: ['impersonate'], resourceNames: groups },
+        {
+          apiGroups: ['authentication.k8s.io'],
+          resources: [
+            'userextras/airlock.dev/user',
+            'userextras/airlock.dev/session-id',
+            'userextras/airlock.dev/trace-id',
+            'userextras/airlock.dev/request-id',
+          ],
+          verbs: ['impersonate'],
+        },
+      ],
+    },
+  });
+  await rbac.createClusterRoleBinding({
+    body: {
+      metadata: { name: sa },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: sa },
+      subjects: [{ kind: 'ServiceAccount', name: sa, namespace }],
+    },
+  });
+  for (const ns of rbacNamespaces) {
+    await rbac.createNamespacedRole({
+      namespace: ns,
+      body: {
+        metadata: { name: 'jit-debug' },
+        rules: [
+          { apiGroups: [''], resources: ['pods', 'events'], verbs: ['get', 'list'] },
+          { apiGroups: [''], resources: ['pods/log'], verbs: ['get'] },
+          { apiGroups: [''], resources: ['pods/exec', 'pods/portforward'], verbs: ['create', 'get'] },
+          { apiGroups: [''], resources: ['pods/ephemeralcontainers'], verbs: ['update', 'patch'] },
+        ],
+      },
+    });
+    await rbac.createNamespacedRoleBinding({
+      namespace: ns,
+      body: {
+        metadata: { name: 'jit-debug' },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'jit-debug' },
+        subjects: groups.map((name) => ({ apiGroup: 'rbac.authorization.k8s.io', kind: 'Group', name })),
+      },
+    });
+  }
+  const token = await core.createNamespacedServiceAccountToken({
+    namespace,
+    name: sa,
+    body: { spec: { audiences: ['https://kubernetes.default.svc'], expirationSeconds: 3600 } },
+  });
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: [{ name: 'hermetic', server: clusterInfo().server, caFile: clusterInfo().caCertPath }],
+    users: [{ name: sa, token: token.status?.token }],
+    contexts: [{ name: 'executor', cluster: 'hermetic', user: sa }],
+    currentContext: 'executor',
+  });
+  return kc;
+}
+
+export interface UserKey {
+  privateKey: KeyObject;
+  publicKey: SshPublicKey;
+}
+
+export function newUserKey(): UserKey {
+  const { privateKey } = generateKeyPairSync('ed25519');
+  return { privateKey, publicKey: fromKeyObject(privateKey) };
+}
+
+export interface Gateway {
+  sshCa: SshPrivateKey;
+  mediatorCa: TierCa;
+  executorCa: TierCa;
+  audit: InMemoryAuditTrail;
+  server: RunningExecutorServer;
+  revoked: RevocationList[];
+  stop(): Promise<void>;
+}
+
+/** Starts an in-process executor on 127.0.0.1 with real mTLS and the given Kubernetes identity. */
+export async function startGateway(policy: Policy, kubeConfig: KubeConfig): Promise<Gateway> {
+  const sshCa = generateCaKey('ed25519');
+  const now = new Date();
+  const mediatorCa = await createTierCa({ tier: 'mediator', now });
+  const executorCa = await createTierCa({ tier: 'executor', now });
+  const audit = new InMemoryAuditTrail('executor');
+  const revoked: RevocationList[] = [];
+  const logger = pino({ level: process.env.AIRLOCK_TEST_LOG ?? 'silent' });
+  const service = createExecutorService({
+    cluster: CLUSTER_NAME,
+    policy: () => policy,
+    trustedSshCas: () => [sshCa.publicKey],
+    revocation: () => revoked,
+    mediatorCas: () => [mediatorCa.certPem],
+    kube: createKubeGateway(kubeConfig),
+    audit,
+    logger,
+    clock: () => new Date(),
+  });
+  const server = await startExecutorServer(service, {
+    listen: '127.0.0.1:0',
+    executorCa,
+    mediatorCaBundle: mediatorCa.certPem,
+    dnsNames: ['localhost'],
+    ipAddresses: ['127.0.0.1'],
+    logger,
+    clock: () => new Date(),
+  });
+  return { sshCa, mediatorCa, executorCa, audit, server, revoked, stop: () => server.stop(1000) };
+}
+
+export interface SessionOptions {
+  scope: AirlockScope;
+  principal?: string;
+  validSeconds?: number;
+  /** Sign the certificate with this CA instead of the gateway's. */
+  caKey?: SshPrivateKey;
+  /** Issue the grant from this CA instead of the gateway's mediator CA. */
+  grantCa?: TierCa;
+  /** Put another session id in the grant than the one used on the wire. */
+  grantSessionId?: string;
+  /** Grant scope digest override (to simulate a widened scope). */
+  grantScopeDigest?: string;
+}
+
+export interface TestSession {
+  id: string;
+  client: ExecutorClient;
+  request: OpenSessionRequest;
+  serial: bigint;
+}
+
+/**
+ * What a mediator does for one SSH session: an SSH certificate for a fresh
+ * user key, the user's signature over session data, a session grant bound to
+ * the certificate, and an mTLS client presenting that grant.
+ */
+export async function newSession(gateway: Gateway, options: SessionOptions): Promise<TestSession> {
+  const principal = options.principal ?? 'alice';
+  const user = newUserKey();
+  const now = new Date();
+  const signed = signUserCertificate({
+    caPrivateKey: options.caKey ?? gateway.sshCa,
+    publicKey: user.publicKey,
+    keyId: `${principal}@test`,
+    principals: [principal],
+    validAfter: new Date(now.getTime() - 60_000),
+    validBefore: new Date(now.getTime() + (options.validSeconds ?? 600) * 1000),
+    extensions: { 'permit-pty': '', 'permit-port-forwarding': '' },
+    scope: options.scope,
+  });
+  const identity = verifyCertificateWithoutSession(signed.blob, {
+    trustedCAs: [(options.caKey ?? gateway.sshCa).publicKey],
+    principal,
+    now,
+  });
+  const id = randomBytes(8).toString('hex');
+  const grant = await issueSessionGrant(options.grantCa ?? gateway.mediatorCa, {
+    sessionId: options.grantSessionId ?? id,
+    user: principal,
+    scopeDigest: options.grantScopeDigest ?? sessionBindingDigest(identity),
+    notAfter: new Date(now.getTime() + (options.validSeconds ?? 600) * 1000),
+    now,
+  });
+  const signedData = randomBytes(64);
+  const client = new ExecutorClient({
+    address: `127.0.0.1:${gateway.server.port}`,
+    executorCaPem: gateway.executorCa.certPem,
+    grantCertPem: grant.certPem,
+    grantKeyPem: grant.privateKeyPem!,
+    sessionId: id,
+  });
+  return {
+    id,
+    client,
+    serial: signed.serial,
+    request: {
+      ssh_certificate: Buffer.from(signed.blob),
+      auth_signature: Buffer.from(signSshData(user.publicKey, user.privateKey, signedData)),
+      auth_signed_data: signedData,
+      client_address: '127.0.0.1',
+      session_id: id,
+      principal,
+    },
+  };
+}
