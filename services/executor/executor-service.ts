@@ -5,7 +5,13 @@ import type * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import type { AuditEventInput, AuditTrail } from '../core/audit/types.js';
 import { AirlockError } from '../core/errors.js';
-import { authorizeIntent, type Intent, type Policy, renderGroups } from '../core/policy/index.js';
+import {
+  authorizeIntent,
+  IMPERSONATED_USER,
+  type Intent,
+  type Policy,
+  renderGroups,
+} from '../core/policy/index.js';
 import { SESSION_METADATA_KEY } from '../core/rpc/executor-proto.js';
 import { toGrpcError } from '../core/rpc/grpc-errors.js';
 import type {
@@ -34,9 +40,6 @@ import { parseSessionGrant, verifyPeerCertificate } from '../core/x509/index.js'
 import type { KubeGateway, ObjectKind, PodTarget } from './kube-gateway.js';
 import type { Impersonation } from './kube-impersonation.js';
 import { type ExecutorSession, SessionRegistry } from './session-registry.js';
-
-/** The fixed user name the executor impersonates; the person travels as `airlock.dev/user` (see deploy/README.md). */
-export const IMPERSONATED_USER = 'airlock:session';
 
 export interface ExecutorDeps {
   /** The cluster name this executor serves; a scope for another cluster is refused. */

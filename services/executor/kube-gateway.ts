@@ -1,4 +1,5 @@
-import { PassThrough, type Readable, type Writable } from 'node:stream';
+import { PassThrough, type Readable, Writable } from 'node:stream';
+import { finished } from 'node:stream/promises';
 import {
   ApiException,
   AppsV1Api,
@@ -116,6 +117,43 @@ export function kubeError(error: unknown, as: Impersonation, what: string): Airl
   });
 }
 
+interface PausableSocket {
+  pause(): void;
+  resume(): void;
+}
+
+/**
+ * Passes output on to `target` and, while `target` wants a drain, pauses
+ * the WebSocket it comes from: client-node writes every frame it receives
+ * and ignores `write()`'s return value, so without this a slow reader would
+ * make the executor buffer the pod's whole output. With it, TCP flow control
+ * reaches back through the apiserver to the process in the pod.
+ * A terminal's size (columns, rows, 'resize') is forwarded for client-node.
+ */
+function flowControlled(target: Writable, socket: () => PausableSocket | undefined): Writable {
+  const proxy = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      if (!target.write(chunk)) {
+        const ws = socket();
+        ws?.pause();
+        target.once('drain', () => ws?.resume());
+      }
+      done();
+    },
+    final(done) {
+      target.end();
+      finished(target).then(() => done(), done);
+    },
+  });
+  const terminal = target as Writable & { columns?: number; rows?: number };
+  if (terminal.columns !== undefined) {
+    Object.defineProperty(proxy, 'columns', { get: () => terminal.columns });
+    Object.defineProperty(proxy, 'rows', { get: () => terminal.rows });
+    target.on('resize', () => proxy.emit('resize'));
+  }
+  return proxy;
+}
+
 /** The exit code a Kubernetes exec status reports (0 on Success). */
 export function exitCodeOf(status: V1Status): number {
   if (status.status === 'Success') return 0;
@@ -142,7 +180,9 @@ export function createKubeGateway(kubeConfig: KubeConfig): KubeGateway {
     async exec(target, argv, tty, io, as, signal) {
       const what = `create pods/exec in namespace ${target.namespace}`;
       const exec = new Exec(streaming(as));
-      let socket: { close(): void } | undefined;
+      let socket: (PausableSocket & { close(): void }) | undefined;
+      const stdout = flowControlled(io.stdout, () => socket);
+      const stderr = flowControlled(io.stderr, () => socket);
       try {
         return await new Promise<ExecResult>((resolve, reject) => {
           const onAbort = () => {
@@ -156,8 +196,8 @@ export function createKubeGateway(kubeConfig: KubeConfig): KubeGateway {
               target.pod,
               target.container,
               argv,
-              io.stdout,
-              io.stderr,
+              stdout,
+              stderr,
               io.stdin,
               tty,
               (status) => {
@@ -170,7 +210,7 @@ export function createKubeGateway(kubeConfig: KubeConfig): KubeGateway {
               },
             )
             .then((ws) => {
-              socket = ws as unknown as { close(): void };
+              socket = ws as unknown as PausableSocket & { close(): void };
               ws.on('close', () => {
                 // A socket closed without a status frame: the stream broke.
                 setTimeout(

@@ -156,6 +156,47 @@ describe('executor: mTLS gRPC, re-verification, impersonated Kubernetes calls', 
     );
   });
 
+  it('applies backpressure: a reader that stops reading stops the pod, and executor memory stays bounded', async () => {
+    const session = await openedSession();
+    const size = 64 * 1024 * 1024;
+    const call = session.client.exec();
+    const chunks: Buffer[] = [];
+    let received = 0;
+    call.on('data', (frame: { stdout?: Buffer }) => {
+      if (frame.stdout) {
+        chunks.push(frame.stdout);
+        received += frame.stdout.length;
+      }
+    });
+    const ended = new Promise<void>((resolve, reject) => {
+      call.on('end', resolve);
+      call.on('error', reject);
+    });
+    call.write({
+      start: {
+        target: { namespace: '', pod: 'api-0', container: '' },
+        argv: ['head', '-c', String(size), '/dev/zero'],
+        tty: false,
+        size: null,
+        shell: false,
+      },
+    });
+    call.write({ stdin_eof: true });
+    await sleep(300);
+    call.pause();
+    const pausedAt = received;
+    const baseline = process.memoryUsage().arrayBuffers;
+    await sleep(2000);
+    // While nobody reads, neither the executor nor the pod races ahead.
+    const growth = process.memoryUsage().arrayBuffers - baseline;
+    expect(growth).toBeLessThan(16 * 1024 * 1024);
+    expect(received - pausedAt).toBeLessThan(16 * 1024 * 1024);
+    call.resume();
+    await ended;
+    expect(received).toBe(size);
+    expect(Buffer.concat(chunks).equals(Buffer.alloc(size))).toBe(true);
+  });
+
   it('streams logs, lists pods as compact JSON, and forwards a port', async () => {
     const session = await openedSession();
     appendContainerLog(payments, 'api-0', 'main', 'log line one');

@@ -2,7 +2,7 @@ import { generateKeyPairSync, type KeyObject, randomBytes } from 'node:crypto';
 import { CoreV1Api, KubeConfig, RbacAuthorizationV1Api } from '@kubernetes/client-node';
 import pino from 'pino';
 import { InMemoryAuditTrail } from '../../services/core/audit/index.js';
-import { loadPolicy, type Policy } from '../../services/core/policy/index.js';
+import { IMPERSONATED_USER, loadPolicy, type Policy } from '../../services/core/policy/index.js';
 import { ExecutorClient } from '../../services/core/rpc/executor-client.js';
 import type { OpenSessionRequest } from '../../services/core/rpc/messages.js';
 import { sessionBindingDigest } from '../../services/core/session-binding.js';
@@ -18,7 +18,7 @@ import {
   verifyCertificateWithoutSession,
 } from '../../services/core/ssh-cert/index.js';
 import { createTierCa, issueSessionGrant, type TierCa } from '../../services/core/x509/index.js';
-import { createExecutorService, IMPERSONATED_USER } from '../../services/executor/executor-service.js';
+import { createExecutorService } from '../../services/executor/executor-service.js';
 import { createKubeGateway } from '../../services/executor/kube-gateway.js';
 import { type RunningExecutorServer, startExecutorServer } from '../../services/executor/server.js';
 import { adminKubeConfig, clusterInfo } from './kube.js';

@@ -1,0 +1,70 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { AirlockError } from '../core/errors.js';
+import { loadExecutorConfig } from './config.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'executor-config-'));
+const write = (name: string, value: unknown) => {
+  const path = join(dir, name);
+  writeFileSync(path, typeof value === 'string' ? value : JSON.stringify(value));
+  return path;
+};
+
+const valid = {
+  listen: '127.0.0.1:7443',
+  cluster: 'prod',
+  policyFile: 'policy.json',
+  sshUserCaKeysFile: 'ssh-ca.pub',
+  mediatorCaBundleFile: 'mediator-ca.pem',
+  executorCa: { certFile: 'executor-ca.pem', keyFile: 'executor-ca.key' },
+  serving: {},
+  audit: { path: 'audit/executor.jsonl', signingKeyFile: 'audit.key' },
+};
+
+describe('executor configuration', () => {
+  it('fills documented defaults and resolves paths relative to the file', () => {
+    const config = loadExecutorConfig(write('ok.json', valid));
+    expect(config.policyFile).toBe(join(dir, 'policy.json'));
+    expect(config.audit.path).toBe(join(dir, 'audit/executor.jsonl'));
+    expect(config.serving).toEqual({
+      dnsNames: ['localhost'],
+      ipAddresses: ['127.0.0.1'],
+      lifetimeSeconds: 86_400,
+    });
+    expect(config.revocation).toEqual({ krlFiles: [], denyListFiles: [] });
+    expect(config.drainSeconds).toBe(30);
+  });
+
+  it('names every bad field by path', () => {
+    const bad = {
+      ...valid,
+      listen: 'nowhere',
+      serving: { lifetimeSeconds: 10 },
+      executorCa: { certFile: 'x' },
+      extra: 1,
+    };
+    let error: unknown;
+    try {
+      loadExecutorConfig(write('bad.json', bad));
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(AirlockError);
+    expect((error as AirlockError).code).toBe('CONFIG_INVALID');
+    const lines = (error as AirlockError).detail?.split('\n').sort();
+    expect(lines).toEqual([
+      '(root): unknown field extra',
+      'executorCa: missing field keyFile',
+      'listen: must match pattern "^.+:[0-9]{1,5}$"',
+      'serving.lifetimeSeconds: must be >= 300',
+    ]);
+  });
+
+  it('refuses a file that is not JSON with CONFIG_INVALID', () => {
+    expect(() => loadExecutorConfig(write('broken.json', '{'))).toThrow(
+      expect.objectContaining({ code: 'CONFIG_INVALID' }),
+    );
+  });
+});

@@ -1,0 +1,120 @@
+import { createPrivateKey } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { KubeConfig } from '@kubernetes/client-node';
+import pino from 'pino';
+import { createFileAuditTrail } from '../core/audit/index.js';
+import { AirlockError } from '../core/errors.js';
+import { loadPolicy } from '../core/policy/index.js';
+import { watchRevocationFiles } from '../core/revocation-files.js';
+import { parsePublicKeyList } from '../core/ssh-cert/index.js';
+import { loadTierCa } from '../core/x509/index.js';
+import { loadExecutorConfig } from './config.js';
+import { createExecutorService } from './executor-service.js';
+import { createKubeGateway } from './kube-gateway.js';
+import { startExecutorServer } from './server.js';
+
+/**
+ * The executor's composition root: the only place that reads the
+ * environment, files and flags. Everything below takes its dependencies as
+ * arguments.
+ */
+export async function runExecutor(configPath: string): Promise<{ stop(): Promise<void>; port: number }> {
+  const config = loadExecutorConfig(configPath);
+  const logger = pino({
+    level: config.logLevel,
+    base: { tier: 'executor' },
+    redact: { paths: ['*.privateKey', '*.privateKeyPem', '*.token'], censor: '[redacted]' },
+  });
+  const clock = () => new Date();
+  const policy = loadPolicy(readFileSync(config.policyFile, 'utf8'));
+  const sshCas = parsePublicKeyList(readFileSync(config.sshUserCaKeysFile, 'utf8'));
+  if (sshCas.length === 0)
+    throw new AirlockError('CONFIG_INVALID', `${config.sshUserCaKeysFile} lists no SSH CA key`);
+  const revocation = watchRevocationFiles(config.revocation, clock);
+  revocation();
+  const mediatorCaBundle = readFileSync(config.mediatorCaBundleFile, 'utf8');
+  const executorCa = await loadTierCa(
+    readFileSync(config.executorCa.certFile, 'utf8'),
+    readFileSync(config.executorCa.keyFile, 'utf8'),
+  );
+  const audit = await createFileAuditTrail({
+    path: config.audit.path,
+    tier: 'executor',
+    signingKey: createPrivateKey(readFileSync(config.audit.signingKeyFile)),
+    checkpointEvery: config.audit.checkpointEvery,
+    clock,
+  });
+  const kubeConfig = new KubeConfig();
+  if (config.kubeconfig) kubeConfig.loadFromFile(config.kubeconfig);
+  else kubeConfig.loadFromCluster();
+
+  const service = createExecutorService({
+    cluster: config.cluster,
+    policy: () => policy,
+    trustedSshCas: () => sshCas,
+    revocation,
+    mediatorCas: () => [mediatorCaBundle],
+    kube: createKubeGateway(kubeConfig),
+    audit,
+    logger,
+    clock,
+  });
+  await audit.append({
+    event: 'config.loaded',
+    actor: { kind: 'system' },
+    target: { cluster: config.cluster },
+    details: { listen: config.listen, ssh_cas: sshCas.length, profiles: Object.keys(policy.profiles).length },
+  });
+  const server = await startExecutorServer(service, {
+    listen: config.listen,
+    executorCa,
+    mediatorCaBundle,
+    dnsNames: config.serving.dnsNames,
+    ipAddresses: config.serving.ipAddresses,
+    servingLifetimeSeconds: config.serving.lifetimeSeconds,
+    logger,
+    clock,
+  });
+  return {
+    port: server.port,
+    async stop() {
+      await server.stop(config.drainSeconds * 1000);
+      await audit.close();
+    },
+  };
+}
+
+const HELP = `Usage: node dist/services/executor/main.js --config FILE
+
+Runs the airlock executor: the mTLS gRPC service that re-verifies every
+session and intent and performs only RBAC-authorized Kubernetes calls.
+SIGTERM/SIGINT: stop accepting, drain open streams (drainSeconds), then
+cancel what is left with EXECUTOR_SHUTDOWN. See docs/executor.md.`;
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { config: { type: 'string' }, help: { type: 'boolean' } } });
+  if (values.help || !values.config) {
+    process.stdout.write(`${HELP}\n`);
+    process.exitCode = values.help ? 0 : 2;
+    return;
+  }
+  try {
+    const executor = await runExecutor(values.config);
+    process.stdout.write(`ready port=${executor.port}\n`);
+    const signal = await new Promise<string>((resolve) => {
+      process.once('SIGTERM', () => resolve('SIGTERM'));
+      process.once('SIGINT', () => resolve('SIGINT'));
+    });
+    process.stderr.write(`${signal}: draining\n`);
+    await executor.stop();
+  } catch (error) {
+    const airlock = error instanceof AirlockError ? error : new AirlockError('INTERNAL', String(error));
+    process.stderr.write(
+      `executor: ${airlock.code}: ${airlock.message}\n${airlock.detail ? `${airlock.detail}\n` : ''}`,
+    );
+    process.exitCode = 1;
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await main();
