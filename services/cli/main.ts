@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { AirlockError } from '../core/errors.js';
 import { registerAuditCommands } from './commands/audit.js';
+import { registerBrokerClientCommands } from './commands/broker-client.js';
 import { registerCaCommands } from './commands/ca.js';
 import { registerDevCommands } from './commands/dev.js';
 import { registerPolicyCommands } from './commands/policy.js';
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
   registerCaCommands(program);
   registerPolicyCommands(program);
   registerAuditCommands(program);
+  registerBrokerClientCommands(program);
   return program;
 }
 

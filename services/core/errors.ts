@@ -25,6 +25,7 @@ export const CERT_CODES = [
   'CERT_REVOKED',
   'CERT_BAD_SIGNATURE',
   'CERT_SCOPE_INVALID',
+  'CERT_REQUIRED',
   /** `airlock ca init` refused to overwrite an existing CA key. */
   'CA_KEY_EXISTS',
 ] as const;
@@ -57,6 +58,7 @@ export const SYSTEM_CODES = [
   'EXECUTOR_SHUTDOWN',
   'GRANT_INVALID',
   'SESSION_UNKNOWN',
+  'LIMIT_EXCEEDED',
   'RBAC_DENIED',
   'KUBERNETES_FORBIDDEN',
   'KUBERNETES_NOT_FOUND',
@@ -80,6 +82,22 @@ export const SYSTEM_CODES = [
   'AUDIT_TAMPERED',
   /** `airlock audit keygen` refused to overwrite an existing audit signing key. */
   'AUDIT_KEY_EXISTS',
+  /** Broker: the call carries no bearer token. */
+  'AUTH_REQUIRED',
+  /** Broker: the token is not valid (signature, issuer, audience, malformed, TokenReview refused). */
+  'AUTH_INVALID',
+  /** Broker: the token has expired; log in again. */
+  'AUTH_EXPIRED',
+  /** Broker: the caller may not see or act on this access request. */
+  'ACCESS_FORBIDDEN',
+  /** Broker: no access request with this id. */
+  'REQUEST_NOT_FOUND',
+  /** Broker: the access request is not in a state that allows this (e.g. approve twice, cert before approval). */
+  'REQUEST_STATE',
+  /** Broker: the access request (pending or granted) has expired. */
+  'REQUEST_EXPIRED',
+  /** Broker: policy refuses this approval (self-approval, approver not in group, approved twice). */
+  'APPROVAL_NOT_ALLOWED',
 ] as const;
 
 export type ErrorCode =

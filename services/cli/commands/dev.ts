@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { AirlockError } from '../../core/errors.js';
 import { repoRoot } from '../../core/repo-root.js';
+import { startDevStack } from '../dev/dev-stack.js';
 import { startCluster } from '../dev/hermetic-cluster.js';
 
 /**
@@ -47,15 +48,29 @@ export function registerDevCommands(program: Command): void {
   dev
     .command('up')
     .description(
-      'Bring up the local airlock stack (`npm start`). Today this is the hermetic cluster only; the\n' +
-        'broker, mediator and executor join it as they land. State goes to .airlock/dev/ (git-ignored).',
+      'Bring up the whole gateway locally (`npm start`): the hermetic cluster, the executor and the\n' +
+        'mediator as separate processes with their own dev CAs and keys, the executor RBAC rendered from\n' +
+        'docs/policy.example.json, demo pods in `payments` (one serving HTTP on 8080, one logging) and a\n' +
+        '`billing` namespace the demo scope cannot reach, and certificates for the demo users `oncall`\n' +
+        '(oncall-debug) and `reader` (cluster-read). Prints `ready ssh=...` with a command to paste.\n' +
+        'State goes to .airlock/dev/ (git-ignored); SIGINT/SIGTERM stops everything.',
     )
-    .option('--state-dir <dir>', 'state directory', join(repoRoot(), '.airlock', 'dev', 'cluster'))
+    .option('--state-dir <dir>', 'state directory', join(repoRoot(), '.airlock', 'dev'))
     .action(async (opts: { stateDir: string }) => {
+      const stack = await startDevStack(opts.stateDir, (line) => process.stderr.write(`${line}\n`));
       process.stderr.write(
-        'airlock dev up: starting the hermetic cluster; the gateway services are not part of the stack yet\n',
+        `\nairlock is up. Try:\n  ${stack.sshCommand} help\n  ${stack.sshCommand} pods\n` +
+          `  ${stack.sshCommand} logs payments-worker-0 --tail 5\n  ${stack.sshCommand} exec payments-api-0 -- ps aux\n` +
+          `  ${stack.sshCommand.replace('oncall@', '-N -L 8080:payments-api-0:8080 oncall@')}   (then curl localhost:8080)\n` +
+          `Audit trails: ${join(stack.stateDir, 'audit')}; Kubernetes audit log: ${stack.cluster.auditLogPath}\n\n`,
       );
-      await runClusterInForeground(opts.stateDir);
+      process.stdout.write(`ready ssh=${stack.sshPort} kubeconfig=${stack.cluster.kubeconfigPath}\n`);
+      const signal = await new Promise<NodeJS.Signals>((resolve) => {
+        process.once('SIGINT', () => resolve('SIGINT'));
+        process.once('SIGTERM', () => resolve('SIGTERM'));
+      });
+      process.stderr.write(`${signal}: stopping\n`);
+      await stack.stop();
     });
 
   dev.action(() => {

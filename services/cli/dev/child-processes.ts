@@ -21,9 +21,15 @@ export class ProcessGroup {
   readonly #processes: SupervisedProcess[] = [];
   #stopping = false;
 
-  start(name: string, command: string, args: string[], logPath: string): SupervisedProcess {
+  start(
+    name: string,
+    command: string,
+    args: string[],
+    logPath: string,
+    env?: NodeJS.ProcessEnv,
+  ): SupervisedProcess {
     const log = createWriteStream(logPath, { flags: 'a' });
-    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], ...(env ? { env } : {}) });
     child.stdout?.pipe(log, { end: false });
     child.stderr?.pipe(log, { end: false });
     const exited = new Promise<number | string>((resolve) => {

@@ -1,0 +1,528 @@
+/**
+ * The access broker's domain service: access requests, approvals, denials,
+ * expiry, certificate issuance and revocation. Every decision comes from the
+ * policy library (`decideRequest`, `canApprove`), every state change is
+ * audited (request.* / cert.* events on the broker trail, with the actor)
+ * before it is stored, and the SSH user CA private key is used here and
+ * nowhere else.
+ *
+ * Transport-free: the HTTPS adapter (http-api.ts) authenticates the caller
+ * and passes the `Identity` in; errors are AirlockErrors with stable codes.
+ */
+import { randomBytes } from 'node:crypto';
+import type { AuditActor, AuditEventInput, AuditTrail } from '../core/audit/index.js';
+import { AirlockError } from '../core/errors.js';
+import {
+  canApprove,
+  decideRequest,
+  type Policy,
+  type RequestedScope,
+  renderGroups,
+} from '../core/policy/index.js';
+import {
+  parsePublicKeyLine,
+  type SshPrivateKey,
+  sha256Fingerprint,
+  signUserCertificate,
+} from '../core/ssh-cert/index.js';
+import type { DenyListWriter } from './deny-list.js';
+import type { Identity } from './identity.js';
+import type { AccessRequest, RequestStore, RequestVote } from './request-store.js';
+
+/** What a caller sends to create a request. */
+export interface CreateRequestInput {
+  readonly profile: string;
+  readonly cluster: string;
+  readonly namespace: string;
+  readonly podPatterns: readonly string[];
+  readonly reason: string;
+  readonly ttlSeconds: number;
+  /** One OpenSSH public key line. */
+  readonly sshPublicKey: string;
+  readonly runbook?: string;
+}
+
+/** Dependencies of {@link createAccessBroker}. */
+export interface AccessBrokerDeps {
+  readonly policy: Policy;
+  readonly store: RequestStore;
+  readonly audit: AuditTrail;
+  readonly denyList: DenyListWriter;
+  /** The SSH user CA. Only the broker holds it. */
+  readonly caKey: SshPrivateKey;
+  /** Members of these groups may see and revoke any request. */
+  readonly adminGroups: readonly string[];
+  /** Overridden in tests. */
+  readonly clock: () => Date;
+}
+
+/** The broker's operations. Each takes the authenticated actor. */
+export interface AccessBroker {
+  create(actor: Identity, input: CreateRequestInput): Promise<AccessRequest>;
+  get(actor: Identity, id: string): Promise<AccessRequest>;
+  /** `mine`: the actor's own requests; `pending`: pending requests the actor may approve now. */
+  list(actor: Identity, filter: 'mine' | 'pending'): Promise<AccessRequest[]>;
+  approve(actor: Identity, id: string, comment?: string): Promise<AccessRequest>;
+  deny(actor: Identity, id: string, comment?: string): Promise<AccessRequest>;
+  /** Signs (once) and returns the requester's certificate. */
+  issueCertificate(actor: Identity, id: string): Promise<AccessRequest>;
+  revoke(actor: Identity, id: string, comment?: string): Promise<AccessRequest>;
+  /** Moves pending requests past their expiry to `expired`; returns how many. */
+  expirePending(): Promise<number>;
+}
+
+const REQUEST_ID = /^req-[0-9a-f]{20}$/;
+
+/** User names compare after NFKC and lower-casing, as the policy compares them. */
+function sameUser(a: Pick<Identity, 'user' | 'kind'>, b: Pick<Identity, 'user' | 'kind'>): boolean {
+  return (
+    a.kind === b.kind && a.user.normalize('NFKC').toLowerCase() === b.user.normalize('NFKC').toLowerCase()
+  );
+}
+
+function auditActor(actor: Identity | 'system'): AuditActor {
+  if (actor === 'system') return { kind: 'system' };
+  return { user: actor.user, groups: [...actor.groups], kind: actor.kind === 'human' ? 'user' : 'service' };
+}
+
+function usage(message: string): never {
+  throw new AirlockError('USAGE', message);
+}
+
+/** Checks the shape of a create body; the policy checks the values. */
+function validateInput(input: unknown): CreateRequestInput {
+  if (typeof input !== 'object' || input === null || Array.isArray(input))
+    usage('the body must be a JSON object');
+  const body = input as Record<string, unknown>;
+  const allowed = [
+    'profile',
+    'cluster',
+    'namespace',
+    'podPatterns',
+    'reason',
+    'ttlSeconds',
+    'sshPublicKey',
+    'runbook',
+  ];
+  for (const key of Object.keys(body))
+    if (!allowed.includes(key)) usage(`unknown field ${JSON.stringify(key)}`);
+  for (const key of ['profile', 'cluster', 'namespace', 'reason', 'sshPublicKey']) {
+    if (typeof body[key] !== 'string') usage(`${key} must be a string`);
+  }
+  if (!Array.isArray(body.podPatterns) || body.podPatterns.some((p) => typeof p !== 'string')) {
+    usage('podPatterns must be an array of strings');
+  }
+  if (typeof body.ttlSeconds !== 'number' || !Number.isSafeInteger(body.ttlSeconds) || body.ttlSeconds <= 0) {
+    usage('ttlSeconds must be a positive integer');
+  }
+  if (body.runbook !== undefined && typeof body.runbook !== 'string') usage('runbook must be a string');
+  return body as unknown as CreateRequestInput;
+}
+
+/** Creates the broker service. */
+export function createAccessBroker(deps: AccessBrokerDeps): AccessBroker {
+  const { policy, store, audit, clock } = deps;
+  // One state change at a time: read-modify-write of a record is never interleaved.
+  let queue: Promise<unknown> = Promise.resolve();
+  function serialised<T>(work: () => Promise<T>): Promise<T> {
+    const run = queue.then(work, work);
+    queue = run.catch(() => {});
+    return run;
+  }
+
+  async function record(event: AuditEventInput): Promise<void> {
+    await audit.append(event);
+  }
+
+  function eventFor(
+    request: AccessRequest,
+    actor: Identity | 'system',
+  ): Pick<AuditEventInput, 'actor' | 'target' | 'request_id'> {
+    return {
+      actor: auditActor(actor),
+      target: { cluster: request.scope.cluster, namespace: request.scope.namespace },
+      request_id: request.id,
+    };
+  }
+
+  /** A pending request past its expiry becomes `expired` (audited) before anyone acts on it. */
+  async function expireIfDue(request: AccessRequest, now: Date): Promise<AccessRequest> {
+    if (request.status !== 'pending' || request.pendingExpiresAt === undefined) return request;
+    if (now.getTime() < Date.parse(request.pendingExpiresAt)) return request;
+    const expired: AccessRequest = { ...request, status: 'expired' };
+    await record({
+      event: 'request.expired',
+      ...eventFor(request, 'system'),
+      reason: `pending since ${request.createdAt}, expired at ${request.pendingExpiresAt}`,
+    });
+    await store.put(expired);
+    return expired;
+  }
+
+  async function load(id: string, now: Date): Promise<AccessRequest> {
+    const found = REQUEST_ID.test(id) ? await store.get(id) : undefined;
+    if (!found) throw new AirlockError('REQUEST_NOT_FOUND', `no access request ${id}`);
+    return expireIfDue(found, now);
+  }
+
+  function isAdmin(actor: Identity): boolean {
+    return actor.kind === 'human' && deps.adminGroups.some((g) => actor.groups.includes(g));
+  }
+
+  function isApproverFor(actor: Identity, request: AccessRequest): boolean {
+    const profile = Object.hasOwn(policy.profiles, request.scope.profile)
+      ? policy.profiles[request.scope.profile]
+      : undefined;
+    const groups = profile?.approval.manual?.approverGroups ?? [];
+    return (
+      actor.kind === 'human' &&
+      (groups.some((g) => actor.groups.includes(g)) ||
+        request.approvals.some((a) => sameUser({ user: a.user, kind: 'human' }, actor)))
+    );
+  }
+
+  function mayView(actor: Identity, request: AccessRequest): boolean {
+    return sameUser(actor, request.requester) || isAdmin(actor) || isApproverFor(actor, request);
+  }
+
+  function vote(actor: Identity, now: Date, comment?: string): RequestVote {
+    if (comment !== undefined && (typeof comment !== 'string' || comment.length > 1024)) {
+      usage('comment must be a string of at most 1024 characters');
+    }
+    return { user: actor.user, at: now.toISOString(), ...(comment ? { comment } : {}) };
+  }
+
+  function pendingView(request: AccessRequest) {
+    return {
+      requester: request.requester,
+      scope: request.scope,
+      createdAt: new Date(request.createdAt),
+      approvedBy: request.approvals.map((a) => a.user),
+    };
+  }
+
+  function notPending(request: AccessRequest): AirlockError {
+    if (request.status === 'expired')
+      return new AirlockError('REQUEST_EXPIRED', `request ${request.id} has expired`);
+    return new AirlockError('REQUEST_STATE', `request ${request.id} is ${request.status}, not pending`);
+  }
+
+  return {
+    create: (actor, raw) =>
+      serialised(async () => {
+        const input = validateInput(raw);
+        let keyFingerprint: string;
+        try {
+          keyFingerprint = sha256Fingerprint(parsePublicKeyLine(input.sshPublicKey).key.blob);
+        } catch (cause) {
+          throw new AirlockError('USAGE', 'sshPublicKey is not an OpenSSH public key line', { cause });
+        }
+        const now = clock();
+        const scope: RequestedScope = {
+          profile: input.profile,
+          cluster: input.cluster,
+          namespace: input.namespace,
+          podPatterns: [...input.podPatterns],
+          ttlSeconds: input.ttlSeconds,
+          reason: input.reason,
+          ...(input.runbook === undefined ? {} : { runbook: input.runbook }),
+        };
+        const decision = decideRequest(policy, actor, scope, now);
+        const id = `req-${randomBytes(10).toString('hex')}`;
+        const base = {
+          id,
+          requester: { user: actor.user, groups: [...actor.groups], kind: actor.kind },
+          scope,
+          sshPublicKey: input.sshPublicKey.trim(),
+          keyFingerprint,
+          decision,
+          createdAt: now.toISOString(),
+          approvals: [],
+        };
+        let request: AccessRequest;
+        if (decision.decision === 'auto-approved') {
+          request = {
+            ...base,
+            status: 'approved',
+            approvedAt: now.toISOString(),
+            accessExpiresAt: new Date(now.getTime() + scope.ttlSeconds * 1000).toISOString(),
+          };
+        } else if (decision.decision === 'needs-approval') {
+          const pendingSeconds = decision.approvers?.pendingExpirySeconds ?? 0;
+          request = {
+            ...base,
+            status: 'pending',
+            pendingExpiresAt: new Date(now.getTime() + pendingSeconds * 1000).toISOString(),
+          };
+        } else {
+          request = { ...base, status: 'denied' };
+        }
+        const common = {
+          ...eventFor(request, actor),
+          details: {
+            profile: scope.profile,
+            pods: [...scope.podPatterns],
+            ttl_seconds: scope.ttlSeconds,
+            key_fingerprint: keyFingerprint,
+            decision: decision.decision,
+            ...(decision.rule === undefined ? {} : { rule: decision.rule }),
+            ...(scope.runbook === undefined ? {} : { runbook: scope.runbook }),
+          },
+          reason: scope.reason,
+        };
+        await record({ event: 'request.created', ...common });
+        if (decision.decision === 'auto-approved') {
+          await record({
+            event: 'request.approved',
+            ...eventFor(request, actor),
+            decision: 'allow',
+            reason: `auto-approved by ${decision.rule ?? 'policy'}`,
+            details: { auto: true, ...(decision.rule === undefined ? {} : { rule: decision.rule }) },
+          });
+        } else if (decision.decision === 'denied') {
+          await record({
+            event: 'request.denied',
+            ...eventFor(request, actor),
+            decision: 'deny',
+            code: decision.code ?? 'REQUEST_DENIED',
+            reason: decision.reasons.join('; '),
+            details: { by: 'policy', ...(decision.rule === undefined ? {} : { rule: decision.rule }) },
+          });
+        }
+        await store.put(request);
+        return request;
+      }),
+
+    get: (actor, id) =>
+      serialised(async () => {
+        const request = await load(id, clock());
+        if (!mayView(actor, request)) {
+          throw new AirlockError('ACCESS_FORBIDDEN', `you may not see request ${id}`);
+        }
+        return request;
+      }),
+
+    list: (actor, filter) =>
+      serialised(async () => {
+        const now = clock();
+        const out: AccessRequest[] = [];
+        for (const stored of await store.list()) {
+          const request = await expireIfDue(stored, now);
+          if (filter === 'mine' && sameUser(actor, request.requester)) out.push(request);
+          if (
+            filter === 'pending' &&
+            request.status === 'pending' &&
+            canApprove(policy, pendingView(request), actor, now).allowed
+          ) {
+            out.push(request);
+          }
+        }
+        return out;
+      }),
+
+    approve: (actor, id, comment) =>
+      serialised(async () => {
+        const now = clock();
+        const request = await load(id, now);
+        if (request.status !== 'pending') throw notPending(request);
+        const verdict = canApprove(policy, pendingView(request), actor, now);
+        if (!verdict.allowed) {
+          await record({
+            event: 'request.approved',
+            ...eventFor(request, actor),
+            decision: 'deny',
+            code: 'APPROVAL_NOT_ALLOWED',
+            reason: verdict.reason,
+          });
+          throw new AirlockError('APPROVAL_NOT_ALLOWED', `approval refused: ${verdict.reason}`);
+        }
+        const approvals = [...request.approvals, vote(actor, now, comment)];
+        const updated: AccessRequest = verdict.complete
+          ? {
+              ...request,
+              approvals,
+              status: 'approved',
+              approvedAt: now.toISOString(),
+              accessExpiresAt: new Date(now.getTime() + request.scope.ttlSeconds * 1000).toISOString(),
+            }
+          : { ...request, approvals };
+        await record({
+          event: 'request.approved',
+          ...eventFor(request, actor),
+          decision: 'allow',
+          reason: comment ?? 'approved',
+          details: { complete: verdict.complete, approvals: approvals.length, rule: verdict.rule },
+        });
+        await store.put(updated);
+        return updated;
+      }),
+
+    deny: (actor, id, comment) =>
+      serialised(async () => {
+        const now = clock();
+        const request = await load(id, now);
+        if (request.status !== 'pending') throw notPending(request);
+        // The requester may withdraw; otherwise only someone who could approve may deny.
+        const withdraw = sameUser(actor, request.requester);
+        if (!withdraw) {
+          const verdict = canApprove(policy, pendingView(request), actor, now);
+          if (!verdict.allowed) {
+            await record({
+              event: 'request.denied',
+              ...eventFor(request, actor),
+              decision: 'deny',
+              code: 'APPROVAL_NOT_ALLOWED',
+              reason: `denial refused: ${verdict.reason}`,
+            });
+            throw new AirlockError('APPROVAL_NOT_ALLOWED', `denial refused: ${verdict.reason}`);
+          }
+        }
+        const updated: AccessRequest = { ...request, status: 'denied', denial: vote(actor, now, comment) };
+        await record({
+          event: 'request.denied',
+          ...eventFor(request, actor),
+          decision: 'allow',
+          reason: comment ?? (withdraw ? 'withdrawn by the requester' : 'denied'),
+          details: { by: withdraw ? 'requester' : 'approver' },
+        });
+        await store.put(updated);
+        return updated;
+      }),
+
+    issueCertificate: (actor, id) =>
+      serialised(async () => {
+        const now = clock();
+        const request = await load(id, now);
+        if (!sameUser(actor, request.requester)) {
+          await record({
+            event: 'cert.issued',
+            ...eventFor(request, actor),
+            decision: 'deny',
+            code: 'ACCESS_FORBIDDEN',
+            reason: 'only the requester may fetch the certificate',
+          });
+          throw new AirlockError('ACCESS_FORBIDDEN', 'only the requester may fetch the certificate');
+        }
+        if (request.status === 'expired')
+          throw new AirlockError('REQUEST_EXPIRED', `request ${id} has expired`);
+        if (request.status !== 'approved') {
+          throw new AirlockError('REQUEST_STATE', `request ${id} is ${request.status}, not approved`);
+        }
+        if (request.certificate) return request;
+        const approvedAt = new Date(request.approvedAt ?? '');
+        const accessExpiresAt = new Date(request.accessExpiresAt ?? '');
+        if (!(now.getTime() < accessExpiresAt.getTime())) {
+          throw new AirlockError('REQUEST_EXPIRED', `the access granted by request ${id} has expired`);
+        }
+        const profile = Object.hasOwn(policy.profiles, request.scope.profile)
+          ? policy.profiles[request.scope.profile]
+          : undefined;
+        if (!profile)
+          throw new AirlockError('PROFILE_UNKNOWN', `profile ${request.scope.profile} no longer exists`);
+        const groups = renderGroups(profile, request.scope);
+        // PROTOCOL.certkeys extensions: grant only what the profile allows.
+        const extensions: Record<string, string> = {};
+        if (profile.actions.shell) extensions['permit-pty'] = '';
+        if (profile.actions['port-forward']) extensions['permit-port-forwarding'] = '';
+        const keyId = `${request.requester.user}@${request.id}`;
+        const signed = signUserCertificate({
+          caPrivateKey: deps.caKey,
+          publicKey: parsePublicKeyLine(request.sshPublicKey).key,
+          keyId,
+          principals: [request.requester.user],
+          validAfter: approvedAt,
+          validBefore: accessExpiresAt,
+          extensions,
+          scope: {
+            cluster: request.scope.cluster,
+            namespace: request.scope.namespace,
+            podPatterns: [...request.scope.podPatterns],
+            profile: request.scope.profile,
+            requestId: request.id,
+            groups,
+          },
+        });
+        const updated: AccessRequest = {
+          ...request,
+          certificate: {
+            serial: signed.serial.toString(),
+            keyId,
+            line: signed.line,
+            validAfter: approvedAt.toISOString(),
+            validBefore: accessExpiresAt.toISOString(),
+            issuedAt: now.toISOString(),
+          },
+        };
+        await record({
+          event: 'cert.issued',
+          ...eventFor(request, actor),
+          decision: 'allow',
+          details: {
+            serial: signed.serial.toString(),
+            key_id: keyId,
+            key_fingerprint: request.keyFingerprint,
+            valid_after: approvedAt.toISOString(),
+            valid_before: accessExpiresAt.toISOString(),
+            extensions: Object.keys(extensions),
+            groups,
+          },
+        });
+        await store.put(updated);
+        return updated;
+      }),
+
+    revoke: (actor, id, comment) =>
+      serialised(async () => {
+        const now = clock();
+        const request = await load(id, now);
+        const allowed = sameUser(actor, request.requester) || isAdmin(actor) || isApproverFor(actor, request);
+        if (!allowed) {
+          await record({
+            event: 'cert.revoked',
+            ...eventFor(request, actor),
+            decision: 'deny',
+            code: 'ACCESS_FORBIDDEN',
+            reason: 'only the requester, an approver or an admin may revoke',
+          });
+          throw new AirlockError(
+            'ACCESS_FORBIDDEN',
+            'only the requester, an approver or an admin may revoke',
+          );
+        }
+        if (request.status !== 'approved') {
+          throw new AirlockError(
+            'REQUEST_STATE',
+            `request ${id} is ${request.status}; only approved access can be revoked`,
+          );
+        }
+        const keyId = `${request.requester.user}@${request.id}`;
+        const serial = request.certificate === undefined ? undefined : BigInt(request.certificate.serial);
+        // The deny list first: once the record says revoked, the certificate must already be refused.
+        await deps.denyList.revoke({ keyId, ...(serial === undefined ? {} : { serial }) });
+        const updated: AccessRequest = {
+          ...request,
+          status: 'revoked',
+          revocation: vote(actor, now, comment),
+        };
+        await record({
+          event: 'cert.revoked',
+          ...eventFor(request, actor),
+          decision: 'allow',
+          reason: comment ?? 'revoked',
+          details: { key_id: keyId, ...(serial === undefined ? {} : { serial: serial.toString() }) },
+        });
+        await store.put(updated);
+        return updated;
+      }),
+
+    expirePending: () =>
+      serialised(async () => {
+        const now = clock();
+        let count = 0;
+        for (const request of await store.list()) {
+          if ((await expireIfDue(request, now)) !== request) count++;
+        }
+        return count;
+      }),
+  };
+}

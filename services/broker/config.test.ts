@@ -1,0 +1,150 @@
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { AirlockError } from '../core/errors.js';
+import { formatOpenSshPrivateKey, generateCaKey, parseDenyList } from '../core/ssh-cert/index.js';
+import { loadBrokerConfig } from './config.js';
+import { createFileDenyList } from './deny-list.js';
+import { loadSshCaKey } from './main.js';
+import { type AccessRequest, createFileRequestStore } from './request-store.js';
+
+let dir: string;
+const tmp = () => {
+  dir = mkdtempSync(join(tmpdir(), 'airlock-broker-config-'));
+  return dir;
+};
+
+afterEach(() => {
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+const valid = () => ({
+  listen: { host: '127.0.0.1', port: 8443 },
+  tls: { tierCaCertFile: 'ca.pem', tierCaKeyFile: 'ca.key' },
+  policyFile: 'policy.json',
+  sshCaKeyFile: 'ssh_user_ca',
+  storeFile: 'requests.json',
+  denyListFile: 'deny.json',
+  audit: { path: 'audit.jsonl', signingKeyFile: 'audit.key' },
+  oidc: {
+    issuer: 'https://idp.example.com',
+    clientId: 'airlock',
+    usernameClaim: 'preferred_username',
+    groupsClaim: 'groups',
+    groupMapping: { 'okta-sre': ['sre'] },
+    passThroughGroups: false,
+  },
+  adminGroups: ['airlock-admins'],
+});
+
+describe('broker configuration', () => {
+  it('resolves paths relative to the file and fills stated defaults', () => {
+    const d = tmp();
+    writeFileSync(join(d, 'broker.json'), JSON.stringify(valid()));
+    const config = loadBrokerConfig(join(d, 'broker.json'));
+    expect(config.sshCaKeyFile).toBe(join(d, 'ssh_user_ca'));
+    expect(config.audit.path).toBe(join(d, 'audit.jsonl'));
+    expect(config.tls.ipAddresses).toEqual(['127.0.0.1']);
+    expect(config.expirySweepSeconds).toBe(30);
+  });
+
+  it('names every bad field at once', () => {
+    const d = tmp();
+    // biome-ignore lint/suspicious/noExplicitAny: the test breaks the config on purpose
+    const bad = valid() as Record<string, any>;
+    bad.oidc.issuer = 'http://idp.example.com';
+    delete bad.oidc.usernameClaim;
+    bad.listen.port = 70000;
+    bad.adminGroup = ['typo'];
+    delete bad.sshCaKeyFile;
+    writeFileSync(join(d, 'broker.json'), JSON.stringify(bad));
+    let error: AirlockError | undefined;
+    try {
+      loadBrokerConfig(join(d, 'broker.json'));
+    } catch (e) {
+      error = e as AirlockError;
+    }
+    expect(error?.code).toBe('CONFIG_INVALID');
+    const detail = error?.detail ?? '';
+    expect(detail).toContain('oidc.issuer');
+    expect(detail).toContain('oidc: missing field usernameClaim');
+    expect(detail).toContain('listen.port');
+    expect(detail).toContain('unknown field adminGroup');
+    expect(detail).toContain('missing field sshCaKeyFile');
+  });
+
+  it('refuses an SSH CA key readable by group or others', async () => {
+    const d = tmp();
+    const key = generateCaKey('ed25519');
+    const path = join(d, 'ssh_user_ca');
+    writeFileSync(path, formatOpenSshPrivateKey(key.privateKey, 'ca'), { mode: 0o640 });
+    await expect(loadSshCaKey(path)).rejects.toMatchObject({
+      code: 'CONFIG_INVALID',
+      message: expect.stringContaining('mode 0640'),
+    });
+    writeFileSync(join(d, 'ok'), formatOpenSshPrivateKey(key.privateKey, 'ca'), { mode: 0o600 });
+    expect((await loadSshCaKey(join(d, 'ok'))).publicKey.blob).toEqual(key.publicKey.blob);
+  });
+});
+
+describe('file request store and deny list', () => {
+  const sample = (id: string): AccessRequest =>
+    ({
+      id,
+      requester: { user: 'alice', groups: ['g'], kind: 'human' },
+      scope: {
+        profile: 'p',
+        cluster: 'c',
+        namespace: 'n',
+        podPatterns: ['a-*'],
+        ttlSeconds: 60,
+        reason: 'r',
+      },
+      sshPublicKey: 'ssh-ed25519 AAAA',
+      keyFingerprint: 'SHA256:x',
+      status: 'pending',
+      decision: { decision: 'needs-approval', reasons: [] },
+      createdAt: '2026-11-27T05:00:00.000Z',
+      approvals: [],
+    }) as AccessRequest;
+
+  it('keeps every record across reopen, written 0600 by rename', async () => {
+    const d = tmp();
+    const path = join(d, 'requests.json');
+    const store = await createFileRequestStore(path);
+    await Promise.all([store.put(sample('req-1')), store.put(sample('req-2'))]);
+    await store.put({ ...sample('req-1'), status: 'approved' });
+    await store.close();
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+    const reopened = await createFileRequestStore(path);
+    expect((await reopened.list()).map((r) => [r.id, r.status])).toEqual([
+      ['req-1', 'approved'],
+      ['req-2', 'pending'],
+    ]);
+  });
+
+  it('refuses to open a file that is not a request store', async () => {
+    const d = tmp();
+    writeFileSync(join(d, 'x.json'), '{"something":"else"}');
+    await expect(createFileRequestStore(join(d, 'x.json'))).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
+  });
+
+  it('appends revocations to a deny list readers can parse, keeping what was there', async () => {
+    const d = tmp();
+    const path = join(d, 'deny.json');
+    writeFileSync(path, JSON.stringify({ serials: [7], fingerprints: [] }));
+    const list = createFileDenyList(path);
+    await Promise.all([
+      list.revoke({ serial: 18446744073709551615n, keyId: 'a@req-1' }),
+      list.revoke({ keyId: 'b@req-2' }),
+    ]);
+    const doc = JSON.parse(readFileSync(path, 'utf8'));
+    expect(doc).toEqual({
+      serials: ['7', '18446744073709551615'],
+      keyIds: ['a@req-1', 'b@req-2'],
+      fingerprints: [],
+    });
+    expect(() => parseDenyList(readFileSync(path, 'utf8'))).not.toThrow();
+  });
+});

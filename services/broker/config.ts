@@ -1,0 +1,164 @@
+/**
+ * The broker's configuration file (JSON), validated once at start-up with
+ * every bad field reported by path. Paths are relative to the file. Security
+ * settings (issuer, audience, claims, group mapping, admin groups) have no
+ * defaults: they must be written down.
+ */
+import { loadConfigFile, resolveFrom } from '../core/config-file.js';
+
+/** The broker's configuration. */
+export interface BrokerConfig {
+  listen: { host: string; port: number };
+  /** The broker tier CA; the HTTPS serving certificate is issued from it at start-up. */
+  tls: {
+    tierCaCertFile: string;
+    tierCaKeyFile: string;
+    dnsNames: string[];
+    ipAddresses: string[];
+    lifetimeSeconds: number;
+  };
+  policyFile: string;
+  /** The SSH user CA private key, OpenSSH format, mode 0600 or narrower. */
+  sshCaKeyFile: string;
+  /** JSON file of access requests (created if missing). */
+  storeFile: string;
+  /** JSON deny list the mediator and executor read (`parseDenyList` format). */
+  denyListFile: string;
+  audit: { path: string; signingKeyFile: string; checkpointEvery: number };
+  oidc: {
+    issuer: string;
+    clientId: string;
+    /** PEM bundle trusted for the issuer's TLS; absent: the system store. */
+    caFile?: string;
+    usernameClaim: string;
+    groupsClaim: string;
+    groupMapping: Record<string, string[]>;
+    passThroughGroups: boolean;
+    clockToleranceSeconds: number;
+  };
+  /** Machine identities by TokenReview; absent: machines cannot authenticate. */
+  kubernetes?: {
+    /** Absent: in-cluster ServiceAccount. */
+    kubeconfig?: string;
+    audiences: string[];
+    machineGroups: Record<string, string[]>;
+  };
+  /** Members may see and revoke every request. */
+  adminGroups: string[];
+  /** How often pending requests are swept for expiry. */
+  expirySweepSeconds: number;
+}
+
+const nonEmpty = { type: 'string', minLength: 1 } as const;
+const strings = { type: 'array', items: nonEmpty } as const;
+const groupMap = { type: 'object', additionalProperties: strings } as const;
+
+export const brokerConfigSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: [
+    'listen',
+    'tls',
+    'policyFile',
+    'sshCaKeyFile',
+    'storeFile',
+    'denyListFile',
+    'audit',
+    'oidc',
+    'adminGroups',
+  ],
+  properties: {
+    $schema: { type: 'string' },
+    listen: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['host', 'port'],
+      properties: { host: nonEmpty, port: { type: 'integer', minimum: 0, maximum: 65535 } },
+    },
+    tls: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['tierCaCertFile', 'tierCaKeyFile'],
+      properties: {
+        tierCaCertFile: nonEmpty,
+        tierCaKeyFile: nonEmpty,
+        dnsNames: { ...strings, default: ['localhost'] },
+        ipAddresses: { ...strings, default: ['127.0.0.1'] },
+        lifetimeSeconds: { type: 'integer', minimum: 300, maximum: 2_592_000, default: 86_400 },
+      },
+    },
+    policyFile: nonEmpty,
+    sshCaKeyFile: nonEmpty,
+    storeFile: nonEmpty,
+    denyListFile: nonEmpty,
+    audit: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['path', 'signingKeyFile'],
+      properties: {
+        path: nonEmpty,
+        signingKeyFile: nonEmpty,
+        checkpointEvery: { type: 'integer', minimum: 1, default: 100 },
+      },
+    },
+    oidc: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['issuer', 'clientId', 'usernameClaim', 'groupsClaim', 'groupMapping', 'passThroughGroups'],
+      properties: {
+        issuer: { type: 'string', pattern: '^https://[^\\s]+$' },
+        clientId: nonEmpty,
+        caFile: nonEmpty,
+        usernameClaim: nonEmpty,
+        groupsClaim: nonEmpty,
+        groupMapping: groupMap,
+        passThroughGroups: { type: 'boolean' },
+        clockToleranceSeconds: { type: 'integer', minimum: 0, maximum: 300, default: 30 },
+      },
+    },
+    kubernetes: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['audiences', 'machineGroups'],
+      properties: {
+        kubeconfig: nonEmpty,
+        audiences: strings,
+        machineGroups: groupMap,
+      },
+    },
+    adminGroups: strings,
+    expirySweepSeconds: { type: 'integer', minimum: 1, maximum: 3600, default: 30 },
+  },
+} as const;
+
+/** Loads the file and resolves every path in it relative to the file. Throws CONFIG_INVALID. */
+export function loadBrokerConfig(path: string): BrokerConfig {
+  const config = loadConfigFile<BrokerConfig>(path, brokerConfigSchema);
+  const from = (p: string) => resolveFrom(path, p);
+  return {
+    ...config,
+    tls: {
+      ...config.tls,
+      tierCaCertFile: from(config.tls.tierCaCertFile),
+      tierCaKeyFile: from(config.tls.tierCaKeyFile),
+    },
+    policyFile: from(config.policyFile),
+    sshCaKeyFile: from(config.sshCaKeyFile),
+    storeFile: from(config.storeFile),
+    denyListFile: from(config.denyListFile),
+    audit: {
+      ...config.audit,
+      path: from(config.audit.path),
+      signingKeyFile: from(config.audit.signingKeyFile),
+    },
+    oidc: { ...config.oidc, ...(config.oidc.caFile ? { caFile: from(config.oidc.caFile) } : {}) },
+    ...(config.kubernetes
+      ? {
+          kubernetes: {
+            ...config.kubernetes,
+            ...(config.kubernetes.kubeconfig ? { kubeconfig: from(config.kubernetes.kubeconfig) } : {}),
+          },
+        }
+      : {}),
+  };
+}

@@ -1,0 +1,214 @@
+/**
+ * The broker's composition root: the only place that reads files, flags and
+ * the environment, builds the logger, the audit trail, the stores, the OIDC
+ * verifier, the TokenReview client and the HTTPS server. Everything below
+ * takes its dependencies as arguments.
+ */
+import { createPrivateKey } from 'node:crypto';
+import { readFile, stat } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { KubeConfig } from '@kubernetes/client-node';
+import pino from 'pino';
+import { type AuditTrail, createFileAuditTrail } from '../core/audit/index.js';
+import { AirlockError } from '../core/errors.js';
+import { loadPolicy } from '../core/policy/index.js';
+import { parseOpenSshPrivateKey } from '../core/ssh-cert/index.js';
+import { issueServingCertificate, loadTierCa } from '../core/x509/index.js';
+import { createAccessBroker } from './access-broker.js';
+import { type BrokerConfig, loadBrokerConfig } from './config.js';
+import { createFileDenyList } from './deny-list.js';
+import { createBrokerApiHandler, listenHttps } from './http-api.js';
+import {
+  createAuthenticator,
+  createKubernetesTokenReviewer,
+  createOidcVerifier,
+  type MachineSettings,
+  type TokenReviewer,
+} from './identity.js';
+import { createFileRequestStore } from './request-store.js';
+
+/** Seams for tests; production passes none. */
+export interface BrokerOverrides {
+  readonly clock?: () => Date;
+  /** Replaces the TokenReview client built from `config.kubernetes.kubeconfig`. */
+  readonly tokenReviewer?: TokenReviewer;
+  /** Operator log; default pino on stderr. */
+  readonly log?: (entry: Record<string, unknown>) => void;
+}
+
+/** A running broker. */
+export interface RunningBroker {
+  readonly url: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Reads the SSH user CA key, refusing a file that group or others could
+ * read or write (like ssh's "UNPROTECTED PRIVATE KEY FILE" check).
+ */
+export async function loadSshCaKey(path: string) {
+  const info = await stat(path).catch((cause: unknown) => {
+    throw new AirlockError('CONFIG_INVALID', `cannot read the SSH CA key ${path}`, { cause });
+  });
+  if ((info.mode & 0o077) !== 0) {
+    throw new AirlockError(
+      'CONFIG_INVALID',
+      `the SSH CA key ${path} has mode ${(info.mode & 0o777).toString(8).padStart(4, '0')}; it must be 0600 or narrower`,
+    );
+  }
+  return parseOpenSshPrivateKey(await readFile(path, 'utf8'));
+}
+
+/** Starts the broker from a validated configuration. */
+export async function startBroker(
+  config: BrokerConfig,
+  overrides: BrokerOverrides = {},
+): Promise<RunningBroker> {
+  const clock = overrides.clock ?? (() => new Date());
+  const logger = overrides.log
+    ? undefined
+    : pino({
+        base: { tier: 'broker' },
+        redact: { paths: ['*.token', '*.authorization'], censor: '[redacted]' },
+      });
+  const log = overrides.log ?? ((entry: Record<string, unknown>) => logger?.info(entry));
+
+  const caKey = await loadSshCaKey(config.sshCaKeyFile);
+  const policy = loadPolicy(await readFile(config.policyFile, 'utf8'));
+  const tierCa = await loadTierCa(
+    await readFile(config.tls.tierCaCertFile, 'utf8'),
+    await readFile(config.tls.tierCaKeyFile, 'utf8'),
+  );
+  if (tierCa.tier !== 'broker') {
+    throw new AirlockError(
+      'CONFIG_INVALID',
+      `tls.tierCaCertFile is the ${tierCa.tier} tier CA, not the broker's`,
+    );
+  }
+  const serving = await issueServingCertificate(tierCa, {
+    dnsNames: config.tls.dnsNames,
+    ipAddresses: config.tls.ipAddresses,
+    lifetimeSeconds: config.tls.lifetimeSeconds,
+    now: clock(),
+  });
+  const oidcCa = config.oidc.caFile === undefined ? undefined : await readFile(config.oidc.caFile, 'utf8');
+
+  let machines: MachineSettings | undefined;
+  if (config.kubernetes) {
+    let reviewer = overrides.tokenReviewer;
+    if (!reviewer) {
+      const kubeConfig = new KubeConfig();
+      if (config.kubernetes.kubeconfig) kubeConfig.loadFromFile(config.kubernetes.kubeconfig);
+      else kubeConfig.loadFromCluster();
+      reviewer = createKubernetesTokenReviewer(kubeConfig);
+    }
+    machines = {
+      reviewer,
+      audiences: config.kubernetes.audiences,
+      machineGroups: config.kubernetes.machineGroups,
+    };
+  }
+
+  const audit: AuditTrail = await createFileAuditTrail({
+    path: config.audit.path,
+    tier: 'broker',
+    signingKey: createPrivateKey(await readFile(config.audit.signingKeyFile)),
+    checkpointEvery: config.audit.checkpointEvery,
+    clock,
+  });
+  const store = await createFileRequestStore(config.storeFile);
+  const broker = createAccessBroker({
+    policy,
+    store,
+    audit,
+    denyList: createFileDenyList(config.denyListFile),
+    caKey,
+    adminGroups: config.adminGroups,
+    clock,
+  });
+  const oidc = createOidcVerifier(
+    {
+      issuer: config.oidc.issuer,
+      audience: config.oidc.clientId,
+      usernameClaim: config.oidc.usernameClaim,
+      groupsClaim: config.oidc.groupsClaim,
+      groupMapping: config.oidc.groupMapping,
+      passThroughGroups: config.oidc.passThroughGroups,
+      caPem: oidcCa,
+      clockToleranceSeconds: config.oidc.clockToleranceSeconds,
+    },
+    clock,
+  );
+  const handler = createBrokerApiHandler({
+    broker,
+    authenticator: createAuthenticator(oidc, config.oidc.issuer, machines),
+    info: { issuer: config.oidc.issuer, clientId: config.oidc.clientId },
+    log,
+  });
+  await audit.append({
+    event: 'config.loaded',
+    actor: { kind: 'system' },
+    target: {},
+    details: {
+      issuer: config.oidc.issuer,
+      profiles: Object.keys(policy.profiles).length,
+      machines: machines !== undefined,
+      serving_not_after: serving.notAfter.toISOString(),
+    },
+  });
+  const server = await listenHttps(
+    handler,
+    { key: serving.privateKeyPem ?? '', cert: `${serving.certPem}${tierCa.certPem}` },
+    config.listen.host,
+    config.listen.port,
+  );
+  const sweep = setInterval(() => {
+    broker
+      .expirePending()
+      .catch((error: unknown) => log({ level: 'error', message: `expiry sweep: ${String(error)}` }));
+  }, config.expirySweepSeconds * 1000);
+  sweep.unref();
+  return {
+    url: server.url,
+    async stop() {
+      clearInterval(sweep);
+      await server.stop();
+      await store.close();
+      await audit.close();
+    },
+  };
+}
+
+const HELP = `Usage: node dist/services/broker/main.js --config FILE
+
+Runs the airlock access broker: the HTTPS JSON API that authenticates people
+(OIDC ID tokens) and runbooks (Kubernetes ServiceAccount tokens), records
+access requests and approvals, and signs session-scoped OpenSSH user
+certificates. See docs/broker.md.`;
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { config: { type: 'string' }, help: { type: 'boolean' } } });
+  if (values.help || !values.config) {
+    process.stdout.write(`${HELP}\n`);
+    process.exitCode = values.help ? 0 : 2;
+    return;
+  }
+  try {
+    const broker = await startBroker(loadBrokerConfig(values.config));
+    process.stdout.write(`ready url=${broker.url}\n`);
+    const signal = await new Promise<string>((resolve) => {
+      process.once('SIGTERM', () => resolve('SIGTERM'));
+      process.once('SIGINT', () => resolve('SIGINT'));
+    });
+    process.stderr.write(`${signal}: stopping\n`);
+    await broker.stop();
+  } catch (error) {
+    const airlock = error instanceof AirlockError ? error : new AirlockError('INTERNAL', String(error));
+    process.stderr.write(
+      `broker: ${airlock.code}: ${airlock.message}\n${airlock.detail ? `${airlock.detail}\n` : ''}`,
+    );
+    process.exitCode = 1;
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await main();

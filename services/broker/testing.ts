@@ -1,0 +1,173 @@
+/**
+ * A complete broker for tests, shipped as real code: a broker tier CA, the
+ * in-process OpenID provider over HTTPS, the example policy, an SSH user CA
+ * key (0600), a signed file audit trail, the file request store and deny list
+ * in a temporary directory, and `startBroker` over HTTPS on 127.0.0.1.
+ * Nothing is mocked except the TokenReview port (InMemoryTokenReviewer).
+ */
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { repoRoot } from '../core/repo-root.js';
+import { formatOpenSshPrivateKey, formatPublicKeyLine, generateCaKey } from '../core/ssh-cert/index.js';
+import { createTierCa, issueServingCertificate, type TierCa } from '../core/x509/index.js';
+import type { BrokerConfig } from './config.js';
+import { type DemoUser, type DevOidcProvider, startDevOidcProvider } from './dev-oidc-provider.js';
+import { httpsCall } from './https-client.js';
+import { InMemoryTokenReviewer } from './identity.js';
+import { type RunningBroker, startBroker } from './main.js';
+
+/** Demo users of the test provider and what the example policy lets them do. */
+export const TEST_USERS: Readonly<Record<string, DemoUser>> = {
+  /** May request oncall-debug; auto-approved with an incident reference. */
+  alice: { groups: ['payments-oncall'], email: 'alice@example.com' },
+  /** Approves oncall-debug requests. */
+  bob: { groups: ['payments-leads'] },
+  /** May request oncall-debug (sre) but not approve it. */
+  carol: { groups: ['sre'] },
+  /** Broker admin. */
+  erin: { groups: ['airlock-admins'] },
+};
+
+export const TEST_CLIENT_ID = 'airlock-cli';
+export const INCIDENT_BOT = 'system:serviceaccount:ops:incident-bot';
+
+/** A parsed response body; tests read its fields directly and assert them exactly. */
+// biome-ignore lint/suspicious/noExplicitAny: see above
+export type ApiBody = any;
+
+/** A running broker with everything it needs. */
+export interface BrokerTestEnv {
+  readonly dir: string;
+  readonly url: string;
+  /** PEM of the broker tier CA, which also signed the provider's serving certificate. */
+  readonly caPem: string;
+  readonly caFile: string;
+  readonly tierCa: TierCa;
+  readonly provider: DevOidcProvider;
+  readonly reviewer: InMemoryTokenReviewer;
+  readonly config: BrokerConfig;
+  /** The SSH user CA public key line (what sshd / the mediator trust). */
+  readonly sshCaPublicLine: string;
+  /** Operator log entries. */
+  readonly logs: Record<string, unknown>[];
+  /** Moves the shared clock (broker and provider) forward. */
+  advance(seconds: number): void;
+  now(): Date;
+  /** Calls the broker API. */
+  call(
+    method: 'GET' | 'POST',
+    path: string,
+    token?: string,
+    body?: unknown,
+  ): Promise<{ status: number; body: ApiBody }>;
+  /** Stops the broker only (the files stay), for restart tests. */
+  stopBroker(): Promise<void>;
+  /** Starts a broker again on the same files. */
+  restartBroker(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Starts the environment. */
+export async function startBrokerTestEnv(): Promise<BrokerTestEnv> {
+  const dir = mkdtempSync(join(tmpdir(), 'airlock-broker-'));
+  let offsetMs = 0;
+  const clock = () => new Date(Date.now() + offsetMs);
+  const tierCa = await createTierCa({ tier: 'broker', now: new Date(Date.now() - 60_000) });
+  const caFile = join(dir, 'broker-ca.pem');
+  writeFileSync(caFile, tierCa.certPem);
+  writeFileSync(join(dir, 'broker-ca.key'), tierCa.privateKeyPem, { mode: 0o600 });
+  const providerCert = await issueServingCertificate(tierCa, { ipAddresses: ['127.0.0.1'], now: new Date() });
+  const provider = await startDevOidcProvider({
+    tls: { key: providerCert.privateKeyPem ?? '', cert: providerCert.certPem },
+    clientId: TEST_CLIENT_ID,
+    users: TEST_USERS,
+    pollIntervalSeconds: 1,
+    clock,
+  });
+  const sshCa = generateCaKey('ed25519', 'airlock-test-ca');
+  const sshCaKeyFile = join(dir, 'ssh_user_ca');
+  writeFileSync(sshCaKeyFile, formatOpenSshPrivateKey(sshCa.privateKey, 'airlock-test-ca'), { mode: 0o600 });
+  const auditKey = generateKeyPairSync('ed25519').privateKey;
+  const auditKeyFile = join(dir, 'audit.key');
+  writeFileSync(auditKeyFile, auditKey.export({ format: 'pem', type: 'pkcs8' }), { mode: 0o600 });
+  const policyFile = join(dir, 'policy.json');
+  writeFileSync(policyFile, readFileSync(join(repoRoot(), 'docs/policy.example.json')));
+  const reviewer = new InMemoryTokenReviewer();
+  const config: BrokerConfig = {
+    listen: { host: '127.0.0.1', port: 0 },
+    tls: {
+      tierCaCertFile: caFile,
+      tierCaKeyFile: join(dir, 'broker-ca.key'),
+      dnsNames: ['localhost'],
+      ipAddresses: ['127.0.0.1'],
+      lifetimeSeconds: 3600,
+    },
+    policyFile,
+    sshCaKeyFile,
+    storeFile: join(dir, 'requests.json'),
+    denyListFile: join(dir, 'deny-list.json'),
+    audit: { path: join(dir, 'audit.jsonl'), signingKeyFile: auditKeyFile, checkpointEvery: 100 },
+    oidc: {
+      issuer: provider.issuer,
+      clientId: TEST_CLIENT_ID,
+      caFile,
+      usernameClaim: 'preferred_username',
+      groupsClaim: 'groups',
+      groupMapping: {},
+      passThroughGroups: true,
+      clockToleranceSeconds: 0,
+    },
+    kubernetes: {
+      audiences: ['airlock-broker'],
+      machineGroups: { [INCIDENT_BOT]: ['runbook-runners'] },
+    },
+    adminGroups: ['airlock-admins'],
+    expirySweepSeconds: 3600,
+  };
+  const logs: Record<string, unknown>[] = [];
+  let broker: RunningBroker | undefined;
+  const start = async () => {
+    broker = await startBroker(config, { clock, tokenReviewer: reviewer, log: (e) => logs.push(e) });
+  };
+  await start();
+  const env: BrokerTestEnv = {
+    dir,
+    get url() {
+      return broker?.url ?? '';
+    },
+    caPem: tierCa.certPem,
+    caFile,
+    tierCa,
+    provider,
+    reviewer,
+    config,
+    sshCaPublicLine: formatPublicKeyLine(sshCa.publicKey, 'airlock-test-ca'),
+    logs,
+    advance(seconds) {
+      offsetMs += seconds * 1000;
+    },
+    now: clock,
+    async call(method, path, token, body) {
+      const response = await httpsCall(`${env.url}${path}`, {
+        method,
+        ca: tierCa.certPem,
+        headers: token === undefined ? {} : { authorization: `Bearer ${token}` },
+        ...(body === undefined ? {} : { json: body }),
+      });
+      return { status: response.status, body: response.body };
+    },
+    async stopBroker() {
+      await broker?.stop();
+      broker = undefined;
+    },
+    restartBroker: start,
+    async stop() {
+      await broker?.stop();
+      await provider.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  return env;
+}

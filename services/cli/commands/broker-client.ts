@@ -1,0 +1,487 @@
+/**
+ * The broker's client commands: `airlock login | request | approve | deny |
+ * cert | status | revoke`.
+ *
+ * `login` runs the OAuth 2.0 Device Authorization Grant (RFC 8628) against
+ * the issuer the broker names at `/v1/config`, and caches the ID token, the
+ * broker URL and its CA at ~/.config/airlock/token.json (mode 0600). The
+ * other commands call the broker's HTTPS JSON API with that token. The
+ * private SSH key never leaves this machine: requests carry the public key,
+ * `cert` writes the certificate next to it.
+ */
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import type { Command } from 'commander';
+import { decodeJwt } from 'jose';
+import { type HttpsCallOptions, httpsCall } from '../../broker/https-client.js';
+import { AirlockError, isErrorCode } from '../../core/errors.js';
+
+/** What the commands touch: output, files, time. Tests pass their own. */
+export interface BrokerClientIo {
+  out(text: string): void;
+  err(text: string): void;
+  /** Directory of token.json; default `$XDG_CONFIG_HOME/airlock` or `~/.config/airlock`. */
+  readonly configDir: string;
+  readonly homeDir: string;
+  now(): Date;
+  sleep(ms: number): Promise<void>;
+}
+
+/** The real process. */
+export function processBrokerClientIo(): BrokerClientIo {
+  const home = homedir();
+  const base = process.env.XDG_CONFIG_HOME || join(home, '.config');
+  return {
+    out: (text) => process.stdout.write(text),
+    err: (text) => process.stderr.write(text),
+    configDir: process.env.AIRLOCK_CONFIG_DIR || join(base, 'airlock'),
+    homeDir: home,
+    now: () => new Date(),
+    sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+  };
+}
+
+/** The cached login. */
+export interface TokenCache {
+  readonly broker: string;
+  /** Absolute path of the PEM bundle trusted for the broker (and the issuer unless issuerCa). */
+  readonly ca?: string;
+  readonly issuer: string;
+  readonly idToken: string;
+  /** RFC 3339. */
+  readonly expiresAt: string;
+  readonly user?: string;
+}
+
+/** Connection options every command takes. */
+export interface ConnectionOptions {
+  readonly broker?: string;
+  readonly ca?: string;
+}
+
+/** RFC 8628 §3.4 grant type. */
+const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
+
+function tokenPath(io: BrokerClientIo): string {
+  return join(io.configDir, 'token.json');
+}
+
+async function readCache(io: BrokerClientIo): Promise<TokenCache | undefined> {
+  try {
+    return JSON.parse(await readFile(tokenPath(io), 'utf8')) as TokenCache;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new AirlockError('USAGE', `cannot read ${tokenPath(io)}: ${(error as Error).message}`);
+  }
+}
+
+async function writeCache(io: BrokerClientIo, cache: TokenCache): Promise<void> {
+  await mkdir(io.configDir, { recursive: true, mode: 0o700 });
+  const path = tokenPath(io);
+  await writeFile(path, `${JSON.stringify(cache, null, 2)}\n`, { mode: 0o600 });
+  await chmod(path, 0o600); // writeFile's mode applies only when it creates the file
+}
+
+async function readPem(path: string | undefined): Promise<string | undefined> {
+  if (path === undefined) return undefined;
+  try {
+    return await readFile(path, 'utf8');
+  } catch (error) {
+    throw new AirlockError('USAGE', `cannot read CA file ${path}: ${(error as Error).message}`);
+  }
+}
+
+/** Throws the broker's `{code, message}` as an AirlockError. */
+function brokerError(status: number, body: unknown): AirlockError {
+  const { code, message } = (body ?? {}) as { code?: unknown; message?: unknown };
+  if (typeof code === 'string' && isErrorCode(code)) {
+    return new AirlockError(code, typeof message === 'string' ? message : code);
+  }
+  return new AirlockError('INTERNAL', `broker answered HTTP ${status}`);
+}
+
+interface Session {
+  readonly broker: string;
+  readonly ca: string | undefined;
+  readonly token: string;
+}
+
+/** The broker URL, CA and a current token, from the options and the cache. */
+async function session(io: BrokerClientIo, options: ConnectionOptions): Promise<Session> {
+  const cache = await readCache(io);
+  if (!cache) throw new AirlockError('AUTH_REQUIRED', 'not logged in; run airlock login --broker URL');
+  if (Date.parse(cache.expiresAt) <= io.now().getTime()) {
+    throw new AirlockError('AUTH_EXPIRED', 'the cached login has expired; run airlock login');
+  }
+  const broker = options.broker ?? cache.broker;
+  return { broker, ca: await readPem(options.ca ?? cache.ca), token: cache.idToken };
+}
+
+async function call(s: Session, method: 'GET' | 'POST', path: string, json?: unknown): Promise<unknown> {
+  const init: HttpsCallOptions = {
+    method,
+    ca: s.ca,
+    headers: { authorization: `Bearer ${s.token}` },
+    ...(json === undefined ? {} : { json }),
+  };
+  const response = await httpsCall(`${s.broker.replace(/\/$/, '')}${path}`, init);
+  if (response.status >= 400) throw brokerError(response.status, response.body);
+  return response.body;
+}
+
+/** Options of `airlock login`. */
+export interface LoginOptions extends ConnectionOptions {
+  /** PEM bundle for the issuer's TLS; default: the --ca bundle. */
+  readonly issuerCa?: string;
+}
+
+/** `airlock login`: device flow, then caches the ID token. */
+export async function runLogin(options: LoginOptions, io: BrokerClientIo): Promise<number> {
+  const cached = await readCache(io);
+  const broker = options.broker ?? cached?.broker;
+  if (!broker) throw new AirlockError('USAGE', 'the first login needs --broker URL');
+  const caPath = options.ca === undefined ? cached?.ca : resolve(options.ca);
+  const ca = await readPem(caPath);
+  const issuerCa = options.issuerCa === undefined ? ca : await readPem(options.issuerCa);
+
+  const config = await httpsCall(`${broker.replace(/\/$/, '')}/v1/config`, { ca });
+  const { issuer, clientId } = (config.body ?? {}) as { issuer?: string; clientId?: string };
+  if (config.status !== 200 || typeof issuer !== 'string' || typeof clientId !== 'string') {
+    throw new AirlockError('INTERNAL', `${broker} did not name its issuer (HTTP ${config.status})`);
+  }
+  const discovery = await httpsCall(`${issuer.replace(/\/$/, '')}/.well-known/openid-configuration`, {
+    ca: issuerCa,
+  });
+  const endpoints = (discovery.body ?? {}) as {
+    device_authorization_endpoint?: string;
+    token_endpoint?: string;
+  };
+  if (
+    typeof endpoints.device_authorization_endpoint !== 'string' ||
+    typeof endpoints.token_endpoint !== 'string'
+  ) {
+    throw new AirlockError('INTERNAL', `${issuer} does not offer the device authorization grant`);
+  }
+  const started = await httpsCall(endpoints.device_authorization_endpoint, {
+    ca: issuerCa,
+    form: { client_id: clientId, scope: 'openid profile email groups' },
+  });
+  const device = (started.body ?? {}) as {
+    device_code?: string;
+    user_code?: string;
+    verification_uri?: string;
+    verification_uri_complete?: string;
+    expires_in?: number;
+    interval?: number;
+  };
+  if (
+    started.status !== 200 ||
+    typeof device.device_code !== 'string' ||
+    typeof device.user_code !== 'string'
+  ) {
+    throw new AirlockError(
+      'AUTH_INVALID',
+      `${issuer} refused the device authorization (HTTP ${started.status})`,
+    );
+  }
+  io.err(
+    `To sign in, open ${device.verification_uri ?? issuer} and enter the code ${device.user_code}\n` +
+      (device.verification_uri_complete ? `(or open ${device.verification_uri_complete})\n` : ''),
+  );
+  // RFC 8628 §3.5: poll no faster than `interval`, +5 s on slow_down, until expires_in.
+  let interval = (device.interval ?? 5) * 1000;
+  const deadline = Date.now() + (device.expires_in ?? 600) * 1000;
+  let idToken: string | undefined;
+  while (idToken === undefined) {
+    if (Date.now() >= deadline)
+      throw new AirlockError('AUTH_EXPIRED', 'the sign-in code expired; run airlock login again');
+    await io.sleep(interval);
+    const polled = await httpsCall(endpoints.token_endpoint, {
+      ca: issuerCa,
+      form: { grant_type: DEVICE_CODE_GRANT, device_code: device.device_code, client_id: clientId },
+    });
+    const body = (polled.body ?? {}) as { error?: string; id_token?: string };
+    if (polled.status === 200 && typeof body.id_token === 'string') idToken = body.id_token;
+    else if (body.error === 'authorization_pending') continue;
+    else if (body.error === 'slow_down') interval += 5000;
+    else if (body.error === 'access_denied') throw new AirlockError('AUTH_INVALID', 'sign-in was denied');
+    else if (body.error === 'expired_token') {
+      throw new AirlockError('AUTH_EXPIRED', 'the sign-in code expired; run airlock login again');
+    } else throw new AirlockError('AUTH_INVALID', `sign-in failed: ${body.error ?? `HTTP ${polled.status}`}`);
+  }
+  const exp = decodeJwt(idToken).exp;
+  const s: Session = { broker, ca, token: idToken };
+  const me = (await call(s, 'GET', '/v1/whoami')) as { user: string; groups: string[] };
+  await writeCache(io, {
+    broker,
+    ...(caPath === undefined ? {} : { ca: caPath }),
+    issuer,
+    idToken,
+    expiresAt: new Date((exp ?? 0) * 1000).toISOString(),
+    user: me.user,
+  });
+  io.out(
+    `logged in as ${me.user} (groups: ${me.groups.join(', ') || 'none'}) until ${new Date((exp ?? 0) * 1000).toISOString()}\n`,
+  );
+  return 0;
+}
+
+/** Parses `30m`, `1h`, `90s`, `1h30m` or plain seconds. */
+export function parseTtl(text: string): number {
+  const match = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s?)?$/.exec(text.trim());
+  if (!match || text.trim() === '')
+    throw new AirlockError('USAGE', `--ttl ${text} is not a duration like 30m, 1h or 900`);
+  const seconds = Number(match[1] ?? 0) * 3600 + Number(match[2] ?? 0) * 60 + Number(match[3] ?? 0);
+  if (seconds <= 0) throw new AirlockError('USAGE', '--ttl must be positive');
+  return seconds;
+}
+
+function expandHome(path: string, io: BrokerClientIo): string {
+  return path === '~' || path.startsWith('~/') ? join(io.homeDir, path.slice(1)) : path;
+}
+
+/** Options of `airlock request`. */
+export interface RequestOptions extends ConnectionOptions {
+  readonly profile: string;
+  readonly cluster: string;
+  readonly namespace: string;
+  readonly pod: readonly string[];
+  readonly ttl: string;
+  readonly reason: string;
+  readonly key?: string;
+  readonly runbook?: string;
+  readonly json?: boolean;
+}
+
+interface RequestView {
+  id: string;
+  status: string;
+  requester: { user: string };
+  scope: {
+    profile: string;
+    cluster: string;
+    namespace: string;
+    podPatterns: string[];
+    ttlSeconds: number;
+    reason: string;
+  };
+  decision: { decision: string; rule?: string; approvers?: { groups: string[]; count: number } };
+  createdAt: string;
+  pendingExpiresAt?: string;
+  accessExpiresAt?: string;
+  approvals: { user: string }[];
+  certificate?: { serial: string };
+}
+
+function describe(r: RequestView): string {
+  const lines = [
+    `${r.id}  ${r.status}`,
+    `  requester  ${r.requester.user}`,
+    `  scope      ${r.scope.profile} ${r.scope.cluster}/${r.scope.namespace} pods ${r.scope.podPatterns.join(',')} for ${r.scope.ttlSeconds}s`,
+    `  reason     ${r.scope.reason}`,
+    `  decision   ${r.decision.decision}${r.decision.rule ? ` (${r.decision.rule})` : ''}`,
+  ];
+  if (r.status === 'pending' && r.decision.approvers) {
+    lines.push(
+      `  waiting    for ${r.decision.approvers.count} approval(s) from ${r.decision.approvers.groups.join(', ')} until ${r.pendingExpiresAt}`,
+    );
+  }
+  if (r.approvals.length > 0) lines.push(`  approved   by ${r.approvals.map((a) => a.user).join(', ')}`);
+  if (r.accessExpiresAt) lines.push(`  access     until ${r.accessExpiresAt}`);
+  if (r.certificate) lines.push(`  cert       serial ${r.certificate.serial}`);
+  return `${lines.join('\n')}\n`;
+}
+
+/** `airlock request`. */
+export async function runRequest(options: RequestOptions, io: BrokerClientIo): Promise<number> {
+  const s = await session(io, options);
+  const keyPath = expandHome(options.key ?? '~/.ssh/id_ed25519.pub', io);
+  let sshPublicKey: string;
+  try {
+    sshPublicKey = (await readFile(keyPath, 'utf8')).trim();
+  } catch (error) {
+    throw new AirlockError('USAGE', `cannot read public key ${keyPath}: ${(error as Error).message}`);
+  }
+  if (options.pod.length === 0) throw new AirlockError('USAGE', 'name at least one --pod pattern');
+  const created = (await call(s, 'POST', '/v1/requests', {
+    profile: options.profile,
+    cluster: options.cluster,
+    namespace: options.namespace,
+    podPatterns: [...options.pod],
+    reason: options.reason,
+    ttlSeconds: parseTtl(options.ttl),
+    sshPublicKey,
+    ...(options.runbook === undefined ? {} : { runbook: options.runbook }),
+  })) as RequestView;
+  if (options.json) io.out(`${JSON.stringify(created, null, 2)}\n`);
+  else {
+    io.out(describe(created));
+    io.err(
+      created.status === 'approved'
+        ? `approved; get the certificate with: airlock cert ${created.id}\n`
+        : `ask an approver to run: airlock approve ${created.id}\n`,
+    );
+  }
+  return 0;
+}
+
+/** `airlock approve` / `airlock deny` / `airlock revoke`. */
+export async function runDecision(
+  action: 'approve' | 'deny' | 'revoke',
+  id: string,
+  options: ConnectionOptions & { comment?: string },
+  io: BrokerClientIo,
+): Promise<number> {
+  const s = await session(io, options);
+  const r = (await call(s, 'POST', `/v1/requests/${encodeURIComponent(id)}/${action}`, {
+    ...(options.comment === undefined ? {} : { comment: options.comment }),
+  })) as RequestView;
+  io.out(describe(r));
+  return 0;
+}
+
+/** Options of `airlock cert`. */
+export interface CertOptions extends ConnectionOptions {
+  /** The public key the request was made with; default ~/.ssh/id_ed25519.pub. */
+  readonly key?: string;
+  /** Default: `<key without .pub>-cert.pub`, where ssh finds it next to the key. */
+  readonly out?: string;
+}
+
+/** `airlock cert`: fetches the certificate and writes it next to the key. */
+export async function runCert(id: string, options: CertOptions, io: BrokerClientIo): Promise<number> {
+  const s = await session(io, options);
+  const issued = (await call(s, 'POST', `/v1/requests/${encodeURIComponent(id)}/certificate`)) as {
+    certificate: string;
+    serial: string;
+    validBefore: string;
+  };
+  const key = expandHome(options.key ?? '~/.ssh/id_ed25519.pub', io);
+  const out = expandHome(options.out ?? `${key.replace(/\.pub$/, '')}-cert.pub`, io);
+  await mkdir(dirname(out), { recursive: true });
+  await writeFile(out, `${issued.certificate}\n`, { mode: 0o644 });
+  io.out(`${out}\n`);
+  io.err(`certificate serial ${issued.serial}, valid until ${issued.validBefore}\n`);
+  return 0;
+}
+
+/** `airlock status [ID]`. */
+export async function runStatus(
+  id: string | undefined,
+  options: ConnectionOptions & { pending?: boolean; json?: boolean },
+  io: BrokerClientIo,
+): Promise<number> {
+  const s = await session(io, options);
+  const result =
+    id === undefined
+      ? (
+          (await call(s, 'GET', options.pending ? '/v1/requests?pending=1' : '/v1/requests?mine=1')) as {
+            requests: RequestView[];
+          }
+        ).requests
+      : [(await call(s, 'GET', `/v1/requests/${encodeURIComponent(id)}`)) as RequestView];
+  if (options.json) io.out(`${JSON.stringify(id === undefined ? result : result[0], null, 2)}\n`);
+  else if (result.length === 0)
+    io.out(options.pending ? 'nothing waiting for your approval\n' : 'no requests\n');
+  else for (const r of result) io.out(describe(r));
+  return 0;
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+function connection(command: Command): Command {
+  return command
+    .option('--broker <url>', 'broker URL (default: from the last airlock login)')
+    .option('--ca <file>', 'PEM CA bundle trusted for the broker (default: from the last airlock login)');
+}
+
+/** Registers the broker client commands. */
+export function registerBrokerClientCommands(
+  program: Command,
+  io: () => BrokerClientIo = processBrokerClientIo,
+): void {
+  const set = (status: number) => {
+    process.exitCode = status;
+  };
+  connection(
+    program
+      .command('login')
+      .description(
+        'Sign in with your identity provider (OAuth device flow) and cache the ID token at ~/.config/airlock/token.json (mode 0600)',
+      ),
+  )
+    .option('--issuer-ca <file>', 'PEM CA bundle trusted for the identity provider (default: --ca)')
+    .addHelpText(
+      'after',
+      '\nExample:\n  airlock login --broker https://airlock.example.com --ca broker-ca.pem',
+    )
+    .action(async (options: LoginOptions) => set(await runLogin(options, io())));
+
+  connection(
+    program
+      .command('request')
+      .description('Ask for temporary, scoped access; prints the request and its decision'),
+  )
+    .requiredOption('--profile <name>', 'policy profile')
+    .requiredOption('--cluster <name>', 'cluster')
+    .requiredOption('--namespace <name>', 'namespace')
+    .requiredOption('--pod <pattern>', 'pod name pattern (repeatable)', collect, [])
+    .requiredOption('--ttl <duration>', 'how long, e.g. 30m, 1h, 900')
+    .requiredOption('--reason <text>', 'why (an incident reference may allow auto-approval)')
+    .option('--key <file>', 'your SSH public key', '~/.ssh/id_ed25519.pub')
+    .option('--runbook <name>', 'request a pre-approved runbook')
+    .option('--json', 'print the request as JSON')
+    .addHelpText(
+      'after',
+      '\nExample:\n  airlock request --profile oncall-debug --cluster prod-eu --namespace payments \\\n' +
+        '    --pod "payments-api-*" --ttl 30m --reason "INC-1234 checkout latency"',
+    )
+    .action(async (options: RequestOptions) => set(await runRequest(options, io())));
+
+  for (const action of ['approve', 'deny'] as const) {
+    connection(
+      program
+        .command(`${action} <id>`)
+        .description(
+          action === 'approve'
+            ? "Approve someone else's pending request"
+            : 'Deny a pending request (or withdraw your own)',
+        ),
+    )
+      .option('--comment <text>', 'recorded in the audit trail')
+      .action(async (id: string, options: ConnectionOptions & { comment?: string }) =>
+        set(await runDecision(action, id, options, io())),
+      );
+  }
+  connection(
+    program
+      .command('revoke <id>')
+      .description('Revoke granted access: its certificate goes on the deny list at once'),
+  )
+    .option('--comment <text>', 'recorded in the audit trail')
+    .action(async (id: string, options: ConnectionOptions & { comment?: string }) =>
+      set(await runDecision('revoke', id, options, io())),
+    );
+  connection(
+    program
+      .command('cert <id>')
+      .description('Fetch the SSH certificate of an approved request and write it next to your key'),
+  )
+    .option('--key <file>', 'the public key the request was made with', '~/.ssh/id_ed25519.pub')
+    .option('--out <file>', 'where to write the certificate (default: <key>-cert.pub)')
+    .action(async (id: string, options: CertOptions) => set(await runCert(id, options, io())));
+  connection(
+    program
+      .command('status [id]')
+      .description('Show one request, your requests, or (--pending) those waiting for you'),
+  )
+    .option('--pending', 'requests you may approve')
+    .option('--json', 'print JSON')
+    .action(
+      async (id: string | undefined, options: ConnectionOptions & { pending?: boolean; json?: boolean }) =>
+        set(await runStatus(id, options, io())),
+    );
+}

@@ -1,0 +1,131 @@
+/**
+ * completeCommandLine: command names, flags, flag values, kinds and pods.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { completeCommandLine } from './complete-command-line.js';
+
+const PODS = ['api-0', 'api-1', 'worker-0', 'payments/ledger-0'];
+const complete = (line: string, cursor = line.length) => completeCommandLine(line, cursor, PODS);
+
+describe('completeCommandLine', () => {
+  it.each<[string, string[]]>([
+    [
+      '',
+      [
+        'debug',
+        'describe',
+        'events',
+        'exec',
+        'exit',
+        'forward',
+        'get',
+        'help',
+        'logs',
+        'pods',
+        'quit',
+        'shell',
+        'whoami',
+      ],
+    ],
+    ['d', ['debug', 'describe']],
+    ['  e', ['events', 'exec', 'exit']],
+    ['wh', ['whoami']],
+    ['zz', []],
+    ['-', ['--help', '--output', '-h', '-o']],
+    ['-o ', ['json', 'text']],
+    ['-o j', ['json']],
+    ['-o json p', ['pods']],
+    ['logs ', ['api-0', 'api-1', 'payments/ledger-0', 'worker-0']],
+    ['logs a', ['api-0', 'api-1']],
+    ['logs pay', ['payments/ledger-0']],
+    ['logs payments/', ['payments/api-0', 'payments/api-1', 'payments/ledger-0', 'payments/worker-0']],
+    ['logs payments/a', ['payments/api-0', 'payments/api-1']],
+    ['logs api-0 ', []],
+    ['logs api-0 --t', ['--tail', '--timestamps']],
+    [
+      'logs api-0 -',
+      [
+        '--container',
+        '--follow',
+        '--help',
+        '--output',
+        '--since',
+        '--tail',
+        '--timestamps',
+        '-c',
+        '-f',
+        '-h',
+        '-o',
+      ],
+    ],
+    ['logs -c ', []],
+    ['logs -c app ', ['api-0', 'api-1', 'payments/ledger-0', 'worker-0']],
+    ['logs api-0 -o ', ['json', 'text']],
+    ['exec w', ['worker-0']],
+    ['exec api-0 --', ['--', '--container', '--help', '--output', '--stdin', '--tty']],
+    ['exec api-0 -- ', []],
+    ['exec api-0 -- l', []],
+    ['debug api-0 --i', ['--image']],
+    ['debug api-0 --image ', []],
+    ['shell ', ['api-0', 'api-1', 'payments/ledger-0', 'worker-0']],
+    ['describe w', ['worker-0']],
+    ['get ', ['deployments', 'events', 'namespaces', 'nodes', 'pods', 'replicasets']],
+    ['get r', ['replicasets']],
+    ['get po', ['pods']],
+    ['get dep', ['deployments']],
+    ['get rs', ['rs']],
+    ['get po a', ['api-0', 'api-1']],
+    ['get pods a', ['api-0', 'api-1']],
+    ['get deploy a', []],
+    [
+      'help ',
+      [
+        'debug',
+        'describe',
+        'events',
+        'exec',
+        'exit',
+        'forward',
+        'get',
+        'help',
+        'logs',
+        'pods',
+        'quit',
+        'shell',
+        'whoami',
+      ],
+    ],
+    ['help l', ['logs']],
+    ['help logs ', []],
+    ['whoami ', []],
+    ['bogus ', []],
+    ["logs 'a", []],
+    ['logs a | ', []],
+  ])('%j', (line, candidates) => {
+    expect(complete(line)).toEqual(candidates);
+  });
+
+  it('completes the word before the cursor, ignoring the rest of the line', () => {
+    expect(complete('lo api-0', 2)).toEqual(['logs']);
+    expect(complete('logs a --tail 10', 6)).toEqual(['api-0', 'api-1']);
+  });
+
+  it('clamps the cursor to the line', () => {
+    expect(complete('wh', 99)).toEqual(['whoami']);
+    expect(complete('wh', -3)).toHaveLength(13);
+  });
+
+  it('never throws, whatever the line and cursor', () => {
+    fc.assert(
+      fc.property(
+        fc.string({ unit: 'binary', maxLength: 40 }),
+        fc.integer({ min: -5, max: 50 }),
+        (line, cursor) => {
+          expect(Array.isArray(completeCommandLine(line, cursor, PODS))).toBe(true);
+        },
+      ),
+      { numRuns: 3000 },
+    );
+  });
+});

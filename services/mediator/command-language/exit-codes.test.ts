@@ -1,0 +1,141 @@
+/**
+ * Exit statuses for every code of the catalogue, and the stderr line.
+ */
+import { describe, expect, it } from 'vitest';
+import { AirlockError, CERT_CODES, type ErrorCode, POLICY_CODES, SYSTEM_CODES } from '../../core/errors.js';
+import { EXIT_CODES, exitCodeFor, formatError } from './exit-codes.js';
+
+/**
+ * The decided status of every code. A code added to the catalogue without a
+ * row here fails 'covers every catalogue code', so someone has to decide.
+ */
+const EXPECTED: Readonly<Record<string, number>> = {
+  CERT_MALFORMED: 65,
+  CERT_UNTRUSTED_CA: 65,
+  CERT_BAD_CA_SIGNATURE: 65,
+  CERT_NOT_USER: 65,
+  CERT_NOT_YET_VALID: 65,
+  CERT_EXPIRED: 65,
+  CERT_PRINCIPAL_MISMATCH: 65,
+  CERT_SOURCE_ADDRESS: 65,
+  CERT_UNKNOWN_CRITICAL_OPTION: 65,
+  CERT_REVOKED: 65,
+  CERT_BAD_SIGNATURE: 65,
+  CERT_SCOPE_INVALID: 65,
+  CERT_REQUIRED: 65,
+  CA_KEY_EXISTS: 70,
+  POLICY_INVALID: 70,
+  SCOPE_CLUSTER: 77,
+  SCOPE_NAMESPACE: 77,
+  SCOPE_POD: 77,
+  ACTION_NOT_ALLOWED: 77,
+  COMMAND_NOT_ALLOWED: 77,
+  COMMAND_DENIED: 77,
+  PORT_NOT_ALLOWED: 77,
+  IMAGE_NOT_ALLOWED: 77,
+  SHELL_NOT_ALLOWED: 77,
+  PROFILE_UNKNOWN: 77,
+  TTL_TOO_LONG: 70,
+  REQUEST_DENIED: 70,
+  USAGE: 64,
+  CONFIG_INVALID: 70,
+  CLUSTER_GO_MISSING: 70,
+  CLUSTER_BUILD_FAILED: 70,
+  CLUSTER_START_FAILED: 70,
+  EXECUTOR_UNAVAILABLE: 69,
+  EXECUTOR_SHUTDOWN: 69,
+  GRANT_INVALID: 65,
+  SESSION_UNKNOWN: 65,
+  // Too many sessions for one user (the mediator refuses at login).
+  LIMIT_EXCEEDED: 70,
+  RBAC_DENIED: 77,
+  KUBERNETES_FORBIDDEN: 77,
+  KUBERNETES_NOT_FOUND: 70,
+  KUBERNETES_ERROR: 69,
+  SESSION_EXPIRED: 78,
+  AUDIT_UNAVAILABLE: 69,
+  INTERNAL: 70,
+  X509_INVALID: 70,
+  X509_UNTRUSTED: 70,
+  X509_EXPIRED: 70,
+  X509_NOT_YET_VALID: 70,
+  X509_WRONG_USAGE: 70,
+  X509_WRONG_TIER: 70,
+  AUDIT_TAMPERED: 70,
+  AUDIT_KEY_EXISTS: 70,
+  // Broker (HTTP API) codes: never the outcome of an SSH command.
+  AUTH_REQUIRED: 70,
+  AUTH_INVALID: 70,
+  AUTH_EXPIRED: 70,
+  ACCESS_FORBIDDEN: 70,
+  REQUEST_NOT_FOUND: 70,
+  REQUEST_STATE: 70,
+  REQUEST_EXPIRED: 70,
+  APPROVAL_NOT_ALLOWED: 70,
+};
+
+const CATALOGUE: readonly ErrorCode[] = [...CERT_CODES, ...POLICY_CODES, ...SYSTEM_CODES];
+
+describe('exitCodeFor', () => {
+  it('covers every catalogue code', () => {
+    const undecided = CATALOGUE.filter((code) => !Object.hasOwn(EXPECTED, code));
+    expect(undecided).toEqual([]);
+  });
+
+  it.each(CATALOGUE)('%s', (code) => {
+    expect(exitCodeFor(code)).toBe(EXPECTED[code]);
+  });
+
+  it('uses the sysexits values', () => {
+    expect(EXIT_CODES).toEqual({
+      OK: 0,
+      USAGE: 64,
+      AUTHENTICATION: 65,
+      UNAVAILABLE: 69,
+      INTERNAL: 70,
+      DENIED: 77,
+      SESSION_EXPIRED: 78,
+    });
+  });
+});
+
+describe('formatError', () => {
+  it('writes one text line with the code', () => {
+    expect(formatError(new AirlockError('SCOPE_POD', 'pod db-0 is outside your scope'), 'text')).toBe(
+      'airlock: SCOPE_POD: pod db-0 is outside your scope\n',
+    );
+  });
+
+  it('keeps a usage hint on its own line', () => {
+    expect(formatError(new AirlockError('USAGE', 'logs: missing pod\nusage: logs POD'), 'text')).toBe(
+      'airlock: USAGE: logs: missing pod\nusage: logs POD\n',
+    );
+  });
+
+  it('writes one JSON line', () => {
+    expect(formatError(new AirlockError('SESSION_EXPIRED', 'session expired'), 'json')).toBe(
+      '{"code":"SESSION_EXPIRED","message":"session expired"}\n',
+    );
+  });
+
+  it('never shows detail or cause', () => {
+    const error = new AirlockError('INTERNAL', 'internal error', {
+      detail: 'secret path',
+      cause: new Error('x'),
+    });
+    expect(formatError(error, 'text')).toBe('airlock: INTERNAL: internal error\n');
+    expect(formatError(error, 'json')).toBe('{"code":"INTERNAL","message":"internal error"}\n');
+  });
+
+  it('neutralizes terminal escapes in both forms', () => {
+    const error = new AirlockError('KUBERNETES_ERROR', 'pod \x1b]0;pwned\x07 \x9b2J\x7f');
+    expect(formatError(error, 'text')).toBe(
+      'airlock: KUBERNETES_ERROR: pod \\x1b]0;pwned\\x07 \\x9b2J\\x7f\n',
+    );
+    const json = formatError(error, 'json');
+    expect(json).toBe(
+      '{"code":"KUBERNETES_ERROR","message":"pod \\u001b]0;pwned\\u0007 \\u009b2J\\u007f"}\n',
+    );
+    expect(JSON.parse(json).message).toBe(error.message);
+  });
+});

@@ -1,0 +1,349 @@
+import type { Readable, Writable } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
+import type * as grpc from '@grpc/grpc-js';
+import type { AuditEventInput, AuditTrail } from '../core/audit/types.js';
+import { AirlockError } from '../core/errors.js';
+import { authorizeIntent, type Intent, type Policy } from '../core/policy/index.js';
+import type { CallOptions, ExecutorClient } from '../core/rpc/executor-client.js';
+import { fromGrpcError } from '../core/rpc/grpc-errors.js';
+import type { ExecInput, ExecOutput, OpenSessionResponse } from '../core/rpc/messages.js';
+import { EXIT_CODES, exitCodeFor, formatError } from './command-language/exit-codes.js';
+import {
+  type EventListJson,
+  formatEventTable,
+  formatPodTable,
+  formatWhoami,
+  type PodListJson,
+} from './command-language/format-output.js';
+import { FORWARD_EXPLANATION, helpText } from './command-language/help-text.js';
+import type { Command, OutputFormat } from './command-language/parse-command.js';
+import { sanitizeForTerminal } from './command-language/sanitize.js';
+
+/** The SSH channel a command runs on. */
+export interface CommandIo {
+  stdin: Readable;
+  stdout: Writable;
+  stderr: Writable;
+  /** Set when the client asked for a pty: its size now, and a way to hear about changes. */
+  terminal?: {
+    width: number;
+    height: number;
+    onResize(listener: (width: number, height: number) => void): void;
+  };
+  /** True if the certificate has permit-pty. */
+  permitPty: boolean;
+}
+
+/** What a command runs against: the session opened at the executor. */
+export interface CommandContext {
+  client: ExecutorClient;
+  session: OpenSessionResponse;
+  policy: () => Policy;
+  audit: AuditTrail;
+  clock: () => Date;
+  /** W3C traceparent of the SSH session, continued into every executor call. */
+  traceparent: string;
+  clientAddress: string;
+}
+
+function write(stream: Writable, text: string): void {
+  stream.write(text);
+}
+
+/**
+ * The early, clear answer: the same policy the executor applies
+ * authoritatively. A denial here is audited in the mediator's trail and never
+ * reaches the executor.
+ */
+async function checkEarly(
+  ctx: CommandContext,
+  intent: Intent,
+  target: AuditEventInput['target'],
+): Promise<void> {
+  const decision = authorizeIntent(
+    ctx.policy(),
+    {
+      profile: ctx.session.profile,
+      cluster: ctx.session.cluster,
+      namespace: ctx.session.namespace,
+      podPatterns: ctx.session.pod_patterns,
+    },
+    { ...intent, cluster: ctx.session.cluster },
+  );
+  if (decision.allow) return;
+  await ctx.audit.append(
+    {
+      event: 'intent.denied',
+      actor: { user: ctx.session.user, groups: ctx.session.groups, address: ctx.clientAddress },
+      target,
+      decision: 'deny',
+      code: decision.code,
+      reason: decision.reason,
+      session_id: ctx.session.session_id,
+      request_id: ctx.session.request_id,
+      trace_id: ctx.traceparent.split('-')[1],
+      details: { action: intent.action, ...(decision.rule ? { rule: decision.rule } : {}) },
+    },
+    { durable: true },
+  );
+  throw new AirlockError(decision.code, decision.reason);
+}
+
+function printObject(
+  io: CommandIo,
+  output: OutputFormat,
+  json: string,
+  text: (value: unknown) => string,
+): void {
+  const value = JSON.parse(json) as unknown;
+  write(io.stdout, output === 'json' ? `${JSON.stringify(value)}\n` : text(value));
+}
+
+/**
+ * Pipes one executor Exec/Debug stream to the SSH channel: stdin frames in
+ * (EOF when the channel's input ends), resize frames for a pty, stdout and
+ * stderr out with backpressure both ways. Resolves with the remote exit code.
+ */
+function pipeExec(
+  call: grpc.ClientDuplexStream<ExecInput, ExecOutput>,
+  first: ExecInput,
+  io: CommandIo,
+): Promise<number> {
+  return new Promise((resolve, reject) => {
+    let exitCode: number | undefined;
+    call.write(first);
+    const onData = (chunk: Buffer) => {
+      if (!call.write({ stdin: chunk })) {
+        io.stdin.pause();
+        call.once('drain', () => io.stdin.resume());
+      }
+    };
+    const onEnd = () => call.write({ stdin_eof: true });
+    io.stdin.on('data', onData);
+    io.stdin.once('end', onEnd);
+    io.terminal?.onResize((width, height) => call.write({ resize: { width, height } }));
+    call.on('data', (frame: ExecOutput) => {
+      const target =
+        'stdout' in frame && frame.stdout
+          ? io.stdout
+          : 'stderr' in frame && frame.stderr
+            ? io.stderr
+            : undefined;
+      const chunk =
+        'stdout' in frame && frame.stdout ? frame.stdout : 'stderr' in frame ? frame.stderr : undefined;
+      if (target && chunk && !target.write(chunk)) {
+        call.pause();
+        target.once('drain', () => call.resume());
+      }
+      if ('exit' in frame && frame.exit) exitCode = frame.exit.code;
+    });
+    const cleanup = () => {
+      io.stdin.off('data', onData);
+      io.stdin.off('end', onEnd);
+    };
+    call.on('error', (error) => {
+      cleanup();
+      reject(fromGrpcError(error));
+    });
+    call.on('end', () => {
+      cleanup();
+      if (exitCode === undefined)
+        reject(
+          new AirlockError('EXECUTOR_UNAVAILABLE', 'the executor ended the stream without an exit status'),
+        );
+      else resolve(exitCode);
+    });
+  });
+}
+
+/**
+ * Runs one parsed command and returns the SSH exit status: the remote
+ * command's own status for exec/shell/debug, 0 for success, or the status
+ * for the error code (printed as `airlock: CODE: reason` or JSON on stderr).
+ */
+export async function runCommand(command: Command, io: CommandIo, ctx: CommandContext): Promise<number> {
+  const options: CallOptions = { traceparent: ctx.traceparent };
+  try {
+    switch (command.kind) {
+      case 'help':
+        write(io.stdout, helpText(command.topic));
+        return EXIT_CODES.OK;
+      case 'forward':
+        write(io.stdout, `${FORWARD_EXPLANATION}\n`);
+        return EXIT_CODES.OK;
+      case 'exit':
+        return EXIT_CODES.OK;
+      case 'whoami': {
+        const now = ctx.clock().getTime();
+        write(
+          io.stdout,
+          command.output === 'json' ? `${JSON.stringify(ctx.session)}\n` : formatWhoami(ctx.session, now),
+        );
+        return EXIT_CODES.OK;
+      }
+      case 'pods':
+      case 'events': {
+        const resource = command.kind;
+        await checkEarly(
+          ctx,
+          { action: 'list', namespace: command.namespace, resource },
+          { namespace: command.namespace, resource },
+        );
+        const list = await ctx.client.list({ kind: resource, namespace: command.namespace }, options);
+        const now = ctx.clock().getTime();
+        printObject(io, command.output, list.json, (value) =>
+          resource === 'pods'
+            ? formatPodTable(value as PodListJson, now)
+            : formatEventTable(value as EventListJson, now),
+        );
+        return EXIT_CODES.OK;
+      }
+      case 'get': {
+        const ns = command.namespace || undefined;
+        const intent: Intent = command.name
+          ? {
+              action: 'get',
+              namespace: ns,
+              resource: command.resource,
+              ...(command.resource === 'pods' ? { pod: command.name } : {}),
+            }
+          : { action: 'list', namespace: ns, resource: command.resource };
+        await checkEarly(ctx, intent, { namespace: ns, resource: command.resource });
+        const result = command.name
+          ? await ctx.client.get(
+              { kind: command.resource, namespace: command.namespace, name: command.name },
+              options,
+            )
+          : await ctx.client.list({ kind: command.resource, namespace: command.namespace }, options);
+        const now = ctx.clock().getTime();
+        printObject(io, command.output, result.json, (value) =>
+          command.resource === 'pods' && !command.name
+            ? formatPodTable(value as PodListJson, now)
+            : `${sanitizeForTerminal(JSON.stringify(value, null, 2))}\n`,
+        );
+        return EXIT_CODES.OK;
+      }
+      case 'describe': {
+        const { target } = command;
+        await checkEarly(
+          ctx,
+          { action: 'get', namespace: target.namespace, resource: 'pods', pod: target.pod },
+          { namespace: target.namespace, pod: target.pod, resource: 'pods' },
+        );
+        const pod = await ctx.client.get(
+          { kind: 'pods', namespace: target.namespace, name: target.pod },
+          options,
+        );
+        write(
+          io.stdout,
+          command.output === 'json'
+            ? `${pod.json}\n`
+            : `${sanitizeForTerminal(JSON.stringify(JSON.parse(pod.json), null, 2))}\n`,
+        );
+        return EXIT_CODES.OK;
+      }
+      case 'logs': {
+        const { target } = command;
+        await checkEarly(
+          ctx,
+          { action: 'logs', namespace: target.namespace, pod: target.pod },
+          { namespace: target.namespace, pod: target.pod, resource: 'pods/log' },
+        );
+        const call = ctx.client.logs(
+          {
+            target: { namespace: target.namespace, pod: target.pod, container: target.container ?? '' },
+            follow: command.follow,
+            since_seconds: command.sinceSeconds ?? 0,
+            tail_lines: command.tailLines ?? -1,
+            timestamps: command.timestamps,
+          },
+          options,
+        );
+        const decoder = new StringDecoder('utf8');
+        await new Promise<void>((resolve, reject) => {
+          call.on('data', (chunk: { data: Buffer }) => {
+            // Pod output goes to the user's terminal: neutralise escape sequences, keep the lines.
+            const text = decoder.write(chunk.data).split('\n').map(sanitizeForTerminal).join('\n');
+            if (!io.stdout.write(text)) {
+              call.pause();
+              io.stdout.once('drain', () => call.resume());
+            }
+          });
+          call.on('end', resolve);
+          call.on('error', (error) => reject(fromGrpcError(error)));
+          io.stdin.once('end', () => {
+            if (command.follow) call.cancel();
+          });
+        }).catch((error: unknown) => {
+          if (error instanceof AirlockError && error.detail?.includes('Cancelled')) return;
+          throw error;
+        });
+        return EXIT_CODES.OK;
+      }
+      case 'exec':
+      case 'shell': {
+        const { target } = command;
+        const shell = command.kind === 'shell';
+        const tty = shell || command.tty;
+        if (tty && !io.permitPty)
+          throw new AirlockError('SHELL_NOT_ALLOWED', 'this certificate does not permit a pty (permit-pty)');
+        const argv = shell ? [] : command.argv;
+        await checkEarly(
+          ctx,
+          {
+            action: shell ? 'shell' : 'exec',
+            namespace: target.namespace,
+            pod: target.pod,
+            argv: shell ? undefined : argv,
+            tty,
+          },
+          { namespace: target.namespace, pod: target.pod, resource: 'pods/exec', argv },
+        );
+        const size = io.terminal ? { width: io.terminal.width, height: io.terminal.height } : null;
+        return await pipeExec(
+          ctx.client.exec(options),
+          {
+            start: {
+              target: { namespace: target.namespace, pod: target.pod, container: target.container ?? '' },
+              argv,
+              tty: tty && io.terminal !== undefined,
+              size,
+              shell,
+            },
+          },
+          io,
+        );
+      }
+      case 'debug': {
+        const { target } = command;
+        await checkEarly(
+          ctx,
+          { action: 'debug', namespace: target.namespace, pod: target.pod, image: command.image },
+          { namespace: target.namespace, pod: target.pod, resource: 'pods/ephemeralcontainers' },
+        );
+        const size = io.terminal ? { width: io.terminal.width, height: io.terminal.height } : null;
+        return await pipeExec(
+          ctx.client.debug(options),
+          {
+            debug: {
+              target: { namespace: target.namespace, pod: target.pod, container: target.container ?? '' },
+              image: command.image,
+              argv: command.argv,
+              tty: command.tty && io.terminal !== undefined,
+              size,
+            },
+          },
+          io,
+        );
+      }
+    }
+  } catch (error) {
+    const airlock =
+      error instanceof AirlockError
+        ? error
+        : new AirlockError('INTERNAL', 'internal error', { cause: error });
+    write(io.stderr, formatError(airlock, command.output));
+    return exitCodeFor(airlock.code);
+  }
+  return EXIT_CODES.OK;
+}

@@ -1,0 +1,111 @@
+import { loadConfigFile, resolveFrom } from '../core/config-file.js';
+
+/** The mediator's configuration file (JSON). Paths are relative to the file. */
+export interface MediatorConfig {
+  /** host:port for SSH. */
+  listen: string;
+  /** ed25519 host key (OpenSSH format, 0600); created on first start. */
+  hostKeyFile: string;
+  policyFile: string;
+  /** The broker's SSH user CA public keys (TrustedUserCAKeys format). */
+  sshUserCaKeysFile: string;
+  revocation: { krlFiles: string[]; denyListFiles: string[] };
+  /** The mediator tier CA that issues session grants. */
+  mediatorCa: { certFile: string; keyFile: string };
+  executor: { address: string; caBundleFile: string; serverName?: string };
+  audit: { path: string; signingKeyFile: string; checkpointEvery: number };
+  limits: {
+    preAuthTimeoutSeconds: number;
+    maxUnauthenticatedPerSource: number;
+    maxSessionsPerPrincipal: number;
+    idleTimeoutSeconds: number;
+    expiryWarningSeconds: number;
+  };
+  drainSeconds: number;
+  logLevel: string;
+}
+
+const paths = { type: 'array', items: { type: 'string', minLength: 1 }, default: [] };
+const file = { type: 'string', minLength: 1 };
+
+export const mediatorConfigSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['listen', 'hostKeyFile', 'policyFile', 'sshUserCaKeysFile', 'mediatorCa', 'executor', 'audit'],
+  properties: {
+    listen: { type: 'string', pattern: '^.+:[0-9]{1,5}$' },
+    hostKeyFile: file,
+    policyFile: file,
+    sshUserCaKeysFile: file,
+    revocation: {
+      type: 'object',
+      additionalProperties: false,
+      required: [],
+      default: {},
+      properties: { krlFiles: paths, denyListFiles: paths },
+    },
+    mediatorCa: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['certFile', 'keyFile'],
+      properties: { certFile: file, keyFile: file },
+    },
+    executor: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['address', 'caBundleFile'],
+      properties: {
+        address: { type: 'string', pattern: '^.+:[0-9]{1,5}$' },
+        caBundleFile: file,
+        serverName: file,
+      },
+    },
+    audit: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['path', 'signingKeyFile'],
+      properties: {
+        path: file,
+        signingKeyFile: file,
+        checkpointEvery: { type: 'integer', minimum: 1, default: 100 },
+      },
+    },
+    limits: {
+      type: 'object',
+      additionalProperties: false,
+      required: [],
+      default: {},
+      properties: {
+        preAuthTimeoutSeconds: { type: 'integer', minimum: 1, maximum: 600, default: 20 },
+        maxUnauthenticatedPerSource: { type: 'integer', minimum: 1, maximum: 10_000, default: 10 },
+        maxSessionsPerPrincipal: { type: 'integer', minimum: 1, maximum: 10_000, default: 10 },
+        idleTimeoutSeconds: { type: 'integer', minimum: 10, maximum: 86_400, default: 900 },
+        expiryWarningSeconds: { type: 'integer', minimum: 0, maximum: 3600, default: 60 },
+      },
+    },
+    drainSeconds: { type: 'integer', minimum: 0, maximum: 3600, default: 30 },
+    logLevel: { type: 'string', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace'], default: 'info' },
+  },
+} as const;
+
+export function loadMediatorConfig(path: string): MediatorConfig {
+  const config = loadConfigFile<MediatorConfig>(path, mediatorConfigSchema);
+  const from = (p: string) => resolveFrom(path, p);
+  return {
+    ...config,
+    hostKeyFile: from(config.hostKeyFile),
+    policyFile: from(config.policyFile),
+    sshUserCaKeysFile: from(config.sshUserCaKeysFile),
+    revocation: {
+      krlFiles: config.revocation.krlFiles.map(from),
+      denyListFiles: config.revocation.denyListFiles.map(from),
+    },
+    mediatorCa: { certFile: from(config.mediatorCa.certFile), keyFile: from(config.mediatorCa.keyFile) },
+    executor: { ...config.executor, caBundleFile: from(config.executor.caBundleFile) },
+    audit: {
+      ...config.audit,
+      path: from(config.audit.path),
+      signingKeyFile: from(config.audit.signingKeyFile),
+    },
+  };
+}

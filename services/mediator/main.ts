@@ -1,0 +1,125 @@
+import { createPrivateKey } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import pino from 'pino';
+import { createFileAuditTrail } from '../core/audit/index.js';
+import { AirlockError } from '../core/errors.js';
+import { loadPolicy } from '../core/policy/index.js';
+import { watchRevocationFiles } from '../core/revocation-files.js';
+import { parsePublicKeyList } from '../core/ssh-cert/index.js';
+import { loadTierCa } from '../core/x509/index.js';
+import { loadMediatorConfig } from './config.js';
+import { loadOrCreateHostKey } from './host-key.js';
+import { createSshFrontend } from './ssh-frontend.js';
+
+/**
+ * The mediator's composition root. It reads no Kubernetes configuration at
+ * all: its only way to the cluster is the executor, over mTLS, with a
+ * session grant per SSH connection.
+ */
+export async function runMediator(configPath: string) {
+  const config = loadMediatorConfig(configPath);
+  const logger = pino({
+    level: config.logLevel,
+    base: { tier: 'mediator' },
+    redact: { paths: ['*.privateKey', '*.privateKeyPem'], censor: '[redacted]' },
+  });
+  const clock = () => new Date();
+  const hostKey = loadOrCreateHostKey(config.hostKeyFile);
+  const policy = loadPolicy(readFileSync(config.policyFile, 'utf8'));
+  const sshCas = parsePublicKeyList(readFileSync(config.sshUserCaKeysFile, 'utf8'));
+  if (sshCas.length === 0)
+    throw new AirlockError('CONFIG_INVALID', `${config.sshUserCaKeysFile} lists no SSH CA key`);
+  const revocation = watchRevocationFiles(config.revocation, clock);
+  revocation();
+  const mediatorCa = await loadTierCa(
+    readFileSync(config.mediatorCa.certFile, 'utf8'),
+    readFileSync(config.mediatorCa.keyFile, 'utf8'),
+  );
+  const audit = await createFileAuditTrail({
+    path: config.audit.path,
+    tier: 'mediator',
+    signingKey: createPrivateKey(readFileSync(config.audit.signingKeyFile)),
+    checkpointEvery: config.audit.checkpointEvery,
+    clock,
+  });
+  const frontend = createSshFrontend({
+    hostKey,
+    trustedSshCas: () => sshCas,
+    revocation,
+    policy: () => policy,
+    mediatorCa,
+    executor: {
+      address: config.executor.address,
+      caPem: readFileSync(config.executor.caBundleFile, 'utf8'),
+      ...(config.executor.serverName ? { serverName: config.executor.serverName } : {}),
+    },
+    audit,
+    logger,
+    clock,
+    limits: {
+      preAuthTimeoutMs: config.limits.preAuthTimeoutSeconds * 1000,
+      maxUnauthenticatedPerSource: config.limits.maxUnauthenticatedPerSource,
+      maxSessionsPerPrincipal: config.limits.maxSessionsPerPrincipal,
+      idleTimeoutMs: config.limits.idleTimeoutSeconds * 1000,
+      expiryWarningMs: config.limits.expiryWarningSeconds * 1000,
+    },
+  });
+  await audit.append({
+    event: 'config.loaded',
+    actor: { kind: 'system' },
+    target: {},
+    details: { listen: config.listen, host_key: hostKey.fingerprint, ssh_cas: sshCas.length },
+  });
+  const separator = config.listen.lastIndexOf(':');
+  const port = await frontend.listen(
+    Number(config.listen.slice(separator + 1)),
+    config.listen.slice(0, separator),
+  );
+  logger.info({ port, host_key: hostKey.fingerprint }, 'mediator listening (SSH)');
+  return {
+    port,
+    hostKey,
+    async stop() {
+      await frontend.stop(config.drainSeconds * 1000);
+      await audit.close();
+    },
+  };
+}
+
+const HELP = `Usage: node dist/services/mediator/main.js --config FILE
+
+Runs the airlock mediator: the SSH front door. Accepts OpenSSH user
+certificates only, offers the airlock command language (ssh gw help), and
+forwards intents to the executor. Prints the host key fingerprint at start:
+pin it in known_hosts as "[host]:port ssh-ed25519 AAAA...".
+SIGTERM/SIGINT: stop accepting, let sessions finish (drainSeconds), then
+close them with a message.`;
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { config: { type: 'string' }, help: { type: 'boolean' } } });
+  if (values.help || !values.config) {
+    process.stdout.write(`${HELP}\n`);
+    process.exitCode = values.help ? 0 : 2;
+    return;
+  }
+  try {
+    const mediator = await runMediator(values.config);
+    process.stdout.write(`ready port=${mediator.port} host-key=${mediator.hostKey.fingerprint}\n`);
+    process.stdout.write(`known_hosts: ${mediator.hostKey.publicKeyLine}\n`);
+    const signal = await new Promise<string>((resolve) => {
+      process.once('SIGTERM', () => resolve('SIGTERM'));
+      process.once('SIGINT', () => resolve('SIGINT'));
+    });
+    process.stderr.write(`${signal}: draining\n`);
+    await mediator.stop();
+  } catch (error) {
+    const airlock = error instanceof AirlockError ? error : new AirlockError('INTERNAL', String(error));
+    process.stderr.write(
+      `mediator: ${airlock.code}: ${airlock.message}\n${airlock.detail ? `${airlock.detail}\n` : ''}`,
+    );
+    process.exitCode = 1;
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await main();

@@ -1,0 +1,255 @@
+import { spawn } from 'node:child_process';
+import { connect, createServer, type Server } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateCaKey, parseDenyList } from '../../services/core/ssh-cert/index.js';
+import {
+  CLUSTER_NAME,
+  executorKubeConfig,
+  type Gateway,
+  startGateway,
+  testPolicy,
+} from '../support/executor-harness.js';
+import {
+  adminKubeConfig,
+  appendContainerLog,
+  createNamespace,
+  createRunningPod,
+  uniqueName,
+} from '../support/kube.js';
+import { type Mediator, ssh, sshArgs, sshUser, startMediator } from '../support/mediator-harness.js';
+
+describe('mediator: the stock OpenSSH client through the gateway to the hermetic cluster', () => {
+  const suffix = uniqueName('md');
+  const payments = `payments-${suffix}`;
+  let gateway: Gateway;
+  let mediator: Mediator;
+  let echoServer: Server;
+  const scope = {
+    cluster: CLUSTER_NAME,
+    namespace: payments,
+    podPatterns: ['api-*'],
+    profile: 'debug',
+    requestId: 'req-e2e',
+    groups: [],
+  };
+
+  beforeAll(async () => {
+    const admin = adminKubeConfig();
+    await createNamespace(admin, payments);
+    echoServer = createServer((socket) => socket.on('data', (d) => socket.write(`echo:${d}`)));
+    await new Promise<void>((resolve) => echoServer.listen(0, '127.0.0.1', resolve));
+    const port = (echoServer.address() as { port: number }).port;
+    await createRunningPod(admin, payments, 'api-0', [{ name: 'main' }], {
+      'fake-kubelet.airlock.dev/ports': JSON.stringify({ 8080: `127.0.0.1:${port}` }),
+    });
+    const policy = testPolicy([payments]);
+    gateway = await startGateway(
+      policy,
+      await executorKubeConfig(suffix, [`jit:debug:${payments}`], [payments]),
+    );
+    mediator = await startMediator(gateway, policy);
+  });
+
+  afterAll(async () => {
+    await mediator?.stop();
+    await gateway?.stop();
+    echoServer?.close();
+  });
+
+  it('runs an allowed command and passes its exit status through exactly', async () => {
+    const user = sshUser(gateway.sshCa, { scope });
+    const three = await ssh(mediator, user, ['exec', `${payments}/api-0`, '--', 'sh', '-c', "'exit 7'"]);
+    expect(three.stderr).toBe('');
+    expect(three.code).toBe(7);
+    const echo = await ssh(mediator, user, ['exec', 'api-0', '--', 'echo', 'hello', 'world']);
+    expect(echo).toEqual({ code: 0, stdout: 'hello world\n', stderr: '' });
+  });
+
+  it('streams logs line by line with terminal escape sequences neutralised', async () => {
+    appendContainerLog(payments, 'api-0', 'main', 'plain line');
+    appendContainerLog(payments, 'api-0', 'main', '\u001b[2Jcleared?');
+    const user = sshUser(gateway.sshCa, { scope });
+    const result = await ssh(mediator, user, ['logs', 'api-0']);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toBe('plain line\n\\x1b[2Jcleared?\n');
+  });
+
+  it('prints pods as JSON for runbooks', async () => {
+    const user = sshUser(gateway.sshCa, { scope });
+    const result = await ssh(mediator, user, ['pods', '--output', 'json']);
+    expect(result.code).toBe(0);
+    const names = (JSON.parse(result.stdout) as { items: { metadata: { name: string } }[] }).items.map(
+      (p) => p.metadata.name,
+    );
+    expect(names).toEqual(['api-0']);
+  });
+
+  it.each([
+    ['COMMAND_NOT_ALLOWED', ['exec', 'api-0', '--', 'ls', '/']],
+    ['SCOPE_NAMESPACE', ['exec', 'kube-system/api-0', '--', 'echo', 'x']],
+    ['SCOPE_POD', ['exec', 'db-0', '--', 'echo', 'x']],
+  ])('refuses %s with exit status 77 and the code on stderr', async (code, command) => {
+    const user = sshUser(gateway.sshCa, { scope });
+    const result = await ssh(mediator, user, command);
+    expect(result.code).toBe(77);
+    expect(result.stderr).toMatch(new RegExp(`^airlock: ${code}: `));
+    expect(mediator.audit.events().some((e) => e.event === 'intent.denied' && e.code === code)).toBe(true);
+  });
+
+  it('prints machine-readable errors with --output json', async () => {
+    const user = sshUser(gateway.sshCa, { scope });
+    const result = await ssh(mediator, user, ['exec', 'api-0', '--output', 'json', '--', 'ls', '/']);
+    expect(result.code).toBe(77);
+    expect(JSON.parse(result.stderr)).toMatchObject({ code: 'COMMAND_NOT_ALLOWED' });
+  });
+
+  it.each([
+    ['an untrusted CA', () => sshUser(generateCaKey('ed25519'), { scope }), 'CERT_UNTRUSTED_CA'],
+    [
+      'an expired certificate',
+      () => sshUser(gateway.sshCa, { scope, validFromSeconds: -600, validSeconds: -120 }),
+      'CERT_EXPIRED',
+    ],
+    [
+      'a not-yet-valid certificate',
+      () => sshUser(gateway.sshCa, { scope, validFromSeconds: 600, validSeconds: 1200 }),
+      'CERT_NOT_YET_VALID',
+    ],
+    [
+      'a certificate for another principal',
+      () => sshUser(gateway.sshCa, { scope, principal: 'bob' }),
+      'CERT_PRINCIPAL_MISMATCH',
+    ],
+    [
+      'a source-address the client is not in',
+      () => sshUser(gateway.sshCa, { scope, criticalOptions: { 'source-address': '10.1.2.0/24' } }),
+      'CERT_SOURCE_ADDRESS',
+    ],
+  ])('refuses login with %s, and audits the code', async (_name, makeUser, code) => {
+    const before = mediator.audit.events().length;
+    const result = await ssh(mediator, makeUser(), ['whoami']);
+    expect(result.code).toBe(255);
+    expect(result.stderr).toContain('Permission denied');
+    const denials = mediator.audit
+      .events()
+      .slice(before)
+      .filter((e) => e.event === 'auth.denied');
+    expect(denials.map((e) => e.code)).toContain(code);
+  });
+
+  it('refuses a revoked certificate', async () => {
+    const user = sshUser(gateway.sshCa, { scope });
+    gateway.revoked.push(parseDenyList(JSON.stringify({ serials: [user.serial.toString()] })));
+    try {
+      const result = await ssh(mediator, user, ['whoami']);
+      expect(result.code).toBe(255);
+    } finally {
+      gateway.revoked.pop();
+    }
+    expect(mediator.audit.events().some((e) => e.event === 'auth.denied' && e.code === 'CERT_REVOKED')).toBe(
+      true,
+    );
+  });
+
+  it('refuses a plain key without a certificate', async () => {
+    const user = sshUser(gateway.sshCa, { scope });
+    const result = await ssh(mediator, { ...user, certPath: '/dev/null' }, ['whoami']);
+    expect(result.code).toBe(255);
+    expect(mediator.audit.events().some((e) => e.event === 'auth.denied' && e.code === 'CERT_REQUIRED')).toBe(
+      true,
+    );
+  });
+
+  it.each([
+    ['CBC ciphers only', ['-c', 'aes128-cbc,aes256-cbc']],
+    ['SHA-1 MACs only', ['-o', 'MACs=hmac-sha1,hmac-sha1-etm@openssh.com', '-c', 'aes128-ctr']],
+  ])('refuses a client offering %s', async (_name, extra) => {
+    const user = sshUser(gateway.sshCa, { scope });
+    const result = await ssh(mediator, user, ['whoami'], { extra });
+    expect(result.code).toBe(255);
+    expect(result.stderr).toMatch(/no matching (cipher|MAC)/);
+  });
+
+  it('runs an interactive shell over a pty', async () => {
+    const user = sshUser(gateway.sshCa, { scope });
+    const result = await ssh(mediator, user, ['shell', 'api-0'], {
+      extra: ['-tt'],
+      stdin: 'echo $((6*7))\nexit 0\n',
+    });
+    expect(result.stdout).toContain('42');
+    expect(result.code).toBe(0);
+  });
+
+  it('refuses a shell without permit-pty', async () => {
+    const user = sshUser(gateway.sshCa, { scope, extensions: {} });
+    const result = await ssh(mediator, user, ['shell', 'api-0']);
+    expect(result.code).toBe(77);
+    expect(result.stderr).toContain('SHELL_NOT_ALLOWED');
+  });
+
+  it('carries an ssh -L connection to the pod port', async () => {
+    const user = sshUser(gateway.sshCa, { scope });
+    const localPort = 20_000 + Math.floor(Math.random() * 20_000);
+    const child = spawn(
+      'ssh',
+      [...sshArgs(mediator, user, ['-N', '-L', `${localPort}:api-0.${payments}:8080`])],
+      { stdio: 'ignore' },
+    );
+    try {
+      let reply = '';
+      for (let attempt = 0; attempt < 50 && reply === ''; attempt++) {
+        reply = await new Promise<string>((resolve) => {
+          const socket = connect(localPort, '127.0.0.1');
+          let data = '';
+          socket.on('data', (d) => {
+            data += d;
+            if (data === 'echo:ping') socket.end();
+          });
+          socket.on('connect', () => socket.write('ping'));
+          socket.on('error', () => resolve(''));
+          socket.on('close', () => resolve(data));
+          setTimeout(() => socket.destroy(), 3000);
+        });
+        if (reply === '') await sleep(200);
+      }
+      expect(reply).toBe('echo:ping');
+    } finally {
+      child.kill();
+    }
+  });
+
+  it('refuses a port the profile does not allow', async () => {
+    const user = sshUser(gateway.sshCa, { scope });
+    const localPort = 20_000 + Math.floor(Math.random() * 20_000);
+    const child = spawn('ssh', [...sshArgs(mediator, user, ['-N', '-L', `${localPort}:api-0:22`])], {
+      stdio: 'ignore',
+    });
+    try {
+      await sleep(1500);
+      const reply = await new Promise<string>((resolve) => {
+        const socket = connect(localPort, '127.0.0.1');
+        let data = '';
+        socket.on('connect', () => socket.write('ping'));
+        socket.on('data', (d) => {
+          data += d;
+        });
+        socket.on('error', () => resolve(data));
+        socket.on('close', () => resolve(data));
+      });
+      expect(reply).toBe('');
+      expect(
+        mediator.audit.events().some((e) => e.event === 'intent.denied' && e.code === 'PORT_NOT_ALLOWED'),
+      ).toBe(true);
+    } finally {
+      child.kill();
+    }
+  });
+
+  it('ends the session with SESSION_EXPIRED and a non-zero status when the certificate expires', async () => {
+    const user = sshUser(gateway.sshCa, { scope, validSeconds: 4 });
+    const result = await ssh(mediator, user, ['exec', 'api-0', '--', 'sleep', '30'], { timeoutMs: 20_000 });
+    expect(result.code).toBe(78);
+    expect(result.stderr).toContain('SESSION_EXPIRED');
+  });
+});
