@@ -105,9 +105,13 @@ export async function startExecutorServer(
       executor.drain();
       await new Promise<void>((resolve) => {
         const timer = setTimeout(() => {
+          // Drain time is up: end what is left with EXECUTOR_SHUTDOWN, give
+          // those statuses a moment to reach the clients, then close.
           executor.cancelAll();
-          server.forceShutdown();
-          resolve();
+          setTimeout(() => {
+            server.forceShutdown();
+            resolve();
+          }, 200);
         }, drainMs);
         server.tryShutdown(() => {
           clearTimeout(timer);

@@ -2,8 +2,9 @@ import { createHash } from 'node:crypto';
 import { createServer, type Server } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as grpc from '@grpc/grpc-js';
+import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AirlockError } from '../../services/core/errors.js';
+import { AirlockError } from '../../services/core/errors.js';
 import type { ExecutorClient } from '../../services/core/rpc/executor-client.js';
 import { loadExecutorService } from '../../services/core/rpc/executor-proto.js';
 import { fromGrpcError } from '../../services/core/rpc/grpc-errors.js';
@@ -71,6 +72,7 @@ describe('executor: mTLS gRPC, re-verification, impersonated Kubernetes calls', 
   const unbound = `unbound-${suffix}`;
   const group = (ns: string) => `jit:debug:${ns}`;
   let gateway: Gateway;
+  let kube: KubeConfig;
   let echoServer: Server;
   const scope = (overrides: Partial<AirlockScope> = {}): AirlockScope => ({
     cluster: CLUSTER_NAME,
@@ -94,7 +96,7 @@ describe('executor: mTLS gRPC, re-verification, impersonated Kubernetes calls', 
       });
     }
     await createRunningPod(admin, payments, 'db-0', [{ name: 'main' }]);
-    const kube = await executorKubeConfig(suffix, [group(payments), group(unbound)], [payments, billing]);
+    kube = await executorKubeConfig(suffix, [group(payments), group(unbound)], [payments, billing]);
     gateway = await startGateway(testPolicy([payments, unbound]), kube);
   });
 
@@ -232,6 +234,47 @@ describe('executor: mTLS gRPC, re-verification, impersonated Kubernetes calls', 
     call.on('error', () => {});
     call.end();
     call.cancel();
+  });
+
+  it('adds an ephemeral debug container from an allowed image and runs in it, and refuses other images', async () => {
+    const session = await openedSession();
+    const run = (image: string) =>
+      new Promise<{ out: string; exit?: number; error?: AirlockError }>((resolve) => {
+        const call = session.client.debug();
+        let out = '';
+        let exit: number | undefined;
+        call.on('data', (frame: { stdout?: Buffer; exit?: { code: number } }) => {
+          if (frame.stdout) out += frame.stdout.toString();
+          if (frame.exit) exit = frame.exit.code;
+        });
+        call.on('error', (error) => resolve({ out, exit, error: fromGrpcError(error) }));
+        call.on('end', () => resolve({ out, exit }));
+        call.write({
+          debug: {
+            target: { namespace: '', pod: 'api-0', container: '' },
+            image,
+            argv: ['echo', 'debugging'],
+            tty: false,
+            size: null,
+          },
+        });
+        call.write({ stdin_eof: true });
+      });
+    const allowed = await run('busybox:1.36');
+    expect(allowed.error).toBeUndefined();
+    expect(allowed).toMatchObject({ out: 'debugging\n', exit: 0 });
+    const pod = await adminKubeConfig()
+      .makeApiClient(CoreV1Api)
+      .readNamespacedPod({ namespace: payments, name: 'api-0' });
+    expect(pod.spec?.ephemeralContainers?.map((c) => c.image)).toEqual(['busybox:1.36']);
+    expect(
+      gateway.audit
+        .appended()
+        .some((e) => e.event.event === 'debug.added' && e.event.session_id === session.id),
+    ).toBe(true);
+
+    const refused = await run('alpine:latest');
+    expect(refused.error?.code).toBe('IMAGE_NOT_ALLOWED');
   });
 
   it('impersonates airlock:session with the jit group and the session, request and trace extras', async () => {
@@ -403,5 +446,21 @@ describe('executor: mTLS gRPC, re-verification, impersonated Kubernetes calls', 
         })
       ).stdout.toString(),
     ).toBe('ok\n');
+  });
+
+  it('shuts down gracefully: open streams end with EXECUTOR_SHUTDOWN after the drain time, new sessions are refused', async () => {
+    const other = await startGateway(testPolicy([payments, unbound]), kube);
+    const session = await newSession(other, { scope: scope() });
+    await session.client.openSession(session.request);
+    const running = runExec(session.client, {
+      target: { namespace: '', pod: 'api-0', container: '' },
+      argv: ['sleep', '30'],
+    });
+    await sleep(300);
+    const stopping = other.server.stop(500);
+    const late = await newSession(other, { scope: scope() });
+    await expect(late.client.openSession(late.request)).rejects.toBeInstanceOf(AirlockError);
+    expect((await running).error?.code).toBe('EXECUTOR_SHUTDOWN');
+    await stopping;
   });
 });
