@@ -98,6 +98,10 @@ export const SYSTEM_CODES = [
   'REQUEST_EXPIRED',
   /** Broker: policy refuses this approval (self-approval, approver not in group, approved twice). */
   'APPROVAL_NOT_ALLOWED',
+  /** Broker: a Kubernetes client CSR's subject is not CN=<requester>, O=<exactly the scope's jit: groups>. */
+  'CSR_SUBJECT_MISMATCH',
+  /** Broker: Kubernetes client certificates are not configured on this broker (no `kubeCertificates`). */
+  'KUBE_CERT_UNAVAILABLE',
 ] as const;
 
 export type ErrorCode =

@@ -19,6 +19,8 @@ export interface ExecutorConfig {
   /** Kubeconfig of the executor's own identity; absent: in-cluster ServiceAccount. */
   kubeconfig?: string;
   /** How long open streams may finish after SIGTERM. */
+  /** Local operations endpoint: /healthz, /readyz, /metrics. Absent: not served. */
+  ops?: { listen: string };
   drainSeconds: number;
   logLevel: string;
 }
@@ -78,6 +80,12 @@ export const executorConfigSchema = {
       },
     },
     kubeconfig: { type: 'string', minLength: 1, nullable: true },
+    ops: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['listen'],
+      properties: { listen: { type: 'string', pattern: '^.+:[0-9]{1,5}$' } },
+    },
     drainSeconds: { type: 'integer', minimum: 0, maximum: 3600, default: 30 },
     logLevel: { type: 'string', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace'], default: 'info' },
   },

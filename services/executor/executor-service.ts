@@ -5,6 +5,7 @@ import type * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import type { AuditEventInput, AuditTrail } from '../core/audit/types.js';
 import { AirlockError } from '../core/errors.js';
+import { Metrics } from '../core/ops-server.js';
 import {
   authorizeIntent,
   IMPERSONATED_USER,
@@ -55,6 +56,8 @@ export interface ExecutorDeps {
   logger: Logger;
   /** Overridden in tests. */
   clock: () => Date;
+  /** Where `/metrics` counts come from; a private registry when absent. */
+  metrics?: Metrics;
 }
 
 const OBJECT_KINDS: ReadonlySet<string> = new Set<ObjectKind>([
@@ -107,6 +110,16 @@ function sendError(call: { emit(event: 'error', value: unknown): boolean }, erro
  */
 export function createExecutorService(deps: ExecutorDeps) {
   const log = deps.logger.child({ component: 'executor.service' });
+  const metrics = deps.metrics ?? new Metrics();
+  const intentsTotal = metrics.counter(
+    'airlock_executor_intents_total',
+    'Intents by action, decision and code',
+  );
+  const sessionsTotal = metrics.counter(
+    'airlock_executor_session_opens_total',
+    'OpenSession calls by decision and code',
+  );
+  const sessionsActive = metrics.gauge('airlock_executor_sessions_active', 'Sessions open at the executor');
   const sessions = new SessionRegistry(deps.clock, (session) => {
     void audit({
       event: 'session.expired',
@@ -207,6 +220,11 @@ export function createExecutorService(deps: ExecutorDeps) {
       },
       { ...intent, cluster: deps.cluster },
     );
+    intentsTotal.inc({
+      action: intent.action,
+      decision: decision.allow ? 'allow' : 'deny',
+      code: decision.allow ? '' : decision.code,
+    });
     if (decision.allow) {
       await deps.audit.append(
         {
@@ -376,6 +394,8 @@ export function createExecutorService(deps: ExecutorDeps) {
         { durable: true },
       );
       sessions.open(session);
+      sessionsTotal.inc({ decision: 'allow', code: '' });
+      sessionsActive.set(sessions.size);
       return {
         session_id: session.id,
         user: session.user,
@@ -392,6 +412,7 @@ export function createExecutorService(deps: ExecutorDeps) {
         error instanceof AirlockError
           ? error
           : new AirlockError('INTERNAL', 'internal error', { cause: error });
+      sessionsTotal.inc({ decision: 'deny', code: airlock.code });
       await deps.audit
         .append(
           {
@@ -579,6 +600,7 @@ export function createExecutorService(deps: ExecutorDeps) {
     CloseSession: unary<object, object>(async (call) => {
       const ctx = await context(call);
       const session = sessions.close(ctx.session.id, new AirlockError('SESSION_EXPIRED', 'session closed'));
+      sessionsActive.set(sessions.size);
       if (session) {
         await deps.audit.append({
           ...baseEvent(ctx),

@@ -5,6 +5,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import pino from 'pino';
 import { createFileAuditTrail } from '../core/audit/index.js';
 import { AirlockError } from '../core/errors.js';
+import { Metrics, startOpsServer } from '../core/ops-server.js';
 import { loadPolicy } from '../core/policy/index.js';
 import { watchRevocationFiles } from '../core/revocation-files.js';
 import { parsePublicKeyList } from '../core/ssh-cert/index.js';
@@ -19,7 +20,9 @@ import { startExecutorServer } from './server.js';
  * environment, files and flags. Everything below takes its dependencies as
  * arguments.
  */
-export async function runExecutor(configPath: string): Promise<{ stop(): Promise<void>; port: number }> {
+export async function runExecutor(
+  configPath: string,
+): Promise<{ stop(): Promise<void>; port: number; opsPort: number | undefined }> {
   const config = loadExecutorConfig(configPath);
   const logger = pino({
     level: config.logLevel,
@@ -49,7 +52,9 @@ export async function runExecutor(configPath: string): Promise<{ stop(): Promise
   if (config.kubeconfig) kubeConfig.loadFromFile(config.kubeconfig);
   else kubeConfig.loadFromCluster();
 
+  const metrics = new Metrics();
   const service = createExecutorService({
+    metrics,
     cluster: config.cluster,
     policy: () => policy,
     trustedSshCas: () => sshCas,
@@ -76,10 +81,22 @@ export async function runExecutor(configPath: string): Promise<{ stop(): Promise
     logger,
     clock,
   });
+  const ops = config.ops
+    ? await startOpsServer({
+        listen: config.ops.listen,
+        metrics,
+        checks: {
+          audit: () => audit.healthy(),
+          'executor-ca': () => executorCa.notAfter.getTime() > clock().getTime(),
+        },
+      })
+    : undefined;
   return {
     port: server.port,
+    opsPort: ops?.port,
     async stop() {
       await server.stop(config.drainSeconds * 1000);
+      await ops?.close();
       await audit.close();
     },
   };
@@ -101,7 +118,9 @@ async function main(): Promise<void> {
   }
   try {
     const executor = await runExecutor(values.config);
-    process.stdout.write(`ready port=${executor.port}\n`);
+    process.stdout.write(
+      `ready port=${executor.port}${executor.opsPort ? ` ops=${executor.opsPort}` : ''}\n`,
+    );
     const signal = await new Promise<string>((resolve) => {
       process.once('SIGTERM', () => resolve('SIGTERM'));
       process.once('SIGINT', () => resolve('SIGINT'));

@@ -21,6 +21,8 @@ export interface MediatorConfig {
     idleTimeoutSeconds: number;
     expiryWarningSeconds: number;
   };
+  /** Local operations endpoint: /healthz, /readyz, /metrics. Absent: not served. */
+  ops?: { listen: string };
   drainSeconds: number;
   logLevel: string;
 }
@@ -82,6 +84,12 @@ export const mediatorConfigSchema = {
         idleTimeoutSeconds: { type: 'integer', minimum: 10, maximum: 86_400, default: 900 },
         expiryWarningSeconds: { type: 'integer', minimum: 0, maximum: 3600, default: 60 },
       },
+    },
+    ops: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['listen'],
+      properties: { listen: { type: 'string', pattern: '^.+:[0-9]{1,5}$' } },
     },
     drainSeconds: { type: 'integer', minimum: 0, maximum: 3600, default: 30 },
     logLevel: { type: 'string', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace'], default: 'info' },

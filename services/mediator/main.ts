@@ -1,9 +1,11 @@
 import { createPrivateKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { createFileAuditTrail } from '../core/audit/index.js';
 import { AirlockError } from '../core/errors.js';
+import { Metrics, startOpsServer } from '../core/ops-server.js';
 import { loadPolicy } from '../core/policy/index.js';
 import { watchRevocationFiles } from '../core/revocation-files.js';
 import { parsePublicKeyList } from '../core/ssh-cert/index.js';
@@ -43,7 +45,9 @@ export async function runMediator(configPath: string) {
     checkpointEvery: config.audit.checkpointEvery,
     clock,
   });
+  const metrics = new Metrics();
   const frontend = createSshFrontend({
+    metrics,
     hostKey,
     trustedSshCas: () => sshCas,
     revocation,
@@ -77,14 +81,42 @@ export async function runMediator(configPath: string) {
     config.listen.slice(0, separator),
   );
   logger.info({ port, host_key: hostKey.fingerprint }, 'mediator listening (SSH)');
+  const ops = config.ops
+    ? await startOpsServer({
+        listen: config.ops.listen,
+        metrics,
+        checks: {
+          audit: () => audit.healthy(),
+          'mediator-ca': () => mediatorCa.notAfter.getTime() > clock().getTime(),
+          executor: () => reachable(config.executor.address),
+        },
+      })
+    : undefined;
   return {
     port,
+    opsPort: ops?.port,
     hostKey,
     async stop() {
       await frontend.stop(config.drainSeconds * 1000);
+      await ops?.close();
       await audit.close();
     },
   };
+}
+
+/** True when a TCP connection to host:port succeeds within a second. */
+function reachable(address: string): Promise<boolean> {
+  const separator = address.lastIndexOf(':');
+  return new Promise((resolve) => {
+    const socket = connect(Number(address.slice(separator + 1)), address.slice(0, separator));
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(1000, () => done(false));
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+  });
 }
 
 const HELP = `Usage: node dist/services/mediator/main.js --config FILE
@@ -105,7 +137,9 @@ async function main(): Promise<void> {
   }
   try {
     const mediator = await runMediator(values.config);
-    process.stdout.write(`ready port=${mediator.port} host-key=${mediator.hostKey.fingerprint}\n`);
+    process.stdout.write(
+      `ready port=${mediator.port} host-key=${mediator.hostKey.fingerprint}${mediator.opsPort ? ` ops=${mediator.opsPort}` : ''}\n`,
+    );
     process.stdout.write(`known_hosts: ${mediator.hostKey.publicKeyLine}\n`);
     const signal = await new Promise<string>((resolve) => {
       process.once('SIGTERM', () => resolve('SIGTERM'));

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import ssh2, { type AuthContext, type Connection, type ServerChannel, type Session } from 'ssh2';
 import type { AuditEventInput, AuditTrail } from '../core/audit/types.js';
 import { AirlockError } from '../core/errors.js';
+import { Metrics } from '../core/ops-server.js';
 import { authorizeIntent, type Policy } from '../core/policy/index.js';
 import { ExecutorClient } from '../core/rpc/executor-client.js';
 import { fromGrpcError } from '../core/rpc/grpc-errors.js';
@@ -61,6 +62,8 @@ export interface MediatorDeps {
   logger: Logger;
   clock: () => Date;
   limits: MediatorLimits;
+  /** Where `/metrics` counts come from; a private registry when absent. */
+  metrics?: Metrics;
 }
 
 /** Environment variables a client may set; everything else is refused. */
@@ -115,6 +118,13 @@ export function parseForwardDestination(
  */
 export function createSshFrontend(deps: MediatorDeps) {
   const log = deps.logger.child({ component: 'mediator.ssh' });
+  const metrics = deps.metrics ?? new Metrics();
+  const authFailures = metrics.counter('airlock_mediator_auth_failures_total', 'Refused logins by code');
+  const connectionsActive = metrics.gauge('airlock_mediator_connections_active', 'Open SSH connections');
+  const sessionsOpened = metrics.counter(
+    'airlock_mediator_sessions_total',
+    'Executor sessions opened for SSH connections, by result',
+  );
   const unauthenticated = new Map<string, number>();
   const sessionsByPrincipal = new Map<string, number>();
   const connections = new Set<{ client: Connection; state: ConnectionState }>();
@@ -152,6 +162,7 @@ export function createSshFrontend(deps: MediatorDeps) {
         code: airlock.code,
         reason: airlock.message,
       });
+      authFailures.inc({ code: airlock.code });
       log.info({ code: airlock.code, address: state.address, user: ctx.username }, 'authentication refused');
       ctx.reject(['publickey']);
     };
@@ -543,6 +554,7 @@ export function createSshFrontend(deps: MediatorDeps) {
         return;
       }
       connections.add(entry);
+      connectionsActive.set(connections.size);
       void audit({ event: 'connection.opened', actor: { address: state.address }, target: {} });
       const preAuth = setTimeout(() => client.end(), deps.limits.preAuthTimeoutMs);
       let idle = setTimeout(() => client.end(), deps.limits.idleTimeoutMs);
@@ -566,8 +578,15 @@ export function createSshFrontend(deps: MediatorDeps) {
         });
         state.opened = openExecutorSession(state);
         state.opened.then(
-          (opened) => scheduleExpiry(client, state, opened),
-          (error: unknown) => log.info({ code: fromGrpcError(error).code }, 'executor refused the session'),
+          (opened) => {
+            sessionsOpened.inc({ result: 'opened' });
+            scheduleExpiry(client, state, opened);
+          },
+          (error: unknown) => {
+            const code = fromGrpcError(error).code;
+            sessionsOpened.inc({ result: code });
+            log.info({ code }, 'executor refused the session');
+          },
         );
         client.on('session', (accept) => {
           touch();
@@ -585,6 +604,7 @@ export function createSshFrontend(deps: MediatorDeps) {
         clearTimeout(idle);
         for (const timer of state.timers) clearTimeout(timer);
         connections.delete(entry);
+        connectionsActive.set(connections.size);
         if (!state.authenticated) leaveUnauthenticated();
         else {
           const principal = state.identity!.principal;

@@ -103,6 +103,20 @@ describe('airlock dev up (npm start)', () => {
       const billing = await run('ssh', [...sshBase, 'exec', 'billing/billing-api-0', '--', 'ps', 'aux']);
       expect(billing.code).toBe(77);
 
+      for (const tier of ['mediator', 'executor']) {
+        const ops = new RegExp(`${tier}-ops=(\\d+)`).exec(ready)?.[1];
+        const readyz = await fetch(`http://127.0.0.1:${ops}/readyz`);
+        expect(await readyz.text()).toBe('ready\n');
+        const metrics = await (await fetch(`http://127.0.0.1:${ops}/metrics`)).text();
+        expect(metrics).toContain(`airlock_${tier}_`);
+      }
+      const executorMetrics = await (
+        await fetch(`http://127.0.0.1:${/executor-ops=(\d+)/.exec(ready)?.[1]}/metrics`)
+      ).text();
+      expect(executorMetrics).toContain(
+        'airlock_executor_intents_total{action="list",code="",decision="allow"} 1',
+      );
+
       const all = processes();
       const mediator = descendants(child.pid!).find((pid) =>
         all.get(pid)?.cmdline.includes('mediator/main.js'),

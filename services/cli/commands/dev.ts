@@ -64,7 +64,10 @@ export function registerDevCommands(program: Command): void {
           `  ${stack.sshCommand.replace('oncall@', '-N -L 8080:payments-api-0:8080 oncall@')}   (then curl localhost:8080)\n` +
           `Audit trails: ${join(stack.stateDir, 'audit')}; Kubernetes audit log: ${stack.cluster.auditLogPath}\n\n`,
       );
-      process.stdout.write(`ready ssh=${stack.sshPort} kubeconfig=${stack.cluster.kubeconfigPath}\n`);
+      process.stdout.write(
+        `ready ssh=${stack.sshPort} kubeconfig=${stack.cluster.kubeconfigPath} ` +
+          `mediator-ops=${stack.opsPorts.mediator} executor-ops=${stack.opsPorts.executor}\n`,
+      );
       const signal = await new Promise<NodeJS.Signals>((resolve) => {
         process.once('SIGINT', () => resolve('SIGINT'));
         process.once('SIGTERM', () => resolve('SIGTERM'));

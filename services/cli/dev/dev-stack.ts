@@ -32,6 +32,8 @@ export interface DevStack {
   stateDir: string;
   sshPort: number;
   executorPort: number;
+  /** The tiers' /healthz, /readyz and /metrics ports. */
+  opsPorts: { executor: number; mediator: number };
   knownHostsPath: string;
   /** Demo users with a key and a fresh certificate each: oncall (oncall-debug), reader (cluster-read). */
   users: Record<string, { keyPath: string; certPath: string }>;
@@ -39,6 +41,12 @@ export interface DevStack {
   sshCommand: string;
   pids: readonly number[];
   stop(): Promise<void>;
+}
+
+/** Optional knobs of `startDevStack`; the defaults are what `airlock dev up` runs. */
+export interface DevStackOptions {
+  /** Policy file for both tiers and the executor's RBAC. Default: docs/policy.example.json (the benchmarks bring their own). */
+  policyPath?: string;
 }
 
 function writeSecret(path: string, text: string): void {
@@ -125,7 +133,11 @@ function waitForReady(
  * executor's RBAC (rendered from the policy) and demo pods, and runs the
  * executor and mediator as separate processes with their own credentials.
  */
-export async function startDevStack(stateDir: string, onProgress: (line: string) => void): Promise<DevStack> {
+export async function startDevStack(
+  stateDir: string,
+  onProgress: (line: string) => void,
+  options: DevStackOptions = {},
+): Promise<DevStack> {
   const dirs = {
     keys: join(stateDir, 'keys'),
     audit: join(stateDir, 'audit'),
@@ -141,7 +153,7 @@ export async function startDevStack(stateDir: string, onProgress: (line: string)
   };
   try {
     const root = repoRoot();
-    const policyPath = join(root, 'docs', 'policy.example.json');
+    const policyPath = options.policyPath ?? join(root, 'docs', 'policy.example.json');
     const policy = loadPolicy(readFileSync(policyPath, 'utf8'));
     const now = new Date();
 
@@ -247,6 +259,7 @@ export async function startDevStack(stateDir: string, onProgress: (line: string)
           signingKeyFile: join(dirs.keys, 'executor-audit.key'),
         },
         kubeconfig: executorKubeconfig,
+        ops: { listen: '127.0.0.1:0' },
         drainSeconds: 5,
       }),
     );
@@ -279,6 +292,7 @@ export async function startDevStack(stateDir: string, onProgress: (line: string)
           path: join(dirs.audit, 'mediator.jsonl'),
           signingKeyFile: join(dirs.keys, 'mediator-audit.key'),
         },
+        ops: { listen: '127.0.0.1:0' },
         drainSeconds: 5,
       }),
     );
@@ -362,6 +376,7 @@ export async function startDevStack(stateDir: string, onProgress: (line: string)
       stateDir,
       sshPort,
       executorPort,
+      opsPorts: { executor: Number(executorReady.ops), mediator: Number(mediatorReady.ops) },
       knownHostsPath,
       users,
       sshCommand,
