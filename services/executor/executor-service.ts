@@ -35,6 +35,7 @@ import {
   parseCertificate,
   type RevocationList,
   type SshPublicKey,
+  verifyCertificateWithoutSession,
   verifyUserCertificate,
 } from '../core/ssh-cert/index.js';
 import { parseSessionGrant, verifyPeerCertificate } from '../core/x509/index.js';
@@ -131,6 +132,56 @@ export function createExecutorService(deps: ExecutorDeps) {
     });
   });
   let draining = false;
+
+  /**
+   * Revocation reaches open sessions too: once a second every session's
+   * certificate is checked again against the current revocation lists, and
+   * a revoked one is closed at once (its streams end with CERT_REVOKED).
+   */
+  const revocationSweep = setInterval(() => {
+    let lists: readonly RevocationList[];
+    try {
+      lists = deps.revocation();
+    } catch (error) {
+      log.error({ err: error }, 'revocation lists unreadable; closing every session');
+      const reason = new AirlockError('CERT_REVOKED', 'revocation status cannot be checked');
+      for (const session of sessions.sweep(() => reason)) auditRevoked(session, reason);
+      return;
+    }
+    const closed = sessions.sweep((session) => {
+      try {
+        verifyCertificateWithoutSession(session.certificate, {
+          trustedCAs: deps.trustedSshCas(),
+          principal: session.user,
+          now: deps.clock(),
+          revocation: lists,
+          clientAddress: session.clientAddress,
+        });
+        return undefined;
+      } catch (error) {
+        return error instanceof AirlockError && error.code === 'CERT_REVOKED' ? error : undefined;
+      }
+    });
+    for (const session of closed)
+      auditRevoked(session, new AirlockError('CERT_REVOKED', 'certificate revoked'));
+    if (closed.length > 0) sessionsActive.set(sessions.size);
+  }, 1000);
+  revocationSweep.unref();
+
+  function auditRevoked(session: ExecutorSession, reason: AirlockError): void {
+    void deps.audit
+      .append({
+        event: 'session.closed',
+        actor: { user: session.user, address: session.clientAddress },
+        target: { cluster: session.scope.cluster, namespace: session.scope.namespace },
+        decision: 'deny',
+        code: reason.code,
+        reason: reason.message,
+        session_id: session.id,
+        request_id: session.scope.requestId,
+      })
+      .catch((error: unknown) => log.error({ err: error }, 'could not audit a revoked session'));
+  }
 
   async function audit(event: AuditEventInput): Promise<void> {
     await deps.audit.append(event);
@@ -320,8 +371,9 @@ export function createExecutorService(deps: ExecutorDeps) {
         throw new AirlockError('GRANT_INVALID', 'the session grant is for another session');
       }
       const now = deps.clock();
+      const certificate = parseCertificate(request.ssh_certificate);
       const identity: CertificateIdentity = verifyUserCertificate(
-        parseCertificate(request.ssh_certificate),
+        certificate,
         request.auth_signature,
         request.auth_signed_data,
         {
@@ -367,6 +419,7 @@ export function createExecutorService(deps: ExecutorDeps) {
         id: grant.sessionId,
         user: identity.principal,
         identity,
+        certificate,
         scope,
         groups,
         grantFingerprint: grant.fingerprint,
@@ -776,6 +829,7 @@ export function createExecutorService(deps: ExecutorDeps) {
       draining = true;
     },
     cancelAll(): void {
+      clearInterval(revocationSweep);
       sessions.closeAll(new AirlockError('EXECUTOR_SHUTDOWN', 'the executor is shutting down'));
     },
   };

@@ -1,5 +1,5 @@
 import { AirlockError } from '../core/errors.js';
-import type { AirlockScope, CertificateIdentity } from '../core/ssh-cert/index.js';
+import type { AirlockScope, CertificateIdentity, SshCertificate } from '../core/ssh-cert/index.js';
 
 /** A session the executor verified itself (OpenSession) and serves intents for. */
 export interface ExecutorSession {
@@ -7,6 +7,8 @@ export interface ExecutorSession {
   /** The SSH principal: the person the session acts for. */
   readonly user: string;
   readonly identity: CertificateIdentity;
+  /** The verified certificate, re-checked while the session lives (revocation). */
+  readonly certificate: SshCertificate;
   readonly scope: AirlockScope;
   /** The jit: groups rendered from the policy for this scope. */
   readonly groups: readonly string[];
@@ -88,6 +90,19 @@ export class SessionRegistry {
     clearTimeout(entry.timer);
     for (const stream of entry.streams) stream.abort(reason);
     return entry.session;
+  }
+
+  /**
+   * Closes every session for which `check` returns an error (e.g. its
+   * certificate was revoked since it opened); returns those sessions.
+   */
+  sweep(check: (session: ExecutorSession) => AirlockError | undefined): ExecutorSession[] {
+    const closed: ExecutorSession[] = [];
+    for (const { session } of [...this.#sessions.values()]) {
+      const reason = check(session);
+      if (reason && this.close(session.id, reason)) closed.push(session);
+    }
+    return closed;
   }
 
   closeAll(reason: AirlockError): void {

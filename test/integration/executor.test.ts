@@ -380,6 +380,38 @@ describe('executor: mTLS gRPC, re-verification, impersonated Kubernetes calls', 
     ).toBe(true);
   });
 
+  it('cuts an open stream within 2 s when its certificate is revoked mid-session', async () => {
+    const session = await newSession(gateway, { scope: scope() });
+    await session.client.openSession(session.request);
+    const running = runExec(session.client, {
+      target: { namespace: '', pod: 'api-0', container: '' },
+      argv: ['sleep', '30'],
+    });
+    await sleep(300);
+    const revokedAt = Date.now();
+    gateway.revoked.push(parseDenyList(JSON.stringify({ serials: [session.serial.toString()] })));
+    try {
+      const result = await running;
+      expect(result.error?.code).toBe('CERT_REVOKED');
+      expect(Date.now() - revokedAt).toBeLessThan(2000);
+      await expect(session.client.list({ kind: 'pods', namespace: '' })).rejects.toMatchObject({
+        code: 'SESSION_UNKNOWN',
+      });
+    } finally {
+      gateway.revoked.pop();
+    }
+    expect(
+      gateway.audit
+        .appended()
+        .some(
+          (e) =>
+            e.event.event === 'session.closed' &&
+            e.event.code === 'CERT_REVOKED' &&
+            e.event.session_id === session.id,
+        ),
+    ).toBe(true);
+  });
+
   it('refuses a forged session: a well-formed certificate signed by an untrusted CA', async () => {
     const session = await newSession(gateway, { scope: scope(), caKey: generateCaKey('ed25519') });
     await expect(session.client.openSession(session.request)).rejects.toMatchObject({
