@@ -1,17 +1,26 @@
 /**
  * `airlock audit keygen` and `airlock audit verify`: keys usable by the trail,
  * never overwritten; verify's exit statuses, problem listing and JSON output.
+ * `airlock audit timeline` over docs/examples and its exit statuses;
+ * `airlock audit play` pacing (fake sleep) and validation.
  */
 import { createPrivateKey, generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createFileAuditTrail } from '../../core/audit/index.js';
 import { AirlockError } from '../../core/errors.js';
 import { main } from '../main.js';
-import { auditKeyPaths, runAuditKeygen, runAuditVerify } from './audit.js';
+import {
+  type AuditPlayIo,
+  auditKeyPaths,
+  runAuditKeygen,
+  runAuditPlay,
+  runAuditTimeline,
+  runAuditVerify,
+} from './audit.js';
 
 let dir: string;
 let keys: { privateKey: string; publicKey: string };
@@ -177,5 +186,200 @@ describe('airlock audit verify', () => {
     expect(stdout).toContain('Exit 0 when intact, 1 with each');
     expect(stdout).toContain('--public-key <file>');
     expect(stdout).toContain('unsigned-tail');
+  });
+});
+
+const EXAMPLES = join(import.meta.dirname, '../../../docs/examples');
+const exampleFiles = [
+  'broker.jsonl',
+  'mediator.jsonl',
+  'executor.jsonl',
+  'kube-audit.log',
+  'ses_8Kq2-1.cast',
+].map((f) => join(EXAMPLES, f));
+
+describe('docs/examples', () => {
+  it('each tier trail verifies with its committed public key', async () => {
+    for (const tier of ['broker', 'mediator', 'executor']) {
+      const { status, stdout } = await runMain([
+        'audit',
+        'verify',
+        '--require-closed',
+        '--public-key',
+        join(EXAMPLES, 'audit-public-keys', `${tier}.pub`),
+        join(EXAMPLES, `${tier}.jsonl`),
+      ]);
+      expect(status, tier).toBe(0);
+      expect(stdout).toMatch(/^OK: /);
+    }
+  });
+});
+
+describe('airlock audit timeline', () => {
+  it('tells the example session in order across all four lanes, without the unrelated request', async () => {
+    const capture = io();
+    expect(await runAuditTimeline(exampleFiles, { session: 'ses_8Kq2', output: 'json' }, capture)).toBe(0);
+    const entries = JSON.parse(capture.stdout.join('')) as {
+      lane: string;
+      event: string;
+      request_id: string;
+    }[];
+    expect(entries.map((e) => `${e.lane} ${e.event}`)).toEqual([
+      'broker request.created',
+      'broker request.approved',
+      'broker cert.issued',
+      'mediator auth.accepted',
+      'mediator session.opened',
+      'mediator intent.allowed',
+      'mediator exec.started',
+      'kubernetes get',
+      'executor exec.started',
+      'kubernetes create',
+      'executor exec.exited',
+      'mediator exec.exited',
+      'mediator intent.denied',
+      'kubernetes create',
+      'mediator session.closed',
+    ]);
+    expect(new Set(entries.map((e) => e.request_id))).toEqual(new Set(['req_01JDQ7']));
+    expect(capture.stderr).toEqual([]);
+  });
+
+  it('skips directories and files that are neither format, noting them on stderr', async () => {
+    const { status, stdout, stderr } = await runMain([
+      'audit',
+      'timeline',
+      '--user',
+      'carol',
+      EXAMPLES,
+      join(EXAMPLES, 'audit-public-keys', 'broker.pub'),
+      ...exampleFiles,
+    ]);
+    expect(status).toBe(0);
+    expect(stderr).toContain(`skipped ${EXAMPLES}: a directory`);
+    expect(stderr).toContain('broker.pub: not an airlock trail or Kubernetes audit log');
+    expect(stdout.trimEnd().split('\n')).toHaveLength(2);
+    expect(stdout).toContain('request.created');
+  });
+
+  it('writes one HTML page with the example recording embedded as a player', async () => {
+    const { status, stdout } = await runMain([
+      'audit',
+      'timeline',
+      '--session',
+      'ses_8Kq2',
+      '--output',
+      'html',
+      ...exampleFiles.filter((f) => !f.endsWith('.cast')), // found next to the trails by name
+    ]);
+    expect(status).toBe(0);
+    expect(stdout).toMatch(/^<!DOCTYPE html>/);
+    expect(stdout).toContain('class="player" id="recording-0"');
+    expect(stdout).toContain('node server.js');
+    expect(stdout).not.toContain('\u001b[1m');
+  });
+
+  it('does not embed a recording whose sha256 differs from the trail', async () => {
+    const copy = mkdtempSync(join(tmpdir(), 'airlock-timeline-'));
+    for (const f of exampleFiles) writeFileSync(join(copy, basename(f)), readFileSync(f));
+    writeFileSync(
+      join(copy, 'ses_8Kq2-1.cast'),
+      `${readFileSync(join(EXAMPLES, 'ses_8Kq2-1.cast'), 'utf8')}[9,"o","x"]\n`,
+    );
+    const capture = io();
+    await runAuditTimeline([join(copy, 'mediator.jsonl')], { output: 'html' }, capture);
+    const html = capture.stdout.join('');
+    expect(html).not.toContain('class="player"');
+    expect(html).toContain('SHA-256 does not match');
+    rmSync(copy, { recursive: true, force: true });
+  });
+
+  it('exits 2 on usage errors: a bad time, unreadable file, no recognisable input, bad --output', async () => {
+    const cases: [string[], RegExp][] = [
+      [
+        ['audit', 'timeline', '--since', 'yesterday', ...exampleFiles],
+        /USAGE: --since yesterday is not an RFC 3339 time/,
+      ],
+      [['audit', 'timeline', join(dir, 'missing')], /USAGE: cannot read/],
+      [['audit', 'timeline', keys.publicKey], /USAGE: none of the FILES/],
+      [['audit', 'timeline', '--output', 'pdf', ...exampleFiles], /invalid/],
+      [['audit', 'timeline'], /missing required argument/],
+    ];
+    for (const [args, message] of cases) {
+      const { status, stderr } = await runMain(args);
+      expect(status, args.join(' ')).toBe(2);
+      expect(stderr).toMatch(message);
+    }
+  });
+});
+
+describe('airlock audit play', () => {
+  function playIo(): AuditPlayIo & { stdout: string[]; sleeps: number[]; log: string[] } {
+    const base = io();
+    const sleeps: number[] = [];
+    const log: string[] = [];
+    return {
+      ...base,
+      out: (t: string) => {
+        base.stdout.push(t);
+        log.push(`out ${JSON.stringify(t)}`);
+      },
+      sleep: async (ms: number) => {
+        sleeps.push(ms);
+        log.push(`sleep ${ms}`);
+      },
+      sleeps,
+      log,
+    };
+  }
+
+  const cast =
+    '{"version":2,"width":80,"height":24}\n[0.5,"o","a"]\n[0.6,"i","typed"]\n[1.5,"o","b"]\n[31.5,"o","c"]\n[31.5,"o","d"]\n';
+
+  it('writes output frames in order, waiting as recorded, with idle gaps capped', async () => {
+    const path = join(dir, 'play.cast');
+    writeFileSync(path, cast);
+    const capture = playIo();
+    expect(await runAuditPlay(path, {}, capture)).toBe(0);
+    expect(capture.log).toEqual([
+      'sleep 500',
+      'out "a"',
+      'sleep 1000',
+      'out "b"',
+      'sleep 2000',
+      'out "c"',
+      'out "d"',
+    ]);
+  });
+
+  it('divides waits by --speed and applies --max-idle after it', async () => {
+    const path = join(dir, 'play.cast');
+    writeFileSync(path, cast);
+    const capture = playIo();
+    expect(await runAuditPlay(path, { speed: '2', maxIdle: '5' }, capture)).toBe(0);
+    expect(capture.sleeps).toEqual([250, 500, 5000]);
+    expect(capture.stdout.join('')).toBe('abcd');
+  });
+
+  it('exits 2 with a clear USAGE error for a malformed recording or bad options', async () => {
+    const bad = join(dir, 'bad.cast');
+    writeFileSync(bad, '{"version":2,"width":80,"height":24}\n[1,"o"]\n');
+    const good = join(dir, 'play.cast');
+    writeFileSync(good, cast);
+    const cases: [string[], RegExp][] = [
+      [
+        ['audit', 'play', bad],
+        /USAGE: .*bad.cast is not an asciicast v2 recording: line 2: an event must be/,
+      ],
+      [['audit', 'play', trailPath], /USAGE: .* is not an asciicast v2 recording: line 1: version must be 2/],
+      [['audit', 'play', join(dir, 'missing.cast')], /USAGE: cannot read recording/],
+      [['audit', 'play', good, '--speed', '0'], /USAGE: --speed must be a positive number/],
+      [['audit', 'play', good, '--max-idle', '-1'], /USAGE: --max-idle must be a non-negative number/],
+    ];
+    for (const [args, message] of cases) {
+      const { status, stderr } = await runMain(args);
+      expect(status, args.join(' ')).toBe(2);
+      expect(stderr).toMatch(message);
+    }
   });
 });

@@ -1,13 +1,32 @@
 /**
  * `airlock audit verify` checks one tier's hash-chained, checkpoint-signed
  * audit trail (services/core/audit, docs/audit.md); `airlock audit keygen`
- * creates the Ed25519 key pair a tier signs its checkpoints with.
+ * creates the Ed25519 key pair a tier signs its checkpoints with;
+ * `airlock audit timeline` merges the tiers' trails and the Kubernetes audit
+ * log into one story; `airlock audit play` replays a session recording.
  */
-import { createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { createHash, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { mkdir, unlink, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { type Command, Option } from 'commander';
-import { type AuditTrailSource, auditKeyId, verifyAuditTrail } from '../../core/audit/index.js';
+import {
+  type Asciicast,
+  AsciicastFormatError,
+  type AuditTrailSource,
+  auditKeyId,
+  buildTimeline,
+  isAsciicastHeaderLine,
+  parseAsciicast,
+  playableFrames,
+  renderTimelineHtml,
+  renderTimelineJson,
+  renderTimelineText,
+  type TimelineEntry,
+  type TimelineFilter,
+  type TimelineRecording,
+  terminalSafe,
+  verifyAuditTrail,
+} from '../../core/audit/index.js';
 import { AirlockError } from '../../core/errors.js';
 import { type CliIo, processCliIo } from './ssh-cert.js';
 
@@ -161,13 +180,251 @@ export async function runAuditKeygen(
   return 0;
 }
 
+/** Options of `airlock audit timeline`, as commander parses them. */
+export interface AuditTimelineCliOptions {
+  readonly session?: string;
+  readonly trace?: string;
+  readonly request?: string;
+  readonly user?: string;
+  /** RFC 3339 times, inclusive. */
+  readonly since?: string;
+  readonly until?: string;
+  readonly output?: 'text' | 'json' | 'html';
+}
+
+const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
+
+function parseTime(flag: string, value: string | undefined): Date | undefined {
+  if (value === undefined) return undefined;
+  const ms = Date.parse(value);
+  if (!RFC3339.test(value) || Number.isNaN(ms))
+    throw new AirlockError('USAGE', `${flag} ${value} is not an RFC 3339 time (2026-11-27T09:14:00Z)`);
+  return new Date(ms);
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: false });
+
+/** Reads an input; a directory (e.g. from a shell glob) is skipped, anything else unreadable is USAGE. */
+async function readInput(io: CliIo, path: string): Promise<string | undefined> {
+  try {
+    return utf8.decode(await io.readFile(path));
+  } catch (cause) {
+    if ((cause as NodeJS.ErrnoException).code === 'EISDIR') return undefined;
+    throw new AirlockError('USAGE', `cannot read ${path}: ${(cause as Error).message}`, { cause });
+  }
+}
+
+function sha256(text: string): string {
+  return createHash('sha256').update(text, 'utf8').digest('hex');
+}
+
+/**
+ * Finds the recordings the entries reference: among the FILES given, at the
+ * referenced path, or next to any trail file (by base name). A recording is
+ * embedded only when it parses as asciicast v2 and, when the trail recorded
+ * a `recording_sha256`, its hash matches.
+ */
+async function findRecordings(
+  entries: readonly TimelineEntry[],
+  given: ReadonlyMap<string, string>,
+  trailDirs: readonly string[],
+  io: CliIo,
+): Promise<TimelineRecording[]> {
+  const refs = new Map<string, string | undefined>();
+  for (const e of entries)
+    if (e.recording && !refs.has(e.recording.path)) refs.set(e.recording.path, e.recording.sha256);
+  const out: TimelineRecording[] = [];
+  for (const [ref, expected] of refs) {
+    const candidates = [...given.keys()].filter((p) => basename(p) === basename(ref));
+    candidates.push(ref, ...trailDirs.map((d) => join(d, basename(ref))));
+    let problem = 'not found next to the trail files or at the referenced path';
+    let found: TimelineRecording | undefined;
+    for (const candidate of [...new Set(candidates)]) {
+      let text = given.get(candidate);
+      if (text === undefined) {
+        try {
+          text = utf8.decode(await io.readFile(candidate));
+        } catch {
+          continue;
+        }
+      }
+      if (expected !== undefined && sha256(text) !== expected) {
+        problem = `${candidate}: SHA-256 does not match the recording_sha256 in the trail (altered or another file)`;
+        continue;
+      }
+      try {
+        const cast = parseAsciicast(text);
+        found = { ref, foundAt: candidate, frames: playableFrames(cast.frames), problem: undefined };
+        break;
+      } catch (error) {
+        problem = `${candidate}: not asciicast v2: ${(error as Error).message}`;
+      }
+    }
+    out.push(found ?? { ref, foundAt: undefined, frames: [], problem });
+  }
+  return out;
+}
+
+/**
+ * Merges airlock trails and Kubernetes audit logs into one timeline and
+ * writes it as text, JSON or HTML. Returns 0; throws USAGE (exit 2) for bad
+ * options, unreadable files, or when no FILE is a trail or audit log.
+ * Files that are neither (keys, READMEs, directories from a glob) are
+ * skipped with a note on stderr; asciicast files are used as recordings.
+ */
+export async function runAuditTimeline(
+  files: readonly string[],
+  options: AuditTimelineCliOptions,
+  io: CliIo = processCliIo,
+): Promise<number> {
+  if (files.length === 0)
+    throw new AirlockError('USAGE', 'name at least one audit trail or Kubernetes audit log FILE');
+  const output = options.output ?? 'text';
+  if (output !== 'text' && output !== 'json' && output !== 'html')
+    throw new AirlockError('USAGE', `--output must be text, json or html, not ${String(output)}`);
+  const filter: TimelineFilter = {
+    ...(options.session === undefined ? {} : { session: options.session }),
+    ...(options.trace === undefined ? {} : { trace: options.trace }),
+    ...(options.request === undefined ? {} : { request: options.request }),
+    ...(options.user === undefined ? {} : { user: options.user }),
+    ...(options.since === undefined ? {} : { since: parseTime('--since', options.since) }),
+    ...(options.until === undefined ? {} : { until: parseTime('--until', options.until) }),
+  };
+  const sources: { name: string; content: string }[] = [];
+  const casts = new Map<string, string>();
+  for (const path of files) {
+    const content = await readInput(io, path);
+    if (content === undefined) {
+      io.err(`airlock: skipped ${terminalSafe(path)}: a directory\n`);
+      continue;
+    }
+    const firstLine = content.split('\n', 1)[0] ?? '';
+    if (isAsciicastHeaderLine(firstLine)) casts.set(path, content);
+    else sources.push({ name: path, content });
+  }
+  const { entries, skipped } = buildTimeline(sources, filter);
+  const used = new Set<string>();
+  const skippedByFile = new Map<string, number>();
+  for (const s of skipped) skippedByFile.set(s.file, (skippedByFile.get(s.file) ?? 0) + 1);
+  for (const s of sources) {
+    const lines = s.content.split('\n').filter((l) => l.trim() !== '').length;
+    if (lines > 0 && skippedByFile.get(s.name) === lines)
+      io.err(`airlock: skipped ${terminalSafe(s.name)}: not an airlock trail or Kubernetes audit log\n`);
+    else {
+      used.add(s.name);
+      const n = skippedByFile.get(s.name);
+      if (n)
+        io.err(`airlock: ${terminalSafe(s.name)}: ${n} unrecognised line${n === 1 ? '' : 's'} skipped\n`);
+    }
+  }
+  if (used.size === 0)
+    throw new AirlockError('USAGE', 'none of the FILES is an airlock audit trail or a Kubernetes audit log');
+
+  if (output === 'text') io.out(renderTimelineText(entries));
+  else if (output === 'json') io.out(renderTimelineJson(entries));
+  else {
+    const trailDirs = [...new Set([...used].map((f) => dirname(f)))];
+    const recordings = await findRecordings(entries, casts, trailDirs, io);
+    io.out(renderTimelineHtml({ entries, filter, recordings, files: [...used] }));
+  }
+  return 0;
+}
+
+/** Options of `airlock audit play`. */
+export interface AuditPlayCliOptions {
+  /** Playback speed factor; default 1. */
+  readonly speed?: string;
+  /** Longest pause between frames, in seconds (after speed); default 2. */
+  readonly maxIdle?: string;
+}
+
+/** The CLI seam plus the sleep that paces playback (a fake in tests). */
+export interface AuditPlayIo extends CliIo {
+  sleep(ms: number): Promise<void>;
+}
+
+/** The real process, sleeping with setTimeout. */
+export const processAuditPlayIo: AuditPlayIo = {
+  ...processCliIo,
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+};
+
+function positiveNumber(
+  flag: string,
+  value: string | undefined,
+  fallback: number,
+  allowZero: boolean,
+): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0 || (!allowZero && n === 0))
+    throw new AirlockError(
+      'USAGE',
+      `${flag} must be a ${allowZero ? 'non-negative' : 'positive'} number, not ${value}`,
+    );
+  return n;
+}
+
+/**
+ * Replays the output frames of `cast` through `write`, waiting between
+ * frames as recorded divided by `speed`, each wait capped at `maxIdle`
+ * seconds. Input, resize and marker events are not written.
+ */
+export async function playAsciicast(
+  cast: Asciicast,
+  options: { speed: number; maxIdle: number },
+  write: (text: string) => void,
+  sleep: (ms: number) => Promise<void>,
+): Promise<void> {
+  let previous = 0;
+  for (const [time, code, data] of cast.frames) {
+    if (code !== 'o') continue;
+    const wait = Math.min((time - previous) / options.speed, options.maxIdle);
+    previous = time;
+    if (wait > 0) await sleep(Math.round(wait * 1000));
+    write(data);
+  }
+}
+
+/**
+ * `airlock audit play FILE`: replays a session recording to stdout. The
+ * output is written as recorded, escape sequences included, as `asciinema
+ * play` does: play recordings you trust, or view them in the timeline page,
+ * which strips escapes. Returns 0; USAGE (exit 2) for an unreadable or
+ * malformed file or bad options.
+ */
+export async function runAuditPlay(
+  file: string,
+  options: AuditPlayCliOptions,
+  io: AuditPlayIo = processAuditPlayIo,
+): Promise<number> {
+  const speed = positiveNumber('--speed', options.speed, 1, false);
+  const maxIdle = positiveNumber('--max-idle', options.maxIdle, 2, true);
+  const text = utf8.decode(await read(io, file, 'recording'));
+  let cast: Asciicast;
+  try {
+    cast = parseAsciicast(text);
+  } catch (error) {
+    if (error instanceof AsciicastFormatError)
+      throw new AirlockError('USAGE', `${file} is not an asciicast v2 recording: ${error.message}`, {
+        cause: error,
+      });
+    throw error;
+  }
+  await playAsciicast(cast, { speed, maxIdle }, (t) => io.out(t), io.sleep);
+  return 0;
+}
+
 const collect = (value: string, previous: string[]) => [...previous, value];
 
 /** Registers `airlock audit` and its subcommands. */
 export function registerAuditCommands(program: Command): void {
   const audit = program
     .command('audit')
-    .description('Verify tier audit trails and create their checkpoint-signing keys (docs/audit.md)');
+    .description(
+      'Verify tier audit trails, create their checkpoint-signing keys, show a session timeline across tiers ' +
+        'and replay session recordings (docs/audit.md)',
+    );
   audit
     .command('verify')
     .description(
@@ -201,5 +458,45 @@ export function registerAuditCommands(program: Command): void {
     .addHelpText('after', '\nExample:\n  airlock audit keygen --out /etc/airlock/mediator')
     .action(async (options: AuditKeygenOptions) => {
       process.exitCode = await runAuditKeygen(options);
+    });
+  audit
+    .command('timeline')
+    .description(
+      'Merge airlock trails (any tier) and Kubernetes API server audit logs (audit.k8s.io/v1) into one ' +
+        'time-ordered timeline. --session also keeps broker entries of the same request. Files that are ' +
+        'neither are skipped; asciicast files given are used as recordings in the HTML page. Does not verify ' +
+        'the trails (use airlock audit verify). Exit 0, or 2 on usage errors.',
+    )
+    .argument('<files...>', 'trail files, Kubernetes audit logs and recordings, in any order')
+    .option('--session <id>', 'only this airlock session (plus its requests in the broker)')
+    .option('--trace <id>', 'only this W3C trace id')
+    .option('--request <id>', 'only this access request')
+    .option('--user <name>', 'only entries about this user')
+    .option('--since <time>', 'only entries at or after this RFC 3339 time')
+    .option('--until <time>', 'only entries at or before this RFC 3339 time')
+    .addOption(
+      new Option('--output <format>', 'output format').choices(['text', 'json', 'html']).default('text'),
+    )
+    .addHelpText(
+      'after',
+      '\nExamples:\n' +
+        '  airlock audit timeline --session ses_8Kq2 docs/examples/*\n' +
+        '  airlock audit timeline --trace 4bf92f3577b34da6a3ce929d0e0e4736 --output html \\\n' +
+        '      broker.jsonl mediator.jsonl executor.jsonl kube-audit.log > timeline.html',
+    )
+    .action(async (files: string[], options: AuditTimelineCliOptions) => {
+      process.exitCode = await runAuditTimeline(files, options);
+    });
+  audit
+    .command('play')
+    .description(
+      'Replay an asciicast v2 session recording to stdout, escape sequences included (play recordings you ' +
+        'trust). Exit 0, or 2 for a malformed recording or bad options.',
+    )
+    .argument('<file>', 'the .cast recording')
+    .option('--speed <n>', 'playback speed factor', '1')
+    .option('--max-idle <seconds>', 'longest pause between frames', '2')
+    .action(async (file: string, options: AuditPlayCliOptions) => {
+      process.exitCode = await runAuditPlay(file, options);
     });
 }

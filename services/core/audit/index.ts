@@ -1,4 +1,17 @@
 /** The audit-trail library: event schema, file and in-memory trails, verifier. */
+
+export {
+  type Asciicast,
+  type AsciicastEventCode,
+  AsciicastFormatError,
+  type AsciicastFrame,
+  type AsciicastHeader,
+  formatAsciicastFrame,
+  formatAsciicastHeader,
+  isAsciicastHeaderLine,
+  parseAsciicast,
+  stripAnsi,
+} from './asciicast.js';
 export { canonicalJson, sha256Hex } from './canonical-json.js';
 export { auditKeyId, type ChainHead, checkpointSignatureValid } from './chain.js';
 export {
@@ -9,6 +22,29 @@ export {
 } from './file-audit-trail.js';
 export { type AuditStorage, type FileSink, nodeAuditStorage } from './file-sink.js';
 export { type InMemoryAuditEntry, InMemoryAuditTrail } from './in-memory-audit-trail.js';
+export {
+  buildTimeline,
+  describeTimelineFilter,
+  filterTimeline,
+  htmlEscape,
+  kubernetesAction,
+  mergeTimeline,
+  parseTimelineSource,
+  playableFrames,
+  renderTimelineHtml,
+  renderTimelineJson,
+  renderTimelineText,
+  TIMELINE_LANES,
+  type TimelineEntry,
+  type TimelineFilter,
+  type TimelineHtmlInput,
+  type TimelineLane,
+  type TimelineRecording,
+  type TimelineRecordingRef,
+  type TimelineSkippedLine,
+  type TimelineSourceResult,
+  terminalSafe,
+} from './timeline.js';
 export * from './types.js';
 export {
   type AuditProblem,
