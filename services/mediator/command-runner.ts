@@ -1,3 +1,4 @@
+import { mkdir } from 'node:fs/promises';
 import type { Readable, Writable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import type * as grpc from '@grpc/grpc-js';
@@ -18,6 +19,7 @@ import {
 import { FORWARD_EXPLANATION, helpText } from './command-language/help-text.js';
 import type { Command, OutputFormat } from './command-language/parse-command.js';
 import { sanitizeForTerminal } from './command-language/sanitize.js';
+import { createSessionRecorder, type SessionRecorder } from './session-recording.js';
 
 /** The SSH channel a command runs on. */
 export interface CommandIo {
@@ -44,6 +46,8 @@ export interface CommandContext {
   /** W3C traceparent of the SSH session, continued into every executor call. */
   traceparent: string;
   clientAddress: string;
+  /** Interactive (tty) sessions are recorded as asciicast v2 here; absent: not recorded. */
+  recordings?: { dir: string; recordInput: boolean };
 }
 
 function write(stream: Writable, text: string): void {
@@ -108,11 +112,13 @@ function pipeExec(
   call: grpc.ClientDuplexStream<ExecInput, ExecOutput>,
   first: ExecInput,
   io: CommandIo,
+  recorder?: SessionRecorder,
 ): Promise<number> {
   return new Promise((resolve, reject) => {
     let exitCode: number | undefined;
     call.write(first);
     const onData = (chunk: Buffer) => {
+      recorder?.recordInput(chunk);
       if (!call.write({ stdin: chunk })) {
         io.stdin.pause();
         call.once('drain', () => io.stdin.resume());
@@ -121,7 +127,10 @@ function pipeExec(
     const onEnd = () => call.write({ stdin_eof: true });
     io.stdin.on('data', onData);
     io.stdin.once('end', onEnd);
-    io.terminal?.onResize((width, height) => call.write({ resize: { width, height } }));
+    io.terminal?.onResize((width, height) => {
+      if (width > 0 && height > 0) recorder?.resize(width, height);
+      call.write({ resize: { width, height } });
+    });
     call.on('data', (frame: ExecOutput) => {
       const target =
         'stdout' in frame && frame.stdout
@@ -131,6 +140,7 @@ function pipeExec(
             : undefined;
       const chunk =
         'stdout' in frame && frame.stdout ? frame.stdout : 'stderr' in frame ? frame.stderr : undefined;
+      if (chunk) recorder?.recordOutput(chunk);
       if (target && chunk && !target.write(chunk)) {
         call.pause();
         target.once('drain', () => call.resume());
@@ -154,6 +164,52 @@ function pipeExec(
       else resolve(exitCode);
     });
   });
+}
+
+/**
+ * Runs an interactive (tty) stream with its recording, when recordings are
+ * configured: the asciicast file is referenced from the mediator's audit
+ * trail by path and SHA-256 (`exec.exited`), so a reviewer can tell it is the
+ * one that was written. Non-tty streams are not recorded.
+ */
+async function recorded(
+  ctx: CommandContext,
+  size: { width: number; height: number } | null,
+  target: AuditEventInput['target'],
+  run: (recorder: SessionRecorder | undefined) => Promise<number>,
+): Promise<number> {
+  if (!size || !ctx.recordings) return run(undefined);
+  await mkdir(ctx.recordings.dir, { recursive: true, mode: 0o700 });
+  const recorder = await createSessionRecorder({
+    dir: ctx.recordings.dir,
+    sessionId: ctx.session.session_id,
+    // A client without a real terminal (ssh -tt from a script) reports 0x0.
+    width: size.width || 80,
+    height: size.height || 24,
+    recordInput: ctx.recordings.recordInput,
+    clock: ctx.clock,
+  });
+  let code: number | undefined;
+  try {
+    code = await run(recorder);
+    return code;
+  } finally {
+    const recording = await recorder.close().catch(() => undefined);
+    await ctx.audit.append({
+      event: 'exec.exited',
+      actor: { user: ctx.session.user, groups: ctx.session.groups, address: ctx.clientAddress },
+      target,
+      session_id: ctx.session.session_id,
+      request_id: ctx.session.request_id,
+      trace_id: ctx.traceparent.split('-')[1],
+      details: {
+        ...(code === undefined ? {} : { exit_code: code }),
+        ...(recording
+          ? { recording: recording.path, recording_sha256: recording.sha256 }
+          : { recording_failed: true }),
+      },
+    });
+  }
 }
 
 /**
@@ -300,18 +356,26 @@ export async function runCommand(command: Command, io: CommandIo, ctx: CommandCo
           { namespace: target.namespace, pod: target.pod, resource: 'pods/exec', argv },
         );
         const size = io.terminal ? { width: io.terminal.width, height: io.terminal.height } : null;
-        return await pipeExec(
-          ctx.client.exec(options),
-          {
-            start: {
-              target: { namespace: target.namespace, pod: target.pod, container: target.container ?? '' },
-              argv,
-              tty: tty && io.terminal !== undefined,
-              size,
-              shell,
-            },
-          },
-          io,
+        const tracked = tty && io.terminal !== undefined;
+        return await recorded(
+          ctx,
+          tracked ? size : null,
+          { namespace: target.namespace, pod: target.pod, resource: 'pods/exec', argv },
+          (recorder) =>
+            pipeExec(
+              ctx.client.exec(options),
+              {
+                start: {
+                  target: { namespace: target.namespace, pod: target.pod, container: target.container ?? '' },
+                  argv,
+                  tty: tty && io.terminal !== undefined,
+                  size,
+                  shell,
+                },
+              },
+              io,
+              recorder,
+            ),
         );
       }
       case 'debug': {
@@ -322,18 +386,30 @@ export async function runCommand(command: Command, io: CommandIo, ctx: CommandCo
           { namespace: target.namespace, pod: target.pod, resource: 'pods/ephemeralcontainers' },
         );
         const size = io.terminal ? { width: io.terminal.width, height: io.terminal.height } : null;
-        return await pipeExec(
-          ctx.client.debug(options),
+        return await recorded(
+          ctx,
+          command.tty && io.terminal !== undefined ? size : null,
           {
-            debug: {
-              target: { namespace: target.namespace, pod: target.pod, container: target.container ?? '' },
-              image: command.image,
-              argv: command.argv,
-              tty: command.tty && io.terminal !== undefined,
-              size,
-            },
+            namespace: target.namespace,
+            pod: target.pod,
+            resource: 'pods/ephemeralcontainers',
+            argv: command.argv,
           },
-          io,
+          (recorder) =>
+            pipeExec(
+              ctx.client.debug(options),
+              {
+                debug: {
+                  target: { namespace: target.namespace, pod: target.pod, container: target.container ?? '' },
+                  image: command.image,
+                  argv: command.argv,
+                  tty: command.tty && io.terminal !== undefined,
+                  size,
+                },
+              },
+              io,
+              recorder,
+            ),
         );
       }
     }

@@ -21,6 +21,8 @@ export interface MediatorConfig {
     idleTimeoutSeconds: number;
     expiryWarningSeconds: number;
   };
+  /** Interactive sessions recorded as asciicast v2; input only if recordInput (it can hold secrets). */
+  recordings?: { dir: string; recordInput: boolean };
   /** Local operations endpoint: /healthz, /readyz, /metrics. Absent: not served. */
   ops?: { listen: string };
   drainSeconds: number;
@@ -84,6 +86,12 @@ export const mediatorConfigSchema = {
         idleTimeoutSeconds: { type: 'integer', minimum: 10, maximum: 86_400, default: 900 },
         expiryWarningSeconds: { type: 'integer', minimum: 0, maximum: 3600, default: 60 },
       },
+    },
+    recordings: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['dir'],
+      properties: { dir: file, recordInput: { type: 'boolean', default: false } },
     },
     ops: {
       type: 'object',

@@ -48,6 +48,7 @@ export async function runMediator(configPath: string) {
   const metrics = new Metrics();
   const frontend = createSshFrontend({
     metrics,
+    ...(config.recordings ? { recordings: config.recordings } : {}),
     hostKey,
     trustedSshCas: () => sshCas,
     revocation,

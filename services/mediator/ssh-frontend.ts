@@ -64,6 +64,8 @@ export interface MediatorDeps {
   limits: MediatorLimits;
   /** Where `/metrics` counts come from; a private registry when absent. */
   metrics?: Metrics;
+  /** Record interactive sessions (asciicast v2) here; input only if `recordInput`. */
+  recordings?: { dir: string; recordInput: boolean };
 }
 
 /** Environment variables a client may set; everything else is refused. */
@@ -270,6 +272,7 @@ export function createSshFrontend(deps: MediatorDeps) {
       clock: deps.clock,
       traceparent: opened.traceparent,
       clientAddress: state.address,
+      ...(deps.recordings ? { recordings: deps.recordings } : {}),
     };
   }
 

@@ -1,4 +1,6 @@
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { connect, createServer, type Server } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -179,6 +181,23 @@ describe('mediator: the stock OpenSSH client through the gateway to the hermetic
     });
     expect(result.stdout).toContain('42');
     expect(result.code).toBe(0);
+  });
+
+  it('records the interactive shell as asciicast, referenced from the audit trail by hash', async () => {
+    const user = sshUser(gateway.sshCa, { scope });
+    const result = await ssh(mediator, user, ['shell', 'api-0'], {
+      extra: ['-tt'],
+      stdin: 'echo recorded-$((1+1))\nexit 0\n',
+    });
+    expect(result.code).toBe(0);
+    const exited = mediator.audit.events().filter((e) => e.event === 'exec.exited' && e.details?.recording);
+    expect(exited.length).toBeGreaterThan(0);
+    const details = exited.at(-1)!.details as { recording: string; recording_sha256: string };
+    const cast = readFileSync(details.recording);
+    expect(createHash('sha256').update(cast).digest('hex')).toBe(details.recording_sha256);
+    const lines = cast.toString('utf8').trim().split('\n');
+    expect(JSON.parse(lines[0]!)).toMatchObject({ version: 2 });
+    expect(lines.slice(1).some((line) => line.includes('recorded-2'))).toBe(true);
   });
 
   it('refuses a shell without permit-pty', async () => {

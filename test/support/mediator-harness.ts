@@ -25,6 +25,7 @@ export interface Mediator {
   frontend: SshFrontend;
   audit: InMemoryAuditTrail;
   knownHosts: string;
+  recordingsDir: string;
   stop(): Promise<void>;
 }
 
@@ -48,11 +49,19 @@ export async function startMediator(
     logger: pino({ level: process.env.AIRLOCK_TEST_LOG ?? 'silent' }),
     clock: () => new Date(),
     limits: { ...DEFAULT_LIMITS, ...limits },
+    recordings: { dir: join(dir, 'recordings'), recordInput: false },
   });
   const port = await frontend.listen(0, '127.0.0.1');
   const knownHosts = join(dir, 'known_hosts');
   writeFileSync(knownHosts, `[127.0.0.1]:${port} ${hostKey.publicKeyLine}\n`);
-  return { port, frontend, audit, knownHosts, stop: () => frontend.stop(0) };
+  return {
+    port,
+    frontend,
+    audit,
+    knownHosts,
+    recordingsDir: join(dir, 'recordings'),
+    stop: () => frontend.stop(0),
+  };
 }
 
 export interface SshUser {

@@ -293,6 +293,7 @@ export async function startDevStack(
           signingKeyFile: join(dirs.keys, 'mediator-audit.key'),
         },
         ops: { listen: '127.0.0.1:0' },
+        recordings: { dir: join(dirs.audit, 'recordings') },
         drainSeconds: 5,
       }),
     );
