@@ -1,0 +1,151 @@
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { AuthorizationV1Api, CoreV1Api, type V1ResourceAttributes } from '@kubernetes/client-node';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { repoRoot } from '../../services/core/repo-root.js';
+import { adminKubeConfig, clusterInfo } from '../support/kube.js';
+
+interface PodSpecJson {
+  securityContext?: Record<string, unknown>;
+  containers: { securityContext?: Record<string, unknown> }[];
+}
+
+function kubectl(args: string[]) {
+  const { kubectlPath, kubeconfigPath } = clusterInfo();
+  return spawnSync(kubectlPath, ['--kubeconfig', kubeconfigPath, ...args], { encoding: 'utf8' });
+}
+
+describe('deploy/: the manifests against a real kube-apiserver', () => {
+  const admin = adminKubeConfig();
+
+  beforeAll(async () => {
+    // The example policy's Roles live in `payments`; a real cluster has it already.
+    await admin
+      .makeApiClient(CoreV1Api)
+      .createNamespace({ body: { metadata: { name: 'payments' } } })
+      .catch(() => {});
+  });
+
+  it.each([
+    'dev',
+    'prod',
+  ])('the %s overlay passes a server-side dry run, then applies for real', (overlay) => {
+    const dir = join(repoRoot(), 'deploy', 'overlays', overlay);
+    // Namespaced objects need their namespace: create it first (idempotent).
+    const namespace = kubectl(['apply', '-f', join(repoRoot(), 'deploy', 'base', 'namespace.yaml')]);
+    expect(namespace.stderr).toBe('');
+    const dryRun = kubectl(['apply', '--dry-run=server', '-k', dir]);
+    expect(dryRun.stderr).toBe('');
+    expect(dryRun.status).toBe(0);
+    expect(dryRun.stdout).toMatch(
+      /deployment\.apps\/airlock-executor (created|configured|unchanged) \(server dry run\)/,
+    );
+    const applied = kubectl(['apply', '-k', dir]);
+    expect(applied.stderr).toBe('');
+    expect(applied.status).toBe(0);
+  });
+
+  it('gives the mediator no token and no rights, and the broker only its CSR signer', async () => {
+    const core = admin.makeApiClient(CoreV1Api);
+    const mediatorSa = await core.readNamespacedServiceAccount({
+      namespace: 'airlock-system',
+      name: 'airlock-mediator',
+    });
+    expect(mediatorSa.automountServiceAccountToken).toBe(false);
+    const deployment = JSON.parse(
+      kubectl(['get', 'deployment', '-n', 'airlock-system', 'airlock-mediator', '-o', 'json']).stdout,
+    );
+    expect(deployment.spec.template.spec.automountServiceAccountToken).toBe(false);
+
+    const authz = admin.makeApiClient(AuthorizationV1Api);
+    const can = async (sa: string, attributes: V1ResourceAttributes) => {
+      const review = await authz.createSubjectAccessReview({
+        body: {
+          spec: {
+            user: `system:serviceaccount:airlock-system:${sa}`,
+            groups: [
+              'system:serviceaccounts',
+              'system:serviceaccounts:airlock-system',
+              'system:authenticated',
+            ],
+            resourceAttributes: attributes,
+          },
+        },
+      });
+      return review.status?.allowed === true;
+    };
+    for (const attributes of [
+      { namespace: 'payments', verb: 'list', resource: 'pods' },
+      { namespace: 'payments', verb: 'create', resource: 'pods', subresource: 'exec' },
+      { namespace: 'airlock-system', verb: 'get', resource: 'secrets' },
+      { verb: 'create', group: 'certificates.k8s.io', resource: 'certificatesigningrequests' },
+    ]) {
+      expect(await can('airlock-mediator', attributes)).toBe(false);
+    }
+    expect(
+      await can('airlock-broker', {
+        verb: 'create',
+        group: 'certificates.k8s.io',
+        resource: 'certificatesigningrequests',
+      }),
+    ).toBe(true);
+    expect(
+      await can('airlock-broker', {
+        verb: 'approve',
+        group: 'certificates.k8s.io',
+        resource: 'signers',
+        name: 'kubernetes.io/kube-apiserver-client',
+      }),
+    ).toBe(true);
+    expect(
+      await can('airlock-broker', {
+        verb: 'approve',
+        group: 'certificates.k8s.io',
+        resource: 'signers',
+        name: 'kubernetes.io/kubelet-serving',
+      }),
+    ).toBe(false);
+    expect(await can('airlock-broker', { namespace: 'payments', verb: 'list', resource: 'pods' })).toBe(
+      false,
+    );
+    expect(
+      await can('airlock-broker', { namespace: 'airlock-system', verb: 'get', resource: 'secrets' }),
+    ).toBe(false);
+  });
+
+  it('runs every tier under the restricted Pod Security profile', () => {
+    const pods = JSON.parse(kubectl(['get', 'deployments', '-n', 'airlock-system', '-o', 'json']).stdout) as {
+      items: { metadata: { name: string }; spec: { template: { spec: PodSpecJson } } }[];
+    };
+    expect(pods.items.map((d) => d.metadata.name).sort()).toEqual([
+      'airlock-broker',
+      'airlock-executor',
+      'airlock-mediator',
+    ]);
+    for (const deployment of pods.items) {
+      const spec = deployment.spec.template.spec;
+      expect(spec.securityContext).toMatchObject({
+        runAsNonRoot: true,
+        seccompProfile: { type: 'RuntimeDefault' },
+      });
+      for (const container of spec.containers) {
+        expect(container.securityContext).toEqual({
+          allowPrivilegeEscalation: false,
+          readOnlyRootFilesystem: true,
+          capabilities: { drop: ['ALL'] },
+        });
+      }
+    }
+    // The namespace enforces it: a pod with default (unhardened) settings is refused by the apiserver.
+    const refused = kubectl([
+      'run',
+      'unhardened-probe',
+      '-n',
+      'airlock-system',
+      '--image=example.invalid/x',
+      '--dry-run=server',
+    ]);
+    expect(refused.status).not.toBe(0);
+    expect(refused.stderr).toContain('violates PodSecurity "restricted');
+  });
+});
