@@ -9,9 +9,9 @@
  * Transport-free: the HTTPS adapter (http-api.ts) authenticates the caller
  * and passes the `Identity` in; errors are AirlockErrors with stable codes.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, X509Certificate } from 'node:crypto';
 import type { AuditActor, AuditEventInput, AuditTrail } from '../core/audit/index.js';
-import { AirlockError } from '../core/errors.js';
+import { AirlockError, type ErrorCode } from '../core/errors.js';
 import {
   canApprove,
   decideRequest,
@@ -27,6 +27,13 @@ import {
 } from '../core/ssh-cert/index.js';
 import type { DenyListWriter } from './deny-list.js';
 import type { Identity } from './identity.js';
+import {
+  checkKubeCsrSubject,
+  type KubeCsrSigner,
+  type KubeCsrSubject,
+  kubeCertLifetimeSeconds,
+  kubeCsrObjectName,
+} from './kube-csr-signer.js';
 import type { AccessRequest, RequestStore, RequestVote } from './request-store.js';
 
 /** What a caller sends to create a request. */
@@ -54,6 +61,45 @@ export interface AccessBrokerDeps {
   readonly adminGroups: readonly string[];
   /** Overridden in tests. */
   readonly clock: () => Date;
+  /**
+   * Kubernetes client certificates for kubectl; absent: the feature is off
+   * and `kubeCertificate*` answer KUBE_CERT_UNAVAILABLE.
+   */
+  readonly kubeCertificates?: {
+    readonly signer: KubeCsrSigner;
+    /** The cluster the signer's kubeconfig reaches; only requests for it are served. */
+    readonly cluster: string;
+  };
+}
+
+/** What `airlock cred-helper` / `airlock kube-cert` send: a CSR for the requester's own key. */
+export interface KubeCertificateInput {
+  /** PKCS#10 PEM; its subject must be exactly {@link KubeCertificateSubject}. */
+  readonly csr: string;
+  /** Wanted lifetime; bounded by the request and 30 min, at least 600 s. */
+  readonly ttlSeconds: number;
+  /** When given, must be the request's cluster. */
+  readonly cluster?: string;
+}
+
+/** The subject a kube client CSR for a request must carry. */
+export interface KubeCertificateSubject extends KubeCsrSubject {
+  readonly requestId: string;
+  readonly cluster: string;
+  /** When the access granted by the request ends. */
+  readonly accessExpiresAt: string;
+}
+
+/** A Kubernetes client certificate issued for a request. */
+export interface IssuedKubeCertificate {
+  readonly requestId: string;
+  readonly cluster: string;
+  /** PEM. */
+  readonly certificate: string;
+  /** Hex, as `openssl x509 -serial` prints it. */
+  readonly serial: string;
+  /** RFC 3339. */
+  readonly notAfter: string;
 }
 
 /** The broker's operations. Each takes the authenticated actor. */
@@ -67,6 +113,18 @@ export interface AccessBroker {
   /** Signs (once) and returns the requester's certificate. */
   issueCertificate(actor: Identity, id: string): Promise<AccessRequest>;
   revoke(actor: Identity, id: string, comment?: string): Promise<AccessRequest>;
+  /** The CSR subject the requester must use for a Kubernetes client certificate. */
+  kubeCertificateSubject(actor: Identity, id: string): Promise<KubeCertificateSubject>;
+  /**
+   * Has Kubernetes sign the requester's client CSR (CN = user, O = the
+   * scope's jit: groups) for an approved request; audited as cert.issued
+   * with `kind: 'kube-client'`.
+   */
+  issueKubeCertificate(
+    actor: Identity,
+    id: string,
+    input: KubeCertificateInput,
+  ): Promise<IssuedKubeCertificate>;
   /** Moves pending requests past their expiry to `expired`; returns how many. */
   expirePending(): Promise<number>;
 }
@@ -117,6 +175,34 @@ function validateInput(input: unknown): CreateRequestInput {
   }
   if (body.runbook !== undefined && typeof body.runbook !== 'string') usage('runbook must be a string');
   return body as unknown as CreateRequestInput;
+}
+
+/** Checks the shape of a kube-certificate body. */
+function validateKubeCertificateInput(input: unknown): KubeCertificateInput {
+  if (typeof input !== 'object' || input === null || Array.isArray(input))
+    usage('the body must be a JSON object');
+  const body = input as Record<string, unknown>;
+  for (const key of Object.keys(body))
+    if (!['csr', 'ttlSeconds', 'cluster'].includes(key)) usage(`unknown field ${JSON.stringify(key)}`);
+  if (typeof body.csr !== 'string' || body.csr.length > 16_384) usage('csr must be a PEM string');
+  if (typeof body.ttlSeconds !== 'number' || !Number.isSafeInteger(body.ttlSeconds) || body.ttlSeconds <= 0) {
+    usage('ttlSeconds must be a positive integer');
+  }
+  if (body.cluster !== undefined && typeof body.cluster !== 'string') usage('cluster must be a string');
+  return body as unknown as KubeCertificateInput;
+}
+
+/** Node prints a subject as `CN=alice\nO=jit:a\nO=jit:b` (one attribute a line). */
+function subjectMatches(printed: string, expected: KubeCsrSubject): boolean {
+  const lines = printed.split('\n');
+  const cn = lines.filter((l) => l.startsWith('CN=')).map((l) => l.slice(3));
+  const o = lines.filter((l) => l.startsWith('O=')).map((l) => l.slice(2));
+  return (
+    cn.length === 1 &&
+    cn[0] === expected.commonName &&
+    o.length === expected.organizations.length &&
+    [...o].sort().join('\n') === [...expected.organizations].sort().join('\n')
+  );
 }
 
 /** Creates the broker service. */
@@ -205,6 +291,66 @@ export function createAccessBroker(deps: AccessBrokerDeps): AccessBroker {
     if (request.status === 'expired')
       return new AirlockError('REQUEST_EXPIRED', `request ${request.id} has expired`);
     return new AirlockError('REQUEST_STATE', `request ${request.id} is ${request.status}, not pending`);
+  }
+
+  /**
+   * The approved, unexpired request of `actor` and the subject its kube
+   * client certificates carry. Audits and throws every refusal.
+   */
+  async function kubeCertificateTarget(actor: Identity, id: string, now: Date) {
+    const kube = deps.kubeCertificates;
+    if (!kube) {
+      throw new AirlockError(
+        'KUBE_CERT_UNAVAILABLE',
+        'this broker does not issue Kubernetes client certificates (kubeCertificates is not configured)',
+      );
+    }
+    const request = await load(id, now);
+    const refuse = async (code: ErrorCode, reason: string): Promise<never> => {
+      await record({
+        event: 'cert.issued',
+        ...eventFor(request, actor),
+        decision: 'deny',
+        code,
+        reason,
+        details: { kind: 'kube-client' },
+      });
+      throw new AirlockError(code, reason);
+    };
+    if (!sameUser(actor, request.requester)) {
+      return refuse('ACCESS_FORBIDDEN', 'only the requester may get a Kubernetes client certificate');
+    }
+    if (request.requester.kind !== 'human' || request.requester.user.startsWith('system:')) {
+      // A certificate's CN is a Kubernetes user name: never mint a system: or ServiceAccount name.
+      return refuse('ACCESS_FORBIDDEN', 'Kubernetes client certificates are issued to people only');
+    }
+    if (request.status === 'expired') throw new AirlockError('REQUEST_EXPIRED', `request ${id} has expired`);
+    if (request.status !== 'approved') {
+      throw new AirlockError('REQUEST_STATE', `request ${id} is ${request.status}, not approved`);
+    }
+    const accessExpiresAt = Date.parse(request.accessExpiresAt ?? '');
+    if (!(now.getTime() < accessExpiresAt)) {
+      throw new AirlockError('REQUEST_EXPIRED', `the access granted by request ${id} has expired`);
+    }
+    if (request.scope.cluster !== kube.cluster) {
+      return refuse(
+        'SCOPE_CLUSTER',
+        `request ${id} is for cluster ${request.scope.cluster}; this broker signs for ${kube.cluster}`,
+      );
+    }
+    const profile = Object.hasOwn(policy.profiles, request.scope.profile)
+      ? policy.profiles[request.scope.profile]
+      : undefined;
+    if (!profile)
+      throw new AirlockError('PROFILE_UNKNOWN', `profile ${request.scope.profile} no longer exists`);
+    const subject: KubeCertificateSubject = {
+      requestId: request.id,
+      cluster: request.scope.cluster,
+      commonName: request.requester.user,
+      organizations: renderGroups(profile, request.scope),
+      accessExpiresAt: new Date(accessExpiresAt).toISOString(),
+    };
+    return { request, subject, signer: kube.signer, refuse };
   }
 
   return {
@@ -514,6 +660,105 @@ export function createAccessBroker(deps: AccessBrokerDeps): AccessBroker {
         await store.put(updated);
         return updated;
       }),
+
+    kubeCertificateSubject: (actor, id) =>
+      serialised(async () => (await kubeCertificateTarget(actor, id, clock())).subject),
+
+    issueKubeCertificate: async (actor, id, raw) => {
+      const input = validateKubeCertificateInput(raw);
+      // Checks under the lock; the (slow) signing outside it, so one CSR does not stall the broker.
+      const { request, subject, signer, refuse, now } = await serialised(async () => {
+        const now = clock();
+        const target = await kubeCertificateTarget(actor, id, now);
+        if (input.cluster !== undefined && input.cluster !== target.request.scope.cluster) {
+          await target.refuse(
+            'SCOPE_CLUSTER',
+            `request ${id} is for cluster ${target.request.scope.cluster}, not ${input.cluster}`,
+          );
+        }
+        return { ...target, now };
+      });
+      let publicKey: Uint8Array;
+      try {
+        publicKey = await checkKubeCsrSubject(input.csr, subject);
+      } catch (error) {
+        if (error instanceof AirlockError) await refuse(error.code, error.message);
+        throw error;
+      }
+      const remaining = (Date.parse(subject.accessExpiresAt) - now.getTime()) / 1000;
+      const expirationSeconds = kubeCertLifetimeSeconds(input.ttlSeconds, remaining);
+      const name = kubeCsrObjectName(request.id);
+      let pem: string;
+      try {
+        pem = await signer.sign({
+          name,
+          csrPem: input.csr,
+          expirationSeconds,
+          approvalMessage: `airlock: ${subject.commonName} for ${request.id}`,
+          labels: { 'app.kubernetes.io/managed-by': 'airlock', 'airlock.dev/request-id': request.id },
+        });
+      } catch (error) {
+        const failure =
+          error instanceof AirlockError
+            ? error
+            : new AirlockError('KUBERNETES_ERROR', String(error), { cause: error });
+        await record({
+          event: 'cert.issued',
+          ...eventFor(request, actor),
+          decision: 'deny',
+          code: failure.code,
+          reason: failure.message,
+          details: { kind: 'kube-client', csr_name: name },
+        });
+        throw failure;
+      }
+      // Trust, but verify: the certificate must be for the CSR's key and subject.
+      let certificate: X509Certificate | undefined;
+      try {
+        certificate = new X509Certificate(pem);
+      } catch {
+        certificate = undefined;
+      }
+      const certKey = certificate?.publicKey.export({ type: 'spki', format: 'der' });
+      if (
+        !certificate ||
+        !certKey ||
+        !Buffer.from(publicKey).equals(certKey) ||
+        !subjectMatches(certificate.subject, subject)
+      ) {
+        const reason = 'the signer returned no certificate for the requested key and subject';
+        await record({
+          event: 'cert.issued',
+          ...eventFor(request, actor),
+          decision: 'deny',
+          code: 'KUBERNETES_ERROR',
+          reason,
+          details: { kind: 'kube-client', csr_name: name },
+        });
+        throw new AirlockError('KUBERNETES_ERROR', reason, { detail: `subject ${certificate?.subject}` });
+      }
+      const notAfter = new Date(certificate.validTo).toISOString();
+      await record({
+        event: 'cert.issued',
+        ...eventFor(request, actor),
+        decision: 'allow',
+        details: {
+          kind: 'kube-client',
+          serial: certificate.serialNumber,
+          not_after: notAfter,
+          expiration_seconds: expirationSeconds,
+          csr_name: name,
+          groups: [...subject.organizations],
+        },
+      });
+      return {
+        requestId: request.id,
+        cluster: subject.cluster,
+        certificate: certificate.toString(),
+        serial: certificate.serialNumber,
+        notAfter,
+      };
+    },
 
     expirePending: () =>
       serialised(async () => {

@@ -43,6 +43,21 @@ export interface BrokerConfig {
     audiences: string[];
     machineGroups: Record<string, string[]>;
   };
+  /**
+   * Kubernetes client certificates for kubectl (`airlock cred-helper`,
+   * `airlock kube-cert`; docs/kubectl.md); absent: the feature is off.
+   */
+  kubeCertificates?: {
+    /** The cluster name (as requests name it) that this kubeconfig reaches. */
+    cluster: string;
+    /**
+     * The broker's own credentials, with only deploy/base/broker-rbac.yaml's
+     * rights. Absent: the in-cluster ServiceAccount (airlock-broker).
+     */
+    kubeconfig?: string;
+    /** How long to wait for the signer; default 30. */
+    signTimeoutSeconds: number;
+  };
   /** Members may see and revoke every request. */
   adminGroups: string[];
   /** How often pending requests are swept for expiry. */
@@ -126,6 +141,16 @@ export const brokerConfigSchema = {
         machineGroups: groupMap,
       },
     },
+    kubeCertificates: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['cluster'],
+      properties: {
+        cluster: nonEmpty,
+        kubeconfig: nonEmpty,
+        signTimeoutSeconds: { type: 'integer', minimum: 1, maximum: 300, default: 30 },
+      },
+    },
     adminGroups: strings,
     expirySweepSeconds: { type: 'integer', minimum: 1, maximum: 3600, default: 30 },
   },
@@ -157,6 +182,16 @@ export function loadBrokerConfig(path: string): BrokerConfig {
           kubernetes: {
             ...config.kubernetes,
             ...(config.kubernetes.kubeconfig ? { kubeconfig: from(config.kubernetes.kubeconfig) } : {}),
+          },
+        }
+      : {}),
+    ...(config.kubeCertificates
+      ? {
+          kubeCertificates: {
+            ...config.kubeCertificates,
+            ...(config.kubeCertificates.kubeconfig
+              ? { kubeconfig: from(config.kubeCertificates.kubeconfig) }
+              : {}),
           },
         }
       : {}),

@@ -12,6 +12,9 @@
  *   POST /v1/requests/:id/approve|deny    {"comment"?}
  *   POST /v1/requests/:id/certificate     the requester's OpenSSH user certificate
  *   POST /v1/requests/:id/revoke          {"comment"?}
+ *   GET  /v1/requests/:id/kube-certificate   the CSR subject a kube client certificate needs
+ *   POST /v1/requests/:id/kube-certificate   {"csr","ttlSeconds","cluster"?} → Kubernetes client
+ *                                            certificate for the requester's CSR (docs/kubectl.md)
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
@@ -28,6 +31,7 @@ export function httpStatusFor(code: ErrorCode): number {
   switch (code) {
     case 'USAGE':
     case 'CERT_MALFORMED':
+    case 'X509_INVALID':
       return 400;
     case 'AUTH_REQUIRED':
     case 'AUTH_INVALID':
@@ -41,6 +45,7 @@ export function httpStatusFor(code: ErrorCode): number {
     case 'SCOPE_NAMESPACE':
     case 'SCOPE_POD':
     case 'TTL_TOO_LONG':
+    case 'CSR_SUBJECT_MISMATCH':
       return 403;
     case 'REQUEST_NOT_FOUND':
       return 404;
@@ -49,6 +54,10 @@ export function httpStatusFor(code: ErrorCode): number {
       return 409;
     case 'AUDIT_UNAVAILABLE':
       return 503;
+    case 'KUBE_CERT_UNAVAILABLE':
+      return 501;
+    case 'KUBERNETES_ERROR':
+      return 502;
     default:
       return 500;
   }
@@ -148,11 +157,16 @@ export function createBrokerApiHandler(
         return send(res, 200, { requests: await broker.list(actor, filter) });
       }
     }
-    const match = /^\/v1\/requests\/([^/]+)(?:\/(approve|deny|certificate|revoke))?$/.exec(path);
+    const match = /^\/v1\/requests\/([^/]+)(?:\/(approve|deny|certificate|revoke|kube-certificate))?$/.exec(
+      path,
+    );
     if (match) {
       const id = decodeURIComponent(match[1] ?? '');
       const action = match[2];
       if (action === undefined && method === 'GET') return send(res, 200, await broker.get(actor, id));
+      if (action === 'kube-certificate' && method === 'GET') {
+        return send(res, 200, await broker.kubeCertificateSubject(actor, id));
+      }
       if (action !== undefined && method === 'POST') {
         const body = await readJson(req);
         switch (action) {
@@ -162,6 +176,8 @@ export function createBrokerApiHandler(
             return send(res, 200, await broker.deny(actor, id, comment(body)));
           case 'revoke':
             return send(res, 200, await broker.revoke(actor, id, comment(body)));
+          case 'kube-certificate':
+            return send(res, 200, await broker.issueKubeCertificate(actor, id, body as never));
           case 'certificate': {
             const issued = await broker.issueCertificate(actor, id);
             const cert = issued.certificate;

@@ -25,6 +25,7 @@ import {
   type MachineSettings,
   type TokenReviewer,
 } from './identity.js';
+import { createKubeCsrSigner, type KubeCsrSigner } from './kube-csr-signer.js';
 import { createFileRequestStore } from './request-store.js';
 
 /** Seams for tests; production passes none. */
@@ -32,6 +33,8 @@ export interface BrokerOverrides {
   readonly clock?: () => Date;
   /** Replaces the TokenReview client built from `config.kubernetes.kubeconfig`. */
   readonly tokenReviewer?: TokenReviewer;
+  /** Replaces the CSR signer built from `config.kubeCertificates.kubeconfig`. */
+  readonly kubeCsrSigner?: KubeCsrSigner;
   /** Operator log; default pino on stderr. */
   readonly log?: (entry: Record<string, unknown>) => void;
 }
@@ -109,6 +112,20 @@ export async function startBroker(
     };
   }
 
+  let kubeCertificates: { signer: KubeCsrSigner; cluster: string } | undefined;
+  if (config.kubeCertificates) {
+    let signer = overrides.kubeCsrSigner;
+    if (!signer) {
+      const kubeConfig = new KubeConfig();
+      if (config.kubeCertificates.kubeconfig) kubeConfig.loadFromFile(config.kubeCertificates.kubeconfig);
+      else kubeConfig.loadFromCluster();
+      signer = createKubeCsrSigner(kubeConfig, {
+        timeoutMs: (config.kubeCertificates.signTimeoutSeconds ?? 30) * 1000,
+      });
+    }
+    kubeCertificates = { signer, cluster: config.kubeCertificates.cluster };
+  }
+
   const audit: AuditTrail = await createFileAuditTrail({
     path: config.audit.path,
     tier: 'broker',
@@ -125,6 +142,7 @@ export async function startBroker(
     caKey,
     adminGroups: config.adminGroups,
     clock,
+    ...(kubeCertificates ? { kubeCertificates } : {}),
   });
   const oidc = createOidcVerifier(
     {
@@ -153,6 +171,7 @@ export async function startBroker(
       issuer: config.oidc.issuer,
       profiles: Object.keys(policy.profiles).length,
       machines: machines !== undefined,
+      kube_certificates: kubeCertificates?.cluster ?? false,
       serving_not_after: serving.notAfter.toISOString(),
     },
   });

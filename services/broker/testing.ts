@@ -16,6 +16,7 @@ import type { BrokerConfig } from './config.js';
 import { type DemoUser, type DevOidcProvider, startDevOidcProvider } from './dev-oidc-provider.js';
 import { httpsCall } from './https-client.js';
 import { InMemoryTokenReviewer } from './identity.js';
+import { InMemoryKubeCsrSigner, type KubeCsrSigner } from './kube-csr-signer.js';
 import { type RunningBroker, startBroker } from './main.js';
 
 /** Demo users of the test provider and what the example policy lets them do. */
@@ -52,6 +53,8 @@ export interface BrokerTestEnv {
   readonly sshCaPublicLine: string;
   /** Operator log entries. */
   readonly logs: Record<string, unknown>[];
+  /** The kube client certificate signer (an InMemoryKubeCsrSigner unless one was passed). */
+  readonly kubeCsrSigner: KubeCsrSigner;
   /** Moves the shared clock (broker and provider) forward. */
   advance(seconds: number): void;
   now(): Date;
@@ -69,8 +72,19 @@ export interface BrokerTestEnv {
   stop(): Promise<void>;
 }
 
+/** Options of {@link startBrokerTestEnv}. */
+export interface BrokerTestEnvOptions {
+  /**
+   * Kubernetes client certificates (config `kubeCertificates`) for this
+   * cluster name; default `dev`. `false` turns the feature off.
+   */
+  readonly kubeCertificatesCluster?: string | false;
+  /** Default: an InMemoryKubeCsrSigner on the shared clock. */
+  readonly kubeCsrSigner?: KubeCsrSigner;
+}
+
 /** Starts the environment. */
-export async function startBrokerTestEnv(): Promise<BrokerTestEnv> {
+export async function startBrokerTestEnv(options: BrokerTestEnvOptions = {}): Promise<BrokerTestEnv> {
   const dir = mkdtempSync(join(tmpdir(), 'airlock-broker-'));
   let offsetMs = 0;
   const clock = () => new Date(Date.now() + offsetMs);
@@ -125,11 +139,20 @@ export async function startBrokerTestEnv(): Promise<BrokerTestEnv> {
     },
     adminGroups: ['airlock-admins'],
     expirySweepSeconds: 3600,
+    ...(options.kubeCertificatesCluster === false
+      ? {}
+      : { kubeCertificates: { cluster: options.kubeCertificatesCluster ?? 'dev', signTimeoutSeconds: 30 } }),
   };
+  const kubeCsrSigner = options.kubeCsrSigner ?? new InMemoryKubeCsrSigner(clock);
   const logs: Record<string, unknown>[] = [];
   let broker: RunningBroker | undefined;
   const start = async () => {
-    broker = await startBroker(config, { clock, tokenReviewer: reviewer, log: (e) => logs.push(e) });
+    broker = await startBroker(config, {
+      clock,
+      tokenReviewer: reviewer,
+      kubeCsrSigner,
+      log: (e) => logs.push(e),
+    });
   };
   await start();
   const env: BrokerTestEnv = {
@@ -145,6 +168,7 @@ export async function startBrokerTestEnv(): Promise<BrokerTestEnv> {
     config,
     sshCaPublicLine: formatPublicKeyLine(sshCa.publicKey, 'airlock-test-ca'),
     logs,
+    kubeCsrSigner,
     advance(seconds) {
       offsetMs += seconds * 1000;
     },

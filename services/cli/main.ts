@@ -4,6 +4,7 @@ import { registerAuditCommands } from './commands/audit.js';
 import { registerBrokerClientCommands } from './commands/broker-client.js';
 import { registerCaCommands } from './commands/ca.js';
 import { registerDevCommands } from './commands/dev.js';
+import { registerKubeCredentialCommands } from './commands/kube-credentials.js';
 import { registerPolicyCommands } from './commands/policy.js';
 import { registerSshCertCommands } from './commands/ssh-cert.js';
 
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
   registerPolicyCommands(program);
   registerAuditCommands(program);
   registerBrokerClientCommands(program);
+  registerKubeCredentialCommands(program);
   return program;
 }
 

@@ -27,7 +27,7 @@ async function runClusterInForeground(stateDir: string): Promise<void> {
 export function registerDevCommands(program: Command): void {
   const dev = program
     .command('dev')
-    .description('Run airlock locally: a hermetic Kubernetes cluster and (later) the whole gateway');
+    .description('Run airlock locally: the hermetic Kubernetes cluster, or the whole gateway (dev up)');
 
   dev
     .command('cluster')

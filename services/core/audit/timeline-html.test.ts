@@ -3,8 +3,8 @@
  * their lane, and the recording player replays the output into its <pre>.
  *
  * Needs Debian's chromium (`apt-get install chromium`) and `playwright-core`
- * (not a dependency of the project: `npm install --no-save playwright-core`);
- * skipped when either is missing.
+ * (a dev dependency); `.ci/run` installs chromium, so CI always runs it.
+ * Skipped only on a development machine without chromium.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';

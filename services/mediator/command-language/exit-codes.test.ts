@@ -72,6 +72,8 @@ const EXPECTED: Readonly<Record<string, number>> = {
   REQUEST_STATE: 70,
   REQUEST_EXPIRED: 70,
   APPROVAL_NOT_ALLOWED: 70,
+  CSR_SUBJECT_MISMATCH: 70,
+  KUBE_CERT_UNAVAILABLE: 70,
 };
 
 const CATALOGUE: readonly ErrorCode[] = [...CERT_CODES, ...POLICY_CODES, ...SYSTEM_CODES];
