@@ -83,7 +83,7 @@ describe('access broker (in-memory ports)', () => {
     const created = await broker.create(sam, shellRequest);
     await broker.approve(person('lee', ['sre-leads']), created.id);
     await broker.revoke(person('root', ['admins']), created.id, 'incident over');
-    expect(denyList.keyIds).toEqual([`sam@${created.id}`]);
+    expect(denyList.keyIds).toEqual([`airlock:${created.id}:sam`]);
     await expect(broker.issueCertificate(sam, created.id)).rejects.toMatchObject({ code: 'REQUEST_STATE' });
   });
 });

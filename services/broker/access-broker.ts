@@ -570,7 +570,7 @@ export function createAccessBroker(deps: AccessBrokerDeps): AccessBroker {
         const extensions: Record<string, string> = {};
         if (profile.actions.shell) extensions['permit-pty'] = '';
         if (profile.actions['port-forward']) extensions['permit-port-forwarding'] = '';
-        const keyId = `${request.requester.user}@${request.id}`;
+        const keyId = certificateKeyId(request.id, request.requester.user);
         const signed = signUserCertificate({
           caPrivateKey: deps.caKey,
           publicKey: parsePublicKeyLine(request.sshPublicKey).key,
@@ -641,7 +641,7 @@ export function createAccessBroker(deps: AccessBrokerDeps): AccessBroker {
             `request ${id} is ${request.status}; only approved access can be revoked`,
           );
         }
-        const keyId = `${request.requester.user}@${request.id}`;
+        const keyId = certificateKeyId(request.id, request.requester.user);
         const serial = request.certificate === undefined ? undefined : BigInt(request.certificate.serial);
         // The deny list first: once the record says revoked, the certificate must already be refused.
         await deps.denyList.revoke({ keyId, ...(serial === undefined ? {} : { serial }) });
@@ -770,4 +770,9 @@ export function createAccessBroker(deps: AccessBrokerDeps): AccessBroker {
         return count;
       }),
   };
+}
+
+/** The key id of a session certificate (what `ssh-keygen -L` and sshd logs show): `airlock:<request-id>:<user>`. */
+export function certificateKeyId(requestId: string, user: string): string {
+  return `airlock:${requestId}:${user}`;
 }

@@ -136,7 +136,7 @@ describe('broker: a person logs in with the device flow and gets a manually appr
 
     const cert = await env.call('POST', `/v1/requests/${id}/certificate`, aliceToken);
     expect(cert.status).toBe(200);
-    expect(cert.body.keyId).toBe(`alice@${id}`);
+    expect(cert.body.keyId).toBe(`airlock:${id}:alice`);
     const again = await env.call('POST', `/v1/requests/${id}/certificate`, aliceToken);
     expect(again.body.serial).toBe(cert.body.serial);
 
@@ -144,7 +144,7 @@ describe('broker: a person logs in with the device flow and gets a manually appr
     const { certificate } = parseCertificateLine(cert.body.certificate);
     expect(certificate.type).toBe('user');
     expect(certificate.principals).toEqual(['alice']);
-    expect(certificate.keyId).toBe(`alice@${id}`);
+    expect(certificate.keyId).toBe(`airlock:${id}:alice`);
     expect(certificate.serial.toString()).toBe(cert.body.serial);
     expect(sha256Fingerprint(certificate.publicKey.blob)).toBe(created.body.keyFingerprint);
     const [caKey] = parsePublicKeyList(env.sshCaPublicLine);
@@ -171,7 +171,7 @@ describe('broker: a person logs in with the device flow and gets a manually appr
     writeFileSync(certFile, `${cert.body.certificate}\n`);
     const listing = execFileSync('ssh-keygen', ['-L', '-f', certFile], { encoding: 'utf8' });
     expect(listing).toContain('Type: ssh-ed25519-cert-v01@openssh.com user certificate');
-    expect(listing).toContain(`Key ID: "alice@${id}"`);
+    expect(listing).toContain(`Key ID: "airlock:${id}:alice"`);
     expect(listing).toContain(`Serial: ${cert.body.serial}`);
     expect(listing).toMatch(/Principals: \n\s+alice\n/);
     expect(listing).toMatch(/Valid: from \S+ to \S+/);
