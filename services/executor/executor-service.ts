@@ -1,7 +1,8 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { PassThrough, Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import type * as grpc from '@grpc/grpc-js';
+import { ROOT_CONTEXT, type Span, SpanKind, type Tracer, trace } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import type { AuditEventInput, AuditTrail } from '../core/audit/types.js';
 import { AirlockError } from '../core/errors.js';
@@ -38,8 +39,9 @@ import {
   verifyCertificateWithoutSession,
   verifyUserCertificate,
 } from '../core/ssh-cert/index.js';
+import { contextFromTraceparent, defaultTracer, endSpan, traceIdsOf } from '../core/telemetry.js';
 import { parseSessionGrant, verifyPeerCertificate } from '../core/x509/index.js';
-import type { KubeGateway, ObjectKind, PodTarget } from './kube-gateway.js';
+import { type KubeGateway, type ObjectKind, type PodTarget, withKubeSpans } from './kube-gateway.js';
 import type { Impersonation } from './kube-impersonation.js';
 import { type ExecutorSession, SessionRegistry } from './session-registry.js';
 
@@ -59,6 +61,13 @@ export interface ExecutorDeps {
   clock: () => Date;
   /** Where `/metrics` counts come from; a private registry when absent. */
   metrics?: Metrics;
+  /**
+   * Spans: `executor.<Method>` per RPC, a child of the caller's `traceparent`
+   * metadata, and `kube.*` per Kubernetes call under it. The global tracer
+   * when absent (a no-op until main.ts starts the SDK: the caller's ids are
+   * then used as they are).
+   */
+  tracer?: Tracer;
 }
 
 const OBJECT_KINDS: ReadonlySet<string> = new Set<ObjectKind>([
@@ -71,13 +80,13 @@ const OBJECT_KINDS: ReadonlySet<string> = new Set<ObjectKind>([
 ]);
 const CLUSTER_KINDS: ReadonlySet<string> = new Set(['nodes', 'namespaces']);
 
-/** W3C traceparent: version-traceid-parentid-flags. */
-const TRACEPARENT = /^[0-9a-f]{2}-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}$/;
-
 interface CallContext {
   session: ExecutorSession;
+  /** The RPC span's ids: in audit records and (trace id) in Impersonate-Extra. */
   traceId: string | undefined;
   spanId: string | undefined;
+  /** The Kubernetes gateway with a `kube.*` span around each call, children of the RPC span. */
+  kube: KubeGateway;
 }
 
 type AnyCall =
@@ -93,10 +102,17 @@ function peerCertificateDer(call: AnyCall): Buffer {
   return raw;
 }
 
-function traceOf(call: AnyCall): { traceId: string | undefined; spanId: string | undefined } {
-  const header = call.metadata.get('traceparent')[0];
-  const match = typeof header === 'string' ? TRACEPARENT.exec(header) : null;
-  return { traceId: match?.[1], spanId: match?.[2] };
+/**
+ * A signal that aborts when the caller cancels the call (the mediator went
+ * away or gave up): the stream's Kubernetes side must end too, not linger
+ * until the session expires.
+ */
+function callerGone(call: { on(event: 'cancelled', listener: () => void): unknown }): AbortSignal {
+  const controller = new AbortController();
+  call.on('cancelled', () =>
+    controller.abort(new AirlockError('CLIENT_CANCELLED', 'the caller cancelled the stream')),
+  );
+  return controller.signal;
 }
 
 function sendError(call: { emit(event: 'error', value: unknown): boolean }, error: unknown): void {
@@ -111,6 +127,19 @@ function sendError(call: { emit(event: 'error', value: unknown): boolean }, erro
  */
 export function createExecutorService(deps: ExecutorDeps) {
   const log = deps.logger.child({ component: 'executor.service' });
+  const tracer = deps.tracer ?? defaultTracer('airlock.executor');
+
+  /** `executor.<method>`: a server span continuing the caller's traceparent, if it sent one. */
+  function rpcSpan(method: string, call: AnyCall): Span {
+    return tracer.startSpan(
+      `executor.${method}`,
+      {
+        kind: SpanKind.SERVER,
+        attributes: { 'rpc.system': 'grpc', 'rpc.service': 'airlock.v1.Executor', 'rpc.method': method },
+      },
+      contextFromTraceparent(call.metadata.get('traceparent')[0]),
+    );
+  }
   const metrics = deps.metrics ?? new Metrics();
   const intentsTotal = metrics.counter(
     'airlock_executor_intents_total',
@@ -218,17 +247,22 @@ export function createExecutorService(deps: ExecutorDeps) {
   }
 
   /** Authenticates an intent call: a live session, opened with the very grant presented now. */
-  async function context(call: AnyCall): Promise<CallContext> {
+  async function context(call: AnyCall, span: Span): Promise<CallContext> {
     if (!deps.audit.healthy()) throw new AirlockError('AUDIT_UNAVAILABLE', 'the audit trail is unavailable');
     if (draining) throw new AirlockError('EXECUTOR_SHUTDOWN', 'the executor is shutting down');
-    const grant = await verifiedGrant(call);
     const id = call.metadata.get(SESSION_METADATA_KEY)[0];
-    if (typeof id !== 'string' || id !== grant.sessionId) {
-      throw new AirlockError('GRANT_INVALID', 'the session grant is for another session', {
-        detail: `metadata session ${String(id)} vs grant session ${grant.sessionId}`,
-      });
-    }
-    return { session: sessions.get(id, grant.fingerprint), ...traceOf(call) };
+    if (typeof id !== 'string') throw new AirlockError('GRANT_INVALID', 'the call names no session');
+    // TLS verified the grant's chain at the handshake, and OpenSession verified
+    // this very certificate in full and bound its fingerprint to the session:
+    // matching the fingerprint is enough here, and keeps per-intent cost low.
+    const fingerprint = createHash('sha256').update(peerCertificateDer(call)).digest('hex');
+    const session = sessions.get(id, fingerprint);
+    span.setAttributes({ 'airlock.session_id': session.id, 'enduser.id': session.user });
+    return {
+      session,
+      ...traceIdsOf(span),
+      kube: withKubeSpans(deps.kube, tracer, trace.setSpan(ROOT_CONTEXT, span)),
+    };
   }
 
   function impersonation(ctx: CallContext): Impersonation {
@@ -309,7 +343,7 @@ export function createExecutorService(deps: ExecutorDeps) {
     const pod = target?.pod ?? '';
     if (!pod) throw new AirlockError('USAGE', 'a pod is required');
     const container =
-      target?.container || (await deps.kube.defaultContainer(namespace, pod, impersonation(ctx)));
+      target?.container || (await ctx.kube.defaultContainer(namespace, pod, impersonation(ctx)));
     return { namespace, pod, container };
   }
 
@@ -358,9 +392,10 @@ export function createExecutorService(deps: ExecutorDeps) {
 
   async function openSession(
     call: grpc.ServerUnaryCall<OpenSessionRequest, OpenSessionResponse>,
+    span: Span,
   ): Promise<OpenSessionResponse> {
     const request = call.request;
-    const trace = traceOf(call);
+    const ids = traceIdsOf(span);
     const actor = { user: request.principal, address: request.client_address };
     try {
       if (!deps.audit.healthy())
@@ -434,8 +469,8 @@ export function createExecutorService(deps: ExecutorDeps) {
           decision: 'allow',
           session_id: session.id,
           request_id: scope.requestId,
-          trace_id: trace.traceId,
-          span_id: trace.spanId,
+          trace_id: ids.traceId,
+          span_id: ids.spanId,
           details: {
             profile: scope.profile,
             key_id: identity.keyId,
@@ -476,8 +511,8 @@ export function createExecutorService(deps: ExecutorDeps) {
             code: airlock.code,
             reason: airlock.detail ? `${airlock.message}: ${airlock.detail}` : airlock.message,
             session_id: request.session_id || undefined,
-            trace_id: trace.traceId,
-            span_id: trace.spanId,
+            trace_id: ids.traceId,
+            span_id: ids.spanId,
           },
           { durable: true },
         )
@@ -487,12 +522,20 @@ export function createExecutorService(deps: ExecutorDeps) {
   }
 
   function unary<Req, Res>(
-    handler: (call: grpc.ServerUnaryCall<Req, Res>) => Promise<Res>,
+    method: string,
+    handler: (call: grpc.ServerUnaryCall<Req, Res>, span: Span) => Promise<Res>,
   ): grpc.handleUnaryCall<Req, Res> {
     return (call, callback) => {
-      handler(call).then(
-        (response) => callback(null, response),
-        (error: unknown) => callback(toGrpcError(error) as grpc.ServiceError),
+      const span = rpcSpan(method, call);
+      handler(call, span).then(
+        (response) => {
+          endSpan(span);
+          callback(null, response);
+        },
+        (error: unknown) => {
+          endSpan(span, error);
+          callback(toGrpcError(error) as grpc.ServiceError);
+        },
       );
     };
   }
@@ -526,8 +569,10 @@ export function createExecutorService(deps: ExecutorDeps) {
         const bytes = { out: { bytes: 0 }, err: { bytes: 0 } };
         let target: AuditEventInput['target'] = {};
         let tracked: { signal: AbortSignal; done: () => void } | undefined;
+        const span = rpcSpan(kind === 'exec' ? 'Exec' : 'Debug', call);
+        let failure: unknown;
         try {
-          ctx = await context(call);
+          ctx = await context(call, span);
           const start: ExecStart | DebugStart | undefined =
             kind === 'exec'
               ? first.frame === 'start'
@@ -572,7 +617,7 @@ export function createExecutorService(deps: ExecutorDeps) {
             const debug = start as DebugStart;
             const name = `airlock-debug-${randomBytes(3).toString('hex')}`;
             if (argv.length === 0) argv = ['sh'];
-            await deps.kube.addEphemeralContainer(
+            await ctx.kube.addEphemeralContainer(
               { namespace, pod },
               { name, image: debug.image, command: argv, tty: debug.tty },
               as,
@@ -601,7 +646,7 @@ export function createExecutorService(deps: ExecutorDeps) {
               stdout.emit('resize');
             });
           }
-          tracked = sessions.track(ctx.session.id);
+          tracked = sessions.track(ctx.session.id, callerGone(call));
           await deps.audit.append({
             ...baseEvent(ctx),
             event: 'exec.started',
@@ -609,7 +654,7 @@ export function createExecutorService(deps: ExecutorDeps) {
             details: { tty: start.tty },
           });
           log.debug({ argv, podTarget }, 'exec starting');
-          const result = await deps.kube.exec(
+          const result = await ctx.kube.exec(
             podTarget,
             argv,
             start.tty,
@@ -632,9 +677,11 @@ export function createExecutorService(deps: ExecutorDeps) {
               duration_ms: Date.now() - startedAt,
             },
           });
+          span.setAttribute('airlock.exit_code', result.code);
           call.write({ exit: { code: result.code, signal: '' } });
           call.end();
         } catch (error) {
+          failure = error;
           log.debug({ err: error }, 'exec failed');
           if (ctx && !(error instanceof AirlockError && isPolicyDenial(error)))
             await auditFailure(ctx, 'exec.exited', target, error);
@@ -642,16 +689,17 @@ export function createExecutorService(deps: ExecutorDeps) {
           sendError(call, error);
         } finally {
           tracked?.done();
+          endSpan(span, failure);
         }
       };
     };
   }
 
   const service = {
-    OpenSession: unary<OpenSessionRequest, OpenSessionResponse>(openSession),
+    OpenSession: unary<OpenSessionRequest, OpenSessionResponse>('OpenSession', openSession),
 
-    CloseSession: unary<object, object>(async (call) => {
-      const ctx = await context(call);
+    CloseSession: unary<object, object>('CloseSession', async (call, span) => {
+      const ctx = await context(call, span);
       const session = sessions.close(ctx.session.id, new AirlockError('SESSION_EXPIRED', 'session closed'));
       sessionsActive.set(sessions.size);
       if (session) {
@@ -673,8 +721,10 @@ export function createExecutorService(deps: ExecutorDeps) {
         let target: AuditEventInput['target'] = {};
         let tracked: { signal: AbortSignal; done: () => void } | undefined;
         const count = { bytes: 0 };
+        const span = rpcSpan('Logs', call);
+        let failure: unknown;
         try {
-          ctx = await context(call);
+          ctx = await context(call, span);
           const request = call.request;
           const namespace = request.target?.namespace || ctx.session.scope.namespace;
           const pod = request.target?.pod ?? '';
@@ -682,9 +732,9 @@ export function createExecutorService(deps: ExecutorDeps) {
           await authorize(ctx, { action: 'logs', namespace, pod }, target);
           const podTarget = await resolveTarget(ctx, request.target);
           target = { ...target, container: podTarget.container };
-          tracked = sessions.track(ctx.session.id);
+          tracked = sessions.track(ctx.session.id, callerGone(call));
           const out = grpcWritable(call, (chunk) => ({ data: chunk }), count);
-          await deps.kube.logs(
+          await ctx.kube.logs(
             podTarget,
             {
               follow: request.follow,
@@ -705,12 +755,14 @@ export function createExecutorService(deps: ExecutorDeps) {
           });
           call.end();
         } catch (error) {
+          failure = error;
           if (ctx && !(error instanceof AirlockError && isPolicyDenial(error)))
             await auditFailure(ctx, 'logs.streamed', target, error);
           if (!ctx) await auditFailure(undefined, 'auth.denied', target, error);
           sendError(call, error);
         } finally {
           tracked?.done();
+          endSpan(span, failure);
         }
       })();
     }) as grpc.handleServerStreamingCall<LogsRequest, { data: Buffer }>,
@@ -735,8 +787,10 @@ export function createExecutorService(deps: ExecutorDeps) {
         let target: AuditEventInput['target'] = {};
         let tracked: { signal: AbortSignal; done: () => void } | undefined;
         const count = { bytes: 0 };
+        const span = rpcSpan('PortForward', call);
+        let failure: unknown;
         try {
-          const context_ = await context(call);
+          const context_ = await context(call, span);
           if (first.frame !== 'start') throw new AirlockError('USAGE', 'the first frame must be start');
           const namespace = first.start.target?.namespace || context_.session.scope.namespace;
           const pod = first.start.target?.pod ?? '';
@@ -744,10 +798,10 @@ export function createExecutorService(deps: ExecutorDeps) {
           target = { cluster: deps.cluster, namespace, pod, resource: 'pods/portforward', port };
           await authorize(context_, { action: 'port-forward', namespace, pod, port }, target);
           ctx = context_;
-          tracked = sessions.track(ctx.session.id);
+          tracked = sessions.track(ctx.session.id, callerGone(call));
           await deps.audit.append({ ...baseEvent(ctx), event: 'portforward.opened', target });
           const output = grpcWritable(call, (chunk) => ({ data: chunk }), count);
-          await deps.kube.portForward(
+          await ctx.kube.portForward(
             { namespace, pod, container: '' },
             port,
             input,
@@ -764,6 +818,7 @@ export function createExecutorService(deps: ExecutorDeps) {
           if (tracked.signal.aborted) throw tracked.signal.reason;
           call.end();
         } catch (error) {
+          failure = error;
           if (ctx && !(error instanceof AirlockError && isPolicyDenial(error)))
             await auditFailure(ctx, 'portforward.closed', target, error);
           if (!ctx && !(error instanceof AirlockError && isPolicyDenial(error)))
@@ -771,19 +826,21 @@ export function createExecutorService(deps: ExecutorDeps) {
           sendError(call, error);
         } finally {
           tracked?.done();
+          endSpan(span, failure);
         }
       };
     }) as grpc.handleBidiStreamingCall<PortForwardInput, { data: Buffer }>,
 
-    Get: unary<GetRequest, ObjectResponse>(async (call) => readObjects(call, 'get')),
-    List: unary<ListRequest, ObjectResponse>(async (call) => readObjects(call, 'list')),
+    Get: unary<GetRequest, ObjectResponse>('Get', async (call, span) => readObjects(call, span, 'get')),
+    List: unary<ListRequest, ObjectResponse>('List', async (call, span) => readObjects(call, span, 'list')),
   };
 
   async function readObjects(
     call: grpc.ServerUnaryCall<GetRequest | ListRequest, ObjectResponse>,
+    span: Span,
     action: 'get' | 'list',
   ): Promise<ObjectResponse> {
-    const ctx = await context(call);
+    const ctx = await context(call, span);
     const request = call.request;
     const kind = request.kind;
     if (!OBJECT_KINDS.has(kind))
@@ -812,8 +869,8 @@ export function createExecutorService(deps: ExecutorDeps) {
       const as = impersonation(ctx);
       const object =
         action === 'get'
-          ? await deps.kube.get(kind as ObjectKind, namespace, name, as)
-          : await deps.kube.list(kind as ObjectKind, namespace, as);
+          ? await ctx.kube.get(kind as ObjectKind, namespace, name, as)
+          : await ctx.kube.list(kind as ObjectKind, namespace, as);
       return { json: JSON.stringify(object) };
     } catch (error) {
       await auditFailure(ctx, 'intent.denied', target, error);

@@ -10,7 +10,9 @@ import {
   PortForward,
   type V1Status,
 } from '@kubernetes/client-node';
+import { type Attributes, type Context, SpanKind, type Tracer } from '@opentelemetry/api';
 import { AirlockError } from '../core/errors.js';
+import { endSpan } from '../core/telemetry.js';
 import {
   ImpersonatingKubeConfig,
   type Impersonation,
@@ -123,6 +125,17 @@ interface PausableSocket {
 }
 
 /**
+ * Ends a Kubernetes stream now. A WebSocket close alone is not enough: the
+ * apiserver does not answer the close handshake while the process runs, so
+ * the exec would stay open; terminating the connection makes the apiserver
+ * close its stream to the kubelet at once.
+ */
+function endNow(ws: { close(): void; terminate?(): void } | undefined): void {
+  ws?.close();
+  ws?.terminate?.();
+}
+
+/**
  * Passes output on to `target` and, while `target` wants a drain, pauses
  * the WebSocket it comes from: client-node writes every frame it receives
  * and ignores `write()`'s return value, so without this a slow reader would
@@ -180,13 +193,13 @@ export function createKubeGateway(kubeConfig: KubeConfig): KubeGateway {
     async exec(target, argv, tty, io, as, signal) {
       const what = `create pods/exec in namespace ${target.namespace}`;
       const exec = new Exec(streaming(as));
-      let socket: (PausableSocket & { close(): void }) | undefined;
+      let socket: (PausableSocket & { close(): void; terminate?(): void }) | undefined;
       const stdout = flowControlled(io.stdout, () => socket);
       const stderr = flowControlled(io.stderr, () => socket);
       try {
         return await new Promise<ExecResult>((resolve, reject) => {
           const onAbort = () => {
-            socket?.close();
+            endNow(socket);
             reject(signal.reason);
           };
           signal.addEventListener('abort', onAbort, { once: true });
@@ -210,7 +223,7 @@ export function createKubeGateway(kubeConfig: KubeConfig): KubeGateway {
               },
             )
             .then((ws) => {
-              socket = ws as unknown as PausableSocket & { close(): void };
+              socket = ws as unknown as PausableSocket & { close(): void; terminate?(): void };
               ws.on('close', () => {
                 // A socket closed without a status frame: the stream broke.
                 setTimeout(
@@ -254,21 +267,25 @@ export function createKubeGateway(kubeConfig: KubeConfig): KubeGateway {
       const what = `create pods/portforward in namespace ${target.namespace}`;
       const forward = new PortForward(streaming(as));
       const errors = new PassThrough();
+      let socket: (PausableSocket & { close(): void }) | undefined;
+      // Like exec: a slow reader pauses the WebSocket instead of growing buffers.
+      const flowing = flowControlled(output, () => socket);
       try {
         const ws = (await forward.portForward(
           target.namespace,
           target.pod,
           [port],
-          output,
+          flowing,
           errors,
           input,
-        )) as unknown as {
+        )) as unknown as PausableSocket & {
           close(): void;
           on(event: 'close', listener: () => void): void;
         };
+        socket = ws;
         await new Promise<void>((resolve) => {
           const finish = () => {
-            ws.close();
+            endNow(ws);
             resolve();
           };
           signal.addEventListener('abort', finish, { once: true });
@@ -277,6 +294,9 @@ export function createKubeGateway(kubeConfig: KubeConfig): KubeGateway {
             resolve();
           });
         });
+        // Every byte the pod sent is handed on before the stream is reported done.
+        flowing.end();
+        await finished(output);
       } catch (error) {
         throw kubeError(error, as, what);
       }
@@ -364,5 +384,68 @@ export function createKubeGateway(kubeConfig: KubeConfig): KubeGateway {
         throw kubeError(error, as, `get pods ${pod} in namespace ${namespace}`);
       }
     },
+  };
+}
+
+/**
+ * `gateway` with a client span around every Kubernetes call, each a child of
+ * `parent` (the executor's RPC span): kube.exec, kube.logs, kube.portforward,
+ * kube.get, kube.list, kube.ephemeralcontainers, and kube.get for the
+ * default-container lookup. A failed call's span carries the airlock code.
+ * Streaming calls' spans last until the stream has ended.
+ */
+export function withKubeSpans(gateway: KubeGateway, tracer: Tracer, parent: Context): KubeGateway {
+  async function traced<T>(name: string, attributes: Attributes, call: () => Promise<T>): Promise<T> {
+    const span = tracer.startSpan(name, { kind: SpanKind.CLIENT, attributes }, parent);
+    try {
+      const result = await call();
+      endSpan(span);
+      return result;
+    } catch (error) {
+      endSpan(span, error);
+      throw error;
+    }
+  }
+  const pod = (target: { namespace: string; pod: string; container?: string }, resource: string) => ({
+    'k8s.namespace.name': target.namespace,
+    'k8s.pod.name': target.pod,
+    ...(target.container ? { 'k8s.container.name': target.container } : {}),
+    'airlock.kube.resource': resource,
+  });
+  return {
+    exec: (target, argv, tty, io, as, signal) =>
+      traced('kube.exec', { ...pod(target, 'pods/exec'), 'airlock.tty': tty }, () =>
+        gateway.exec(target, argv, tty, io, as, signal),
+      ),
+    logs: (target, options, out, as, signal) =>
+      traced('kube.logs', { ...pod(target, 'pods/log'), 'airlock.follow': options.follow }, () =>
+        gateway.logs(target, options, out, as, signal),
+      ),
+    portForward: (target, port, input, output, as, signal) =>
+      traced('kube.portforward', { ...pod(target, 'pods/portforward'), 'airlock.port': port }, () =>
+        gateway.portForward(target, port, input, output, as, signal),
+      ),
+    get: (kind, namespace, name, as) =>
+      traced(
+        'kube.get',
+        { ...(namespace ? { 'k8s.namespace.name': namespace } : {}), 'airlock.kube.resource': kind },
+        () => gateway.get(kind, namespace, name, as),
+      ),
+    list: (kind, namespace, as) =>
+      traced(
+        'kube.list',
+        { ...(namespace ? { 'k8s.namespace.name': namespace } : {}), 'airlock.kube.resource': kind },
+        () => gateway.list(kind, namespace, as),
+      ),
+    addEphemeralContainer: (target, container, as) =>
+      traced(
+        'kube.ephemeralcontainers',
+        { ...pod(target, 'pods/ephemeralcontainers'), 'k8s.container.name': container.name },
+        () => gateway.addEphemeralContainer(target, container, as),
+      ),
+    defaultContainer: (namespace, podName, as) =>
+      traced('kube.get', pod({ namespace, pod: podName }, 'pods'), () =>
+        gateway.defaultContainer(namespace, podName, as),
+      ),
   };
 }

@@ -9,6 +9,7 @@ import { Metrics, startOpsServer } from '../core/ops-server.js';
 import { loadPolicy } from '../core/policy/index.js';
 import { watchRevocationFiles } from '../core/revocation-files.js';
 import { parsePublicKeyList } from '../core/ssh-cert/index.js';
+import { startTelemetry, telemetryOptionsFromEnv } from '../core/telemetry.js';
 import { loadTierCa } from '../core/x509/index.js';
 import { loadExecutorConfig } from './config.js';
 import { createExecutorService } from './executor-service.js';
@@ -52,8 +53,12 @@ export async function runExecutor(
   if (config.kubeconfig) kubeConfig.loadFromFile(config.kubeconfig);
   else kubeConfig.loadFromCluster();
 
+  // Spans always exist (their ids go into audit records and Impersonate-Extra);
+  // they are exported only when OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT is set. See docs/telemetry.md.
+  const telemetry = startTelemetry(telemetryOptionsFromEnv(process.env, 'airlock-executor'));
   const metrics = new Metrics();
   const service = createExecutorService({
+    tracer: telemetry.tracer,
     metrics,
     cluster: config.cluster,
     policy: () => policy,
@@ -98,6 +103,7 @@ export async function runExecutor(
       await server.stop(config.drainSeconds * 1000);
       await ops?.close();
       await audit.close();
+      await telemetry.shutdown();
     },
   };
 }

@@ -32,6 +32,8 @@ interface Entry {
  */
 export class SessionRegistry {
   readonly #sessions = new Map<string, Entry>();
+  /** Why recently ended sessions ended, so a late call hears SESSION_EXPIRED or CERT_REVOKED, not "unknown". */
+  readonly #ended = new Map<string, AirlockError>();
   readonly #clock: () => Date;
   readonly #onExpired: (session: ExecutorSession) => void;
 
@@ -60,6 +62,8 @@ export class SessionRegistry {
    */
   get(id: string, grantFingerprint: string): ExecutorSession {
     const entry = this.#sessions.get(id);
+    const ended = this.#ended.get(id);
+    if (!entry && ended) throw new AirlockError(ended.code, ended.message);
     if (!entry || entry.session.grantFingerprint !== grantFingerprint) {
       throw new AirlockError('SESSION_UNKNOWN', 'no open session for this grant', {
         detail: `session ${id} is not open or was opened with another grant`,
@@ -71,16 +75,29 @@ export class SessionRegistry {
     return entry.session;
   }
 
-  /** Registers a stream; the returned signal aborts when the session ends. Call `done` when the stream ends. */
-  track(id: string): { signal: AbortSignal; done: () => void } {
+  /**
+   * Registers a stream; the returned signal aborts when the session ends or
+   * when `linked` aborts (the caller cancelled the call). Call `done` when
+   * the stream ends.
+   */
+  track(id: string, linked?: AbortSignal): { signal: AbortSignal; done: () => void } {
     const entry = this.#sessions.get(id);
     const controller = new AbortController();
     if (!entry) {
       controller.abort(new AirlockError('SESSION_UNKNOWN', 'no open session'));
       return { signal: controller.signal, done: () => {} };
     }
+    const follow = () => controller.abort(linked?.reason);
+    if (linked?.aborted) follow();
+    else linked?.addEventListener('abort', follow, { once: true });
     entry.streams.add(controller);
-    return { signal: controller.signal, done: () => entry.streams.delete(controller) };
+    return {
+      signal: controller.signal,
+      done: () => {
+        linked?.removeEventListener('abort', follow);
+        entry.streams.delete(controller);
+      },
+    };
   }
 
   close(id: string, reason: AirlockError): ExecutorSession | undefined {
@@ -88,6 +105,11 @@ export class SessionRegistry {
     if (!entry) return undefined;
     this.#sessions.delete(id);
     clearTimeout(entry.timer);
+    if (reason.code === 'SESSION_EXPIRED' || reason.code === 'CERT_REVOKED') {
+      this.#ended.set(id, reason);
+      // Bounded memory: forget the oldest.
+      if (this.#ended.size > 10_000) this.#ended.delete(this.#ended.keys().next().value!);
+    }
     for (const stream of entry.streams) stream.abort(reason);
     return entry.session;
   }

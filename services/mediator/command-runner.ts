@@ -2,12 +2,14 @@ import { mkdir } from 'node:fs/promises';
 import type { Readable, Writable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import type * as grpc from '@grpc/grpc-js';
+import { type Context, SpanKind, SpanStatusCode, type Tracer } from '@opentelemetry/api';
 import type { AuditEventInput, AuditTrail } from '../core/audit/types.js';
-import { AirlockError } from '../core/errors.js';
+import { AirlockError, POLICY_CODES } from '../core/errors.js';
 import { authorizeIntent, type Intent, type Policy } from '../core/policy/index.js';
 import type { CallOptions, ExecutorClient } from '../core/rpc/executor-client.js';
 import { fromGrpcError } from '../core/rpc/grpc-errors.js';
 import type { ExecInput, ExecOutput, OpenSessionResponse } from '../core/rpc/messages.js';
+import { contextFromTraceparent, defaultTracer, traceparentOf } from '../core/telemetry.js';
 import { EXIT_CODES, exitCodeFor, formatError } from './command-language/exit-codes.js';
 import {
   type EventListJson,
@@ -43,8 +45,16 @@ export interface CommandContext {
   policy: () => Policy;
   audit: AuditTrail;
   clock: () => Date;
-  /** W3C traceparent of the SSH session, continued into every executor call. */
+  /**
+   * W3C traceparent of the SSH session (`ssh.session`). Each command runs in
+   * its own `airlock.command` span under it, and that span's traceparent is
+   * what the executor calls carry.
+   */
   traceparent: string;
+  /** Tracer for `airlock.command` spans; the global one when absent. */
+  tracer?: Tracer;
+  /** The session span's context, the parent of command spans; parsed from `traceparent` when absent. */
+  traceContext?: Context;
   clientAddress: string;
   /** Interactive (tty) sessions are recorded as asciicast v2 here; absent: not recorded. */
   recordings?: { dir: string; recordInput: boolean };
@@ -217,209 +227,247 @@ async function recorded(
  * command's own status for exec/shell/debug, 0 for success, or the status
  * for the error code (printed as `airlock: CODE: reason` or JSON on stderr).
  */
-export async function runCommand(command: Command, io: CommandIo, ctx: CommandContext): Promise<number> {
-  const options: CallOptions = { traceparent: ctx.traceparent };
+export async function runCommand(
+  command: Command,
+  io: CommandIo,
+  sessionCtx: CommandContext,
+): Promise<number> {
+  const span = (sessionCtx.tracer ?? defaultTracer('airlock.mediator')).startSpan(
+    'airlock.command',
+    {
+      kind: SpanKind.INTERNAL,
+      attributes: {
+        'airlock.command': command.kind,
+        'airlock.session_id': sessionCtx.session.session_id,
+        'enduser.id': sessionCtx.session.user,
+      },
+    },
+    sessionCtx.traceContext ?? contextFromTraceparent(sessionCtx.traceparent),
+  );
+  // Without an SDK the no-op span carries the session's ids: keep its traceparent.
+  const ctx: CommandContext = { ...sessionCtx, traceparent: traceparentOf(span) ?? sessionCtx.traceparent };
   try {
-    switch (command.kind) {
-      case 'help':
-        write(io.stdout, helpText(command.topic));
-        return EXIT_CODES.OK;
-      case 'forward':
-        write(io.stdout, `${FORWARD_EXPLANATION}\n`);
-        return EXIT_CODES.OK;
-      case 'exit':
-        return EXIT_CODES.OK;
-      case 'whoami': {
-        const now = ctx.clock().getTime();
-        write(
-          io.stdout,
-          command.output === 'json' ? `${JSON.stringify(ctx.session)}\n` : formatWhoami(ctx.session, now),
-        );
-        return EXIT_CODES.OK;
-      }
-      case 'pods':
-      case 'events': {
-        const resource = command.kind;
-        await checkEarly(
-          ctx,
-          { action: 'list', namespace: command.namespace, resource },
-          { namespace: command.namespace, resource },
-        );
-        const list = await ctx.client.list({ kind: resource, namespace: command.namespace }, options);
-        const now = ctx.clock().getTime();
-        printObject(io, command.output, list.json, (value) =>
-          resource === 'pods'
-            ? formatPodTable(value as PodListJson, now)
-            : formatEventTable(value as EventListJson, now),
-        );
-        return EXIT_CODES.OK;
-      }
-      case 'get': {
-        const ns = command.namespace || undefined;
-        const intent: Intent = command.name
-          ? {
-              action: 'get',
-              namespace: ns,
-              resource: command.resource,
-              ...(command.resource === 'pods' ? { pod: command.name } : {}),
-            }
-          : { action: 'list', namespace: ns, resource: command.resource };
-        await checkEarly(ctx, intent, { namespace: ns, resource: command.resource });
-        const result = command.name
-          ? await ctx.client.get(
-              { kind: command.resource, namespace: command.namespace, name: command.name },
-              options,
-            )
-          : await ctx.client.list({ kind: command.resource, namespace: command.namespace }, options);
-        const now = ctx.clock().getTime();
-        printObject(io, command.output, result.json, (value) =>
-          command.resource === 'pods' && !command.name
-            ? formatPodTable(value as PodListJson, now)
-            : `${sanitizeForTerminal(JSON.stringify(value, null, 2))}\n`,
-        );
-        return EXIT_CODES.OK;
-      }
-      case 'describe': {
-        const { target } = command;
-        await checkEarly(
-          ctx,
-          { action: 'get', namespace: target.namespace, resource: 'pods', pod: target.pod },
-          { namespace: target.namespace, pod: target.pod, resource: 'pods' },
-        );
-        const pod = await ctx.client.get(
-          { kind: 'pods', namespace: target.namespace, name: target.pod },
-          options,
-        );
-        write(
-          io.stdout,
-          command.output === 'json'
-            ? `${pod.json}\n`
-            : `${sanitizeForTerminal(JSON.stringify(JSON.parse(pod.json), null, 2))}\n`,
-        );
-        return EXIT_CODES.OK;
-      }
-      case 'logs': {
-        const { target } = command;
-        await checkEarly(
-          ctx,
-          { action: 'logs', namespace: target.namespace, pod: target.pod },
-          { namespace: target.namespace, pod: target.pod, resource: 'pods/log' },
-        );
-        const call = ctx.client.logs(
-          {
-            target: { namespace: target.namespace, pod: target.pod, container: target.container ?? '' },
-            follow: command.follow,
-            since_seconds: command.sinceSeconds ?? 0,
-            tail_lines: command.tailLines ?? -1,
-            timestamps: command.timestamps,
-          },
-          options,
-        );
-        const decoder = new StringDecoder('utf8');
-        await new Promise<void>((resolve, reject) => {
-          call.on('data', (chunk: { data: Buffer }) => {
-            // Pod output goes to the user's terminal: neutralise escape sequences, keep the lines.
-            const text = decoder.write(chunk.data).split('\n').map(sanitizeForTerminal).join('\n');
-            if (!io.stdout.write(text)) {
-              call.pause();
-              io.stdout.once('drain', () => call.resume());
-            }
-          });
-          call.on('end', resolve);
-          call.on('error', (error) => reject(fromGrpcError(error)));
-          io.stdin.once('end', () => {
-            if (command.follow) call.cancel();
-          });
-        }).catch((error: unknown) => {
-          if (error instanceof AirlockError && error.detail?.includes('Cancelled')) return;
-          throw error;
-        });
-        return EXIT_CODES.OK;
-      }
-      case 'exec':
-      case 'shell': {
-        const { target } = command;
-        const shell = command.kind === 'shell';
-        const tty = shell || command.tty;
-        if (tty && !io.permitPty)
-          throw new AirlockError('SHELL_NOT_ALLOWED', 'this certificate does not permit a pty (permit-pty)');
-        const argv = shell ? [] : command.argv;
-        await checkEarly(
-          ctx,
-          {
-            action: shell ? 'shell' : 'exec',
-            namespace: target.namespace,
-            pod: target.pod,
-            argv: shell ? undefined : argv,
-            tty,
-          },
-          { namespace: target.namespace, pod: target.pod, resource: 'pods/exec', argv },
-        );
-        const size = io.terminal ? { width: io.terminal.width, height: io.terminal.height } : null;
-        const tracked = tty && io.terminal !== undefined;
-        return await recorded(
-          ctx,
-          tracked ? size : null,
-          { namespace: target.namespace, pod: target.pod, resource: 'pods/exec', argv },
-          (recorder) =>
-            pipeExec(
-              ctx.client.exec(options),
-              {
-                start: {
-                  target: { namespace: target.namespace, pod: target.pod, container: target.container ?? '' },
-                  argv,
-                  tty: tty && io.terminal !== undefined,
-                  size,
-                  shell,
-                },
-              },
-              io,
-              recorder,
-            ),
-        );
-      }
-      case 'debug': {
-        const { target } = command;
-        await checkEarly(
-          ctx,
-          { action: 'debug', namespace: target.namespace, pod: target.pod, image: command.image },
-          { namespace: target.namespace, pod: target.pod, resource: 'pods/ephemeralcontainers' },
-        );
-        const size = io.terminal ? { width: io.terminal.width, height: io.terminal.height } : null;
-        return await recorded(
-          ctx,
-          command.tty && io.terminal !== undefined ? size : null,
-          {
-            namespace: target.namespace,
-            pod: target.pod,
-            resource: 'pods/ephemeralcontainers',
-            argv: command.argv,
-          },
-          (recorder) =>
-            pipeExec(
-              ctx.client.debug(options),
-              {
-                debug: {
-                  target: { namespace: target.namespace, pod: target.pod, container: target.container ?? '' },
-                  image: command.image,
-                  argv: command.argv,
-                  tty: command.tty && io.terminal !== undefined,
-                  size,
-                },
-              },
-              io,
-              recorder,
-            ),
-        );
-      }
-    }
+    const code = await runTraced(command, io, ctx);
+    span.setAttributes({ 'airlock.decision': 'allow', 'airlock.exit_code': code });
+    return code;
   } catch (error) {
     const airlock =
       error instanceof AirlockError
         ? error
         : new AirlockError('INTERNAL', 'internal error', { cause: error });
     write(io.stderr, formatError(airlock, command.output));
-    return exitCodeFor(airlock.code);
+    const code = exitCodeFor(airlock.code);
+    span.setAttributes({
+      // A refusal by the policy (here or at the executor) or by RBAC; anything else is a failure.
+      'airlock.decision':
+        (POLICY_CODES as readonly string[]).includes(airlock.code) || airlock.code === 'RBAC_DENIED'
+          ? 'deny'
+          : 'error',
+      'airlock.code': airlock.code,
+      'airlock.exit_code': code,
+    });
+    span.setStatus({ code: SpanStatusCode.ERROR, message: airlock.code });
+    return code;
+  } finally {
+    span.end();
+  }
+}
+
+/** The command itself; errors propagate to `runCommand`, which prints them and records them on the span. */
+async function runTraced(command: Command, io: CommandIo, ctx: CommandContext): Promise<number> {
+  const options: CallOptions = { traceparent: ctx.traceparent };
+  switch (command.kind) {
+    case 'help':
+      write(io.stdout, helpText(command.topic));
+      return EXIT_CODES.OK;
+    case 'forward':
+      write(io.stdout, `${FORWARD_EXPLANATION}\n`);
+      return EXIT_CODES.OK;
+    case 'exit':
+      return EXIT_CODES.OK;
+    case 'whoami': {
+      const now = ctx.clock().getTime();
+      write(
+        io.stdout,
+        command.output === 'json' ? `${JSON.stringify(ctx.session)}\n` : formatWhoami(ctx.session, now),
+      );
+      return EXIT_CODES.OK;
+    }
+    case 'pods':
+    case 'events': {
+      const resource = command.kind;
+      await checkEarly(
+        ctx,
+        { action: 'list', namespace: command.namespace, resource },
+        { namespace: command.namespace, resource },
+      );
+      const list = await ctx.client.list({ kind: resource, namespace: command.namespace }, options);
+      const now = ctx.clock().getTime();
+      printObject(io, command.output, list.json, (value) =>
+        resource === 'pods'
+          ? formatPodTable(value as PodListJson, now)
+          : formatEventTable(value as EventListJson, now),
+      );
+      return EXIT_CODES.OK;
+    }
+    case 'get': {
+      const ns = command.namespace || undefined;
+      const intent: Intent = command.name
+        ? {
+            action: 'get',
+            namespace: ns,
+            resource: command.resource,
+            ...(command.resource === 'pods' ? { pod: command.name } : {}),
+          }
+        : { action: 'list', namespace: ns, resource: command.resource };
+      await checkEarly(ctx, intent, { namespace: ns, resource: command.resource });
+      const result = command.name
+        ? await ctx.client.get(
+            { kind: command.resource, namespace: command.namespace, name: command.name },
+            options,
+          )
+        : await ctx.client.list({ kind: command.resource, namespace: command.namespace }, options);
+      const now = ctx.clock().getTime();
+      printObject(io, command.output, result.json, (value) =>
+        command.resource === 'pods' && !command.name
+          ? formatPodTable(value as PodListJson, now)
+          : `${sanitizeForTerminal(JSON.stringify(value, null, 2))}\n`,
+      );
+      return EXIT_CODES.OK;
+    }
+    case 'describe': {
+      const { target } = command;
+      await checkEarly(
+        ctx,
+        { action: 'get', namespace: target.namespace, resource: 'pods', pod: target.pod },
+        { namespace: target.namespace, pod: target.pod, resource: 'pods' },
+      );
+      const pod = await ctx.client.get(
+        { kind: 'pods', namespace: target.namespace, name: target.pod },
+        options,
+      );
+      write(
+        io.stdout,
+        command.output === 'json'
+          ? `${pod.json}\n`
+          : `${sanitizeForTerminal(JSON.stringify(JSON.parse(pod.json), null, 2))}\n`,
+      );
+      return EXIT_CODES.OK;
+    }
+    case 'logs': {
+      const { target } = command;
+      await checkEarly(
+        ctx,
+        { action: 'logs', namespace: target.namespace, pod: target.pod },
+        { namespace: target.namespace, pod: target.pod, resource: 'pods/log' },
+      );
+      const call = ctx.client.logs(
+        {
+          target: { namespace: target.namespace, pod: target.pod, container: target.container ?? '' },
+          follow: command.follow,
+          since_seconds: command.sinceSeconds ?? 0,
+          tail_lines: command.tailLines ?? -1,
+          timestamps: command.timestamps,
+        },
+        options,
+      );
+      const decoder = new StringDecoder('utf8');
+      await new Promise<void>((resolve, reject) => {
+        call.on('data', (chunk: { data: Buffer }) => {
+          // Pod output goes to the user's terminal: neutralise escape sequences, keep the lines.
+          const text = decoder.write(chunk.data).split('\n').map(sanitizeForTerminal).join('\n');
+          if (!io.stdout.write(text)) {
+            call.pause();
+            io.stdout.once('drain', () => call.resume());
+          }
+        });
+        call.on('end', resolve);
+        call.on('error', (error) => reject(fromGrpcError(error)));
+        io.stdin.once('end', () => {
+          if (command.follow) call.cancel();
+        });
+      }).catch((error: unknown) => {
+        if (error instanceof AirlockError && error.detail?.includes('Cancelled')) return;
+        throw error;
+      });
+      return EXIT_CODES.OK;
+    }
+    case 'exec':
+    case 'shell': {
+      const { target } = command;
+      const shell = command.kind === 'shell';
+      const tty = shell || command.tty;
+      if (tty && !io.permitPty)
+        throw new AirlockError('SHELL_NOT_ALLOWED', 'this certificate does not permit a pty (permit-pty)');
+      const argv = shell ? [] : command.argv;
+      await checkEarly(
+        ctx,
+        {
+          action: shell ? 'shell' : 'exec',
+          namespace: target.namespace,
+          pod: target.pod,
+          argv: shell ? undefined : argv,
+          tty,
+        },
+        { namespace: target.namespace, pod: target.pod, resource: 'pods/exec', argv },
+      );
+      const size = io.terminal ? { width: io.terminal.width, height: io.terminal.height } : null;
+      const tracked = tty && io.terminal !== undefined;
+      return await recorded(
+        ctx,
+        tracked ? size : null,
+        { namespace: target.namespace, pod: target.pod, resource: 'pods/exec', argv },
+        (recorder) =>
+          pipeExec(
+            ctx.client.exec(options),
+            {
+              start: {
+                target: { namespace: target.namespace, pod: target.pod, container: target.container ?? '' },
+                argv,
+                tty: tty && io.terminal !== undefined,
+                size,
+                shell,
+              },
+            },
+            io,
+            recorder,
+          ),
+      );
+    }
+    case 'debug': {
+      const { target } = command;
+      await checkEarly(
+        ctx,
+        { action: 'debug', namespace: target.namespace, pod: target.pod, image: command.image },
+        { namespace: target.namespace, pod: target.pod, resource: 'pods/ephemeralcontainers' },
+      );
+      const size = io.terminal ? { width: io.terminal.width, height: io.terminal.height } : null;
+      return await recorded(
+        ctx,
+        command.tty && io.terminal !== undefined ? size : null,
+        {
+          namespace: target.namespace,
+          pod: target.pod,
+          resource: 'pods/ephemeralcontainers',
+          argv: command.argv,
+        },
+        (recorder) =>
+          pipeExec(
+            ctx.client.debug(options),
+            {
+              debug: {
+                target: { namespace: target.namespace, pod: target.pod, container: target.container ?? '' },
+                image: command.image,
+                argv: command.argv,
+                tty: command.tty && io.terminal !== undefined,
+                size,
+              },
+            },
+            io,
+            recorder,
+          ),
+      );
+    }
   }
   return EXIT_CODES.OK;
 }

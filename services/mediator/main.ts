@@ -9,6 +9,7 @@ import { Metrics, startOpsServer } from '../core/ops-server.js';
 import { loadPolicy } from '../core/policy/index.js';
 import { watchRevocationFiles } from '../core/revocation-files.js';
 import { parsePublicKeyList } from '../core/ssh-cert/index.js';
+import { startTelemetry, telemetryOptionsFromEnv } from '../core/telemetry.js';
 import { loadTierCa } from '../core/x509/index.js';
 import { loadMediatorConfig } from './config.js';
 import { loadOrCreateHostKey } from './host-key.js';
@@ -45,8 +46,12 @@ export async function runMediator(configPath: string) {
     checkpointEvery: config.audit.checkpointEvery,
     clock,
   });
+  // Spans always exist (their ids go into audit records and Impersonate-Extra);
+  // they are exported only when OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT is set. See docs/telemetry.md.
+  const telemetry = startTelemetry(telemetryOptionsFromEnv(process.env, 'airlock-mediator'));
   const metrics = new Metrics();
   const frontend = createSshFrontend({
+    tracer: telemetry.tracer,
     metrics,
     ...(config.recordings ? { recordings: config.recordings } : {}),
     hostKey,
@@ -101,6 +106,7 @@ export async function runMediator(configPath: string) {
       await frontend.stop(config.drainSeconds * 1000);
       await ops?.close();
       await audit.close();
+      await telemetry.shutdown();
     },
   };
 }

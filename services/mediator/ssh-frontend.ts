@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
+import { ROOT_CONTEXT, type Span, SpanKind, SpanStatusCode, type Tracer, trace } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import ssh2, { type AuthContext, type Connection, type ServerChannel, type Session } from 'ssh2';
 import type { AuditEventInput, AuditTrail } from '../core/audit/types.js';
@@ -18,6 +20,7 @@ import {
   verifyCertificateWithoutSession,
   verifyUserCertificate,
 } from '../core/ssh-cert/index.js';
+import { defaultTracer, traceIdsOf, traceparentOf, withTraceIds } from '../core/telemetry.js';
 import { issueSessionGrant, type TierCa } from '../core/x509/index.js';
 import { completeCommandLine } from './command-language/complete-command-line.js';
 import { EXIT_CODES, exitCodeFor, formatError } from './command-language/exit-codes.js';
@@ -66,6 +69,12 @@ export interface MediatorDeps {
   metrics?: Metrics;
   /** Record interactive sessions (asciicast v2) here; input only if `recordInput`. */
   recordings?: { dir: string; recordInput: boolean };
+  /**
+   * Spans: `ssh.session` per connection, `airlock.command` per command. The
+   * global tracer when absent (a no-op until main.ts starts the SDK; ids are
+   * then random so audit records still correlate).
+   */
+  tracer?: Tracer;
 }
 
 /** Environment variables a client may set; everything else is refused. */
@@ -74,6 +83,7 @@ const ALLOWED_ENV = new Set(['TERM', 'LANG']);
 interface OpenedSession {
   client: ExecutorClient;
   session: OpenSessionResponse;
+  /** The `ssh.session` span's traceparent: OpenSession, CloseSession, completion, forwards. */
   traceparent: string;
 }
 
@@ -89,10 +99,8 @@ interface ConnectionState {
   channels: Set<ServerChannel>;
   interactive: Set<ServerChannel>;
   timers: NodeJS.Timeout[];
-}
-
-function newTraceparent(): string {
-  return `00-${randomBytes(16).toString('hex')}-${randomBytes(8).toString('hex')}-01`;
+  /** `ssh.session`: from TCP accept to connection close. */
+  span: Span;
 }
 
 /**
@@ -120,6 +128,7 @@ export function parseForwardDestination(
  */
 export function createSshFrontend(deps: MediatorDeps) {
   const log = deps.logger.child({ component: 'mediator.ssh' });
+  const tracer = deps.tracer ?? defaultTracer('airlock.mediator');
   const metrics = deps.metrics ?? new Metrics();
   const authFailures = metrics.counter('airlock_mediator_auth_failures_total', 'Refused logins by code');
   const connectionsActive = metrics.gauge('airlock_mediator_connections_active', 'Open SSH connections');
@@ -165,6 +174,7 @@ export function createSshFrontend(deps: MediatorDeps) {
         reason: airlock.message,
       });
       authFailures.inc({ code: airlock.code });
+      state.span.addEvent('auth.denied', { 'airlock.code': airlock.code });
       log.info({ code: airlock.code, address: state.address, user: ctx.username }, 'authentication refused');
       ctx.reject(['publickey']);
     };
@@ -229,7 +239,8 @@ export function createSshFrontend(deps: MediatorDeps) {
       sessionId,
       ...(deps.executor.serverName ? { serverName: deps.executor.serverName } : {}),
     });
-    const traceparent = newTraceparent();
+    state.span.setAttribute('airlock.session_id', sessionId);
+    const traceparent = traceparentOf(state.span)!;
     try {
       const session = await client.openSession(
         {
@@ -249,7 +260,7 @@ export function createSshFrontend(deps: MediatorDeps) {
         decision: 'allow',
         session_id: sessionId,
         request_id: session.request_id,
-        trace_id: traceparent.split('-')[1],
+        trace_id: traceIdsOf(state.span).traceId,
         details: {
           key_id: identity.keyId,
           serial: identity.serial.toString(),
@@ -271,6 +282,8 @@ export function createSshFrontend(deps: MediatorDeps) {
       audit: deps.audit,
       clock: deps.clock,
       traceparent: opened.traceparent,
+      tracer,
+      traceContext: trace.setSpan(ROOT_CONTEXT, state.span),
       clientAddress: state.address,
       ...(deps.recordings ? { recordings: deps.recordings } : {}),
     };
@@ -521,6 +534,53 @@ export function createSshFrontend(deps: MediatorDeps) {
     state.timers.push(warn, expire);
   }
 
+  /**
+   * Sockets admitted but not yet authenticated, by `ip:port`. The limits that
+   * protect the pre-auth phase live here, at the TCP layer, because ssh2
+   * reports a connection only after the client's identification string: a
+   * peer that connects and stays silent must be counted and timed out too.
+   */
+  const pendingSockets = new Map<string, { authenticated(): void }>();
+  const tcp = createServer((socket) => {
+    const address = socket.remoteAddress?.replace(/^::ffff:/, '') ?? 'unknown';
+    const key = `${socket.remoteAddress}:${socket.remotePort}`;
+    const count = (unauthenticated.get(address) ?? 0) + 1;
+    if (draining || count > deps.limits.maxUnauthenticatedPerSource) {
+      void audit({
+        event: 'connection.opened',
+        actor: { address },
+        target: {},
+        decision: 'deny',
+        code: draining ? 'EXECUTOR_SHUTDOWN' : 'LIMIT_EXCEEDED',
+      });
+      socket.destroy();
+      return;
+    }
+    unauthenticated.set(address, count);
+    let counted = true;
+    const leave = () => {
+      if (!counted) return;
+      counted = false;
+      const left = (unauthenticated.get(address) ?? 1) - 1;
+      if (left <= 0) unauthenticated.delete(address);
+      else unauthenticated.set(address, left);
+    };
+    const timer = setTimeout(() => socket.destroy(), deps.limits.preAuthTimeoutMs);
+    pendingSockets.set(key, {
+      authenticated: () => {
+        clearTimeout(timer);
+        leave();
+        pendingSockets.delete(key);
+      },
+    });
+    socket.once('close', () => {
+      clearTimeout(timer);
+      leave();
+      pendingSockets.delete(key);
+    });
+    server.injectSocket(socket);
+  });
+
   const server = new Server(
     {
       hostKeys: [deps.hostKey.privateKey],
@@ -528,38 +588,31 @@ export function createSshFrontend(deps: MediatorDeps) {
       ident: 'airlock',
     },
     (client, info) => {
+      const id = randomBytes(8).toString('hex');
       const state: ConnectionState = {
-        id: randomBytes(8).toString('hex'),
+        id,
         address: info.ip,
         authenticated: false,
         channels: new Set(),
         interactive: new Set(),
         timers: [],
+        span: withTraceIds(
+          tracer.startSpan(
+            'ssh.session',
+            {
+              kind: SpanKind.SERVER,
+              attributes: { 'client.address': info.ip, 'airlock.connection_id': id },
+            },
+            ROOT_CONTEXT,
+          ),
+        ),
       };
       const entry = { client, state };
-      const pending = (unauthenticated.get(state.address) ?? 0) + 1;
-      unauthenticated.set(state.address, pending);
-      const leaveUnauthenticated = () => {
-        const left = (unauthenticated.get(state.address) ?? 1) - 1;
-        if (left <= 0) unauthenticated.delete(state.address);
-        else unauthenticated.set(state.address, left);
-      };
-      if (draining || pending > deps.limits.maxUnauthenticatedPerSource) {
-        leaveUnauthenticated();
-        void audit({
-          event: 'connection.opened',
-          actor: { address: state.address },
-          target: {},
-          decision: 'deny',
-          code: draining ? 'EXECUTOR_SHUTDOWN' : 'LIMIT_EXCEEDED',
-        });
-        client.end();
-        return;
-      }
+      // The TCP layer (below) admitted this socket and runs its pre-auth clock.
+      const socket = pendingSockets.get(`${info.ip}:${info.port}`);
       connections.add(entry);
       connectionsActive.set(connections.size);
       void audit({ event: 'connection.opened', actor: { address: state.address }, target: {} });
-      const preAuth = setTimeout(() => client.end(), deps.limits.preAuthTimeoutMs);
       let idle = setTimeout(() => client.end(), deps.limits.idleTimeoutMs);
       const touch = () => {
         clearTimeout(idle);
@@ -567,10 +620,10 @@ export function createSshFrontend(deps: MediatorDeps) {
       };
       client.on('authentication', (ctx) => authenticate(ctx, state));
       client.on('ready', () => {
-        clearTimeout(preAuth);
-        leaveUnauthenticated();
+        socket?.authenticated();
         state.authenticated = true;
         const identity = state.identity!;
+        state.span.setAttribute('enduser.id', identity.principal);
         sessionsByPrincipal.set(identity.principal, (sessionsByPrincipal.get(identity.principal) ?? 0) + 1);
         void audit({
           event: 'auth.accepted',
@@ -582,11 +635,14 @@ export function createSshFrontend(deps: MediatorDeps) {
         state.opened = openExecutorSession(state);
         state.opened.then(
           (opened) => {
+            state.span.setAttribute('airlock.decision', 'allow');
             sessionsOpened.inc({ result: 'opened' });
             scheduleExpiry(client, state, opened);
           },
           (error: unknown) => {
             const code = fromGrpcError(error).code;
+            state.span.setAttributes({ 'airlock.decision': 'deny', 'airlock.code': code });
+            state.span.setStatus({ code: SpanStatusCode.ERROR, message: code });
             sessionsOpened.inc({ result: code });
             log.info({ code }, 'executor refused the session');
           },
@@ -603,21 +659,19 @@ export function createSshFrontend(deps: MediatorDeps) {
       });
       client.on('error', (error) => log.debug({ err: error, address: state.address }, 'connection error'));
       client.on('close', () => {
-        clearTimeout(preAuth);
         clearTimeout(idle);
         for (const timer of state.timers) clearTimeout(timer);
         connections.delete(entry);
         connectionsActive.set(connections.size);
-        if (!state.authenticated) leaveUnauthenticated();
-        else {
+        if (state.authenticated) {
           const principal = state.identity!.principal;
           const left = (sessionsByPrincipal.get(principal) ?? 1) - 1;
           if (left <= 0) sessionsByPrincipal.delete(principal);
           else sessionsByPrincipal.set(principal, left);
         }
-        state.opened?.then(
+        const closed = state.opened?.then(
           async (opened) => {
-            await opened.client.closeSession().catch(() => {});
+            await opened.client.closeSession({ traceparent: opened.traceparent }).catch(() => {});
             opened.client.close();
             void audit({
               event: 'session.closed',
@@ -629,6 +683,8 @@ export function createSshFrontend(deps: MediatorDeps) {
           },
           () => {},
         );
+        // Ends once CloseSession has been answered (at once when no session was opened).
+        void (closed ?? Promise.resolve()).finally(() => state.span.end());
         void audit({
           event: 'connection.closed',
           actor: { user: state.identity?.principal, address: state.address },
@@ -642,9 +698,9 @@ export function createSshFrontend(deps: MediatorDeps) {
     server,
     listen(port: number, host: string): Promise<number> {
       return new Promise((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(port, host, () => {
-          const address = server.address();
+        tcp.once('error', reject);
+        tcp.listen(port, host, () => {
+          const address = tcp.address();
           resolve(typeof address === 'object' && address ? address.port : port);
         });
       });
@@ -655,16 +711,18 @@ export function createSshFrontend(deps: MediatorDeps) {
      */
     async stop(drainMs: number): Promise<void> {
       draining = true;
-      server.close();
+      tcp.close();
       const deadline = Date.now() + drainMs;
       while (connections.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-      for (const { client, state } of connections) {
+      for (const { state } of connections) {
         for (const channel of state.channels) {
           channel.stderr.write('airlock: EXECUTOR_SHUTDOWN: the gateway is shutting down\r\n');
           finish(channel, EXIT_CODES.UNAVAILABLE);
         }
-        client.end();
       }
+      // Let the exit statuses reach the clients before the connections go.
+      await new Promise((r) => setTimeout(r, 200));
+      for (const { client } of connections) client.end();
     },
   };
 }

@@ -395,7 +395,7 @@ describe('executor: mTLS gRPC, re-verification, impersonated Kubernetes calls', 
       expect(result.error?.code).toBe('CERT_REVOKED');
       expect(Date.now() - revokedAt).toBeLessThan(2000);
       await expect(session.client.list({ kind: 'pods', namespace: '' })).rejects.toMatchObject({
-        code: 'SESSION_UNKNOWN',
+        code: 'CERT_REVOKED',
       });
     } finally {
       gateway.revoked.pop();

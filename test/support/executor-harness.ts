@@ -1,5 +1,6 @@
 import { generateKeyPairSync, type KeyObject, randomBytes } from 'node:crypto';
 import { CoreV1Api, KubeConfig, RbacAuthorizationV1Api } from '@kubernetes/client-node';
+import type { Tracer } from '@opentelemetry/api';
 import pino from 'pino';
 import { InMemoryAuditTrail } from '../../services/core/audit/index.js';
 import { IMPERSONATED_USER, loadPolicy, type Policy } from '../../services/core/policy/index.js';
@@ -162,8 +163,15 @@ export interface Gateway {
   stop(): Promise<void>;
 }
 
-/** Starts an in-process executor on 127.0.0.1 with real mTLS and the given Kubernetes identity. */
-export async function startGateway(policy: Policy, kubeConfig: KubeConfig): Promise<Gateway> {
+/**
+ * Starts an in-process executor on 127.0.0.1 with real mTLS and the given
+ * Kubernetes identity; `tracer` receives its spans (default: the global tracer).
+ */
+export async function startGateway(
+  policy: Policy,
+  kubeConfig: KubeConfig,
+  tracer?: Tracer,
+): Promise<Gateway> {
   const sshCa = generateCaKey('ed25519');
   const now = new Date();
   const mediatorCa = await createTierCa({ tier: 'mediator', now });
@@ -181,6 +189,7 @@ export async function startGateway(policy: Policy, kubeConfig: KubeConfig): Prom
     audit,
     logger,
     clock: () => new Date(),
+    ...(tracer ? { tracer } : {}),
   });
   const server = await startExecutorServer(service, {
     listen: '127.0.0.1:0',

@@ -2,6 +2,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Tracer } from '@opentelemetry/api';
 import pino from 'pino';
 import { InMemoryAuditTrail } from '../../services/core/audit/index.js';
 import type { Policy } from '../../services/core/policy/index.js';
@@ -29,11 +30,12 @@ export interface Mediator {
   stop(): Promise<void>;
 }
 
-/** Starts an in-process mediator in front of a running executor. */
+/** Starts an in-process mediator in front of a running executor; `tracer` receives its spans. */
 export async function startMediator(
   gateway: Gateway,
   policy: Policy,
   limits: Partial<MediatorLimits> = {},
+  tracer?: Tracer,
 ): Promise<Mediator> {
   const dir = mkdtempSync(join(tmpdir(), 'airlock-mediator-'));
   const hostKey = loadOrCreateHostKey(join(dir, 'host_ed25519'));
@@ -50,6 +52,7 @@ export async function startMediator(
     clock: () => new Date(),
     limits: { ...DEFAULT_LIMITS, ...limits },
     recordings: { dir: join(dir, 'recordings'), recordInput: false },
+    ...(tracer ? { tracer } : {}),
   });
   const port = await frontend.listen(0, '127.0.0.1');
   const knownHosts = join(dir, 'known_hosts');

@@ -109,7 +109,7 @@ describe('airlock login / request / approve / cert / status against a real broke
     const certPath = join(alice.homeDir, '.ssh', 'id_ed25519-cert.pub');
     expect(alice.stdout.join('')).toBe(`${certPath}\n`);
     const listing = execFileSync('ssh-keygen', ['-L', '-f', certPath], { encoding: 'utf8' });
-    expect(listing).toContain(`Key ID: "alice@${created.id}"`);
+    expect(listing).toContain(`Key ID: "airlock:${created.id}:alice"`);
     expect(listing).toMatch(/Principals: \n\s+alice\n/);
     const { certificate } = parseCertificateLine(readFileSync(certPath, 'utf8'));
     expect(certificate.validBefore - certificate.validAfter).toBe(1800n);

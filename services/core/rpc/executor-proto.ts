@@ -8,7 +8,11 @@ import { repoRoot } from '../repo-root.js';
  * (snake_case), int64 as JS numbers, unset fields as defaults, and a virtual
  * `frame` field naming which member of a oneof is set.
  */
+let loaded: grpc.ServiceClientConstructor | undefined;
+
 export function loadExecutorService(): grpc.ServiceClientConstructor {
+  // Parsing the .proto runs code generation: once per process, not per client.
+  if (loaded) return loaded;
   const definition = protoLoader.loadSync(join(repoRoot(), 'proto', 'airlock', 'v1', 'executor.proto'), {
     keepCase: true,
     longs: Number,
@@ -19,7 +23,8 @@ export function loadExecutorService(): grpc.ServiceClientConstructor {
   const pkg = grpc.loadPackageDefinition(definition) as unknown as {
     airlock: { v1: { Executor: grpc.ServiceClientConstructor } };
   };
-  return pkg.airlock.v1.Executor;
+  loaded = pkg.airlock.v1.Executor;
+  return loaded;
 }
 
 /** Metadata key naming the session on every RPC after OpenSession. */

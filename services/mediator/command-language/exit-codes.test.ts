@@ -74,6 +74,7 @@ const EXPECTED: Readonly<Record<string, number>> = {
   APPROVAL_NOT_ALLOWED: 70,
   CSR_SUBJECT_MISMATCH: 70,
   KUBE_CERT_UNAVAILABLE: 70,
+  CLIENT_CANCELLED: 70,
 };
 
 const CATALOGUE: readonly ErrorCode[] = [...CERT_CODES, ...POLICY_CODES, ...SYSTEM_CODES];

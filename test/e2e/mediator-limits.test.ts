@@ -1,0 +1,164 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { connect } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  CLUSTER_NAME,
+  executorKubeConfig,
+  type Gateway,
+  startGateway,
+  testPolicy,
+} from '../support/executor-harness.js';
+import { adminKubeConfig, createNamespace, createRunningPod, uniqueName } from '../support/kube.js';
+import { type Mediator, ssh, sshArgs, sshUser, startMediator } from '../support/mediator-harness.js';
+
+/** Resolves when the process exits, with its exit code. */
+const exited = (child: ChildProcess) =>
+  new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+
+/** A raw TCP connection that never speaks SSH: resolves with how long the server kept it open. */
+function idleTcp(port: number): Promise<number> {
+  return new Promise((resolve) => {
+    const started = Date.now();
+    const socket = connect(port, '127.0.0.1');
+    socket.on('data', () => {});
+    socket.on('close', () => resolve(Date.now() - started));
+    socket.on('error', () => {});
+    setTimeout(() => socket.destroy(), 10_000);
+  });
+}
+
+describe('mediator limits, concurrency and shutdown', () => {
+  const suffix = uniqueName('ml');
+  const payments = `payments-${suffix}`;
+  let gateway: Gateway;
+  const scope = {
+    cluster: CLUSTER_NAME,
+    namespace: payments,
+    podPatterns: ['api-*'],
+    profile: 'debug',
+    requestId: 'req-limits',
+    groups: [],
+  };
+  const policy = testPolicy([payments]);
+
+  beforeAll(async () => {
+    const admin = adminKubeConfig();
+    await createNamespace(admin, payments);
+    await createRunningPod(admin, payments, 'api-0', [{ name: 'main' }]);
+    gateway = await startGateway(
+      policy,
+      await executorKubeConfig(suffix, [`jit:debug:${payments}`], [payments]),
+    );
+  });
+
+  afterAll(async () => {
+    await gateway?.stop();
+  });
+
+  it('closes a connection that does not authenticate within the pre-auth timeout', async () => {
+    const mediator = await startMediator(gateway, policy, { preAuthTimeoutMs: 500 });
+    try {
+      const open = await idleTcp(mediator.port);
+      expect(open).toBeGreaterThanOrEqual(400);
+      expect(open).toBeLessThan(5000);
+    } finally {
+      await mediator.stop();
+    }
+  });
+
+  it('refuses more unauthenticated connections per source than allowed', async () => {
+    const mediator = await startMediator(gateway, policy, {
+      preAuthTimeoutMs: 3000,
+      maxUnauthenticatedPerSource: 2,
+    });
+    try {
+      const first = idleTcp(mediator.port);
+      const second = idleTcp(mediator.port);
+      await sleep(200);
+      const third = await idleTcp(mediator.port);
+      expect(third).toBeLessThan(1000);
+      expect(await first).toBeGreaterThanOrEqual(2500);
+      expect(await second).toBeGreaterThanOrEqual(2500);
+      expect(
+        mediator.audit.events().some((e) => e.event === 'connection.opened' && e.code === 'LIMIT_EXCEEDED'),
+      ).toBe(true);
+    } finally {
+      await mediator.stop();
+    }
+  });
+
+  it('refuses a principal beyond its concurrent-session limit, and admits it again once one ends', async () => {
+    const mediator = await startMediator(gateway, policy, { maxSessionsPerPrincipal: 2 });
+    const user = sshUser(gateway.sshCa, { scope });
+    const held = [0, 1].map(() => spawn('ssh', sshArgs(mediator, user, ['-N']), { stdio: 'ignore' }));
+    try {
+      await sleep(1500);
+      const third = await ssh(mediator, user, ['whoami']);
+      expect(third.code).toBe(255);
+      expect(
+        mediator.audit.events().some((e) => e.event === 'auth.denied' && e.code === 'LIMIT_EXCEEDED'),
+      ).toBe(true);
+      held[0]!.kill();
+      await exited(held[0]!);
+      await sleep(300);
+      const again = await ssh(mediator, user, ['whoami', '-o', 'json']);
+      expect(again.code).toBe(0);
+      expect(JSON.parse(again.stdout)).toMatchObject({ user: 'alice' });
+    } finally {
+      for (const child of held) child.kill();
+      await mediator.stop();
+    }
+  });
+
+  it('closes an idle connection after the idle timeout', async () => {
+    const mediator = await startMediator(gateway, policy, { idleTimeoutMs: 1000 });
+    const user = sshUser(gateway.sshCa, { scope });
+    try {
+      const started = Date.now();
+      const child = spawn('ssh', sshArgs(mediator, user, ['-N']), { stdio: 'ignore' });
+      expect(await exited(child)).toBe(255);
+      expect(Date.now() - started).toBeLessThan(8000);
+    } finally {
+      await mediator.stop();
+    }
+  });
+
+  it('serves 50 concurrent sessions from separate ssh processes', async () => {
+    const mediator = await startMediator(gateway, policy, {
+      maxSessionsPerPrincipal: 100,
+      maxUnauthenticatedPerSource: 100,
+    });
+    try {
+      const user = sshUser(gateway.sshCa, { scope });
+      const results = await Promise.all(
+        Array.from({ length: 50 }, (_, i) =>
+          ssh(mediator, user, ['exec', 'api-0', '--', 'echo', `session-${i}`], { timeoutMs: 60_000 }),
+        ),
+      );
+      expect(results.map((r) => r.code)).toEqual(Array(50).fill(0));
+      expect(results.map((r) => r.stdout)).toEqual(Array.from({ length: 50 }, (_, i) => `session-${i}\n`));
+      await sleep(500);
+      const opened = mediator.audit.events().filter((e) => e.event === 'session.opened').length;
+      const closed = mediator.audit.events().filter((e) => e.event === 'session.closed').length;
+      expect(opened).toBe(50);
+      expect(closed).toBe(50);
+    } finally {
+      await mediator.stop();
+    }
+  });
+
+  it('shuts down gracefully: refuses new connections, lets sessions drain, then ends them with a message', async () => {
+    const mediator: Mediator = await startMediator(gateway, policy);
+    const user = sshUser(gateway.sshCa, { scope });
+    const running = ssh(mediator, user, ['exec', 'api-0', '--', 'sleep', '30'], { timeoutMs: 20_000 });
+    await sleep(1500);
+    const stopping = mediator.frontend.stop(500);
+    const late = await ssh(mediator, user, ['whoami']);
+    expect(late.code).toBe(255);
+    const result = await running;
+    expect(result.code).toBe(69);
+    expect(result.stderr).toContain('EXECUTOR_SHUTDOWN');
+    await stopping;
+  });
+});
