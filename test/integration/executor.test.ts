@@ -277,6 +277,40 @@ describe('executor: mTLS gRPC, re-verification, impersonated Kubernetes calls', 
     expect(refused.error?.code).toBe('IMAGE_NOT_ALLOWED');
   });
 
+  it('forwards a large download whole and in order to a slow reader', async () => {
+    const size = 48 * 1024 * 1024;
+    const payload = Buffer.alloc(size);
+    for (let i = 0; i < size; i += 4) payload.writeUInt32BE(i, i);
+    const source = createServer((socket) => socket.end(payload));
+    await new Promise<void>((resolve) => source.listen(0, '127.0.0.1', resolve));
+    try {
+      await createRunningPod(adminKubeConfig(), payments, 'api-big', [{ name: 'main' }], {
+        'fake-kubelet.airlock.dev/ports': JSON.stringify({
+          8080: `127.0.0.1:${(source.address() as { port: number }).port}`,
+        }),
+      });
+      const session = await openedSession();
+      const call = session.client.portForward();
+      const chunks: Buffer[] = [];
+      const done = new Promise<void>((resolve, reject) => {
+        call.on('data', (c: { data: Buffer }) => chunks.push(c.data));
+        call.on('end', resolve);
+        call.on('error', reject);
+      });
+      call.write({ start: { target: { namespace: '', pod: 'api-big', container: '' }, port: 8080 } });
+      // A slow reader: the pod side finishes long before the client has read everything.
+      call.pause();
+      await sleep(1500);
+      call.resume();
+      await done;
+      const received = Buffer.concat(chunks);
+      expect(received.length).toBe(size);
+      expect(received.equals(payload)).toBe(true);
+    } finally {
+      source.close();
+    }
+  });
+
   it('impersonates airlock:session with the jit group and the session, request and trace extras', async () => {
     const session = await openedSession();
     await session.client.list(
