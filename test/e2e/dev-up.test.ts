@@ -43,6 +43,21 @@ function descendants(root: number): number[] {
   return result;
 }
 
+/**
+ * After a failed assertion: SIGKILL on `dev up` alone would orphan its
+ * children, so kill the whole tree it still has.
+ */
+function killTree(pid: number | undefined): void {
+  if (pid === undefined) return;
+  for (const child of [pid, ...descendants(pid)]) {
+    try {
+      process.kill(child, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+}
+
 function run(
   command: string,
   args: string[],
@@ -62,7 +77,7 @@ function run(
 }
 
 describe('airlock dev up (npm start)', () => {
-  it('brings up cluster, executor and mediator; the demo user works over ssh; the mediator holds no Kubernetes credential; SIGTERM leaves nothing running', async () => {
+  it('brings up cluster, executor, mediator and broker; the broker-issued demo certificate works over ssh via the generated config; the mediator holds no Kubernetes credential; SIGTERM leaves nothing running; a second dev up reuses the CAs and keys', async () => {
     const stateDir = mkdtempSync(join(tmpdir(), 'airlock-dev-up-'));
     const child = spawn(process.execPath, [airlock, 'dev', 'up', '--state-dir', stateDir], {
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -72,6 +87,7 @@ describe('airlock dev up (npm start)', () => {
       stderr += d;
     });
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    let again: ReturnType<typeof spawn> | undefined;
     try {
       const ready = await new Promise<string>((resolve, reject) => {
         createInterface({ input: child.stdout }).once('line', resolve);
@@ -79,21 +95,26 @@ describe('airlock dev up (npm start)', () => {
       });
       const port = /^ready ssh=(\d+) /.exec(ready)?.[1];
       expect(port).toBeDefined();
-      const sshBase = [
-        '-F',
-        '/dev/null',
-        '-o',
-        'BatchMode=yes',
-        '-p',
-        port!,
-        '-i',
-        join(stateDir, 'users', 'oncall', 'id_ed25519'),
-        '-o',
-        `UserKnownHostsFile=${join(stateDir, 'known_hosts')}`,
-        '-o',
-        'StrictHostKeyChecking=yes',
-        'oncall@127.0.0.1',
-      ];
+      // The demo certificate came from the broker: dev up signed in as oncall (device flow),
+      // made an auto-approved request and fetched its certificate; it never signs one itself.
+      const certPath = join(stateDir, 'users', 'oncall', 'id_ed25519-cert.pub');
+      const described = await run('ssh-keygen', ['-L', '-f', certPath]);
+      expect(described.stdout).toMatch(/Key ID: "airlock:req-[0-9a-f]+:oncall"/);
+      const brokerTrail = readFileSync(join(stateDir, 'audit', 'broker.jsonl'), 'utf8');
+      expect(brokerTrail).toContain('"event":"cert.issued"');
+      // Only the broker reads the SSH user CA private key; the tiers get its public key.
+      const configs = (name: string) => readFileSync(join(stateDir, 'config', name), 'utf8');
+      const sshCa = join(stateDir, 'keys', 'ssh-user-ca');
+      expect(JSON.parse(configs('broker.json')).sshCaKeyFile).toBe(sshCa);
+      for (const tier of ['mediator.json', 'executor.json']) {
+        expect(JSON.parse(configs(tier)).sshUserCaKeysFile).toBe(`${sshCa}.pub`);
+        expect(JSON.parse(configs(tier)).revocation.denyListFiles).toEqual([
+          JSON.parse(configs('broker.json')).denyListFile,
+        ]);
+      }
+      const sshConfig = readFileSync(join(stateDir, 'ssh_config'), 'utf8');
+      expect(sshConfig).toContain(`Port ${port}`);
+      const sshBase = ['-F', join(stateDir, 'ssh_config'), '-o', 'BatchMode=yes', 'airlock'];
       const pods = await run('ssh', [...sshBase, 'pods', '-o', 'json']);
       expect(pods.stderr).toBe('');
       const names = (JSON.parse(pods.stdout) as { items: { metadata: { name: string } }[] }).items
@@ -137,9 +158,39 @@ describe('airlock dev up (npm start)', () => {
       await sleep(300);
       const alive = processes();
       expect(started.filter((pid) => alive.has(pid)).map((pid) => alive.get(pid)?.cmdline)).toEqual([]);
+
+      // A second dev up reuses the state: the CAs and keys stay, a fresh certificate comes from the broker.
+      const kept = ['ssh-user-ca', 'broker-ca.pem', 'mediator-ca.pem', 'executor-ca.pem'].map((f) =>
+        readFileSync(join(stateDir, 'keys', f), 'utf8'),
+      );
+      const userKey = readFileSync(join(stateDir, 'users', 'oncall', 'id_ed25519'), 'utf8');
+      const second = spawn(process.execPath, [airlock, 'dev', 'up', '--state-dir', stateDir], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      again = second;
+      const againExited = new Promise<number | null>((resolve) => second.on('exit', (code) => resolve(code)));
+      await new Promise<string>((resolve, reject) => {
+        createInterface({ input: second.stdout }).once('line', resolve);
+        void againExited.then((code) => reject(new Error(`second dev up exited ${code}`)));
+      });
+      expect(
+        ['ssh-user-ca', 'broker-ca.pem', 'mediator-ca.pem', 'executor-ca.pem'].map((f) =>
+          readFileSync(join(stateDir, 'keys', f), 'utf8'),
+        ),
+      ).toEqual(kept);
+      expect(readFileSync(join(stateDir, 'users', 'oncall', 'id_ed25519'), 'utf8')).toBe(userKey);
+      const podsAgain = await run('ssh', [...sshBase, 'pods', '-o', 'json']);
+      expect(podsAgain.code).toBe(0);
+      const startedAgain = descendants(second.pid!);
+      second.kill('SIGTERM');
+      expect(await againExited).toBe(0);
+      await sleep(300);
+      const aliveAgain = processes();
+      expect(startedAgain.filter((pid) => aliveAgain.has(pid))).toEqual([]);
     } finally {
-      child.kill('SIGKILL');
+      killTree(again?.pid);
+      killTree(child.pid);
       rmSync(stateDir, { recursive: true, force: true });
     }
-  });
+  }, 180_000);
 });

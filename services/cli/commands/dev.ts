@@ -1,8 +1,17 @@
-import { join } from 'node:path';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { isAbsolute, join, relative, resolve } from 'node:path';
 import type { Command } from 'commander';
+import { httpsCall } from '../../broker/https-client.js';
 import { AirlockError } from '../../core/errors.js';
 import { repoRoot } from '../../core/repo-root.js';
-import { startDevStack } from '../dev/dev-stack.js';
+import {
+  BROKER_TOKEN_AUDIENCE,
+  DEMO_NAMESPACE,
+  DEV_CLUSTER,
+  type DevStack,
+  INCIDENT_BOT_SA,
+  startDevStack,
+} from '../dev/dev-stack.js';
 import { startCluster } from '../dev/hermetic-cluster.js';
 
 /**
@@ -22,6 +31,192 @@ async function runClusterInForeground(stateDir: string): Promise<void> {
   process.stderr.write(`${signal}: stopping the cluster\n`);
   await cluster.stop();
   process.stderr.write('stopped\n');
+}
+
+/** `STATE/dev-up.json`: written by `dev up` while it runs, read by `dev down` and `dev approve-login`. */
+interface DevUpRecord {
+  pid: number;
+  /** Every process `dev up` started (cluster, executor, mediator, broker). */
+  pids: number[];
+  brokerUrl: string;
+  brokerCa: string;
+  issuer: string;
+  sshPort: number;
+}
+
+const RECORD_FILE = 'dev-up.json';
+
+function readRecord(stateDir: string): DevUpRecord | undefined {
+  try {
+    return JSON.parse(readFileSync(join(stateDir, RECORD_FILE), 'utf8')) as DevUpRecord;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new AirlockError(
+      'USAGE',
+      `cannot read ${join(stateDir, RECORD_FILE)}: ${(error as Error).message}`,
+    );
+  }
+}
+
+/** A live process (zombies count as ended: only their reaping is left). */
+function running(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch (error) {
+    // EPERM: it exists but is not ours; no /proc: trust kill(0).
+    return (
+      (error as NodeJS.ErrnoException).code === 'EPERM' || (error as NodeJS.ErrnoException).code === 'ENOENT'
+    );
+  }
+}
+
+/** A path as the reader should type it: relative to the working directory when below it. */
+function shown(path: string): string {
+  const rel = relative(process.cwd(), path);
+  return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel) ? rel : path;
+}
+
+/** Single-quotes a shell word when it needs it. */
+function sh(word: string): string {
+  return /^[\w./:=@%+-]+$/.test(word) ? word : `'${word.replaceAll("'", "'\\''")}'`;
+}
+
+/**
+ * The walkthrough `dev up` prints: every command works as printed from the
+ * directory `dev up` ran in (`npx airlock` is this checkout's CLI). ID and
+ * CODE are what the previous command printed.
+ */
+export function walkthrough(stack: DevStack): string {
+  const state = stack.stateDir;
+  const ca = shown(stack.brokerCaPath);
+  const key = (user: string) => shown(`${stack.users[user]!.keyPath}.pub`);
+  const sshF = `ssh -F ${shown(stack.sshConfigPath)}`;
+  const lead = `AIRLOCK_CONFIG_DIR=${shown(join(state, 'users', 'lead', 'airlock'))}`;
+  const login = `npx airlock login --broker ${stack.brokerUrl} --ca ${ca}`;
+  const stateFlag =
+    resolve(state) === resolve(repoRoot(), '.airlock', 'dev') ? '' : ` --state-dir ${shown(state)}`;
+  const request = (reason: string) =>
+    `npx airlock request --profile oncall-debug --cluster ${DEV_CLUSTER} --namespace ${DEMO_NAMESPACE} ` +
+    `--pod 'payments-*' --ttl 30m --reason ${sh(reason)} --key ${key('oncall')}`;
+  const audit = ['broker', 'mediator', 'executor'].map((t) => shown(join(state, 'audit', `${t}.jsonl`)));
+  return [
+    '',
+    `airlock is up: broker ${stack.brokerUrl}, identity provider ${stack.oidc.issuer}, ssh 127.0.0.1:${stack.sshPort}.`,
+    'Demo people: oncall (on-call engineer, group payments-oncall) and lead (approver, payments-leads).',
+    'Walkthrough, in another terminal in this directory (ID and CODE: what the previous command printed):',
+    '',
+    ' 1. Sign in as oncall (OAuth device flow). `login` waits for the code it prints:',
+    `      ${login}`,
+    '    approve that code as the demo user oncall, from a third terminal (or on the printed page):',
+    `      npx airlock dev approve-login${stateFlag} --user oncall CODE`,
+    '',
+    ' 2. Ask for access; docs/policy.example.json auto-approves an INC- reason:',
+    `      ${request('INC-1234 checkout errors')}`,
+    '',
+    ' 3. Fetch the certificate; it is written next to the key:',
+    `      npx airlock cert ID --key ${key('oncall')}`,
+    '',
+    ` 4. Use it (${shown(stack.sshConfigPath)}: Host airlock, user oncall, that key and certificate):`,
+    `      ${sshF} airlock pods`,
+    `      ${sshF} airlock exec payments/payments-api-0 -- ps aux`,
+    `      ${sshF} airlock logs -f payments-worker-0`,
+    `      ${sshF} -N -L 8080:payments-api-0:8080 airlock      # then: curl localhost:8080`,
+    '',
+    ' 5. Without an incident reference, a lead approves (lead signs in with its own token cache):',
+    `      ${request('look at the worker backlog')}`,
+    `      ${lead} ${login}`,
+    `      npx airlock dev approve-login${stateFlag} --user lead CODE`,
+    `      ${lead} npx airlock status --pending`,
+    `      ${lead} npx airlock approve ID`,
+    `      npx airlock cert ID --key ${key('oncall')}`,
+    '',
+    ' 6. Revoke (the mediator and executor cut its sessions within a second) and read the trail:',
+    `      npx airlock revoke ID`,
+    `      npx airlock audit timeline --request ID --output html ${audit.join(' ')} ${shown(stack.cluster.auditLogPath)} > timeline.html`,
+    '',
+    ` 7. A runbook identity: the ServiceAccount ${INCIDENT_BOT_SA.namespace}/${INCIDENT_BOT_SA.name} signs in with its token (TokenReview):`,
+    `      curl -sS --cacert ${ca} -H "authorization: Bearer $(${shown(stack.cluster.binaries.kubectl)} --kubeconfig ${shown(stack.cluster.kubeconfigPath)} ` +
+      `create token ${INCIDENT_BOT_SA.name} -n ${INCIDENT_BOT_SA.namespace} --audience ${BROKER_TOKEN_AUDIENCE})" ${stack.brokerUrl}/v1/whoami`,
+    '',
+    `Logs: ${shown(state)}/*.log. Ctrl-C stops everything; then \`npx airlock dev down${stateFlag}\` removes ${shown(state)}.`,
+    '',
+  ].join('\n');
+}
+
+async function runDevUp(stateDir: string): Promise<void> {
+  const previous = readRecord(stateDir);
+  if (previous && running(previous.pid)) {
+    throw new AirlockError(
+      'USAGE',
+      `airlock dev up is already running from ${stateDir} (pid ${previous.pid})`,
+    );
+  }
+  const stack = await startDevStack(stateDir, (line) => process.stderr.write(`${line}\n`));
+  const record: DevUpRecord = {
+    pid: process.pid,
+    pids: [...stack.pids],
+    brokerUrl: stack.brokerUrl,
+    brokerCa: stack.brokerCaPath,
+    issuer: stack.oidc.issuer,
+    sshPort: stack.sshPort,
+  };
+  writeFileSync(join(stateDir, RECORD_FILE), `${JSON.stringify(record, null, 2)}\n`);
+  process.stderr.write(walkthrough(stack));
+  process.stdout.write(
+    `ready ssh=${stack.sshPort} broker=${stack.brokerUrl} issuer=${stack.oidc.issuer} ` +
+      `kubeconfig=${stack.cluster.kubeconfigPath} ` +
+      `mediator-ops=${stack.opsPorts.mediator} executor-ops=${stack.opsPorts.executor}\n`,
+  );
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGINT', () => resolve('SIGINT'));
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+  });
+  process.stderr.write(`${signal}: stopping\n`);
+  await stack.stop();
+  rmSync(join(stateDir, RECORD_FILE), { force: true });
+}
+
+/** `dev down`: removes the state dir once nothing `dev up` started from it runs. */
+function runDevDown(stateDir: string): void {
+  if (!existsSync(stateDir)) {
+    process.stderr.write(`${stateDir} does not exist; nothing to remove\n`);
+    return;
+  }
+  const record = readRecord(stateDir);
+  const alive = record ? [record.pid, ...record.pids].filter(running) : [];
+  if (alive.length > 0) {
+    throw new AirlockError(
+      'USAGE',
+      `airlock dev up is still running from ${stateDir} (pid ${record!.pid}; live: ${alive.join(', ')}); ` +
+        `stop it with Ctrl-C or kill ${record!.pid}, then run dev down again`,
+    );
+  }
+  rmSync(stateDir, { recursive: true, force: true });
+  process.stderr.write(`removed ${stateDir}\n`);
+}
+
+/**
+ * `dev approve-login`: what the demo login page does, from a terminal. It
+ * posts the page's form to the running provider over HTTPS; the broker
+ * still verifies the resulting ID token like any issuer's.
+ */
+async function runApproveLogin(stateDir: string, user: string, code: string): Promise<void> {
+  const record = readRecord(stateDir);
+  if (!record || !running(record.pid)) {
+    throw new AirlockError('USAGE', `airlock dev up is not running from ${stateDir}`);
+  }
+  const answer = await httpsCall(`${record.issuer}/device`, {
+    method: 'POST',
+    ca: readFileSync(record.brokerCa, 'utf8'),
+    form: { user_code: code, user },
+  });
+  if (answer.status !== 200) {
+    const reason = /<p>([^<]*)<\/p>/.exec(answer.text ?? '')?.[1] ?? `HTTP ${answer.status}`;
+    throw new AirlockError('USAGE', reason.replaceAll('&quot;', '"'));
+  }
+  process.stderr.write(`approved ${code} as ${user}; airlock login completes within a few seconds\n`);
 }
 
 export function registerDevCommands(program: Command): void {
@@ -51,32 +246,43 @@ export function registerDevCommands(program: Command): void {
       'Bring up the whole gateway locally (`npm start`): the hermetic cluster, the executor and the\n' +
         'mediator as separate processes with their own dev CAs and keys, the executor RBAC rendered from\n' +
         'docs/policy.example.json, demo pods in `payments` (one serving HTTP on 8080, one logging) and a\n' +
-        '`billing` namespace the demo scope cannot reach, and certificates for the demo users `oncall`\n' +
-        '(oncall-debug) and `reader` (cluster-read). Prints `ready ssh=...` with a command to paste.\n' +
-        'State goes to .airlock/dev/ (git-ignored); SIGINT/SIGTERM stops everything.',
+        '`billing` namespace the demo scope cannot reach, the dev identity provider (device flow; demo\n' +
+        'people oncall and lead) and the broker, which issues every SSH certificate. Prints a walkthrough\n' +
+        'and `ready ssh=... broker=...`. State goes to .airlock/dev/ (git-ignored) and is reused by the\n' +
+        'next run; SIGINT/SIGTERM stops everything; `dev down` removes it.',
     )
     .option('--state-dir <dir>', 'state directory', join(repoRoot(), '.airlock', 'dev'))
     .action(async (opts: { stateDir: string }) => {
-      const stack = await startDevStack(opts.stateDir, (line) => process.stderr.write(`${line}\n`));
-      process.stderr.write(
-        `\nairlock is up. Try:\n  ${stack.sshCommand} help\n  ${stack.sshCommand} pods\n` +
-          `  ${stack.sshCommand} logs payments-worker-0 --tail 5\n  ${stack.sshCommand} exec payments-api-0 -- ps aux\n` +
-          `  ${stack.sshCommand.replace('oncall@', '-N -L 8080:payments-api-0:8080 oncall@')}   (then curl localhost:8080)\n` +
-          `Audit trails: ${join(stack.stateDir, 'audit')}; Kubernetes audit log: ${stack.cluster.auditLogPath}\n\n`,
-      );
-      process.stdout.write(
-        `ready ssh=${stack.sshPort} kubeconfig=${stack.cluster.kubeconfigPath} ` +
-          `mediator-ops=${stack.opsPorts.mediator} executor-ops=${stack.opsPorts.executor}\n`,
-      );
-      const signal = await new Promise<NodeJS.Signals>((resolve) => {
-        process.once('SIGINT', () => resolve('SIGINT'));
-        process.once('SIGTERM', () => resolve('SIGTERM'));
-      });
-      process.stderr.write(`${signal}: stopping\n`);
-      await stack.stop();
+      await runDevUp(resolve(opts.stateDir));
+    });
+
+  dev
+    .command('down')
+    .description(
+      'Remove the dev up state directory (CAs, keys, cluster data, audit trails). Refuses while the\n' +
+        '`dev up` that uses it, or any process it started, still runs.',
+    )
+    .option('--state-dir <dir>', 'state directory', join(repoRoot(), '.airlock', 'dev'))
+    .action((opts: { stateDir: string }) => {
+      runDevDown(resolve(opts.stateDir));
+    });
+
+  dev
+    .command('approve-login <code>')
+    .description(
+      'Dev only: approve an `airlock login` device code as a demo user of the running `dev up`\n' +
+        'identity provider (what its demo login page does). Demo users: oncall, lead.',
+    )
+    .requiredOption('--user <name>', 'demo user to sign in as')
+    .option('--state-dir <dir>', 'state directory', join(repoRoot(), '.airlock', 'dev'))
+    .action(async (code: string, opts: { stateDir: string; user: string }) => {
+      await runApproveLogin(resolve(opts.stateDir), opts.user, code);
     });
 
   dev.action(() => {
-    throw new AirlockError('USAGE', 'choose a subcommand: airlock dev cluster | airlock dev up (see --help)');
+    throw new AirlockError(
+      'USAGE',
+      'choose a subcommand: airlock dev cluster | up | down | approve-login (see --help)',
+    );
   });
 }

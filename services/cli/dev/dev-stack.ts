@@ -4,19 +4,14 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { CoreV1Api, KubeConfig, type KubernetesObject, KubernetesObjectApi } from '@kubernetes/client-node';
+import { type DevOidcProvider, startDevOidcProvider } from '../../broker/dev-oidc-provider.js';
 import { AirlockError } from '../../core/errors.js';
 import { loadPolicy, renderRbac } from '../../core/policy/index.js';
 import { repoRoot } from '../../core/repo-root.js';
-import {
-  formatOpenSshPrivateKey,
-  formatPublicKeyLine,
-  generateCaKey,
-  parseOpenSshPrivateKey,
-  parsePublicKeyLine,
-  signUserCertificate,
-} from '../../core/ssh-cert/index.js';
-import { createTierCa } from '../../core/x509/index.js';
+import { formatOpenSshPrivateKey, formatPublicKeyLine, generateCaKey } from '../../core/ssh-cert/index.js';
+import { createTierCa, issueServingCertificate, loadTierCa, type TierCa } from '../../core/x509/index.js';
 import { loadOrCreateHostKey } from '../../mediator/host-key.js';
+import { type BrokerClientIo, runCert, runLogin, runRequest } from '../commands/broker-client.js';
 import { ProcessGroup } from './child-processes.js';
 import { type HermeticCluster, startCluster } from './hermetic-cluster.js';
 
@@ -26,6 +21,25 @@ export const DEMO_NAMESPACE = 'payments';
 /** A namespace the demo scope must not reach. */
 export const OTHER_NAMESPACE = 'billing';
 const EXECUTOR_SA = { name: 'airlock-executor', namespace: 'airlock-system' };
+const BROKER_SA = { name: 'airlock-broker', namespace: 'airlock-system' };
+/** The runbook identity of docs/policy.example.json (`runbooks.payments-health.machineUsers`). */
+export const INCIDENT_BOT_SA = { name: 'incident-bot', namespace: 'ops' };
+/** The audience a runbook's ServiceAccount token must carry for the broker's TokenReview. */
+export const BROKER_TOKEN_AUDIENCE = 'airlock-broker';
+/** The OAuth client (and ID token audience) of the dev identity provider. */
+export const DEV_CLIENT_ID = 'airlock-cli';
+
+/**
+ * Demo people of the dev identity provider. Their IdP groups are mapped to
+ * the policy's groups by the broker's `oidc.groupMapping`, as a real IdP's
+ * would be.
+ */
+export const DEMO_PEOPLE = {
+  /** On-call engineer: may request oncall-debug, auto-approved with an INC- reason. */
+  oncall: { idpGroup: 'idp:payments-oncall', airlockGroup: 'payments-oncall' },
+  /** Approver of oncall-debug requests. */
+  lead: { idpGroup: 'idp:payments-leads', airlockGroup: 'payments-leads' },
+} as const;
 
 export interface DevStack {
   cluster: HermeticCluster;
@@ -35,7 +49,18 @@ export interface DevStack {
   /** The tiers' /healthz, /readyz and /metrics ports. */
   opsPorts: { executor: number; mediator: number };
   knownHostsPath: string;
-  /** Demo users with a key and a fresh certificate each: oncall (oncall-debug), reader (cluster-read). */
+  /** The broker's HTTPS URL; `keys/broker-ca.pem` is the CA for it and for the identity provider. */
+  brokerUrl: string;
+  brokerCaPath: string;
+  /** The in-process dev OpenID provider (device flow; demo page at `${issuer}/device`). */
+  oidc: DevOidcProvider;
+  /** OpenSSH client config: `Host airlock` with the on-call user's key, certificate and known_hosts. */
+  sshConfigPath: string;
+  /**
+   * Demo users with an SSH key each. `oncall` also holds a certificate the
+   * broker issued at start-up (device-flow login, an auto-approved
+   * `oncall-debug` request with an INC- reason, `airlock cert`).
+   */
   users: Record<string, { keyPath: string; certPath: string }>;
   /** A ready-to-paste ssh command for the on-call demo user. */
   sshCommand: string;
@@ -128,10 +153,66 @@ function waitForReady(
 }
 
 /**
+ * Gets a demo user a certificate the way a person does (docs/broker.md):
+ * `airlock login` (device flow; the demo user approves the code at the
+ * provider), `airlock request` with an incident reference (auto-approved by
+ * the example policy), `airlock cert` (written next to the key). The client
+ * code is the CLI's own; only its terminal is replaced.
+ */
+async function issueThroughBroker(options: {
+  brokerUrl: string;
+  caPath: string;
+  oidc: DevOidcProvider;
+  user: string;
+  configDir: string;
+  publicKeyPath: string;
+}): Promise<void> {
+  let out = '';
+  const io: BrokerClientIo = {
+    out: (text) => {
+      out += text;
+    },
+    err: (text) => {
+      const code = /enter the code (\S+)/.exec(text)?.[1];
+      if (code !== undefined) options.oidc.approveDeviceCode(code, options.user);
+    },
+    configDir: options.configDir,
+    homeDir: options.configDir,
+    now: () => new Date(),
+    sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+  };
+  await runLogin({ broker: options.brokerUrl, ca: options.caPath }, io);
+  out = '';
+  await runRequest(
+    {
+      profile: 'oncall-debug',
+      cluster: DEV_CLUSTER,
+      namespace: DEMO_NAMESPACE,
+      pod: ['payments-*'],
+      ttl: '30m',
+      reason: 'INC-0000 airlock dev up: the demo certificate',
+      key: options.publicKeyPath,
+      json: true,
+    },
+    io,
+  );
+  const created = JSON.parse(out) as { id: string; status: string };
+  if (created.status !== 'approved') {
+    throw new AirlockError(
+      'CLUSTER_START_FAILED',
+      `the demo request ${created.id} was not auto-approved (${created.status})`,
+    );
+  }
+  await runCert(created.id, { key: options.publicKeyPath }, io);
+}
+
+/**
  * `airlock dev up`: the whole gateway on one machine. Starts the hermetic
- * cluster, creates the dev CAs and keys under the state dir, applies the
- * executor's RBAC (rendered from the policy) and demo pods, and runs the
- * executor and mediator as separate processes with their own credentials.
+ * cluster, creates the dev CAs and keys under the state dir (kept for the
+ * next run), applies the executor's RBAC (rendered from the policy) and demo
+ * pods, runs the executor, mediator and broker as separate processes with
+ * their own credentials and the dev OpenID provider in this process, and has
+ * the broker issue the on-call demo user's certificate.
  */
 export async function startDevStack(
   stateDir: string,
@@ -147,8 +228,10 @@ export async function startDevStack(
   for (const dir of Object.values(dirs)) mkdirSync(dir, { recursive: true, mode: 0o700 });
   const cluster = await startCluster({ stateDir: join(stateDir, 'cluster'), onProgress });
   const group = new ProcessGroup();
+  let stopOidc = async () => {};
   const stop = async () => {
     await group.stopAll();
+    await stopOidc();
     await cluster.stop();
   };
   try {
@@ -164,27 +247,36 @@ export async function startDevStack(
       writeSecret(sshCaPath, formatOpenSshPrivateKey(ca.privateKey, 'airlock-dev-ssh-user-ca'));
       writeFileSync(`${sshCaPath}.pub`, `${formatPublicKeyLine(ca.publicKey, 'airlock-dev-ssh-user-ca')}\n`);
     }
-    const sshCa = parseOpenSshPrivateKey(readFileSync(sshCaPath, 'utf8'));
-    const tiers: Record<string, { cert: string; key: string }> = {};
-    for (const tier of ['mediator', 'executor'] as const) {
-      const ca = await createTierCa({ tier, now });
-      tiers[tier] = { cert: join(dirs.keys, `${tier}-ca.pem`), key: join(dirs.keys, `${tier}-ca.key`) };
-      writeFileSync(tiers[tier].cert, ca.certPem);
-      writeSecret(tiers[tier].key, ca.privateKeyPem);
-      const { privateKey } = generateKeyPairSync('ed25519');
-      writeSecret(
-        join(dirs.keys, `${tier}-audit.key`),
-        privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
-      );
-      writeFileSync(
-        join(dirs.keys, `${tier}-audit.pub`),
-        createPublicKey(privateKey).export({ type: 'spki', format: 'pem' }).toString(),
-      );
+    // Kept across runs (a second `dev up` reuses them): certificates issued earlier stay verifiable.
+    const tiers: Record<string, { cert: string; key: string; ca: TierCa }> = {};
+    for (const tier of ['mediator', 'executor', 'broker'] as const) {
+      const cert = join(dirs.keys, `${tier}-ca.pem`);
+      const key = join(dirs.keys, `${tier}-ca.key`);
+      if (!existsSync(cert) || !existsSync(key)) {
+        const ca = await createTierCa({ tier, now });
+        writeFileSync(cert, ca.certPem);
+        writeSecret(key, ca.privateKeyPem);
+      }
+      tiers[tier] = {
+        cert,
+        key,
+        ca: await loadTierCa(readFileSync(cert, 'utf8'), readFileSync(key, 'utf8')),
+      };
+      const auditKey = join(dirs.keys, `${tier}-audit.key`);
+      if (!existsSync(auditKey)) {
+        const { privateKey } = generateKeyPairSync('ed25519');
+        writeSecret(auditKey, privateKey.export({ type: 'pkcs8', format: 'pem' }).toString());
+        writeFileSync(
+          join(dirs.keys, `${tier}-audit.pub`),
+          createPublicKey(privateKey).export({ type: 'spki', format: 'pem' }).toString(),
+        );
+      }
     }
-    writeFileSync(
-      join(dirs.keys, 'revoked.json'),
-      JSON.stringify({ serials: [], keyIds: [], fingerprints: [] }),
-    );
+    // One deny list: the broker writes it, the mediator and executor watch it.
+    const denyListPath = join(dirs.keys, 'revoked.json');
+    if (!existsSync(denyListPath)) {
+      writeFileSync(denyListPath, JSON.stringify({ serials: [], keyIds: [], fingerprints: [] }));
+    }
 
     onProgress('applying RBAC and demo pods');
     const admin = new KubeConfig();
@@ -196,10 +288,26 @@ export async function startDevStack(
     }));
     await applyObjects(admin, namespaces);
     await applyObjects(admin, [
+      { apiVersion: 'v1', kind: 'Namespace', metadata: { name: INCIDENT_BOT_SA.namespace } },
+      ...[EXECUTOR_SA, BROKER_SA, INCIDENT_BOT_SA].map(
+        (sa) =>
+          ({
+            apiVersion: 'v1',
+            kind: 'ServiceAccount',
+            metadata: { name: sa.name, namespace: sa.namespace },
+          }) as KubernetesObject,
+      ),
+      // The broker reviews runbook tokens (TokenReview) and nothing else here.
       {
-        apiVersion: 'v1',
-        kind: 'ServiceAccount',
-        metadata: { name: EXECUTOR_SA.name, namespace: EXECUTOR_SA.namespace },
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'ClusterRoleBinding',
+        metadata: { name: 'airlock-broker-token-review' },
+        roleRef: {
+          apiGroup: 'rbac.authorization.k8s.io',
+          kind: 'ClusterRole',
+          name: 'system:auth-delegator',
+        },
+        subjects: [{ kind: 'ServiceAccount', name: BROKER_SA.name, namespace: BROKER_SA.namespace }],
       } as KubernetesObject,
     ]);
     await applyObjects(
@@ -219,28 +327,33 @@ export async function startDevStack(
         await new Promise((r) => setTimeout(r, 100));
       }
     }
-    const token = await admin.makeApiClient(CoreV1Api).createNamespacedServiceAccountToken({
-      namespace: EXECUTOR_SA.namespace,
-      name: EXECUTOR_SA.name,
-      body: { spec: { audiences: ['https://kubernetes.default.svc'], expirationSeconds: 86_400 } },
-    });
-    const executorKubeconfig = join(dirs.config, 'executor.kubeconfig');
-    writeSecret(
-      executorKubeconfig,
-      JSON.stringify({
-        apiVersion: 'v1',
-        kind: 'Config',
-        clusters: [
-          {
-            name: DEV_CLUSTER,
-            cluster: { server: cluster.server, 'certificate-authority': cluster.pki.caCert },
-          },
-        ],
-        users: [{ name: EXECUTOR_SA.name, user: { token: token.status?.token } }],
-        contexts: [{ name: DEV_CLUSTER, context: { cluster: DEV_CLUSTER, user: EXECUTOR_SA.name } }],
-        'current-context': DEV_CLUSTER,
-      }),
-    );
+    const serviceAccountKubeconfig = async (sa: { name: string; namespace: string }, file: string) => {
+      const token = await admin.makeApiClient(CoreV1Api).createNamespacedServiceAccountToken({
+        namespace: sa.namespace,
+        name: sa.name,
+        body: { spec: { audiences: ['https://kubernetes.default.svc'], expirationSeconds: 86_400 } },
+      });
+      const path = join(dirs.config, file);
+      writeSecret(
+        path,
+        JSON.stringify({
+          apiVersion: 'v1',
+          kind: 'Config',
+          clusters: [
+            {
+              name: DEV_CLUSTER,
+              cluster: { server: cluster.server, 'certificate-authority': cluster.pki.caCert },
+            },
+          ],
+          users: [{ name: sa.name, user: { token: token.status?.token } }],
+          contexts: [{ name: DEV_CLUSTER, context: { cluster: DEV_CLUSTER, user: sa.name } }],
+          'current-context': DEV_CLUSTER,
+        }),
+      );
+      return path;
+    };
+    const executorKubeconfig = await serviceAccountKubeconfig(EXECUTOR_SA, 'executor.kubeconfig');
+    const brokerKubeconfig = await serviceAccountKubeconfig(BROKER_SA, 'broker.kubeconfig');
 
     const executorConfig = join(dirs.config, 'executor.json');
     writeFileSync(
@@ -250,7 +363,7 @@ export async function startDevStack(
         cluster: DEV_CLUSTER,
         policyFile: policyPath,
         sshUserCaKeysFile: `${sshCaPath}.pub`,
-        revocation: { denyListFiles: [join(dirs.keys, 'revoked.json')] },
+        revocation: { denyListFiles: [denyListPath] },
         mediatorCaBundleFile: tiers.mediator!.cert,
         executorCa: { certFile: tiers.executor!.cert, keyFile: tiers.executor!.key },
         serving: { dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] },
@@ -285,7 +398,7 @@ export async function startDevStack(
         hostKeyFile: hostKeyPath,
         policyFile: policyPath,
         sshUserCaKeysFile: `${sshCaPath}.pub`,
-        revocation: { denyListFiles: [join(dirs.keys, 'revoked.json')] },
+        revocation: { denyListFiles: [denyListPath] },
         mediatorCa: { certFile: tiers.mediator!.cert, keyFile: tiers.mediator!.key },
         executor: { address: `127.0.0.1:${executorPort}`, caBundleFile: tiers.executor!.cert },
         audit: {
@@ -298,7 +411,8 @@ export async function startDevStack(
       }),
     );
     // The mediator gets no Kubernetes credential: not even the environment that points at one.
-    const mediatorEnv = Object.fromEntries(
+    // The broker gets only the kubeconfig its config names.
+    const noKubeEnv = Object.fromEntries(
       Object.entries(process.env).filter(([key]) => !key.startsWith('KUBE')),
     );
     const mediator = group.start(
@@ -306,7 +420,7 @@ export async function startDevStack(
       node,
       [join(dist, 'mediator', 'main.js'), '--config', mediatorConfig],
       join(stateDir, 'mediator.log'),
-      mediatorEnv,
+      noKubeEnv,
     );
     const mediatorReady = await waitForReady(mediator, 'mediator', group.watchForCrash());
     const sshPort = Number(mediatorReady.port);
@@ -314,27 +428,85 @@ export async function startDevStack(
     const knownHostsPath = join(stateDir, 'known_hosts');
     writeFileSync(knownHostsPath, `[127.0.0.1]:${sshPort} ${hostKeyLine}\n`);
 
-    onProgress('issuing demo certificates (the broker does this outside dev)');
+    onProgress('starting the dev identity provider and the broker');
+    const providerCert = await issueServingCertificate(tiers.broker!.ca, {
+      dnsNames: ['localhost'],
+      ipAddresses: ['127.0.0.1'],
+      now,
+    });
+    const oidc = await startDevOidcProvider({
+      tls: {
+        key: providerCert.privateKeyPem ?? '',
+        cert: `${providerCert.certPem}${tiers.broker!.ca.certPem}`,
+      },
+      clientId: DEV_CLIENT_ID,
+      users: Object.fromEntries(
+        Object.entries(DEMO_PEOPLE).map(([user, p]) => [
+          user,
+          { groups: [p.idpGroup], email: `${user}@airlock.dev` },
+        ]),
+      ),
+      pollIntervalSeconds: 1,
+    });
+    stopOidc = () => oidc.stop();
+    const brokerConfig = join(dirs.config, 'broker.json');
+    writeFileSync(
+      brokerConfig,
+      JSON.stringify(
+        {
+          listen: { host: '127.0.0.1', port: 0 },
+          tls: { tierCaCertFile: tiers.broker!.cert, tierCaKeyFile: tiers.broker!.key },
+          policyFile: policyPath,
+          // The broker is the SSH user CA key's only user; the tiers read the public key.
+          sshCaKeyFile: sshCaPath,
+          storeFile: join(stateDir, 'broker', 'requests.json'),
+          denyListFile: denyListPath,
+          audit: {
+            path: join(dirs.audit, 'broker.jsonl'),
+            signingKeyFile: join(dirs.keys, 'broker-audit.key'),
+          },
+          oidc: {
+            issuer: oidc.issuer,
+            clientId: DEV_CLIENT_ID,
+            caFile: tiers.broker!.cert,
+            usernameClaim: 'preferred_username',
+            groupsClaim: 'groups',
+            groupMapping: Object.fromEntries(
+              Object.values(DEMO_PEOPLE).map((p) => [p.idpGroup, [p.airlockGroup]]),
+            ),
+            passThroughGroups: false,
+          },
+          kubernetes: {
+            kubeconfig: brokerKubeconfig,
+            audiences: [BROKER_TOKEN_AUDIENCE],
+            machineGroups: {
+              [`system:serviceaccount:${INCIDENT_BOT_SA.namespace}:${INCIDENT_BOT_SA.name}`]: [
+                'runbook-runners',
+              ],
+            },
+          },
+          adminGroups: ['airlock-admins'],
+        },
+        null,
+        2,
+      ),
+    );
+    mkdirSync(join(stateDir, 'broker'), { recursive: true, mode: 0o700 });
+    const broker = group.start(
+      'broker',
+      node,
+      [join(dist, 'broker', 'main.js'), '--config', brokerConfig],
+      join(stateDir, 'broker.log'),
+      noKubeEnv,
+    );
+    const brokerReady = await waitForReady(broker, 'broker', group.watchForCrash());
+    const brokerUrl = brokerReady.url!;
+
+    onProgress('issuing the demo certificate through the broker (login, request, cert)');
     const users: DevStack['users'] = {};
-    const demo = [
-      {
-        user: 'oncall',
-        profile: 'oncall-debug',
-        namespace: DEMO_NAMESPACE,
-        pods: ['payments-*'],
-        groups: [`jit:oncall:${DEMO_NAMESPACE}`],
-      },
-      {
-        user: 'reader',
-        profile: 'cluster-read',
-        namespace: DEMO_NAMESPACE,
-        pods: ['*'],
-        groups: [`jit:cluster-read:${DEV_CLUSTER}`],
-      },
-    ];
-    for (const d of demo) {
-      const keyPath = join(dirs.users, d.user, 'id_ed25519');
-      mkdirSync(join(dirs.users, d.user), { recursive: true, mode: 0o700 });
+    for (const user of ['oncall', 'lead']) {
+      const keyPath = join(dirs.users, user, 'id_ed25519');
+      mkdirSync(join(dirs.users, user), { recursive: true, mode: 0o700 });
       if (!existsSync(keyPath)) {
         const made = spawnSync('ssh-keygen', [
           '-q',
@@ -343,35 +515,42 @@ export async function startDevStack(
           '-N',
           '',
           '-C',
-          `${d.user}@airlock-dev`,
+          `${user}@airlock-dev`,
           '-f',
           keyPath,
         ]);
         if (made.status !== 0)
           throw new AirlockError('CLUSTER_START_FAILED', 'ssh-keygen is required for the demo users');
       }
-      const signed = signUserCertificate({
-        caPrivateKey: sshCa,
-        publicKey: parsePublicKeyLine(readFileSync(`${keyPath}.pub`, 'utf8')).key,
-        keyId: `${d.user}@dev-demo`,
-        principals: [d.user],
-        validAfter: new Date(now.getTime() - 60_000),
-        validBefore: new Date(now.getTime() + 3600_000),
-        extensions: { 'permit-port-forwarding': '' },
-        scope: {
-          cluster: DEV_CLUSTER,
-          namespace: d.namespace,
-          podPatterns: d.pods,
-          profile: d.profile,
-          requestId: `dev-${d.user}`,
-          groups: d.groups,
-        },
-      });
-      const certPath = `${keyPath}-cert.pub`;
-      writeFileSync(certPath, `${signed.line}\n`);
-      users[d.user] = { keyPath, certPath };
+      users[user] = { keyPath, certPath: `${keyPath}-cert.pub` };
     }
-    const sshCommand = `ssh -p ${sshPort} -i ${users.oncall!.keyPath} -o UserKnownHostsFile=${knownHostsPath} oncall@127.0.0.1`;
+    await issueThroughBroker({
+      brokerUrl,
+      caPath: tiers.broker!.cert,
+      oidc,
+      user: 'oncall',
+      configDir: join(dirs.users, 'oncall', 'dev-up-login'),
+      publicKeyPath: `${users.oncall!.keyPath}.pub`,
+    });
+
+    const sshConfigPath = join(stateDir, 'ssh_config');
+    writeFileSync(
+      sshConfigPath,
+      [
+        '# Written by airlock dev up: ssh -F THIS_FILE airlock pods',
+        'Host airlock',
+        '  HostName 127.0.0.1',
+        `  Port ${sshPort}`,
+        '  User oncall',
+        `  IdentityFile ${users.oncall!.keyPath}`,
+        `  CertificateFile ${users.oncall!.certPath}`,
+        `  UserKnownHostsFile ${knownHostsPath}`,
+        '  StrictHostKeyChecking yes',
+        '  IdentitiesOnly yes',
+        '',
+      ].join('\n'),
+    );
+    const sshCommand = `ssh -F ${sshConfigPath} airlock`;
     return {
       cluster,
       stateDir,
@@ -379,6 +558,10 @@ export async function startDevStack(
       executorPort,
       opsPorts: { executor: Number(executorReady.ops), mediator: Number(mediatorReady.ops) },
       knownHostsPath,
+      brokerUrl,
+      brokerCaPath: tiers.broker!.cert,
+      oidc,
+      sshConfigPath,
       users,
       sshCommand,
       pids: [...cluster.pids, ...group.processes.map((p) => p.pid)],

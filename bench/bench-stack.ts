@@ -1,0 +1,309 @@
+/**
+ * The stack the gateway benchmarks run against: `startDevStack` with a
+ * bench-only policy, plus a second mediator process with load-sized limits,
+ * bench users with their own certificates, and a bench pod whose port 9000 is
+ * a TCP source served by this process.
+ *
+ * Why a second mediator: the dev mediator keeps its production defaults
+ * (10 unauthenticated connections per source address, 10 sessions per
+ * principal), and every benchmark client comes from 127.0.0.1. The bench
+ * mediator is the same binary with the same credentials and policy; only
+ * `limits` and its audit file differ. Both are real processes.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { KubeConfig, KubernetesObjectApi } from '@kubernetes/client-node';
+import { DEMO_NAMESPACE, type DevStack, startDevStack } from '../services/cli/dev/dev-stack.js';
+import { repoRoot } from '../services/core/repo-root.js';
+import {
+  parseOpenSshPrivateKey,
+  parsePublicKeyLine,
+  signUserCertificate,
+} from '../services/core/ssh-cert/index.js';
+import { runProcess } from './process-runner.js';
+
+/** The pod every exec benchmark targets (the demo HTTP pod; exec runs a local process in its directory). */
+export const EXEC_POD = 'payments-api-0';
+/** The bench pod whose port 9000 maps to the TCP source below. */
+export const FORWARD_POD = 'payments-bench-0';
+export const FORWARD_PORT = 9000;
+/** The profile the bench policy adds; `true` for latency, `head`/`wc` for the streams. */
+export const BENCH_PROFILE = 'bench';
+export const BENCH_COMMANDS = {
+  noop: ['true'],
+  stdout: (bytes: number) => ['head', '-c', String(bytes), '/dev/zero'],
+  stdin: ['wc', '-c'],
+} as const;
+
+export interface BenchUser {
+  name: string;
+  keyPath: string;
+  certPath: string;
+}
+
+export interface BenchStack {
+  dev: DevStack;
+  /** The bench mediator's SSH port and pid. */
+  sshPort: number;
+  mediatorPid: number;
+  /** The dev stack's executor (found by its command line among the stack's pids). */
+  executorPid: number;
+  knownHostsPath: string;
+  kubectl: string;
+  adminKubeconfig: string;
+  users: BenchUser[];
+  stop(): Promise<void>;
+}
+
+function benchPolicy(): unknown {
+  const example = JSON.parse(readFileSync(join(repoRoot(), 'docs', 'policy.example.json'), 'utf8')) as {
+    profiles: Record<string, unknown>;
+  };
+  example.profiles[BENCH_PROFILE] = {
+    description:
+      'Benchmarks only: a no-op, a stdout source and a stdin sink; port-forward to the bench port.',
+    groups: ['jit:bench:{namespace}'],
+    requesterGroups: ['bench'],
+    maxTtlSeconds: 3600,
+    scope: { clusters: ['dev'], namespaces: [DEMO_NAMESPACE], pods: ['payments-*'] },
+    actions: { exec: {}, 'port-forward': { ports: [FORWARD_PORT] } },
+    commands: {
+      matchBasename: false,
+      allow: [
+        { id: 'noop', argv: ['true'] },
+        { id: 'stdout-source', argv: ['head', '-c', '*', '/dev/zero'] },
+        { id: 'stdin-sink', argv: ['wc', '-c'] },
+      ],
+      deny: [],
+    },
+    approval: { manual: { approverGroups: ['bench-leads'], count: 1, pendingExpirySeconds: 600 } },
+  };
+  return example;
+}
+
+/**
+ * A TCP source for the port-forward benchmark: a client sends the decimal
+ * byte count and a newline, the server answers with that many bytes and
+ * closes. A connection that sends nothing (a readiness probe) gets nothing.
+ */
+export function startTcpSource(): Promise<Server> {
+  const chunk = Buffer.alloc(256 * 1024, 0x61);
+  const server = createServer((socket) => {
+    let request = '';
+    socket.on('error', () => {});
+    socket.on('data', (data) => {
+      request += data.toString('latin1');
+      const newline = request.indexOf('\n');
+      if (newline < 0) return;
+      socket.removeAllListeners('data');
+      let left = Number(request.slice(0, newline));
+      const pump = () => {
+        while (left > 0) {
+          const piece = left >= chunk.length ? chunk : chunk.subarray(0, left);
+          left -= piece.length;
+          if (!socket.write(piece)) {
+            socket.once('drain', pump);
+            return;
+          }
+        }
+        socket.end();
+      };
+      pump();
+    });
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
+}
+
+function waitForReadyLine(child: ChildProcess): Promise<Record<string, string>> {
+  return new Promise((resolve, reject) => {
+    const lines = createInterface({ input: child.stdout! });
+    lines.on('line', (line) => {
+      if (!line.startsWith('ready ')) return;
+      resolve(
+        Object.fromEntries(
+          line
+            .slice(6)
+            .split(' ')
+            .map((p) => p.split('=') as [string, string]),
+        ),
+      );
+    });
+    child.once('exit', (code) => reject(new Error(`bench mediator exited ${code} before ready`)));
+  });
+}
+
+/** Starts a mediator with the dev stack's config but load-sized limits and its own audit file. */
+export async function startBenchMediator(
+  stateDir: string,
+  limits: { maxSessionsPerPrincipal: number; maxUnauthenticatedPerSource: number },
+): Promise<{ child: ChildProcess; port: number }> {
+  const base = JSON.parse(readFileSync(join(stateDir, 'config', 'mediator.json'), 'utf8')) as Record<
+    string,
+    unknown
+  > & { audit: Record<string, unknown> };
+  const configPath = join(stateDir, 'config', `bench-mediator-${Date.now()}.json`);
+  writeFileSync(
+    configPath,
+    JSON.stringify({
+      ...base,
+      listen: '127.0.0.1:0',
+      audit: { ...base.audit, path: join(stateDir, 'audit', `bench-mediator-${Date.now()}.jsonl`) },
+      limits,
+      logLevel: 'warn',
+    }),
+  );
+  const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('KUBE')));
+  const child = spawn(
+    process.execPath,
+    [join(repoRoot(), 'dist', 'services', 'mediator', 'main.js'), '--config', configPath],
+    { stdio: ['ignore', 'pipe', 'ignore'], env },
+  );
+  const ready = await waitForReadyLine(child);
+  return { child, port: Number(ready.port) };
+}
+
+export async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 8000);
+  await exited;
+  clearTimeout(timer);
+}
+
+function issueBenchUsers(stateDir: string, count: number): BenchUser[] {
+  const ca = parseOpenSshPrivateKey(readFileSync(join(stateDir, 'keys', 'ssh-user-ca'), 'utf8'));
+  // The oncall demo key, copied once per bench user so that the only
+  // certificate beside each copy is that user's (ssh loads `<key>-cert.pub`).
+  const demoKey = join(stateDir, 'users', 'oncall', 'id_ed25519');
+  const privateKeyText = readFileSync(demoKey, 'utf8');
+  const publicKey = parsePublicKeyLine(readFileSync(`${demoKey}.pub`, 'utf8')).key;
+  const dir = join(stateDir, 'users', 'bench');
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const now = Date.now();
+  const users: BenchUser[] = [];
+  for (let i = 0; i < count; i++) {
+    const name = `bench${i}`;
+    const signed = signUserCertificate({
+      caPrivateKey: ca,
+      publicKey,
+      keyId: `${name}@bench`,
+      principals: [name],
+      validAfter: new Date(now - 60_000),
+      validBefore: new Date(now + 3_600_000),
+      extensions: { 'permit-port-forwarding': '' },
+      scope: {
+        cluster: 'dev',
+        namespace: DEMO_NAMESPACE,
+        podPatterns: ['payments-*'],
+        profile: BENCH_PROFILE,
+        requestId: `bench-${name}`,
+        groups: [`jit:bench:${DEMO_NAMESPACE}`],
+      },
+    });
+    const keyPath = join(dir, name);
+    writeFileSync(keyPath, privateKeyText, { mode: 0o600 });
+    const certPath = `${keyPath}-cert.pub`;
+    writeFileSync(certPath, `${signed.line}\n`);
+    users.push({ name, keyPath, certPath });
+  }
+  return users;
+}
+
+async function createForwardPod(kubeconfigPath: string, nodeName: string, target: number): Promise<void> {
+  const kc = new KubeConfig();
+  kc.loadFromFile(kubeconfigPath);
+  await KubernetesObjectApi.makeApiClient(kc).create({
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      name: FORWARD_POD,
+      namespace: DEMO_NAMESPACE,
+      annotations: {
+        'fake-kubelet.airlock.dev/ports': JSON.stringify({ [FORWARD_PORT]: `127.0.0.1:${target}` }),
+      },
+    },
+    spec: { nodeName, containers: [{ name: 'main', image: 'example.invalid/bench:1' }] },
+  } as never);
+}
+
+/** Brings the whole bench stack up; `stop()` ends everything it started. */
+export async function startBenchStack(
+  stateDir: string,
+  onProgress: (line: string) => void,
+  userCount: number,
+): Promise<BenchStack & { tcpSource: Server }> {
+  mkdirSync(stateDir, { recursive: true });
+  const policyPath = join(stateDir, 'bench-policy.json');
+  writeFileSync(policyPath, JSON.stringify(benchPolicy(), null, 2));
+  const dev = await startDevStack(stateDir, onProgress, { policyPath });
+  let mediator: ChildProcess | undefined;
+  let tcpSource: Server | undefined;
+  try {
+    tcpSource = await startTcpSource();
+    const address = tcpSource.address();
+    if (address === null || typeof address === 'string') throw new Error('tcp source has no port');
+    await createForwardPod(dev.cluster.kubeconfigPath, dev.cluster.nodeName, address.port);
+    const users = issueBenchUsers(stateDir, userCount);
+    const started = await startBenchMediator(stateDir, {
+      maxSessionsPerPrincipal: 1000,
+      maxUnauthenticatedPerSource: 200,
+    });
+    mediator = started.child;
+    const hostKey = readFileSync(dev.knownHostsPath, 'utf8').split(' ').slice(1).join(' ');
+    const knownHostsPath = join(stateDir, 'bench_known_hosts');
+    writeFileSync(knownHostsPath, `[127.0.0.1]:${started.port} ${hostKey}`);
+    const kubectl = dev.cluster.binaries.kubectl;
+    // Wait until the bench pod runs (the fake kubelet marks it Running).
+    for (let i = 0; ; i++) {
+      const phase = await runProcess(kubectl, [
+        '--kubeconfig',
+        dev.cluster.kubeconfigPath,
+        'get',
+        'pod',
+        '-n',
+        DEMO_NAMESPACE,
+        FORWARD_POD,
+        '-o',
+        'jsonpath={.status.phase}',
+      ]);
+      if (phase.stdout.toString() === 'Running') break;
+      if (i > 100) throw new Error(`bench pod not running: ${phase.stderr.toString()}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const child = mediator;
+    const source = tcpSource;
+    const executorPid = dev.pids.find((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('executor/main.js');
+      } catch {
+        return false;
+      }
+    });
+    if (executorPid === undefined) throw new Error('no executor process among the dev stack pids');
+    return {
+      dev,
+      sshPort: started.port,
+      mediatorPid: child.pid!,
+      executorPid,
+      knownHostsPath,
+      kubectl,
+      adminKubeconfig: dev.cluster.kubeconfigPath,
+      users,
+      tcpSource: source,
+      async stop() {
+        await stopChild(child);
+        source.close();
+        await dev.stop();
+      },
+    };
+  } catch (error) {
+    if (mediator) await stopChild(mediator);
+    tcpSource?.close();
+    await dev.stop();
+    throw error;
+  }
+}

@@ -1,0 +1,263 @@
+/**
+ * `npm run bench`: every benchmark, one results file.
+ *
+ * Starts the local stack with a bench policy (bench-stack.ts), measures the
+ * gateway against kubectl on the same cluster in the same run, stops the
+ * stack, then runs the in-process micro-benchmarks. Writes
+ * `bench/results/<UTC timestamp>.json` (headline ratios plus raw samples) and
+ * `bench/results/latest.md`. A part that fails is recorded as an error and the
+ * rest still run. Numbers are recorded, never asserted.
+ *
+ * AIRLOCK_BENCH_QUICK=1 runs every part with a handful of samples (a smoke run).
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { repoRoot } from '../services/core/repo-root.js';
+import { benchAudit } from './audit.bench.js';
+import { startBenchStack } from './bench-stack.js';
+import {
+  benchExecLatency,
+  benchIdleMemory,
+  benchPortForward,
+  benchStdin,
+  benchStdout,
+  benchSustained,
+  Clients,
+} from './gateway.bench.js';
+import { machineInfo } from './machine.js';
+import { type DetailRow, goals, type Headline, renderMarkdown } from './report.js';
+
+const QUICK = process.env.AIRLOCK_BENCH_QUICK === '1';
+const MIB = 1024 * 1024;
+const PLAN = QUICK
+  ? {
+      users: 5,
+      idleSessions: 10,
+      latency: { runs: 5, warmup: 1 },
+      streamBytes: 8 * MIB,
+      streamRuns: 2,
+      load: [
+        { concurrency: 1, total: 3 },
+        { concurrency: 10, total: 10 },
+        { concurrency: 50, total: 50 },
+      ],
+      audit: { events: 50, rounds: 2 },
+    }
+  : {
+      users: 10,
+      idleSessions: 100,
+      latency: { runs: 40, warmup: 5 },
+      streamBytes: 64 * MIB,
+      streamRuns: 5,
+      load: [
+        { concurrency: 1, total: 20 },
+        { concurrency: 10, total: 60 },
+        { concurrency: 50, total: 100 },
+      ],
+      audit: { events: 300, rounds: 5 },
+    };
+
+const finite = (value: number | undefined): number | null =>
+  value !== undefined && Number.isFinite(value) ? value : null;
+
+const shortNote = (count: number | undefined) =>
+  count ? `; ${count} connection(s) ended short, excluded` : '';
+
+const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
+
+async function part<T>(
+  name: string,
+  errors: Record<string, string>,
+  fn: () => Promise<T>,
+): Promise<T | undefined> {
+  const start = Date.now();
+  log(`${name}…`);
+  try {
+    const result = await fn();
+    log(`${name} done in ${((Date.now() - start) / 1000).toFixed(1)} s`);
+    return result;
+  } catch (error) {
+    errors[name] = error instanceof Error ? error.message : String(error);
+    log(`${name} FAILED: ${errors[name]}`);
+    return undefined;
+  }
+}
+
+function runMicro(script: string): unknown {
+  const run = spawnSync(process.execPath, [join(repoRoot(), 'dist', 'bench', script)], {
+    encoding: 'utf8',
+    maxBuffer: 16 * MIB,
+  });
+  if (run.status !== 0) throw new Error(`${script} exited ${run.status}: ${run.stderr.slice(-500)}`);
+  return JSON.parse(run.stdout);
+}
+
+async function main(): Promise<void> {
+  const startedAt = new Date().toISOString();
+  const errors: Record<string, string> = {};
+  const stateDir = mkdtempSync(join(tmpdir(), 'airlock-bench-'));
+  const stack = await startBenchStack(stateDir, (line) => log(line), PLAN.users).catch((error: unknown) => {
+    rmSync(stateDir, { recursive: true, force: true });
+    throw error;
+  });
+  const machine = machineInfo(stack.kubectl);
+  log(`stack up: bench mediator pid ${stack.mediatorPid} on ssh port ${stack.sshPort}`);
+  const clients = new Clients(stack);
+  const user = stack.users[0]!;
+  let memory: Awaited<ReturnType<typeof benchIdleMemory>> | undefined;
+  let latency: Awaited<ReturnType<typeof benchExecLatency>> | undefined;
+  let stdout: Awaited<ReturnType<typeof benchStdout>> | undefined;
+  let stdin: Awaited<ReturnType<typeof benchStdin>> | undefined;
+  let forward: Awaited<ReturnType<typeof benchPortForward>> | undefined;
+  let sustained: Awaited<ReturnType<typeof benchSustained>> | undefined;
+  try {
+    // Memory first, on a mediator that has served only a few warm-up sessions.
+    memory = await part('idle memory', errors, async () => {
+      for (let i = 0; i < 3; i++) await benchExecLatency(clients, user, 1, 0);
+      return benchIdleMemory(clients, stack, stack.users, PLAN.idleSessions);
+    });
+    latency = await part('exec latency', errors, () =>
+      benchExecLatency(clients, user, PLAN.latency.runs, PLAN.latency.warmup),
+    );
+    stdout = await part('stdout throughput', errors, () =>
+      benchStdout(clients, user, PLAN.streamBytes, PLAN.streamRuns),
+    );
+    stdin = await part('stdin throughput', errors, () =>
+      benchStdin(clients, user, PLAN.streamBytes, PLAN.streamRuns),
+    );
+    forward = await part('port-forward throughput', errors, () =>
+      benchPortForward(clients, stack, user, PLAN.streamBytes, PLAN.streamRuns),
+    );
+    sustained = await part('sustained exec load', errors, () =>
+      benchSustained(clients, stack.users, PLAN.load),
+    );
+  } finally {
+    log('stopping the stack');
+    await stack.stop();
+    rmSync(stateDir, { recursive: true, force: true });
+  }
+  const audit = await part('audit durable vs non-durable', errors, () =>
+    benchAudit(PLAN.audit.events, PLAN.audit.rounds),
+  );
+  const sshCert = await part('ssh-cert micro', errors, async () => runMicro('ssh-cert.bench.js'));
+  const policy = await part('policy micro', errors, async () => runMicro('policy.bench.js'));
+
+  const best = sustained?.gateway
+    .filter((level) => level.errors === 0)
+    .reduce<(typeof sustained.gateway)[number] | undefined>(
+      (a, b) => (a === undefined || b.sessions_per_s > a.sessions_per_s ? b : a),
+      undefined,
+    );
+  const headline: Headline = {
+    exec_p50_ratio: finite(latency?.exec_p50_ratio),
+    stdout_throughput_ratio: finite(stdout?.ratio),
+    stdin_throughput_ratio: finite(stdin?.ratio),
+    portforward_throughput_ratio: finite(forward?.ratio),
+    portforward_short_transfers: forward?.short_transfers
+      ? { gateway: forward.short_transfers.gateway.count, kubectl: forward.short_transfers.kubectl.count }
+      : null,
+    portforward_runs: forward ? PLAN.streamRuns + 1 : null,
+    exec_sessions_per_s: best?.sessions_per_s ?? null,
+    exec_sessions_p99_ms: best?.latency_ms.p99 ?? null,
+    exec_sessions_concurrency: best?.concurrency ?? null,
+    mediator_kib_per_idle_session: memory?.mediator_kib_per_idle_session ?? null,
+    audit_on_off_ratio: finite(audit?.audit_on_off_ratio),
+  };
+
+  const details: DetailRow[] = [];
+  if (latency)
+    details.push({
+      what: `exec \`${latency.argv.join(' ')}\` latency, ms p50 / p90 / p99 (n=${latency.gateway_ms.n})`,
+      gateway: `${latency.gateway_ms.p50} / ${latency.gateway_ms.p90} / ${latency.gateway_ms.p99}`,
+      kubectl: `${latency.kubectl_ms.p50} / ${latency.kubectl_ms.p90} / ${latency.kubectl_ms.p99}`,
+    });
+  if (latency)
+    details.push({
+      what: '`whoami` latency (gateway only, no Kubernetes call), ms p50 / p90 / p99',
+      gateway: `${latency.gateway_whoami_ms.p50} / ${latency.gateway_whoami_ms.p90} / ${latency.gateway_whoami_ms.p99}`,
+      kubectl: '—',
+    });
+  for (const t of [stdout, stdin, forward])
+    if (t)
+      details.push({
+        what: `${t.what}, ${t.bytes / MIB} MiB, MB/s p50 (n=${t.runs})`,
+        gateway: `${Number.isFinite(t.gateway_mb_s.p50) ? t.gateway_mb_s.p50 : 'no complete transfer'} (CPU ms/MiB: ${Object.entries(
+          t.gateway_cpu_ms_per_mib,
+        )
+          .map(([tier, ms]) => `${tier} ${ms}`)
+          .join(', ')})${shortNote(t.short_transfers?.gateway.count)}`,
+        kubectl: `${t.kubectl_mb_s.p50}${shortNote(t.short_transfers?.kubectl.count)}`,
+      });
+  if (sustained)
+    sustained.gateway.forEach((g, i) => {
+      const k = sustained.kubectl[i]!;
+      details.push({
+        what: `exec sessions/s at concurrency ${g.concurrency} (${g.total} sessions), p99 ms`,
+        gateway: `${g.sessions_per_s}/s, p99 ${g.latency_ms.p99}${g.errors ? `, ${g.errors} failed` : ''} (CPU ms/session: ${Object.entries(
+          g.cpu_ms_per_session,
+        )
+          .map(([tier, ms]) => `${tier} ${ms}`)
+          .join(', ')})`,
+        kubectl: `${k.sessions_per_s}/s, p99 ${k.latency_ms.p99}${k.errors ? `, ${k.errors} failed` : ''}`,
+      });
+    });
+  if (memory)
+    details.push({
+      what: `mediator RSS, KiB: 0 → ${memory.idle_sessions} idle sessions → closed`,
+      gateway: `${memory.rss_kib_before} → ${memory.rss_kib_with_sessions} → ${memory.rss_kib_after_close}`,
+      kubectl: '—',
+    });
+  if (audit)
+    details.push({
+      what: `audit appends/s, fsync on / off, one at a time (p50 of ${audit.rounds} × ${audit.events_per_round})`,
+      gateway: `${audit.durable_events_per_s.p50} / ${audit.non_durable_events_per_s.p50}`,
+      kubectl: '—',
+    });
+  if (audit)
+    details.push({
+      what: `audit appends/s, fsync on / off, ${audit.concurrent.in_flight} in flight`,
+      gateway: `${audit.concurrent.durable_events_per_s.p50} / ${audit.concurrent.non_durable_events_per_s.p50} (ratio ${audit.concurrent.ratio})`,
+      kubectl: '—',
+    });
+  const notes = [
+    'Ratios compare p50s of samples taken in this run, interleaved with the baseline on the same machine; whole-process times (spawn to exit) of the real ssh and kubectl clients.',
+    'Gateway side: a bench mediator (same binary, config and credentials as the dev stack; limits raised to 1000 sessions per principal and 200 unauthenticated per source, since every client is 127.0.0.1) and the dev executor, with a bench policy profile allowing `true`, `head -c * /dev/zero`, `wc -c` and port-forward to 9000.',
+    'Baseline: the hermetic cluster’s kubectl with the cluster-admin kubeconfig against the same kube-apiserver and fake kubelet.',
+    ...Object.entries(errors).map(([name, message]) => `FAILED ${name}: ${message}`),
+  ];
+  const results = {
+    started_at: startedAt,
+    finished_at: new Date().toISOString(),
+    quick: QUICK,
+    machine,
+    plan: PLAN,
+    ...headline,
+    goals: goals(headline),
+    errors,
+    exec_latency: latency,
+    stdout_throughput: stdout,
+    stdin_throughput: stdin,
+    portforward_throughput: forward,
+    sustained,
+    idle_memory: memory,
+    audit,
+    micro: { ssh_cert: sshCert, policy },
+  };
+  const dir = join(repoRoot(), 'bench', 'results');
+  mkdirSync(dir, { recursive: true });
+  const stamp = startedAt.replace(/[:.]/g, '-');
+  const jsonPath = join(dir, `${stamp}.json`);
+  writeFileSync(jsonPath, `${JSON.stringify(results, null, 2)}\n`);
+  const markdown = renderMarkdown(startedAt, machine, headline, details, notes);
+  writeFileSync(join(dir, 'latest.md'), markdown);
+  process.stdout.write(`${markdown}\nresults: ${jsonPath}\n`);
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(
+    `bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+  );
+  process.exit(1);
+});

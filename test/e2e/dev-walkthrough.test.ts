@@ -1,0 +1,247 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { describe, expect, it } from 'vitest';
+
+const root = join(import.meta.dirname, '..', '..');
+const airlock = join(root, 'bin', 'airlock.js');
+
+/** Live processes from /proc; zombies are left out (they have exited; only reaping is left). */
+function processes(): Map<number, { ppid: number; cmdline: string }> {
+  const found = new Map<number, { ppid: number; cmdline: string }>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const [state, ppidText] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (state === 'Z') continue;
+      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8').replaceAll('\0', ' ');
+      found.set(Number(entry), { ppid: Number(ppidText), cmdline });
+    } catch {
+      // ended while we looked
+    }
+  }
+  return found;
+}
+
+function descendants(rootPid: number): number[] {
+  const all = processes();
+  const result: number[] = [];
+  const queue = [rootPid];
+  while (queue.length > 0) {
+    const parent = queue.shift()!;
+    for (const [pid, info] of all) {
+      if (info.ppid === parent) {
+        result.push(pid);
+        queue.push(pid);
+      }
+    }
+  }
+  return result;
+}
+
+/**
+ * After a failed assertion: SIGKILL on `dev up` alone would orphan its
+ * children, so kill the whole tree it still has.
+ */
+function killTree(pid: number | undefined): void {
+  if (pid === undefined) return;
+  for (const child of [pid, ...descendants(pid)]) {
+    try {
+      process.kill(child, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+}
+
+interface Ran {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs one printed command line with sh, from the repository root as the walkthrough says. */
+function shell(
+  line: string,
+  env: NodeJS.ProcessEnv,
+  onStderr?: (text: string) => void,
+): {
+  child: ChildProcess;
+  done: Promise<Ran>;
+} {
+  const child = spawn('sh', ['-c', line], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d) => {
+    stdout += d;
+  });
+  child.stderr!.on('data', (d) => {
+    stderr += d;
+    onStderr?.(stderr);
+  });
+  return {
+    child,
+    done: new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr }))),
+  };
+}
+
+/** The walkthrough's steps: the indented command lines under each numbered heading. */
+function parseWalkthrough(text: string): Map<number, string[]> {
+  const steps = new Map<number, string[]>();
+  let step = 0;
+  for (const line of text.split('\n')) {
+    const heading = /^ ?(\d+)\. /.exec(line);
+    if (heading) step = Number(heading[1]);
+    else if (step > 0 && line.startsWith('      '))
+      steps.set(step, [...(steps.get(step) ?? []), line.trim()]);
+  }
+  return steps;
+}
+
+describe('airlock dev up walkthrough', () => {
+  it('every printed command works as printed: device-flow login with the demo approval, an auto-approved request, cert, ssh via the generated config, a lead approval, revoke, timeline, the runbook identity by TokenReview; SIGTERM leaves nothing running; dev down refuses while up and then removes the state', async () => {
+    const work = mkdtempSync(join(tmpdir(), 'airlock-walkthrough-'));
+    const stateDir = join(work, 'state');
+    // oncall's token cache goes here, not to the real home (lead's is in the state dir, as printed).
+    // HOME stays: the cluster binaries are cached under it.
+    const env = { ...process.env, AIRLOCK_CONFIG_DIR: join(work, 'oncall-config') };
+    const child = spawn(process.execPath, [airlock, 'dev', 'up', '--state-dir', stateDir], {
+      cwd: root,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const run = async (line: string): Promise<Ran> => {
+      const ran = await shell(line, env).done;
+      if (ran.code !== 0) throw new Error(`${line}\nexit ${ran.code}\n${ran.stdout}\n${ran.stderr}`);
+      return ran;
+    };
+    /** A printed `airlock login` plus the printed demo approval of the code it shows. */
+    const login = async (loginLine: string, approveLine: string): Promise<string> => {
+      let code: string | undefined;
+      let loggedIn: Promise<Ran> | undefined;
+      const gotCode = new Promise<string>((resolve) => {
+        const started = shell(loginLine, env, (text) => {
+          const found = /enter the code ([A-Z]{4}-[A-Z]{4})/.exec(text)?.[1];
+          if (found && code === undefined) {
+            code = found;
+            resolve(found);
+          }
+        });
+        loggedIn = started.done;
+      });
+      await run(approveLine.replace(/CODE$/, await gotCode));
+      const ran = await loggedIn!;
+      expect(ran.code).toBe(0);
+      return ran.stdout;
+    };
+    try {
+      const ready = await new Promise<string>((resolve, reject) => {
+        createInterface({ input: child.stdout }).once('line', resolve);
+        void exited.then((code) => reject(new Error(`exited ${code}: ${stderr}`)));
+      });
+      expect(ready).toMatch(
+        /^ready ssh=\d+ broker=https:\/\/127\.0\.0\.1:\d+ issuer=https:\/\/127\.0\.0\.1:\d+ /,
+      );
+      const steps = parseWalkthrough(stderr);
+      const step = (n: number): string[] => steps.get(n) ?? [];
+      expect([...steps.keys()]).toEqual([1, 2, 3, 4, 5, 6, 7]);
+
+      // dev down refuses while dev up runs.
+      const refused = await shell(`node bin/airlock.js dev down --state-dir ${stateDir}`, env).done;
+      expect(refused.code).toBe(2);
+      expect(refused.stderr).toContain('still running');
+      expect(existsSync(stateDir)).toBe(true);
+
+      // 1. login as oncall through the device flow, approved by the printed demo step.
+      const [loginLine, approveOncall] = step(1);
+      expect(await login(loginLine!, approveOncall!)).toMatch(
+        /^logged in as oncall \(groups: payments-oncall\)/,
+      );
+
+      // 2. the INC- request is auto-approved.
+      const certPath = join(stateDir, 'users', 'oncall', 'id_ed25519-cert.pub');
+      rmSync(certPath); // the one dev up fetched for itself; step 3 must write it again
+      const requested = await run(step(2)[0]!);
+      const [id, status] = requested.stdout.split('\n')[0]!.split(/\s+/);
+      expect(status).toBe('approved');
+      expect(requested.stdout).toContain(
+        'auto-approved (profiles.oncall-debug.approval.autoApprove[0](incident))',
+      );
+
+      // 3. the certificate is written next to the key.
+      const cert = await run(step(3)[0]!.replace(' ID ', ` ${id} `));
+      expect(cert.stdout.trim()).toBe(certPath);
+      expect(existsSync(certPath)).toBe(true);
+
+      // 4. ssh through the generated config.
+      const [podsLine, execLine] = step(4);
+      const pods = await run(`${podsLine} -o json`);
+      const names = (JSON.parse(pods.stdout) as { items: { metadata: { name: string } }[] }).items
+        .map((p) => p.metadata.name)
+        .sort();
+      expect(names).toEqual(['payments-api-0', 'payments-worker-0']);
+      const exec = await run(execLine!);
+      expect(exec.stdout).toContain('PID');
+      const whoami = await run(podsLine!.replace(/ pods$/, ' whoami'));
+      expect(whoami.stdout).toContain(`request:    ${id}`);
+
+      // 5. no incident reference: pending until lead approves.
+      const [request2, leadLogin, approveLead, pendingLine, approveLine, cert2Line] = step(5);
+      const second = await run(request2!);
+      const [id2, status2] = second.stdout.split('\n')[0]!.split(/\s+/);
+      expect(status2).toBe('pending');
+      expect(await login(leadLogin!, approveLead!)).toMatch(/^logged in as lead \(groups: payments-leads\)/);
+      expect((await run(pendingLine!)).stdout).toContain(id2);
+      const approved = await run(approveLine!.replace(/ID$/, id2!));
+      expect(approved.stdout.split('\n')[0]).toBe(`${id2}  approved`);
+      expect(approved.stdout).toContain('approved   by lead');
+      await run(cert2Line!.replace(' ID ', ` ${id2} `));
+      expect((await run(`${podsLine}`)).stdout).toContain('payments-api-0');
+
+      // 6. revoke cuts the certificate; the timeline names the request.
+      const [revokeLine, timelineLine] = step(6);
+      await run(revokeLine!.replace(/ID$/, id2!));
+      await sleep(1500);
+      const cut = await shell(podsLine!, env).done;
+      expect(cut.code).not.toBe(0);
+      const timeline = await run(
+        timelineLine!.replace('--request ID', `--request ${id2}`).replace('> timeline.html', ''),
+      );
+      expect(timeline.stdout).toContain('<html');
+      expect(timeline.stdout).toContain(id2);
+
+      // 7. the runbook identity, by TokenReview against the cluster.
+      const machine = await run(step(7)[0]!);
+      expect(JSON.parse(machine.stdout)).toEqual({
+        user: 'system:serviceaccount:ops:incident-bot',
+        groups: ['runbook-runners'],
+        kind: 'machine',
+      });
+
+      const started = descendants(child.pid!);
+      expect(started.some((pid) => processes().get(pid)?.cmdline.includes('broker/main.js'))).toBe(true);
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      await sleep(300);
+      const alive = processes();
+      expect(started.filter((pid) => alive.has(pid)).map((pid) => alive.get(pid)?.cmdline)).toEqual([]);
+
+      // Stopped: dev down removes the state.
+      const down = await shell(`node bin/airlock.js dev down --state-dir ${stateDir}`, env).done;
+      expect(down.code).toBe(0);
+      expect(existsSync(stateDir)).toBe(false);
+    } finally {
+      killTree(child.pid);
+      rmSync(work, { recursive: true, force: true });
+    }
+  }, 300_000);
+});
