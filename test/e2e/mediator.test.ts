@@ -200,6 +200,31 @@ describe('mediator: the stock OpenSSH client through the gateway to the hermetic
     expect(lines.slice(1).some((line) => line.includes('recorded-2'))).toBe(true);
   });
 
+  it('runs the force-command of a certificate instead of what the client asked for', async () => {
+    const user = sshUser(gateway.sshCa, {
+      scope,
+      criticalOptions: { 'force-command': 'whoami --output json' },
+    });
+    const result = await ssh(mediator, user, ['exec', 'api-0', '--', 'echo', 'not this']);
+    expect(result.code).toBe(0);
+    expect(JSON.parse(result.stdout)).toMatchObject({ user: 'alice', namespace: payments });
+  });
+
+  it.each([
+    [
+      'a remote (-R) forward',
+      ['-o', 'ExitOnForwardFailure=yes', '-R', '0:127.0.0.1:22'],
+      ['whoami'],
+      /remote port forwarding failed/,
+    ],
+    ['the sftp subsystem', ['-s'], ['sftp'], /subsystem request failed/],
+  ])('refuses %s', async (_name, extra, command, message) => {
+    const user = sshUser(gateway.sshCa, { scope });
+    const result = await ssh(mediator, user, command, { extra });
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toMatch(message);
+  });
+
   it('refuses a shell without permit-pty', async () => {
     const user = sshUser(gateway.sshCa, { scope, extensions: {} });
     const result = await ssh(mediator, user, ['shell', 'api-0']);
