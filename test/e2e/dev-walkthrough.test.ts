@@ -194,6 +194,36 @@ describe('airlock dev up walkthrough', () => {
       const whoami = await run(podsLine!.replace(/ pods$/, ' whoami'));
       expect(whoami.stdout).toContain(`request:    ${id}`);
 
+      // One session's story across every source: the exec's session in the
+      // executor's trail, then `timeline --session` over broker, mediator and
+      // executor trails and the Kubernetes audit log, in order.
+      const [, timelineLine] = step(6);
+      const execIntent = readFileSync(join(stateDir, 'audit', 'executor.jsonl'), 'utf8')
+        .split('\n')
+        .filter((line) => line.includes('"event":"intent.allowed"') && line.includes('"action":"exec"'))
+        .map((line) => JSON.parse(line) as { session_id: string; request_id: string })
+        .find((event) => event.request_id === id);
+      expect(execIntent).toBeDefined();
+      const story = await run(
+        timelineLine!
+          .replace('--request ID', `--session ${execIntent!.session_id}`)
+          .replace('--output html', '--output json')
+          .replace('> timeline.html', ''),
+      );
+      const entries = JSON.parse(story.stdout) as { lane: string; event: string; summary: string }[];
+      const at = (lane: string, match: (e: { event: string; summary: string }) => boolean) =>
+        entries.findIndex((e) => e.lane === lane && match(e));
+      const created = at('broker', (e) => e.event === 'request.created');
+      const issued = at('broker', (e) => e.event === 'cert.issued');
+      const opened = at('mediator', (e) => e.event === 'session.opened');
+      const allowed = at('executor', (e) => e.event === 'intent.allowed');
+      const kubeExec = at('kubernetes', (e) => e.summary.includes('pods/exec'));
+      expect([created, issued, opened, allowed, kubeExec].every((i) => i >= 0)).toBe(true);
+      expect(created).toBeLessThan(issued);
+      expect(issued).toBeLessThan(opened);
+      expect(opened).toBeLessThan(allowed);
+      expect(allowed).toBeLessThan(kubeExec);
+
       // 5. no incident reference: pending until lead approves.
       const [request2, leadLogin, approveLead, pendingLine, approveLine, cert2Line] = step(5);
       const second = await run(request2!);
@@ -208,7 +238,7 @@ describe('airlock dev up walkthrough', () => {
       expect((await run(`${podsLine}`)).stdout).toContain('payments-api-0');
 
       // 6. revoke cuts the certificate; the timeline names the request.
-      const [revokeLine, timelineLine] = step(6);
+      const [revokeLine] = step(6);
       await run(revokeLine!.replace(/ID$/, id2!));
       await sleep(1500);
       const cut = await shell(podsLine!, env).done;
