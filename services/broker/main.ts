@@ -6,12 +6,12 @@
  */
 import { createPrivateKey } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
 import pino from 'pino';
 import { type AuditTrail, createFileAuditTrail } from '../core/audit/index.js';
 import { AirlockError } from '../core/errors.js';
 import { loadPolicy } from '../core/policy/index.js';
+import { serviceMain } from '../core/service-main.js';
 import { parseOpenSshPrivateKey } from '../core/ssh-cert/index.js';
 import { issueServingCertificate, loadTierCa } from '../core/x509/index.js';
 import { createAccessBroker } from './access-broker.js';
@@ -205,29 +205,9 @@ Runs the airlock access broker: the HTTPS JSON API that authenticates people
 access requests and approvals, and signs session-scoped OpenSSH user
 certificates. See docs/broker.md.`;
 
-async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { config: { type: 'string' }, help: { type: 'boolean' } } });
-  if (values.help || !values.config) {
-    process.stdout.write(`${HELP}\n`);
-    process.exitCode = values.help ? 0 : 2;
-    return;
-  }
-  try {
-    const broker = await startBroker(loadBrokerConfig(values.config));
-    process.stdout.write(`ready url=${broker.url}\n`);
-    const signal = await new Promise<string>((resolve) => {
-      process.once('SIGTERM', () => resolve('SIGTERM'));
-      process.once('SIGINT', () => resolve('SIGINT'));
-    });
-    process.stderr.write(`${signal}: stopping\n`);
-    await broker.stop();
-  } catch (error) {
-    const airlock = error instanceof AirlockError ? error : new AirlockError('INTERNAL', String(error));
-    process.stderr.write(
-      `broker: ${airlock.code}: ${airlock.message}\n${airlock.detail ? `${airlock.detail}\n` : ''}`,
-    );
-    process.exitCode = 1;
-  }
+if (import.meta.url === `file://${process.argv[1]}`) {
+  await serviceMain('broker', HELP, async (configPath) => {
+    const broker = await startBroker(loadBrokerConfig(configPath));
+    return { readyLines: [`ready url=${broker.url}`], stop: () => broker.stop() };
+  });
 }
-
-if (import.meta.url === `file://${process.argv[1]}`) await main();

@@ -46,3 +46,42 @@ function formatError(error: ErrorObject): string {
 export function resolveFrom(configPath: string, path: string): string {
   return isAbsolute(path) ? path : resolve(dirname(configPath), path);
 }
+
+/** JSON Schema pieces every tier's configuration shares. */
+export const SCHEMA = (() => {
+  const file = { type: 'string', minLength: 1 };
+  const files = { type: 'array', items: file, default: [] };
+  const listen = { type: 'string', pattern: '^.+:[0-9]{1,5}$' };
+  return {
+    file,
+    files,
+    listen,
+    /** A tier CA: certificate and private key files. */
+    tierCa: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['certFile', 'keyFile'],
+      properties: { certFile: file, keyFile: file },
+    },
+    revocation: {
+      type: 'object',
+      additionalProperties: false,
+      required: [],
+      default: {},
+      properties: { krlFiles: files, denyListFiles: files },
+    },
+    audit: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['path', 'signingKeyFile'],
+      properties: {
+        path: file,
+        signingKeyFile: file,
+        checkpointEvery: { type: 'integer', minimum: 1, default: 100 },
+      },
+    },
+    ops: { type: 'object', additionalProperties: false, required: ['listen'], properties: { listen } },
+    drainSeconds: { type: 'integer', minimum: 0, maximum: 3600, default: 30 },
+    logLevel: { type: 'string', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace'], default: 'info' },
+  } as const;
+})();

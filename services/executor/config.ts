@@ -1,4 +1,4 @@
-import { loadConfigFile, resolveFrom } from '../core/config-file.js';
+import { loadConfigFile, resolveFrom, SCHEMA } from '../core/config-file.js';
 
 /** The executor's configuration file (JSON). Paths are relative to the file. */
 export interface ExecutorConfig {
@@ -25,8 +25,6 @@ export interface ExecutorConfig {
   logLevel: string;
 }
 
-const paths = { type: 'array', items: { type: 'string', minLength: 1 }, default: [] };
-
 export const executorConfigSchema = {
   type: 'object',
   additionalProperties: false,
@@ -41,53 +39,28 @@ export const executorConfigSchema = {
     'audit',
   ],
   properties: {
-    listen: { type: 'string', pattern: '^.+:[0-9]{1,5}$' },
-    cluster: { type: 'string', minLength: 1 },
-    policyFile: { type: 'string', minLength: 1 },
-    sshUserCaKeysFile: { type: 'string', minLength: 1 },
-    revocation: {
-      type: 'object',
-      additionalProperties: false,
-      required: [],
-      default: {},
-      properties: { krlFiles: paths, denyListFiles: paths },
-    },
-    mediatorCaBundleFile: { type: 'string', minLength: 1 },
-    executorCa: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['certFile', 'keyFile'],
-      properties: { certFile: { type: 'string', minLength: 1 }, keyFile: { type: 'string', minLength: 1 } },
-    },
+    listen: SCHEMA.listen,
+    cluster: SCHEMA.file,
+    policyFile: SCHEMA.file,
+    sshUserCaKeysFile: SCHEMA.file,
+    revocation: SCHEMA.revocation,
+    mediatorCaBundleFile: SCHEMA.file,
+    executorCa: SCHEMA.tierCa,
     serving: {
       type: 'object',
       additionalProperties: false,
       required: [],
       properties: {
-        dnsNames: { ...paths, default: ['localhost'] },
-        ipAddresses: { ...paths, default: ['127.0.0.1'] },
+        dnsNames: { ...SCHEMA.files, default: ['localhost'] },
+        ipAddresses: { ...SCHEMA.files, default: ['127.0.0.1'] },
         lifetimeSeconds: { type: 'integer', minimum: 300, maximum: 2_592_000, default: 86_400 },
       },
     },
-    audit: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['path', 'signingKeyFile'],
-      properties: {
-        path: { type: 'string', minLength: 1 },
-        signingKeyFile: { type: 'string', minLength: 1 },
-        checkpointEvery: { type: 'integer', minimum: 1, default: 100 },
-      },
-    },
-    kubeconfig: { type: 'string', minLength: 1, nullable: true },
-    ops: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['listen'],
-      properties: { listen: { type: 'string', pattern: '^.+:[0-9]{1,5}$' } },
-    },
-    drainSeconds: { type: 'integer', minimum: 0, maximum: 3600, default: 30 },
-    logLevel: { type: 'string', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace'], default: 'info' },
+    audit: SCHEMA.audit,
+    kubeconfig: { ...SCHEMA.file, nullable: true },
+    ops: SCHEMA.ops,
+    drainSeconds: SCHEMA.drainSeconds,
+    logLevel: SCHEMA.logLevel,
   },
 } as const;
 

@@ -1,6 +1,5 @@
 import { createPrivateKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
 import pino from 'pino';
 import { createFileAuditTrail } from '../core/audit/index.js';
@@ -8,6 +7,7 @@ import { AirlockError } from '../core/errors.js';
 import { Metrics, startOpsServer } from '../core/ops-server.js';
 import { loadPolicy } from '../core/policy/index.js';
 import { watchRevocationFiles } from '../core/revocation-files.js';
+import { serviceMain } from '../core/service-main.js';
 import { parsePublicKeyList } from '../core/ssh-cert/index.js';
 import { startTelemetry, telemetryOptionsFromEnv } from '../core/telemetry.js';
 import { loadTierCa } from '../core/x509/index.js';
@@ -115,31 +115,12 @@ session and intent and performs only RBAC-authorized Kubernetes calls.
 SIGTERM/SIGINT: stop accepting, drain open streams (drainSeconds), then
 cancel what is left with EXECUTOR_SHUTDOWN. See docs/executor.md.`;
 
-async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { config: { type: 'string' }, help: { type: 'boolean' } } });
-  if (values.help || !values.config) {
-    process.stdout.write(`${HELP}\n`);
-    process.exitCode = values.help ? 0 : 2;
-    return;
-  }
-  try {
-    const executor = await runExecutor(values.config);
-    process.stdout.write(
-      `ready port=${executor.port}${executor.opsPort ? ` ops=${executor.opsPort}` : ''}\n`,
-    );
-    const signal = await new Promise<string>((resolve) => {
-      process.once('SIGTERM', () => resolve('SIGTERM'));
-      process.once('SIGINT', () => resolve('SIGINT'));
-    });
-    process.stderr.write(`${signal}: draining\n`);
-    await executor.stop();
-  } catch (error) {
-    const airlock = error instanceof AirlockError ? error : new AirlockError('INTERNAL', String(error));
-    process.stderr.write(
-      `executor: ${airlock.code}: ${airlock.message}\n${airlock.detail ? `${airlock.detail}\n` : ''}`,
-    );
-    process.exitCode = 1;
-  }
+if (import.meta.url === `file://${process.argv[1]}`) {
+  await serviceMain('executor', HELP, async (configPath) => {
+    const executor = await runExecutor(configPath);
+    return {
+      readyLines: [`ready port=${executor.port}${executor.opsPort ? ` ops=${executor.opsPort}` : ''}`],
+      stop: () => executor.stop(),
+    };
+  });
 }
-
-if (import.meta.url === `file://${process.argv[1]}`) await main();

@@ -1,4 +1,4 @@
-import { loadConfigFile, resolveFrom } from '../core/config-file.js';
+import { loadConfigFile, resolveFrom, SCHEMA } from '../core/config-file.js';
 
 /** The mediator's configuration file (JSON). Paths are relative to the file. */
 export interface MediatorConfig {
@@ -29,51 +29,24 @@ export interface MediatorConfig {
   logLevel: string;
 }
 
-const paths = { type: 'array', items: { type: 'string', minLength: 1 }, default: [] };
-const file = { type: 'string', minLength: 1 };
-
 export const mediatorConfigSchema = {
   type: 'object',
   additionalProperties: false,
   required: ['listen', 'hostKeyFile', 'policyFile', 'sshUserCaKeysFile', 'mediatorCa', 'executor', 'audit'],
   properties: {
-    listen: { type: 'string', pattern: '^.+:[0-9]{1,5}$' },
-    hostKeyFile: file,
-    policyFile: file,
-    sshUserCaKeysFile: file,
-    revocation: {
-      type: 'object',
-      additionalProperties: false,
-      required: [],
-      default: {},
-      properties: { krlFiles: paths, denyListFiles: paths },
-    },
-    mediatorCa: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['certFile', 'keyFile'],
-      properties: { certFile: file, keyFile: file },
-    },
+    listen: SCHEMA.listen,
+    hostKeyFile: SCHEMA.file,
+    policyFile: SCHEMA.file,
+    sshUserCaKeysFile: SCHEMA.file,
+    revocation: SCHEMA.revocation,
+    mediatorCa: SCHEMA.tierCa,
     executor: {
       type: 'object',
       additionalProperties: false,
       required: ['address', 'caBundleFile'],
-      properties: {
-        address: { type: 'string', pattern: '^.+:[0-9]{1,5}$' },
-        caBundleFile: file,
-        serverName: file,
-      },
+      properties: { address: SCHEMA.listen, caBundleFile: SCHEMA.file, serverName: SCHEMA.file },
     },
-    audit: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['path', 'signingKeyFile'],
-      properties: {
-        path: file,
-        signingKeyFile: file,
-        checkpointEvery: { type: 'integer', minimum: 1, default: 100 },
-      },
-    },
+    audit: SCHEMA.audit,
     limits: {
       type: 'object',
       additionalProperties: false,
@@ -91,16 +64,11 @@ export const mediatorConfigSchema = {
       type: 'object',
       additionalProperties: false,
       required: ['dir'],
-      properties: { dir: file, recordInput: { type: 'boolean', default: false } },
+      properties: { dir: SCHEMA.file, recordInput: { type: 'boolean', default: false } },
     },
-    ops: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['listen'],
-      properties: { listen: { type: 'string', pattern: '^.+:[0-9]{1,5}$' } },
-    },
-    drainSeconds: { type: 'integer', minimum: 0, maximum: 3600, default: 30 },
-    logLevel: { type: 'string', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace'], default: 'info' },
+    ops: SCHEMA.ops,
+    drainSeconds: SCHEMA.drainSeconds,
+    logLevel: SCHEMA.logLevel,
   },
 } as const;
 

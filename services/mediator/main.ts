@@ -1,13 +1,13 @@
 import { createPrivateKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
-import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { createFileAuditTrail } from '../core/audit/index.js';
 import { AirlockError } from '../core/errors.js';
 import { Metrics, startOpsServer } from '../core/ops-server.js';
 import { loadPolicy } from '../core/policy/index.js';
 import { watchRevocationFiles } from '../core/revocation-files.js';
+import { serviceMain } from '../core/service-main.js';
 import { parsePublicKeyList } from '../core/ssh-cert/index.js';
 import { startTelemetry, telemetryOptionsFromEnv } from '../core/telemetry.js';
 import { loadTierCa } from '../core/x509/index.js';
@@ -135,32 +135,16 @@ pin it in known_hosts as "[host]:port ssh-ed25519 AAAA...".
 SIGTERM/SIGINT: stop accepting, let sessions finish (drainSeconds), then
 close them with a message.`;
 
-async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { config: { type: 'string' }, help: { type: 'boolean' } } });
-  if (values.help || !values.config) {
-    process.stdout.write(`${HELP}\n`);
-    process.exitCode = values.help ? 0 : 2;
-    return;
-  }
-  try {
-    const mediator = await runMediator(values.config);
-    process.stdout.write(
-      `ready port=${mediator.port} host-key=${mediator.hostKey.fingerprint}${mediator.opsPort ? ` ops=${mediator.opsPort}` : ''}\n`,
-    );
-    process.stdout.write(`known_hosts: ${mediator.hostKey.publicKeyLine}\n`);
-    const signal = await new Promise<string>((resolve) => {
-      process.once('SIGTERM', () => resolve('SIGTERM'));
-      process.once('SIGINT', () => resolve('SIGINT'));
-    });
-    process.stderr.write(`${signal}: draining\n`);
-    await mediator.stop();
-  } catch (error) {
-    const airlock = error instanceof AirlockError ? error : new AirlockError('INTERNAL', String(error));
-    process.stderr.write(
-      `mediator: ${airlock.code}: ${airlock.message}\n${airlock.detail ? `${airlock.detail}\n` : ''}`,
-    );
-    process.exitCode = 1;
-  }
+if (import.meta.url === `file://${process.argv[1]}`) {
+  await serviceMain('mediator', HELP, async (configPath) => {
+    const mediator = await runMediator(configPath);
+    const ops = mediator.opsPort ? ` ops=${mediator.opsPort}` : '';
+    return {
+      readyLines: [
+        `ready port=${mediator.port} host-key=${mediator.hostKey.fingerprint}${ops}`,
+        `known_hosts: ${mediator.hostKey.publicKeyLine}`,
+      ],
+      stop: () => mediator.stop(),
+    };
+  });
 }
-
-if (import.meta.url === `file://${process.argv[1]}`) await main();

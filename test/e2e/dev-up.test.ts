@@ -1,62 +1,13 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
+import { descendants, killTree, processes } from '../support/processes.js';
 
 const airlock = join(import.meta.dirname, '..', '..', 'bin', 'airlock.js');
-
-function processes(): Map<number, { ppid: number; cmdline: string }> {
-  const found = new Map<number, { ppid: number; cmdline: string }>();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const [state, ppidText] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      // A zombie has exited; only its reaping is left (to init, once orphaned).
-      if (state === 'Z') continue;
-      const ppid = Number(ppidText);
-      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8').replaceAll('\0', ' ');
-      found.set(Number(entry), { ppid, cmdline });
-    } catch {
-      // ended while we looked
-    }
-  }
-  return found;
-}
-
-function descendants(root: number): number[] {
-  const all = processes();
-  const result: number[] = [];
-  const queue = [root];
-  while (queue.length > 0) {
-    const parent = queue.shift()!;
-    for (const [pid, info] of all) {
-      if (info.ppid === parent) {
-        result.push(pid);
-        queue.push(pid);
-      }
-    }
-  }
-  return result;
-}
-
-/**
- * After a failed assertion: SIGKILL on `dev up` alone would orphan its
- * children, so kill the whole tree it still has.
- */
-function killTree(pid: number | undefined): void {
-  if (pid === undefined) return;
-  for (const child of [pid, ...descendants(pid)]) {
-    try {
-      process.kill(child, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
-}
 
 function run(
   command: string,

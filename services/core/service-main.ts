@@ -1,0 +1,44 @@
+import { parseArgs } from 'node:util';
+import { AirlockError } from './errors.js';
+
+/** A started tier: the lines to print once it is ready, and how to stop it. */
+export interface RunningService {
+  /** Printed on stdout, the first one starting with `ready `. */
+  readyLines: string[];
+  stop(): Promise<void>;
+}
+
+/**
+ * The shared `main` of a tier's entry point: `--config FILE` (or `--help`),
+ * start, print the ready lines, wait for SIGTERM or SIGINT, stop (the tier
+ * drains), and report a start-up failure as `<tier>: CODE: reason` with
+ * exit status 1 (2 for usage).
+ */
+export async function serviceMain(
+  tier: string,
+  help: string,
+  start: (configPath: string) => Promise<RunningService>,
+): Promise<void> {
+  const { values } = parseArgs({ options: { config: { type: 'string' }, help: { type: 'boolean' } } });
+  if (values.help || !values.config) {
+    process.stdout.write(`${help}\n`);
+    process.exitCode = values.help ? 0 : 2;
+    return;
+  }
+  try {
+    const service = await start(values.config);
+    for (const line of service.readyLines) process.stdout.write(`${line}\n`);
+    const signal = await new Promise<string>((resolve) => {
+      process.once('SIGTERM', () => resolve('SIGTERM'));
+      process.once('SIGINT', () => resolve('SIGINT'));
+    });
+    process.stderr.write(`${signal}: draining\n`);
+    await service.stop();
+  } catch (error) {
+    const airlock = error instanceof AirlockError ? error : new AirlockError('INTERNAL', String(error));
+    process.stderr.write(
+      `${tier}: ${airlock.code}: ${airlock.message}\n${airlock.detail ? `${airlock.detail}\n` : ''}`,
+    );
+    process.exitCode = 1;
+  }
+}
