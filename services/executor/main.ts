@@ -3,13 +3,13 @@ import { readFileSync } from 'node:fs';
 import { KubeConfig } from '@kubernetes/client-node';
 import pino from 'pino';
 import { createFileAuditTrail } from '../core/audit/index.js';
-import { AirlockError } from '../core/errors.js';
 import { Metrics, startOpsServer } from '../core/ops-server.js';
 import { loadPolicy } from '../core/policy/index.js';
 import { watchRevocationFiles } from '../core/revocation-files.js';
 import { serviceMain } from '../core/service-main.js';
 import { parsePublicKeyList } from '../core/ssh-cert/index.js';
 import { startTelemetry, telemetryOptionsFromEnv } from '../core/telemetry.js';
+import { watchFile } from '../core/watched-file.js';
 import { loadTierCa } from '../core/x509/index.js';
 import { loadExecutorConfig } from './config.js';
 import { createExecutorService } from './executor-service.js';
@@ -32,9 +32,17 @@ export async function runExecutor(
   });
   const clock = () => new Date();
   const policy = loadPolicy(readFileSync(config.policyFile, 'utf8'));
-  const sshCas = parsePublicKeyList(readFileSync(config.sshUserCaKeysFile, 'utf8'));
-  if (sshCas.length === 0)
-    throw new AirlockError('CONFIG_INVALID', `${config.sshUserCaKeysFile} lists no SSH CA key`);
+  // Re-read on change: a rotation adds the new CA key here, then retires the old one.
+  const trustedSshCas = watchFile(
+    config.sshUserCaKeysFile,
+    (text) => {
+      const keys = parsePublicKeyList(text);
+      if (keys.length === 0) throw new Error('it lists no SSH CA key');
+      return keys;
+    },
+    clock,
+  );
+  const sshCas = trustedSshCas();
   const revocation = watchRevocationFiles(config.revocation, clock);
   revocation();
   const mediatorCaBundle = readFileSync(config.mediatorCaBundleFile, 'utf8');
@@ -62,7 +70,7 @@ export async function runExecutor(
     metrics,
     cluster: config.cluster,
     policy: () => policy,
-    trustedSshCas: () => sshCas,
+    trustedSshCas,
     revocation,
     mediatorCas: () => [mediatorCaBundle],
     kube: createKubeGateway(kubeConfig),

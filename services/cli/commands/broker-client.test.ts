@@ -1,13 +1,15 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Command } from 'commander';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type BrokerTestEnv, startBrokerTestEnv } from '../../broker/testing.js';
 import { parseAirlockScope, parseCertificateLine } from '../../core/ssh-cert/index.js';
-import { buildProgram } from '../main.js';
+import { buildProgram, main } from '../main.js';
 import {
   type BrokerClientIo,
   parseTtl,
+  registerBrokerClientCommands,
   runCert,
   runDecision,
   runLogin,
@@ -46,6 +48,19 @@ function personIo(user: string): BrokerClientIo & { stdout: string[]; stderr: st
   };
 }
 
+/** Runs `airlock ARGS` with the broker commands on `io`; returns the exit status they set. */
+async function cli(io: BrokerClientIo, args: string[]): Promise<number | undefined> {
+  const program = new Command('airlock').exitOverride();
+  registerBrokerClientCommands(program, () => io);
+  const saved = process.exitCode;
+  try {
+    await program.parseAsync(['node', 'airlock', ...args]);
+    return process.exitCode === undefined ? undefined : Number(process.exitCode);
+  } finally {
+    process.exitCode = saved;
+  }
+}
+
 beforeAll(async () => {
   env = await startBrokerTestEnv();
 });
@@ -82,15 +97,24 @@ describe('airlock login / request / approve / cert / status against a real broke
         pod: ['payments-api-*'],
         ttl: '30m',
         reason: 'checkout latency',
-        json: true,
+        output: 'json',
       },
       alice,
     );
     const created = JSON.parse(alice.stdout.join(''));
-    expect(created.status).toBe('pending');
+    expect(created).toMatchObject({
+      status: 'pending',
+      requester: { user: 'alice' },
+      scope: { profile: 'oncall-debug', cluster: 'prod-eu', namespace: 'payments', ttlSeconds: 1800 },
+      approvals: [],
+    });
+    expect(created.id).toMatch(/^req-[0-9a-f]{20}$/);
 
-    // Before approval the certificate is refused with the broker's code.
-    await expect(runCert(created.id, {}, alice)).rejects.toMatchObject({ code: 'REQUEST_STATE' });
+    // Before approval the certificate is refused with the broker's code, and the message says what is missing.
+    await expect(runCert(created.id, {}, alice)).rejects.toMatchObject({
+      code: 'REQUEST_STATE',
+      message: `request ${created.id} is pending: needs 1 approval from group payments-leads before ${created.pendingExpiresAt}`,
+    });
 
     const bob = personIo('bob');
     await runLogin({ broker: env.url, ca: env.caFile }, bob);
@@ -101,13 +125,36 @@ describe('airlock login / request / approve / cert / status against a real broke
       code: 'APPROVAL_NOT_ALLOWED',
     });
     bob.stdout.length = 0;
-    await runDecision('approve', created.id, { comment: 'ok' }, bob);
+    await runDecision('approve', created.id, { comment: 'ok', output: 'json' }, bob);
+    const approved = JSON.parse(bob.stdout.join(''));
+    expect(approved).toMatchObject({
+      id: created.id,
+      status: 'approved',
+      approvals: [{ user: 'bob', comment: 'ok' }],
+    });
+    bob.stdout.length = 0;
+    await runStatus(created.id, {}, bob);
     expect(bob.stdout.join('')).toContain(`${created.id}  approved`);
 
     alice.stdout.length = 0;
+    alice.stderr.length = 0;
     await runCert(created.id, {}, alice);
     const certPath = join(alice.homeDir, '.ssh', 'id_ed25519-cert.pub');
+    const keyPath = join(alice.homeDir, '.ssh', 'id_ed25519');
     expect(alice.stdout.join('')).toBe(`${certPath}\n`);
+    expect(alice.stderr.join('')).toContain(
+      `connect with: ssh -i ${keyPath} -o CertificateFile=${certPath} alice@GATEWAY\n`,
+    );
+
+    alice.stdout.length = 0;
+    await runCert(created.id, { output: 'json', sshHost: 'airlock.example.com' }, alice);
+    expect(JSON.parse(alice.stdout.join(''))).toEqual({
+      requestId: created.id,
+      certificatePath: certPath,
+      keyId: `airlock:${created.id}:alice`,
+      validBefore: expect.any(String),
+      sshCommand: `ssh -i ${keyPath} -o CertificateFile=${certPath} alice@airlock.example.com`,
+    });
     const listing = execFileSync('ssh-keygen', ['-L', '-f', certPath], { encoding: 'utf8' });
     expect(listing).toContain(`Key ID: "airlock:${created.id}:alice"`);
     expect(listing).toMatch(/Principals: \n\s+alice\n/);
@@ -120,6 +167,19 @@ describe('airlock login / request / approve / cert / status against a real broke
     alice.stdout.length = 0;
     await runStatus(created.id, {}, alice);
     expect(alice.stdout.join('')).toContain(`cert       serial ${certificate.serial}`);
+
+    alice.stdout.length = 0;
+    await runStatus(created.id, { output: 'json' }, alice);
+    expect(JSON.parse(alice.stdout.join(''))).toMatchObject({
+      id: created.id,
+      status: 'approved',
+      certificate: { serial: String(certificate.serial) },
+    });
+    alice.stdout.length = 0;
+    await runStatus(undefined, { output: 'json' }, alice);
+    const mine = JSON.parse(alice.stdout.join(''));
+    expect(Array.isArray(mine)).toBe(true);
+    expect(mine.map((r: { id: string }) => r.id)).toContain(created.id);
   });
 
   it('refuses commands without a login, and with an expired cached login', async () => {
@@ -132,6 +192,57 @@ describe('airlock login / request / approve / cert / status against a real broke
       await expect(runStatus(undefined, {}, carol)).rejects.toMatchObject({ code: 'AUTH_EXPIRED' });
     } finally {
       env.advance(-7200);
+    }
+  });
+});
+
+describe('airlock broker client commands: --output json', () => {
+  it('login prints {user, groups, expiresAt}', async () => {
+    const erin = personIo('erin');
+    expect(await runLogin({ broker: env.url, ca: env.caFile, output: 'json' }, erin)).toBe(0);
+    const login = JSON.parse(erin.stdout.join(''));
+    expect(login).toEqual({ user: 'erin', groups: ['airlock-admins'], expiresAt: expect.any(String) });
+    expect(Date.parse(login.expiresAt)).toBeGreaterThan(env.now().getTime());
+  });
+
+  it('reports an error as {code, message} on stderr, nothing on stdout, with the text-mode exit status', async () => {
+    const erin = personIo('erin');
+    await runLogin({ broker: env.url, ca: env.caFile }, erin);
+    erin.stdout.length = 0;
+    erin.stderr.length = 0;
+    expect(await cli(erin, ['status', 'req-00000000000000000000', '--output', 'json'])).toBe(1);
+    expect(erin.stdout).toEqual([]);
+    expect(JSON.parse(erin.stderr.join(''))).toEqual({
+      code: 'REQUEST_NOT_FOUND',
+      message: expect.any(String),
+    });
+
+    // A USAGE error exits 2, as in text mode (erin has no ~/.ssh/id_ed25519.pub).
+    erin.stderr.length = 0;
+    const request = [
+      'request',
+      '--profile',
+      'oncall-debug',
+      '--cluster',
+      'prod-eu',
+      '--namespace',
+      'payments',
+    ];
+    expect(await cli(erin, [...request, '--pod', 'p', '--ttl', '30m', '--reason', 'r', '-o', 'json'])).toBe(
+      2,
+    );
+    const usage = JSON.parse(erin.stderr.join(''));
+    expect(usage.code).toBe('USAGE');
+    expect(usage.message).toMatch(/^cannot read public key .*id_ed25519\.pub/);
+  });
+
+  it('refuses an --output value other than text or json as a USAGE error (exit 2)', async () => {
+    const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    try {
+      expect(await main(['node', 'airlock', 'status', '--output', 'yaml'])).toBe(2);
+      expect(stderr).toHaveBeenCalledWith('airlock: USAGE: --output yaml is not one of text, json\n');
+    } finally {
+      stderr.mockRestore();
     }
   });
 });
@@ -160,6 +271,7 @@ describe('airlock broker client commands: parsing and help', () => {
     expect(sub).toBeDefined();
     const help = sub?.helpInformation() ?? '';
     expect(help).toContain('--broker');
+    expect(help).toContain('-o, --output <text|json>');
     expect(help).toContain(`Usage: airlock ${name}`);
   });
 });

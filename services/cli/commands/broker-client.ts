@@ -15,7 +15,8 @@ import { dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { decodeJwt } from 'jose';
 import { type HttpsCallOptions, httpsCall } from '../../broker/https-client.js';
-import { AirlockError, isErrorCode } from '../../core/errors.js';
+import { AirlockError, isAirlockError, isErrorCode } from '../../core/errors.js';
+import { parseCertificateLine } from '../../core/ssh-cert/index.js';
 
 /** What the commands touch: output, files, time. Tests pass their own. */
 export interface BrokerClientIo {
@@ -58,6 +59,26 @@ export interface TokenCache {
 export interface ConnectionOptions {
   readonly broker?: string;
   readonly ca?: string;
+}
+
+/** `-o, --output`: text for people, or one JSON document on stdout for scripts. */
+export type OutputFormat = 'text' | 'json';
+
+/** The output option every command takes. */
+export interface OutputOptions {
+  /** Default `text`. */
+  readonly output?: OutputFormat;
+}
+
+/** Checks an `--output` value; anything but `text` or `json` is a USAGE error. */
+export function parseOutputFormat(value: string | undefined): OutputFormat {
+  if (value === undefined || value === 'text') return 'text';
+  if (value === 'json') return 'json';
+  throw new AirlockError('USAGE', `--output ${value} is not one of text, json`);
+}
+
+function printJson(io: BrokerClientIo, value: unknown): void {
+  io.out(`${JSON.stringify(value, null, 2)}\n`);
 }
 
 /** RFC 8628 §3.4 grant type. */
@@ -105,6 +126,8 @@ interface Session {
   readonly broker: string;
   readonly ca: string | undefined;
   readonly token: string;
+  /** From the cached login, when known. */
+  readonly user?: string;
 }
 
 /** The broker URL, CA and a current token, from the options and the cache. */
@@ -115,7 +138,12 @@ async function session(io: BrokerClientIo, options: ConnectionOptions): Promise<
     throw new AirlockError('AUTH_EXPIRED', 'the cached login has expired; run airlock login');
   }
   const broker = options.broker ?? cache.broker;
-  return { broker, ca: await readPem(options.ca ?? cache.ca), token: cache.idToken };
+  return {
+    broker,
+    ca: await readPem(options.ca ?? cache.ca),
+    token: cache.idToken,
+    ...(cache.user === undefined ? {} : { user: cache.user }),
+  };
 }
 
 async function call(s: Session, method: 'GET' | 'POST', path: string, json?: unknown): Promise<unknown> {
@@ -131,7 +159,7 @@ async function call(s: Session, method: 'GET' | 'POST', path: string, json?: unk
 }
 
 /** Options of `airlock login`. */
-export interface LoginOptions extends ConnectionOptions {
+export interface LoginOptions extends ConnectionOptions, OutputOptions {
   /** PEM bundle for the issuer's TLS; default: the --ca bundle. */
   readonly issuerCa?: string;
 }
@@ -221,9 +249,9 @@ export async function runLogin(options: LoginOptions, io: BrokerClientIo): Promi
     expiresAt: new Date((exp ?? 0) * 1000).toISOString(),
     user: me.user,
   });
-  io.out(
-    `logged in as ${me.user} (groups: ${me.groups.join(', ') || 'none'}) until ${new Date((exp ?? 0) * 1000).toISOString()}\n`,
-  );
+  const expiresAt = new Date((exp ?? 0) * 1000).toISOString();
+  if (options.output === 'json') printJson(io, { user: me.user, groups: me.groups, expiresAt });
+  else io.out(`logged in as ${me.user} (groups: ${me.groups.join(', ') || 'none'}) until ${expiresAt}\n`);
   return 0;
 }
 
@@ -242,7 +270,7 @@ function expandHome(path: string, io: BrokerClientIo): string {
 }
 
 /** Options of `airlock request`. */
-export interface RequestOptions extends ConnectionOptions {
+export interface RequestOptions extends ConnectionOptions, OutputOptions {
   readonly profile: string;
   readonly cluster: string;
   readonly namespace: string;
@@ -251,6 +279,7 @@ export interface RequestOptions extends ConnectionOptions {
   readonly reason: string;
   readonly key?: string;
   readonly runbook?: string;
+  /** Same as `output: 'json'` (the `--json` flag, kept for existing scripts). */
   readonly json?: boolean;
 }
 
@@ -314,7 +343,7 @@ export async function runRequest(options: RequestOptions, io: BrokerClientIo): P
     sshPublicKey,
     ...(options.runbook === undefined ? {} : { runbook: options.runbook }),
   })) as RequestView;
-  if (options.json) io.out(`${JSON.stringify(created, null, 2)}\n`);
+  if (options.output === 'json' || options.json) printJson(io, created);
   else {
     io.out(describe(created));
     io.err(
@@ -326,50 +355,160 @@ export async function runRequest(options: RequestOptions, io: BrokerClientIo): P
   return 0;
 }
 
+/** Options of `airlock approve | deny | revoke`. */
+export interface DecisionOptions extends ConnectionOptions, OutputOptions {
+  /** Recorded in the audit trail. */
+  readonly comment?: string;
+}
+
+/** Options of `airlock status`. */
+export interface StatusOptions extends ConnectionOptions, OutputOptions {
+  /** Requests the caller may approve now, instead of the caller's own. */
+  readonly pending?: boolean;
+  /** Same as `output: 'json'` (the `--json` flag, kept for existing scripts). */
+  readonly json?: boolean;
+}
+
 /** `airlock approve` / `airlock deny` / `airlock revoke`. */
 export async function runDecision(
   action: 'approve' | 'deny' | 'revoke',
   id: string,
-  options: ConnectionOptions & { comment?: string },
+  options: DecisionOptions,
   io: BrokerClientIo,
 ): Promise<number> {
   const s = await session(io, options);
   const r = (await call(s, 'POST', `/v1/requests/${encodeURIComponent(id)}/${action}`, {
     ...(options.comment === undefined ? {} : { comment: options.comment }),
   })) as RequestView;
-  io.out(describe(r));
+  if (options.output === 'json') printJson(io, r);
+  else io.out(describe(r));
   return 0;
 }
 
 /** Options of `airlock cert`. */
-export interface CertOptions extends ConnectionOptions {
+export interface CertOptions extends ConnectionOptions, OutputOptions {
   /** The public key the request was made with; default ~/.ssh/id_ed25519.pub. */
   readonly key?: string;
   /** Default: `<key without .pub>-cert.pub`, where ssh finds it next to the key. */
   readonly out?: string;
+  /** The airlock SSH gateway's host for the printed ssh command; default the placeholder `GATEWAY`. */
+  readonly sshHost?: string;
 }
 
-/** `airlock cert`: fetches the certificate and writes it next to the key. */
+/** What `airlock cert --output json` prints. */
+export interface CertResult {
+  readonly requestId: string;
+  readonly certificatePath: string;
+  readonly keyId: string;
+  /** RFC 3339. */
+  readonly validBefore: string;
+  readonly sshCommand: string;
+}
+
+/** Stands in for the gateway's host when `--ssh-host` is not given: the CLI does not know it. */
+export const SSH_HOST_PLACEHOLDER = 'GATEWAY';
+
+/** Quotes one word for a POSIX shell, only when it needs it. */
+function shellWord(word: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
+}
+
+/**
+ * The ssh command that uses the certificate: the private key next to the
+ * public one, the certificate file, and the certificate's principal as the
+ * user (the gateway maps the principal to the person). Nothing else is
+ * known here: no port, no known_hosts.
+ */
+export function sshCommandFor(
+  privateKey: string,
+  certificatePath: string,
+  user: string,
+  host: string,
+): string {
+  return ['ssh', '-i', privateKey, '-o', `CertificateFile=${certificatePath}`, `${user}@${host}`]
+    .map(shellWord)
+    .join(' ');
+}
+
+/**
+ * Why a pending request has no certificate yet, from the broker's request
+ * object: e.g. `request req-… is pending: needs 1 approval from group sre-leads`.
+ */
+function pendingReason(r: RequestView): string {
+  const approvers = r.decision.approvers;
+  if (!approvers) return `request ${r.id} is pending`;
+  const missing = Math.max(approvers.count - r.approvals.length, 0);
+  const from =
+    approvers.groups.length === 1 ? `group ${approvers.groups[0]}` : `groups ${approvers.groups.join(', ')}`;
+  const until = r.pendingExpiresAt ? ` before ${r.pendingExpiresAt}` : '';
+  return `request ${r.id} is pending: needs ${missing} approval${missing === 1 ? '' : 's'} from ${from}${until}`;
+}
+
+/**
+ * The broker refuses the certificate of a request that is not approved with
+ * REQUEST_STATE and no detail; for a pending one, the request itself says
+ * what is missing, so the error names it. Other refusals pass unchanged.
+ */
+async function explainRefusal(s: Session, id: string, error: unknown): Promise<unknown> {
+  if (!isAirlockError(error, 'REQUEST_STATE')) return error;
+  let r: RequestView;
+  try {
+    r = (await call(s, 'GET', `/v1/requests/${encodeURIComponent(id)}`)) as RequestView;
+  } catch {
+    return error; // the broker's own refusal is still true
+  }
+  return r.status === 'pending'
+    ? new AirlockError('REQUEST_STATE', pendingReason(r), { cause: error })
+    : error;
+}
+
+/** `airlock cert`: fetches the certificate, writes it next to the key, prints how to use it. */
 export async function runCert(id: string, options: CertOptions, io: BrokerClientIo): Promise<number> {
   const s = await session(io, options);
-  const issued = (await call(s, 'POST', `/v1/requests/${encodeURIComponent(id)}/certificate`)) as {
-    certificate: string;
-    serial: string;
-    validBefore: string;
-  };
+  let issued: { requestId: string; certificate: string; serial: string; keyId: string; validBefore: string };
+  try {
+    issued = (await call(s, 'POST', `/v1/requests/${encodeURIComponent(id)}/certificate`)) as typeof issued;
+  } catch (error) {
+    throw await explainRefusal(s, id, error);
+  }
+  // The principal the broker signed is the ssh user name (docs/broker.md: principal = the requester).
+  const principal = parseCertificateLine(issued.certificate).certificate.principals[0] ?? s.user ?? 'USER';
   const key = expandHome(options.key ?? '~/.ssh/id_ed25519.pub', io);
   const out = expandHome(options.out ?? `${key.replace(/\.pub$/, '')}-cert.pub`, io);
   await mkdir(dirname(out), { recursive: true });
   await writeFile(out, `${issued.certificate}\n`, { mode: 0o644 });
-  io.out(`${out}\n`);
-  io.err(`certificate serial ${issued.serial}, valid until ${issued.validBefore}\n`);
+  const sshCommand = sshCommandFor(
+    key.replace(/\.pub$/, ''),
+    out,
+    principal,
+    options.sshHost ?? SSH_HOST_PLACEHOLDER,
+  );
+  if (options.output === 'json') {
+    const result: CertResult = {
+      requestId: issued.requestId,
+      certificatePath: out,
+      keyId: issued.keyId,
+      validBefore: issued.validBefore,
+      sshCommand,
+    };
+    printJson(io, result);
+  } else {
+    io.out(`${out}\n`);
+    io.err(
+      `certificate serial ${issued.serial}, valid until ${issued.validBefore}\n` +
+        `connect with: ${sshCommand}\n` +
+        (options.sshHost === undefined
+          ? `(replace ${SSH_HOST_PLACEHOLDER} with the airlock SSH gateway's host, or pass --ssh-host)\n`
+          : ''),
+    );
+  }
   return 0;
 }
 
 /** `airlock status [ID]`. */
 export async function runStatus(
   id: string | undefined,
-  options: ConnectionOptions & { pending?: boolean; json?: boolean },
+  options: StatusOptions,
   io: BrokerClientIo,
 ): Promise<number> {
   const s = await session(io, options);
@@ -381,7 +520,7 @@ export async function runStatus(
           }
         ).requests
       : [(await call(s, 'GET', `/v1/requests/${encodeURIComponent(id)}`)) as RequestView];
-  if (options.json) io.out(`${JSON.stringify(id === undefined ? result : result[0], null, 2)}\n`);
+  if (options.output === 'json' || options.json) printJson(io, id === undefined ? result : result[0]);
   else if (result.length === 0)
     io.out(options.pending ? 'nothing waiting for your approval\n' : 'no requests\n');
   else for (const r of result) io.out(describe(r));
@@ -392,11 +531,48 @@ function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
 
+/** Exit statuses of services/cli/main.ts (`EXIT`): a USAGE error exits 2, any other refusal 1. */
+const EXIT_REFUSED = 1;
+const EXIT_USAGE = 2;
+
+/**
+ * Runs one command's action with its `--output`. An invalid value is a USAGE
+ * error in the text form (the format is unknown); main.ts prints it and
+ * exits 2. With `json`, an error is one `{"code","message"}` line on stderr
+ * and the exit status text mode would give; the stack never reaches the user.
+ */
+async function runWithOutput(
+  io: BrokerClientIo,
+  output: string | undefined,
+  action: (output: OutputFormat) => Promise<number>,
+): Promise<number> {
+  const format = parseOutputFormat(output);
+  try {
+    return await action(format);
+  } catch (error) {
+    if (format !== 'json') throw error;
+    const e =
+      error instanceof AirlockError
+        ? error
+        : new AirlockError('INTERNAL', error instanceof Error ? error.message : String(error));
+    io.err(`${JSON.stringify({ code: e.code, message: e.message })}\n`);
+    return e.code === 'USAGE' ? EXIT_USAGE : EXIT_REFUSED;
+  }
+}
+
 function connection(command: Command): Command {
   return command
     .option('--broker <url>', 'broker URL (default: from the last airlock login)')
-    .option('--ca <file>', 'PEM CA bundle trusted for the broker (default: from the last airlock login)');
+    .option('--ca <file>', 'PEM CA bundle trusted for the broker (default: from the last airlock login)')
+    .option(
+      '-o, --output <text|json>',
+      'text, or one JSON document on stdout (errors: {code, message} on stderr)',
+      'text',
+    );
 }
+
+/** What commander hands an action: `--output` is not checked yet. */
+type Raw<T> = Omit<T, 'output'> & { output?: string };
 
 /** Registers the broker client commands. */
 export function registerBrokerClientCommands(
@@ -405,6 +581,14 @@ export function registerBrokerClientCommands(
 ): void {
   const set = (status: number) => {
     process.exitCode = status;
+  };
+  /** Runs `action` with a fresh io and the checked `--output`, and sets the exit status. */
+  const act = async (
+    output: string | undefined,
+    action: (client: BrokerClientIo, output: OutputFormat) => Promise<number>,
+  ) => {
+    const current = io();
+    set(await runWithOutput(current, output, (format) => action(current, format)));
   };
   connection(
     program
@@ -418,7 +602,9 @@ export function registerBrokerClientCommands(
       'after',
       '\nExample:\n  airlock login --broker https://airlock.example.com --ca broker-ca.pem',
     )
-    .action(async (options: LoginOptions) => set(await runLogin(options, io())));
+    .action((options: Raw<LoginOptions>) =>
+      act(options.output, (client, output) => runLogin({ ...options, output }, client)),
+    );
 
   connection(
     program
@@ -433,13 +619,17 @@ export function registerBrokerClientCommands(
     .requiredOption('--reason <text>', 'why (an incident reference may allow auto-approval)')
     .option('--key <file>', 'your SSH public key', '~/.ssh/id_ed25519.pub')
     .option('--runbook <name>', 'request a pre-approved runbook')
-    .option('--json', 'print the request as JSON')
+    .option('--json', 'same as --output json')
     .addHelpText(
       'after',
       '\nExample:\n  airlock request --profile oncall-debug --cluster prod-eu --namespace payments \\\n' +
         '    --pod "payments-api-*" --ttl 30m --reason "INC-1234 checkout latency"',
     )
-    .action(async (options: RequestOptions) => set(await runRequest(options, io())));
+    .action((options: Raw<RequestOptions>) =>
+      act(options.json ? 'json' : options.output, (client, output) =>
+        runRequest({ ...options, output }, client),
+      ),
+    );
 
   for (const action of ['approve', 'deny'] as const) {
     connection(
@@ -452,8 +642,8 @@ export function registerBrokerClientCommands(
         ),
     )
       .option('--comment <text>', 'recorded in the audit trail')
-      .action(async (id: string, options: ConnectionOptions & { comment?: string }) =>
-        set(await runDecision(action, id, options, io())),
+      .action((id: string, options: Raw<DecisionOptions>) =>
+        act(options.output, (client, output) => runDecision(action, id, { ...options, output }, client)),
       );
   }
   connection(
@@ -462,8 +652,8 @@ export function registerBrokerClientCommands(
       .description('Revoke granted access: its certificate goes on the deny list at once'),
   )
     .option('--comment <text>', 'recorded in the audit trail')
-    .action(async (id: string, options: ConnectionOptions & { comment?: string }) =>
-      set(await runDecision('revoke', id, options, io())),
+    .action((id: string, options: Raw<DecisionOptions>) =>
+      act(options.output, (client, output) => runDecision('revoke', id, { ...options, output }, client)),
     );
   connection(
     program
@@ -472,16 +662,23 @@ export function registerBrokerClientCommands(
   )
     .option('--key <file>', 'the public key the request was made with', '~/.ssh/id_ed25519.pub')
     .option('--out <file>', 'where to write the certificate (default: <key>-cert.pub)')
-    .action(async (id: string, options: CertOptions) => set(await runCert(id, options, io())));
+    .option(
+      '--ssh-host <host>',
+      `the airlock SSH gateway's host, for the printed ssh command (default: ${SSH_HOST_PLACEHOLDER})`,
+    )
+    .action((id: string, options: Raw<CertOptions>) =>
+      act(options.output, (client, output) => runCert(id, { ...options, output }, client)),
+    );
   connection(
     program
       .command('status [id]')
       .description('Show one request, your requests, or (--pending) those waiting for you'),
   )
     .option('--pending', 'requests you may approve')
-    .option('--json', 'print JSON')
-    .action(
-      async (id: string | undefined, options: ConnectionOptions & { pending?: boolean; json?: boolean }) =>
-        set(await runStatus(id, options, io())),
+    .option('--json', 'same as --output json')
+    .action((id: string | undefined, options: Raw<StatusOptions>) =>
+      act(options.json ? 'json' : options.output, (client, output) =>
+        runStatus(id, { ...options, output }, client),
+      ),
     );
 }
