@@ -11,7 +11,8 @@ describe('watchFile', () => {
     let now = 0;
     const get = watchFile(
       path,
-      (text) => {
+      (content) => {
+        const text = content.toString('utf8');
         if (text === 'broken') throw new Error('not a bundle');
         return text.toUpperCase();
       },

@@ -10,7 +10,7 @@ import { AirlockError } from './errors.js';
  */
 export function watchFile<T>(
   path: string,
-  parse: (text: string) => T,
+  parse: (content: Buffer) => T,
   clock: () => Date = () => new Date(),
 ): () => T {
   let value: T | undefined;
@@ -22,7 +22,7 @@ export function watchFile<T>(
       const stat = statSync(path);
       const next = `${stat.mtimeMs}:${stat.size}`;
       if (next === stamp && !failure) return;
-      value = parse(readFileSync(path, 'utf8'));
+      value = parse(readFileSync(path));
       stamp = next;
       failure = undefined;
     } catch (error) {

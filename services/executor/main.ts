@@ -1,15 +1,11 @@
-import { createPrivateKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { KubeConfig } from '@kubernetes/client-node';
 import pino from 'pino';
-import { createFileAuditTrail } from '../core/audit/index.js';
 import { Metrics, startOpsServer } from '../core/ops-server.js';
 import { loadPolicy } from '../core/policy/index.js';
-import { watchRevocationFiles } from '../core/revocation-files.js';
 import { serviceMain } from '../core/service-main.js';
-import { parsePublicKeyList } from '../core/ssh-cert/index.js';
 import { startTelemetry, telemetryOptionsFromEnv } from '../core/telemetry.js';
-import { watchFile } from '../core/watched-file.js';
+import { openTierAuditTrail, watchSshTrust } from '../core/tier-trust.js';
 import { loadTierCa } from '../core/x509/index.js';
 import { loadExecutorConfig } from './config.js';
 import { createExecutorService } from './executor-service.js';
@@ -32,31 +28,14 @@ export async function runExecutor(
   });
   const clock = () => new Date();
   const policy = loadPolicy(readFileSync(config.policyFile, 'utf8'));
-  // Re-read on change: a rotation adds the new CA key here, then retires the old one.
-  const trustedSshCas = watchFile(
-    config.sshUserCaKeysFile,
-    (text) => {
-      const keys = parsePublicKeyList(text);
-      if (keys.length === 0) throw new Error('it lists no SSH CA key');
-      return keys;
-    },
-    clock,
-  );
+  const { trustedSshCas, revocation } = watchSshTrust(config, clock);
   const sshCas = trustedSshCas();
-  const revocation = watchRevocationFiles(config.revocation, clock);
-  revocation();
   const mediatorCaBundle = readFileSync(config.mediatorCaBundleFile, 'utf8');
   const executorCa = await loadTierCa(
     readFileSync(config.executorCa.certFile, 'utf8'),
     readFileSync(config.executorCa.keyFile, 'utf8'),
   );
-  const audit = await createFileAuditTrail({
-    path: config.audit.path,
-    tier: 'executor',
-    signingKey: createPrivateKey(readFileSync(config.audit.signingKeyFile)),
-    checkpointEvery: config.audit.checkpointEvery,
-    clock,
-  });
+  const audit = await openTierAuditTrail(config.audit, 'executor', clock);
   const kubeConfig = new KubeConfig();
   if (config.kubeconfig) kubeConfig.loadFromFile(config.kubeconfig);
   else kubeConfig.loadFromCluster();

@@ -1,15 +1,11 @@
-import { createPrivateKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import pino from 'pino';
-import { createFileAuditTrail } from '../core/audit/index.js';
 import { Metrics, startOpsServer } from '../core/ops-server.js';
 import { loadPolicy } from '../core/policy/index.js';
-import { watchRevocationFiles } from '../core/revocation-files.js';
 import { serviceMain } from '../core/service-main.js';
-import { parsePublicKeyList } from '../core/ssh-cert/index.js';
 import { startTelemetry, telemetryOptionsFromEnv } from '../core/telemetry.js';
-import { watchFile } from '../core/watched-file.js';
+import { openTierAuditTrail, watchSshTrust } from '../core/tier-trust.js';
 import { loadTierCa } from '../core/x509/index.js';
 import { loadMediatorConfig } from './config.js';
 import { loadOrCreateHostKey } from './host-key.js';
@@ -30,30 +26,13 @@ export async function runMediator(configPath: string) {
   const clock = () => new Date();
   const hostKey = loadOrCreateHostKey(config.hostKeyFile);
   const policy = loadPolicy(readFileSync(config.policyFile, 'utf8'));
-  // Re-read on change: a rotation adds the new CA key here, then retires the old one.
-  const trustedSshCas = watchFile(
-    config.sshUserCaKeysFile,
-    (text) => {
-      const keys = parsePublicKeyList(text);
-      if (keys.length === 0) throw new Error('it lists no SSH CA key');
-      return keys;
-    },
-    clock,
-  );
+  const { trustedSshCas, revocation } = watchSshTrust(config, clock);
   const sshCas = trustedSshCas();
-  const revocation = watchRevocationFiles(config.revocation, clock);
-  revocation();
   const mediatorCa = await loadTierCa(
     readFileSync(config.mediatorCa.certFile, 'utf8'),
     readFileSync(config.mediatorCa.keyFile, 'utf8'),
   );
-  const audit = await createFileAuditTrail({
-    path: config.audit.path,
-    tier: 'mediator',
-    signingKey: createPrivateKey(readFileSync(config.audit.signingKeyFile)),
-    checkpointEvery: config.audit.checkpointEvery,
-    clock,
-  });
+  const audit = await openTierAuditTrail(config.audit, 'mediator', clock);
   // Spans always exist (their ids go into audit records and Impersonate-Extra);
   // they are exported only when OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT is set. See docs/telemetry.md.
   const telemetry = startTelemetry(telemetryOptionsFromEnv(process.env, 'airlock-mediator'));

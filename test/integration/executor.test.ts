@@ -5,10 +5,8 @@ import * as grpc from '@grpc/grpc-js';
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AirlockError } from '../../services/core/errors.js';
-import type { ExecutorClient } from '../../services/core/rpc/executor-client.js';
 import { loadExecutorService } from '../../services/core/rpc/executor-proto.js';
 import { fromGrpcError } from '../../services/core/rpc/grpc-errors.js';
-import type { ExecStart } from '../../services/core/rpc/messages.js';
 import { type AirlockScope, generateCaKey, parseDenyList } from '../../services/core/ssh-cert/index.js';
 import { createTierCa } from '../../services/core/x509/index.js';
 import {
@@ -16,6 +14,7 @@ import {
   executorKubeConfig,
   type Gateway,
   newSession,
+  runExec,
   startGateway,
   testPolicy,
 } from '../support/executor-harness.js';
@@ -27,42 +26,6 @@ import {
   uniqueName,
   waitForAuditEvent,
 } from '../support/kube.js';
-
-interface ExecResult {
-  stdout: Buffer;
-  stderr: string;
-  exit?: { code: number; signal: string };
-  error?: AirlockError;
-}
-
-/** Runs one Exec stream to its end: start frame, optional stdin then EOF. */
-function runExec(
-  client: ExecutorClient,
-  start: Partial<ExecStart> & { argv: string[] },
-  stdin?: Buffer,
-): Promise<ExecResult> {
-  return new Promise((resolve) => {
-    const call = client.exec({ traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' });
-    const out: Buffer[] = [];
-    let stderr = '';
-    let exit: ExecResult['exit'];
-    call.on(
-      'data',
-      (frame: { stdout?: Buffer; stderr?: Buffer; exit?: { code: number; signal: string } }) => {
-        if (frame.stdout) out.push(frame.stdout);
-        if (frame.stderr) stderr += frame.stderr.toString();
-        if (frame.exit) exit = frame.exit;
-      },
-    );
-    call.on('error', (error) =>
-      resolve({ stdout: Buffer.concat(out), stderr, exit, error: fromGrpcError(error) }),
-    );
-    call.on('end', () => resolve({ stdout: Buffer.concat(out), stderr, exit }));
-    call.write({ start: { target: null, tty: false, size: null, shell: false, ...start } });
-    if (stdin) call.write({ stdin });
-    call.write({ stdin_eof: true });
-  });
-}
 
 describe('executor: mTLS gRPC, re-verification, impersonated Kubernetes calls', () => {
   const suffix = uniqueName('ex');

@@ -3,9 +3,11 @@ import { CoreV1Api, KubeConfig, RbacAuthorizationV1Api } from '@kubernetes/clien
 import type { Tracer } from '@opentelemetry/api';
 import pino from 'pino';
 import { InMemoryAuditTrail } from '../../services/core/audit/index.js';
+import type { AirlockError } from '../../services/core/errors.js';
 import { IMPERSONATED_USER, loadPolicy, type Policy } from '../../services/core/policy/index.js';
 import { ExecutorClient } from '../../services/core/rpc/executor-client.js';
-import type { OpenSessionRequest } from '../../services/core/rpc/messages.js';
+import { fromGrpcError } from '../../services/core/rpc/grpc-errors.js';
+import type { ExecStart, OpenSessionRequest } from '../../services/core/rpc/messages.js';
 import { sessionBindingDigest } from '../../services/core/session-binding.js';
 import {
   type AirlockScope,
@@ -277,4 +279,40 @@ export async function newSession(gateway: Gateway, options: SessionOptions): Pro
       principal,
     },
   };
+}
+
+export interface ExecResult {
+  stdout: Buffer;
+  stderr: string;
+  exit?: { code: number; signal: string };
+  error?: AirlockError;
+}
+
+/** Runs one Exec stream on an opened session to its end: start frame, optional stdin, then EOF. */
+export function runExec(
+  client: ExecutorClient,
+  start: Partial<ExecStart> & { argv: string[] },
+  stdin?: Buffer,
+): Promise<ExecResult> {
+  return new Promise((resolve) => {
+    const call = client.exec();
+    const out: Buffer[] = [];
+    let stderr = '';
+    let exit: ExecResult['exit'];
+    call.on(
+      'data',
+      (frame: { stdout?: Buffer; stderr?: Buffer; exit?: { code: number; signal: string } }) => {
+        if (frame.stdout) out.push(frame.stdout);
+        if (frame.stderr) stderr += frame.stderr.toString();
+        if (frame.exit) exit = frame.exit;
+      },
+    );
+    call.on('error', (error) =>
+      resolve({ stdout: Buffer.concat(out), stderr, exit, error: fromGrpcError(error) }),
+    );
+    call.on('end', () => resolve({ stdout: Buffer.concat(out), stderr, exit }));
+    call.write({ start: { target: null, tty: false, size: null, shell: false, ...start } });
+    if (stdin) call.write({ stdin });
+    call.write({ stdin_eof: true });
+  });
 }

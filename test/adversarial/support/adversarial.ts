@@ -5,12 +5,8 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { AirlockError } from '../../../services/core/errors.js';
 import type { Policy } from '../../../services/core/policy/index.js';
 import { loadPolicy } from '../../../services/core/policy/index.js';
-import type { ExecutorClient } from '../../../services/core/rpc/executor-client.js';
-import { fromGrpcError } from '../../../services/core/rpc/grpc-errors.js';
-import type { ExecStart } from '../../../services/core/rpc/messages.js';
 
 const fixtures = join(import.meta.dirname, '..', '..', 'fixtures', 'policy');
 
@@ -60,41 +56,7 @@ export function shellQuote(argv: readonly string[]): string {
   return argv.map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(' ');
 }
 
-export interface ExecResult {
-  stdout: Buffer;
-  stderr: string;
-  exit?: { code: number; signal: string };
-  error?: AirlockError;
-}
-
-/** Runs one Exec stream on an opened session to its end: start frame, optional stdin, then EOF. */
-export function runExec(
-  client: ExecutorClient,
-  start: Partial<ExecStart> & { argv: string[] },
-  stdin?: Buffer,
-): Promise<ExecResult> {
-  return new Promise((resolve) => {
-    const call = client.exec();
-    const out: Buffer[] = [];
-    let stderr = '';
-    let exit: ExecResult['exit'];
-    call.on(
-      'data',
-      (frame: { stdout?: Buffer; stderr?: Buffer; exit?: { code: number; signal: string } }) => {
-        if (frame.stdout) out.push(frame.stdout);
-        if (frame.stderr) stderr += frame.stderr.toString();
-        if (frame.exit) exit = frame.exit;
-      },
-    );
-    call.on('error', (error) =>
-      resolve({ stdout: Buffer.concat(out), stderr, exit, error: fromGrpcError(error) }),
-    );
-    call.on('end', () => resolve({ stdout: Buffer.concat(out), stderr, exit }));
-    call.write({ start: { target: null, tty: false, size: null, shell: false, ...start } });
-    if (stdin) call.write({ stdin });
-    call.write({ stdin_eof: true });
-  });
-}
+export { type ExecResult, runExec } from '../../support/executor-harness.js';
 
 export interface ProcessInfo {
   pid: number;
