@@ -449,7 +449,7 @@ export function createSshFrontend(deps: MediatorDeps) {
     info: { destIP: string; destPort: number },
     state: ConnectionState,
   ): Promise<void> {
-    let opened: OpenedSession;
+    let opened: OpenedSession | undefined;
     try {
       if (state.identity?.extensions['permit-port-forwarding'] === undefined) {
         throw new AirlockError('ACTION_NOT_ALLOWED', 'this certificate does not permit port forwarding');
@@ -491,8 +491,15 @@ export function createSshFrontend(deps: MediatorDeps) {
       channel.on('close', () => call.cancel());
     } catch (error) {
       const airlock = error instanceof AirlockError ? error : fromGrpcError(error);
+      // Refused before the session opened (no port-forwarding right): no ids to join on yet.
+      const ids = opened && {
+        session_id: opened.session.session_id,
+        request_id: opened.session.request_id,
+        trace_id: opened.traceparent.split('-')[1],
+      };
       void audit({
         event: 'intent.denied',
+        ...ids,
         actor: { user: state.identity?.principal, address: state.address },
         target: { pod: info.destIP, port: info.destPort, resource: 'pods/portforward' },
         decision: 'deny',

@@ -282,9 +282,12 @@ describe('mediator: the stock OpenSSH client through the gateway to the hermetic
         socket.on('close', () => resolve(data));
       });
       expect(reply).toBe('');
-      expect(
-        mediator.audit.events().some((e) => e.event === 'intent.denied' && e.code === 'PORT_NOT_ALLOWED'),
-      ).toBe(true);
+      const denied = mediator.audit
+        .events()
+        .find((e) => e.event === 'intent.denied' && e.code === 'PORT_NOT_ALLOWED');
+      // The refusal joins the session's other records.
+      expect(denied?.session_id).toMatch(/\S/);
+      expect(denied?.trace_id).toMatch(/^[0-9a-f]{32}$/);
     } finally {
       child.kill();
     }
