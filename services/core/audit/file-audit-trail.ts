@@ -310,21 +310,23 @@ class FileAuditTrailImpl implements FileAuditTrail {
     return done.promise;
   }
 
-  /**
-   * Starts the writer unless it runs. Deferred by a microtask so that appends
-   * made in the same tick (Promise.all of several sessions) form one group.
-   */
+  /** Starts the writer unless it runs. */
   private kick(): void {
     if (this.writing) return;
     this.writing = true;
-    queueMicrotask(() => void this.drain());
+    void this.drain();
   }
 
   private async drain(): Promise<void> {
     while (this.queue.length > 0) {
       const head = this.queue[0]!;
-      if (head.kind === 'record') await this.writeGroup();
-      else {
+      if (head.kind === 'record') {
+        // Let everything already runnable append first (the callers woken by
+        // the previous group, several sessions deciding in the same turn), so
+        // they join this group instead of waiting for the next fsync.
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        await this.writeGroup();
+      } else {
         this.queue.shift();
         if (head.kind === 'rotate') await this.switchFile(head.target, head.done);
         else {
