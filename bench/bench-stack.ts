@@ -117,7 +117,7 @@ export function startTcpSource(): Promise<Server> {
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
 }
 
-function waitForReadyLine(child: ChildProcess): Promise<Record<string, string>> {
+function waitForReadyLine(child: ChildProcess, what: string): Promise<Record<string, string>> {
   return new Promise((resolve, reject) => {
     const lines = createInterface({ input: child.stdout! });
     lines.on('line', (line) => {
@@ -131,7 +131,7 @@ function waitForReadyLine(child: ChildProcess): Promise<Record<string, string>> 
         ),
       );
     });
-    child.once('exit', (code) => reject(new Error(`bench mediator exited ${code} before ready`)));
+    child.once('exit', (code) => reject(new Error(`${what} exited ${code} before ready`)));
   });
 }
 
@@ -141,14 +141,16 @@ let tierCount = 0;
 
 /**
  * Starts one tier process from the dev stack's config file for it, with
- * `overrides` on top, its own audit file, no ops listener and the extra
- * environment `env`. Resolves with its port once it prints its ready line.
+ * `overrides` on top, its own audit file, no ops listener, the extra
+ * environment `env` and node flags `nodeArgs` (e.g. `--cpu-prof`).
+ * Resolves with its port once it prints its ready line.
  */
 async function startTier(
   stateDir: string,
   tier: 'mediator' | 'executor',
   overrides: Record<string, unknown>,
   env: Record<string, string> = {},
+  nodeArgs: readonly string[] = [],
 ): Promise<{ child: ChildProcess; port: number }> {
   const base = JSON.parse(readFileSync(join(stateDir, 'config', `${tier}.json`), 'utf8')) as Record<
     string,
@@ -173,10 +175,10 @@ async function startTier(
   );
   const child = spawn(
     process.execPath,
-    [join(repoRoot(), 'dist', 'services', tier, 'main.js'), '--config', configPath],
+    [...nodeArgs, join(repoRoot(), 'dist', 'services', tier, 'main.js'), '--config', configPath],
     { stdio: ['ignore', 'pipe', 'ignore'], env: { ...Object.fromEntries(inherited), ...env } },
   );
-  const ready = await waitForReadyLine(child);
+  const ready = await waitForReadyLine(child, name);
   return { child, port: Number(ready.port) };
 }
 
@@ -200,6 +202,7 @@ export interface TierPair {
  * Starts an executor and a mediator that uses it, both from the dev stack's
  * configs (the mediator with the bench limits), with `env` added to both.
  * Adds the mediator's port to the bench known_hosts file (same host key).
+ * `nodeArgs` go to both processes (e.g. `--cpu-prof --cpu-prof-dir=DIR` to profile).
  * The audit benchmark starts two pairs that differ only in
  * AIRLOCK_BENCH_UNSAFE_NO_AUDIT_FSYNC.
  */
@@ -207,8 +210,9 @@ export async function startTierPair(
   stack: BenchStack,
   stateDir: string,
   env: Record<string, string> = {},
+  nodeArgs: readonly string[] = [],
 ): Promise<TierPair> {
-  const executor = await startTier(stateDir, 'executor', {}, env);
+  const executor = await startTier(stateDir, 'executor', {}, env, nodeArgs);
   let mediator: { child: ChildProcess; port: number };
   try {
     const base = JSON.parse(readFileSync(join(stateDir, 'config', 'mediator.json'), 'utf8')) as {
@@ -219,6 +223,7 @@ export async function startTierPair(
       'mediator',
       { limits: BENCH_LIMITS, executor: { ...base.executor, address: `127.0.0.1:${executor.port}` } },
       env,
+      nodeArgs,
     );
   } catch (error) {
     await stopChild(executor.child);
