@@ -11,7 +11,7 @@
  * `limits` and its audit file differ. Both are real processes.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -117,7 +117,7 @@ export function startTcpSource(): Promise<Server> {
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
 }
 
-function waitForReadyLine(child: ChildProcess): Promise<Record<string, string>> {
+function waitForReadyLine(child: ChildProcess, what: string): Promise<Record<string, string>> {
   return new Promise((resolve, reject) => {
     const lines = createInterface({ input: child.stdout! });
     lines.on('line', (line) => {
@@ -131,38 +131,115 @@ function waitForReadyLine(child: ChildProcess): Promise<Record<string, string>> 
         ),
       );
     });
-    child.once('exit', (code) => reject(new Error(`bench mediator exited ${code} before ready`)));
+    child.once('exit', (code) => reject(new Error(`${what} exited ${code} before ready`)));
   });
 }
 
-/** Starts a mediator with the dev stack's config but load-sized limits and its own audit file. */
-export async function startBenchMediator(
+const BENCH_LIMITS = { maxSessionsPerPrincipal: 1000, maxUnauthenticatedPerSource: 200 };
+
+let tierCount = 0;
+
+/**
+ * Starts one tier process from the dev stack's config file for it, with
+ * `overrides` on top, its own audit file, no ops listener, the extra
+ * environment `env` and node flags `nodeArgs` (e.g. `--cpu-prof`).
+ * Resolves with its port once it prints its ready line.
+ */
+async function startTier(
   stateDir: string,
-  limits: { maxSessionsPerPrincipal: number; maxUnauthenticatedPerSource: number },
+  tier: 'mediator' | 'executor',
+  overrides: Record<string, unknown>,
+  env: Record<string, string> = {},
+  nodeArgs: readonly string[] = [],
 ): Promise<{ child: ChildProcess; port: number }> {
-  const base = JSON.parse(readFileSync(join(stateDir, 'config', 'mediator.json'), 'utf8')) as Record<
+  const base = JSON.parse(readFileSync(join(stateDir, 'config', `${tier}.json`), 'utf8')) as Record<
     string,
     unknown
   > & { audit: Record<string, unknown> };
-  const configPath = join(stateDir, 'config', `bench-mediator-${Date.now()}.json`);
+  const name = `bench-${tier}-${++tierCount}`;
+  const configPath = join(stateDir, 'config', `${name}.json`);
+  const { ops: _ops, ...withoutOps } = base;
   writeFileSync(
     configPath,
     JSON.stringify({
-      ...base,
+      ...withoutOps,
       listen: '127.0.0.1:0',
-      audit: { ...base.audit, path: join(stateDir, 'audit', `bench-mediator-${Date.now()}.jsonl`) },
-      limits,
+      audit: { ...base.audit, path: join(stateDir, 'audit', `${name}.jsonl`) },
       logLevel: 'warn',
+      ...overrides,
     }),
   );
-  const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('KUBE')));
+  // The mediator gets no Kubernetes credential, as in the dev stack; the executor has its kubeconfig file.
+  const inherited = Object.entries(process.env).filter(
+    ([key]) => tier === 'executor' || !key.startsWith('KUBE'),
+  );
   const child = spawn(
     process.execPath,
-    [join(repoRoot(), 'dist', 'services', 'mediator', 'main.js'), '--config', configPath],
-    { stdio: ['ignore', 'pipe', 'ignore'], env },
+    [...nodeArgs, join(repoRoot(), 'dist', 'services', tier, 'main.js'), '--config', configPath],
+    { stdio: ['ignore', 'pipe', 'ignore'], env: { ...Object.fromEntries(inherited), ...env } },
   );
-  const ready = await waitForReadyLine(child);
+  const ready = await waitForReadyLine(child, name);
   return { child, port: Number(ready.port) };
+}
+
+/** Starts a mediator with the dev stack's config but load-sized limits and its own audit file. */
+export function startBenchMediator(
+  stateDir: string,
+  limits: { maxSessionsPerPrincipal: number; maxUnauthenticatedPerSource: number },
+): Promise<{ child: ChildProcess; port: number }> {
+  return startTier(stateDir, 'mediator', { limits });
+}
+
+/** A mediator and its own executor, started for one benchmark and stopped after it. */
+export interface TierPair {
+  sshPort: number;
+  mediatorPid: number;
+  executorPid: number;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts an executor and a mediator that uses it, both from the dev stack's
+ * configs (the mediator with the bench limits), with `env` added to both.
+ * Adds the mediator's port to the bench known_hosts file (same host key).
+ * `nodeArgs` go to both processes (e.g. `--cpu-prof --cpu-prof-dir=DIR` to profile).
+ * The audit benchmark starts two pairs that differ only in
+ * AIRLOCK_BENCH_UNSAFE_NO_AUDIT_FSYNC.
+ */
+export async function startTierPair(
+  stack: BenchStack,
+  stateDir: string,
+  env: Record<string, string> = {},
+  nodeArgs: readonly string[] = [],
+): Promise<TierPair> {
+  const executor = await startTier(stateDir, 'executor', {}, env, nodeArgs);
+  let mediator: { child: ChildProcess; port: number };
+  try {
+    const base = JSON.parse(readFileSync(join(stateDir, 'config', 'mediator.json'), 'utf8')) as {
+      executor: Record<string, unknown>;
+    };
+    mediator = await startTier(
+      stateDir,
+      'mediator',
+      { limits: BENCH_LIMITS, executor: { ...base.executor, address: `127.0.0.1:${executor.port}` } },
+      env,
+      nodeArgs,
+    );
+  } catch (error) {
+    await stopChild(executor.child);
+    throw error;
+  }
+  const hostKey = readFileSync(stack.knownHostsPath, 'utf8').split('\n')[0]!.split(' ').slice(1).join(' ');
+  appendFileSync(stack.knownHostsPath, `\n[127.0.0.1]:${mediator.port} ${hostKey}`);
+  return {
+    sshPort: mediator.port,
+    mediatorPid: mediator.child.pid!,
+    executorPid: executor.child.pid!,
+    async stop() {
+      await stopChild(mediator.child);
+      await stopChild(executor.child);
+    },
+  };
 }
 
 export async function stopChild(child: ChildProcess): Promise<void> {
@@ -248,10 +325,7 @@ export async function startBenchStack(
     if (address === null || typeof address === 'string') throw new Error('tcp source has no port');
     await createForwardPod(dev.cluster.kubeconfigPath, dev.cluster.nodeName, address.port);
     const users = issueBenchUsers(stateDir, userCount);
-    const started = await startBenchMediator(stateDir, {
-      maxSessionsPerPrincipal: 1000,
-      maxUnauthenticatedPerSource: 200,
-    });
+    const started = await startBenchMediator(stateDir, BENCH_LIMITS);
     mediator = started.child;
     const hostKey = readFileSync(dev.knownHostsPath, 'utf8').split(' ').slice(1).join(' ');
     const knownHostsPath = join(stateDir, 'bench_known_hosts');

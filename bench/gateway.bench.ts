@@ -36,7 +36,8 @@ export class Clients {
     this.tierPids = { mediator: stack.mediatorPid, executor: stack.executorPid };
   }
 
-  sshBase(user: BenchUser, extra: readonly string[] = []): string[] {
+  /** ssh arguments for USER against the bench mediator, or the mediator listening on `port`. */
+  sshBase(user: BenchUser, extra: readonly string[] = [], port = this.stack.sshPort): string[] {
     return [
       '-F',
       '/dev/null',
@@ -51,14 +52,14 @@ export class Clients {
       '-i',
       user.keyPath,
       '-p',
-      String(this.stack.sshPort),
+      String(port),
       ...extra,
       `${user.name}@127.0.0.1`,
     ];
   }
 
-  gatewayExec(user: BenchUser, argv: readonly string[]): [string, string[]] {
-    return ['ssh', [...this.sshBase(user), 'exec', EXEC_POD, '--', ...argv]];
+  gatewayExec(user: BenchUser, argv: readonly string[], port?: number): [string, string[]] {
+    return ['ssh', [...this.sshBase(user, [], port), 'exec', EXEC_POD, '--', ...argv]];
   }
 
   kubectlExec(argv: readonly string[], stdin = false): [string, string[]] {
@@ -522,4 +523,97 @@ export async function benchIdleMemory(
   } finally {
     await Promise.all(open.map((c) => stopChild(c)));
   }
+}
+
+export interface AuditSessionLevel {
+  concurrency: number;
+  total: number;
+  /** Sessions/s of each round, fsync on and off, in the order they ran. */
+  on_sessions_per_s: number[];
+  off_sessions_per_s: number[];
+  on: Summary;
+  off: Summary;
+  /** median(on) / median(off). */
+  ratio: number;
+  errors: { on: number; off: number };
+  on_latency_ms: Summary;
+  off_latency_ms: Summary;
+  /** CPU time of each tier per session, fsync on / off (median over rounds). */
+  cpu_ms_per_session: { on: Record<string, number>; off: Record<string, number> };
+}
+
+export interface AuditSessionsResult {
+  argv: readonly string[];
+  rounds: number;
+  levels: AuditSessionLevel[];
+}
+
+/** A mediator+executor pair as the audit benchmark sees it. */
+export interface PairTarget {
+  sshPort: number;
+  mediatorPid: number;
+  executorPid: number;
+}
+
+/**
+ * Exec sessions per second through two otherwise identical mediator+executor
+ * pairs, one with the durable audit trail (fsync) and one with
+ * AIRLOCK_BENCH_UNSAFE_NO_AUDIT_FSYNC=1: ROUNDS rounds per concurrency level,
+ * alternating which pair goes first, so drift on a shared machine hits both.
+ */
+export async function benchAuditSessions(
+  clients: Clients,
+  users: readonly BenchUser[],
+  pairs: { on: PairTarget; off: PairTarget },
+  levels: readonly { concurrency: number; total: number }[],
+  rounds: number,
+): Promise<AuditSessionsResult> {
+  const argv = BENCH_COMMANDS.noop;
+  const run = (pair: PairTarget, concurrency: number, total: number) =>
+    load(concurrency, total, (i) => clients.gatewayExec(users[i % users.length]!, argv, pair.sshPort), {
+      mediator: pair.mediatorPid,
+      executor: pair.executorPid,
+    });
+  for (const pair of [pairs.on, pairs.off]) await run(pair, 2, 4); // warm-up: channels, JIT
+  const result: AuditSessionLevel[] = [];
+  for (const { concurrency, total } of levels) {
+    const on: LoadLevel[] = [];
+    const off: LoadLevel[] = [];
+    for (let r = 0; r < rounds; r++) {
+      if (r % 2 === 0) {
+        on.push(await run(pairs.on, concurrency, total));
+        off.push(await run(pairs.off, concurrency, total));
+      } else {
+        off.push(await run(pairs.off, concurrency, total));
+        on.push(await run(pairs.on, concurrency, total));
+      }
+    }
+    const rates = (levels: LoadLevel[]) => levels.map((l) => l.sessions_per_s);
+    const cpu = (levels: LoadLevel[]) =>
+      Object.fromEntries(
+        ['mediator', 'executor'].map((tier) => [
+          tier,
+          round(median(levels.map((l) => l.cpu_ms_per_session[tier]!)), 1),
+        ]),
+      );
+    const onSummary = summarize(rates(on));
+    const offSummary = summarize(rates(off));
+    result.push({
+      concurrency,
+      total,
+      on_sessions_per_s: rates(on),
+      off_sessions_per_s: rates(off),
+      on: onSummary,
+      off: offSummary,
+      ratio: round(onSummary.p50 / offSummary.p50, 3),
+      errors: {
+        on: on.reduce((n, l) => n + l.errors, 0),
+        off: off.reduce((n, l) => n + l.errors, 0),
+      },
+      on_latency_ms: summarize(on.flatMap((l) => l.samples_ms)),
+      off_latency_ms: summarize(off.flatMap((l) => l.samples_ms)),
+      cpu_ms_per_session: { on: cpu(on), off: cpu(off) },
+    });
+  }
+  return { argv, rounds, levels: result };
 }

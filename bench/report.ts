@@ -84,7 +84,7 @@ export function goals(h: Headline): Goal[] {
       met: check(h.mediator_kib_per_idle_session, (v) => v <= 512),
     },
     {
-      metric: 'audit_on_off_ratio (fsync / no fsync)',
+      metric: 'audit_on_off_ratio (exec sessions/s, audit fsync on / off)',
       goal: '≥ 0.9',
       value: show(h.audit_on_off_ratio),
       met: check(h.audit_on_off_ratio, (v) => v >= 0.9),

@@ -9,15 +9,20 @@
  * rest still run. Numbers are recorded, never asserted.
  *
  * AIRLOCK_BENCH_QUICK=1 runs every part with a handful of samples (a smoke run).
+ * AIRLOCK_BENCH_PARTS=latency,audit-sessions runs only the named parts (see
+ * PARTS); such a partial run writes `<timestamp>-partial.json` and leaves
+ * `latest.md` alone, so it is for comparing before/after while working.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { repoRoot } from '../services/core/repo-root.js';
+import { UNSAFE_NO_AUDIT_FSYNC_ENV } from '../services/core/tier-trust.js';
 import { benchAudit } from './audit.bench.js';
-import { startBenchStack } from './bench-stack.js';
+import { startBenchStack, startTierPair } from './bench-stack.js';
 import {
+  benchAuditSessions,
   benchExecLatency,
   benchIdleMemory,
   benchPortForward,
@@ -44,6 +49,13 @@ const PLAN = QUICK
         { concurrency: 50, total: 50 },
       ],
       audit: { events: 50, rounds: 2 },
+      auditSessions: {
+        rounds: 2,
+        levels: [
+          { concurrency: 1, total: 4 },
+          { concurrency: 10, total: 20 },
+        ],
+      },
     }
   : {
       users: 10,
@@ -57,7 +69,42 @@ const PLAN = QUICK
         { concurrency: 50, total: 100 },
       ],
       audit: { events: 300, rounds: 5 },
+      auditSessions: {
+        rounds: 3,
+        levels: [
+          { concurrency: 1, total: 15 },
+          { concurrency: 10, total: 60 },
+        ],
+      },
     };
+
+/** The parts AIRLOCK_BENCH_PARTS can name; the first seven need the stack. */
+const PARTS = [
+  'memory',
+  'latency',
+  'stdout',
+  'stdin',
+  'portforward',
+  'sustained',
+  'audit-sessions',
+  'audit-micro',
+  'ssh-cert',
+  'policy',
+] as const;
+type PartName = (typeof PARTS)[number];
+
+function selectedParts(value: string | undefined): ReadonlySet<PartName> {
+  if (value === undefined || value.trim() === '') return new Set(PARTS);
+  const names = value.split(',').map((n) => n.trim());
+  const unknown = names.filter((n) => !(PARTS as readonly string[]).includes(n));
+  if (unknown.length > 0)
+    throw new Error(`AIRLOCK_BENCH_PARTS: unknown part(s) ${unknown.join(', ')}; parts: ${PARTS.join(', ')}`);
+  return new Set(names as PartName[]);
+}
+
+const SELECTED = selectedParts(process.env.AIRLOCK_BENCH_PARTS);
+const PARTIAL = SELECTED.size < PARTS.length;
+const want = (name: PartName) => SELECTED.has(name);
 
 const finite = (value: number | undefined): number | null =>
   value !== undefined && Number.isFinite(value) ? value : null;
@@ -97,52 +144,90 @@ function runMicro(script: string): unknown {
 async function main(): Promise<void> {
   const startedAt = new Date().toISOString();
   const errors: Record<string, string> = {};
-  const stateDir = mkdtempSync(join(tmpdir(), 'airlock-bench-'));
-  const stack = await startBenchStack(stateDir, (line) => log(line), PLAN.users).catch((error: unknown) => {
-    rmSync(stateDir, { recursive: true, force: true });
-    throw error;
-  });
-  const machine = machineInfo(stack.kubectl);
-  log(`stack up: bench mediator pid ${stack.mediatorPid} on ssh port ${stack.sshPort}`);
-  const clients = new Clients(stack);
-  const user = stack.users[0]!;
+  let machine: ReturnType<typeof machineInfo> | undefined;
   let memory: Awaited<ReturnType<typeof benchIdleMemory>> | undefined;
   let latency: Awaited<ReturnType<typeof benchExecLatency>> | undefined;
   let stdout: Awaited<ReturnType<typeof benchStdout>> | undefined;
   let stdin: Awaited<ReturnType<typeof benchStdin>> | undefined;
   let forward: Awaited<ReturnType<typeof benchPortForward>> | undefined;
   let sustained: Awaited<ReturnType<typeof benchSustained>> | undefined;
-  try {
-    // Memory first, on a mediator that has served only a few warm-up sessions.
-    memory = await part('idle memory', errors, async () => {
-      for (let i = 0; i < 3; i++) await benchExecLatency(clients, user, 1, 0);
-      return benchIdleMemory(clients, stack, stack.users, PLAN.idleSessions);
+  let auditSessions: Awaited<ReturnType<typeof benchAuditSessions>> | undefined;
+  const needsStack = PARTS.slice(0, 7).some(want);
+  if (needsStack) {
+    const stateDir = mkdtempSync(join(tmpdir(), 'airlock-bench-'));
+    const stack = await startBenchStack(stateDir, (line) => log(line), PLAN.users).catch((error: unknown) => {
+      rmSync(stateDir, { recursive: true, force: true });
+      throw error;
     });
-    latency = await part('exec latency', errors, () =>
-      benchExecLatency(clients, user, PLAN.latency.runs, PLAN.latency.warmup),
-    );
-    stdout = await part('stdout throughput', errors, () =>
-      benchStdout(clients, user, PLAN.streamBytes, PLAN.streamRuns),
-    );
-    stdin = await part('stdin throughput', errors, () =>
-      benchStdin(clients, user, PLAN.streamBytes, PLAN.streamRuns),
-    );
-    forward = await part('port-forward throughput', errors, () =>
-      benchPortForward(clients, stack, user, PLAN.streamBytes, PLAN.streamRuns),
-    );
-    sustained = await part('sustained exec load', errors, () =>
-      benchSustained(clients, stack.users, PLAN.load),
-    );
-  } finally {
-    log('stopping the stack');
-    await stack.stop();
-    rmSync(stateDir, { recursive: true, force: true });
+    machine = machineInfo(stack.kubectl);
+    log(`stack up: bench mediator pid ${stack.mediatorPid} on ssh port ${stack.sshPort}`);
+    const clients = new Clients(stack);
+    const user = stack.users[0]!;
+    try {
+      // Memory first, on a mediator that has served only a few warm-up sessions.
+      if (want('memory'))
+        memory = await part('idle memory', errors, async () => {
+          for (let i = 0; i < 3; i++) await benchExecLatency(clients, user, 1, 0);
+          return benchIdleMemory(clients, stack, stack.users, PLAN.idleSessions);
+        });
+      if (want('latency'))
+        latency = await part('exec latency', errors, () =>
+          benchExecLatency(clients, user, PLAN.latency.runs, PLAN.latency.warmup),
+        );
+      if (want('stdout'))
+        stdout = await part('stdout throughput', errors, () =>
+          benchStdout(clients, user, PLAN.streamBytes, PLAN.streamRuns),
+        );
+      if (want('stdin'))
+        stdin = await part('stdin throughput', errors, () =>
+          benchStdin(clients, user, PLAN.streamBytes, PLAN.streamRuns),
+        );
+      if (want('portforward'))
+        forward = await part('port-forward throughput', errors, () =>
+          benchPortForward(clients, stack, user, PLAN.streamBytes, PLAN.streamRuns),
+        );
+      if (want('sustained'))
+        sustained = await part('sustained exec load', errors, () =>
+          benchSustained(clients, stack.users, PLAN.load),
+        );
+      if (want('audit-sessions'))
+        auditSessions = await part('exec sessions/s, audit fsync on vs off', errors, async () => {
+          const on = await startTierPair(stack, stateDir);
+          try {
+            const off = await startTierPair(stack, stateDir, { [UNSAFE_NO_AUDIT_FSYNC_ENV]: '1' });
+            try {
+              return await benchAuditSessions(
+                clients,
+                stack.users,
+                { on, off },
+                PLAN.auditSessions.levels,
+                PLAN.auditSessions.rounds,
+              );
+            } finally {
+              await off.stop();
+            }
+          } finally {
+            await on.stop();
+          }
+        });
+    } finally {
+      log('stopping the stack');
+      await stack.stop();
+      rmSync(stateDir, { recursive: true, force: true });
+    }
   }
-  const audit = await part('audit durable vs non-durable', errors, () =>
-    benchAudit(PLAN.audit.events, PLAN.audit.rounds),
-  );
-  const sshCert = await part('ssh-cert micro', errors, async () => runMicro('ssh-cert.bench.js'));
-  const policy = await part('policy micro', errors, async () => runMicro('policy.bench.js'));
+  machine ??= machineInfo(undefined);
+  const audit = want('audit-micro')
+    ? await part('audit durable vs non-durable', errors, () =>
+        benchAudit(PLAN.audit.events, PLAN.audit.rounds),
+      )
+    : undefined;
+  const sshCert = want('ssh-cert')
+    ? await part('ssh-cert micro', errors, async () => runMicro('ssh-cert.bench.js'))
+    : undefined;
+  const policy = want('policy')
+    ? await part('policy micro', errors, async () => runMicro('policy.bench.js'))
+    : undefined;
 
   const best = sustained?.gateway
     .filter((level) => level.errors === 0)
@@ -163,7 +248,8 @@ async function main(): Promise<void> {
     exec_sessions_p99_ms: best?.latency_ms.p99 ?? null,
     exec_sessions_concurrency: best?.concurrency ?? null,
     mediator_kib_per_idle_session: memory?.mediator_kib_per_idle_session ?? null,
-    audit_on_off_ratio: finite(audit?.audit_on_off_ratio),
+    // Session rates (the issue's measure), at the highest concurrency measured; the append micro-benchmark is a detail row.
+    audit_on_off_ratio: finite(auditSessions?.levels.at(-1)?.ratio),
   };
 
   const details: DetailRow[] = [];
@@ -209,6 +295,12 @@ async function main(): Promise<void> {
       gateway: `${memory.rss_kib_before} → ${memory.rss_kib_with_sessions} → ${memory.rss_kib_after_close}`,
       kubectl: '—',
     });
+  for (const level of auditSessions?.levels ?? [])
+    details.push({
+      what: `exec sessions/s with audit fsync on / off (separate mediator+executor pairs), concurrency ${level.concurrency}, p50 of ${auditSessions!.rounds} × ${level.total} sessions`,
+      gateway: `${level.on.p50} / ${level.off.p50} (ratio ${level.ratio}; p99 ms ${level.on_latency_ms.p99} / ${level.off_latency_ms.p99}${level.errors.on + level.errors.off ? `; failed ${level.errors.on} / ${level.errors.off}` : ''})`,
+      kubectl: '—',
+    });
   if (audit)
     details.push({
       what: `audit appends/s, fsync on / off, one at a time (p50 of ${audit.rounds} × ${audit.events_per_round})`,
@@ -231,6 +323,7 @@ async function main(): Promise<void> {
     started_at: startedAt,
     finished_at: new Date().toISOString(),
     quick: QUICK,
+    parts: [...SELECTED],
     machine,
     plan: PLAN,
     ...headline,
@@ -242,16 +335,17 @@ async function main(): Promise<void> {
     portforward_throughput: forward,
     sustained,
     idle_memory: memory,
+    audit_sessions: auditSessions,
     audit,
     micro: { ssh_cert: sshCert, policy },
   };
   const dir = join(repoRoot(), 'bench', 'results');
   mkdirSync(dir, { recursive: true });
   const stamp = startedAt.replace(/[:.]/g, '-');
-  const jsonPath = join(dir, `${stamp}.json`);
+  const jsonPath = join(dir, `${stamp}${PARTIAL ? '-partial' : ''}.json`);
   writeFileSync(jsonPath, `${JSON.stringify(results, null, 2)}\n`);
   const markdown = renderMarkdown(startedAt, machine, headline, details, notes);
-  writeFileSync(join(dir, 'latest.md'), markdown);
+  if (!PARTIAL) writeFileSync(join(dir, 'latest.md'), markdown);
   process.stdout.write(`${markdown}\nresults: ${jsonPath}\n`);
 }
 

@@ -31,11 +31,35 @@ export function watchSshTrust(
   return { trustedSshCas, revocation };
 }
 
-/** A tier's own audit trail from its `audit` configuration block. */
+/**
+ * The benchmark-only switch that turns off the audit trail's fsync, so
+ * `npm run bench` can measure what durability costs per session. It is an
+ * environment variable on purpose, not a config field: no deployment file
+ * can carry it. Records are still written, chained and checkpointed, but a
+ * crash may lose the last ones, so decisions are no longer durable.
+ */
+export const UNSAFE_NO_AUDIT_FSYNC_ENV = 'AIRLOCK_BENCH_UNSAFE_NO_AUDIT_FSYNC';
+
+/**
+ * Whether a tier's audit trail fsyncs: true unless
+ * AIRLOCK_BENCH_UNSAFE_NO_AUDIT_FSYNC is exactly `1`. When it is off, `warn`
+ * is told so; the composition roots log it at warn on every start and record
+ * `audit_fsync: false` in their `config.loaded` audit event.
+ */
+export function auditFsyncFromEnv(env: NodeJS.ProcessEnv, warn: (message: string) => void): boolean {
+  if (env[UNSAFE_NO_AUDIT_FSYNC_ENV] !== '1') return true;
+  warn(
+    `${UNSAFE_NO_AUDIT_FSYNC_ENV}=1: audit fsync is OFF, decisions are not durable (benchmarks only, never in production)`,
+  );
+  return false;
+}
+
+/** A tier's own audit trail from its `audit` configuration block; `fsync` off only for benchmarks. */
 export function openTierAuditTrail(
   audit: { path: string; signingKeyFile: string; checkpointEvery: number },
   tier: AuditTier,
   clock: () => Date,
+  fsync = true,
 ): Promise<FileAuditTrail> {
   return createFileAuditTrail({
     path: audit.path,
@@ -43,5 +67,6 @@ export function openTierAuditTrail(
     signingKey: createPrivateKey(readFileSync(audit.signingKeyFile)),
     checkpointEvery: audit.checkpointEvery,
     clock,
+    fsync,
   });
 }

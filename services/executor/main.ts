@@ -5,7 +5,7 @@ import { Metrics, startOpsServer } from '../core/ops-server.js';
 import { loadPolicy } from '../core/policy/index.js';
 import { serviceMain } from '../core/service-main.js';
 import { startTelemetry, telemetryOptionsFromEnv } from '../core/telemetry.js';
-import { openTierAuditTrail, watchSshTrust } from '../core/tier-trust.js';
+import { auditFsyncFromEnv, openTierAuditTrail, watchSshTrust } from '../core/tier-trust.js';
 import { loadTierCa } from '../core/x509/index.js';
 import { loadExecutorConfig } from './config.js';
 import { createExecutorService } from './executor-service.js';
@@ -35,7 +35,8 @@ export async function runExecutor(
     readFileSync(config.executorCa.certFile, 'utf8'),
     readFileSync(config.executorCa.keyFile, 'utf8'),
   );
-  const audit = await openTierAuditTrail(config.audit, 'executor', clock);
+  const auditFsync = auditFsyncFromEnv(process.env, (message) => logger.warn(message));
+  const audit = await openTierAuditTrail(config.audit, 'executor', clock, auditFsync);
   const kubeConfig = new KubeConfig();
   if (config.kubeconfig) kubeConfig.loadFromFile(config.kubeconfig);
   else kubeConfig.loadFromCluster();
@@ -61,7 +62,12 @@ export async function runExecutor(
     event: 'config.loaded',
     actor: { kind: 'system' },
     target: { cluster: config.cluster },
-    details: { listen: config.listen, ssh_cas: sshCas.length, profiles: Object.keys(policy.profiles).length },
+    details: {
+      listen: config.listen,
+      ssh_cas: sshCas.length,
+      profiles: Object.keys(policy.profiles).length,
+      ...(auditFsync ? {} : { audit_fsync: false }),
+    },
   });
   const server = await startExecutorServer(service, {
     listen: config.listen,

@@ -5,7 +5,7 @@ import { Metrics, startOpsServer } from '../core/ops-server.js';
 import { loadPolicy } from '../core/policy/index.js';
 import { serviceMain } from '../core/service-main.js';
 import { startTelemetry, telemetryOptionsFromEnv } from '../core/telemetry.js';
-import { openTierAuditTrail, watchSshTrust } from '../core/tier-trust.js';
+import { auditFsyncFromEnv, openTierAuditTrail, watchSshTrust } from '../core/tier-trust.js';
 import { loadTierCa } from '../core/x509/index.js';
 import { loadMediatorConfig } from './config.js';
 import { loadOrCreateHostKey } from './host-key.js';
@@ -32,7 +32,8 @@ export async function runMediator(configPath: string) {
     readFileSync(config.mediatorCa.certFile, 'utf8'),
     readFileSync(config.mediatorCa.keyFile, 'utf8'),
   );
-  const audit = await openTierAuditTrail(config.audit, 'mediator', clock);
+  const auditFsync = auditFsyncFromEnv(process.env, (message) => logger.warn(message));
+  const audit = await openTierAuditTrail(config.audit, 'mediator', clock, auditFsync);
   // Spans always exist (their ids go into audit records and Impersonate-Extra);
   // they are exported only when OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT is set. See docs/telemetry.md.
   const telemetry = startTelemetry(telemetryOptionsFromEnv(process.env, 'airlock-mediator'));
@@ -66,7 +67,12 @@ export async function runMediator(configPath: string) {
     event: 'config.loaded',
     actor: { kind: 'system' },
     target: {},
-    details: { listen: config.listen, host_key: hostKey.fingerprint, ssh_cas: sshCas.length },
+    details: {
+      listen: config.listen,
+      host_key: hostKey.fingerprint,
+      ssh_cas: sshCas.length,
+      ...(auditFsync ? {} : { audit_fsync: false }),
+    },
   });
   const separator = config.listen.lastIndexOf(':');
   const port = await frontend.listen(

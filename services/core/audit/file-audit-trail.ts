@@ -132,12 +132,52 @@ function unavailable(path: string, cause: unknown, what = 'cannot be written'): 
   });
 }
 
+/** A settle-once promise whose outcome is decided by the writer. */
+interface Pending {
+  readonly promise: Promise<void>;
+  resolve(): void;
+  reject(error: unknown): void;
+}
+
+function pending(): Pending {
+  let resolve!: () => void;
+  let reject!: (error: unknown) => void;
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+/** A unit of work for the writer, in chain order. */
+type Entry =
+  | { kind: 'record'; bytes: Buffer; durable: boolean; done: Pending }
+  | { kind: 'rotate'; target: string; done: Pending }
+  | { kind: 'close'; done: Pending };
+
+/** Most bytes the writer puts in one write call; a group larger than this is split (still one fsync). */
+const MAX_GROUP_BYTES = 1024 * 1024;
+
+/**
+ * Group commit. `append` seals its record at once, in call order, so chain
+ * order is append order, and queues it; one writer drains the queue. All
+ * records queued while a write+fsync is in flight go out together in the
+ * next write and share the next fsync, so N sessions deciding at once cost
+ * one fsync, not N. Every durable append resolves only after the fsync that
+ * covers its record; if that write or fsync fails, every append of the group
+ * and everything queued after it rejects with AUDIT_UNAVAILABLE and the trail
+ * stays unhealthy (fail closed: nothing is reported durable that was not).
+ */
 class FileAuditTrailImpl implements FileAuditTrail {
   lastError: AirlockError | undefined;
+  /** Head after the last sealed (queued) record: what the next append chains onto. */
   private chain: ChainHead;
   private sinceCheckpoint = 0;
-  private queue: Promise<unknown> = Promise.resolve();
-  private closed = false;
+  /** Bytes of the active file once everything queued for it is written (drives maxBytes). */
+  private fileBytes: number;
+  private readonly queue: Entry[] = [];
+  private writing = false;
+  private closing: Promise<void> | undefined;
   private readonly rotated: string[] = [];
   private readonly keyId: string;
   private readonly checkpointEvery: number;
@@ -150,13 +190,14 @@ class FileAuditTrailImpl implements FileAuditTrail {
     head: ChainHead,
   ) {
     this.chain = head;
+    this.fileBytes = sink.size;
     this.keyId = auditKeyId(options.signingKey);
     this.checkpointEvery = options.checkpointEvery ?? 100;
     this.fsync = options.fsync ?? true;
   }
 
   healthy(): boolean {
-    return !this.closed && this.lastError === undefined;
+    return this.closing === undefined && this.lastError === undefined;
   }
 
   head(): ChainHead {
@@ -168,7 +209,7 @@ class FileAuditTrailImpl implements FileAuditTrail {
   }
 
   append(event: AuditEventInput, options: AppendOptions = {}): Promise<void> {
-    return this.serially(async () => {
+    try {
       this.ensureWritable();
       if (!(AUDIT_EVENT_NAMES as readonly string[]).includes(event.event))
         throw new AirlockError('INTERNAL', `unknown audit event ${String(event.event)}`);
@@ -180,71 +221,69 @@ class FileAuditTrailImpl implements FileAuditTrail {
         // append still rejects (the caller fails closed) but the trail stays usable.
         throw new AirlockError('INTERNAL', 'audit event is not serialisable', { cause });
       }
-      await this.write(sealed, options.durable ?? event.decision !== undefined);
+      const written = this.enqueueRecord(sealed, options.durable ?? event.decision !== undefined);
       this.sinceCheckpoint++;
-      if (this.sinceCheckpoint >= this.checkpointEvery) await this.writeCheckpoint('interval');
-      if (this.options.maxBytes !== undefined && this.sink.size >= this.options.maxBytes)
-        await this.rotateNow();
-    });
+      // The checkpoint and a size rotation are queued right behind the event,
+      // so they normally share its write and fsync; the append waits for its own record only.
+      if (this.sinceCheckpoint >= this.checkpointEvery) this.enqueueCheckpoint('interval').catch(() => {});
+      if (this.options.maxBytes !== undefined && this.fileBytes >= this.options.maxBytes)
+        this.enqueueRotation().catch(() => {});
+      return written;
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   checkpoint(): Promise<void> {
-    return this.serially(async () => {
+    try {
       this.ensureWritable();
-      await this.writeCheckpoint('manual');
-    });
+      return this.enqueueCheckpoint('manual');
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   rotate(): Promise<void> {
-    return this.serially(async () => {
+    try {
       this.ensureWritable();
-      await this.rotateNow();
-    });
+      return this.enqueueRotation();
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   close(): Promise<void> {
-    return this.serially(async () => {
-      if (this.closed) return;
-      const wasHealthy = this.healthy();
-      this.closed = true;
-      try {
-        if (wasHealthy) await this.writeCheckpoint('close');
-      } finally {
-        await this.sink.close().catch(() => undefined);
-        this.lastError ??= new AirlockError('AUDIT_UNAVAILABLE', 'audit trail is closed', {
-          detail: this.options.path,
-        });
-      }
-    });
+    if (this.closing) return this.closing;
+    // Only a healthy trail gets a closing checkpoint; a failed one just lets go of the file.
+    const checkpointed = this.lastError === undefined ? this.enqueueCheckpoint('close') : Promise.resolve();
+    checkpointed.catch(() => {});
+    const done = pending();
+    this.queue.push({ kind: 'close', done });
+    this.kick();
+    this.closing = done.promise.then(() => checkpointed);
+    return this.closing;
   }
 
   private now(): string {
     return this.options.clock().toISOString();
   }
 
-  private serially<T>(op: () => Promise<T>): Promise<T> {
-    const result = this.queue.then(op);
-    this.queue = result.catch(() => undefined);
-    return result;
-  }
-
   private ensureWritable(): void {
     if (this.lastError) throw this.lastError;
-    if (this.closed) throw new AirlockError('AUDIT_UNAVAILABLE', 'audit trail is closed');
+    if (this.closing) throw new AirlockError('AUDIT_UNAVAILABLE', 'audit trail is closed');
   }
 
-  private async write(sealed: SealedRecord, durable: boolean): Promise<void> {
-    try {
-      await this.sink.write(Buffer.from(`${sealed.line}\n`, 'utf8'));
-      if (durable && this.fsync) await this.sink.sync();
-    } catch (cause) {
-      this.lastError = unavailable(this.options.path, cause);
-      throw this.lastError;
-    }
+  private enqueueRecord(sealed: SealedRecord, durable: boolean): Promise<void> {
+    const bytes = Buffer.from(`${sealed.line}\n`, 'utf8');
+    const done = pending();
+    this.queue.push({ kind: 'record', bytes, durable, done });
     this.chain = headAfter(sealed.record);
+    this.fileBytes += bytes.length;
+    this.kick();
+    return done.promise;
   }
 
-  private async writeCheckpoint(reason: CheckpointReason): Promise<void> {
+  private enqueueCheckpoint(reason: CheckpointReason): Promise<void> {
     const sealed = sealCheckpoint(this.chain, {
       time: this.now(),
       tier: this.options.tier,
@@ -252,22 +291,95 @@ class FileAuditTrailImpl implements FileAuditTrail {
       signingKey: this.options.signingKey,
       keyId: this.keyId,
     });
-    await this.write(sealed, true);
     this.sinceCheckpoint = 0;
+    return this.enqueueRecord(sealed, true);
   }
 
-  private async rotateNow(): Promise<void> {
-    await this.writeCheckpoint('rotate');
-    const target = rotatedAuditPath(this.options.path, this.chain.nextSeq - 1);
+  /** Queues a `rotate` checkpoint, then the file switch; resolves once the new file is open. */
+  private enqueueRotation(): Promise<void> {
+    const checkpointed = this.enqueueCheckpoint('rotate');
+    checkpointed.catch(() => {});
+    const done = pending();
+    this.queue.push({
+      kind: 'rotate',
+      target: rotatedAuditPath(this.options.path, this.chain.nextSeq - 1),
+      done,
+    });
+    this.fileBytes = 0;
+    this.kick();
+    return done.promise;
+  }
+
+  /** Starts the writer unless it runs. */
+  private kick(): void {
+    if (this.writing) return;
+    this.writing = true;
+    void this.drain();
+  }
+
+  private async drain(): Promise<void> {
+    while (this.queue.length > 0) {
+      const head = this.queue[0]!;
+      if (head.kind === 'record') {
+        // Let everything already runnable append first (the callers woken by
+        // the previous group, several sessions deciding in the same turn), so
+        // they join this group instead of waiting for the next fsync.
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        await this.writeGroup();
+      } else {
+        this.queue.shift();
+        if (head.kind === 'rotate') await this.switchFile(head.target, head.done);
+        else {
+          await this.sink.close().catch(() => undefined);
+          this.lastError ??= new AirlockError('AUDIT_UNAVAILABLE', 'audit trail is closed', {
+            detail: this.options.path,
+          });
+          head.done.resolve();
+        }
+      }
+    }
+    this.writing = false;
+  }
+
+  /** Writes every record at the front of the queue, fsyncs once if any is durable, settles them all. */
+  private async writeGroup(): Promise<void> {
+    const group: Extract<Entry, { kind: 'record' }>[] = [];
+    while (this.queue[0]?.kind === 'record') group.push(this.queue.shift() as (typeof group)[number]);
+    if (this.lastError) {
+      for (const entry of group) entry.done.reject(this.lastError);
+      return;
+    }
+    try {
+      for (let i = 0; i < group.length; ) {
+        const chunk: Buffer[] = [];
+        let bytes = 0;
+        for (; i < group.length && (chunk.length === 0 || bytes < MAX_GROUP_BYTES); i++) {
+          chunk.push(group[i]!.bytes);
+          bytes += group[i]!.bytes.length;
+        }
+        await this.sink.write(chunk.length === 1 ? chunk[0]! : Buffer.concat(chunk, bytes));
+      }
+      if (this.fsync && group.some((entry) => entry.durable)) await this.sink.sync();
+    } catch (cause) {
+      this.lastError = unavailable(this.options.path, cause);
+      for (const entry of group) entry.done.reject(this.lastError);
+      return;
+    }
+    for (const entry of group) entry.done.resolve();
+  }
+
+  private async switchFile(target: string, done: Pending): Promise<void> {
+    if (this.lastError) return done.reject(this.lastError);
     try {
       await this.sink.close();
       await this.storage.renameNew(this.options.path, target);
       this.sink = await this.storage.openAppend(this.options.path);
     } catch (cause) {
       this.lastError = unavailable(this.options.path, cause, 'cannot be rotated');
-      throw this.lastError;
+      return done.reject(this.lastError);
     }
     this.rotated.push(target);
+    done.resolve();
   }
 }
 

@@ -23,18 +23,22 @@ export type StorageOp =
 export class ObservedAuditStorage implements AuditStorage {
   readonly ops: StorageOp[] = [];
   private held: Promise<void> | undefined;
-  private releaseHeld: (() => void) | undefined;
 
   constructor(private readonly inner: AuditStorage = nodeAuditStorage) {}
 
-  /** Makes every fsync wait until the returned function is called. */
+  /**
+   * Makes every fsync started from now on wait until the returned function is
+   * called. Holding again starts a new hold; each release frees its own.
+   */
   holdSyncs(): () => void {
-    this.held = new Promise((resolve) => {
-      this.releaseHeld = resolve;
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
     });
+    this.held = held;
     return () => {
-      this.releaseHeld?.();
-      this.held = undefined;
+      release();
+      if (this.held === held) this.held = undefined;
     };
   }
 
@@ -80,15 +84,22 @@ function errno(code: string, message: string): NodeJS.ErrnoException {
   return Object.assign(new Error(`${code}: ${message}`), { code });
 }
 
-/** Storage whose sinks fail after `writesBeforeFailure` successful writes (ENOSPC), or on fsync (EIO). */
+/**
+ * Storage whose sinks fail after `writesBeforeFailure` successful writes
+ * (ENOSPC), or on every fsync (`failSync`) or after `syncsBeforeFailure`
+ * successful ones (EIO). Failing calls are not recorded in `ops`.
+ */
 export class FaultyAuditStorage extends ObservedAuditStorage {
-  constructor(private readonly fault: { writesBeforeFailure?: number; failSync?: boolean }) {
+  constructor(
+    private readonly fault: { writesBeforeFailure?: number; failSync?: boolean; syncsBeforeFailure?: number },
+  ) {
     super();
   }
 
   override async openAppend(path: string): Promise<FileSink> {
     const sink = await super.openAppend(path);
     let writes = 0;
+    let syncs = 0;
     const fault = this.fault;
     return {
       get size() {
@@ -101,7 +112,9 @@ export class FaultyAuditStorage extends ObservedAuditStorage {
         await sink.write(data);
       },
       async sync() {
-        if (fault.failSync) throw errno('EIO', 'i/o error, fsync');
+        if (fault.failSync || (fault.syncsBeforeFailure !== undefined && syncs >= fault.syncsBeforeFailure))
+          throw errno('EIO', 'i/o error, fsync');
+        syncs++;
         await sink.sync();
       },
       close: () => sink.close(),
