@@ -395,7 +395,10 @@ describe('access broker: kube client certificates (in-memory ports)', () => {
       caKey: generateCaKey('ed25519'),
       adminGroups: [],
       clock: () => now,
-      kubeCertificates: { cluster: 'dev', signer: { sign: (r) => honest.sign({ ...r, csrPem: otherKey }) } },
+      kubeCertificates: {
+        cluster: 'dev',
+        signer: { sign: (r) => honest.sign({ ...r, csrPem: otherKey }), remove: (n) => honest.remove(n) },
+      },
     });
     const id = await approved(broker);
     const good = (await createCsr({ ...subject, keyType: 'ecdsa-p256' })).csrPem;

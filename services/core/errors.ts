@@ -103,6 +103,8 @@ export const SYSTEM_CODES = [
   'CSR_SUBJECT_MISMATCH',
   /** Broker: Kubernetes client certificates are not configured on this broker (no `kubeCertificates`). */
   'KUBE_CERT_UNAVAILABLE',
+  /** Executor (`kubeCredentials: "csr"`): no per-session client certificate (CSR refused, denied, not signed in time, or a system: user). */
+  'KUBE_CREDENTIALS_UNAVAILABLE',
 ] as const;
 
 export type ErrorCode =

@@ -35,6 +35,10 @@ describe('executor configuration', () => {
     });
     expect(config.revocation).toEqual({ krlFiles: [], denyListFiles: [] });
     expect(config.drainSeconds).toBe(30);
+    expect(config.kubeCredentials).toBe('impersonation');
+    expect(loadExecutorConfig(write('csr.json', { ...valid, kubeCredentials: 'csr' })).kubeCredentials).toBe(
+      'csr',
+    );
   });
 
   it('names every bad field by path', () => {
@@ -43,6 +47,7 @@ describe('executor configuration', () => {
       listen: 'nowhere',
       serving: { lifetimeSeconds: 10 },
       executorCa: { certFile: 'x' },
+      kubeCredentials: 'token',
       extra: 1,
     };
     let error: unknown;
@@ -57,6 +62,7 @@ describe('executor configuration', () => {
     expect(lines).toEqual([
       '(root): unknown field extra',
       'executorCa: missing field keyFile',
+      'kubeCredentials: must be equal to one of the allowed values',
       'listen: must match pattern "^.+:[0-9]{1,5}$"',
       'serving.lifetimeSeconds: must be >= 300',
     ]);

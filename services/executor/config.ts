@@ -1,4 +1,5 @@
 import { loadConfigFile, resolveFrom, SCHEMA } from '../core/config-file.js';
+import { KUBE_CREDENTIAL_MODES, type KubeCredentialMode } from './kube-credentials.js';
 
 /** The executor's configuration file (JSON). Paths are relative to the file. */
 export interface ExecutorConfig {
@@ -18,6 +19,11 @@ export interface ExecutorConfig {
   audit: { path: string; signingKeyFile: string; checkpointEvery: number };
   /** Kubeconfig of the executor's own identity; absent: in-cluster ServiceAccount. */
   kubeconfig?: string;
+  /**
+   * How sessions authenticate to Kubernetes (kube-credentials.ts): impersonation (default) or
+   * a per-session client certificate from the CSR API.
+   */
+  kubeCredentials: KubeCredentialMode;
   /** How long open streams may finish after SIGTERM. */
   /** Local operations endpoint: /healthz, /readyz, /metrics. Absent: not served. */
   ops?: { listen: string };
@@ -58,6 +64,7 @@ export const executorConfigSchema = {
     },
     audit: SCHEMA.audit,
     kubeconfig: { ...SCHEMA.file, nullable: true },
+    kubeCredentials: { type: 'string', enum: KUBE_CREDENTIAL_MODES, default: 'impersonation' },
     ops: SCHEMA.ops,
     drainSeconds: SCHEMA.drainSeconds,
     logLevel: SCHEMA.logLevel,

@@ -7,13 +7,7 @@ import type { Logger } from 'pino';
 import type { AuditEventInput, AuditTrail } from '../core/audit/types.js';
 import { AirlockError } from '../core/errors.js';
 import { Metrics } from '../core/ops-server.js';
-import {
-  authorizeIntent,
-  IMPERSONATED_USER,
-  type Intent,
-  type Policy,
-  renderGroups,
-} from '../core/policy/index.js';
+import { authorizeIntent, type Intent, type Policy, renderGroups } from '../core/policy/index.js';
 import { SESSION_METADATA_KEY } from '../core/rpc/executor-proto.js';
 import { toGrpcError } from '../core/rpc/grpc-errors.js';
 import type {
@@ -41,8 +35,14 @@ import {
 } from '../core/ssh-cert/index.js';
 import { contextFromTraceparent, defaultTracer, endSpan, traceIdsOf } from '../core/telemetry.js';
 import { parseSessionGrant, verifyPeerCertificate } from '../core/x509/index.js';
-import { type KubeGateway, type ObjectKind, type PodTarget, withKubeSpans } from './kube-gateway.js';
-import type { Impersonation } from './kube-impersonation.js';
+import type { KubeCredentials, SessionKubeCredentials } from './kube-credentials.js';
+import {
+  type KubeCaller,
+  type KubeGateway,
+  type ObjectKind,
+  type PodTarget,
+  withKubeSpans,
+} from './kube-gateway.js';
 import { type ExecutorSession, SessionRegistry } from './session-registry.js';
 
 export interface ExecutorDeps {
@@ -55,6 +55,11 @@ export interface ExecutorDeps {
   /** The mediator tier's CA certificates (PEM), for session grants. */
   mediatorCas: () => readonly string[];
   kube: KubeGateway;
+  /**
+   * How each session authenticates to Kubernetes: opened at OpenSession (a
+   * failure refuses the session), released when the session ends.
+   */
+  kubeCredentials: KubeCredentials;
   audit: AuditTrail;
   logger: Logger;
   /** Overridden in tests. */
@@ -150,16 +155,21 @@ export function createExecutorService(deps: ExecutorDeps) {
     'OpenSession calls by decision and code',
   );
   const sessionsActive = metrics.gauge('airlock_executor_sessions_active', 'Sessions open at the executor');
-  const sessions = new SessionRegistry(deps.clock, (session) => {
-    void audit({
-      event: 'session.expired',
-      actor: { user: session.user },
-      target: { cluster: session.scope.cluster, namespace: session.scope.namespace },
-      code: 'SESSION_EXPIRED',
-      session_id: session.id,
-      request_id: session.scope.requestId,
-    });
-  });
+  const sessions = new SessionRegistry(
+    deps.clock,
+    (session) => {
+      void audit({
+        event: 'session.expired',
+        actor: { user: session.user },
+        target: { cluster: session.scope.cluster, namespace: session.scope.namespace },
+        code: 'SESSION_EXPIRED',
+        session_id: session.id,
+        request_id: session.scope.requestId,
+      });
+    },
+    // However a session ends, its Kubernetes credentials end with it (csr mode: the CSR is deleted).
+    (session) => void session.kube.release(),
+  );
   let draining = false;
 
   /**
@@ -265,14 +275,13 @@ export function createExecutorService(deps: ExecutorDeps) {
     };
   }
 
-  function impersonation(ctx: CallContext): Impersonation {
-    const extra: Record<string, string[]> = {
-      'airlock.dev/user': [ctx.session.user],
-      'airlock.dev/session-id': [ctx.session.id],
-      'airlock.dev/request-id': [ctx.session.scope.requestId],
+  /** Who this call's Kubernetes requests are for, with the session's clients. */
+  function caller(ctx: CallContext): KubeCaller {
+    return {
+      user: ctx.session.user,
+      groups: ctx.session.groups,
+      clients: ctx.session.kube.clients({ traceId: ctx.traceId }),
     };
-    if (ctx.traceId) extra['airlock.dev/trace-id'] = [ctx.traceId];
-    return { user: IMPERSONATED_USER, groups: ctx.session.groups, extra };
   }
 
   function baseEvent(
@@ -342,8 +351,7 @@ export function createExecutorService(deps: ExecutorDeps) {
     const namespace = target?.namespace || ctx.session.scope.namespace;
     const pod = target?.pod ?? '';
     if (!pod) throw new AirlockError('USAGE', 'a pod is required');
-    const container =
-      target?.container || (await ctx.kube.defaultContainer(namespace, pod, impersonation(ctx)));
+    const container = target?.container || (await ctx.kube.defaultContainer(namespace, pod, caller(ctx)));
     return { namespace, pod, container };
   }
 
@@ -397,6 +405,8 @@ export function createExecutorService(deps: ExecutorDeps) {
     const request = call.request;
     const ids = traceIdsOf(span);
     const actor = { user: request.principal, address: request.client_address };
+    /** Released here if the session is refused after they were made; otherwise the session owns them. */
+    let kube: SessionKubeCredentials | undefined;
     try {
       if (!deps.audit.healthy())
         throw new AirlockError('AUDIT_UNAVAILABLE', 'the audit trail is unavailable');
@@ -450,6 +460,13 @@ export function createExecutorService(deps: ExecutorDeps) {
       const certEnd =
         identity.validBefore === null ? Number.POSITIVE_INFINITY : Number(identity.validBefore) * 1000;
       const expiresAt = new Date(Math.min(certEnd, grant.notAfter.getTime()));
+      kube = await openKubeCredentials(span, {
+        sessionId: grant.sessionId,
+        user: identity.principal,
+        groups,
+        requestId: scope.requestId,
+        expiresAt,
+      });
       const session: ExecutorSession = {
         id: grant.sessionId,
         user: identity.principal,
@@ -460,6 +477,7 @@ export function createExecutorService(deps: ExecutorDeps) {
         grantFingerprint: grant.fingerprint,
         clientAddress: request.client_address,
         expiresAt,
+        kube,
       };
       await deps.audit.append(
         {
@@ -482,6 +500,7 @@ export function createExecutorService(deps: ExecutorDeps) {
         { durable: true },
       );
       sessions.open(session);
+      kube = undefined;
       sessionsTotal.inc({ decision: 'allow', code: '' });
       sessionsActive.set(sessions.size);
       return {
@@ -496,10 +515,12 @@ export function createExecutorService(deps: ExecutorDeps) {
         request_id: scope.requestId,
       };
     } catch (error) {
+      await kube?.release();
       const airlock =
         error instanceof AirlockError
           ? error
           : new AirlockError('INTERNAL', 'internal error', { cause: error });
+      if (airlock.code === 'KUBE_CREDENTIALS_UNAVAILABLE') log.error({ err: error }, airlock.detail);
       sessionsTotal.inc({ decision: 'deny', code: airlock.code });
       await deps.audit
         .append(
@@ -518,6 +539,26 @@ export function createExecutorService(deps: ExecutorDeps) {
         )
         .catch((auditError: unknown) => log.error({ err: auditError }, 'could not audit a refused session'));
       throw airlock;
+    }
+  }
+
+  /** The session's Kubernetes credentials, in a `kube.credentials` span (csr mode: a CSR round trip). */
+  async function openKubeCredentials(
+    parent: Span,
+    subject: Parameters<KubeCredentials['open']>[0],
+  ): Promise<SessionKubeCredentials> {
+    const span = tracer.startSpan(
+      'kube.credentials',
+      { kind: SpanKind.CLIENT, attributes: { 'airlock.kube.credentials': deps.kubeCredentials.mode } },
+      trace.setSpan(ROOT_CONTEXT, parent),
+    );
+    try {
+      const credentials = await deps.kubeCredentials.open(subject);
+      endSpan(span);
+      return credentials;
+    } catch (error) {
+      endSpan(span, error);
+      throw error;
     }
   }
 
@@ -611,7 +652,7 @@ export function createExecutorService(deps: ExecutorDeps) {
             target = { cluster: deps.cluster, namespace, pod, resource: 'pods/ephemeralcontainers', argv };
             await authorize(ctx, { action: 'debug', namespace, pod, image: debug.image }, target);
           }
-          const as = impersonation(ctx);
+          const as = caller(ctx);
           let podTarget: PodTarget;
           if (kind === 'debug') {
             const debug = start as DebugStart;
@@ -743,7 +784,7 @@ export function createExecutorService(deps: ExecutorDeps) {
               timestamps: request.timestamps,
             },
             out,
-            impersonation(ctx),
+            caller(ctx),
             tracked.signal,
           );
           if (tracked.signal.aborted) throw tracked.signal.reason;
@@ -806,7 +847,7 @@ export function createExecutorService(deps: ExecutorDeps) {
             port,
             input,
             output,
-            impersonation(ctx),
+            caller(ctx),
             tracked.signal,
           );
           await deps.audit.append({
@@ -866,7 +907,7 @@ export function createExecutorService(deps: ExecutorDeps) {
       target,
     );
     try {
-      const as = impersonation(ctx);
+      const as = caller(ctx);
       const object =
         action === 'get'
           ? await ctx.kube.get(kind as ObjectKind, namespace, name, as)

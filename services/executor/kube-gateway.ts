@@ -2,8 +2,8 @@ import { PassThrough, type Readable, Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import {
   ApiException,
-  AppsV1Api,
-  CoreV1Api,
+  type AppsV1Api,
+  type CoreV1Api,
   Exec,
   type KubeConfig,
   Log,
@@ -13,11 +13,6 @@ import {
 import { type Attributes, type Context, SpanKind, type Tracer } from '@opentelemetry/api';
 import { AirlockError } from '../core/errors.js';
 import { endSpan } from '../core/telemetry.js';
-import {
-  ImpersonatingKubeConfig,
-  type Impersonation,
-  impersonatingConfiguration,
-} from './kube-impersonation.js';
 
 export interface PodTarget {
   namespace: string;
@@ -42,10 +37,32 @@ export interface ExecResult {
 export type ObjectKind = 'pods' | 'events' | 'deployments' | 'replicasets' | 'nodes' | 'namespaces';
 
 /**
- * The executor's port to Kubernetes. Every call acts as the given
- * impersonation; the gateway never decides what is allowed (the policy and
- * RBAC do). A call returns once the Kubernetes side has finished; the
- * `signal` aborts it (streams are then closed).
+ * Clients that reach the Kubernetes API as one session (kube-credentials.ts
+ * makes them: impersonating, or with the session's own client certificate).
+ */
+export interface KubeClients {
+  /** Generated API client for core/v1 (pods, events, nodes, namespaces). */
+  core(): CoreV1Api;
+  /** Generated API client for apps/v1 (deployments, replicasets). */
+  apps(): AppsV1Api;
+  /** For client-node's Exec, Log and PortForward (WebSocket and fetch). */
+  readonly streaming: KubeConfig;
+}
+
+/** Who a Kubernetes call is made for, and the clients that act as them. */
+export interface KubeCaller {
+  /** The person (SSH principal), for readable errors. */
+  readonly user: string;
+  /** The session's `jit:` groups, for readable errors. */
+  readonly groups: readonly string[];
+  readonly clients: KubeClients;
+}
+
+/**
+ * The executor's port to Kubernetes. Every call acts as the given caller's
+ * clients; the gateway never decides what is allowed (the policy and RBAC
+ * do). A call returns once the Kubernetes side has finished; the `signal`
+ * aborts it (streams are then closed).
  */
 export interface KubeGateway {
   exec(
@@ -53,14 +70,14 @@ export interface KubeGateway {
     argv: string[],
     tty: boolean,
     io: ExecIo,
-    as: Impersonation,
+    as: KubeCaller,
     signal: AbortSignal,
   ): Promise<ExecResult>;
   logs(
     target: PodTarget,
     options: { follow: boolean; sinceSeconds?: number; tailLines?: number; timestamps: boolean },
     out: Writable,
-    as: Impersonation,
+    as: KubeCaller,
     signal: AbortSignal,
   ): Promise<void>;
   /** Connects one TCP stream to a pod port. Resolves when both directions have ended. */
@@ -69,18 +86,18 @@ export interface KubeGateway {
     port: number,
     input: Readable,
     output: Writable,
-    as: Impersonation,
+    as: KubeCaller,
     signal: AbortSignal,
   ): Promise<void>;
-  get(kind: ObjectKind, namespace: string, name: string, as: Impersonation): Promise<unknown>;
-  list(kind: ObjectKind, namespace: string, as: Impersonation): Promise<unknown>;
+  get(kind: ObjectKind, namespace: string, name: string, as: KubeCaller): Promise<unknown>;
+  list(kind: ObjectKind, namespace: string, as: KubeCaller): Promise<unknown>;
   addEphemeralContainer(
     target: Omit<PodTarget, 'container'>,
     container: { name: string; image: string; command: string[]; tty: boolean; targetContainer?: string },
-    as: Impersonation,
+    as: KubeCaller,
   ): Promise<void>;
   /** The pod's first container, used when a target names none. */
-  defaultContainer(namespace: string, pod: string, as: Impersonation): Promise<string>;
+  defaultContainer(namespace: string, pod: string, as: KubeCaller): Promise<string>;
 }
 
 /**
@@ -101,14 +118,13 @@ function httpStatusOf(error: unknown): number | undefined {
 }
 
 /** Turns a Kubernetes API failure into an airlock error with a readable reason. */
-export function kubeError(error: unknown, as: Impersonation, what: string): AirlockError {
+export function kubeError(error: unknown, as: KubeCaller, what: string): AirlockError {
   if (error instanceof AirlockError) return error;
   const status = httpStatusOf(error);
-  const person = as.extra['airlock.dev/user']?.[0] ?? as.user;
   if (status === 403) {
     return new AirlockError(
       'RBAC_DENIED',
-      `user ${person} (groups ${as.groups.join(', ') || 'none'}) cannot ${what}`,
+      `user ${as.user} (groups ${as.groups.join(', ') || 'none'}) cannot ${what}`,
       { cause: error },
     );
   }
@@ -179,15 +195,13 @@ export function exitCodeOf(status: V1Status): number {
 }
 
 /**
- * The client-node implementation. Streaming calls (exec, logs,
- * port-forward) go through an ImpersonatingKubeConfig so each group and
- * extra value is its own header line; the generated API clients use an
- * impersonating HTTP library for the same reason.
+ * The client-node implementation. It holds no credentials of its own: every
+ * call uses the clients its caller brings (kube-credentials.ts).
  */
-export function createKubeGateway(kubeConfig: KubeConfig): KubeGateway {
-  const core = (as: Impersonation) => new CoreV1Api(impersonatingConfiguration(kubeConfig, as));
-  const apps = (as: Impersonation) => new AppsV1Api(impersonatingConfiguration(kubeConfig, as));
-  const streaming = (as: Impersonation) => new ImpersonatingKubeConfig(kubeConfig, as);
+export function createKubeGateway(): KubeGateway {
+  const core = (as: KubeCaller) => as.clients.core();
+  const apps = (as: KubeCaller) => as.clients.apps();
+  const streaming = (as: KubeCaller) => as.clients.streaming;
 
   return {
     async exec(target, argv, tty, io, as, signal) {

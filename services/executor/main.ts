@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { KubeConfig } from '@kubernetes/client-node';
 import pino from 'pino';
+import { createKubeCsrSigner } from '../core/kube-csr.js';
 import { Metrics, startOpsServer } from '../core/ops-server.js';
 import { loadPolicy } from '../core/policy/index.js';
 import { serviceMain } from '../core/service-main.js';
@@ -9,6 +10,7 @@ import { auditFsyncFromEnv, openTierAuditTrail, watchSshTrust } from '../core/ti
 import { loadTierCa } from '../core/x509/index.js';
 import { loadExecutorConfig } from './config.js';
 import { createExecutorService } from './executor-service.js';
+import { createCsrCredentials, createImpersonationCredentials } from './kube-credentials.js';
 import { createKubeGateway } from './kube-gateway.js';
 import { startExecutorServer } from './server.js';
 
@@ -53,7 +55,11 @@ export async function runExecutor(
     trustedSshCas,
     revocation,
     mediatorCas: () => [mediatorCaBundle],
-    kube: createKubeGateway(kubeConfig),
+    kube: createKubeGateway(),
+    kubeCredentials:
+      config.kubeCredentials === 'csr'
+        ? createCsrCredentials({ kubeConfig, signer: createKubeCsrSigner(kubeConfig), clock, logger })
+        : createImpersonationCredentials(kubeConfig),
     audit,
     logger,
     clock,
@@ -66,6 +72,7 @@ export async function runExecutor(
       listen: config.listen,
       ssh_cas: sshCas.length,
       profiles: Object.keys(policy.profiles).length,
+      kube_credentials: config.kubeCredentials,
       ...(auditFsync ? {} : { audit_fsync: false }),
     },
   });

@@ -1,5 +1,6 @@
 import { AirlockError } from '../core/errors.js';
 import type { AirlockScope, CertificateIdentity, SshCertificate } from '../core/ssh-cert/index.js';
+import type { SessionKubeCredentials } from './kube-credentials.js';
 
 /** A session the executor verified itself (OpenSession) and serves intents for. */
 export interface ExecutorSession {
@@ -17,6 +18,8 @@ export interface ExecutorSession {
   readonly clientAddress: string;
   /** The earlier of certificate and grant expiry. */
   readonly expiresAt: Date;
+  /** How this session's Kubernetes calls authenticate; released when the session ends. */
+  readonly kube: SessionKubeCredentials;
 }
 
 interface Entry {
@@ -28,7 +31,9 @@ interface Entry {
 
 /**
  * Open sessions by id. A session ends at its expiry (every open stream is
- * aborted with SESSION_EXPIRED), on CloseSession, or at shutdown.
+ * aborted with SESSION_EXPIRED), on CloseSession, on revocation, when a
+ * session with the same id replaces it, or at shutdown; `onEnded` hears of
+ * every one of those, once.
  */
 export class SessionRegistry {
   readonly #sessions = new Map<string, Entry>();
@@ -36,10 +41,16 @@ export class SessionRegistry {
   readonly #ended = new Map<string, AirlockError>();
   readonly #clock: () => Date;
   readonly #onExpired: (session: ExecutorSession) => void;
+  readonly #onEnded: (session: ExecutorSession) => void;
 
-  constructor(clock: () => Date, onExpired: (session: ExecutorSession) => void) {
+  constructor(
+    clock: () => Date,
+    onExpired: (session: ExecutorSession) => void,
+    onEnded: (session: ExecutorSession) => void = () => {},
+  ) {
     this.#clock = clock;
     this.#onExpired = onExpired;
+    this.#onEnded = onEnded;
   }
 
   open(session: ExecutorSession): void {
@@ -111,6 +122,7 @@ export class SessionRegistry {
       if (this.#ended.size > 10_000) this.#ended.delete(this.#ended.keys().next().value!);
     }
     for (const stream of entry.streams) stream.abort(reason);
+    this.#onEnded(entry.session);
     return entry.session;
   }
 

@@ -1,6 +1,13 @@
 import { spawnSync } from 'node:child_process';
-import { join } from 'node:path';
-import { AuthorizationV1Api, CoreV1Api, type V1ResourceAttributes } from '@kubernetes/client-node';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import {
+  AuthorizationV1Api,
+  CoreV1Api,
+  loadAllYaml,
+  type V1ResourceAttributes,
+} from '@kubernetes/client-node';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot } from '../../services/core/repo-root.js';
 import { adminKubeConfig, clusterInfo } from '../support/kube.js';
@@ -111,6 +118,37 @@ describe('deploy/: the manifests against a real kube-apiserver', () => {
     expect(
       await can('airlock-broker', { namespace: 'airlock-system', verb: 'get', resource: 'secrets' }),
     ).toBe(false);
+  });
+
+  it('the executor-csr component builds on the base: csr-mode RBAC and config in, impersonation rights out, server dry run passes', () => {
+    // An overlay as an operator would write it (kustomize wants relative paths).
+    const dir = mkdtempSync(join(tmpdir(), 'airlock-overlay-'));
+    try {
+      const deploy = join(repoRoot(), 'deploy');
+      writeFileSync(
+        join(dir, 'kustomization.yaml'),
+        `resources: [${relative(dir, join(deploy, 'base'))}]\ncomponents: [${relative(dir, join(deploy, 'components', 'executor-csr'))}]\n`,
+      );
+      const built = kubectl(['kustomize', dir]);
+      expect(built.stderr).toBe('');
+      const objects = loadAllYaml(built.stdout) as { kind: string; metadata: { name: string } }[];
+      const named = (kind: string, name: string) =>
+        objects.some((o) => o.kind === kind && o.metadata.name === name);
+      expect(named('ClusterRole', 'airlock-executor-csr')).toBe(true);
+      expect(named('ClusterRoleBinding', 'airlock-executor-csr')).toBe(true);
+      expect(named('ClusterRole', 'airlock-executor')).toBe(false);
+      expect(named('ClusterRoleBinding', 'airlock-executor')).toBe(false);
+      // The jit: group Roles stay: the certificates carry those groups.
+      expect(named('Role', 'airlock-jit-oncall-debug')).toBe(true);
+      expect(built.stdout).toContain('"kubeCredentials": "csr"');
+      const dryRun = kubectl(['apply', '--dry-run=server', '-k', dir]);
+      expect(dryRun.stderr).toBe('');
+      expect(dryRun.stdout).toMatch(
+        /clusterrole\.rbac\.authorization\.k8s\.io\/airlock-executor-csr (created|configured|unchanged) \(server dry run\)/,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('runs every tier under the restricted Pod Security profile', () => {

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { createServer, type Server } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as grpc from '@grpc/grpc-js';
-import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { CertificatesV1Api, CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AirlockError } from '../../services/core/errors.js';
 import { loadExecutorService } from '../../services/core/rpc/executor-proto.js';
@@ -23,11 +23,28 @@ import {
   appendContainerLog,
   createNamespace,
   createRunningPod,
+  type KubeAuditEvent,
+  readAuditEvents,
   uniqueName,
   waitForAuditEvent,
 } from '../support/kube.js';
 
-describe('executor: mTLS gRPC, re-verification, impersonated Kubernetes calls', () => {
+/** The CSR object names csr mode uses for a session (kube-credentials.ts). */
+function sessionCsrPrefix(sessionId: string): string {
+  return `airlock-exec-${createHash('sha256').update(sessionId).digest('hex').slice(0, 16)}-`;
+}
+
+/** Names of the CertificateSigningRequest objects that exist now. */
+async function existingCsrNames(): Promise<string[]> {
+  const list = await adminKubeConfig().makeApiClient(CertificatesV1Api).listCertificateSigningRequest();
+  return list.items.map((csr) => csr.metadata?.name ?? '');
+}
+
+// Every behaviour holds in both ways a session can reach Kubernetes (docs/executor.md).
+describe.each([
+  'impersonation',
+  'csr',
+] as const)('executor (%s): mTLS gRPC, re-verification, Kubernetes calls as the session', (mode) => {
   const suffix = uniqueName('ex');
   const payments = `payments-${suffix}`;
   const billing = `billing-${suffix}`;
@@ -59,8 +76,8 @@ describe('executor: mTLS gRPC, re-verification, impersonated Kubernetes calls', 
       });
     }
     await createRunningPod(admin, payments, 'db-0', [{ name: 'main' }]);
-    kube = await executorKubeConfig(suffix, [group(payments), group(unbound)], [payments, billing]);
-    gateway = await startGateway(testPolicy([payments, unbound]), kube);
+    kube = await executorKubeConfig(suffix, [group(payments), group(unbound)], [payments, billing], mode);
+    gateway = await startGateway(testPolicy([payments, unbound]), kube, undefined, mode);
   });
 
   afterAll(async () => {
@@ -274,26 +291,125 @@ describe('executor: mTLS gRPC, re-verification, impersonated Kubernetes calls', 
     }
   });
 
-  it('impersonates airlock:session with the jit group and the session, request and trace extras', async () => {
-    const session = await openedSession();
-    await session.client.list(
-      { kind: 'pods', namespace: '' },
-      { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' },
-    );
-    const event = await waitForAuditEvent(
-      (e) => e.impersonatedUser?.extra?.['airlock.dev/session-id']?.[0] === session.id && e.verb === 'list',
-    );
-    expect(event.impersonatedUser).toEqual({
-      username: 'airlock:session',
-      groups: [group(payments), 'system:authenticated'],
-      extra: {
-        'airlock.dev/user': ['alice'],
-        'airlock.dev/session-id': [session.id],
-        'airlock.dev/request-id': ['req-1'],
-        'airlock.dev/trace-id': ['0af7651916cd43dd8448eb211c80319c'],
-      },
+  if (mode === 'impersonation') {
+    it('impersonates airlock:session with the jit group and the session, request and trace extras', async () => {
+      const session = await openedSession();
+      await session.client.list(
+        { kind: 'pods', namespace: '' },
+        { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' },
+      );
+      const event = await waitForAuditEvent(
+        (e) => e.impersonatedUser?.extra?.['airlock.dev/session-id']?.[0] === session.id && e.verb === 'list',
+      );
+      expect(event.impersonatedUser).toEqual({
+        username: 'airlock:session',
+        groups: [group(payments), 'system:authenticated'],
+        extra: {
+          'airlock.dev/user': ['alice'],
+          'airlock.dev/session-id': [session.id],
+          'airlock.dev/request-id': ['req-1'],
+          'airlock.dev/trace-id': ['0af7651916cd43dd8448eb211c80319c'],
+        },
+      });
     });
-  });
+  }
+
+  if (mode === 'csr') {
+    it('calls Kubernetes as the person with exactly the jit groups, from its own certificate, without impersonation', async () => {
+      const session = await openedSession();
+      await session.client.list({ kind: 'pods', namespace: '' });
+      const event = await waitForAuditEvent(
+        (e) => e.verb === 'list' && e.objectRef?.namespace === payments && e.user?.username === 'alice',
+      );
+      expect(event.user?.username).toBe('alice');
+      expect(event.user?.groups).toEqual([group(payments), 'system:authenticated']);
+      // Authenticated by an X.509 client certificate: the apiserver names it by fingerprint.
+      expect(event.user?.extra).toEqual({
+        'authentication.kubernetes.io/credential-id': [expect.stringMatching(/^X509SHA256=[0-9a-f]{64}$/)],
+      });
+      expect(event.impersonatedUser).toBeUndefined();
+      expect(event.responseStatus?.code).toBe(200);
+    });
+
+    it("creates and approves the session's CSR, deletes it once signed, and leaves none after the session", async () => {
+      const session = await openedSession();
+      const prefix = sessionCsrPrefix(session.id);
+      const forSession = (e: KubeAuditEvent) =>
+        e.objectRef?.resource === 'certificatesigningrequests' &&
+        (e.objectRef.name ?? '').startsWith(prefix) &&
+        e.user?.username === `system:serviceaccount:${payments}:airlock-executor-${suffix}`;
+      const approved = await waitForAuditEvent(
+        (e) => forSession(e) && e.verb === 'update' && e.objectRef?.subresource === 'approval',
+      );
+      expect(approved.responseStatus?.code).toBe(200);
+      const deleted = await waitForAuditEvent((e) => forSession(e) && e.verb === 'delete');
+      expect(deleted.responseStatus?.code).toBe(200);
+      // Signed, deleted, and the session still works with the certificate it holds.
+      expect((await existingCsrNames()).filter((name) => name.startsWith(prefix))).toEqual([]);
+      const echo = await runExec(session.client, {
+        target: { namespace: '', pod: 'api-0', container: '' },
+        argv: ['echo', 'still here'],
+      });
+      expect(echo.stdout.toString()).toBe('still here\n');
+
+      await session.client.closeSession();
+      // At the session's end the executor deletes by name again: the object is already gone (404).
+      const again = await waitForAuditEvent(
+        (e) => forSession(e) && e.verb === 'delete' && e.responseStatus?.code === 404,
+      );
+      expect(again.objectRef?.name).toBe(deleted.objectRef?.name);
+      expect((await existingCsrNames()).filter((name) => name.startsWith(prefix))).toEqual([]);
+    });
+
+    it('fails closed with KUBE_CREDENTIALS_UNAVAILABLE when its identity may not create CSRs, and audits it', async () => {
+      const namespace = `nocsr-${suffix}`;
+      await createNamespace(adminKubeConfig(), namespace);
+      const powerless = await executorKubeConfig(`${suffix}-nocsr`, [group(payments)], [namespace], 'none');
+      const other = await startGateway(testPolicy([payments, unbound]), powerless, undefined, 'csr');
+      try {
+        const session = await newSession(other, { scope: scope() });
+        await expect(session.client.openSession(session.request)).rejects.toMatchObject({
+          code: 'KUBE_CREDENTIALS_UNAVAILABLE',
+        });
+        await expect(session.client.list({ kind: 'pods', namespace: '' })).rejects.toMatchObject({
+          code: 'SESSION_UNKNOWN',
+        });
+        const events = other.audit.appended().map((e) => e.event);
+        expect(events.some((e) => e.event === 'session.opened')).toBe(false);
+        expect(
+          events.some(
+            (e) =>
+              e.event === 'auth.denied' &&
+              e.code === 'KUBE_CREDENTIALS_UNAVAILABLE' &&
+              e.session_id === session.id,
+          ),
+        ).toBe(true);
+        // Refused by RBAC at the first step: nothing was created.
+        const refused = await waitForAuditEvent(
+          (e) =>
+            e.objectRef?.resource === 'certificatesigningrequests' &&
+            e.verb === 'create' &&
+            e.user?.username === `system:serviceaccount:${namespace}:airlock-executor-${suffix}-nocsr`,
+        );
+        expect(refused.responseStatus?.code).toBe(403);
+      } finally {
+        await other.stop();
+      }
+    });
+
+    it('refuses a system: principal before asking Kubernetes for anything', async () => {
+      const session = await newSession(gateway, {
+        scope: scope(),
+        principal: 'system:kube-controller-manager',
+      });
+      await expect(session.client.openSession(session.request)).rejects.toMatchObject({
+        code: 'KUBE_CREDENTIALS_UNAVAILABLE',
+      });
+      // The apiserver writes audit events before it answers (blocking mode): none names this session.
+      const prefix = sessionCsrPrefix(session.id);
+      expect(readAuditEvents().filter((e) => (e.objectRef?.name ?? '').startsWith(prefix))).toEqual([]);
+    });
+  }
 
   it.each([
     ['SCOPE_NAMESPACE', { namespace: 'billing', pod: 'api-0' }, ['echo', 'x']],
@@ -478,7 +594,7 @@ describe('executor: mTLS gRPC, re-verification, impersonated Kubernetes calls', 
   });
 
   it('shuts down gracefully: open streams end with EXECUTOR_SHUTDOWN after the drain time, new sessions are refused', async () => {
-    const other = await startGateway(testPolicy([payments, unbound]), kube);
+    const other = await startGateway(testPolicy([payments, unbound]), kube, undefined, mode);
     const session = await newSession(other, { scope: scope() });
     await session.client.openSession(session.request);
     const running = runExec(session.client, {

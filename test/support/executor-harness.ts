@@ -1,10 +1,21 @@
 import { generateKeyPairSync, type KeyObject, randomBytes } from 'node:crypto';
-import { CoreV1Api, KubeConfig, RbacAuthorizationV1Api } from '@kubernetes/client-node';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  CoreV1Api,
+  KubeConfig,
+  loadAllYaml,
+  RbacAuthorizationV1Api,
+  type V1ClusterRole,
+  type V1PolicyRule,
+} from '@kubernetes/client-node';
 import type { Tracer } from '@opentelemetry/api';
 import pino from 'pino';
 import { InMemoryAuditTrail } from '../../services/core/audit/index.js';
 import type { AirlockError } from '../../services/core/errors.js';
+import { createKubeCsrSigner } from '../../services/core/kube-csr.js';
 import { IMPERSONATED_USER, loadPolicy, type Policy } from '../../services/core/policy/index.js';
+import { repoRoot } from '../../services/core/repo-root.js';
 import { ExecutorClient } from '../../services/core/rpc/executor-client.js';
 import { fromGrpcError } from '../../services/core/rpc/grpc-errors.js';
 import type { ExecStart, OpenSessionRequest } from '../../services/core/rpc/messages.js';
@@ -22,6 +33,11 @@ import {
 } from '../../services/core/ssh-cert/index.js';
 import { createTierCa, issueSessionGrant, type TierCa } from '../../services/core/x509/index.js';
 import { createExecutorService } from '../../services/executor/executor-service.js';
+import {
+  createCsrCredentials,
+  createImpersonationCredentials,
+  type KubeCredentialMode,
+} from '../../services/executor/kube-credentials.js';
 import { createKubeGateway } from '../../services/executor/kube-gateway.js';
 import { type RunningExecutorServer, startExecutorServer } from '../../services/executor/server.js';
 import { adminKubeConfig, clusterInfo } from './kube.js';
@@ -66,15 +82,48 @@ export function testPolicy(namespaces: string[], extra: Record<string, unknown> 
   });
 }
 
+/** The rules of the shipped csr-mode ClusterRole (deploy/components/executor-csr), as they are. */
+export function shippedCsrModeRules(): V1PolicyRule[] {
+  const file = join(repoRoot(), 'deploy', 'components', 'executor-csr', 'executor-csr-rbac.yaml');
+  const role = (loadAllYaml(readFileSync(file, 'utf8')) as { kind: string }[]).find(
+    (o): o is V1ClusterRole & { kind: string } => o.kind === 'ClusterRole',
+  );
+  if (!role?.rules) throw new Error(`no ClusterRole in ${file}`);
+  return role.rules;
+}
+
+/** The executor's own rights in each credentials mode (`none`: nothing at all). */
+function executorRules(mode: KubeCredentialMode | 'none', groups: string[]): V1PolicyRule[] {
+  if (mode === 'none') return [];
+  if (mode === 'csr') return shippedCsrModeRules();
+  return [
+    { apiGroups: [''], resources: ['users'], verbs: ['impersonate'], resourceNames: [IMPERSONATED_USER] },
+    { apiGroups: [''], resources: ['groups'], verbs: ['impersonate'], resourceNames: groups },
+    {
+      apiGroups: ['authentication.k8s.io'],
+      resources: [
+        'userextras/airlock.dev/user',
+        'userextras/airlock.dev/session-id',
+        'userextras/airlock.dev/trace-id',
+        'userextras/airlock.dev/request-id',
+      ],
+      verbs: ['impersonate'],
+    },
+  ];
+}
+
 /**
- * The executor's own Kubernetes identity for tests: a ServiceAccount that may
- * impersonate only `airlock:session`, the given jit: groups and the airlock
- * extras, plus Roles granting those groups pod access in `namespaces`.
+ * The executor's own Kubernetes identity for tests: a ServiceAccount that
+ * (impersonation mode) may impersonate only `airlock:session`, the given jit:
+ * groups and the airlock extras, or (csr mode) holds exactly the shipped
+ * csr-mode ClusterRole and no impersonation; plus Roles granting those groups
+ * pod access in `namespaces`.
  */
 export async function executorKubeConfig(
   suffix: string,
   groups: string[],
   rbacNamespaces: string[],
+  mode: KubeCredentialMode | 'none' = 'impersonation',
 ): Promise<KubeConfig> {
   const admin = adminKubeConfig();
   const core = admin.makeApiClient(CoreV1Api);
@@ -82,25 +131,7 @@ export async function executorKubeConfig(
   const namespace = rbacNamespaces[0]!;
   const sa = `airlock-executor-${suffix}`;
   await core.createNamespacedServiceAccount({ namespace, body: { metadata: { name: sa } } });
-  await rbac.createClusterRole({
-    body: {
-      metadata: { name: sa },
-      rules: [
-        { apiGroups: [''], resources: ['users'], verbs: ['impersonate'], resourceNames: [IMPERSONATED_USER] },
-        { apiGroups: [''], resources: ['groups'], verbs: ['impersonate'], resourceNames: groups },
-        {
-          apiGroups: ['authentication.k8s.io'],
-          resources: [
-            'userextras/airlock.dev/user',
-            'userextras/airlock.dev/session-id',
-            'userextras/airlock.dev/trace-id',
-            'userextras/airlock.dev/request-id',
-          ],
-          verbs: ['impersonate'],
-        },
-      ],
-    },
-  });
+  await rbac.createClusterRole({ body: { metadata: { name: sa }, rules: executorRules(mode, groups) } });
   await rbac.createClusterRoleBinding({
     body: {
       metadata: { name: sa },
@@ -167,12 +198,14 @@ export interface Gateway {
 
 /**
  * Starts an in-process executor on 127.0.0.1 with real mTLS and the given
- * Kubernetes identity; `tracer` receives its spans (default: the global tracer).
+ * Kubernetes identity, making sessions' Kubernetes credentials in `mode`;
+ * `tracer` receives its spans (default: the global tracer).
  */
 export async function startGateway(
   policy: Policy,
   kubeConfig: KubeConfig,
   tracer?: Tracer,
+  mode: KubeCredentialMode = 'impersonation',
 ): Promise<Gateway> {
   const sshCa = generateCaKey('ed25519');
   const now = new Date();
@@ -187,7 +220,16 @@ export async function startGateway(
     trustedSshCas: () => [sshCa.publicKey],
     revocation: () => revoked,
     mediatorCas: () => [mediatorCa.certPem],
-    kube: createKubeGateway(kubeConfig),
+    kube: createKubeGateway(),
+    kubeCredentials:
+      mode === 'csr'
+        ? createCsrCredentials({
+            kubeConfig,
+            signer: createKubeCsrSigner(kubeConfig, { timeoutMs: 20_000 }),
+            clock: () => new Date(),
+            logger,
+          })
+        : createImpersonationCredentials(kubeConfig),
     audit,
     logger,
     clock: () => new Date(),

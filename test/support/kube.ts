@@ -116,7 +116,7 @@ export interface KubeAuditEvent {
   auditID: string;
   verb: string;
   stage: string;
-  user?: { username?: string; groups?: string[] };
+  user?: { username?: string; groups?: string[]; extra?: Record<string, string[]> };
   impersonatedUser?: { username?: string; groups?: string[]; extra?: Record<string, string[]> };
   objectRef?: { resource?: string; namespace?: string; name?: string; subresource?: string };
   responseStatus?: { code?: number };

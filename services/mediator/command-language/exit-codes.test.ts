@@ -74,6 +74,8 @@ const EXPECTED: Readonly<Record<string, number>> = {
   APPROVAL_NOT_ALLOWED: 70,
   CSR_SUBJECT_MISMATCH: 70,
   KUBE_CERT_UNAVAILABLE: 70,
+  // The executor could not get the session its own Kubernetes certificate (csr mode).
+  KUBE_CREDENTIALS_UNAVAILABLE: 69,
   CLIENT_CANCELLED: 70,
 };
 
