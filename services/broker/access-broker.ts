@@ -20,6 +20,7 @@ import {
   renderGroups,
 } from '../core/policy/index.js';
 import {
+  parseCertificateLine,
   parsePublicKeyLine,
   type SshPrivateKey,
   sha256Fingerprint,
@@ -643,8 +644,17 @@ export function createAccessBroker(deps: AccessBrokerDeps): AccessBroker {
         }
         const keyId = certificateKeyId(request.id, request.requester.user);
         const serial = request.certificate === undefined ? undefined : BigInt(request.certificate.serial);
+        // The KRL scopes the serial to the CA that signed this certificate (not necessarily today's signer).
+        const caKey =
+          request.certificate === undefined
+            ? undefined
+            : parseCertificateLine(request.certificate.line).certificate.signatureKey.blob;
         // The deny list first: once the record says revoked, the certificate must already be refused.
-        await deps.denyList.revoke({ keyId, ...(serial === undefined ? {} : { serial }) });
+        await deps.denyList.revoke({
+          keyId,
+          ...(serial === undefined ? {} : { serial }),
+          ...(caKey === undefined ? {} : { caKey }),
+        });
         const updated: AccessRequest = {
           ...request,
           status: 'revoked',

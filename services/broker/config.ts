@@ -24,6 +24,12 @@ export interface BrokerConfig {
   storeFile: string;
   /** JSON deny list the mediator and executor read (`parseDenyList` format). */
   denyListFile: string;
+  /**
+   * OpenSSH KRL (PROTOCOL.krl) with the same revocations, for the tiers'
+   * `revocation.krlFiles`, sshd's `RevokedKeys` and `ssh-keygen -Q`; absent:
+   * only the JSON deny list is published.
+   */
+  revocationKrlFile?: string;
   audit: { path: string; signingKeyFile: string; checkpointEvery: number };
   oidc: {
     issuer: string;
@@ -106,6 +112,7 @@ export const brokerConfigSchema = {
     sshCaKeyFile: nonEmpty,
     storeFile: nonEmpty,
     denyListFile: nonEmpty,
+    revocationKrlFile: nonEmpty,
     audit: {
       type: 'object',
       additionalProperties: false,
@@ -171,6 +178,7 @@ export function loadBrokerConfig(path: string): BrokerConfig {
     sshCaKeyFile: from(config.sshCaKeyFile),
     storeFile: from(config.storeFile),
     denyListFile: from(config.denyListFile),
+    ...(config.revocationKrlFile ? { revocationKrlFile: from(config.revocationKrlFile) } : {}),
     audit: {
       ...config.audit,
       path: from(config.audit.path),

@@ -16,7 +16,7 @@ import { parseOpenSshPrivateKey } from '../core/ssh-cert/index.js';
 import { issueServingCertificate, loadTierCa } from '../core/x509/index.js';
 import { createAccessBroker } from './access-broker.js';
 import { type BrokerConfig, loadBrokerConfig } from './config.js';
-import { createFileDenyList } from './deny-list.js';
+import { createFileDenyList, createRevocationPublisher, type DenyListWriter } from './deny-list.js';
 import { createBrokerApiHandler, listenHttps } from './http-api.js';
 import {
   createAuthenticator,
@@ -25,6 +25,7 @@ import {
   type MachineSettings,
   type TokenReviewer,
 } from './identity.js';
+import { createFileKrl } from './krl-file.js';
 import { createKubeCsrSigner, type KubeCsrSigner } from './kube-csr-signer.js';
 import { createFileRequestStore } from './request-store.js';
 
@@ -134,11 +135,18 @@ export async function startBroker(
     clock,
   });
   const store = await createFileRequestStore(config.storeFile);
+  // Every revocation lands in the JSON deny list and, when configured, the KRL.
+  const revocationWriters: DenyListWriter[] = [createFileDenyList(config.denyListFile)];
+  if (config.revocationKrlFile !== undefined) {
+    const krl = createFileKrl(config.revocationKrlFile, clock);
+    await krl.ensureExists(); // the tiers watch it from the start; a missing file fails them closed
+    revocationWriters.push(krl);
+  }
   const broker = createAccessBroker({
     policy,
     store,
     audit,
-    denyList: createFileDenyList(config.denyListFile),
+    denyList: createRevocationPublisher(revocationWriters),
     caKey,
     adminGroups: config.adminGroups,
     clock,

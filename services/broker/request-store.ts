@@ -102,7 +102,11 @@ interface StoreFile {
  * Writes `content` to `path` atomically: a temporary file in the same
  * directory (mode `mode`), fsync, rename, fsync of the directory.
  */
-export async function writeFileAtomic(path: string, content: string, mode = 0o600): Promise<void> {
+export async function writeFileAtomic(
+  path: string,
+  content: string | Uint8Array,
+  mode = 0o600,
+): Promise<void> {
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
   const handle = await open(tmp, 'wx', mode);
   try {

@@ -1,8 +1,8 @@
 /**
  * A complete broker for tests, shipped as real code: a broker tier CA, the
  * in-process OpenID provider over HTTPS, the example policy, an SSH user CA
- * key (0600), a signed file audit trail, the file request store and deny list
- * in a temporary directory, and `startBroker` over HTTPS on 127.0.0.1.
+ * key (0600), a signed file audit trail, the file request store, deny list
+ * and revocation KRL in a temporary directory, and `startBroker` over HTTPS on 127.0.0.1.
  * Nothing is mocked except the TokenReview port (InMemoryTokenReviewer).
  */
 import { generateKeyPairSync } from 'node:crypto';
@@ -122,6 +122,7 @@ export async function startBrokerTestEnv(options: BrokerTestEnvOptions = {}): Pr
     sshCaKeyFile,
     storeFile: join(dir, 'requests.json'),
     denyListFile: join(dir, 'deny-list.json'),
+    revocationKrlFile: join(dir, 'revoked.krl'),
     audit: { path: join(dir, 'audit.jsonl'), signingKeyFile: auditKeyFile, checkpointEvery: 100 },
     oidc: {
       issuer: provider.issuer,

@@ -155,11 +155,16 @@ function serialRevoked(section: KrlCertificateSection, serial: bigint): boolean 
 /**
  * Returns a new KRL with `entry` added to the certificate section of its CA,
  * or to the any-CA section when it names none (created if the KRL has none), the version incremented and `generatedAt`
- * set to `now`. Entries already revoked are not repeated. Serial 0 cannot be
+ * set to `now`. Entries already revoked are not repeated. A signed KRL is
+ * refused (`CERT_MALFORMED`): its signature could not be kept. Serial 0 cannot be
  * revoked by serial (OpenSSH ignores it); revoke that certificate by key id.
  */
-export function addKrlRevocation(krl: KrlDocument, entry: KrlCertificateRevocation, now: Date): KrlDocument {
-  if ((krl as { signed?: boolean }).signed === true) malformed('cannot add to a signed KRL');
+export function addKrlRevocation(
+  krl: KrlDocument | Krl,
+  entry: KrlCertificateRevocation,
+  now: Date,
+): KrlDocument {
+  if (krl.signed === true) malformed('cannot add to a signed KRL');
   if (entry.serial !== undefined) checkSerial(entry.serial, 'serial');
   if (entry.caKey?.length === 0) malformed('cannot revoke in a KRL with an empty CA key');
   // A serial is only meaningful under the CA that assigned it.
