@@ -81,6 +81,8 @@ export interface BrokerTestEnvOptions {
   readonly kubeCertificatesCluster?: string | false;
   /** Default: an InMemoryKubeCsrSigner on the shared clock. */
   readonly kubeCsrSigner?: KubeCsrSigner;
+  /** The provider offers the device grant; default true (false: auth-code flow only). */
+  readonly deviceFlow?: boolean;
 }
 
 /** Starts the environment. */
@@ -99,6 +101,7 @@ export async function startBrokerTestEnv(options: BrokerTestEnvOptions = {}): Pr
     users: TEST_USERS,
     pollIntervalSeconds: 1,
     clock,
+    ...(options.deviceFlow === undefined ? {} : { deviceFlow: options.deviceFlow }),
   });
   const sshCa = generateCaKey('ed25519', 'airlock-test-ca');
   const sshCaKeyFile = join(dir, 'ssh_user_ca');
