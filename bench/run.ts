@@ -9,6 +9,8 @@
  * rest still run. Numbers are recorded, never asserted.
  *
  * AIRLOCK_BENCH_QUICK=1 runs every part with a handful of samples (a smoke run).
+ * The micro-benchmarks also run alone: `node dist/bench/<name>.bench.js`
+ * (ssh-cert, policy, broker) prints that part's JSON.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -17,6 +19,7 @@ import { join } from 'node:path';
 import { repoRoot } from '../services/core/repo-root.js';
 import { benchAudit } from './audit.bench.js';
 import { startBenchStack } from './bench-stack.js';
+import type { BrokerBenchResult } from './broker.bench.js';
 import {
   benchExecLatency,
   benchIdleMemory,
@@ -143,6 +146,9 @@ async function main(): Promise<void> {
   );
   const sshCert = await part('ssh-cert micro', errors, async () => runMicro('ssh-cert.bench.js'));
   const policy = await part('policy micro', errors, async () => runMicro('policy.bench.js'));
+  const broker = (await part('broker issuance', errors, async () => runMicro('broker.bench.js'))) as
+    | BrokerBenchResult
+    | undefined;
 
   const best = sustained?.gateway
     .filter((level) => level.errors === 0)
@@ -164,6 +170,8 @@ async function main(): Promise<void> {
     exec_sessions_concurrency: best?.concurrency ?? null,
     mediator_kib_per_idle_session: memory?.mediator_kib_per_idle_session ?? null,
     audit_on_off_ratio: finite(audit?.audit_on_off_ratio),
+    broker_certs_per_s: finite(broker?.broker_certs_per_s),
+    request_create_p50_ms: finite(broker?.request_create_p50_ms),
   };
 
   const details: DetailRow[] = [];
@@ -221,6 +229,19 @@ async function main(): Promise<void> {
       gateway: `${audit.concurrent.durable_events_per_s.p50} / ${audit.concurrent.non_durable_events_per_s.p50} (ratio ${audit.concurrent.ratio})`,
       kubectl: '—',
     });
+  if (broker)
+    details.push(
+      {
+        what: `broker request create (auto-approved, HTTPS), ms p50 / p90 / p99 (n=${broker.request_create_ms.n})`,
+        gateway: `${broker.request_create_ms.p50} / ${broker.request_create_ms.p90} / ${broker.request_create_ms.p99}`,
+        kubectl: '—',
+      },
+      {
+        what: `broker certificates/s, one at a time / ${broker.certificate_concurrent.in_flight} in flight (n=${broker.plan.certificates} each)`,
+        gateway: `${broker.certificate_sequential.certs_per_s} / ${broker.certificate_concurrent.certs_per_s} (p50 ${broker.certificate_sequential.latency_ms.p50} ms)`,
+        kubectl: '—',
+      },
+    );
   const notes = [
     'Ratios compare p50s of samples taken in this run, interleaved with the baseline on the same machine; whole-process times (spawn to exit) of the real ssh and kubectl clients.',
     'Gateway side: a bench mediator (same binary, config and credentials as the dev stack; limits raised to 1000 sessions per principal and 200 unauthenticated per source, since every client is 127.0.0.1) and the dev executor, with a bench policy profile allowing `true`, `head -c * /dev/zero`, `wc -c` and port-forward to 9000.',
@@ -244,6 +265,7 @@ async function main(): Promise<void> {
     idle_memory: memory,
     audit,
     micro: { ssh_cert: sshCert, policy },
+    broker,
   };
   const dir = join(repoRoot(), 'bench', 'results');
   mkdirSync(dir, { recursive: true });
