@@ -36,6 +36,7 @@ import {
   kubeCsrObjectName,
 } from './kube-csr-signer.js';
 import type { AccessRequest, RequestStore, RequestVote } from './request-store.js';
+import type { RequestNotifier } from './webhook-notifier.js';
 
 /** What a caller sends to create a request. */
 export interface CreateRequestInput {
@@ -62,6 +63,8 @@ export interface AccessBrokerDeps {
   readonly adminGroups: readonly string[];
   /** Overridden in tests. */
   readonly clock: () => Date;
+  /** Tells people about new pending requests and decisions (never blocks); absent: no one. */
+  readonly notifier?: RequestNotifier;
   /**
    * Kubernetes client certificates for kubectl; absent: the feature is off
    * and `kubeCertificate*` answer KUBE_CERT_UNAVAILABLE.
@@ -219,6 +222,15 @@ export function createAccessBroker(deps: AccessBrokerDeps): AccessBroker {
 
   async function record(event: AuditEventInput): Promise<void> {
     await audit.append(event);
+  }
+
+  /** After the change is stored: fire and forget (the notifier never throws or waits). */
+  function notify(
+    kind: 'pending' | 'approved' | 'denied' | 'revoked',
+    request: AccessRequest,
+    actor: Identity,
+  ) {
+    deps.notifier?.notify({ kind, request, actor: actor.user });
   }
 
   function eventFor(
@@ -437,6 +449,7 @@ export function createAccessBroker(deps: AccessBrokerDeps): AccessBroker {
           });
         }
         await store.put(request);
+        if (request.status === 'pending') notify('pending', request, actor);
         return request;
       }),
 
@@ -501,6 +514,7 @@ export function createAccessBroker(deps: AccessBrokerDeps): AccessBroker {
           details: { complete: verdict.complete, approvals: approvals.length, rule: verdict.rule },
         });
         await store.put(updated);
+        if (updated.status === 'approved') notify('approved', updated, actor);
         return updated;
       }),
 
@@ -533,6 +547,7 @@ export function createAccessBroker(deps: AccessBrokerDeps): AccessBroker {
           details: { by: withdraw ? 'requester' : 'approver' },
         });
         await store.put(updated);
+        notify('denied', updated, actor);
         return updated;
       }),
 
@@ -668,6 +683,7 @@ export function createAccessBroker(deps: AccessBrokerDeps): AccessBroker {
           details: { key_id: keyId, ...(serial === undefined ? {} : { serial: serial.toString() }) },
         });
         await store.put(updated);
+        notify('revoked', updated, actor);
         return updated;
       }),
 

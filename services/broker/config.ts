@@ -64,6 +64,20 @@ export interface BrokerConfig {
     /** How long to wait for the signer; default 30. */
     signTimeoutSeconds: number;
   };
+  /**
+   * Slack-compatible webhook told of new pending requests and decisions
+   * (docs/broker.md); absent: no notifications.
+   */
+  webhook?: {
+    /** An https URL. */
+    url: string;
+    /** PEM bundle trusted for the webhook's TLS; absent: the system store. */
+    caFile?: string;
+    /** Attempts per notification; default 5. */
+    maxAttempts: number;
+    /** Wait before the first retry, doubled each time; default 1000. */
+    initialBackoffMs: number;
+  };
   /** Members may see and revoke every request. */
   adminGroups: string[];
   /** How often pending requests are swept for expiry. */
@@ -158,6 +172,17 @@ export const brokerConfigSchema = {
         signTimeoutSeconds: { type: 'integer', minimum: 1, maximum: 300, default: 30 },
       },
     },
+    webhook: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['url'],
+      properties: {
+        url: { type: 'string', pattern: '^https://[^\\s]+$' },
+        caFile: nonEmpty,
+        maxAttempts: { type: 'integer', minimum: 1, maximum: 20, default: 5 },
+        initialBackoffMs: { type: 'integer', minimum: 10, maximum: 600_000, default: 1000 },
+      },
+    },
     adminGroups: strings,
     expirySweepSeconds: { type: 'integer', minimum: 1, maximum: 3600, default: 30 },
   },
@@ -190,6 +215,14 @@ export function loadBrokerConfig(path: string): BrokerConfig {
           kubernetes: {
             ...config.kubernetes,
             ...(config.kubernetes.kubeconfig ? { kubeconfig: from(config.kubernetes.kubeconfig) } : {}),
+          },
+        }
+      : {}),
+    ...(config.webhook
+      ? {
+          webhook: {
+            ...config.webhook,
+            ...(config.webhook.caFile ? { caFile: from(config.webhook.caFile) } : {}),
           },
         }
       : {}),

@@ -28,6 +28,7 @@ import {
 import { createFileKrl } from './krl-file.js';
 import { createKubeCsrSigner, type KubeCsrSigner } from './kube-csr-signer.js';
 import { createFileRequestStore } from './request-store.js';
+import { createWebhookNotifier, NO_NOTIFIER, type RequestNotifier } from './webhook-notifier.js';
 
 /** Seams for tests; production passes none. */
 export interface BrokerOverrides {
@@ -142,10 +143,20 @@ export async function startBroker(
     await krl.ensureExists(); // the tiers watch it from the start; a missing file fails them closed
     revocationWriters.push(krl);
   }
+  const notifier: RequestNotifier = config.webhook
+    ? createWebhookNotifier({
+        url: config.webhook.url,
+        ca: config.webhook.caFile === undefined ? undefined : await readFile(config.webhook.caFile, 'utf8'),
+        maxAttempts: config.webhook.maxAttempts,
+        initialBackoffMs: config.webhook.initialBackoffMs,
+        log,
+      })
+    : NO_NOTIFIER;
   const broker = createAccessBroker({
     policy,
     store,
     audit,
+    notifier,
     denyList: createRevocationPublisher(revocationWriters),
     caKey,
     adminGroups: config.adminGroups,
@@ -200,6 +211,7 @@ export async function startBroker(
     async stop() {
       clearInterval(sweep);
       await server.stop();
+      await notifier.close();
       await store.close();
       await audit.close();
     },

@@ -83,6 +83,8 @@ export interface BrokerTestEnvOptions {
   readonly kubeCsrSigner?: KubeCsrSigner;
   /** The provider offers the device grant; default true (false: auth-code flow only). */
   readonly deviceFlow?: boolean;
+  /** Config `webhook`; default none. */
+  readonly webhook?: BrokerConfig['webhook'];
 }
 
 /** Starts the environment. */
@@ -143,6 +145,7 @@ export async function startBrokerTestEnv(options: BrokerTestEnvOptions = {}): Pr
     },
     adminGroups: ['airlock-admins'],
     expirySweepSeconds: 3600,
+    ...(options.webhook ? { webhook: options.webhook } : {}),
     ...(options.kubeCertificatesCluster === false
       ? {}
       : { kubeCertificates: { cluster: options.kubeCertificatesCluster ?? 'dev', signTimeoutSeconds: 30 } }),
