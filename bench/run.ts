@@ -12,6 +12,8 @@
  * AIRLOCK_BENCH_PARTS=latency,audit-sessions runs only the named parts (see
  * PARTS); such a partial run writes `<timestamp>-partial.json` and leaves
  * `latest.md` alone, so it is for comparing before/after while working.
+ * The micro-benchmarks also run alone: `node dist/bench/<name>.bench.js`
+ * (ssh-cert, policy, broker) prints that part's JSON.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -21,6 +23,7 @@ import { repoRoot } from '../services/core/repo-root.js';
 import { UNSAFE_NO_AUDIT_FSYNC_ENV } from '../services/core/tier-trust.js';
 import { benchAudit } from './audit.bench.js';
 import { startBenchStack, startTierPair } from './bench-stack.js';
+import type { BrokerBenchResult } from './broker.bench.js';
 import {
   benchAuditSessions,
   benchExecLatency,
@@ -90,6 +93,7 @@ const PARTS = [
   'audit-micro',
   'ssh-cert',
   'policy',
+  'broker',
 ] as const;
 type PartName = (typeof PARTS)[number];
 
@@ -228,6 +232,11 @@ async function main(): Promise<void> {
   const policy = want('policy')
     ? await part('policy micro', errors, async () => runMicro('policy.bench.js'))
     : undefined;
+  const broker = want('broker')
+    ? ((await part('broker issuance', errors, async () => runMicro('broker.bench.js'))) as
+        | BrokerBenchResult
+        | undefined)
+    : undefined;
 
   const best = sustained?.gateway
     .filter((level) => level.errors === 0)
@@ -250,6 +259,8 @@ async function main(): Promise<void> {
     mediator_kib_per_idle_session: memory?.mediator_kib_per_idle_session ?? null,
     // Session rates (the issue's measure), at the highest concurrency measured; the append micro-benchmark is a detail row.
     audit_on_off_ratio: finite(auditSessions?.levels.at(-1)?.ratio),
+    broker_certs_per_s: finite(broker?.broker_certs_per_s),
+    request_create_p50_ms: finite(broker?.request_create_p50_ms),
   };
 
   const details: DetailRow[] = [];
@@ -313,6 +324,19 @@ async function main(): Promise<void> {
       gateway: `${audit.concurrent.durable_events_per_s.p50} / ${audit.concurrent.non_durable_events_per_s.p50} (ratio ${audit.concurrent.ratio})`,
       kubectl: '—',
     });
+  if (broker)
+    details.push(
+      {
+        what: `broker request create (auto-approved, HTTPS), ms p50 / p90 / p99 (n=${broker.request_create_ms.n})`,
+        gateway: `${broker.request_create_ms.p50} / ${broker.request_create_ms.p90} / ${broker.request_create_ms.p99}`,
+        kubectl: '—',
+      },
+      {
+        what: `broker certificates/s, one at a time / ${broker.certificate_concurrent.in_flight} in flight (n=${broker.plan.certificates} each)`,
+        gateway: `${broker.certificate_sequential.certs_per_s} / ${broker.certificate_concurrent.certs_per_s} (p50 ${broker.certificate_sequential.latency_ms.p50} ms)`,
+        kubectl: '—',
+      },
+    );
   const notes = [
     'Ratios compare p50s of samples taken in this run, interleaved with the baseline on the same machine; whole-process times (spawn to exit) of the real ssh and kubectl clients.',
     'Gateway side: a bench mediator (same binary, config and credentials as the dev stack; limits raised to 1000 sessions per principal and 200 unauthenticated per source, since every client is 127.0.0.1) and the dev executor, with a bench policy profile allowing `true`, `head -c * /dev/zero`, `wc -c` and port-forward to 9000.',
@@ -338,6 +362,7 @@ async function main(): Promise<void> {
     audit_sessions: auditSessions,
     audit,
     micro: { ssh_cert: sshCert, policy },
+    broker,
   };
   const dir = join(repoRoot(), 'bench', 'results');
   mkdirSync(dir, { recursive: true });

@@ -20,6 +20,7 @@ import {
   renderGroups,
 } from '../core/policy/index.js';
 import {
+  parseCertificateLine,
   parsePublicKeyLine,
   type SshPrivateKey,
   sha256Fingerprint,
@@ -35,6 +36,7 @@ import {
   kubeCsrObjectName,
 } from './kube-csr-signer.js';
 import type { AccessRequest, RequestStore, RequestVote } from './request-store.js';
+import type { RequestNotifier } from './webhook-notifier.js';
 
 /** What a caller sends to create a request. */
 export interface CreateRequestInput {
@@ -61,6 +63,8 @@ export interface AccessBrokerDeps {
   readonly adminGroups: readonly string[];
   /** Overridden in tests. */
   readonly clock: () => Date;
+  /** Tells people about new pending requests and decisions (never blocks); absent: no one. */
+  readonly notifier?: RequestNotifier;
   /**
    * Kubernetes client certificates for kubectl; absent: the feature is off
    * and `kubeCertificate*` answer KUBE_CERT_UNAVAILABLE.
@@ -218,6 +222,15 @@ export function createAccessBroker(deps: AccessBrokerDeps): AccessBroker {
 
   async function record(event: AuditEventInput): Promise<void> {
     await audit.append(event);
+  }
+
+  /** After the change is stored: fire and forget (the notifier never throws or waits). */
+  function notify(
+    kind: 'pending' | 'approved' | 'denied' | 'revoked',
+    request: AccessRequest,
+    actor: Identity,
+  ) {
+    deps.notifier?.notify({ kind, request, actor: actor.user });
   }
 
   function eventFor(
@@ -436,6 +449,7 @@ export function createAccessBroker(deps: AccessBrokerDeps): AccessBroker {
           });
         }
         await store.put(request);
+        if (request.status === 'pending') notify('pending', request, actor);
         return request;
       }),
 
@@ -500,6 +514,7 @@ export function createAccessBroker(deps: AccessBrokerDeps): AccessBroker {
           details: { complete: verdict.complete, approvals: approvals.length, rule: verdict.rule },
         });
         await store.put(updated);
+        if (updated.status === 'approved') notify('approved', updated, actor);
         return updated;
       }),
 
@@ -532,6 +547,7 @@ export function createAccessBroker(deps: AccessBrokerDeps): AccessBroker {
           details: { by: withdraw ? 'requester' : 'approver' },
         });
         await store.put(updated);
+        notify('denied', updated, actor);
         return updated;
       }),
 
@@ -643,8 +659,17 @@ export function createAccessBroker(deps: AccessBrokerDeps): AccessBroker {
         }
         const keyId = certificateKeyId(request.id, request.requester.user);
         const serial = request.certificate === undefined ? undefined : BigInt(request.certificate.serial);
+        // The KRL scopes the serial to the CA that signed this certificate (not necessarily today's signer).
+        const caKey =
+          request.certificate === undefined
+            ? undefined
+            : parseCertificateLine(request.certificate.line).certificate.signatureKey.blob;
         // The deny list first: once the record says revoked, the certificate must already be refused.
-        await deps.denyList.revoke({ keyId, ...(serial === undefined ? {} : { serial }) });
+        await deps.denyList.revoke({
+          keyId,
+          ...(serial === undefined ? {} : { serial }),
+          ...(caKey === undefined ? {} : { caKey }),
+        });
         const updated: AccessRequest = {
           ...request,
           status: 'revoked',
@@ -658,6 +683,7 @@ export function createAccessBroker(deps: AccessBrokerDeps): AccessBroker {
           details: { key_id: keyId, ...(serial === undefined ? {} : { serial: serial.toString() }) },
         });
         await store.put(updated);
+        notify('revoked', updated, actor);
         return updated;
       }),
 

@@ -7,7 +7,12 @@ import { formatOpenSshPrivateKey, generateCaKey, parseDenyList } from '../core/s
 import { loadBrokerConfig } from './config.js';
 import { createFileDenyList } from './deny-list.js';
 import { loadSshCaKey } from './main.js';
-import { type AccessRequest, createFileRequestStore } from './request-store.js';
+import {
+  type AccessRequest,
+  createFileRequestStore,
+  migrateStoreDocument,
+  STORE_SCHEMA_VERSION,
+} from './request-store.js';
 
 let dir: string;
 const tmp = () => {
@@ -47,6 +52,16 @@ describe('broker configuration', () => {
     expect(config.audit.path).toBe(join(d, 'audit.jsonl'));
     expect(config.tls.ipAddresses).toEqual(['127.0.0.1']);
     expect(config.expirySweepSeconds).toBe(30);
+    expect(config.revocationKrlFile).toBeUndefined();
+  });
+
+  it('resolves the optional revocation KRL path relative to the file', () => {
+    const d = tmp();
+    writeFileSync(
+      join(d, 'broker.json'),
+      JSON.stringify({ ...valid(), revocationKrlFile: 'keys/revoked.krl' }),
+    );
+    expect(loadBrokerConfig(join(d, 'broker.json')).revocationKrlFile).toBe(join(d, 'keys/revoked.krl'));
   });
 
   it('names every bad field at once', () => {
@@ -128,6 +143,68 @@ describe('file request store and deny list', () => {
     const d = tmp();
     writeFileSync(join(d, 'x.json'), '{"something":"else"}');
     await expect(createFileRequestStore(join(d, 'x.json'))).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
+  });
+
+  it('writes the current schema version', async () => {
+    const d = tmp();
+    const path = join(d, 'requests.json');
+    const store = await createFileRequestStore(path);
+    await store.put(sample('req-1'));
+    await store.close();
+    expect(JSON.parse(readFileSync(path, 'utf8'))).toEqual({
+      schemaVersion: STORE_SCHEMA_VERSION,
+      requests: [sample('req-1')],
+    });
+    expect(STORE_SCHEMA_VERSION).toBe(2);
+  });
+
+  it('migrates a schema-1 store at open, durably, keeping the old file as a backup', async () => {
+    const d = tmp();
+    const path = join(d, 'requests.json');
+    const v1 = `${JSON.stringify({ version: 1, requests: [sample('req-1'), sample('req-2')] }, null, 1)}\n`;
+    writeFileSync(path, v1, { mode: 0o600 });
+    const store = await createFileRequestStore(path);
+    expect((await store.list()).map((r) => r.id)).toEqual(['req-1', 'req-2']);
+    // Migrated on disk before any write, so a crash now loses nothing and re-migrates nothing.
+    expect(JSON.parse(readFileSync(path, 'utf8'))).toEqual({
+      schemaVersion: 2,
+      requests: [sample('req-1'), sample('req-2')],
+    });
+    expect(readFileSync(join(d, 'requests.json.schema-v1.bak'), 'utf8')).toBe(v1);
+    expect(statSync(join(d, 'requests.json.schema-v1.bak')).mode & 0o777).toBe(0o600);
+    await store.close();
+    expect((await (await createFileRequestStore(path)).list()).map((r) => r.id)).toEqual(['req-1', 'req-2']);
+  });
+
+  it('refuses a store with a newer schema and leaves it untouched', async () => {
+    const d = tmp();
+    const path = join(d, 'requests.json');
+    const newer = JSON.stringify({ schemaVersion: 3, requests: [] });
+    writeFileSync(path, newer);
+    await expect(createFileRequestStore(path)).rejects.toMatchObject({
+      code: 'CONFIG_INVALID',
+      message: expect.stringContaining('schema version 3'),
+    });
+    expect(readFileSync(path, 'utf8')).toBe(newer);
+  });
+
+  it('migrateStoreDocument refuses what is not a store document', () => {
+    for (const bad of [
+      [],
+      null,
+      'x',
+      { version: 0, requests: [] },
+      { version: 1 },
+      { schemaVersion: '2', requests: [] },
+    ]) {
+      expect(() => migrateStoreDocument(bad, 'p'), JSON.stringify(bad)).toThrow(
+        expect.objectContaining({ code: 'CONFIG_INVALID' }),
+      );
+    }
+    expect(migrateStoreDocument({ version: 1, requests: [] }, 'p')).toEqual({
+      doc: { schemaVersion: 2, requests: [] },
+      from: 1,
+    });
   });
 
   it('appends revocations to a deny list readers can parse, keeping what was there', async () => {

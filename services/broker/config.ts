@@ -24,6 +24,12 @@ export interface BrokerConfig {
   storeFile: string;
   /** JSON deny list the mediator and executor read (`parseDenyList` format). */
   denyListFile: string;
+  /**
+   * OpenSSH KRL (PROTOCOL.krl) with the same revocations, for the tiers'
+   * `revocation.krlFiles`, sshd's `RevokedKeys` and `ssh-keygen -Q`; absent:
+   * only the JSON deny list is published.
+   */
+  revocationKrlFile?: string;
   audit: { path: string; signingKeyFile: string; checkpointEvery: number };
   oidc: {
     issuer: string;
@@ -57,6 +63,20 @@ export interface BrokerConfig {
     kubeconfig?: string;
     /** How long to wait for the signer; default 30. */
     signTimeoutSeconds: number;
+  };
+  /**
+   * Slack-compatible webhook told of new pending requests and decisions
+   * (docs/broker.md); absent: no notifications.
+   */
+  webhook?: {
+    /** An https URL. */
+    url: string;
+    /** PEM bundle trusted for the webhook's TLS; absent: the system store. */
+    caFile?: string;
+    /** Attempts per notification; default 5. */
+    maxAttempts: number;
+    /** Wait before the first retry, doubled each time; default 1000. */
+    initialBackoffMs: number;
   };
   /** Members may see and revoke every request. */
   adminGroups: string[];
@@ -106,6 +126,7 @@ export const brokerConfigSchema = {
     sshCaKeyFile: nonEmpty,
     storeFile: nonEmpty,
     denyListFile: nonEmpty,
+    revocationKrlFile: nonEmpty,
     audit: {
       type: 'object',
       additionalProperties: false,
@@ -151,6 +172,17 @@ export const brokerConfigSchema = {
         signTimeoutSeconds: { type: 'integer', minimum: 1, maximum: 300, default: 30 },
       },
     },
+    webhook: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['url'],
+      properties: {
+        url: { type: 'string', pattern: '^https://[^\\s]+$' },
+        caFile: nonEmpty,
+        maxAttempts: { type: 'integer', minimum: 1, maximum: 20, default: 5 },
+        initialBackoffMs: { type: 'integer', minimum: 10, maximum: 600_000, default: 1000 },
+      },
+    },
     adminGroups: strings,
     expirySweepSeconds: { type: 'integer', minimum: 1, maximum: 3600, default: 30 },
   },
@@ -171,6 +203,7 @@ export function loadBrokerConfig(path: string): BrokerConfig {
     sshCaKeyFile: from(config.sshCaKeyFile),
     storeFile: from(config.storeFile),
     denyListFile: from(config.denyListFile),
+    ...(config.revocationKrlFile ? { revocationKrlFile: from(config.revocationKrlFile) } : {}),
     audit: {
       ...config.audit,
       path: from(config.audit.path),
@@ -182,6 +215,14 @@ export function loadBrokerConfig(path: string): BrokerConfig {
           kubernetes: {
             ...config.kubernetes,
             ...(config.kubernetes.kubeconfig ? { kubeconfig: from(config.kubernetes.kubeconfig) } : {}),
+          },
+        }
+      : {}),
+    ...(config.webhook
+      ? {
+          webhook: {
+            ...config.webhook,
+            ...(config.webhook.caFile ? { caFile: from(config.webhook.caFile) } : {}),
           },
         }
       : {}),

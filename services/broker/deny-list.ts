@@ -10,9 +10,36 @@ import type { DenyListDocument } from '../core/ssh-cert/index.js';
 import { parseDenyList } from '../core/ssh-cert/index.js';
 import { writeFileAtomic } from './request-store.js';
 
-/** Port: adds certificates to the deny list. Resolves once the list is on disk. */
+/** One revoked certificate. */
+export interface RevocationEntry {
+  readonly serial?: bigint;
+  readonly keyId?: string;
+  /**
+   * The public key blob of the CA that signed the certificate; the KRL scopes
+   * serials to it. The JSON deny list does not use it.
+   */
+  readonly caKey?: Uint8Array;
+}
+
+/**
+ * Port: adds certificates to a revocation list. Resolves once the list is
+ * on disk; rejects if it could not be written (the caller then must not
+ * report the certificate as revoked). Adding an entry twice is harmless.
+ */
 export interface DenyListWriter {
-  revoke(entry: { serial?: bigint; keyId?: string }): Promise<void>;
+  revoke(entry: RevocationEntry): Promise<void>;
+}
+
+/**
+ * Publishes each revocation to every writer in turn (the JSON deny list,
+ * then the KRL); resolves once all have it, rejects on the first failure.
+ */
+export function createRevocationPublisher(writers: readonly DenyListWriter[]): DenyListWriter {
+  return {
+    async revoke(entry) {
+      for (const writer of writers) await writer.revoke(entry);
+    },
+  };
 }
 
 /** A deny list file; created on first revocation, existing entries kept. */
@@ -55,7 +82,7 @@ export class InMemoryDenyList implements DenyListWriter {
   readonly serials: bigint[] = [];
   readonly keyIds: string[] = [];
 
-  async revoke(entry: { serial?: bigint; keyId?: string }): Promise<void> {
+  async revoke(entry: RevocationEntry): Promise<void> {
     if (entry.serial !== undefined) this.serials.push(entry.serial);
     if (entry.keyId !== undefined) this.keyIds.push(entry.keyId);
   }

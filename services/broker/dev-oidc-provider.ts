@@ -1,16 +1,17 @@
 /**
  * A minimal, real OpenID provider for local use and tests: discovery
  * document (OpenID Connect Discovery 1.0), JWKS, ES256-signed ID tokens
- * (jose), and the OAuth 2.0 Device Authorization Grant (RFC 8628) with a
+ * (jose), the OAuth 2.0 Device Authorization Grant (RFC 8628) with a
  * password-less "demo login" page on which a configured demo user approves a
- * user code.
+ * user code, and the authorization code flow (OpenID Connect Core §3.1) for
+ * native apps on loopback (RFC 8252) with mandatory PKCE S256 (RFC 7636).
  *
  * It is a development tool: anyone who can reach the page can sign in as any
  * configured demo user. It listens on loopback by default. The broker verifies
  * its tokens exactly as it verifies a production issuer's (discovery, JWKS,
  * signature, issuer, audience, expiry); nothing in the broker knows it exists.
  */
-import { randomBytes, randomInt } from 'node:crypto';
+import { createHash, randomBytes, randomInt } from 'node:crypto';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair, type JWK, type JWTPayload, SignJWT } from 'jose';
@@ -18,6 +19,9 @@ import { AirlockError } from '../core/errors.js';
 
 /** RFC 8628 §3.4 grant type. */
 export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
+
+/** RFC 6749 §4.1.3 grant type. */
+export const AUTHORIZATION_CODE_GRANT = 'authorization_code';
 
 /** A configured demo user. */
 export interface DemoUser {
@@ -43,6 +47,14 @@ export interface DevOidcProviderOptions {
   readonly deviceCodeTtlSeconds?: number;
   /** Minimum polling interval (RFC 8628 `interval`); default 5. */
   readonly pollIntervalSeconds?: number;
+  /**
+   * Offer the device grant; default true. False leaves
+   * `device_authorization_endpoint` out of discovery (as some providers do),
+   * so clients fall back to the authorization code flow.
+   */
+  readonly deviceFlow?: boolean;
+  /** Authorization code lifetime; default 60 (RFC 6749 §4.1.2: short, at most 10 minutes). */
+  readonly authorizationCodeTtlSeconds?: number;
   /** Token clock (iat/exp); default the system clock. */
   readonly clock?: () => Date;
 }
@@ -54,6 +66,8 @@ export interface MintOverrides {
   /** Seconds relative to now; negative for an already expired token. */
   readonly expiresInSeconds?: number;
   readonly groups?: readonly string[];
+  /** The `nonce` claim (OpenID Connect Core §2); absent: none. */
+  readonly nonce?: string;
 }
 
 /** A running provider. */
@@ -79,6 +93,54 @@ export interface DevOidcProvider {
   mintIdToken(user: string, overrides?: MintOverrides): Promise<string>;
   stop(): Promise<void>;
 }
+
+/** An authorization request waiting for the demo user to sign in (OIDC Core §3.1.2.1). */
+interface PendingAuthorization {
+  readonly redirectUri: string;
+  readonly state: string | undefined;
+  readonly nonce: string | undefined;
+  /** BASE64URL(SHA256(code_verifier)) (RFC 7636 §4.2). */
+  readonly codeChallenge: string;
+  readonly expiresAt: number;
+}
+
+/** An issued authorization code, redeemable once. */
+interface AuthorizationCode {
+  readonly user: string;
+  readonly redirectUri: string;
+  readonly nonce: string | undefined;
+  readonly codeChallenge: string;
+  readonly expiresAt: number;
+}
+
+/**
+ * RFC 8252 §7.3: a native app's loopback redirect, `http://127.0.0.1:PORT/…`
+ * or `http://[::1]:PORT/…`, any port. `localhost` is refused (§8.3: it may
+ * resolve elsewhere), as are user info and fragments. Returns the reason it
+ * is refused, or undefined.
+ */
+export function loopbackRedirectProblem(redirectUri: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(redirectUri);
+  } catch {
+    return 'redirect_uri is not a URL';
+  }
+  if (url.protocol !== 'http:') return 'redirect_uri must be an http loopback URL (RFC 8252 §7.3)';
+  if (url.hostname !== '127.0.0.1' && url.hostname !== '[::1]') {
+    return 'redirect_uri must be on 127.0.0.1 or [::1] (RFC 8252 §7.3)';
+  }
+  if (url.port === '') return 'redirect_uri must name its port';
+  if (url.username !== '' || url.password !== '' || url.hash !== '') {
+    return 'redirect_uri must not carry user info or a fragment';
+  }
+  return undefined;
+}
+
+/** RFC 7636 §4.1: 43 to 128 characters of [A-Z] / [a-z] / [0-9] / "-" / "." / "_" / "~". */
+const CODE_VERIFIER = /^[A-Za-z0-9._~-]{43,128}$/;
+/** RFC 7636 §4.2: BASE64URL of a SHA-256 hash, 43 characters. */
+const CODE_CHALLENGE = /^[A-Za-z0-9_-]{43}$/;
 
 interface DeviceAuthorization {
   readonly deviceCode: string;
@@ -117,6 +179,10 @@ export async function startDevOidcProvider(options: DevOidcProviderOptions): Pro
   const idTokenTtl = options.idTokenTtlSeconds ?? 3600;
   const deviceTtl = options.deviceCodeTtlSeconds ?? 600;
   const interval = options.pollIntervalSeconds ?? 5;
+  const deviceFlow = options.deviceFlow ?? true;
+  const codeTtl = options.authorizationCodeTtlSeconds ?? 60;
+  const authorizations = new Map<string, PendingAuthorization>();
+  const codes = new Map<string, AuthorizationCode>();
   const { privateKey, publicKey } = await generateKeyPair('ES256');
   const kid = randomBytes(8).toString('hex');
   const jwk: JWK = { ...(await exportJWK(publicKey)), kid, alg: 'ES256', use: 'sig' };
@@ -138,6 +204,7 @@ export async function startDevOidcProvider(options: DevOidcProviderOptions): Pro
       groups: [...(overrides.groups ?? demo.groups)],
       auth_time: now,
       ...(demo.email === undefined ? {} : { email: demo.email, email_verified: true }),
+      ...(overrides.nonce === undefined ? {} : { nonce: overrides.nonce }),
     };
     return new SignJWT(claims)
       .setProtectedHeader({ alg: 'ES256', kid, typ: 'JWT' })
@@ -210,6 +277,138 @@ export async function startDevOidcProvider(options: DevOidcProviderOptions): Pro
     );
   }
 
+  function loginPage(requestId: string, message = ''): string {
+    const users = Object.keys(options.users)
+      .map((u) => `<button name="user" value="${escapeHtml(u)}">Sign in as ${escapeHtml(u)}</button>`)
+      .join(' ');
+    return (
+      '<!doctype html><meta charset="utf-8"><title>airlock dev login</title>' +
+      `<h1>airlock dev login</h1><p>${escapeHtml(message)}</p>` +
+      '<form method="post" action="/authorize">' +
+      `<input type="hidden" name="request" value="${escapeHtml(requestId)}"> ` +
+      `${users} <button name="action" value="deny">Deny</button></form>`
+    );
+  }
+
+  /** RFC 6749 §4.1.2: back to the (already validated) redirect URI with `params` and the state. */
+  function redirectBack(
+    res: import('node:http').ServerResponse,
+    redirectUri: string,
+    state: string | undefined,
+    params: Record<string, string>,
+  ): void {
+    const target = new URL(redirectUri);
+    for (const [key, value] of Object.entries(params)) target.searchParams.set(key, value);
+    if (state !== undefined) target.searchParams.set('state', state);
+    res.writeHead(302, { location: target.toString(), 'cache-control': 'no-store' });
+    res.end();
+  }
+
+  /** GET /authorize: checks the request (OIDC Core §3.1.2.2) and shows the demo login. */
+  function authorize(res: import('node:http').ServerResponse, query: URLSearchParams): void {
+    // Until client and redirect URI are checked, errors are shown here, never redirected (no open redirect).
+    if (query.get('client_id') !== options.clientId) {
+      send(res, 400, loginPage('', 'unknown client_id'), 'text/html');
+      return;
+    }
+    const redirectUri = query.get('redirect_uri') ?? '';
+    const problem = loopbackRedirectProblem(redirectUri);
+    if (problem) {
+      send(res, 400, loginPage('', problem), 'text/html');
+      return;
+    }
+    const state = query.get('state') ?? undefined;
+    const fail = (error: string, description: string) =>
+      redirectBack(res, redirectUri, state, { error, error_description: description });
+    if (query.get('response_type') !== 'code') {
+      fail('unsupported_response_type', 'only response_type=code is supported');
+      return;
+    }
+    if (!(query.get('scope') ?? '').split(' ').includes('openid')) {
+      fail('invalid_scope', 'scope must include openid');
+      return;
+    }
+    // RFC 7636 §4.4.1: PKCE is required of every client, and only S256.
+    const codeChallenge = query.get('code_challenge') ?? '';
+    if (query.get('code_challenge_method') !== 'S256' || !CODE_CHALLENGE.test(codeChallenge)) {
+      fail('invalid_request', 'PKCE is required: code_challenge with code_challenge_method=S256');
+      return;
+    }
+    const requestId = randomBytes(16).toString('base64url');
+    for (const [id, old] of authorizations) if (old.expiresAt <= Date.now()) authorizations.delete(id);
+    for (const [old, grant] of codes) if (grant.expiresAt <= Date.now()) codes.delete(old);
+    authorizations.set(requestId, {
+      redirectUri,
+      state,
+      nonce: query.get('nonce') ?? undefined,
+      codeChallenge,
+      expiresAt: Date.now() + 600_000,
+    });
+    send(res, 200, loginPage(requestId), 'text/html');
+  }
+
+  /** POST /authorize: the demo user signs in (or denies); back to the client with a code. */
+  function completeAuthorization(res: import('node:http').ServerResponse, form: URLSearchParams): void {
+    const requestId = form.get('request') ?? '';
+    const pendingRequest = authorizations.get(requestId);
+    if (!pendingRequest || pendingRequest.expiresAt <= Date.now()) {
+      send(res, 400, loginPage('', 'no such sign-in request; start again'), 'text/html');
+      return;
+    }
+    if (form.get('action') === 'deny') {
+      authorizations.delete(requestId);
+      redirectBack(res, pendingRequest.redirectUri, pendingRequest.state, { error: 'access_denied' });
+      return;
+    }
+    const user = form.get('user') ?? '';
+    if (!Object.hasOwn(options.users, user)) {
+      send(res, 400, loginPage(requestId, `no demo user named ${JSON.stringify(user)}`), 'text/html');
+      return;
+    }
+    authorizations.delete(requestId);
+    const code = randomBytes(32).toString('base64url');
+    codes.set(code, {
+      user,
+      redirectUri: pendingRequest.redirectUri,
+      nonce: pendingRequest.nonce,
+      codeChallenge: pendingRequest.codeChallenge,
+      expiresAt: Date.now() + codeTtl * 1000,
+    });
+    redirectBack(res, pendingRequest.redirectUri, pendingRequest.state, { code });
+  }
+
+  /** POST /token with grant_type=authorization_code (RFC 6749 §4.1.3, RFC 7636 §4.5-4.6). */
+  async function redeemCode(res: import('node:http').ServerResponse, form: URLSearchParams): Promise<void> {
+    const grant = codes.get(form.get('code') ?? '');
+    // A code is redeemed at most once, whatever the outcome (RFC 6749 §4.1.2).
+    if (grant) codes.delete(form.get('code') ?? '');
+    if (!grant || grant.expiresAt <= Date.now()) {
+      send(res, 400, { error: 'invalid_grant', error_description: 'unknown, used or expired code' });
+      return;
+    }
+    if (form.get('redirect_uri') !== grant.redirectUri) {
+      send(res, 400, { error: 'invalid_grant', error_description: 'redirect_uri does not match' });
+      return;
+    }
+    const verifier = form.get('code_verifier');
+    if (verifier === null) {
+      send(res, 400, { error: 'invalid_request', error_description: 'code_verifier is required' });
+      return;
+    }
+    const computed = createHash('sha256').update(verifier, 'ascii').digest('base64url');
+    if (!CODE_VERIFIER.test(verifier) || computed !== grant.codeChallenge) {
+      send(res, 400, { error: 'invalid_grant', error_description: 'code_verifier does not match' });
+      return;
+    }
+    const idToken = await mintIdToken(grant.user, grant.nonce === undefined ? {} : { nonce: grant.nonce });
+    send(res, 200, {
+      access_token: randomBytes(24).toString('base64url'),
+      token_type: 'Bearer',
+      expires_in: idTokenTtl,
+      id_token: idToken,
+    });
+  }
+
   const server: Server = createServer({ key: options.tls.key, cert: options.tls.cert }, (req, res) => {
     void (async () => {
       const url = new URL(req.url ?? '/', issuer);
@@ -219,14 +418,25 @@ export async function startDevOidcProvider(options: DevOidcProviderOptions): Pro
             issuer,
             jwks_uri: `${issuer}/jwks`,
             token_endpoint: `${issuer}/token`,
-            device_authorization_endpoint: `${issuer}/device_authorization`,
-            // No browser redirect flow is offered; the field is required by Discovery 1.0.
-            authorization_endpoint: `${issuer}/device`,
-            response_types_supported: ['id_token'],
+            ...(deviceFlow ? { device_authorization_endpoint: `${issuer}/device_authorization` } : {}),
+            authorization_endpoint: `${issuer}/authorize`,
+            response_types_supported: ['code'],
             subject_types_supported: ['public'],
             id_token_signing_alg_values_supported: ['ES256'],
-            grant_types_supported: [DEVICE_CODE_GRANT],
-            claims_supported: ['sub', 'iss', 'aud', 'exp', 'iat', 'preferred_username', 'email', 'groups'],
+            grant_types_supported: [...(deviceFlow ? [DEVICE_CODE_GRANT] : []), AUTHORIZATION_CODE_GRANT],
+            code_challenge_methods_supported: ['S256'],
+            token_endpoint_auth_methods_supported: ['none'],
+            claims_supported: [
+              'sub',
+              'iss',
+              'aud',
+              'exp',
+              'iat',
+              'nonce',
+              'preferred_username',
+              'email',
+              'groups',
+            ],
           });
           return;
         }
@@ -234,7 +444,15 @@ export async function startDevOidcProvider(options: DevOidcProviderOptions): Pro
           send(res, 200, { keys: [jwk] });
           return;
         }
-        if (req.method === 'POST' && url.pathname === '/device_authorization') {
+        if (req.method === 'GET' && url.pathname === '/authorize') {
+          authorize(res, url.searchParams);
+          return;
+        }
+        if (req.method === 'POST' && url.pathname === '/authorize') {
+          completeAuthorization(res, await readForm(req));
+          return;
+        }
+        if (req.method === 'POST' && url.pathname === '/device_authorization' && deviceFlow) {
           const form = await readForm(req);
           if (form.get('client_id') !== options.clientId) {
             oauthError(res, 'invalid_client', 401);
@@ -267,7 +485,11 @@ export async function startDevOidcProvider(options: DevOidcProviderOptions): Pro
             oauthError(res, 'invalid_client', 401);
             return;
           }
-          if (form.get('grant_type') !== DEVICE_CODE_GRANT) {
+          if (form.get('grant_type') === AUTHORIZATION_CODE_GRANT) {
+            await redeemCode(res, form);
+            return;
+          }
+          if (form.get('grant_type') !== DEVICE_CODE_GRANT || !deviceFlow) {
             oauthError(res, 'unsupported_grant_type');
             return;
           }

@@ -4,6 +4,7 @@
  * in the CLI. It trusts only the CA bundle it is given (when given), never
  * follows redirects, and caps response bodies.
  */
+import type { IncomingHttpHeaders } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { AirlockError } from '../core/errors.js';
 
@@ -29,6 +30,8 @@ export interface HttpsJsonResponse {
   readonly status: number;
   readonly body: unknown;
   readonly text: string;
+  /** Response headers (a redirect's `location` is here; redirects are never followed). */
+  readonly headers: IncomingHttpHeaders;
 }
 
 /**
@@ -83,7 +86,7 @@ export function httpsCall(url: string, options: HttpsCallOptions = {}): Promise<
           } catch {
             body = undefined;
           }
-          resolve({ status: res.statusCode ?? 0, body, text });
+          resolve({ status: res.statusCode ?? 0, body, text, headers: res.headers });
         });
         res.on('error', reject);
       },

@@ -16,7 +16,7 @@ import { parseOpenSshPrivateKey } from '../core/ssh-cert/index.js';
 import { issueServingCertificate, loadTierCa } from '../core/x509/index.js';
 import { createAccessBroker } from './access-broker.js';
 import { type BrokerConfig, loadBrokerConfig } from './config.js';
-import { createFileDenyList } from './deny-list.js';
+import { createFileDenyList, createRevocationPublisher, type DenyListWriter } from './deny-list.js';
 import { createBrokerApiHandler, listenHttps } from './http-api.js';
 import {
   createAuthenticator,
@@ -25,8 +25,10 @@ import {
   type MachineSettings,
   type TokenReviewer,
 } from './identity.js';
+import { createFileKrl } from './krl-file.js';
 import { createKubeCsrSigner, type KubeCsrSigner } from './kube-csr-signer.js';
 import { createFileRequestStore } from './request-store.js';
+import { createWebhookNotifier, NO_NOTIFIER, type RequestNotifier } from './webhook-notifier.js';
 
 /** Seams for tests; production passes none. */
 export interface BrokerOverrides {
@@ -134,11 +136,28 @@ export async function startBroker(
     clock,
   });
   const store = await createFileRequestStore(config.storeFile);
+  // Every revocation lands in the JSON deny list and, when configured, the KRL.
+  const revocationWriters: DenyListWriter[] = [createFileDenyList(config.denyListFile)];
+  if (config.revocationKrlFile !== undefined) {
+    const krl = createFileKrl(config.revocationKrlFile, clock);
+    await krl.ensureExists(); // the tiers watch it from the start; a missing file fails them closed
+    revocationWriters.push(krl);
+  }
+  const notifier: RequestNotifier = config.webhook
+    ? createWebhookNotifier({
+        url: config.webhook.url,
+        ca: config.webhook.caFile === undefined ? undefined : await readFile(config.webhook.caFile, 'utf8'),
+        maxAttempts: config.webhook.maxAttempts,
+        initialBackoffMs: config.webhook.initialBackoffMs,
+        log,
+      })
+    : NO_NOTIFIER;
   const broker = createAccessBroker({
     policy,
     store,
     audit,
-    denyList: createFileDenyList(config.denyListFile),
+    notifier,
+    denyList: createRevocationPublisher(revocationWriters),
     caKey,
     adminGroups: config.adminGroups,
     clock,
@@ -192,6 +211,7 @@ export async function startBroker(
     async stop() {
       clearInterval(sweep);
       await server.stop();
+      await notifier.close();
       await store.close();
       await audit.close();
     },

@@ -93,16 +93,69 @@ export class InMemoryRequestStore implements RequestStore {
   async close(): Promise<void> {}
 }
 
+/** The store document's schema version this broker reads and writes. */
+export const STORE_SCHEMA_VERSION = 2;
+
+/** The store file, schema version {@link STORE_SCHEMA_VERSION}. */
 interface StoreFile {
-  version: 1;
+  schemaVersion: typeof STORE_SCHEMA_VERSION;
   requests: AccessRequest[];
+}
+
+type StoreDocument = Record<string, unknown>;
+
+/**
+ * Schema migrations: `MIGRATIONS[n]` turns a version-n document into a
+ * version-(n+1) one. Pure functions; a new schema adds a step here and bumps
+ * STORE_SCHEMA_VERSION, never edits an old step.
+ */
+const MIGRATIONS: Readonly<Record<number, (doc: StoreDocument) => StoreDocument>> = {
+  // v1 → v2: the envelope's `version` became `schemaVersion` (it versions the
+  // document's schema, not its content); the records are unchanged.
+  1: ({ version: _version, ...rest }) => ({ ...rest, schemaVersion: 2 }),
+};
+
+/** The schema version a document declares (v1 called it `version`). */
+function schemaVersionOf(doc: StoreDocument): unknown {
+  return doc.schemaVersion ?? doc.version;
+}
+
+/**
+ * Brings a parsed store document to the current schema. Returns it and the
+ * version it had. Throws CONFIG_INVALID for a document that is not a store,
+ * or that a newer broker wrote (it is never downgraded or overwritten).
+ */
+export function migrateStoreDocument(value: unknown, path: string): { doc: StoreFile; from: number } {
+  const notAStore = () =>
+    new AirlockError('CONFIG_INVALID', `request store ${path} is not an airlock request store`);
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw notAStore();
+  let doc = value as StoreDocument;
+  const from = schemaVersionOf(doc);
+  if (typeof from !== 'number' || !Number.isInteger(from) || from < 1) throw notAStore();
+  if (from > STORE_SCHEMA_VERSION) {
+    throw new AirlockError(
+      'CONFIG_INVALID',
+      `request store ${path} has schema version ${from}; this broker knows up to ${STORE_SCHEMA_VERSION} (was it written by a newer broker?)`,
+    );
+  }
+  for (let version = from; version < STORE_SCHEMA_VERSION; version++) {
+    const step = MIGRATIONS[version];
+    if (!step) throw new AirlockError('INTERNAL', `no migration of the request store from schema ${version}`);
+    doc = step(doc);
+  }
+  if (doc.schemaVersion !== STORE_SCHEMA_VERSION || !Array.isArray(doc.requests)) throw notAStore();
+  return { doc: doc as unknown as StoreFile, from };
 }
 
 /**
  * Writes `content` to `path` atomically: a temporary file in the same
  * directory (mode `mode`), fsync, rename, fsync of the directory.
  */
-export async function writeFileAtomic(path: string, content: string, mode = 0o600): Promise<void> {
+export async function writeFileAtomic(
+  path: string,
+  content: string | Uint8Array,
+  mode = 0o600,
+): Promise<void> {
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
   const handle = await open(tmp, 'wx', mode);
   try {
@@ -129,8 +182,10 @@ export async function writeFileAtomic(path: string, content: string, mode = 0o60
 
 /**
  * Opens (or creates on first write) a JSON-file store. Reads the whole file
- * at open; a file that is not a store document refuses to open
- * (`CONFIG_INVALID`) rather than be overwritten.
+ * at open; a file that is not a store document, or has a newer schema,
+ * refuses to open (`CONFIG_INVALID`) rather than be overwritten. An older
+ * schema is migrated at open: the old file is kept as
+ * `<path>.schema-v<N>.bak` and the migrated one written in its place.
  */
 export async function createFileRequestStore(path: string): Promise<RequestStore> {
   const records = new Map<string, AccessRequest>();
@@ -141,14 +196,17 @@ export async function createFileRequestStore(path: string): Promise<RequestStore
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
   if (text !== undefined) {
-    let doc: StoreFile;
+    let parsed: unknown;
     try {
-      doc = JSON.parse(text) as StoreFile;
+      parsed = JSON.parse(text);
     } catch (cause) {
       throw new AirlockError('CONFIG_INVALID', `request store ${path} is not valid JSON`, { cause });
     }
-    if (doc?.version !== 1 || !Array.isArray(doc.requests)) {
-      throw new AirlockError('CONFIG_INVALID', `request store ${path} is not an airlock request store`);
+    const { doc, from } = migrateStoreDocument(parsed, path);
+    if (from !== STORE_SCHEMA_VERSION) {
+      // Keep the old file for a downgrade, then make the migration durable before serving.
+      await writeFileAtomic(`${path}.schema-v${from}.bak`, text);
+      await writeFileAtomic(path, `${JSON.stringify(doc, null, 1)}\n`);
     }
     for (const r of doc.requests) records.set(r.id, r);
   }
@@ -166,7 +224,7 @@ export async function createFileRequestStore(path: string): Promise<RequestStore
     put(request) {
       if (closed) return Promise.reject(new AirlockError('INTERNAL', 'request store is closed'));
       records.set(request.id, copy(request));
-      const snapshot: StoreFile = { version: 1, requests: [...records.values()] };
+      const snapshot: StoreFile = { schemaVersion: STORE_SCHEMA_VERSION, requests: [...records.values()] };
       // Writes are chained so an older snapshot never lands after a newer one.
       const next = writing.then(() => writeFileAtomic(path, `${JSON.stringify(snapshot, null, 1)}\n`));
       writing = next.catch(() => {});

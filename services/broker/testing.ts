@@ -1,8 +1,8 @@
 /**
  * A complete broker for tests, shipped as real code: a broker tier CA, the
  * in-process OpenID provider over HTTPS, the example policy, an SSH user CA
- * key (0600), a signed file audit trail, the file request store and deny list
- * in a temporary directory, and `startBroker` over HTTPS on 127.0.0.1.
+ * key (0600), a signed file audit trail, the file request store, deny list
+ * and revocation KRL in a temporary directory, and `startBroker` over HTTPS on 127.0.0.1.
  * Nothing is mocked except the TokenReview port (InMemoryTokenReviewer).
  */
 import { generateKeyPairSync } from 'node:crypto';
@@ -81,6 +81,10 @@ export interface BrokerTestEnvOptions {
   readonly kubeCertificatesCluster?: string | false;
   /** Default: an InMemoryKubeCsrSigner on the shared clock. */
   readonly kubeCsrSigner?: KubeCsrSigner;
+  /** The provider offers the device grant; default true (false: auth-code flow only). */
+  readonly deviceFlow?: boolean;
+  /** Config `webhook`; default none. */
+  readonly webhook?: BrokerConfig['webhook'];
 }
 
 /** Starts the environment. */
@@ -99,6 +103,7 @@ export async function startBrokerTestEnv(options: BrokerTestEnvOptions = {}): Pr
     users: TEST_USERS,
     pollIntervalSeconds: 1,
     clock,
+    ...(options.deviceFlow === undefined ? {} : { deviceFlow: options.deviceFlow }),
   });
   const sshCa = generateCaKey('ed25519', 'airlock-test-ca');
   const sshCaKeyFile = join(dir, 'ssh_user_ca');
@@ -122,6 +127,7 @@ export async function startBrokerTestEnv(options: BrokerTestEnvOptions = {}): Pr
     sshCaKeyFile,
     storeFile: join(dir, 'requests.json'),
     denyListFile: join(dir, 'deny-list.json'),
+    revocationKrlFile: join(dir, 'revoked.krl'),
     audit: { path: join(dir, 'audit.jsonl'), signingKeyFile: auditKeyFile, checkpointEvery: 100 },
     oidc: {
       issuer: provider.issuer,
@@ -139,6 +145,7 @@ export async function startBrokerTestEnv(options: BrokerTestEnvOptions = {}): Pr
     },
     adminGroups: ['airlock-admins'],
     expirySweepSeconds: 3600,
+    ...(options.webhook ? { webhook: options.webhook } : {}),
     ...(options.kubeCertificatesCluster === false
       ? {}
       : { kubeCertificates: { cluster: options.kubeCertificatesCluster ?? 'dev', signTimeoutSeconds: 30 } }),

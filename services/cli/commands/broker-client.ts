@@ -3,20 +3,30 @@
  * cert | status | revoke`.
  *
  * `login` runs the OAuth 2.0 Device Authorization Grant (RFC 8628) against
- * the issuer the broker names at `/v1/config`, and caches the ID token, the
+ * the issuer the broker names at `/v1/config` (or, with `--flow auth-code` or
+ * when the issuer has no device grant, the authorization code flow with PKCE
+ * on a loopback redirect: oidc-auth-code.ts), verifies the ID token's
+ * signature, issuer and audience, and caches the ID token, the
  * broker URL and its CA at ~/.config/airlock/token.json (mode 0600). The
  * other commands call the broker's HTTPS JSON API with that token. The
  * private SSH key never leaves this machine: requests carry the public key,
  * `cert` writes the certificate next to it.
  */
+import { spawn } from 'node:child_process';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { decodeJwt } from 'jose';
 import { type HttpsCallOptions, httpsCall } from '../../broker/https-client.js';
 import { AirlockError, isAirlockError, isErrorCode } from '../../core/errors.js';
 import { parseCertificateLine } from '../../core/ssh-cert/index.js';
+import {
+  authCodeLogin,
+  discoverProvider,
+  fetchJwks,
+  type ProviderEndpoints,
+  verifyLoginIdToken,
+} from './oidc-auth-code.js';
 
 /** What the commands touch: output, files, time. Tests pass their own. */
 export interface BrokerClientIo {
@@ -27,6 +37,8 @@ export interface BrokerClientIo {
   readonly homeDir: string;
   now(): Date;
   sleep(ms: number): Promise<void>;
+  /** Opens a URL in the person's browser (`airlock login --open-browser`); absent: not possible. */
+  openBrowser?(url: string): void;
 }
 
 /** The real process. */
@@ -40,6 +52,13 @@ export function processBrokerClientIo(): BrokerClientIo {
     homeDir: home,
     now: () => new Date(),
     sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+    openBrowser: (url) => {
+      // No shell: the URL is one argument. A missing opener only means the person opens it.
+      const opener = process.platform === 'darwin' ? 'open' : 'xdg-open';
+      const child = spawn(opener, [url], { detached: true, stdio: 'ignore' });
+      child.on('error', () => process.stderr.write(`(could not run ${opener}; open the URL yourself)\n`));
+      child.unref();
+    },
   };
 }
 
@@ -158,13 +177,22 @@ async function call(s: Session, method: 'GET' | 'POST', path: string, json?: unk
   return response.body;
 }
 
+/** How `airlock login` signs in. */
+export type LoginFlow = 'device' | 'auth-code';
+
 /** Options of `airlock login`. */
 export interface LoginOptions extends ConnectionOptions, OutputOptions {
   /** PEM bundle for the issuer's TLS; default: the --ca bundle. */
   readonly issuerCa?: string;
+  /** Default: `device` when the issuer offers it, else `auth-code`. */
+  readonly flow?: string;
+  /** Open the sign-in URL in a browser (auth-code flow). */
+  readonly openBrowser?: boolean;
+  /** How long the auth-code flow waits for the browser, in seconds; default 300. */
+  readonly timeoutSeconds?: number;
 }
 
-/** `airlock login`: device flow, then caches the ID token. */
+/** `airlock login`: device flow or auth-code flow, then verifies and caches the ID token. */
 export async function runLogin(options: LoginOptions, io: BrokerClientIo): Promise<number> {
   const cached = await readCache(io);
   const broker = options.broker ?? cached?.broker;
@@ -178,20 +206,60 @@ export async function runLogin(options: LoginOptions, io: BrokerClientIo): Promi
   if (config.status !== 200 || typeof issuer !== 'string' || typeof clientId !== 'string') {
     throw new AirlockError('INTERNAL', `${broker} did not name its issuer (HTTP ${config.status})`);
   }
-  const discovery = await httpsCall(`${issuer.replace(/\/$/, '')}/.well-known/openid-configuration`, {
-    ca: issuerCa,
-  });
-  const endpoints = (discovery.body ?? {}) as {
-    device_authorization_endpoint?: string;
-    token_endpoint?: string;
-  };
-  if (
-    typeof endpoints.device_authorization_endpoint !== 'string' ||
-    typeof endpoints.token_endpoint !== 'string'
-  ) {
-    throw new AirlockError('INTERNAL', `${issuer} does not offer the device authorization grant`);
+  if (options.flow !== undefined && options.flow !== 'device' && options.flow !== 'auth-code') {
+    throw new AirlockError('USAGE', `--flow ${options.flow} is not one of device, auth-code`);
   }
-  const started = await httpsCall(endpoints.device_authorization_endpoint, {
+  const provider = await discoverProvider(issuer, issuerCa);
+  const flow: LoginFlow =
+    (options.flow as LoginFlow | undefined) ??
+    (provider.deviceAuthorizationEndpoint ? 'device' : 'auth-code');
+  const idToken =
+    flow === 'device'
+      ? await deviceFlowLogin(provider, clientId, issuerCa, io)
+      : await authCodeLogin({
+          provider,
+          clientId,
+          ca: issuerCa,
+          tell: (text) => io.err(text),
+          ...(options.openBrowser && io.openBrowser ? { openBrowser: io.openBrowser.bind(io) } : {}),
+          now: () => io.now(),
+          ...(options.timeoutSeconds === undefined ? {} : { timeoutMs: options.timeoutSeconds * 1000 }),
+        });
+  // The auth-code flow verified it with its nonce already; this covers the device flow too.
+  const { exp } = await verifyLoginIdToken(idToken, {
+    issuer,
+    clientId,
+    jwks: await fetchJwks(provider.jwksUri, issuerCa),
+    now: io.now(),
+  });
+  const s: Session = { broker, ca, token: idToken };
+  const me = (await call(s, 'GET', '/v1/whoami')) as { user: string; groups: string[] };
+  await writeCache(io, {
+    broker,
+    ...(caPath === undefined ? {} : { ca: caPath }),
+    issuer,
+    idToken,
+    expiresAt: new Date((exp ?? 0) * 1000).toISOString(),
+    user: me.user,
+  });
+  const expiresAt = new Date((exp ?? 0) * 1000).toISOString();
+  if (options.output === 'json') printJson(io, { user: me.user, groups: me.groups, expiresAt });
+  else io.out(`logged in as ${me.user} (groups: ${me.groups.join(', ') || 'none'}) until ${expiresAt}\n`);
+  return 0;
+}
+
+/** RFC 8628: shows the user code, polls the token endpoint; returns the (unverified) ID token. */
+async function deviceFlowLogin(
+  provider: ProviderEndpoints,
+  clientId: string,
+  issuerCa: string | undefined,
+  io: BrokerClientIo,
+): Promise<string> {
+  const issuer = provider.issuer;
+  if (provider.deviceAuthorizationEndpoint === undefined) {
+    throw new AirlockError('AUTH_INVALID', `${issuer} does not offer the device authorization grant`);
+  }
+  const started = await httpsCall(provider.deviceAuthorizationEndpoint, {
     ca: issuerCa,
     form: { client_id: clientId, scope: 'openid profile email groups' },
   });
@@ -225,7 +293,7 @@ export async function runLogin(options: LoginOptions, io: BrokerClientIo): Promi
     if (Date.now() >= deadline)
       throw new AirlockError('AUTH_EXPIRED', 'the sign-in code expired; run airlock login again');
     await io.sleep(interval);
-    const polled = await httpsCall(endpoints.token_endpoint, {
+    const polled = await httpsCall(provider.tokenEndpoint, {
       ca: issuerCa,
       form: { grant_type: DEVICE_CODE_GRANT, device_code: device.device_code, client_id: clientId },
     });
@@ -238,21 +306,7 @@ export async function runLogin(options: LoginOptions, io: BrokerClientIo): Promi
       throw new AirlockError('AUTH_EXPIRED', 'the sign-in code expired; run airlock login again');
     } else throw new AirlockError('AUTH_INVALID', `sign-in failed: ${body.error ?? `HTTP ${polled.status}`}`);
   }
-  const exp = decodeJwt(idToken).exp;
-  const s: Session = { broker, ca, token: idToken };
-  const me = (await call(s, 'GET', '/v1/whoami')) as { user: string; groups: string[] };
-  await writeCache(io, {
-    broker,
-    ...(caPath === undefined ? {} : { ca: caPath }),
-    issuer,
-    idToken,
-    expiresAt: new Date((exp ?? 0) * 1000).toISOString(),
-    user: me.user,
-  });
-  const expiresAt = new Date((exp ?? 0) * 1000).toISOString();
-  if (options.output === 'json') printJson(io, { user: me.user, groups: me.groups, expiresAt });
-  else io.out(`logged in as ${me.user} (groups: ${me.groups.join(', ') || 'none'}) until ${expiresAt}\n`);
-  return 0;
+  return idToken;
 }
 
 /** Parses `30m`, `1h`, `90s`, `1h30m` or plain seconds. */
@@ -594,16 +648,29 @@ export function registerBrokerClientCommands(
     program
       .command('login')
       .description(
-        'Sign in with your identity provider (OAuth device flow) and cache the ID token at ~/.config/airlock/token.json (mode 0600)',
+        'Sign in with your identity provider (OAuth device flow, or auth code + PKCE on 127.0.0.1) and cache the ID token at ~/.config/airlock/token.json (mode 0600)',
       ),
   )
     .option('--issuer-ca <file>', 'PEM CA bundle trusted for the identity provider (default: --ca)')
+    .option(
+      '--flow <device|auth-code>',
+      'device code, or authorization code + PKCE with a redirect to 127.0.0.1 (default: device when the provider offers it)',
+    )
+    .option('--open-browser', 'auth-code flow: open the sign-in URL in a browser (default: only print it)')
+    .option('--timeout <seconds>', 'auth-code flow: how long to wait for the browser', '300')
     .addHelpText(
       'after',
-      '\nExample:\n  airlock login --broker https://airlock.example.com --ca broker-ca.pem',
+      '\nExamples:\n  airlock login --broker https://airlock.example.com --ca broker-ca.pem\n' +
+        '  airlock login --flow auth-code --open-browser',
     )
-    .action((options: Raw<LoginOptions>) =>
-      act(options.output, (client, output) => runLogin({ ...options, output }, client)),
+    .action((options: Raw<LoginOptions> & { timeout?: string }) =>
+      act(options.output, (client, output) => {
+        const timeoutSeconds = Number(options.timeout ?? '300');
+        if (!Number.isInteger(timeoutSeconds) || timeoutSeconds <= 0) {
+          throw new AirlockError('USAGE', `--timeout ${options.timeout} is not a positive number of seconds`);
+        }
+        return runLogin({ ...options, output, timeoutSeconds }, client);
+      }),
     );
 
   connection(

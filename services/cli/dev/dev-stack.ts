@@ -8,7 +8,13 @@ import { type DevOidcProvider, startDevOidcProvider } from '../../broker/dev-oid
 import { AirlockError } from '../../core/errors.js';
 import { loadPolicy, renderRbac } from '../../core/policy/index.js';
 import { repoRoot } from '../../core/repo-root.js';
-import { formatOpenSshPrivateKey, formatPublicKeyLine, generateCaKey } from '../../core/ssh-cert/index.js';
+import {
+  emptyKrl,
+  encodeKrl,
+  formatOpenSshPrivateKey,
+  formatPublicKeyLine,
+  generateCaKey,
+} from '../../core/ssh-cert/index.js';
 import { createTierCa, issueServingCertificate, loadTierCa, type TierCa } from '../../core/x509/index.js';
 import { loadOrCreateHostKey } from '../../mediator/host-key.js';
 import { type BrokerClientIo, runCert, runLogin, runRequest } from '../commands/broker-client.js';
@@ -272,11 +278,14 @@ export async function startDevStack(
         );
       }
     }
-    // One deny list: the broker writes it, the mediator and executor watch it.
+    // One deny list and one KRL with the same revocations: the broker writes
+    // both, the mediator and executor watch both (they start before the broker).
     const denyListPath = join(dirs.keys, 'revoked.json');
     if (!existsSync(denyListPath)) {
       writeFileSync(denyListPath, JSON.stringify({ serials: [], keyIds: [], fingerprints: [] }));
     }
+    const krlPath = join(dirs.keys, 'revoked.krl');
+    if (!existsSync(krlPath)) writeFileSync(krlPath, encodeKrl(emptyKrl('airlock broker revocations')));
 
     onProgress('applying RBAC and demo pods');
     const admin = new KubeConfig();
@@ -363,7 +372,7 @@ export async function startDevStack(
         cluster: DEV_CLUSTER,
         policyFile: policyPath,
         sshUserCaKeysFile: `${sshCaPath}.pub`,
-        revocation: { denyListFiles: [denyListPath] },
+        revocation: { krlFiles: [krlPath], denyListFiles: [denyListPath] },
         mediatorCaBundleFile: tiers.mediator!.cert,
         executorCa: { certFile: tiers.executor!.cert, keyFile: tiers.executor!.key },
         serving: { dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] },
@@ -398,7 +407,7 @@ export async function startDevStack(
         hostKeyFile: hostKeyPath,
         policyFile: policyPath,
         sshUserCaKeysFile: `${sshCaPath}.pub`,
-        revocation: { denyListFiles: [denyListPath] },
+        revocation: { krlFiles: [krlPath], denyListFiles: [denyListPath] },
         mediatorCa: { certFile: tiers.mediator!.cert, keyFile: tiers.mediator!.key },
         executor: { address: `127.0.0.1:${executorPort}`, caBundleFile: tiers.executor!.cert },
         audit: {
@@ -461,6 +470,7 @@ export async function startDevStack(
           sshCaKeyFile: sshCaPath,
           storeFile: join(stateDir, 'broker', 'requests.json'),
           denyListFile: denyListPath,
+          revocationKrlFile: krlPath,
           audit: {
             path: join(dirs.audit, 'broker.jsonl'),
             signingKeyFile: join(dirs.keys, 'broker-audit.key'),

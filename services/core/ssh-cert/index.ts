@@ -36,6 +36,13 @@ export {
 } from './certificate.js';
 export { type CidrBlock, cidrContains, parseCidrList, parseIpAddress } from './cidr.js';
 export {
+  addKrlRevocation,
+  emptyKrl,
+  encodeKrl,
+  type KrlCertificateRevocation,
+  type KrlDocument,
+} from './krl-writer.js';
+export {
   type CaKeyKind,
   formatOpenSshPrivateKey,
   generateCaKey,
