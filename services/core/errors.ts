@@ -103,6 +103,10 @@ export const SYSTEM_CODES = [
   'CSR_SUBJECT_MISMATCH',
   /** Broker: Kubernetes client certificates are not configured on this broker (no `kubeCertificates`). */
   'KUBE_CERT_UNAVAILABLE',
+  /** `airlock dev up --kubeconfig`: the file cannot be read or has no usable current context. */
+  'DEV_KUBECONFIG_INVALID',
+  /** `airlock dev up --kubeconfig` / `dev down`: the cluster's API server does not answer. */
+  'DEV_CLUSTER_UNREACHABLE',
 ] as const;
 
 export type ErrorCode =

@@ -75,6 +75,9 @@ const EXPECTED: Readonly<Record<string, number>> = {
   CSR_SUBJECT_MISMATCH: 70,
   KUBE_CERT_UNAVAILABLE: 70,
   CLIENT_CANCELLED: 70,
+  // `airlock dev up --kubeconfig` codes: never the outcome of an SSH command.
+  DEV_KUBECONFIG_INVALID: 70,
+  DEV_CLUSTER_UNREACHABLE: 70,
 };
 
 const CATALOGUE: readonly ErrorCode[] = [...CERT_CODES, ...POLICY_CODES, ...SYSTEM_CODES];
