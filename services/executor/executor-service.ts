@@ -150,6 +150,10 @@ export function createExecutorService(deps: ExecutorDeps) {
     'OpenSession calls by decision and code',
   );
   const sessionsActive = metrics.gauge('airlock_executor_sessions_active', 'Sessions open at the executor');
+  const authorizeSeconds = metrics.histogram(
+    'airlock_executor_intent_authorize_duration_seconds',
+    'Policy decision plus its durable audit record, per intent, by action and decision',
+  );
   const sessions = new SessionRegistry(deps.clock, (session) => {
     void audit({
       event: 'session.expired',
@@ -294,6 +298,7 @@ export function createExecutorService(deps: ExecutorDeps) {
     target: AuditEventInput['target'],
   ): Promise<void> {
     const session = ctx.session;
+    const started = performance.now();
     const decision = authorizeIntent(
       deps.policy(),
       {
@@ -321,6 +326,10 @@ export function createExecutorService(deps: ExecutorDeps) {
         },
         { durable: true },
       );
+      authorizeSeconds.observe((performance.now() - started) / 1000, {
+        action: intent.action,
+        decision: 'allow',
+      });
       return;
     }
     await deps.audit.append(
@@ -335,6 +344,10 @@ export function createExecutorService(deps: ExecutorDeps) {
       },
       { durable: true },
     );
+    authorizeSeconds.observe((performance.now() - started) / 1000, {
+      action: intent.action,
+      decision: 'deny',
+    });
     throw new AirlockError(decision.code, decision.reason);
   }
 

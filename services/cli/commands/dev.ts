@@ -197,7 +197,7 @@ async function runDevUp(stateDir: string, options: DevUpOptions): Promise<void> 
   process.stdout.write(
     `ready ssh=${stack.sshPort} broker=${stack.brokerUrl} issuer=${stack.oidc.issuer} ` +
       `kubeconfig=${stack.kube.kubeconfigPath} ` +
-      `mediator-ops=${stack.opsPorts.mediator} executor-ops=${stack.opsPorts.executor}\n`,
+      `mediator-ops=${stack.opsPorts.mediator} executor-ops=${stack.opsPorts.executor} broker-ops=${stack.opsPorts.broker}\n`,
   );
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGINT', () => resolve('SIGINT'));

@@ -59,7 +59,7 @@ export interface DevGateway {
   sshPort: number;
   executorPort: number;
   /** The tiers' /healthz, /readyz and /metrics ports. */
-  opsPorts: { executor: number; mediator: number };
+  opsPorts: { executor: number; mediator: number; broker: number };
   knownHostsPath: string;
   /** The broker's HTTPS URL; `keys/broker-ca.pem` is the CA for it and for the identity provider. */
   brokerUrl: string;
@@ -621,6 +621,7 @@ async function startGateway(
             },
           },
           adminGroups: ['airlock-admins'],
+          ops: { listen: '127.0.0.1:0' },
         },
         null,
         2,
@@ -691,7 +692,11 @@ async function startGateway(
       stateDir,
       sshPort,
       executorPort,
-      opsPorts: { executor: Number(executorReady.ops), mediator: Number(mediatorReady.ops) },
+      opsPorts: {
+        executor: Number(executorReady.ops),
+        mediator: Number(mediatorReady.ops),
+        broker: Number(brokerReady.ops),
+      },
       knownHostsPath,
       brokerUrl,
       brokerCaPath: tiers.broker!.cert,
