@@ -4,7 +4,7 @@
  * settings (issuer, audience, claims, group mapping, admin groups) have no
  * defaults: they must be written down.
  */
-import { loadConfigFile, resolveFrom } from '../core/config-file.js';
+import { loadConfigFile, resolveFrom, SCHEMA } from '../core/config-file.js';
 
 /** The broker's configuration. */
 export interface BrokerConfig {
@@ -82,6 +82,8 @@ export interface BrokerConfig {
   adminGroups: string[];
   /** How often pending requests are swept for expiry. */
   expirySweepSeconds: number;
+  /** The ops endpoint (/healthz, /readyz, /metrics) on its own port; absent: none. */
+  ops?: { listen: string };
 }
 
 const nonEmpty = { type: 'string', minLength: 1 } as const;
@@ -185,6 +187,7 @@ export const brokerConfigSchema = {
     },
     adminGroups: strings,
     expirySweepSeconds: { type: 'integer', minimum: 1, maximum: 3600, default: 30 },
+    ops: SCHEMA.ops,
   },
 } as const;
 

@@ -21,6 +21,7 @@ import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { AirlockError, type ErrorCode, isAirlockError } from '../core/errors.js';
 import type { AccessBroker } from './access-broker.js';
+import { type BrokerHttpObserver, routeOf } from './broker-metrics.js';
 import type { Authenticator, Identity } from './identity.js';
 
 /** Largest request body accepted (a public key line plus a reason fit easily). */
@@ -76,7 +77,11 @@ export interface BrokerApiDeps {
   readonly info: PublicBrokerInfo;
   /** Operator log (detail of errors); default: none. */
   readonly log?: (entry: Record<string, unknown>) => void;
+  /** Metrics of authentication failures and request latency; default: none. */
+  readonly observer?: BrokerHttpObserver;
 }
+
+const AUTH_FAILURES: ReadonlySet<ErrorCode> = new Set(['AUTH_REQUIRED', 'AUTH_INVALID', 'AUTH_EXPIRED']);
 
 function send(res: ServerResponse, status: number, body: unknown): void {
   const text = `${JSON.stringify(body)}\n`;
@@ -198,8 +203,22 @@ export function createBrokerApiHandler(
   }
 
   return (req, res) => {
+    const started = performance.now();
+    if (deps.observer) {
+      const observer = deps.observer;
+      res.once('finish', () => {
+        const path = (req.url ?? '/').split('?')[0] ?? '/';
+        observer.request(
+          routeOf(path),
+          req.method ?? 'GET',
+          res.statusCode,
+          (performance.now() - started) / 1000,
+        );
+      });
+    }
     route(req, res).catch((error: unknown) => {
       if (isAirlockError(error)) {
+        if (AUTH_FAILURES.has(error.code)) deps.observer?.authFailed(error.code);
         log({ level: 'info', code: error.code, message: error.message, detail: error.detail, path: req.url });
         if (!res.headersSent)
           send(res, httpStatusFor(error.code), { code: error.code, message: error.message });

@@ -5,16 +5,19 @@
  * takes its dependencies as arguments.
  */
 import { createPrivateKey } from 'node:crypto';
-import { readFile, stat } from 'node:fs/promises';
+import { open, readFile, stat, unlink } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import pino from 'pino';
 import { type AuditTrail, createFileAuditTrail } from '../core/audit/index.js';
 import { AirlockError } from '../core/errors.js';
+import { Metrics, startOpsServer } from '../core/ops-server.js';
 import { loadPolicy } from '../core/policy/index.js';
 import { serviceMain } from '../core/service-main.js';
 import { parseOpenSshPrivateKey } from '../core/ssh-cert/index.js';
 import { issueServingCertificate, loadTierCa } from '../core/x509/index.js';
 import { createAccessBroker } from './access-broker.js';
+import { createBrokerMetrics, withAuditMetrics } from './broker-metrics.js';
 import { type BrokerConfig, loadBrokerConfig } from './config.js';
 import { createFileDenyList, createRevocationPublisher, type DenyListWriter } from './deny-list.js';
 import { createBrokerApiHandler, listenHttps } from './http-api.js';
@@ -44,7 +47,32 @@ export interface BrokerOverrides {
 /** A running broker. */
 export interface RunningBroker {
   readonly url: string;
+  /** The ops port (/healthz, /readyz, /metrics) when `ops` is configured. */
+  readonly opsPort: number | undefined;
   stop(): Promise<void>;
+}
+
+/**
+ * Readiness: the SSH CA key file still holds the key this broker signs with
+ * (present, 0600 or narrower, same public key). A key removed, exposed or
+ * replaced on disk means the operator has to act (restart or fix the mode).
+ */
+async function caKeyStillLoaded(path: string, loaded: { publicKey: { blob: Uint8Array } }): Promise<boolean> {
+  const onDisk = await loadSshCaKey(path);
+  return Buffer.from(onDisk.publicKey.blob).equals(Buffer.from(loaded.publicKey.blob));
+}
+
+/** Readiness: a file can be created, synced and removed where the request store writes. */
+async function directoryWritable(dir: string): Promise<boolean> {
+  const probe = join(dir, `.airlock-ready-${process.pid}`);
+  const handle = await open(probe, 'w');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+    await unlink(probe);
+  }
+  return true;
 }
 
 /**
@@ -128,13 +156,16 @@ export async function startBroker(
     kubeCertificates = { signer, cluster: config.kubeCertificates.cluster };
   }
 
-  const audit: AuditTrail = await createFileAuditTrail({
+  const metrics = new Metrics();
+  const brokerMetrics = createBrokerMetrics(metrics);
+  const fileAudit: AuditTrail = await createFileAuditTrail({
     path: config.audit.path,
     tier: 'broker',
     signingKey: createPrivateKey(await readFile(config.audit.signingKeyFile)),
     checkpointEvery: config.audit.checkpointEvery,
     clock,
   });
+  const audit = withAuditMetrics(fileAudit, (event) => brokerMetrics.observeAudit(event));
   const store = await createFileRequestStore(config.storeFile);
   // Every revocation lands in the JSON deny list and, when configured, the KRL.
   const revocationWriters: DenyListWriter[] = [createFileDenyList(config.denyListFile)];
@@ -181,6 +212,7 @@ export async function startBroker(
     authenticator: createAuthenticator(oidc, config.oidc.issuer, machines),
     info: { issuer: config.oidc.issuer, clientId: config.oidc.clientId },
     log,
+    observer: brokerMetrics,
   });
   await audit.append({
     event: 'config.loaded',
@@ -206,12 +238,25 @@ export async function startBroker(
       .catch((error: unknown) => log({ level: 'error', message: `expiry sweep: ${String(error)}` }));
   }, config.expirySweepSeconds * 1000);
   sweep.unref();
+  const ops = config.ops
+    ? await startOpsServer({
+        listen: config.ops.listen,
+        metrics,
+        checks: {
+          'ssh-ca': () => caKeyStillLoaded(config.sshCaKeyFile, caKey),
+          audit: () => audit.healthy(),
+          store: () => directoryWritable(dirname(config.storeFile)),
+        },
+      })
+    : undefined;
   return {
     url: server.url,
+    opsPort: ops?.port,
     async stop() {
       clearInterval(sweep);
       await server.stop();
       await notifier.close();
+      await ops?.close();
       await store.close();
       await audit.close();
     },
@@ -228,6 +273,7 @@ certificates. See docs/broker.md.`;
 if (import.meta.url === `file://${process.argv[1]}`) {
   await serviceMain('broker', HELP, async (configPath) => {
     const broker = await startBroker(loadBrokerConfig(configPath));
-    return { readyLines: [`ready url=${broker.url}`], stop: () => broker.stop() };
+    const ops = broker.opsPort === undefined ? '' : ` ops=${broker.opsPort}`;
+    return { readyLines: [`ready url=${broker.url}${ops}`], stop: () => broker.stop() };
   });
 }

@@ -42,6 +42,8 @@ export type ApiBody = any;
 export interface BrokerTestEnv {
   readonly dir: string;
   readonly url: string;
+  /** The broker's ops port (/healthz, /readyz, /metrics). */
+  readonly opsPort: number | undefined;
   /** PEM of the broker tier CA, which also signed the provider's serving certificate. */
   readonly caPem: string;
   readonly caFile: string;
@@ -146,6 +148,7 @@ export async function startBrokerTestEnv(options: BrokerTestEnvOptions = {}): Pr
     adminGroups: ['airlock-admins'],
     expirySweepSeconds: 3600,
     ...(options.webhook ? { webhook: options.webhook } : {}),
+    ops: { listen: '127.0.0.1:0' },
     ...(options.kubeCertificatesCluster === false
       ? {}
       : { kubeCertificates: { cluster: options.kubeCertificatesCluster ?? 'dev', signTimeoutSeconds: 30 } }),
@@ -166,6 +169,9 @@ export async function startBrokerTestEnv(options: BrokerTestEnvOptions = {}): Pr
     dir,
     get url() {
       return broker?.url ?? '';
+    },
+    get opsPort() {
+      return broker?.opsPort;
     },
     caPem: tierCa.certPem,
     caFile,

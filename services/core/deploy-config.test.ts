@@ -16,6 +16,8 @@ describe('deploy/base configuration', () => {
       'airlock-executor.airlock-system.svc:7443',
     );
     expect(loadBrokerConfig(config('broker.json')).listen.port).toBe(8443);
+    // The broker Deployment probes /healthz and /readyz on the port named ops (9464).
+    expect(loadBrokerConfig(config('broker.json')).ops?.listen).toBe('0.0.0.0:9464');
   });
 
   it('ships the reviewed example policy unchanged', () => {

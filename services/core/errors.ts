@@ -105,6 +105,10 @@ export const SYSTEM_CODES = [
   'KUBE_CERT_UNAVAILABLE',
   /** Executor (`kubeCredentials: "csr"`): no per-session client certificate (CSR refused, denied, not signed in time, or a system: user). */
   'KUBE_CREDENTIALS_UNAVAILABLE',
+  /** `airlock dev up --kubeconfig`: the file cannot be read or has no usable current context. */
+  'DEV_KUBECONFIG_INVALID',
+  /** `airlock dev up --kubeconfig` / `dev down`: the cluster's API server does not answer. */
+  'DEV_CLUSTER_UNREACHABLE',
 ] as const;
 
 export type ErrorCode =

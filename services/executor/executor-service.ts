@@ -155,6 +155,10 @@ export function createExecutorService(deps: ExecutorDeps) {
     'OpenSession calls by decision and code',
   );
   const sessionsActive = metrics.gauge('airlock_executor_sessions_active', 'Sessions open at the executor');
+  const authorizeSeconds = metrics.histogram(
+    'airlock_executor_intent_authorize_duration_seconds',
+    'Policy decision plus its durable audit record, per intent, by action and decision',
+  );
   const sessions = new SessionRegistry(
     deps.clock,
     (session) => {
@@ -303,6 +307,7 @@ export function createExecutorService(deps: ExecutorDeps) {
     target: AuditEventInput['target'],
   ): Promise<void> {
     const session = ctx.session;
+    const started = performance.now();
     const decision = authorizeIntent(
       deps.policy(),
       {
@@ -330,6 +335,10 @@ export function createExecutorService(deps: ExecutorDeps) {
         },
         { durable: true },
       );
+      authorizeSeconds.observe((performance.now() - started) / 1000, {
+        action: intent.action,
+        decision: 'allow',
+      });
       return;
     }
     await deps.audit.append(
@@ -344,6 +353,10 @@ export function createExecutorService(deps: ExecutorDeps) {
       },
       { durable: true },
     );
+    authorizeSeconds.observe((performance.now() - started) / 1000, {
+      action: intent.action,
+      decision: 'deny',
+    });
     throw new AirlockError(decision.code, decision.reason);
   }
 

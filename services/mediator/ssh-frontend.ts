@@ -136,6 +136,15 @@ export function createSshFrontend(deps: MediatorDeps) {
     'airlock_mediator_sessions_total',
     'Executor sessions opened for SSH connections, by result',
   );
+  const sessionOpenSeconds = metrics.histogram(
+    'airlock_mediator_session_open_duration_seconds',
+    'From SSH authentication to the executor session (grant, mTLS, OpenSession), by result',
+  );
+  const commandSeconds = metrics.histogram(
+    'airlock_mediator_command_duration_seconds',
+    'One `ssh gw <command>` from parse to exit status, by command (streams last as long as they run)',
+    [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+  );
   const unauthenticated = new Map<string, number>();
   const sessionsByPrincipal = new Map<string, number>();
   const connections = new Set<{ client: Connection; state: ConnectionState }>();
@@ -309,16 +318,21 @@ export function createSshFrontend(deps: MediatorDeps) {
     state: ConnectionState,
   ): Promise<void> {
     let output: 'text' | 'json' = 'text';
+    const started = performance.now();
+    let kind = 'unparsed';
     try {
       const argv = splitCommandLine(line);
       output = requestedOutputFormat(argv);
       const opened = await state.opened!;
       const command = parseCommand(argv, { namespace: opened.session.namespace });
       output = command.output;
+      kind = command.kind;
       const code = await runCommand(command, io, commandContext(opened, state));
       finish(channel, code);
     } catch (error) {
       fail(channel, error, output);
+    } finally {
+      commandSeconds.observe((performance.now() - started) / 1000, { command: kind });
     }
   }
 
@@ -639,11 +653,14 @@ export function createSshFrontend(deps: MediatorDeps) {
           decision: 'allow',
           details: { key_id: identity.keyId, serial: identity.serial.toString(), ca: identity.caFingerprint },
         });
+        const openStarted = performance.now();
+        const openSeconds = () => (performance.now() - openStarted) / 1000;
         state.opened = openExecutorSession(state);
         state.opened.then(
           (opened) => {
             state.span.setAttribute('airlock.decision', 'allow');
             sessionsOpened.inc({ result: 'opened' });
+            sessionOpenSeconds.observe(openSeconds(), { result: 'opened' });
             scheduleExpiry(client, state, opened);
           },
           (error: unknown) => {
@@ -651,6 +668,7 @@ export function createSshFrontend(deps: MediatorDeps) {
             state.span.setAttributes({ 'airlock.decision': 'deny', 'airlock.code': code });
             state.span.setStatus({ code: SpanStatusCode.ERROR, message: code });
             sessionsOpened.inc({ result: code });
+            sessionOpenSeconds.observe(openSeconds(), { result: code });
             log.info({ code }, 'executor refused the session');
           },
         );

@@ -75,7 +75,7 @@ describe('airlock dev up (npm start)', () => {
       const billing = await run('ssh', [...sshBase, 'exec', 'billing/billing-api-0', '--', 'ps', 'aux']);
       expect(billing.code).toBe(77);
 
-      for (const tier of ['mediator', 'executor']) {
+      for (const tier of ['mediator', 'executor', 'broker']) {
         const ops = new RegExp(`${tier}-ops=(\\d+)`).exec(ready)?.[1];
         const readyz = await fetch(`http://127.0.0.1:${ops}/readyz`);
         expect(await readyz.text()).toBe('ready\n');
@@ -88,6 +88,24 @@ describe('airlock dev up (npm start)', () => {
       expect(executorMetrics).toContain(
         'airlock_executor_intents_total{action="list",code="",decision="allow"} 1',
       );
+      // Latency histograms: the executor's decision per intent, the mediator's session set-up and command.
+      expect(executorMetrics).toContain(
+        'airlock_executor_intent_authorize_duration_seconds_count{action="list",decision="allow"} 1',
+      );
+      const mediatorMetrics = await (
+        await fetch(`http://127.0.0.1:${/mediator-ops=(\d+)/.exec(ready)?.[1]}/metrics`)
+      ).text();
+      expect(mediatorMetrics).toContain(
+        'airlock_mediator_session_open_duration_seconds_count{result="opened"} 2',
+      );
+      expect(mediatorMetrics).toContain('airlock_mediator_command_duration_seconds_count{command="pods"} 1');
+      expect(mediatorMetrics).toContain('airlock_mediator_command_duration_seconds_count{command="exec"} 1');
+      // The broker issued the demo certificate at start-up (login, auto-approved request, cert).
+      const brokerMetrics = await (
+        await fetch(`http://127.0.0.1:${/broker-ops=(\d+)/.exec(ready)?.[1]}/metrics`)
+      ).text();
+      expect(brokerMetrics).toContain('airlock_broker_certificates_issued_total{kind="ssh"} 1');
+      expect(brokerMetrics).toContain('airlock_broker_request_transitions_total{from="new",to="approved"} 1');
 
       const all = processes();
       const mediator = descendants(child.pid!).find((pid) =>

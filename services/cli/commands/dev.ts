@@ -4,13 +4,15 @@ import type { Command } from 'commander';
 import { httpsCall } from '../../broker/https-client.js';
 import { AirlockError } from '../../core/errors.js';
 import { repoRoot } from '../../core/repo-root.js';
+import { deleteCreatedObjects, readLedger } from '../dev/dev-cluster-target.js';
 import {
   BROKER_TOKEN_AUDIENCE,
   DEMO_NAMESPACE,
   DEV_CLUSTER,
-  type DevStack,
+  type DevGateway,
   INCIDENT_BOT_SA,
   startDevStack,
+  startDevStackOnCluster,
 } from '../dev/dev-stack.js';
 import { startCluster } from '../dev/hermetic-cluster.js';
 
@@ -88,7 +90,7 @@ function sh(word: string): string {
  * directory `dev up` ran in (`npx airlock` is this checkout's CLI). ID and
  * CODE are what the previous command printed.
  */
-export function walkthrough(stack: DevStack): string {
+export function walkthrough(stack: DevGateway): string {
   const state = stack.stateDir;
   const ca = shown(stack.brokerCaPath);
   const key = (user: string) => shown(`${stack.users[user]!.keyPath}.pub`);
@@ -101,6 +103,9 @@ export function walkthrough(stack: DevStack): string {
     `npx airlock request --profile oncall-debug --cluster ${DEV_CLUSTER} --namespace ${DEMO_NAMESPACE} ` +
     `--pod 'payments-*' --ttl 30m --reason ${sh(reason)} --key ${key('oncall')}`;
   const audit = ['broker', 'mediator', 'executor'].map((t) => shown(join(state, 'audit', `${t}.jsonl`)));
+  // The Kubernetes audit log joins the timeline when dev up can read it (the hermetic cluster's).
+  if (stack.kube.auditLogPath) audit.push(shown(stack.kube.auditLogPath));
+  const kubectl = stack.kube.external ? stack.kube.kubectl : shown(stack.kube.kubectl);
   return [
     '',
     `airlock is up: broker ${stack.brokerUrl}, identity provider ${stack.oidc.issuer}, ssh 127.0.0.1:${stack.sshPort}.`,
@@ -134,18 +139,35 @@ export function walkthrough(stack: DevStack): string {
     '',
     ' 6. Revoke (the mediator and executor cut its sessions within a second) and read the trail:',
     `      npx airlock revoke ID`,
-    `      npx airlock audit timeline --request ID --output html ${audit.join(' ')} ${shown(stack.cluster.auditLogPath)} > timeline.html`,
+    `      npx airlock audit timeline --request ID --output html ${audit.join(' ')} > timeline.html`,
     '',
     ` 7. A runbook identity: the ServiceAccount ${INCIDENT_BOT_SA.namespace}/${INCIDENT_BOT_SA.name} signs in with its token (TokenReview):`,
-    `      curl -sS --cacert ${ca} -H "authorization: Bearer $(${shown(stack.cluster.binaries.kubectl)} --kubeconfig ${shown(stack.cluster.kubeconfigPath)} ` +
+    `      curl -sS --cacert ${ca} -H "authorization: Bearer $(${kubectl} --kubeconfig ${shown(stack.kube.kubeconfigPath)} ` +
       `create token ${INCIDENT_BOT_SA.name} -n ${INCIDENT_BOT_SA.namespace} --audience ${BROKER_TOKEN_AUDIENCE})" ${stack.brokerUrl}/v1/whoami`,
     '',
-    `Logs: ${shown(state)}/*.log. Ctrl-C stops everything; then \`npx airlock dev down${stateFlag}\` removes ${shown(state)}.`,
+    stack.kube.external
+      ? `Logs: ${shown(state)}/*.log. Ctrl-C stops airlock (your cluster keeps running); then ` +
+        `\`npx airlock dev down${stateFlag}\` deletes what dev up created in the cluster and removes ${shown(state)}.`
+      : `Logs: ${shown(state)}/*.log. Ctrl-C stops everything; then \`npx airlock dev down${stateFlag}\` removes ${shown(state)}.`,
     '',
   ].join('\n');
 }
 
-async function runDevUp(stateDir: string): Promise<void> {
+/** `dev up` flags beyond the state dir. */
+interface DevUpOptions {
+  /** An existing cluster instead of the hermetic one. */
+  kubeconfig?: string;
+  /** Pin the demo pods to this node (an existing cluster without a scheduler). */
+  node?: string;
+}
+
+async function runDevUp(stateDir: string, options: DevUpOptions): Promise<void> {
+  if (options.node !== undefined && options.kubeconfig === undefined) {
+    throw new AirlockError(
+      'USAGE',
+      '--node applies only with --kubeconfig (the hermetic cluster has one node)',
+    );
+  }
   const previous = readRecord(stateDir);
   if (previous && running(previous.pid)) {
     throw new AirlockError(
@@ -153,7 +175,15 @@ async function runDevUp(stateDir: string): Promise<void> {
       `airlock dev up is already running from ${stateDir} (pid ${previous.pid})`,
     );
   }
-  const stack = await startDevStack(stateDir, (line) => process.stderr.write(`${line}\n`));
+  const progress = (line: string) => process.stderr.write(`${line}\n`);
+  const stack: DevGateway =
+    options.kubeconfig === undefined
+      ? await startDevStack(stateDir, progress)
+      : await startDevStackOnCluster(
+          stateDir,
+          { kubeconfigPath: options.kubeconfig, ...(options.node ? { nodeName: options.node } : {}) },
+          progress,
+        );
   const record: DevUpRecord = {
     pid: process.pid,
     pids: [...stack.pids],
@@ -166,8 +196,8 @@ async function runDevUp(stateDir: string): Promise<void> {
   process.stderr.write(walkthrough(stack));
   process.stdout.write(
     `ready ssh=${stack.sshPort} broker=${stack.brokerUrl} issuer=${stack.oidc.issuer} ` +
-      `kubeconfig=${stack.cluster.kubeconfigPath} ` +
-      `mediator-ops=${stack.opsPorts.mediator} executor-ops=${stack.opsPorts.executor}\n`,
+      `kubeconfig=${stack.kube.kubeconfigPath} ` +
+      `mediator-ops=${stack.opsPorts.mediator} executor-ops=${stack.opsPorts.executor} broker-ops=${stack.opsPorts.broker}\n`,
   );
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGINT', () => resolve('SIGINT'));
@@ -178,8 +208,13 @@ async function runDevUp(stateDir: string): Promise<void> {
   rmSync(join(stateDir, RECORD_FILE), { force: true });
 }
 
-/** `dev down`: removes the state dir once nothing `dev up` started from it runs. */
-function runDevDown(stateDir: string): void {
+/**
+ * `dev down`: once nothing `dev up` started from the state dir runs, deletes
+ * what it created in an existing cluster (never the cluster itself), then
+ * removes the state dir. If the cluster cannot be reached the state dir
+ * stays, so a later `dev down` can finish.
+ */
+async function runDevDown(stateDir: string): Promise<void> {
   if (!existsSync(stateDir)) {
     process.stderr.write(`${stateDir} does not exist; nothing to remove\n`);
     return;
@@ -191,6 +226,13 @@ function runDevDown(stateDir: string): void {
       'USAGE',
       `airlock dev up is still running from ${stateDir} (pid ${record!.pid}; live: ${alive.join(', ')}); ` +
         `stop it with Ctrl-C or kill ${record!.pid}, then run dev down again`,
+    );
+  }
+  const ledger = readLedger(stateDir);
+  if (ledger) {
+    const deleted = await deleteCreatedObjects(ledger);
+    process.stderr.write(
+      `deleted ${deleted} object(s) dev up created in ${ledger.server} (the cluster itself keeps running)\n`,
     );
   }
   rmSync(stateDir, { recursive: true, force: true });
@@ -249,22 +291,35 @@ export function registerDevCommands(program: Command): void {
         '`billing` namespace the demo scope cannot reach, the dev identity provider (device flow; demo\n' +
         'people oncall and lead) and the broker, which issues every SSH certificate. Prints a walkthrough\n' +
         'and `ready ssh=... broker=...`. State goes to .airlock/dev/ (git-ignored) and is reused by the\n' +
-        'next run; SIGINT/SIGTERM stops everything; `dev down` removes it.',
+        'next run; SIGINT/SIGTERM stops everything; `dev down` removes it.\n' +
+        'With --kubeconfig FILE it uses that existing cluster instead (its current context, as cluster-admin):\n' +
+        'it applies the RBAC, the deploy/rbac templates, the namespaces and demo pods there, records what it\n' +
+        'created in STATE/cluster-objects.json, never stops the cluster, and `dev down` deletes exactly that.',
     )
     .option('--state-dir <dir>', 'state directory', join(repoRoot(), '.airlock', 'dev'))
-    .action(async (opts: { stateDir: string }) => {
-      await runDevUp(resolve(opts.stateDir));
+    .option('--kubeconfig <file>', 'run against this existing cluster instead of starting the hermetic one')
+    .option(
+      '--node <name>',
+      'with --kubeconfig: pin the demo pods to this node (a cluster without a scheduler)',
+    )
+    .action(async (opts: { stateDir: string; kubeconfig?: string; node?: string }) => {
+      await runDevUp(resolve(opts.stateDir), {
+        ...(opts.kubeconfig !== undefined ? { kubeconfig: opts.kubeconfig } : {}),
+        ...(opts.node !== undefined ? { node: opts.node } : {}),
+      });
     });
 
   dev
     .command('down')
     .description(
       'Remove the dev up state directory (CAs, keys, cluster data, audit trails). Refuses while the\n' +
-        '`dev up` that uses it, or any process it started, still runs.',
+        '`dev up` that uses it, or any process it started, still runs. After `dev up --kubeconfig`, first\n' +
+        'deletes from that cluster every object dev up created there (never the cluster, never objects\n' +
+        'that existed before); if the cluster cannot be reached it stops and keeps the state dir.',
     )
     .option('--state-dir <dir>', 'state directory', join(repoRoot(), '.airlock', 'dev'))
-    .action((opts: { stateDir: string }) => {
-      runDevDown(resolve(opts.stateDir));
+    .action(async (opts: { stateDir: string }) => {
+      await runDevDown(resolve(opts.stateDir));
     });
 
   dev

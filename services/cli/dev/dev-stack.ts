@@ -3,7 +3,14 @@ import { createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { CoreV1Api, KubeConfig, type KubernetesObject, KubernetesObjectApi } from '@kubernetes/client-node';
+import {
+  CoreV1Api,
+  KubeConfig,
+  type KubernetesObject,
+  KubernetesObjectApi,
+  loadAllYaml,
+  loadYaml,
+} from '@kubernetes/client-node';
 import { type DevOidcProvider, startDevOidcProvider } from '../../broker/dev-oidc-provider.js';
 import { AirlockError } from '../../core/errors.js';
 import { loadPolicy, renderRbac } from '../../core/policy/index.js';
@@ -19,6 +26,7 @@ import { createTierCa, issueServingCertificate, loadTierCa, type TierCa } from '
 import { loadOrCreateHostKey } from '../../mediator/host-key.js';
 import { type BrokerClientIo, runCert, runLogin, runRequest } from '../commands/broker-client.js';
 import { ProcessGroup } from './child-processes.js';
+import { connectExistingCluster, type DevKubeTarget, hermeticTarget } from './dev-cluster-target.js';
 import { type HermeticCluster, startCluster } from './hermetic-cluster.js';
 
 /** The cluster name the local stack's policy and certificates use. */
@@ -34,6 +42,8 @@ export const INCIDENT_BOT_SA = { name: 'incident-bot', namespace: 'ops' };
 export const BROKER_TOKEN_AUDIENCE = 'airlock-broker';
 /** The OAuth client (and ID token audience) of the dev identity provider. */
 export const DEV_CLIENT_ID = 'airlock-cli';
+/** The demo pods' image, for clusters with a real kubelet (the hermetic cluster's fake one ignores it). */
+const DEMO_IMAGE = 'docker.io/library/busybox:1.37';
 
 /**
  * Demo people of the dev identity provider. Their IdP groups are mapped to
@@ -47,13 +57,15 @@ export const DEMO_PEOPLE = {
   lead: { idpGroup: 'idp:payments-leads', airlockGroup: 'payments-leads' },
 } as const;
 
-export interface DevStack {
-  cluster: HermeticCluster;
+/** The gateway dev up runs, on whichever cluster. */
+export interface DevGateway {
+  /** The cluster it runs against (the hermetic one, or an existing one from `--kubeconfig`). */
+  kube: DevKubeTarget;
   stateDir: string;
   sshPort: number;
   executorPort: number;
   /** The tiers' /healthz, /readyz and /metrics ports. */
-  opsPorts: { executor: number; mediator: number };
+  opsPorts: { executor: number; mediator: number; broker: number };
   knownHostsPath: string;
   /** The broker's HTTPS URL; `keys/broker-ca.pem` is the CA for it and for the identity provider. */
   brokerUrl: string;
@@ -74,6 +86,11 @@ export interface DevStack {
   stop(): Promise<void>;
 }
 
+/** The gateway on the hermetic cluster that dev up started. */
+export interface DevStack extends DevGateway {
+  cluster: HermeticCluster;
+}
+
 /** Optional knobs of `startDevStack`; the defaults are what `airlock dev up` runs. */
 export interface DevStackOptions {
   /** Policy file for both tiers and the executor's RBAC. Default: docs/policy.example.json (the benchmarks bring their own). */
@@ -84,29 +101,41 @@ function writeSecret(path: string, text: string): void {
   writeFileSync(path, text, { mode: 0o600 });
 }
 
-async function applyObjects(kc: KubeConfig, objects: readonly KubernetesObject[]): Promise<void> {
+/** Creates each object; one that exists already is left as it is (and not reported to `onCreated`). */
+async function applyObjects(
+  kc: KubeConfig,
+  objects: readonly KubernetesObject[],
+  onCreated?: (object: KubernetesObject) => void,
+): Promise<void> {
   const api = KubernetesObjectApi.makeApiClient(kc);
   for (const object of objects) {
     try {
       await api.create(object);
+      onCreated?.(object);
     } catch (error) {
       if (!String(error).includes('AlreadyExists') && (error as { code?: number }).code !== 409) throw error;
     }
   }
 }
 
-/** Demo pods: one serving HTTP on 8080, one writing logs; and one in the namespace out of scope. */
-function demoPods(nodeName: string): KubernetesObject[] {
+/**
+ * Demo pods: one serving HTTP on 8080, one writing logs; and one in the
+ * namespace out of scope. The hermetic cluster's fake kubelet runs each
+ * command on the host (FAKE_KUBELET_PORT_8080 is the local port it maps
+ * 8080 to, and python3 serves it); a real cluster runs it in busybox, whose
+ * httpd serves instead.
+ */
+function demoPods(nodeName: string | undefined): KubernetesObject[] {
   const pod = (namespace: string, name: string, command: string[], ports: number[] = []) => ({
     apiVersion: 'v1',
     kind: 'Pod',
     metadata: { name, namespace, labels: { app: name.replace(/-\d+$/, '') } },
     spec: {
-      nodeName,
+      ...(nodeName ? { nodeName } : {}),
       containers: [
         {
           name: 'main',
-          image: 'example.invalid/demo:1',
+          image: DEMO_IMAGE,
           command,
           ports: ports.map((containerPort) => ({ containerPort, name: 'http' })),
         },
@@ -117,7 +146,13 @@ function demoPods(nodeName: string): KubernetesObject[] {
     pod(
       DEMO_NAMESPACE,
       'payments-api-0',
-      ['sh', '-c', 'exec python3 -m http.server --bind 127.0.0.1 "$FAKE_KUBELET_PORT_8080"'],
+      [
+        'sh',
+        '-c',
+        'port=$FAKE_KUBELET_PORT_8080; [ -n "$port" ] || port=8080; ' +
+          'if command -v python3 >/dev/null; then exec python3 -m http.server --bind 127.0.0.1 "$port"; fi; ' +
+          'mkdir -p /tmp/www && echo payments-api > /tmp/www/index.html && exec httpd -f -p "127.0.0.1:$port" -h /tmp/www',
+      ],
       [8080],
     ),
     pod(DEMO_NAMESPACE, 'payments-worker-0', [
@@ -127,6 +162,62 @@ function demoPods(nodeName: string): KubernetesObject[] {
     ]),
     pod(OTHER_NAMESPACE, 'billing-api-0', ['sh', '-c', 'while true; do echo billing; sleep 5; done']),
   ];
+}
+
+/** The deploy/rbac templates (deploy/rbac/kustomization.yaml lists them). */
+function rbacTemplates(root: string): KubernetesObject[] {
+  const dir = join(root, 'deploy', 'rbac');
+  const kustomization = loadYaml<{ resources: string[] }>(
+    readFileSync(join(dir, 'kustomization.yaml'), 'utf8'),
+  );
+  return kustomization.resources.flatMap(
+    (file) => loadAllYaml(readFileSync(join(dir, file), 'utf8')) as KubernetesObject[],
+  );
+}
+
+/**
+ * Waits until every demo pod runs, so the walkthrough works as soon as it is
+ * printed (a real cluster pulls the image first). Fails naming the pods that
+ * do not, with their phase and the reason a container waits.
+ */
+async function waitForPodsRunning(
+  kc: KubeConfig,
+  pods: readonly KubernetesObject[],
+  onProgress: (line: string) => void,
+  timeoutMs = 180_000,
+): Promise<void> {
+  const core = kc.makeApiClient(CoreV1Api);
+  const deadline = Date.now() + timeoutMs;
+  let reported = false;
+  for (;;) {
+    const states = await Promise.all(
+      pods.map(async ({ metadata }) => {
+        const [namespace, name] = [metadata?.namespace ?? '', metadata?.name ?? ''];
+        const read = await core.readNamespacedPod({ namespace, name });
+        const waiting = read.status?.containerStatuses?.find((c) => c.state?.waiting)?.state?.waiting?.reason;
+        const phase = read.status?.phase ?? 'Pending';
+        return {
+          name: `${namespace}/${name}`,
+          running: phase === 'Running',
+          shown: `${phase}${waiting ? ` (${waiting})` : read.spec?.nodeName ? '' : ' (not scheduled)'}`,
+        };
+      }),
+    );
+    const notYet = states.filter((state) => !state.running);
+    if (notYet.length === 0) return;
+    if (Date.now() > deadline) {
+      throw new AirlockError(
+        'CLUSTER_START_FAILED',
+        `demo pods not running after ${timeoutMs / 1000} s: ${notYet.map((p) => `${p.name} ${p.shown}`).join(', ')}` +
+          ' (a cluster without a scheduler needs --node NAME)',
+      );
+    }
+    if (!reported) {
+      onProgress(`waiting for the demo pods: ${notYet.map((p) => `${p.name} ${p.shown}`).join(', ')}`);
+      reported = true;
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
 }
 
 function waitForReady(
@@ -214,33 +305,68 @@ async function issueThroughBroker(options: {
 
 /**
  * `airlock dev up`: the whole gateway on one machine. Starts the hermetic
- * cluster, creates the dev CAs and keys under the state dir (kept for the
- * next run), applies the executor's RBAC (rendered from the policy) and demo
- * pods, runs the executor, mediator and broker as separate processes with
- * their own credentials and the dev OpenID provider in this process, and has
- * the broker issue the on-call demo user's certificate.
+ * cluster, then the gateway on it (`startGateway`). Stopping the stack stops
+ * the cluster too.
  */
 export async function startDevStack(
   stateDir: string,
   onProgress: (line: string) => void,
   options: DevStackOptions = {},
 ): Promise<DevStack> {
+  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  const cluster = await startCluster({ stateDir: join(stateDir, 'cluster'), onProgress });
+  const gateway = await startGateway(stateDir, hermeticTarget(cluster), onProgress, options);
+  return { ...gateway, cluster };
+}
+
+/**
+ * `airlock dev up --kubeconfig FILE`: the gateway on an existing cluster.
+ * Checks the kubeconfig, that the cluster answers and that its user is
+ * cluster-admin before creating anything; records every object it creates
+ * (for `dev down`); never stops the cluster.
+ */
+export async function startDevStackOnCluster(
+  stateDir: string,
+  target: { kubeconfigPath: string; nodeName?: string; kubectl?: string },
+  onProgress: (line: string) => void,
+  options: DevStackOptions = {},
+): Promise<DevGateway> {
+  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  onProgress(`connecting to the cluster of ${target.kubeconfigPath}`);
+  const kube = await connectExistingCluster({ ...target, stateDir });
+  return startGateway(stateDir, kube, onProgress, options);
+}
+
+/**
+ * The gateway on a cluster: creates the dev CAs and keys under the state dir
+ * (kept for the next run), applies the executor's RBAC (rendered from the
+ * policy), the deploy/rbac templates and demo pods, runs the executor,
+ * mediator and broker as separate processes with their own credentials and
+ * the dev OpenID provider in this process, and has the broker issue the
+ * on-call demo user's certificate. `stop` stops what it started, and the
+ * cluster only when the target says it was started for it.
+ */
+async function startGateway(
+  stateDir: string,
+  kube: DevKubeTarget,
+  onProgress: (line: string) => void,
+  options: DevStackOptions,
+): Promise<DevGateway> {
   const dirs = {
     keys: join(stateDir, 'keys'),
     audit: join(stateDir, 'audit'),
     users: join(stateDir, 'users'),
     config: join(stateDir, 'config'),
   };
-  for (const dir of Object.values(dirs)) mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const cluster = await startCluster({ stateDir: join(stateDir, 'cluster'), onProgress });
   const group = new ProcessGroup();
   let stopOidc = async () => {};
   const stop = async () => {
     await group.stopAll();
     await stopOidc();
-    await cluster.stop();
+    await kube.stop();
   };
   try {
+    for (const dir of Object.values(dirs)) mkdirSync(dir, { recursive: true, mode: 0o700 });
     const root = repoRoot();
     const policyPath = options.policyPath ?? join(root, 'docs', 'policy.example.json');
     const policy = loadPolicy(readFileSync(policyPath, 'utf8'));
@@ -289,36 +415,40 @@ export async function startDevStack(
 
     onProgress('applying RBAC and demo pods');
     const admin = new KubeConfig();
-    admin.loadFromFile(cluster.kubeconfigPath);
+    admin.loadFromFile(kube.kubeconfigPath);
     const namespaces = [EXECUTOR_SA.namespace, DEMO_NAMESPACE, OTHER_NAMESPACE].map((name) => ({
       apiVersion: 'v1',
       kind: 'Namespace',
       metadata: { name },
     }));
-    await applyObjects(admin, namespaces);
-    await applyObjects(admin, [
-      { apiVersion: 'v1', kind: 'Namespace', metadata: { name: INCIDENT_BOT_SA.namespace } },
-      ...[EXECUTOR_SA, BROKER_SA, INCIDENT_BOT_SA].map(
-        (sa) =>
-          ({
-            apiVersion: 'v1',
-            kind: 'ServiceAccount',
-            metadata: { name: sa.name, namespace: sa.namespace },
-          }) as KubernetesObject,
-      ),
-      // The broker reviews runbook tokens (TokenReview) and nothing else here.
-      {
-        apiVersion: 'rbac.authorization.k8s.io/v1',
-        kind: 'ClusterRoleBinding',
-        metadata: { name: 'airlock-broker-token-review' },
-        roleRef: {
-          apiGroup: 'rbac.authorization.k8s.io',
-          kind: 'ClusterRole',
-          name: 'system:auth-delegator',
-        },
-        subjects: [{ kind: 'ServiceAccount', name: BROKER_SA.name, namespace: BROKER_SA.namespace }],
-      } as KubernetesObject,
-    ]);
+    await applyObjects(admin, namespaces, kube.onCreated);
+    await applyObjects(
+      admin,
+      [
+        { apiVersion: 'v1', kind: 'Namespace', metadata: { name: INCIDENT_BOT_SA.namespace } },
+        ...[EXECUTOR_SA, BROKER_SA, INCIDENT_BOT_SA].map(
+          (sa) =>
+            ({
+              apiVersion: 'v1',
+              kind: 'ServiceAccount',
+              metadata: { name: sa.name, namespace: sa.namespace },
+            }) as KubernetesObject,
+        ),
+        // The broker reviews runbook tokens (TokenReview) and nothing else here.
+        {
+          apiVersion: 'rbac.authorization.k8s.io/v1',
+          kind: 'ClusterRoleBinding',
+          metadata: { name: 'airlock-broker-token-review' },
+          roleRef: {
+            apiGroup: 'rbac.authorization.k8s.io',
+            kind: 'ClusterRole',
+            name: 'system:auth-delegator',
+          },
+          subjects: [{ kind: 'ServiceAccount', name: BROKER_SA.name, namespace: BROKER_SA.namespace }],
+        } as KubernetesObject,
+      ],
+      kube.onCreated,
+    );
     await applyObjects(
       admin,
       renderRbac(policy, {
@@ -326,21 +456,26 @@ export async function startDevStack(
         namespaces: [DEMO_NAMESPACE],
         executorServiceAccount: EXECUTOR_SA,
       }) as KubernetesObject[],
+      kube.onCreated,
     );
+    // The deploy/rbac templates, as a platform team would apply them (deploy/rbac/README.md).
+    await applyObjects(admin, rbacTemplates(root), kube.onCreated);
     for (let attempt = 0; ; attempt++) {
       try {
-        await applyObjects(admin, demoPods(cluster.nodeName));
+        await applyObjects(admin, demoPods(kube.nodeName), kube.onCreated);
         break;
       } catch (error) {
         if (attempt > 50 || !String(error).includes('serviceaccount')) throw error;
         await new Promise((r) => setTimeout(r, 100));
       }
     }
+    await waitForPodsRunning(admin, demoPods(kube.nodeName), onProgress);
     const serviceAccountKubeconfig = async (sa: { name: string; namespace: string }, file: string) => {
       const token = await admin.makeApiClient(CoreV1Api).createNamespacedServiceAccountToken({
         namespace: sa.namespace,
         name: sa.name,
-        body: { spec: { audiences: ['https://kubernetes.default.svc'], expirationSeconds: 86_400 } },
+        // No audience: the API server's own, whatever the cluster calls it.
+        body: { spec: { audiences: [], expirationSeconds: 86_400 } },
       });
       const path = join(dirs.config, file);
       writeSecret(
@@ -351,7 +486,7 @@ export async function startDevStack(
           clusters: [
             {
               name: DEV_CLUSTER,
-              cluster: { server: cluster.server, 'certificate-authority': cluster.pki.caCert },
+              cluster: kube.clusterEntry,
             },
           ],
           users: [{ name: sa.name, user: { token: token.status?.token } }],
@@ -496,6 +631,7 @@ export async function startDevStack(
             },
           },
           adminGroups: ['airlock-admins'],
+          ops: { listen: '127.0.0.1:0' },
         },
         null,
         2,
@@ -562,11 +698,15 @@ export async function startDevStack(
     );
     const sshCommand = `ssh -F ${sshConfigPath} airlock`;
     return {
-      cluster,
+      kube,
       stateDir,
       sshPort,
       executorPort,
-      opsPorts: { executor: Number(executorReady.ops), mediator: Number(mediatorReady.ops) },
+      opsPorts: {
+        executor: Number(executorReady.ops),
+        mediator: Number(mediatorReady.ops),
+        broker: Number(brokerReady.ops),
+      },
       knownHostsPath,
       brokerUrl,
       brokerCaPath: tiers.broker!.cert,
@@ -574,7 +714,7 @@ export async function startDevStack(
       sshConfigPath,
       users,
       sshCommand,
-      pids: [...cluster.pids, ...group.processes.map((p) => p.pid)],
+      pids: [...kube.pids, ...group.processes.map((p) => p.pid)],
       stop,
     };
   } catch (error) {

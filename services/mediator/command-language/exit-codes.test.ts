@@ -77,6 +77,9 @@ const EXPECTED: Readonly<Record<string, number>> = {
   // The executor could not get the session its own Kubernetes certificate (csr mode).
   KUBE_CREDENTIALS_UNAVAILABLE: 69,
   CLIENT_CANCELLED: 70,
+  // `airlock dev up --kubeconfig` codes: never the outcome of an SSH command.
+  DEV_KUBECONFIG_INVALID: 70,
+  DEV_CLUSTER_UNREACHABLE: 70,
 };
 
 const CATALOGUE: readonly ErrorCode[] = [...CERT_CODES, ...POLICY_CODES, ...SYSTEM_CODES];
