@@ -9,8 +9,9 @@
  *                            the trust bundle: every key's public half, for the verifiers
  *
  * Readers are synchronous (they run inside `watchFile`); a reader checks
- * every key against the fingerprint in the manifest and refuses private keys
- * that group or others can read. Writers replace files by rename, and order
+ * every key against the fingerprint in the manifest and refuses SSH user CA
+ * private keys that group or others can read (like the broker's
+ * `sshCaKeyFile`). Writers replace files by rename, and order
  * their writes so that a reader never sees a manifest naming a missing key:
  * new key files first, manifest last; on retire, manifest first, key files
  * last.
@@ -163,7 +164,8 @@ export function readTierCaKeyring(
     manifest,
     active: {
       certPem: certPems[index]!,
-      keyPem: readPrivate(join(dir, `${active.name}.key`)),
+      // Tier CA keys are not mode-checked (as with `certFile`/`keyFile`); the SSH user CA key is.
+      keyPem: readText(join(dir, `${active.name}.key`)),
       fingerprint: active.fingerprint,
     },
     certPems,
