@@ -17,12 +17,9 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { KubeConfig, KubernetesObjectApi } from '@kubernetes/client-node';
 import { DEMO_NAMESPACE, type DevStack, startDevStack } from '../services/cli/dev/dev-stack.js';
+import { readSshCaKeyring } from '../services/core/ca-keyring/keyring-files.js';
 import { repoRoot } from '../services/core/repo-root.js';
-import {
-  parseOpenSshPrivateKey,
-  parsePublicKeyLine,
-  signUserCertificate,
-} from '../services/core/ssh-cert/index.js';
+import { parsePublicKeyLine, signUserCertificate } from '../services/core/ssh-cert/index.js';
 import { runProcess } from './process-runner.js';
 
 /** The pod every exec benchmark targets (the demo HTTP pod; exec runs a local process in its directory). */
@@ -252,7 +249,8 @@ export async function stopChild(child: ChildProcess): Promise<void> {
 }
 
 function issueBenchUsers(stateDir: string, count: number): BenchUser[] {
-  const ca = parseOpenSshPrivateKey(readFileSync(join(stateDir, 'keys', 'ssh-user-ca'), 'utf8'));
+  // The dev stack's SSH user CA keyring (DevStack.caDirs['ssh-user']): sign with its current key.
+  const ca = readSshCaKeyring(join(stateDir, 'keys', 'ca', 'ssh-user')).active;
   // The oncall demo key, copied once per bench user so that the only
   // certificate beside each copy is that user's (ssh loads `<key>-cert.pub`).
   const demoKey = join(stateDir, 'users', 'oncall', 'id_ed25519');

@@ -57,8 +57,11 @@ export interface AccessBrokerDeps {
   readonly store: RequestStore;
   readonly audit: AuditTrail;
   readonly denyList: DenyListWriter;
-  /** The SSH user CA. Only the broker holds it. */
-  readonly caKey: SshPrivateKey;
+  /**
+   * The SSH user CA. Only the broker holds it. A getter when it rotates: the
+   * signing key of the keyring at the moment of issuing.
+   */
+  readonly caKey: SshPrivateKey | (() => SshPrivateKey);
   /** Members of these groups may see and revoke any request. */
   readonly adminGroups: readonly string[];
   /** Overridden in tests. */
@@ -588,7 +591,7 @@ export function createAccessBroker(deps: AccessBrokerDeps): AccessBroker {
         if (profile.actions['port-forward']) extensions['permit-port-forwarding'] = '';
         const keyId = certificateKeyId(request.id, request.requester.user);
         const signed = signUserCertificate({
-          caPrivateKey: deps.caKey,
+          caPrivateKey: typeof deps.caKey === 'function' ? deps.caKey() : deps.caKey,
           publicKey: parsePublicKeyLine(request.sshPublicKey).key,
           keyId,
           principals: [request.requester.user],

@@ -101,12 +101,12 @@ describe('broker ops endpoint (its own port): /healthz, /readyz, /metrics', () =
   });
 
   it('/readyz names the SSH CA key when its file is exposed, and the store when its directory cannot be written', async () => {
-    chmodSync(env.config.sshCaKeyFile, 0o644);
+    chmodSync(env.config.sshCaKeyFile!, 0o644);
     try {
       const exposed = await ops('/readyz');
       expect([exposed.status, await exposed.text()]).toEqual([503, 'not ready: ssh-ca\n']);
     } finally {
-      chmodSync(env.config.sshCaKeyFile, 0o600);
+      chmodSync(env.config.sshCaKeyFile!, 0o600);
     }
     expect((await ops('/readyz')).status).toBe(200);
 

@@ -86,7 +86,23 @@ describe('broker configuration', () => {
     expect(detail).toContain('oidc: missing field usernameClaim');
     expect(detail).toContain('listen.port');
     expect(detail).toContain('unknown field adminGroup');
-    expect(detail).toContain('missing field sshCaKeyFile');
+    expect(detail).toContain('(root): needs exactly one of: sshCaDir | sshCaKeyFile');
+  });
+
+  it('takes an SSH user CA keyring directory instead of a key file, but not both', () => {
+    const d = tmp();
+    const { sshCaKeyFile: _, ...rest } = valid();
+    writeFileSync(join(d, 'broker.json'), JSON.stringify({ ...rest, sshCaDir: 'ssh-ca' }));
+    const config = loadBrokerConfig(join(d, 'broker.json'));
+    expect(config.sshCaDir).toBe(join(d, 'ssh-ca'));
+    expect(config.sshCaKeyFile).toBeUndefined();
+    writeFileSync(join(d, 'both.json'), JSON.stringify({ ...valid(), sshCaDir: 'ssh-ca' }));
+    expect(() => loadBrokerConfig(join(d, 'both.json'))).toThrow(
+      expect.objectContaining({
+        code: 'CONFIG_INVALID',
+        detail: '(root): needs exactly one of: sshCaDir | sshCaKeyFile',
+      }),
+    );
   });
 
   it('refuses an SSH CA key readable by group or others', async () => {

@@ -18,8 +18,14 @@ export interface BrokerConfig {
     lifetimeSeconds: number;
   };
   policyFile: string;
-  /** The SSH user CA private key, OpenSSH format, mode 0600 or narrower. */
-  sshCaKeyFile: string;
+  /**
+   * The SSH user CA: a keyring directory (`airlock ca rotate ssh-user`;
+   * several keys, one signing, re-read when it changes) — or, without
+   * rotation, one private key file (OpenSSH format, mode 0600 or narrower).
+   * Exactly one of the two.
+   */
+  sshCaDir?: string;
+  sshCaKeyFile?: string;
   /** JSON file of access requests (created if missing). */
   storeFile: string;
   /** JSON deny list the mediator and executor read (`parseDenyList` format). */
@@ -93,17 +99,12 @@ const groupMap = { type: 'object', additionalProperties: strings } as const;
 export const brokerConfigSchema = {
   type: 'object',
   additionalProperties: false,
-  required: [
-    'listen',
-    'tls',
-    'policyFile',
-    'sshCaKeyFile',
-    'storeFile',
-    'denyListFile',
-    'audit',
-    'oidc',
-    'adminGroups',
+  // The SSH user CA: a rotating keyring directory or a single key file, not both.
+  oneOf: [
+    { required: ['sshCaDir'], properties: { sshCaDir: nonEmpty } },
+    { required: ['sshCaKeyFile'], properties: { sshCaKeyFile: nonEmpty } },
   ],
+  required: ['listen', 'tls', 'policyFile', 'storeFile', 'denyListFile', 'audit', 'oidc', 'adminGroups'],
   properties: {
     $schema: { type: 'string' },
     listen: {
@@ -125,6 +126,7 @@ export const brokerConfigSchema = {
       },
     },
     policyFile: nonEmpty,
+    sshCaDir: nonEmpty,
     sshCaKeyFile: nonEmpty,
     storeFile: nonEmpty,
     denyListFile: nonEmpty,
@@ -203,7 +205,8 @@ export function loadBrokerConfig(path: string): BrokerConfig {
       tierCaKeyFile: from(config.tls.tierCaKeyFile),
     },
     policyFile: from(config.policyFile),
-    sshCaKeyFile: from(config.sshCaKeyFile),
+    ...(config.sshCaDir === undefined ? {} : { sshCaDir: from(config.sshCaDir) }),
+    ...(config.sshCaKeyFile === undefined ? {} : { sshCaKeyFile: from(config.sshCaKeyFile) }),
     storeFile: from(config.storeFile),
     denyListFile: from(config.denyListFile),
     ...(config.revocationKrlFile ? { revocationKrlFile: from(config.revocationKrlFile) } : {}),

@@ -5,6 +5,7 @@
  * status. Operator detail goes to the log, never to the client.
  *
  *   GET  /v1/config                       issuer and client id for `airlock login` (no auth)
+ *   GET  /v1/ssh-ca                       the SSH user CA public keys the tiers must trust (no auth)
  *   GET  /v1/whoami                       the authenticated identity
  *   POST /v1/requests                     create; 201 pending/approved, 403 denied by policy
  *   GET  /v1/requests?mine=1|?pending=1   own requests | pending requests the caller may approve
@@ -70,11 +71,25 @@ export interface PublicBrokerInfo {
   readonly clientId: string;
 }
 
+/** One SSH user CA public key as `GET /v1/ssh-ca` lists it. */
+export interface PublishedSshCaKey {
+  /** `TrustedUserCAKeys` line. */
+  readonly publicKey: string;
+  readonly fingerprint: string;
+  /** Whether the broker signs with it now. */
+  readonly active: boolean;
+}
+
 /** Dependencies of the handler. */
 export interface BrokerApiDeps {
   readonly broker: AccessBroker;
   readonly authenticator: Authenticator;
   readonly info: PublicBrokerInfo;
+  /**
+   * The SSH user CA public keys (every key of the keyring, the signer
+   * marked), published so operators and tiers can check a rotation.
+   */
+  readonly sshCaKeys?: () => readonly PublishedSshCaKey[];
   /** Operator log (detail of errors); default: none. */
   readonly log?: (entry: Record<string, unknown>) => void;
   /** Metrics of authentication failures and request latency; default: none. */
@@ -135,6 +150,9 @@ export function createBrokerApiHandler(
     const method = req.method ?? 'GET';
     if (method === 'GET' && path === '/healthz') return send(res, 200, { ok: true });
     if (method === 'GET' && path === '/v1/config') return send(res, 200, deps.info);
+    if (method === 'GET' && path === '/v1/ssh-ca' && deps.sshCaKeys) {
+      return send(res, 200, { keys: deps.sshCaKeys() });
+    }
     if (!path.startsWith('/v1/')) throw new AirlockError('REQUEST_NOT_FOUND', `no route ${method} ${path}`);
 
     const actor: Identity = await authenticator.authenticate(req.headers.authorization);

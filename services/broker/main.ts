@@ -10,11 +10,17 @@ import { dirname, join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import pino from 'pino';
 import { type AuditTrail, createFileAuditTrail } from '../core/audit/index.js';
+import { watchSshCaKeyring } from '../core/ca-keyring/watch.js';
 import { AirlockError } from '../core/errors.js';
 import { Metrics, startOpsServer } from '../core/ops-server.js';
 import { loadPolicy } from '../core/policy/index.js';
 import { serviceMain } from '../core/service-main.js';
-import { parseOpenSshPrivateKey } from '../core/ssh-cert/index.js';
+import {
+  formatPublicKeyLine,
+  parseOpenSshPrivateKey,
+  type SshPrivateKey,
+  sha256Fingerprint,
+} from '../core/ssh-cert/index.js';
 import { issueServingCertificate, loadTierCa } from '../core/x509/index.js';
 import { createAccessBroker } from './access-broker.js';
 import { createBrokerMetrics, withAuditMetrics } from './broker-metrics.js';
@@ -92,6 +98,33 @@ export async function loadSshCaKey(path: string) {
   return parseOpenSshPrivateKey(await readFile(path, 'utf8'));
 }
 
+/**
+ * The SSH user CA as the broker uses it: the signing key and every key it
+ * publishes. From a keyring directory (`sshCaDir`), re-read when
+ * `keyring.json` changes, so `airlock ca rotate ssh-user switch` takes
+ * effect without a restart (an unreadable keyring fails closed:
+ * CONFIG_INVALID, nothing is signed); or one fixed key (`sshCaKeyFile`).
+ * Either is read once here, so a bad one stops start-up.
+ */
+export async function openSshCa(
+  config: Pick<BrokerConfig, 'sshCaDir' | 'sshCaKeyFile'>,
+  clock: () => Date,
+): Promise<() => { active: SshPrivateKey; all: readonly SshPrivateKey[] }> {
+  if (config.sshCaDir !== undefined) {
+    const keyring = watchSshCaKeyring(config.sshCaDir, clock);
+    keyring();
+    return () => {
+      const { active, keys } = keyring();
+      return { active, all: keys.map(({ key }) => key) };
+    };
+  }
+  if (config.sshCaKeyFile === undefined) {
+    throw new AirlockError('CONFIG_INVALID', 'the broker needs sshCaDir or sshCaKeyFile');
+  }
+  const key = await loadSshCaKey(config.sshCaKeyFile);
+  return () => ({ active: key, all: [key] });
+}
+
 /** Starts the broker from a validated configuration. */
 export async function startBroker(
   config: BrokerConfig,
@@ -106,7 +139,7 @@ export async function startBroker(
       });
   const log = overrides.log ?? ((entry: Record<string, unknown>) => logger?.info(entry));
 
-  const caKey = await loadSshCaKey(config.sshCaKeyFile);
+  const sshCa = await openSshCa(config, clock);
   const policy = loadPolicy(await readFile(config.policyFile, 'utf8'));
   const tierCa = await loadTierCa(
     await readFile(config.tls.tierCaCertFile, 'utf8'),
@@ -189,7 +222,7 @@ export async function startBroker(
     audit,
     notifier,
     denyList: createRevocationPublisher(revocationWriters),
-    caKey,
+    caKey: () => sshCa().active,
     adminGroups: config.adminGroups,
     clock,
     ...(kubeCertificates ? { kubeCertificates } : {}),
@@ -211,6 +244,14 @@ export async function startBroker(
     broker,
     authenticator: createAuthenticator(oidc, config.oidc.issuer, machines),
     info: { issuer: config.oidc.issuer, clientId: config.oidc.clientId },
+    sshCaKeys: () => {
+      const { active, all } = sshCa();
+      return all.map((key) => ({
+        publicKey: formatPublicKeyLine(key.publicKey, key.comment),
+        fingerprint: sha256Fingerprint(key.publicKey.blob),
+        active: key === active,
+      }));
+    },
     log,
     observer: brokerMetrics,
   });
@@ -243,7 +284,11 @@ export async function startBroker(
         listen: config.ops.listen,
         metrics,
         checks: {
-          'ssh-ca': () => caKeyStillLoaded(config.sshCaKeyFile, caKey),
+          // A keyring re-reads itself (and throws when it turns invalid); one key file is re-checked here.
+          'ssh-ca': async () => {
+            const { active } = sshCa();
+            return config.sshCaKeyFile === undefined || caKeyStillLoaded(config.sshCaKeyFile, active);
+          },
           audit: () => audit.healthy(),
           store: () => directoryWritable(dirname(config.storeFile)),
         },

@@ -21,11 +21,16 @@ export function loadConfigFile<T>(path: string, schema: object): T {
       cause: error,
     });
   }
-  const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true });
+  const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true, verbose: true });
   const validate = ajv.compile(schema);
   if (!validate(raw)) {
+    const errors = validate.errors ?? [];
+    // A `oneOf` of alternative field sets is reported once, as the choice,
+    // not as each alternative's missing fields.
+    const choices = new Set(errors.filter((e) => e.keyword === 'oneOf').map((e) => e.instancePath));
+    const reported = errors.filter((e) => !(choices.has(e.instancePath) && e.schemaPath.includes('/oneOf/')));
     throw new AirlockError('CONFIG_INVALID', `configuration ${path} is invalid`, {
-      detail: (validate.errors ?? []).map(formatError).join('\n'),
+      detail: reported.map(formatError).join('\n'),
     });
   }
   return raw as T;
@@ -36,10 +41,25 @@ function formatError(error: ErrorObject): string {
   if (error.keyword === 'additionalProperties') {
     return `${path}: unknown field ${String((error.params as { additionalProperty: string }).additionalProperty)}`;
   }
+  if (error.keyword === 'oneOf' && Array.isArray(error.schema)) {
+    const sets = (error.schema as { required?: string[] }[]).map((s) => (s.required ?? []).join(' + '));
+    return `${path}: needs exactly one of: ${sets.join(' | ')}`;
+  }
   if (error.keyword === 'required') {
     return `${path}: missing field ${String((error.params as { missingProperty: string }).missingProperty)}`;
   }
   return `${path}: ${error.message ?? error.keyword}`;
+}
+
+/** Where a tier finds its CA: a rotating keyring directory, or fixed files (see `SCHEMA.tierCa`). */
+export type TierCaSource = { dir: string } | { certFile: string; keyFile: string };
+
+/** `source` with its paths resolved relative to the configuration file. */
+export function resolveTierCaSource(configPath: string, source: TierCaSource): TierCaSource {
+  const from = (p: string) => resolveFrom(configPath, p);
+  return 'dir' in source
+    ? { dir: from(source.dir) }
+    : { certFile: from(source.certFile), keyFile: from(source.keyFile) };
 }
 
 /** A path from a configuration file, relative to the file's own directory. */
@@ -56,12 +76,18 @@ export const SCHEMA = (() => {
     file,
     files,
     listen,
-    /** A tier CA: certificate and private key files. */
+    /**
+     * A tier CA: a keyring directory (`airlock ca rotate`; re-read when it
+     * changes), or, without rotation, certificate and private key files.
+     */
     tierCa: {
       type: 'object',
       additionalProperties: false,
-      required: ['certFile', 'keyFile'],
-      properties: { certFile: file, keyFile: file },
+      properties: { dir: file, certFile: file, keyFile: file },
+      oneOf: [
+        { required: ['dir'], properties: { dir: file } },
+        { required: ['certFile', 'keyFile'], properties: { certFile: file, keyFile: file } },
+      ],
     },
     revocation: {
       type: 'object',

@@ -28,6 +28,10 @@ export const CERT_CODES = [
   'CERT_REQUIRED',
   /** `airlock ca init` refused to overwrite an existing CA key. */
   'CA_KEY_EXISTS',
+  /** `airlock ca rotate`: the step does not fit the keyring (nothing to switch to, retiring the signer, unknown key). */
+  'CA_ROTATION_STATE',
+  /** `airlock ca rotate … retire`: the old CA may still have live credentials; wait, or --force. */
+  'CA_RETIRE_TOO_EARLY',
 ] as const;
 
 /** Policy evaluation (services/core/policy). */

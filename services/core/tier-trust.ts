@@ -2,9 +2,13 @@ import { createPrivateKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createFileAuditTrail, type FileAuditTrail } from './audit/index.js';
 import type { AuditTier } from './audit/types.js';
+import { type CaBundleFile, watchCaBundle, watchTierCaKeyring } from './ca-keyring/watch.js';
+import type { TierCaSource } from './config-file.js';
+import { AirlockError } from './errors.js';
 import { type RevocationFiles, watchRevocationFiles } from './revocation-files.js';
 import { parsePublicKeyList, type RevocationList, type SshPublicKey } from './ssh-cert/index.js';
 import { watchFile } from './watched-file.js';
+import { loadTierCa, type TierCa } from './x509/index.js';
 
 /**
  * What the mediator and the executor both trust to verify SSH certificates,
@@ -69,4 +73,38 @@ export function openTierAuditTrail(
     clock,
     fsync,
   });
+}
+
+/**
+ * The tier's own CA, the one it issues its certificates from now: from a
+ * keyring directory (re-read when `keyring.json` changes, so `airlock ca
+ * rotate … switch` takes effect without a restart) or from fixed files.
+ * Loaded once here, so a bad CA stops start-up; later a bad keyring fails
+ * closed (the getter rejects with CONFIG_INVALID).
+ */
+export async function openTierCa(
+  source: TierCaSource,
+  tier: 'mediator' | 'executor',
+  clock: () => Date,
+): Promise<() => Promise<TierCa>> {
+  if ('dir' in source) {
+    const current = watchTierCaKeyring(source.dir, tier, clock);
+    await current();
+    return current;
+  }
+  const fixed = await loadTierCa(readFileSync(source.certFile, 'utf8'), readFileSync(source.keyFile, 'utf8'));
+  if (fixed.tier !== tier) {
+    throw new AirlockError(
+      'CONFIG_INVALID',
+      `${source.certFile} is the ${fixed.tier} tier CA, not the ${tier}'s`,
+    );
+  }
+  return async () => fixed;
+}
+
+/** The other tier's CA bundle (PEM), re-read when it changes; read once here, so a bad one stops start-up. */
+export function openPeerCaBundle(path: string, clock: () => Date): () => CaBundleFile {
+  const bundle = watchCaBundle(path, clock);
+  bundle();
+  return bundle;
 }

@@ -61,11 +61,22 @@ describe('executor configuration', () => {
     const lines = (error as AirlockError).detail?.split('\n').sort();
     expect(lines).toEqual([
       '(root): unknown field extra',
-      'executorCa: missing field keyFile',
+      'executorCa: needs exactly one of: dir | certFile + keyFile',
       'kubeCredentials: must be equal to one of the allowed values',
       'listen: must match pattern "^.+:[0-9]{1,5}$"',
       'serving.lifetimeSeconds: must be >= 300',
     ]);
+  });
+
+  it('takes the executor CA as a keyring directory, resolved relative to the file', () => {
+    const config = loadExecutorConfig(
+      write('with-keyring.json', { ...valid, executorCa: { dir: 'executor-ca' } }),
+    );
+    expect(config.executorCa).toEqual({ dir: join(dir, 'executor-ca') });
+    const both = { ...valid, executorCa: { dir: 'd', certFile: 'c', keyFile: 'k' } };
+    expect(() => loadExecutorConfig(write('both.json', both))).toThrow(
+      expect.objectContaining({ detail: 'executorCa: needs exactly one of: dir | certFile + keyFile' }),
+    );
   });
 
   it('refuses a file that is not JSON with CONFIG_INVALID', () => {

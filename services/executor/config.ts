@@ -1,4 +1,10 @@
-import { loadConfigFile, resolveFrom, SCHEMA } from '../core/config-file.js';
+import {
+  loadConfigFile,
+  resolveFrom,
+  resolveTierCaSource,
+  SCHEMA,
+  type TierCaSource,
+} from '../core/config-file.js';
 import { KUBE_CREDENTIAL_MODES, type KubeCredentialMode } from './kube-credentials.js';
 
 /** The executor's configuration file (JSON). Paths are relative to the file. */
@@ -14,7 +20,7 @@ export interface ExecutorConfig {
   /** The mediator tier CA certificates (PEM bundle) whose session grants are accepted. */
   mediatorCaBundleFile: string;
   /** The executor tier CA that issues this server's short-lived serving certificates. */
-  executorCa: { certFile: string; keyFile: string };
+  executorCa: TierCaSource;
   serving: { dnsNames: string[]; ipAddresses: string[]; lifetimeSeconds: number };
   audit: { path: string; signingKeyFile: string; checkpointEvery: number };
   /** Kubeconfig of the executor's own identity; absent: in-cluster ServiceAccount. */
@@ -84,7 +90,7 @@ export function loadExecutorConfig(path: string): ExecutorConfig {
       denyListFiles: config.revocation.denyListFiles.map(from),
     },
     mediatorCaBundleFile: from(config.mediatorCaBundleFile),
-    executorCa: { certFile: from(config.executorCa.certFile), keyFile: from(config.executorCa.keyFile) },
+    executorCa: resolveTierCaSource(path, config.executorCa),
     audit: {
       ...config.audit,
       path: from(config.audit.path),

@@ -6,8 +6,13 @@ import { Metrics, startOpsServer } from '../core/ops-server.js';
 import { loadPolicy } from '../core/policy/index.js';
 import { serviceMain } from '../core/service-main.js';
 import { startTelemetry, telemetryOptionsFromEnv } from '../core/telemetry.js';
-import { auditFsyncFromEnv, openTierAuditTrail, watchSshTrust } from '../core/tier-trust.js';
-import { loadTierCa } from '../core/x509/index.js';
+import {
+  auditFsyncFromEnv,
+  openPeerCaBundle,
+  openTierAuditTrail,
+  openTierCa,
+  watchSshTrust,
+} from '../core/tier-trust.js';
 import { loadExecutorConfig } from './config.js';
 import { createExecutorService } from './executor-service.js';
 import { createCsrCredentials, createImpersonationCredentials } from './kube-credentials.js';
@@ -32,11 +37,8 @@ export async function runExecutor(
   const policy = loadPolicy(readFileSync(config.policyFile, 'utf8'));
   const { trustedSshCas, revocation } = watchSshTrust(config, clock);
   const sshCas = trustedSshCas();
-  const mediatorCaBundle = readFileSync(config.mediatorCaBundleFile, 'utf8');
-  const executorCa = await loadTierCa(
-    readFileSync(config.executorCa.certFile, 'utf8'),
-    readFileSync(config.executorCa.keyFile, 'utf8'),
-  );
+  const mediatorCaBundle = openPeerCaBundle(config.mediatorCaBundleFile, clock);
+  const executorCa = await openTierCa(config.executorCa, 'executor', clock);
   const auditFsync = auditFsyncFromEnv(process.env, (message) => logger.warn(message));
   const audit = await openTierAuditTrail(config.audit, 'executor', clock, auditFsync);
   const kubeConfig = new KubeConfig();
@@ -54,7 +56,7 @@ export async function runExecutor(
     policy: () => policy,
     trustedSshCas,
     revocation,
-    mediatorCas: () => [mediatorCaBundle],
+    mediatorCas: () => mediatorCaBundle().certPems,
     kube: createKubeGateway(),
     kubeCredentials:
       config.kubeCredentials === 'csr'
@@ -79,7 +81,7 @@ export async function runExecutor(
   const server = await startExecutorServer(service, {
     listen: config.listen,
     executorCa,
-    mediatorCaBundle,
+    mediatorCaBundle: () => mediatorCaBundle().pem,
     dnsNames: config.serving.dnsNames,
     ipAddresses: config.serving.ipAddresses,
     servingLifetimeSeconds: config.serving.lifetimeSeconds,
@@ -92,7 +94,7 @@ export async function runExecutor(
         metrics,
         checks: {
           audit: () => audit.healthy(),
-          'executor-ca': () => executorCa.notAfter.getTime() > clock().getTime(),
+          'executor-ca': async () => (await executorCa()).notAfter.getTime() > clock().getTime(),
         },
       })
     : undefined;

@@ -1,4 +1,10 @@
-import { loadConfigFile, resolveFrom, SCHEMA } from '../core/config-file.js';
+import {
+  loadConfigFile,
+  resolveFrom,
+  resolveTierCaSource,
+  SCHEMA,
+  type TierCaSource,
+} from '../core/config-file.js';
 
 /** The mediator's configuration file (JSON). Paths are relative to the file. */
 export interface MediatorConfig {
@@ -11,7 +17,7 @@ export interface MediatorConfig {
   sshUserCaKeysFile: string;
   revocation: { krlFiles: string[]; denyListFiles: string[] };
   /** The mediator tier CA that issues session grants. */
-  mediatorCa: { certFile: string; keyFile: string };
+  mediatorCa: TierCaSource;
   executor: { address: string; caBundleFile: string; serverName?: string };
   audit: { path: string; signingKeyFile: string; checkpointEvery: number };
   limits: {
@@ -84,7 +90,7 @@ export function loadMediatorConfig(path: string): MediatorConfig {
       krlFiles: config.revocation.krlFiles.map(from),
       denyListFiles: config.revocation.denyListFiles.map(from),
     },
-    mediatorCa: { certFile: from(config.mediatorCa.certFile), keyFile: from(config.mediatorCa.keyFile) },
+    mediatorCa: resolveTierCaSource(path, config.mediatorCa),
     executor: { ...config.executor, caBundleFile: from(config.executor.caBundleFile) },
     audit: {
       ...config.audit,

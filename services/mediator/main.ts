@@ -5,8 +5,13 @@ import { Metrics, startOpsServer } from '../core/ops-server.js';
 import { loadPolicy } from '../core/policy/index.js';
 import { serviceMain } from '../core/service-main.js';
 import { startTelemetry, telemetryOptionsFromEnv } from '../core/telemetry.js';
-import { auditFsyncFromEnv, openTierAuditTrail, watchSshTrust } from '../core/tier-trust.js';
-import { loadTierCa } from '../core/x509/index.js';
+import {
+  auditFsyncFromEnv,
+  openPeerCaBundle,
+  openTierAuditTrail,
+  openTierCa,
+  watchSshTrust,
+} from '../core/tier-trust.js';
 import { loadMediatorConfig } from './config.js';
 import { loadOrCreateHostKey } from './host-key.js';
 import { createSshFrontend } from './ssh-frontend.js';
@@ -28,10 +33,8 @@ export async function runMediator(configPath: string) {
   const policy = loadPolicy(readFileSync(config.policyFile, 'utf8'));
   const { trustedSshCas, revocation } = watchSshTrust(config, clock);
   const sshCas = trustedSshCas();
-  const mediatorCa = await loadTierCa(
-    readFileSync(config.mediatorCa.certFile, 'utf8'),
-    readFileSync(config.mediatorCa.keyFile, 'utf8'),
-  );
+  const mediatorCa = await openTierCa(config.mediatorCa, 'mediator', clock);
+  const executorCaBundle = openPeerCaBundle(config.executor.caBundleFile, clock);
   const auditFsync = auditFsyncFromEnv(process.env, (message) => logger.warn(message));
   const audit = await openTierAuditTrail(config.audit, 'mediator', clock, auditFsync);
   // Spans always exist (their ids go into audit records and Impersonate-Extra);
@@ -49,7 +52,7 @@ export async function runMediator(configPath: string) {
     mediatorCa,
     executor: {
       address: config.executor.address,
-      caPem: readFileSync(config.executor.caBundleFile, 'utf8'),
+      caPem: () => executorCaBundle().pem,
       ...(config.executor.serverName ? { serverName: config.executor.serverName } : {}),
     },
     audit,
@@ -86,7 +89,7 @@ export async function runMediator(configPath: string) {
         metrics,
         checks: {
           audit: () => audit.healthy(),
-          'mediator-ca': () => mediatorCa.notAfter.getTime() > clock().getTime(),
+          'mediator-ca': async () => (await mediatorCa()).notAfter.getTime() > clock().getTime(),
           executor: () => reachable(config.executor.address),
         },
       })

@@ -58,9 +58,13 @@ export interface MediatorDeps {
   trustedSshCas: () => readonly SshPublicKey[];
   revocation: () => readonly RevocationList[];
   policy: () => Policy;
-  /** The mediator tier CA: issues one session grant per SSH connection. */
-  mediatorCa: TierCa;
-  executor: { address: string; caPem: string; serverName?: string };
+  /**
+   * The mediator tier CA that issues one session grant per SSH connection:
+   * the keyring's signer at the moment the session opens.
+   */
+  mediatorCa: () => Promise<TierCa>;
+  /** `caPem`: the executor CA bundle that new channels trust (re-read when it rotates). */
+  executor: { address: string; caPem: () => string; serverName?: string };
   audit: AuditTrail;
   logger: Logger;
   clock: () => Date;
@@ -233,7 +237,7 @@ export function createSshFrontend(deps: MediatorDeps) {
     const sessionId = randomBytes(12).toString('hex');
     const validBefore =
       identity.validBefore === null ? now.getTime() + 12 * 3600_000 : Number(identity.validBefore) * 1000;
-    const grant = await issueSessionGrant(deps.mediatorCa, {
+    const grant = await issueSessionGrant(await deps.mediatorCa(), {
       sessionId,
       user: identity.principal,
       scopeDigest: sessionBindingDigest(identity),
@@ -242,7 +246,7 @@ export function createSshFrontend(deps: MediatorDeps) {
     });
     const client = new ExecutorClient({
       address: deps.executor.address,
-      executorCaPem: deps.executor.caPem,
+      executorCaPem: deps.executor.caPem(),
       grantCertPem: grant.certPem,
       grantKeyPem: grant.privateKeyPem!,
       sessionId,

@@ -1,19 +1,47 @@
+/**
+ * CA rotation under load, on the running dev stack, with no restart: while
+ * real `ssh` sessions keep opening, `airlock ca rotate` adds, switches to
+ * and retires a new SSH user CA (broker), mediator tier CA (session grants)
+ * and executor tier CA (serving certificate). Every session opened before,
+ * during and after each rotation succeeds; afterwards a credential from a
+ * retired CA is refused: an SSH certificate with CERT_UNTRUSTED_CA, a
+ * session grant at the executor's TLS handshake, an executor serving
+ * certificate by the bundle the mediator trusts.
+ */
 import { spawn } from 'node:child_process';
-import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { connect, createServer } from 'node:tls';
 import { describe, expect, it } from 'vitest';
+import { type BrokerClientIo, runCert, runRequest } from '../../services/cli/commands/broker-client.js';
+import { type CaRotateOptions, runCaRotate } from '../../services/cli/commands/ca-rotate.js';
 import { type DevStack, startDevStack } from '../../services/cli/dev/dev-stack.js';
+import { BUNDLE_FILE, type CaKind } from '../../services/core/ca-keyring/keyring.js';
+import { readSshCaKeyring, readTierCaKeyring } from '../../services/core/ca-keyring/keyring-files.js';
+import { parseCaBundle } from '../../services/core/ca-keyring/watch.js';
+import { ExecutorClient } from '../../services/core/rpc/executor-client.js';
+import { parseCertificateLine } from '../../services/core/ssh-cert/index.js';
 import {
-  formatPublicKeyLine,
-  generateCaKey,
-  parsePublicKeyLine,
-  signUserCertificate,
-} from '../../services/core/ssh-cert/index.js';
+  issueServingCertificate,
+  issueSessionGrant,
+  loadTierCa,
+  type TierCa,
+  verifyPeerCertificate,
+} from '../../services/core/x509/index.js';
 
-function ssh(stack: DevStack, certPath: string): Promise<number | null> {
-  const user = stack.users.oncall!;
+/** The tiers re-read a changed file within a second. */
+const RELOAD = () => sleep(1500);
+
+/** An SSH identity in a directory of its own, so `ssh` offers exactly this certificate. */
+interface Credential {
+  keyPath: string;
+  certPath: string;
+}
+
+function ssh(stack: DevStack, credential: Credential): Promise<number | null> {
   return new Promise((resolve) => {
     const child = spawn(
       'ssh',
@@ -27,9 +55,9 @@ function ssh(stack: DevStack, certPath: string): Promise<number | null> {
         '-p',
         String(stack.sshPort),
         '-i',
-        user.keyPath,
+        credential.keyPath,
         '-o',
-        `CertificateFile=${certPath}`,
+        `CertificateFile=${credential.certPath}`,
         '-o',
         `UserKnownHostsFile=${stack.knownHostsPath}`,
         'oncall@127.0.0.1',
@@ -42,56 +70,272 @@ function ssh(stack: DevStack, certPath: string): Promise<number | null> {
 }
 
 /**
- * The SSH user CA rotates without restarting the gateway: add the new CA's
- * key to the trusted file (both tiers re-read it within a second), sign with
- * the new CA, then retire the old one.
+ * Sessions opened back to back by `workers` loops, each with the current
+ * credential and labelled with the current phase.
  */
-describe('SSH user CA rotation on the running gateway', () => {
-  it('accepts the new CA once added and refuses the old one once retired, without a restart', async () => {
+function startLoad(stack: DevStack, first: Credential, workers = 2) {
+  let credential = first;
+  let phase = 'before';
+  let stopped = false;
+  const results: { phase: string; code: number | null }[] = [];
+  const inFlight = new Set<Promise<unknown>>();
+  const loops = Array.from({ length: workers }, async () => {
+    while (!stopped) {
+      const label = phase;
+      const session = ssh(stack, credential);
+      inFlight.add(session);
+      const code = await session;
+      inFlight.delete(session);
+      results.push({ phase: label, code });
+    }
+  });
+  return {
+    results,
+    /** Labels the sessions opened from now on; resolves once one of them has completed. */
+    async enter(next: string) {
+      phase = next;
+      while (!results.some((r) => r.phase === next)) await sleep(100);
+    },
+    use(next: Credential) {
+      credential = next;
+    },
+    /** Waits for every session open now to finish (new ones carry the new credentials). */
+    async drain() {
+      await Promise.all([...inFlight]);
+    },
+    async stop() {
+      stopped = true;
+      await Promise.all(loops);
+    },
+  };
+}
+
+describe('CA rotation under load on the running gateway', () => {
+  it('rotates the SSH user, mediator and executor CAs while sessions open; retired CAs are refused', async () => {
     const stateDir = mkdtempSync(join(tmpdir(), 'airlock-rotation-'));
     const stack = await startDevStack(stateDir, () => {});
-    try {
-      const trusted = join(stateDir, 'keys', 'ssh-user-ca.pub');
-      const oldCa = readFileSync(trusted, 'utf8');
-      const brokerIssued = stack.users.oncall!.certPath;
-      expect(await ssh(stack, brokerIssued)).toBe(0);
+    const rotate = (ca: CaKind, step: string, options: Partial<CaRotateOptions> = {}) =>
+      runCaRotate(ca, step, { dir: stack.caDirs[ca], ...options }, { out: () => {}, now: () => new Date() });
+    const oncall = stack.users.oncall!;
+    const credential = (name: string, certSource?: string): Credential => {
+      const dir = join(stateDir, 'credentials', name);
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      const keyPath = join(dir, 'id_ed25519');
+      copyFileSync(oncall.keyPath, keyPath);
+      copyFileSync(`${oncall.keyPath}.pub`, `${keyPath}.pub`);
+      if (certSource) copyFileSync(certSource, `${keyPath}-cert.pub`);
+      return { keyPath, certPath: `${keyPath}-cert.pub` };
+    };
+    const brokerIo: BrokerClientIo = {
+      out: () => {},
+      err: () => {},
+      configDir: join(stateDir, 'users', 'oncall', 'dev-up-login'),
+      homeDir: stateDir,
+      now: () => new Date(),
+      sleep: (ms) => sleep(ms),
+    };
+    const auditCodes = (code: string) =>
+      readFileSync(join(stateDir, 'audit', 'mediator.jsonl'), 'utf8').split(`"code":"${code}"`).length - 1;
 
-      const next = generateCaKey('ed25519', 'next-ca');
-      const now = Date.now();
-      const signed = signUserCertificate({
-        caPrivateKey: next,
-        publicKey: parsePublicKeyLine(readFileSync(`${stack.users.oncall!.keyPath}.pub`, 'utf8')).key,
-        keyId: 'airlock:rotation:oncall',
-        principals: ['oncall'],
-        validAfter: new Date(now - 60_000),
-        validBefore: new Date(now + 600_000),
-        extensions: { 'permit-port-forwarding': '' },
-        scope: {
+    const first = credential('first', oncall.certPath);
+    const load = startLoad(stack, first);
+    try {
+      await load.enter('before');
+
+      // 1. The SSH user CA (the broker signs; mediator and executor trust the bundle).
+      const oldSshCa = readSshCaKeyring(stack.caDirs['ssh-user']).active;
+      await load.enter('ssh-user: add');
+      await rotate('ssh-user', 'add');
+      await RELOAD();
+      await load.enter('ssh-user: switch');
+      await rotate('ssh-user', 'switch', { maxLifetime: '0s' });
+      await RELOAD();
+      const newSshCa = readSshCaKeyring(stack.caDirs['ssh-user']).active;
+      expect(newSshCa.publicKey.blob).not.toEqual(oldSshCa.publicKey.blob);
+      // A new certificate from the broker, signed by the new key without a broker restart.
+      const next = credential('after-ssh-user');
+      let created = '';
+      await runRequest(
+        {
+          profile: 'oncall-debug',
           cluster: 'dev',
           namespace: 'payments',
-          podPatterns: ['payments-*'],
-          profile: 'oncall-debug',
-          requestId: 'rotation',
-          groups: ['jit:oncall:payments'],
+          pod: ['payments-*'],
+          ttl: '30m',
+          reason: 'INC-4711 CA rotation under load',
+          key: `${next.keyPath}.pub`,
+          json: true,
         },
+        {
+          ...brokerIo,
+          out: (text) => {
+            created += text;
+          },
+        },
+      );
+      await runCert((JSON.parse(created) as { id: string }).id, { key: `${next.keyPath}.pub` }, brokerIo);
+      const issued = parseCertificateLine(readFileSync(next.certPath, 'utf8'));
+      expect(issued.certificate.signatureKey.blob).toEqual(newSshCa.publicKey.blob);
+      load.use(next);
+      await load.enter('ssh-user: new certificate');
+      await load.drain();
+      const untrustedBefore = auditCodes('CERT_UNTRUSTED_CA');
+      await rotate('ssh-user', 'retire');
+      await RELOAD();
+      await load.enter('ssh-user: retired');
+      expect(await ssh(stack, first)).toBe(255);
+      await sleep(200);
+      expect(auditCodes('CERT_UNTRUSTED_CA')).toBeGreaterThan(untrustedBefore);
+
+      // 2. The mediator tier CA (the mediator issues session grants; the executor trusts the bundle).
+      const oldMediator = readTierCaKeyring(stack.caDirs.mediator, 'mediator').active;
+      const oldMediatorCa = await loadTierCa(oldMediator.certPem, oldMediator.keyPem);
+      await load.enter('mediator: add');
+      await rotate('mediator', 'add');
+      await RELOAD();
+      await load.enter('mediator: switch');
+      await rotate('mediator', 'switch', { maxLifetime: '0s' });
+      await RELOAD();
+      await load.enter('mediator: switched');
+      await load.drain();
+      await rotate('mediator', 'retire');
+      await RELOAD();
+      await load.enter('mediator: retired');
+      const newMediator = readTierCaKeyring(stack.caDirs.mediator, 'mediator').active;
+      const newMediatorCa = await loadTierCa(newMediator.certPem, newMediator.keyPem);
+      const executorBundle = () => readFileSync(join(stack.caDirs.executor, BUNDLE_FILE.executor), 'utf8');
+      const openWithGrant = async (ca: TierCa) => {
+        const sessionId = randomBytes(8).toString('hex');
+        const grant = await issueSessionGrant(ca, {
+          sessionId,
+          user: 'oncall',
+          scopeDigest: '0'.repeat(64),
+          notAfter: new Date(Date.now() + 600_000),
+          now: new Date(),
+        });
+        const client = new ExecutorClient({
+          address: `127.0.0.1:${stack.executorPort}`,
+          executorCaPem: executorBundle(),
+          grantCertPem: grant.certPem,
+          grantKeyPem: grant.privateKeyPem!,
+          sessionId,
+        });
+        try {
+          await client.openSession(
+            {
+              ssh_certificate: Buffer.alloc(0),
+              auth_signature: Buffer.alloc(0),
+              auth_signed_data: Buffer.alloc(0),
+              client_address: '127.0.0.1',
+              session_id: sessionId,
+              principal: 'oncall',
+            },
+            { deadline: new Date(Date.now() + 10_000) },
+          );
+          return { code: 'OK', grant: grant.certPem };
+        } catch (error) {
+          return { code: (error as { code?: string }).code, grant: grant.certPem };
+        } finally {
+          client.close();
+        }
+      };
+      // The executor refuses the retired CA's grant at the TLS handshake (nothing reaches the
+      // service: EXECUTOR_UNAVAILABLE); the new CA's grant gets through to the session checks.
+      const retiredGrant = await openWithGrant(oldMediatorCa);
+      expect(retiredGrant.code).toBe('EXECUTOR_UNAVAILABLE');
+      const currentGrant = await openWithGrant(newMediatorCa);
+      expect(currentGrant.code).toBe('CERT_MALFORMED');
+      const mediatorBundle = parseCaBundle(
+        readFileSync(join(stack.caDirs.mediator, BUNDLE_FILE.mediator), 'utf8'),
+      ).certPems;
+      await expect(
+        verifyPeerCertificate(retiredGrant.grant, {
+          trustedCas: mediatorBundle,
+          usage: 'client',
+          now: new Date(),
+          expectedTier: 'mediator',
+        }),
+      ).rejects.toMatchObject({ code: 'X509_UNTRUSTED' });
+
+      // 3. The executor tier CA (the executor's serving certificate; the mediator trusts the bundle).
+      const oldExecutor = readTierCaKeyring(stack.caDirs.executor, 'executor').active;
+      const oldExecutorCa = await loadTierCa(oldExecutor.certPem, oldExecutor.keyPem);
+      await load.enter('executor: add');
+      await rotate('executor', 'add');
+      await RELOAD();
+      await load.enter('executor: switch');
+      await rotate('executor', 'switch', { maxLifetime: '0s' });
+      await RELOAD();
+      await load.enter('executor: switched');
+      // The executor now serves a certificate from the new CA alone.
+      const newExecutor = readTierCaKeyring(stack.caDirs.executor, 'executor').active;
+      // The client side of the executor's mTLS, with a grant from the current mediator CA.
+      const grant = await issueSessionGrant(newMediatorCa, {
+        sessionId: 'handshake',
+        user: 'oncall',
+        scopeDigest: '0'.repeat(64),
+        notAfter: new Date(Date.now() + 600_000),
+        now: new Date(),
       });
-      const nextCert = join(stateDir, 'next-cert.pub');
-      writeFileSync(nextCert, `${signed.line}\n`);
-      expect(await ssh(stack, nextCert)).toBe(255);
-
-      appendFileSync(trusted, `${formatPublicKeyLine(next.publicKey, 'next-ca')}\n`);
-      await sleep(1500);
-      expect(await ssh(stack, nextCert)).toBe(0);
-      expect(await ssh(stack, brokerIssued)).toBe(0);
-
-      writeFileSync(trusted, `${formatPublicKeyLine(next.publicKey, 'next-ca')}\n`);
-      await sleep(1500);
-      expect(await ssh(stack, nextCert)).toBe(0);
-      expect(await ssh(stack, brokerIssued)).toBe(255);
-      expect(oldCa).not.toContain('next-ca');
+      const handshake = (port: number, ca: string) =>
+        new Promise<string>((resolve) => {
+          const socket = connect({
+            host: '127.0.0.1',
+            port,
+            ca,
+            cert: grant.certPem,
+            key: grant.privateKeyPem!,
+            servername: 'localhost',
+            ALPNProtocols: ['h2'],
+          });
+          socket.once('secureConnect', () => {
+            socket.destroy();
+            resolve('ok');
+          });
+          socket.once('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message));
+        });
+      expect(await handshake(stack.executorPort, newExecutor.certPem)).toBe('ok');
+      await load.drain();
+      await rotate('executor', 'retire');
+      await RELOAD();
+      await load.enter('executor: retired');
+      // A server still presenting the retired CA's certificate fails the mediator's trust bundle.
+      const stale = await issueServingCertificate(oldExecutorCa, {
+        dnsNames: ['localhost'],
+        ipAddresses: ['127.0.0.1'],
+        now: new Date(),
+      });
+      const staleServer = createServer({ key: stale.privateKeyPem!, cert: stale.certPem }, (s) => s.end());
+      await new Promise<void>((resolve) => staleServer.listen(0, '127.0.0.1', resolve));
+      try {
+        const port = (staleServer.address() as { port: number }).port;
+        expect(await handshake(port, executorBundle())).toBe('UNABLE_TO_VERIFY_LEAF_SIGNATURE');
+      } finally {
+        staleServer.close();
+      }
+      await expect(
+        verifyPeerCertificate(stale.certPem, {
+          trustedCas: parseCaBundle(executorBundle()).certPems,
+          usage: 'server',
+          now: new Date(),
+          expectedTier: 'executor',
+        }),
+      ).rejects.toMatchObject({ code: 'X509_UNTRUSTED' });
+      await load.enter('after');
     } finally {
+      await load.stop();
       await stack.stop();
       rmSync(stateDir, { recursive: true, force: true });
     }
-  });
+
+    // Every session of every phase succeeded, and every phase had sessions.
+    expect([...new Set(load.results.map((r) => r.phase))]).toEqual([
+      'before',
+      ...['add', 'switch', 'new certificate', 'retired'].map((step) => `ssh-user: ${step}`),
+      ...['add', 'switch', 'switched', 'retired'].map((step) => `mediator: ${step}`),
+      ...['add', 'switch', 'switched', 'retired'].map((step) => `executor: ${step}`),
+      'after',
+    ]);
+    expect(load.results.filter((r) => r.code !== 0)).toEqual([]);
+  }, 600_000);
 });

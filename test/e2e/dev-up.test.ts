@@ -55,10 +55,10 @@ describe('airlock dev up (npm start)', () => {
       expect(brokerTrail).toContain('"event":"cert.issued"');
       // Only the broker reads the SSH user CA private key; the tiers get its public key.
       const configs = (name: string) => readFileSync(join(stateDir, 'config', name), 'utf8');
-      const sshCa = join(stateDir, 'keys', 'ssh-user-ca');
-      expect(JSON.parse(configs('broker.json')).sshCaKeyFile).toBe(sshCa);
+      const sshCa = join(stateDir, 'keys', 'ca', 'ssh-user');
+      expect(JSON.parse(configs('broker.json')).sshCaDir).toBe(sshCa);
       for (const tier of ['mediator.json', 'executor.json']) {
-        expect(JSON.parse(configs(tier)).sshUserCaKeysFile).toBe(`${sshCa}.pub`);
+        expect(JSON.parse(configs(tier)).sshUserCaKeysFile).toBe(join(sshCa, 'trusted-user-ca-keys.pub'));
         expect(JSON.parse(configs(tier)).revocation.denyListFiles).toEqual([
           JSON.parse(configs('broker.json')).denyListFile,
         ]);
@@ -129,9 +129,13 @@ describe('airlock dev up (npm start)', () => {
       expect(started.filter((pid) => alive.has(pid)).map((pid) => alive.get(pid)?.cmdline)).toEqual([]);
 
       // A second dev up reuses the state: the CAs and keys stay, a fresh certificate comes from the broker.
-      const kept = ['ssh-user-ca', 'broker-ca.pem', 'mediator-ca.pem', 'executor-ca.pem'].map((f) =>
-        readFileSync(join(stateDir, 'keys', f), 'utf8'),
-      );
+      const keptFiles = [
+        'ca/ssh-user/keyring.json',
+        'broker-ca.pem',
+        'ca/mediator/keyring.json',
+        'ca/executor/keyring.json',
+      ];
+      const kept = keptFiles.map((f) => readFileSync(join(stateDir, 'keys', f), 'utf8'));
       const userKey = readFileSync(join(stateDir, 'users', 'oncall', 'id_ed25519'), 'utf8');
       const second = spawn(process.execPath, [airlock, 'dev', 'up', '--state-dir', stateDir], {
         stdio: ['ignore', 'pipe', 'pipe'],
@@ -142,11 +146,7 @@ describe('airlock dev up (npm start)', () => {
         createInterface({ input: second.stdout }).once('line', resolve);
         void againExited.then((code) => reject(new Error(`second dev up exited ${code}`)));
       });
-      expect(
-        ['ssh-user-ca', 'broker-ca.pem', 'mediator-ca.pem', 'executor-ca.pem'].map((f) =>
-          readFileSync(join(stateDir, 'keys', f), 'utf8'),
-        ),
-      ).toEqual(kept);
+      expect(keptFiles.map((f) => readFileSync(join(stateDir, 'keys', f), 'utf8'))).toEqual(kept);
       expect(readFileSync(join(stateDir, 'users', 'oncall', 'id_ed25519'), 'utf8')).toBe(userKey);
       const podsAgain = await run('ssh', [...sshBase, 'pods', '-o', 'json']);
       expect(podsAgain.code).toBe(0);

@@ -1,4 +1,6 @@
 /**
+ * `airlock ca rotate` (ca-rotate.ts): the keyring steps of a CA rotation.
+ *
  * `airlock ca init`: creates an SSH user CA key pair in OpenSSH format, the
  * private key readable only by its owner (0600), and prints the public key
  * line for sshd's `TrustedUserCAKeys`. Never overwrites an existing key.
@@ -14,6 +16,7 @@ import {
   generateCaKey,
   sha256Fingerprint,
 } from '../../core/ssh-cert/index.js';
+import { CA_ROTATE_HELP, type CaRotateOptions, runCaRotate } from './ca-rotate.js';
 import { type CliIo, processCliIo } from './ssh-cert.js';
 
 /** Options of `airlock ca init`. */
@@ -78,7 +81,9 @@ export async function runCaInit(
 
 /** Registers `airlock ca` and its subcommands. */
 export function registerCaCommands(program: Command): void {
-  const ca = program.command('ca').description('Manage the SSH user certificate authority');
+  const ca = program
+    .command('ca')
+    .description('Manage the SSH user certificate authority and rotate the CAs of every tier');
   ca.command('init')
     .description(
       'Create a new SSH user CA key pair in OpenSSH format. The private key is written with mode 0600; ' +
@@ -97,5 +102,35 @@ export function registerCaCommands(program: Command): void {
     )
     .action(async (options: CaInitOptions) => {
       process.exitCode = await runCaInit(options);
+    });
+  ca.command('rotate')
+    .description(
+      'Rotate the SSH user CA (broker) or a tier CA (mediator, executor) with overlap: add → switch → retire. ' +
+        'Operates on the CA keyring directory; the running tiers pick up each step without a restart.',
+    )
+    .argument('<ca>', 'ssh-user | mediator | executor')
+    .argument('<step>', 'add | switch | retire | status')
+    .requiredOption('--dir <dir>', 'the CA keyring directory (created by the first add)')
+    .option(
+      '--name <name>',
+      'add: name of the new key; retire: the key to retire (default: all but the signer)',
+    )
+    .addOption(new Option('--type <type>', 'add, ssh-user: key type').choices(['ed25519', 'ecdsa-p256']))
+    .option(
+      '--validity-days <days>',
+      'add, mediator/executor: validity of the new CA certificate (default 365)',
+    )
+    .option('--import-key <file>', 'add: bring in this existing private key instead of generating one')
+    .option('--import-cert <file>', 'add, mediator/executor: the certificate of --import-key')
+    .option('--to <name>', 'switch: the key to sign with (default: the newest key that never signed)')
+    .option('--max-lifetime <duration>', 'switch: longest life of a credential the old key signed (e.g. 24h)')
+    .option('--force', 'retire: do not wait (a leaked key); what it signed stops verifying at once')
+    .addOption(new Option('-o, --output <format>', 'output format').choices(['text', 'json']).default('text'))
+    .addHelpText('after', CA_ROTATE_HELP)
+    .action(async (caName: string, step: string, options: CaRotateOptions) => {
+      process.exitCode = await runCaRotate(caName, step, options, {
+        out: (text) => process.stdout.write(text),
+        now: () => new Date(),
+      });
     });
 }

@@ -12,16 +12,17 @@ import {
   loadYaml,
 } from '@kubernetes/client-node';
 import { type DevOidcProvider, startDevOidcProvider } from '../../broker/dev-oidc-provider.js';
+import { BUNDLE_FILE, type CaKind } from '../../core/ca-keyring/keyring.js';
+import {
+  addKeyToKeyring,
+  generateCaKeyFor,
+  importCaKey,
+  readKeyringManifest,
+} from '../../core/ca-keyring/keyring-files.js';
 import { AirlockError } from '../../core/errors.js';
 import { loadPolicy, renderRbac } from '../../core/policy/index.js';
 import { repoRoot } from '../../core/repo-root.js';
-import {
-  emptyKrl,
-  encodeKrl,
-  formatOpenSshPrivateKey,
-  formatPublicKeyLine,
-  generateCaKey,
-} from '../../core/ssh-cert/index.js';
+import { emptyKrl, encodeKrl } from '../../core/ssh-cert/index.js';
 import { createTierCa, issueServingCertificate, loadTierCa, type TierCa } from '../../core/x509/index.js';
 import { loadOrCreateHostKey } from '../../mediator/host-key.js';
 import { type BrokerClientIo, runCert, runLogin, runRequest } from '../commands/broker-client.js';
@@ -70,6 +71,8 @@ export interface DevGateway {
   /** The broker's HTTPS URL; `keys/broker-ca.pem` is the CA for it and for the identity provider. */
   brokerUrl: string;
   brokerCaPath: string;
+  /** The CA keyrings that `airlock ca rotate` operates on; the tiers watch them. */
+  caDirs: Readonly<Record<CaKind, string>>;
   /** The in-process dev OpenID provider (device flow; demo page at `${issuer}/device`). */
   oidc: DevOidcProvider;
   /** OpenSSH client config: `Host airlock` with the on-call user's key, certificate and known_hosts. */
@@ -95,6 +98,25 @@ export interface DevStack extends DevGateway {
 export interface DevStackOptions {
   /** Policy file for both tiers and the executor's RBAC. Default: docs/policy.example.json (the benchmarks bring their own). */
   policyPath?: string;
+}
+
+/**
+ * Creates the keyring of `ca` unless it exists. An earlier run's single key
+ * (the layout before keyrings) is imported, so certificates it issued stay
+ * valid.
+ */
+async function ensureKeyring(
+  dir: string,
+  ca: CaKind,
+  legacy: { keyFile: string; certFile?: string },
+  now: Date,
+): Promise<void> {
+  if (readKeyringManifest(dir) !== undefined) return;
+  const key =
+    existsSync(legacy.keyFile) && (legacy.certFile === undefined || existsSync(legacy.certFile))
+      ? await importCaKey(ca, legacy)
+      : await generateCaKeyFor(ca, { now, comment: `airlock-dev-${ca}-ca` });
+  addKeyToKeyring(dir, ca, key, { now });
 }
 
 function writeSecret(path: string, text: string): void {
@@ -373,27 +395,32 @@ async function startGateway(
     const now = new Date();
 
     onProgress('creating dev CAs and keys');
-    const sshCaPath = join(dirs.keys, 'ssh-user-ca');
-    if (!existsSync(sshCaPath)) {
-      const ca = generateCaKey('ed25519', 'airlock-dev-ssh-user-ca');
-      writeSecret(sshCaPath, formatOpenSshPrivateKey(ca.privateKey, 'airlock-dev-ssh-user-ca'));
-      writeFileSync(`${sshCaPath}.pub`, `${formatPublicKeyLine(ca.publicKey, 'airlock-dev-ssh-user-ca')}\n`);
-    }
-    // Kept across runs (a second `dev up` reuses them): certificates issued earlier stay verifiable.
+    // The three CAs that rotate (`airlock ca rotate <ca> … --dir <caDirs[ca]>`) live in keyrings;
+    // kept across runs (a second `dev up` reuses them): certificates issued earlier stay verifiable.
+    const caDirs: DevStack['caDirs'] = {
+      'ssh-user': join(dirs.keys, 'ca', 'ssh-user'),
+      mediator: join(dirs.keys, 'ca', 'mediator'),
+      executor: join(dirs.keys, 'ca', 'executor'),
+    };
+    await ensureKeyring(caDirs['ssh-user'], 'ssh-user', { keyFile: join(dirs.keys, 'ssh-user-ca') }, now);
     const tiers: Record<string, { cert: string; key: string; ca: TierCa }> = {};
     for (const tier of ['mediator', 'executor', 'broker'] as const) {
       const cert = join(dirs.keys, `${tier}-ca.pem`);
       const key = join(dirs.keys, `${tier}-ca.key`);
-      if (!existsSync(cert) || !existsSync(key)) {
-        const ca = await createTierCa({ tier, now });
-        writeFileSync(cert, ca.certPem);
-        writeSecret(key, ca.privateKeyPem);
+      if (tier !== 'broker') {
+        await ensureKeyring(caDirs[tier], tier, { certFile: cert, keyFile: key }, now);
+      } else {
+        if (!existsSync(cert) || !existsSync(key)) {
+          const ca = await createTierCa({ tier, now });
+          writeFileSync(cert, ca.certPem);
+          writeSecret(key, ca.privateKeyPem);
+        }
+        tiers[tier] = {
+          cert,
+          key,
+          ca: await loadTierCa(readFileSync(cert, 'utf8'), readFileSync(key, 'utf8')),
+        };
       }
-      tiers[tier] = {
-        cert,
-        key,
-        ca: await loadTierCa(readFileSync(cert, 'utf8'), readFileSync(key, 'utf8')),
-      };
       const auditKey = join(dirs.keys, `${tier}-audit.key`);
       if (!existsSync(auditKey)) {
         const { privateKey } = generateKeyPairSync('ed25519');
@@ -506,10 +533,10 @@ async function startGateway(
         listen: '127.0.0.1:0',
         cluster: DEV_CLUSTER,
         policyFile: policyPath,
-        sshUserCaKeysFile: `${sshCaPath}.pub`,
+        sshUserCaKeysFile: join(caDirs['ssh-user'], BUNDLE_FILE['ssh-user']),
         revocation: { krlFiles: [krlPath], denyListFiles: [denyListPath] },
-        mediatorCaBundleFile: tiers.mediator!.cert,
-        executorCa: { certFile: tiers.executor!.cert, keyFile: tiers.executor!.key },
+        mediatorCaBundleFile: join(caDirs.mediator, BUNDLE_FILE.mediator),
+        executorCa: { dir: caDirs.executor },
         serving: { dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] },
         audit: {
           path: join(dirs.audit, 'executor.jsonl'),
@@ -541,10 +568,13 @@ async function startGateway(
         listen: '127.0.0.1:0',
         hostKeyFile: hostKeyPath,
         policyFile: policyPath,
-        sshUserCaKeysFile: `${sshCaPath}.pub`,
+        sshUserCaKeysFile: join(caDirs['ssh-user'], BUNDLE_FILE['ssh-user']),
         revocation: { krlFiles: [krlPath], denyListFiles: [denyListPath] },
-        mediatorCa: { certFile: tiers.mediator!.cert, keyFile: tiers.mediator!.key },
-        executor: { address: `127.0.0.1:${executorPort}`, caBundleFile: tiers.executor!.cert },
+        mediatorCa: { dir: caDirs.mediator },
+        executor: {
+          address: `127.0.0.1:${executorPort}`,
+          caBundleFile: join(caDirs.executor, BUNDLE_FILE.executor),
+        },
         audit: {
           path: join(dirs.audit, 'mediator.jsonl'),
           signingKeyFile: join(dirs.keys, 'mediator-audit.key'),
@@ -601,8 +631,8 @@ async function startGateway(
           listen: { host: '127.0.0.1', port: 0 },
           tls: { tierCaCertFile: tiers.broker!.cert, tierCaKeyFile: tiers.broker!.key },
           policyFile: policyPath,
-          // The broker is the SSH user CA key's only user; the tiers read the public key.
-          sshCaKeyFile: sshCaPath,
+          // The broker is the SSH user CA keys' only user; the tiers read the public keys.
+          sshCaDir: caDirs['ssh-user'],
           storeFile: join(stateDir, 'broker', 'requests.json'),
           denyListFile: denyListPath,
           revocationKrlFile: krlPath,
@@ -710,6 +740,7 @@ async function startGateway(
       knownHostsPath,
       brokerUrl,
       brokerCaPath: tiers.broker!.cert,
+      caDirs,
       oidc,
       sshConfigPath,
       users,
