@@ -65,6 +65,7 @@ const EXIT_CODE_BY_ERROR: Readonly<Partial<Record<ErrorCode, ExitCode>>> = {
   // The API server's 403 for the impersonated user is an RBAC denial too.
   KUBERNETES_FORBIDDEN: DENIED,
   KUBERNETES_ERROR: UNAVAILABLE,
+  KUBERNETES_UNAVAILABLE: UNAVAILABLE,
   SESSION_EXPIRED: SESSION_EXPIRED,
   AUDIT_UNAVAILABLE: UNAVAILABLE,
 };
