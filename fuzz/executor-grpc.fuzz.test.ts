@@ -28,7 +28,11 @@ import { createInterface } from 'node:readline';
 import * as grpc from '@grpc/grpc-js';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadExecutorService, SESSION_METADATA_KEY } from '../services/core/rpc/executor-proto.js';
+import {
+  CODE_METADATA_KEY,
+  loadExecutorService,
+  SESSION_METADATA_KEY,
+} from '../services/core/rpc/executor-proto.js';
 import { formatPublicKeyLine, generateCaKey, type SshPrivateKey } from '../services/core/ssh-cert/index.js';
 import { createTierCa, type TierCa } from '../services/core/x509/index.js';
 import { type Gateway, newSession, type TestSession } from '../test/support/executor-harness.js';
@@ -203,8 +207,24 @@ afterAll(async () => {
 
 const raw = (b: Buffer) => b;
 
-/** Sends `bytes` as the request message of `method`; resolves with the final status code. */
-function call(method: string, bytes: Buffer): Promise<grpc.status> {
+interface Outcome {
+  code: grpc.status;
+  details: string;
+  /** The executor's stable code from trailing metadata; absent when grpc-js refused the bytes itself. */
+  airlockCode: string | undefined;
+}
+
+function outcomeOf(status: Partial<grpc.StatusObject>): Outcome {
+  const airlockCode = status.metadata?.get(CODE_METADATA_KEY)[0];
+  return {
+    code: status.code ?? grpc.status.OK,
+    details: status.details ?? '',
+    airlockCode: typeof airlockCode === 'string' ? airlockCode : undefined,
+  };
+}
+
+/** Sends `bytes` as the request message of `method`; resolves with how the call ended. */
+function call(method: string, bytes: Buffer): Promise<Outcome> {
   const client = method === 'OpenSession' ? rawB : rawA;
   const metadata = new grpc.Metadata();
   metadata.set(SESSION_METADATA_KEY, method === 'OpenSession' ? sessionT.id : sessionS.id);
@@ -214,21 +234,21 @@ function call(method: string, bytes: Buffer): Promise<grpc.status> {
     switch (METHODS[method]) {
       case 'unary':
         client.makeUnaryRequest(path, raw, raw, bytes, metadata, options, (error) =>
-          resolve(error ? error.code : grpc.status.OK),
+          resolve(outcomeOf(error ?? { code: grpc.status.OK })),
         );
         return;
       case 'server-stream': {
         const stream = client.makeServerStreamRequest(path, raw, raw, bytes, metadata, options);
         stream.on('data', () => {});
         stream.on('error', () => {});
-        stream.on('status', (status: grpc.StatusObject) => resolve(status.code));
+        stream.on('status', (status: grpc.StatusObject) => resolve(outcomeOf(status)));
         return;
       }
       default: {
         const stream = client.makeBidiStreamRequest(path, raw, raw, metadata, options);
         stream.on('data', () => {});
         stream.on('error', () => {});
-        stream.on('status', (status: grpc.StatusObject) => resolve(status.code));
+        stream.on('status', (status: grpc.StatusObject) => resolve(outcomeOf(status)));
         stream.write(bytes);
         stream.end();
       }
@@ -255,20 +275,29 @@ describe('fuzz: the executor decoding malformed gRPC requests', () => {
     const input = fc
       .constantFrom(...Object.keys(METHODS))
       .chain((method) => mutatedBytes(seeds[method]!).map((bytes) => ({ method, bytes })));
-    const seen = new Map<grpc.status, number>();
+    const seen = new Map<string, number>();
     await fuzz(
       'executor gRPC request decoding',
       fc.asyncProperty(input, async ({ method, bytes }) => {
-        const code = await call(method, bytes);
-        seen.set(code, (seen.get(code) ?? 0) + 1);
-        expect({ method, code }).not.toEqual({ method, code: grpc.status.OK });
-        expect({ method, code }).not.toEqual({ method, code: grpc.status.DEADLINE_EXCEEDED });
+        const outcome = await call(method, bytes);
+        const key =
+          outcome.airlockCode ?? `${grpc.status[outcome.code]} (grpc-js: ${outcome.details.slice(0, 30)})`;
+        seen.set(key, (seen.get(key) ?? 0) + 1);
+        expect({ method, code: outcome.code }).not.toEqual({ method, code: grpc.status.OK });
+        expect({ method, code: outcome.code }).not.toEqual({ method, code: grpc.status.DEADLINE_EXCEEDED });
+        // A clean refusal: the executor's own code, or grpc-js rejecting bytes that are not the
+        // message. Never the executor's INTERNAL, which is what an unexpected exception becomes.
+        if (outcome.airlockCode !== undefined)
+          expect({ method, ...outcome }).not.toMatchObject({ airlockCode: 'INTERNAL' });
+        else
+          expect({ method, ...outcome }).toMatchObject({
+            code: grpc.status.INTERNAL,
+            details: expect.stringMatching(/deserializ/i),
+          });
       }),
       0.5,
     );
-    process.stdout.write(
-      `  final statuses: ${[...seen].map(([code, n]) => `${grpc.status[code]} ${n}`).join(', ')}\n`,
-    );
+    process.stdout.write(`  outcomes: ${[...seen].map(([key, n]) => `${key} ${n}`).join(', ')}\n`);
     // Alive and still serving: session S answers a proper call.
     expect(executor.exitCode).toBe(null);
     await expect(sessionS.client.closeSession()).resolves.toBeUndefined();

@@ -42,7 +42,10 @@ function paths(value: unknown, prefix: (string | number)[] = []): (string | numb
 
 type Edit = { kind: 'replace' | 'delete' | 'add' | 'empty'; at: number; value: unknown; key: string };
 
-function applyEdit(document: unknown, edit: Edit): unknown {
+function applyEdit(document: unknown, generated: Edit): unknown {
+  // A copy: generated values (constants especially) are shared between runs and must not become
+  // part of, and be edited inside, a document (a value added into itself is a cycle).
+  const edit = { ...generated, value: structuredClone(generated.value) };
   const all = paths(document);
   const path = all[edit.at % all.length]!;
   if (path.length === 0) return edit.kind === 'replace' ? edit.value : document;
