@@ -54,7 +54,7 @@ export function mutatedBytes(seeds: readonly Uint8Array[]): fc.Arbitrary<Buffer>
       weight: 9,
       arbitrary: fc
         .tuple(fc.constantFrom(...seeds), fc.array(mutation, { minLength: 1, maxLength: 8 }))
-        .map(([seed, mutations]) => mutations.reduce((b, m) => m(b), Buffer.from(seed))),
+        .map(([seed, mutations]) => mutations.reduce<Buffer>((b, m) => m(b), Buffer.from(seed))),
     },
     { weight: 1, arbitrary: fc.uint8Array({ maxLength: 2048 }).map((a) => Buffer.from(a)) },
   );
