@@ -1,7 +1,9 @@
 import { defineConfig } from 'vitest/config';
 
 /**
- * Four projects: `unit` tests sit beside the code and need nothing running;
+ * Five projects: `unit` tests sit beside the code and need nothing running;
+ * `fuzz` runs the fuzz targets of fuzz/ with a short seed (`npm run fuzz`
+ * runs them long, see fuzz/fuzz-runs.ts and docs/reliability.md);
  * `integration`, `e2e` and `adversarial` (attacks and fault injection, see
  * docs/threat-model.md) live under test/ and share one hermetic Kubernetes
  * cluster started by the global setup (real etcd, kube-apiserver,
@@ -15,6 +17,15 @@ export default defineConfig({
           name: 'unit',
           include: ['services/**/*.test.ts'],
           testTimeout: 20_000,
+        },
+      },
+      {
+        test: {
+          name: 'fuzz',
+          include: ['fuzz/**/*.test.ts'],
+          // A long run (AIRLOCK_FUZZ_RUNS) may take a while per target.
+          testTimeout: process.env.AIRLOCK_FUZZ_RUNS ? 3_600_000 : 30_000,
+          hookTimeout: 60_000,
         },
       },
       {

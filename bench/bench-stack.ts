@@ -61,12 +61,17 @@ function benchPolicy(): unknown {
   };
   example.profiles[BENCH_PROFILE] = {
     description:
-      'Benchmarks only: a no-op, a stdout source and a stdin sink; port-forward to the bench port.',
+      'Benchmarks only: a no-op, a stdout source and a stdin sink; port-forward to the bench port; listing pods and reading logs (the soak run).',
     groups: ['jit:bench:{namespace}'],
     requesterGroups: ['bench'],
     maxTtlSeconds: 3600,
     scope: { clusters: ['dev'], namespaces: [DEMO_NAMESPACE], pods: ['payments-*'] },
-    actions: { exec: {}, 'port-forward': { ports: [FORWARD_PORT] } },
+    actions: {
+      exec: {},
+      'port-forward': { ports: [FORWARD_PORT] },
+      list: { resources: ['pods'] },
+      logs: {},
+    },
     commands: {
       matchBasename: false,
       allow: [

@@ -68,6 +68,11 @@ export const SYSTEM_CODES = [
   'KUBERNETES_FORBIDDEN',
   'KUBERNETES_NOT_FOUND',
   'KUBERNETES_ERROR',
+  /**
+   * The Kubernetes API cannot be reached: connection refused or reset, no
+   * answer within the executor's timeout, or a stream's connection lost.
+   */
+  'KUBERNETES_UNAVAILABLE',
   'SESSION_EXPIRED',
   'AUDIT_UNAVAILABLE',
   'INTERNAL',

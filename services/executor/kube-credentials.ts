@@ -37,7 +37,7 @@ import { AirlockError } from '../core/errors.js';
 import { type KubeCsrSigner, kubeCsrObjectName, MIN_KUBE_CERT_SECONDS } from '../core/kube-csr.js';
 import { IMPERSONATED_USER } from '../core/policy/index.js';
 import { createCsr } from '../core/x509/index.js';
-import type { KubeClients } from './kube-gateway.js';
+import { DEFAULT_REQUEST_TIMEOUT_MS, type KubeClients } from './kube-gateway.js';
 import {
   ImpersonatingKubeConfig,
   type Impersonation,
@@ -93,8 +93,15 @@ export function sessionImpersonation(subject: KubeSessionSubject, traceId?: stri
   return { user: IMPERSONATED_USER, groups: subject.groups, extra };
 }
 
-/** Impersonation mode over the executor's own identity (`kubeConfig`). */
-export function createImpersonationCredentials(kubeConfig: KubeConfig): KubeCredentials {
+/**
+ * Impersonation mode over the executor's own identity (`kubeConfig`). A
+ * call without an answer from the API server for `requestTimeoutMs` fails
+ * (kube-gateway.ts: KUBERNETES_UNAVAILABLE).
+ */
+export function createImpersonationCredentials(
+  kubeConfig: KubeConfig,
+  requestTimeoutMs = DEFAULT_REQUEST_TIMEOUT_MS,
+): KubeCredentials {
   return {
     mode: 'impersonation',
     async open(subject) {
@@ -102,9 +109,9 @@ export function createImpersonationCredentials(kubeConfig: KubeConfig): KubeCred
         clients({ traceId }) {
           const as = sessionImpersonation(subject, traceId);
           return {
-            core: () => new CoreV1Api(impersonatingConfiguration(kubeConfig, as)),
-            apps: () => new AppsV1Api(impersonatingConfiguration(kubeConfig, as)),
-            streaming: new ImpersonatingKubeConfig(kubeConfig, as),
+            core: () => new CoreV1Api(impersonatingConfiguration(kubeConfig, as, requestTimeoutMs)),
+            apps: () => new AppsV1Api(impersonatingConfiguration(kubeConfig, as, requestTimeoutMs)),
+            streaming: new ImpersonatingKubeConfig(kubeConfig, as, requestTimeoutMs),
           };
         },
         async release() {},
@@ -147,6 +154,8 @@ export interface CsrCredentialsOptions {
   readonly signer: KubeCsrSigner;
   readonly clock: () => Date;
   readonly logger: Logger;
+  /** How long a session's call may wait for an answer; default DEFAULT_REQUEST_TIMEOUT_MS. */
+  readonly requestTimeoutMs?: number;
 }
 
 /** csr mode: a client certificate per session (see the file comment). */
@@ -208,10 +217,12 @@ export function createCsrCredentials(options: CsrCredentialsOptions): KubeCreden
         contexts: [{ name: user, cluster: cluster.name, user }],
         currentContext: user,
       });
+      // The same clients as impersonation mode, without impersonation headers.
+      const timeout = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
       const clients: KubeClients = {
-        core: () => session.makeApiClient(CoreV1Api),
-        apps: () => session.makeApiClient(AppsV1Api),
-        streaming: session,
+        core: () => new CoreV1Api(impersonatingConfiguration(session, undefined, timeout)),
+        apps: () => new AppsV1Api(impersonatingConfiguration(session, undefined, timeout)),
+        streaming: new ImpersonatingKubeConfig(session, undefined, timeout),
       };
       let released = false;
       return {

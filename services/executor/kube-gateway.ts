@@ -1,3 +1,4 @@
+import { request as httpsRequest, type RequestOptions } from 'node:https';
 import { PassThrough, type Readable, Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import {
@@ -6,7 +7,6 @@ import {
   type CoreV1Api,
   Exec,
   type KubeConfig,
-  Log,
   PortForward,
   type V1Status,
 } from '@kubernetes/client-node';
@@ -117,9 +117,55 @@ function httpStatusOf(error: unknown): number | undefined {
   return match ? Number(match[1]) : undefined;
 }
 
+/** Socket-level failures: the API server is down, restarting or unreachable. */
+const CONNECTION_FAILURE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ECONNABORTED',
+]);
+
+/**
+ * True when `error` (or an error it wraps) says the API server could not be
+ * reached or the connection broke, rather than that the API answered with
+ * an error. Node errors carry `code`; the WebSocket's ErrorEvent wraps one
+ * in `error`; ws reports a handshake timeout only as a message.
+ */
+export function isConnectionFailure(error: unknown): boolean {
+  for (let e = error, depth = 0; e !== null && typeof e === 'object' && depth < 5; depth++) {
+    const { code, message } = e as { code?: unknown; message?: unknown };
+    if (typeof code === 'string' && CONNECTION_FAILURE_CODES.has(code)) return true;
+    if (typeof message === 'string' && /socket hang up|handshake has timed out/i.test(message)) return true;
+    e = (e as { cause?: unknown; error?: unknown }).cause ?? (e as { error?: unknown }).error;
+  }
+  return false;
+}
+
+/** The Kubernetes API could not be reached for `what`. */
+export function kubeUnavailable(what: string, cause?: unknown): AirlockError {
+  return new AirlockError('KUBERNETES_UNAVAILABLE', `the Kubernetes API is unavailable: cannot ${what}`, {
+    detail: cause instanceof Error ? cause.message : cause === undefined ? undefined : String(cause),
+    cause,
+  });
+}
+
+/** A stream's connection to the API server broke before the stream ended. */
+function connectionLost(what: string): AirlockError {
+  return new AirlockError(
+    'KUBERNETES_UNAVAILABLE',
+    `the connection to the Kubernetes API was lost during ${what}`,
+  );
+}
+
 /** Turns a Kubernetes API failure into an airlock error with a readable reason. */
 export function kubeError(error: unknown, as: KubeCaller, what: string): AirlockError {
   if (error instanceof AirlockError) return error;
+  if (isConnectionFailure(error)) return kubeUnavailable(what, error);
   const status = httpStatusOf(error);
   if (status === 403) {
     return new AirlockError(
@@ -194,11 +240,114 @@ export function exitCodeOf(status: V1Status): number {
   });
 }
 
+/** How long a Kubernetes call may wait for the API server before it fails with KUBERNETES_UNAVAILABLE. */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 15_000;
+
+export interface KubeGatewayOptions {
+  /**
+   * Bound on waiting for the API server: a plain call fails when its socket
+   * is idle this long, a stream when it is not established (WebSocket
+   * upgrade, log response headers) within it. An established stream may be
+   * quiet for as long as it likes. Default DEFAULT_REQUEST_TIMEOUT_MS.
+   */
+  requestTimeoutMs?: number;
+}
+
+/**
+ * GET pods/log as a byte stream into `out`, ending `out` when the API ends
+ * the response. Written here rather than with client-node's `Log`, which
+ * pipes the response body into `out` and so never reports a connection that
+ * breaks mid-stream: a `logs -f` whose API server went away would hang
+ * forever. Here a response that closes without its end rejects with
+ * KUBERNETES_UNAVAILABLE, and `signal` ends the stream (resolving: the
+ * caller checks `signal.aborted`).
+ */
+async function streamPodLog(
+  kubeConfig: KubeConfig,
+  target: PodTarget,
+  options: { follow: boolean; sinceSeconds?: number; tailLines?: number; timestamps: boolean },
+  out: Writable,
+  signal: AbortSignal,
+  timeoutMs: number,
+): Promise<void> {
+  const server = kubeConfig.getCurrentCluster()?.server;
+  if (!server) throw new AirlockError('CONFIG_INVALID', 'the kubeconfig has no current cluster');
+  const url = new URL(
+    `${server}/api/v1/namespaces/${encodeURIComponent(target.namespace)}/pods/${encodeURIComponent(target.pod)}/log`,
+  );
+  url.searchParams.set('container', target.container);
+  url.searchParams.set('follow', String(options.follow));
+  url.searchParams.set('timestamps', String(options.timestamps));
+  if (options.sinceSeconds !== undefined) url.searchParams.set('sinceSeconds', String(options.sinceSeconds));
+  if (options.tailLines !== undefined) url.searchParams.set('tailLines', String(options.tailLines));
+  const requestOptions: RequestOptions = { method: 'GET' };
+  await kubeConfig.applyToHTTPSOptions(requestOptions);
+  if (signal.aborted) return;
+
+  await new Promise<void>((resolve, reject) => {
+    const req = httpsRequest(url, requestOptions, (res) => {
+      if (res.statusCode !== 200) {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          if (body.length < 64 * 1024) body += chunk;
+        });
+        res.on('end', () => {
+          const status = res.statusCode ?? 0;
+          let message = body;
+          try {
+            message = (JSON.parse(body) as { message?: string }).message ?? body;
+          } catch {
+            // not a Status object; keep the text
+          }
+          reject(Object.assign(new Error(`pods/log: HTTP ${status}: ${message}`), { statusCode: status }));
+        });
+        res.on('error', reject);
+        return;
+      }
+      // Established: a followed log may be quiet for hours.
+      req.setTimeout(0);
+      let ended = false;
+      res.on('data', (chunk: Buffer) => {
+        // Backpressure: a slow reader pauses the response, and TCP reaches back to the kubelet.
+        if (!out.write(chunk)) {
+          res.pause();
+          out.once('drain', () => res.resume());
+        }
+      });
+      res.on('end', () => {
+        ended = true;
+        out.end();
+        finished(out).then(resolve, reject);
+      });
+      res.on('close', () => {
+        if (ended) return;
+        if (signal.aborted) resolve();
+        else reject(connectionLost('logs'));
+      });
+    });
+    const abort = () => {
+      req.destroy();
+      resolve();
+    };
+    signal.addEventListener('abort', abort, { once: true });
+    req.setTimeout(timeoutMs, () =>
+      req.destroy(Object.assign(new Error('no answer from the API server'), { code: 'ETIMEDOUT' })),
+    );
+    req.on('error', (error) => {
+      if (!signal.aborted) reject(error);
+    });
+    req.on('close', () => signal.removeEventListener('abort', abort));
+    req.end();
+  });
+}
+
 /**
  * The client-node implementation. It holds no credentials of its own: every
  * call uses the clients its caller brings (kube-credentials.ts).
  */
-export function createKubeGateway(): KubeGateway {
+export function createKubeGateway(options: KubeGatewayOptions = {}): KubeGateway {
+  const requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
   const core = (as: KubeCaller) => as.clients.core();
   const apps = (as: KubeCaller) => as.clients.apps();
   const streaming = (as: KubeCaller) => as.clients.streaming;
@@ -239,12 +388,9 @@ export function createKubeGateway(): KubeGateway {
             .then((ws) => {
               socket = ws as unknown as PausableSocket & { close(): void; terminate?(): void };
               ws.on('close', () => {
-                // A socket closed without a status frame: the stream broke.
-                setTimeout(
-                  () =>
-                    reject(new AirlockError('KUBERNETES_ERROR', 'the exec stream closed without a status')),
-                  50,
-                );
+                // A socket closed without a status frame: the connection broke
+                // (the API server stopped or the network failed) under a running command.
+                setTimeout(() => reject(connectionLost('exec')), 50);
               });
               if (signal.aborted) onAbort();
             }, reject);
@@ -256,22 +402,8 @@ export function createKubeGateway(): KubeGateway {
 
     async logs(target, options, out, as, signal) {
       const what = `get pods/log in namespace ${target.namespace}`;
-      const log = new Log(streaming(as));
       try {
-        const done = new Promise<void>((resolve, reject) => {
-          out.on('finish', resolve);
-          out.on('error', reject);
-        });
-        const controller = await log.log(target.namespace, target.pod, target.container, out, {
-          follow: options.follow,
-          sinceSeconds: options.sinceSeconds,
-          tailLines: options.tailLines,
-          timestamps: options.timestamps,
-        });
-        const abort = () => controller.abort();
-        signal.addEventListener('abort', abort, { once: true });
-        await done;
-        signal.removeEventListener('abort', abort);
+        await streamPodLog(streaming(as), target, options, out, signal, requestTimeoutMs);
       } catch (error) {
         throw kubeError(error, as, what);
       }

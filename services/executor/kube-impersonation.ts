@@ -46,21 +46,31 @@ export function impersonationHeaders(impersonation: Impersonation): Record<strin
  */
 export class ImpersonatingKubeConfig extends KubeConfig {
   readonly #headers: Record<string, string | string[]>;
+  readonly #handshakeTimeoutMs: number | undefined;
 
-  constructor(base: KubeConfig, impersonation: Impersonation) {
+  /**
+   * `impersonation` undefined: no impersonation headers, the config's own user
+   * (csr mode's session certificate). `handshakeTimeoutMs` bounds a WebSocket
+   * upgrade (exec, port-forward): ws fails it after that long.
+   */
+  constructor(base: KubeConfig, impersonation: Impersonation | undefined, handshakeTimeoutMs?: number) {
     super();
+    this.#handshakeTimeoutMs = handshakeTimeoutMs;
     this.loadFromOptions({
       clusters: base.clusters,
       users: base.users,
       contexts: base.contexts,
       currentContext: base.currentContext,
     });
-    this.#headers = impersonationHeaders(impersonation);
+    this.#headers = impersonation ? impersonationHeaders(impersonation) : {};
   }
 
   override async applyToHTTPSOptions(opts: Parameters<KubeConfig['applyToHTTPSOptions']>[0]): Promise<void> {
     await super.applyToHTTPSOptions(opts);
     opts.headers = { ...(opts.headers ?? {}), ...this.#headers };
+    // ws reads this from the options client-node passes to `new WebSocket(url, protocols, opts)`.
+    if (this.#handshakeTimeoutMs !== undefined)
+      (opts as { handshakeTimeout?: number }).handshakeTimeout = this.#handshakeTimeoutMs;
   }
 }
 
@@ -69,7 +79,7 @@ export class ImpersonatingKubeConfig extends KubeConfig {
  * impersonation headers as separate lines. The generated clients keep
  * headers in a string-valued map and would join a group list with commas.
  */
-function impersonatingHttpLibrary(headers: Record<string, string | string[]>) {
+function impersonatingHttpLibrary(headers: Record<string, string | string[]>, timeoutMs?: number) {
   return wrapHttpLibrary({
     send(request: RequestContext): Promise<ResponseContext> {
       return new Promise((resolve, reject) => {
@@ -102,6 +112,13 @@ function impersonatingHttpLibrary(headers: Record<string, string | string[]>) {
           },
         );
         req.on('error', reject);
+        // An API server that accepts connections but does not answer (stopped, overloaded,
+        // a black-holed route) must not hang the caller: fail like a refused connection.
+        if (timeoutMs !== undefined) {
+          req.setTimeout(timeoutMs, () =>
+            req.destroy(Object.assign(new Error('no answer from the API server'), { code: 'ETIMEDOUT' })),
+          );
+        }
         const payload = request.getBody();
         if (payload !== undefined && payload !== null) req.write(payload as string | Buffer);
         req.end();
@@ -110,13 +127,21 @@ function impersonatingHttpLibrary(headers: Record<string, string | string[]>) {
   });
 }
 
-/** Client-node configuration for generated API clients that impersonate. */
-export function impersonatingConfiguration(base: KubeConfig, impersonation: Impersonation): Configuration {
+/**
+ * Client-node configuration for generated API clients that impersonate
+ * (`impersonation` undefined: that act as the config's own user) and whose
+ * requests fail after `timeoutMs` without an answer.
+ */
+export function impersonatingConfiguration(
+  base: KubeConfig,
+  impersonation: Impersonation | undefined,
+  timeoutMs?: number,
+): Configuration {
   const cluster = base.getCurrentCluster();
   if (!cluster) throw new Error('kubeconfig has no current cluster');
   return createConfiguration({
     baseServer: new ServerConfiguration(cluster.server, {}),
     authMethods: { default: base },
-    httpApi: impersonatingHttpLibrary(impersonationHeaders(impersonation)),
+    httpApi: impersonatingHttpLibrary(impersonation ? impersonationHeaders(impersonation) : {}, timeoutMs),
   });
 }

@@ -58,6 +58,21 @@ export interface CommandContext {
   clientAddress: string;
   /** Interactive (tty) sessions are recorded as asciicast v2 here; absent: not recorded. */
   recordings?: { dir: string; recordInput: boolean };
+  /** Set by `runCommand` for one command: what its audit records so far. */
+  audited?: CommandAudit;
+}
+
+/**
+ * One command's audit state, so that every intent leaves exactly one
+ * decision (`intent.allowed` or `intent.denied`) and, if it was allowed but
+ * then failed (executor or Kubernetes unavailable, RBAC, expiry), exactly
+ * one failure record in the mediator's own trail.
+ */
+interface CommandAudit {
+  /** The intent `checkEarly` allowed, if any. */
+  allowed?: { action: Intent['action']; target: AuditEventInput['target'] };
+  /** The failure is already recorded (a policy denial, or a recording's `exec.exited`). */
+  failureRecorded: boolean;
 }
 
 function write(stream: Writable, text: string): void {
@@ -84,11 +99,29 @@ async function checkEarly(
     },
     { ...intent, cluster: ctx.session.cluster },
   );
-  if (decision.allow) return;
+  const actor = { user: ctx.session.user, groups: ctx.session.groups, address: ctx.clientAddress };
+  if (decision.allow) {
+    await ctx.audit.append(
+      {
+        event: 'intent.allowed',
+        actor,
+        target,
+        decision: 'allow',
+        session_id: ctx.session.session_id,
+        request_id: ctx.session.request_id,
+        trace_id: ctx.traceparent.split('-')[1],
+        details: { action: intent.action, ...(decision.rule ? { rule: decision.rule } : {}) },
+      },
+      { durable: true },
+    );
+    if (ctx.audited) ctx.audited.allowed = { action: intent.action, target };
+    return;
+  }
+  if (ctx.audited) ctx.audited.failureRecorded = true;
   await ctx.audit.append(
     {
       event: 'intent.denied',
-      actor: { user: ctx.session.user, groups: ctx.session.groups, address: ctx.clientAddress },
+      actor,
       target,
       decision: 'deny',
       code: decision.code,
@@ -200,11 +233,16 @@ async function recorded(
     clock: ctx.clock,
   });
   let code: number | undefined;
+  let failure: AirlockError | undefined;
   try {
     code = await run(recorder);
     return code;
+  } catch (error) {
+    failure = asAirlockError(error);
+    throw failure;
   } finally {
     const recording = await recorder.close().catch(() => undefined);
+    if (failure && ctx.audited) ctx.audited.failureRecorded = true;
     await ctx.audit.append({
       event: 'exec.exited',
       actor: { user: ctx.session.user, groups: ctx.session.groups, address: ctx.clientAddress },
@@ -212,6 +250,7 @@ async function recorded(
       session_id: ctx.session.session_id,
       request_id: ctx.session.request_id,
       trace_id: ctx.traceparent.split('-')[1],
+      ...(failure ? { decision: 'deny' as const, code: failure.code, reason: failure.message } : {}),
       details: {
         ...(code === undefined ? {} : { exit_code: code }),
         ...(recording
@@ -245,16 +284,19 @@ export async function runCommand(
     sessionCtx.traceContext ?? contextFromTraceparent(sessionCtx.traceparent),
   );
   // Without an SDK the no-op span carries the session's ids: keep its traceparent.
-  const ctx: CommandContext = { ...sessionCtx, traceparent: traceparentOf(span) ?? sessionCtx.traceparent };
+  const audited: CommandAudit = { failureRecorded: false };
+  const ctx: CommandContext = {
+    ...sessionCtx,
+    traceparent: traceparentOf(span) ?? sessionCtx.traceparent,
+    audited,
+  };
   try {
     const code = await runTraced(command, io, ctx);
     span.setAttributes({ 'airlock.decision': 'allow', 'airlock.exit_code': code });
     return code;
   } catch (error) {
-    const airlock =
-      error instanceof AirlockError
-        ? error
-        : new AirlockError('INTERNAL', 'internal error', { cause: error });
+    const airlock = asAirlockError(error);
+    if (audited.allowed && !audited.failureRecorded) await auditFailure(ctx, audited.allowed, airlock);
     write(io.stderr, formatError(airlock, command.output));
     const code = exitCodeFor(airlock.code);
     span.setAttributes({
@@ -271,6 +313,49 @@ export async function runCommand(
   } finally {
     span.end();
   }
+}
+
+function asAirlockError(error: unknown): AirlockError {
+  return error instanceof AirlockError
+    ? error
+    : new AirlockError('INTERNAL', 'internal error', { cause: error });
+}
+
+/**
+ * Records in the mediator's trail that an allowed intent failed further on
+ * (the executor refused or failed it, or could not be reached), under the
+ * event the executor uses for the same outcome: `exec.exited` for exec,
+ * shell and debug, `logs.streamed` for logs, `intent.denied` for reads.
+ * Best effort: the user still gets the error if the trail refuses it.
+ */
+async function auditFailure(
+  ctx: CommandContext,
+  allowed: NonNullable<CommandAudit['allowed']>,
+  error: AirlockError,
+): Promise<void> {
+  const event: AuditEventInput['event'] =
+    allowed.target.resource === 'pods/log'
+      ? 'logs.streamed'
+      : allowed.target.resource === 'pods/exec' || allowed.target.resource === 'pods/ephemeralcontainers'
+        ? 'exec.exited'
+        : 'intent.denied';
+  await ctx.audit
+    .append(
+      {
+        event,
+        actor: { user: ctx.session.user, groups: ctx.session.groups, address: ctx.clientAddress },
+        target: allowed.target,
+        decision: 'deny',
+        code: error.code,
+        reason: error.message,
+        session_id: ctx.session.session_id,
+        request_id: ctx.session.request_id,
+        trace_id: ctx.traceparent.split('-')[1],
+        details: { action: allowed.action },
+      },
+      { durable: true },
+    )
+    .catch(() => {});
 }
 
 /** The command itself; errors propagate to `runCommand`, which prints them and records them on the span. */

@@ -68,6 +68,23 @@ describe('mediator: the stock OpenSSH client through the gateway to the hermetic
     expect(echo).toEqual({ code: 0, stdout: 'hello world\n', stderr: '' });
   });
 
+  it('records an allowed intent as intent.allowed in the mediator trail', async () => {
+    const user = sshUser(gateway.sshCa, { scope });
+    const before = mediator.audit.events().length;
+    const echo = await ssh(mediator, user, ['exec', 'api-0', '--', 'echo', 'audited']);
+    expect(echo.code).toBe(0);
+    const allowed = mediator.audit
+      .events()
+      .slice(before)
+      .filter((e) => e.event === 'intent.allowed');
+    expect(allowed).toHaveLength(1);
+    expect(allowed[0]).toMatchObject({
+      decision: 'allow',
+      target: { pod: 'api-0', resource: 'pods/exec', argv: ['echo', 'audited'] },
+      details: { action: 'exec', rule: 'profiles.debug.commands.allow[0](echo)' },
+    });
+  });
+
   it('streams logs line by line with terminal escape sequences neutralised', async () => {
     appendContainerLog(payments, 'api-0', 'main', 'plain line');
     appendContainerLog(payments, 'api-0', 'main', '\u001b[2Jcleared?');

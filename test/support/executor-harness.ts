@@ -264,6 +264,8 @@ export interface SessionOptions {
 export interface TestSession {
   id: string;
   client: ExecutorClient;
+  /** The session grant (mTLS client certificate) the client presents. */
+  grant: { certPem: string; keyPem: string };
   request: OpenSessionRequest;
   serial: bigint;
 }
@@ -311,6 +313,7 @@ export async function newSession(gateway: Gateway, options: SessionOptions): Pro
   return {
     id,
     client,
+    grant: { certPem: grant.certPem, keyPem: grant.privateKeyPem! },
     serial: signed.serial,
     request: {
       ssh_certificate: Buffer.from(signed.blob),

@@ -20,6 +20,8 @@ export interface SupervisedProcess {
 export class ProcessGroup {
   readonly #processes: SupervisedProcess[] = [];
   #stopping = false;
+  /** Processes stopped on purpose by `stopOne`: their exit is not a crash. */
+  readonly #expectedExits = new Set<SupervisedProcess>();
 
   start(
     name: string,
@@ -56,10 +58,23 @@ export class ProcessGroup {
     return new Promise((_, reject) => {
       for (const proc of this.#processes) {
         void proc.exited.then((status) => {
-          if (!this.#stopping) reject(crashError(proc, status));
+          if (!this.#stopping && !this.#expectedExits.has(proc)) reject(crashError(proc, status));
         });
       }
     });
+  }
+
+  /**
+   * SIGTERM one process (SIGKILL after `graceMs`) and wait for its exit.
+   * `watchForCrash` promises made before this are not rejected by it.
+   */
+  async stopOne(proc: SupervisedProcess, graceMs = 5_000): Promise<void> {
+    this.#expectedExits.add(proc);
+    if (proc.child.exitCode !== null || proc.child.signalCode !== null) return;
+    proc.child.kill('SIGTERM');
+    const timer = setTimeout(() => proc.child.kill('SIGKILL'), graceMs);
+    await proc.exited;
+    clearTimeout(timer);
   }
 
   /** SIGTERM every process, newest first; SIGKILL what is still alive after `graceMs`. */

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AirlockError } from '../../core/errors.js';
-import { ProcessGroup } from './child-processes.js';
+import { crashError, ProcessGroup, type SupervisedProcess } from './child-processes.js';
 import { type ClusterBinaries, ensureClusterBinaries } from './cluster-binaries.js';
 import { type ClusterPki, createClusterPki } from './cluster-pki.js';
 
@@ -37,8 +37,21 @@ export interface HermeticCluster {
   readonly kubeletStateDir: string;
   /** Start-to-ready time of this cluster, in milliseconds (build excluded). */
   readonly startupMs: number;
-  /** Process ids of everything this cluster started. */
+  /** Process ids of everything this cluster started that is still running. */
   readonly pids: readonly number[];
+  /**
+   * Stops the kube-apiserver (SIGTERM, as a rolling restart does; SIGKILL
+   * after 5 s) and resolves once it has exited. etcd, the controller manager
+   * and the kubelet keep running; clients see the API's port refuse
+   * connections. For fault tests (test/adversarial/apiserver-restart.test.ts).
+   */
+  stopApiServer(): Promise<void>;
+  /**
+   * Starts the kube-apiserver again with the same port, certificates and etcd
+   * (so every client's kubeconfig stays valid) and resolves once /readyz
+   * answers 200.
+   */
+  startApiServer(): Promise<void>;
   /** Stops every process and, if the state dir was a temp dir, removes it. */
   stop(): Promise<void>;
 }
@@ -201,6 +214,13 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<H
 
   const group = new ProcessGroup();
   const log = (name: string) => join(dirs.logs, `${name}.log`);
+  let apiserverArgs: string[] = [];
+  let apiserver: SupervisedProcess | undefined;
+  const apiserverReady = (deadline: number, crashed: Promise<never>) =>
+    waitFor('kube-apiserver /readyz', deadline, crashed, async () => {
+      const res = await httpsGet(`${server}/readyz`, pki);
+      return res.status === 200;
+    });
   const stop = async () => {
     await group.stopAll();
     if (temporary) rmSync(stateDir, { recursive: true, force: true });
@@ -223,41 +243,39 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<H
       ],
       log('etcd'),
     );
-    group.start(
+    apiserverArgs = [
+      `--etcd-servers=${etcdUrl}`,
+      '--bind-address=127.0.0.1',
+      '--advertise-address=127.0.0.1',
+      `--secure-port=${apiserverPort}`,
+      `--tls-cert-file=${pki.apiserverCert}`,
+      `--tls-private-key-file=${pki.apiserverKey}`,
+      `--client-ca-file=${pki.caCert}`,
+      '--authorization-mode=Node,RBAC',
+      '--service-account-issuer=https://kubernetes.default.svc',
+      `--service-account-key-file=${pki.serviceAccountPub}`,
+      `--service-account-signing-key-file=${pki.serviceAccountKey}`,
+      '--api-audiences=https://kubernetes.default.svc',
+      '--service-cluster-ip-range=10.96.0.0/16',
+      '--kubelet-preferred-address-types=InternalIP',
+      `--kubelet-client-certificate=${pki.apiserverKubeletClientCert}`,
+      `--kubelet-client-key=${pki.apiserverKubeletClientKey}`,
+      '--endpoint-reconciler-type=none',
+      `--audit-policy-file=${auditPolicyPath}`,
+      `--audit-log-path=${auditLogPath}`,
+      '--audit-log-mode=blocking',
+      '--profiling=false',
+    ];
+    apiserver = group.start(
       'kube-apiserver',
       binaries['kube-apiserver'],
-      [
-        `--etcd-servers=${etcdUrl}`,
-        '--bind-address=127.0.0.1',
-        '--advertise-address=127.0.0.1',
-        `--secure-port=${apiserverPort}`,
-        `--tls-cert-file=${pki.apiserverCert}`,
-        `--tls-private-key-file=${pki.apiserverKey}`,
-        `--client-ca-file=${pki.caCert}`,
-        '--authorization-mode=Node,RBAC',
-        '--service-account-issuer=https://kubernetes.default.svc',
-        `--service-account-key-file=${pki.serviceAccountPub}`,
-        `--service-account-signing-key-file=${pki.serviceAccountKey}`,
-        '--api-audiences=https://kubernetes.default.svc',
-        '--service-cluster-ip-range=10.96.0.0/16',
-        '--kubelet-preferred-address-types=InternalIP',
-        `--kubelet-client-certificate=${pki.apiserverKubeletClientCert}`,
-        `--kubelet-client-key=${pki.apiserverKubeletClientKey}`,
-        '--endpoint-reconciler-type=none',
-        `--audit-policy-file=${auditPolicyPath}`,
-        `--audit-log-path=${auditLogPath}`,
-        '--audit-log-mode=blocking',
-        '--profiling=false',
-      ],
+      apiserverArgs,
       log('kube-apiserver'),
     );
     const crashed = group.watchForCrash();
     crashed.catch(() => {});
     const deadline = Date.now() + (options.readyTimeoutMs ?? 120_000);
-    await waitFor('kube-apiserver /readyz', deadline, crashed, async () => {
-      const res = await httpsGet(`${server}/readyz`, pki);
-      return res.status === 200;
-    });
+    await apiserverReady(deadline, crashed);
 
     group.start(
       'kube-controller-manager',
@@ -325,7 +343,30 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<H
     logsDir: dirs.logs,
     kubeletStateDir: dirs.kubelet,
     startupMs,
-    pids: group.processes.map((p) => p.pid),
+    get pids() {
+      return group.processes
+        .filter((p) => p.child.exitCode === null && p.child.signalCode === null)
+        .map((p) => p.pid);
+    },
+    async stopApiServer() {
+      await group.stopOne(apiserver!);
+    },
+    async startApiServer() {
+      if (apiserver && apiserver.child.exitCode === null && apiserver.child.signalCode === null) {
+        throw new AirlockError('CLUSTER_START_FAILED', 'the kube-apiserver is already running');
+      }
+      apiserver = group.start(
+        'kube-apiserver',
+        binaries['kube-apiserver'],
+        apiserverArgs,
+        log('kube-apiserver'),
+      );
+      const exited = apiserver.exited.then((status) => {
+        throw crashError(apiserver!, status);
+      });
+      exited.catch(() => {});
+      await apiserverReady(Date.now() + (options.readyTimeoutMs ?? 120_000), exited);
+    },
     stop,
   };
 }

@@ -81,11 +81,19 @@ export function execCompletedAt(stack: DevStack, argv: string[]): number | undef
 }
 
 export interface SshRun {
-  done: Promise<{ code: number | null; stderr: string; endedAt: number }>;
+  done: Promise<{ code: number | null; stdout: string; stderr: string; endedAt: number }>;
 }
 
 /** The on-call demo user's `ssh … exec payments-api-0 -- <argv>`, as a real OpenSSH client process. */
 export function sshExec(stack: DevStack, argv: string[]): SshRun {
+  return sshCommand(stack, ['exec', 'payments-api-0', '--', ...argv]);
+}
+
+/**
+ * The on-call demo user's `ssh … <command words>`, as a real OpenSSH client
+ * process with stdin kept open (a person at a terminal). Killed after 60 s.
+ */
+export function sshCommand(stack: DevStack, command: string[]): SshRun {
   const child = spawn(
     'ssh',
     [
@@ -102,24 +110,24 @@ export function sshExec(stack: DevStack, argv: string[]): SshRun {
       '-o',
       'StrictHostKeyChecking=yes',
       'oncall@127.0.0.1',
-      'exec',
-      'payments-api-0',
-      '--',
-      ...argv,
+      ...command,
     ],
     { stdio: ['pipe', 'pipe', 'pipe'] },
   );
+  let stdout = '';
   let stderr = '';
   child.stderr.on('data', (d) => {
     stderr += d;
   });
-  child.stdout.resume();
+  child.stdout.on('data', (d) => {
+    stdout += d;
+  });
   const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
   return {
     done: new Promise((resolve) =>
       child.on('close', (code) => {
         clearTimeout(timer);
-        resolve({ code, stderr, endedAt: Date.now() });
+        resolve({ code, stdout, stderr, endedAt: Date.now() });
       }),
     ),
   };

@@ -1,0 +1,102 @@
+import { createServer, type Server, type Socket } from 'node:net';
+import { PassThrough, Writable } from 'node:stream';
+import { KubeConfig } from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AirlockError } from '../core/errors.js';
+import { createImpersonationCredentials } from './kube-credentials.js';
+import { createKubeGateway, isConnectionFailure, type KubeCaller } from './kube-gateway.js';
+
+const target = { namespace: 'payments', pod: 'api-0', container: 'main' };
+
+/**
+ * An API server address that accepts TCP connections and never says a
+ * word (as a stopped or wedged kube-apiserver whose kernel still completes
+ * handshakes): without a timeout every call would hang.
+ */
+let blackHole: Server;
+const sockets: Socket[] = [];
+let kubeConfig: KubeConfig;
+
+beforeAll(async () => {
+  blackHole = createServer((socket) => sockets.push(socket));
+  await new Promise<void>((resolve) => blackHole.listen(0, '127.0.0.1', resolve));
+  const { port } = blackHole.address() as { port: number };
+  kubeConfig = new KubeConfig();
+  kubeConfig.loadFromOptions({
+    clusters: [{ name: 'c', server: `https://127.0.0.1:${port}`, skipTLSVerify: true }],
+    users: [{ name: 'u', token: 'not-a-real-token' }],
+    contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
+    currentContext: 'x',
+  });
+});
+
+afterAll(async () => {
+  for (const socket of sockets) socket.destroy();
+  await new Promise((resolve) => blackHole.close(resolve));
+});
+
+async function codeAndTime(call: Promise<unknown>): Promise<{ code: string; ms: number }> {
+  const started = Date.now();
+  const error = await call.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  return { code: error instanceof AirlockError ? error.code : String(error), ms: Date.now() - started };
+}
+
+describe('kube gateway: an API server that does not answer', () => {
+  const gateway = () => createKubeGateway({ requestTimeoutMs: 300 });
+  let as: KubeCaller;
+  beforeAll(async () => {
+    const session = await createImpersonationCredentials(kubeConfig, 300).open({
+      sessionId: 's-1',
+      user: 'alice',
+      groups: ['jit:test'],
+      requestId: 'r-1',
+      expiresAt: new Date(Date.now() + 600_000),
+    });
+    as = { user: 'alice', groups: ['jit:test'], clients: session.clients({}) };
+  });
+  const sink = () => new Writable({ write: (_c, _e, done) => done() });
+
+  it.each([
+    ['list', () => gateway().list('pods', 'payments', as)],
+    ['get', () => gateway().get('pods', 'payments', 'api-0', as)],
+    [
+      'logs -f',
+      () =>
+        gateway().logs(target, { follow: true, timestamps: false }, sink(), as, new AbortController().signal),
+    ],
+    [
+      'exec (WebSocket upgrade)',
+      () =>
+        gateway().exec(
+          target,
+          ['ps'],
+          false,
+          { stdin: new PassThrough(), stdout: sink(), stderr: sink() },
+          as,
+          new AbortController().signal,
+        ),
+    ],
+  ])('%s fails with KUBERNETES_UNAVAILABLE after the request timeout, not never', async (_name, call) => {
+    const { code, ms } = await codeAndTime(call());
+    expect(code).toBe('KUBERNETES_UNAVAILABLE');
+    // Generous upper bound: the point is that it ends.
+    expect(ms).toBeLessThan(10_000);
+  });
+});
+
+describe('isConnectionFailure', () => {
+  it('recognises refused, reset and timed-out connections, also wrapped, and not API answers', () => {
+    const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:6443'), { code: 'ECONNREFUSED' });
+    expect(isConnectionFailure(refused)).toBe(true);
+    expect(isConnectionFailure(new Error('wrapped', { cause: refused }))).toBe(true);
+    expect(
+      isConnectionFailure({ type: 'error', error: Object.assign(new Error('x'), { code: 'ECONNRESET' }) }),
+    ).toBe(true);
+    expect(isConnectionFailure(new Error('Opening handshake has timed out'))).toBe(true);
+    expect(isConnectionFailure(new Error('Unexpected server response: 403'))).toBe(false);
+    expect(isConnectionFailure(Object.assign(new Error('HTTP 500'), { statusCode: 500 }))).toBe(false);
+  });
+});
