@@ -5,7 +5,7 @@
  * takes its dependencies as arguments.
  */
 import { createPrivateKey } from 'node:crypto';
-import { open, readFile, stat, unlink } from 'node:fs/promises';
+import { open, readFile, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import pino from 'pino';
@@ -14,6 +14,7 @@ import { watchSshCaKeyring } from '../core/ca-keyring/watch.js';
 import { AirlockError } from '../core/errors.js';
 import { Metrics, startOpsServer } from '../core/ops-server.js';
 import { loadPolicy } from '../core/policy/index.js';
+import { assertPrivateKeyFile } from '../core/private-key-file.js';
 import { serviceMain } from '../core/service-main.js';
 import {
   formatPublicKeyLine,
@@ -82,19 +83,12 @@ async function directoryWritable(dir: string): Promise<boolean> {
 }
 
 /**
- * Reads the SSH user CA key, refusing a file that group or others could
- * read or write (like ssh's "UNPROTECTED PRIVATE KEY FILE" check).
+ * Reads the SSH user CA key, refusing a file that is not private to this
+ * process (like ssh's "UNPROTECTED PRIVATE KEY FILE" check; the rules,
+ * including a Secret volume under fsGroup: services/core/private-key-file.ts).
  */
 export async function loadSshCaKey(path: string) {
-  const info = await stat(path).catch((cause: unknown) => {
-    throw new AirlockError('CONFIG_INVALID', `cannot read the SSH CA key ${path}`, { cause });
-  });
-  if ((info.mode & 0o077) !== 0) {
-    throw new AirlockError(
-      'CONFIG_INVALID',
-      `the SSH CA key ${path} has mode ${(info.mode & 0o777).toString(8).padStart(4, '0')}; it must be 0600 or narrower`,
-    );
-  }
+  assertPrivateKeyFile(path, 'the SSH CA key');
   return parseOpenSshPrivateKey(await readFile(path, 'utf8'));
 }
 

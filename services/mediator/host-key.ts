@@ -1,6 +1,7 @@
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { AirlockError } from '../core/errors.js';
+import { assertPrivateKeyFile } from '../core/private-key-file.js';
 import {
   formatOpenSshPrivateKey,
   formatPublicKeyLine,
@@ -21,7 +22,8 @@ export interface HostKey {
 /**
  * The mediator's ed25519 host key, created on first start (mode 0600) and
  * reused after, so clients can pin it in known_hosts (ssh2 has no host
- * certificates). A key file readable by others is refused.
+ * certificates). A key file that is not private to this process is refused
+ * (services/core/private-key-file.ts).
  */
 export function loadOrCreateHostKey(path: string): HostKey {
   if (!existsSync(path)) {
@@ -32,12 +34,7 @@ export function loadOrCreateHostKey(path: string): HostKey {
       flag: 'wx',
     });
   }
-  if ((statSync(path).mode & 0o077) !== 0) {
-    throw new AirlockError(
-      'CONFIG_INVALID',
-      `host key ${path} must not be readable by group or others (chmod 600)`,
-    );
-  }
+  assertPrivateKeyFile(path, 'the host key');
   const text = readFileSync(path, 'utf8');
   const key = parseOpenSshPrivateKey(text);
   if (key.publicKey.type !== 'ssh-ed25519') {

@@ -17,9 +17,10 @@
  * last.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AirlockError } from '../errors.js';
+import { assertPrivateKeyFile } from '../private-key-file.js';
 import {
   type CaKeyKind,
   formatOpenSshPrivateKey,
@@ -75,15 +76,10 @@ function readText(path: string): string {
   }
 }
 
-/** Reads a private key file, refusing one that group or others may read (like ssh's UNPROTECTED PRIVATE KEY FILE). */
+/** Reads a private key file, refusing one that is not private to this process (services/core/private-key-file.ts). */
 function readPrivate(path: string): string {
   const text = readText(path);
-  const mode = statSync(path).mode & 0o777;
-  if ((mode & 0o077) !== 0) {
-    configInvalid(
-      `the CA key ${path} has mode ${mode.toString(8).padStart(4, '0')}; it must be 0600 or narrower`,
-    );
-  }
+  assertPrivateKeyFile(path, 'the CA key');
   return text;
 }
 
