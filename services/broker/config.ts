@@ -36,6 +36,20 @@ export interface BrokerConfig {
    * only the JSON deny list is published.
    */
   revocationKrlFile?: string;
+  /**
+   * The Kubernetes ConfigMap the broker publishes both lists to, for the
+   * mediator and executor pods, which mount it (deploy/README.md
+   * "Revocation"; services/broker/revocation-config-map.ts). Absent: the
+   * lists stay in the files above (one host, or copied by other means).
+   */
+  revocationConfigMap?: {
+    namespace: string;
+    name: string;
+    /** The broker's own credentials (get/update on this ConfigMap). Absent: the in-cluster ServiceAccount. */
+    kubeconfig?: string;
+    /** Re-publish this often even without a revocation (repairs a reset ConfigMap); default 60. */
+    resyncSeconds: number;
+  };
   audit: { path: string; signingKeyFile: string; checkpointEvery: number };
   oidc: {
     issuer: string;
@@ -131,6 +145,18 @@ export const brokerConfigSchema = {
     storeFile: nonEmpty,
     denyListFile: nonEmpty,
     revocationKrlFile: nonEmpty,
+    revocationConfigMap: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['namespace', 'name'],
+      properties: {
+        // Kubernetes names: a DNS label (namespace) and a DNS subdomain (ConfigMap).
+        namespace: { type: 'string', pattern: '^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$' },
+        name: { type: 'string', maxLength: 253, pattern: '^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$' },
+        kubeconfig: nonEmpty,
+        resyncSeconds: { type: 'integer', minimum: 5, maximum: 3600, default: 60 },
+      },
+    },
     audit: {
       type: 'object',
       additionalProperties: false,
@@ -210,6 +236,16 @@ export function loadBrokerConfig(path: string): BrokerConfig {
     storeFile: from(config.storeFile),
     denyListFile: from(config.denyListFile),
     ...(config.revocationKrlFile ? { revocationKrlFile: from(config.revocationKrlFile) } : {}),
+    ...(config.revocationConfigMap
+      ? {
+          revocationConfigMap: {
+            ...config.revocationConfigMap,
+            ...(config.revocationConfigMap.kubeconfig
+              ? { kubeconfig: from(config.revocationConfigMap.kubeconfig) }
+              : {}),
+          },
+        }
+      : {}),
     audit: {
       ...config.audit,
       path: from(config.audit.path),

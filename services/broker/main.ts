@@ -5,9 +5,9 @@
  * takes its dependencies as arguments.
  */
 import { createPrivateKey } from 'node:crypto';
-import { open, readFile, unlink } from 'node:fs/promises';
+import { mkdir, open, readFile, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { KubeConfig } from '@kubernetes/client-node';
+import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import pino from 'pino';
 import { type AuditTrail, createFileAuditTrail } from '../core/audit/index.js';
 import { watchSshCaKeyring } from '../core/ca-keyring/watch.js';
@@ -38,6 +38,13 @@ import {
 import { createFileKrl } from './krl-file.js';
 import { createKubeCsrSigner, type KubeCsrSigner } from './kube-csr-signer.js';
 import { createFileRequestStore } from './request-store.js';
+import {
+  type ConfigMapApi,
+  createRevocationConfigMapPublisher,
+  type LocalRevocationLists,
+  type RevocationConfigMapPublisher,
+  revocationPublishMetrics,
+} from './revocation-config-map.js';
 import { createWebhookNotifier, NO_NOTIFIER, type RequestNotifier } from './webhook-notifier.js';
 
 /** Seams for tests; production passes none. */
@@ -47,6 +54,8 @@ export interface BrokerOverrides {
   readonly tokenReviewer?: TokenReviewer;
   /** Replaces the CSR signer built from `config.kubeCertificates.kubeconfig`. */
   readonly kubeCsrSigner?: KubeCsrSigner;
+  /** Replaces the ConfigMap client built from `config.revocationConfigMap.kubeconfig`. */
+  readonly configMapApi?: ConfigMapApi;
   /** Operator log; default pino on stderr. */
   readonly log?: (entry: Record<string, unknown>) => void;
 }
@@ -117,6 +126,18 @@ export async function openSshCa(
   }
   const key = await loadSshCaKey(config.sshCaKeyFile);
   return () => ({ active: key, all: [key] });
+}
+
+/** The broker's revocation files as they are now; no deny list yet is an empty one. */
+async function readLocalRevocations(
+  config: Pick<BrokerConfig, 'denyListFile' | 'revocationKrlFile'>,
+): Promise<LocalRevocationLists> {
+  const denyList = await readFile(config.denyListFile, 'utf8').catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return '{"serials":[],"keyIds":[]}';
+    throw error;
+  });
+  if (config.revocationKrlFile === undefined) return { denyList };
+  return { denyList, krl: await readFile(config.revocationKrlFile) };
 }
 
 /** Starts the broker from a validated configuration. */
@@ -195,12 +216,49 @@ export async function startBroker(
   const audit = withAuditMetrics(fileAudit, (event) => brokerMetrics.observeAudit(event));
   const store = await createFileRequestStore(config.storeFile);
   // Every revocation lands in the JSON deny list and, when configured, the KRL.
+  // Their directories may not exist yet (a fresh volume); 0755: other tiers on one host read them.
+  for (const file of [config.denyListFile, config.revocationKrlFile]) {
+    if (file !== undefined) await mkdir(dirname(file), { recursive: true, mode: 0o755 });
+  }
   const revocationWriters: DenyListWriter[] = [createFileDenyList(config.denyListFile)];
   if (config.revocationKrlFile !== undefined) {
     const krl = createFileKrl(config.revocationKrlFile, clock);
     await krl.ensureExists(); // the tiers watch it from the start; a missing file fails them closed
     revocationWriters.push(krl);
   }
+  // The ConfigMap copy for the other pods; the files stay what `revoke` waits for.
+  let revocationConfigMap: RevocationConfigMapPublisher | undefined;
+  if (config.revocationConfigMap) {
+    let api = overrides.configMapApi;
+    if (!api) {
+      const kubeConfig = new KubeConfig();
+      if (config.revocationConfigMap.kubeconfig)
+        kubeConfig.loadFromFile(config.revocationConfigMap.kubeconfig);
+      else kubeConfig.loadFromCluster();
+      api = kubeConfig.makeApiClient(CoreV1Api);
+    }
+    revocationConfigMap = createRevocationConfigMapPublisher({
+      api,
+      namespace: config.revocationConfigMap.namespace,
+      name: config.revocationConfigMap.name,
+      readLocal: () => readLocalRevocations(config),
+      clock,
+      log,
+      observe: revocationPublishMetrics(metrics),
+      resyncMs: config.revocationConfigMap.resyncSeconds * 1000,
+    });
+  }
+  const localRevocations = createRevocationPublisher(revocationWriters);
+  const publisher = revocationConfigMap;
+  const denyList: DenyListWriter = publisher
+    ? {
+        // Durable locally first (the answer depends on it), then published in the background.
+        async revoke(entry) {
+          await localRevocations.revoke(entry);
+          void publisher.request();
+        },
+      }
+    : localRevocations;
   const notifier: RequestNotifier = config.webhook
     ? createWebhookNotifier({
         url: config.webhook.url,
@@ -215,7 +273,7 @@ export async function startBroker(
     store,
     audit,
     notifier,
-    denyList: createRevocationPublisher(revocationWriters),
+    denyList,
     caKey: () => sshCa().active,
     adminGroups: config.adminGroups,
     clock,
@@ -267,6 +325,7 @@ export async function startBroker(
     config.listen.host,
     config.listen.port,
   );
+  publisher?.start();
   const sweep = setInterval(() => {
     broker
       .expirePending()
@@ -285,6 +344,7 @@ export async function startBroker(
           },
           audit: () => audit.healthy(),
           store: () => directoryWritable(dirname(config.storeFile)),
+          ...(publisher ? { 'revocation-configmap': () => publisher.published() } : {}),
         },
       })
     : undefined;
@@ -294,6 +354,7 @@ export async function startBroker(
     async stop() {
       clearInterval(sweep);
       await server.stop();
+      await publisher?.stop();
       await notifier.close();
       await ops?.close();
       await store.close();
