@@ -18,6 +18,7 @@ import { httpsCall } from './https-client.js';
 import { InMemoryTokenReviewer } from './identity.js';
 import { InMemoryKubeCsrSigner, type KubeCsrSigner } from './kube-csr-signer.js';
 import { type RunningBroker, startBroker } from './main.js';
+import type { ConfigMapApi } from './revocation-config-map.js';
 
 /** Demo users of the test provider and what the example policy lets them do. */
 export const TEST_USERS: Readonly<Record<string, DemoUser>> = {
@@ -87,6 +88,11 @@ export interface BrokerTestEnvOptions {
   readonly deviceFlow?: boolean;
   /** Config `webhook`; default none. */
   readonly webhook?: BrokerConfig['webhook'];
+  /** Config `revocationConfigMap` and the client it publishes with; default none. */
+  readonly revocationConfigMap?: {
+    readonly config: NonNullable<BrokerConfig['revocationConfigMap']>;
+    readonly api: ConfigMapApi;
+  };
 }
 
 /** Starts the environment. */
@@ -148,6 +154,7 @@ export async function startBrokerTestEnv(options: BrokerTestEnvOptions = {}): Pr
     adminGroups: ['airlock-admins'],
     expirySweepSeconds: 3600,
     ...(options.webhook ? { webhook: options.webhook } : {}),
+    ...(options.revocationConfigMap ? { revocationConfigMap: options.revocationConfigMap.config } : {}),
     ops: { listen: '127.0.0.1:0' },
     ...(options.kubeCertificatesCluster === false
       ? {}
@@ -161,6 +168,7 @@ export async function startBrokerTestEnv(options: BrokerTestEnvOptions = {}): Pr
       clock,
       tokenReviewer: reviewer,
       kubeCsrSigner,
+      ...(options.revocationConfigMap ? { configMapApi: options.revocationConfigMap.api } : {}),
       log: (e) => logs.push(e),
     });
   };
