@@ -1,13 +1,35 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { loadAllYaml } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { loadBrokerConfig } from '../broker/config.js';
+import { DENY_LIST_KEY, KRL_KEY } from '../broker/revocation-config-map.js';
 import { loadExecutorConfig } from '../executor/config.js';
 import { loadMediatorConfig } from '../mediator/config.js';
 import { loadPolicy } from './policy/index.js';
 import { repoRoot } from './repo-root.js';
 
 const config = (name: string) => join(repoRoot(), 'deploy', 'base', 'config', name);
+
+interface DeploymentYaml {
+  kind: string;
+  metadata: { name: string };
+  spec: {
+    template: {
+      spec: {
+        containers: { volumeMounts: { name: string; mountPath: string; subPath?: string }[] }[];
+        volumes: { name: string; configMap?: { name: string } }[];
+      };
+    };
+  };
+}
+
+function deployment(file: string): DeploymentYaml {
+  const objects = loadAllYaml(
+    readFileSync(join(repoRoot(), 'deploy', 'base', file), 'utf8'),
+  ) as DeploymentYaml[];
+  return objects.find((o) => o.kind === 'Deployment')!;
+}
 
 describe('deploy/base configuration', () => {
   it('holds tier configs that pass each tier’s start-up validation', () => {
@@ -24,5 +46,40 @@ describe('deploy/base configuration', () => {
     const shipped = readFileSync(config('policy.json'), 'utf8');
     expect(shipped).toBe(readFileSync(join(repoRoot(), 'docs', 'policy.example.json'), 'utf8'));
     expect(() => loadPolicy(shipped)).not.toThrow();
+  });
+
+  it('points the tiers at the files of the ConfigMap the broker publishes to', () => {
+    const broker = loadBrokerConfig(config('broker.json'));
+    expect(broker.revocationConfigMap).toEqual({
+      namespace: 'airlock-system',
+      name: 'airlock-revocation',
+      resyncSeconds: 60,
+    });
+    // The broker writes a KRL as well, so it has both keys to publish.
+    expect(broker.revocationKrlFile).toBeDefined();
+    const shipped = loadAllYaml(readFileSync(join(repoRoot(), 'deploy', 'base', 'revocation.yaml'), 'utf8'));
+    // No data: re-applying deploy/ must never reset what the broker published.
+    expect(shipped).toEqual([
+      {
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: expect.objectContaining({ name: 'airlock-revocation', namespace: 'airlock-system' }),
+      },
+    ]);
+    for (const tier of ['mediator', 'executor'] as const) {
+      const spec = deployment(`${tier}.yaml`).spec.template.spec;
+      const volume = spec.volumes.find((v) => v.configMap?.name === 'airlock-revocation');
+      const mount = spec.containers[0]?.volumeMounts.find((m) => m.name === volume?.name);
+      // A whole-volume mount: kubelet never refreshes a subPath mount.
+      expect(mount).toEqual({ name: volume?.name, mountPath: '/etc/airlock/revocation', readOnly: true });
+      const load = tier === 'mediator' ? loadMediatorConfig : loadExecutorConfig;
+      expect(load(config(`${tier}.json`)).revocation).toEqual({
+        denyListFiles: [`/etc/airlock/revocation/${DENY_LIST_KEY}`],
+        krlFiles: [`/etc/airlock/revocation/${KRL_KEY}`],
+      });
+    }
+    expect(
+      readFileSync(join(repoRoot(), 'deploy', 'components', 'executor-csr', 'executor.json'), 'utf8'),
+    ).toContain(`"krlFiles": ["/etc/airlock/revocation/${KRL_KEY}"]`);
   });
 });

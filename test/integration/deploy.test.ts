@@ -186,4 +186,42 @@ describe('deploy/: the manifests against a real kube-apiserver', () => {
     expect(refused.status).not.toBe(0);
     expect(refused.stderr).toContain('violates PodSecurity "restricted');
   });
+
+  it('mounts every Secret 0400 into pods whose fsGroup is their own group, so the kubelet makes key files root:<gid> 0440, the one shape the tiers accept', () => {
+    // Read back from the apiserver: this is how kubectl's YAML 1.1 parsing of `0400` arrived.
+    const deployments = JSON.parse(
+      kubectl(['get', 'deployments', '-n', 'airlock-system', '-o', 'json']).stdout,
+    ) as {
+      items: {
+        metadata: { name: string };
+        spec: {
+          template: {
+            spec: {
+              securityContext: { runAsUser?: number; runAsGroup?: number; fsGroup?: number };
+              volumes: { name: string; secret?: { defaultMode?: number } }[];
+            };
+          };
+        };
+      }[];
+    };
+    expect(deployments.items).toHaveLength(3);
+    for (const { metadata, spec } of deployments.items) {
+      const { securityContext, volumes } = spec.template.spec;
+      expect({ name: metadata.name, ...securityContext }).toMatchObject({
+        name: metadata.name,
+        runAsUser: 10001,
+        runAsGroup: 10001,
+        fsGroup: 10001,
+      });
+      const secrets = volumes.filter((v) => v.secret !== undefined);
+      expect(secrets.length).toBeGreaterThan(0);
+      for (const volume of secrets) {
+        expect({ deployment: metadata.name, volume: volume.name, mode: volume.secret?.defaultMode }).toEqual({
+          deployment: metadata.name,
+          volume: volume.name,
+          mode: 0o400,
+        });
+      }
+    }
+  });
 });

@@ -224,6 +224,15 @@ describe('the broker publishes revocations to the ConfigMap', () => {
     expect(metrics).toMatch(/airlock_broker_revocation_publish_total\{result="updated"\} [1-9]/);
   });
 
+  it('re-applying deploy/ (kubectl apply) leaves the published lists alone: the manifest names no data', async () => {
+    const before = await readConfigMap();
+    expect(before.data?.[DENY_LIST_KEY]).toContain('airlock:');
+    kubectlApply('revocation.yaml');
+    const after = await readConfigMap();
+    expect(after.data?.[DENY_LIST_KEY]).toBe(before.data?.[DENY_LIST_KEY]);
+    expect(after.binaryData?.[KRL_KEY]).toBe(before.binaryData?.[KRL_KEY]);
+  });
+
   it('a ConfigMap reset by someone (here: the data removed) is repaired by the next publish', async () => {
     const current = await readConfigMap();
     await core.replaceNamespacedConfigMap({
