@@ -245,6 +245,22 @@ describe('deploy/base/broker-rbac.yaml', () => {
       'ClusterRoleBinding',
       'ClusterRole',
       'ClusterRoleBinding',
+      'Role',
+      'RoleBinding',
+    ]);
+    // The last pair: get/update/patch on the one revocation ConfigMap (revocation-config-map.ts).
+    expect(docs[5]).toMatchObject({ metadata: { namespace: 'airlock-system' } });
+    expect(docs[5]?.rules).toEqual([
+      {
+        apiGroups: [''],
+        resources: ['configmaps'],
+        resourceNames: ['airlock-revocation'],
+        verbs: ['get', 'update', 'patch'],
+      },
+    ]);
+    expect(docs[6]?.roleRef?.name).toBe(docs[5]?.metadata.name);
+    expect(docs[6]?.subjects).toEqual([
+      { kind: 'ServiceAccount', name: 'airlock-broker', namespace: 'airlock-system' },
     ]);
     // The second pair is TokenReview for machine identities, and nothing else.
     expect(docs[3]?.rules).toEqual([

@@ -158,7 +158,8 @@ function serialCovered(section: KrlCertificateSection, serial: bigint): boolean 
  * Everything `extra` revokes added to `base` (per CA section: serials, ranges,
  * bitmaps, key ids; explicit keys and fingerprints). When something was
  * added, the version is past both inputs' and `generatedAt` is `now`;
- * otherwise `base` comes back unchanged with `added: false`.
+ * otherwise `base` comes back unchanged with `added: false`. The result is
+ * unsigned (airlock writes no KRL signatures; a signed base keeps its entries).
  */
 export function mergeKrls(base: Krl, extra: Krl, now: Date): { krl: KrlDocument; added: boolean } {
   let added = false;
