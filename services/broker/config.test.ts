@@ -155,6 +155,15 @@ describe('file request store and deny list', () => {
     ]);
   });
 
+  it('creates the missing directory of a fresh volume, 0700', async () => {
+    const path = join(tmp(), 'fresh', 'broker', 'requests.json');
+    const store = await createFileRequestStore(path);
+    await store.put(sample('req-1'));
+    await store.close();
+    expect(statSync(join(path, '..')).mode & 0o777).toBe(0o700);
+    expect((await createFileRequestStore(path).then((s) => s.list())).map((r) => r.id)).toEqual(['req-1']);
+  });
+
   it('refuses to open a file that is not a request store', async () => {
     const d = tmp();
     writeFileSync(join(d, 'x.json'), '{"something":"else"}');

@@ -5,13 +5,14 @@
  * takes its dependencies as arguments.
  */
 import { createPrivateKey } from 'node:crypto';
-import { mkdir, open, readFile, unlink } from 'node:fs/promises';
+import { open, readFile, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import pino from 'pino';
 import { type AuditTrail, createFileAuditTrail } from '../core/audit/index.js';
 import { watchSshCaKeyring } from '../core/ca-keyring/watch.js';
 import { AirlockError } from '../core/errors.js';
+import { makeDirectory } from '../core/make-directory.js';
 import { Metrics, startOpsServer } from '../core/ops-server.js';
 import { loadPolicy } from '../core/policy/index.js';
 import { assertPrivateKeyFile } from '../core/private-key-file.js';
@@ -218,7 +219,7 @@ export async function startBroker(
   // Every revocation lands in the JSON deny list and, when configured, the KRL.
   // Their directories may not exist yet (a fresh volume); 0755: other tiers on one host read them.
   for (const file of [config.denyListFile, config.revocationKrlFile]) {
-    if (file !== undefined) await mkdir(dirname(file), { recursive: true, mode: 0o755 });
+    if (file !== undefined) await makeDirectory(dirname(file), 0o755);
   }
   const revocationWriters: DenyListWriter[] = [createFileDenyList(config.denyListFile)];
   if (config.revocationKrlFile !== undefined) {

@@ -8,6 +8,7 @@
 import { open, readFile, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { AirlockError } from '../core/errors.js';
+import { makeDirectory } from '../core/make-directory.js';
 import type { RequestDecision, RequestedScope } from '../core/policy/index.js';
 import type { Identity } from './identity.js';
 
@@ -189,6 +190,7 @@ export async function writeFileAtomic(
  */
 export async function createFileRequestStore(path: string): Promise<RequestStore> {
   const records = new Map<string, AccessRequest>();
+  await makeDirectory(dirname(path), 0o700); // a fresh volume
   let text: string | undefined;
   try {
     text = await readFile(path, 'utf8');

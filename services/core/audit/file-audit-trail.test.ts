@@ -3,6 +3,7 @@
  * chain survives rotation and reopening.
  */
 import { appendFileSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { AirlockError } from '../errors.js';
 import { sampleEvent, steppingClock, tempDir } from './audit-test-helpers.js';
@@ -148,6 +149,15 @@ describe('createFileAuditTrail', () => {
     await expect(trail.append(sampleEvent(1))).rejects.toBe(error);
     await expect(trail.checkpoint()).rejects.toBe(error);
     await trail.close();
+  });
+
+  it('creates the missing directories of a fresh volume, readable by the tier only', async () => {
+    const path = dir.path('fresh-volume/audit/executor.jsonl');
+    const trail = await open(path);
+    await trail.append(sampleEvent(0));
+    await trail.close();
+    expect(statSync(dirname(path)).mode & 0o777).toBe(0o700);
+    expect(verifyAuditTrail(readFileSync(path), { publicKeys: [keys.publicKey] }).ok).toBe(true);
   });
 
   it('refuses to open where the file cannot be created (real EACCES/ENOENT) with AUDIT_UNAVAILABLE', async () => {

@@ -13,6 +13,7 @@
 import { constants } from 'node:fs';
 import { type FileHandle, open, readdir, rename, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { makeDirectory } from '../make-directory.js';
 
 /** One open, append-only trail file. */
 export interface FileSink {
@@ -77,6 +78,8 @@ async function syncDirectory(path: string): Promise<void> {
 /** The real file system. */
 export const nodeAuditStorage: AuditStorage = {
   async openAppend(path) {
+    // A fresh volume has no directory yet; only the tier itself needs it.
+    await makeDirectory(dirname(path), 0o700);
     const handle = await open(path, 'a', 0o600);
     try {
       const info = await handle.stat();
