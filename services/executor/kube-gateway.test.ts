@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer, type Server, type Socket } from 'node:net';
 import { PassThrough, Writable } from 'node:stream';
 import { KubeConfig } from '@kubernetes/client-node';
@@ -98,5 +100,89 @@ describe('isConnectionFailure', () => {
     expect(isConnectionFailure(new Error('Opening handshake has timed out'))).toBe(true);
     expect(isConnectionFailure(new Error('Unexpected server response: 403'))).toBe(false);
     expect(isConnectionFailure(Object.assign(new Error('HTTP 500'), { statusCode: 500 }))).toBe(false);
+  });
+});
+
+/** An unmasked server-to-client WebSocket frame (RFC 6455 section 5.2), payload under 126 bytes. */
+function wsFrame(opcode: number, payload: Buffer): Buffer {
+  return Buffer.concat([Buffer.from([0x80 | opcode, payload.length]), payload]);
+}
+
+/**
+ * A stand-in API server for pods/portforward: it accepts the WebSocket
+ * upgrade (v4.channel.k8s.io), sends the port header and `hello` on the
+ * data channel as the kubelet would, then ends the way `ending` says.
+ */
+async function portForwardServer(ending: 'close-frame' | 'connection-lost'): Promise<HttpServer> {
+  const server = createHttpServer();
+  server.on('upgrade', (req, socket) => {
+    socket.resume(); // what the client sends (its close frame) is read and ignored
+    const accept = createHash('sha1')
+      .update(`${req.headers['sec-websocket-key']}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`)
+      .digest('base64');
+    socket.write(
+      'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+        `Sec-WebSocket-Accept: ${accept}\r\nSec-WebSocket-Protocol: v4.channel.k8s.io\r\n\r\n`,
+    );
+    socket.write(wsFrame(0x2, Buffer.from([0, 0x90, 0x1f]))); // channel 0, port 8080
+    socket.write(wsFrame(0x2, Buffer.concat([Buffer.from([0]), Buffer.from('hello')])));
+    if (ending === 'close-frame')
+      socket.end(wsFrame(0x8, Buffer.from([0x03, 0xe8]))); // 1000
+    else setTimeout(() => socket.destroy(), 50);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return server;
+}
+
+describe('kube gateway: a port-forward whose connection ends', () => {
+  async function forward(ending: 'close-frame' | 'connection-lost') {
+    const server = await portForwardServer(ending);
+    try {
+      const { port } = server.address() as { port: number };
+      const config = new KubeConfig();
+      config.loadFromOptions({
+        clusters: [{ name: 'c', server: `http://127.0.0.1:${port}`, skipTLSVerify: true }],
+        users: [{ name: 'u', token: 'not-a-real-token' }],
+        contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
+        currentContext: 'x',
+      });
+      const session = await createImpersonationCredentials(config, 300).open({
+        sessionId: 's-2',
+        user: 'alice',
+        groups: ['jit:test'],
+        requestId: 'r-2',
+        expiresAt: new Date(Date.now() + 600_000),
+      });
+      const as = { user: 'alice', groups: ['jit:test'], clients: session.clients({}) };
+      const received: Buffer[] = [];
+      const output = new Writable({
+        write(chunk: Buffer, _e, done) {
+          received.push(chunk);
+          done();
+        },
+      });
+      const outcome = await codeAndTime(
+        createKubeGateway().portForward(
+          target,
+          8080,
+          new PassThrough(),
+          output,
+          as,
+          new AbortController().signal,
+        ),
+      );
+      return { code: outcome.code, received: Buffer.concat(received).toString() };
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  }
+
+  it('ends cleanly, with every byte, when the API server closes the WebSocket', async () => {
+    expect(await forward('close-frame')).toEqual({ code: 'undefined', received: 'hello' });
+  });
+
+  it('fails with KUBERNETES_UNAVAILABLE, not a clean end, when the connection drops without a close frame', async () => {
+    expect(await forward('connection-lost')).toEqual({ code: 'KUBERNETES_UNAVAILABLE', received: 'hello' });
   });
 });

@@ -181,6 +181,9 @@ export function kubeError(error: unknown, as: KubeCaller, what: string): Airlock
   });
 }
 
+/** RFC 6455 section 7.1.5: the connection closed without a close frame. */
+const ABNORMAL_CLOSURE = 1006;
+
 interface PausableSocket {
   pause(): void;
   resume(): void;
@@ -426,18 +429,22 @@ export function createKubeGateway(options: KubeGatewayOptions = {}): KubeGateway
           input,
         )) as unknown as PausableSocket & {
           close(): void;
-          on(event: 'close', listener: () => void): void;
+          on(event: 'close', listener: (code: number) => void): void;
         };
         socket = ws;
-        await new Promise<void>((resolve) => {
+        await new Promise<void>((resolve, reject) => {
           const finish = () => {
             endNow(ws);
             resolve();
           };
           signal.addEventListener('abort', finish, { once: true });
-          ws.on('close', () => {
+          ws.on('close', (code) => {
             signal.removeEventListener('abort', finish);
-            resolve();
+            // 1006: the connection ended without a WebSocket close frame (RFC 6455
+            // section 7.1.5): the API server or the network went away, and whatever
+            // the pod sent after the last frame is lost. That is not a clean end.
+            if (code === ABNORMAL_CLOSURE && !signal.aborted) reject(connectionLost('port-forward'));
+            else resolve();
           });
         });
         // Every byte the pod sent is handed on before the stream is reported done.
