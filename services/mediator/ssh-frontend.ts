@@ -30,6 +30,7 @@ import { splitCommandLine } from './command-language/split-command-line.js';
 import { type CommandContext, type CommandIo, runCommand } from './command-runner.js';
 import type { HostKey } from './host-key.js';
 import { HARDENED_ALGORITHMS } from './ssh-algorithms.js';
+import { coalesceWrites } from './write-coalescing.js';
 
 // ssh2 is CommonJS: its classes are reachable only through the default export under Node's ESM loader.
 const { Server } = ssh2;
@@ -231,6 +232,7 @@ export function createSshFrontend(deps: MediatorDeps) {
       notAfter: new Date(validBefore),
       now,
     });
+    state.span.addEvent('session.grant_issued');
     const client = new ExecutorClient({
       address: deps.executor.address,
       executorCaPem: deps.executor.caPem,
@@ -253,6 +255,7 @@ export function createSshFrontend(deps: MediatorDeps) {
         },
         { traceparent },
       );
+      state.span.addEvent('executor.session_opened');
       void audit({
         event: 'session.opened',
         actor: { user: identity.principal, groups: session.groups, address: state.address },
@@ -585,6 +588,7 @@ export function createSshFrontend(deps: MediatorDeps) {
       leave();
       pendingSockets.delete(key);
     });
+    coalesceWrites(socket); // one writev per turn instead of one write per SSH packet
     server.injectSocket(socket);
   });
 
@@ -631,6 +635,7 @@ export function createSshFrontend(deps: MediatorDeps) {
         state.authenticated = true;
         const identity = state.identity!;
         state.span.setAttribute('enduser.id', identity.principal);
+        state.span.addEvent('ssh.authenticated');
         sessionsByPrincipal.set(identity.principal, (sessionsByPrincipal.get(identity.principal) ?? 0) + 1);
         void audit({
           event: 'auth.accepted',
