@@ -263,7 +263,7 @@ export async function issueSessionGrant(
 // The grant profile in DER, written directly (see der-writer.ts for why). The
 // bytes are those the `@peculiar/x509` path of issueLeaf produces for the same
 // inputs: same fields, extensions and order, so one verifier reads both.
-const OID = {
+const OID_TEXT = {
   ecdsaWithSha256: '1.2.840.10045.4.3.2',
   commonName: '2.5.4.3',
   organization: '2.5.4.10',
@@ -275,6 +275,10 @@ const OID = {
   authorityKeyIdentifier: '2.5.29.35',
   subjectAltName: '2.5.29.17',
 } as const;
+/** The OIDs above, DER-encoded once. */
+const OID = Object.fromEntries(
+  Object.entries(OID_TEXT).map(([name, dotted]) => [name, objectIdentifier(dotted)]),
+) as Record<keyof typeof OID_TEXT, Buffer>;
 /** SubjectPublicKeyInfo of an ECDSA P-256 key up to its uncompressed point (RFC 5480 §2). */
 const P256_SPKI_PREFIX = Buffer.from('3059301306072a8648ce3d020106082a8648ce3d030107034200', 'hex');
 
@@ -312,8 +316,8 @@ function grantIssuer(ca: TierCa): GrantIssuer {
   return issuer;
 }
 
-function extension(oid: string, critical: boolean, value: Uint8Array): Buffer {
-  return sequence(objectIdentifier(oid), ...(critical ? [booleanTrue()] : []), octetString(value));
+function extension(oid: Buffer, critical: boolean, value: Uint8Array): Buffer {
+  return sequence(oid, ...(critical ? [booleanTrue()] : []), octetString(value));
 }
 
 async function encodeSessionGrant(
@@ -333,8 +337,8 @@ async function encodeSessionGrant(
   }
   const issuer = grantIssuer(ca);
   const serialNumber = randomSerialNumber();
-  const signatureAlgorithm = sequence(objectIdentifier(OID.ecdsaWithSha256));
-  const name = (oid: string, value: string) => set(sequence(objectIdentifier(oid), utf8String(value)));
+  const signatureAlgorithm = sequence(OID.ecdsaWithSha256);
+  const name = (oid: Buffer, value: string) => set(sequence(oid, utf8String(value)));
   const tbs = sequence(
     explicit(0, tlv(0x02, Buffer.from([2]))), // version v3
     unsignedInteger(Buffer.from(serialNumber, 'hex')),
@@ -351,7 +355,7 @@ async function encodeSessionGrant(
       sequence(
         extension(OID.basicConstraints, true, sequence()), // cA FALSE (the DEFAULT, so omitted)
         extension(OID.keyUsage, true, Buffer.from([0x03, 0x02, 0x07, 0x80])), // digitalSignature
-        extension(OID.extKeyUsage, false, sequence(objectIdentifier(OID.clientAuth))),
+        extension(OID.extKeyUsage, false, sequence(OID.clientAuth)),
         extension(OID.subjectKeyIdentifier, false, octetString(keyIdentifier(spki))),
         extension(OID.authorityKeyIdentifier, false, sequence(tlv(0x80, issuer.authorityKeyId))),
         extension(OID.subjectAltName, false, sequence(tlv(0x86, Buffer.from(grant.uri, 'ascii')))),
