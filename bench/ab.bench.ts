@@ -3,9 +3,12 @@
  * started from two builds of airlock, this checkout ("new") and another
  * built checkout ("old", AIRLOCK_BENCH_BASELINE_ROOT), in alternating rounds
  * so that drift on a shared machine hits both alike. Same cluster, policy,
- * credentials and clients; only the tiers' code differs. Per round: exec
- * `true` latency, stdout and stdin MB/s with each tier's CPU ms per MiB, and
- * exec sessions/s at concurrency 10 with CPU ms per session.
+ * credentials and clients; only the tiers' code differs. First exec `true`
+ * latency, one run per side at a time; then per round stdout and stdin MB/s
+ * with each tier's CPU ms per MiB, and exec sessions/s at concurrency 10 with
+ * CPU ms per session. Check the harness with an A/A run (this checkout as its
+ * own baseline): on a shared machine, stream CPU ms/MiB in particular moves
+ * with the load, since a busier loop batches more per write.
  */
 import {
   BENCH_COMMANDS,
@@ -75,10 +78,6 @@ async function round1(
   streamBytes: number,
 ): Promise<void> {
   const user = users[0]!;
-  for (let i = 0; i < 5; i++)
-    s.exec_ms.push(
-      round((await runChecked(...clients.gatewayExec(user, BENCH_COMMANDS.noop, pair.sshPort))).ms),
-    );
   const [ssh, stdoutArgs] = clients.gatewayExec(user, BENCH_COMMANDS.stdout(streamBytes), pair.sshPort);
   const out = await withCpu(pair, streamBytes / MIB, s.stdout_cpu_ms_per_mib, () =>
     runChecked(ssh, stdoutArgs, { keepStdout: false }),
@@ -128,6 +127,7 @@ export async function benchAb(
   baselineRoot: string,
   rounds: number,
   streamBytes: number,
+  latencyRuns: number,
 ): Promise<AbResult> {
   const pairs: Partial<Record<Side, TierPair>> = {};
   try {
@@ -136,6 +136,17 @@ export async function benchAb(
     const samples: Record<Side, SideSamples> = { old: emptySamples(), new: emptySamples() };
     const warm = emptySamples();
     for (const side of ['old', 'new'] as const) await round1(clients, users, pairs[side]!, warm, 4 * MIB);
+    // Latency first, one run at a time alternating sides (the order flips every
+    // run), so that bursts of load from elsewhere hit both sides alike.
+    for (let i = 0; i < latencyRuns; i++) {
+      const order: Side[] = i % 2 === 0 ? ['old', 'new'] : ['new', 'old'];
+      for (const side of order) {
+        const run = await runChecked(
+          ...clients.gatewayExec(users[0]!, BENCH_COMMANDS.noop, pairs[side]!.sshPort),
+        );
+        samples[side].exec_ms.push(round(run.ms));
+      }
+    }
     for (let r = 0; r < rounds; r++) {
       const order: Side[] = r % 2 === 0 ? ['old', 'new'] : ['new', 'old'];
       for (const side of order) await round1(clients, users, pairs[side]!, samples[side], streamBytes);

@@ -246,6 +246,7 @@ async function main(): Promise<void> {
             baseline,
             QUICK ? 2 : 6,
             PLAN.streamBytes / 2,
+            QUICK ? 4 : 60,
           );
         });
     } finally {

@@ -588,7 +588,12 @@ export function createSshFrontend(deps: MediatorDeps) {
       leave();
       pendingSockets.delete(key);
     });
-    coalesceWrites(socket); // one writev per turn instead of one write per SSH packet
+    // No Nagle delay: ssh2 writes each packet on its own, and a small packet
+    // queued behind an unacknowledged one would wait for the client's delayed
+    // ACK (tens of ms per handshake round). Writes of one turn still go out
+    // together: coalesceWrites gives the kernel one writev per turn.
+    socket.setNoDelay(true);
+    coalesceWrites(socket);
     server.injectSocket(socket);
   });
 
