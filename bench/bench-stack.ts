@@ -153,6 +153,7 @@ async function startTier(
   overrides: Record<string, unknown>,
   env: Record<string, string> = {},
   nodeArgs: readonly string[] = [],
+  root: string = repoRoot(),
 ): Promise<{ child: ChildProcess; port: number }> {
   const base = JSON.parse(readFileSync(join(stateDir, 'config', `${tier}.json`), 'utf8')) as Record<
     string,
@@ -177,7 +178,7 @@ async function startTier(
   );
   const child = spawn(
     process.execPath,
-    [...nodeArgs, join(repoRoot(), 'dist', 'services', tier, 'main.js'), '--config', configPath],
+    [...nodeArgs, join(root, 'dist', 'services', tier, 'main.js'), '--config', configPath],
     { stdio: ['ignore', 'pipe', 'ignore'], env: { ...Object.fromEntries(inherited), ...env } },
   );
   const ready = await waitForReadyLine(child, name);
@@ -205,6 +206,8 @@ export interface TierPair {
  * configs (the mediator with the bench limits), with `env` added to both.
  * Adds the mediator's port to the bench known_hosts file (same host key).
  * `nodeArgs` go to both processes (e.g. `--cpu-prof --cpu-prof-dir=DIR` to profile).
+ * `root` is the checkout whose built `dist/` runs (default this one; the A/B
+ * benchmark passes another build of airlock).
  * The audit benchmark starts two pairs that differ only in
  * AIRLOCK_BENCH_UNSAFE_NO_AUDIT_FSYNC.
  */
@@ -213,8 +216,9 @@ export async function startTierPair(
   stateDir: string,
   env: Record<string, string> = {},
   nodeArgs: readonly string[] = [],
+  root: string = repoRoot(),
 ): Promise<TierPair> {
-  const executor = await startTier(stateDir, 'executor', {}, env, nodeArgs);
+  const executor = await startTier(stateDir, 'executor', {}, env, nodeArgs, root);
   let mediator: { child: ChildProcess; port: number };
   try {
     const base = JSON.parse(readFileSync(join(stateDir, 'config', 'mediator.json'), 'utf8')) as {
@@ -226,6 +230,7 @@ export async function startTierPair(
       { limits: BENCH_LIMITS, executor: { ...base.executor, address: `127.0.0.1:${executor.port}` } },
       env,
       nodeArgs,
+      root,
     );
   } catch (error) {
     await stopChild(executor.child);

@@ -384,7 +384,7 @@ export interface LoadLevel {
   samples_ms: number[];
 }
 
-async function load(
+export async function load(
   concurrency: number,
   total: number,
   command: (i: number) => [string, string[]],

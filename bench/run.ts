@@ -14,6 +14,11 @@
  * `latest.md` alone, so it is for comparing before/after while working.
  * The micro-benchmarks also run alone: `node dist/bench/<name>.bench.js`
  * (ssh-cert, policy, broker) prints that part's JSON.
+ * AIRLOCK_BENCH_PARTS=ab with AIRLOCK_BENCH_BASELINE_ROOT=DIR (another built
+ * airlock checkout, e.g. `git archive <commit>` + `npm run build`) compares
+ * that build's tiers with this one's in alternating rounds (ab.bench.ts);
+ * 'ab' runs only when named.
+ * AIRLOCK_BENCH_CPU_PROF_DIR=DIR profiles the phase part's tiers (--cpu-prof).
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -21,6 +26,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { repoRoot } from '../services/core/repo-root.js';
 import { UNSAFE_NO_AUDIT_FSYNC_ENV } from '../services/core/tier-trust.js';
+import { type AbResult, benchAb } from './ab.bench.js';
 import { benchAudit } from './audit.bench.js';
 import { startBenchStack, startTierPair } from './bench-stack.js';
 import type { BrokerBenchResult } from './broker.bench.js';
@@ -35,6 +41,7 @@ import {
   Clients,
 } from './gateway.bench.js';
 import { machineInfo } from './machine.js';
+import { benchPhases, type PhaseResult } from './phases.bench.js';
 import { type DetailRow, goals, type Headline, renderMarkdown } from './report.js';
 
 const QUICK = process.env.AIRLOCK_BENCH_QUICK === '1';
@@ -81,7 +88,7 @@ const PLAN = QUICK
       },
     };
 
-/** The parts AIRLOCK_BENCH_PARTS can name; the first seven need the stack. */
+/** The parts AIRLOCK_BENCH_PARTS can name; the first nine need the stack ('ab' only runs when named). */
 const PARTS = [
   'memory',
   'latency',
@@ -90,6 +97,8 @@ const PARTS = [
   'portforward',
   'sustained',
   'audit-sessions',
+  'phases',
+  'ab',
   'audit-micro',
   'ssh-cert',
   'policy',
@@ -115,6 +124,15 @@ const finite = (value: number | undefined): number | null =>
 
 const shortNote = (count: number | undefined) =>
   count ? `; ${count} connection(s) ended short, excluded` : '';
+
+/**
+ * AIRLOCK_BENCH_CPU_PROF_DIR=DIR: the phase part's tiers run with
+ * `--cpu-prof`, writing their profiles into DIR when they stop.
+ */
+function profileArgs(): string[] {
+  const dir = process.env.AIRLOCK_BENCH_CPU_PROF_DIR;
+  return dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : [];
+}
 
 const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
 
@@ -156,7 +174,9 @@ async function main(): Promise<void> {
   let forward: Awaited<ReturnType<typeof benchPortForward>> | undefined;
   let sustained: Awaited<ReturnType<typeof benchSustained>> | undefined;
   let auditSessions: Awaited<ReturnType<typeof benchAuditSessions>> | undefined;
-  const needsStack = PARTS.slice(0, 7).some(want);
+  let phases: PhaseResult | undefined;
+  let ab: AbResult | undefined;
+  const needsStack = PARTS.slice(0, 9).some(want);
   if (needsStack) {
     const stateDir = mkdtempSync(join(tmpdir(), 'airlock-bench-'));
     const stack = await startBenchStack(stateDir, (line) => log(line), PLAN.users).catch((error: unknown) => {
@@ -213,6 +233,25 @@ async function main(): Promise<void> {
           } finally {
             await on.stop();
           }
+        });
+      if (want('phases'))
+        phases = await part('exec phase breakdown from spans', errors, () =>
+          benchPhases(clients, stack, stateDir, user, PLAN.latency.runs, PLAN.latency.warmup, profileArgs()),
+        );
+      if (SELECTED.has('ab') && process.env.AIRLOCK_BENCH_PARTS)
+        ab = await part('before/after against AIRLOCK_BENCH_BASELINE_ROOT', errors, () => {
+          const baseline = process.env.AIRLOCK_BENCH_BASELINE_ROOT;
+          if (!baseline) throw new Error('AIRLOCK_BENCH_BASELINE_ROOT names no built checkout');
+          return benchAb(
+            clients,
+            stack,
+            stateDir,
+            stack.users,
+            baseline,
+            QUICK ? 2 : 6,
+            PLAN.streamBytes / 2,
+            QUICK ? 4 : 60,
+          );
         });
     } finally {
       log('stopping the stack');
@@ -287,6 +326,26 @@ async function main(): Promise<void> {
           .join(', ')})${shortNote(t.short_transfers?.gateway.count)}`,
         kubectl: `${t.kubectl_mb_s.p50}${shortNote(t.short_transfers?.kubectl.count)}`,
       });
+  if (phases) {
+    details.push({
+      what: `exec \`true\` with span export (phase part), ms p50 (n=${phases.gateway_ms.n}; ${phases.complete} traces complete)`,
+      gateway: `${phases.gateway_ms.p50} (ratio ${phases.exec_p50_ratio})`,
+      kubectl: `${phases.kubectl_ms.p50}`,
+    });
+    for (const [group, ms] of Object.entries(phases.groups_ms))
+      details.push({
+        what: `· phase: ${group}, ms p50 / mean`,
+        gateway: `${ms.p50} / ${ms.mean}`,
+        kubectl: '—',
+      });
+  }
+  if (ab)
+    for (const [metric, old] of Object.entries(ab.summary.old))
+      details.push({
+        what: `before → after (${ab.rounds} alternating rounds): ${metric}`,
+        gateway: `${old} → ${ab.summary.new[metric]}`,
+        kubectl: '—',
+      });
   if (sustained)
     sustained.gateway.forEach((g, i) => {
       const k = sustained.kubectl[i]!;
@@ -360,6 +419,8 @@ async function main(): Promise<void> {
     sustained,
     idle_memory: memory,
     audit_sessions: auditSessions,
+    exec_phases: phases,
+    before_after: ab,
     audit,
     micro: { ssh_cert: sshCert, policy },
     broker,

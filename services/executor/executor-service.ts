@@ -34,7 +34,7 @@ import {
   verifyUserCertificate,
 } from '../core/ssh-cert/index.js';
 import { contextFromTraceparent, defaultTracer, endSpan, traceIdsOf } from '../core/telemetry.js';
-import { parseSessionGrant, verifyPeerCertificate } from '../core/x509/index.js';
+import { sessionGrantFromCertificate, verifyPeerCertificate } from '../core/x509/index.js';
 import type { KubeCredentials, SessionKubeCredentials } from './kube-credentials.js';
 import {
   type KubeCaller,
@@ -87,6 +87,8 @@ const CLUSTER_KINDS: ReadonlySet<string> = new Set(['nodes', 'namespaces']);
 
 interface CallContext {
   session: ExecutorSession;
+  /** The RPC span (`executor.<Method>`). */
+  span: Span;
   /** The RPC span's ids: in audit records and (trace id) in Impersonate-Extra. */
   traceId: string | undefined;
   spanId: string | undefined;
@@ -252,7 +254,8 @@ export function createExecutorService(deps: ExecutorDeps) {
       });
     }
     try {
-      return { ...parseSessionGrant(der), fingerprint: verified.fingerprint };
+      // The certificate the verifier already parsed: the grant is read from the very bytes it verified.
+      return sessionGrantFromCertificate(verified.certificate);
     } catch (error) {
       throw new AirlockError('GRANT_INVALID', 'the client certificate is not a session grant', {
         cause: error,
@@ -274,6 +277,7 @@ export function createExecutorService(deps: ExecutorDeps) {
     span.setAttributes({ 'airlock.session_id': session.id, 'enduser.id': session.user });
     return {
       session,
+      span,
       ...traceIdsOf(span),
       kube: withKubeSpans(deps.kube, tracer, trace.setSpan(ROOT_CONTEXT, span)),
     };
@@ -339,6 +343,7 @@ export function createExecutorService(deps: ExecutorDeps) {
         action: intent.action,
         decision: 'allow',
       });
+      ctx.span.addEvent('intent.authorized');
       return;
     }
     await deps.audit.append(
@@ -492,6 +497,7 @@ export function createExecutorService(deps: ExecutorDeps) {
         expiresAt,
         kube,
       };
+      span.addEvent('session.verified');
       await deps.audit.append(
         {
           event: 'session.opened',

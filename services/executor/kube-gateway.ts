@@ -10,7 +10,7 @@ import {
   PortForward,
   type V1Status,
 } from '@kubernetes/client-node';
-import { type Attributes, type Context, SpanKind, type Tracer } from '@opentelemetry/api';
+import { type Attributes, type Context, type Span, SpanKind, type Tracer } from '@opentelemetry/api';
 import { AirlockError } from '../core/errors.js';
 import { endSpan } from '../core/telemetry.js';
 
@@ -20,6 +20,13 @@ export interface PodTarget {
   container: string;
 }
 
+/**
+ * Milestones of an exec stream, reported for its span (the latency phase
+ * breakdown): the WebSocket upgrade has completed, and the first frame from
+ * the kubelet (output or the exit status) has arrived.
+ */
+export type KubeStreamEvent = 'kube.stream_opened' | 'kube.first_frame';
+
 export interface ExecIo {
   /** Closed (ended) by the caller when the client sends stdin EOF. Null: no stdin. */
   stdin: Readable | null;
@@ -27,6 +34,8 @@ export interface ExecIo {
   stderr: Writable;
   /** Terminal sizes for a tty session; the gateway forwards each as a resize. */
   resize?: Readable;
+  /** Called once per milestone, in order; optional (withKubeSpans records them as span events). */
+  onEvent?(event: KubeStreamEvent): void;
 }
 
 export interface ExecResult {
@@ -390,6 +399,8 @@ export function createKubeGateway(options: KubeGatewayOptions = {}): KubeGateway
             )
             .then((ws) => {
               socket = ws as unknown as PausableSocket & { close(): void; terminate?(): void };
+              io.onEvent?.('kube.stream_opened');
+              ws.once('message', () => io.onEvent?.('kube.first_frame'));
               ws.on('close', () => {
                 // A socket closed without a status frame: the connection broke
                 // (the API server stopped or the network failed) under a running command.
@@ -548,10 +559,14 @@ export function createKubeGateway(options: KubeGatewayOptions = {}): KubeGateway
  * Streaming calls' spans last until the stream has ended.
  */
 export function withKubeSpans(gateway: KubeGateway, tracer: Tracer, parent: Context): KubeGateway {
-  async function traced<T>(name: string, attributes: Attributes, call: () => Promise<T>): Promise<T> {
+  async function traced<T>(
+    name: string,
+    attributes: Attributes,
+    call: (span: Span) => Promise<T>,
+  ): Promise<T> {
     const span = tracer.startSpan(name, { kind: SpanKind.CLIENT, attributes }, parent);
     try {
-      const result = await call();
+      const result = await call(span);
       endSpan(span);
       return result;
     } catch (error) {
@@ -567,8 +582,21 @@ export function withKubeSpans(gateway: KubeGateway, tracer: Tracer, parent: Cont
   });
   return {
     exec: (target, argv, tty, io, as, signal) =>
-      traced('kube.exec', { ...pod(target, 'pods/exec'), 'airlock.tty': tty }, () =>
-        gateway.exec(target, argv, tty, io, as, signal),
+      traced('kube.exec', { ...pod(target, 'pods/exec'), 'airlock.tty': tty }, (span) =>
+        gateway.exec(
+          target,
+          argv,
+          tty,
+          {
+            ...io,
+            onEvent: (event) => {
+              span.addEvent(event);
+              io.onEvent?.(event);
+            },
+          },
+          as,
+          signal,
+        ),
       ),
     logs: (target, options, out, as, signal) =>
       traced('kube.logs', { ...pod(target, 'pods/log'), 'airlock.follow': options.follow }, () =>

@@ -1,4 +1,5 @@
-import { request as httpsRequest, type RequestOptions } from 'node:https';
+import { createHash } from 'node:crypto';
+import { Agent, type AgentOptions, request as httpsRequest, type RequestOptions } from 'node:https';
 import {
   type Configuration,
   createConfiguration,
@@ -38,6 +39,42 @@ export function impersonationHeaders(impersonation: Impersonation): Record<strin
   return headers;
 }
 
+/** TLS settings that make two agents interchangeable: same server trust, same client identity. */
+const TLS_FIELDS = ['ca', 'cert', 'key', 'pfx', 'passphrase', 'rejectUnauthorized', 'servername'] as const;
+/** How long an idle connection to the apiserver is kept for the next call (well under its idle timeout). */
+const IDLE_SOCKET_MS = 5_000;
+const sharedAgents = new Map<string, Agent>();
+
+/**
+ * One keep-alive agent per distinct set of TLS settings, in place of the
+ * fresh `https.Agent` client-node makes for every request. Without it every
+ * Kubernetes call of every session built a new TLS context and did a full
+ * handshake with the apiserver (an exec did two: the container lookup and
+ * the WebSocket upgrade, which now takes over the lookup's idle connection).
+ * Sharing is safe: the connection authenticates the executor itself, and
+ * who it acts as travels in each request's Impersonate-* headers. Proxy
+ * agents and anything else that is not a plain `https.Agent` are returned
+ * unchanged.
+ */
+export function sharedAgent(agent: unknown): unknown {
+  if (!(agent instanceof Agent) || agent.constructor !== Agent) return agent;
+  const options = (agent as Agent).options as AgentOptions & Record<string, unknown>;
+  const fields = TLS_FIELDS.map((name) => {
+    const value = options[name];
+    return Buffer.isBuffer(value) ? value.toString('base64') : (value ?? null);
+  });
+  const key = createHash('sha256').update(JSON.stringify(fields)).digest('hex');
+  let shared = sharedAgents.get(key);
+  if (!shared) {
+    const tls = Object.fromEntries(
+      TLS_FIELDS.filter((n) => options[n] !== undefined).map((n) => [n, options[n]]),
+    );
+    shared = new Agent({ ...tls, keepAlive: true, timeout: IDLE_SOCKET_MS, maxFreeSockets: 16 });
+    sharedAgents.set(key, shared);
+  }
+  return shared;
+}
+
 /**
  * A KubeConfig that adds impersonation headers to every request made with
  * `applyToHTTPSOptions`, which client-node's Exec, Attach, PortForward (over
@@ -71,6 +108,8 @@ export class ImpersonatingKubeConfig extends KubeConfig {
     // ws reads this from the options client-node passes to `new WebSocket(url, protocols, opts)`.
     if (this.#handshakeTimeoutMs !== undefined)
       (opts as { handshakeTimeout?: number }).handshakeTimeout = this.#handshakeTimeoutMs;
+    const withAgent = opts as { agent?: unknown };
+    withAgent.agent = sharedAgent(withAgent.agent);
   }
 }
 
@@ -88,7 +127,7 @@ function impersonatingHttpLibrary(headers: Record<string, string | string[]>, ti
           {
             method: request.getHttpMethod().toString(),
             headers: { ...request.getHeaders(), ...headers },
-            agent: request.getAgent() as RequestOptions['agent'],
+            agent: sharedAgent(request.getAgent()) as RequestOptions['agent'],
             signal: request.getSignal() as AbortSignal | undefined,
           },
           (res) => {

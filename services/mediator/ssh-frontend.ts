@@ -30,6 +30,7 @@ import { splitCommandLine } from './command-language/split-command-line.js';
 import { type CommandContext, type CommandIo, runCommand } from './command-runner.js';
 import type { HostKey } from './host-key.js';
 import { HARDENED_ALGORITHMS } from './ssh-algorithms.js';
+import { coalesceWrites } from './write-coalescing.js';
 
 // ssh2 is CommonJS: its classes are reachable only through the default export under Node's ESM loader.
 const { Server } = ssh2;
@@ -244,6 +245,7 @@ export function createSshFrontend(deps: MediatorDeps) {
       notAfter: new Date(validBefore),
       now,
     });
+    state.span.addEvent('session.grant_issued');
     const client = new ExecutorClient({
       address: deps.executor.address,
       executorCaPem: deps.executor.caPem(),
@@ -266,6 +268,7 @@ export function createSshFrontend(deps: MediatorDeps) {
         },
         { traceparent },
       );
+      state.span.addEvent('executor.session_opened');
       void audit({
         event: 'session.opened',
         actor: { user: identity.principal, groups: session.groups, address: state.address },
@@ -603,6 +606,12 @@ export function createSshFrontend(deps: MediatorDeps) {
       leave();
       pendingSockets.delete(key);
     });
+    // No Nagle delay: ssh2 writes each packet on its own, and a small packet
+    // queued behind an unacknowledged one would wait for the client's delayed
+    // ACK (tens of ms per handshake round). Writes of one turn still go out
+    // together: coalesceWrites gives the kernel one writev per turn.
+    socket.setNoDelay(true);
+    coalesceWrites(socket);
     server.injectSocket(socket);
   });
 
@@ -649,6 +658,7 @@ export function createSshFrontend(deps: MediatorDeps) {
         state.authenticated = true;
         const identity = state.identity!;
         state.span.setAttribute('enduser.id', identity.principal);
+        state.span.addEvent('ssh.authenticated');
         sessionsByPrincipal.set(identity.principal, (sessionsByPrincipal.get(identity.principal) ?? 0) + 1);
         void audit({
           event: 'auth.accepted',

@@ -130,6 +130,30 @@ describe('tracing: one SSH command is one trace from the mediator to the Kuberne
     const openSession = await finishedSpan((s) => s.name === 'executor.OpenSession' && childOf(session)(s));
     expect(openSession.spanContext().traceId).toBe(traceId);
 
+    // The phase events the latency breakdown reads (bench/phases.bench.ts), each once and in order.
+    const ms = ([seconds, nanos]: [number, number]) => seconds * 1e3 + nanos / 1e6;
+    const at = (span: ReadableSpan, name: string) => {
+      const found = span.events.filter((e) => e.name === name);
+      expect(found, `${span.name} has one ${name} event`).toHaveLength(1);
+      return ms(found[0]!.time);
+    };
+    const timeline = [
+      at(session, 'ssh.authenticated'),
+      at(session, 'session.grant_issued'),
+      ms(openSession.startTime),
+      at(openSession, 'session.verified'),
+      ms(openSession.endTime),
+      at(session, 'executor.session_opened'),
+      ms(command.startTime),
+      ms(exec.startTime),
+      at(exec, 'intent.authorized'),
+      ms(kubeExec.startTime),
+      at(kubeExec, 'kube.stream_opened'),
+      at(kubeExec, 'kube.first_frame'),
+      ms(kubeExec.endTime),
+    ];
+    expect(timeline).toEqual([...timeline].sort((a, b) => a - b));
+
     // Both tiers' audit trails carry the trace id; the executor's exec records carry the Exec span.
     expect(opened.trace_id).toBe(traceId);
     const executorRecords = gateway.audit.events().filter((e) => e.session_id === sessionId);

@@ -26,6 +26,9 @@ export interface ExecutorClientOptions {
   serverName?: string;
 }
 
+/** The mediator's HTTP/2 receive window (per stream and per connection) on its executor channel, in bytes. */
+export const EXECUTOR_FLOW_CONTROL_WINDOW = 2 * 1024 * 1024;
+
 /** Per-call options: the W3C traceparent to continue, and a deadline. */
 export interface CallOptions {
   traceparent?: string;
@@ -50,7 +53,13 @@ export class ExecutorClient {
       Buffer.from(options.grantKeyPem),
       Buffer.from(options.grantCertPem),
     );
-    const channelOptions: grpc.ChannelOptions = {};
+    const channelOptions: grpc.ChannelOptions = {
+      // HTTP/2's default 64 KiB receive window caps an exec's stdout at one
+      // window per round trip; 2 MiB matches OpenSSH's channel window, so the
+      // gRPC hop is never the narrower one. Backpressure still holds: a
+      // paused call stops reading, and the window bounds what is buffered.
+      'grpc-node.flow_control_window': EXECUTOR_FLOW_CONTROL_WINDOW,
+    };
     if (options.serverName) channelOptions['grpc.ssl_target_name_override'] = options.serverName;
     this.#client = new Executor(options.address, credentials, channelOptions) as unknown as grpc.Client &
       Record<string, (...args: unknown[]) => unknown>;

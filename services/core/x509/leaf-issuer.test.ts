@@ -1,9 +1,19 @@
+import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { AirlockError } from '../errors.js';
 import { issueServingCertificate, issueSessionGrant, MAX_SESSION_GRANT_SECONDS } from './leaf-issuer.js';
 import { type CryptoKeyPair, crypto, x509 } from './provider.js';
 import { parseSessionGrant, parseSessionGrantUri } from './session-grant.js';
-import { createTierCa, type TierCa } from './tier-ca.js';
+import { createTierCa, ECDSA_SHA256, type TierCa } from './tier-ca.js';
+
+/** The TBSCertificate of a DER certificate: the first element of its outer SEQUENCE (lengths < 64 KiB). */
+function tbsOf(pem: string): Buffer {
+  const der = Buffer.from(new x509.X509Certificate(pem).rawData);
+  const outerHeader = der[1]! & 0x80 ? 2 + (der[1]! & 0x7f) : 2;
+  const inner = der.subarray(outerHeader);
+  const length = inner[1]! & 0x80 ? inner.readUIntBE(2, inner[1]! & 0x7f) : inner[1]!;
+  return inner.subarray(0, (inner[1]! & 0x80 ? 2 + (inner[1]! & 0x7f) : 2) + length);
+}
 
 const NOW = new Date('2026-03-01T12:00:00.250Z');
 const NOW_S = new Date('2026-03-01T12:00:00.000Z');
@@ -121,6 +131,62 @@ describe('issueSessionGrant', () => {
       'verify',
     ])) as CryptoKeyPair;
     await expect(grant({ publicKey: ed.publicKey })).rejects.toMatchObject({ code: 'X509_INVALID' });
+  });
+});
+
+describe('issueSessionGrant writes the DER itself', () => {
+  it('byte for byte the TBSCertificate @peculiar/x509 writes for the same fields, signed by the CA', async () => {
+    const keys = (await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, [
+      'sign',
+      'verify',
+    ])) as CryptoKeyPair;
+    const user = "Ålice O'Brien+ops@example.com";
+    const issued = await grant({ user, publicKey: keys.publicKey });
+    const cert = new x509.X509Certificate(issued.certPem);
+    // The same leaf through the library, as issueLeaf builds every other certificate.
+    const expected = await x509.X509CertificateGenerator.create({
+      serialNumber: issued.serialNumber,
+      subject: new x509.Name([
+        { CN: [{ utf8String: 'session:sess-01J' }] },
+        { O: [{ utf8String: 'airlock-mediator' }] },
+      ]),
+      issuer: ca.certificate.subjectName,
+      notBefore: issued.notBefore,
+      notAfter: issued.notAfter,
+      publicKey: keys.publicKey,
+      signingKey: ca.signingKey,
+      signingAlgorithm: ECDSA_SHA256,
+      extensions: [
+        new x509.BasicConstraintsExtension(false, undefined, true),
+        new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+        new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth], false),
+        await x509.SubjectKeyIdentifierExtension.create(keys.publicKey, false),
+        await x509.AuthorityKeyIdentifierExtension.create(ca.certificate, false),
+        new x509.SubjectAlternativeNameExtension(
+          [
+            {
+              type: 'url',
+              value: `airlock://session/sess-01J?user=${encodeURIComponent(user)}&scope=${SCOPE}`,
+            },
+          ],
+          false,
+        ),
+      ],
+    });
+    expect(tbsOf(issued.certPem).toString('hex')).toBe(tbsOf(expected.toString('pem')).toString('hex'));
+    expect(await cert.verify({ publicKey: ca.certificate.publicKey, signatureOnly: true })).toBe(true);
+  });
+
+  it('generates a fresh P-256 key per grant whose private half matches the certificate', async () => {
+    const [a, b] = [await grant(), await grant()];
+    for (const issued of [a, b]) {
+      const privateKey = createPrivateKey(issued.privateKeyPem!);
+      expect(privateKey.asymmetricKeyDetails?.namedCurve).toBe('prime256v1');
+      expect(new X509Certificate(issued.certPem).checkPrivateKey(privateKey)).toBe(true);
+    }
+    const spki = (pem: string) => new X509Certificate(pem).publicKey.export({ type: 'spki', format: 'der' });
+    expect(spki(a.certPem).equals(spki(b.certPem))).toBe(false);
+    expect(a.serialNumber).not.toBe(b.serialNumber);
   });
 });
 

@@ -9,6 +9,7 @@
  * and authority key identifiers, and subjectAltName. A leaf never outlives
  * its CA: notAfter is capped at the CA's notAfter.
  */
+import { createHash, generateKeyPairSync, KeyObject, sign } from 'node:crypto';
 import { isIP } from 'node:net';
 import { AirlockError } from '../errors.js';
 import {
@@ -19,6 +20,19 @@ import {
   randomSerialNumber,
   toPem,
 } from './certificate-input.js';
+import {
+  bitString,
+  booleanTrue,
+  explicit,
+  objectIdentifier,
+  octetString,
+  sequence,
+  set,
+  tlv,
+  unsignedInteger,
+  utf8String,
+  x509Time,
+} from './der-writer.js';
 import { type CryptoKey, type CryptoKeyPair, crypto, type EcKeyAlgorithm, x509 } from './provider.js';
 import {
   formatSessionGrantUri,
@@ -109,17 +123,8 @@ async function subjectKey(publicKey: LeafPublicKey | undefined) {
   }
 }
 
-async function issueLeaf(
-  ca: TierCa,
-  request: {
-    subject: x509.Name;
-    notBefore: Date;
-    notAfter: Date;
-    extendedKeyUsage: x509.ExtendedKeyUsage;
-    altNames: x509.JsonGeneralName[];
-    publicKey: LeafPublicKey | undefined;
-  },
-): Promise<IssuedCertificate> {
+/** The end of a leaf from `ca` starting at `notBefore`: `requested`, capped at the CA's notAfter; throws if none is left. */
+function cappedNotAfter(ca: TierCa, request: { notBefore: Date; notAfter: Date }): Date {
   if (request.notBefore.getTime() < ca.notBefore.getTime()) {
     throw new AirlockError('X509_NOT_YET_VALID', 'the issuing CA is not yet valid', {
       detail: `CA ${ca.fingerprint} notBefore ${ca.notBefore.toISOString()}`,
@@ -135,6 +140,21 @@ async function issueLeaf(
       },
     );
   }
+  return notAfter;
+}
+
+async function issueLeaf(
+  ca: TierCa,
+  request: {
+    subject: x509.Name;
+    notBefore: Date;
+    notAfter: Date;
+    extendedKeyUsage: x509.ExtendedKeyUsage;
+    altNames: x509.JsonGeneralName[];
+    publicKey: LeafPublicKey | undefined;
+  },
+): Promise<IssuedCertificate> {
+  const notAfter = cappedNotAfter(ca, request);
   const key = await subjectKey(request.publicKey);
   const serialNumber = randomSerialNumber();
   const certificate = await x509.X509CertificateGenerator.create({
@@ -229,15 +249,125 @@ export async function issueSessionGrant(
       detail: `requested notAfter ${String(options.notAfter)} is not after now ${now.toISOString()}`,
     });
   }
-  return issueLeaf(ca, {
-    subject: literalName([
-      ['CN', `${SESSION_GRANT_CN_PREFIX}${sessionId}`],
-      ['O', SESSION_GRANT_ORGANIZATION],
-    ]),
+  const notAfter = cappedNotAfter(ca, {
     notBefore,
     notAfter: new Date(Math.min(requestedEnd, notBefore.getTime() + MAX_SESSION_GRANT_SECONDS * 1000)),
-    extendedKeyUsage: x509.ExtendedKeyUsage.clientAuth,
-    altNames: [{ type: 'url', value: uri }],
-    publicKey: options.publicKey,
   });
+  return encodeSessionGrant(
+    ca,
+    { sessionId, uri, notBefore, notAfter: floorToSecond(notAfter) },
+    options.publicKey,
+  );
+}
+
+// The grant profile in DER, written directly (see der-writer.ts for why). The
+// bytes are those the `@peculiar/x509` path of issueLeaf produces for the same
+// inputs: same fields, extensions and order, so one verifier reads both.
+const OID_TEXT = {
+  ecdsaWithSha256: '1.2.840.10045.4.3.2',
+  commonName: '2.5.4.3',
+  organization: '2.5.4.10',
+  basicConstraints: '2.5.29.19',
+  keyUsage: '2.5.29.15',
+  extKeyUsage: '2.5.29.37',
+  clientAuth: '1.3.6.1.5.5.7.3.2',
+  subjectKeyIdentifier: '2.5.29.14',
+  authorityKeyIdentifier: '2.5.29.35',
+  subjectAltName: '2.5.29.17',
+} as const;
+/** The OIDs above, DER-encoded once. */
+const OID = Object.fromEntries(
+  Object.entries(OID_TEXT).map(([name, dotted]) => [name, objectIdentifier(dotted)]),
+) as Record<keyof typeof OID_TEXT, Buffer>;
+/** SubjectPublicKeyInfo of an ECDSA P-256 key up to its uncompressed point (RFC 5480 §2). */
+const P256_SPKI_PREFIX = Buffer.from('3059301306072a8648ce3d020106082a8648ce3d030107034200', 'hex');
+
+/** The EC point of a P-256 SubjectPublicKeyInfo, the input of RFC 5280 §4.2.1.2 key identifiers (method 1). */
+function p256Point(spki: Uint8Array): Buffer {
+  const der = Buffer.from(spki);
+  if (
+    der.length !== P256_SPKI_PREFIX.length + 65 ||
+    !der.subarray(0, P256_SPKI_PREFIX.length).equals(P256_SPKI_PREFIX)
+  )
+    throw new AirlockError('X509_INVALID', 'subject public key must be an ECDSA P-256 public key');
+  return der.subarray(P256_SPKI_PREFIX.length);
+}
+
+const keyIdentifier = (spki: Uint8Array) => createHash('sha1').update(p256Point(spki)).digest();
+
+/** What every grant from one CA shares, computed once per CA. */
+interface GrantIssuer {
+  issuerName: Buffer;
+  authorityKeyId: Buffer;
+  signingKey: KeyObject;
+}
+const grantIssuers = new WeakMap<TierCa, GrantIssuer>();
+
+function grantIssuer(ca: TierCa): GrantIssuer {
+  let issuer = grantIssuers.get(ca);
+  if (!issuer) {
+    issuer = {
+      issuerName: Buffer.from(ca.certificate.subjectName.toArrayBuffer()),
+      authorityKeyId: keyIdentifier(new Uint8Array(ca.certificate.publicKey.rawData)),
+      signingKey: KeyObject.from(ca.signingKey),
+    };
+    grantIssuers.set(ca, issuer);
+  }
+  return issuer;
+}
+
+function extension(oid: Buffer, critical: boolean, value: Uint8Array): Buffer {
+  return sequence(oid, ...(critical ? [booleanTrue()] : []), octetString(value));
+}
+
+async function encodeSessionGrant(
+  ca: TierCa,
+  grant: { sessionId: string; uri: string; notBefore: Date; notAfter: Date },
+  publicKey: LeafPublicKey | undefined,
+): Promise<IssuedCertificate> {
+  let spki: Buffer;
+  let privateKeyPem: string | undefined;
+  if (publicKey === undefined) {
+    const pair = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    spki = pair.publicKey.export({ type: 'spki', format: 'der' });
+    privateKeyPem = pair.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+  } else {
+    // The supplied key goes through the same checks as for any other leaf.
+    spki = KeyObject.from((await subjectKey(publicKey)).publicKey).export({ type: 'spki', format: 'der' });
+  }
+  const issuer = grantIssuer(ca);
+  const serialNumber = randomSerialNumber();
+  const signatureAlgorithm = sequence(OID.ecdsaWithSha256);
+  const name = (oid: Buffer, value: string) => set(sequence(oid, utf8String(value)));
+  const tbs = sequence(
+    explicit(0, tlv(0x02, Buffer.from([2]))), // version v3
+    unsignedInteger(Buffer.from(serialNumber, 'hex')),
+    signatureAlgorithm,
+    issuer.issuerName,
+    sequence(x509Time(grant.notBefore), x509Time(grant.notAfter)),
+    sequence(
+      name(OID.commonName, `${SESSION_GRANT_CN_PREFIX}${grant.sessionId}`),
+      name(OID.organization, SESSION_GRANT_ORGANIZATION),
+    ),
+    spki,
+    explicit(
+      3,
+      sequence(
+        extension(OID.basicConstraints, true, sequence()), // cA FALSE (the DEFAULT, so omitted)
+        extension(OID.keyUsage, true, Buffer.from([0x03, 0x02, 0x07, 0x80])), // digitalSignature
+        extension(OID.extKeyUsage, false, sequence(OID.clientAuth)),
+        extension(OID.subjectKeyIdentifier, false, octetString(keyIdentifier(spki))),
+        extension(OID.authorityKeyIdentifier, false, sequence(tlv(0x80, issuer.authorityKeyId))),
+        extension(OID.subjectAltName, false, sequence(tlv(0x86, Buffer.from(grant.uri, 'ascii')))),
+      ),
+    ),
+  );
+  const signature = sign('sha256', tbs, { key: issuer.signingKey, dsaEncoding: 'der' });
+  return {
+    certPem: toPem(sequence(tbs, signatureAlgorithm, bitString(signature)), 'CERTIFICATE'),
+    privateKeyPem,
+    notBefore: grant.notBefore,
+    notAfter: grant.notAfter,
+    serialNumber: serialNumber.toLowerCase(),
+  };
 }

@@ -252,6 +252,19 @@ describe('verifyPeerCertificate', () => {
     );
   });
 
+  it('checks a trusted CA kept from an earlier verification again at every call', async () => {
+    // The first call parses the CA PEM and keeps it; the later ones reuse it.
+    await verifyPeerCertificate(grantPem, asClient());
+    const afterCa = new Date(mediatorCa.notAfter.getTime() + 1000);
+    const expired = await rejection(verifyPeerCertificate(grantPem, asClient([mediatorCa], afterCa)));
+    expect(expired.code).toBe('X509_EXPIRED');
+    expect(expired.message).toBe('issuing CA has expired');
+    await expectCode(verifyPeerCertificate(servingPem, asClient([mediatorCa])), 'X509_UNTRUSTED');
+    await expect(verifyPeerCertificate(grantPem, asClient())).resolves.toMatchObject({
+      commonName: 'session:sess-1',
+    });
+  });
+
   it('refuses input that is not one certificate (X509_INVALID)', async () => {
     await expectCode(verifyPeerCertificate('', asClient()), 'X509_INVALID');
     await expectCode(verifyPeerCertificate(grantPem + grantPem, asClient()), 'X509_INVALID');

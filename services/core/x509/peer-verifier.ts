@@ -202,6 +202,26 @@ function checkLeafUsage(leaf: X509Certificate, usage: PeerUsage): void {
 }
 
 /**
+ * Trusted CAs parsed from PEM, by their text. The executor verifies every
+ * session grant against the same CA bundle; parsing it (pure-JS ASN.1) was
+ * most of the cost of a verification. Only what parsed is kept, and a
+ * parsed certificate is only read, never changed, so sharing it is safe.
+ * Bounded: a bundle rotation adds new texts, and the oldest go.
+ */
+const parsedCas = new Map<string, X509Certificate>();
+const MAX_PARSED_CAS = 32;
+
+function parseTrustedCa(input: CertificateInput, index: number): X509Certificate {
+  if (typeof input !== 'string') return parseCertificate(input, `trusted CA #${index + 1}`);
+  const cached = parsedCas.get(input);
+  if (cached) return cached;
+  const parsed = parseCertificate(input, `trusted CA #${index + 1}`);
+  if (parsedCas.size >= MAX_PARSED_CAS) parsedCas.delete(parsedCas.keys().next().value!);
+  parsedCas.set(input, parsed);
+  return parsed;
+}
+
+/**
  * Verifies a peer's leaf certificate (PEM or DER) against `trustedCas` at
  * `now`. Pure apart from CPU: no clock, no I/O. Resolves with what was
  * verified; rejects with an {@link AirlockError} whose code is one of
@@ -230,7 +250,7 @@ async function verify(
     throw new AirlockError('USAGE', 'usage must be "client" or "server"');
   if (!(now instanceof Date) || Number.isNaN(now.getTime()))
     throw new AirlockError('USAGE', 'now is not a valid date');
-  const cas = [...options.trustedCas].map((ca, index) => parseCertificate(ca, `trusted CA #${index + 1}`));
+  const cas = [...options.trustedCas].map((ca, index) => parseTrustedCa(ca, index));
   if (cas.length === 0) throw new AirlockError('USAGE', 'no trusted CA given');
 
   const leaf = parseCertificate(peerCertificate, 'peer certificate');
