@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,53 +6,10 @@ import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { descendants, killTree, processes } from '../support/processes.js';
+import { parseWalkthrough, type Ran, shell } from '../support/walkthrough.js';
 
 const root = join(import.meta.dirname, '..', '..');
 const airlock = join(root, 'bin', 'airlock.js');
-
-interface Ran {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs one printed command line with sh, from the repository root as the walkthrough says. */
-function shell(
-  line: string,
-  env: NodeJS.ProcessEnv,
-  onStderr?: (text: string) => void,
-): {
-  child: ChildProcess;
-  done: Promise<Ran>;
-} {
-  const child = spawn('sh', ['-c', line], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (d) => {
-    stdout += d;
-  });
-  child.stderr!.on('data', (d) => {
-    stderr += d;
-    onStderr?.(stderr);
-  });
-  return {
-    child,
-    done: new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr }))),
-  };
-}
-
-/** The walkthrough's steps: the indented command lines under each numbered heading. */
-function parseWalkthrough(text: string): Map<number, string[]> {
-  const steps = new Map<number, string[]>();
-  let step = 0;
-  for (const line of text.split('\n')) {
-    const heading = /^ ?(\d+)\. /.exec(line);
-    if (heading) step = Number(heading[1]);
-    else if (step > 0 && line.startsWith('      '))
-      steps.set(step, [...(steps.get(step) ?? []), line.trim()]);
-  }
-  return steps;
-}
 
 describe('airlock dev up walkthrough', () => {
   it('every printed command works as printed: device-flow login with the demo approval, an auto-approved request, cert, ssh via the generated config, a lead approval, revoke, timeline, the runbook identity by TokenReview; SIGTERM leaves nothing running; dev down refuses while up and then removes the state', async () => {
@@ -72,7 +29,7 @@ describe('airlock dev up walkthrough', () => {
     });
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     const run = async (line: string): Promise<Ran> => {
-      const ran = await shell(line, env).done;
+      const ran = await shell(line, { cwd: root, env }).done;
       if (ran.code !== 0) throw new Error(`${line}\nexit ${ran.code}\n${ran.stdout}\n${ran.stderr}`);
       return ran;
     };
@@ -81,12 +38,16 @@ describe('airlock dev up walkthrough', () => {
       let code: string | undefined;
       let loggedIn: Promise<Ran> | undefined;
       const gotCode = new Promise<string>((resolve) => {
-        const started = shell(loginLine, env, (text) => {
-          const found = /enter the code ([A-Z]{4}-[A-Z]{4})/.exec(text)?.[1];
-          if (found && code === undefined) {
-            code = found;
-            resolve(found);
-          }
+        const started = shell(loginLine, {
+          cwd: root,
+          env,
+          onStderr: (text) => {
+            const found = /enter the code ([A-Z]{4}-[A-Z]{4})/.exec(text)?.[1];
+            if (found && code === undefined) {
+              code = found;
+              resolve(found);
+            }
+          },
         });
         loggedIn = started.done;
       });
@@ -108,7 +69,8 @@ describe('airlock dev up walkthrough', () => {
       expect([...steps.keys()]).toEqual([1, 2, 3, 4, 5, 6, 7]);
 
       // dev down refuses while dev up runs.
-      const refused = await shell(`node bin/airlock.js dev down --state-dir ${stateDir}`, env).done;
+      const refused = await shell(`node bin/airlock.js dev down --state-dir ${stateDir}`, { cwd: root, env })
+        .done;
       expect(refused.code).toBe(2);
       expect(refused.stderr).toContain('still running');
       expect(existsSync(stateDir)).toBe(true);
@@ -193,7 +155,7 @@ describe('airlock dev up walkthrough', () => {
       const [revokeLine] = step(6);
       await run(revokeLine!.replace(/ID$/, id2!));
       await sleep(1500);
-      const cut = await shell(podsLine!, env).done;
+      const cut = await shell(podsLine!, { cwd: root, env }).done;
       expect(cut.code).not.toBe(0);
       const timeline = await run(
         timelineLine!.replace('--request ID', `--request ${id2}`).replace('> timeline.html', ''),
@@ -218,7 +180,8 @@ describe('airlock dev up walkthrough', () => {
       expect(started.filter((pid) => alive.has(pid)).map((pid) => alive.get(pid)?.cmdline)).toEqual([]);
 
       // Stopped: dev down removes the state.
-      const down = await shell(`node bin/airlock.js dev down --state-dir ${stateDir}`, env).done;
+      const down = await shell(`node bin/airlock.js dev down --state-dir ${stateDir}`, { cwd: root, env })
+        .done;
       expect(down.code).toBe(0);
       expect(existsSync(stateDir)).toBe(false);
     } finally {
