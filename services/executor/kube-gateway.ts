@@ -246,7 +246,7 @@ function flowControlled(target: Writable, socket: () => PausableSocket | undefin
  * stops being read. Enough to keep a fast pod busy between two checks,
  * small enough that one session cannot grow the executor's memory.
  */
-export const INPUT_QUEUE_BOUND_BYTES = 1024 * 1024;
+const INPUT_QUEUE_BOUND_BYTES = 1024 * 1024;
 /** How often waiting input looks at the send queue again: ws has no drain event. */
 const INPUT_POLL_MS = 5;
 /** WebSocket readyState OPEN (the WHATWG WebSocket interface, which ws follows). */
