@@ -399,6 +399,19 @@ export function createExecutorService(deps: ExecutorDeps) {
     }
   }
 
+  /**
+   * Writes one input chunk from `call` into `into`; while `into` is full
+   * (the Kubernetes side is not taking input: kube-gateway's pumpInput), the
+   * call is not read, so HTTP/2 flow control pushes back on the mediator and
+   * the executor holds at most the streams' own small buffers.
+   */
+  function writeInput(call: { pause(): void; resume(): void }, into: Writable, chunk: Buffer): void {
+    if (!into.write(chunk)) {
+      call.pause();
+      into.once('drain', () => call.resume());
+    }
+  }
+
   /** A Writable that forwards chunks as gRPC messages, honouring the call's backpressure. */
   function grpcWritable<T>(
     call: grpc.ServerWritableStream<unknown, T> | grpc.ServerDuplexStream<unknown, T>,
@@ -610,8 +623,10 @@ export function createExecutorService(deps: ExecutorDeps) {
       let bytesIn = 0;
       const onFrame = (frame: ExecInput) => {
         if (frame.frame === 'stdin') {
+          // Input after stdin EOF has nowhere to go; writing it would fail the stream.
+          if (stdin.writableEnded) return;
           bytesIn += frame.stdin.length;
-          stdin.write(frame.stdin);
+          writeInput(call, stdin, frame.stdin);
         } else if (frame.frame === 'stdin_eof') stdin.end();
         else if (frame.frame === 'resize') resize.write(frame.resize);
       };
@@ -838,7 +853,7 @@ export function createExecutorService(deps: ExecutorDeps) {
           void run(frame);
         } else if (frame.frame === 'data') {
           bytesIn += frame.data.length;
-          input.write(frame.data);
+          writeInput(call, input, frame.data);
         }
       });
       call.on('end', () => input.end());

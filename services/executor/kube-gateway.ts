@@ -241,6 +241,53 @@ function flowControlled(target: Writable, socket: () => PausableSocket | undefin
   return proxy;
 }
 
+/**
+ * Bytes that may wait in a Kubernetes WebSocket's send queue before input
+ * stops being read. Enough to keep a fast pod busy between two checks,
+ * small enough that one session cannot grow the executor's memory.
+ */
+const INPUT_QUEUE_BOUND_BYTES = 1024 * 1024;
+/** How often waiting input looks at the send queue again: ws has no drain event. */
+const INPUT_POLL_MS = 5;
+/** WebSocket readyState OPEN (the WHATWG WebSocket interface, which ws follows). */
+const WS_OPEN = 1;
+
+interface SendingSocket {
+  readonly bufferedAmount: number;
+  readonly readyState: number;
+}
+
+/**
+ * Moves input (stdin, or port-forward data towards the pod) from `source`
+ * into `into`, the stream client-node reads and sends on the WebSocket
+ * `ws`, no faster than the socket gets its frames out. client-node sends
+ * every chunk it reads and never looks at `bufferedAmount`, so without this
+ * a pod that reads slowly (or never) would make the executor queue all the
+ * client's input in memory. Here, while more than INPUT_QUEUE_BOUND_BYTES
+ * wait to be sent, `source` is paused; its own buffer then fills and its
+ * writer (the gRPC handler) stops reading the call, so HTTP/2 and SSH flow
+ * control push back to the client. Order is kept (one chunk at a time), and
+ * the end of `source` ends `into` after its last byte, which client-node
+ * turns into the stdin close (v5.channel.k8s.io). Once the socket is no
+ * longer open nothing waits: input then drains away and the call can end.
+ */
+function pumpInput(source: Readable, into: Writable, ws: SendingSocket): void {
+  const mustWait = () =>
+    into.writableNeedDrain || (ws.readyState === WS_OPEN && ws.bufferedAmount > INPUT_QUEUE_BOUND_BYTES);
+  const waitForRoom = () => {
+    if (mustWait()) setTimeout(waitForRoom, INPUT_POLL_MS);
+    else source.resume();
+  };
+  source.on('data', (chunk: Buffer) => {
+    into.write(chunk);
+    if (mustWait()) {
+      source.pause();
+      setTimeout(waitForRoom, INPUT_POLL_MS);
+    }
+  });
+  source.once('end', () => into.end());
+}
+
 /** The exit code a Kubernetes exec status reports (0 on Success). */
 export function exitCodeOf(status: V1Status): number {
   if (status.status === 'Success') return 0;
@@ -368,7 +415,9 @@ export function createKubeGateway(options: KubeGatewayOptions = {}): KubeGateway
     async exec(target, argv, tty, io, as, signal) {
       const what = `create pods/exec in namespace ${target.namespace}`;
       const exec = new Exec(streaming(as));
-      let socket: (PausableSocket & { close(): void; terminate?(): void }) | undefined;
+      let socket: (PausableSocket & SendingSocket & { close(): void; terminate?(): void }) | undefined;
+      // client-node sends what it reads from this; pumpInput fills it once the socket is open.
+      const stdin = io.stdin ? new PassThrough() : null;
       const stdout = flowControlled(io.stdout, () => socket);
       const stderr = flowControlled(io.stderr, () => socket);
       try {
@@ -386,7 +435,7 @@ export function createKubeGateway(options: KubeGatewayOptions = {}): KubeGateway
               argv,
               stdout,
               stderr,
-              io.stdin,
+              stdin,
               tty,
               (status) => {
                 signal.removeEventListener('abort', onAbort);
@@ -398,7 +447,9 @@ export function createKubeGateway(options: KubeGatewayOptions = {}): KubeGateway
               },
             )
             .then((ws) => {
-              socket = ws as unknown as PausableSocket & { close(): void; terminate?(): void };
+              socket = ws as unknown as PausableSocket &
+                SendingSocket & { close(): void; terminate?(): void };
+              if (io.stdin && stdin) pumpInput(io.stdin, stdin, socket);
               io.onEvent?.('kube.stream_opened');
               ws.once('message', () => io.onEvent?.('kube.first_frame'));
               ws.on('close', () => {
@@ -430,6 +481,8 @@ export function createKubeGateway(options: KubeGatewayOptions = {}): KubeGateway
       let socket: (PausableSocket & { close(): void }) | undefined;
       // Like exec: a slow reader pauses the WebSocket instead of growing buffers.
       const flowing = flowControlled(output, () => socket);
+      // And input towards the pod waits while the socket's send queue is full (pumpInput).
+      const towardsPod = new PassThrough();
       try {
         const ws = (await forward.portForward(
           target.namespace,
@@ -437,12 +490,14 @@ export function createKubeGateway(options: KubeGatewayOptions = {}): KubeGateway
           [port],
           flowing,
           errors,
-          input,
-        )) as unknown as PausableSocket & {
-          close(): void;
-          on(event: 'close', listener: (code: number) => void): void;
-        };
+          towardsPod,
+        )) as unknown as PausableSocket &
+          SendingSocket & {
+            close(): void;
+            on(event: 'close', listener: (code: number) => void): void;
+          };
         socket = ws;
+        pumpInput(input, towardsPod, ws);
         await new Promise<void>((resolve, reject) => {
           const finish = () => {
             endNow(ws);

@@ -1,6 +1,8 @@
-import { createHash } from 'node:crypto';
+import { createCipheriv, createHash } from 'node:crypto';
 import { createServer, type Server } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import * as grpc from '@grpc/grpc-js';
 import { CertificatesV1Api, CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -38,6 +40,58 @@ function sessionCsrPrefix(sessionId: string): string {
 async function existingCsrNames(): Promise<string[]> {
   const list = await adminKubeConfig().makeApiClient(CertificatesV1Api).listCertificateSigningRequest();
   return list.items.map((csr) => csr.metadata?.name ?? '');
+}
+
+/** Array-buffer bytes still referenced after a full garbage collection: what the process really holds. */
+function retainedBufferBytes(): number {
+  collectGarbage();
+  return process.memoryUsage().arrayBuffers;
+}
+setFlagsFromString('--expose-gc');
+const collectGarbage = runInNewContext('gc') as () => void;
+
+/** `size` bytes that differ at every position of a 64 KiB block and from block to block, so loss or reordering changes a hash. */
+function patterned(size: number): Buffer {
+  return createCipheriv('aes-128-ctr', Buffer.alloc(16, 1), Buffer.alloc(16, 2)).update(Buffer.alloc(size));
+}
+
+/**
+ * Writes `total` bytes as input frames in 256 KiB chunks (slices of
+ * `payload`, or zeros), honouring the call's backpressure like the
+ * mediator does. Stops early once the call has accepted nothing for 3 s
+ * (the far side stopped reading). Resolves with the bytes accepted.
+ */
+async function sendUntilStalled(
+  call: {
+    write(frame: object): boolean;
+    once(event: 'drain', listener: () => void): unknown;
+    off(event: 'drain', listener: () => void): unknown;
+  },
+  frame: (chunk: Buffer) => object,
+  total: number,
+  payload?: Buffer,
+): Promise<number> {
+  const chunkSize = 256 * 1024;
+  const zeros = Buffer.alloc(chunkSize);
+  let sent = 0;
+  while (sent < total) {
+    const chunk = payload ? payload.subarray(sent, sent + chunkSize) : zeros.subarray(0, total - sent);
+    sent += chunk.length;
+    if (call.write(frame(chunk))) continue;
+    let onDrain = () => {};
+    const drained = await Promise.race([
+      new Promise<boolean>((resolve) => {
+        onDrain = () => resolve(true);
+        call.once('drain', onDrain);
+      }),
+      sleep(3000).then(() => false),
+    ]);
+    if (!drained) {
+      call.off('drain', onDrain);
+      break;
+    }
+  }
+  return sent;
 }
 
 // Every behaviour holds in both ways a session can reach Kubernetes (docs/executor.md).
@@ -293,6 +347,158 @@ describe.each([
       expect(received.equals(payload)).toBe(true);
     } finally {
       source.close();
+    }
+  });
+
+  it('bounds executor memory when a command never reads its stdin: the sender is pushed back', async () => {
+    const session = await openedSession();
+    const call = session.client.exec();
+    call.on('data', () => {});
+    call.on('error', () => {});
+    call.write({
+      start: {
+        target: { namespace: '', pod: 'api-0', container: '' },
+        argv: ['sleep', '600'],
+        tty: false,
+        size: null,
+        shell: false,
+      },
+    });
+    const baseline = retainedBufferBytes();
+    // 256 MiB offered; without input flow control the executor accepts it all into memory.
+    const sent = await sendUntilStalled(call, (chunk) => ({ stdin: chunk }), 256 * 1024 * 1024);
+    const growth = retainedBufferBytes() - baseline;
+    call.cancel();
+    expect(growth).toBeLessThan(32 * 1024 * 1024);
+    expect(sent).toBeLessThan(64 * 1024 * 1024);
+  });
+
+  it('ignores stdin sent after stdin EOF instead of failing the executor', async () => {
+    const session = await openedSession();
+    const call = session.client.exec();
+    const out: Buffer[] = [];
+    let exit: number | undefined;
+    const ended = new Promise<void>((resolve, reject) => {
+      call.on('data', (frame: { stdout?: Buffer; exit?: { code: number } }) => {
+        if (frame.stdout) out.push(frame.stdout);
+        if (frame.exit) exit = frame.exit.code;
+      });
+      call.on('end', resolve);
+      call.on('error', reject);
+    });
+    call.write({
+      start: {
+        target: { namespace: '', pod: 'api-0', container: '' },
+        argv: ['cat'],
+        tty: false,
+        size: null,
+        shell: false,
+      },
+    });
+    call.write({ stdin: Buffer.from('before EOF\n') });
+    call.write({ stdin_eof: true });
+    call.write({ stdin: Buffer.from('after EOF\n') });
+    call.end();
+    await ended;
+    expect({ stdout: Buffer.concat(out).toString(), exit }).toEqual({ stdout: 'before EOF\n', exit: 0 });
+    const again = await runExec(session.client, {
+      target: { namespace: '', pod: 'api-0', container: '' },
+      argv: ['echo', 'still', 'serving'],
+    });
+    expect(again.stdout.toString()).toBe('still serving\n');
+  });
+
+  it('delivers a large stdin whole and in order to a command that reads it', async () => {
+    const session = await openedSession();
+    const size = 64 * 1024 * 1024;
+    const payload = patterned(size);
+    const run = async (argv: string[]) => {
+      const call = session.client.exec();
+      const out: Buffer[] = [];
+      let exit: number | undefined;
+      const ended = new Promise<void>((resolve, reject) => {
+        call.on('data', (frame: { stdout?: Buffer; exit?: { code: number } }) => {
+          if (frame.stdout) out.push(frame.stdout);
+          if (frame.exit) exit = frame.exit.code;
+        });
+        call.on('end', resolve);
+        call.on('error', reject);
+      });
+      call.write({
+        start: {
+          target: { namespace: '', pod: 'api-0', container: '' },
+          argv,
+          tty: false,
+          size: null,
+          shell: false,
+        },
+      });
+      expect(await sendUntilStalled(call, (chunk) => ({ stdin: chunk }), size, payload)).toBe(size);
+      call.write({ stdin_eof: true });
+      await ended;
+      return { stdout: Buffer.concat(out).toString(), exit };
+    };
+    expect(await run(['wc', '-c'])).toEqual({ stdout: `${size}\n`, exit: 0 });
+    const digest = createHash('sha256').update(payload).digest('hex');
+    expect(await run(['sha256sum'])).toEqual({ stdout: `${digest}  -\n`, exit: 0 });
+  });
+
+  it('bounds executor memory when the pod port never reads port-forward input, and delivers input whole when it does', async () => {
+    const size = 32 * 1024 * 1024;
+    // A pod port that never reads, and one that answers the sha256 of the first `size` bytes.
+    const sink = createServer((socket) => socket.pause());
+    const hasher = createServer((socket) => {
+      const hash = createHash('sha256');
+      let seen = 0;
+      socket.on('data', (data) => {
+        const take = data.subarray(0, size - seen);
+        hash.update(take);
+        seen += take.length;
+        if (seen === size) socket.end(hash.digest('hex'));
+      });
+    });
+    const listen = async (server: Server) => {
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      return (server.address() as { port: number }).port;
+    };
+    const [sinkPort, hasherPort] = [await listen(sink), await listen(hasher)];
+    try {
+      for (const [pod, port] of [
+        ['api-sink', sinkPort],
+        ['api-hash', hasherPort],
+      ] as const) {
+        await createRunningPod(adminKubeConfig(), payments, pod, [{ name: 'main' }], {
+          'fake-kubelet.airlock.dev/ports': JSON.stringify({ 8080: `127.0.0.1:${port}` }),
+        });
+      }
+      const session = await openedSession();
+
+      const stuck = session.client.portForward();
+      stuck.on('data', () => {});
+      stuck.on('error', () => {});
+      stuck.write({ start: { target: { namespace: '', pod: 'api-sink', container: '' }, port: 8080 } });
+      const baseline = retainedBufferBytes();
+      const sent = await sendUntilStalled(stuck, (chunk) => ({ data: chunk }), 256 * 1024 * 1024);
+      const growth = retainedBufferBytes() - baseline;
+      stuck.cancel();
+      expect(growth).toBeLessThan(32 * 1024 * 1024);
+      expect(sent).toBeLessThan(64 * 1024 * 1024);
+
+      const call = session.client.portForward();
+      const answer: Buffer[] = [];
+      const ended = new Promise<void>((resolve, reject) => {
+        call.on('data', (c: { data: Buffer }) => answer.push(c.data));
+        call.on('end', resolve);
+        call.on('error', reject);
+      });
+      call.write({ start: { target: { namespace: '', pod: 'api-hash', container: '' }, port: 8080 } });
+      const payload = patterned(size);
+      expect(await sendUntilStalled(call, (chunk) => ({ data: chunk }), size, payload)).toBe(size);
+      await ended;
+      expect(Buffer.concat(answer).toString()).toBe(createHash('sha256').update(payload).digest('hex'));
+    } finally {
+      sink.close();
+      hasher.close();
     }
   });
 

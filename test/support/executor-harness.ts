@@ -72,6 +72,8 @@ export function testPolicy(namespaces: string[], extra: Record<string, unknown> 
             { id: 'cat', argv: ['cat'] },
             { id: 'sleep', argv: ['sleep', '*'] },
             { id: 'head', argv: ['head', '-c', '*', '/dev/zero'] },
+            { id: 'wc', argv: ['wc', '-c'] },
+            { id: 'sha256sum', argv: ['sha256sum'] },
           ],
           deny: [{ id: 'no-secrets', argv: ['cat', '/var/run/secrets/*'] }],
         },
