@@ -439,7 +439,13 @@ export function createSshFrontend(deps: MediatorDeps) {
     const start = (accept: () => ServerChannel, line: string | undefined) => {
       const channel = accept();
       state.channels.add(channel);
-      channel.on('close', () => state.channels.delete(channel));
+      // ssh2 emits a server channel's 'close' only once its input has emitted
+      // 'end', i.e. once something read stdin to EOF. Most commands never read
+      // it (pods, logs, a denied exec), so 'close' alone would keep every such
+      // channel, and all it references, until the connection closes: with
+      // ControlMaster that is every command of a long-lived session.
+      const forget = () => state.channels.delete(channel);
+      channel.on('close', forget);
       const io: CommandIo = {
         stdin: channel,
         stdout: channel,
@@ -456,9 +462,15 @@ export function createSshFrontend(deps: MediatorDeps) {
           : {}),
       };
       const forced = state.identity?.forceCommand;
-      if (forced !== undefined) void runOne(channel, forced, io, state);
-      else if (line !== undefined) void runOne(channel, line, io, state);
-      else void runInteractive(channel, io, state);
+      const command = forced ?? line;
+      const ran =
+        command !== undefined ? runOne(channel, command, io, state) : runInteractive(channel, io, state);
+      void ran.finally(() => {
+        // The exit status is sent: nothing more to tell this channel at expiry
+        // or shutdown. Drain what stdin is left so ssh2 can end the channel.
+        forget();
+        channel.resume();
+      });
     };
     session.on('exec', (accept, _reject, info) => start(accept, info.command));
     session.on('shell', (accept) => start(accept, undefined));
@@ -735,6 +747,16 @@ export function createSshFrontend(deps: MediatorDeps) {
 
   return {
     server,
+    /**
+     * Channels whose command is still running, summed over open connections:
+     * the ones expiry and shutdown would end. A finished command's channel is
+     * not counted, even while its connection stays open.
+     */
+    runningChannels(): number {
+      let count = 0;
+      for (const { state } of connections) count += state.channels.size;
+      return count;
+    },
     listen(port: number, host: string): Promise<number> {
       return new Promise((resolve, reject) => {
         tcp.once('error', reject);

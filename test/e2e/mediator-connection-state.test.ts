@@ -1,0 +1,130 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  CLUSTER_NAME,
+  executorKubeConfig,
+  type Gateway,
+  startGateway,
+  testPolicy,
+} from '../support/executor-harness.js';
+import { adminKubeConfig, createNamespace, createRunningPod, uniqueName } from '../support/kube.js';
+import {
+  type Mediator,
+  type SshUser,
+  ssh,
+  sshArgs,
+  sshUser,
+  startMediator,
+} from '../support/mediator-harness.js';
+
+/**
+ * A long-lived SSH connection (an OpenSSH ControlMaster, as the soak and
+ * people's own configs use) runs every command as a new channel. What the
+ * mediator keeps for a channel must go when its command ends, not when the
+ * connection closes, or a busy connection grows without bound.
+ */
+describe('mediator: per-connection state over a long-lived connection', () => {
+  const suffix = uniqueName('mcs');
+  const payments = `payments-${suffix}`;
+  let gateway: Gateway;
+  let mediator: Mediator;
+  let user: SshUser;
+  let master: ChildProcess;
+  let controlPath: string;
+  const scope = {
+    cluster: CLUSTER_NAME,
+    namespace: payments,
+    podPatterns: ['api-*'],
+    profile: 'debug',
+    requestId: 'req-connection-state',
+    groups: [],
+  };
+
+  /** `ssh` through the master's connection; never opens a connection of its own. */
+  const overMaster = ['-o', 'ControlMaster=no'];
+  const muxed = (command: string[]) =>
+    ssh(mediator, user, command, { extra: ['-o', `ControlPath=${controlPath}`, ...overMaster] });
+
+  beforeAll(async () => {
+    const admin = adminKubeConfig();
+    await createNamespace(admin, payments);
+    await createRunningPod(admin, payments, 'api-0', [{ name: 'main' }]);
+    const policy = testPolicy([payments]);
+    gateway = await startGateway(
+      policy,
+      await executorKubeConfig(suffix, [`jit:debug:${payments}`], [payments]),
+    );
+    mediator = await startMediator(gateway, policy);
+    user = sshUser(gateway.sshCa, { scope });
+    // Unix socket paths are short (108 bytes): a short directory of its own.
+    controlPath = join(mkdtempSync(join(tmpdir(), 'mcs-')), 'c');
+    master = spawn(
+      'ssh',
+      sshArgs(mediator, user, ['-o', 'ControlMaster=yes', '-o', `ControlPath=${controlPath}`, '-N']),
+      { stdio: 'ignore' },
+    );
+    const deadline = Date.now() + 30_000;
+    while (!existsSync(controlPath)) {
+      if (master.exitCode !== null || Date.now() > deadline) throw new Error('ssh master did not start');
+      await sleep(50);
+    }
+  });
+
+  afterAll(async () => {
+    master?.kill('SIGTERM');
+    await mediator?.stop();
+    await gateway?.stop();
+  });
+
+  it('keeps no channel of a finished command while the connection stays open', async () => {
+    // Commands that never read their stdin: ssh2 reports such a channel closed
+    // only once its input has been read to the end.
+    const round = [
+      { command: ['pods'], code: 0 },
+      { command: ['whoami'], code: 0 },
+      { command: ['help'], code: 0 },
+      { command: ['logs', 'api-0', '--tail', '1'], code: 0 },
+      { command: ['exec', 'api-0', '--', 'cat', '/var/run/secrets/token'], code: 77 },
+      { command: ['no-such-command'], code: 64 },
+      { command: ['exec', 'api-0', '--', 'echo', 'hi'], code: 0 },
+    ];
+    for (let i = 0; i < 3; i++) {
+      const results = await Promise.all(round.map(({ command }) => muxed(command)));
+      expect(results.map((r) => r.code)).toEqual(round.map((r) => r.code));
+      await expect.poll(() => mediator.frontend.runningChannels()).toBe(0);
+    }
+    // All of it went over the one connection, which is still open.
+    const events = mediator.audit.events();
+    expect(events.filter((e) => e.event === 'connection.opened')).toHaveLength(1);
+    expect(events.filter((e) => e.event === 'connection.closed')).toHaveLength(0);
+    expect(master.exitCode).toBeNull();
+  });
+
+  it('counts a running command until it ends', async () => {
+    const child = spawn(
+      'ssh',
+      [
+        ...sshArgs(mediator, user, ['-o', `ControlPath=${controlPath}`, ...overMaster]),
+        'exec',
+        'api-0',
+        '--',
+        'cat',
+      ],
+      { stdio: ['pipe', 'pipe', 'ignore'] },
+    );
+    let stdout = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      stdout += d.toString();
+    });
+    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+    await expect.poll(() => mediator.frontend.runningChannels()).toBe(1);
+    child.stdin!.end('done\n');
+    expect(await exited).toBe(0);
+    expect(stdout).toBe('done\n');
+    await expect.poll(() => mediator.frontend.runningChannels()).toBe(0);
+  });
+});
