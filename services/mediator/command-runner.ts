@@ -457,6 +457,15 @@ async function runTraced(command: Command, io: CommandIo, ctx: CommandContext): 
         options,
       );
       const decoder = new StringDecoder('utf8');
+      // A followed log ends when the client goes away: closing the SSH channel
+      // ends our side of it (ssh2 ends the writable). Not stdin EOF, which
+      // `ssh … < /dev/null` sends at once; and nothing here reads stdin, so
+      // its 'end' would never come anyway.
+      const clientGone = () => call.cancel();
+      if (command.follow) {
+        io.stdout.once('finish', clientGone);
+        io.stdout.once('close', clientGone);
+      }
       await new Promise<void>((resolve, reject) => {
         call.on('data', (chunk: { data: Buffer }) => {
           // Pod output goes to the user's terminal: neutralise escape sequences, keep the lines.
@@ -468,13 +477,16 @@ async function runTraced(command: Command, io: CommandIo, ctx: CommandContext): 
         });
         call.on('end', resolve);
         call.on('error', (error) => reject(fromGrpcError(error)));
-        io.stdin.once('end', () => {
-          if (command.follow) call.cancel();
+      })
+        .catch((error: unknown) => {
+          if (error instanceof AirlockError && error.detail?.includes('Cancelled')) return;
+          throw error;
+        })
+        .finally(() => {
+          // An interactive session runs many commands on one channel.
+          io.stdout.off('finish', clientGone);
+          io.stdout.off('close', clientGone);
         });
-      }).catch((error: unknown) => {
-        if (error instanceof AirlockError && error.detail?.includes('Cancelled')) return;
-        throw error;
-      });
       return EXIT_CODES.OK;
     }
     case 'exec':

@@ -127,4 +127,23 @@ describe('mediator: per-connection state over a long-lived connection', () => {
     expect(stdout).toBe('done\n');
     await expect.poll(() => mediator.frontend.runningChannels()).toBe(0);
   });
+
+  it('ends a followed log when its client goes away, with the connection still open', async () => {
+    const child = spawn(
+      'ssh',
+      [
+        ...sshArgs(mediator, user, ['-o', `ControlPath=${controlPath}`, ...overMaster]),
+        'logs',
+        '-f',
+        'api-0',
+      ],
+      { stdio: ['ignore', 'ignore', 'ignore'] },
+    );
+    const exited = new Promise((resolve) => child.on('close', resolve));
+    await expect.poll(() => mediator.frontend.runningChannels()).toBe(1);
+    child.kill('SIGTERM'); // the mux client goes; the master closes its channel
+    await exited;
+    await expect.poll(() => mediator.frontend.runningChannels(), { timeout: 10_000 }).toBe(0);
+    expect(master.exitCode).toBeNull();
+  });
 });
