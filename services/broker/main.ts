@@ -23,6 +23,8 @@ import {
   type SshPrivateKey,
   sha256Fingerprint,
 } from '../core/ssh-cert/index.js';
+import { auditCaChanges } from '../core/tier-trust.js';
+import type { FileChangeListener } from '../core/watched-file.js';
 import { issueServingCertificate, loadTierCa } from '../core/x509/index.js';
 import { createAccessBroker } from './access-broker.js';
 import { createBrokerMetrics, withAuditMetrics } from './broker-metrics.js';
@@ -113,9 +115,10 @@ export async function loadSshCaKey(path: string) {
 export async function openSshCa(
   config: Pick<BrokerConfig, 'sshCaDir' | 'sshCaKeyFile'>,
   clock: () => Date,
+  onChange?: FileChangeListener,
 ): Promise<() => { active: SshPrivateKey; all: readonly SshPrivateKey[] }> {
   if (config.sshCaDir !== undefined) {
-    const keyring = watchSshCaKeyring(config.sshCaDir, clock);
+    const keyring = watchSshCaKeyring(config.sshCaDir, clock, onChange);
     keyring();
     return () => {
       const { active, keys } = keyring();
@@ -155,7 +158,6 @@ export async function startBroker(
       });
   const log = overrides.log ?? ((entry: Record<string, unknown>) => logger?.info(entry));
 
-  const sshCa = await openSshCa(config, clock);
   const policy = loadPolicy(await readFile(config.policyFile, 'utf8'));
   const tierCa = await loadTierCa(
     await readFile(config.tls.tierCaCertFile, 'utf8'),
@@ -215,6 +217,7 @@ export async function startBroker(
     clock,
   });
   const audit = withAuditMetrics(fileAudit, (event) => brokerMetrics.observeAudit(event));
+  const sshCa = await openSshCa(config, clock, auditCaChanges(audit, 'SSH user CA keyring'));
   const store = await createFileRequestStore(config.storeFile);
   // Every revocation lands in the JSON deny list and, when configured, the KRL.
   // Their directories may not exist yet (a fresh volume); 0755: other tiers on one host read them.

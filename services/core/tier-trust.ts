@@ -1,13 +1,13 @@
 import { createPrivateKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { createFileAuditTrail, type FileAuditTrail } from './audit/index.js';
+import { type AuditTrail, createFileAuditTrail, type FileAuditTrail } from './audit/index.js';
 import type { AuditTier } from './audit/types.js';
 import { type CaBundleFile, watchCaBundle, watchTierCaKeyring } from './ca-keyring/watch.js';
 import type { TierCaSource } from './config-file.js';
 import { AirlockError } from './errors.js';
 import { type RevocationFiles, watchRevocationFiles } from './revocation-files.js';
 import { parsePublicKeyList, type RevocationList, type SshPublicKey } from './ssh-cert/index.js';
-import { watchFile } from './watched-file.js';
+import { type FileChangeListener, watchFile } from './watched-file.js';
 import { loadTierCa, type TierCa } from './x509/index.js';
 
 /**
@@ -19,6 +19,7 @@ import { loadTierCa, type TierCa } from './x509/index.js';
 export function watchSshTrust(
   files: { sshUserCaKeysFile: string; revocation: RevocationFiles },
   clock: () => Date,
+  onCaChange?: FileChangeListener,
 ): { trustedSshCas: () => SshPublicKey[]; revocation: () => RevocationList[] } {
   const trustedSshCas = watchFile(
     files.sshUserCaKeysFile,
@@ -28,6 +29,7 @@ export function watchSshTrust(
       return keys;
     },
     clock,
+    onCaChange,
   );
   const revocation = watchRevocationFiles(files.revocation, clock);
   trustedSshCas();
@@ -86,9 +88,10 @@ export async function openTierCa(
   source: TierCaSource,
   tier: 'mediator' | 'executor',
   clock: () => Date,
+  onCaChange?: FileChangeListener,
 ): Promise<() => Promise<TierCa>> {
   if ('dir' in source) {
-    const current = watchTierCaKeyring(source.dir, tier, clock);
+    const current = watchTierCaKeyring(source.dir, tier, clock, onCaChange);
     await current();
     return current;
   }
@@ -103,8 +106,32 @@ export async function openTierCa(
 }
 
 /** The other tier's CA bundle (PEM), re-read when it changes; read once here, so a bad one stops start-up. */
-export function openPeerCaBundle(path: string, clock: () => Date): () => CaBundleFile {
-  const bundle = watchCaBundle(path, clock);
+export function openPeerCaBundle(
+  path: string,
+  clock: () => Date,
+  onCaChange?: FileChangeListener,
+): () => CaBundleFile {
+  const bundle = watchCaBundle(path, clock, onCaChange);
   bundle();
   return bundle;
+}
+
+/**
+ * Audits each CA change a tier takes while running (a rotation step: a new
+ * trusted key or bundle, a switched signer) as `ca.changed`, naming what
+ * changed, its file and the SHA-256 of the content now in use.
+ */
+export function auditCaChanges(audit: AuditTrail, what: string): FileChangeListener {
+  return ({ path, sha256 }) => {
+    // A failed append leaves the trail unhealthy, and the tier then refuses work.
+    audit
+      .append({
+        event: 'ca.changed',
+        actor: { kind: 'system' },
+        target: {},
+        reason: `${what} reloaded`,
+        details: { file: path, sha256 },
+      })
+      .catch(() => {});
+  };
 }

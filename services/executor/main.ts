@@ -7,6 +7,7 @@ import { loadPolicy } from '../core/policy/index.js';
 import { serviceMain } from '../core/service-main.js';
 import { startTelemetry, telemetryOptionsFromEnv } from '../core/telemetry.js';
 import {
+  auditCaChanges,
   auditFsyncFromEnv,
   openPeerCaBundle,
   openTierAuditTrail,
@@ -35,12 +36,25 @@ export async function runExecutor(
   });
   const clock = () => new Date();
   const policy = loadPolicy(readFileSync(config.policyFile, 'utf8'));
-  const { trustedSshCas, revocation } = watchSshTrust(config, clock);
-  const sshCas = trustedSshCas();
-  const mediatorCaBundle = openPeerCaBundle(config.mediatorCaBundleFile, clock);
-  const executorCa = await openTierCa(config.executorCa, 'executor', clock);
   const auditFsync = auditFsyncFromEnv(process.env, (message) => logger.warn(message));
   const audit = await openTierAuditTrail(config.audit, 'executor', clock, auditFsync);
+  const { trustedSshCas, revocation } = watchSshTrust(
+    config,
+    clock,
+    auditCaChanges(audit, 'trusted SSH user CA keys'),
+  );
+  const sshCas = trustedSshCas();
+  const mediatorCaBundle = openPeerCaBundle(
+    config.mediatorCaBundleFile,
+    clock,
+    auditCaChanges(audit, 'mediator CA bundle'),
+  );
+  const executorCa = await openTierCa(
+    config.executorCa,
+    'executor',
+    clock,
+    auditCaChanges(audit, 'executor CA keyring'),
+  );
   const kubeConfig = new KubeConfig();
   if (config.kubeconfig) kubeConfig.loadFromFile(config.kubeconfig);
   else kubeConfig.loadFromCluster();

@@ -6,6 +6,7 @@ import { loadPolicy } from '../core/policy/index.js';
 import { serviceMain } from '../core/service-main.js';
 import { startTelemetry, telemetryOptionsFromEnv } from '../core/telemetry.js';
 import {
+  auditCaChanges,
   auditFsyncFromEnv,
   openPeerCaBundle,
   openTierAuditTrail,
@@ -31,12 +32,25 @@ export async function runMediator(configPath: string) {
   const clock = () => new Date();
   const hostKey = loadOrCreateHostKey(config.hostKeyFile);
   const policy = loadPolicy(readFileSync(config.policyFile, 'utf8'));
-  const { trustedSshCas, revocation } = watchSshTrust(config, clock);
-  const sshCas = trustedSshCas();
-  const mediatorCa = await openTierCa(config.mediatorCa, 'mediator', clock);
-  const executorCaBundle = openPeerCaBundle(config.executor.caBundleFile, clock);
   const auditFsync = auditFsyncFromEnv(process.env, (message) => logger.warn(message));
   const audit = await openTierAuditTrail(config.audit, 'mediator', clock, auditFsync);
+  const { trustedSshCas, revocation } = watchSshTrust(
+    config,
+    clock,
+    auditCaChanges(audit, 'trusted SSH user CA keys'),
+  );
+  const sshCas = trustedSshCas();
+  const mediatorCa = await openTierCa(
+    config.mediatorCa,
+    'mediator',
+    clock,
+    auditCaChanges(audit, 'mediator CA keyring'),
+  );
+  const executorCaBundle = openPeerCaBundle(
+    config.executor.caBundleFile,
+    clock,
+    auditCaChanges(audit, 'executor CA bundle'),
+  );
   // Spans always exist (their ids go into audit records and Impersonate-Extra);
   // they are exported only when OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT is set. See docs/telemetry.md.
   const telemetry = startTelemetry(telemetryOptionsFromEnv(process.env, 'airlock-mediator'));

@@ -321,6 +321,27 @@ describe('CA rotation under load on the running gateway', () => {
           expectedTier: 'executor',
         }),
       ).rejects.toMatchObject({ code: 'X509_UNTRUSTED' });
+      // Each tier audited the CA changes it took, as `ca.changed`.
+      const caChanges = (tier: string) =>
+        readFileSync(join(stateDir, 'audit', `${tier}.jsonl`), 'utf8')
+          .split('\n')
+          .filter((line) => line.includes('"event":"ca.changed"'))
+          .map((line) => (JSON.parse(line) as { reason: string }).reason);
+      expect(new Set(caChanges('broker'))).toEqual(new Set(['SSH user CA keyring reloaded']));
+      expect(new Set(caChanges('mediator'))).toEqual(
+        new Set([
+          'trusted SSH user CA keys reloaded',
+          'mediator CA keyring reloaded',
+          'executor CA bundle reloaded',
+        ]),
+      );
+      expect(new Set(caChanges('executor'))).toEqual(
+        new Set([
+          'trusted SSH user CA keys reloaded',
+          'mediator CA bundle reloaded',
+          'executor CA keyring reloaded',
+        ]),
+      );
       await load.enter('after');
     } finally {
       await load.stop();

@@ -7,18 +7,23 @@
  */
 import { join } from 'node:path';
 import { AirlockError } from '../errors.js';
-import { watchFile } from '../watched-file.js';
+import { type FileChangeListener, watchFile } from '../watched-file.js';
 import { parseCertificate, pemBlocks, toPem } from '../x509/certificate-input.js';
 import { loadTierCa, type TierCa } from '../x509/index.js';
 import { MANIFEST_FILE, parseKeyringManifest } from './keyring.js';
 import { readSshCaKeyring, readTierCaKeyring, type SshCaKeyring } from './keyring-files.js';
 
 /** The broker's SSH user CA keyring: the signing key and every key it publishes. */
-export function watchSshCaKeyring(dir: string, clock: () => Date): () => SshCaKeyring {
+export function watchSshCaKeyring(
+  dir: string,
+  clock: () => Date,
+  onChange?: FileChangeListener,
+): () => SshCaKeyring {
   return watchFile(
     join(dir, MANIFEST_FILE),
     (content) => readSshCaKeyring(dir, parseKeyringManifest(content.toString('utf8'))),
     clock,
+    onChange,
   );
 }
 
@@ -31,11 +36,13 @@ export function watchTierCaKeyring(
   dir: string,
   ca: 'mediator' | 'executor',
   clock: () => Date,
+  onChange?: FileChangeListener,
 ): () => Promise<TierCa> {
   const files = watchFile(
     join(dir, MANIFEST_FILE),
     (content) => readTierCaKeyring(dir, ca, parseKeyringManifest(content.toString('utf8'))),
     clock,
+    onChange,
   );
   let loaded: { fingerprint: string; ca: Promise<TierCa> } | undefined;
   return async () => {
@@ -78,6 +85,10 @@ export function parseCaBundle(text: string): CaBundleFile {
 }
 
 /** A peer tier's CA bundle (`mediatorCaBundleFile`, `executor.caBundleFile`), re-read when it changes. */
-export function watchCaBundle(path: string, clock: () => Date): () => CaBundleFile {
-  return watchFile(path, (content) => parseCaBundle(content.toString('utf8')), clock);
+export function watchCaBundle(
+  path: string,
+  clock: () => Date,
+  onChange?: FileChangeListener,
+): () => CaBundleFile {
+  return watchFile(path, (content) => parseCaBundle(content.toString('utf8')), clock, onChange);
 }
