@@ -16,22 +16,9 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseDenyList } from '../../services/core/ssh-cert/index.js';
-import {
-  CLUSTER_NAME,
-  executorKubeConfig,
-  type Gateway,
-  newSession,
-  startGateway,
-  testPolicy,
-} from '../support/executor-harness.js';
-import {
-  adminKubeConfig,
-  clusterInfo,
-  createNamespace,
-  createRunningPod,
-  uniqueName,
-} from '../support/kube.js';
-import { type Mediator, ssh, sshUser, startMediator } from '../support/mediator-harness.js';
+import { type Gateway, newSession } from '../support/executor-harness.js';
+import { clusterInfo } from '../support/kube.js';
+import { debugTarget, type Mediator, ssh, sshUser, startDebugGateway } from '../support/mediator-harness.js';
 import { processes, runExec } from './support/adversarial.js';
 
 async function waitFor(condition: () => boolean, timeoutMs: number): Promise<boolean> {
@@ -44,17 +31,8 @@ async function waitFor(condition: () => boolean, timeoutMs: number): Promise<boo
 }
 
 describe('adversarial: revoking a certificate cuts the sessions already open with it', () => {
-  const suffix = uniqueName('rv');
-  const payments = `payments-${suffix}`;
-  const policy = testPolicy([payments]);
-  const scope = {
-    cluster: CLUSTER_NAME,
-    namespace: payments,
-    podPatterns: ['api-*'],
-    profile: 'debug',
-    requestId: 'req-revoke',
-    groups: [],
-  };
+  const target = debugTarget('rv', 'req-revoke');
+  const { payments, scope } = target;
   let gateway: Gateway;
   let mediator: Mediator;
   const podDir = () => join(clusterInfo().kubeletStateDir, 'pods', payments, 'api-0');
@@ -74,14 +52,7 @@ describe('adversarial: revoking a certificate cuts the sessions already open wit
   }
 
   beforeAll(async () => {
-    const admin = adminKubeConfig();
-    await createNamespace(admin, payments);
-    await createRunningPod(admin, payments, 'api-0', [{ name: 'main' }]);
-    gateway = await startGateway(
-      policy,
-      await executorKubeConfig(suffix, [`jit:debug:${payments}`], [payments]),
-    );
-    mediator = await startMediator(gateway, policy);
+    ({ gateway, mediator } = await startDebugGateway(target));
   });
 
   afterAll(async () => {

@@ -1,13 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  CLUSTER_NAME,
-  executorKubeConfig,
-  type Gateway,
-  startGateway,
-  testPolicy,
-} from '../support/executor-harness.js';
-import { adminKubeConfig, createNamespace, createRunningPod, uniqueName } from '../support/kube.js';
-import { type Mediator, ssh, sshUser, startMediator } from '../support/mediator-harness.js';
+import type { Gateway } from '../support/executor-harness.js';
+import { debugTarget, type Mediator, ssh, sshUser, startDebugGateway } from '../support/mediator-harness.js';
 
 /**
  * A certificate and its key copied to another machine: OpenSSH's
@@ -17,29 +10,13 @@ import { type Mediator, ssh, sshUser, startMediator } from '../support/mediator-
  * source address on the same machine.
  */
 describe('adversarial: a certificate replayed from another source address', () => {
-  const suffix = uniqueName('sa');
-  const payments = `payments-${suffix}`;
-  const policy = testPolicy([payments]);
-  const scope = {
-    cluster: CLUSTER_NAME,
-    namespace: payments,
-    podPatterns: ['api-*'],
-    profile: 'debug',
-    requestId: 'req-source',
-    groups: [],
-  };
+  const target = debugTarget('sa', 'req-source');
+  const { scope } = target;
   let gateway: Gateway;
   let mediator: Mediator;
 
   beforeAll(async () => {
-    const admin = adminKubeConfig();
-    await createNamespace(admin, payments);
-    await createRunningPod(admin, payments, 'api-0', [{ name: 'main' }]);
-    gateway = await startGateway(
-      policy,
-      await executorKubeConfig(suffix, [`jit:debug:${payments}`], [payments]),
-    );
-    mediator = await startMediator(gateway, policy);
+    ({ gateway, mediator } = await startDebugGateway(target));
   });
 
   afterAll(async () => {

@@ -2,22 +2,9 @@ import { CoreV1Api } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canonicalJson } from '../../services/core/audit/canonical-json.js';
 import type { InMemoryAuditTrail } from '../../services/core/audit/index.js';
-import {
-  CLUSTER_NAME,
-  executorKubeConfig,
-  type Gateway,
-  newSession,
-  startGateway,
-  testPolicy,
-} from '../support/executor-harness.js';
-import {
-  adminKubeConfig,
-  appendContainerLog,
-  createNamespace,
-  createRunningPod,
-  uniqueName,
-} from '../support/kube.js';
-import { type Mediator, ssh, sshUser, startMediator } from '../support/mediator-harness.js';
+import { type Gateway, newSession } from '../support/executor-harness.js';
+import { adminKubeConfig, appendContainerLog } from '../support/kube.js';
+import { debugTarget, type Mediator, ssh, sshUser, startDebugGateway } from '../support/mediator-harness.js';
 import { runExec } from './support/adversarial.js';
 
 /**
@@ -44,29 +31,13 @@ function serialisedTrail(trail: InMemoryAuditTrail): string {
 }
 
 describe('adversarial: terminal safety of pod output, error messages and audit records', () => {
-  const suffix = uniqueName('ts');
-  const payments = `payments-${suffix}`;
-  const policy = testPolicy([payments]);
-  const scope = {
-    cluster: CLUSTER_NAME,
-    namespace: payments,
-    podPatterns: ['api-*'],
-    profile: 'debug',
-    requestId: 'req-terminal',
-    groups: [],
-  };
+  const target = debugTarget('ts', 'req-terminal');
+  const { suffix, payments, scope } = target;
   let gateway: Gateway;
   let mediator: Mediator;
 
   beforeAll(async () => {
-    const admin = adminKubeConfig();
-    await createNamespace(admin, payments);
-    await createRunningPod(admin, payments, 'api-0', [{ name: 'main' }]);
-    gateway = await startGateway(
-      policy,
-      await executorKubeConfig(suffix, [`jit:debug:${payments}`], [payments]),
-    );
-    mediator = await startMediator(gateway, policy);
+    ({ gateway, mediator } = await startDebugGateway(target));
   });
 
   afterAll(async () => {

@@ -4,21 +4,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Gateway } from '../support/executor-harness.js';
 import {
-  CLUSTER_NAME,
-  executorKubeConfig,
-  type Gateway,
-  startGateway,
-  testPolicy,
-} from '../support/executor-harness.js';
-import { adminKubeConfig, createNamespace, createRunningPod, uniqueName } from '../support/kube.js';
-import {
+  debugTarget,
   type Mediator,
   type SshUser,
   ssh,
   sshArgs,
   sshUser,
-  startMediator,
+  startDebugGateway,
 } from '../support/mediator-harness.js';
 
 /**
@@ -28,21 +22,12 @@ import {
  * connection closes, or a busy connection grows without bound.
  */
 describe('mediator: per-connection state over a long-lived connection', () => {
-  const suffix = uniqueName('mcs');
-  const payments = `payments-${suffix}`;
+  const target = debugTarget('mcs', 'req-connection-state');
   let gateway: Gateway;
   let mediator: Mediator;
   let user: SshUser;
   let master: ChildProcess;
   let controlPath: string;
-  const scope = {
-    cluster: CLUSTER_NAME,
-    namespace: payments,
-    podPatterns: ['api-*'],
-    profile: 'debug',
-    requestId: 'req-connection-state',
-    groups: [],
-  };
 
   /** `ssh` through the master's connection; never opens a connection of its own. */
   const overMaster = ['-o', 'ControlMaster=no'];
@@ -50,16 +35,8 @@ describe('mediator: per-connection state over a long-lived connection', () => {
     ssh(mediator, user, command, { extra: ['-o', `ControlPath=${controlPath}`, ...overMaster] });
 
   beforeAll(async () => {
-    const admin = adminKubeConfig();
-    await createNamespace(admin, payments);
-    await createRunningPod(admin, payments, 'api-0', [{ name: 'main' }]);
-    const policy = testPolicy([payments]);
-    gateway = await startGateway(
-      policy,
-      await executorKubeConfig(suffix, [`jit:debug:${payments}`], [payments]),
-    );
-    mediator = await startMediator(gateway, policy);
-    user = sshUser(gateway.sshCa, { scope });
+    ({ gateway, mediator } = await startDebugGateway(target));
+    user = sshUser(gateway.sshCa, { scope: target.scope });
     // Unix socket paths are short (108 bytes): a short directory of its own.
     controlPath = join(mkdtempSync(join(tmpdir(), 'mcs-')), 'c');
     master = spawn(

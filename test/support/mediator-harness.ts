@@ -19,7 +19,14 @@ import {
   type MediatorLimits,
   type SshFrontend,
 } from '../../services/mediator/ssh-frontend.js';
-import type { Gateway } from './executor-harness.js';
+import {
+  CLUSTER_NAME,
+  executorKubeConfig,
+  type Gateway,
+  startGateway,
+  testPolicy,
+} from './executor-harness.js';
+import { adminKubeConfig, createNamespace, createRunningPod, uniqueName } from './kube.js';
 
 export interface Mediator {
   port: number;
@@ -170,4 +177,40 @@ export function ssh(
     });
     child.stdin.end(options.stdin ?? '');
   });
+}
+
+/**
+ * One test file's own namespace `payments-<prefix>-…` with a running pod
+ * `api-0` (container `main`), the test policy for it, and the `debug`
+ * profile scope a certificate for it carries (`api-*` pods).
+ */
+export function debugTarget(prefix: string, requestId: string) {
+  const suffix = uniqueName(prefix);
+  const payments = `payments-${suffix}`;
+  const scope: AirlockScope = {
+    cluster: CLUSTER_NAME,
+    namespace: payments,
+    podPatterns: ['api-*'],
+    profile: 'debug',
+    requestId,
+    groups: [],
+  };
+  return { suffix, payments, policy: testPolicy([payments]), scope };
+}
+
+/**
+ * Creates the target's namespace and pod, then starts a gateway whose
+ * executor may reach exactly that namespace and a mediator in front of it.
+ */
+export async function startDebugGateway(
+  target: ReturnType<typeof debugTarget>,
+): Promise<{ gateway: Gateway; mediator: Mediator }> {
+  const admin = adminKubeConfig();
+  await createNamespace(admin, target.payments);
+  await createRunningPod(admin, target.payments, 'api-0', [{ name: 'main' }]);
+  const gateway = await startGateway(
+    target.policy,
+    await executorKubeConfig(target.suffix, [`jit:debug:${target.payments}`], [target.payments]),
+  );
+  return { gateway, mediator: await startMediator(gateway, target.policy) };
 }
