@@ -450,7 +450,7 @@ describe.each([
     const hasher = createServer((socket) => {
       const hash = createHash('sha256');
       let seen = 0;
-      socket.on('data', (data) => {
+      socket.on('data', (data: Buffer) => {
         const take = data.subarray(0, size - seen);
         hash.update(take);
         seen += take.length;

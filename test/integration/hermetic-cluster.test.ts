@@ -31,7 +31,7 @@ import {
   waitForAuditEvent,
 } from '../support/kube.js';
 
-x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
+x509.cryptoProvider.set(webcrypto);
 
 /** Collects everything written to it as one string. */
 class Collector extends Writable {

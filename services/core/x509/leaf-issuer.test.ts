@@ -126,10 +126,7 @@ describe('issueSessionGrant', () => {
       expect(issued.privateKeyPem).toBeUndefined();
       expect(Buffer.from(new x509.X509Certificate(issued.certPem).publicKey.rawData).equals(spki)).toBe(true);
     }
-    const ed = (await crypto.subtle.generateKey({ name: 'Ed25519' }, true, [
-      'sign',
-      'verify',
-    ])) as CryptoKeyPair;
+    const ed = (await crypto.subtle.generateKey('Ed25519', true, ['sign', 'verify'])) as CryptoKeyPair;
     await expect(grant({ publicKey: ed.publicKey })).rejects.toMatchObject({ code: 'X509_INVALID' });
   });
 });

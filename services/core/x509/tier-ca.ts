@@ -138,7 +138,7 @@ export async function loadTierCa(certPem: string, privateKeyPem: string): Promis
   }
   let signingKey: CryptoKey;
   try {
-    signingKey = await crypto.subtle.importKey('pkcs8', pkcs8, ECDSA_P256, false, ['sign']);
+    signingKey = await crypto.subtle.importKey('pkcs8', Buffer.from(pkcs8), ECDSA_P256, false, ['sign']);
   } catch (error) {
     return invalid('private key is not an ECDSA P-256 key', error);
   }
