@@ -5,6 +5,7 @@
  * defaults: they must be written down.
  */
 import { loadConfigFile, resolveFrom, SCHEMA } from '../core/config-file.js';
+import type { LogLevel } from '../core/logging.js';
 
 /** The broker's configuration. */
 export interface BrokerConfig {
@@ -104,6 +105,8 @@ export interface BrokerConfig {
   expirySweepSeconds: number;
   /** The ops endpoint (/healthz, /readyz, /metrics) on its own port; absent: none. */
   ops?: { listen: string };
+  /** The operator log's level (default info). */
+  logLevel: LogLevel;
 }
 
 const nonEmpty = { type: 'string', minLength: 1 } as const;
@@ -216,6 +219,7 @@ export const brokerConfigSchema = {
     adminGroups: strings,
     expirySweepSeconds: { type: 'integer', minimum: 1, maximum: 3600, default: 30 },
     ops: SCHEMA.ops,
+    logLevel: SCHEMA.logLevel,
   },
 } as const;
 

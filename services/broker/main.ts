@@ -8,10 +8,10 @@ import { createPrivateKey } from 'node:crypto';
 import { open, readFile, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
-import pino from 'pino';
 import { type AuditTrail, createFileAuditTrail } from '../core/audit/index.js';
 import { watchSshCaKeyring } from '../core/ca-keyring/watch.js';
 import { AirlockError } from '../core/errors.js';
+import { createLogger, type LogEntry, logEntryWriter } from '../core/logging.js';
 import { makeDirectory } from '../core/make-directory.js';
 import { Metrics, startOpsServer } from '../core/ops-server.js';
 import { loadPolicy } from '../core/policy/index.js';
@@ -59,8 +59,8 @@ export interface BrokerOverrides {
   readonly kubeCsrSigner?: KubeCsrSigner;
   /** Replaces the ConfigMap client built from `config.revocationConfigMap.kubeconfig`. */
   readonly configMapApi?: ConfigMapApi;
-  /** Operator log; default pino on stderr. */
-  readonly log?: (entry: Record<string, unknown>) => void;
+  /** Operator log; default the tier's pino logger on stdout (services/core/logging.ts). */
+  readonly log?: (entry: LogEntry) => void;
 }
 
 /** A running broker. */
@@ -150,13 +150,7 @@ export async function startBroker(
   overrides: BrokerOverrides = {},
 ): Promise<RunningBroker> {
   const clock = overrides.clock ?? (() => new Date());
-  const logger = overrides.log
-    ? undefined
-    : pino({
-        base: { tier: 'broker' },
-        redact: { paths: ['*.token', '*.authorization'], censor: '[redacted]' },
-      });
-  const log = overrides.log ?? ((entry: Record<string, unknown>) => logger?.info(entry));
+  const log = overrides.log ?? logEntryWriter(createLogger({ tier: 'broker', level: config.logLevel }));
 
   const policy = loadPolicy(await readFile(config.policyFile, 'utf8'));
   const tierCa = await loadTierCa(
@@ -333,7 +327,7 @@ export async function startBroker(
   const sweep = setInterval(() => {
     broker
       .expirePending()
-      .catch((error: unknown) => log({ level: 'error', message: `expiry sweep: ${String(error)}` }));
+      .catch((error: unknown) => log({ level: 'error', message: 'expiry sweep failed', err: error }));
   }, config.expirySweepSeconds * 1000);
   sweep.unref();
   const ops = config.ops

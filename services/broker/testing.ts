@@ -153,6 +153,7 @@ export async function startBrokerTestEnv(options: BrokerTestEnvOptions = {}): Pr
     },
     adminGroups: ['airlock-admins'],
     expirySweepSeconds: 3600,
+    logLevel: 'info',
     ...(options.webhook ? { webhook: options.webhook } : {}),
     ...(options.revocationConfigMap ? { revocationConfigMap: options.revocationConfigMap.config } : {}),
     ops: { listen: '127.0.0.1:0' },

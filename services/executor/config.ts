@@ -5,6 +5,7 @@ import {
   SCHEMA,
   type TierCaSource,
 } from '../core/config-file.js';
+import type { LogLevel } from '../core/logging.js';
 import { KUBE_CREDENTIAL_MODES, type KubeCredentialMode } from './kube-credentials.js';
 
 /** The executor's configuration file (JSON). Paths are relative to the file. */
@@ -34,7 +35,7 @@ export interface ExecutorConfig {
   /** Local operations endpoint: /healthz, /readyz, /metrics. Absent: not served. */
   ops?: { listen: string };
   drainSeconds: number;
-  logLevel: string;
+  logLevel: LogLevel;
 }
 
 export const executorConfigSchema = {

@@ -2,7 +2,14 @@ import { createHash, randomBytes } from 'node:crypto';
 import { PassThrough, Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import type * as grpc from '@grpc/grpc-js';
-import { ROOT_CONTEXT, type Span, SpanKind, type Tracer, trace } from '@opentelemetry/api';
+import {
+  context as otelContext,
+  ROOT_CONTEXT,
+  type Span,
+  SpanKind,
+  type Tracer,
+  trace,
+} from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import type { AuditEventInput, AuditTrail } from '../core/audit/types.js';
 import { AirlockError } from '../core/errors.js';
@@ -600,7 +607,9 @@ export function createExecutorService(deps: ExecutorDeps) {
   ): grpc.handleUnaryCall<Req, Res> {
     return (call, callback) => {
       const span = rpcSpan(method, call);
-      handler(call, span).then(
+      // Active while the handler runs, so its log lines carry the span's ids (services/core/logging.ts).
+      const handled = otelContext.with(trace.setSpan(ROOT_CONTEXT, span), () => handler(call, span));
+      handled.then(
         (response) => {
           endSpan(span);
           callback(null, response);

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { KubeConfig } from '@kubernetes/client-node';
-import pino from 'pino';
 import { createKubeCsrSigner } from '../core/kube-csr.js';
+import { createLogger } from '../core/logging.js';
 import { Metrics, startOpsServer } from '../core/ops-server.js';
 import { loadPolicy } from '../core/policy/index.js';
 import { serviceMain } from '../core/service-main.js';
@@ -29,11 +29,7 @@ export async function runExecutor(
   configPath: string,
 ): Promise<{ stop(): Promise<void>; port: number; opsPort: number | undefined }> {
   const config = loadExecutorConfig(configPath);
-  const logger = pino({
-    level: config.logLevel,
-    base: { tier: 'executor' },
-    redact: { paths: ['*.privateKey', '*.privateKeyPem', '*.token'], censor: '[redacted]' },
-  });
+  const logger = createLogger({ tier: 'executor', level: config.logLevel });
   const clock = () => new Date();
   const policy = loadPolicy(readFileSync(config.policyFile, 'utf8'));
   const auditFsync = auditFsyncFromEnv(process.env, (message) => logger.warn(message));

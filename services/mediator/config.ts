@@ -5,6 +5,7 @@ import {
   SCHEMA,
   type TierCaSource,
 } from '../core/config-file.js';
+import type { LogLevel } from '../core/logging.js';
 
 /** The mediator's configuration file (JSON). Paths are relative to the file. */
 export interface MediatorConfig {
@@ -32,7 +33,7 @@ export interface MediatorConfig {
   /** Local operations endpoint: /healthz, /readyz, /metrics. Absent: not served. */
   ops?: { listen: string };
   drainSeconds: number;
-  logLevel: string;
+  logLevel: LogLevel;
 }
 
 export const mediatorConfigSchema = {

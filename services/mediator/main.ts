@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
-import pino from 'pino';
+import { createLogger } from '../core/logging.js';
 import { Metrics, startOpsServer } from '../core/ops-server.js';
 import { loadPolicy } from '../core/policy/index.js';
 import { serviceMain } from '../core/service-main.js';
@@ -24,11 +24,7 @@ import { createSshFrontend } from './ssh-frontend.js';
  */
 export async function runMediator(configPath: string) {
   const config = loadMediatorConfig(configPath);
-  const logger = pino({
-    level: config.logLevel,
-    base: { tier: 'mediator' },
-    redact: { paths: ['*.privateKey', '*.privateKeyPem'], censor: '[redacted]' },
-  });
+  const logger = createLogger({ tier: 'mediator', level: config.logLevel });
   const clock = () => new Date();
   const hostKey = loadOrCreateHostKey(config.hostKeyFile);
   const policy = loadPolicy(readFileSync(config.policyFile, 'utf8'));

@@ -10,10 +10,10 @@ import {
   type V1PolicyRule,
 } from '@kubernetes/client-node';
 import type { Tracer } from '@opentelemetry/api';
-import pino from 'pino';
 import { InMemoryAuditTrail } from '../../services/core/audit/index.js';
 import type { AirlockError } from '../../services/core/errors.js';
 import { createKubeCsrSigner } from '../../services/core/kube-csr.js';
+import { createLogger, type LogLevel } from '../../services/core/logging.js';
 import { IMPERSONATED_USER, loadPolicy, type Policy } from '../../services/core/policy/index.js';
 import { repoRoot } from '../../services/core/repo-root.js';
 import { ExecutorClient } from '../../services/core/rpc/executor-client.js';
@@ -215,7 +215,10 @@ export async function startGateway(
   const executorCa = await createTierCa({ tier: 'executor', now });
   const audit = new InMemoryAuditTrail('executor');
   const revoked: RevocationList[] = [];
-  const logger = pino({ level: process.env.AIRLOCK_TEST_LOG ?? 'silent' });
+  const logger = createLogger({
+    tier: 'executor',
+    level: (process.env.AIRLOCK_TEST_LOG as LogLevel | undefined) ?? 'silent',
+  });
   const service = createExecutorService({
     cluster: CLUSTER_NAME,
     policy: () => policy,

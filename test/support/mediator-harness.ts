@@ -3,8 +3,8 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Tracer } from '@opentelemetry/api';
-import pino from 'pino';
 import { InMemoryAuditTrail } from '../../services/core/audit/index.js';
+import { createLogger, type LogLevel } from '../../services/core/logging.js';
 import type { Policy } from '../../services/core/policy/index.js';
 import {
   type AirlockScope,
@@ -55,7 +55,10 @@ export async function startMediator(
     mediatorCa: async () => gateway.mediatorCa,
     executor: { address: `127.0.0.1:${gateway.server.port}`, caPem: () => gateway.executorCa.certPem },
     audit,
-    logger: pino({ level: process.env.AIRLOCK_TEST_LOG ?? 'silent' }),
+    logger: createLogger({
+      tier: 'mediator',
+      level: (process.env.AIRLOCK_TEST_LOG as LogLevel | undefined) ?? 'silent',
+    }),
     clock: () => new Date(),
     limits: { ...DEFAULT_LIMITS, ...limits },
     recordings: { dir: join(dir, 'recordings'), recordInput: false },
