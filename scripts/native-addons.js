@@ -106,7 +106,10 @@ patchSsh2Binding();
 const missing = unloadable();
 if (missing.length > 0) {
   const headers = nodeHeaders();
-  if (!headers) fail(`no headers for Node ${process.version} beside ${process.execPath}`);
+  if (!headers) {
+    // A later npm install prunes the platform package the node package installed itself; npm ci restores it.
+    fail(`no headers for Node ${process.version} beside ${process.execPath}: run npm ci`);
+  }
   process.stdout.write(`airlock postinstall: rebuilding ${missing.join(', ')} for Node ${process.version}\n`);
   const npm = process.env.npm_execpath;
   if (!npm) fail('run through npm (npm ci), which sets npm_execpath');

@@ -27,26 +27,32 @@ export function createBrokerMetrics(metrics: Metrics): BrokerMetrics {
   const transitions = metrics.counter(
     'airlock_broker_request_transitions_total',
     'Access request state changes, by from and to state (from="new" at creation)',
+    ['from', 'to'],
   );
   const decisions = metrics.counter(
     'airlock_broker_decisions_total',
     'Decisions on access requests, by who decided (policy, approver, requester), decision and code',
+    ['by', 'decision', 'code'],
   );
   const certificates = metrics.counter(
     'airlock_broker_certificates_issued_total',
     'Certificates issued, by kind (ssh, kubernetes)',
+    ['kind'],
   );
   const certificateFailures = metrics.counter(
     'airlock_broker_certificate_failures_total',
     'Certificates not issued after approval, by kind and code',
+    ['kind', 'code'],
   );
   const authFailures = metrics.counter(
     'airlock_broker_auth_failures_total',
     'Refused authentications by code',
+    ['code'],
   );
   const httpDuration = metrics.histogram(
     'airlock_broker_http_request_duration_seconds',
     'HTTP API latency by route, method and status',
+    ['route', 'method', 'status'],
   );
 
   const transition = (from: string, to: string) => transitions.inc({ from, to });

@@ -94,7 +94,7 @@ describe('broker ops endpoint (its own port): /healthz, /readyz, /metrics', () =
       sample(metrics, `${latency}_count{method="POST",route="/v1/requests/:id/approve",status="200"}`),
     ).toBe(1);
     expect(sample(metrics, `${latency}_count{method="GET",route="/v1/whoami",status="401"}`)).toBe(2);
-    expect(sample(metrics, `${latency}_bucket{method="GET",route="/v1/whoami",status="401",le="+Inf"}`)).toBe(
+    expect(sample(metrics, `${latency}_bucket{le="+Inf",method="GET",route="/v1/whoami",status="401"}`)).toBe(
       2,
     );
     expect(metrics).not.toContain(auto.body.id);

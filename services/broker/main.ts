@@ -201,7 +201,7 @@ export async function startBroker(
     kubeCertificates = { signer, cluster: config.kubeCertificates.cluster };
   }
 
-  const metrics = new Metrics();
+  const metrics = new Metrics({ processMetrics: true });
   const brokerMetrics = createBrokerMetrics(metrics);
   const fileAudit: AuditTrail = await createFileAuditTrail({
     path: config.audit.path,

@@ -440,6 +440,7 @@ export function revocationPublishMetrics(metrics: Metrics): (result: PublishResu
   const attempts = metrics.counter(
     'airlock_broker_revocation_publish_total',
     'Attempts to publish the revocation lists to their ConfigMap, by result (created, updated, unchanged, conflict, error).',
+    ['result'],
   );
   const current = metrics.gauge(
     'airlock_broker_revocation_published',

@@ -1,106 +1,89 @@
 import { createServer, type Server } from 'node:http';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
-type Labels = Readonly<Record<string, string>>;
+/** Label values by label name; a label left out is not written. A metric without label names takes none. */
+type Labels<L extends string> = [L] extends [never] ? Record<string, never> : Partial<Record<L, string>>;
 
-function labelKey(labels: Labels): string {
-  const entries = Object.entries(labels).sort(([a], [b]) => a.localeCompare(b));
-  if (entries.length === 0) return '';
-  const escapeValue = (value: string) =>
-    value.replaceAll('\\', '\\\\').replaceAll('"', '\\"').replaceAll('\n', '\\n');
-  return `{${entries.map(([k, v]) => `${k}="${escapeValue(v)}"`).join(',')}}`;
+/** Labels in name order, so a series reads the same whatever order the caller wrote them in. */
+function sorted<L extends string>(labels: Labels<L>): Partial<Record<L, string>> {
+  return Object.fromEntries(Object.entries(labels).sort(([a], [b]) => a.localeCompare(b))) as Partial<
+    Record<L, string>
+  >;
 }
 
-interface Metric {
-  name: string;
-  help: string;
-  type: 'counter' | 'gauge' | 'histogram';
-  render(): string[];
+export interface MetricsOptions {
+  /**
+   * Also collect prom-client's process and Node metrics: CPU, memory, open
+   * file descriptors, heap, GC duration by kind (`nodejs_gc_duration_seconds`)
+   * and event-loop lag (`nodejs_eventloop_lag_*`). The tiers' main.ts turn it
+   * on; tests that build many services in one process leave it off (each
+   * collection starts its own GC observer and event-loop monitor).
+   */
+  readonly processMetrics?: boolean;
 }
 
 /**
- * A small Prometheus registry: counters, gauges and histograms with labels,
- * rendered in the text exposition format (version 0.0.4). Enough for a
- * tier's `/metrics`; no dependency.
+ * A tier's Prometheus registry (prom-client): counters, gauges and
+ * histograms with a fixed set of label names each, rendered in the text
+ * exposition format on the ops port's `/metrics`.
  */
 export class Metrics {
-  readonly #metrics: Metric[] = [];
+  readonly #registry = new Registry();
 
-  counter(name: string, help: string) {
-    const values = new Map<string, number>();
-    this.#metrics.push({
-      name,
-      help,
-      type: 'counter',
-      render: () => [...values].map(([k, v]) => `${name}${k} ${v}`),
-    });
+  constructor(options: MetricsOptions = {}) {
+    if (options.processMetrics) collectDefaultMetrics({ register: this.#registry });
+  }
+
+  counter<L extends string = never>(name: string, help: string, labelNames: readonly L[] = []) {
+    const counter = new Counter({ name, help, labelNames, registers: [this.#registry] });
     return {
-      inc(labels: Labels = {}, by = 1): void {
-        const key = labelKey(labels);
-        values.set(key, (values.get(key) ?? 0) + by);
+      inc(labels: Labels<L> = {}, by = 1): void {
+        counter.inc(sorted(labels), by);
       },
     };
   }
 
-  gauge(name: string, help: string) {
-    const values = new Map<string, number>();
-    this.#metrics.push({
-      name,
-      help,
-      type: 'gauge',
-      render: () => [...values].map(([k, v]) => `${name}${k} ${v}`),
-    });
+  gauge<L extends string = never>(name: string, help: string, labelNames: readonly L[] = []) {
+    const gauge = new Gauge({ name, help, labelNames, registers: [this.#registry] });
     return {
-      set(value: number, labels: Labels = {}): void {
-        values.set(labelKey(labels), value);
+      set(value: number, labels: Labels<L> = {}): void {
+        gauge.set(sorted(labels), value);
       },
-      add(by: number, labels: Labels = {}): void {
-        const key = labelKey(labels);
-        values.set(key, (values.get(key) ?? 0) + by);
+      add(by: number, labels: Labels<L> = {}): void {
+        gauge.inc(sorted(labels), by);
       },
     };
   }
 
   /** Buckets in seconds. */
-  histogram(
+  histogram<L extends string = never>(
     name: string,
     help: string,
+    labelNames: readonly L[] = [],
     buckets: readonly number[] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
   ) {
-    const series = new Map<string, { counts: number[]; sum: number; count: number }>();
-    this.#metrics.push({
+    const histogram = new Histogram({
       name,
       help,
-      type: 'histogram',
-      render: () =>
-        [...series].flatMap(([key, s]) => {
-          const inner = key === '' ? '' : `${key.slice(1, -1)},`;
-          return [
-            ...buckets.map((b, i) => `${name}_bucket{${inner}le="${b}"} ${s.counts[i]}`),
-            `${name}_bucket{${inner}le="+Inf"} ${s.count}`,
-            `${name}_sum${key} ${s.sum}`,
-            `${name}_count${key} ${s.count}`,
-          ];
-        }),
+      labelNames,
+      buckets: [...buckets],
+      registers: [this.#registry],
     });
     return {
-      observe(seconds: number, labels: Labels = {}): void {
-        const key = labelKey(labels);
-        let s = series.get(key);
-        if (!s) {
-          s = { counts: buckets.map(() => 0), sum: 0, count: 0 };
-          series.set(key, s);
-        }
-        for (const [i, bound] of buckets.entries()) if (seconds <= bound) s.counts[i]! += 1;
-        s.sum += seconds;
-        s.count += 1;
+      observe(seconds: number, labels: Labels<L> = {}): void {
+        histogram.observe(sorted(labels), seconds);
       },
     };
   }
 
-  render(): string {
-    return `${this.#metrics
-      .flatMap((m) => [`# HELP ${m.name} ${m.help}`, `# TYPE ${m.name} ${m.type}`, ...m.render()])
-      .join('\n')}\n`;
+  /** The `content-type` of `render()`'s text. */
+  get contentType(): string {
+    return this.#registry.contentType;
+  }
+
+  /** Every metric in the text exposition format. */
+  render(): Promise<string> {
+    return this.#registry.metrics();
   }
 }
 
@@ -133,7 +116,8 @@ export function startOpsServer(options: {
           .writeHead(failing.length === 0 ? 200 : 503, { 'content-type': 'text/plain' })
           .end(failing.length === 0 ? 'ready\n' : `not ready: ${failing.join(', ')}\n`);
       } else if (req.url === '/metrics') {
-        res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(options.metrics.render());
+        const text = await options.metrics.render();
+        res.writeHead(200, { 'content-type': options.metrics.contentType }).end(text);
       } else {
         res.writeHead(404).end();
       }

@@ -158,15 +158,18 @@ export function createExecutorService(deps: ExecutorDeps) {
   const intentsTotal = metrics.counter(
     'airlock_executor_intents_total',
     'Intents by action, decision and code',
+    ['action', 'decision', 'code'],
   );
   const sessionsTotal = metrics.counter(
     'airlock_executor_session_opens_total',
     'OpenSession calls by decision and code',
+    ['decision', 'code'],
   );
   const sessionsActive = metrics.gauge('airlock_executor_sessions_active', 'Sessions open at the executor');
   const authorizeSeconds = metrics.histogram(
     'airlock_executor_intent_authorize_duration_seconds',
     'Policy decision plus its durable audit record, per intent, by action and decision',
+    ['action', 'decision'],
   );
   const sessions = new SessionRegistry(
     deps.clock,

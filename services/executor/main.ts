@@ -58,7 +58,7 @@ export async function runExecutor(
   // Spans always exist (their ids go into audit records and Impersonate-Extra);
   // they are exported only when OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT is set. See docs/telemetry.md.
   const telemetry = startTelemetry(telemetryOptionsFromEnv(process.env, 'airlock-executor'));
-  const metrics = new Metrics();
+  const metrics = new Metrics({ processMetrics: true });
   const service = createExecutorService({
     tracer: telemetry.tracer,
     metrics,

@@ -50,7 +50,7 @@ export async function runMediator(configPath: string) {
   // Spans always exist (their ids go into audit records and Impersonate-Extra);
   // they are exported only when OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT is set. See docs/telemetry.md.
   const telemetry = startTelemetry(telemetryOptionsFromEnv(process.env, 'airlock-mediator'));
-  const metrics = new Metrics();
+  const metrics = new Metrics({ processMetrics: true });
   const frontend = createSshFrontend({
     tracer: telemetry.tracer,
     metrics,

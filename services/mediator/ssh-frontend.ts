@@ -135,19 +135,24 @@ export function createSshFrontend(deps: MediatorDeps) {
   const log = deps.logger.child({ component: 'mediator.ssh' });
   const tracer = deps.tracer ?? defaultTracer('airlock.mediator');
   const metrics = deps.metrics ?? new Metrics();
-  const authFailures = metrics.counter('airlock_mediator_auth_failures_total', 'Refused logins by code');
+  const authFailures = metrics.counter('airlock_mediator_auth_failures_total', 'Refused logins by code', [
+    'code',
+  ]);
   const connectionsActive = metrics.gauge('airlock_mediator_connections_active', 'Open SSH connections');
   const sessionsOpened = metrics.counter(
     'airlock_mediator_sessions_total',
     'Executor sessions opened for SSH connections, by result',
+    ['result'],
   );
   const sessionOpenSeconds = metrics.histogram(
     'airlock_mediator_session_open_duration_seconds',
     'From SSH authentication to the executor session (grant, mTLS, OpenSession), by result',
+    ['result'],
   );
   const commandSeconds = metrics.histogram(
     'airlock_mediator_command_duration_seconds',
     'One `ssh gw <command>` from parse to exit status, by command (streams last as long as they run)',
+    ['command'],
     [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
   );
   const unauthenticated = new Map<string, number>();
