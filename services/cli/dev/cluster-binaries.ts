@@ -1,19 +1,12 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import {
-  createWriteStream,
-  existsSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  statSync,
-} from 'node:fs';
+import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, relative } from 'node:path';
 import { AirlockError } from '../../core/errors.js';
 import { repoRoot } from '../../core/repo-root.js';
+import { runLoggedCommand } from './logged-command.js';
 
 /** The Kubernetes release the hermetic cluster is built from (test/cluster/go.mod). */
 export const KUBERNETES_VERSION = 'v1.37.2';
@@ -81,7 +74,7 @@ function goVersion(): string {
 }
 
 export interface EnsureBinariesOptions {
-  /** Called with short progress lines ("building ..."). */
+  /** Called with short progress lines ("building ...", then a heartbeat every 30 s). */
   onProgress?: (line: string) => void;
 }
 
@@ -122,6 +115,8 @@ export async function ensureClusterBinaries(options: EnsureBinariesOptions = {})
   const started = Date.now();
   const args = [
     'build',
+    // -v: each package's name as it is compiled, which the heartbeat reports as the last step.
+    '-v',
     '-trimpath',
     '-ldflags',
     versionLdflags(),
@@ -129,7 +124,13 @@ export async function ensureClusterBinaries(options: EnsureBinariesOptions = {})
     `${staging}/`,
     ...Object.values(CLUSTER_BINARIES),
   ];
-  const status = await runLogged('go', args, moduleDir, logPath);
+  const status = await runLoggedCommand('go', args, {
+    cwd: moduleDir,
+    env: { ...process.env, CGO_ENABLED: '0' },
+    logPath,
+    what: 'building the hermetic cluster',
+    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+  });
   if (status !== 0) {
     rmSync(staging, { recursive: true, force: true });
     const tail = readFileSync(logPath, 'utf8').trimEnd().split('\n').slice(-30).join('\n');
@@ -146,21 +147,6 @@ export async function ensureClusterBinaries(options: EnsureBinariesOptions = {})
   removeStaleBuilds(binRoot, key);
   options.onProgress?.(`built the hermetic cluster in ${Math.round((Date.now() - started) / 1000)} s`);
   return binaries;
-}
-
-function runLogged(command: string, args: string[], cwd: string, logPath: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const log = createWriteStream(logPath);
-    const child = spawn(command, args, {
-      cwd,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, CGO_ENABLED: '0' },
-    });
-    child.stdout.pipe(log, { end: false });
-    child.stderr.pipe(log, { end: false });
-    child.on('error', reject);
-    child.on('close', (code) => log.end(() => resolve(code ?? 1)));
-  });
 }
 
 function removeStaleBuilds(binRoot: string, keep: string): void {
