@@ -763,6 +763,8 @@ describe.each([
     const anonymous = new Executor(
       `127.0.0.1:${gateway.server.port}`,
       grpc.credentials.createSsl(Buffer.from(gateway.executorCa.certPem)),
+      // A real TLS handshake that fails for want of a client certificate (SNI may not be an IP).
+      { 'grpc.ssl_target_name_override': 'localhost' },
     ) as unknown as grpc.Client & { List: (r: object, cb: (e: grpc.ServiceError | null) => void) => void };
     const error = await new Promise<grpc.ServiceError | null>((resolve) =>
       anonymous.List({ kind: 'pods' }, resolve),

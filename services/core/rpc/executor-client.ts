@@ -1,3 +1,5 @@
+import { isIP } from 'node:net';
+import { checkServerIdentity } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import { loadExecutorService, SESSION_METADATA_KEY } from './executor-proto.js';
 import { fromGrpcError } from './grpc-errors.js';
@@ -26,6 +28,39 @@ export interface ExecutorClientOptions {
   serverName?: string;
 }
 
+/**
+ * The TLS server name sent when the executor is dialled by IP address and no
+ * `serverName` is configured. RFC 6066 §3 forbids an IP literal in SNI, and
+ * Node 26 refuses one (`ERR_INVALID_ARG_VALUE`) where Node 20 only warned;
+ * grpc-js (1.14) always sets SNI to the dialled host, so it is given this
+ * reserved name (RFC 6761 `.invalid`) instead, and the certificate is checked
+ * against the dialled address itself (its IP SAN), exactly as before.
+ */
+export const IP_TARGET_SNI = 'executor.airlock.invalid';
+
+/**
+ * TLS options for the executor channel: the name to send and the identity
+ * check. A configured `serverName` is both; otherwise a DNS host is both; an
+ * IP host is checked as an IP SAN and never sent as SNI.
+ */
+export function executorTlsTarget(
+  address: string,
+  serverName?: string,
+): { sni?: string; checkServerIdentity?: grpc.VerifyOptions['checkServerIdentity'] } {
+  if (serverName) return { sni: serverName };
+  const host = hostOf(address);
+  if (isIP(host) === 0) return {};
+  return { sni: IP_TARGET_SNI, checkServerIdentity: (_sni, cert) => checkServerIdentity(host, cert) };
+}
+
+/** The host of `host:port`, `[v6]:port` or a bare host. */
+function hostOf(address: string): string {
+  const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(address);
+  if (bracketed) return bracketed[1] as string;
+  const colon = address.lastIndexOf(':');
+  return colon > 0 && address.indexOf(':') === colon ? address.slice(0, colon) : address;
+}
+
 /** The mediator's HTTP/2 receive window (per stream and per connection) on its executor channel, in bytes. */
 export const EXECUTOR_FLOW_CONTROL_WINDOW = 2 * 1024 * 1024;
 
@@ -48,10 +83,12 @@ export class ExecutorClient {
 
   constructor(options: ExecutorClientOptions) {
     const Executor = loadExecutorService();
+    const target = executorTlsTarget(options.address, options.serverName);
     const credentials = grpc.credentials.createSsl(
       Buffer.from(options.executorCaPem),
       Buffer.from(options.grantKeyPem),
       Buffer.from(options.grantCertPem),
+      target.checkServerIdentity ? { checkServerIdentity: target.checkServerIdentity } : {},
     );
     const channelOptions: grpc.ChannelOptions = {
       // HTTP/2's default 64 KiB receive window caps an exec's stdout at one
@@ -60,7 +97,7 @@ export class ExecutorClient {
       // paused call stops reading, and the window bounds what is buffered.
       'grpc-node.flow_control_window': EXECUTOR_FLOW_CONTROL_WINDOW,
     };
-    if (options.serverName) channelOptions['grpc.ssl_target_name_override'] = options.serverName;
+    if (target.sni) channelOptions['grpc.ssl_target_name_override'] = target.sni;
     this.#client = new Executor(options.address, credentials, channelOptions) as unknown as grpc.Client &
       Record<string, (...args: unknown[]) => unknown>;
     this.#sessionId = options.sessionId;
