@@ -3,10 +3,13 @@ import { describe, expect, it } from 'vitest';
 import { isAirlockError } from '../core/errors.js';
 import { admissionResponse, parseCsrApprovalReview } from './admission-review.js';
 
+// biome-ignore lint/suspicious/noExplicitAny: the tests edit arbitrary paths of a JSON body
+type Json = Record<string, any>;
+
 const PEM = '-----BEGIN CERTIFICATE REQUEST-----\nMIIB\n-----END CERTIFICATE REQUEST-----\n';
 
 /** A review as kube-apiserver 1.37 sends it for `kubectl certificate approve` (trimmed). */
-function body(): Record<string, any> {
+function body(): Json {
   return {
     apiVersion: 'admission.k8s.io/v1',
     kind: 'AdmissionReview',
@@ -17,7 +20,10 @@ function body(): Record<string, any> {
       subResource: 'approval',
       name: 'airlock-req-1-abcd',
       operation: 'UPDATE',
-      userInfo: { username: 'system:serviceaccount:airlock-system:airlock-broker', groups: ['system:serviceaccounts'] },
+      userInfo: {
+        username: 'system:serviceaccount:airlock-system:airlock-broker',
+        groups: ['system:serviceaccounts'],
+      },
       object: {
         metadata: { name: 'airlock-req-1-abcd' },
         spec: {
@@ -53,15 +59,63 @@ describe('parseCsrApprovalReview', () => {
     });
   });
 
-  it.each<[string, (b: Record<string, any>) => void, RegExp]>([
-    ['another apiVersion', (b) => (b.apiVersion = 'admission.k8s.io/v1beta1'), /apiVersion\/kind/],
-    ['another resource', (b) => (b.request.resource.resource = 'pods'), /certificatesigningrequests\/approval/],
-    ['the main resource', (b) => delete b.request.subResource, /certificatesigningrequests\/approval/],
-    ['no object', (b) => delete b.request.object, /request\.object is not an object/],
-    ['a non-base64 request', (b) => (b.request.object.spec.request = 'not base64!'), /is not base64/],
-    ['a fractional TTL', (b) => (b.request.object.spec.expirationSeconds = 1.5), /not an integer/],
-    ['usages not a list', (b) => (b.request.object.spec.usages = 'client auth'), /usages is not a list/],
-    ['a condition without type', (b) => (b.request.object.status.conditions = [{}]), /conditions\[0\]\.type/],
+  it.each<[string, (b: Json) => void, RegExp]>([
+    [
+      'another apiVersion',
+      (b) => {
+        b.apiVersion = 'admission.k8s.io/v1beta1';
+      },
+      /apiVersion\/kind/,
+    ],
+    [
+      'another resource',
+      (b) => {
+        b.request.resource.resource = 'pods';
+      },
+      /certificatesigningrequests\/approval/,
+    ],
+    [
+      'the main resource',
+      (b) => {
+        delete b.request.subResource;
+      },
+      /certificatesigningrequests\/approval/,
+    ],
+    [
+      'no object',
+      (b) => {
+        delete b.request.object;
+      },
+      /request\.object is not an object/,
+    ],
+    [
+      'a non-base64 request',
+      (b) => {
+        b.request.object.spec.request = 'not base64!';
+      },
+      /is not base64/,
+    ],
+    [
+      'a fractional TTL',
+      (b) => {
+        b.request.object.spec.expirationSeconds = 1.5;
+      },
+      /not an integer/,
+    ],
+    [
+      'usages not a list',
+      (b) => {
+        b.request.object.spec.usages = 'client auth';
+      },
+      /usages is not a list/,
+    ],
+    [
+      'a condition without type',
+      (b) => {
+        b.request.object.status.conditions = [{}];
+      },
+      /conditions\[0\]\.type/,
+    ],
   ])('refuses %s (ADMISSION_REVIEW_INVALID)', (_, edit, message) => {
     const b = body();
     edit(b);

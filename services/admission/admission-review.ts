@@ -58,7 +58,8 @@ function invalid(why: string): AirlockError {
 }
 
 function record(value: unknown, path: string): Record<string, unknown> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw invalid(`${path} is not an object`);
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw invalid(`${path} is not an object`);
   return value as Record<string, unknown>;
 }
 
@@ -77,7 +78,8 @@ function list(value: unknown, path: string): unknown[] {
 /** Strict base64 (the JSON encoding of a Go `[]byte`), decoded as text. */
 function base64Text(value: unknown, path: string): string {
   const encoded = text(value, path);
-  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(encoded) || encoded.length % 4 !== 0) throw invalid(`${path} is not base64`);
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(encoded) || encoded.length % 4 !== 0)
+    throw invalid(`${path} is not base64`);
   return Buffer.from(encoded, 'base64').toString('latin1');
 }
 
@@ -90,7 +92,10 @@ function readCsr(object: Record<string, unknown>): ReviewedCsr {
     throw invalid('request.object.spec.expirationSeconds is not an integer');
   }
   const conditionTypes = list(status.conditions, 'request.object.status.conditions').map((raw, index) =>
-    text(record(raw, `request.object.status.conditions[${index}]`).type, `request.object.status.conditions[${index}].type`),
+    text(
+      record(raw, `request.object.status.conditions[${index}]`).type,
+      `request.object.status.conditions[${index}].type`,
+    ),
   );
   return {
     name: text(metadata.name, 'request.object.metadata.name'),
@@ -142,7 +147,9 @@ export function admissionResponse(uid: string, verdict: AdmissionVerdict): objec
     response: {
       uid,
       allowed: verdict.allowed,
-      ...(verdict.allowed ? {} : { status: { code: 403, reason: 'Forbidden', message: verdict.message ?? '' } }),
+      ...(verdict.allowed
+        ? {}
+        : { status: { code: 403, reason: 'Forbidden', message: verdict.message ?? '' } }),
       ...(verdict.auditAnnotations ? { auditAnnotations: { ...verdict.auditAnnotations } } : {}),
     },
   };

@@ -20,7 +20,12 @@ async function csrFor(commonName: string, organizations: string[] = []): Promise
 async function rawCsr(name: string | x509.Name, extensions: x509.Extension[] = []): Promise<string> {
   const algorithm = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
   const keys = (await crypto.subtle.generateKey(algorithm, false, ['sign', 'verify'])) as CryptoKeyPair;
-  const csr = await x509.Pkcs10CertificateRequestGenerator.create({ name, keys, signingAlgorithm: algorithm, extensions });
+  const csr = await x509.Pkcs10CertificateRequestGenerator.create({
+    name,
+    keys,
+    signingAlgorithm: algorithm,
+    extensions,
+  });
   return toPem(csr.rawData, 'CERTIFICATE REQUEST');
 }
 
@@ -45,9 +50,14 @@ function review(requestPem: string, edit: Partial<ReviewedCsr> = {}): CsrApprova
 describe('decideCsrApproval', () => {
   it('allows a person with groups the policy renders, within the TTL', async () => {
     const pem = await csrFor('alice@example.com', ['jit:oncall:payments', 'jit:cluster-read:prod']);
-    expect(await decideCsrApproval(review(pem, { expirationSeconds: 3600 }), RULES)).toEqual({ allowed: true });
+    expect(await decideCsrApproval(review(pem, { expirationSeconds: 3600 }), RULES)).toEqual({
+      allowed: true,
+    });
     expect(
-      await decideCsrApproval(review(await csrFor('bob'), { usages: ['digital signature', 'client auth'] }), RULES),
+      await decideCsrApproval(
+        review(await csrFor('bob'), { usages: ['digital signature', 'client auth'] }),
+        RULES,
+      ),
     ).toEqual({ allowed: true });
   });
 
@@ -81,7 +91,10 @@ describe('decideCsrApproval', () => {
   });
 
   it('refuses two CNs (Go keeps the last one) and other subject attributes', async () => {
-    const twoCns = await decideCsrApproval(review(await rawCsr('CN=alice, CN=system:kube-controller-manager')), RULES);
+    const twoCns = await decideCsrApproval(
+      review(await rawCsr('CN=alice, CN=system:kube-controller-manager')),
+      RULES,
+    );
     expect(twoCns.message).toBe('CSR_SUBJECT_MISMATCH: subject has 2 CN attributes, not 1');
     const ou = await decideCsrApproval(review(await rawCsr('CN=alice, OU=admins')), RULES);
     expect(ou.message).toMatch(/^CSR_SUBJECT_MISMATCH: subject carries other attributes \(OU\)/);
@@ -94,12 +107,24 @@ describe('decideCsrApproval', () => {
   });
 
   it.each<[Partial<ReviewedCsr>, string]>([
-    [{ expirationSeconds: 3601 }, "TTL_TOO_LONG: expirationSeconds 3601 exceeds the policy's maximum of 3600"],
+    [
+      { expirationSeconds: 3601 },
+      "TTL_TOO_LONG: expirationSeconds 3601 exceeds the policy's maximum of 3600",
+    ],
     [{ expirationSeconds: undefined }, 'TTL_TOO_LONG: expirationSeconds is not set'],
-    [{ signerName: 'kubernetes.io/kubelet-serving' }, 'CSR_APPROVAL_REFUSED: signer "kubernetes.io/kubelet-serving"'],
-    [{ usages: ['client auth', 'server auth'] }, 'CSR_APPROVAL_REFUSED: usages ["client auth","server auth"]'],
+    [
+      { signerName: 'kubernetes.io/kubelet-serving' },
+      'CSR_APPROVAL_REFUSED: signer "kubernetes.io/kubelet-serving"',
+    ],
+    [
+      { usages: ['client auth', 'server auth'] },
+      'CSR_APPROVAL_REFUSED: usages ["client auth","server auth"]',
+    ],
     [{ usages: ['digital signature'] }, 'CSR_APPROVAL_REFUSED: usages ["digital signature"]'],
-    [{ creator: 'kubernetes-admin' }, 'CSR_APPROVAL_REFUSED: "system:serviceaccount:airlock-system:airlock-broker" may approve only its own CSRs'],
+    [
+      { creator: 'kubernetes-admin' },
+      'CSR_APPROVAL_REFUSED: "system:serviceaccount:airlock-system:airlock-broker" may approve only its own CSRs',
+    ],
   ])('refuses %j', async (edit, message) => {
     const verdict = await decideCsrApproval(review(await csrFor('alice'), edit), RULES);
     expect(verdict.allowed).toBe(false);
@@ -121,7 +146,9 @@ describe('decideCsrApproval', () => {
 
   it('checks an Approved condition whatever its status, and lets a denial through', async () => {
     const pem = await csrFor('system:kube-controller-manager');
-    expect((await decideCsrApproval(review(pem, { conditionTypes: ['Approved'] }), RULES)).allowed).toBe(false);
+    expect((await decideCsrApproval(review(pem, { conditionTypes: ['Approved'] }), RULES)).allowed).toBe(
+      false,
+    );
     expect((await decideCsrApproval(review(pem, { conditionTypes: ['Denied'] }), RULES)).allowed).toBe(true);
     expect((await decideCsrApproval(review(pem, { conditionTypes: [] }), RULES)).allowed).toBe(true);
   });
@@ -150,6 +177,8 @@ describe('csrApprovalRules', () => {
         for (const rule of approval.autoApprove ?? []) delete rule.maxTtlSeconds;
       }
     });
-    expect(csrApprovalRules(policy, { clusters: ['dev'], namespaces: ['payments'] }).maxExpirationSeconds).toBe(600);
+    expect(
+      csrApprovalRules(policy, { clusters: ['dev'], namespaces: ['payments'] }).maxExpirationSeconds,
+    ).toBe(600);
   });
 });

@@ -64,10 +64,16 @@ function refusal(code: ErrorCode, reason: string): AdmissionVerdict {
 function requestProblem(review: CsrApprovalReview, rules: CsrApprovalRules): AdmissionVerdict | undefined {
   const { csr } = review;
   if (csr.signerName !== KUBE_CLIENT_SIGNER) {
-    return refusal('CSR_APPROVAL_REFUSED', `signer ${JSON.stringify(csr.signerName)} is not ${KUBE_CLIENT_SIGNER}`);
+    return refusal(
+      'CSR_APPROVAL_REFUSED',
+      `signer ${JSON.stringify(csr.signerName)} is not ${KUBE_CLIENT_SIGNER}`,
+    );
   }
   if (!csr.usages.includes('client auth') || csr.usages.some((u) => !CLIENT_USAGES.has(u))) {
-    return refusal('CSR_APPROVAL_REFUSED', `usages ${JSON.stringify(csr.usages)} are not a client certificate's`);
+    return refusal(
+      'CSR_APPROVAL_REFUSED',
+      `usages ${JSON.stringify(csr.usages)} are not a client certificate's`,
+    );
   }
   if (csr.creator !== review.username) {
     return refusal(
@@ -87,22 +93,23 @@ function requestProblem(review: CsrApprovalReview, rules: CsrApprovalRules): Adm
   return undefined;
 }
 
-function subjectProblem(
-  identity: KubeCsrIdentity,
-  rules: CsrApprovalRules,
-): AdmissionVerdict | undefined {
+function subjectProblem(identity: KubeCsrIdentity, rules: CsrApprovalRules): AdmissionVerdict | undefined {
   const mismatch = (why: string) => refusal('CSR_SUBJECT_MISMATCH', `subject ${why}`);
   const { commonNames, organizations, otherAttributes, extensionOids } = identity;
   if (commonNames.length !== 1) return mismatch(`has ${commonNames.length} CN attributes, not 1`);
   const commonName = commonNames[0]!;
   if (!PERSON_NAME.test(commonName)) {
-    return mismatch(`CN ${JSON.stringify(commonName)} is not a person's name (empty, ":", or control characters)`);
+    return mismatch(
+      `CN ${JSON.stringify(commonName)} is not a person's name (empty, ":", or control characters)`,
+    );
   }
   if (otherAttributes.length > 0) return mismatch(`carries other attributes (${otherAttributes.join(', ')})`);
   if (new Set(organizations).size !== organizations.length) return mismatch('repeats an O attribute');
   const foreign = organizations.filter((o) => !rules.groups.has(o));
   if (foreign.length > 0) {
-    return mismatch(`O ${foreign.map((o) => JSON.stringify(o)).join(', ')} is not a group the policy renders`);
+    return mismatch(
+      `O ${foreign.map((o) => JSON.stringify(o)).join(', ')} is not a group the policy renders`,
+    );
   }
   if (extensionOids.includes(SUBJECT_ALT_NAME)) {
     return refusal('CSR_APPROVAL_REFUSED', 'the CSR requests a subjectAltName');

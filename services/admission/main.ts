@@ -36,7 +36,10 @@ export async function startAdmission(config: AdmissionConfig): Promise<RunningAd
   const policy = loadPolicy(readFileSync(config.policyFile, 'utf8'));
   const rules = csrApprovalRules(policy, { clusters: [config.cluster], namespaces: config.namespaces });
   assertPrivateKeyFile(config.tls.keyFile, 'tls.keyFile');
-  const tls = { cert: readFileSync(config.tls.certFile, 'utf8'), key: readFileSync(config.tls.keyFile, 'utf8') };
+  const tls = {
+    cert: readFileSync(config.tls.certFile, 'utf8'),
+    key: readFileSync(config.tls.keyFile, 'utf8'),
+  };
 
   const metrics = new Metrics();
   const reviews = metrics.counter(
@@ -52,7 +55,9 @@ export async function startAdmission(config: AdmissionConfig): Promise<RunningAd
     tls,
     config.listen,
   );
-  const ops = config.ops ? await startOpsServer({ listen: config.ops.listen, metrics, checks: {} }) : undefined;
+  const ops = config.ops
+    ? await startOpsServer({ listen: config.ops.listen, metrics, checks: {} })
+    : undefined;
   logger.info(
     {
       url: `${webhook.url}${CSR_APPROVAL_PATH}`,

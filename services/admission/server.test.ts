@@ -44,10 +44,16 @@ describe('the CSR approval webhook over HTTPS', () => {
 
   function call(method: string, path: string, body?: string): Promise<{ status: number; text: string }> {
     return new Promise((resolve, reject) => {
-      const req = request(`${admission.url}${path}`, { method, ca, headers: { 'content-type': 'application/json' } });
+      const req = request(`${admission.url}${path}`, {
+        method,
+        ca,
+        headers: { 'content-type': 'application/json' },
+      });
       req.on('response', (res) => {
         let text = '';
-        res.on('data', (chunk: Buffer) => (text += chunk.toString('utf8')));
+        res.on('data', (chunk: Buffer) => {
+          text += chunk.toString('utf8');
+        });
         res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
       });
       req.on('error', reject);
@@ -81,11 +87,17 @@ describe('the CSR approval webhook over HTTPS', () => {
   });
 
   it('refuses system:kube-controller-manager with its code, for the API server to show', async () => {
-    const answer = await call('POST', '/csr-approval', await reviewBody('system:kube-controller-manager', []));
+    const answer = await call(
+      'POST',
+      '/csr-approval',
+      await reviewBody('system:kube-controller-manager', []),
+    );
     expect(answer.status).toBe(200);
     const { response } = JSON.parse(answer.text);
     expect(response).toMatchObject({ uid: 'uid-7', allowed: false, status: { code: 403 } });
-    expect(response.status.message).toMatch(/^CSR_SUBJECT_MISMATCH: subject CN "system:kube-controller-manager"/);
+    expect(response.status.message).toMatch(
+      /^CSR_SUBJECT_MISMATCH: subject CN "system:kube-controller-manager"/,
+    );
     expect(response.auditAnnotations.code).toBe('CSR_SUBJECT_MISMATCH');
   });
 

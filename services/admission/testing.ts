@@ -24,7 +24,11 @@ export async function writeAdmissionTestFiles(
   const now = new Date();
   // Any tier CA serves: the API server trusts exactly the caBundle it is given.
   const ca = await createTierCa({ tier: 'broker', commonName: 'airlock broker CA (admission test)', now });
-  const serving = await issueServingCertificate(ca, { dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'], now });
+  const serving = await issueServingCertificate(ca, {
+    dnsNames: ['localhost'],
+    ipAddresses: ['127.0.0.1'],
+    now,
+  });
   const certFile = join(dir, 'tls.crt');
   const keyFile = join(dir, 'tls.key');
   writeFileSync(certFile, `${serving.certPem}${ca.certPem}`);

@@ -63,7 +63,12 @@ export interface KubeCsrSubject {
  * SubjectPublicKeyInfo (DER) of the CSR.
  */
 export async function checkKubeCsrSubject(csrPem: string, expected: KubeCsrSubject): Promise<Uint8Array> {
-  const { commonNames, organizations, otherAttributes: others, publicKey } = await readKubeCsrIdentity(csrPem);
+  const {
+    commonNames,
+    organizations,
+    otherAttributes: others,
+    publicKey,
+  } = await readKubeCsrIdentity(csrPem);
   const want = `CN=${expected.commonName}, O=${[...expected.organizations].join(', O=')}`;
   const mismatch = (why: string) =>
     new AirlockError('CSR_SUBJECT_MISMATCH', `csr subject must be exactly ${want}: ${why}`);

@@ -47,7 +47,10 @@ describe('deploy/base configuration', () => {
     const admission = loadAdmissionConfig(config('admission.json'));
     expect(admission.cluster).toBe(loadExecutorConfig(config('executor.json')).cluster);
     expect(admission.cluster).toBe(loadBrokerConfig(config('broker.json')).kubeCertificates?.cluster);
-    expect(admission.tls).toEqual({ certFile: '/etc/airlock/tls/tls.crt', keyFile: '/etc/airlock/tls/tls.key' });
+    expect(admission.tls).toEqual({
+      certFile: '/etc/airlock/tls/tls.crt',
+      keyFile: '/etc/airlock/tls/tls.key',
+    });
     // The Deployment's probes use the port named ops (9464).
     expect(admission.ops?.listen).toBe('0.0.0.0:9464');
   });
