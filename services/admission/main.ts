@@ -2,7 +2,7 @@
  * Composition root of the CSR approval webhook (`airlock-admission`): reads
  * its config, the policy and its serving key pair, derives the approval
  * rules, and serves them over HTTPS for the API server
- * (deploy/components/csr-approval-webhook; docs/kubectl.md).
+ * (deploy/base/csr-approval-webhook.yaml; docs/kubectl.md).
  *
  * It is its own process, with its own ServiceAccount and no Kubernetes
  * credentials at all, because it guards against a compromised broker or
@@ -84,7 +84,7 @@ executor may approve a CertificateSigningRequest. It allows only client
 certificates for CN=<a person> (no ":"), O = groups the policy renders
 (jit:...), with expirationSeconds at most the policy's longest TTL.
 POST ${CSR_APPROVAL_PATH} takes an admission.k8s.io/v1 AdmissionReview.
-See docs/kubectl.md and deploy/components/csr-approval-webhook.`;
+See docs/kubectl.md and deploy/base/csr-approval-webhook.yaml.`;
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   await serviceMain('admission', HELP, async (configPath) => {
