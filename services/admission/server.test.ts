@@ -77,7 +77,12 @@ describe('the CSR approval webhook over HTTPS', () => {
   });
 
   it('allows a person with the example policy’s groups', async () => {
-    const answer = await call('POST', '/csr-approval', await reviewBody('alice', ['jit:oncall:payments']));
+    // As the API server calls it: with the webhook's timeout as a query parameter.
+    const answer = await call(
+      'POST',
+      '/csr-approval?timeout=10s',
+      await reviewBody('alice', ['jit:oncall:payments']),
+    );
     expect(answer.status).toBe(200);
     expect(JSON.parse(answer.text)).toEqual({
       apiVersion: 'admission.k8s.io/v1',

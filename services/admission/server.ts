@@ -66,7 +66,9 @@ export function createCsrApprovalHandler(
   const log = deps.logger.child({ component: 'admission.csr-approval' });
   return (req, res) => {
     void (async () => {
-      if (req.url !== CSR_APPROVAL_PATH || req.method !== 'POST') {
+      // The API server appends `?timeout=10s` (the webhook's timeoutSeconds) to the path.
+      const path = new URL(req.url ?? '/', 'https://webhook.invalid').pathname;
+      if (path !== CSR_APPROVAL_PATH || req.method !== 'POST') {
         send(res, 404, 'not found');
         return;
       }
