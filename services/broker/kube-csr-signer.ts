@@ -15,8 +15,7 @@
  */
 import { AirlockError } from '../core/errors.js';
 import { MIN_KUBE_CERT_SECONDS } from '../core/kube-csr.js';
-import { pemBlocks } from '../core/x509/certificate-input.js';
-import { x509 } from '../core/x509/provider.js';
+import { readKubeCsrIdentity } from '../core/kube-csr-subject.js';
 
 // The signer itself is shared with the executor's csr mode (services/core/kube-csr.ts).
 export {
@@ -54,60 +53,22 @@ export interface KubeCsrSubject {
   readonly organizations: readonly string[];
 }
 
-const COMMON_NAME = '2.5.4.3';
-const ORGANIZATION = '2.5.4.10';
-
 /**
  * Refuses (`CSR_SUBJECT_MISMATCH`) a CSR whose subject is not exactly
  * `CN=<expected.commonName>` and one `O` per expected group (any order, no
  * repeats, nothing else). Several CNs are refused outright: Go's
  * `pkix.Name` keeps the last CN, so a check that read the first one could be
  * bypassed. Also refuses an unparseable CSR or a bad self-signature
- * (`X509_INVALID`). Returns the SubjectPublicKeyInfo (DER) of the CSR.
+ * (`X509_INVALID`, services/core/kube-csr-subject.ts). Returns the
+ * SubjectPublicKeyInfo (DER) of the CSR.
  */
 export async function checkKubeCsrSubject(csrPem: string, expected: KubeCsrSubject): Promise<Uint8Array> {
-  const blocks = typeof csrPem === 'string' ? pemBlocks(csrPem, 'CERTIFICATE REQUEST') : [];
-  if (blocks.length !== 1) {
-    throw new AirlockError('X509_INVALID', 'csr must be one PEM CERTIFICATE REQUEST');
-  }
-  let request: x509.Pkcs10CertificateRequest;
-  try {
-    request = new x509.Pkcs10CertificateRequest(Uint8Array.from(blocks[0]!));
-  } catch (cause) {
-    throw new AirlockError('X509_INVALID', 'csr is not a certificate signing request', {
-      cause,
-      detail: String(cause),
-    });
-  }
-  const algorithm = request.publicKey.algorithm as { name: string; namedCurve?: string };
-  const supported =
-    algorithm.name === 'Ed25519' || (algorithm.name === 'ECDSA' && algorithm.namedCurve === 'P-256');
-  if (!supported) {
-    throw new AirlockError('X509_INVALID', 'csr key must be ECDSA P-256 or Ed25519', {
-      detail: `${algorithm.name} ${algorithm.namedCurve ?? ''}`.trim(),
-    });
-  }
-  let valid = false;
-  try {
-    valid = await request.verify();
-  } catch {
-    valid = false;
-  }
-  if (!valid) throw new AirlockError('X509_INVALID', 'csr self-signature does not verify');
-
-  const commonNames: string[] = [];
-  const organizations: string[] = [];
-  const others: string[] = [];
-  for (const rdn of request.subjectName.toJSON()) {
-    for (const [type, values] of Object.entries(rdn)) {
-      const oid = type === 'CN' ? COMMON_NAME : type === 'O' ? ORGANIZATION : type;
-      for (const value of values) {
-        if (oid === COMMON_NAME) commonNames.push(value);
-        else if (oid === ORGANIZATION) organizations.push(value);
-        else others.push(type);
-      }
-    }
-  }
+  const {
+    commonNames,
+    organizations,
+    otherAttributes: others,
+    publicKey,
+  } = await readKubeCsrIdentity(csrPem);
   const want = `CN=${expected.commonName}, O=${[...expected.organizations].join(', O=')}`;
   const mismatch = (why: string) =>
     new AirlockError('CSR_SUBJECT_MISMATCH', `csr subject must be exactly ${want}: ${why}`);
@@ -119,5 +80,5 @@ export async function checkKubeCsrSubject(csrPem: string, expected: KubeCsrSubje
   if (extra.length > 0) throw mismatch(`O ${extra.map((o) => JSON.stringify(o)).join(', ')} not granted`);
   const missing = expected.organizations.filter((o) => !organizations.includes(o));
   if (missing.length > 0) throw mismatch(`O ${missing.map((o) => JSON.stringify(o)).join(', ')} missing`);
-  return new Uint8Array(request.publicKey.rawData);
+  return publicKey;
 }

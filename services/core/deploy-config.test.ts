@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadAllYaml } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
+import { loadAdmissionConfig } from '../admission/config.js';
 import { loadBrokerConfig } from '../broker/config.js';
 import { DENY_LIST_KEY, KRL_KEY } from '../broker/revocation-config-map.js';
 import { loadExecutorConfig } from '../executor/config.js';
@@ -40,6 +41,18 @@ describe('deploy/base configuration', () => {
     expect(loadBrokerConfig(config('broker.json')).listen.port).toBe(8443);
     // The broker Deployment probes /healthz and /readyz on the port named ops (9464).
     expect(loadBrokerConfig(config('broker.json')).ops?.listen).toBe('0.0.0.0:9464');
+  });
+
+  it('configures the CSR approval webhook for the cluster the broker and the executor sign for', () => {
+    const admission = loadAdmissionConfig(config('admission.json'));
+    expect(admission.cluster).toBe(loadExecutorConfig(config('executor.json')).cluster);
+    expect(admission.cluster).toBe(loadBrokerConfig(config('broker.json')).kubeCertificates?.cluster);
+    expect(admission.tls).toEqual({
+      certFile: '/etc/airlock/tls/tls.crt',
+      keyFile: '/etc/airlock/tls/tls.key',
+    });
+    // The Deployment's probes use the port named ops (9464).
+    expect(admission.ops?.listen).toBe('0.0.0.0:9464');
   });
 
   it('ships the reviewed example policy unchanged', () => {

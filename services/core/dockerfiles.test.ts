@@ -48,7 +48,7 @@ function deployment(tier: string): { image: string; script: string } {
 }
 
 describe.each([
-  { file: 'Dockerfile.mediator', image: 'airlock-mediator', tiers: ['mediator', 'broker'] },
+  { file: 'Dockerfile.mediator', image: 'airlock-mediator', tiers: ['mediator', 'broker', 'admission'] },
   { file: 'Dockerfile.executor', image: 'airlock-executor', tiers: ['executor'] },
 ])('$file', ({ file, image, tiers }) => {
   const all = instructions(readFileSync(join(repoRoot(), file), 'utf8'));

@@ -108,7 +108,10 @@ export const SYSTEM_CODES = [
   'REQUEST_EXPIRED',
   /** Broker: policy refuses this approval (self-approval, approver not in group, approved twice). */
   'APPROVAL_NOT_ALLOWED',
-  /** Broker: a Kubernetes client CSR's subject is not CN=<requester>, O=<exactly the scope's jit: groups>. */
+  /**
+   * Broker: a Kubernetes client CSR's subject is not CN=<requester>, O=<exactly the scope's jit: groups>.
+   * CSR approval webhook: the subject is not CN=<a person> (no `:`), O ⊆ the policy's `jit:` groups.
+   */
   'CSR_SUBJECT_MISMATCH',
   /** Broker: Kubernetes client certificates are not configured on this broker (no `kubeCertificates`). */
   'KUBE_CERT_UNAVAILABLE',
@@ -118,6 +121,13 @@ export const SYSTEM_CODES = [
   'DEV_KUBECONFIG_INVALID',
   /** `airlock dev up --kubeconfig` / `dev down`: the cluster's API server does not answer. */
   'DEV_CLUSTER_UNREACHABLE',
+  /**
+   * CSR approval webhook (services/admission): an airlock identity may not approve this
+   * CertificateSigningRequest (another signer, other usages, not its own, a subjectAltName).
+   */
+  'CSR_APPROVAL_REFUSED',
+  /** CSR approval webhook: the AdmissionReview is malformed or not for `certificatesigningrequests/approval`. */
+  'ADMISSION_REVIEW_INVALID',
 ] as const;
 
 export type ErrorCode =

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import {
@@ -8,7 +8,7 @@ import {
   loadAllYaml,
   type V1ResourceAttributes,
 } from '@kubernetes/client-node';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot } from '../../services/core/repo-root.js';
 import { adminKubeConfig, clusterInfo } from '../support/kube.js';
 
@@ -31,6 +31,13 @@ describe('deploy/: the manifests against a real kube-apiserver', () => {
       .makeApiClient(CoreV1Api)
       .createNamespace({ body: { metadata: { name: 'payments' } } })
       .catch(() => {});
+  });
+
+  afterAll(() => {
+    // The applied CSR approval webhook has no running pod here (no images in the hermetic
+    // cluster) and fails closed, so it would refuse the airlock-broker ServiceAccount's
+    // approvals in later test files (kube-credentials.test.ts). Remove it; the rest stays.
+    kubectl(['delete', 'validatingwebhookconfiguration', 'airlock-csr-approval', '--ignore-not-found']);
   });
 
   it.each([
@@ -88,7 +95,14 @@ describe('deploy/: the manifests against a real kube-apiserver', () => {
       { verb: 'create', group: 'certificates.k8s.io', resource: 'certificatesigningrequests' },
     ]) {
       expect(await can('airlock-mediator', attributes)).toBe(false);
+      // The CSR approval webhook makes no Kubernetes call: no token, no rights either.
+      expect(await can('airlock-admission', attributes)).toBe(false);
     }
+    const admissionSa = await core.readNamespacedServiceAccount({
+      namespace: 'airlock-system',
+      name: 'airlock-admission',
+    });
+    expect(admissionSa.automountServiceAccountToken).toBe(false);
     expect(
       await can('airlock-broker', {
         verb: 'create',
@@ -151,11 +165,94 @@ describe('deploy/: the manifests against a real kube-apiserver', () => {
     }
   });
 
+  it('registers the CSR approval webhook for approvals by airlock-system ServiceAccounts, failing closed (finding 2)', () => {
+    const configuration = JSON.parse(
+      kubectl(['get', 'validatingwebhookconfiguration', 'airlock-csr-approval', '-o', 'json']).stdout,
+    ) as { webhooks: Record<string, unknown>[] };
+    expect(configuration.webhooks).toHaveLength(1);
+    expect(configuration.webhooks[0]).toMatchObject({
+      name: 'csr-approval.airlock.dev',
+      failurePolicy: 'Fail',
+      sideEffects: 'None',
+      clientConfig: {
+        service: { namespace: 'airlock-system', name: 'airlock-admission', path: '/csr-approval', port: 443 },
+      },
+      rules: [
+        {
+          apiGroups: ['certificates.k8s.io'],
+          apiVersions: ['v1'],
+          operations: ['UPDATE'],
+          resources: ['certificatesigningrequests/approval'],
+          scope: 'Cluster',
+        },
+      ],
+      matchConditions: [
+        {
+          name: 'airlock-identities',
+          expression: "request.userInfo.groups.exists(g, g == 'system:serviceaccounts:airlock-system')",
+        },
+      ],
+    });
+  });
+
+  it('finding 5: the rendered prod overlay lets the executor open connections on 443/6443 only to the API server address', () => {
+    const egressOf = (overlayDir: string) => {
+      const built = kubectl(['kustomize', overlayDir]);
+      expect(built.stderr).toBe('');
+      const objects = loadAllYaml(built.stdout) as {
+        kind: string;
+        metadata: { name: string };
+        spec?: { egress?: { to?: { ipBlock?: { cidr: string } }[]; ports?: { port: number | string }[] }[] };
+      }[];
+      // The address source is local configuration: rendered into the policy, never applied itself.
+      expect(objects.some((o) => o.kind === 'ConfigMap' && o.metadata.name === 'airlock-api-server')).toBe(
+        false,
+      );
+      const policy = objects.find(
+        (o) => o.kind === 'NetworkPolicy' && o.metadata.name === 'airlock-executor-egress',
+      );
+      return policy?.spec?.egress ?? [];
+    };
+    const prod = join(repoRoot(), 'deploy', 'overlays', 'prod');
+    const shippedCidr = /^\s+cidr: (\S+)$/m.exec(readFileSync(join(prod, 'api-server.yaml'), 'utf8'))?.[1];
+    expect(shippedCidr).toBe('192.0.2.10/32');
+    const rules = egressOf(prod);
+    expect(rules).toEqual([
+      {
+        to: [{ ipBlock: { cidr: '192.0.2.10/32' } }],
+        ports: [
+          { protocol: 'TCP', port: 443 },
+          { protocol: 'TCP', port: 6443 },
+        ],
+      },
+      {
+        ports: [
+          { protocol: 'UDP', port: 53 },
+          { protocol: 'TCP', port: 53 },
+        ],
+      },
+    ]);
+
+    // An operator's copy of the overlay with its own API server address gets exactly that.
+    const dir = mkdtempSync(join(tmpdir(), 'airlock-prod-overlay-'));
+    try {
+      const copy = join(dir, 'deploy', 'overlays', 'prod');
+      cpSync(prod, copy, { recursive: true });
+      cpSync(join(repoRoot(), 'deploy', 'base'), join(dir, 'deploy', 'base'), { recursive: true });
+      const apiServer = join(copy, 'api-server.yaml');
+      writeFileSync(apiServer, readFileSync(apiServer, 'utf8').replace('192.0.2.10/32', '10.20.0.5/32'));
+      expect(egressOf(copy)[0]?.to).toEqual([{ ipBlock: { cidr: '10.20.0.5/32' } }]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('runs every tier under the restricted Pod Security profile', () => {
     const pods = JSON.parse(kubectl(['get', 'deployments', '-n', 'airlock-system', '-o', 'json']).stdout) as {
       items: { metadata: { name: string }; spec: { template: { spec: PodSpecJson } } }[];
     };
     expect(pods.items.map((d) => d.metadata.name).sort()).toEqual([
+      'airlock-admission',
       'airlock-broker',
       'airlock-executor',
       'airlock-mediator',
@@ -204,7 +301,7 @@ describe('deploy/: the manifests against a real kube-apiserver', () => {
         };
       }[];
     };
-    expect(deployments.items).toHaveLength(3);
+    expect(deployments.items).toHaveLength(4);
     for (const { metadata, spec } of deployments.items) {
       const { securityContext, volumes } = spec.template.spec;
       expect({ name: metadata.name, ...securityContext }).toMatchObject({

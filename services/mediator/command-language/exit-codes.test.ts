@@ -83,6 +83,8 @@ const EXPECTED: Readonly<Record<string, number>> = {
   // `airlock dev up --kubeconfig` codes: never the outcome of an SSH command.
   DEV_KUBECONFIG_INVALID: 70,
   DEV_CLUSTER_UNREACHABLE: 70,
+  CSR_APPROVAL_REFUSED: 70,
+  ADMISSION_REVIEW_INVALID: 70,
 };
 
 const CATALOGUE: readonly ErrorCode[] = [...CERT_CODES, ...POLICY_CODES, ...SYSTEM_CODES];
