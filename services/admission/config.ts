@@ -5,7 +5,9 @@
  * `airlock policy rbac` renders the executor's RBAC for, so a certificate
  * can carry exactly the groups RBAC knows about.
  */
+
 import { loadConfigFile, resolveFrom, SCHEMA } from '../core/config-file.js';
+import type { LogLevel } from '../core/logging.js';
 import { CLUSTER_NAME, NAMESPACE_NAME } from '../core/policy/groups.js';
 
 export interface AdmissionConfig {
@@ -20,7 +22,7 @@ export interface AdmissionConfig {
   namespaces: string[];
   /** Local operations endpoint: /healthz, /readyz, /metrics. Absent: not served. */
   ops?: { listen: string };
-  logLevel: string;
+  logLevel: LogLevel;
 }
 
 export const admissionConfigSchema = {

@@ -10,7 +10,7 @@
  * is meant to check.
  */
 import { readFileSync } from 'node:fs';
-import pino from 'pino';
+import { createLogger } from '../core/logging.js';
 import { Metrics, startOpsServer } from '../core/ops-server.js';
 import { loadPolicy } from '../core/policy/index.js';
 import { assertPrivateKeyFile } from '../core/private-key-file.js';
@@ -28,11 +28,7 @@ export interface RunningAdmission {
 
 /** Starts the webhook from a loaded config. */
 export async function startAdmission(config: AdmissionConfig): Promise<RunningAdmission> {
-  const logger = pino({
-    level: config.logLevel,
-    base: { tier: 'admission' },
-    redact: { paths: ['*.privateKey', '*.privateKeyPem', '*.token'], censor: '[redacted]' },
-  });
+  const logger = createLogger({ tier: 'admission', level: config.logLevel });
   const policy = loadPolicy(readFileSync(config.policyFile, 'utf8'));
   const rules = csrApprovalRules(policy, { clusters: [config.cluster], namespaces: config.namespaces });
   assertPrivateKeyFile(config.tls.keyFile, 'tls.keyFile');
@@ -45,6 +41,7 @@ export async function startAdmission(config: AdmissionConfig): Promise<RunningAd
   const reviews = metrics.counter(
     'airlock_admission_csr_approval_reviews_total',
     'CSR approval reviews answered, by decision (allow, deny, invalid) and error code.',
+    ['decision', 'code'],
   );
   const webhook = await listenWebhook(
     createCsrApprovalHandler({
