@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { posix } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ARGV_LIMITS } from './argv.js';
@@ -418,6 +419,61 @@ describe('properties', () => {
       ),
       { numRuns: 500 },
     );
+  });
+
+  const pathArg = fc
+    .array(fc.constantFrom('proc', '1', 'self', 'environ', 'x', '.', '..', ''), { minLength: 1, maxLength: 7 })
+    .chain((segs) => fc.constantFrom(`/${segs.join('/')}`, segs.join('/')))
+    .filter((a) => a !== '' && !a.startsWith('-'));
+  const profileWith = (a0: string, deny: readonly string[]): Policy =>
+    loadPolicy({
+      version: 1,
+      limits: { maxTtlSeconds: 600 },
+      profiles: {
+        p: {
+          groups: ['jit:p'],
+          requesterGroups: ['g'],
+          scope: { clusters: ['*'], namespaces: ['*'], pods: ['*'] },
+          actions: { exec: {} },
+          commands: { matchBasename: false, allow: [{ argv: [a0, '...'] }], deny: [{ argv: deny }] },
+          approval: { manual: { approverGroups: ['a'], count: 1, pendingExpirySeconds: 600 } },
+        },
+      },
+    });
+
+  it('property: a deny rule on a path pattern that matches some normalised argument denies, at any position, and argv is not rewritten', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.oneof(pathArg, token, fc.constantFrom('--', '-A', '-vET')), { minLength: 1, maxLength: 6 }),
+        fc.nat(),
+        fc.array(fc.boolean(), { minLength: 8, maxLength: 8 }),
+        (args, pick, stars) => {
+          const absolute = args.filter((a) => a.startsWith('/'));
+          fc.pre(absolute.length > 0);
+          // The oracle: Node's lexical POSIX normalisation, without a trailing "/".
+          const target = posix.normalize(absolute[pick % absolute.length]!).replace(/(.)\/+$/, '$1');
+          fc.pre(!target.split('/').includes('..'));
+          const pattern = target
+            .split('/')
+            .map((s, i) => (i > 0 && s !== '' && stars[i % stars.length] ? '*' : s))
+            .join('/');
+          const argv = Object.freeze(['cat', ...args]);
+          const result = authorizeArgv(profileWith('cat', ['cat', pattern]), 'p', argv);
+          expect(result).toMatchObject({ allow: false, code: 'COMMAND_DENIED' });
+          expect(argv).toEqual(['cat', ...args]);
+        },
+      ),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('the same argv without the denied path is allowed (the deny is what refuses)', () => {
+    const p = profileWith('cat', ['cat', '/proc/*/environ']);
+    expect(authorizeArgv(p, 'p', ['cat', '/proc/1/status', '--', '-A'])).toMatchObject({ allow: true });
+    expect(authorizeArgv(p, 'p', ['cat', '/proc/1/status', '/proc/1//environ'])).toMatchObject({
+      allow: false,
+      rule: 'profiles.p.commands.deny[0]',
+    });
   });
 
   it('caps argument length', () => {
