@@ -266,6 +266,8 @@ describe('runbook sessions', () => {
 
 interface CorpusEntry {
   name: string;
+  /** The profile the entry is tried under; default `corpus.scope.profile`. */
+  profile?: string;
   argv: (string | { repeat: string; times: number })[];
   why: string;
   extraArgs?: { arg: string; times: number };
@@ -292,7 +294,11 @@ describe('bypass corpus', () => {
       pod: corpus.pod,
       argv: corpusArgv(entry),
     };
-    const result = authorizeIntent(lenient, corpus.scope, intent);
+    const result = authorizeIntent(
+      lenient,
+      { ...corpus.scope, profile: entry.profile ?? corpus.scope.profile },
+      intent,
+    );
     expect(result, entry.why).toMatchObject({ allow: false });
     if (!result.allow)
       expect(['COMMAND_DENIED', 'COMMAND_NOT_ALLOWED', 'SHELL_NOT_ALLOWED']).toContain(result.code);
@@ -310,6 +316,22 @@ describe('bypass corpus', () => {
         authorizeIntent(lenient, corpus.scope, { action: 'exec', namespace: 'payments', pod: 'api-0', argv }),
       ).toMatchObject({
         allow: true,
+      });
+    }
+  });
+  it('the readers profile still allows reading files its deny rules do not name, exactly as typed', () => {
+    const readers = { ...corpus.scope, profile: 'readers' };
+    for (const argv of [
+      ['cat', '/proc/1/status'],
+      ['cat', '/proc/1//status', '--'],
+      ['cat', '-A', '/proc/self/root/etc/hostname'],
+      ['cat', '/var/run/secrets/kubernetes.io/serviceaccount/ca.crt'],
+    ]) {
+      expect(
+        authorizeIntent(lenient, readers, { action: 'exec', namespace: 'payments', pod: 'api-0', argv }),
+      ).toEqual({
+        allow: true,
+        rule: 'profiles.readers.commands.allow[0]',
       });
     }
   });
@@ -422,7 +444,10 @@ describe('properties', () => {
   });
 
   const pathArg = fc
-    .array(fc.constantFrom('proc', '1', 'self', 'environ', 'x', '.', '..', ''), { minLength: 1, maxLength: 7 })
+    .array(fc.constantFrom('proc', '1', 'self', 'environ', 'x', '.', '..', ''), {
+      minLength: 1,
+      maxLength: 7,
+    })
     .chain((segs) => fc.constantFrom(`/${segs.join('/')}`, segs.join('/')))
     .filter((a) => a !== '' && !a.startsWith('-'));
   const profileWith = (a0: string, deny: readonly string[]): Policy =>
@@ -444,7 +469,10 @@ describe('properties', () => {
   it('property: a deny rule on a path pattern that matches some normalised argument denies, at any position, and argv is not rewritten', () => {
     fc.assert(
       fc.property(
-        fc.array(fc.oneof(pathArg, token, fc.constantFrom('--', '-A', '-vET')), { minLength: 1, maxLength: 6 }),
+        fc.array(fc.oneof(pathArg, token, fc.constantFrom('--', '-A', '-vET')), {
+          minLength: 1,
+          maxLength: 6,
+        }),
         fc.nat(),
         fc.array(fc.boolean(), { minLength: 8, maxLength: 8 }),
         (args, pick, stars) => {
