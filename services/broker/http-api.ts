@@ -38,6 +38,7 @@ export function httpStatusFor(code: ErrorCode): number {
     case 'AUTH_REQUIRED':
     case 'AUTH_INVALID':
     case 'AUTH_EXPIRED':
+    case 'AUTH_UNVERIFIED':
       return 401;
     case 'ACCESS_FORBIDDEN':
     case 'APPROVAL_NOT_ALLOWED':
@@ -96,7 +97,12 @@ export interface BrokerApiDeps {
   readonly observer?: BrokerHttpObserver;
 }
 
-const AUTH_FAILURES: ReadonlySet<ErrorCode> = new Set(['AUTH_REQUIRED', 'AUTH_INVALID', 'AUTH_EXPIRED']);
+const AUTH_FAILURES: ReadonlySet<ErrorCode> = new Set([
+  'AUTH_REQUIRED',
+  'AUTH_INVALID',
+  'AUTH_EXPIRED',
+  'AUTH_UNVERIFIED',
+]);
 
 function send(res: ServerResponse, status: number, body: unknown): void {
   const text = `${JSON.stringify(body)}\n`;
