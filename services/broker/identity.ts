@@ -167,7 +167,11 @@ export function createOidcVerifier(settings: OidcSettings, clock: () => Date): O
         throw new AirlockError(
           'AUTH_UNVERIFIED',
           `the identity provider has not verified your ${settings.usernameClaim} (${verified} is not true)`,
-          { detail: `${verified}: ${JSON.stringify(claims[verified] ?? null)}` },
+          {
+            detail:
+              `sub ${JSON.stringify(claims.sub)}, ${settings.usernameClaim} ${JSON.stringify(user)}, ` +
+              `${verified} ${JSON.stringify(claims[verified] ?? null)}`,
+          },
         );
       }
       const raw = claims[settings.groupsClaim] ?? [];

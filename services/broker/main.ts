@@ -324,6 +324,7 @@ export async function startBroker(
     },
     log,
     observer: brokerMetrics,
+    audit,
   });
   await audit.append({
     event: 'config.loaded',
