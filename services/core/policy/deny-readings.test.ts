@@ -2,7 +2,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { argReadings, compileDenyElement, normalisePath, readingsMatch } from './deny-readings.js';
 
-const matches = (pattern: string, arg: string) => readingsMatch(compileDenyElement(pattern), argReadings(arg));
+const matches = (pattern: string, arg: string) =>
+  readingsMatch(compileDenyElement(pattern), argReadings(arg));
 
 describe('normalisePath', () => {
   it.each([
