@@ -8,6 +8,10 @@
  * Evaluator: every policy the loader accepts is linted and asked about
  * random intents of every action for each of its profiles; authorizeIntent
  * always answers allow (with a rule) or deny (with a known code).
+ * Deny rules (finding 6): for any arguments, adding more arguments anywhere,
+ * or writing a denied path in another spelling (`//`, `.`, `x/..`, a procfs
+ * root prefix, a trailing `/`), never turns a deny into an allow; argv is
+ * never rewritten.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -15,6 +19,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { AirlockError, POLICY_CODES } from '../services/core/errors.js';
 import {
+  authorizeArgv,
   authorizeIntent,
   type Intent,
   lintPolicy,
@@ -159,6 +164,44 @@ describe('fuzz: policy loader and evaluator', () => {
         (bytes, intents) => {
           const policy = loadOrRefuse(bytes.toString('utf8'));
           if (policy) evaluate(policy, intents);
+        },
+      ),
+    );
+  });
+
+  const pathWord = fc.oneof(
+    word,
+    fc.constantFrom('/proc/1/environ', '/proc/self/environ', '--', '-A', '-vET', '/etc/hostname'),
+  );
+  const respell = fc.constantFrom(
+    (p: string) => p.replace('/proc/', '/proc//'),
+    (p: string) => p.replace('/proc/', '/proc/./'),
+    (p: string) => p.replace(/\/proc\/(\d+|self)\//, '/proc/$1/../$1/'),
+    (p: string) => `/proc/self/root/${p.replace(/^\/+/, '')}`,
+    (p: string) => `/proc/1/root/proc/self/root/${p.replace(/^\/+/, '')}`,
+    (p: string) => p.replace(/\/proc\/(\d+|self)\//, '/proc/$1/task/$1/'),
+    (p: string) => `${p}/`,
+    (p: string) => `../${p.replace(/^\/+/, '')}`,
+  );
+
+  it('deny rules: more arguments or another spelling of a denied path never turn a deny into an allow', async () => {
+    const policy = loadPolicy(
+      readFileSync(join(repo, 'test', 'fixtures', 'policy', 'bypass-policy.json'), 'utf8'),
+    );
+    await fuzz(
+      'authorizeArgv(deny readings)',
+      fc.property(
+        fc.array(pathWord, { maxLength: 5 }),
+        fc.array(pathWord, { maxLength: 5 }),
+        fc.array(respell, { maxLength: 3 }),
+        (before, after, spellings) => {
+          const denied = spellings.reduce((p, f) => f(p), '/proc/1/environ');
+          const argv = Object.freeze(['cat', ...before, denied, ...after]);
+          expect(authorizeArgv(policy, 'readers', argv)).toMatchObject({
+            allow: false,
+            code: 'COMMAND_DENIED',
+          });
+          expect(argv[before.length + 1]).toBe(denied);
         },
       ),
     );

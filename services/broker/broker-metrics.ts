@@ -12,7 +12,7 @@ import type { Metrics } from '../core/ops-server.js';
 
 /** What the HTTP adapter reports. */
 export interface BrokerHttpObserver {
-  /** An authentication the API refused (AUTH_REQUIRED, AUTH_INVALID, AUTH_EXPIRED). */
+  /** An authentication the API refused (AUTH_REQUIRED, AUTH_INVALID, AUTH_EXPIRED, AUTH_UNVERIFIED). */
   authFailed(code: string): void;
   /** One answered HTTP request: the route template (ids replaced), method, status and seconds taken. */
   request(route: string, method: string, status: number, seconds: number): void;

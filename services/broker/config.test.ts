@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { AirlockError } from '../core/errors.js';
 import { formatOpenSshPrivateKey, generateCaKey, parseDenyList } from '../core/ssh-cert/index.js';
-import { loadBrokerConfig } from './config.js';
+import { brokerConfigWarnings, loadBrokerConfig, usernameVerifiedClaim } from './config.js';
 import { createFileDenyList } from './deny-list.js';
 import { loadSshCaKey } from './main.js';
 import {
@@ -87,6 +87,72 @@ describe('broker configuration', () => {
     expect(detail).toContain('listen.port');
     expect(detail).toContain('unknown field adminGroup');
     expect(detail).toContain('(root): needs exactly one of: sshCaDir | sshCaKeyFile');
+  });
+
+  it('requires a verified user name by default: email_verified for email, phone_number_verified for phone_number', () => {
+    const d = tmp();
+    const write = (oidc: Record<string, unknown>) => {
+      writeFileSync(
+        join(d, 'broker.json'),
+        JSON.stringify({ ...valid(), oidc: { ...valid().oidc, ...oidc } }),
+      );
+      return loadBrokerConfig(join(d, 'broker.json'));
+    };
+    const byEmail = write({ usernameClaim: 'email' });
+    expect(byEmail.oidc.requireVerifiedUsername).toBe(true);
+    expect(usernameVerifiedClaim(byEmail.oidc)).toBe('email_verified');
+    expect(usernameVerifiedClaim(write({ usernameClaim: 'phone_number' }).oidc)).toBe(
+      'phone_number_verified',
+    );
+    expect(usernameVerifiedClaim(write({ usernameClaim: 'upn', usernameVerifiedClaim: 'upn_ok' }).oidc)).toBe(
+      'upn_ok',
+    );
+    expect(
+      usernameVerifiedClaim(write({ usernameClaim: 'email', requireVerifiedUsername: false }).oidc),
+    ).toBe(undefined);
+    // preferred_username has no standard verification claim: nothing to check, and a start-up warning says so.
+    const byName = write({});
+    expect(usernameVerifiedClaim(byName.oidc)).toBe(undefined);
+    expect(brokerConfigWarnings(byName).join('\n')).toContain(
+      'the user name claim preferred_username is used without a verification claim',
+    );
+  });
+
+  it('refuses contradictory verification settings, by path', () => {
+    const d = tmp();
+    for (const [oidc, problem] of [
+      [
+        { usernameClaim: 'email', requireVerifiedUsername: false, usernameVerifiedClaim: 'email_verified' },
+        'oidc.usernameVerifiedClaim: has no effect while requireVerifiedUsername is false',
+      ],
+      [
+        { usernameClaim: 'email', usernameVerifiedClaim: 'email' },
+        'oidc.usernameVerifiedClaim: must name another claim than usernameClaim',
+      ],
+      [{ requireVerifiedUsername: 'yes' }, 'oidc.requireVerifiedUsername'],
+    ] as const) {
+      writeFileSync(
+        join(d, 'broker.json'),
+        JSON.stringify({ ...valid(), oidc: { ...valid().oidc, ...oidc } }),
+      );
+      expect(() => loadBrokerConfig(join(d, 'broker.json'))).toThrow(
+        expect.objectContaining({ code: 'CONFIG_INVALID', detail: expect.stringContaining(problem) }),
+      );
+    }
+  });
+
+  it('warns that passThroughGroups lets users who can create IdP groups choose airlock groups', () => {
+    const d = tmp();
+    writeFileSync(
+      join(d, 'broker.json'),
+      JSON.stringify({
+        ...valid(),
+        oidc: { ...valid().oidc, usernameClaim: 'email', passThroughGroups: true },
+      }),
+    );
+    expect(brokerConfigWarnings(loadBrokerConfig(join(d, 'broker.json')))).toEqual([
+      expect.stringMatching(/^oidc\.passThroughGroups is true: .*where users can create or name IdP groups/),
+    ]);
   });
 
   it('takes an SSH user CA keyring directory instead of a key file, but not both', () => {

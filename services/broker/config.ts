@@ -5,6 +5,7 @@
  * defaults: they must be written down.
  */
 import { loadConfigFile, resolveFrom, SCHEMA } from '../core/config-file.js';
+import { AirlockError } from '../core/errors.js';
 import type { LogLevel } from '../core/logging.js';
 
 /** The broker's configuration. */
@@ -58,6 +59,13 @@ export interface BrokerConfig {
     /** PEM bundle trusted for the issuer's TLS; absent: the system store. */
     caFile?: string;
     usernameClaim: string;
+    /**
+     * Require the IdP to have verified the user name claim: a boolean claim
+     * that must be `true`. Absent: true (the schema's default); see {@link usernameVerifiedClaim}.
+     */
+    requireVerifiedUsername?: boolean;
+    /** The claim that says so; default `email_verified` for `email`, `phone_number_verified` for `phone_number`. */
+    usernameVerifiedClaim?: string;
     groupsClaim: string;
     groupMapping: Record<string, string[]>;
     passThroughGroups: boolean;
@@ -179,6 +187,8 @@ export const brokerConfigSchema = {
         clientId: nonEmpty,
         caFile: nonEmpty,
         usernameClaim: nonEmpty,
+        requireVerifiedUsername: { type: 'boolean', default: true },
+        usernameVerifiedClaim: nonEmpty,
         groupsClaim: nonEmpty,
         groupMapping: groupMap,
         passThroughGroups: { type: 'boolean' },
@@ -223,9 +233,75 @@ export const brokerConfigSchema = {
   },
 } as const;
 
+/** Verification claims of the OpenID Connect Core §5.1 standard claims that have one. */
+const STANDARD_VERIFIED_CLAIMS: Readonly<Record<string, string>> = {
+  email: 'email_verified',
+  phone_number: 'phone_number_verified',
+};
+
+/**
+ * The claim that must be `true` before the user name claim is trusted, or
+ * undefined when none is checked: verification is off, or the user name
+ * claim has no standard verification claim and none is configured
+ * (`sub`, `preferred_username`: docs/broker.md says when those are safe).
+ */
+export function usernameVerifiedClaim(
+  oidc: Pick<BrokerConfig['oidc'], 'usernameClaim' | 'requireVerifiedUsername' | 'usernameVerifiedClaim'>,
+): string | undefined {
+  if (oidc.requireVerifiedUsername === false) return undefined;
+  return (
+    oidc.usernameVerifiedClaim ??
+    (Object.hasOwn(STANDARD_VERIFIED_CLAIMS, oidc.usernameClaim)
+      ? STANDARD_VERIFIED_CLAIMS[oidc.usernameClaim]
+      : undefined)
+  );
+}
+
+/** Checks across fields the schema cannot express; returns `path: problem` lines. */
+export function checkBrokerConfig(config: BrokerConfig): string[] {
+  const problems: string[] = [];
+  const oidc = config.oidc;
+  if (oidc.requireVerifiedUsername === false && oidc.usernameVerifiedClaim !== undefined) {
+    problems.push('oidc.usernameVerifiedClaim: has no effect while requireVerifiedUsername is false');
+  }
+  if (oidc.usernameVerifiedClaim !== undefined && oidc.usernameVerifiedClaim === oidc.usernameClaim) {
+    problems.push('oidc.usernameVerifiedClaim: must name another claim than usernameClaim');
+  }
+  return problems;
+}
+
+/**
+ * Start-up warnings for settings that are valid but dangerous; the broker
+ * logs each one.
+ */
+export function brokerConfigWarnings(config: BrokerConfig): string[] {
+  const warnings: string[] = [];
+  const oidc = config.oidc;
+  if (oidc.passThroughGroups) {
+    warnings.push(
+      'oidc.passThroughGroups is true: every IdP group without a mapping is used under its own name; ' +
+        'where users can create or name IdP groups (self-service groups, social logins) they can join requesterGroups ' +
+        'or approverGroups of the policy; prefer an explicit groupMapping',
+    );
+  }
+  if (usernameVerifiedClaim(oidc) === undefined && oidc.usernameClaim !== 'sub') {
+    warnings.push(
+      `oidc: the user name claim ${oidc.usernameClaim} is used without a verification claim; ` +
+        'use it only if the IdP does not let users choose or change it (docs/broker.md)',
+    );
+  }
+  return warnings;
+}
+
 /** Loads the file and resolves every path in it relative to the file. Throws CONFIG_INVALID. */
 export function loadBrokerConfig(path: string): BrokerConfig {
   const config = loadConfigFile<BrokerConfig>(path, brokerConfigSchema);
+  const problems = checkBrokerConfig(config);
+  if (problems.length > 0) {
+    throw new AirlockError('CONFIG_INVALID', `configuration ${path} is invalid`, {
+      detail: problems.join('\n'),
+    });
+  }
   const from = (p: string) => resolveFrom(path, p);
   return {
     ...config,

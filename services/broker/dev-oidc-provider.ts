@@ -68,6 +68,12 @@ export interface MintOverrides {
   readonly groups?: readonly string[];
   /** The `nonce` claim (OpenID Connect Core §2); absent: none. */
   readonly nonce?: string;
+  /**
+   * The `email_verified` claim of a user with an email (default `true`, as a
+   * provider that verified the address says); `null` leaves it out. For tests
+   * of IdPs that issue unverified addresses.
+   */
+  readonly emailVerified?: boolean | string | null;
 }
 
 /** A running provider. */
@@ -203,7 +209,10 @@ export async function startDevOidcProvider(options: DevOidcProviderOptions): Pro
       preferred_username: user,
       groups: [...(overrides.groups ?? demo.groups)],
       auth_time: now,
-      ...(demo.email === undefined ? {} : { email: demo.email, email_verified: true }),
+      ...(demo.email === undefined ? {} : { email: demo.email }),
+      ...(demo.email === undefined || overrides.emailVerified === null
+        ? {}
+        : { email_verified: overrides.emailVerified ?? true }),
       ...(overrides.nonce === undefined ? {} : { nonce: overrides.nonce }),
     };
     return new SignJWT(claims)

@@ -20,6 +20,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import type { AuditTrail } from '../core/audit/types.js';
 import { AirlockError, type ErrorCode, isAirlockError } from '../core/errors.js';
 import type { AccessBroker } from './access-broker.js';
 import { type BrokerHttpObserver, routeOf } from './broker-metrics.js';
@@ -38,6 +39,7 @@ export function httpStatusFor(code: ErrorCode): number {
     case 'AUTH_REQUIRED':
     case 'AUTH_INVALID':
     case 'AUTH_EXPIRED':
+    case 'AUTH_UNVERIFIED':
       return 401;
     case 'ACCESS_FORBIDDEN':
     case 'APPROVAL_NOT_ALLOWED':
@@ -94,9 +96,20 @@ export interface BrokerApiDeps {
   readonly log?: (entry: Record<string, unknown>) => void;
   /** Metrics of authentication failures and request latency; default: none. */
   readonly observer?: BrokerHttpObserver;
+  /**
+   * Audit trail for refused sign-ins that the IdP signed (AUTH_UNVERIFIED:
+   * an authentic token whose user name is not verified). Other
+   * authentication failures are anonymous noise and only logged and counted.
+   */
+  readonly audit?: Pick<AuditTrail, 'append'>;
 }
 
-const AUTH_FAILURES: ReadonlySet<ErrorCode> = new Set(['AUTH_REQUIRED', 'AUTH_INVALID', 'AUTH_EXPIRED']);
+const AUTH_FAILURES: ReadonlySet<ErrorCode> = new Set([
+  'AUTH_REQUIRED',
+  'AUTH_INVALID',
+  'AUTH_EXPIRED',
+  'AUTH_UNVERIFIED',
+]);
 
 function send(res: ServerResponse, status: number, body: unknown): void {
   const text = `${JSON.stringify(body)}\n`;
@@ -220,6 +233,23 @@ export function createBrokerApiHandler(
     throw new AirlockError('REQUEST_NOT_FOUND', `no route ${method} ${path}`);
   }
 
+  /** Records the refusal before answering; a failed append is logged (the answer is a refusal anyway). */
+  async function auditUnverified(req: IncomingMessage, error: AirlockError): Promise<void> {
+    try {
+      await deps.audit?.append({
+        event: 'auth.denied',
+        actor: { kind: 'user', address: `${req.socket.remoteAddress}:${req.socket.remotePort}` },
+        target: {},
+        decision: 'deny',
+        code: error.code,
+        reason: error.message,
+        ...(error.detail === undefined ? {} : { details: { token: error.detail } }),
+      });
+    } catch (cause) {
+      log({ level: 'error', message: `audit: ${String(cause)}` });
+    }
+  }
+
   return (req, res) => {
     const started = performance.now();
     if (deps.observer) {
@@ -234,10 +264,11 @@ export function createBrokerApiHandler(
         );
       });
     }
-    route(req, res).catch((error: unknown) => {
+    route(req, res).catch(async (error: unknown) => {
       if (isAirlockError(error)) {
         if (AUTH_FAILURES.has(error.code)) deps.observer?.authFailed(error.code);
         log({ level: 'info', code: error.code, message: error.message, detail: error.detail, path: req.url });
+        if (error.code === 'AUTH_UNVERIFIED') await auditUnverified(req, error);
         if (!res.headersSent)
           send(res, httpStatusFor(error.code), { code: error.code, message: error.message });
         return;

@@ -5,14 +5,19 @@ import { createAuthenticator, createOidcVerifier, mapGroups, type OidcVerifier }
 
 let provider: DevOidcProvider;
 let verifier: OidcVerifier;
+let tierCaPem: string;
 
 beforeAll(async () => {
   const tierCa = await createTierCa({ tier: 'broker', now: new Date(Date.now() - 60_000) });
   const cert = await issueServingCertificate(tierCa, { ipAddresses: ['127.0.0.1'], now: new Date() });
+  tierCaPem = tierCa.certPem;
   provider = await startDevOidcProvider({
     tls: { key: cert.privateKeyPem ?? '', cert: cert.certPem },
     clientId: 'airlock',
-    users: { dana: { groups: ['okta-sre', 'okta-misc'] } },
+    users: {
+      dana: { groups: ['okta-sre', 'okta-misc'] },
+      erin: { groups: ['okta-sre'], email: 'erin@example.com' },
+    },
   });
   verifier = createOidcVerifier(
     {
@@ -34,6 +39,46 @@ afterAll(async () => {
 });
 
 describe('OIDC ID token verification (discovery + JWKS, jose)', () => {
+  describe('a user name from email needs email_verified: true', () => {
+    const byEmail = (verifiedClaim: string | undefined) =>
+      createOidcVerifier(
+        {
+          issuer: provider.issuer,
+          audience: 'airlock',
+          usernameClaim: 'email',
+          usernameVerifiedClaim: verifiedClaim,
+          groupsClaim: 'groups',
+          groupMapping: {},
+          passThroughGroups: true,
+          caPem: tierCaPem,
+          clockToleranceSeconds: 0,
+        },
+        () => new Date(),
+      );
+
+    it('accepts a verified address', async () => {
+      const token = await provider.mintIdToken('erin');
+      expect(await byEmail('email_verified').verify(token)).toMatchObject({ user: 'erin@example.com' });
+    });
+
+    it.each<[string, boolean | string | null]>([
+      ['false', false],
+      ['missing', null],
+      ['the string "true"', 'true'],
+    ])('refuses email_verified %s with AUTH_UNVERIFIED', async (_name, emailVerified) => {
+      const token = await provider.mintIdToken('erin', { emailVerified });
+      await expect(byEmail('email_verified').verify(token)).rejects.toMatchObject({
+        code: 'AUTH_UNVERIFIED',
+        message: 'the identity provider has not verified your email (email_verified is not true)',
+      });
+    });
+
+    it('checks nothing when no verification claim is configured', async () => {
+      const token = await provider.mintIdToken('erin', { emailVerified: false });
+      expect(await byEmail(undefined).verify(token)).toMatchObject({ user: 'erin@example.com' });
+    });
+  });
+
   it('accepts a valid token and maps its groups', async () => {
     expect(await verifier.verify(await provider.mintIdToken('dana'))).toEqual({
       user: 'dana',

@@ -38,6 +38,14 @@ export interface OidcSettings {
   readonly audience: string;
   /** Claim holding the user name, e.g. `preferred_username` or `email`. */
   readonly usernameClaim: string;
+  /**
+   * Boolean claim that must be `true` (the JSON literal, not the string) for
+   * the user name to be accepted, e.g. `email_verified` for `email`
+   * (OpenID Connect Core §5.1); undefined: none is checked. Without it, an
+   * IdP that lets users type an unverified address would let them sign in
+   * as anyone. Resolved from the configuration by `usernameVerifiedClaim`.
+   */
+  readonly usernameVerifiedClaim?: string | undefined;
   /** Claim holding the IdP groups (an array of strings). */
   readonly groupsClaim: string;
   /** IdP group → airlock groups. */
@@ -153,6 +161,18 @@ export function createOidcVerifier(settings: OidcSettings, clock: () => Date): O
       const user = claims[settings.usernameClaim];
       if (typeof user !== 'string' || user === '') {
         throw invalid(`the ID token has no ${settings.usernameClaim} claim`);
+      }
+      const verified = settings.usernameVerifiedClaim;
+      if (verified !== undefined && claims[verified] !== true) {
+        throw new AirlockError(
+          'AUTH_UNVERIFIED',
+          `the identity provider has not verified your ${settings.usernameClaim} (${verified} is not true)`,
+          {
+            detail:
+              `sub ${JSON.stringify(claims.sub)}, ${settings.usernameClaim} ${JSON.stringify(user)}, ` +
+              `${verified} ${JSON.stringify(claims[verified] ?? null)}`,
+          },
+        );
       }
       const raw = claims[settings.groupsClaim] ?? [];
       if (!Array.isArray(raw) || raw.some((g) => typeof g !== 'string')) {

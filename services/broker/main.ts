@@ -28,7 +28,13 @@ import type { FileChangeListener } from '../core/watched-file.js';
 import { issueServingCertificate, loadTierCa } from '../core/x509/index.js';
 import { createAccessBroker } from './access-broker.js';
 import { createBrokerMetrics, withAuditMetrics } from './broker-metrics.js';
-import { type BrokerConfig, loadBrokerConfig } from './config.js';
+import {
+  type BrokerConfig,
+  brokerConfigWarnings,
+  checkBrokerConfig,
+  loadBrokerConfig,
+  usernameVerifiedClaim,
+} from './config.js';
 import { createFileDenyList, createRevocationPublisher, type DenyListWriter } from './deny-list.js';
 import { createBrokerApiHandler, listenHttps } from './http-api.js';
 import {
@@ -151,6 +157,13 @@ export async function startBroker(
 ): Promise<RunningBroker> {
   const clock = overrides.clock ?? (() => new Date());
   const log = overrides.log ?? logEntryWriter(createLogger({ tier: 'broker', level: config.logLevel }));
+  const problems = checkBrokerConfig(config);
+  if (problems.length > 0) {
+    throw new AirlockError('CONFIG_INVALID', 'the broker configuration is invalid', {
+      detail: problems.join('\n'),
+    });
+  }
+  for (const warning of brokerConfigWarnings(config)) log({ level: 'warn', message: warning });
 
   const policy = loadPolicy(await readFile(config.policyFile, 'utf8'));
   const tierCa = await loadTierCa(
@@ -282,6 +295,7 @@ export async function startBroker(
       issuer: config.oidc.issuer,
       audience: config.oidc.clientId,
       usernameClaim: config.oidc.usernameClaim,
+      usernameVerifiedClaim: usernameVerifiedClaim(config.oidc),
       groupsClaim: config.oidc.groupsClaim,
       groupMapping: config.oidc.groupMapping,
       passThroughGroups: config.oidc.passThroughGroups,
@@ -304,6 +318,7 @@ export async function startBroker(
     },
     log,
     observer: brokerMetrics,
+    audit,
   });
   await audit.append({
     event: 'config.loaded',

@@ -86,6 +86,8 @@ export interface BrokerTestEnvOptions {
   readonly kubeCsrSigner?: KubeCsrSigner;
   /** The provider offers the device grant; default true (false: auth-code flow only). */
   readonly deviceFlow?: boolean;
+  /** Replaces fields of config `oidc` (default: preferred_username, pass-through groups). */
+  readonly oidc?: Partial<BrokerConfig['oidc']>;
   /** Config `webhook`; default none. */
   readonly webhook?: BrokerConfig['webhook'];
   /** Config `revocationConfigMap` and the client it publishes with; default none. */
@@ -146,6 +148,7 @@ export async function startBrokerTestEnv(options: BrokerTestEnvOptions = {}): Pr
       groupMapping: {},
       passThroughGroups: true,
       clockToleranceSeconds: 0,
+      ...options.oidc,
     },
     kubernetes: {
       audiences: ['airlock-broker'],

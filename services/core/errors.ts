@@ -98,6 +98,8 @@ export const SYSTEM_CODES = [
   'AUTH_INVALID',
   /** Broker: the token has expired; log in again. */
   'AUTH_EXPIRED',
+  /** Broker: the ID token's user name claim is not verified by the identity provider (`email_verified` is not true). */
+  'AUTH_UNVERIFIED',
   /** Broker: the caller may not see or act on this access request. */
   'ACCESS_FORBIDDEN',
   /** Broker: no access request with this id. */

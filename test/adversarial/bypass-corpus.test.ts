@@ -73,18 +73,23 @@ describe('adversarial: the policy bypass corpus, sent for real through ssh and s
   const namespace = `bypass-${suffix}`;
   const pod = corpus.pod;
   const policy = lenientPolicy(CLUSTER_NAME, namespace);
-  const scope: AirlockScope = {
+  const scopeOf = (profile: string): AirlockScope => ({
     cluster: CLUSTER_NAME,
     namespace,
     podPatterns: ['*'],
-    profile: corpus.scope.profile,
-    requestId: 'req-bypass',
+    profile,
+    requestId: `req-bypass-${profile}`,
     groups: [],
-  };
+  });
+  const scope = scopeOf(corpus.scope.profile);
+  /** Every profile the corpus uses; entries without a `profile` use the corpus scope's. */
+  const profiles = [...new Set([scope.profile, ...corpus.entries.map((e) => e.profile ?? scope.profile)])];
   let gateway: Gateway;
   let mediator: Mediator;
+  const users = new Map<string, SshUser>();
+  /** Sessions a compromised mediator would hold: they skip the mediator's early check entirely. */
+  const directs = new Map<string, TestSession>();
   let user: SshUser;
-  /** A session a compromised mediator would hold: it skips the mediator's early check entirely. */
   let direct: TestSession;
   let podDir: string;
 
@@ -97,14 +102,19 @@ describe('adversarial: the policy bypass corpus, sent for real through ssh and s
       await executorKubeConfig(suffix, [`jit:lenient:${namespace}`], [namespace]),
     );
     mediator = await startMediator(gateway, policy);
-    user = sshUser(gateway.sshCa, { scope });
-    direct = await newSession(gateway, { scope });
-    await direct.client.openSession(direct.request);
+    for (const profile of profiles) {
+      users.set(profile, sshUser(gateway.sshCa, { scope: scopeOf(profile) }));
+      const session = await newSession(gateway, { scope: scopeOf(profile) });
+      await session.client.openSession(session.request);
+      directs.set(profile, session);
+    }
+    user = users.get(scope.profile)!;
+    direct = directs.get(scope.profile)!;
     podDir = join(clusterInfo().kubeletStateDir, 'pods', namespace, pod);
   });
 
   afterAll(async () => {
-    direct?.client.close();
+    for (const session of directs.values()) session.client.close();
     await mediator?.stop();
     await gateway?.stop();
   });
@@ -122,11 +132,35 @@ describe('adversarial: the policy bypass corpus, sent for real through ssh and s
     expect(echoed.stdout.toString()).toBe('control\n');
   });
 
+  it('finding 6: deny rules normalise paths for matching only; an allowed command reaches Kubernetes exactly as typed', async () => {
+    // `readers` allows `cat ...` and denies /proc/*/environ; /proc/1//status is allowed and must not be rewritten.
+    const argv = ['cat', '/proc/1//status', '--'];
+    const viaSsh = await ssh(mediator, users.get('readers')!, ['exec', pod, '--', shellQuote(argv)]);
+    expect(viaSsh.stderr).toBe('');
+    expect(viaSsh.code).toBe(0);
+    expect(viaSsh.stdout).toMatch(/^Name:\t/);
+    const before = gateway.audit.events().length;
+    const viaGrpc = await runExec(directs.get('readers')!.client, {
+      target: { namespace: '', pod, container: '' },
+      argv,
+    });
+    expect(viaGrpc.error).toBeUndefined();
+    expect(viaGrpc.stdout.toString()).toMatch(/^Name:\t/);
+    const started = gateway.audit
+      .events()
+      .slice(before)
+      .find((e) => e.event === 'exec.started');
+    expect(started?.target?.argv).toEqual(argv);
+  });
+
   it.each(
     corpus.entries.filter((e) => e.name !== LONE_SURROGATE_ENTRY).map((e) => [e.name, e] as const),
   )('refuses %s on both doors and nothing runs', async (_name, entry) => {
     const argv = corpusArgv(entry);
-    const decision: AuthorizeResult = authorizeIntent(policy, scope, {
+    const profile = entry.profile ?? scope.profile;
+    const user = users.get(profile)!;
+    const direct = directs.get(profile)!;
+    const decision: AuthorizeResult = authorizeIntent(policy, scopeOf(profile), {
       action: 'exec',
       namespace,
       pod,
@@ -182,7 +216,7 @@ describe('adversarial: the policy bypass corpus, sent for real through ssh and s
     expect(result.stdout.length).toBe(0);
   });
 
-  it('the Kubernetes audit log holds no pods/exec in the namespace except the controls and the decoded lone surrogate', async () => {
+  it('the Kubernetes audit log holds no pods/exec in the namespace except the controls (argv verbatim) and the decoded lone surrogate', async () => {
     // The kube-apiserver writes an audit event after the response; give the last ones a moment.
     await sleep(1500);
     // KubeAuditEvent (test/support/kube.ts) leaves out requestURI, which carries the exec's argv.
@@ -193,6 +227,12 @@ describe('adversarial: the policy bypass corpus, sent for real through ssh and s
     const commands = [...execs.values()].map((e) =>
       new URL(e.requestURI ?? '', 'https://x').searchParams.getAll('command').join(' '),
     );
-    expect(commands.sort()).toEqual(['echo control', 'ls', 'ls \ufffd\ufffd\ufffd']);
+    expect(commands.sort()).toEqual([
+      'cat /proc/1//status --',
+      'cat /proc/1//status --',
+      'echo control',
+      'ls',
+      'ls \ufffd\ufffd\ufffd',
+    ]);
   });
 });

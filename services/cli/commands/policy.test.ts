@@ -104,6 +104,18 @@ describe('airlock policy check', () => {
     expect(r.stdout).toMatch(/valid, [0-9]+ warnings\n$/);
   });
 
+  it('warns about a file reader whose wildcard path reaches the ServiceAccount token and /proc/*/environ', async () => {
+    const json = JSON.parse(example);
+    json.profiles['oncall-debug'].commands.allow.push({ argv: ['cat', '...'] });
+    const r = await run(['check', 'p.json'], { 'p.json': JSON.stringify(json) });
+    expect(r.exitCode).toBe(0);
+    const i = json.profiles['oncall-debug'].commands.allow.length - 1;
+    expect(r.stdout).toContain(
+      `p.json: warning: profiles.oncall-debug.commands.allow[${i}]: cat reads files and this rule leaves a path to a wildcard: ` +
+        'it reaches the ServiceAccount token and process environments (/proc/*/environ)',
+    );
+  });
+
   it('prints JSON with --output json', async () => {
     const r = await run(['check', 'policy.json', '--output', 'json']);
     expect(JSON.parse(r.stdout)).toEqual({ valid: true, errors: [], warnings: [] });

@@ -311,7 +311,9 @@ export function registerPolicyCommands(program: Command, io: PolicyCommandIo = d
     .command('check')
     .description(
       'Validate a policy file against the JSON Schema and the semantic rules, then lint it.\n' +
-        'Errors are named by path and printed on stderr (exit 1); warnings are printed on stdout (exit 0).',
+        'Errors are named by path and printed on stderr (exit 1); warnings are printed on stdout (exit 0).\n' +
+        'Warnings include binaries that can spawn a shell or write files, and file readers (cat, head, grep, ...)\n' +
+        'whose wildcard paths reach the ServiceAccount token or /proc/*/environ.',
     )
     .argument('<file>', 'policy JSON file')
     .addOption(outputOption())

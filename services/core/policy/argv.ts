@@ -16,6 +16,13 @@
  * exactly, so a look-alike never matches a literal and fails closed.
  */
 
+import {
+  type ArgReadings,
+  argReadings,
+  compileDenyElement,
+  type DenyElement,
+  readingsMatch,
+} from './deny-readings.js';
 import { globToRegExp, hasWildcard } from './glob.js';
 import escapes from './shell-escapes.json' with { type: 'json' };
 import { ANY_FURTHER_ARGS } from './types.js';
@@ -82,6 +89,8 @@ export interface CompiledPattern {
   readonly args: readonly CompiledArg[];
   /** Ends in `"..."`. */
   readonly rest: boolean;
+  /** The arguments as deny elements (normalised path matching, see deny-readings.ts). */
+  readonly denyArgs: readonly DenyElement[];
 }
 
 export function compilePattern(argv: readonly string[]): CompiledPattern {
@@ -97,6 +106,7 @@ export function compilePattern(argv: readonly string[]): CompiledPattern {
     arg0IsBare: !arg0.includes('/'),
     args: fixed.slice(1).map((a) => (hasWildcard(a) ? { glob: globToRegExp(a) } : { literal: a })),
     rest,
+    denyArgs: fixed.slice(1).map(compileDenyElement),
   };
 }
 
@@ -112,36 +122,23 @@ function hasDotDotSegment(value: string): boolean {
 }
 
 /**
- * Matches argv against a pattern.
- * - `mode: 'allow'`: argv[0] equals the pattern's argv[0]; with `matchBasename`
- *   an absolute argv[0] also matches a bare pattern name by basename.
- * - `mode: 'deny'`: argv[0] matches, or the basenames of argv[0] and of the
- *   pattern's argv[0] match (globs allowed), so a deny rule for `sh` or
- *   `/bin/sh` catches `sh`, `/bin/sh` and `/usr/bin/sh` whatever
- *   `matchBasename` says: deny broadly, allow narrowly.
+ * Matches argv against an allow pattern: argv[0] equals the pattern's argv[0]
+ * (with `matchBasename`, an absolute argv[0] also matches a bare pattern name
+ * by basename), one argument per element, literals exactly, globs without a
+ * `..` segment.
  */
 export function matchPattern(
   pattern: CompiledPattern,
   argv: readonly string[],
-  mode: 'allow' | 'deny',
   matchBasename: boolean,
 ): PatternMatch | undefined {
   const n = pattern.args.length + 1;
   if (pattern.rest ? argv.length < n : argv.length !== n) return undefined;
   const a0 = argv[0] ?? '';
-  if (mode === 'allow') {
-    if (a0 !== pattern.arg0) {
-      if (!(matchBasename && pattern.arg0IsBare && a0.startsWith('/') && basename(a0) === pattern.arg0)) {
-        return undefined;
-      }
+  if (a0 !== pattern.arg0) {
+    if (!(matchBasename && pattern.arg0IsBare && a0.startsWith('/') && basename(a0) === pattern.arg0)) {
+      return undefined;
     }
-  } else {
-    const base = basename(a0);
-    const re = pattern.arg0Glob;
-    const baseRe = pattern.arg0BaseGlob;
-    const ok =
-      (re ? re.test(a0) : a0 === pattern.arg0) || (baseRe ? baseRe.test(base) : base === pattern.arg0Base);
-    if (!ok) return undefined;
   }
   let wild: number[] | undefined;
   for (let i = 1; i < n; i++) {
@@ -160,6 +157,69 @@ export function matchPattern(
     for (let i = n; i < argv.length; i++) wild.push(i);
   }
   return wild ? { wildcardIndexes: wild } : NO_WILDCARDS;
+}
+
+/** An argv prepared once for all deny rules of a profile. */
+export interface DenyView {
+  readonly argv: readonly string[];
+  /** Readings of argv[1..] (index 0 is argv[1]). */
+  readonly readings: readonly ArgReadings[];
+  /** Letters of every short-option argument (`-la` gives l and a), for bundled-flag deny elements. */
+  readonly shortFlags: ReadonlySet<string>;
+}
+
+const SHORT_OPTIONS = /^-[A-Za-z]+$/;
+
+export function denyView(argv: readonly string[]): DenyView {
+  const args = argv.slice(1);
+  const shortFlags = new Set<string>();
+  for (const a of args) {
+    if (a.startsWith('-') && !a.startsWith('--')) {
+      // getopt bundles: every letter before the first non-letter may be an option (`-n5` is n).
+      for (const ch of /^[A-Za-z]*/.exec(a.slice(1))?.[0] ?? '') shortFlags.add(ch);
+    }
+  }
+  let readings: readonly ArgReadings[] | undefined;
+  return {
+    argv,
+    // Computed on first use: profiles without deny rules pay nothing.
+    get readings() {
+      readings ??= args.map(argReadings);
+      return readings;
+    },
+    shortFlags,
+  };
+}
+
+/**
+ * Matches argv against a deny pattern, broadly (deny broadly, allow narrowly):
+ * - argv[0] matches, or the basenames of argv[0] and of the pattern's argv[0]
+ *   match (globs allowed), so a deny rule for `sh` or `/bin/sh` catches `sh`,
+ *   `/bin/sh` and `/usr/bin/sh` whatever `matchBasename` says;
+ * - every further element matches SOME argument, in any position and
+ *   whatever the argument count (`cat a /proc/1/environ`, `cat -- …`), by
+ *   any of the argument's readings (normalised paths, procfs aliases, option
+ *   values: deny-readings.ts); a trailing `"..."` adds nothing;
+ * - a literal short-option element (`-rf`) also matches when each of its
+ *   letters is given in some short-option argument (`-r -f`, `-fr`).
+ */
+export function matchDeny(pattern: CompiledPattern, view: DenyView): boolean {
+  const a0 = view.argv[0] ?? '';
+  const re = pattern.arg0Glob;
+  const baseRe = pattern.arg0BaseGlob;
+  const base = basename(a0);
+  const arg0 =
+    (re ? re.test(a0) : a0 === pattern.arg0) || (baseRe ? baseRe.test(base) : base === pattern.arg0Base);
+  if (!arg0) return false;
+  return pattern.denyArgs.every((element, i) => {
+    if (view.readings.some((r) => readingsMatch(element, r))) return true;
+    const p = pattern.args[i]!;
+    return (
+      'literal' in p &&
+      SHORT_OPTIONS.test(p.literal) &&
+      [...p.literal.slice(1)].every((ch) => view.shortFlags.has(ch))
+    );
+  });
 }
 
 export interface ArgvViolation {

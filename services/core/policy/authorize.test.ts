@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { posix } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ARGV_LIMITS } from './argv.js';
@@ -265,6 +266,8 @@ describe('runbook sessions', () => {
 
 interface CorpusEntry {
   name: string;
+  /** The profile the entry is tried under; default `corpus.scope.profile`. */
+  profile?: string;
   argv: (string | { repeat: string; times: number })[];
   why: string;
   extraArgs?: { arg: string; times: number };
@@ -291,7 +294,11 @@ describe('bypass corpus', () => {
       pod: corpus.pod,
       argv: corpusArgv(entry),
     };
-    const result = authorizeIntent(lenient, corpus.scope, intent);
+    const result = authorizeIntent(
+      lenient,
+      { ...corpus.scope, profile: entry.profile ?? corpus.scope.profile },
+      intent,
+    );
     expect(result, entry.why).toMatchObject({ allow: false });
     if (!result.allow)
       expect(['COMMAND_DENIED', 'COMMAND_NOT_ALLOWED', 'SHELL_NOT_ALLOWED']).toContain(result.code);
@@ -309,6 +316,22 @@ describe('bypass corpus', () => {
         authorizeIntent(lenient, corpus.scope, { action: 'exec', namespace: 'payments', pod: 'api-0', argv }),
       ).toMatchObject({
         allow: true,
+      });
+    }
+  });
+  it('the readers profile still allows reading files its deny rules do not name, exactly as typed', () => {
+    const readers = { ...corpus.scope, profile: 'readers' };
+    for (const argv of [
+      ['cat', '/proc/1/status'],
+      ['cat', '/proc/1//status', '--'],
+      ['cat', '-A', '/proc/self/root/etc/hostname'],
+      ['cat', '/var/run/secrets/kubernetes.io/serviceaccount/ca.crt'],
+    ]) {
+      expect(
+        authorizeIntent(lenient, readers, { action: 'exec', namespace: 'payments', pod: 'api-0', argv }),
+      ).toEqual({
+        allow: true,
+        rule: 'profiles.readers.commands.allow[0]',
       });
     }
   });
@@ -418,6 +441,67 @@ describe('properties', () => {
       ),
       { numRuns: 500 },
     );
+  });
+
+  const pathArg = fc
+    .array(fc.constantFrom('proc', '1', 'self', 'environ', 'x', '.', '..', ''), {
+      minLength: 1,
+      maxLength: 7,
+    })
+    .chain((segs) => fc.constantFrom(`/${segs.join('/')}`, segs.join('/')))
+    .filter((a) => a !== '' && !a.startsWith('-'));
+  const profileWith = (a0: string, deny: readonly string[]): Policy =>
+    loadPolicy({
+      version: 1,
+      limits: { maxTtlSeconds: 600 },
+      profiles: {
+        p: {
+          groups: ['jit:p'],
+          requesterGroups: ['g'],
+          scope: { clusters: ['*'], namespaces: ['*'], pods: ['*'] },
+          actions: { exec: {} },
+          commands: { matchBasename: false, allow: [{ argv: [a0, '...'] }], deny: [{ argv: deny }] },
+          approval: { manual: { approverGroups: ['a'], count: 1, pendingExpirySeconds: 600 } },
+        },
+      },
+    });
+
+  it('property: a deny rule on a path pattern that matches some normalised argument denies, at any position, and argv is not rewritten', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.oneof(pathArg, token, fc.constantFrom('--', '-A', '-vET')), {
+          minLength: 1,
+          maxLength: 6,
+        }),
+        fc.nat(),
+        fc.array(fc.boolean(), { minLength: 8, maxLength: 8 }),
+        (args, pick, stars) => {
+          const absolute = args.filter((a) => a.startsWith('/'));
+          fc.pre(absolute.length > 0);
+          // The oracle: Node's lexical POSIX normalisation, without a trailing "/".
+          const target = posix.normalize(absolute[pick % absolute.length]!).replace(/(.)\/+$/, '$1');
+          fc.pre(!target.split('/').includes('..'));
+          const pattern = target
+            .split('/')
+            .map((s, i) => (i > 0 && s !== '' && stars[i % stars.length] ? '*' : s))
+            .join('/');
+          const argv = Object.freeze(['cat', ...args]);
+          const result = authorizeArgv(profileWith('cat', ['cat', pattern]), 'p', argv);
+          expect(result).toMatchObject({ allow: false, code: 'COMMAND_DENIED' });
+          expect(argv).toEqual(['cat', ...args]);
+        },
+      ),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('the same argv without the denied path is allowed (the deny is what refuses)', () => {
+    const p = profileWith('cat', ['cat', '/proc/*/environ']);
+    expect(authorizeArgv(p, 'p', ['cat', '/proc/1/status', '--', '-A'])).toMatchObject({ allow: true });
+    expect(authorizeArgv(p, 'p', ['cat', '/proc/1/status', '/proc/1//environ'])).toMatchObject({
+      allow: false,
+      rule: 'profiles.p.commands.deny[0]',
+    });
   });
 
   it('caps argument length', () => {

@@ -14,7 +14,9 @@ import {
   checkArgvShape,
   checkWildcardArgs,
   compilePattern,
+  denyView,
   isInterpreter,
+  matchDeny,
   matchPattern,
 } from './argv.js';
 import { globMatchAny } from './glob.js';
@@ -107,12 +109,13 @@ export function authorizeArgv(
   const shape = checkArgvShape(argv);
   if (shape) return deny('COMMAND_DENIED', shape.reason, shape.rule);
   const c = compileProfile(profileName, profile);
+  // Deny rules read arguments broadly (normalised paths, any position); argv itself is never rewritten.
+  const view = denyView(argv);
   for (const r of c.deny) {
-    if (matchPattern(r.pattern, argv, 'deny', true))
-      return deny('COMMAND_DENIED', 'command matches a deny rule', r.rule);
+    if (matchDeny(r.pattern, view)) return deny('COMMAND_DENIED', 'command matches a deny rule', r.rule);
   }
   for (const r of c.allow) {
-    const m = matchPattern(r.pattern, argv, 'allow', c.matchBasename);
+    const m = matchPattern(r.pattern, argv, c.matchBasename);
     if (m) {
       const v = checkWildcardArgs(argv, m);
       if (v) return deny('COMMAND_DENIED', v.reason, v.rule);

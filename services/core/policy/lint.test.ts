@@ -57,6 +57,34 @@ describe('lintPolicy', () => {
     expect(at('runbooks.orphan')).toContain('no profile lists this runbook');
   });
 
+  it('names the pod secrets a file reader with a wildcard path reaches', () => {
+    const policy = testPolicy((j: Any) => {
+      j.profiles.debug.commands.allow = [
+        { argv: ['cat', '...'] },
+        { argv: ['head', '-n', '5', '/var/run/secrets/kubernetes.io/serviceaccount/*'] },
+        { argv: ['grep', '-r', '*', '/proc/*/environ'] },
+        { argv: ['tail', '/proc/*/status'] },
+        { argv: ['cat', '*'] },
+        { argv: ['less', '/var/log/app.log'] },
+      ];
+      j.profiles.debug.commands.deny = [];
+    });
+    const reads = (i: number) =>
+      lintPolicy(policy)
+        .filter((w) => w.path === `profiles.debug.commands.allow[${i}]` && w.message.includes('reads files'))
+        .map((w) => w.message);
+    expect(reads(0)).toEqual([
+      'cat reads files and this rule leaves a path to a wildcard: it reaches the ServiceAccount token and ' +
+        'process environments (/proc/*/environ); allow literal paths (deny rules are a backstop, see docs/policy.md)',
+    ]);
+    expect(reads(1).join()).toContain('it reaches the ServiceAccount token;');
+    expect(reads(2).join()).toContain('it reaches process environments (/proc/*/environ);');
+    // A glob that cannot name a secret, a relative single segment and a literal path are not reported.
+    expect(reads(3)).toEqual([]);
+    expect(reads(4)).toEqual([]);
+    expect(reads(5)).toEqual([]);
+  });
+
   it('does not flag a runbook-only rule as satisfiable alone', () => {
     const warnings = lintPolicy(testPolicy()).map((w) => w.path);
     expect(warnings).not.toContain('profiles.debug.approval.autoApprove[1]');

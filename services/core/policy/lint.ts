@@ -2,7 +2,7 @@
  * Lint for valid policies (`airlock policy check`): findings that do not make
  * a policy invalid but usually mean it grants more, or less, than intended.
  */
-import { compilePattern, escapeCategories, isCommandRunner, isInterpreter } from './argv.js';
+import { compilePattern, escapeCategories, isCommandRunner, isInterpreter, matchPattern } from './argv.js';
 import { authorizeArgv } from './authorize.js';
 import { effectiveMaxTtl } from './decide.js';
 import { globSubsumes } from './glob.js';
@@ -19,6 +19,33 @@ export function argvPatternSubsumes(general: readonly string[], specific: readon
 }
 
 const RISKY = ['shell', 'command', 'file-write'];
+
+/** Files in every pod that a file reader with a wildcard path should never reach. */
+const POD_SECRETS = [
+  { path: '/var/run/secrets/kubernetes.io/serviceaccount/token', name: 'the ServiceAccount token' },
+  { path: '/proc/1/environ', name: 'process environments (/proc/*/environ)' },
+] as const;
+
+/**
+ * The pod secrets a file-reading binary's allow rule reaches through its
+ * wildcard arguments or `"..."`: the rule allows `argv` naming the secret
+ * when one wildcard position is the secret's path.
+ */
+function reachableSecrets(argv: readonly string[]): string[] {
+  const pattern = compilePattern(argv);
+  const fixed = pattern.rest ? argv.slice(0, -1) : argv;
+  const found: string[] = [];
+  for (const secret of POD_SECRETS) {
+    const candidates: string[][] = [];
+    if (pattern.rest) candidates.push([...fixed, secret.path]);
+    fixed.forEach((a, i) => {
+      if (i > 0 && (a.includes('*') || a.includes('?')))
+        candidates.push(fixed.map((b, j) => (j === i ? secret.path : b)));
+    });
+    if (candidates.some((c) => matchPattern(pattern, c, false))) found.push(secret.name);
+  }
+  return found;
+}
 
 export function lintPolicy(policy: Policy): PolicyWarning[] {
   const warnings: PolicyWarning[] = [];
@@ -63,6 +90,14 @@ export function lintPolicy(policy: Policy): PolicyWarning[] {
       const literalRunner = !wildcard && isCommandRunner(a0) && !isInterpreter(a0);
       if (categories.length > 0 && (wildcard || interactiveRisk) && !literalRunner) {
         warn(path, `${a0} can ${categories.map(describeCategory).join(', ')} (see shell-escapes.json)`);
+      }
+      const secrets = escapeCategories(a0).includes('file-read') ? reachableSecrets(rule.argv) : [];
+      if (secrets.length > 0) {
+        warn(
+          path,
+          `${a0} reads files and this rule leaves a path to a wildcard: it reaches ${secrets.join(' and ')}; ` +
+            'allow literal paths (deny rules are a backstop, see docs/policy.md)',
+        );
       }
       if (wildcard && (isCommandRunner(a0) || isInterpreter(a0))) {
         warn(

@@ -38,7 +38,13 @@ export interface CommandRules {
    * because `/tmp/ps` would match too. Deny rules always compare basenames.
    */
   readonly matchBasename: boolean;
+  /** One argument per element, exactly as typed (argv.ts `matchPattern`). */
   readonly allow: readonly CommandRule[];
+  /**
+   * Checked first; each element matches any argument in any position, read
+   * as typed, as an option value and as a normalised path (argv.ts
+   * `matchDeny`, deny-readings.ts).
+   */
   readonly deny: readonly CommandRule[];
 }
 

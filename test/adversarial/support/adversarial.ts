@@ -12,6 +12,8 @@ const fixtures = join(import.meta.dirname, '..', '..', 'fixtures', 'policy');
 
 export interface CorpusEntry {
   name: string;
+  /** The profile the entry is tried under; default the corpus scope's profile. */
+  profile?: string;
   argv: (string | { repeat: string; times: number })[];
   why: string;
   extraArgs?: { arg: string; times: number };
@@ -35,15 +37,18 @@ export function corpusArgv(entry: CorpusEntry): string[] {
 }
 
 /**
- * bypass-policy.json's deliberately generous `lenient` profile, with its
- * scope narrowed from `*` to the hermetic cluster and one test namespace, so
- * the only thing between the corpus and the pod is airlock's own guard.
+ * bypass-policy.json's deliberately generous profiles (`lenient`, and
+ * `readers` with its deny rules), with their scope narrowed from `*` to the
+ * hermetic cluster and one test namespace, so the only thing between the
+ * corpus and the pod is airlock's own guard.
  */
 export function lenientPolicy(cluster: string, namespace: string): Policy {
   const raw = JSON.parse(readFileSync(join(fixtures, 'bypass-policy.json'), 'utf8')) as {
-    profiles: { lenient: { scope: { clusters: string[]; namespaces: string[]; pods: string[] } } };
+    profiles: Record<string, { scope: { clusters: string[]; namespaces: string[]; pods: string[] } }>;
   };
-  raw.profiles.lenient.scope = { clusters: [cluster], namespaces: [namespace], pods: ['*'] };
+  for (const profile of Object.values(raw.profiles)) {
+    profile.scope = { clusters: [cluster], namespaces: [namespace], pods: ['*'] };
+  }
   return loadPolicy(raw);
 }
 
