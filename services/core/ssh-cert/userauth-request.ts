@@ -65,7 +65,8 @@ function bounded(reader: SshReader, field: string, min: number, max: number): Ui
 
 function text(bytes: Uint8Array, field: string): string {
   try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    // ignoreBOM: a leading U+FEFF is kept, so the text is exactly the bytes.
+    return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
   } catch {
     return refuse(`${field} is not UTF-8`);
   }
