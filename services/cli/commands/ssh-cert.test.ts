@@ -18,7 +18,6 @@ let ca: string;
 let otherCa: string;
 let certPath: string;
 let policyPath: string;
-let userKey: string;
 
 /** What the broker puts in a certificate: the scope the mediator requires. */
 const SCOPE_OPTION = [
@@ -38,7 +37,6 @@ beforeAll(() => {
   ca = ws.makeKey('ed25519', 'ca').path;
   otherCa = ws.makeKey('ecdsa-256', 'other-ca').path;
   const user = ws.makeKey('ed25519', 'user');
-  userKey = user.path;
   // A one-day certificate: the policy's bound for profile debug is one day too.
   const policy = testPolicyJson();
   policy.limits = { maxTtlSeconds: 86_400 };
@@ -148,7 +146,7 @@ describe('runSshCertCheck', () => {
     expect(io2.stdout.join('')).toMatch(/^CERT_REVOKED: /);
   });
 
-  /** A certificate for `userKey` signed with extra ssh-keygen arguments, in a file of its own. */
+  /** A certificate for a new key, signed with extra ssh-keygen arguments. */
   function certWith(name: string, args: string[]): string {
     const key = ws.makeKey('ed25519', name).path;
     ws.signCert(ca, key, ['-n', 'alice', ...args]);
