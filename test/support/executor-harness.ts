@@ -267,6 +267,9 @@ export interface SessionOptions {
   grantSessionId?: string;
   /** Grant scope digest override (to simulate a widened scope). */
   grantScopeDigest?: string;
+  /** Certificate extensions; default permit-pty and permit-port-forwarding. */
+  extensions?: Record<string, string>;
+  criticalOptions?: Record<string, string>;
 }
 
 export interface TestSession {
@@ -294,7 +297,8 @@ export async function newSession(gateway: Gateway, options: SessionOptions): Pro
     principals: [principal],
     validAfter: new Date(now.getTime() - 60_000),
     validBefore: new Date(now.getTime() + (options.validSeconds ?? 600) * 1000),
-    extensions: { 'permit-pty': '', 'permit-port-forwarding': '' },
+    extensions: options.extensions ?? { 'permit-pty': '', 'permit-port-forwarding': '' },
+    ...(options.criticalOptions ? { criticalOptions: options.criticalOptions } : {}),
     scope: options.scope,
   });
   const identity = verifyCertificateWithoutSession(signed.blob, {
