@@ -111,6 +111,9 @@ function writeConfig(sshCa: SshPrivateKey, mediatorCa: TierCa): string {
       'current-context': 'x',
     }),
   );
+  // The login record complete since the epoch: the harness backdates certificates by a minute,
+  // which a fresh executor would refuse (CERT_PREDATES_REPLAY_RECORD).
+  writeFileSync(join(dir, 'used-logins.jsonl'), '{"v":1,"since":0}\n');
   const config = join(dir, 'executor.json');
   writeFileSync(
     config,

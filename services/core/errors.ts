@@ -32,6 +32,12 @@ export const CERT_CODES = [
   'CA_ROTATION_STATE',
   /** `airlock ca rotate … retire`: the old CA may still have live credentials; wait, or --force. */
   'CA_RETIRE_TOO_EARLY',
+  /** The certificate's validity (valid_after to valid_before) is longer than the policy's max TTL for its profile, or never ends. */
+  'CERT_LIFETIME_EXCEEDS_POLICY',
+  /** Executor: this login signature (the same signed userauth request) already opened a session; each is accepted once. */
+  'CERT_SIGNATURE_REPLAYED',
+  /** Executor: the certificate was valid before this executor's record of used signatures begins (its state was lost); request a new certificate. */
+  'CERT_PREDATES_REPLAY_RECORD',
 ] as const;
 
 /** Policy evaluation (services/core/policy). */

@@ -36,6 +36,17 @@ describe('executor configuration', () => {
     expect(config.revocation).toEqual({ krlFiles: [], denyListFiles: [] });
     expect(config.drainSeconds).toBe(30);
     expect(config.kubeCredentials).toBe('impersonation');
+    expect(config.loginRecordFile).toBe(join(dir, 'audit/used-logins.jsonl'));
+    expect(config.limits).toEqual({ maxSessionsPerUser: 10 });
+    const custom = loadExecutorConfig(
+      write('record.json', {
+        ...valid,
+        loginRecordFile: 'state/logins.jsonl',
+        limits: { maxSessionsPerUser: 3 },
+      }),
+    );
+    expect(custom.loginRecordFile).toBe(join(dir, 'state/logins.jsonl'));
+    expect(custom.limits.maxSessionsPerUser).toBe(3);
     expect(loadExecutorConfig(write('csr.json', { ...valid, kubeCredentials: 'csr' })).kubeCredentials).toBe(
       'csr',
     );

@@ -1,3 +1,4 @@
+import { dirname, join } from 'node:path';
 import {
   loadConfigFile,
   resolveFrom,
@@ -24,6 +25,15 @@ export interface ExecutorConfig {
   executorCa: TierCaSource;
   serving: { dnsNames: string[]; ipAddresses: string[]; lifetimeSeconds: number };
   audit: { path: string; signingKeyFile: string; checkpointEvery: number };
+  /**
+   * The record of accepted logins (used-signatures.ts), so each login signature opens one
+   * session. Default: `used-logins.jsonl` beside the audit trail, in the state directory.
+   */
+  loginRecordFile: string;
+  limits: {
+    /** Open sessions per user at this executor; one more is refused with LIMIT_EXCEEDED. */
+    maxSessionsPerUser: number;
+  };
   /** Kubeconfig of the executor's own identity; absent: in-cluster ServiceAccount. */
   kubeconfig?: string;
   /**
@@ -70,6 +80,16 @@ export const executorConfigSchema = {
       },
     },
     audit: SCHEMA.audit,
+    loginRecordFile: SCHEMA.file,
+    limits: {
+      type: 'object',
+      additionalProperties: false,
+      required: [],
+      default: {},
+      properties: {
+        maxSessionsPerUser: { type: 'integer', minimum: 1, maximum: 10_000, default: 10 },
+      },
+    },
     kubeconfig: { ...SCHEMA.file, nullable: true },
     kubeCredentials: { type: 'string', enum: KUBE_CREDENTIAL_MODES, default: 'impersonation' },
     ops: SCHEMA.ops,
@@ -97,6 +117,9 @@ export function loadExecutorConfig(path: string): ExecutorConfig {
       path: from(config.audit.path),
       signingKeyFile: from(config.audit.signingKeyFile),
     },
+    loginRecordFile: config.loginRecordFile
+      ? from(config.loginRecordFile)
+      : join(dirname(from(config.audit.path)), 'used-logins.jsonl'),
     ...(config.kubeconfig ? { kubeconfig: from(config.kubeconfig) } : {}),
   };
 }

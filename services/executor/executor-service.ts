@@ -12,9 +12,16 @@ import {
 } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import type { AuditEventInput, AuditTrail } from '../core/audit/types.js';
+import { admitLogin } from '../core/certificate-admission.js';
 import { AirlockError } from '../core/errors.js';
 import { Metrics } from '../core/ops-server.js';
-import { authorizeIntent, type Intent, type Policy, renderGroups } from '../core/policy/index.js';
+import {
+  type AuthorizeResult,
+  authorizeIntent,
+  type Intent,
+  type Policy,
+  renderGroups,
+} from '../core/policy/index.js';
 import { SESSION_METADATA_KEY } from '../core/rpc/executor-proto.js';
 import { toGrpcError } from '../core/rpc/grpc-errors.js';
 import type {
@@ -33,15 +40,14 @@ import type {
 } from '../core/rpc/messages.js';
 import { sessionBindingDigest } from '../core/session-binding.js';
 import {
-  type CertificateIdentity,
   parseCertificate,
   type RevocationList,
   type SshPublicKey,
   verifyCertificateWithoutSession,
-  verifyUserCertificate,
 } from '../core/ssh-cert/index.js';
 import { contextFromTraceparent, defaultTracer, endSpan, traceIdsOf } from '../core/telemetry.js';
 import { sessionGrantFromCertificate, verifyPeerCertificate } from '../core/x509/index.js';
+import { certificateDenial } from './certificate-restrictions.js';
 import type { KubeCredentials, SessionKubeCredentials } from './kube-credentials.js';
 import {
   type KubeCaller,
@@ -51,6 +57,7 @@ import {
   withKubeSpans,
 } from './kube-gateway.js';
 import { type ExecutorSession, SessionRegistry } from './session-registry.js';
+import type { UsedSignatures } from './used-signatures.js';
 
 export interface ExecutorDeps {
   /** The cluster name this executor serves; a scope for another cluster is refused. */
@@ -71,6 +78,10 @@ export interface ExecutorDeps {
   logger: Logger;
   /** Overridden in tests. */
   clock: () => Date;
+  /** The logins already accepted: each signed userauth request opens one session only. */
+  usedSignatures: UsedSignatures;
+  /** Open sessions per user (SSH principal); one more is refused with LIMIT_EXCEEDED. */
+  maxSessionsPerUser: number;
   /** Where `/metrics` counts come from; a private registry when absent. */
   metrics?: Metrics;
   /**
@@ -187,6 +198,8 @@ export function createExecutorService(deps: ExecutorDeps) {
     (session) => void session.kube.release(),
   );
   let draining = false;
+  /** OpenSession calls past the session limit check and not yet ended, by user. */
+  const opening = new Map<string, number>();
 
   /**
    * Revocation reaches open sessions too: once a second every session's
@@ -322,17 +335,20 @@ export function createExecutorService(deps: ExecutorDeps) {
   ): Promise<void> {
     const session = ctx.session;
     const started = performance.now();
-    const decision = authorizeIntent(
-      deps.policy(),
-      {
-        profile: session.scope.profile,
-        cluster: session.scope.cluster,
-        namespace: session.scope.namespace,
-        podPatterns: session.scope.podPatterns,
-        groups: session.groups,
-      },
-      { ...intent, cluster: deps.cluster },
-    );
+    const restricted = certificateDenial(session.identity, intent, session.scope.namespace);
+    const decision: AuthorizeResult = restricted
+      ? { allow: false, ...restricted }
+      : authorizeIntent(
+          deps.policy(),
+          {
+            profile: session.scope.profile,
+            cluster: session.scope.cluster,
+            namespace: session.scope.namespace,
+            podPatterns: session.scope.podPatterns,
+            groups: session.groups,
+          },
+          { ...intent, cluster: deps.cluster },
+        );
     intentsTotal.inc({
       action: intent.action,
       decision: decision.allow ? 'allow' : 'deny',
@@ -448,6 +464,8 @@ export function createExecutorService(deps: ExecutorDeps) {
     const actor = { user: request.principal, address: request.client_address };
     /** Released here if the session is refused after they were made; otherwise the session owns them. */
     let kube: SessionKubeCredentials | undefined;
+    /** The user whose session count this call holds a place in until it ends. */
+    let reserved: string | undefined;
     try {
       if (!deps.audit.healthy())
         throw new AirlockError('AUDIT_UNAVAILABLE', 'the audit trail is unavailable');
@@ -458,20 +476,17 @@ export function createExecutorService(deps: ExecutorDeps) {
       }
       const now = deps.clock();
       const certificate = parseCertificate(request.ssh_certificate);
-      const identity: CertificateIdentity = verifyUserCertificate(
-        certificate,
-        request.auth_signature,
-        request.auth_signed_data,
-        {
-          trustedCAs: deps.trustedSshCas(),
-          principal: request.principal,
-          now,
-          clientAddress: request.client_address,
-          revocation: deps.revocation(),
-          requireScope: true,
-        },
-      );
-      const scope = identity.scope!;
+      // The certificate as the mediator checks it, and the user's signature over a real
+      // publickey login for it. client_address is the mediator's word (source-address).
+      const { identity } = admitLogin(certificate, request.auth_signature, request.auth_signed_data, {
+        trustedCAs: deps.trustedSshCas(),
+        principal: request.principal,
+        now,
+        clientAddress: request.client_address,
+        revocation: deps.revocation(),
+        policy: deps.policy(),
+      });
+      const scope = identity.scope;
       if (grant.user !== identity.principal || grant.scopeDigest !== sessionBindingDigest(identity)) {
         throw new AirlockError('GRANT_INVALID', 'the session grant does not match the certificate', {
           detail: `grant user ${grant.user}, certificate principal ${identity.principal}`,
@@ -498,8 +513,25 @@ export function createExecutorService(deps: ExecutorDeps) {
           },
         );
       }
-      const certEnd =
-        identity.validBefore === null ? Number.POSITIVE_INFINITY : Number(identity.validBefore) * 1000;
+      const certEnd = Number(identity.validBefore) * 1000;
+      if (grant.notAfter.getTime() > certEnd) {
+        throw new AirlockError('GRANT_INVALID', 'the session grant outlives the certificate', {
+          detail: `grant notAfter ${grant.notAfter.toISOString()}, certificate valid before ${identity.validBefore}`,
+        });
+      }
+      // Sessions still opening count too, so concurrent OpenSessions cannot overshoot.
+      const user = identity.principal;
+      if (sessions.countFor(user) + (opening.get(user) ?? 0) >= deps.maxSessionsPerUser) {
+        throw new AirlockError('LIMIT_EXCEEDED', `at most ${deps.maxSessionsPerUser} sessions per user`);
+      }
+      opening.set(user, (opening.get(user) ?? 0) + 1);
+      reserved = user;
+      // Last of the checks: a login refused above may be tried again on a new connection anyway.
+      deps.usedSignatures.admit({
+        signedData: request.auth_signed_data,
+        validAfter: identity.validAfter,
+        validBefore: identity.validBefore,
+      });
       const expiresAt = new Date(Math.min(certEnd, grant.notAfter.getTime()));
       kube = await openKubeCredentials(span, {
         sessionId: grant.sessionId,
@@ -581,6 +613,12 @@ export function createExecutorService(deps: ExecutorDeps) {
         )
         .catch((auditError: unknown) => log.error({ err: auditError }, 'could not audit a refused session'));
       throw airlock;
+    } finally {
+      if (reserved !== undefined) {
+        const left = (opening.get(reserved) ?? 1) - 1;
+        if (left <= 0) opening.delete(reserved);
+        else opening.set(reserved, left);
+      }
     }
   }
 
@@ -696,7 +734,11 @@ export function createExecutorService(deps: ExecutorDeps) {
           } else {
             const debug = start as DebugStart;
             target = { cluster: deps.cluster, namespace, pod, resource: 'pods/ephemeralcontainers', argv };
-            await authorize(ctx, { action: 'debug', namespace, pod, image: debug.image }, target);
+            await authorize(
+              ctx,
+              { action: 'debug', namespace, pod, image: debug.image, tty: debug.tty },
+              target,
+            );
           }
           const as = caller(ctx);
           let podTarget: PodTarget;

@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { createKubeCsrSigner } from '../core/kube-csr.js';
 import { createLogger } from '../core/logging.js';
+import { makeDirectory } from '../core/make-directory.js';
 import { Metrics, startOpsServer } from '../core/ops-server.js';
 import { loadPolicy } from '../core/policy/index.js';
 import { serviceMain } from '../core/service-main.js';
@@ -19,6 +21,7 @@ import { createExecutorService } from './executor-service.js';
 import { createCsrCredentials, createImpersonationCredentials } from './kube-credentials.js';
 import { createKubeGateway } from './kube-gateway.js';
 import { startExecutorServer } from './server.js';
+import { UsedSignatures } from './used-signatures.js';
 
 /**
  * The executor's composition root: the only place that reads the
@@ -59,6 +62,9 @@ export async function runExecutor(
   // they are exported only when OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT is set. See docs/telemetry.md.
   const telemetry = startTelemetry(telemetryOptionsFromEnv(process.env, 'airlock-executor'));
   const metrics = new Metrics({ processMetrics: true });
+  // Read back before serving: logins accepted before a restart stay used.
+  await makeDirectory(dirname(config.loginRecordFile), 0o700);
+  const usedSignatures = new UsedSignatures({ path: config.loginRecordFile, clock, logger });
   const service = createExecutorService({
     tracer: telemetry.tracer,
     metrics,
@@ -75,6 +81,8 @@ export async function runExecutor(
     audit,
     logger,
     clock,
+    usedSignatures,
+    maxSessionsPerUser: config.limits.maxSessionsPerUser,
   });
   await audit.append({
     event: 'config.loaded',
@@ -85,6 +93,7 @@ export async function runExecutor(
       ssh_cas: sshCas.length,
       profiles: Object.keys(policy.profiles).length,
       kube_credentials: config.kubeCredentials,
+      login_record_since: new Date(usedSignatures.since * 1000).toISOString(),
       ...(auditFsync ? {} : { audit_fsync: false }),
     },
   });
@@ -115,6 +124,7 @@ export async function runExecutor(
       await server.stop(config.drainSeconds * 1000);
       await ops?.close();
       await audit.close();
+      usedSignatures.close();
       await telemetry.shutdown();
     },
   };

@@ -143,6 +143,13 @@ export class SessionRegistry {
     for (const id of [...this.#sessions.keys()]) this.close(id, reason);
   }
 
+  /** Open sessions of `user`. */
+  countFor(user: string): number {
+    let count = 0;
+    for (const { session } of this.#sessions.values()) if (session.user === user) count += 1;
+    return count;
+  }
+
   get size(): number {
     return this.#sessions.size;
   }

@@ -5,6 +5,12 @@ import { ROOT_CONTEXT, type Span, SpanKind, SpanStatusCode, type Tracer, trace }
 import type { Logger } from 'pino';
 import ssh2, { type AuthContext, type Connection, type ServerChannel, type Session } from 'ssh2';
 import type { AuditEventInput, AuditTrail } from '../core/audit/types.js';
+import {
+  type AdmissionOptions,
+  type AdmittedIdentity,
+  admitCertificate,
+  admitLogin,
+} from '../core/certificate-admission.js';
 import { AirlockError } from '../core/errors.js';
 import { Metrics } from '../core/ops-server.js';
 import { authorizeIntent, type Policy } from '../core/policy/index.js';
@@ -12,14 +18,7 @@ import { ExecutorClient } from '../core/rpc/executor-client.js';
 import { fromGrpcError } from '../core/rpc/grpc-errors.js';
 import type { OpenSessionResponse } from '../core/rpc/messages.js';
 import { sessionBindingDigest } from '../core/session-binding.js';
-import {
-  type CertificateIdentity,
-  parseCertificate,
-  type RevocationList,
-  type SshPublicKey,
-  verifyCertificateWithoutSession,
-  verifyUserCertificate,
-} from '../core/ssh-cert/index.js';
+import { parseCertificate, type RevocationList, type SshPublicKey } from '../core/ssh-cert/index.js';
 import { defaultTracer, traceIdsOf, traceparentOf, withTraceIds } from '../core/telemetry.js';
 import { issueSessionGrant, type TierCa } from '../core/x509/index.js';
 import { completeCommandLine } from './command-language/complete-command-line.js';
@@ -96,7 +95,7 @@ interface ConnectionState {
   id: string;
   address: string;
   authenticated: boolean;
-  identity?: CertificateIdentity;
+  identity?: AdmittedIdentity;
   certificate?: Uint8Array;
   signature?: Uint8Array;
   signedData?: Uint8Array;
@@ -165,14 +164,14 @@ export function createSshFrontend(deps: MediatorDeps) {
       .append(event, { durable })
       .catch((error: unknown) => log.error({ err: error }, 'audit append failed'));
 
-  function verifyOptions(state: ConnectionState, principal: string) {
+  function verifyOptions(state: ConnectionState, principal: string): AdmissionOptions {
     return {
       trustedCAs: deps.trustedSshCas(),
       principal,
       now: deps.clock(),
       clientAddress: state.address,
       revocation: deps.revocation(),
-      requireScope: true,
+      policy: deps.policy(),
     };
   }
 
@@ -208,11 +207,12 @@ export function createSshFrontend(deps: MediatorDeps) {
       const certificate = parseCertificate(ctx.key.data);
       if (!ctx.signature) {
         // The client asks whether this key would do; answer without a signature yet.
-        verifyCertificateWithoutSession(certificate, verifyOptions(state, ctx.username));
+        admitCertificate(certificate, verifyOptions(state, ctx.username));
         ctx.accept();
         return;
       }
-      const identity = verifyUserCertificate(
+      // ssh2 hands over the RFC 4252 §7 signed data it rebuilt: session id + the request.
+      const { identity } = admitLogin(
         certificate,
         ctx.signature,
         ctx.blob!,
@@ -241,8 +241,9 @@ export function createSshFrontend(deps: MediatorDeps) {
     const identity = state.identity!;
     const now = deps.clock();
     const sessionId = randomBytes(12).toString('hex');
-    const validBefore =
-      identity.validBefore === null ? now.getTime() + 12 * 3600_000 : Number(identity.validBefore) * 1000;
+    // The grant ends with the certificate (admission refused one without an end), or earlier
+    // where the mediator CA's own lifetime or MAX_SESSION_GRANT_SECONDS cap it.
+    const validBefore = Number(identity.validBefore) * 1000;
     const grant = await issueSessionGrant(await deps.mediatorCa(), {
       sessionId,
       user: identity.principal,

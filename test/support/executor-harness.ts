@@ -22,6 +22,7 @@ import type { ExecStart, OpenSessionRequest } from '../../services/core/rpc/mess
 import { sessionBindingDigest } from '../../services/core/session-binding.js';
 import {
   type AirlockScope,
+  encodeUserauthRequest,
   fromKeyObject,
   generateCaKey,
   type RevocationList,
@@ -40,6 +41,7 @@ import {
 } from '../../services/executor/kube-credentials.js';
 import { createKubeGateway } from '../../services/executor/kube-gateway.js';
 import { type RunningExecutorServer, startExecutorServer } from '../../services/executor/server.js';
+import { UsedSignatures } from '../../services/executor/used-signatures.js';
 import { adminKubeConfig, clusterInfo } from './kube.js';
 
 export const CLUSTER_NAME = 'hermetic';
@@ -208,6 +210,7 @@ export async function startGateway(
   kubeConfig: KubeConfig,
   tracer?: Tracer,
   mode: KubeCredentialMode = 'impersonation',
+  options: { maxSessionsPerUser?: number } = {},
 ): Promise<Gateway> {
   const sshCa = generateCaKey('ed25519');
   const now = new Date();
@@ -238,6 +241,10 @@ export async function startGateway(
     audit,
     logger,
     clock: () => new Date(),
+    // Complete since the epoch: the test certificates are backdated by a minute.
+    usedSignatures: new UsedSignatures({ clock: () => new Date(), since: new Date(0) }),
+    // Test files open many sessions for one user without closing them; the limit is tested on its own.
+    maxSessionsPerUser: options.maxSessionsPerUser ?? 1000,
     ...(tracer ? { tracer } : {}),
   });
   const server = await startExecutorServer(service, {
@@ -264,6 +271,9 @@ export interface SessionOptions {
   grantSessionId?: string;
   /** Grant scope digest override (to simulate a widened scope). */
   grantScopeDigest?: string;
+  /** Certificate extensions; default permit-pty and permit-port-forwarding. */
+  extensions?: Record<string, string>;
+  criticalOptions?: Record<string, string>;
 }
 
 export interface TestSession {
@@ -291,7 +301,8 @@ export async function newSession(gateway: Gateway, options: SessionOptions): Pro
     principals: [principal],
     validAfter: new Date(now.getTime() - 60_000),
     validBefore: new Date(now.getTime() + (options.validSeconds ?? 600) * 1000),
-    extensions: { 'permit-pty': '', 'permit-port-forwarding': '' },
+    extensions: options.extensions ?? { 'permit-pty': '', 'permit-port-forwarding': '' },
+    ...(options.criticalOptions ? { criticalOptions: options.criticalOptions } : {}),
     scope: options.scope,
   });
   const identity = verifyCertificateWithoutSession(signed.blob, {
@@ -307,7 +318,15 @@ export async function newSession(gateway: Gateway, options: SessionOptions): Pro
     notAfter: new Date(now.getTime() + (options.validSeconds ?? 600) * 1000),
     now,
   });
-  const signedData = randomBytes(64);
+  // What an SSH client signs to log in (RFC 4252 §7), on a connection of its own.
+  const signedData = Buffer.from(
+    encodeUserauthRequest({
+      sessionId: randomBytes(32),
+      user: principal,
+      algorithm: 'ssh-ed25519-cert-v01@openssh.com',
+      keyBlob: signed.blob,
+    }),
+  );
   const client = new ExecutorClient({
     address: `127.0.0.1:${gateway.server.port}`,
     executorCaPem: gateway.executorCa.certPem,

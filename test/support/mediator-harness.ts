@@ -89,7 +89,8 @@ export function sshUser(
   options: {
     principal?: string;
     scope: AirlockScope;
-    validSeconds?: number;
+    /** Seconds from now, or `forever` (`ssh-keygen -V always:forever`'s end). */
+    validSeconds?: number | 'forever';
     validFromSeconds?: number;
     extensions?: Record<string, string>;
     criticalOptions?: Record<string, string>;
@@ -109,7 +110,8 @@ export function sshUser(
     keyId: `${options.principal ?? 'alice'}@e2e`,
     principals: [options.principal ?? 'alice'],
     validAfter: new Date(now + (options.validFromSeconds ?? -60) * 1000),
-    validBefore: new Date(now + (options.validSeconds ?? 600) * 1000),
+    validBefore:
+      options.validSeconds === 'forever' ? 'forever' : new Date(now + (options.validSeconds ?? 600) * 1000),
     extensions: options.extensions ?? { 'permit-pty': '', 'permit-port-forwarding': '' },
     criticalOptions: options.criticalOptions,
     scope: options.scope,

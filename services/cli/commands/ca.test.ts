@@ -2,11 +2,17 @@
  * `airlock ca init`: the key pair is OpenSSH-readable, private 0600, never
  * overwritten, and usable by `ssh-keygen -s` as a CA that airlock accepts.
  */
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { KeygenWorkspace } from '../../../test/fixtures/ssh-cert/ssh-keygen-harness.js';
 import { AirlockError } from '../../core/errors.js';
-import { parseOpenSshPrivateKey, parsePublicKeyLine } from '../../core/ssh-cert/index.js';
+import { testPolicyJson } from '../../core/policy/testing.js';
+import {
+  AIRLOCK_SCOPE_EXTENSION,
+  formatAirlockScope,
+  parseOpenSshPrivateKey,
+  parsePublicKeyLine,
+} from '../../core/ssh-cert/index.js';
 import { main } from '../main.js';
 import { caKeyPaths, runCaInit } from './ca.js';
 
@@ -72,7 +78,19 @@ describe('airlock ca init', () => {
       'alice',
       '-V',
       '-5m:+5m',
+      // The scope the broker puts in every certificate; the mediator requires it.
+      '-O',
+      `extension:${AIRLOCK_SCOPE_EXTENSION}=${formatAirlockScope({
+        cluster: 'dev',
+        namespace: 'payments',
+        podPatterns: ['api-*'],
+        profile: 'debug',
+        requestId: 'req-1',
+        groups: [],
+      })}`,
     ]);
+    const policy = ws.path('ca-e2e-policy.json');
+    writeFileSync(policy, JSON.stringify(testPolicyJson()));
     const written: string[] = [];
     vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => written.push(String(chunk)) > 0);
     vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
@@ -87,6 +105,8 @@ describe('airlock ca init', () => {
       caKeyPaths(out, 'user_ca').publicKey,
       '--principal',
       'alice',
+      '--policy',
+      policy,
     ]);
     expect(written.join('')).toMatch(/^accepted/);
     expect(status).toBe(0);

@@ -2,10 +2,13 @@
  * `airlock ssh-cert check`: the handler with an in-memory I/O over files made
  * by ssh-keygen, and the commander wiring through main() for exit statuses.
  */
+import { writeFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { KeygenWorkspace } from '../../../test/fixtures/ssh-cert/ssh-keygen-harness.js';
 import { AirlockError } from '../../core/errors.js';
+import { testPolicyJson } from '../../core/policy/testing.js';
+import { AIRLOCK_SCOPE_EXTENSION, formatAirlockScope } from '../../core/ssh-cert/index.js';
 import { main } from '../main.js';
 import { type CliIo, runSshCertCheck, type SshCertCheckOptions } from './ssh-cert.js';
 
@@ -14,13 +17,34 @@ let ws: KeygenWorkspace;
 let ca: string;
 let otherCa: string;
 let certPath: string;
+let policyPath: string;
+
+/** What the broker puts in a certificate: the scope the mediator requires. */
+const SCOPE_OPTION = [
+  '-O',
+  `extension:${AIRLOCK_SCOPE_EXTENSION}=${formatAirlockScope({
+    cluster: 'dev',
+    namespace: 'payments',
+    podPatterns: ['api-*'],
+    profile: 'debug',
+    requestId: 'req-1',
+    groups: [],
+  })}`,
+];
 
 beforeAll(() => {
   ws = new KeygenWorkspace();
   ca = ws.makeKey('ed25519', 'ca').path;
   otherCa = ws.makeKey('ecdsa-256', 'other-ca').path;
   const user = ws.makeKey('ed25519', 'user');
+  // A one-day certificate: the policy's bound for profile debug is one day too.
+  const policy = testPolicyJson();
+  policy.limits = { maxTtlSeconds: 86_400 };
+  policy.profiles.debug!.maxTtlSeconds = 86_400;
+  policyPath = ws.path('policy.json');
+  writeFileSync(policyPath, JSON.stringify(policy));
   ws.signCert(ca, user.path, [
+    ...SCOPE_OPTION,
     '-I',
     'alice@example.com',
     '-n',
@@ -56,7 +80,14 @@ function capture(): CliIo & { stdout: string[]; stderr: string[] } {
 }
 
 function check(overrides: Partial<SshCertCheckOptions>) {
-  return { cert: certPath, ca: [`${ca}.pub`], principal: 'alice', sourceAddress: '10.0.0.1', ...overrides };
+  return {
+    cert: certPath,
+    ca: [`${ca}.pub`],
+    principal: 'alice',
+    policy: policyPath,
+    sourceAddress: '10.0.0.1',
+    ...overrides,
+  };
 }
 
 describe('runSshCertCheck', () => {
@@ -82,7 +113,7 @@ describe('runSshCertCheck', () => {
         keyId: 'alice@example.com',
         serial: '99',
         forceCommand: 'whoami',
-        scope: null,
+        scope: { profile: 'debug', namespace: 'payments', requestId: 'req-1' },
       },
     });
     expect(result.identity.caFingerprint).toBe(ws.run(['-l', '-f', `${ca}.pub`]).split(' ')[1]);
@@ -115,6 +146,49 @@ describe('runSshCertCheck', () => {
     expect(io2.stdout.join('')).toMatch(/^CERT_REVOKED: /);
   });
 
+  /** A certificate for a new key, signed with extra ssh-keygen arguments. */
+  function certWith(name: string, args: string[]): string {
+    const key = ws.makeKey('ed25519', name).path;
+    ws.signCert(ca, key, ['-n', 'alice', ...args]);
+    return `${key}-cert.pub`;
+  }
+
+  it('refuses a certificate without the airlock scope, as the mediator does (CERT_SCOPE_INVALID)', async () => {
+    const io = capture();
+    const cert = certWith('no-scope', ['-I', 'x', '-V', '20300101113000:20300101123000']);
+    expect(await runSshCertCheck(check({ cert, sourceAddress: undefined }), io)).toBe(1);
+    expect(io.stdout.join('')).toMatch(/^CERT_SCOPE_INVALID: /);
+  });
+
+  it('refuses a certificate valid for longer than the policy allows (CERT_LIFETIME_EXCEEDS_POLICY)', async () => {
+    for (const validity of ['always:forever', '20300101000000:20300102000001']) {
+      const io = capture();
+      const cert = certWith(`long-${validity.length}`, ['-I', 'x', '-V', validity, ...SCOPE_OPTION]);
+      expect(await runSshCertCheck(check({ cert, sourceAddress: undefined }), io), validity).toBe(1);
+      expect(io.stdout.join('')).toMatch(/^CERT_LIFETIME_EXCEEDS_POLICY: /);
+    }
+  });
+
+  it('prints a key id with escape sequences escaped, in text and JSON', async () => {
+    const cert = certWith('escapes', [
+      '-I',
+      'alice\x1b]0;owned\x07\x9b2J\u202e',
+      '-V',
+      '20300101113000:20300101123000',
+      ...SCOPE_OPTION,
+    ]);
+    const text = capture();
+    expect(await runSshCertCheck(check({ cert, sourceAddress: undefined }), text)).toBe(0);
+    const printed = text.stdout.join('');
+    expect(printed).toContain('key id:         alice\\x1b]0;owned\\x07\\x9b2J\\u202e\n');
+    expect(printed).not.toMatch(/[\x00-\x08\x0b-\x1f\x7f-\x9f\u202e]/);
+    const json = capture();
+    expect(await runSshCertCheck(check({ cert, sourceAddress: undefined, output: 'json' }), json)).toBe(0);
+    const line = json.stdout.join('');
+    expect(line).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f-\x9f\u202e]/);
+    expect(JSON.parse(line).identity.keyId).toBe('alice\x1b]0;owned\x07\x9b2J\u202e');
+  });
+
   it('reports a corrupt certificate file as CERT_MALFORMED (refused, not usage)', async () => {
     const bad = ws.path('bad-cert.pub');
     await writeFile(bad, 'ssh-ed25519-cert-v01@openssh.com AAAA\n');
@@ -134,6 +208,8 @@ describe('runSshCertCheck', () => {
       { revoked: [junk] },
       { at: 'tomorrow' },
       { at: '2030-01-01' },
+      { policy: ws.path('missing-policy.json') },
+      { policy: junk },
       { skew: '-5' },
     ]) {
       await expect(runSshCertCheck(check(overrides), capture()), JSON.stringify(overrides)).rejects.toSatisfy(
@@ -154,7 +230,18 @@ describe('airlock ssh-cert check via main()', () => {
 
   it('exits 0 when accepted and 1 when refused', async () => {
     silence();
-    const base = ['--cert', certPath, '--ca', `${ca}.pub`, '--at', AT, '--source-address', '10.0.0.1'];
+    const base = [
+      '--cert',
+      certPath,
+      '--ca',
+      `${ca}.pub`,
+      '--policy',
+      policyPath,
+      '--at',
+      AT,
+      '--source-address',
+      '10.0.0.1',
+    ];
     expect(await main(argv(...base, '--principal', 'alice'))).toBe(0);
     process.exitCode = undefined;
     expect(await main(argv(...base, '--principal', 'mallory'))).toBe(1);
@@ -162,16 +249,31 @@ describe('airlock ssh-cert check via main()', () => {
 
   it('exits 2 for usage errors: a missing required option, a bad --output, a bad --at', async () => {
     const out = silence();
-    expect(await main(argv('--cert', certPath, '--ca', `${ca}.pub`))).toBe(2);
+    expect(await main(argv('--cert', certPath, '--ca', `${ca}.pub`, '--policy', policyPath))).toBe(2);
     expect(out.join('')).toContain("required option '--principal <name>' not specified");
     expect(await main(argv('--cert', certPath, '--principal', 'a'))).toBe(2);
     expect(out.join('')).toContain("required option '--ca <file>' not specified");
     expect(
       await main(argv('--cert', certPath, '--ca', `${ca}.pub`, '--principal', 'a', '--output', 'xml')),
     ).toBe(2);
-    expect(await main(argv('--cert', certPath, '--ca', `${ca}.pub`, '--principal', 'a', '--at', 'now'))).toBe(
-      2,
-    );
+    expect(await main(argv('--cert', certPath, '--ca', `${ca}.pub`, '--principal', 'a'))).toBe(2);
+    expect(out.join('')).toContain("required option '--policy <file>' not specified");
+    expect(
+      await main(
+        argv(
+          '--cert',
+          certPath,
+          '--ca',
+          `${ca}.pub`,
+          '--principal',
+          'a',
+          '--policy',
+          policyPath,
+          '--at',
+          'now',
+        ),
+      ),
+    ).toBe(2);
     expect(out.join('')).toContain('airlock: USAGE: --at now is not an RFC 3339 time');
   });
 
@@ -183,6 +285,7 @@ describe('airlock ssh-cert check via main()', () => {
       '--cert',
       '--ca',
       '--principal',
+      '--policy',
       '--source-address',
       '--krl',
       '--revoked',

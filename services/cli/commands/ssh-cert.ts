@@ -1,13 +1,17 @@
 /**
  * `airlock ssh-cert check`: verifies an OpenSSH user certificate the way the
  * mediator does (CA, signature, validity, principal, critical options,
- * scope, revocation), without a session signature. An adapter only: it
- * reads files and formats the result; the decision is
- * `verifyCertificateWithoutSession` in services/core/ssh-cert.
+ * airlock scope, lifetime within the policy's TTL bound, revocation),
+ * without a session signature. An adapter only: it reads files and formats
+ * the result; the decision is the mediator's own `admitCertificate`
+ * (services/core/certificate-admission.ts). Every text it prints from the
+ * certificate (key id, principal, extensions, scope) is terminal-safe.
  */
 import { readFile } from 'node:fs/promises';
 import { type Command, Option } from 'commander';
+import { admitCertificate } from '../../core/certificate-admission.js';
 import { AirlockError } from '../../core/errors.js';
+import { loadPolicy, type Policy } from '../../core/policy/index.js';
 import {
   type CertificateIdentity,
   createKrlRevocationList,
@@ -17,8 +21,8 @@ import {
   parsePublicKeyList,
   type RevocationList,
   type SshPublicKey,
-  verifyCertificateWithoutSession,
 } from '../../core/ssh-cert/index.js';
+import { jsonForTerminal, sanitizeForTerminal } from '../../mediator/command-language/index.js';
 
 /**
  * The I/O a CLI command handler needs, passed in so handlers can be tested
@@ -47,6 +51,8 @@ export interface SshCertCheckOptions {
   readonly cert: string;
   readonly ca: readonly string[];
   readonly principal: string;
+  /** The policy file the mediator runs with (its TTL bounds apply). */
+  readonly policy: string;
   readonly sourceAddress?: string;
   readonly krl?: readonly string[];
   readonly revoked?: readonly string[];
@@ -83,6 +89,11 @@ function asConfig<T>(flag: string, path: string, load: () => T): T {
   }
 }
 
+async function readPolicy(io: CliIo, path: string): Promise<Policy> {
+  const text = Buffer.from(await readInput(io, path, '--policy')).toString('utf8');
+  return asConfig('--policy', path, () => loadPolicy(JSON.parse(text)));
+}
+
 /** Formats certificate seconds as RFC 3339 UTC, or the raw number beyond the Date range. */
 export function formatCertTime(seconds: bigint | null): string {
   if (seconds === null) return 'forever';
@@ -107,6 +118,7 @@ function identityJson(identity: CertificateIdentity): Record<string, unknown> {
 }
 
 function identityText(identity: CertificateIdentity): string {
+  // Every field may come from whoever signed the certificate: no raw control characters.
   const lines = [
     'accepted',
     `principal:      ${identity.principal}`,
@@ -120,7 +132,7 @@ function identityText(identity: CertificateIdentity): string {
     `extensions:     ${Object.keys(identity.extensions).join(', ') || '(none)'}`,
     `scope:          ${identity.scope ? JSON.stringify(identity.scope) : '(none)'}`,
   ];
-  return `${lines.join('\n')}\n`;
+  return `${lines.map(sanitizeForTerminal).join('\n')}\n`;
 }
 
 /**
@@ -166,23 +178,25 @@ export async function runSshCertCheck(
     const text = Buffer.from(await readInput(io, path, '--revoked')).toString('utf8');
     revocation.push(asConfig('--revoked', path, () => parseDenyList(text)));
   }
+  const policy = await readPolicy(io, options.policy);
   const certText = Buffer.from(await readInput(io, options.cert, '--cert'))
     .toString('utf8')
     .trim();
 
   try {
     const { certificate } = parseCertificateLine(certText);
-    const identity = verifyCertificateWithoutSession(certificate, {
+    const identity = admitCertificate(certificate, {
       trustedCAs,
       principal: options.principal,
       now,
       clientAddress: options.sourceAddress,
       revocation,
       skewSeconds,
+      policy,
     });
     io.out(
       json
-        ? `${JSON.stringify({ accepted: true, identity: identityJson(identity) })}\n`
+        ? `${jsonForTerminal({ accepted: true, identity: identityJson(identity) })}\n`
         : identityText(identity),
     );
     return 0;
@@ -190,11 +204,11 @@ export async function runSshCertCheck(
     if (!(error instanceof AirlockError) || error.code === 'USAGE') throw error;
     if (json) {
       io.out(
-        `${JSON.stringify({ accepted: false, code: error.code, reason: error.message, detail: error.detail ?? null })}\n`,
+        `${jsonForTerminal({ accepted: false, code: error.code, reason: error.message, detail: error.detail ?? null })}\n`,
       );
     } else {
-      io.out(`${error.code}: ${error.message}\n`);
-      if (error.detail) io.err(`${error.detail}\n`);
+      io.out(`${error.code}: ${sanitizeForTerminal(error.message)}\n`);
+      if (error.detail) io.err(`${sanitizeForTerminal(error.detail)}\n`);
     }
     return 1;
   }
@@ -212,12 +226,14 @@ export function registerSshCertCommands(program: Command): void {
     .command('check')
     .description(
       'Check an OpenSSH user certificate as the airlock mediator would: trusted CA, CA signature, ' +
-        'user type, validity window, principal, critical options, airlock scope and revocation. ' +
+        'user type, validity window, principal, critical options, airlock scope, lifetime within ' +
+        "the policy's max TTL for the scope's profile (CERT_LIFETIME_EXCEEDS_POLICY) and revocation. " +
         'The session signature is not checked. Exit 0 accepted, 1 refused (prints CODE: reason), 2 usage.',
     )
     .requiredOption('--cert <file>', 'certificate file, e.g. ~/.ssh/id_ed25519-cert.pub')
     .requiredOption('--ca <file>', 'trusted CA public keys (one per line); repeat for rotation', collect)
     .requiredOption('--principal <name>', 'the login name the certificate must list')
+    .requiredOption('--policy <file>', 'the policy file the mediator runs with (its TTL bounds apply)')
     .option('--source-address <ip>', 'client IP address, checked against the source-address option')
     .option('--krl <file>', 'OpenSSH KRL file made by `ssh-keygen -k`; repeatable', collect)
     .option(
@@ -232,8 +248,10 @@ export function registerSshCertCommands(program: Command): void {
     .addHelpText(
       'after',
       '\nExamples:\n' +
-        '  airlock ssh-cert check --cert id_ed25519-cert.pub --ca user_ca.pub --principal alice\n' +
+        '  airlock ssh-cert check --cert id_ed25519-cert.pub --ca user_ca.pub --principal alice \\\n' +
+        '      --policy policy.json\n' +
         '  airlock ssh-cert check --cert c.pub --ca old_ca.pub --ca new_ca.pub --principal alice \\\n' +
+        '      --policy policy.json \\\n' +
         '      --source-address 10.1.2.3 --krl revoked.krl --at 2030-01-01T12:00:00Z --output json',
     )
     .action(async (options: SshCertCheckOptions) => {

@@ -77,3 +77,10 @@ export {
   skSignedMessage,
   verifySshSignature,
 } from './ssh-signature.js';
+export {
+  checkUserauthRequest,
+  encodeUserauthRequest,
+  parseUserauthRequest,
+  SSH_MSG_USERAUTH_REQUEST,
+  type UserauthRequest,
+} from './userauth-request.js';

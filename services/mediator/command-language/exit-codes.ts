@@ -8,7 +8,7 @@
  * mediator itself ends the command.
  */
 import type { AirlockError, ErrorCode } from '../../core/errors.js';
-import { sanitizeForTerminal } from './sanitize.js';
+import { jsonForTerminal, sanitizeForTerminal } from './sanitize.js';
 
 export const EXIT_CODES = {
   /** Success (exec/shell: the remote command's own status is passed through instead). */
@@ -71,9 +71,6 @@ const EXIT_CODE_BY_ERROR: Readonly<Partial<Record<ErrorCode, ExitCode>>> = {
   AUDIT_UNAVAILABLE: UNAVAILABLE,
 };
 
-// JSON.stringify already escapes C0; these it leaves as they are.
-const JSON_UNSAFE = /[\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
-
 /** The SSH exit status for a command the mediator ended with `code`. */
 export function exitCodeFor(code: ErrorCode): ExitCode {
   return (
@@ -95,8 +92,7 @@ export function exitCodeFor(code: ErrorCode): ExitCode {
  */
 export function formatError(error: AirlockError, output: 'text' | 'json'): string {
   if (output === 'json') {
-    const json = JSON.stringify({ code: error.code, message: error.message });
-    return `${json.replace(JSON_UNSAFE, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`)}\n`;
+    return `${jsonForTerminal({ code: error.code, message: error.message })}\n`;
   }
   const lines = error.message.split('\n').map(sanitizeForTerminal);
   return `airlock: ${error.code}: ${lines.join('\n')}\n`;

@@ -40,5 +40,5 @@ export {
   parseCommand,
   requestedOutputFormat,
 } from './parse-command.js';
-export { sanitizeForTerminal } from './sanitize.js';
+export { jsonForTerminal, sanitizeForTerminal } from './sanitize.js';
 export { MAX_COMMAND_LINE_BYTES, splitCommandLine } from './split-command-line.js';

@@ -29,3 +29,18 @@ export function sanitizeForTerminal(text: string): string {
       : `\\u${code.toString(16).padStart(4, '0')}`;
   });
 }
+
+// JSON.stringify already escapes C0; these it leaves as they are.
+const JSON_UNSAFE = /[\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+
+/**
+ * `JSON.stringify(value)`, terminal-safe: the characters JSON.stringify
+ * leaves raw (DEL, C1, bidi controls, LS/PS) are written as `\uXXXX`
+ * escapes, which keeps the JSON's value unchanged.
+ */
+export function jsonForTerminal(value: unknown): string {
+  return JSON.stringify(value).replace(
+    JSON_UNSAFE,
+    (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+}
