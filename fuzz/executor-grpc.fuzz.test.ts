@@ -144,6 +144,8 @@ function rawClient(session: TestSession): grpc.Client {
       Buffer.from(session.grant.keyPem),
       Buffer.from(session.grant.certPem),
     ),
+    // The serving certificate names localhost; SNI may not be an IP (RFC 6066, refused by Node 26).
+    { 'grpc.ssl_target_name_override': 'localhost' },
   );
 }
 
