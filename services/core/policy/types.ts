@@ -237,7 +237,13 @@ export type AuthorizeResult =
 
 export type RequestDenyCode = Extract<
   ErrorCode,
-  'PROFILE_UNKNOWN' | 'SCOPE_CLUSTER' | 'SCOPE_NAMESPACE' | 'SCOPE_POD' | 'TTL_TOO_LONG' | 'REQUEST_DENIED'
+  | 'PROFILE_UNKNOWN'
+  | 'SCOPE_CLUSTER'
+  | 'SCOPE_NAMESPACE'
+  | 'SCOPE_POD'
+  | 'SCOPE_CONTAINER'
+  | 'TTL_TOO_LONG'
+  | 'REQUEST_DENIED'
 >;
 
 export interface RequestDecision {
