@@ -413,7 +413,9 @@ export function createAccessBroker(deps: AccessBrokerDeps): AccessBroker {
           ttlSeconds: input.ttlSeconds,
           reason: input.reason,
           ...(input.runbook === undefined ? {} : { runbook: input.runbook }),
-          ...(input.containerPatterns === undefined ? {} : { containerPatterns: [...input.containerPatterns] }),
+          ...(input.containerPatterns === undefined
+            ? {}
+            : { containerPatterns: [...input.containerPatterns] }),
         };
         const decision = decideRequest(policy, actor, scope, now);
         // The steps approved are the steps of now: the certificate names them

@@ -25,6 +25,7 @@ import type {
   Target,
 } from '../core/rpc/messages.js';
 import { sessionBindingDigest } from '../core/session-binding.js';
+import { scopeOf } from '../core/session-scope.js';
 import {
   type CertificateIdentity,
   parseCertificate,
@@ -43,6 +44,7 @@ import {
   type PodTarget,
   withKubeSpans,
 } from './kube-gateway.js';
+import { filterListToScope, redactEnv } from './object-scope.js';
 import { type ExecutorSession, SessionRegistry } from './session-registry.js';
 
 export interface ExecutorDeps {
@@ -312,17 +314,11 @@ export function createExecutorService(deps: ExecutorDeps) {
   ): Promise<void> {
     const session = ctx.session;
     const started = performance.now();
-    const decision = authorizeIntent(
-      deps.policy(),
-      {
-        profile: session.scope.profile,
-        cluster: session.scope.cluster,
-        namespace: session.scope.namespace,
-        podPatterns: session.scope.podPatterns,
-        groups: session.groups,
-      },
-      { ...intent, cluster: deps.cluster },
-    );
+    // The scope of the certificate this executor verified itself, never the mediator's word.
+    const decision = authorizeIntent(deps.policy(), scopeOf(session.scope), {
+      ...intent,
+      cluster: deps.cluster,
+    });
     intentsTotal.inc({
       action: intent.action,
       decision: decision.allow ? 'allow' : 'deny',
@@ -671,6 +667,7 @@ export function createExecutorService(deps: ExecutorDeps) {
                 action,
                 namespace,
                 pod,
+                container: start.target?.container ?? '',
                 argv: action === 'shell' && argv.length === 0 ? undefined : argv,
                 tty: start.tty,
               },
@@ -804,7 +801,8 @@ export function createExecutorService(deps: ExecutorDeps) {
           const namespace = request.target?.namespace || ctx.session.scope.namespace;
           const pod = request.target?.pod ?? '';
           target = { cluster: deps.cluster, namespace, pod, resource: 'pods/log' };
-          await authorize(ctx, { action: 'logs', namespace, pod }, target);
+          const container = request.target?.container ?? '';
+          await authorize(ctx, { action: 'logs', namespace, pod, container }, target);
           const podTarget = await resolveTarget(ctx, request.target);
           target = { ...target, container: podTarget.container };
           tracked = sessions.track(ctx.session.id, callerGone(call));
@@ -946,11 +944,30 @@ export function createExecutorService(deps: ExecutorDeps) {
         action === 'get'
           ? await ctx.kube.get(kind as ObjectKind, namespace, name, as)
           : await ctx.kube.list(kind as ObjectKind, namespace, as);
-      return { json: JSON.stringify(object) };
+      return { json: JSON.stringify(visibleObjects(ctx.session.scope, kind, action, object)) };
     } catch (error) {
       await auditFailure(ctx, 'intent.denied', target, error);
       throw error;
     }
+  }
+
+  /** Finding 8: a list shows the session's pods only; env values stay hidden unless the profile reveals them. */
+  function visibleObjects(
+    scope: ExecutorSession['scope'],
+    kind: string,
+    action: 'get' | 'list',
+    object: unknown,
+  ) {
+    const profile = deps.policy().profiles[scope.profile];
+    let json: unknown = JSON.parse(JSON.stringify(object ?? null));
+    if (action === 'list') {
+      // No profile (removed since authorize): no pod is visible.
+      json = filterListToScope(kind, json, {
+        profilePods: profile?.scope.pods ?? [],
+        sessionPods: scope.podPatterns,
+      });
+    }
+    return profile?.revealEnv === true ? json : redactEnv(json);
   }
 
   return {
@@ -973,6 +990,9 @@ function isPolicyDenial(error: AirlockError): boolean {
     'SCOPE_CLUSTER',
     'SCOPE_NAMESPACE',
     'SCOPE_POD',
+    'SCOPE_CONTAINER',
+    'SCOPE_RUNBOOK',
+    'SCOPE_RUNBOOK_STALE',
     'ACTION_NOT_ALLOWED',
     'COMMAND_NOT_ALLOWED',
     'COMMAND_DENIED',

@@ -11,7 +11,6 @@ import { AirlockError } from '../../core/errors.js';
 import {
   type AuthorizeResult,
   authorizeIntent,
-  runbookScope,
   decideRequest,
   effectiveMaxTtl,
   type Intent,
@@ -23,6 +22,7 @@ import {
   type RequestDecision,
   type Requester,
   type Resource,
+  runbookScope,
   validatePolicy,
 } from '../../core/policy/index.js';
 import { registerPolicyRbacCommand } from './policy-rbac.js';

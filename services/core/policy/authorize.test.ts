@@ -273,7 +273,9 @@ describe('runbook sessions (finding 1)', () => {
     const gone = testPolicy((json) => {
       (json.runbooks as Record<string, unknown>) = {};
       (json.profiles.debug as { runbooks?: string[] }).runbooks = undefined;
-      for (const p of Object.values(json.profiles) as { approval: { autoApprove?: { runbookOnly?: boolean }[] } }[])
+      for (const p of Object.values(json.profiles) as {
+        approval: { autoApprove?: { runbookOnly?: boolean }[] };
+      }[])
         p.approval.autoApprove = p.approval.autoApprove?.filter((r) => !r.runbookOnly);
     });
     expect(authorizeIntent(gone, rbScope, exec(['ps', 'aux']))).toMatchObject({
@@ -301,7 +303,9 @@ describe('runbook sessions (finding 1)', () => {
   it('refuse a malformed runbook member with SCOPE_RUNBOOK_STALE', () => {
     for (const runbook of ['snapshot', null, { stepsDigest: snapshot.stepsDigest }]) {
       const bad = { ...scope, runbook } as unknown as Scope;
-      expect(authorizeIntent(policy, bad, exec(['ps', 'aux']))).toMatchObject({ code: 'SCOPE_RUNBOOK_STALE' });
+      expect(authorizeIntent(policy, bad, exec(['ps', 'aux']))).toMatchObject({
+        code: 'SCOPE_RUNBOOK_STALE',
+      });
     }
   });
   it('the steps digest is sha256 over the steps as JSON', () => {
@@ -348,7 +352,10 @@ describe('container patterns (finding 8)', () => {
   });
   it('where containers are limited, the default container is refused: name one with -c', () => {
     expect(authorizeIntent(limited, scope, logs())).toMatchObject({ allow: false, code: 'SCOPE_CONTAINER' });
-    expect(authorizeIntent(limited, scope, logs(''))).toMatchObject({ allow: false, code: 'SCOPE_CONTAINER' });
+    expect(authorizeIntent(limited, scope, logs(''))).toMatchObject({
+      allow: false,
+      code: 'SCOPE_CONTAINER',
+    });
   });
   it('refuses container names that are not RFC 1123 labels', () => {
     for (const bad of ['A', 'a/b', '-a', 'a'.repeat(64), '*'])

@@ -164,7 +164,11 @@ function checkContainer(
   if (typeof container !== 'string' || !CONTAINER_NAME.test(container))
     return deny('SCOPE_CONTAINER', `${show(container)} is not a valid container name`);
   if (limits !== undefined && !globMatchAny(limits, container))
-    return deny('SCOPE_CONTAINER', `container ${show(container)} is outside the profile`, `${p}.scope.containers`);
+    return deny(
+      'SCOPE_CONTAINER',
+      `container ${show(container)} is outside the profile`,
+      `${p}.scope.containers`,
+    );
   if (session !== undefined && !globMatchAny(session, container))
     return deny('SCOPE_CONTAINER', `container ${show(container)} is outside the session's containers`);
   return undefined;
@@ -204,7 +208,8 @@ function checkRunbook(
     return deny('SCOPE_RUNBOOK', `a runbook session may only exec the steps of ${show(name)}`, rule);
   const argv = intent.argv;
   const isStep =
-    Array.isArray(argv) && runbook.steps.some((s) => s.length === argv.length && s.every((a, j) => a === argv[j]));
+    Array.isArray(argv) &&
+    runbook.steps.some((s) => s.length === argv.length && s.every((a, j) => a === argv[j]));
   if (!isStep) return deny('SCOPE_RUNBOOK', `argv is not a step of runbook ${show(name)}`, `${rule}.steps`);
   return undefined;
 }

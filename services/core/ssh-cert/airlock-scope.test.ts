@@ -41,7 +41,10 @@ describe('airlock-scope@airlock.dev', () => {
     ['runbook without digest', { ...SCOPE, runbook: { name: 'payments-health' } }],
     ['runbook with unknown member', { ...SCOPE, runbook: { ...RUNBOOK, steps: [] } }],
     ['runbook digest not sha256', { ...SCOPE, runbook: { ...RUNBOOK, stepsDigest: 'md5:00' } }],
-    ['runbook digest upper case', { ...SCOPE, runbook: { ...RUNBOOK, stepsDigest: RUNBOOK.stepsDigest.toUpperCase() } }],
+    [
+      'runbook digest upper case',
+      { ...SCOPE, runbook: { ...RUNBOOK, stepsDigest: RUNBOOK.stepsDigest.toUpperCase() } },
+    ],
     ['runbook null', { ...SCOPE, runbook: null }],
     ['runbook name with space', { ...SCOPE, runbook: { ...RUNBOOK, name: 'a b' } }],
     ['no container patterns', { ...SCOPE, containerPatterns: [] }],
@@ -79,7 +82,14 @@ describe('airlock-scope@airlock.dev', () => {
     const old = parseAirlockScope(formatAirlockScope(SCOPE));
     expect(old.runbook).toBeUndefined();
     expect(old.containerPatterns).toBeUndefined();
-    expect(Object.keys(old)).toEqual(['cluster', 'namespace', 'podPatterns', 'profile', 'requestId', 'groups']);
+    expect(Object.keys(old)).toEqual([
+      'cluster',
+      'namespace',
+      'podPatterns',
+      'profile',
+      'requestId',
+      'groups',
+    ]);
   });
 });
 
@@ -103,7 +113,10 @@ describe('airlock-scope properties', () => {
       requestId: fc.stringMatching(/^[a-z0-9-]{1,12}$/),
       groups: fc.uniqueArray(fc.stringMatching(/^jit:[a-z0-9-]{1,8}$/), { maxLength: 3 }),
       runbook: fc.record({ name: fc.stringMatching(/^[a-z0-9-]{1,12}$/), stepsDigest: digest }),
-      containerPatterns: fc.uniqueArray(fc.stringMatching(/^[a-z0-9*?-]{1,12}$/), { minLength: 1, maxLength: 4 }),
+      containerPatterns: fc.uniqueArray(fc.stringMatching(/^[a-z0-9*?-]{1,12}$/), {
+        minLength: 1,
+        maxLength: 4,
+      }),
     },
     { requiredKeys: ['cluster', 'namespace', 'podPatterns', 'profile', 'requestId', 'groups'] },
   );
@@ -117,8 +130,21 @@ describe('airlock-scope properties', () => {
   });
 
   it('any extra member, at the top or in runbook, is refused with CERT_SCOPE_INVALID', () => {
-    const known = new Set(['cluster', 'namespace', 'podPatterns', 'profile', 'requestId', 'groups', 'runbook', 'containerPatterns', 'name', 'stepsDigest']);
-    const extraKey = fc.string({ minLength: 1, maxLength: 12 }).filter((key) => !known.has(key) && key !== '__proto__');
+    const known = new Set([
+      'cluster',
+      'namespace',
+      'podPatterns',
+      'profile',
+      'requestId',
+      'groups',
+      'runbook',
+      'containerPatterns',
+      'name',
+      'stepsDigest',
+    ]);
+    const extraKey = fc
+      .string({ minLength: 1, maxLength: 12 })
+      .filter((key) => !known.has(key) && key !== '__proto__');
     fc.assert(
       fc.property(validScope, extraKey, fc.jsonValue(), fc.boolean(), (scope, key, value, inRunbook) => {
         const json = JSON.parse(formatAirlockScope({ ...scope, runbook: scope.runbook ?? RUNBOOK }));
