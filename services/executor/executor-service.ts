@@ -681,7 +681,17 @@ export function createExecutorService(deps: ExecutorDeps) {
           } else {
             const debug = start as DebugStart;
             target = { cluster: deps.cluster, namespace, pod, resource: 'pods/ephemeralcontainers', argv };
-            await authorize(ctx, { action: 'debug', namespace, pod, image: debug.image }, target);
+            await authorize(
+              ctx,
+              {
+                action: 'debug',
+                namespace,
+                pod,
+                image: debug.image,
+                container: start.target?.container ?? '',
+              },
+              target,
+            );
           }
           const as = caller(ctx);
           let podTarget: PodTarget;

@@ -535,7 +535,13 @@ async function runTraced(command: Command, io: CommandIo, ctx: CommandContext): 
       const { target } = command;
       await checkEarly(
         ctx,
-        { action: 'debug', namespace: target.namespace, pod: target.pod, image: command.image },
+        {
+          action: 'debug',
+          namespace: target.namespace,
+          pod: target.pod,
+          image: command.image,
+          container: target.container ?? '',
+        },
         { namespace: target.namespace, pod: target.pod, resource: 'pods/ephemeralcontainers' },
       );
       const size = io.terminal ? { width: io.terminal.width, height: io.terminal.height } : null;

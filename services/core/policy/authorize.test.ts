@@ -357,6 +357,15 @@ describe('container patterns (finding 8)', () => {
       code: 'SCOPE_CONTAINER',
     });
   });
+  it('checks a debug --target container when one is named, and needs none otherwise', () => {
+    const s: Scope = { ...scope, containerPatterns: ['app'] };
+    const debug: Intent = { action: 'debug', namespace: 'payments', pod: 'api-0', image: 'busybox:1.36' };
+    expect(authorizeIntent(policy, s, debug)).toMatchObject({ allow: true });
+    expect(authorizeIntent(policy, s, { ...debug, container: 'db' })).toMatchObject({
+      code: 'SCOPE_CONTAINER',
+    });
+  });
+
   it('refuses container names that are not RFC 1123 labels', () => {
     for (const bad of ['A', 'a/b', '-a', 'a'.repeat(64), '*'])
       expect(authorizeIntent(policy, scope, logs(bad))).toMatchObject({ code: 'SCOPE_CONTAINER' });
