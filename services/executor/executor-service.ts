@@ -968,7 +968,8 @@ export function createExecutorService(deps: ExecutorDeps) {
     action: 'get' | 'list',
     object: unknown,
   ) {
-    const profile = deps.policy().profiles[scope.profile];
+    const profiles = deps.policy().profiles;
+    const profile = Object.hasOwn(profiles, scope.profile) ? profiles[scope.profile] : undefined;
     let json: unknown = JSON.parse(JSON.stringify(object ?? null));
     if (action === 'list') {
       // No profile (removed since authorize): no pod is visible.
