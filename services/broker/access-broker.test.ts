@@ -1,7 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { InMemoryAuditTrail } from '../core/audit/index.js';
+import { runbookStepsDigest } from '../core/policy/index.js';
 import { testPolicy } from '../core/policy/testing.js';
-import { formatPublicKeyLine, generateCaKey, parseCertificateLine } from '../core/ssh-cert/index.js';
+import {
+  formatPublicKeyLine,
+  generateCaKey,
+  parseAirlockScope,
+  parseCertificateLine,
+} from '../core/ssh-cert/index.js';
 import { type AccessBroker, createAccessBroker } from './access-broker.js';
 import { InMemoryDenyList } from './deny-list.js';
 import type { Identity } from './identity.js';
@@ -85,5 +91,65 @@ describe('access broker (in-memory ports)', () => {
     await broker.revoke(person('root', ['admins']), created.id, 'incident over');
     expect(denyList.keyIds).toEqual([`airlock:${created.id}:sam`]);
     await expect(broker.issueCertificate(sam, created.id)).rejects.toMatchObject({ code: 'REQUEST_STATE' });
+  });
+
+  it('signs the runbook (name and digest of the approved steps) into the scope, without pty or forwarding (finding 1)', async () => {
+    const { broker } = setup();
+    const bot: Identity = {
+      user: 'system:serviceaccount:ops:bot',
+      groups: ['bots'],
+      kind: 'machine',
+      via: 'tokenreview',
+    };
+    const created = await broker.create(bot, {
+      ...shellRequest,
+      profile: 'debug',
+      podPatterns: ['api-*'],
+      runbook: 'snapshot',
+    });
+    expect(created.status).toBe('approved');
+    const issued = await broker.issueCertificate(bot, created.id);
+    const { certificate } = parseCertificateLine(issued.certificate?.line ?? '');
+    expect(Object.keys(certificate.extensions)).toEqual(['airlock-scope@airlock.dev']);
+    const scope = parseAirlockScope(certificate.extensions['airlock-scope@airlock.dev']!);
+    expect(scope.runbook).toEqual({
+      name: 'snapshot',
+      stepsDigest: runbookStepsDigest([
+        ['ps', 'aux'],
+        ['ls', '-la', '/app'],
+      ]),
+    });
+    expect(scope.containerPatterns).toBeUndefined();
+  });
+
+  it('signs requested container patterns into the scope and refuses ones outside the profile (finding 8)', async () => {
+    const { broker } = setup();
+    const sam = person('sam', ['sre']);
+    const created = await broker.create(sam, { ...shellRequest, containerPatterns: ['app', 'side-*'] });
+    await broker.approve(person('lee', ['sre-leads']), created.id);
+    const issued = await broker.issueCertificate(sam, created.id);
+    const { certificate } = parseCertificateLine(issued.certificate?.line ?? '');
+    const scope = parseAirlockScope(certificate.extensions['airlock-scope@airlock.dev']!);
+    expect(scope.containerPatterns).toEqual(['app', 'side-*']);
+    expect(scope.runbook).toBeUndefined();
+
+    const limited = createAccessBroker({
+      policy: testPolicy((json) => {
+        (json.profiles.shell!.scope as { containers?: string[] }).containers = ['app'];
+      }),
+      store: new InMemoryRequestStore(),
+      audit: new InMemoryAuditTrail('broker'),
+      denyList: new InMemoryDenyList(),
+      caKey: generateCaKey('ed25519'),
+      adminGroups: ['admins'],
+      clock: () => new Date('2026-11-27T10:00:00Z'),
+    });
+    const refused = await limited.create(sam, { ...shellRequest, containerPatterns: ['side-*'] });
+    expect(refused.status).toBe('denied');
+    expect(refused.decision.code).toBe('SCOPE_CONTAINER');
+    const notAnArray = { ...shellRequest, containerPatterns: 'app' } as unknown as typeof shellRequest;
+    await expect(limited.create(sam, notAnArray)).rejects.toMatchObject({
+      code: 'USAGE',
+    });
   });
 });

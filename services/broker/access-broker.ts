@@ -18,6 +18,8 @@ import {
   type Policy,
   type RequestedScope,
   renderGroups,
+  runbookScope,
+  type ScopeRunbook,
 } from '../core/policy/index.js';
 import {
   parseCertificateLine,
@@ -49,6 +51,8 @@ export interface CreateRequestInput {
   /** One OpenSSH public key line. */
   readonly sshPublicKey: string;
   readonly runbook?: string;
+  /** Container name globs the session may name with `-c`; absent: every container the profile allows. */
+  readonly containerPatterns?: readonly string[];
 }
 
 /** Dependencies of {@link createAccessBroker}. */
@@ -154,6 +158,20 @@ function usage(message: string): never {
   throw new AirlockError('USAGE', message);
 }
 
+/**
+ * The runbook a request's certificate names: the digest recorded when the
+ * request was made (the steps that were approved), or, for a request stored
+ * before digests were recorded, the steps of the policy now. Refuses a runbook
+ * the policy no longer has.
+ */
+function runbookOfRequest(policy: Policy, request: AccessRequest): ScopeRunbook | undefined {
+  const name = request.scope.runbook;
+  if (name === undefined) return undefined;
+  const now = runbookScope(policy, name);
+  if (!now) throw new AirlockError('SCOPE_RUNBOOK_STALE', `runbook ${name} no longer exists`);
+  return { name, stepsDigest: request.runbookStepsDigest ?? now.stepsDigest };
+}
+
 /** Checks the shape of a create body; the policy checks the values. */
 function validateInput(input: unknown): CreateRequestInput {
   if (typeof input !== 'object' || input === null || Array.isArray(input))
@@ -168,6 +186,7 @@ function validateInput(input: unknown): CreateRequestInput {
     'ttlSeconds',
     'sshPublicKey',
     'runbook',
+    'containerPatterns',
   ];
   for (const key of Object.keys(body))
     if (!allowed.includes(key)) usage(`unknown field ${JSON.stringify(key)}`);
@@ -181,6 +200,12 @@ function validateInput(input: unknown): CreateRequestInput {
     usage('ttlSeconds must be a positive integer');
   }
   if (body.runbook !== undefined && typeof body.runbook !== 'string') usage('runbook must be a string');
+  if (
+    body.containerPatterns !== undefined &&
+    (!Array.isArray(body.containerPatterns) || body.containerPatterns.some((p) => typeof p !== 'string'))
+  ) {
+    usage('containerPatterns must be an array of strings');
+  }
   return body as unknown as CreateRequestInput;
 }
 
@@ -388,8 +413,14 @@ export function createAccessBroker(deps: AccessBrokerDeps): AccessBroker {
           ttlSeconds: input.ttlSeconds,
           reason: input.reason,
           ...(input.runbook === undefined ? {} : { runbook: input.runbook }),
+          ...(input.containerPatterns === undefined
+            ? {}
+            : { containerPatterns: [...input.containerPatterns] }),
         };
         const decision = decideRequest(policy, actor, scope, now);
+        // The steps approved are the steps of now: the certificate names them
+        // by digest, so a runbook edited before the session no longer runs.
+        const runbook = scope.runbook === undefined ? undefined : runbookScope(policy, scope.runbook);
         const id = `req-${randomBytes(10).toString('hex')}`;
         const base = {
           id,
@@ -400,6 +431,7 @@ export function createAccessBroker(deps: AccessBrokerDeps): AccessBroker {
           decision,
           createdAt: now.toISOString(),
           approvals: [],
+          ...(runbook === undefined ? {} : { runbookStepsDigest: runbook.stepsDigest }),
         };
         let request: AccessRequest;
         if (decision.decision === 'auto-approved') {
@@ -587,8 +619,10 @@ export function createAccessBroker(deps: AccessBrokerDeps): AccessBroker {
         const groups = renderGroups(profile, request.scope);
         // PROTOCOL.certkeys extensions: grant only what the profile allows.
         const extensions: Record<string, string> = {};
-        if (profile.actions.shell) extensions['permit-pty'] = '';
-        if (profile.actions['port-forward']) extensions['permit-port-forwarding'] = '';
+        const runbook = runbookOfRequest(policy, request);
+        // A runbook session may exec its steps and nothing else: no pty, no forwarding.
+        if (profile.actions.shell && !runbook) extensions['permit-pty'] = '';
+        if (profile.actions['port-forward'] && !runbook) extensions['permit-port-forwarding'] = '';
         const keyId = certificateKeyId(request.id, request.requester.user);
         const signed = signUserCertificate({
           caPrivateKey: typeof deps.caKey === 'function' ? deps.caKey() : deps.caKey,
@@ -605,6 +639,10 @@ export function createAccessBroker(deps: AccessBrokerDeps): AccessBroker {
             profile: request.scope.profile,
             requestId: request.id,
             groups,
+            ...(runbook ? { runbook } : {}),
+            ...(request.scope.containerPatterns
+              ? { containerPatterns: [...request.scope.containerPatterns] }
+              : {}),
           },
         });
         const updated: AccessRequest = {

@@ -48,6 +48,8 @@ export function httpStatusFor(code: ErrorCode): number {
     case 'SCOPE_CLUSTER':
     case 'SCOPE_NAMESPACE':
     case 'SCOPE_POD':
+    case 'SCOPE_CONTAINER':
+    case 'SCOPE_RUNBOOK_STALE':
     case 'TTL_TOO_LONG':
     case 'CSR_SUBJECT_MISMATCH':
       return 403;

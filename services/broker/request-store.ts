@@ -39,6 +39,8 @@ export interface AccessRequest {
   readonly id: string;
   readonly requester: Pick<Identity, 'user' | 'groups' | 'kind'>;
   readonly scope: RequestedScope;
+  /** For a runbook request: `runbookStepsDigest` of the steps when it was made (what was approved). */
+  readonly runbookStepsDigest?: string;
   /** The requester's public key, one OpenSSH line. */
   readonly sshPublicKey: string;
   readonly keyFingerprint: string;

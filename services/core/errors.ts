@@ -55,6 +55,15 @@ export const POLICY_CODES = [
   'PROFILE_UNKNOWN',
   'TTL_TOO_LONG',
   'REQUEST_DENIED',
+  /** A runbook session asked for something other than one of its runbook's steps. */
+  'SCOPE_RUNBOOK',
+  /**
+   * The certificate names a runbook the policy no longer has, no longer
+   * offers with the profile, or whose steps changed since it was issued.
+   */
+  'SCOPE_RUNBOOK_STALE',
+  /** The container (`-c`) is outside the profile's or the session's container patterns. */
+  'SCOPE_CONTAINER',
 ] as const;
 
 /** Infrastructure, configuration and usage. */

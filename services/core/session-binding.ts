@@ -22,6 +22,10 @@ export function sessionBindingDigest(identity: CertificateIdentity): string {
           scope.profile,
           scope.requestId,
           [...scope.groups],
+          // The optional members only when present: a certificate without
+          // them binds to the same digest as before they existed.
+          ...(scope.runbook ? [['runbook', scope.runbook.name, scope.runbook.stepsDigest]] : []),
+          ...(scope.containerPatterns ? [['containers', ...scope.containerPatterns]] : []),
         ]
       : null,
   ]);

@@ -39,6 +39,7 @@ import type {
   Target,
 } from '../core/rpc/messages.js';
 import { sessionBindingDigest } from '../core/session-binding.js';
+import { scopeOf } from '../core/session-scope.js';
 import {
   parseCertificate,
   type RevocationList,
@@ -56,6 +57,7 @@ import {
   type PodTarget,
   withKubeSpans,
 } from './kube-gateway.js';
+import { filterListToScope, redactEnv } from './object-scope.js';
 import { type ExecutorSession, SessionRegistry } from './session-registry.js';
 import type { UsedSignatures } from './used-signatures.js';
 
@@ -336,19 +338,10 @@ export function createExecutorService(deps: ExecutorDeps) {
     const session = ctx.session;
     const started = performance.now();
     const restricted = certificateDenial(session.identity, intent, session.scope.namespace);
+    // The scope of the certificate this executor verified itself, never the mediator's word.
     const decision: AuthorizeResult = restricted
       ? { allow: false, ...restricted }
-      : authorizeIntent(
-          deps.policy(),
-          {
-            profile: session.scope.profile,
-            cluster: session.scope.cluster,
-            namespace: session.scope.namespace,
-            podPatterns: session.scope.podPatterns,
-            groups: session.groups,
-          },
-          { ...intent, cluster: deps.cluster },
-        );
+      : authorizeIntent(deps.policy(), scopeOf(session.scope), { ...intent, cluster: deps.cluster });
     intentsTotal.inc({
       action: intent.action,
       decision: decision.allow ? 'allow' : 'deny',
@@ -721,6 +714,7 @@ export function createExecutorService(deps: ExecutorDeps) {
                 action,
                 namespace,
                 pod,
+                container: start.target?.container ?? '',
                 argv: action === 'shell' && argv.length === 0 ? undefined : argv,
                 tty: start.tty,
               },
@@ -736,7 +730,14 @@ export function createExecutorService(deps: ExecutorDeps) {
             target = { cluster: deps.cluster, namespace, pod, resource: 'pods/ephemeralcontainers', argv };
             await authorize(
               ctx,
-              { action: 'debug', namespace, pod, image: debug.image, tty: debug.tty },
+              {
+                action: 'debug',
+                namespace,
+                pod,
+                image: debug.image,
+                tty: debug.tty,
+                container: start.target?.container ?? '',
+              },
               target,
             );
           }
@@ -858,7 +859,8 @@ export function createExecutorService(deps: ExecutorDeps) {
           const namespace = request.target?.namespace || ctx.session.scope.namespace;
           const pod = request.target?.pod ?? '';
           target = { cluster: deps.cluster, namespace, pod, resource: 'pods/log' };
-          await authorize(ctx, { action: 'logs', namespace, pod }, target);
+          const container = request.target?.container ?? '';
+          await authorize(ctx, { action: 'logs', namespace, pod, container }, target);
           const podTarget = await resolveTarget(ctx, request.target);
           target = { ...target, container: podTarget.container };
           tracked = sessions.track(ctx.session.id, callerGone(call));
@@ -1000,11 +1002,31 @@ export function createExecutorService(deps: ExecutorDeps) {
         action === 'get'
           ? await ctx.kube.get(kind as ObjectKind, namespace, name, as)
           : await ctx.kube.list(kind as ObjectKind, namespace, as);
-      return { json: JSON.stringify(object) };
+      return { json: JSON.stringify(visibleObjects(ctx.session.scope, kind, action, object)) };
     } catch (error) {
       await auditFailure(ctx, 'intent.denied', target, error);
       throw error;
     }
+  }
+
+  /** Finding 8: a list shows the session's pods only; env values stay hidden unless the profile reveals them. */
+  function visibleObjects(
+    scope: ExecutorSession['scope'],
+    kind: string,
+    action: 'get' | 'list',
+    object: unknown,
+  ) {
+    const profiles = deps.policy().profiles;
+    const profile = Object.hasOwn(profiles, scope.profile) ? profiles[scope.profile] : undefined;
+    let json: unknown = JSON.parse(JSON.stringify(object ?? null));
+    if (action === 'list') {
+      // No profile (removed since authorize): no pod is visible.
+      json = filterListToScope(kind, json, {
+        profilePods: profile?.scope.pods ?? [],
+        sessionPods: scope.podPatterns,
+      });
+    }
+    return profile?.revealEnv === true ? json : redactEnv(json);
   }
 
   return {
@@ -1027,6 +1049,9 @@ function isPolicyDenial(error: AirlockError): boolean {
     'SCOPE_CLUSTER',
     'SCOPE_NAMESPACE',
     'SCOPE_POD',
+    'SCOPE_CONTAINER',
+    'SCOPE_RUNBOOK',
+    'SCOPE_RUNBOOK_STALE',
     'ACTION_NOT_ALLOWED',
     'COMMAND_NOT_ALLOWED',
     'COMMAND_DENIED',

@@ -5,7 +5,7 @@ import type * as grpc from '@grpc/grpc-js';
 import { type Context, SpanKind, SpanStatusCode, type Tracer } from '@opentelemetry/api';
 import type { AuditEventInput, AuditTrail } from '../core/audit/types.js';
 import { AirlockError, POLICY_CODES } from '../core/errors.js';
-import { authorizeIntent, type Intent, type Policy } from '../core/policy/index.js';
+import { authorizeIntent, type Intent, type Policy, type Scope } from '../core/policy/index.js';
 import type { CallOptions, ExecutorClient } from '../core/rpc/executor-client.js';
 import { fromGrpcError } from '../core/rpc/grpc-errors.js';
 import type { ExecInput, ExecOutput, OpenSessionResponse } from '../core/rpc/messages.js';
@@ -17,6 +17,7 @@ import {
   formatPodTable,
   formatWhoami,
   type PodListJson,
+  whoamiOf,
 } from './command-language/format-output.js';
 import { FORWARD_EXPLANATION, helpText } from './command-language/help-text.js';
 import type { Command, OutputFormat } from './command-language/parse-command.js';
@@ -42,6 +43,11 @@ export interface CommandIo {
 export interface CommandContext {
   client: ExecutorClient;
   session: OpenSessionResponse;
+  /**
+   * The scope of the certificate the mediator verified itself (`scopeOf`):
+   * what its early checks decide on, independently of the executor's answer.
+   */
+  scope: Scope;
   policy: () => Policy;
   audit: AuditTrail;
   clock: () => Date;
@@ -89,16 +95,7 @@ async function checkEarly(
   intent: Intent,
   target: AuditEventInput['target'],
 ): Promise<void> {
-  const decision = authorizeIntent(
-    ctx.policy(),
-    {
-      profile: ctx.session.profile,
-      cluster: ctx.session.cluster,
-      namespace: ctx.session.namespace,
-      podPatterns: ctx.session.pod_patterns,
-    },
-    { ...intent, cluster: ctx.session.cluster },
-  );
+  const decision = authorizeIntent(ctx.policy(), ctx.scope, { ...intent, cluster: ctx.scope.cluster });
   const actor = { user: ctx.session.user, groups: ctx.session.groups, address: ctx.clientAddress };
   if (decision.allow) {
     await ctx.audit.append(
@@ -374,7 +371,9 @@ async function runTraced(command: Command, io: CommandIo, ctx: CommandContext): 
       const now = ctx.clock().getTime();
       write(
         io.stdout,
-        command.output === 'json' ? `${JSON.stringify(ctx.session)}\n` : formatWhoami(ctx.session, now),
+        command.output === 'json'
+          ? `${JSON.stringify(whoamiOf(ctx.session, ctx.scope))}\n`
+          : formatWhoami(whoamiOf(ctx.session, ctx.scope), now),
       );
       return EXIT_CODES.OK;
     }
@@ -443,7 +442,7 @@ async function runTraced(command: Command, io: CommandIo, ctx: CommandContext): 
       const { target } = command;
       await checkEarly(
         ctx,
-        { action: 'logs', namespace: target.namespace, pod: target.pod },
+        { action: 'logs', namespace: target.namespace, pod: target.pod, container: target.container ?? '' },
         { namespace: target.namespace, pod: target.pod, resource: 'pods/log' },
       );
       const call = ctx.client.logs(
@@ -503,6 +502,7 @@ async function runTraced(command: Command, io: CommandIo, ctx: CommandContext): 
           action: shell ? 'shell' : 'exec',
           namespace: target.namespace,
           pod: target.pod,
+          container: target.container ?? '',
           argv: shell ? undefined : argv,
           tty,
         },
@@ -535,7 +535,13 @@ async function runTraced(command: Command, io: CommandIo, ctx: CommandContext): 
       const { target } = command;
       await checkEarly(
         ctx,
-        { action: 'debug', namespace: target.namespace, pod: target.pod, image: command.image },
+        {
+          action: 'debug',
+          namespace: target.namespace,
+          pod: target.pod,
+          image: command.image,
+          container: target.container ?? '',
+        },
         { namespace: target.namespace, pod: target.pod, resource: 'pods/ephemeralcontainers' },
       );
       const size = io.terminal ? { width: io.terminal.width, height: io.terminal.height } : null;

@@ -13,11 +13,12 @@ import {
 } from '../core/certificate-admission.js';
 import { AirlockError } from '../core/errors.js';
 import { Metrics } from '../core/ops-server.js';
-import { authorizeIntent, type Policy } from '../core/policy/index.js';
+import { authorizeIntent, type Policy, type Scope } from '../core/policy/index.js';
 import { ExecutorClient } from '../core/rpc/executor-client.js';
 import { fromGrpcError } from '../core/rpc/grpc-errors.js';
 import type { OpenSessionResponse } from '../core/rpc/messages.js';
 import { sessionBindingDigest } from '../core/session-binding.js';
+import { scopeOf } from '../core/session-scope.js';
 import { parseCertificate, type RevocationList, type SshPublicKey } from '../core/ssh-cert/index.js';
 import { defaultTracer, traceIdsOf, traceparentOf, withTraceIds } from '../core/telemetry.js';
 import { issueSessionGrant, type TierCa } from '../core/x509/index.js';
@@ -121,6 +122,17 @@ export function parseForwardDestination(
   return dot === -1
     ? { namespace: defaultNamespace, pod: host }
     : { namespace: host.slice(dot + 1), pod: host.slice(0, dot) };
+}
+
+/**
+ * The scope of the certificate this connection authenticated with, as the
+ * mediator verified it (`requireScope`, so present once authenticated);
+ * fails closed otherwise.
+ */
+function verifiedScope(state: ConnectionState): Scope {
+  const scope = state.identity?.scope;
+  if (!scope) throw new AirlockError('CERT_SCOPE_INVALID', 'the certificate has no airlock scope');
+  return scopeOf(scope);
 }
 
 /**
@@ -300,6 +312,7 @@ export function createSshFrontend(deps: MediatorDeps) {
     return {
       client: opened.client,
       session: opened.session,
+      scope: verifiedScope(state),
       policy: deps.policy,
       audit: deps.audit,
       clock: deps.clock,
@@ -495,16 +508,15 @@ export function createSshFrontend(deps: MediatorDeps) {
       }
       opened = await state.opened!;
       const { namespace, pod } = parseForwardDestination(info.destIP, opened.session.namespace);
-      const decision = authorizeIntent(
-        deps.policy(),
-        {
-          profile: opened.session.profile,
-          cluster: opened.session.cluster,
-          namespace: opened.session.namespace,
-          podPatterns: opened.session.pod_patterns,
-        },
-        { action: 'port-forward', cluster: opened.session.cluster, namespace, pod, port: info.destPort },
-      );
+      // The mediator's own verified scope: a runbook session is refused here too.
+      const scope = verifiedScope(state);
+      const decision = authorizeIntent(deps.policy(), scope, {
+        action: 'port-forward',
+        cluster: scope.cluster,
+        namespace,
+        pod,
+        port: info.destPort,
+      });
       if (!decision.allow) throw new AirlockError(decision.code, decision.reason);
       const channel = accept();
       const call = opened.client.portForward({ traceparent: opened.traceparent });

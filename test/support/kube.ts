@@ -31,6 +31,8 @@ export interface TestContainer {
   command?: string[];
   /** Declared ports get a local port each (FAKE_KUBELET_PORT_<port> in the process env). */
   ports?: number[];
+  /** Literal environment variables in the pod spec (what `get`/`describe` must redact). */
+  env?: { name: string; value: string }[];
 }
 
 /**
@@ -55,6 +57,7 @@ export async function createRunningPod(
         image: 'example.invalid/fake:1',
         command: c.command,
         ports: c.ports?.map((containerPort) => ({ containerPort })),
+        ...(c.env ? { env: c.env } : {}),
       })),
     },
   };

@@ -333,6 +333,8 @@ export interface RequestOptions extends ConnectionOptions, OutputOptions {
   readonly reason: string;
   readonly key?: string;
   readonly runbook?: string;
+  /** Container name patterns (`--container`, repeatable); none: every container the profile allows. */
+  readonly container?: readonly string[];
   /** Same as `output: 'json'` (the `--json` flag, kept for existing scripts). */
   readonly json?: boolean;
 }
@@ -396,6 +398,9 @@ export async function runRequest(options: RequestOptions, io: BrokerClientIo): P
     ttlSeconds: parseTtl(options.ttl),
     sshPublicKey,
     ...(options.runbook === undefined ? {} : { runbook: options.runbook }),
+    ...(options.container && options.container.length > 0
+      ? { containerPatterns: [...options.container] }
+      : {}),
   })) as RequestView;
   if (options.output === 'json' || options.json) printJson(io, created);
   else {
@@ -685,7 +690,13 @@ export function registerBrokerClientCommands(
     .requiredOption('--ttl <duration>', 'how long, e.g. 30m, 1h, 900')
     .requiredOption('--reason <text>', 'why (an incident reference may allow auto-approval)')
     .option('--key <file>', 'your SSH public key', '~/.ssh/id_ed25519.pub')
-    .option('--runbook <name>', 'request a pre-approved runbook')
+    .option(
+      '--container <pattern>',
+      'container name pattern for -c (repeatable; default: every container)',
+      collect,
+      [],
+    )
+    .option('--runbook <name>', 'request a pre-approved runbook (the session may then exec only its steps)')
     .option('--json', 'same as --output json')
     .addHelpText(
       'after',

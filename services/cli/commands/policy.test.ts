@@ -312,7 +312,7 @@ describe('airlock policy explain', () => {
       JSON.parse((await run([...bot, '--', 'exec', 'payments-api-0', '--', 'ls', '-la', '/app'])).stdout),
     ).toMatchObject({
       decision: 'deny',
-      code: 'COMMAND_NOT_ALLOWED',
+      code: 'SCOPE_RUNBOOK',
       rule: 'runbooks.payments-health.steps',
     });
   });

@@ -22,6 +22,7 @@ import {
   type RequestDecision,
   type Requester,
   type Resource,
+  runbookScope,
   validatePolicy,
 } from '../../core/policy/index.js';
 import { registerPolicyRbacCommand } from './policy-rbac.js';
@@ -199,7 +200,13 @@ export function explain(policy: Policy, input: ExplainInput, now: Date): Explana
       request,
     };
   }
-  const intent = authorizeIntent(policy, requested, input.intent);
+  // The session a certificate issued now would have: the runbook as the broker signs it.
+  const { runbook: runbookName, ...session } = requested;
+  const runbook =
+    runbookName === undefined
+      ? undefined
+      : (runbookScope(policy, runbookName) ?? { name: runbookName, stepsDigest: '' });
+  const intent = authorizeIntent(policy, { ...session, ...(runbook ? { runbook } : {}) }, input.intent);
   if (!intent.allow) {
     return {
       decision: 'deny',

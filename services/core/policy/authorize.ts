@@ -4,7 +4,8 @@
  * counts) call it with the certificate's scope.
  *
  * Order of checks, first failure wins:
- * profile → cluster → namespace → action → pod → port / image / argv.
+ * profile → cluster → namespace → runbook → action → pod → container →
+ * port / image / argv.
  * For argv: built-in shape guard → deny rules → allow rules → wildcard guard.
  * Deny rules are consulted before allow rules, so a deny always wins.
  */
@@ -21,6 +22,7 @@ import {
 } from './argv.js';
 import { globMatchAny } from './glob.js';
 import { NAMESPACE_NAME } from './groups.js';
+import { policyRunbook, runbookStepsDigest } from './runbook.js';
 import {
   type Action,
   type AuthorizeDenyCode,
@@ -73,6 +75,12 @@ function compileProfile(name: string, profile: Profile): CompiledProfile {
 const POD_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
 
 const POD_ACTIONS: ReadonlySet<Action> = new Set<Action>(['logs', 'exec', 'shell', 'port-forward', 'debug']);
+
+/** Actions that run in (or read from) one container of the pod, named with `-c`. */
+const CONTAINER_ACTIONS: ReadonlySet<Action> = new Set<Action>(['logs', 'exec', 'shell']);
+
+/** Container names: RFC 1123 label. */
+const CONTAINER_NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
 function deny(code: AuthorizeDenyCode, reason: string, rule?: string): AuthorizeResult {
   return rule === undefined ? { allow: false, code, reason } : { allow: false, code, rule, reason };
@@ -132,6 +140,83 @@ export function authorizeArgv(
   return deny('COMMAND_NOT_ALLOWED', 'no allow rule matches this argv');
 }
 
+/** Patterns that leave every container allowed: absent, or a bare `*` among them. */
+function allContainers(patterns: readonly string[] | undefined): boolean {
+  return patterns === undefined || patterns.includes('*');
+}
+
+/**
+ * The container named with `-c` against the profile's `scope.containers` and
+ * the session's `containerPatterns` (both: absent means every container).
+ * Without `-c` the executor would pick the pod's default container, which
+ * neither tier sees before the call; so where containers are restricted the
+ * session must name one (fail closed).
+ */
+function checkContainer(
+  profile: Profile,
+  p: string,
+  scope: Scope,
+  container: unknown,
+): AuthorizeResult | undefined {
+  const limits = profile.scope.containers;
+  const session = scope.containerPatterns;
+  if (container === undefined || container === '') {
+    if (allContainers(limits) && allContainers(session)) return undefined;
+    return deny('SCOPE_CONTAINER', 'this session may use only some containers: name one with -c');
+  }
+  if (typeof container !== 'string' || !CONTAINER_NAME.test(container))
+    return deny('SCOPE_CONTAINER', `${show(container)} is not a valid container name`);
+  if (limits !== undefined && !globMatchAny(limits, container))
+    return deny(
+      'SCOPE_CONTAINER',
+      `container ${show(container)} is outside the profile`,
+      `${p}.scope.containers`,
+    );
+  if (session !== undefined && !globMatchAny(session, container))
+    return deny('SCOPE_CONTAINER', `container ${show(container)} is outside the session's containers`);
+  return undefined;
+}
+
+/**
+ * A runbook session may run its runbook's steps and nothing else; and only
+ * while the policy still has that runbook for this profile, with the steps
+ * the certificate's digest names (an edited runbook needs a new approval).
+ */
+function checkRunbook(
+  policy: Policy,
+  scope: Scope,
+  profile: Profile,
+  intent: Intent,
+): AuthorizeResult | undefined {
+  const named = scope.runbook as { name?: unknown; stepsDigest?: unknown } | null;
+  const name = typeof named === 'object' && named !== null ? named.name : undefined;
+  if (typeof name !== 'string') return deny('SCOPE_RUNBOOK_STALE', 'malformed runbook in scope');
+  const rule = `runbooks.${name}`;
+  const runbook = policyRunbook(policy, name);
+  if (!runbook || !profile.runbooks?.includes(name)) {
+    return deny(
+      'SCOPE_RUNBOOK_STALE',
+      `runbook ${show(name)} is no longer available with this profile`,
+      `profiles.${scope.profile}.runbooks`,
+    );
+  }
+  if (named!.stepsDigest !== runbookStepsDigest(runbook.steps)) {
+    return deny(
+      'SCOPE_RUNBOOK_STALE',
+      `the steps of runbook ${show(name)} changed since this certificate was issued`,
+      `${rule}.steps`,
+    );
+  }
+  if (intent.action !== 'exec')
+    return deny('SCOPE_RUNBOOK', `a runbook session may only exec the steps of ${show(name)}`, rule);
+  const argv = intent.argv;
+  const isStep =
+    Array.isArray(argv) &&
+    runbook.steps.some((s) => s.length === argv.length && s.every((a, j) => a === argv[j]));
+  if (!isStep) return deny('SCOPE_RUNBOOK', `argv is not a step of runbook ${show(name)}`, `${rule}.steps`);
+  return undefined;
+}
+
 /**
  * Decides one intent of a session. `scope` comes from the verified
  * certificate; the profile is looked up in the current policy, so removing a
@@ -177,37 +262,8 @@ export function authorizeIntent(policy: Policy, scope: Scope, intent: Intent): A
   const actions = profile.actions;
   const action = intent.action;
   if (scope.runbook !== undefined) {
-    if (typeof scope.runbook !== 'string') return deny('ACTION_NOT_ALLOWED', 'malformed runbook in scope');
-    const runbook =
-      policy.runbooks && Object.hasOwn(policy.runbooks, scope.runbook)
-        ? policy.runbooks[scope.runbook]
-        : undefined;
-    if (!runbook || !profile.runbooks?.includes(scope.runbook)) {
-      return deny(
-        'ACTION_NOT_ALLOWED',
-        `runbook ${show(scope.runbook)} is not available with this profile`,
-        `${p}.runbooks`,
-      );
-    }
-    // A runbook session may run its steps and nothing else.
-    if (action !== 'exec') {
-      return deny(
-        'ACTION_NOT_ALLOWED',
-        'a runbook session may only exec the runbook steps',
-        `runbooks.${scope.runbook}`,
-      );
-    }
-    const argv = intent.argv;
-    const step = Array.isArray(argv)
-      ? runbook.steps.findIndex((s) => s.length === argv.length && s.every((a, j) => a === argv[j]))
-      : -1;
-    if (step < 0) {
-      return deny(
-        'COMMAND_NOT_ALLOWED',
-        'argv is not a step of the runbook',
-        `runbooks.${scope.runbook}.steps`,
-      );
-    }
+    const refused = checkRunbook(policy, scope, profile, intent);
+    if (refused) return refused;
   }
   if (action === 'shell') {
     if (!actions.shell)
@@ -225,6 +281,10 @@ export function authorizeIntent(policy: Policy, scope: Scope, intent: Intent): A
     }
     if (!globMatchAny(scope.podPatterns, pod))
       return deny('SCOPE_POD', `pod ${show(pod)} is outside the session's pods`);
+  }
+  if (CONTAINER_ACTIONS.has(action) || (intent.container !== undefined && intent.container !== '')) {
+    const refused = checkContainer(profile, p, scope, intent.container);
+    if (refused) return refused;
   }
 
   switch (action) {

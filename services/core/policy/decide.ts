@@ -25,6 +25,8 @@ import type {
 export const MAX_REASON_LENGTH = 1024;
 
 const POD_PATTERN = /^[a-z0-9.*?-]{1,253}$/;
+/** The scope extension's container pattern rule (ssh-cert/airlock-scope.ts). */
+const CONTAINER_PATTERN = /^[a-z0-9*?-]{1,63}$/;
 
 function denied(code: RequestDenyCode, reason: string, rule?: string): RequestDecision {
   return rule === undefined
@@ -108,6 +110,32 @@ function failedConditions(
  * auto-approved when every condition of some auto-approve rule holds,
  * otherwise needs-approval (or denied when the profile has no manual rule).
  */
+/** Requested container patterns (optional) must each fall inside the profile's containers. */
+function checkRequestedContainers(
+  profile: Profile,
+  p: string,
+  patterns: unknown,
+): RequestDecision | undefined {
+  if (patterns === undefined) return undefined;
+  if (!Array.isArray(patterns) || patterns.length === 0)
+    return denied('SCOPE_CONTAINER', 'container patterns, when given, need at least one entry');
+  for (const pattern of patterns) {
+    if (typeof pattern !== 'string' || !CONTAINER_PATTERN.test(pattern))
+      return denied('SCOPE_CONTAINER', `container pattern ${show(pattern)} is malformed`);
+    const limits = profile.scope.containers;
+    if (limits !== undefined && !limits.some((allowed) => globSubsumes(allowed, pattern))) {
+      return denied(
+        'SCOPE_CONTAINER',
+        `container pattern ${show(pattern)} is not inside the profile's containers`,
+        `${p}.scope.containers`,
+      );
+    }
+  }
+  if (new Set(patterns).size !== patterns.length)
+    return denied('SCOPE_CONTAINER', 'container patterns have duplicates');
+  return undefined;
+}
+
 export function decideRequest(
   policy: Policy,
   requester: Requester,
@@ -165,6 +193,8 @@ export function decideRequest(
       );
     }
   }
+  const containers = checkRequestedContainers(profile, p, requested.containerPatterns);
+  if (containers) return containers;
   if (!Number.isSafeInteger(requested.ttlSeconds) || requested.ttlSeconds <= 0) {
     return denied('REQUEST_DENIED', 'TTL must be a positive whole number of seconds');
   }

@@ -15,5 +15,6 @@ export { globMatch, globSubsumes } from './glob.js';
 export { type GroupScope, type GroupUniverse, jitGroupNames, renderGroups } from './groups.js';
 export { argvPatternSubsumes, lintPolicy } from './lint.js';
 export * from './rbac.js';
+export { policyRunbook, runbookScope, runbookStepsDigest } from './runbook.js';
 export * from './types.js';
 export { formatPolicyErrors, loadPolicy, policySchema, validatePolicy } from './validate.js';

@@ -68,6 +68,8 @@ export interface ScopeLimits {
   readonly namespaces: readonly string[];
   /** Pod name globs; requested pod patterns must fall inside one of them. */
   readonly pods: readonly string[];
+  /** Container name globs a session may name with `-c`; absent means every container. */
+  readonly containers?: readonly string[];
 }
 
 export interface BusinessHours {
@@ -122,6 +124,12 @@ export interface Profile {
   readonly commands?: CommandRules;
   /** Names of `runbooks` that may be requested with this profile. */
   readonly runbooks?: readonly string[];
+  /**
+   * Show literal `env[].value` and `envFrom` of pods and pod templates in
+   * `get` / `list` / `describe` output. Off unless the profile says so: they
+   * often hold credentials.
+   */
+  readonly revealEnv?: boolean;
   readonly approval: ApprovalRules;
 }
 
@@ -161,9 +169,21 @@ export interface RequestedScope {
   readonly ttlSeconds: number;
   readonly reason: string;
   readonly runbook?: string;
+  /** Container name globs; absent means every container the profile allows. */
+  readonly containerPatterns?: readonly string[];
 }
 
-/** The scope of an issued session (from the certificate's scope extension). */
+/** The runbook a session was issued for, as its certificate names it. */
+export interface ScopeRunbook {
+  readonly name: string;
+  /** `runbookStepsDigest` of the steps approved at issue time. */
+  readonly stepsDigest: string;
+}
+
+/**
+ * The scope of an issued session (from the certificate's scope extension;
+ * build it with `scopeOf`, never by hand).
+ */
 export interface Scope {
   readonly profile: string;
   readonly cluster: string;
@@ -171,7 +191,10 @@ export interface Scope {
   readonly podPatterns: readonly string[];
   /** Groups the session acts as; informational here, executors take them from `renderGroups`. */
   readonly groups?: readonly string[];
-  readonly runbook?: string;
+  /** Present: the session may exec exactly this runbook's steps and nothing else. */
+  readonly runbook?: ScopeRunbook;
+  /** Container name globs; absent means every container the profile allows. */
+  readonly containerPatterns?: readonly string[];
 }
 
 /** One thing a session wants to do. Commands are argv arrays, never strings. */
@@ -184,6 +207,8 @@ export interface Intent {
   /** For `list` / `get`; defaults to nothing (denied) when missing. */
   readonly resource?: Resource;
   readonly pod?: string;
+  /** The container named with `-c`; absent or empty means the pod's default container. */
+  readonly container?: string;
   readonly argv?: readonly string[];
   readonly port?: number | string;
   readonly image?: string;
@@ -196,6 +221,9 @@ export type AuthorizeDenyCode = Extract<
   | 'SCOPE_CLUSTER'
   | 'SCOPE_NAMESPACE'
   | 'SCOPE_POD'
+  | 'SCOPE_CONTAINER'
+  | 'SCOPE_RUNBOOK'
+  | 'SCOPE_RUNBOOK_STALE'
   | 'ACTION_NOT_ALLOWED'
   | 'COMMAND_NOT_ALLOWED'
   | 'COMMAND_DENIED'
@@ -215,7 +243,13 @@ export type AuthorizeResult =
 
 export type RequestDenyCode = Extract<
   ErrorCode,
-  'PROFILE_UNKNOWN' | 'SCOPE_CLUSTER' | 'SCOPE_NAMESPACE' | 'SCOPE_POD' | 'TTL_TOO_LONG' | 'REQUEST_DENIED'
+  | 'PROFILE_UNKNOWN'
+  | 'SCOPE_CLUSTER'
+  | 'SCOPE_NAMESPACE'
+  | 'SCOPE_POD'
+  | 'SCOPE_CONTAINER'
+  | 'TTL_TOO_LONG'
+  | 'REQUEST_DENIED'
 >;
 
 export interface RequestDecision {

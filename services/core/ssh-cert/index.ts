@@ -9,6 +9,7 @@ export {
   type AirlockScope,
   formatAirlockScope,
   parseAirlockScope,
+  type ScopeRunbook,
   validateAirlockScope,
 } from './airlock-scope.js';
 export {

@@ -107,7 +107,7 @@ export const COMMAND_SPECS: Readonly<Record<CommandName, CommandSpec>> = {
   },
   describe: {
     usage: 'describe [NS/]POD',
-    summary: 'Show a pod in detail.',
+    summary: 'Show a pod in detail (env values redacted unless your profile reveals them).',
     flags: [],
     takesArgv: false,
     examples: ['ssh gw describe payments/api-0'],
@@ -180,7 +180,9 @@ export const COMMAND_SPECS: Readonly<Record<CommandName, CommandSpec>> = {
   },
   whoami: {
     usage: 'whoami',
-    summary: 'Show who you are, your profile, scope and the time left in this session.',
+    summary:
+      'Show who you are, your profile, scope (pods; containers and runbook when limited)\n' +
+      'and the time left in this session.',
     flags: [],
     takesArgv: false,
     examples: ['ssh gw whoami'],

@@ -10,6 +10,7 @@ import {
   formatTimeLeft,
   formatWhoami,
   type PodJson,
+  whoamiOf,
 } from './format-output.js';
 
 const NOW = Date.parse('2026-11-27T12:00:00Z');
@@ -236,6 +237,40 @@ describe('formatWhoami', () => {
         'expires:    2026-11-27T13:04:00.000Z (1h4m left)',
         '',
       ].join('\n'),
+    );
+  });
+
+  it('shows the runbook and the container patterns of the scope when it has them (findings 1 and 8)', () => {
+    const digest = `sha256:${'0123456789abcdef'.repeat(4)}`;
+    const session = {
+      session_id: 's-1',
+      user: 'system:serviceaccount:ops:runner',
+      groups: [],
+      profile: 'runbooks',
+      cluster: 'c',
+      namespace: 'n',
+      pod_patterns: ['api-*'],
+      expires_at_ms: NOW + 60_000,
+      request_id: 'req-1',
+    };
+    const who = whoamiOf(session, {
+      profile: 'runbooks',
+      cluster: 'c',
+      namespace: 'n',
+      podPatterns: ['api-*'],
+      runbook: { name: 'payments-health', stepsDigest: digest },
+      containerPatterns: ['app'],
+    });
+    expect(who).toEqual({
+      ...session,
+      runbook: { name: 'payments-health', steps_digest: digest },
+      container_patterns: ['app'],
+    });
+    const out = formatWhoami(who, NOW);
+    expect(out).toContain('containers:  app\n');
+    expect(out).toContain('runbook:     payments-health (only its steps; sha256:0123456789ab…)\n');
+    expect(whoamiOf(session, { profile: 'p', cluster: 'c', namespace: 'n', podPatterns: ['x'] })).toEqual(
+      session,
     );
   });
 

@@ -8,6 +8,7 @@
  * missing or mistyped fields render as kubectl renders absent ones, so a
  * surprising object never makes the command fail.
  */
+import type { Scope } from '../../core/policy/types.js';
 import type { OpenSessionResponse } from '../../core/rpc/messages.js';
 import { sanitizeForTerminal } from './sanitize.js';
 
@@ -63,12 +64,30 @@ export interface EventListJson {
   items?: EventJson[];
 }
 
-/** What `whoami` shows: the executor's OpenSessionResponse. */
+/**
+ * What `whoami` shows: the executor's OpenSessionResponse, and from the
+ * certificate's scope the runbook (if any) and the container patterns
+ * (absent: every container).
+ */
 export type WhoamiJson = Pick<
   OpenSessionResponse,
   'user' | 'groups' | 'profile' | 'cluster' | 'namespace' | 'pod_patterns' | 'expires_at_ms'
 > &
-  Partial<Pick<OpenSessionResponse, 'session_id' | 'request_id'>>;
+  Partial<Pick<OpenSessionResponse, 'session_id' | 'request_id'>> & {
+    runbook?: { name: string; steps_digest: string };
+    container_patterns?: string[];
+  };
+
+/** The session as the executor opened it, plus the runbook and containers of the mediator's verified scope. */
+export function whoamiOf(session: OpenSessionResponse, scope: Scope): WhoamiJson {
+  return {
+    ...session,
+    ...(scope.runbook
+      ? { runbook: { name: scope.runbook.name, steps_digest: scope.runbook.stepsDigest } }
+      : {}),
+    ...(scope.containerPatterns ? { container_patterns: [...scope.containerPatterns] } : {}),
+  };
+}
 
 const array = <T>(value: T[] | undefined): T[] => (Array.isArray(value) ? value : []);
 const text = (value: unknown, fallback = '<none>'): string =>
@@ -290,6 +309,14 @@ export function formatWhoami(session: WhoamiJson, now: EpochMillis): string {
     ['namespace', text(session.namespace)],
     ['pods', list(session.pod_patterns)],
   ];
+  // Only when limited: a session without container patterns may use every container.
+  if (session.container_patterns) rows.push(['containers', list(session.container_patterns)]);
+  if (session.runbook) {
+    rows.push([
+      'runbook',
+      `${text(session.runbook.name)} (only its steps; ${text(session.runbook.steps_digest).slice(0, 19)}…)`,
+    ]);
+  }
   if (session.session_id) rows.push(['session', text(session.session_id)]);
   if (session.request_id) rows.push(['request', text(session.request_id)]);
   rows.push([
