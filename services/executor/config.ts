@@ -22,7 +22,7 @@ export interface ExecutorConfig {
   /** The executor tier CA that issues this server's short-lived serving certificates. */
   executorCa: TierCaSource;
   serving: { dnsNames: string[]; ipAddresses: string[]; lifetimeSeconds: number };
-  audit: { path: string; signingKeyFile: string; checkpointEvery: number };
+  audit: { path: string; signingKeyFile: string; checkpointEvery: number; checkpointSeconds: number };
   /** Kubeconfig of the executor's own identity; absent: in-cluster ServiceAccount. */
   kubeconfig?: string;
   /**

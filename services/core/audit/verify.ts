@@ -190,7 +190,7 @@ class TrailCheck {
   lastValidCheckpoint: AuditCheckpointRecord | undefined;
   unsigned: { seq: number; line: number; file: string; count: number } | undefined;
 
-  constructor(private readonly options: AuditVerifyOptions) {
+  constructor(options: AuditVerifyOptions) {
     for (const key of options.publicKeys) this.keys.set(auditKeyId(key), key);
     this.anchored = !options.continued;
   }
@@ -338,7 +338,7 @@ export function verifyAuditTrail(
   const sources: readonly AuditTrailSource[] =
     typeof input === 'string' || input instanceof Uint8Array ? [{ name: '-', content: input }] : input;
   const check = new TrailCheck(options);
-  sources.forEach((source, index) => check.source(source, index === sources.length - 1));
+  for (const [index, source] of sources.entries()) check.source(source, index === sources.length - 1);
   const lastSource = sources.at(-1);
   const endLine = lastSource === undefined ? 0 : splitLines(lastSource.content).length;
   const lastFile = lastSource?.name ?? '-';
