@@ -194,6 +194,62 @@ describe('verifyAuditTrail', () => {
   });
 });
 
+describe('files and rotation', () => {
+  async function rotatedTrail(name: string): Promise<{ rotated: string; active: string; path: string }> {
+    const path = dir.path(name);
+    const trail = await createFileAuditTrail({
+      path,
+      tier: 'mediator',
+      signingKey: keys.privateKey,
+      clock: steppingClock(),
+      checkpointEvery: 100,
+      fsync: false,
+    });
+    await trail.append(sampleEvent(0));
+    await trail.rotate();
+    const rotated = trail.rotatedFiles()[0]!;
+    return {
+      rotated: readFileSync(rotated, 'utf8'),
+      active: readFileSync(path, 'utf8'),
+      path,
+    };
+  }
+  const verifyFiles = (contents: readonly string[], options = {}) =>
+    verifyAuditTrail(
+      contents.map((content, i) => ({ name: `f${i}`, content })),
+      { publicKeys, ...options },
+    );
+
+  it('accepts the empty file a rotation just started, but no other empty file', async () => {
+    const { rotated, active } = await rotatedTrail('just-rotated.jsonl');
+    expect(active).toBe('');
+    expect(verifyFiles([rotated, active]).problems).toEqual([]);
+    expect(verifyFiles([rotated, active], { requireClosed: true }).problems.map((p) => p.kind)).toEqual([
+      'truncated',
+    ]);
+    expect(verifyFiles(['', rotated], { continued: true }).problems.map((p) => [p.kind, p.file])).toEqual([
+      ['empty', 'f0'],
+    ]);
+    expect(verifyAuditTrail([], { publicKeys }).problems.map((p) => p.kind)).toEqual(['empty']);
+  });
+
+  it('reports a file followed by another that does not end with a rotate checkpoint, and records after one', async () => {
+    const lines = await writeTrail([sampleEvent(0), sampleEvent(1)], 100); // event, event, close
+    const first = `${lines.slice(0, 1).join('\n')}\n`;
+    const rest = `${lines.slice(1).join('\n')}\n`;
+    expect(verifyFiles([first, rest]).problems.map((p) => [p.kind, p.code, p.file])).toEqual([
+      ['rotation', 'AUDIT_ROTATION_BROKEN', 'f0'],
+    ]);
+    const { rotated } = await rotatedTrail('glued.jsonl');
+    const glued = JSON.parse(rotated.trimEnd().split('\n').at(-1) ?? '') as AuditRecord;
+    const after = sealEvent(
+      { nextSeq: glued.seq + 1, prev: glued.hash },
+      { ...sampleEvent(1), v: 1, time: glued.time, tier: 'mediator' },
+    ).line;
+    expect(kinds([...rotated.trimEnd().split('\n'), after])).toEqual(['rotation']);
+  });
+});
+
 describe('canonical form', () => {
   it('rejects \\u001B where the writer wrote \\u001b although both parse the same', async () => {
     const lines = await writeTrail([{ event: 'exec.started', actor: {}, target: { argv: ['\u001b[0m'] } }]);
