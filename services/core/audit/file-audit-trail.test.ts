@@ -2,7 +2,7 @@
  * The file trail: what it writes, when it fsyncs, how it fails, and that the
  * chain survives rotation and reopening.
  */
-import { appendFileSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { AirlockError } from '../errors.js';
@@ -346,6 +346,24 @@ describe('createFileAuditTrail head file and reopening', () => {
     ).toMatchObject({
       ok: true,
     });
+  });
+
+  it('completes a rotation the tier stopped in the middle of (checkpoint written, file not yet renamed)', async () => {
+    const path = dir.path('half-rotated.jsonl');
+    const first = await open(path, { checkpointEvery: 100 });
+    await first.append(sampleEvent(0));
+    await first.rotate();
+    const [rotated] = first.rotatedFiles();
+    renameSync(rotated!, path); // as if the process died before the rename
+    const second = await open(path, { checkpointEvery: 100 });
+    expect(existsSync(rotated!)).toBe(true);
+    await second.append(sampleEvent(1));
+    await second.close();
+    const result = await verifyAuditFiles([rotated!, path], {
+      publicKeys: [keys.publicKey],
+      requireClosed: true,
+    });
+    expect(result.problems).toEqual([]);
   });
 
   it('refuses a trail whose records after the last checkpoint do not chain onto it', async () => {

@@ -405,6 +405,8 @@ export async function createFileAuditTrail(options: FileAuditTrailOptions): Prom
   let sink: FileSink;
   try {
     reopened = await reopenAuditTrail(storage, options.path);
+    if (reopened.unfinishedRotation && !reopened.partialTail)
+      await storage.renameNew(options.path, rotatedAuditPath(options.path, reopened.unfinishedRotation.seq));
     sink = await storage.openAppend(options.path);
     try {
       if (reopened.partialTail) await sink.write(Buffer.from('\n', 'utf8'));

@@ -45,6 +45,11 @@ export interface ReopenedTrail {
   readonly partialTail: boolean;
   /** No head file and no records: a new trail, whose head file is still to be written. */
   readonly fresh: boolean;
+  /**
+   * `path` itself ends with a rotate checkpoint: the tier stopped between the
+   * checkpoint and the rename, which the opener completes before continuing.
+   */
+  readonly unfinishedRotation: { readonly seq: number } | undefined;
 }
 
 const TAIL_WINDOW = 64 * 1024;
@@ -207,6 +212,7 @@ export async function reopenAuditTrail(storage: AuditStorage, path: string): Pro
       lastTimeMs: Number.NEGATIVE_INFINITY,
       partialTail,
       fresh: true,
+      unfinishedRotation: undefined,
     };
   }
   checkAnchored(file, scan, anchor);
@@ -216,5 +222,9 @@ export async function reopenAuditTrail(storage: AuditStorage, path: string): Pro
     lastTimeMs: Number.isNaN(lastTimeMs) ? Number.NEGATIVE_INFINITY : lastTimeMs,
     partialTail,
     fresh: false,
+    unfinishedRotation:
+      file === path && last?.type === 'checkpoint' && last.reason === 'rotate'
+        ? { seq: last.seq }
+        : undefined,
   };
 }
