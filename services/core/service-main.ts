@@ -32,20 +32,23 @@ export async function serviceMain(
     return;
   }
   ignoreStdioWriteErrors();
+  // Listen before starting and before printing `ready`: a supervisor may
+  // signal as soon as it reads that line, and a signal that came before the
+  // listener would kill the tier with its audit trail unclosed.
+  let signalled = false;
+  const stopSignal = new Promise<string>((resolve) => {
+    const onSignal = (name: string) => {
+      if (signalled) process.stderr.write(`${name}: already draining; the audit trail closes when it ends\n`);
+      signalled = true;
+      resolve(name);
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
   try {
     const service = await start(values.config);
     for (const line of service.readyLines) process.stdout.write(`${line}\n`);
-    let draining = false;
-    const signal = await new Promise<string>((resolve) => {
-      const onSignal = (name: string) => {
-        if (draining)
-          process.stderr.write(`${name}: already draining; the audit trail closes when it ends\n`);
-        draining = true;
-        resolve(name);
-      };
-      process.on('SIGTERM', onSignal);
-      process.on('SIGINT', onSignal);
-    });
+    const signal = await stopSignal;
     process.stderr.write(`${signal}: draining\n`);
     await service.stop();
   } catch (error) {
