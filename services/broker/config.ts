@@ -52,7 +52,7 @@ export interface BrokerConfig {
     /** Re-publish this often even without a revocation (repairs a reset ConfigMap); default 60. */
     resyncSeconds: number;
   };
-  audit: { path: string; signingKeyFile: string; checkpointEvery: number };
+  audit: { path: string; signingKeyFile: string; checkpointEvery: number; checkpointSeconds: number };
   oidc: {
     issuer: string;
     clientId: string;
@@ -176,6 +176,7 @@ export const brokerConfigSchema = {
         path: nonEmpty,
         signingKeyFile: nonEmpty,
         checkpointEvery: { type: 'integer', minimum: 1, default: 100 },
+        checkpointSeconds: { type: 'integer', minimum: 1, maximum: 3600, default: 5 },
       },
     },
     oidc: {

@@ -221,6 +221,7 @@ export async function startBroker(
     tier: 'broker',
     signingKey: createPrivateKey(await readFile(config.audit.signingKeyFile)),
     checkpointEvery: config.audit.checkpointEvery,
+    checkpointIntervalMs: config.audit.checkpointSeconds * 1000,
     clock,
   });
   const audit = withAuditMetrics(fileAudit, (event) => brokerMetrics.observeAudit(event));

@@ -138,7 +138,12 @@ export async function startBrokerTestEnv(options: BrokerTestEnvOptions = {}): Pr
     storeFile: join(dir, 'requests.json'),
     denyListFile: join(dir, 'deny-list.json'),
     revocationKrlFile: join(dir, 'revoked.krl'),
-    audit: { path: join(dir, 'audit.jsonl'), signingKeyFile: auditKeyFile, checkpointEvery: 100 },
+    audit: {
+      path: join(dir, 'audit.jsonl'),
+      signingKeyFile: auditKeyFile,
+      checkpointEvery: 100,
+      checkpointSeconds: 5,
+    },
     oidc: {
       issuer: provider.issuer,
       clientId: TEST_CLIENT_ID,

@@ -104,6 +104,7 @@ export const SCHEMA = (() => {
         path: file,
         signingKeyFile: file,
         checkpointEvery: { type: 'integer', minimum: 1, default: 100 },
+        checkpointSeconds: { type: 'integer', minimum: 1, maximum: 3600, default: 5 },
       },
     },
     ops: { type: 'object', additionalProperties: false, required: ['listen'], properties: { listen } },

@@ -147,12 +147,50 @@ export const SYSTEM_CODES = [
   'ADMISSION_REVIEW_INVALID',
 ] as const;
 
+/**
+ * Audit trails (services/core/audit, docs/audit.md): why a trail will not
+ * reopen, and one code per kind of problem `airlock audit verify` reports
+ * (the summary is AUDIT_TAMPERED).
+ */
+export const AUDIT_CODES = [
+  /** The trail file no longer holds the last checkpoint its head file records (cut back, replaced or removed): the tier refuses to continue it. */
+  'AUDIT_TAIL_MISMATCH',
+  /** verify `malformed`: a line is not UTF-8 JSON (or starts with a byte order mark), not a record, or not canonical. */
+  'AUDIT_LINE_MALFORMED',
+  /** verify `hash`: a record does not match its hash (edited). */
+  'AUDIT_HASH_MISMATCH',
+  /** verify `chain`: a record's prev is not the previous record's hash. */
+  'AUDIT_CHAIN_BROKEN',
+  /** verify `order`: seq skips forward (records missing). */
+  'AUDIT_SEQ_GAP',
+  /** verify `seq-reused`: seq repeats or goes back (records replayed, or a cut trail continued). */
+  'AUDIT_SEQ_REUSED',
+  /** verify `time`: a record's time is before its predecessor's, or not a timestamp. */
+  'AUDIT_TIME_BACKWARDS',
+  /** verify `signature`: a checkpoint's signature is invalid, by an unknown key, or does not describe the record before it. */
+  'AUDIT_SIGNATURE_INVALID',
+  /** verify `truncated`: an unterminated last line, or (--require-closed) no close checkpoint at the end. */
+  'AUDIT_TRUNCATED',
+  /** verify `rotation`: a rotate checkpoint is not the last record of its file, or a file followed by another does not end with one. */
+  'AUDIT_ROTATION_BROKEN',
+  /** verify `empty`: a file holds nothing (other than the newly started file after a rotation). */
+  'AUDIT_EMPTY',
+  /** verify `unsigned-tail` (with --require-signed or --require-closed): records after the last signed checkpoint. */
+  'AUDIT_UNSIGNED_TAIL',
+] as const;
+
 export type ErrorCode =
   | (typeof CERT_CODES)[number]
   | (typeof POLICY_CODES)[number]
-  | (typeof SYSTEM_CODES)[number];
+  | (typeof SYSTEM_CODES)[number]
+  | (typeof AUDIT_CODES)[number];
 
-const ALL_CODES: ReadonlySet<string> = new Set([...CERT_CODES, ...POLICY_CODES, ...SYSTEM_CODES]);
+const ALL_CODES: ReadonlySet<string> = new Set([
+  ...CERT_CODES,
+  ...POLICY_CODES,
+  ...SYSTEM_CODES,
+  ...AUDIT_CODES,
+]);
 
 /** True when `value` is one of the catalogue's codes (for codes read off the wire). */
 export function isErrorCode(value: string): value is ErrorCode {

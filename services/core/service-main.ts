@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { AirlockError } from './errors.js';
+import { ignoreStdioWriteErrors } from './stdio-guard.js';
 
 /** A started tier: the lines to print once it is ready, and how to stop it. */
 export interface RunningService {
@@ -11,8 +12,13 @@ export interface RunningService {
 /**
  * The shared `main` of a tier's entry point: `--config FILE` (or `--help`),
  * start, print the ready lines, wait for SIGTERM or SIGINT, stop (the tier
- * drains), and report a start-up failure as `<tier>: CODE: reason` with
- * exit status 1 (2 for usage).
+ * drains and closes its audit trail), and report a start-up failure as
+ * `<tier>: CODE: reason` with exit status 1 (2 for usage).
+ *
+ * Nothing that happens to stdout/stderr stops the drain: write errors on
+ * them (EPIPE when the reader, say `| tee`, died with the same Ctrl-C) are
+ * dropped, and a second SIGINT/SIGTERM during the drain does not kill the
+ * tier before its audit trail is closed (SIGKILL still does).
  */
 export async function serviceMain(
   tier: string,
@@ -25,13 +31,24 @@ export async function serviceMain(
     process.exitCode = values.help ? 0 : 2;
     return;
   }
+  ignoreStdioWriteErrors();
+  // Listen before starting and before printing `ready`: a supervisor may
+  // signal as soon as it reads that line, and a signal that came before the
+  // listener would kill the tier with its audit trail unclosed.
+  let signalled = false;
+  const stopSignal = new Promise<string>((resolve) => {
+    const onSignal = (name: string) => {
+      if (signalled) process.stderr.write(`${name}: already draining; the audit trail closes when it ends\n`);
+      signalled = true;
+      resolve(name);
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
   try {
     const service = await start(values.config);
     for (const line of service.readyLines) process.stdout.write(`${line}\n`);
-    const signal = await new Promise<string>((resolve) => {
-      process.once('SIGTERM', () => resolve('SIGTERM'));
-      process.once('SIGINT', () => resolve('SIGINT'));
-    });
+    const signal = await stopSignal;
     process.stderr.write(`${signal}: draining\n`);
     await service.stop();
   } catch (error) {

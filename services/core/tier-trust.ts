@@ -62,7 +62,7 @@ export function auditFsyncFromEnv(env: NodeJS.ProcessEnv, warn: (message: string
 
 /** A tier's own audit trail from its `audit` configuration block; `fsync` off only for benchmarks. */
 export function openTierAuditTrail(
-  audit: { path: string; signingKeyFile: string; checkpointEvery: number },
+  audit: { path: string; signingKeyFile: string; checkpointEvery: number; checkpointSeconds: number },
   tier: AuditTier,
   clock: () => Date,
   fsync = true,
@@ -72,6 +72,7 @@ export function openTierAuditTrail(
     tier,
     signingKey: createPrivateKey(readFileSync(audit.signingKeyFile)),
     checkpointEvery: audit.checkpointEvery,
+    checkpointIntervalMs: audit.checkpointSeconds * 1000,
     clock,
     fsync,
   });

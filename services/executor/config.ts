@@ -24,7 +24,7 @@ export interface ExecutorConfig {
   /** The executor tier CA that issues this server's short-lived serving certificates. */
   executorCa: TierCaSource;
   serving: { dnsNames: string[]; ipAddresses: string[]; lifetimeSeconds: number };
-  audit: { path: string; signingKeyFile: string; checkpointEvery: number };
+  audit: { path: string; signingKeyFile: string; checkpointEvery: number; checkpointSeconds: number };
   /**
    * The record of accepted logins (used-signatures.ts), so each login signature opens one
    * session. Default: `used-logins.jsonl` beside the audit trail, in the state directory.

@@ -20,7 +20,7 @@ export interface MediatorConfig {
   /** The mediator tier CA that issues session grants. */
   mediatorCa: TierCaSource;
   executor: { address: string; caBundleFile: string; serverName?: string };
-  audit: { path: string; signingKeyFile: string; checkpointEvery: number };
+  audit: { path: string; signingKeyFile: string; checkpointEvery: number; checkpointSeconds: number };
   limits: {
     preAuthTimeoutSeconds: number;
     maxUnauthenticatedPerSource: number;

@@ -111,7 +111,7 @@ describe('airlock audit verify', () => {
     const capture = io();
     expect(await runAuditVerify([tampered], { publicKey: [keys.publicKey] }, capture)).toBe(1);
     expect(capture.stdout.join('')).toBe(
-      `${tampered}:2: hash (seq 1): the record does not match its hash (edited)\n` +
+      `${tampered}:2: hash (seq 1): the record does not match its hash (edited) [AUDIT_HASH_MISMATCH]\n` +
         'FAILED: 5 records in 1 file, last signed checkpoint seq 4, closed\n',
     );
     expect(capture.stderr.join('')).toBe('airlock: AUDIT_TAMPERED: 1 problem in the audit trail\n');
@@ -128,6 +128,7 @@ describe('airlock audit verify', () => {
       keys.publicKey,
       '--output',
       'json',
+      '--require-signed',
     ]);
     expect(status).toBe(1);
     expect(JSON.parse(stdout)).toEqual({
@@ -136,16 +137,30 @@ describe('airlock audit verify', () => {
       records: 4,
       lastCheckpointSeq: 2,
       closed: false,
+      unsignedTail: { count: 1, seq: 3, line: 4, file: cut },
       problems: [
         {
           kind: 'unsigned-tail',
+          code: 'AUDIT_UNSIGNED_TAIL',
           seq: 3,
           line: 4,
           file: cut,
-          message: 'records from seq 3 on are not covered by a signed checkpoint',
+          message: '1 record from seq 3 on is not covered by a signed checkpoint',
         },
       ],
     });
+  });
+
+  it('warns about the unsigned tail of an open trail with its count, and exits 0', async () => {
+    const open = join(dir, 'open.jsonl');
+    writeFileSync(open, `${readFileSync(trailPath, 'utf8').trim().split('\n').slice(0, 4).join('\n')}\n`);
+    const { status, stdout } = await runMain(['audit', 'verify', open, '--public-key', keys.publicKey]);
+    expect(status).toBe(0);
+    expect(stdout).toBe(
+      `${open}:4: warning: unsigned-tail (seq 3): the last 1 record is not yet covered by a signed checkpoint ` +
+        '(an open trail; --require-signed or --require-closed fail on this)\n' +
+        'OK: 4 records in 1 file, last signed checkpoint seq 2, 1 unsigned, not closed (still being written, or cut back to a checkpoint)\n',
+    );
   });
 
   it('fails a trail signed by a key it was not given', async () => {

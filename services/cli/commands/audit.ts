@@ -36,8 +36,10 @@ export interface AuditVerifyCliOptions {
   readonly publicKey: readonly string[];
   /** The first file continues a chain begun in an earlier, rotated-away file. */
   readonly continued?: boolean;
-  /** Report a trail that does not end with a close (or rotate) checkpoint. */
+  /** Report a trail that does not end with a close checkpoint (and any unsigned tail). */
   readonly requireClosed?: boolean;
+  /** Report records not yet covered by a signed checkpoint as a problem, not a warning. */
+  readonly requireSigned?: boolean;
   readonly output?: 'text' | 'json';
 }
 
@@ -97,7 +99,10 @@ export async function runAuditVerify(
     publicKeys,
     continued: options.continued ?? false,
     requireClosed: options.requireClosed ?? false,
+    requireSigned: options.requireSigned ?? false,
   });
+  const tail = result.unsignedTail;
+  const tailWarning = tail !== undefined && !result.problems.some((p) => p.kind === 'unsigned-tail');
 
   if (output === 'json') {
     io.out(
@@ -107,19 +112,29 @@ export async function runAuditVerify(
         records: result.records,
         lastCheckpointSeq: result.lastCheckpointSeq ?? null,
         closed: result.closed,
+        unsignedTail: tail ?? null,
         problems: result.problems.map((p) => ({ ...p, seq: p.seq ?? null })),
       })}\n`,
     );
   } else {
     for (const p of result.problems)
-      io.out(`${p.file}:${p.line}: ${p.kind}${p.seq === undefined ? '' : ` (seq ${p.seq})`}: ${p.message}\n`);
+      io.out(
+        `${p.file}:${p.line}: ${p.kind}${p.seq === undefined ? '' : ` (seq ${p.seq})`}: ${p.message} [${p.code}]\n`,
+      );
+    if (tailWarning)
+      io.out(
+        `${tail.file}:${tail.line}: warning: unsigned-tail (seq ${tail.seq}): the last ${tail.count} ` +
+          `record${tail.count === 1 ? ' is' : 's are'} not yet covered by a signed checkpoint (an open trail; ` +
+          '--require-signed or --require-closed fail on this)\n',
+      );
     const checkpoint =
       result.lastCheckpointSeq === undefined
         ? 'no signed checkpoint'
         : `last signed checkpoint seq ${result.lastCheckpointSeq}`;
     const state = result.closed ? 'closed' : 'not closed (still being written, or cut back to a checkpoint)';
+    const unsigned = tail === undefined ? '' : `, ${tail.count} unsigned`;
     io.out(
-      `${result.ok ? 'OK' : 'FAILED'}: ${result.records} records in ${files.length} file${files.length === 1 ? '' : 's'}, ${checkpoint}, ${state}\n`,
+      `${result.ok ? 'OK' : 'FAILED'}: ${result.records} records in ${files.length} file${files.length === 1 ? '' : 's'}, ${checkpoint}${unsigned}, ${state}\n`,
     );
   }
   if (result.ok) return 0;
@@ -430,12 +445,19 @@ export function registerAuditCommands(program: Command): void {
     .description(
       'Verify hash-chained, checkpoint-signed audit trail files. The files are one trail in chain order ' +
         '(rotated files first: FILE.000000000100 FILE.000000000200 FILE). Exit 0 when intact, 1 with each ' +
-        'problem listed (malformed, hash, order, chain, signature, truncated, unsigned-tail), 2 on usage errors.',
+        'problem listed with its code (malformed, hash, order, seq-reused, time, chain, signature, truncated, ' +
+        'rotation, empty, unsigned-tail), 2 on usage errors. Records of an open trail not yet covered by a ' +
+        'signed checkpoint are a warning with their count (exit 0) unless --require-signed or --require-closed.',
     )
     .argument('<files...>', 'audit trail files, oldest first')
     .option('--public-key <file>', 'PEM Ed25519 public key trusted for checkpoints (repeatable)', collect, [])
     .option('--continued', 'the first file continues a chain from an earlier rotated file not given here')
-    .option('--require-closed', 'also fail unless the trail ends with a close or rotate checkpoint')
+    .option(
+      '--require-closed',
+      'also fail unless the trail ends with a close checkpoint (a trail that was shut down; a rotate ' +
+        'checkpoint ends a trail only together with the file after it)',
+    )
+    .option('--require-signed', 'also fail if records after the last signed checkpoint exist (unsigned tail)')
     .addOption(new Option('--output <format>', 'output format').choices(['text', 'json']).default('text'))
     .addHelpText(
       'after',

@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { httpsCall } from '../../broker/https-client.js';
 import { AirlockError } from '../../core/errors.js';
 import { repoRoot } from '../../core/repo-root.js';
+import { ignoreStdioWriteErrors } from '../../core/stdio-guard.js';
 import { deleteCreatedObjects, readLedger } from '../dev/dev-cluster-target.js';
 import {
   BROKER_TOKEN_AUDIENCE,
@@ -21,6 +22,7 @@ import { startCluster } from '../dev/hermetic-cluster.js';
  * process it started before returning.
  */
 async function runClusterInForeground(stateDir: string): Promise<void> {
+  ignoreStdioWriteErrors();
   const cluster = await startCluster({
     stateDir,
     onProgress: (line) => process.stderr.write(`${line}\n`),
@@ -176,6 +178,9 @@ async function runDevUp(stateDir: string, options: DevUpOptions): Promise<void> 
     );
   }
   const progress = (line: string) => process.stderr.write(`${line}\n`);
+  // A closed stdout/stderr (Ctrl-C on `npm start | tee log` ends tee too) must
+  // not kill dev up before it has stopped the tiers it started (issue 26.3).
+  ignoreStdioWriteErrors();
   const stack: DevGateway =
     options.kubeconfig === undefined
       ? await startDevStack(stateDir, progress)

@@ -2,12 +2,12 @@
  * The file trail: what it writes, when it fsyncs, how it fails, and that the
  * chain survives rotation and reopening.
  */
-import { appendFileSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { AirlockError } from '../errors.js';
 import { sampleEvent, steppingClock, tempDir } from './audit-test-helpers.js';
-import { createFileAuditTrail, rotatedAuditPath } from './file-audit-trail.js';
+import { auditHeadPath, createFileAuditTrail, rotatedAuditPath } from './file-audit-trail.js';
 import { FaultyAuditStorage, ObservedAuditStorage, testAuditKeys } from './testing.js';
 import { type AuditRecord, GENESIS_HASH } from './types.js';
 import { verifyAuditFiles, verifyAuditTrail } from './verify.js';
@@ -20,6 +20,7 @@ beforeAll(() => {
 afterAll(() => dir.cleanup());
 
 const isUnavailable = (e: unknown) => e instanceof AirlockError && e.code === 'AUDIT_UNAVAILABLE';
+const isTailMismatch = (e: unknown) => e instanceof AirlockError && e.code === 'AUDIT_TAIL_MISMATCH';
 
 function readRecords(path: string): AuditRecord[] {
   return readFileSync(path, 'utf8')
@@ -309,6 +310,126 @@ describe('createFileAuditTrail', () => {
     const path = dir.path('garbage.jsonl');
     writeFileSync(path, 'not an audit trail\n');
     await expect(open(path)).rejects.toSatisfy(isUnavailable);
+  });
+});
+
+describe('createFileAuditTrail head file and reopening', () => {
+  const head = (path: string) => JSON.parse(readFileSync(auditHeadPath(path), 'utf8'));
+
+  it('names the last checkpoint on stable storage in the head file (seq -1 for a new trail)', async () => {
+    const path = dir.path('head.jsonl');
+    const trail = await open(path);
+    expect(head(path)).toEqual({ v: 1, seq: -1, hash: GENESIS_HASH });
+    expect(statSync(auditHeadPath(path)).mode & 0o777).toBe(0o600);
+    for (let i = 0; i < 3; i++) await trail.append(sampleEvent(i));
+    await trail.checkpoint();
+    const checkpoint = readRecords(path).at(-1);
+    expect(head(path)).toEqual({ v: 1, seq: checkpoint?.seq, hash: checkpoint?.hash });
+    await trail.close();
+    expect(head(path).seq).toBe(readRecords(path).at(-1)?.seq);
+  });
+
+  it('reopens a trail that crashed before its first checkpoint, and one whose active file starts after a rotation', async () => {
+    const path = dir.path('head-crash.jsonl');
+    const first = await open(path, { checkpointEvery: 100 });
+    await first.append(sampleEvent(0)); // the process dies: nothing signed yet, head file at seq -1
+    const second = await open(path, { checkpointEvery: 100 });
+    await second.append(sampleEvent(1));
+    await second.rotate();
+    await second.append(sampleEvent(2)); // the new active file holds seq 4 only
+    const third = await open(path, { checkpointEvery: 100 });
+    expect(third.head()).toEqual(second.head());
+    await third.close();
+    const files = [...second.rotatedFiles(), path];
+    expect(
+      await verifyAuditFiles(files, { publicKeys: [keys.publicKey], requireClosed: true }),
+    ).toMatchObject({
+      ok: true,
+    });
+  });
+
+  it('completes a rotation the tier stopped in the middle of (checkpoint written, file not yet renamed)', async () => {
+    const path = dir.path('half-rotated.jsonl');
+    const first = await open(path, { checkpointEvery: 100 });
+    await first.append(sampleEvent(0));
+    await first.rotate();
+    const [rotated] = first.rotatedFiles();
+    renameSync(rotated!, path); // as if the process died before the rename
+    const second = await open(path, { checkpointEvery: 100 });
+    expect(existsSync(rotated!)).toBe(true);
+    await second.append(sampleEvent(1));
+    await second.close();
+    const result = await verifyAuditFiles([rotated!, path], {
+      publicKeys: [keys.publicKey],
+      requireClosed: true,
+    });
+    expect(result.problems).toEqual([]);
+  });
+
+  it('refuses a trail whose records after the last checkpoint do not chain onto it', async () => {
+    const path = dir.path('head-splice.jsonl');
+    const trail = await open(path);
+    for (let i = 0; i < 4; i++) await trail.append(sampleEvent(i)); // checkpoint at seq 3, then seq 4
+    await trail.close();
+    const lines = readFileSync(path, 'utf8').trimEnd().split('\n');
+    writeFileSync(path, `${[...lines.slice(0, 4), lines[1]].join('\n')}\n`); // seq 1 again after the checkpoint
+    await expect(open(path)).rejects.toSatisfy(isTailMismatch);
+    writeFileSync(auditHeadPath(path), 'not json');
+    await expect(open(path)).rejects.toSatisfy(isTailMismatch);
+  });
+
+  it('writes no head file beside a device such as /dev/null', async () => {
+    if (!existsSync('/dev/null')) return;
+    const trail = await open('/dev/null', { fsync: false });
+    await trail.append(sampleEvent(0));
+    await trail.close();
+    expect(existsSync(auditHeadPath('/dev/null'))).toBe(false);
+  });
+});
+
+describe('createFileAuditTrail time', () => {
+  it('signs a checkpoint within checkpointIntervalMs of the first unsigned record, and none while nothing is unsigned', async () => {
+    const path = dir.path('interval.jsonl');
+    const trail = await open(path, { checkpointEvery: 1000, checkpointIntervalMs: 20 });
+    await trail.append(sampleEvent(0));
+    await vi.waitFor(
+      () => expect(readRecords(path).at(-1)).toMatchObject({ type: 'checkpoint', reason: 'interval' }),
+      {
+        timeout: 5000,
+      },
+    );
+    const count = readRecords(path).length;
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    expect(readRecords(path)).toHaveLength(count);
+    await trail.close();
+    const result = verifyAuditTrail(readFileSync(path), {
+      publicKeys: [keys.publicKey],
+      requireClosed: true,
+    });
+    expect(result.ok).toBe(true);
+  });
+
+  it('never writes a time before the last one, when the clock steps back or after a reopen', async () => {
+    const path = dir.path('clock-back.jsonl');
+    let now = Date.parse('2026-11-27T05:00:10.000Z');
+    const clock = () => new Date(now);
+    const first = await open(path, { clock });
+    await first.append(sampleEvent(0));
+    now -= 5000;
+    await first.append(sampleEvent(1));
+    await first.close();
+    const second = await open(path, { clock: steppingClock(Date.parse('2026-11-27T04:00:00.000Z')) });
+    await second.append(sampleEvent(2));
+    await second.close();
+    const times = readRecords(path).map((r) => r.time);
+    expect(new Set(times)).toEqual(new Set(['2026-11-27T05:00:10.000Z']));
+    expect(verifyAuditTrail(readFileSync(path), { publicKeys: [keys.publicKey] }).ok).toBe(true);
+  });
+
+  it('rejects a bad checkpointIntervalMs as CONFIG_INVALID', async () => {
+    await expect(open(dir.path('bad-interval.jsonl'), { checkpointIntervalMs: 0 })).rejects.toSatisfy(
+      (e: unknown) => e instanceof AirlockError && e.code === 'CONFIG_INVALID',
+    );
   });
 });
 

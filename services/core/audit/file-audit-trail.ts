@@ -10,13 +10,19 @@
  * `airlock audit verify path.* path`.
  *
  * Reopening continues the chain from the last complete record of `path`, or,
- * when `path` is missing or empty, of the newest rotated file. A partial last
- * line (a crash mid-write) is left in place as evidence and terminated with a
+ * when `path` is missing or empty, of the newest rotated file, after checking
+ * it against the head file (trail-reopen.ts): a trail cut back behind its
+ * last checkpoint is refused with AUDIT_TAIL_MISMATCH. A partial last line (a
+ * crash mid-write) is left in place as evidence and terminated with a
  * newline; the verifier reports it as malformed.
+ *
+ * Checkpoints come every `checkpointEvery` events and, while anything is
+ * unsigned, at least every `checkpointIntervalMs`, so a quiet tier's trail is
+ * never unsigned for long. Record times never go back: if the clock steps
+ * back, records keep the last time written until it catches up.
  */
 
 import type { KeyObject } from 'node:crypto';
-import { basename, dirname, join } from 'node:path';
 import { AirlockError } from '../errors.js';
 import {
   auditKeyId,
@@ -27,17 +33,19 @@ import {
   sealEvent,
 } from './chain.js';
 import { type AuditStorage, type FileSink, nodeAuditStorage } from './file-sink.js';
+import { auditHeadPath, headFileContent, reopenAuditTrail, type TrailAnchor } from './trail-reopen.js';
 import {
   type AppendOptions,
   AUDIT_EVENT_NAMES,
   AUDIT_TIERS,
   type AuditEventInput,
-  type AuditRecord,
   type AuditTier,
   type AuditTrail,
   type CheckpointReason,
   GENESIS_HASH,
 } from './types.js';
+
+export { auditHeadPath } from './trail-reopen.js';
 
 /** Options of `createFileAuditTrail`. */
 export interface FileAuditTrailOptions {
@@ -48,6 +56,12 @@ export interface FileAuditTrailOptions {
   readonly signingKey: KeyObject;
   /** Write a signed checkpoint after this many event records. Default 100. */
   readonly checkpointEvery?: number;
+  /**
+   * Write a signed checkpoint at most this many ms after the first record
+   * not yet covered by one, so a quiet trail does not stay unsigned until
+   * shutdown. Default 5000.
+   */
+  readonly checkpointIntervalMs?: number;
   /** The trail's clock; record `time` comes from it. */
   readonly clock: () => Date;
   /** fsync durable appends and checkpoints. Default true; false only for tests and benchmarks. */
@@ -71,58 +85,6 @@ export interface FileAuditTrail extends AuditTrail {
 /** Rotated-file name for a file ending with the checkpoint at `seq`. */
 export function rotatedAuditPath(path: string, seq: number): string {
   return `${path}.${String(seq).padStart(12, '0')}`;
-}
-
-const TAIL_WINDOW = 64 * 1024;
-const decoder = new TextDecoder('utf-8', { fatal: false });
-
-function lastRecordIn(text: string, fromFileStart: boolean): AuditRecord | undefined {
-  const parts = text.split('\n');
-  for (let i = parts.length - 1; i >= (fromFileStart ? 0 : 1); i--) {
-    const part = parts[i];
-    if (part === undefined || part === '' || (i === parts.length - 1 && !text.endsWith('\n'))) continue;
-    try {
-      const value = JSON.parse(part) as Partial<AuditRecord>;
-      if (
-        Number.isSafeInteger(value.seq) &&
-        typeof value.hash === 'string' &&
-        /^[0-9a-f]{64}$/.test(value.hash)
-      )
-        return value as AuditRecord;
-    } catch {
-      // not a record; keep looking further back
-    }
-  }
-  return undefined;
-}
-
-/** Reads the chain head at the end of an existing file; undefined for an empty file. */
-async function readHead(
-  storage: AuditStorage,
-  path: string,
-): Promise<{ head: ChainHead; partialTail: boolean } | undefined> {
-  const size = (await storage.size(path)) ?? 0;
-  if (size === 0) return undefined;
-  for (let window = Math.min(size, TAIL_WINDOW); ; window = Math.min(size, window * 4)) {
-    const bytes = await storage.read(path, size - window, window);
-    const text = decoder.decode(bytes);
-    const record = lastRecordIn(text, window === size);
-    if (record) return { head: headAfter(record), partialTail: !text.endsWith('\n') };
-    if (window === size) throw new Error(`${path} holds no complete audit record to continue from`);
-  }
-}
-
-async function newestRotated(storage: AuditStorage, path: string): Promise<string | undefined> {
-  let names: string[];
-  try {
-    names = await storage.list(dirname(path));
-  } catch {
-    return undefined;
-  }
-  const prefix = `${basename(path)}.`;
-  const rotated = names.filter((n) => n.startsWith(prefix) && /^\d{12}$/.test(n.slice(prefix.length))).sort();
-  const newest = rotated.at(-1);
-  return newest === undefined ? undefined : join(dirname(path), newest);
 }
 
 function unavailable(path: string, cause: unknown, what = 'cannot be written'): AirlockError {
@@ -151,9 +113,12 @@ function pending(): Pending {
 
 /** A unit of work for the writer, in chain order. */
 type Entry =
-  | { kind: 'record'; bytes: Buffer; durable: boolean; done: Pending }
+  | { kind: 'record'; bytes: Buffer; durable: boolean; done: Pending; checkpoint?: TrailAnchor }
   | { kind: 'rotate'; target: string; done: Pending }
   | { kind: 'close'; done: Pending };
+
+/** Default of `checkpointIntervalMs`. */
+export const DEFAULT_CHECKPOINT_INTERVAL_MS = 5000;
 
 /** Most bytes the writer puts in one write call; a group larger than this is split (still one fsync). */
 const MAX_GROUP_BYTES = 1024 * 1024;
@@ -182,14 +147,20 @@ class FileAuditTrailImpl implements FileAuditTrail {
   private readonly keyId: string;
   private readonly checkpointEvery: number;
   private readonly fsync: boolean;
+  /** Pending time-triggered checkpoint, armed by the first record after a checkpoint. */
+  private checkpointTimer: NodeJS.Timeout | undefined;
+  /** Time of the last record sealed (ms): record times never go back behind it. */
+  private lastTimeMs: number;
 
   constructor(
     private readonly options: FileAuditTrailOptions,
     private readonly storage: AuditStorage,
     private sink: FileSink,
     head: ChainHead,
+    lastTimeMs: number,
   ) {
     this.chain = head;
+    this.lastTimeMs = lastTimeMs;
     this.fileBytes = sink.size;
     this.keyId = auditKeyId(options.signingKey);
     this.checkpointEvery = options.checkpointEvery ?? 100;
@@ -223,6 +194,7 @@ class FileAuditTrailImpl implements FileAuditTrail {
       }
       const written = this.enqueueRecord(sealed, options.durable ?? event.decision !== undefined);
       this.sinceCheckpoint++;
+      this.armCheckpointTimer();
       // The checkpoint and a size rotation are queued right behind the event,
       // so they normally share its write and fsync; the append waits for its own record only.
       if (this.sinceCheckpoint >= this.checkpointEvery) this.enqueueCheckpoint('interval').catch(() => {});
@@ -254,6 +226,7 @@ class FileAuditTrailImpl implements FileAuditTrail {
 
   close(): Promise<void> {
     if (this.closing) return this.closing;
+    this.disarmCheckpointTimer();
     // Only a healthy trail gets a closing checkpoint; a failed one just lets go of the file.
     const checkpointed = this.lastError === undefined ? this.enqueueCheckpoint('close') : Promise.resolve();
     checkpointed.catch(() => {});
@@ -265,7 +238,23 @@ class FileAuditTrailImpl implements FileAuditTrail {
   }
 
   private now(): string {
-    return this.options.clock().toISOString();
+    this.lastTimeMs = Math.max(this.lastTimeMs, this.options.clock().getTime());
+    return new Date(this.lastTimeMs).toISOString();
+  }
+
+  private armCheckpointTimer(): void {
+    if (this.checkpointTimer !== undefined) return;
+    this.checkpointTimer = setTimeout(() => {
+      this.checkpointTimer = undefined;
+      if (this.sinceCheckpoint > 0 && this.healthy()) this.enqueueCheckpoint('interval').catch(() => {});
+    }, this.options.checkpointIntervalMs ?? DEFAULT_CHECKPOINT_INTERVAL_MS);
+    // A quiet tier's timer must not keep its process alive.
+    this.checkpointTimer.unref();
+  }
+
+  private disarmCheckpointTimer(): void {
+    clearTimeout(this.checkpointTimer);
+    this.checkpointTimer = undefined;
   }
 
   private ensureWritable(): void {
@@ -276,7 +265,9 @@ class FileAuditTrailImpl implements FileAuditTrail {
   private enqueueRecord(sealed: SealedRecord, durable: boolean): Promise<void> {
     const bytes = Buffer.from(`${sealed.line}\n`, 'utf8');
     const done = pending();
-    this.queue.push({ kind: 'record', bytes, durable, done });
+    const { record } = sealed;
+    const checkpoint = record.type === 'checkpoint' ? { seq: record.seq, hash: record.hash } : undefined;
+    this.queue.push({ kind: 'record', bytes, durable, done, ...(checkpoint ? { checkpoint } : {}) });
     this.chain = headAfter(sealed.record);
     this.fileBytes += bytes.length;
     this.kick();
@@ -292,6 +283,7 @@ class FileAuditTrailImpl implements FileAuditTrail {
       keyId: this.keyId,
     });
     this.sinceCheckpoint = 0;
+    this.disarmCheckpointTimer();
     return this.enqueueRecord(sealed, true);
   }
 
@@ -360,6 +352,11 @@ class FileAuditTrailImpl implements FileAuditTrail {
         await this.sink.write(chunk.length === 1 ? chunk[0]! : Buffer.concat(chunk, bytes));
       }
       if (this.fsync && group.some((entry) => entry.durable)) await this.sink.sync();
+      // Only once the checkpoint is on stable storage does the head file name
+      // it, so after a crash the head file is never ahead of the trail.
+      const anchor = group.findLast((entry) => entry.checkpoint !== undefined)?.checkpoint;
+      if (anchor !== undefined && this.sink.regularFile !== false)
+        await this.storage.replace(auditHeadPath(this.options.path), headFileContent(anchor), this.fsync);
     } catch (cause) {
       this.lastError = unavailable(this.options.path, cause);
       for (const entry of group) entry.done.reject(this.lastError);
@@ -386,7 +383,9 @@ class FileAuditTrailImpl implements FileAuditTrail {
 /**
  * Opens (or creates) a tier's audit trail file and continues its chain.
  * Rejects with AUDIT_UNAVAILABLE if the file cannot be opened or its chain
- * head cannot be read, and CONFIG_INVALID for bad options.
+ * head cannot be read, AUDIT_TAIL_MISMATCH if the trail no longer holds the
+ * last checkpoint its head file records (cut back, replaced or removed),
+ * and CONFIG_INVALID for bad options.
  */
 export async function createFileAuditTrail(options: FileAuditTrailOptions): Promise<FileAuditTrail> {
   if (!(AUDIT_TIERS as readonly string[]).includes(options.tier))
@@ -398,28 +397,32 @@ export async function createFileAuditTrail(options: FileAuditTrailOptions): Prom
     throw new AirlockError('CONFIG_INVALID', 'audit checkpointEvery must be a positive integer');
   if (options.maxBytes !== undefined && !(Number.isSafeInteger(options.maxBytes) && options.maxBytes > 0))
     throw new AirlockError('CONFIG_INVALID', 'audit maxBytes must be a positive integer');
+  const interval = options.checkpointIntervalMs ?? DEFAULT_CHECKPOINT_INTERVAL_MS;
+  if (!Number.isSafeInteger(interval) || interval < 1)
+    throw new AirlockError('CONFIG_INVALID', 'audit checkpointIntervalMs must be a positive integer');
   const storage = options.storage ?? nodeAuditStorage;
-  let head: ChainHead = { nextSeq: 0, prev: GENESIS_HASH };
+  let reopened: Awaited<ReturnType<typeof reopenAuditTrail>>;
   let sink: FileSink;
   try {
-    const existing = await readHead(storage, options.path);
-    if (existing) head = existing.head;
-    else {
-      const rotated = await newestRotated(storage, options.path);
-      const fromRotated = rotated === undefined ? undefined : await readHead(storage, rotated);
-      if (fromRotated) head = fromRotated.head;
-    }
+    reopened = await reopenAuditTrail(storage, options.path);
+    if (reopened.unfinishedRotation && !reopened.partialTail)
+      await storage.renameNew(options.path, rotatedAuditPath(options.path, reopened.unfinishedRotation.seq));
     sink = await storage.openAppend(options.path);
-    if (existing?.partialTail) {
-      try {
-        await sink.write(Buffer.from('\n', 'utf8'));
-      } catch (error) {
-        await sink.close().catch(() => undefined);
-        throw error;
-      }
+    try {
+      if (reopened.partialTail) await sink.write(Buffer.from('\n', 'utf8'));
+      if (reopened.fresh && sink.regularFile !== false)
+        await storage.replace(
+          auditHeadPath(options.path),
+          headFileContent({ seq: -1, hash: GENESIS_HASH }),
+          options.fsync ?? true,
+        );
+    } catch (error) {
+      await sink.close().catch(() => undefined);
+      throw error;
     }
   } catch (cause) {
+    if (cause instanceof AirlockError) throw cause;
     throw unavailable(options.path, cause, 'cannot be opened');
   }
-  return new FileAuditTrailImpl(options, storage, sink, head);
+  return new FileAuditTrailImpl(options, storage, sink, reopened.head, reopened.lastTimeMs);
 }

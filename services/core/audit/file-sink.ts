@@ -11,7 +11,7 @@
  * of these more simply than `FileHandle.write` + `FileHandle.sync`.
  */
 import { constants } from 'node:fs';
-import { type FileHandle, open, readdir, rename, stat } from 'node:fs/promises';
+import { type FileHandle, open, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { makeDirectory } from '../make-directory.js';
 
@@ -19,6 +19,8 @@ import { makeDirectory } from '../make-directory.js';
 export interface FileSink {
   /** Bytes in the file, including everything written through this sink. */
   readonly size: number;
+  /** False for a device such as /dev/full: never read back, and no head file beside it. Default true. */
+  readonly regularFile?: boolean;
   /** Writes all of `data` at the end of the file. */
   write(data: Uint8Array): Promise<void>;
   /** Resolves once everything written is on stable storage (fsync). */
@@ -39,12 +41,19 @@ export interface AuditStorage {
   renameNew(from: string, to: string): Promise<void>;
   /** Names of the entries of directory `dir`. */
   list(dir: string): Promise<string[]>;
+  /**
+   * Replaces the whole content of the small file `path` atomically (a temporary
+   * file renamed over it), so a reader sees the old or the new content, never
+   * a mix; with `sync` the new content is on stable storage before the rename.
+   */
+  replace(path: string, data: Uint8Array, sync: boolean): Promise<void>;
 }
 
 class NodeFileSink implements FileSink {
   constructor(
     private readonly handle: FileHandle,
     public size: number,
+    readonly regularFile: boolean,
   ) {}
 
   async write(data: Uint8Array): Promise<void> {
@@ -84,7 +93,7 @@ export const nodeAuditStorage: AuditStorage = {
     try {
       const info = await handle.stat();
       // A device such as /dev/full reports size 0 and is never read back.
-      return new NodeFileSink(handle, info.isFile() ? info.size : 0);
+      return new NodeFileSink(handle, info.isFile() ? info.size : 0, info.isFile());
     } catch (error) {
       await handle.close();
       throw error;
@@ -116,5 +125,20 @@ export const nodeAuditStorage: AuditStorage = {
   },
   async list(dir) {
     return readdir(dir);
+  },
+  async replace(path, data, sync) {
+    await makeDirectory(dirname(path), 0o700);
+    const temporary = `${path}.${process.pid}.tmp`;
+    const handle = await open(temporary, 'w', 0o600);
+    try {
+      await handle.writeFile(data);
+      if (sync) await handle.sync();
+    } catch (error) {
+      await handle.close().catch(() => undefined);
+      await unlink(temporary).catch(() => undefined);
+      throw error;
+    }
+    await handle.close();
+    await rename(temporary, path);
   },
 };

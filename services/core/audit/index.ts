@@ -15,6 +15,7 @@ export {
 export { canonicalJson, sha256Hex } from './canonical-json.js';
 export { auditKeyId, type ChainHead, checkpointSignatureValid } from './chain.js';
 export {
+  auditHeadPath,
   createFileAuditTrail,
   type FileAuditTrail,
   type FileAuditTrailOptions,
@@ -47,9 +48,11 @@ export {
 } from './timeline.js';
 export * from './types.js';
 export {
+  AUDIT_PROBLEM_CODES,
   type AuditProblem,
   type AuditProblemKind,
   type AuditTrailSource,
+  type AuditUnsignedTail,
   type AuditVerifyOptions,
   type AuditVerifyResult,
   verifyAuditFiles,

@@ -78,6 +78,9 @@ export class ObservedAuditStorage implements AuditStorage {
   list(dir: string) {
     return this.inner.list(dir);
   }
+  replace(path: string, data: Uint8Array, sync: boolean) {
+    return this.inner.replace(path, data, sync);
+  }
 }
 
 function errno(code: string, message: string): NodeJS.ErrnoException {

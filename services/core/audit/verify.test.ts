@@ -104,7 +104,7 @@ describe('verifyAuditTrail', () => {
     expect(kinds(rehashed)).toEqual(['chain']);
     // The attacker rewrites the whole chain after it: the next checkpoint's signature fails.
     const rewritten = rechain(rehashed, 2);
-    const result = verifyAuditTrail(join(rewritten), { publicKeys });
+    const result = verifyAuditTrail(join(rewritten), { publicKeys, requireSigned: true });
     expect(result.problems.map((p) => [p.kind, p.seq])).toEqual([
       ['signature', 3],
       ['signature', 7],
@@ -115,7 +115,7 @@ describe('verifyAuditTrail', () => {
 
   it('detects two swapped lines', () => {
     const swapped = lines.with(1, lines[2] ?? '').with(2, lines[1] ?? '');
-    expect(kinds(swapped)).toEqual(['order', 'chain', 'order', 'chain', 'order', 'chain']);
+    expect(kinds(swapped)).toEqual(['order', 'chain', 'seq-reused', 'chain', 'time', 'order', 'chain']);
   });
 
   it('detects an inserted, correctly sealed forged line', () => {
@@ -125,17 +125,22 @@ describe('verifyAuditTrail', () => {
       { v: 1, time: after.time, tier: 'mediator', event: 'session.closed', actor: {}, target: {} },
     ).line;
     const result = verifyAuditTrail(join(lines.toSpliced(5, 0, forged)), { publicKeys });
-    expect(result.problems.map((p) => [p.kind, p.line])).toEqual([
-      ['order', 7],
-      ['chain', 7],
+    expect(result.problems.map((p) => [p.kind, p.code, p.line])).toEqual([
+      ['seq-reused', 'AUDIT_SEQ_REUSED', 7],
+      ['chain', 'AUDIT_CHAIN_BROKEN', 7],
     ]);
   });
 
-  it('reports records after the last checkpoint as an unsigned tail when the tail is cut', () => {
+  it('reports records after the last checkpoint as an unsigned tail: a warning, a problem when required signed', () => {
     const cut = lines.slice(0, 9); // ends with seq 8, after checkpoint 7
     const result = verifyAuditTrail(join(cut), { publicKeys });
-    expect(result).toMatchObject({ ok: false, lastCheckpointSeq: 7, closed: false });
-    expect(result.problems.map((p) => [p.kind, p.seq, p.line])).toEqual([['unsigned-tail', 8, 9]]);
+    expect(result).toMatchObject({ ok: true, lastCheckpointSeq: 7, closed: false });
+    expect(result.unsignedTail).toEqual({ count: 1, seq: 8, line: 9, file: '-' });
+    const signed = verifyAuditTrail(join(cut), { publicKeys, requireSigned: true });
+    expect(signed.problems.map((p) => [p.kind, p.code, p.seq, p.line])).toEqual([
+      ['unsigned-tail', 'AUDIT_UNSIGNED_TAIL', 8, 9],
+    ]);
+    expect(kinds(cut, { requireClosed: true })).toEqual(['unsigned-tail', 'truncated']);
   });
 
   it('detects a cut exactly at a checkpoint only as "not closed", and as truncated with requireClosed', () => {
@@ -148,7 +153,8 @@ describe('verifyAuditTrail', () => {
   it('detects a line cut in the middle as truncated', () => {
     const text = join(lines);
     const result = verifyAuditTrail(text.slice(0, text.length - 40), { publicKeys });
-    expect(result.problems.map((p) => p.kind)).toEqual(['truncated', 'unsigned-tail']);
+    expect(result.problems.map((p) => p.kind)).toEqual(['truncated']);
+    expect(result.unsignedTail).toMatchObject({ count: 2, seq: 8 });
   });
 
   it('detects a checkpoint re-signed with another key, under its own or the original keyId', () => {
@@ -168,7 +174,7 @@ describe('verifyAuditTrail', () => {
       keyId: checkpoint.keyId,
     });
     for (const forged of [ownId.line, stolenId.line]) {
-      const result = verifyAuditTrail(join(lines.with(10, forged)), { publicKeys });
+      const result = verifyAuditTrail(join(lines.with(10, forged)), { publicKeys, requireSigned: true });
       expect(result.problems.map((p) => [p.kind, p.seq])).toEqual([
         ['signature', 10],
         ['unsigned-tail', 8],
@@ -179,12 +185,68 @@ describe('verifyAuditTrail', () => {
     expect(kinds(lines).length).toBe(0);
     expect(
       verifyAuditTrail(join(lines), { publicKeys: [otherKeys.publicKey] }).problems.map((p) => p.kind),
-    ).toEqual(['signature', 'signature', 'signature', 'unsigned-tail']);
+    ).toEqual(['signature', 'signature', 'signature']);
   });
 
   it('reports a line that is not JSON or not a record as malformed', () => {
     expect(kinds(lines.toSpliced(5, 0, 'hello'))).toEqual(['malformed']);
     expect(kinds(lines.toSpliced(5, 0, '{"seq":1}'))).toEqual(['malformed']);
+  });
+});
+
+describe('files and rotation', () => {
+  async function rotatedTrail(name: string): Promise<{ rotated: string; active: string; path: string }> {
+    const path = dir.path(name);
+    const trail = await createFileAuditTrail({
+      path,
+      tier: 'mediator',
+      signingKey: keys.privateKey,
+      clock: steppingClock(),
+      checkpointEvery: 100,
+      fsync: false,
+    });
+    await trail.append(sampleEvent(0));
+    await trail.rotate();
+    const rotated = trail.rotatedFiles()[0]!;
+    return {
+      rotated: readFileSync(rotated, 'utf8'),
+      active: readFileSync(path, 'utf8'),
+      path,
+    };
+  }
+  const verifyFiles = (contents: readonly string[], options = {}) =>
+    verifyAuditTrail(
+      contents.map((content, i) => ({ name: `f${i}`, content })),
+      { publicKeys, ...options },
+    );
+
+  it('accepts the empty file a rotation just started, but no other empty file', async () => {
+    const { rotated, active } = await rotatedTrail('just-rotated.jsonl');
+    expect(active).toBe('');
+    expect(verifyFiles([rotated, active]).problems).toEqual([]);
+    expect(verifyFiles([rotated, active], { requireClosed: true }).problems.map((p) => p.kind)).toEqual([
+      'truncated',
+    ]);
+    expect(verifyFiles(['', rotated], { continued: true }).problems.map((p) => [p.kind, p.file])).toEqual([
+      ['empty', 'f0'],
+    ]);
+    expect(verifyAuditTrail([], { publicKeys }).problems.map((p) => p.kind)).toEqual(['empty']);
+  });
+
+  it('reports a file followed by another that does not end with a rotate checkpoint, and records after one', async () => {
+    const lines = await writeTrail([sampleEvent(0), sampleEvent(1)], 100); // event, event, close
+    const first = `${lines.slice(0, 1).join('\n')}\n`;
+    const rest = `${lines.slice(1).join('\n')}\n`;
+    expect(verifyFiles([first, rest]).problems.map((p) => [p.kind, p.code, p.file])).toEqual([
+      ['rotation', 'AUDIT_ROTATION_BROKEN', 'f0'],
+    ]);
+    const { rotated } = await rotatedTrail('glued.jsonl');
+    const glued = JSON.parse(rotated.trimEnd().split('\n').at(-1) ?? '') as AuditRecord;
+    const after = sealEvent(
+      { nextSeq: glued.seq + 1, prev: glued.hash },
+      { ...sampleEvent(1), v: 1, time: glued.time, tier: 'mediator' },
+    ).line;
+    expect(kinds([...rotated.trimEnd().split('\n'), after])).toEqual(['rotation']);
   });
 });
 
