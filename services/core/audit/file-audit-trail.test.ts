@@ -4,11 +4,11 @@
  */
 import { appendFileSync, existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { AirlockError } from '../errors.js';
 import { sampleEvent, steppingClock, tempDir } from './audit-test-helpers.js';
 import { auditHeadPath, createFileAuditTrail, rotatedAuditPath } from './file-audit-trail.js';
-import { FaultyAuditStorage, ObservedAuditStorage, testAuditKeys } from './testing.js';
+import { CrashableAuditStorage, FaultyAuditStorage, ObservedAuditStorage, testAuditKeys } from './testing.js';
 import { type AuditRecord, GENESIS_HASH } from './types.js';
 import { verifyAuditFiles, verifyAuditTrail } from './verify.js';
 
@@ -18,6 +18,9 @@ beforeAll(() => {
   dir = tempDir();
 });
 afterAll(() => dir.cleanup());
+// Trails a test abandons (a simulated crash) are closed as a dying process's would be.
+const crashable = new CrashableAuditStorage();
+afterEach(() => crashable.crash());
 
 const isUnavailable = (e: unknown) => e instanceof AirlockError && e.code === 'AUDIT_UNAVAILABLE';
 const isTailMismatch = (e: unknown) => e instanceof AirlockError && e.code === 'AUDIT_TAIL_MISMATCH';
@@ -36,6 +39,7 @@ async function open(path: string, extra: Partial<Parameters<typeof createFileAud
     signingKey: keys.privateKey,
     clock: steppingClock(),
     checkpointEvery: 3,
+    storage: crashable,
     ...extra,
   });
 }

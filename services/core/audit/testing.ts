@@ -124,3 +124,58 @@ export class FaultyAuditStorage extends ObservedAuditStorage {
     };
   }
 }
+
+/**
+ * The real file system, with a way to end every sink still open the way a
+ * process death does: the descriptors close, nothing more is written (no
+ * close checkpoint). Tests that simulate a crash by abandoning a trail call
+ * `crash()` afterwards, since Node (from 24) refuses to let the garbage
+ * collector close a forgotten FileHandle.
+ */
+export class CrashableAuditStorage implements AuditStorage {
+  private readonly open = new Set<FileSink>();
+
+  constructor(private readonly inner: AuditStorage = nodeAuditStorage) {}
+
+  async openAppend(path: string): Promise<FileSink> {
+    const sink = await this.inner.openAppend(path);
+    const open = this.open;
+    const tracked: FileSink = {
+      get size() {
+        return sink.size;
+      },
+      ...(sink.regularFile === undefined ? {} : { regularFile: sink.regularFile }),
+      write: (data) => sink.write(data),
+      sync: () => sink.sync(),
+      close: async () => {
+        open.delete(tracked);
+        await sink.close();
+      },
+    };
+    open.add(tracked);
+    return tracked;
+  }
+
+  /** Closes every sink still open, writing nothing. */
+  async crash(): Promise<void> {
+    const sinks = [...this.open];
+    this.open.clear();
+    await Promise.all(sinks.map((sink) => sink.close().catch(() => undefined)));
+  }
+
+  size(path: string) {
+    return this.inner.size(path);
+  }
+  read(path: string, position: number, length: number) {
+    return this.inner.read(path, position, length);
+  }
+  renameNew(from: string, to: string) {
+    return this.inner.renameNew(from, to);
+  }
+  list(dir: string) {
+    return this.inner.list(dir);
+  }
+  replace(path: string, data: Uint8Array, sync: boolean) {
+    return this.inner.replace(path, data, sync);
+  }
+}

@@ -9,7 +9,7 @@ import { sampleEvent, steppingClock, tempDir } from './audit-test-helpers.js';
 import { canonicalJson, sha256Hex } from './canonical-json.js';
 import { sealCheckpoint, sealEvent } from './chain.js';
 import { createFileAuditTrail } from './file-audit-trail.js';
-import { testAuditKeys } from './testing.js';
+import { CrashableAuditStorage, testAuditKeys } from './testing.js';
 import type { AuditEventInput, AuditRecord } from './types.js';
 import { verifyAuditTrail } from './verify.js';
 
@@ -197,6 +197,7 @@ describe('verifyAuditTrail', () => {
 describe('files and rotation', () => {
   async function rotatedTrail(name: string): Promise<{ rotated: string; active: string; path: string }> {
     const path = dir.path(name);
+    const storage = new CrashableAuditStorage();
     const trail = await createFileAuditTrail({
       path,
       tier: 'mediator',
@@ -204,9 +205,11 @@ describe('files and rotation', () => {
       clock: steppingClock(),
       checkpointEvery: 100,
       fsync: false,
+      storage,
     });
     await trail.append(sampleEvent(0));
     await trail.rotate();
+    await storage.crash(); // left open, as by a tier that died after rotating
     const rotated = trail.rotatedFiles()[0]!;
     return {
       rotated: readFileSync(rotated, 'utf8'),
