@@ -99,15 +99,15 @@ export const COMMAND_SPECS: Readonly<Record<CommandName, CommandSpec>> = {
   get: {
     usage: 'get KIND [NAME | NS/NAME] [-n NAMESPACE]',
     summary:
-      'Show one object, or list a kind: pods (po), events (ev), deployments (deploy),\n' +
-      'replicasets (rs), nodes (no), namespaces (ns).',
+      'List a kind as a table, or show one object as YAML (as kubectl get -o yaml): pods (po),\n' +
+      'events (ev), deployments (deploy), replicasets (rs), nodes (no), namespaces (ns).',
     flags: [NAMESPACE],
     takesArgv: false,
     examples: ['ssh gw get deploy', 'ssh gw get po payments/api-0 -o json'],
   },
   describe: {
     usage: 'describe [NS/]POD',
-    summary: 'Show a pod in detail.',
+    summary: 'Show a pod in detail: containers, state, restarts, conditions (as kubectl describe).',
     flags: [],
     takesArgv: false,
     examples: ['ssh gw describe payments/api-0'],

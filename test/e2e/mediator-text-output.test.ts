@@ -1,0 +1,118 @@
+/**
+ * What a person sees over the stock OpenSSH client in text mode: `describe`
+ * as a readable description, one object as YAML, a list of deployments as a
+ * table — never pretty-printed JSON whose newlines the terminal sanitiser
+ * escaped into one line.
+ */
+import { AppsV1Api, RbacAuthorizationV1Api } from '@kubernetes/client-node';
+import { load } from 'js-yaml';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  CLUSTER_NAME,
+  executorKubeConfig,
+  type Gateway,
+  startGateway,
+  testPolicy,
+} from '../support/executor-harness.js';
+import { adminKubeConfig, createNamespace, createRunningPod, uniqueName } from '../support/kube.js';
+import { type Mediator, ssh, sshUser, startMediator } from '../support/mediator-harness.js';
+
+describe('mediator text output over ssh', () => {
+  const suffix = uniqueName('txt');
+  const payments = `payments-${suffix}`;
+  const group = `jit:reader:${payments}`;
+  let gateway: Gateway;
+  let mediator: Mediator;
+  const scope = {
+    cluster: CLUSTER_NAME,
+    namespace: payments,
+    podPatterns: ['api-*'],
+    profile: 'reader',
+    requestId: 'req-text',
+    groups: [],
+  };
+
+  beforeAll(async () => {
+    const admin = adminKubeConfig();
+    await createNamespace(admin, payments);
+    await createRunningPod(admin, payments, 'api-0', [{ name: 'main' }]);
+    await admin.makeApiClient(AppsV1Api).createNamespacedDeployment({
+      namespace: payments,
+      body: {
+        metadata: { name: 'api' },
+        spec: {
+          replicas: 2,
+          selector: { matchLabels: { app: 'api' } },
+          template: {
+            metadata: { labels: { app: 'api' } },
+            spec: { containers: [{ name: 'main', image: 'busybox:1.37' }] },
+          },
+        },
+      },
+    });
+    // A profile that may also list deployments; RBAC grants the session's group the same.
+    const policy = testPolicy([payments], {
+      reader: {
+        groups: ['jit:reader:{namespace}'],
+        requesterGroups: ['oncall'],
+        maxTtlSeconds: 3600,
+        scope: { clusters: [CLUSTER_NAME], namespaces: [payments], pods: ['api-*'] },
+        actions: { list: { resources: ['pods', 'deployments'] }, get: { resources: ['pods'] } },
+        approval: { manual: { approverGroups: ['leads'], count: 1, pendingExpirySeconds: 3600 } },
+      },
+    });
+    gateway = await startGateway(policy, await executorKubeConfig(suffix, [group], [payments]));
+    await admin.makeApiClient(RbacAuthorizationV1Api).createNamespacedRole({
+      namespace: payments,
+      body: {
+        metadata: { name: 'read-deployments' },
+        rules: [{ apiGroups: ['apps'], resources: ['deployments'], verbs: ['get', 'list'] }],
+      },
+    });
+    await admin.makeApiClient(RbacAuthorizationV1Api).createNamespacedRoleBinding({
+      namespace: payments,
+      body: {
+        metadata: { name: 'read-deployments' },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'read-deployments' },
+        subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'Group', name: group }],
+      },
+    });
+    mediator = await startMediator(gateway, policy);
+  });
+
+  afterAll(async () => {
+    await mediator?.stop();
+    await gateway?.stop();
+  });
+
+  it('describes a pod on readable lines', async () => {
+    const result = await ssh(mediator, sshUser(gateway.sshCa, { scope }), ['describe', 'api-0']);
+    expect(result.code).toBe(0);
+    expect(result.stdout).not.toContain('\\x0a');
+    const lines = result.stdout.split('\n');
+    expect(lines[0]).toBe('Name:             api-0');
+    expect(lines[1]).toBe(`Namespace:        ${payments}`);
+    expect(lines).toContain('Containers:');
+    expect(lines).toContain('  main:');
+    expect(lines.some((l) => /^Status: +Running$/.test(l))).toBe(true);
+  });
+
+  it('shows one pod as YAML that reads back as the object JSON gives', async () => {
+    const user = sshUser(gateway.sshCa, { scope });
+    const yaml = await ssh(mediator, user, ['get', 'pods', 'api-0']);
+    expect(yaml.code).toBe(0);
+    expect(yaml.stdout).not.toContain('\\x0a');
+    expect(yaml.stdout.split('\n').slice(0, 2)).toEqual(['apiVersion: v1', 'kind: Pod']);
+    const json = await ssh(mediator, user, ['get', 'pods', 'api-0', '-o', 'json']);
+    expect(load(yaml.stdout)).toEqual(JSON.parse(json.stdout));
+  });
+
+  it('lists deployments as a table', async () => {
+    const result = await ssh(mediator, sshUser(gateway.sshCa, { scope }), ['get', 'deploy']);
+    expect(result.code).toBe(0);
+    const [header, row, end] = result.stdout.split('\n');
+    expect(header).toMatch(/^NAME +READY +UP-TO-DATE +AVAILABLE +AGE$/);
+    expect(row).toMatch(/^api +\d\/2 +\d +\d +\d+s$/);
+    expect(end).toBe('');
+  });
+});
