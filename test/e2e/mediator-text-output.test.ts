@@ -115,4 +115,36 @@ describe('mediator text output over ssh', () => {
     expect(row).toMatch(/^api +\d\/2 +\d +\d +\d+s$/);
     expect(end).toBe('');
   });
+
+  it('takes -o json after the command; ssh itself refuses it before the command', async () => {
+    const user = sshUser(gateway.sshCa, { scope });
+    const after = await ssh(mediator, user, ['pods', '-o', 'json']);
+    expect(after.code).toBe(0);
+    expect(JSON.parse(after.stdout)).toMatchObject({ items: [{ metadata: { name: 'api-0' } }] });
+    const dashDash = await ssh(mediator, user, ['--', '--output', 'json', 'pods']);
+    expect(dashDash.code).toBe(0);
+    expect(JSON.parse(dashDash.stdout)).toEqual(JSON.parse(after.stdout));
+    // What docs/commands.md warns about: ssh reads these as its own options and never connects.
+    const before = await ssh(mediator, user, ['-o', 'json', 'pods']);
+    expect(before.code).toBe(255);
+    expect(before.stderr).toContain('no argument after keyword "json"');
+  });
+
+  it('points a misplaced or missing output format to the form that works', async () => {
+    const user = sshUser(gateway.sshCa, { scope });
+    const missing = await ssh(mediator, user, ['pods', '-o']);
+    expect(missing.code).toBe(64);
+    expect(missing.stderr).toContain(
+      "airlock: USAGE: flag '-o' needs a value (json or text; over ssh, put it after the command (ssh gw pods -o json)",
+    );
+  });
+
+  it.each([
+    ['podz', 'pods'],
+    ['exce', 'exec'],
+  ])('suggests the command meant by %s', async (typed, meant) => {
+    const result = await ssh(mediator, sshUser(gateway.sshCa, { scope }), [typed, 'api-0']);
+    expect(result.code).toBe(64);
+    expect(result.stderr).toContain(`airlock: USAGE: unknown command '${typed}'; did you mean '${meant}'?`);
+  });
 });
