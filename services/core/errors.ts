@@ -32,6 +32,8 @@ export const CERT_CODES = [
   'CA_ROTATION_STATE',
   /** `airlock ca rotate … retire`: the old CA may still have live credentials; wait, or --force. */
   'CA_RETIRE_TOO_EARLY',
+  /** `airlock cert`: the key file named (or remembered, or the default) is not the key the certificate certifies; nothing written. */
+  'CERT_KEY_MISMATCH',
 ] as const;
 
 /** Policy evaluation (services/core/policy). */
