@@ -260,8 +260,18 @@ async function runApproveLogin(stateDir: string, user: string, code: string): Pr
     form: { user_code: code, user },
   });
   if (answer.status !== 200) {
-    const reason = /<p>([^<]*)<\/p>/.exec(answer.text ?? '')?.[1] ?? `HTTP ${answer.status}`;
-    throw new AirlockError('USAGE', reason.replaceAll('&quot;', '"'));
+    const reason = (/<p>([^<]*)<\/p>/.exec(answer.text ?? '')?.[1] ?? `HTTP ${answer.status}`).replaceAll(
+      '&quot;',
+      '"',
+    );
+    // The command line was right; the code is spent (redeemed, denied or expired): a refusal, not USAGE.
+    if (reason.startsWith('no pending device authorization')) {
+      throw new AirlockError(
+        'AUTH_INVALID',
+        `${reason} (it was used, denied or has expired); run airlock login again for a new code`,
+      );
+    }
+    throw new AirlockError('USAGE', reason);
   }
   process.stderr.write(`approved ${code} as ${user}; airlock login completes within a few seconds\n`);
 }
