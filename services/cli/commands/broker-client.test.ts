@@ -271,6 +271,42 @@ describe('airlock cert writes the certificate only next to the key it certifies'
   });
 });
 
+describe('airlock request says which auto-approval it missed and why', () => {
+  it('names the nearest rules and their failed conditions, as policy explain does', async () => {
+    const alice = personIo('alice');
+    const key = join(env.dir, 'missed-key');
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', key]);
+    await runLogin({ broker: env.url, ca: env.caFile }, alice);
+    alice.stdout.length = 0;
+    const request = {
+      key: `${key}.pub`,
+      profile: 'oncall-debug',
+      cluster: 'prod-eu',
+      namespace: 'payments',
+      pod: ['payments-api-*'],
+      ttl: '30m',
+      reason: 'look at the worker backlog',
+    };
+    await runRequest(request, alice);
+    const lines = alice.stdout.join('').split('\n');
+    expect(lines).toContain('  decision   needs-approval (profiles.oncall-debug.approval.manual)');
+    const missed = lines.findIndex((l) => l.startsWith('  missed'));
+    // The runbook rule misses two conditions (not a runbook, TTL over its 900 s): farther.
+    expect(lines.slice(missed, missed + 2)).toEqual([
+      '  missed     incident: reason does not match /^INC-[0-9]{4,8}\\b/',
+      expect.stringMatching(/^ {2}waiting /),
+    ]);
+
+    // Over both rules' TTL, each misses two: both are named, each with everything it lacked.
+    alice.stdout.length = 0;
+    await runRequest({ ...request, ttl: '45m' }, alice);
+    expect(alice.stdout.join('')).toContain(
+      '  missed     incident: TTL 2700s exceeds 1800s; reason does not match /^INC-[0-9]{4,8}\\b/\n' +
+        '             runbook: TTL 2700s exceeds 900s; request is not for a runbook\n  waiting',
+    );
+  });
+});
+
 describe('airlock broker client commands: --output json', () => {
   it('login prints {user, groups, expiresAt}', async () => {
     const erin = personIo('erin');

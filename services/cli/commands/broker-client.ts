@@ -20,6 +20,7 @@ import type { Command } from 'commander';
 import { type HttpsCallOptions, httpsCall } from '../../broker/https-client.js';
 import { AirlockError, isAirlockError, isErrorCode } from '../../core/errors.js';
 import { parseCertificateLine } from '../../core/ssh-cert/index.js';
+import { nearestAutoApprovalMisses } from './auto-approval-miss.js';
 import { certifiedKeyPath, rememberedRequestKey, rememberRequestKey } from './cert-key.js';
 import {
   authCodeLogin,
@@ -350,7 +351,13 @@ interface RequestView {
     ttlSeconds: number;
     reason: string;
   };
-  decision: { decision: string; rule?: string; approvers?: { groups: string[]; count: number } };
+  decision: {
+    decision: string;
+    rule?: string;
+    approvers?: { groups: string[]; count: number };
+    /** Why, rule by rule: for a request that missed auto-approval, each failed condition. */
+    reasons?: string[];
+  };
   createdAt: string;
   pendingExpiresAt?: string;
   accessExpiresAt?: string;
@@ -366,6 +373,12 @@ function describe(r: RequestView): string {
     `  reason     ${r.scope.reason}`,
     `  decision   ${r.decision.decision}${r.decision.rule ? ` (${r.decision.rule})` : ''}`,
   ];
+  if (r.decision.decision === 'needs-approval') {
+    // Which auto-approval came nearest, and what it lacked (as `airlock policy explain` says).
+    for (const [i, miss] of nearestAutoApprovalMisses(r.decision.reasons).entries()) {
+      lines.push(`  ${i === 0 ? 'missed   ' : '         '}  ${miss}`);
+    }
+  }
   if (r.status === 'pending' && r.decision.approvers) {
     lines.push(
       `  waiting    for ${r.decision.approvers.count} approval(s) from ${r.decision.approvers.groups.join(', ')} until ${r.pendingExpiresAt}`,
