@@ -15,6 +15,7 @@ import {
   startDevStackOnCluster,
 } from '../dev/dev-stack.js';
 import { startCluster } from '../dev/hermetic-cluster.js';
+import { waitForStopRequest } from '../dev/stop-request.js';
 
 /**
  * Runs a cluster in the foreground until SIGINT or SIGTERM, then stops every
@@ -26,10 +27,7 @@ async function runClusterInForeground(stateDir: string): Promise<void> {
     onProgress: (line) => process.stderr.write(`${line}\n`),
   });
   process.stdout.write(`ready kubeconfig=${cluster.kubeconfigPath}\n`);
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    process.once('SIGINT', () => resolve('SIGINT'));
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-  });
+  const signal = await waitForStopRequest();
   process.stderr.write(`${signal}: stopping the cluster\n`);
   await cluster.stop();
   process.stderr.write('stopped\n');
@@ -204,10 +202,7 @@ async function runDevUp(stateDir: string, options: DevUpOptions): Promise<void> 
       `kubeconfig=${stack.kube.kubeconfigPath} ` +
       `mediator-ops=${stack.opsPorts.mediator} executor-ops=${stack.opsPorts.executor} broker-ops=${stack.opsPorts.broker}\n`,
   );
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    process.once('SIGINT', () => resolve('SIGINT'));
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-  });
+  const signal = await waitForStopRequest();
   process.stderr.write(`${signal}: stopping\n`);
   await stack.stop();
   rmSync(join(stateDir, RECORD_FILE), { force: true });
@@ -288,7 +283,9 @@ export function registerDevCommands(program: Command): void {
       'Build (if needed) and run the hermetic Kubernetes cluster in the foreground: etcd, kube-apiserver, ' +
         'kube-controller-manager and a fake kubelet on 127.0.0.1. Writes DIR/kubeconfig (cluster-admin) ' +
         'and DIR/kube-audit.log, prints `ready kubeconfig=DIR/kubeconfig` once /readyz answers, and ' +
-        'stops every process it started on SIGINT or SIGTERM. Requires Go >= 1.26 for the first build.',
+        'stops every process it started on SIGINT, SIGTERM or SIGHUP, or when whatever started it exits ' +
+        '(npx, npm, a supervisor); the cluster binaries also die with it if it is killed outright. ' +
+        'Requires Go >= 1.26 for the first build.',
     )
     .requiredOption(
       '--state-dir <dir>',
@@ -308,7 +305,8 @@ export function registerDevCommands(program: Command): void {
         '`billing` namespace the demo scope cannot reach, the dev identity provider (device flow; demo ' +
         'people oncall and lead) and the broker, which issues every SSH certificate. Prints a walkthrough ' +
         'and `ready ssh=... broker=...`. State goes to .airlock/dev/ (git-ignored) and is reused by the ' +
-        'next run; SIGINT/SIGTERM stops everything; `dev down` removes it.\n\n' +
+        'next run; SIGINT, SIGTERM, SIGHUP or the exit of whatever started it (npm start, npx, a supervisor) ' +
+        'stops everything; `dev down` removes it.\n\n' +
         'With --kubeconfig FILE it uses that existing cluster instead (its current context, as cluster-admin): ' +
         'it applies the RBAC, the deploy/rbac templates, the namespaces and demo pods there, records what it ' +
         'created in STATE/cluster-objects.json, never stops the cluster, and `dev down` deletes exactly that.',
