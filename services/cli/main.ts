@@ -30,6 +30,29 @@ export function buildProgram(): Command {
 }
 
 /**
+ * A reader that goes away (`airlock status | head`) is not an error: writes
+ * to a closed pipe fail with EPIPE, which Node reports as an 'error' event
+ * and, unhandled, as a stack trace. Other Unix tools end quietly there (by
+ * SIGPIPE, which Node ignores). From then on the stream's output is
+ * discarded and the command finishes as it would have, so a long-running
+ * command (`dev up | head -1`) still stops what it started when it ends.
+ * Any other write error is left to crash as before.
+ */
+export function ignoreBrokenPipes(
+  streams: readonly NodeJS.WriteStream[] = [process.stdout, process.stderr],
+): void {
+  for (const stream of streams) {
+    stream.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'EPIPE' || error.code === 'ERR_STREAM_DESTROYED') {
+        stream.destroy();
+        return;
+      }
+      throw error;
+    });
+  }
+}
+
+/**
  * Runs the CLI and returns the process exit status. Errors carrying an
  * airlock code are printed as `airlock: CODE: reason` on stderr; usage
  * errors exit 2.

@@ -38,6 +38,8 @@ export const CERT_CODES = [
   'CERT_SIGNATURE_REPLAYED',
   /** Executor: the certificate was valid before this executor's record of used signatures begins (its state was lost); request a new certificate. */
   'CERT_PREDATES_REPLAY_RECORD',
+  /** `airlock cert`: the key file named (or remembered, or the default) is not the key the certificate certifies; nothing written. */
+  'CERT_KEY_MISMATCH',
 ] as const;
 
 /** Policy evaluation (services/core/policy). */

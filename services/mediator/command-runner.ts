@@ -19,6 +19,8 @@ import {
   type PodListJson,
   whoamiOf,
 } from './command-language/format-output.js';
+import { formatPodDescription, formatResourceTable } from './command-language/format-resources.js';
+import { formatYaml } from './command-language/format-yaml.js';
 import { FORWARD_EXPLANATION, helpText } from './command-language/help-text.js';
 import type { Command, OutputFormat } from './command-language/parse-command.js';
 import { sanitizeForTerminal } from './command-language/sanitize.js';
@@ -131,6 +133,11 @@ async function checkEarly(
     { durable: true },
   );
   throw new AirlockError(decision.code, decision.reason);
+}
+
+/** YAML whose every line is one terminal line (formatYaml escapes already; this makes sure). */
+function yamlForTerminal(value: unknown): string {
+  return formatYaml(value).split('\n').map(sanitizeForTerminal).join('\n');
 }
 
 function printObject(
@@ -412,10 +419,9 @@ async function runTraced(command: Command, io: CommandIo, ctx: CommandContext): 
           )
         : await ctx.client.list({ kind: command.resource, namespace: command.namespace }, options);
       const now = ctx.clock().getTime();
+      // A list is a table, as `kubectl get`; one named object is YAML, as `kubectl get -o yaml`.
       printObject(io, command.output, result.json, (value) =>
-        command.resource === 'pods' && !command.name
-          ? formatPodTable(value as PodListJson, now)
-          : `${sanitizeForTerminal(JSON.stringify(value, null, 2))}\n`,
+        command.name ? yamlForTerminal(value) : formatResourceTable(command.resource, value, now),
       );
       return EXIT_CODES.OK;
     }
@@ -434,7 +440,7 @@ async function runTraced(command: Command, io: CommandIo, ctx: CommandContext): 
         io.stdout,
         command.output === 'json'
           ? `${pod.json}\n`
-          : `${sanitizeForTerminal(JSON.stringify(JSON.parse(pod.json), null, 2))}\n`,
+          : formatPodDescription(JSON.parse(pod.json), ctx.clock().getTime()),
       );
       return EXIT_CODES.OK;
     }

@@ -141,12 +141,19 @@ describe('airlock dev up (npm start)', () => {
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       again = second;
+      let secondStderr = '';
+      second.stderr.on('data', (d) => {
+        secondStderr += d;
+      });
       const againExited = new Promise<number | null>((resolve) => second.on('exit', (code) => resolve(code)));
       await new Promise<string>((resolve, reject) => {
         createInterface({ input: second.stdout }).once('line', resolve);
         void againExited.then((code) => reject(new Error(`second dev up exited ${code}`)));
       });
       expect(keptFiles.map((f) => readFileSync(join(stateDir, 'keys', f), 'utf8'))).toEqual(kept);
+      // It says so, rather than claiming to create them.
+      expect(secondStderr).toContain(`reusing the dev CAs and keys in ${join(stateDir, 'keys')}\n`);
+      expect(secondStderr).not.toContain('creating dev CAs and keys');
       expect(readFileSync(join(stateDir, 'users', 'oncall', 'id_ed25519'), 'utf8')).toBe(userKey);
       const podsAgain = await run('ssh', [...sshBase, 'pods', '-o', 'json']);
       expect(podsAgain.code).toBe(0);

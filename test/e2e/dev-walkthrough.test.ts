@@ -15,9 +15,14 @@ describe('airlock dev up walkthrough', () => {
   it('every printed command works as printed: device-flow login with the demo approval, an auto-approved request, cert, ssh via the generated config, a lead approval, revoke, timeline, the runbook identity by TokenReview; SIGTERM leaves nothing running; dev down refuses while up and then removes the state', async () => {
     const work = mkdtempSync(join(tmpdir(), 'airlock-walkthrough-'));
     const stateDir = join(work, 'state');
-    // oncall's token cache goes here, not to the real home (lead's is in the state dir, as printed).
+    // The printed commands keep every login in the state dir: the user's own config dir
+    // (here XDG_CONFIG_HOME, checked empty at the end) is never written.
     // HOME stays: the cluster binaries are cached under it.
-    const env = { ...process.env, AIRLOCK_CONFIG_DIR: join(work, 'oncall-config') };
+    const userConfig = join(work, 'user-config');
+    const { AIRLOCK_CONFIG_DIR: _ignored, ...inherited } = process.env;
+    const env = { ...inherited, XDG_CONFIG_HOME: userConfig };
+    /** A printed line with the request id the previous command printed in place of ID. */
+    const withId = (line: string, id: string) => line.replace(/(?<= )ID(?= |$)/, id);
     const child = spawn(process.execPath, [airlock, 'dev', 'up', '--state-dir', stateDir], {
       cwd: root,
       env,
@@ -91,8 +96,9 @@ describe('airlock dev up walkthrough', () => {
         'auto-approved (profiles.oncall-debug.approval.autoApprove[0](incident))',
       );
 
-      // 3. the certificate is written next to the key.
-      const cert = await run(step(3)[0]!.replace(' ID ', ` ${id} `));
+      // 3. the certificate is written next to the key the request was made with (no --key needed).
+      expect(step(3)[0]).not.toContain('--key');
+      const cert = await run(withId(step(3)[0]!, id!));
       expect(cert.stdout.trim()).toBe(certPath);
       expect(existsSync(certPath)).toBe(true);
 
@@ -145,15 +151,15 @@ describe('airlock dev up walkthrough', () => {
       expect(status2).toBe('pending');
       expect(await login(leadLogin!, approveLead!)).toMatch(/^logged in as lead \(groups: payments-leads\)/);
       expect((await run(pendingLine!)).stdout).toContain(id2);
-      const approved = await run(approveLine!.replace(/ID$/, id2!));
+      const approved = await run(withId(approveLine!, id2!));
       expect(approved.stdout.split('\n')[0]).toBe(`${id2}  approved`);
       expect(approved.stdout).toContain('approved   by lead');
-      await run(cert2Line!.replace(' ID ', ` ${id2} `));
+      await run(withId(cert2Line!, id2!));
       expect((await run(`${podsLine}`)).stdout).toContain('payments-api-0');
 
       // 6. revoke cuts the certificate; the timeline names the request.
       const [revokeLine] = step(6);
-      await run(revokeLine!.replace(/ID$/, id2!));
+      await run(withId(revokeLine!, id2!));
       await sleep(1500);
       const cut = await shell(podsLine!, { cwd: root, env }).done;
       expect(cut.code).not.toBe(0);
@@ -184,6 +190,9 @@ describe('airlock dev up walkthrough', () => {
         .done;
       expect(down.code).toBe(0);
       expect(existsSync(stateDir)).toBe(false);
+      // Nothing of the walkthrough outlives dev down in the user's own config dir.
+      // (Go writes its telemetry counters there when dev up asks `go version`: not ours to check.)
+      expect(existsSync(join(userConfig, 'airlock'))).toBe(false);
     } finally {
       killTree(child.pid);
       rmSync(work, { recursive: true, force: true });

@@ -502,7 +502,7 @@ export function registerAuditCommands(program: Command): void {
     .addHelpText(
       'after',
       '\nExamples:\n' +
-        '  airlock audit timeline --session ses_8Kq2 docs/examples/*\n' +
+        '  airlock audit timeline --session ses_8Kq2 docs/examples/*.jsonl docs/examples/kube-audit.log\n' +
         '  airlock audit timeline --trace 4bf92f3577b34da6a3ce929d0e0e4736 --output html \\\n' +
         '      broker.jsonl mediator.jsonl executor.jsonl kube-audit.log > timeline.html',
     )

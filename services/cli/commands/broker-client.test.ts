@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -193,6 +193,117 @@ describe('airlock login / request / approve / cert / status against a real broke
     } finally {
       env.advance(-7200);
     }
+  });
+});
+
+describe('airlock cert writes the certificate only next to the key it certifies', () => {
+  let homes = 0;
+  /** Alice in a fresh home without ~/.ssh and with her keys elsewhere: what a new user has. */
+  async function carolWithKeys() {
+    const home = join(env.dir, `home-new-user-${++homes}`);
+    const carol = { ...personIo('alice'), homeDir: home, configDir: join(home, '.config', 'airlock') };
+    const keys = join(carol.homeDir, 'keys');
+    mkdirSync(keys, { recursive: true });
+    for (const name of ['work', 'other']) {
+      execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(keys, name)]);
+    }
+    await runLogin({ broker: env.url, ca: env.caFile }, carol);
+    carol.stdout.length = 0;
+    await runRequest(
+      {
+        profile: 'oncall-debug',
+        cluster: 'prod-eu',
+        namespace: 'payments',
+        pod: ['payments-api-*'],
+        ttl: '30m',
+        reason: 'INC-4321 checkout errors',
+        key: join(keys, 'work.pub'),
+        output: 'json',
+      },
+      carol,
+    );
+    const id = (JSON.parse(carol.stdout.join('')) as { id: string; status: string }).id;
+    carol.stdout.length = 0;
+    carol.stderr.length = 0;
+    return { carol, keys, id };
+  }
+
+  it('defaults to the key the request was made with, never ~/.ssh/id_ed25519', async () => {
+    const { carol, keys, id } = await carolWithKeys();
+    await runCert(id, {}, carol);
+    expect(carol.stdout.join('')).toBe(`${join(keys, 'work-cert.pub')}\n`);
+    const { certificate } = parseCertificateLine(readFileSync(join(keys, 'work-cert.pub'), 'utf8'));
+    expect(certificate.keyId).toBe(`airlock:${id}:alice`);
+    expect(existsSync(join(carol.homeDir, '.ssh'))).toBe(false);
+  });
+
+  it('refuses a --key the certificate does not certify, writing nothing', async () => {
+    const { carol, keys, id } = await carolWithKeys();
+    await expect(runCert(id, { key: join(keys, 'other.pub') }, carol)).rejects.toMatchObject({
+      code: 'CERT_KEY_MISMATCH',
+      message: expect.stringMatching(
+        new RegExp(
+          `^the certificate of ${id} certifies the key SHA256:\\S+, but --key \\S+other\\.pub holds another key \\(SHA256:`,
+        ),
+      ),
+    });
+    expect(existsSync(join(keys, 'other-cert.pub'))).toBe(false);
+  });
+
+  it('refuses the default key when this config directory did not make the request', async () => {
+    const { carol, id } = await carolWithKeys();
+    rmSync(join(carol.configDir, 'request-keys.json'));
+    await expect(runCert(id, {}, carol)).rejects.toMatchObject({
+      code: 'CERT_KEY_MISMATCH',
+      message: expect.stringContaining(
+        'id_ed25519.pub (the default; this config directory did not make the request) cannot be read',
+      ),
+    });
+    expect(existsSync(join(carol.homeDir, '.ssh'))).toBe(false);
+  });
+
+  it('creates a missing directory for --out with mode 0700', async () => {
+    const { carol, id } = await carolWithKeys();
+    const out = join(carol.homeDir, 'new-dir', 'work-cert.pub');
+    await runCert(id, { out }, carol);
+    expect(statSync(join(carol.homeDir, 'new-dir')).mode & 0o777).toBe(0o700);
+    expect(readFileSync(out, 'utf8')).toMatch(/^ssh-ed25519-cert-v01@openssh.com /);
+  });
+});
+
+describe('airlock request says which auto-approval it missed and why', () => {
+  it('names the nearest rules and their failed conditions, as policy explain does', async () => {
+    const alice = personIo('alice');
+    const key = join(env.dir, 'missed-key');
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', key]);
+    await runLogin({ broker: env.url, ca: env.caFile }, alice);
+    alice.stdout.length = 0;
+    const request = {
+      key: `${key}.pub`,
+      profile: 'oncall-debug',
+      cluster: 'prod-eu',
+      namespace: 'payments',
+      pod: ['payments-api-*'],
+      ttl: '30m',
+      reason: 'look at the worker backlog',
+    };
+    await runRequest(request, alice);
+    const lines = alice.stdout.join('').split('\n');
+    expect(lines).toContain('  decision   needs-approval (profiles.oncall-debug.approval.manual)');
+    const missed = lines.findIndex((l) => l.startsWith('  missed'));
+    // The runbook rule misses two conditions (not a runbook, TTL over its 900 s): farther.
+    expect(lines.slice(missed, missed + 2)).toEqual([
+      '  missed     incident: reason does not match /^INC-[0-9]{4,8}\\b/',
+      expect.stringMatching(/^ {2}waiting /),
+    ]);
+
+    // Over both rules' TTL, each misses two: both are named, each with everything it lacked.
+    alice.stdout.length = 0;
+    await runRequest({ ...request, ttl: '45m' }, alice);
+    expect(alice.stdout.join('')).toContain(
+      '  missed     incident: TTL 2700s exceeds 1800s; reason does not match /^INC-[0-9]{4,8}\\b/\n' +
+        '             runbook: TTL 2700s exceeds 900s; request is not for a runbook\n  waiting',
+    );
   });
 });
 

@@ -20,6 +20,8 @@ import type { Command } from 'commander';
 import { type HttpsCallOptions, httpsCall } from '../../broker/https-client.js';
 import { AirlockError, isAirlockError, isErrorCode } from '../../core/errors.js';
 import { parseCertificateLine } from '../../core/ssh-cert/index.js';
+import { nearestAutoApprovalMisses } from './auto-approval-miss.js';
+import { certifiedKeyPath, rememberedRequestKey, rememberRequestKey } from './cert-key.js';
 import {
   authCodeLogin,
   discoverProvider,
@@ -351,7 +353,13 @@ interface RequestView {
     ttlSeconds: number;
     reason: string;
   };
-  decision: { decision: string; rule?: string; approvers?: { groups: string[]; count: number } };
+  decision: {
+    decision: string;
+    rule?: string;
+    approvers?: { groups: string[]; count: number };
+    /** Why, rule by rule: for a request that missed auto-approval, each failed condition. */
+    reasons?: string[];
+  };
   createdAt: string;
   pendingExpiresAt?: string;
   accessExpiresAt?: string;
@@ -367,6 +375,12 @@ function describe(r: RequestView): string {
     `  reason     ${r.scope.reason}`,
     `  decision   ${r.decision.decision}${r.decision.rule ? ` (${r.decision.rule})` : ''}`,
   ];
+  if (r.decision.decision === 'needs-approval') {
+    // Which auto-approval came nearest, and what it lacked (as `airlock policy explain` says).
+    for (const [i, miss] of nearestAutoApprovalMisses(r.decision.reasons).entries()) {
+      lines.push(`  ${i === 0 ? 'missed   ' : '         '}  ${miss}`);
+    }
+  }
   if (r.status === 'pending' && r.decision.approvers) {
     lines.push(
       `  waiting    for ${r.decision.approvers.count} approval(s) from ${r.decision.approvers.groups.join(', ')} until ${r.pendingExpiresAt}`,
@@ -402,6 +416,8 @@ export async function runRequest(options: RequestOptions, io: BrokerClientIo): P
       ? { containerPatterns: [...options.container] }
       : {}),
   })) as RequestView;
+  // `airlock cert ID` then writes the certificate next to this key, and only this key.
+  await rememberRequestKey(io.configDir, created.id, keyPath);
   if (options.output === 'json' || options.json) printJson(io, created);
   else {
     io.out(describe(created));
@@ -446,7 +462,11 @@ export async function runDecision(
 
 /** Options of `airlock cert`. */
 export interface CertOptions extends ConnectionOptions, OutputOptions {
-  /** The public key the request was made with; default ~/.ssh/id_ed25519.pub. */
+  /**
+   * The public key the request was made with; default the one `airlock
+   * request` remembered for this request, else ~/.ssh/id_ed25519.pub. It must
+   * be the key the certificate certifies (else CERT_KEY_MISMATCH).
+   */
   readonly key?: string;
   /** Default: `<key without .pub>-cert.pub`, where ssh finds it next to the key. */
   readonly out?: string;
@@ -532,9 +552,15 @@ export async function runCert(id: string, options: CertOptions, io: BrokerClient
   }
   // The principal the broker signed is the ssh user name (docs/broker.md: principal = the requester).
   const principal = parseCertificateLine(issued.certificate).certificate.principals[0] ?? s.user ?? 'USER';
-  const key = expandHome(options.key ?? '~/.ssh/id_ed25519.pub', io);
+  const remembered = await rememberedRequestKey(io.configDir, id);
+  const key = await certifiedKeyPath(id, parseCertificateLine(issued.certificate).certificate.publicKey, {
+    ...(options.key === undefined ? {} : { explicit: expandHome(options.key, io) }),
+    ...(remembered === undefined ? {} : { remembered }),
+    fallback: expandHome('~/.ssh/id_ed25519.pub', io),
+  });
   const out = expandHome(options.out ?? `${key.replace(/\.pub$/, '')}-cert.pub`, io);
-  await mkdir(dirname(out), { recursive: true });
+  // Like ssh-keygen and ssh: a directory made for keys is the owner's only.
+  await mkdir(dirname(out), { recursive: true, mode: 0o700 });
   await writeFile(out, `${issued.certificate}\n`, { mode: 0o644 });
   const sshCommand = sshCommandFor(
     key.replace(/\.pub$/, ''),
@@ -738,7 +764,10 @@ export function registerBrokerClientCommands(
       .command('cert <id>')
       .description('Fetch the SSH certificate of an approved request and write it next to your key'),
   )
-    .option('--key <file>', 'the public key the request was made with', '~/.ssh/id_ed25519.pub')
+    .option(
+      '--key <file>',
+      'the public key the request was made with (default: the one `airlock request` used, else ~/.ssh/id_ed25519.pub); refused unless the certificate certifies it',
+    )
     .option('--out <file>', 'where to write the certificate (default: <key>-cert.pub)')
     .option(
       '--ssh-host <host>',

@@ -16,6 +16,7 @@ import {
   startDevStackOnCluster,
 } from '../dev/dev-stack.js';
 import { startCluster } from '../dev/hermetic-cluster.js';
+import { waitForStopRequest } from '../dev/stop-request.js';
 
 /**
  * Runs a cluster in the foreground until SIGINT or SIGTERM, then stops every
@@ -28,10 +29,7 @@ async function runClusterInForeground(stateDir: string): Promise<void> {
     onProgress: (line) => process.stderr.write(`${line}\n`),
   });
   process.stdout.write(`ready kubeconfig=${cluster.kubeconfigPath}\n`);
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    process.once('SIGINT', () => resolve('SIGINT'));
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-  });
+  const signal = await waitForStopRequest();
   process.stderr.write(`${signal}: stopping the cluster\n`);
   await cluster.stop();
   process.stderr.write('stopped\n');
@@ -97,12 +95,16 @@ export function walkthrough(stack: DevGateway): string {
   const ca = shown(stack.brokerCaPath);
   const key = (user: string) => shown(`${stack.users[user]!.keyPath}.pub`);
   const sshF = `ssh -F ${shown(stack.sshConfigPath)}`;
-  const lead = `AIRLOCK_CONFIG_DIR=${shown(join(state, 'users', 'lead', 'airlock'))}`;
+  // Each person's token cache (and remembered request keys) lives in the state dir, never in
+  // the user's own ~/.config/airlock: dev down removes them with everything else.
+  const configDir = (user: string) => `AIRLOCK_CONFIG_DIR=${shown(join(state, 'users', user, 'airlock'))}`;
+  const oncall = configDir('oncall');
+  const lead = configDir('lead');
   const login = `npx airlock login --broker ${stack.brokerUrl} --ca ${ca}`;
   const stateFlag =
     resolve(state) === resolve(repoRoot(), '.airlock', 'dev') ? '' : ` --state-dir ${shown(state)}`;
   const request = (reason: string) =>
-    `npx airlock request --profile oncall-debug --cluster ${DEV_CLUSTER} --namespace ${DEMO_NAMESPACE} ` +
+    `${oncall} npx airlock request --profile oncall-debug --cluster ${DEV_CLUSTER} --namespace ${DEMO_NAMESPACE} ` +
     `--pod 'payments-*' --ttl 30m --reason ${sh(reason)} --key ${key('oncall')}`;
   const audit = ['broker', 'mediator', 'executor'].map((t) => shown(join(state, 'audit', `${t}.jsonl`)));
   // The Kubernetes audit log joins the timeline when dev up can read it (the hermetic cluster's).
@@ -112,18 +114,19 @@ export function walkthrough(stack: DevGateway): string {
     '',
     `airlock is up: broker ${stack.brokerUrl}, identity provider ${stack.oidc.issuer}, ssh 127.0.0.1:${stack.sshPort}.`,
     'Demo people: oncall (on-call engineer, group payments-oncall) and lead (approver, payments-leads).',
-    'Walkthrough, in another terminal in this directory (ID and CODE: what the previous command printed):',
+    'Walkthrough, in another terminal in this directory (ID and CODE: what the previous command printed).',
+    `Each person's login stays in ${shown(join(state, 'users'))}/*/airlock (AIRLOCK_CONFIG_DIR), not in ~/.config/airlock:`,
     '',
     ' 1. Sign in as oncall (OAuth device flow). `login` waits for the code it prints:',
-    `      ${login}`,
+    `      ${oncall} ${login}`,
     '    approve that code as the demo user oncall, from a third terminal (or on the printed page):',
     `      npx airlock dev approve-login${stateFlag} --user oncall CODE`,
     '',
     ' 2. Ask for access; docs/policy.example.json auto-approves an INC- reason:',
     `      ${request('INC-1234 checkout errors')}`,
     '',
-    ' 3. Fetch the certificate; it is written next to the key:',
-    `      npx airlock cert ID --key ${key('oncall')}`,
+    ' 3. Fetch the certificate; it is written next to the key the request was made with:',
+    `      ${oncall} npx airlock cert ID`,
     '',
     ` 4. Use it (${shown(stack.sshConfigPath)}: Host airlock, user oncall, that key and certificate):`,
     `      ${sshF} airlock pods`,
@@ -137,10 +140,10 @@ export function walkthrough(stack: DevGateway): string {
     `      npx airlock dev approve-login${stateFlag} --user lead CODE`,
     `      ${lead} npx airlock status --pending`,
     `      ${lead} npx airlock approve ID`,
-    `      npx airlock cert ID --key ${key('oncall')}`,
+    `      ${oncall} npx airlock cert ID`,
     '',
     ' 6. Revoke (the mediator and executor cut its sessions within a second) and read the trail:',
-    `      npx airlock revoke ID`,
+    `      ${oncall} npx airlock revoke ID`,
     `      npx airlock audit timeline --request ID --output html ${audit.join(' ')} > timeline.html`,
     '',
     ` 7. A runbook identity: the ServiceAccount ${INCIDENT_BOT_SA.namespace}/${INCIDENT_BOT_SA.name} signs in with its token (TokenReview):`,
@@ -204,10 +207,7 @@ async function runDevUp(stateDir: string, options: DevUpOptions): Promise<void> 
       `kubeconfig=${stack.kube.kubeconfigPath} ` +
       `mediator-ops=${stack.opsPorts.mediator} executor-ops=${stack.opsPorts.executor} broker-ops=${stack.opsPorts.broker}\n`,
   );
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    process.once('SIGINT', () => resolve('SIGINT'));
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-  });
+  const signal = await waitForStopRequest();
   process.stderr.write(`${signal}: stopping\n`);
   await stack.stop();
   rmSync(join(stateDir, RECORD_FILE), { force: true });
@@ -260,8 +260,18 @@ async function runApproveLogin(stateDir: string, user: string, code: string): Pr
     form: { user_code: code, user },
   });
   if (answer.status !== 200) {
-    const reason = /<p>([^<]*)<\/p>/.exec(answer.text ?? '')?.[1] ?? `HTTP ${answer.status}`;
-    throw new AirlockError('USAGE', reason.replaceAll('&quot;', '"'));
+    const reason = (/<p>([^<]*)<\/p>/.exec(answer.text ?? '')?.[1] ?? `HTTP ${answer.status}`).replaceAll(
+      '&quot;',
+      '"',
+    );
+    // The command line was right; the code is spent (redeemed, denied or expired): a refusal, not USAGE.
+    if (reason.startsWith('no pending device authorization')) {
+      throw new AirlockError(
+        'AUTH_INVALID',
+        `${reason} (it was used, denied or has expired); run airlock login again for a new code`,
+      );
+    }
+    throw new AirlockError('USAGE', reason);
   }
   process.stderr.write(`approved ${code} as ${user}; airlock login completes within a few seconds\n`);
 }
@@ -269,15 +279,18 @@ async function runApproveLogin(stateDir: string, user: string, code: string): Pr
 export function registerDevCommands(program: Command): void {
   const dev = program
     .command('dev')
-    .description('Run airlock locally: the hermetic Kubernetes cluster, or the whole gateway (dev up)');
+    .description('Run airlock locally: the hermetic cluster, or the whole gateway (dev up)');
 
   dev
     .command('cluster')
+    .summary('Run the hermetic Kubernetes cluster')
     .description(
-      'Build (if needed) and run the hermetic Kubernetes cluster in the foreground: etcd, kube-apiserver,\n' +
-        'kube-controller-manager and a fake kubelet on 127.0.0.1. Writes DIR/kubeconfig (cluster-admin)\n' +
-        'and DIR/kube-audit.log, prints `ready kubeconfig=DIR/kubeconfig` once /readyz answers, and\n' +
-        'stops every process it started on SIGINT or SIGTERM. Requires Go >= 1.26 for the first build.',
+      'Build (if needed) and run the hermetic Kubernetes cluster in the foreground: etcd, kube-apiserver, ' +
+        'kube-controller-manager and a fake kubelet on 127.0.0.1. Writes DIR/kubeconfig (cluster-admin) ' +
+        'and DIR/kube-audit.log, prints `ready kubeconfig=DIR/kubeconfig` once /readyz answers, and ' +
+        'stops every process it started on SIGINT, SIGTERM or SIGHUP, or when whatever started it exits ' +
+        '(npx, npm, a supervisor); the cluster binaries also die with it if it is killed outright. ' +
+        'Requires Go >= 1.26 for the first build.',
     )
     .requiredOption(
       '--state-dir <dir>',
@@ -289,16 +302,18 @@ export function registerDevCommands(program: Command): void {
 
   dev
     .command('up')
+    .summary('Run the whole gateway locally (npm start)')
     .description(
-      'Bring up the whole gateway locally (`npm start`): the hermetic cluster, the executor and the\n' +
-        'mediator as separate processes with their own dev CAs and keys, the executor RBAC rendered from\n' +
-        'docs/policy.example.json, demo pods in `payments` (one serving HTTP on 8080, one logging) and a\n' +
-        '`billing` namespace the demo scope cannot reach, the dev identity provider (device flow; demo\n' +
-        'people oncall and lead) and the broker, which issues every SSH certificate. Prints a walkthrough\n' +
-        'and `ready ssh=... broker=...`. State goes to .airlock/dev/ (git-ignored) and is reused by the\n' +
-        'next run; SIGINT/SIGTERM stops everything; `dev down` removes it.\n' +
-        'With --kubeconfig FILE it uses that existing cluster instead (its current context, as cluster-admin):\n' +
-        'it applies the RBAC, the deploy/rbac templates, the namespaces and demo pods there, records what it\n' +
+      'Bring up the whole gateway locally (`npm start`): the hermetic cluster, the executor and the ' +
+        'mediator as separate processes with their own dev CAs and keys, the executor RBAC rendered from ' +
+        'docs/policy.example.json, demo pods in `payments` (one serving HTTP on 8080, one logging) and a ' +
+        '`billing` namespace the demo scope cannot reach, the dev identity provider (device flow; demo ' +
+        'people oncall and lead) and the broker, which issues every SSH certificate. Prints a walkthrough ' +
+        'and `ready ssh=... broker=...`. State goes to .airlock/dev/ (git-ignored) and is reused by the ' +
+        'next run; SIGINT, SIGTERM, SIGHUP or the exit of whatever started it (npm start, npx, a supervisor) ' +
+        'stops everything; `dev down` removes it.\n\n' +
+        'With --kubeconfig FILE it uses that existing cluster instead (its current context, as cluster-admin): ' +
+        'it applies the RBAC, the deploy/rbac templates, the namespaces and demo pods there, records what it ' +
         'created in STATE/cluster-objects.json, never stops the cluster, and `dev down` deletes exactly that.',
     )
     .option('--state-dir <dir>', 'state directory', join(repoRoot(), '.airlock', 'dev'))
@@ -316,10 +331,11 @@ export function registerDevCommands(program: Command): void {
 
   dev
     .command('down')
+    .summary('Remove what dev up created')
     .description(
-      'Remove the dev up state directory (CAs, keys, cluster data, audit trails). Refuses while the\n' +
-        '`dev up` that uses it, or any process it started, still runs. After `dev up --kubeconfig`, first\n' +
-        'deletes from that cluster every object dev up created there (never the cluster, never objects\n' +
+      'Remove the dev up state directory (CAs, keys, cluster data, audit trails). Refuses while the ' +
+        '`dev up` that uses it, or any process it started, still runs. After `dev up --kubeconfig`, first ' +
+        'deletes from that cluster every object dev up created there (never the cluster, never objects ' +
         'that existed before); if the cluster cannot be reached it stops and keeps the state dir.',
     )
     .option('--state-dir <dir>', 'state directory', join(repoRoot(), '.airlock', 'dev'))
@@ -329,8 +345,9 @@ export function registerDevCommands(program: Command): void {
 
   dev
     .command('approve-login <code>')
+    .summary('Dev only: approve a login as a demo user')
     .description(
-      'Dev only: approve an `airlock login` device code as a demo user of the running `dev up`\n' +
+      'Dev only: approve an `airlock login` device code as a demo user of the running `dev up` ' +
         'identity provider (what its demo login page does). Demo users: oncall, lead.',
     )
     .requiredOption('--user <name>', 'demo user to sign in as')

@@ -1,6 +1,17 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createWriteStream, readFileSync } from 'node:fs';
+import { createWriteStream, existsSync, readFileSync } from 'node:fs';
 import { AirlockError } from '../../core/errors.js';
+
+/**
+ * `setpriv --pdeathsig TERM -- CMD` (util-linux) sets the parent-death
+ * signal (prctl PR_SET_PDEATHSIG, which Node cannot call) and then execs
+ * CMD under the same pid: the kernel sends the child SIGTERM when this
+ * process dies, however it dies (SIGKILL, a crash), so etcd, kube-apiserver
+ * or a tier never outlive it. Absent elsewhere: the children are then only
+ * stopped by `stopAll`.
+ */
+const PDEATHSIG =
+  process.platform === 'linux' && existsSync('/usr/bin/setpriv') ? '/usr/bin/setpriv' : undefined;
 
 /** A long-running child process with its output going to a log file. */
 export interface SupervisedProcess {
@@ -31,7 +42,10 @@ export class ProcessGroup {
     env?: NodeJS.ProcessEnv,
   ): SupervisedProcess {
     const log = createWriteStream(logPath, { flags: 'a' });
-    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], ...(env ? { env } : {}) });
+    const [file, argv] = PDEATHSIG
+      ? [PDEATHSIG, ['--pdeathsig', 'TERM', '--', command, ...args]]
+      : [command, args];
+    const child = spawn(file, argv, { stdio: ['ignore', 'pipe', 'pipe'], ...(env ? { env } : {}) });
     child.stdout?.pipe(log, { end: false });
     child.stderr?.pipe(log, { end: false });
     const exited = new Promise<number | string>((resolve) => {

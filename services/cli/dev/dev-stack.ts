@@ -394,7 +394,8 @@ async function startGateway(
     const policy = loadPolicy(readFileSync(policyPath, 'utf8'));
     const now = new Date();
 
-    onProgress('creating dev CAs and keys');
+    const reusing = readKeyringManifest(join(dirs.keys, 'ca', 'ssh-user')) !== undefined;
+    onProgress(reusing ? `reusing the dev CAs and keys in ${dirs.keys}` : 'creating dev CAs and keys');
     // The three CAs that rotate (`airlock ca rotate <ca> … --dir <caDirs[ca]>`) live in keyrings;
     // kept across runs (a second `dev up` reuses them): certificates issued earlier stay verifiable.
     const caDirs: DevStack['caDirs'] = {

@@ -31,6 +31,44 @@ export function resolveCommandName(word: string): CommandName | undefined {
   return Object.hasOwn(COMMAND_ALIASES, word) ? COMMAND_ALIASES[word] : undefined;
 }
 
+/** Optimal string alignment distance: edits, counting a swap of neighbours as one ("exce" → "exec"). */
+function editDistance(a: string, b: string): number {
+  const width = b.length + 1;
+  const d = new Array<number>((a.length + 1) * width).fill(0);
+  const at = (i: number, j: number) => d[i * width + j] ?? 0;
+  for (let i = 0; i <= a.length; i++) d[i * width] = i;
+  for (let j = 0; j <= b.length; j++) d[j] = j;
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let best = Math.min(at(i - 1, j) + 1, at(i, j - 1) + 1, at(i - 1, j - 1) + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) {
+        best = Math.min(best, at(i - 2, j - 2) + 1);
+      }
+      d[i * width + j] = best;
+    }
+  }
+  return at(a.length, b.length);
+}
+
+/**
+ * The command a mistyped word most likely meant (`podz` → `pods`, `exce` →
+ * `exec`): the nearest name or alias within two edits, and within a third of
+ * the word, so short words do not match everything. Undefined when none is
+ * that near or two are equally near.
+ */
+export function suggestCommandName(word: string): CommandName | undefined {
+  if (word.length > 64) return undefined;
+  const limit = Math.min(2, Math.max(1, Math.floor(word.length / 3)));
+  const scored = [...COMMAND_NAMES, ...Object.keys(COMMAND_ALIASES)]
+    .map((name) => ({ name, distance: editDistance(word.toLowerCase(), name) }))
+    .filter((s) => s.distance <= limit)
+    .sort((x, y) => x.distance - y.distance);
+  if (scored.length === 0) return undefined;
+  if (scored.length > 1 && scored[1]!.distance === scored[0]!.distance) return undefined;
+  return resolveCommandName(scored[0]!.name);
+}
+
 /** The resource kinds `get` lists, as the executor's GetRequest.kind spells them. */
 export const RESOURCE_KINDS = [
   'pods',
@@ -99,15 +137,16 @@ export const COMMAND_SPECS: Readonly<Record<CommandName, CommandSpec>> = {
   get: {
     usage: 'get KIND [NAME | NS/NAME] [-n NAMESPACE]',
     summary:
-      'Show one object, or list a kind: pods (po), events (ev), deployments (deploy),\n' +
-      'replicasets (rs), nodes (no), namespaces (ns).',
+      'List a kind as a table, or show one object as YAML (as kubectl get -o yaml): pods (po),\n' +
+      'events (ev), deployments (deploy), replicasets (rs), nodes (no), namespaces (ns).',
     flags: [NAMESPACE],
     takesArgv: false,
     examples: ['ssh gw get deploy', 'ssh gw get po payments/api-0 -o json'],
   },
   describe: {
     usage: 'describe [NS/]POD',
-    summary: 'Show a pod in detail (env values redacted unless your profile reveals them).',
+    summary:
+      'Show a pod in detail: containers, state, restarts, conditions (as kubectl describe; env values redacted unless your profile reveals them).',
     flags: [],
     takesArgv: false,
     examples: ['ssh gw describe payments/api-0'],

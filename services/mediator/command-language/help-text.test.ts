@@ -30,6 +30,7 @@ describe('helpText', () => {
   it('refuses an unknown command with USAGE', () => {
     expect(() => helpText('nope')).toThrow(AirlockError);
     expect(() => helpText('nope')).toThrow("help: unknown command 'nope'\nusage: help [COMMAND]");
+    expect(() => helpText('lgos')).toThrow("help: unknown command 'lgos'; did you mean 'logs'?\n");
   });
 
   it('keeps every line within 100 columns', () => {

@@ -3,7 +3,13 @@
  * help cannot list a flag the parser does not know.
  */
 import { AirlockError } from '../../core/errors.js';
-import { COMMAND_NAMES, COMMAND_SPECS, type CommandName, resolveCommandName } from './commands.js';
+import {
+  COMMAND_NAMES,
+  COMMAND_SPECS,
+  type CommandName,
+  resolveCommandName,
+  suggestCommandName,
+} from './commands.js';
 import { sanitizeForTerminal } from './sanitize.js';
 
 /**
@@ -19,7 +25,11 @@ export const FORWARD_EXPLANATION = [
   'or the session expires. The port must be one your profile allows (port-forward).',
 ].join('\n');
 
-const GLOBAL_FLAGS = '  -o, --output json|text   machine-readable output (any command, anywhere before --)';
+const GLOBAL_FLAGS = [
+  '  -o, --output json|text   machine-readable output (any command, before any --)',
+  '                           over ssh after the command: ssh gw pods -o json',
+  '                           (ssh reads a -o before the command as its own option)',
+].join('\n');
 
 function commandHelp(name: CommandName): string {
   const spec = COMMAND_SPECS[name];
@@ -29,7 +39,10 @@ function commandHelp(name: CommandName): string {
     lines.push('', 'examples:', ...spec.examples.map((e) => `  ${e}`));
   }
   if (name !== 'help' && name !== 'exit' && name !== 'forward') {
-    lines.push('', '-o json|text (before any --) prints JSON instead of text.');
+    lines.push(
+      '',
+      `-o json|text after the command (before any --) prints JSON instead of text: ssh gw ${name} -o json`,
+    );
   }
   return `${lines.join('\n')}\n`;
 }
@@ -69,9 +82,11 @@ export function helpText(command?: string): string {
   if (command === undefined) return overview();
   const name = resolveCommandName(command);
   if (name === undefined) {
+    const meant = suggestCommandName(command);
     throw new AirlockError(
       'USAGE',
-      `help: unknown command '${sanitizeForTerminal(command)}'\nusage: help [COMMAND]`,
+      `help: unknown command '${sanitizeForTerminal(command)}'${meant ? `; did you mean '${meant}'?` : ''}\n` +
+        'usage: help [COMMAND]',
     );
   }
   return commandHelp(name);

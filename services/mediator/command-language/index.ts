@@ -31,6 +31,8 @@ export {
   type PodListJson,
   type WhoamiJson,
 } from './format-output.js';
+export { formatPodDescription, formatResourceTable } from './format-resources.js';
+export { formatYaml } from './format-yaml.js';
 export { FORWARD_EXPLANATION, helpText } from './help-text.js';
 export {
   type Command,

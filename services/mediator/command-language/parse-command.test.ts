@@ -25,6 +25,8 @@ function usageError(line: string): string {
 
 const usage = (command: CommandName) => `usage: ${COMMAND_SPECS[command].usage}`;
 
+const OUTPUT_HINT =
+  'over ssh, put it after the command (ssh gw pods -o json), or the whole command after -- (ssh gw -- --output json pods): ssh takes a -o before the command as its own option';
 describe('parseCommand', () => {
   it.each<[string, Command]>([
     ['pods', { kind: 'pods', namespace: 'default', output: 'text' }],
@@ -289,10 +291,14 @@ describe('parseCommand', () => {
     ['--', "unexpected '--' before the command", undefined],
     ['frobnicate', "unknown command 'frobnicate'", undefined],
     ['-x pods', "unknown flag '-x'", undefined],
-    ['-o yaml pods', "invalid output format 'yaml': use json or text", 'pods'],
+    ['-o yaml pods', `invalid output format 'yaml': use json or text (${OUTPUT_HINT})`, 'pods'],
     ['-o json pods -o text', 'flag -o/--output given more than once', 'pods'],
-    ['pods -o', "flag '-o' needs a value", 'pods'],
-    ['pods --output=', "flag '--output' needs a value", 'pods'],
+    ['pods -o', `flag '-o' needs a value (json or text; ${OUTPUT_HINT})`, 'pods'],
+    ['pods --output=', `flag '--output' needs a value (json or text; ${OUTPUT_HINT})`, 'pods'],
+    ['podz', "unknown command 'podz'; did you mean 'pods'?", undefined],
+    ['exce api-0', "unknown command 'exce'; did you mean 'exec'?", undefined],
+    ['qiut', "unknown command 'qiut'; did you mean 'exit'?", undefined],
+    ['json pods', `unknown command 'json': ${OUTPUT_HINT}`, undefined],
     ['pods extra', "pods: unexpected argument 'extra'", 'pods'],
     ['pods --all', "pods: unknown flag '--all'", 'pods'],
     [

@@ -22,6 +22,7 @@ import {
   RESOURCE_KINDS,
   type ResourceKind,
   resolveCommandName,
+  suggestCommandName,
 } from './commands.js';
 import { sanitizeForTerminal } from './sanitize.js';
 
@@ -95,6 +96,22 @@ function usageError(command: CommandName | undefined, problem: string): AirlockE
   const hint =
     command === undefined ? "type 'help' for the commands" : `usage: ${COMMAND_SPECS[command].usage}`;
   return new AirlockError('USAGE', `${problem}\n${hint}`);
+}
+
+/**
+ * ssh reads a `-o` before the remote command as its own option
+ * (`ssh gw -o json pods` fails in ssh: no argument after keyword "json"),
+ * so over ssh the output flag goes after the command name.
+ */
+export const OUTPUT_FLAG_HINT =
+  'over ssh, put it after the command (ssh gw pods -o json), or the whole command after -- ' +
+  '(ssh gw -- --output json pods): ssh takes a -o before the command as its own option';
+
+/** `unknown command 'podz'; did you mean 'pods'?` */
+function unknownCommand(word: string): string {
+  const meant = suggestCommandName(word);
+  if (word === 'json' || word === 'text') return `unknown command ${q(word)}: ${OUTPUT_FLAG_HINT}`;
+  return `unknown command ${q(word)}${meant === undefined ? '' : `; did you mean '${meant}'?`}`;
 }
 
 function isValidName(value: string, kind: 'label' | 'subdomain'): boolean {
@@ -206,7 +223,10 @@ function parseArgs(
       if (value === '--') value = undefined;
       if (value !== undefined) i++;
     }
-    if (value === undefined || value === '') throw usageError(command, `flag ${q(name)} needs a value`);
+    if (value === undefined || value === '') {
+      const hint = spec === OUTPUT_FLAG ? ` (json or text; ${OUTPUT_FLAG_HINT})` : '';
+      throw usageError(command, `flag ${q(name)} needs a value${hint}`);
+    }
     values.set(spec.key, value);
   }
   return { positionals, values, argv };
@@ -215,7 +235,10 @@ function parseArgs(
 function parseOutput(command: CommandName | undefined, value: string | true | undefined): OutputFormat {
   if (value === undefined) return 'text';
   if (value === 'text' || value === 'json') return value;
-  throw usageError(command, `invalid output format ${q(String(value))}: use json or text`);
+  throw usageError(
+    command,
+    `invalid output format ${q(String(value))}: use json or text (${OUTPUT_FLAG_HINT})`,
+  );
 }
 
 function parseSince(value: string): number {
@@ -310,7 +333,7 @@ export function parseCommand(argv: readonly string[], defaults: ParseDefaults): 
     );
   }
   const command = resolveCommandName(word);
-  if (command === undefined) throw usageError(undefined, `unknown command ${q(word)}`);
+  if (command === undefined) throw usageError(undefined, unknownCommand(word));
   const spec = COMMAND_SPECS[command];
 
   const {
@@ -418,7 +441,7 @@ function parseGet(
 
 /**
  * The output format `argv` asks for, read leniently: for formatting the
- * USAGE error of an argv that parseCommand refused, so `ssh gw -o json logs`
+ * USAGE error of an argv that parseCommand refused, so `ssh gw logs -o json`
  * still gets its error as JSON. Text unless a well-formed `-o json`,
  * `--output json` or `--output=json` comes before any `--`.
  */
