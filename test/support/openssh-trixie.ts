@@ -92,7 +92,7 @@ export function trixieSshVersion(): string {
  * into the root first, since the client sees only the chroot.
  */
 export function trixieSsh(
-  mediator: Mediator,
+  mediator: Pick<Mediator, 'port' | 'knownHosts'>,
   user: SshUser,
   command: string[],
   options: { extra?: string[]; timeoutMs?: number } = {},
@@ -104,7 +104,7 @@ export function trixieSsh(
   copyFileSync(user.certPath, join(inside, 'id_ed25519-cert.pub'));
   copyFileSync(mediator.knownHosts, join(inside, 'known_hosts'));
   const args = sshArgs(
-    { ...mediator, knownHosts: path('known_hosts') },
+    { ...mediator, knownHosts: path('known_hosts') } as Mediator,
     { ...user, keyPath: path('id_ed25519'), certPath: path('id_ed25519-cert.pub') },
     options.extra,
   );
