@@ -18,10 +18,15 @@
 // "crypto: use more direct Isolate retrieval", not in a release yet); this
 // script applies that same change to the installed source before building.
 // Drop patchSsh2Binding() when an ssh2 release after 1.17.0 carries it.
+//
+// It then applies the reviewed JavaScript patches of patches/ (the
+// mlkem768x25519-sha256 key exchange) through scripts/patch-ssh2.js, and
+// fails the install when one no longer applies.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
+import { patchSsh2 } from './patch-ssh2.js';
 
 const REQUIRED_MAJOR = 26;
 const ADDONS = ['ssh2', 'cpu-features'];
@@ -103,6 +108,15 @@ if (major !== REQUIRED_MAJOR) {
 }
 // A binding built from the unpatched source cannot exist on Node 26, so the probe after patching sees it missing.
 patchSsh2Binding();
+try {
+  for (const { patch, files } of patchSsh2()) {
+    process.stdout.write(
+      `airlock postinstall: ${basename(patch)}: ${files.map((f) => `${f.path} ${f.state}`).join(', ')}\n`,
+    );
+  }
+} catch (error) {
+  fail(`cannot apply the ssh2 patches: ${error.message}`);
+}
 const missing = unloadable();
 if (missing.length > 0) {
   const headers = nodeHeaders();

@@ -1,13 +1,26 @@
-import type { Algorithms } from 'ssh2';
+import type { Algorithms, KexAlgorithm } from 'ssh2';
 
 /**
- * The only algorithms the mediator speaks. Modern key exchange (curve25519,
- * NIST ECDH), AEAD or CTR ciphers, encrypt-then-MAC SHA-2 MACs, no
- * compression, and an ed25519 host key. A client that offers only CBC
- * ciphers, SHA-1 MACs or SHA-1 key exchange fails the handshake.
+ * The only algorithms the mediator speaks. Key exchange: the post-quantum
+ * hybrid mlkem768x25519-sha256 first (ML-KEM-768 + X25519, what OpenSSH
+ * 10.x prefers; without it OpenSSH 10.1+ warns on every connection), then
+ * curve25519 and NIST ECDH for older clients. AEAD or CTR ciphers,
+ * encrypt-then-MAC SHA-2 MACs, no compression, and an ed25519 host key. A
+ * client that offers only CBC ciphers, SHA-1 MACs or SHA-1 key exchange
+ * fails the handshake.
+ *
+ * mlkem768x25519-sha256 comes from patches/ssh2-mlkem768x25519-sha256.patch
+ * (applied at install); on an unpatched ssh2 the server refuses to start,
+ * since ssh2 rejects a name it does not support. sntrup761x25519-sha512 is not
+ * offered: neither node:crypto nor OpenSSL has Streamlined NTRU Prime, and a
+ * hand-written lattice KEM in JavaScript is not something to trust with
+ * session keys; every client that has it (OpenSSH 8.5+) also has ML-KEM from
+ * 9.9 on, or falls back to curve25519.
  */
 export const HARDENED_ALGORITHMS: Algorithms = {
   kex: [
+    // Not in @types/ssh2's list of names yet.
+    'mlkem768x25519-sha256' as KexAlgorithm,
     'curve25519-sha256',
     'curve25519-sha256@libssh.org',
     'ecdh-sha2-nistp256',
