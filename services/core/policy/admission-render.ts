@@ -150,7 +150,7 @@ function profileValidations(name: string, profile: Profile): AdmissionValidation
   const shell = actions.shell ? exactArgvCel(actions.shell.argv) : 'false';
   const exec = actions.exec ? commandRulesCel(profile.commands) : 'false';
   out.push({
-    expression: `${sub} != "exec" || (${shell}) || (${exec})`,
+    expression: `${sub} != "exec" || (has(object.command) && object.command != null && ((${shell}) || (${exec})))`,
     message: deniedMessage('COMMAND_NOT_ALLOWED', name, 'the command is not allowed'),
   });
   const ports = (actions['port-forward']?.ports ?? []).filter((p): p is number => typeof p === 'number');
@@ -177,7 +177,8 @@ function profileValidations(name: string, profile: Profile): AdmissionValidation
 }
 
 const VARIABLES = [
-  { name: 'argv', expression: 'has(object.command) ? object.command : []' },
+  // Read only behind `has(object.command)` (an exec without a command is refused).
+  { name: 'argv', expression: 'object.command' },
   {
     // Ephemeral containers this request adds (existing ones cannot be removed or changed).
     name: 'added',
