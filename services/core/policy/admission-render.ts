@@ -24,7 +24,7 @@ import { celGlobAny, celString, celStringList, commandRulesCel, exactArgvCel } f
 import { globMatchAny } from './glob.js';
 import { CLUSTER_NAME } from './groups.js';
 import { IMPERSONATED_USER } from './rbac.js';
-import type { Policy, Profile } from './types.js';
+import type { Policy, PolicyWarning, Profile } from './types.js';
 
 /** Annotation holding the sha256 of the policy file the objects were rendered from. */
 export const POLICY_DIGEST_ANNOTATION = 'airlock.dev/policy-digest';
@@ -281,4 +281,33 @@ export function renderAdmission(policy: Policy, options: AdmissionOptions): Admi
     );
   }
   return out;
+}
+
+/**
+ * Warnings when rendered admission objects (YAML or JSON text, as deployed)
+ * were not rendered from this policy text: their digest annotation is missing
+ * or names another version of the file. Used by `airlock policy check --admission`.
+ */
+export function admissionStaleness(policyText: string, renderedText: string): PolicyWarning[] {
+  const want = policyDigest(policyText);
+  const found = [
+    ...renderedText.matchAll(/["']?airlock\.dev\/policy-digest["']?\s*:\s*["']?(sha256:[0-9a-f]{64})/g),
+  ].map((m) => m[1]!);
+  const path = `annotations.${POLICY_DIGEST_ANNOTATION}`;
+  if (found.length === 0) {
+    return [
+      {
+        path,
+        message: 'the admission objects carry no policy digest; render them with `airlock policy admission`',
+      },
+    ];
+  }
+  const stale = found.filter((d) => d !== want).length;
+  if (stale === 0) return [];
+  return [
+    {
+      path,
+      message: `${stale} of ${found.length} admission objects were rendered from another version of the policy (want ${want}); re-run \`airlock policy admission\` and apply`,
+    },
+  ];
 }
