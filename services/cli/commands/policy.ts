@@ -8,6 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { type Command, Option } from 'commander';
 import { AirlockError } from '../../core/errors.js';
+import { admissionStaleness } from '../../core/policy/admission-render.js';
 import {
   type AuthorizeResult,
   authorizeIntent,
@@ -25,6 +26,7 @@ import {
   runbookScope,
   validatePolicy,
 } from '../../core/policy/index.js';
+import { registerPolicyAdmissionCommand } from './policy-admission.js';
 import { registerPolicyRbacCommand } from './policy-rbac.js';
 
 /** What the policy commands need from the outside world; tests pass fakes. */
@@ -82,8 +84,17 @@ export function checkPolicyText(text: string): CheckResult {
   return { valid: true, errors: [], warnings: lintPolicy(loadPolicy(json)) };
 }
 
-function runCheck(io: PolicyCommandIo, file: string, format: OutputFormat): void {
-  const result = checkPolicyText(readPolicyText(io, file));
+function runCheck(io: PolicyCommandIo, file: string, format: OutputFormat, admission?: string): void {
+  const text = readPolicyText(io, file);
+  const checked = checkPolicyText(text);
+  // Deployed admission objects older than the policy file (docs/admission.md).
+  const result =
+    admission === undefined || !checked.valid
+      ? checked
+      : {
+          ...checked,
+          warnings: [...checked.warnings, ...admissionStaleness(text, readPolicyText(io, admission))],
+        };
   if (format === 'json') {
     io.stdout.write(`${JSON.stringify(result)}\n`);
   } else {
@@ -324,11 +335,18 @@ export function registerPolicyCommands(program: Command, io: PolicyCommandIo = d
     )
     .argument('<file>', 'policy JSON file')
     .addOption(outputOption())
+    .option(
+      '--admission <file>',
+      'also warn when these rendered admission policies (airlock policy admission) are older than the policy',
+    )
     .addHelpText(
       'after',
-      '\nExamples:\n  airlock policy check docs/policy.example.json\n  airlock policy check policy.json --output json',
+      '\nExamples:\n  airlock policy check docs/policy.example.json\n  airlock policy check policy.json --output json\n' +
+        '  airlock policy check policy.json --admission deploy/components/admission-policies/admission-policies.yaml',
     )
-    .action((file: string, opts: { output: OutputFormat }) => runCheck(io, file, opts.output));
+    .action((file: string, opts: { output: OutputFormat; admission?: string }) =>
+      runCheck(io, file, opts.output, opts.admission),
+    );
 
   policy
     .command('explain')
@@ -366,4 +384,5 @@ export function registerPolicyCommands(program: Command, io: PolicyCommandIo = d
     .action((file: string, operands: string[], opts: ExplainOptions) => runExplain(io, file, operands, opts));
 
   registerPolicyRbacCommand(policy, io, (file) => readPolicyText(io, file));
+  registerPolicyAdmissionCommand(policy, io, (file) => readPolicyText(io, file));
 }
