@@ -107,10 +107,9 @@ function carriesGroupsCel(profile: Profile, name: string, cluster: string): stri
   return `${groupsCel(profile, name, cluster)}.all(g, g in request.userInfo.groups)`;
 }
 
-/** Container name patterns, when the policy has them (added by the scope work; read defensively). */
+/** The profile's container name patterns; absent: every container. */
 function containerPatterns(profile: Profile): readonly string[] | undefined {
-  const scope = profile.scope as { readonly containers?: unknown };
-  return Array.isArray(scope.containers) ? (scope.containers as string[]) : undefined;
+  return profile.scope.containers;
 }
 
 function deniedMessage(code: string, profile: string, what: string): string {
