@@ -115,7 +115,7 @@ describe('airlock dev up --kubeconfig (an existing cluster)', () => {
       const requested = await run(step(2)[0]!);
       const [id, status] = requested.stdout.split('\n')[0]!.split(/\s+/);
       expect(status).toBe('approved');
-      await run(step(3)[0]!.replace(' ID ', ` ${id} `));
+      await run(step(3)[0]!.replace(/(?<= )ID(?= |$)/, id!));
 
       // 4: ssh through the generated config, to the pods dev up created in this cluster.
       const [podsLine, execLine, logsLine, forwardLine] = step(4);

@@ -145,8 +145,7 @@ export const COMMAND_SPECS: Readonly<Record<CommandName, CommandSpec>> = {
   },
   describe: {
     usage: 'describe [NS/]POD',
-    summary:
-      'Show a pod in detail: containers, state, restarts, conditions (as kubectl describe; env values redacted unless your profile reveals them).',
+    summary: 'Show a pod as kubectl describe does (env values redacted unless the profile reveals them).',
     flags: [],
     takesArgv: false,
     examples: ['ssh gw describe payments/api-0'],

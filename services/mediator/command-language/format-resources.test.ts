@@ -167,12 +167,45 @@ describe('formatPodDescription', () => {
         '      Finished:     2026-11-27T08:00:00.000Z (60m ago)',
         '    Ready:          True',
         '    Restart Count:  1',
+        '    Environment:    <none>',
         'Conditions:',
         '  Type          Status',
         '  Initialized   True',
         '  Ready         True',
         "Events:           see 'events' for the namespace's events",
         '',
+      ].join('\n'),
+    );
+  });
+
+  it('lists each environment variable with its value or source, as kubectl describe does', () => {
+    const text = formatPodDescription(
+      {
+        metadata: { name: 'api-0' },
+        spec: {
+          containers: [
+            {
+              name: 'main',
+              env: [
+                { name: 'DB_PASSWORD', value: '<redacted>' },
+                { name: 'TOKEN', valueFrom: { secretKeyRef: { name: 's', key: 'k' } } },
+                { name: 'ESC', value: 'a\u001b[31mb' },
+              ],
+              envFrom: [{ configMapRef: { name: 'settings' } }],
+            },
+          ],
+        },
+      },
+      0,
+    );
+    expect(text).toContain(
+      [
+        '    Environment:',
+        '      DB_PASSWORD:  <redacted>',
+        '      TOKEN:        <set from secretKeyRef>',
+        '      ESC:          a\\x1b[31mb',
+        '    Environment Variables from:',
+        '      settings  configMap',
       ].join('\n'),
     );
   });

@@ -162,12 +162,42 @@ function containerLines(container: Json, status: Json | undefined, now: EpochMil
     return `${num(port.containerPort)}/${text(port.protocol, 'TCP')}${port.name ? ` (${text(port.name)})` : ''}`;
   });
   lines.push(field('Ports', ports.length > 0 ? ports.join(', ') : '<none>', '    '));
-  if (status === undefined) return lines;
-  lines.push(...stateLines(status.state, 'State', now));
-  if (Object.keys(obj(status.lastState)).length > 0)
-    lines.push(...stateLines(status.lastState, 'Last State', now));
-  lines.push(field('Ready', status.ready === true ? 'True' : 'False', '    '));
-  lines.push(field('Restart Count', num(status.restartCount), '    '));
+  if (status !== undefined) {
+    lines.push(...stateLines(status.state, 'State', now));
+    if (Object.keys(obj(status.lastState)).length > 0)
+      lines.push(...stateLines(status.lastState, 'Last State', now));
+    lines.push(field('Ready', status.ready === true ? 'True' : 'False', '    '));
+    lines.push(field('Restart Count', num(status.restartCount), '    '));
+  }
+  lines.push(...environmentLines(container));
+  return lines;
+}
+
+/**
+ * `Environment:` as kubectl prints it: each variable's value (the executor has
+ * already replaced values with `<redacted>` unless the profile reveals them),
+ * or where a `valueFrom` takes it from; then `envFrom` sources.
+ */
+function environmentLines(container: Json): string[] {
+  const env = list(container.env).map(obj);
+  if (env.length === 0) return [field('Environment', '<none>', '    ')];
+  const width = Math.max(...env.map((e) => text(e.name, '').length)) + 3;
+  const lines = ['    Environment:'];
+  for (const variable of env) {
+    const from = Object.keys(obj(variable.valueFrom))[0];
+    const value = from === undefined ? text(variable.value, '') : `<set from ${sanitizeForTerminal(from)}>`;
+    lines.push(`      ${`${text(variable.name, '')}:`.padEnd(width)}${value}`);
+  }
+  const sources = list(container.envFrom).map(obj);
+  if (sources.length > 0) {
+    lines.push('    Environment Variables from:');
+    for (const source of sources) {
+      const [kind, ref] = Object.entries(source).find(([key]) => key.endsWith('Ref')) ?? ['', {}];
+      lines.push(
+        `      ${text(obj(ref).name, '<redacted>')}  ${sanitizeForTerminal(kind.replace(/Ref$/, ''))}`,
+      );
+    }
+  }
   return lines;
 }
 
