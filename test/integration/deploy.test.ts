@@ -1,6 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import {
   AuthorizationV1Api,
@@ -193,58 +192,6 @@ describe('deploy/: the manifests against a real kube-apiserver', () => {
         },
       ],
     });
-  });
-
-  it('finding 5: the rendered prod overlay lets the executor open connections on 443/6443 only to the API server address', () => {
-    const egressOf = (overlayDir: string) => {
-      const built = kubectl(['kustomize', overlayDir]);
-      expect(built.stderr).toBe('');
-      const objects = loadAllYaml(built.stdout) as {
-        kind: string;
-        metadata: { name: string };
-        spec?: { egress?: { to?: { ipBlock?: { cidr: string } }[]; ports?: { port: number | string }[] }[] };
-      }[];
-      // The address source is local configuration: rendered into the policy, never applied itself.
-      expect(objects.some((o) => o.kind === 'ConfigMap' && o.metadata.name === 'airlock-api-server')).toBe(
-        false,
-      );
-      const policy = objects.find(
-        (o) => o.kind === 'NetworkPolicy' && o.metadata.name === 'airlock-executor-egress',
-      );
-      return policy?.spec?.egress ?? [];
-    };
-    const prod = join(repoRoot(), 'deploy', 'overlays', 'prod');
-    const shippedCidr = /^\s+cidr: (\S+)$/m.exec(readFileSync(join(prod, 'api-server.yaml'), 'utf8'))?.[1];
-    expect(shippedCidr).toBe('192.0.2.10/32');
-    const rules = egressOf(prod);
-    expect(rules).toEqual([
-      {
-        to: [{ ipBlock: { cidr: '192.0.2.10/32' } }],
-        ports: [
-          { protocol: 'TCP', port: 443 },
-          { protocol: 'TCP', port: 6443 },
-        ],
-      },
-      {
-        ports: [
-          { protocol: 'UDP', port: 53 },
-          { protocol: 'TCP', port: 53 },
-        ],
-      },
-    ]);
-
-    // An operator's copy of the overlay with its own API server address gets exactly that.
-    const dir = mkdtempSync(join(tmpdir(), 'airlock-prod-overlay-'));
-    try {
-      const copy = join(dir, 'deploy', 'overlays', 'prod');
-      cpSync(prod, copy, { recursive: true });
-      cpSync(join(repoRoot(), 'deploy', 'base'), join(dir, 'deploy', 'base'), { recursive: true });
-      const apiServer = join(copy, 'api-server.yaml');
-      writeFileSync(apiServer, readFileSync(apiServer, 'utf8').replace('192.0.2.10/32', '10.20.0.5/32'));
-      expect(egressOf(copy)[0]?.to).toEqual([{ ipBlock: { cidr: '10.20.0.5/32' } }]);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
   });
 
   it('runs every tier under the restricted Pod Security profile', () => {
