@@ -203,6 +203,7 @@ export function mergeKrls(base: Krl, extra: Krl, now: Date): { krl: KrlDocument;
     krl: {
       ...unsigned,
       signed: false,
+      // biome-ignore lint/complexity/useMathMinMax: versions are bigints, which Math.max does not take
       version: (base.version > extra.version ? base.version : extra.version) + 1n,
       generatedAt: BigInt(Math.floor(now.getTime() / 1000)),
       certificateSections: sections,

@@ -112,19 +112,20 @@ describe('adversarial: the API server enforces the rendered admission policies (
   });
 
   const corpus = loadBypassCorpus();
-  it.each(
-    corpus.entries.map((e) => [e.name, e] as const),
-  )('bypass corpus: %s is refused by the API server as by authorizeIntent', async (_name, entry) => {
-    const profile = entry.profile ?? corpus.scope.profile;
-    const argv = corpusArgv(entry);
-    expect(tsAllows(profile, 'api-0', argv)).toBe(false);
-    // A lone surrogate cannot cross HTTP: the URL carries U+FFFD instead, and that argv is compared.
-    const sent = argv.map((a) =>
-      a.replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD'),
-    );
-    const answer = await askExec(admin, as(profile), namespace, 'api-0', sent);
-    expect(answer.refusedByPolicy).toBe(!tsAllows(profile, 'api-0', sent));
-  });
+  it.each(corpus.entries.map((e) => [e.name, e] as const))(
+    'bypass corpus: %s is refused by the API server as by authorizeIntent',
+    async (_name, entry) => {
+      const profile = entry.profile ?? corpus.scope.profile;
+      const argv = corpusArgv(entry);
+      expect(tsAllows(profile, 'api-0', argv)).toBe(false);
+      // A lone surrogate cannot cross HTTP: the URL carries U+FFFD instead, and that argv is compared.
+      const sent = argv.map((a) =>
+        a.replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD'),
+      );
+      const answer = await askExec(admin, as(profile), namespace, 'api-0', sent);
+      expect(answer.refusedByPolicy).toBe(!tsAllows(profile, 'api-0', sent));
+    },
+  );
 
   const arg = fc.oneof(
     fc.constantFrom(

@@ -153,44 +153,45 @@ describe('adversarial: the policy bypass corpus, sent for real through ssh and s
     expect(started?.target?.argv).toEqual(argv);
   });
 
-  it.each(
-    corpus.entries.filter((e) => e.name !== LONE_SURROGATE_ENTRY).map((e) => [e.name, e] as const),
-  )('refuses %s on both doors and nothing runs', async (_name, entry) => {
-    const argv = corpusArgv(entry);
-    const profile = entry.profile ?? scope.profile;
-    const user = users.get(profile)!;
-    const direct = directs.get(profile)!;
-    const decision: AuthorizeResult = authorizeIntent(policy, scopeOf(profile), {
-      action: 'exec',
-      namespace,
-      pod,
-      argv,
-    });
-    expect(decision.allow, entry.why).toBe(false);
-    const code = decision.allow ? '' : decision.code;
-    expect(POLICY_DENIAL_CODES).toContain(code);
-    const filesBefore = readdirSync(podDir).sort();
+  it.each(corpus.entries.filter((e) => e.name !== LONE_SURROGATE_ENTRY).map((e) => [e.name, e] as const))(
+    'refuses %s on both doors and nothing runs',
+    async (_name, entry) => {
+      const argv = corpusArgv(entry);
+      const profile = entry.profile ?? scope.profile;
+      const user = users.get(profile)!;
+      const direct = directs.get(profile)!;
+      const decision: AuthorizeResult = authorizeIntent(policy, scopeOf(profile), {
+        action: 'exec',
+        namespace,
+        pod,
+        argv,
+      });
+      expect(decision.allow, entry.why).toBe(false);
+      const code = decision.allow ? '' : decision.code;
+      expect(POLICY_DENIAL_CODES).toContain(code);
+      const filesBefore = readdirSync(podDir).sort();
 
-    if (!hasNul(argv)) {
-      const viaSsh = await ssh(mediator, user, ['exec', pod, '--', shellQuote(argv)]);
-      expect(viaSsh.stdout).toBe('');
-      const early = REFUSED_BEFORE_POLICY_OVER_SSH[entry.name];
-      if (early) {
-        expect(viaSsh.code, `${early.why}: ${viaSsh.stderr}`).toBe(early.code);
-        expect(viaSsh.stderr).toMatch(early.stderr);
-      } else {
-        expect(viaSsh.code, viaSsh.stderr).toBe(77);
-        expect(viaSsh.stderr).toMatch(new RegExp(`^airlock: ${code}: `));
+      if (!hasNul(argv)) {
+        const viaSsh = await ssh(mediator, user, ['exec', pod, '--', shellQuote(argv)]);
+        expect(viaSsh.stdout).toBe('');
+        const early = REFUSED_BEFORE_POLICY_OVER_SSH[entry.name];
+        if (early) {
+          expect(viaSsh.code, `${early.why}: ${viaSsh.stderr}`).toBe(early.code);
+          expect(viaSsh.stderr).toMatch(early.stderr);
+        } else {
+          expect(viaSsh.code, viaSsh.stderr).toBe(77);
+          expect(viaSsh.stderr).toMatch(new RegExp(`^airlock: ${code}: `));
+        }
       }
-    }
 
-    const viaGrpc = await runExec(direct.client, { target: { namespace: '', pod, container: '' }, argv });
-    expect(viaGrpc.error?.code).toBe(code);
-    expect(viaGrpc.stdout.length).toBe(0);
-    expect(viaGrpc.exit).toBeUndefined();
+      const viaGrpc = await runExec(direct.client, { target: { namespace: '', pod, container: '' }, argv });
+      expect(viaGrpc.error?.code).toBe(code);
+      expect(viaGrpc.stdout.length).toBe(0);
+      expect(viaGrpc.exit).toBeUndefined();
 
-    expect(readdirSync(podDir).sort()).toEqual(filesBefore);
-  });
+      expect(readdirSync(podDir).sort()).toEqual(filesBefore);
+    },
+  );
 
   it('a lone surrogate arrives at the executor as U+FFFD, and what it authorises, audits and runs is exactly that', async () => {
     const entry = corpus.entries.find((e) => e.name === LONE_SURROGATE_ENTRY)!;

@@ -32,43 +32,46 @@ describe('adversarial: an OIDC user name from an unverified email', () => {
     ['false', false],
     ['missing', null],
     ['the string "true"', 'true'],
-  ])('finding 7: email_verified %s is refused with AUTH_UNVERIFIED (401) and audited', async (_name, emailVerified) => {
-    const token = await env.provider.mintIdToken('alice', { emailVerified });
-    const before = auditEvents().length;
-    for (const [method, path] of [
-      ['GET', '/v1/whoami'],
-      ['GET', '/v1/requests?mine=1'],
-    ] as const) {
-      const response = await env.call(method, path, token);
-      expect(response.status).toBe(401);
-      expect(response.body).toEqual({
-        code: 'AUTH_UNVERIFIED',
-        message: 'the identity provider has not verified your email (email_verified is not true)',
+  ])(
+    'finding 7: email_verified %s is refused with AUTH_UNVERIFIED (401) and audited',
+    async (_name, emailVerified) => {
+      const token = await env.provider.mintIdToken('alice', { emailVerified });
+      const before = auditEvents().length;
+      for (const [method, path] of [
+        ['GET', '/v1/whoami'],
+        ['GET', '/v1/requests?mine=1'],
+      ] as const) {
+        const response = await env.call(method, path, token);
+        expect(response.status).toBe(401);
+        expect(response.body).toEqual({
+          code: 'AUTH_UNVERIFIED',
+          message: 'the identity provider has not verified your email (email_verified is not true)',
+        });
+      }
+      const created = await env.call('POST', '/v1/requests', token, {
+        profile: 'oncall-debug',
+        cluster: 'dev',
+        namespace: 'payments',
+        podPatterns: ['api-*'],
+        ttlSeconds: 600,
+        reason: 'INC-1234 checkout errors',
       });
-    }
-    const created = await env.call('POST', '/v1/requests', token, {
-      profile: 'oncall-debug',
-      cluster: 'dev',
-      namespace: 'payments',
-      podPatterns: ['api-*'],
-      ttlSeconds: 600,
-      reason: 'INC-1234 checkout errors',
-    });
-    expect(created.status).toBe(401);
-    expect(created.body.code).toBe('AUTH_UNVERIFIED');
+      expect(created.status).toBe(401);
+      expect(created.body.code).toBe('AUTH_UNVERIFIED');
 
-    const denied = auditEvents()
-      .slice(before)
-      .filter((e) => e.event === 'auth.denied');
-    expect(denied).toHaveLength(3);
-    for (const e of denied) {
-      expect(e).toMatchObject({ tier: 'broker', decision: 'deny', code: 'AUTH_UNVERIFIED' });
-      expect(e.details.token).toContain('email "alice@example.com"');
-    }
-    expect(
-      auditEvents().some((e) => e.event === 'request.created' && e.actor?.user === 'alice@example.com'),
-    ).toBe(false);
-  });
+      const denied = auditEvents()
+        .slice(before)
+        .filter((e) => e.event === 'auth.denied');
+      expect(denied).toHaveLength(3);
+      for (const e of denied) {
+        expect(e).toMatchObject({ tier: 'broker', decision: 'deny', code: 'AUTH_UNVERIFIED' });
+        expect(e.details.token).toContain('email "alice@example.com"');
+      }
+      expect(
+        auditEvents().some((e) => e.event === 'request.created' && e.actor?.user === 'alice@example.com'),
+      ).toBe(false);
+    },
+  );
 
   // biome-ignore lint/suspicious/noExplicitAny: audit records are read as untyped JSON
   function auditEvents(): Record<string, any>[] {

@@ -40,24 +40,24 @@ describe('deploy/: the manifests against a real kube-apiserver', () => {
     kubectl(['delete', 'validatingwebhookconfiguration', 'airlock-csr-approval', '--ignore-not-found']);
   });
 
-  it.each([
-    'dev',
-    'prod',
-  ])('the %s overlay passes a server-side dry run, then applies for real', (overlay) => {
-    const dir = join(repoRoot(), 'deploy', 'overlays', overlay);
-    // Namespaced objects need their namespace: create it first (idempotent).
-    const namespace = kubectl(['apply', '-f', join(repoRoot(), 'deploy', 'base', 'namespace.yaml')]);
-    expect(namespace.stderr).toBe('');
-    const dryRun = kubectl(['apply', '--dry-run=server', '-k', dir]);
-    expect(dryRun.stderr).toBe('');
-    expect(dryRun.status).toBe(0);
-    expect(dryRun.stdout).toMatch(
-      /deployment\.apps\/airlock-executor (created|configured|unchanged) \(server dry run\)/,
-    );
-    const applied = kubectl(['apply', '-k', dir]);
-    expect(applied.stderr).toBe('');
-    expect(applied.status).toBe(0);
-  });
+  it.each(['dev', 'prod'])(
+    'the %s overlay passes a server-side dry run, then applies for real',
+    (overlay) => {
+      const dir = join(repoRoot(), 'deploy', 'overlays', overlay);
+      // Namespaced objects need their namespace: create it first (idempotent).
+      const namespace = kubectl(['apply', '-f', join(repoRoot(), 'deploy', 'base', 'namespace.yaml')]);
+      expect(namespace.stderr).toBe('');
+      const dryRun = kubectl(['apply', '--dry-run=server', '-k', dir]);
+      expect(dryRun.stderr).toBe('');
+      expect(dryRun.status).toBe(0);
+      expect(dryRun.stdout).toMatch(
+        /deployment\.apps\/airlock-executor (created|configured|unchanged) \(server dry run\)/,
+      );
+      const applied = kubectl(['apply', '-k', dir]);
+      expect(applied.stderr).toBe('');
+      expect(applied.status).toBe(0);
+    },
+  );
 
   it('gives the mediator no token and no rights, and the broker only its CSR signer', async () => {
     const core = admin.makeApiClient(CoreV1Api);

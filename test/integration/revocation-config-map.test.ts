@@ -112,13 +112,12 @@ describe('the broker ServiceAccount may write the revocation ConfigMap and nothi
     return review.status?.allowed === true;
   };
 
-  it.each([
-    'get',
-    'update',
-    'patch',
-  ])('%s on configmaps/airlock-revocation in airlock-system: allowed', async (verb) => {
-    expect(await can({ namespace: NAMESPACE, verb, resource: 'configmaps', name: NAME })).toBe(true);
-  });
+  it.each(['get', 'update', 'patch'])(
+    '%s on configmaps/airlock-revocation in airlock-system: allowed',
+    async (verb) => {
+      expect(await can({ namespace: NAMESPACE, verb, resource: 'configmaps', name: NAME })).toBe(true);
+    },
+  );
 
   it.each([
     [

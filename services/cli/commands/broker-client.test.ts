@@ -368,21 +368,16 @@ describe('airlock broker client commands: parsing and help', () => {
     expect(() => parseTtl('soon')).toThrow(/not a duration/);
   });
 
-  it.each([
-    'login',
-    'request',
-    'approve',
-    'deny',
-    'revoke',
-    'cert',
-    'status',
-  ])('airlock %s --help', (name) => {
-    const program = buildProgram();
-    const sub = program.commands.find((c) => c.name() === name);
-    expect(sub).toBeDefined();
-    const help = sub?.helpInformation() ?? '';
-    expect(help).toContain('--broker');
-    expect(help).toContain('-o, --output <text|json>');
-    expect(help).toContain(`Usage: airlock ${name}`);
-  });
+  it.each(['login', 'request', 'approve', 'deny', 'revoke', 'cert', 'status'])(
+    'airlock %s --help',
+    (name) => {
+      const program = buildProgram();
+      const sub = program.commands.find((c) => c.name() === name);
+      expect(sub).toBeDefined();
+      const help = sub?.helpInformation() ?? '';
+      expect(help).toContain('--broker');
+      expect(help).toContain('-o, --output <text|json>');
+      expect(help).toContain(`Usage: airlock ${name}`);
+    },
+  );
 });

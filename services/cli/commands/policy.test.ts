@@ -317,17 +317,14 @@ describe('airlock policy explain', () => {
     });
   });
 
-  it.each([
-    [['frobnicate', 'x']],
-    [['exec']],
-    [['logs']],
-    [['port-forward', 'p']],
-    [['list', 'secrets']],
-  ])('throws USAGE for %j', async (intent) => {
-    await expect(run(['explain', 'policy.json', ...asAlice, '--', ...intent])).rejects.toMatchObject({
-      code: 'USAGE',
-    });
-  });
+  it.each([[['frobnicate', 'x']], [['exec']], [['logs']], [['port-forward', 'p']], [['list', 'secrets']]])(
+    'throws USAGE for %j',
+    async (intent) => {
+      await expect(run(['explain', 'policy.json', ...asAlice, '--', ...intent])).rejects.toMatchObject({
+        code: 'USAGE',
+      });
+    },
+  );
 
   it('parses intents into typed values', () => {
     expect(parseIntentOperands(['exec', 'p', '--', 'ls', '--', '-la'], 'ns')).toEqual({

@@ -104,6 +104,7 @@ describe('timeline HTML in headless chromium', () => {
 
       const player = page.locator('.player');
       expect(await player.count()).toBe(1);
+      // biome-ignore lint/performance/useDomNodeTextContent: Playwright's Locator.innerText, the rendered text a user sees
       expect(await player.locator('pre').innerText()).toBe('');
       await player.locator('button.play').click();
       // (The page's CSP forbids eval, so wait with a locator rather than waitForFunction.)
@@ -112,6 +113,7 @@ describe('timeline HTML in headless chromium', () => {
       const screen = await player.locator('pre').textContent();
       expect(screen).toContain('USER       PID %CPU');
       expect(screen).not.toContain('\u001b');
+      // biome-ignore lint/performance/useDomNodeTextContent: Playwright's Locator.innerText, the rendered text a user sees
       expect(await player.locator('button.play').innerText()).toBe('replay');
       expect(errors).toEqual([]);
       expect(requests.filter((u) => !u.startsWith('about:') && !u.startsWith('data:'))).toEqual([]);

@@ -112,16 +112,12 @@ describe('formatYaml', () => {
     expect(load(formatYaml({ [text]: 1 }))).toEqual({ [text]: 1 });
   });
 
-  it.each([
-    'Running',
-    'payments-api-0',
-    'v1',
-    'INC-1234 checkout errors',
-    'busybox:1.37',
-    'a/b.c@d+e',
-  ])('leaves %j plain', (text) => {
-    expect(formatYaml({ k: text })).toBe(`k: ${text}\n`);
-  });
+  it.each(['Running', 'payments-api-0', 'v1', 'INC-1234 checkout errors', 'busybox:1.37', 'a/b.c@d+e'])(
+    'leaves %j plain',
+    (text) => {
+      expect(formatYaml({ k: text })).toBe(`k: ${text}\n`);
+    },
+  );
 
   it('escapes terminal controls, bidi overrides and separators', () => {
     const text = formatYaml({ m: 'a\x1b[31m\x7f\x9b\u202e\u2028\ufeffb' });
