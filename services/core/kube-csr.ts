@@ -2,7 +2,7 @@
  * Kubernetes client certificates through the CSR API, shared by the broker
  * (kubectl credentials: `airlock cred-helper`, `airlock kube-cert`) and the
  * executor (`kubeCredentials: "csr"`, one certificate per session): the
- * `KubeCsrSigner` port, its implementation over client-node 1.4's
+ * `KubeCsrSigner` port, its implementation over client-node's
  * `CertificatesV1Api`, and an in-memory double for tests.
  *
  * The flow follows the Kubernetes docs, "Certificates and Certificate Signing
@@ -203,7 +203,7 @@ export function createKubeCsrSignerFromApi(
   };
 }
 
-/** The signer over client-node 1.4, with the caller's own (narrow) identity. */
+/** The signer over client-node, with the caller's own (narrow) identity. */
 export function createKubeCsrSigner(
   kubeConfig: KubeConfig,
   options: KubeCsrSignerOptions = {},

@@ -1,7 +1,8 @@
 import { Agent as HttpAgent } from 'node:http';
 import { Agent } from 'node:https';
+import { HttpMethod, KubeConfig, RequestContext } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
-import { sharedAgent } from './kube-impersonation.js';
+import { ImpersonatingKubeConfig, sharedAgent } from './kube-impersonation.js';
 
 describe('sharedAgent', () => {
   const tls = { ca: Buffer.from('ca-a'), cert: Buffer.from('cert-a'), key: Buffer.from('key-a') };
@@ -30,5 +31,19 @@ describe('sharedAgent', () => {
     expect(sharedAgent(proxy)).toBe(proxy);
     expect(sharedAgent(http)).toBe(http);
     expect(sharedAgent(undefined)).toBeUndefined();
+  });
+});
+
+describe('ImpersonatingKubeConfig', () => {
+  it('refuses the fetch path (client-node 2 Log, API clients), which would send the request unimpersonated', async () => {
+    const base = new KubeConfig();
+    base.loadFromClusterAndUser(
+      { name: 'c', server: 'https://127.0.0.1:1', skipTLSVerify: false },
+      { name: 'u', token: 'executor-token' },
+    );
+    const config = new ImpersonatingKubeConfig(base, { user: 'alice', groups: ['a', 'b'], extra: {} });
+    const context = new RequestContext('https://127.0.0.1:1/api/v1/pods', HttpMethod.GET);
+    await expect(config.applySecurityAuthentication(context)).rejects.toThrow(/impersonatingConfiguration/);
+    expect(context.getHeaders()).toEqual({});
   });
 });

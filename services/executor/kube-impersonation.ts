@@ -111,23 +111,56 @@ export class ImpersonatingKubeConfig extends KubeConfig {
     const withAgent = opts as { agent?: unknown };
     withAgent.agent = sharedAgent(withAgent.agent);
   }
+
+  /**
+   * Refused. client-node 2 authenticates generated API clients and its `Log`
+   * (undici fetch) through this method, whose string-valued header map would
+   * join a group list into one group, and which this class would otherwise
+   * inherit without any impersonation: the request would go out as the
+   * executor itself. Use `impersonatingConfiguration` for API clients and
+   * `applyToHTTPSOptions` for streams.
+   */
+  override async applySecurityAuthentication(_context: RequestContext): Promise<void> {
+    throw new Error(
+      'ImpersonatingKubeConfig does not authenticate fetch-based requests: use impersonatingConfiguration',
+    );
+  }
+}
+
+/**
+ * The connection settings (TLS trust, client identity, proxy) `base` gives
+ * node:https, as the shared agent for them.
+ */
+async function agentFor(base: KubeConfig): Promise<RequestOptions['agent']> {
+  const options: RequestOptions = {};
+  await base.applyToHTTPSOptions(options);
+  return sharedAgent(options.agent) as RequestOptions['agent'];
 }
 
 /**
  * An HTTP library for client-node's generated API clients that sends the
  * impersonation headers as separate lines. The generated clients keep
- * headers in a string-valued map and would join a group list with commas.
+ * headers in a string-valued map and would join a group list with commas;
+ * client-node 2's own transport (undici fetch) does the same. The request
+ * goes out over node:https with the shared agent for `base`'s connection
+ * settings: client-node 2 hands over an undici dispatcher, built afresh for
+ * every request, in place of the agent 1.x did.
  */
-function impersonatingHttpLibrary(headers: Record<string, string | string[]>, timeoutMs?: number) {
+function impersonatingHttpLibrary(
+  base: KubeConfig,
+  headers: Record<string, string | string[]>,
+  timeoutMs?: number,
+) {
   return wrapHttpLibrary({
-    send(request: RequestContext): Promise<ResponseContext> {
+    async send(request: RequestContext): Promise<ResponseContext> {
+      const agent = await agentFor(base);
       return new Promise((resolve, reject) => {
         const req = httpsRequest(
           request.getUrl(),
           {
             method: request.getHttpMethod().toString(),
             headers: { ...request.getHeaders(), ...headers },
-            agent: sharedAgent(request.getAgent()) as RequestOptions['agent'],
+            agent,
             signal: request.getSignal() as AbortSignal | undefined,
           },
           (res) => {
@@ -145,6 +178,7 @@ function impersonatingHttpLibrary(headers: Record<string, string | string[]>, ti
                 new ResponseContext(res.statusCode ?? 0, responseHeaders, {
                   text: async () => body.toString('utf8'),
                   binary: async () => body,
+                  stream: () => new Blob([body]).stream(),
                 }),
               );
             });
@@ -181,6 +215,10 @@ export function impersonatingConfiguration(
   return createConfiguration({
     baseServer: new ServerConfiguration(cluster.server, {}),
     authMethods: { default: base },
-    httpApi: impersonatingHttpLibrary(impersonation ? impersonationHeaders(impersonation) : {}, timeoutMs),
+    httpApi: impersonatingHttpLibrary(
+      base,
+      impersonation ? impersonationHeaders(impersonation) : {},
+      timeoutMs,
+    ),
   });
 }

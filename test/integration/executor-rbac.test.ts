@@ -7,6 +7,7 @@
  * ServiceAccount's own token.
  */
 import { readFileSync } from 'node:fs';
+import { request as httpsRequest, type RequestOptions } from 'node:https';
 import { Writable } from 'node:stream';
 import {
   ApiException,
@@ -299,6 +300,63 @@ describe('executor RBAC rendered from the policy, on a real kube-apiserver', () 
         extra: { 'airlock.dev/other': ['x'] },
       }),
     ).toBe(403);
+  });
+
+  /** The audit event of one call, found by the request id the call impersonated with. */
+  const auditedAs = (requestId: string) =>
+    waitForAuditEvent((e) => e.impersonatedUser?.extra?.['airlock.dev/request-id']?.[0] === requestId);
+  const twoGroups = (requestId: string): Impersonation => ({
+    ...session([...renderedGroups]),
+    extra: { ...session([]).extra, 'airlock.dev/request-id': [requestId] },
+  });
+  const asTwoGroups = [...renderedGroups, 'system:authenticated'];
+
+  // client-node 2 moved its own transport to undici fetch, whose string-valued headers join a group list
+  // into ONE group ("a, b", which the executor may not impersonate: 403). Each path the executor uses must
+  // still send one Impersonate-Group line per group.
+  it('two impersonated groups reach the apiserver as two groups: API client (node:https)', async () => {
+    const asSession = new CoreV1Api(impersonatingConfiguration(asExecutor, twoGroups('two-groups-api')));
+    await asSession.listNamespacedPod({ namespace: payments });
+    expect((await auditedAs('two-groups-api')).impersonatedUser?.groups).toEqual(asTwoGroups);
+  });
+
+  it('two impersonated groups reach the apiserver as two groups: exec over WebSocket', async () => {
+    const exec = new Exec(new ImpersonatingKubeConfig(asExecutor, twoGroups('two-groups-exec')));
+    const stdout = new Collector();
+    const status = await new Promise<V1Status>((resolve, reject) => {
+      exec
+        .exec(payments, 'payments-api-0', 'main', ['echo', 'hi'], stdout, null, null, false, resolve)
+        .catch(reject);
+    });
+    expect(status.status).toBe('Success');
+    const event = await auditedAs('two-groups-exec');
+    expect(event.objectRef?.subresource).toBe('exec');
+    expect(event.impersonatedUser?.groups).toEqual(asTwoGroups);
+  });
+
+  it('two impersonated groups reach the apiserver as two groups: pods/log as the executor streams it', async () => {
+    const options: RequestOptions = { method: 'GET' };
+    await new ImpersonatingKubeConfig(asExecutor, twoGroups('two-groups-log')).applyToHTTPSOptions(options);
+    const url = `${clusterInfo().server}/api/v1/namespaces/${payments}/pods/payments-api-0/log?container=main`;
+    const status = await new Promise<number>((resolve, reject) => {
+      httpsRequest(url, options, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      })
+        .on('error', reject)
+        .end();
+    });
+    expect(status).toBe(200);
+    const event = await auditedAs('two-groups-log');
+    expect(event.objectRef?.subresource).toBe('log');
+    expect(event.impersonatedUser?.groups).toEqual(asTwoGroups);
+  });
+
+  it("client-node 2's own fetch path is refused for an impersonating config, rather than going out as the executor", async () => {
+    const config = new ImpersonatingKubeConfig(asExecutor, twoGroups('two-groups-fetch'));
+    await expect(config.makeApiClient(CoreV1Api).listNamespacedPod({ namespace: payments })).rejects.toThrow(
+      /impersonatingConfiguration/,
+    );
   });
 
   it('with its own token and no impersonation: cannot read secrets or list pods (403)', async () => {
