@@ -1,6 +1,7 @@
 import { createServer } from 'node:http';
 import { INVALID_SPAN_CONTEXT, ROOT_CONTEXT, SpanStatusCode, TraceFlags, trace } from '@opentelemetry/api';
-import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace';
+import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AirlockError } from './errors.js';
 import {
@@ -24,7 +25,7 @@ describe('telemetry', () => {
   function sdk(serviceName = 'airlock-test'): Telemetry {
     const telemetry = startTelemetry({
       serviceName,
-      spanProcessor: new SimpleSpanProcessor(exporter),
+      spanProcessor: new SimpleSpanProcessor({ exporter }),
       registerGlobal: false,
     });
     started.push(telemetry);
@@ -71,8 +72,70 @@ describe('telemetry', () => {
     ['version ff', `ff-${TRACE_ID}-${SPAN_ID}-01`],
     ['an all-zero trace id', `00-${'0'.repeat(32)}-${SPAN_ID}-01`],
     ['an all-zero span id', `00-${TRACE_ID}-${'0'.repeat(16)}-01`],
+    ['version 00 with a trailing field', `00-${TRACE_ID}-${SPAN_ID}-01-extra`],
   ])('ignores a traceparent that is %s: the base context comes back unchanged', (_what, header) => {
     expect(contextFromTraceparent(header)).toBe(ROOT_CONTEXT);
+  });
+
+  it('keeps only the sampled flag: flags it does not know are zeroed, not passed on', () => {
+    expect(trace.getSpanContext(contextFromTraceparent(`00-${TRACE_ID}-${SPAN_ID}-03`))?.traceFlags).toBe(
+      TraceFlags.SAMPLED,
+    );
+    expect(trace.getSpanContext(contextFromTraceparent(`00-${TRACE_ID}-${SPAN_ID}-fe`))?.traceFlags).toBe(
+      TraceFlags.NONE,
+    );
+  });
+
+  it('reads a later version with extra fields, as the spec asks of a version-00 reader', () => {
+    expect(trace.getSpanContext(contextFromTraceparent(`01-${TRACE_ID}-${SPAN_ID}-01-later`))).toEqual({
+      traceId: TRACE_ID,
+      spanId: SPAN_ID,
+      traceFlags: TraceFlags.SAMPLED,
+      isRemote: true,
+    });
+  });
+
+  it('any header yields the base context or a valid remote parent with only the sampled flag (fast-check)', () => {
+    const hex = (length: number) => fc.stringMatching(new RegExp(`^[0-9a-f]{${length}}$`));
+    const header = fc.oneof(
+      fc.string(),
+      fc.tuple(hex(2), hex(32), hex(16), hex(2), fc.string()).map((parts) => parts.join('-')),
+      fc.tuple(hex(2), hex(32), hex(16), hex(2)).map((parts) => parts.join('-')),
+    );
+    fc.assert(
+      fc.property(header, (value) => {
+        const parsed = contextFromTraceparent(value);
+        if (parsed === ROOT_CONTEXT) return;
+        const parent = trace.getSpanContext(parsed)!;
+        expect(parent.isRemote).toBe(true);
+        expect(parent.traceFlags & ~TraceFlags.SAMPLED).toBe(0);
+        expect(traceparentOf(trace.wrapSpanContext(parent))).toBe(
+          `00-${parent.traceId}-${parent.spanId}-0${parent.traceFlags}`,
+        );
+      }),
+    );
+  });
+
+  it('writes any valid span context as a traceparent it reads back unchanged (fast-check)', () => {
+    const id = (length: number) =>
+      fc.stringMatching(new RegExp(`^[0-9a-f]{${length}}$`)).filter((v) => /[1-9a-f]/.test(v));
+    fc.assert(
+      fc.property(
+        id(32),
+        id(16),
+        fc.constantFrom(TraceFlags.NONE, TraceFlags.SAMPLED),
+        (traceId, spanId, flags) => {
+          const header = traceparentOf(trace.wrapSpanContext({ traceId, spanId, traceFlags: flags }))!;
+          expect(header).toBe(`00-${traceId}-${spanId}-0${flags}`);
+          expect(trace.getSpanContext(contextFromTraceparent(header))).toEqual({
+            traceId,
+            spanId,
+            traceFlags: flags,
+            isRemote: true,
+          });
+        },
+      ),
+    );
   });
 
   it('has no traceparent and no ids for a span without valid ids', () => {

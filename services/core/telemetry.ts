@@ -2,20 +2,22 @@ import { randomBytes } from 'node:crypto';
 import {
   type Context,
   context,
+  defaultTextMapGetter,
+  defaultTextMapSetter,
   isSpanContextValid,
   propagation,
   ROOT_CONTEXT,
   type Span,
-  type SpanContext,
   SpanStatusCode,
   TraceFlags,
   type Tracer,
   trace,
 } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
-import { BatchSpanProcessor, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
+import { BatchSpanProcessor, type SpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import { AirlockError } from './errors.js';
 
 /**
@@ -70,16 +72,24 @@ export function startTelemetry(options: TelemetryOptions): Telemetry {
   const spanProcessors: SpanProcessor[] = [];
   if (exporter === 'otlp-http') {
     if (!options.endpoint) throw new Error('telemetry: the otlp-http exporter needs an endpoint');
-    spanProcessors.push(new BatchSpanProcessor(new OTLPTraceExporter({ url: options.endpoint })));
+    spanProcessors.push(
+      new BatchSpanProcessor({ exporter: new OTLPTraceExporter({ url: options.endpoint }) }),
+    );
   }
   if (options.spanProcessor) spanProcessors.push(options.spanProcessor);
-  const provider = new NodeTracerProvider({
+  const provider = new TracerProvider({
     resource: resourceFromAttributes({ 'service.name': options.serviceName }),
     spanProcessors,
   });
   const registerGlobal = options.registerGlobal ?? true;
-  // register() installs the W3C trace-context (and baggage) propagator by default.
-  if (registerGlobal) provider.register();
+  // What SDK 2's NodeTracerProvider.register() did; SDK 3's TracerProvider leaves it to the caller.
+  if (registerGlobal) {
+    context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+    propagation.setGlobalPropagator(
+      new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] }),
+    );
+    trace.setGlobalTracerProvider(provider);
+  }
   return {
     tracer: provider.getTracer('airlock'),
     async shutdown() {
@@ -113,32 +123,32 @@ export function telemetryOptionsFromEnv(
   return { serviceName: name, exporter: 'otlp-http', endpoint };
 }
 
-/** W3C traceparent, version 00: version-traceid-parentid-flags, lowercase hex. */
-const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
+/** Reads and writes the W3C `traceparent` header (https://www.w3.org/TR/trace-context/#traceparent-header). */
+const W3C_TRACE_CONTEXT = new W3CTraceContextPropagator();
 
 /** The span's W3C `traceparent` header value, or undefined if it has no valid ids. */
 export function traceparentOf(span: Span): string | undefined {
-  const sc = span.spanContext();
-  if (!isSpanContextValid(sc)) return undefined;
-  return `00-${sc.traceId}-${sc.spanId}-${(sc.traceFlags & 0xff).toString(16).padStart(2, '0')}`;
+  if (!isSpanContextValid(span.spanContext())) return undefined;
+  const carrier: Record<string, string> = {};
+  W3C_TRACE_CONTEXT.inject(trace.setSpan(ROOT_CONTEXT, span), carrier, defaultTextMapSetter);
+  return carrier.traceparent;
 }
 
 /**
  * A context whose parent is the remote span a `traceparent` header names,
  * on top of `base` (default: the root context). A missing or invalid header
- * (wrong shape, version ff, all-zero ids) yields `base` unchanged, so the
- * next span starts a new trace.
+ * (wrong shape, upper-case hex, version ff, all-zero ids, a version-00 header
+ * with trailing fields) yields `base` unchanged, so the next span starts a new
+ * trace. Only the sampled flag is kept: the spec has us zero flags we do not
+ * know before passing them on. Only `traceparent` is read (no `tracestate`).
  */
 export function contextFromTraceparent(header: unknown, base: Context = ROOT_CONTEXT): Context {
-  const match = typeof header === 'string' ? TRACEPARENT.exec(header.trim()) : null;
-  if (!match || match[1] === 'ff') return base;
-  const spanContext: SpanContext = {
-    traceId: match[2]!,
-    spanId: match[3]!,
-    traceFlags: Number.parseInt(match[4]!, 16) & TraceFlags.SAMPLED,
-    isRemote: true,
-  };
-  return isSpanContextValid(spanContext) ? trace.setSpanContext(base, spanContext) : base;
+  if (typeof header !== 'string') return base;
+  const extracted = trace.getSpanContext(
+    W3C_TRACE_CONTEXT.extract(ROOT_CONTEXT, { traceparent: header }, defaultTextMapGetter),
+  );
+  if (!extracted || !isSpanContextValid(extracted)) return base;
+  return trace.setSpanContext(base, { ...extracted, traceFlags: extracted.traceFlags & TraceFlags.SAMPLED });
 }
 
 /** The trace and span id of a span, for audit records; undefined when it has none. */

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SpanKind } from '@opentelemetry/api';
-import { InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor } from '@opentelemetry/sdk-trace';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTelemetry, type Telemetry } from '../../services/core/telemetry.js';
 import {
@@ -40,12 +40,12 @@ describe('tracing: one SSH command is one trace from the mediator to the Kuberne
     // Two tiers in one process: each its own provider (and service.name), neither global.
     mediatorTelemetry = startTelemetry({
       serviceName: 'airlock-mediator',
-      spanProcessor: new SimpleSpanProcessor(exporter),
+      spanProcessor: new SimpleSpanProcessor({ exporter }),
       registerGlobal: false,
     });
     executorTelemetry = startTelemetry({
       serviceName: 'airlock-executor',
-      spanProcessor: new SimpleSpanProcessor(exporter),
+      spanProcessor: new SimpleSpanProcessor({ exporter }),
       registerGlobal: false,
     });
     const admin = adminKubeConfig();
