@@ -1,4 +1,5 @@
 import { webcrypto, X509Certificate } from 'node:crypto';
+import { request as httpsRequest, type RequestOptions } from 'node:https';
 import { createServer, type Server } from 'node:net';
 import { PassThrough, Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -10,7 +11,6 @@ import {
   CoreV1Api,
   Exec,
   KubeConfig,
-  Log,
   PortForward,
   type V1Status,
 } from '@kubernetes/client-node';
@@ -163,7 +163,15 @@ describe('hermetic cluster: a real kube-apiserver with RBAC, impersonation, stre
     await createRunningPod(admin, payments, followPod, [{ name: 'follow' }]);
     appendContainerLog(payments, followPod, 'follow', 'before');
     const out = new Collector();
-    const controller = await new Log(admin).log(payments, followPod, 'follow', out, { follow: true });
+    // Over node:https as the executor streams logs, not client-node 2's Log: that one pipes undici's body
+    // into `out` with no error listener, so its own abort() surfaces as an uncaught AbortError.
+    const options: RequestOptions = { method: 'GET' };
+    await admin.applyToHTTPSOptions(options);
+    const url = `${admin.getCurrentCluster()!.server}/api/v1/namespaces/${payments}/pods/${followPod}/log?container=follow&follow=true`;
+    const request = httpsRequest(url, options, (res) => res.on('error', () => {}).pipe(out));
+    const stopped = new Promise<void>((resolve) => request.on('close', resolve));
+    request.on('error', () => {}); // destroy() below ends the stream on purpose
+    request.end();
     try {
       await until(() => out.text.includes('before\n'));
       appendContainerLog(payments, followPod, 'follow', 'after-1');
@@ -171,7 +179,8 @@ describe('hermetic cluster: a real kube-apiserver with RBAC, impersonation, stre
       await until(() => out.text.includes('after-2\n'));
       expect(out.text).toBe('before\nafter-1\nafter-2\n');
     } finally {
-      controller.abort();
+      request.destroy();
+      await stopped;
     }
   });
 
