@@ -8,8 +8,9 @@
  * missing or mistyped fields render as kubectl renders absent ones, so a
  * surprising object never makes the command fail.
  */
-import type { Scope } from '../../core/policy/types.js';
+
 import type { OpenSessionResponse } from '../../core/rpc/messages.js';
+import type { Session } from '../../core/session/session.js';
 import { sanitizeForTerminal } from './sanitize.js';
 
 /** Unix milliseconds, as `Date.now()` returns. */
@@ -78,10 +79,22 @@ export type WhoamiJson = Pick<
     container_patterns?: string[];
   };
 
-/** The session as the executor opened it, plus the runbook and containers of the mediator's verified scope. */
-export function whoamiOf(session: OpenSessionResponse, scope: Scope): WhoamiJson {
+/**
+ * `whoami -o json`: the session in the wire's field names (what `whoami`
+ * printed since v1), plus the runbook and containers of its scope.
+ */
+export function whoamiOf(session: Session): WhoamiJson {
+  const { scope } = session;
   return {
-    ...session,
+    session_id: session.id,
+    user: session.user,
+    groups: [...session.groups],
+    profile: scope.profile,
+    cluster: scope.cluster,
+    namespace: scope.namespace,
+    pod_patterns: [...scope.podPatterns],
+    expires_at_ms: session.expiresAtMs,
+    request_id: session.requestId,
     ...(scope.runbook
       ? { runbook: { name: scope.runbook.name, steps_digest: scope.runbook.stepsDigest } }
       : {}),
