@@ -1,7 +1,7 @@
+import type { Command } from '../core/command-language/parse-command.js';
 import { AirlockError } from '../core/errors.js';
 import type { CallOptions } from '../core/rpc/executor-client.js';
 import type { CommandContext, CommandIo } from './command-context.js';
-import type { Command } from './command-language/parse-command.js';
 import { pipeExec, recorded } from './exec-stream.js';
 import { authorizeAndAudit } from './intent-audit.js';
 

@@ -10,11 +10,11 @@ import type { ExecutorClient } from '../core/rpc/executor-client.js';
 import { fromGrpcError } from '../core/rpc/grpc-errors.js';
 import type { Session } from '../core/session/session.js';
 import { scopeOf } from '../core/session-scope.js';
+import type { HostKey } from '../core/ssh-cert/host-key.js';
 import type { RevocationList, SshPublicKey } from '../core/ssh-cert/index.js';
 import { defaultTracer } from '../core/telemetry.js';
 import type { TierCa } from '../core/x509/index.js';
 import { exitCodeFor, formatError } from './command-language/exit-codes.js';
-import type { HostKey } from './host-key.js';
 
 export interface MediatorLimits {
   /** A connection that has not authenticated by then is closed. */

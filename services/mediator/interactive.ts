@@ -1,12 +1,12 @@
 import { createInterface, type Interface } from 'node:readline';
 import type { ServerChannel } from 'ssh2';
+import { parseCommand } from '../core/command-language/parse-command.js';
+import { splitCommandLine } from '../core/command-language/split-command-line.js';
 import { AirlockError } from '../core/errors.js';
 import type { CommandContext, CommandIo } from './command-context.js';
 import { completeCommandLine } from './command-language/complete-command-line.js';
 import { EXIT_CODES, formatError } from './command-language/exit-codes.js';
 import { formatTimeLeft } from './command-language/format-output.js';
-import { parseCommand } from './command-language/parse-command.js';
-import { splitCommandLine } from './command-language/split-command-line.js';
 import { runCommand } from './command-runner.js';
 import { commandContext } from './executor-session.js';
 import {

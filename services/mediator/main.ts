@@ -4,6 +4,7 @@ import { createLogger } from '../core/logging.js';
 import { Metrics, startOpsServer } from '../core/ops-server.js';
 import { loadPolicy } from '../core/policy/index.js';
 import { serviceMain } from '../core/service-main.js';
+import { loadOrCreateHostKey } from '../core/ssh-cert/host-key.js';
 import { startTelemetry, telemetryOptionsFromEnv } from '../core/telemetry.js';
 import {
   auditCaChanges,
@@ -14,7 +15,6 @@ import {
   watchSshTrust,
 } from '../core/tier-trust.js';
 import { loadMediatorConfig } from './config.js';
-import { loadOrCreateHostKey } from './host-key.js';
 import { createSshFrontend } from './ssh-frontend.js';
 
 /**

@@ -1,7 +1,7 @@
 import type { ServerChannel } from 'ssh2';
+import { parseCommand, requestedOutputFormat } from '../core/command-language/parse-command.js';
+import { splitCommandLine } from '../core/command-language/split-command-line.js';
 import type { CommandIo } from './command-context.js';
-import { parseCommand, requestedOutputFormat } from './command-language/parse-command.js';
-import { splitCommandLine } from './command-language/split-command-line.js';
 import { runCommand } from './command-runner.js';
 import { commandContext } from './executor-session.js';
 import { type ConnectionState, type FrontendContext, fail, finish } from './frontend-context.js';

@@ -1,4 +1,6 @@
 import { StringDecoder } from 'node:string_decoder';
+import type { Command, OutputFormat } from '../core/command-language/parse-command.js';
+import { sanitizeForTerminal } from '../core/command-language/sanitize.js';
 import { AirlockError } from '../core/errors.js';
 import type { Intent } from '../core/policy/index.js';
 import type { CallOptions } from '../core/rpc/executor-client.js';
@@ -14,8 +16,6 @@ import {
   type PodListJson,
   whoamiOf,
 } from './command-language/format-output.js';
-import type { Command, OutputFormat } from './command-language/parse-command.js';
-import { sanitizeForTerminal } from './command-language/sanitize.js';
 import { authorizeAndAudit } from './intent-audit.js';
 
 /** One kind of parsed command. */

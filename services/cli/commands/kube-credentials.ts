@@ -22,7 +22,7 @@ import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { type HttpsCallOptions, httpsCall } from '../../broker/https-client.js';
+import { type HttpsCallOptions, httpsCall } from '../../core/https/https-client.js';
 import { AirlockError, isErrorCode } from '../../core/errors.js';
 import { literalName, toPem } from '../../core/x509/certificate-input.js';
 import { type CsrKeyType, createCsr } from '../../core/x509/index.js';

@@ -19,7 +19,7 @@ import {
   errors as joseErrors,
   jwtVerify,
 } from 'jose';
-import { httpsCall } from '../../broker/https-client.js';
+import { httpsCall } from '../../core/https/https-client.js';
 import { AirlockError } from '../../core/errors.js';
 
 /** Signature algorithms accepted on ID tokens; `none` and HMAC never. */

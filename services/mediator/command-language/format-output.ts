@@ -9,9 +9,9 @@
  * surprising object never makes the command fail.
  */
 
+import { sanitizeForTerminal } from '../../core/command-language/sanitize.js';
 import type { OpenSessionResponse } from '../../core/rpc/messages.js';
 import type { Session } from '../../core/session/session.js';
-import { sanitizeForTerminal } from './sanitize.js';
 
 /** Unix milliseconds, as `Date.now()` returns. */
 export type EpochMillis = number;
