@@ -17,8 +17,8 @@ import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { type HttpsCallOptions, httpsCall } from '../../core/https/https-client.js';
 import { AirlockError, isAirlockError, isErrorCode } from '../../core/errors.js';
+import { type HttpsCallOptions, httpsCall } from '../../core/https/https-client.js';
 import { parseCertificateLine } from '../../core/ssh-cert/index.js';
 import {
   authCodeLogin,
