@@ -1,9 +1,11 @@
 import type { Readable, Writable } from 'node:stream';
 import type { Context, Tracer } from '@opentelemetry/api';
-import type { AuditEventInput, AuditTrail } from '../core/audit/types.js';
+import type { AuditEventInput, AuditTarget, AuditTrail } from '../core/audit/types.js';
+import type { PodTarget } from '../core/command-language/index.js';
 import { AirlockError } from '../core/errors.js';
 import type { Intent, Policy } from '../core/policy/index.js';
 import type { ExecutorClient } from '../core/rpc/executor-client.js';
+import type { Target } from '../core/rpc/messages.js';
 import type { Session } from '../core/session/session.js';
 
 /** The SSH channel a command runs on. */
@@ -61,6 +63,16 @@ export interface CommandAudit {
   allowed?: { action: Intent['action']; target: AuditEventInput['target'] };
   /** The failure is already recorded (a policy denial, or a recording's `exec.exited`). */
   failureRecorded: boolean;
+}
+
+/** The pod a command names as the executor's wire target (empty container: the pod's default). */
+export function wireTarget(target: PodTarget): Target {
+  return { namespace: target.namespace, pod: target.pod, container: target.container ?? '' };
+}
+
+/** The pod a command names as the target of its audit records. */
+export function podAuditTarget(target: PodTarget, resource: string, argv?: string[]): AuditTarget {
+  return { namespace: target.namespace, pod: target.pod, resource, ...(argv ? { argv } : {}) };
 }
 
 /** Any error as the `AirlockError` the user sees: unknown ones become `INTERNAL`. */

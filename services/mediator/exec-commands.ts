@@ -1,7 +1,7 @@
 import type { Command } from '../core/command-language/parse-command.js';
 import { AirlockError } from '../core/errors.js';
 import type { CallOptions } from '../core/rpc/executor-client.js';
-import type { CommandContext, CommandIo } from './command-context.js';
+import { type CommandContext, type CommandIo, podAuditTarget, wireTarget } from './command-context.js';
 import { pipeExec, recorded } from './exec-stream.js';
 import { authorizeAndAudit } from './intent-audit.js';
 
@@ -21,46 +21,24 @@ export async function runExec(
   ctx: CommandContext,
   options: CallOptions,
 ): Promise<number> {
-  const { target } = command;
   const shell = command.kind === 'shell';
   const tty = shell || command.tty;
   if (tty && !io.permitPty)
     throw new AirlockError('SHELL_NOT_ALLOWED', 'this certificate does not permit a pty (permit-pty)');
   const argv = shell ? [] : command.argv;
-  const container = target.container ?? '';
-  await authorizeAndAudit(
-    ctx,
-    {
-      action: shell ? 'shell' : 'exec',
-      namespace: target.namespace,
-      pod: target.pod,
-      container,
-      argv: shell ? undefined : argv,
-      tty,
-    },
-    { namespace: target.namespace, pod: target.pod, resource: 'pods/exec', argv },
-  );
+  const pod = wireTarget(command.target);
+  const audited = podAuditTarget(command.target, 'pods/exec', argv);
+  const action = shell ? 'shell' : 'exec';
+  await authorizeAndAudit(ctx, { action, ...pod, argv: shell ? undefined : argv, tty }, audited);
   const size = sizeOf(io);
   const tracked = tty && io.terminal !== undefined;
-  return await recorded(
-    ctx,
-    tracked ? size : null,
-    { namespace: target.namespace, pod: target.pod, resource: 'pods/exec', argv },
-    (recorder) =>
-      pipeExec(
-        ctx.client.exec(options),
-        {
-          start: {
-            target: { namespace: target.namespace, pod: target.pod, container },
-            argv,
-            tty: tracked,
-            size,
-            shell,
-          },
-        },
-        io,
-        recorder,
-      ),
+  return await recorded(ctx, tracked ? size : null, audited, (recorder) =>
+    pipeExec(
+      ctx.client.exec(options),
+      { start: { target: pod, argv, tty: tracked, size, shell } },
+      io,
+      recorder,
+    ),
   );
 }
 
@@ -71,38 +49,20 @@ export async function runDebug(
   ctx: CommandContext,
   options: CallOptions,
 ): Promise<number> {
-  const { target } = command;
-  const container = target.container ?? '';
+  const pod = wireTarget(command.target);
   await authorizeAndAudit(
     ctx,
-    { action: 'debug', namespace: target.namespace, pod: target.pod, image: command.image, container },
-    { namespace: target.namespace, pod: target.pod, resource: 'pods/ephemeralcontainers' },
+    { action: 'debug', ...pod, image: command.image },
+    podAuditTarget(command.target, 'pods/ephemeralcontainers'),
   );
   const tty = command.tty && io.terminal !== undefined;
   const size = sizeOf(io);
+  const { image, argv } = command;
   return await recorded(
     ctx,
     tty ? size : null,
-    {
-      namespace: target.namespace,
-      pod: target.pod,
-      resource: 'pods/ephemeralcontainers',
-      argv: command.argv,
-    },
+    podAuditTarget(command.target, 'pods/ephemeralcontainers', argv),
     (recorder) =>
-      pipeExec(
-        ctx.client.debug(options),
-        {
-          debug: {
-            target: { namespace: target.namespace, pod: target.pod, container },
-            image: command.image,
-            argv: command.argv,
-            tty,
-            size,
-          },
-        },
-        io,
-        recorder,
-      ),
+      pipeExec(ctx.client.debug(options), { debug: { target: pod, image, argv, tty, size } }, io, recorder),
   );
 }

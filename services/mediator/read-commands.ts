@@ -6,7 +6,7 @@ import type { Intent } from '../core/policy/index.js';
 import type { CallOptions } from '../core/rpc/executor-client.js';
 import { fromGrpcError } from '../core/rpc/grpc-errors.js';
 import { forwardChunk } from '../core/streams/backpressure.js';
-import type { CommandContext, CommandIo } from './command-context.js';
+import { type CommandContext, type CommandIo, podAuditTarget, wireTarget } from './command-context.js';
 import { EXIT_CODES } from './command-language/exit-codes.js';
 import {
   type EventListJson,
@@ -106,7 +106,7 @@ export async function runDescribe(
   await authorizeAndAudit(
     ctx,
     { action: 'get', namespace: target.namespace, resource: 'pods', pod: target.pod },
-    { namespace: target.namespace, pod: target.pod, resource: 'pods' },
+    podAuditTarget(target, 'pods'),
   );
   const pod = await ctx.client.get({ kind: 'pods', namespace: target.namespace, name: target.pod }, options);
   io.stdout.write(
@@ -124,16 +124,11 @@ export async function runLogs(
   ctx: CommandContext,
   options: CallOptions,
 ): Promise<number> {
-  const { target } = command;
-  const container = target.container ?? '';
-  await authorizeAndAudit(
-    ctx,
-    { action: 'logs', namespace: target.namespace, pod: target.pod, container },
-    { namespace: target.namespace, pod: target.pod, resource: 'pods/log' },
-  );
+  const pod = wireTarget(command.target);
+  await authorizeAndAudit(ctx, { action: 'logs', ...pod }, podAuditTarget(command.target, 'pods/log'));
   const call = ctx.client.logs(
     {
-      target: { namespace: target.namespace, pod: target.pod, container },
+      target: pod,
       follow: command.follow,
       since_seconds: command.sinceSeconds ?? 0,
       tail_lines: command.tailLines ?? -1,

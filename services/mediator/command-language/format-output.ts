@@ -10,7 +10,6 @@
  */
 
 import { sanitizeForTerminal } from '../../core/command-language/sanitize.js';
-import type { OpenSessionResponse } from '../../core/rpc/messages.js';
 import type { Session } from '../../core/session/session.js';
 
 /** Unix milliseconds, as `Date.now()` returns. */
@@ -66,18 +65,24 @@ export interface EventListJson {
 }
 
 /**
- * What `whoami` shows: the executor's OpenSessionResponse, and from the
+ * What `whoami` shows, in the field names of the executor's OpenSession
+ * answer (what `whoami -o json` has always printed), and from the
  * certificate's scope the runbook (if any) and the container patterns
  * (absent: every container).
  */
-export type WhoamiJson = Pick<
-  OpenSessionResponse,
-  'user' | 'groups' | 'profile' | 'cluster' | 'namespace' | 'pod_patterns' | 'expires_at_ms'
-> &
-  Partial<Pick<OpenSessionResponse, 'session_id' | 'request_id'>> & {
-    runbook?: { name: string; steps_digest: string };
-    container_patterns?: string[];
-  };
+export interface WhoamiJson {
+  session_id?: string;
+  user: string;
+  groups: string[];
+  profile: string;
+  cluster: string;
+  namespace: string;
+  pod_patterns: string[];
+  expires_at_ms: number;
+  request_id?: string;
+  runbook?: { name: string; steps_digest: string };
+  container_patterns?: string[];
+}
 
 /**
  * `whoami -o json`: the session in the wire's field names (what `whoami`
