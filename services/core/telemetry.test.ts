@@ -9,6 +9,7 @@ import {
   startTelemetry,
   type Telemetry,
   telemetryOptionsFromEnv,
+  traceIdOf,
   traceIdsOf,
   traceparentOf,
   withTraceIds,
@@ -73,6 +74,12 @@ describe('telemetry', () => {
     ['an all-zero span id', `00-${TRACE_ID}-${'0'.repeat(16)}-01`],
   ])('ignores a traceparent that is %s: the base context comes back unchanged', (_what, header) => {
     expect(contextFromTraceparent(header)).toBe(ROOT_CONTEXT);
+  });
+
+  it('reads the trace id out of a traceparent, and none out of a malformed one', () => {
+    expect(traceIdOf(`00-${TRACE_ID}-${SPAN_ID}-01`)).toBe(TRACE_ID);
+    expect(traceIdOf('not-a-traceparent')).toBeUndefined();
+    expect(traceIdOf(`00-${TRACE_ID.toUpperCase()}-${SPAN_ID}-01`)).toBeUndefined();
   });
 
   it('has no traceparent and no ids for a span without valid ids', () => {

@@ -124,6 +124,14 @@ export function traceparentOf(span: Span): string | undefined {
 }
 
 /**
+ * The trace id a W3C `traceparent` carries (what audit records join on), or
+ * undefined when the header is not a valid version-00 traceparent.
+ */
+export function traceIdOf(traceparent: string): string | undefined {
+  return TRACEPARENT.exec(traceparent.trim())?.[2];
+}
+
+/**
  * A context whose parent is the remote span a `traceparent` header names,
  * on top of `base` (default: the root context). A missing or invalid header
  * (wrong shape, version ff, all-zero ids) yields `base` unchanged, so the

@@ -6,13 +6,13 @@ import type { Tracer } from '@opentelemetry/api';
 import { InMemoryAuditTrail } from '../../services/core/audit/index.js';
 import { createLogger, type LogLevel } from '../../services/core/logging.js';
 import type { Policy } from '../../services/core/policy/index.js';
+import { loadOrCreateHostKey } from '../../services/core/ssh-cert/host-key.js';
 import {
   type AirlockScope,
   parsePublicKeyLine,
   type SshPrivateKey,
   signUserCertificate,
 } from '../../services/core/ssh-cert/index.js';
-import { loadOrCreateHostKey } from '../../services/mediator/host-key.js';
 import {
   createSshFrontend,
   DEFAULT_LIMITS,

@@ -1,8 +1,8 @@
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { httpsCall } from '../../broker/https-client.js';
 import { AirlockError } from '../../core/errors.js';
+import { httpsCall } from '../../core/https/https-client.js';
 import { repoRoot } from '../../core/repo-root.js';
 import { ignoreStdioWriteErrors } from '../../core/stdio-guard.js';
 import { deleteCreatedObjects, readLedger } from '../dev/dev-cluster-target.js';

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
-import type { PolicyCommandIo } from './policy.js';
+import type { PolicyCommandIo } from './policy-command-io.js';
 import { registerPolicyCommands } from './policy.js';
 import { toYamlDocuments } from './policy-rbac.js';
 
