@@ -115,7 +115,7 @@ export async function benchBroker(log: (line: string) => void = () => {}): Promi
       certificate_concurrent: { certs_per_s: concurrentRate, in_flight: PLAN.inFlight },
       broker_certs_per_s: concurrentRate,
       request_create_p50_ms: request_create_ms.p50,
-      store_bytes: readFileSync(env.config.storeFile).length,
+      store_bytes: readFileSync(env.config.store?.sqlite?.path ?? '').length,
     };
   } finally {
     await env.stop();

@@ -114,7 +114,7 @@ describe('broker ops endpoint (its own port): /healthz, /readyz, /metrics', () =
     const storeDir = join(env.dir, 'store');
     mkdirSync(storeDir);
     await env.stopBroker();
-    env.config.storeFile = join(storeDir, 'requests.json');
+    env.config.store = { sqlite: { path: join(storeDir, 'requests.db') }, retentionDays: 90 };
     await env.restartBroker();
     expect((await ops('/readyz')).status).toBe(200);
     rmSync(storeDir, { recursive: true });

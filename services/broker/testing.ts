@@ -88,6 +88,8 @@ export interface BrokerTestEnvOptions {
   readonly deviceFlow?: boolean;
   /** Replaces fields of config `oidc` (default: preferred_username, pass-through groups). */
   readonly oidc?: Partial<BrokerConfig['oidc']>;
+  /** Config `store`; default SQLite in the environment's directory. */
+  readonly store?: BrokerConfig['store'];
   /** Config `webhook`; default none. */
   readonly webhook?: BrokerConfig['webhook'];
   /** Config `revocationConfigMap` and the client it publishes with; default none. */
@@ -135,7 +137,7 @@ export async function startBrokerTestEnv(options: BrokerTestEnvOptions = {}): Pr
     },
     policyFile,
     sshCaKeyFile,
-    storeFile: join(dir, 'requests.json'),
+    store: options.store ?? { sqlite: { path: join(dir, 'requests.db') }, retentionDays: 90 },
     denyListFile: join(dir, 'deny-list.json'),
     revocationKrlFile: join(dir, 'revoked.krl'),
     audit: { path: join(dir, 'audit.jsonl'), signingKeyFile: auditKeyFile, checkpointEvery: 100 },

@@ -105,7 +105,8 @@ export async function migrate(
     }
     for (let version = from; version < target; version++) {
       const step = MIGRATIONS[version];
-      if (!step) throw new AirlockError('INTERNAL', `no migration of the request store from schema ${version}`);
+      if (!step)
+        throw new AirlockError('INTERNAL', `no migration of the request store from schema ${version}`);
       await tx.exec(step.ddl);
       await step.data?.(tx);
       await tx.run('INSERT INTO airlock_schema_migrations (version, applied_at) VALUES ($1, $2)', [

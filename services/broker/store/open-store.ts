@@ -77,7 +77,9 @@ export async function openRequestStore(
     const { from, to } = await migrate(driver, now);
     const store = createSqlRequestStore(driver);
     const imported =
-      config.importJsonFile === undefined ? 0 : await importJsonStore(driver, store, config.importJsonFile, now);
+      config.importJsonFile === undefined
+        ? 0
+        : await importJsonStore(driver, store, config.importJsonFile, now);
     return { store, description: driver.description, migratedFrom: from, schemaVersion: to, imported };
   } catch (error) {
     await driver.close().catch(() => {});

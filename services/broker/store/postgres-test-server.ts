@@ -106,9 +106,7 @@ rm -rf "${dir}"
   const child = spawn(
     'sh',
     [script, String(process.pid), ...(user ? ['setpriv'] : [postgres])].concat(
-      user
-        ? [`--reuid=${user.uid}`, `--regid=${user.gid}`, '--clear-groups', postgres, ...args]
-        : args,
+      user ? [`--reuid=${user.uid}`, `--regid=${user.gid}`, '--clear-groups', postgres, ...args] : args,
     ),
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );

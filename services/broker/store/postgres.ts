@@ -52,7 +52,10 @@ function redactIn(text: string, url: string): string {
 function connectionString(url: string): string {
   const parsed = new URL(url);
   if (!/^postgres(ql)?:$/.test(parsed.protocol)) {
-    throw new AirlockError('CONFIG_INVALID', `store.postgres url must be postgres://…, not ${parsed.protocol}`);
+    throw new AirlockError(
+      'CONFIG_INVALID',
+      `store.postgres url must be postgres://…, not ${parsed.protocol}`,
+    );
   }
   for (const key of parsed.searchParams.keys()) {
     if (key.startsWith('ssl')) {
@@ -169,6 +172,9 @@ export async function openPostgresDriver(
           : undefined;
         client.release(unlocked);
       }
+    },
+    async ping() {
+      await driver.query('SELECT 1 AS ok');
     },
     async close() {
       await pool.end();

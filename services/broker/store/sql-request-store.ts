@@ -106,7 +106,10 @@ async function write(
       [...columns(next), next.id, revision],
     );
     if (changed !== 1) {
-      throw new AirlockError('STORE_UNAVAILABLE', `request ${next.id} changed concurrently; nothing was stored`);
+      throw new AirlockError(
+        'STORE_UNAVAILABLE',
+        `request ${next.id} changed concurrently; nothing was stored`,
+      );
     }
   }
   for (let position = known.length; position < next.approvals.length; position++) {
@@ -174,7 +177,7 @@ export function createSqlRequestStore(driver: SqlDriver): RequestStore {
     exclusive: (name, work) => driver.tryExclusive(name, work),
     async healthy() {
       try {
-        await driver.query('SELECT 1 AS ok');
+        await driver.ping();
         return true;
       } catch {
         return false;

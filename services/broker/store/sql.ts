@@ -37,6 +37,8 @@ export interface SqlDriver extends SqlExecutor {
    * database; resolves false without running it when another holds it.
    */
   tryExclusive(name: string, work: () => Promise<void>): Promise<boolean>;
+  /** Readiness: throws when the database cannot be used now. */
+  ping(): Promise<void>;
   close(): Promise<void>;
 }
 

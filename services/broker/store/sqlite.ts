@@ -8,7 +8,7 @@
  * a time through a queue. For one broker replica (`airlock dev up`, a
  * single-replica install); two or more need PostgreSQL.
  */
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, openSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync, type SQLInputValue } from 'node:sqlite';
 import { AirlockError } from '../../core/errors.js';
@@ -89,6 +89,13 @@ export async function openSqliteDriver(path: string): Promise<SqlDriver> {
           if (db.isTransaction) db.exec('ROLLBACK');
           throw error;
         }
+      }),
+    // The file must still be where it was opened (a volume unmounted or removed is not ready).
+    ping: () =>
+      serially(async () => {
+        open();
+        statSync(path);
+        db.prepare('SELECT 1').get();
       }),
     // One process per SQLite file: there is no one else to exclude.
     async tryExclusive(_name, work) {

@@ -37,7 +37,10 @@ const nonEmpty = { type: 'string', minLength: 1 } as const;
 export const storeConfigSchema = {
   type: 'object',
   additionalProperties: false,
-  oneOf: [{ required: ['sqlite'] }, { required: ['postgres'] }],
+  oneOf: [
+    { required: ['sqlite'], properties: { sqlite: { type: 'object' } } },
+    { required: ['postgres'], properties: { postgres: { type: 'object' } } },
+  ],
   properties: {
     sqlite: {
       type: 'object',
@@ -48,7 +51,10 @@ export const storeConfigSchema = {
     postgres: {
       type: 'object',
       additionalProperties: false,
-      oneOf: [{ required: ['url'] }, { required: ['urlFile'] }],
+      oneOf: [
+        { required: ['url'], properties: { url: { type: 'string' } } },
+        { required: ['urlFile'], properties: { urlFile: { type: 'string' } } },
+      ],
       properties: {
         url: { type: 'string', pattern: '^postgres(ql)?://' },
         urlFile: nonEmpty,
