@@ -27,6 +27,12 @@ afterAll(async () => {
 });
 
 describe('broker ops endpoint (its own port): /healthz, /readyz, /metrics', () => {
+  it('runs on the store the project chose (SQLite, or PostgreSQL in broker-postgres) and says so', () => {
+    const expected =
+      process.env.AIRLOCK_TEST_STORE === 'postgres' ? 'request store postgres://' : 'requests.db at schema';
+    expect(env.logs).toContainEqual(expect.objectContaining({ message: expect.stringContaining(expected) }));
+  });
+
   it('counts request transitions, decisions, certificates, auth failures and HTTP latency, scraped from the real endpoint', async () => {
     expect(env.opsPort).toBeGreaterThan(0);
     expect(await (await ops('/healthz')).text()).toBe('ok\n');
