@@ -67,7 +67,12 @@ function serverUser(): { uid: number; gid: number } | undefined {
 }
 
 /** Starts a server. Throws (with what to install) when PostgreSQL is missing. */
-export async function startPostgresTestServer(): Promise<PostgresTestServer> {
+export async function startPostgresTestServer(
+  options: {
+    /** Keep PostgreSQL's fsync and synchronous commit (benchmarks); default off (tests: faster, nothing to keep). */
+    durable?: boolean;
+  } = {},
+): Promise<PostgresTestServer> {
   const bin = postgresBinDir();
   if (bin === undefined) {
     throw new Error('PostgreSQL is not installed: apt-get install postgresql (or set AIRLOCK_PG_BIN)');
@@ -83,8 +88,9 @@ export async function startPostgresTestServer(): Promise<PostgresTestServer> {
     { ...as, stdio: 'pipe' },
   );
   const port = await freePort();
-  const args = ['-D', data, '-h', '127.0.0.1', '-p', String(port), '-k', dir, '-c', 'fsync=off'];
-  args.push('-c', 'max_connections=200', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off');
+  const args = ['-D', data, '-h', '127.0.0.1', '-p', String(port), '-k', dir, '-c', 'max_connections=200'];
+  if (!options.durable)
+    args.push('-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off');
   const script = join(dir, 'watchdog.sh');
   // $1: the test process; the server is the watchdog's child. Either ending ends the other.
   writeFileSync(
