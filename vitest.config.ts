@@ -29,6 +29,7 @@ export default defineConfig({
             'services/broker/broker-ops.test.ts',
             'services/broker/krl-file.test.ts',
             'services/broker/webhook-notifier.test.ts',
+            'services/broker/retention.test.ts',
           ],
           globalSetup: ['test/setup/postgres-global-setup.ts'],
           env: { AIRLOCK_TEST_STORE: 'postgres' },

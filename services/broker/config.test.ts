@@ -8,6 +8,7 @@ import { brokerConfigWarnings, loadBrokerConfig, usernameVerifiedClaim } from '.
 import { createFileDenyList } from './deny-list.js';
 import { loadSshCaKey } from './main.js';
 import { migrateStoreDocument } from './request-store.js';
+import { effectiveStoreConfig } from './store/store-config.js';
 
 let dir: string;
 const tmp = () => {
@@ -164,6 +165,49 @@ describe('broker configuration', () => {
         detail: '(root): needs exactly one of: sshCaDir | sshCaKeyFile',
       }),
     );
+  });
+
+  it('takes store (sqlite or postgres, paths resolved, defaults filled) or the legacy storeFile, not both or neither', () => {
+    const d = tmp();
+    const load = (config: object) => {
+      writeFileSync(join(d, 'broker.json'), JSON.stringify(config));
+      return loadBrokerConfig(join(d, 'broker.json'));
+    };
+    const { storeFile: _legacy, ...noStore } = valid();
+    expect(load({ ...noStore, store: { sqlite: { path: 'requests.db' } } }).store).toEqual({
+      sqlite: { path: join(d, 'requests.db') },
+      retentionDays: 90,
+    });
+    expect(
+      load({ ...noStore, store: { postgres: { urlFile: 'db/url', caFile: 'db/ca.crt' }, retentionDays: 7 } })
+        .store,
+    ).toEqual({
+      postgres: {
+        urlFile: join(d, 'db/url'),
+        caFile: join(d, 'db/ca.crt'),
+        tls: 'verify',
+        poolSize: 10,
+        connectTimeoutSeconds: 5,
+      },
+      retentionDays: 7,
+    });
+    expect(effectiveStoreConfig(load(valid()))).toEqual({
+      sqlite: { path: join(d, 'requests.db') },
+      importJsonFile: join(d, 'requests.json'),
+      retentionDays: 90,
+    });
+    for (const bad of [
+      noStore,
+      { ...valid(), store: { sqlite: { path: 'x.db' } } },
+      { ...noStore, store: { sqlite: { path: 'x.db' }, postgres: { url: 'postgres://h/db' } } },
+      { ...noStore, store: { postgres: { url: 'mysql://h/db' } } },
+      { ...noStore, store: { postgres: { url: 'postgres://h/db', urlFile: 'u' } } },
+      { ...noStore, store: { postgres: { url: 'postgres://h/db', tls: 'prefer' } } },
+    ]) {
+      expect(() => load(bad), JSON.stringify(bad.store)).toThrow(
+        expect.objectContaining({ code: 'CONFIG_INVALID' }),
+      );
+    }
   });
 
   it('refuses an SSH CA key readable by group or others', async () => {
