@@ -30,7 +30,6 @@ import { type AbResult, benchAb } from './ab.bench.js';
 import { benchAudit } from './audit.bench.js';
 import { startBenchStack, startTierPair } from './bench-stack.js';
 import type { BrokerBenchResult } from './broker.bench.js';
-import type { StoreBenchResult } from './store.bench.js';
 import {
   benchAuditSessions,
   benchExecLatency,
@@ -44,6 +43,7 @@ import {
 import { machineInfo } from './machine.js';
 import { benchPhases, type PhaseResult } from './phases.bench.js';
 import { type DetailRow, goals, type Headline, renderMarkdown } from './report.js';
+import type { StoreBenchResult } from './store.bench.js';
 
 const QUICK = process.env.AIRLOCK_BENCH_QUICK === '1';
 const MIB = 1024 * 1024;

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -204,7 +204,7 @@ describe('broker configuration', () => {
       { ...noStore, store: { postgres: { url: 'postgres://h/db', urlFile: 'u' } } },
       { ...noStore, store: { postgres: { url: 'postgres://h/db', tls: 'prefer' } } },
     ]) {
-      expect(() => load(bad), JSON.stringify(bad.store)).toThrow(
+      expect(() => load(bad), JSON.stringify(bad)).toThrow(
         expect.objectContaining({ code: 'CONFIG_INVALID' }),
       );
     }

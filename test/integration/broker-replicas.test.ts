@@ -12,7 +12,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AccessRequest, RequestStore } from '../../services/broker/request-store.js';
+import type { RequestStore } from '../../services/broker/request-store.js';
 import { openRequestStore } from '../../services/broker/store/open-store.js';
 import {
   type PostgresTestServer,
@@ -90,7 +90,9 @@ beforeAll(async () => {
   policy.profiles['oncall-debug'].approval.manual.count = 2;
   const policyFile = join(env.dir, 'policy-two-approvers.json');
   writeFileSync(policyFile, JSON.stringify(policy));
-  const replicas = ['a', 'b'].map((name) => startBrokerReplica(env, name, { policyFile, expirySweepSeconds: 1 }));
+  const replicas = ['a', 'b'].map((name) =>
+    startBrokerReplica(env, name, { policyFile, expirySweepSeconds: 1 }),
+  );
   a = await replicas[0]!;
   b = await replicas[1]!;
   tokens.alice = await env.provider.mintIdToken('alice');

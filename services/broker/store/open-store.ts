@@ -40,12 +40,7 @@ export async function openDriver(
 }
 
 /** Imports `path` once (see the module comment); returns how many requests. */
-export async function importJsonStore(
-  driver: SqlDriver,
-  store: RequestStore,
-  path: string,
-  now: Date,
-): Promise<number> {
+export async function importJsonStore(driver: SqlDriver, path: string, now: Date): Promise<number> {
   const file = await readJsonStoreFile(path);
   if (file === undefined) return 0;
   const done = await driver.query('SELECT value FROM airlock_store_meta WHERE key = $1', [IMPORT_KEY]);
@@ -77,9 +72,7 @@ export async function openRequestStore(
     const { from, to } = await migrate(driver, now);
     const store = createSqlRequestStore(driver);
     const imported =
-      config.importJsonFile === undefined
-        ? 0
-        : await importJsonStore(driver, store, config.importJsonFile, now);
+      config.importJsonFile === undefined ? 0 : await importJsonStore(driver, config.importJsonFile, now);
     return { store, description: driver.description, migratedFrom: from, schemaVersion: to, imported };
   } catch (error) {
     await driver.close().catch(() => {});

@@ -67,12 +67,19 @@ export async function openSqliteDriver(path: string): Promise<SqlDriver> {
   function open(): void {
     if (closed) throw new AirlockError('STORE_UNAVAILABLE', `request store ${path} is closed`);
   }
+  /** A statement on its own, in turn with transactions. */
+  function alone<T>(work: () => Promise<T>): Promise<T> {
+    return serially(async () => {
+      open();
+      return work();
+    });
+  }
   return {
     dialect: 'sqlite',
     description: path,
-    query: (sql, params) => serially(async () => (open(), direct.query(sql, params))),
-    run: (sql, params) => serially(async () => (open(), direct.run(sql, params))),
-    exec: (sql) => serially(async () => (open(), direct.exec(sql))),
+    query: (sql, params) => alone(() => direct.query(sql, params)),
+    run: (sql, params) => alone(() => direct.run(sql, params)),
+    exec: (sql) => alone(() => direct.exec(sql)),
     transaction: (work) =>
       serially(async () => {
         open();
