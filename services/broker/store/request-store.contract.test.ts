@@ -174,6 +174,17 @@ describe.each(kinds)('RequestStore contract: %s', (kind) => {
   });
 });
 
+describe.each(['sqlite', 'postgres'] as const)('a closed or unusable %s store', (kind) => {
+  it('answers STORE_UNAVAILABLE and is not healthy', async () => {
+    const { store } = await openRequestStore(await freshConfig(kind), new Date());
+    await store.put(sample('req-1'));
+    await store.close();
+    expect(await store.healthy()).toBe(false);
+    await expect(store.get('req-1')).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' });
+    await expect(store.put(sample('req-2'))).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' });
+  });
+});
+
 // Two processes on one SQLite file are not supported (one replica; node:sqlite would block on the lock).
 describe.each(['postgres'] as const)('two brokers on one %s database', (kind) => {
   it('never both move a request out of pending: exactly one of two racing approvals wins', async () => {

@@ -49,7 +49,8 @@ export async function openSqliteDriver(path: string): Promise<SqlDriver> {
       try {
         return Number(db.prepare(toSqlite(sql)).run(...(params as SQLInputValue[])).changes);
       } catch (error) {
-        if ((error as { errcode?: number }).errcode !== undefined) throw error; // constraint: the caller maps it
+        // A constraint (SQLITE_CONSTRAINT, 19, and its extended codes) is the caller's to map; the rest is the store's.
+        if (((error as { errcode?: number }).errcode ?? 0) % 256 === 19) throw error;
         throw unavailable(path, error);
       }
     },
