@@ -26,7 +26,7 @@ import {
   sha256Fingerprint,
   signUserCertificate,
 } from '../core/ssh-cert/index.js';
-import type { DenyListWriter } from './deny-list.js';
+import type { DenyListWriter, RevocationEntry } from './deny-list.js';
 import type { Identity } from './identity.js';
 import {
   checkKubeCsrSubject,
@@ -685,19 +685,9 @@ export function createAccessBroker(deps: AccessBrokerDeps): AccessBroker {
             `request ${id} is ${request.status}; only approved access can be revoked`,
           );
         }
-        const keyId = certificateKeyId(request.id, request.requester.user);
-        const serial = request.certificate === undefined ? undefined : BigInt(request.certificate.serial);
-        // The KRL scopes the serial to the CA that signed this certificate (not necessarily today's signer).
-        const caKey =
-          request.certificate === undefined
-            ? undefined
-            : parseCertificateLine(request.certificate.line).certificate.signatureKey.blob;
+        const { keyId, serial, ...rest } = revocationEntryOf(request);
         // The deny list first: once the record says revoked, the certificate must already be refused.
-        await deps.denyList.revoke({
-          keyId,
-          ...(serial === undefined ? {} : { serial }),
-          ...(caKey === undefined ? {} : { caKey }),
-        });
+        await deps.denyList.revoke({ keyId, serial, ...rest });
         const updated: AccessRequest = {
           ...request,
           status: 'revoked',
@@ -833,4 +823,16 @@ export function createAccessBroker(deps: AccessBrokerDeps): AccessBroker {
 /** The key id of a session certificate (what `ssh-keygen -L` and sshd logs show): `airlock:<request-id>:<user>`. */
 export function certificateKeyId(requestId: string, user: string): string {
   return `airlock:${requestId}:${user}`;
+}
+
+/** What revoking `request` adds to the revocation lists: its key id, and its certificate's serial and CA. */
+export function revocationEntryOf(request: AccessRequest): RevocationEntry & { keyId: string } {
+  const keyId = certificateKeyId(request.id, request.requester.user);
+  if (request.certificate === undefined) return { keyId };
+  return {
+    keyId,
+    serial: BigInt(request.certificate.serial),
+    // The KRL scopes the serial to the CA that signed this certificate (not necessarily today's signer).
+    caKey: parseCertificateLine(request.certificate.line).certificate.signatureKey.blob,
+  };
 }

@@ -46,6 +46,7 @@ import {
 } from './identity.js';
 import { createFileKrl } from './krl-file.js';
 import { createKubeCsrSigner, type KubeCsrSigner } from './kube-csr-signer.js';
+import { createRevocationCatchUp } from './revocation-catch-up.js';
 import {
   type ConfigMapApi,
   createRevocationConfigMapPublisher,
@@ -337,6 +338,11 @@ export async function startBroker(
     config.listen.port,
   );
   publisher?.start();
+  const revocationCatchUp = createRevocationCatchUp({
+    store,
+    lists: localRevocations,
+    onAdded: () => void publisher?.request(),
+  });
   // One replica at a time (PostgreSQL advisory lock, docs/broker.md "Request store"); lazy expiry on
   // every read covers the others. Retention: the audit trail keeps what is pruned here.
   const retentionMs = storeConfig.retentionDays * 86_400_000;
@@ -347,6 +353,7 @@ export async function startBroker(
         const now = clock();
         const pruned = await store.prune(new Date(now.getTime() - retentionMs), now);
         if (pruned > 0) log({ level: 'info', message: `pruned ${pruned} requests past retention` });
+        await revocationCatchUp.run();
       })
       .catch((error: unknown) => log({ level: 'error', message: 'expiry sweep failed', err: error }));
   }, config.expirySweepSeconds * 1000);
