@@ -1,7 +1,8 @@
 import { defineConfig } from 'vitest/config';
 
 /**
- * Five projects: `unit` tests sit beside the code and need nothing running;
+ * Six projects: `unit` tests sit beside the code and need nothing running
+ * (`broker-postgres` runs the broker's again on a PostgreSQL server it starts);
  * `fuzz` runs the fuzz targets of fuzz/ with a short seed (`npm run fuzz`
  * runs them long, see fuzz/fuzz-runs.ts and docs/reliability.md);
  * `integration`, `e2e` and `adversarial` (attacks and fault injection, see
@@ -17,6 +18,23 @@ export default defineConfig({
           name: 'unit',
           include: ['services/**/*.test.ts'],
           testTimeout: 20_000,
+        },
+      },
+      {
+        // The broker tests again, on PostgreSQL instead of SQLite (a real server, started by the setup).
+        test: {
+          name: 'broker-postgres',
+          include: [
+            'services/broker/broker.test.ts',
+            'services/broker/broker-ops.test.ts',
+            'services/broker/krl-file.test.ts',
+            'services/broker/webhook-notifier.test.ts',
+            'services/broker/retention.test.ts',
+          ],
+          globalSetup: ['test/setup/postgres-global-setup.ts'],
+          env: { AIRLOCK_TEST_STORE: 'postgres' },
+          testTimeout: 30_000,
+          hookTimeout: 60_000,
         },
       },
       {

@@ -394,7 +394,7 @@ describe('broker: machine identities by TokenReview', () => {
 });
 
 describe('broker: durability and audit', () => {
-  it('keeps requests across a restart (file store) and the audit trail verifies', async () => {
+  it('keeps requests across a restart (its store) and the audit trail verifies', async () => {
     const alice = await token('alice');
     const created = await env.call('POST', '/v1/requests', alice, manualRequest());
     await env.stopBroker();

@@ -147,6 +147,8 @@ export const SYSTEM_CODES = [
   'CSR_APPROVAL_REFUSED',
   /** CSR approval webhook: the AdmissionReview is malformed or not for `certificatesigningrequests/approval`. */
   'ADMISSION_REVIEW_INVALID',
+  /** Broker: the request store (SQLite file or PostgreSQL server) cannot be reached or refused the operation; nothing was changed. */
+  'STORE_UNAVAILABLE',
 ] as const;
 
 /**

@@ -634,7 +634,7 @@ async function startGateway(
           policyFile: policyPath,
           // The broker is the SSH user CA keys' only user; the tiers read the public keys.
           sshCaDir: caDirs['ssh-user'],
-          storeFile: join(stateDir, 'broker', 'requests.json'),
+          store: { sqlite: { path: join(stateDir, 'broker', 'requests.db') }, retentionDays: 90 },
           denyListFile: denyListPath,
           revocationKrlFile: krlPath,
           audit: {

@@ -93,6 +93,7 @@ const EXPECTED: Readonly<Record<string, number>> = {
   DEV_CLUSTER_UNREACHABLE: 70,
   CSR_APPROVAL_REFUSED: 70,
   ADMISSION_REVIEW_INVALID: 70,
+  STORE_UNAVAILABLE: 70,
 };
 
 const CATALOGUE: readonly ErrorCode[] = [...CERT_CODES, ...POLICY_CODES, ...SYSTEM_CODES];
