@@ -15,6 +15,7 @@ import {
   startDevStackOnCluster,
 } from '../dev/dev-stack.js';
 import { startCluster } from '../dev/hermetic-cluster.js';
+import { registerDevImagesCommand } from './dev-images.js';
 
 /**
  * Runs a cluster in the foreground until SIGINT or SIGTERM, then stops every
@@ -308,6 +309,8 @@ export function registerDevCommands(program: Command): void {
         ...(opts.node !== undefined ? { node: opts.node } : {}),
       });
     });
+
+  registerDevImagesCommand(dev);
 
   dev
     .command('down')
