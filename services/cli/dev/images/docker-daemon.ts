@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -31,6 +31,8 @@ export async function startDockerDaemon(dataRoot: string, logPath: string): Prom
     }
   }
   mkdirSync(dataRoot, { recursive: true, mode: 0o700 });
+  // dockerd's containerd makes /run/containerd/s for its shims' sockets: removed again if it made it.
+  const createdDirs = ['/run/containerd/s', '/run/containerd'].filter((dir) => !existsSync(dir));
   // A short path: the socket's path must fit in a sockaddr_un.
   const execRoot = mkdtempSync(join(tmpdir(), 'airlock-dockerd-'));
   const socket = join(execRoot, 'docker.sock');
@@ -59,6 +61,13 @@ export async function startDockerDaemon(dataRoot: string, logPath: string): Prom
     unmountBelow(execRoot);
     unmountBelow(dataRoot);
     rmSync(execRoot, { recursive: true, force: true });
+    for (const dir of createdDirs) {
+      try {
+        rmdirSync(dir);
+      } catch {
+        // Not empty: in use by another containerd.
+      }
+    }
   };
   const crashed = group.watchForCrash();
   crashed.catch(() => {});
