@@ -23,7 +23,9 @@ const CONTEXT_FILES = [
   'tsconfig.build.json',
   '.dockerignore',
 ];
-const CONTEXT_DIRS = ['services', 'bench', 'proto'];
+const CONTEXT_DIRS = ['services', 'proto'];
+/** Left out of the context (.dockerignore): the CLI and its dev tooling are not in the images. */
+const EXCLUDED_DIRS = [join('services', 'cli')];
 
 export interface BuiltImage {
   name: AppImage;
@@ -49,7 +51,7 @@ function listFiles(dir: string, root: string): string[] {
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     const path = join(dir, entry.name);
     if (entry.isDirectory()) {
-      if (relative(root, path) !== join('bench', 'results')) found.push(...listFiles(path, root));
+      if (!EXCLUDED_DIRS.includes(relative(root, path))) found.push(...listFiles(path, root));
     } else if (!entry.name.endsWith('.test.ts')) found.push(relative(root, path));
   }
   return found;
