@@ -21,6 +21,8 @@ export const TOUCHED_SYSCTLS = [
   'net.ipv4.conf.all.route_localnet',
   'net.ipv4.ip_forward',
   'net.ipv6.conf.all.forwarding',
+  'net.bridge.bridge-nf-call-iptables',
+  'net.bridge.bridge-nf-call-ip6tables',
 ];
 
 const sysctlPath = (name: string) => join('/proc/sys', ...name.split('.'));
