@@ -12,6 +12,7 @@ import { freePort, run } from './pods-support.js';
 
 const airlock = join(import.meta.dirname, '..', '..', 'bin', 'airlock.js');
 const NS = 'airlock-system';
+const EXECUTOR_LABEL = 'app.kubernetes.io/name=airlock-executor';
 
 /**
  * The gateway as the pods of deploy/overlays/dev on the hermetic cluster's
@@ -157,6 +158,10 @@ describe('airlock as real pods (deploy/overlays/dev)', () => {
 
   it('executor pod killed: the mediator answers EXECUTOR_UNAVAILABLE at once, serves again once the new pod is ready, and loses no audit record', async () => {
     const mediatorBefore = await tierTrail('mediator');
+    const killedPods = (await kubectl('get', 'pods', '-n', NS, '-l', EXECUTOR_LABEL, '-o', 'name')).stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((name) => name.replace('pod/', ''));
     const killed = await kubectl(
       'delete',
       'pod',
@@ -176,13 +181,35 @@ describe('airlock as real pods (deploy/overlays/dev)', () => {
     expect(during.code).toBe(69);
     expect(during.stderr).toContain('EXECUTOR_UNAVAILABLE');
     const started = Date.now();
+    const newPodReady = (async () => {
+      while (Date.now() - started < 180_000) {
+        const pods = JSON.parse(
+          (await kubectl('get', 'pods', '-n', NS, '-l', EXECUTOR_LABEL, '-o', 'json')).stdout,
+        ) as {
+          items: {
+            metadata: { name: string };
+            status?: { conditions?: { type: string; status: string }[] };
+          }[];
+        };
+        const ready = pods.items.some(
+          (p) =>
+            !killedPods.includes(p.metadata.name) &&
+            p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
+        );
+        if (ready) return Date.now() - started;
+        await sleep(500);
+      }
+      return -1;
+    })();
     let after = during;
     while (Date.now() - started < 180_000) {
       after = await ssh('airlock', 'exec', 'payments/payments-api-0', '--', 'ls', '-la', '/app');
       if (after.code === 0) break;
       await sleep(1_000);
     }
-    process.stderr.write(`[pods] served again ${Date.now() - started} ms after the kill\n`);
+    process.stderr.write(
+      `[pods] new executor pod Ready ${await newPodReady} ms, served again ${Date.now() - started} ms after the kill\n`,
+    );
     expect(after.code).toBe(0);
     // The mediator pod lived on: every record it had before the kill is still there, in order, and the trail still verifies.
     const trail = await tierTrail('mediator');
