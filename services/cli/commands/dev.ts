@@ -368,7 +368,7 @@ export function registerDevCommands(program: Command): void {
   dev.action(() => {
     throw new AirlockError(
       'USAGE',
-      'choose a subcommand: airlock dev cluster | up | down | approve-login (see --help)',
+      'choose a subcommand: airlock dev cluster | up | down | approve-login | images (see --help)',
     );
   });
 }
