@@ -9,11 +9,16 @@ export interface Ran {
   ms: number;
 }
 
-/** Runs a command to its end (no shell), with its output and how long it took. */
-export function run(command: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<Ran> {
+/** Runs a command to its end (no shell), with its output and how long it took; killed after `timeoutMs`. */
+export function run(
+  command: string,
+  args: string[],
+  env: NodeJS.ProcessEnv = process.env,
+  timeoutMs = 120_000,
+): Promise<Ran> {
   const started = Date.now();
   return new Promise((resolve) => {
-    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env, timeout: timeoutMs });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => {

@@ -100,68 +100,7 @@ export async function ensureAppImages(progress: (line: string) => void): Promise
     const docker = await startDockerDaemon(join(cache, 'docker'), join(cache, 'dockerd.log'));
     try {
       const base = await ensureBaseImage(docker.env, cache, logPath, progress);
-      for (const image of todo) {
-        const started = Date.now();
-        const ref = `${image.name}:${DEV_TAG}`;
-        await runLogged(
-          'docker',
-          [
-            'build',
-            '--network=host',
-            '-f',
-            image.dockerfile,
-            '--build-arg',
-            `BASE_IMAGE=${base}`,
-            '--build-arg',
-            `RUNTIME_IMAGE=${base}`,
-            '-t',
-            ref,
-            '-t',
-            `${image.name}:${image.key}`,
-            '.',
-          ],
-          logPath,
-          'IMAGE_BUILD_FAILED',
-          { cwd: root, env: docker.env },
-        );
-        // Smoke test as the pods run it: a non-root user, a read-only root, no network.
-        await runLogged(
-          'docker',
-          [
-            'run',
-            '--rm',
-            '--read-only',
-            '--network=none',
-            '--user=10001:10001',
-            '--cap-drop=ALL',
-            ref,
-            image.name === 'airlock-executor'
-              ? 'dist/services/executor/main.js'
-              : 'dist/services/mediator/main.js',
-            '--help',
-          ],
-          logPath,
-          'IMAGE_BUILD_FAILED',
-          { env: docker.env },
-        );
-        const sizeBytes = Number(
-          runQuiet(
-            'docker',
-            ['image', 'inspect', '--format', '{{.Size}}', ref],
-            'IMAGE_BUILD_FAILED',
-            docker.env,
-          ).trim(),
-        );
-        const staging = `${image.archive}.partial-${process.pid}`;
-        await runLogged('docker', ['save', '-o', staging, ref], logPath, 'IMAGE_BUILD_FAILED', {
-          env: docker.env,
-        });
-        renameSync(staging, image.archive);
-        writeFileSync(`${image.archive}.json`, JSON.stringify({ sizeBytes } satisfies Manifest));
-        progress(
-          `built ${ref} (${(sizeBytes / 1e6).toFixed(0)} MB) in ${Math.round((Date.now() - started) / 1000)} s`,
-        );
-      }
+      for (const image of todo) await buildImage(image, base, { root, logPath, env: docker.env, progress });
       runQuiet('docker', ['image', 'prune', '--force'], 'IMAGE_BUILD_FAILED', docker.env);
     } finally {
       await docker.stop();
@@ -177,6 +116,79 @@ export async function ensureAppImages(progress: (line: string) => void): Promise
     archive: image.archive,
     sizeBytes: (JSON.parse(readFileSync(`${image.archive}.json`, 'utf8')) as Manifest).sizeBytes,
   }));
+}
+
+interface BuildContext {
+  root: string;
+  logPath: string;
+  env: NodeJS.ProcessEnv;
+  progress: (line: string) => void;
+}
+
+/** Builds one app image on `base`, smoke-runs it as the pods do, and saves it to its archive. */
+async function buildImage(
+  image: { name: AppImage; dockerfile: string; key: string; archive: string },
+  base: string,
+  ctx: BuildContext,
+): Promise<void> {
+  const started = Date.now();
+  const ref = `${image.name}:${DEV_TAG}`;
+  await runLogged(
+    'docker',
+    [
+      'build',
+      '--network=host',
+      '-f',
+      image.dockerfile,
+      '--build-arg',
+      `BASE_IMAGE=${base}`,
+      '--build-arg',
+      `RUNTIME_IMAGE=${base}`,
+      '-t',
+      ref,
+      '-t',
+      `${image.name}:${image.key}`,
+      '.',
+    ],
+    ctx.logPath,
+    'IMAGE_BUILD_FAILED',
+    { cwd: ctx.root, env: ctx.env },
+  );
+  // Smoke test as the pods run it: a non-root user, a read-only root, no network.
+  await runLogged(
+    'docker',
+    [
+      'run',
+      '--rm',
+      '--read-only',
+      '--network=none',
+      '--user=10001:10001',
+      '--cap-drop=ALL',
+      ref,
+      image.name === 'airlock-executor' ? 'dist/services/executor/main.js' : 'dist/services/mediator/main.js',
+      '--help',
+    ],
+    ctx.logPath,
+    'IMAGE_BUILD_FAILED',
+    { env: ctx.env },
+  );
+  const sizeBytes = Number(
+    runQuiet(
+      'docker',
+      ['image', 'inspect', '--format', '{{.Size}}', ref],
+      'IMAGE_BUILD_FAILED',
+      ctx.env,
+    ).trim(),
+  );
+  const staging = `${image.archive}.partial-${process.pid}`;
+  await runLogged('docker', ['save', '-o', staging, ref], ctx.logPath, 'IMAGE_BUILD_FAILED', {
+    env: ctx.env,
+  });
+  renameSync(staging, image.archive);
+  writeFileSync(`${image.archive}.json`, JSON.stringify({ sizeBytes } satisfies Manifest));
+  ctx.progress(
+    `built ${ref} (${(sizeBytes / 1e6).toFixed(0)} MB) in ${Math.round((Date.now() - started) / 1000)} s`,
+  );
 }
 
 function removeStaleArchives(cache: string, keep: string[]): void {

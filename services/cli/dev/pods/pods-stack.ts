@@ -1,24 +1,15 @@
-import { spawnSync } from 'node:child_process';
-import { createPublicKey, generateKeyPairSync } from 'node:crypto';
-import { chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chownSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:net';
 import { join, relative } from 'node:path';
 import { type DevOidcProvider, startDevOidcProvider } from '../../../broker/dev-oidc-provider.js';
 import type { CaKind } from '../../../core/ca-keyring/keyring.js';
-import { AirlockError } from '../../../core/errors.js';
 import { repoRoot } from '../../../core/repo-root.js';
-import { createTierCa, issueServingCertificate, loadTierCa } from '../../../core/x509/index.js';
-import { loadOrCreateHostKey } from '../../../mediator/host-key.js';
-import {
-  DEMO_PEOPLE,
-  DEV_CLIENT_ID,
-  ensureKeyring,
-  INCIDENT_BOT_SA,
-  issueThroughBroker,
-} from '../dev-stack.js';
+import { issueServingCertificate, loadTierCa } from '../../../core/x509/index.js';
+import { DEMO_PEOPLE, DEV_CLIENT_ID, INCIDENT_BOT_SA, issueThroughBroker } from '../dev-stack.js';
 import { type HermeticCluster, startCluster } from '../hermetic-cluster.js';
 import { runQuiet } from '../host-commands.js';
 import { ensureAppImages } from '../images/app-images.js';
+import { ensureDemoUsers, ensureTierKeys, writeSshConfig } from './pods-keys.js';
 import {
   applyDemo,
   createNamespaces,
@@ -76,60 +67,13 @@ export async function startPodsStack(
         ['--kubeconfig', cluster.kubeconfigPath, ...args],
         'CLUSTER_START_FAILED',
       );
-    const keys = join(stateDir, 'keys');
-    mkdirSync(keys, { recursive: true, mode: 0o700 });
     const now = new Date();
-    const caDirs: PodsStack['caDirs'] = {
-      'ssh-user': join(keys, 'ca', 'ssh-user'),
-      mediator: join(keys, 'ca', 'mediator'),
-      executor: join(keys, 'ca', 'executor'),
-    };
-    for (const ca of ['ssh-user', 'mediator', 'executor'] as const) {
-      await ensureKeyring(caDirs[ca], ca, { keyFile: join(keys, `${ca}-ca.key`) }, now);
-    }
-    const brokerCa = { cert: join(keys, 'broker-ca.pem'), key: join(keys, 'broker-ca.key') };
-    if (!existsSync(brokerCa.cert)) {
-      const ca = await createTierCa({ tier: 'broker', now });
-      writeFileSync(brokerCa.cert, ca.certPem);
-      writeFileSync(brokerCa.key, ca.privateKeyPem, { mode: 0o600 });
-    }
-    const auditKeys: Record<string, string> = {};
-    for (const tier of ['broker', 'mediator', 'executor']) {
-      auditKeys[tier] = join(keys, `${tier}-audit.key`);
-      if (!existsSync(auditKeys[tier])) {
-        const { privateKey } = generateKeyPairSync('ed25519');
-        writeFileSync(auditKeys[tier], privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), {
-          mode: 0o600,
-        });
-        writeFileSync(
-          join(keys, `${tier}-audit.pub`),
-          createPublicKey(privateKey).export({ type: 'spki', format: 'pem' }).toString(),
-        );
-      }
-    }
-    const hostKeyPath = join(keys, 'ssh_host_ed25519_key');
-    const hostKeyLine = loadOrCreateHostKey(hostKeyPath).publicKeyLine;
-
-    // The identity provider listens on the node address: the broker pod fetches its keys there.
-    const nodeIp = cluster.server.replace(/^https:\/\/|:\d+$/g, '');
-    const broker = await loadTierCa(readFileSync(brokerCa.cert, 'utf8'), readFileSync(brokerCa.key, 'utf8'));
-    const providerCert = await issueServingCertificate(broker, {
-      dnsNames: ['localhost'],
-      ipAddresses: ['127.0.0.1', nodeIp],
+    const { caDirs, brokerCa, auditKeys, hostKeyPath, hostKeyLine } = await ensureTierKeys(
+      join(stateDir, 'keys'),
       now,
-    });
-    oidc = await startDevOidcProvider({
-      host: nodeIp,
-      tls: { key: providerCert.privateKeyPem ?? '', cert: `${providerCert.certPem}${broker.certPem}` },
-      clientId: DEV_CLIENT_ID,
-      users: Object.fromEntries(
-        Object.entries(DEMO_PEOPLE).map(([user, p]) => [
-          user,
-          { groups: [p.idpGroup], email: `${user}@airlock.dev` },
-        ]),
-      ),
-      pollIntervalSeconds: 1,
-    });
+    );
+
+    oidc = await startNodeIdentityProvider(cluster, brokerCa, now);
 
     onProgress('creating the Secrets and ConfigMaps deploy/ expects, and the broker volume');
     kubectl('apply', '-f', join(repoRoot(), 'deploy', 'base', 'namespace.yaml'));
@@ -144,8 +88,8 @@ export async function startPodsStack(
     applyDemo(kubectl, INCIDENT_BOT_SA, overlay);
     await waitForDeployments(kubectl, onProgress);
 
-    const serviceTarget = (name: string, port: number) => async () => {
-      const ip = kubectl(
+    const serviceTarget = (name: string, port: number) => async () => ({
+      host: kubectl(
         'get',
         'service',
         '-n',
@@ -153,9 +97,9 @@ export async function startPodsStack(
         name,
         '-o',
         'jsonpath={.spec.clusterIP}',
-      ).trim();
-      return { host: ip, port };
-    };
+      ).trim(),
+      port,
+    });
     const ssh = await startRelay(serviceTarget('airlock-mediator', 22));
     const brokerRelay = await startRelay(serviceTarget('airlock-broker', 8443));
     relays.push(ssh.server, brokerRelay.server);
@@ -164,28 +108,7 @@ export async function startPodsStack(
     const brokerUrl = `https://127.0.0.1:${brokerRelay.port}`;
 
     onProgress('issuing the demo certificate through the broker pod (login, request, cert)');
-    const users: PodsStack['users'] = {};
-    for (const user of ['oncall', 'lead']) {
-      const dir = join(stateDir, 'users', user);
-      const keyPath = join(dir, 'id_ed25519');
-      mkdirSync(dir, { recursive: true, mode: 0o700 });
-      if (!existsSync(keyPath)) {
-        const made = spawnSync('ssh-keygen', [
-          '-q',
-          '-t',
-          'ed25519',
-          '-N',
-          '',
-          '-C',
-          `${user}@airlock-dev`,
-          '-f',
-          keyPath,
-        ]);
-        if (made.status !== 0)
-          throw new AirlockError('CLUSTER_START_FAILED', 'ssh-keygen is required for the demo users');
-      }
-      users[user] = { keyPath, certPath: `${keyPath}-cert.pub` };
-    }
+    const users = ensureDemoUsers(join(stateDir, 'users'));
     await issueThroughBroker({
       brokerUrl,
       caPath: brokerCa.cert,
@@ -194,23 +117,7 @@ export async function startPodsStack(
       configDir: join(stateDir, 'users', 'oncall', 'dev-up-login'),
       publicKeyPath: `${users.oncall!.keyPath}.pub`,
     });
-    const sshConfigPath = join(stateDir, 'ssh_config');
-    writeFileSync(
-      sshConfigPath,
-      [
-        '# Written by airlock dev up --pods: ssh -F THIS_FILE airlock pods',
-        'Host airlock',
-        '  HostName 127.0.0.1',
-        `  Port ${ssh.port}`,
-        '  User oncall',
-        `  IdentityFile ${users.oncall!.keyPath}`,
-        `  CertificateFile ${users.oncall!.certPath}`,
-        `  UserKnownHostsFile ${knownHostsPath}`,
-        '  StrictHostKeyChecking yes',
-        '  IdentitiesOnly yes',
-        '',
-      ].join('\n'),
-    );
+    const sshConfigPath = writeSshConfig(stateDir, ssh.port, users.oncall!, knownHostsPath);
     return {
       cluster,
       stateDir,
@@ -230,6 +137,36 @@ export async function startPodsStack(
     await stop();
     throw error;
   }
+}
+
+/**
+ * The dev identity provider, listening on the node address (the broker pod
+ * fetches its keys there) with a certificate from the broker CA.
+ */
+async function startNodeIdentityProvider(
+  cluster: HermeticCluster,
+  brokerCa: { cert: string; key: string },
+  now: Date,
+): Promise<DevOidcProvider> {
+  const nodeIp = cluster.server.replace(/^https:\/\/|:\d+$/g, '');
+  const broker = await loadTierCa(readFileSync(brokerCa.cert, 'utf8'), readFileSync(brokerCa.key, 'utf8'));
+  const providerCert = await issueServingCertificate(broker, {
+    dnsNames: ['localhost'],
+    ipAddresses: ['127.0.0.1', nodeIp],
+    now,
+  });
+  return startDevOidcProvider({
+    host: nodeIp,
+    tls: { key: providerCert.privateKeyPem ?? '', cert: `${providerCert.certPem}${broker.certPem}` },
+    clientId: DEV_CLIENT_ID,
+    users: Object.fromEntries(
+      Object.entries(DEMO_PEOPLE).map(([user, p]) => [
+        user,
+        { groups: [p.idpGroup], email: `${user}@airlock.dev` },
+      ]),
+    ),
+    pollIntervalSeconds: 1,
+  });
 }
 
 /**
