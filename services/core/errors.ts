@@ -75,6 +75,13 @@ export const SYSTEM_CODES = [
   'CLUSTER_GO_MISSING',
   'CLUSTER_BUILD_FAILED',
   'CLUSTER_START_FAILED',
+  /** `airlock dev images`: the local base or an app image could not be built (Docker, debootstrap, npm). */
+  'IMAGE_BUILD_FAILED',
+  /**
+   * `airlock dev cluster --node real`: a real node cannot run here (not root, containerd, runc or
+   * the CNI plugins missing, or another real node already runs on this machine).
+   */
+  'REAL_NODE_UNAVAILABLE',
   'EXECUTOR_UNAVAILABLE',
   'EXECUTOR_SHUTDOWN',
   'GRANT_INVALID',

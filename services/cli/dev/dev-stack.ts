@@ -105,7 +105,7 @@ export interface DevStackOptions {
  * (the layout before keyrings) is imported, so certificates it issued stay
  * valid.
  */
-async function ensureKeyring(
+export async function ensureKeyring(
   dir: string,
   ca: CaKind,
   legacy: { keyFile: string; certFile?: string },
@@ -278,7 +278,7 @@ function waitForReady(
  * the example policy), `airlock cert` (written next to the key). The client
  * code is the CLI's own; only its terminal is replaced.
  */
-async function issueThroughBroker(options: {
+export async function issueThroughBroker(options: {
   brokerUrl: string;
   caPath: string;
   oidc: DevOidcProvider;
