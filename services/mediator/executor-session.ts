@@ -12,6 +12,7 @@ import type { CommandContext } from './command-context.js';
 import {
   type ConnectionState,
   type FrontendContext,
+  OPEN_SESSION_TIMEOUT_MS,
   type OpenedSession,
   verifiedScope,
 } from './frontend-context.js';
@@ -82,7 +83,10 @@ export async function openExecutorSession(
         session_id: sessionId,
         principal: identity.principal,
       },
-      { traceparent },
+      {
+        traceparent,
+        deadline: new Date(Date.now() + (ctx.deps.executor.openTimeoutMs ?? OPEN_SESSION_TIMEOUT_MS)),
+      },
     );
     const session = sessionOf(response, scope);
     state.span.addEvent('executor.session_opened');

@@ -36,6 +36,15 @@ export const DEFAULT_LIMITS: MediatorLimits = {
 };
 
 /** What the SSH front door is built from; main.ts (or a test) supplies every part. */
+/**
+ * The default bound on OpenSession. Without one, a connection to an executor
+ * address that silently drops packets (a pod that just died, its IP not yet
+ * reused) waits for the kernel's TCP retries, about two minutes; seen in
+ * test/pods. Long enough for a loaded executor's certificate checks and
+ * SubjectAccessReview; short enough that the user hears back.
+ */
+export const OPEN_SESSION_TIMEOUT_MS = 10_000;
+
 export interface MediatorDeps {
   hostKey: HostKey;
   trustedSshCas: () => readonly SshPublicKey[];
@@ -46,8 +55,13 @@ export interface MediatorDeps {
    * the keyring's signer at the moment the session opens.
    */
   mediatorCa: () => Promise<TierCa>;
-  /** `caPem`: the executor CA bundle that new channels trust (re-read when it rotates). */
-  executor: { address: string; caPem: () => string; serverName?: string };
+  /**
+   * `caPem`: the executor CA bundle that new channels trust (re-read when it
+   * rotates). `openTimeoutMs`: how long OpenSession may take, connecting
+   * included, before the user gets EXECUTOR_UNAVAILABLE (default
+   * {@link OPEN_SESSION_TIMEOUT_MS}).
+   */
+  executor: { address: string; caPem: () => string; serverName?: string; openTimeoutMs?: number };
   audit: AuditTrail;
   logger: Logger;
   clock: () => Date;
