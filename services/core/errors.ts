@@ -26,18 +26,22 @@ export const CERT_CODES = [
   'CERT_BAD_SIGNATURE',
   'CERT_SCOPE_INVALID',
   'CERT_REQUIRED',
-  /** `airlock ca init` refused to overwrite an existing CA key. */
-  'CA_KEY_EXISTS',
-  /** `airlock ca rotate`: the step does not fit the keyring (nothing to switch to, retiring the signer, unknown key). */
-  'CA_ROTATION_STATE',
-  /** `airlock ca rotate … retire`: the old CA may still have live credentials; wait, or --force. */
-  'CA_RETIRE_TOO_EARLY',
   /** The certificate's validity (valid_after to valid_before) is longer than the policy's max TTL for its profile, or never ends. */
   'CERT_LIFETIME_EXCEEDS_POLICY',
   /** Executor: this login signature (the same signed userauth request) already opened a session; each is accepted once. */
   'CERT_SIGNATURE_REPLAYED',
   /** Executor: the certificate was valid before this executor's record of used signatures begins (its state was lost); request a new certificate. */
   'CERT_PREDATES_REPLAY_RECORD',
+] as const;
+
+/** The SSH user CA's keys and keyring (`airlock ca`, services/core/ca-keyring). */
+export const CA_CODES = [
+  /** `airlock ca init` refused to overwrite an existing CA key. */
+  'CA_KEY_EXISTS',
+  /** `airlock ca rotate`: the step does not fit the keyring (nothing to switch to, retiring the signer, unknown key). */
+  'CA_ROTATION_STATE',
+  /** `airlock ca rotate … retire`: the old CA may still have live credentials; wait, or --force. */
+  'CA_RETIRE_TOO_EARLY',
 ] as const;
 
 /** Policy evaluation (services/core/policy). */
@@ -145,6 +149,8 @@ export const SYSTEM_CODES = [
   'CSR_APPROVAL_REFUSED',
   /** CSR approval webhook: the AdmissionReview is malformed or not for `certificatesigningrequests/approval`. */
   'ADMISSION_REVIEW_INVALID',
+  /** Executor: its kubeconfig has no usable current cluster (no server to call). */
+  'KUBECONFIG_INVALID',
 ] as const;
 
 /**
@@ -177,20 +183,52 @@ export const AUDIT_CODES = [
   'AUDIT_EMPTY',
   /** verify `unsigned-tail` (with --require-signed or --require-closed): records after the last signed checkpoint. */
   'AUDIT_UNSIGNED_TAIL',
+  /** A session recording is not valid asciicast v2 (services/core/audit/asciicast.ts). */
+  'ASCIICAST_MALFORMED',
 ] as const;
 
 export type ErrorCode =
   | (typeof CERT_CODES)[number]
+  | (typeof CA_CODES)[number]
   | (typeof POLICY_CODES)[number]
   | (typeof SYSTEM_CODES)[number]
   | (typeof AUDIT_CODES)[number];
 
-const ALL_CODES: ReadonlySet<string> = new Set([
+/** Every code of the catalogue, group by group. */
+export const ERROR_CODES: readonly ErrorCode[] = [
   ...CERT_CODES,
+  ...CA_CODES,
   ...POLICY_CODES,
   ...SYSTEM_CODES,
   ...AUDIT_CODES,
-]);
+];
+
+const ALL_CODES: ReadonlySet<string> = new Set(ERROR_CODES);
+
+/**
+ * The codes `authorizeIntent` (services/core/policy/authorize.ts) denies an
+ * intent with: the policy or the certificate's scope said no. Such a denial
+ * is audited once, as `intent.denied`, where it is decided; a caller that
+ * catches it must not audit it again as a failure.
+ */
+export const POLICY_DENIAL_CODES = [
+  'PROFILE_UNKNOWN',
+  'SCOPE_CLUSTER',
+  'SCOPE_NAMESPACE',
+  'SCOPE_POD',
+  'SCOPE_CONTAINER',
+  'SCOPE_RUNBOOK',
+  'SCOPE_RUNBOOK_STALE',
+  'ACTION_NOT_ALLOWED',
+  'COMMAND_NOT_ALLOWED',
+  'COMMAND_DENIED',
+  'PORT_NOT_ALLOWED',
+  'IMAGE_NOT_ALLOWED',
+  'SHELL_NOT_ALLOWED',
+] as const satisfies readonly ErrorCode[];
+export type PolicyDenialCode = (typeof POLICY_DENIAL_CODES)[number];
+
+const POLICY_DENIALS: ReadonlySet<string> = new Set(POLICY_DENIAL_CODES);
 
 /** True when `value` is one of the catalogue's codes (for codes read off the wire). */
 export function isErrorCode(value: string): value is ErrorCode {
@@ -213,6 +251,11 @@ export class AirlockError extends Error {
     this.code = code;
     this.detail = options.detail;
   }
+}
+
+/** True when `error` is an intent denial by policy or scope (one of {@link POLICY_DENIAL_CODES}). */
+export function isPolicyDenial(error: unknown): error is AirlockError & { readonly code: PolicyDenialCode } {
+  return error instanceof AirlockError && POLICY_DENIALS.has(error.code);
 }
 
 export function isAirlockError(value: unknown, code?: ErrorCode): value is AirlockError {

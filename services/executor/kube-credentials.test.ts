@@ -13,7 +13,6 @@ import {
   createCsrCredentials,
   type KubeSessionSubject,
   sessionCertLifetimeSeconds,
-  sessionImpersonation,
 } from './kube-credentials.js';
 
 const now = new Date('2030-01-01T00:00:00Z');
@@ -54,22 +53,6 @@ describe('sessionCertLifetimeSeconds', () => {
     expect(sessionCertLifetimeSeconds(new Date(now.getTime() + 1800_500), now)).toBe(1801);
     expect(sessionCertLifetimeSeconds(new Date(now.getTime() + 30_000), now)).toBe(600);
     expect(sessionCertLifetimeSeconds(new Date(now.getTime() - 5_000), now)).toBe(600);
-  });
-});
-
-describe('sessionImpersonation', () => {
-  it('is airlock:session with the groups, and the person and ids as extras (trace id only when known)', () => {
-    expect(sessionImpersonation(subject(), 'abc')).toEqual({
-      user: 'airlock:session',
-      groups: ['jit:debug:payments', 'jit:read:payments'],
-      extra: {
-        'airlock.dev/user': ['alice'],
-        'airlock.dev/session-id': ['Sess_1~x'],
-        'airlock.dev/request-id': ['req-1'],
-        'airlock.dev/trace-id': ['abc'],
-      },
-    });
-    expect(sessionImpersonation(subject()).extra['airlock.dev/trace-id']).toBeUndefined();
   });
 });
 

@@ -330,7 +330,7 @@ async function streamPodLog(
   timeoutMs: number,
 ): Promise<void> {
   const server = kubeConfig.getCurrentCluster()?.server;
-  if (!server) throw new AirlockError('CONFIG_INVALID', 'the kubeconfig has no current cluster');
+  if (!server) throw new AirlockError('KUBECONFIG_INVALID', 'the kubeconfig has no current cluster');
   const url = new URL(
     `${server}/api/v1/namespaces/${encodeURIComponent(target.namespace)}/pods/${encodeURIComponent(target.pod)}/log`,
   );
