@@ -9,7 +9,6 @@ import {
   startTelemetry,
   type Telemetry,
   telemetryOptionsFromEnv,
-  traceIdOfTraceparent,
   traceIdsOf,
   traceparentOf,
   withTraceIds,
@@ -207,12 +206,5 @@ describe('telemetry', () => {
         ).exporter,
       ).toBe('none');
     });
-  });
-
-  it('reads the trace id of a traceparent header, and nothing from a malformed one', () => {
-    expect(traceIdOfTraceparent(`00-${TRACE_ID}-${SPAN_ID}-01`)).toBe(TRACE_ID);
-    expect(traceIdOfTraceparent(`00-${TRACE_ID}-${SPAN_ID}`)).toBeUndefined();
-    expect(traceIdOfTraceparent('00-XYZ-abc-01')).toBeUndefined();
-    expect(traceIdOfTraceparent(undefined)).toBeUndefined();
   });
 });

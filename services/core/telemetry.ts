@@ -141,17 +141,6 @@ export function contextFromTraceparent(header: unknown, base: Context = ROOT_CON
   return isSpanContextValid(spanContext) ? trace.setSpanContext(base, spanContext) : base;
 }
 
-/**
- * The trace id a W3C `traceparent` header names (its second field), for
- * audit records written beside the call; undefined for a missing or
- * malformed header. The one reading of the header's fields outside the span
- * machinery: tiers use this rather than splitting the header themselves.
- */
-export function traceIdOfTraceparent(header: unknown): string | undefined {
-  const match = typeof header === 'string' ? TRACEPARENT.exec(header.trim()) : null;
-  return match ? match[2] : undefined;
-}
-
 /** The trace and span id of a span, for audit records; undefined when it has none. */
 export function traceIdsOf(span: Span): { traceId: string | undefined; spanId: string | undefined } {
   const sc = span.spanContext();

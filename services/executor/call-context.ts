@@ -14,7 +14,8 @@ import type { Target } from '../core/rpc/messages.js';
 import { targetNamespace } from '../core/session/target-namespace.js';
 import { contextFromTraceparent, endSpan, traceIdsOf } from '../core/telemetry.js';
 import type { ExecutorRuntime } from './executor-runtime.js';
-import { type KubeCaller, type KubeGateway, type PodTarget, withKubeSpans } from './kube-gateway.js';
+import type { KubeCaller, KubeGateway, PodTarget } from './kube-gateway.js';
+import { withKubeSpans } from './kube-spans.js';
 import type { ExecutorSession } from './session-registry.js';
 
 export interface CallContext {

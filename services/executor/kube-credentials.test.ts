@@ -1,7 +1,7 @@
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { KubeConfig, loadAllYaml, type V1ClusterRole } from '@kubernetes/client-node';
+import { loadAllYaml, type V1ClusterRole } from '@kubernetes/client-node';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { AirlockError } from '../core/errors.js';
@@ -14,20 +14,12 @@ import {
   type KubeSessionSubject,
   sessionCertLifetimeSeconds,
 } from './kube-credentials.js';
+import { unusedExecutorKubeConfig } from './testing.js';
 
 const now = new Date('2030-01-01T00:00:00Z');
 const logger = pino({ level: 'silent' });
 
-function executorKubeConfig(): KubeConfig {
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [{ name: 'c', server: 'https://127.0.0.1:6443', caData: 'Y2E=' }],
-    users: [{ name: 'executor', token: 'executor-token' }],
-    contexts: [{ name: 'c', cluster: 'c', user: 'executor' }],
-    currentContext: 'c',
-  });
-  return kc;
-}
+const executorKubeConfig = unusedExecutorKubeConfig;
 
 const subject = (overrides: Partial<KubeSessionSubject> = {}): KubeSessionSubject => ({
   sessionId: 'Sess_1~x',

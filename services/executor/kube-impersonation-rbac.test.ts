@@ -5,7 +5,6 @@
  * is `renderRbac`, the function behind the command.
  */
 import { readFileSync } from 'node:fs';
-import { KubeConfig } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { globMatchAny } from '../core/policy/glob.js';
 import {
@@ -19,22 +18,14 @@ import {
   sessionGroups,
 } from '../core/policy/index.js';
 import { createImpersonationCredentials } from './kube-credentials.js';
+import { unusedExecutorKubeConfig } from './testing.js';
 
 const policy = loadPolicy(readFileSync('docs/policy.example.json', 'utf8'));
 const CLUSTERS = ['dev', 'prod-eu', 'staging'];
 const NAMESPACES = ['payments', 'shop'];
 const sa = { name: 'airlock-executor', namespace: 'airlock-system' };
 
-function executorKubeConfig(): KubeConfig {
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [{ name: 'c', server: 'https://127.0.0.1:6443', caData: 'Y2E=' }],
-    users: [{ name: 'executor', token: 'executor-token' }],
-    contexts: [{ name: 'c', cluster: 'c', user: 'executor' }],
-    currentContext: 'c',
-  });
-  return kc;
-}
+const executorKubeConfig = unusedExecutorKubeConfig;
 
 /** The Impersonate-* headers the executor puts on a streaming request (exec, logs, port-forward). */
 async function sentHeaders(groups: readonly string[]): Promise<Record<string, string | string[]>> {

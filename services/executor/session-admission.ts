@@ -205,6 +205,7 @@ export async function openSession(
     kube = await openKubeCredentials(rt, span, { ...subject, expiresAt });
     const session: ExecutorSession = {
       id: grant.sessionId,
+      requestId: identity.scope.requestId,
       user: identity.principal,
       identity,
       certificate: admitted.certificate,

@@ -4,10 +4,11 @@ import { targetNamespace } from './target-namespace.js';
 
 const session = {
   id: 'sess-1',
+  requestId: 'req-1',
   user: 'alice',
   groups: ['jit:debug:payments'],
   clientAddress: '10.0.0.1:5555',
-  scope: { requestId: 'req-1', cluster: 'dev', namespace: 'payments' },
+  scope: { cluster: 'dev', namespace: 'payments' },
 };
 
 describe('auditBase', () => {

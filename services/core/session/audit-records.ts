@@ -7,15 +7,20 @@
 import type { AuditEventInput, AuditTarget } from '../audit/types.js';
 import type { Action, Intent } from '../policy/types.js';
 
-/** The session facts an audit record names. */
+/**
+ * The session facts an audit record names (a structural subset of the
+ * tiers' session models, so each passes its own session as it is).
+ */
 export interface AuditedSession {
   readonly id: string;
+  /** The access request the certificate was issued for. */
+  readonly requestId: string;
   /** The person: the SSH principal. */
   readonly user: string;
   /** The `jit:` groups the session acts as. */
   readonly groups: readonly string[];
+  /** Where the user connected from, `ip:port`, when the tier knows it. */
   readonly clientAddress?: string | undefined;
-  readonly scope: { readonly requestId: string; readonly cluster: string; readonly namespace: string };
 }
 
 /** The trace a record belongs to (the span of the call that wrote it). */
@@ -32,14 +37,16 @@ export function auditBase(
   return {
     actor: { user: session.user, groups: [...session.groups], address: session.clientAddress },
     session_id: session.id,
-    request_id: session.scope.requestId,
+    request_id: session.requestId,
     trace_id: ids.traceId,
     span_id: ids.spanId,
   };
 }
 
 /** The target of a record about the session as a whole (opened, closed, expired). */
-export function sessionTarget(session: Pick<AuditedSession, 'scope'>): AuditTarget {
+export function sessionTarget(session: {
+  readonly scope: { readonly cluster: string; readonly namespace: string };
+}): AuditTarget {
   return { cluster: session.scope.cluster, namespace: session.scope.namespace };
 }
 
