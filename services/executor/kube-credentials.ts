@@ -137,6 +137,29 @@ export interface CsrCredentialsOptions {
   readonly requestTimeoutMs?: number;
 }
 
+/** A kubeconfig that calls `cluster` as the session's own client certificate (csr mode). */
+function sessionKubeConfig(
+  cluster: NonNullable<ReturnType<KubeConfig['getCurrentCluster']>>,
+  user: string,
+  certificatePem: string,
+  privateKeyPem: string,
+): KubeConfig {
+  const session = new KubeConfig();
+  session.loadFromOptions({
+    clusters: [cluster],
+    users: [
+      {
+        name: user,
+        certData: Buffer.from(certificatePem).toString('base64'),
+        keyData: Buffer.from(privateKeyPem).toString('base64'),
+      },
+    ],
+    contexts: [{ name: user, cluster: cluster.name, user }],
+    currentContext: user,
+  });
+  return session;
+}
+
 /** csr mode: a client certificate per session (see the file comment). */
 export function createCsrCredentials(options: CsrCredentialsOptions): KubeCredentials {
   const cluster = options.kubeConfig.getCurrentCluster();
@@ -183,20 +206,12 @@ export function createCsrCredentials(options: CsrCredentialsOptions): KubeCreden
           `the certificate ends at ${new Date(certificate.validTo).toISOString()}, before the session (${subject.expiresAt.toISOString()}); is the signer's --cluster-signing-duration shorter?`,
         );
       }
-      const session = new KubeConfig();
-      const user = `airlock-session-${name}`;
-      session.loadFromOptions({
-        clusters: [cluster],
-        users: [
-          {
-            name: user,
-            certData: Buffer.from(certificatePem).toString('base64'),
-            keyData: Buffer.from(csr.privateKeyPem).toString('base64'),
-          },
-        ],
-        contexts: [{ name: user, cluster: cluster.name, user }],
-        currentContext: user,
-      });
+      const session = sessionKubeConfig(
+        cluster,
+        `airlock-session-${name}`,
+        certificatePem,
+        csr.privateKeyPem,
+      );
       // The same clients as impersonation mode, without impersonation headers.
       const timeout = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
       const clients: KubeClients = {

@@ -117,6 +117,77 @@ export interface KubeGatewayOptions {
   requestTimeoutMs?: number;
 }
 
+/** One object by kind and name (namespace: '' for cluster-scoped kinds). */
+function readObject(
+  clients: KubeClients,
+  kind: ObjectKind,
+  namespace: string,
+  name: string,
+): Promise<unknown> {
+  const core = () => clients.core();
+  const apps = () => clients.apps();
+  switch (kind) {
+    case 'pods':
+      return core().readNamespacedPod({ namespace, name });
+    case 'events':
+      return core().readNamespacedEvent({ namespace, name });
+    case 'deployments':
+      return apps().readNamespacedDeployment({ namespace, name });
+    case 'replicasets':
+      return apps().readNamespacedReplicaSet({ namespace, name });
+    case 'nodes':
+      return core().readNode({ name });
+    case 'namespaces':
+      return core().readNamespace({ name });
+  }
+}
+
+/** Every object of a kind (in `namespace`, unless cluster-scoped). */
+function listObjects(clients: KubeClients, kind: ObjectKind, namespace: string): Promise<unknown> {
+  const core = () => clients.core();
+  const apps = () => clients.apps();
+  switch (kind) {
+    case 'pods':
+      return core().listNamespacedPod({ namespace });
+    case 'events':
+      return core().listNamespacedEvent({ namespace });
+    case 'deployments':
+      return apps().listNamespacedDeployment({ namespace });
+    case 'replicasets':
+      return apps().listNamespacedReplicaSet({ namespace });
+    case 'nodes':
+      return core().listNode();
+    case 'namespaces':
+      return core().listNamespace();
+  }
+}
+
+/** Adds an ephemeral container to the pod (read, append, replace the ephemeralcontainers subresource). */
+async function addEphemeral(
+  api: CoreV1Api,
+  target: Pick<PodTarget, 'namespace' | 'pod'>,
+  container: Parameters<KubeGateway['addEphemeralContainer']>[1],
+): Promise<void> {
+  const pod = await api.readNamespacedPod({ namespace: target.namespace, name: target.pod });
+  pod.spec = pod.spec ?? { containers: [] };
+  pod.spec.ephemeralContainers = [
+    ...(pod.spec.ephemeralContainers ?? []),
+    {
+      name: container.name,
+      image: container.image,
+      command: container.command,
+      stdin: true,
+      tty: container.tty,
+      targetContainerName: container.targetContainer,
+    },
+  ];
+  await api.replaceNamespacedPodEphemeralcontainers({
+    namespace: target.namespace,
+    name: target.pod,
+    body: pod,
+  });
+}
+
 /**
  * The client-node implementation. It holds no credentials of its own: every
  * call uses the clients its caller brings (kube-credentials.ts).
@@ -124,7 +195,6 @@ export interface KubeGatewayOptions {
 export function createKubeGateway(options: KubeGatewayOptions = {}): KubeGateway {
   const requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
   const core = (as: KubeCaller) => as.clients.core();
-  const apps = (as: KubeCaller) => as.clients.apps();
   const streaming = (as: KubeCaller) => as.clients.streaming;
 
   return {
@@ -156,20 +226,7 @@ export function createKubeGateway(options: KubeGatewayOptions = {}): KubeGateway
     async get(kind, namespace, name, as) {
       const what = `get ${kind} ${name}${namespace ? ` in namespace ${namespace}` : ''}`;
       try {
-        switch (kind) {
-          case 'pods':
-            return await core(as).readNamespacedPod({ namespace, name });
-          case 'events':
-            return await core(as).readNamespacedEvent({ namespace, name });
-          case 'deployments':
-            return await apps(as).readNamespacedDeployment({ namespace, name });
-          case 'replicasets':
-            return await apps(as).readNamespacedReplicaSet({ namespace, name });
-          case 'nodes':
-            return await core(as).readNode({ name });
-          case 'namespaces':
-            return await core(as).readNamespace({ name });
-        }
+        return await readObject(as.clients, kind, namespace, name);
       } catch (error) {
         throw kubeError(error, as, what);
       }
@@ -178,20 +235,7 @@ export function createKubeGateway(options: KubeGatewayOptions = {}): KubeGateway
     async list(kind, namespace, as) {
       const what = `list ${kind}${namespace ? ` in namespace ${namespace}` : ''}`;
       try {
-        switch (kind) {
-          case 'pods':
-            return await core(as).listNamespacedPod({ namespace });
-          case 'events':
-            return await core(as).listNamespacedEvent({ namespace });
-          case 'deployments':
-            return await apps(as).listNamespacedDeployment({ namespace });
-          case 'replicasets':
-            return await apps(as).listNamespacedReplicaSet({ namespace });
-          case 'nodes':
-            return await core(as).listNode();
-          case 'namespaces':
-            return await core(as).listNamespace();
-        }
+        return await listObjects(as.clients, kind, namespace);
       } catch (error) {
         throw kubeError(error, as, what);
       }
@@ -200,25 +244,7 @@ export function createKubeGateway(options: KubeGatewayOptions = {}): KubeGateway
     async addEphemeralContainer(target, container, as) {
       const what = `update pods/ephemeralcontainers in namespace ${target.namespace}`;
       try {
-        const api = core(as);
-        const pod = await api.readNamespacedPod({ namespace: target.namespace, name: target.pod });
-        pod.spec = pod.spec ?? { containers: [] };
-        pod.spec.ephemeralContainers = [
-          ...(pod.spec.ephemeralContainers ?? []),
-          {
-            name: container.name,
-            image: container.image,
-            command: container.command,
-            stdin: true,
-            tty: container.tty,
-            targetContainerName: container.targetContainer,
-          },
-        ];
-        await api.replaceNamespacedPodEphemeralcontainers({
-          namespace: target.namespace,
-          name: target.pod,
-          body: pod,
-        });
+        await addEphemeral(core(as), target, container);
       } catch (error) {
         throw kubeError(error, as, what);
       }

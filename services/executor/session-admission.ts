@@ -169,7 +169,6 @@ export async function openSession(
 ): Promise<OpenSessionResponse> {
   const request = call.request;
   const ids = traceIdsOf(span);
-  const actor = { user: request.principal, address: request.client_address };
   /** Released here if the session is refused after they were made; otherwise the session owns them. */
   let kube: SessionKubeCredentials | undefined;
   let unreserve: (() => void) | undefined;
@@ -225,32 +224,40 @@ export async function openSession(
     return sessionResponse(session);
   } catch (error) {
     await kube?.release();
-    const airlock =
-      error instanceof AirlockError
-        ? error
-        : new AirlockError('INTERNAL', 'internal error', { cause: error });
-    if (airlock.code === 'KUBE_CREDENTIALS_UNAVAILABLE') rt.log.error({ err: error }, airlock.detail);
-    rt.metrics.sessionsTotal.inc({ decision: 'deny', code: airlock.code });
-    await rt.deps.audit
-      .append(
-        {
-          event: 'auth.denied',
-          actor,
-          target: {},
-          decision: 'deny',
-          code: airlock.code,
-          reason: airlock.detail ? `${airlock.message}: ${airlock.detail}` : airlock.message,
-          session_id: request.session_id || undefined,
-          trace_id: ids.traceId,
-          span_id: ids.spanId,
-        },
-        { durable: true },
-      )
-      .catch((auditError: unknown) => rt.log.error({ err: auditError }, 'could not audit a refused session'));
-    throw airlock;
+    throw await refused(rt, request, ids, error);
   } finally {
     unreserve?.();
   }
+}
+
+/** A refused OpenSession: counted, logged where the operator must act, audited as `auth.denied`. */
+async function refused(
+  rt: ExecutorRuntime,
+  request: OpenSessionRequest,
+  ids: ReturnType<typeof traceIdsOf>,
+  error: unknown,
+): Promise<AirlockError> {
+  const airlock =
+    error instanceof AirlockError ? error : new AirlockError('INTERNAL', 'internal error', { cause: error });
+  if (airlock.code === 'KUBE_CREDENTIALS_UNAVAILABLE') rt.log.error({ err: error }, airlock.detail);
+  rt.metrics.sessionsTotal.inc({ decision: 'deny', code: airlock.code });
+  await rt.deps.audit
+    .append(
+      {
+        event: 'auth.denied',
+        actor: { user: request.principal, address: request.client_address },
+        target: {},
+        decision: 'deny',
+        code: airlock.code,
+        reason: airlock.detail ? `${airlock.message}: ${airlock.detail}` : airlock.message,
+        session_id: request.session_id || undefined,
+        trace_id: ids.traceId,
+        span_id: ids.spanId,
+      },
+      { durable: true },
+    )
+    .catch((auditError: unknown) => rt.log.error({ err: auditError }, 'could not audit a refused session'));
+  return airlock;
 }
 
 /** The durable `session.opened` record: who, which certificate, until when. */
