@@ -205,28 +205,19 @@ export const ERROR_CODES: readonly ErrorCode[] = [
 
 const ALL_CODES: ReadonlySet<string> = new Set(ERROR_CODES);
 
+/** The policy codes that deny no intent: a broken policy, and the broker's request decisions. */
+const NOT_INTENT_DENIALS = ['POLICY_INVALID', 'TTL_TOO_LONG', 'REQUEST_DENIED'] as const;
+export type PolicyDenialCode = Exclude<(typeof POLICY_CODES)[number], (typeof NOT_INTENT_DENIALS)[number]>;
+
 /**
  * The codes `authorizeIntent` (services/core/policy/authorize.ts) denies an
  * intent with: the policy or the certificate's scope said no. Such a denial
  * is audited once, as `intent.denied`, where it is decided; a caller that
  * catches it must not audit it again as a failure.
  */
-export const POLICY_DENIAL_CODES = [
-  'PROFILE_UNKNOWN',
-  'SCOPE_CLUSTER',
-  'SCOPE_NAMESPACE',
-  'SCOPE_POD',
-  'SCOPE_CONTAINER',
-  'SCOPE_RUNBOOK',
-  'SCOPE_RUNBOOK_STALE',
-  'ACTION_NOT_ALLOWED',
-  'COMMAND_NOT_ALLOWED',
-  'COMMAND_DENIED',
-  'PORT_NOT_ALLOWED',
-  'IMAGE_NOT_ALLOWED',
-  'SHELL_NOT_ALLOWED',
-] as const satisfies readonly ErrorCode[];
-export type PolicyDenialCode = (typeof POLICY_DENIAL_CODES)[number];
+export const POLICY_DENIAL_CODES: readonly PolicyDenialCode[] = POLICY_CODES.filter(
+  (code): code is PolicyDenialCode => !(NOT_INTENT_DENIALS as readonly string[]).includes(code),
+);
 
 const POLICY_DENIALS: ReadonlySet<string> = new Set(POLICY_DENIAL_CODES);
 

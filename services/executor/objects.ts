@@ -6,7 +6,7 @@
  */
 import type * as grpc from '@grpc/grpc-js';
 import { AirlockError } from '../core/errors.js';
-import type { Intent } from '../core/policy/index.js';
+import { CLUSTER_SCOPED_RESOURCES, type Intent, RESOURCES } from '../core/policy/index.js';
 import type { GetRequest, ListRequest, ObjectResponse } from '../core/rpc/messages.js';
 import { targetNamespace } from '../core/session/target-namespace.js';
 import { caller, unary } from './call-context.js';
@@ -16,15 +16,9 @@ import type { ObjectKind } from './kube-gateway.js';
 import { filterListToScope, redactEnv } from './object-scope.js';
 import type { ExecutorSession } from './session-registry.js';
 
-const OBJECT_KINDS: ReadonlySet<string> = new Set<ObjectKind>([
-  'pods',
-  'events',
-  'deployments',
-  'replicasets',
-  'nodes',
-  'namespaces',
-]);
-const CLUSTER_KINDS: ReadonlySet<string> = new Set(['nodes', 'namespaces']);
+/** The kinds a session may read: the policy's resources (all of them are ObjectKinds). */
+const OBJECT_KINDS: ReadonlySet<string> = new Set<ObjectKind>(RESOURCES);
+const CLUSTER_KINDS: ReadonlySet<string> = new Set<string>(CLUSTER_SCOPED_RESOURCES);
 
 type ReadAction = 'get' | 'list';
 
