@@ -10,7 +10,7 @@
  * As in OpenSSH, it governs sessions, not port forwarding, which
  * `permit-port-forwarding` governs.
  *
- * Pure: the decision only; executor-service.ts audits it like a policy denial.
+ * Pure: the decision only; intent-call.ts audits it like a policy denial.
  */
 
 import { type Command, parseCommand, splitCommandLine } from '../core/command-language/index.js';

@@ -25,6 +25,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   IMPERSONATED_USER,
   IMPERSONATION_EXTRA_KEYS,
+  type Impersonation,
   loadPolicy,
   type RbacObject,
   type RbacRole,
@@ -32,7 +33,6 @@ import {
 } from '../../services/core/policy/index.js';
 import {
   ImpersonatingKubeConfig,
-  type Impersonation,
   impersonatingConfiguration,
 } from '../../services/executor/kube-impersonation.js';
 import {
