@@ -1,13 +1,15 @@
 import { defineConfig } from 'vitest/config';
 
 /**
- * Five projects: `unit` tests sit beside the code and need nothing running;
+ * Seven projects: `unit` tests sit beside the code and need nothing running
+ * (`broker-postgres` runs the broker's again on a PostgreSQL server it starts);
  * `fuzz` runs the fuzz targets of fuzz/ with a short seed (`npm run fuzz`
  * runs them long, see fuzz/fuzz-runs.ts and docs/reliability.md);
  * `integration`, `e2e` and `adversarial` (attacks and fault injection, see
  * docs/threat-model.md) live under test/ and share one hermetic Kubernetes
  * cluster started by the global setup (real etcd, kube-apiserver,
- * kube-controller-manager and a fake kubelet on 127.0.0.1).
+ * kube-controller-manager and a fake kubelet on 127.0.0.1); `pods` (test/pods/)
+ * runs the gateway as the pods of deploy/ on a real node (containerd, kubelet).
  */
 export default defineConfig({
   test: {
@@ -17,6 +19,23 @@ export default defineConfig({
           name: 'unit',
           include: ['services/**/*.test.ts'],
           testTimeout: 20_000,
+        },
+      },
+      {
+        // The broker tests again, on PostgreSQL instead of SQLite (a real server, started by the setup).
+        test: {
+          name: 'broker-postgres',
+          include: [
+            'services/broker/broker.test.ts',
+            'services/broker/broker-ops.test.ts',
+            'services/broker/krl-file.test.ts',
+            'services/broker/webhook-notifier.test.ts',
+            'services/broker/retention.test.ts',
+          ],
+          globalSetup: ['test/setup/postgres-global-setup.ts'],
+          env: { AIRLOCK_TEST_STORE: 'postgres' },
+          testTimeout: 30_000,
+          hookTimeout: 60_000,
         },
       },
       {
@@ -56,6 +75,18 @@ export default defineConfig({
           globalSetup: ['test/setup/cluster-global-setup.ts'],
           testTimeout: 90_000,
           hookTimeout: 180_000,
+          fileParallelism: false,
+        },
+      },
+      {
+        test: {
+          // The gateway as real pods on the hermetic cluster's real node (root, containerd, runc,
+          // CNI plugins, docker.io, debootstrap: .ci/run installs them). One real node per
+          // machine: the files run one after the other.
+          name: 'pods',
+          include: ['test/pods/**/*.test.ts'],
+          testTimeout: 300_000,
+          hookTimeout: 900_000,
           fileParallelism: false,
         },
       },

@@ -1,7 +1,7 @@
 /**
  * Access broker benchmark: request-create latency and certificate issuance
  * rate against an in-process broker over its real HTTPS API
- * (`startBrokerTestEnv`: the file request store and signed file audit trail
+ * (`startBrokerTestEnv`: the SQLite request store and signed file audit trail
  * in a temp dir, OIDC ID tokens verified against the dev provider's JWKS,
  * the example policy). Every request is an auto-approved incident request,
  * so each create is one policy decision, one audited and fsynced state
@@ -35,7 +35,7 @@ export interface BrokerBenchResult {
   /** Headline: the concurrent rate. */
   broker_certs_per_s: number;
   request_create_p50_ms: number;
-  /** Size of the JSON request store at the end (it is rewritten whole on every change). */
+  /** Size of the SQLite request store file at the end (its WAL not counted). */
   store_bytes: number;
 }
 
@@ -115,7 +115,7 @@ export async function benchBroker(log: (line: string) => void = () => {}): Promi
       certificate_concurrent: { certs_per_s: concurrentRate, in_flight: PLAN.inFlight },
       broker_certs_per_s: concurrentRate,
       request_create_p50_ms: request_create_ms.p50,
-      store_bytes: readFileSync(env.config.storeFile).length,
+      store_bytes: readFileSync(env.config.store?.sqlite?.path ?? '').length,
     };
   } finally {
     await env.stop();

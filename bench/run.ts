@@ -13,7 +13,7 @@
  * PARTS); such a partial run writes `<timestamp>-partial.json` and leaves
  * `latest.md` alone, so it is for comparing before/after while working.
  * The micro-benchmarks also run alone: `node dist/bench/<name>.bench.js`
- * (ssh-cert, policy, broker) prints that part's JSON.
+ * (ssh-cert, policy, broker, store) prints that part's JSON.
  * AIRLOCK_BENCH_PARTS=ab with AIRLOCK_BENCH_BASELINE_ROOT=DIR (another built
  * airlock checkout, e.g. `git archive <commit>` + `npm run build`) compares
  * that build's tiers with this one's in alternating rounds (ab.bench.ts);
@@ -43,6 +43,7 @@ import {
 import { machineInfo } from './machine.js';
 import { benchPhases, type PhaseResult } from './phases.bench.js';
 import { type DetailRow, goals, type Headline, renderMarkdown } from './report.js';
+import type { StoreBenchResult } from './store.bench.js';
 
 const QUICK = process.env.AIRLOCK_BENCH_QUICK === '1';
 const MIB = 1024 * 1024;
@@ -103,6 +104,7 @@ const PARTS = [
   'ssh-cert',
   'policy',
   'broker',
+  'store',
 ] as const;
 type PartName = (typeof PARTS)[number];
 
@@ -277,6 +279,12 @@ async function main(): Promise<void> {
         | undefined)
     : undefined;
 
+  const store = want('store')
+    ? ((await part('request store', errors, async () => runMicro('store.bench.js'))) as
+        | StoreBenchResult
+        | undefined)
+    : undefined;
+
   const best = sustained?.gateway
     .filter((level) => level.errors === 0)
     .reduce<(typeof sustained.gateway)[number] | undefined>(
@@ -396,6 +404,12 @@ async function main(): Promise<void> {
         kubectl: '—',
       },
     );
+  for (const row of store?.rows ?? [])
+    details.push({
+      what: `request store ${row.store}, ${row.stored_requests} stored: create / approve ms p50 / p99 (n=${row.create_ms.n})`,
+      gateway: `${row.create_ms.p50} / ${row.create_ms.p99} — ${row.approve_ms.p50} / ${row.approve_ms.p99}`,
+      kubectl: '—',
+    });
   const notes = [
     'Ratios compare p50s of samples taken in this run, interleaved with the baseline on the same machine; whole-process times (spawn to exit) of the real ssh and kubectl clients.',
     'Gateway side: a bench mediator (same binary, config and credentials as the dev stack; limits raised to 1000 sessions per principal and 200 unauthenticated per source, since every client is 127.0.0.1) and the dev executor, with a bench policy profile allowing `true`, `head -c * /dev/zero`, `wc -c` and port-forward to 9000.',
@@ -424,6 +438,7 @@ async function main(): Promise<void> {
     audit,
     micro: { ssh_cert: sshCert, policy },
     broker,
+    store,
   };
   const dir = join(repoRoot(), 'bench', 'results');
   mkdirSync(dir, { recursive: true });

@@ -9,9 +9,9 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { parseCommand } from '../services/core/command-language/parse-command.js';
+import { splitCommandLine } from '../services/core/command-language/split-command-line.js';
 import { AirlockError } from '../services/core/errors.js';
-import { parseCommand } from '../services/mediator/command-language/parse-command.js';
-import { splitCommandLine } from '../services/mediator/command-language/split-command-line.js';
 import { fuzz } from './fuzz-runs.js';
 import { mutatedBytes } from './mutate.js';
 

@@ -28,7 +28,7 @@ import {
   sha256Fingerprint,
   signUserCertificate,
 } from '../core/ssh-cert/index.js';
-import type { DenyListWriter } from './deny-list.js';
+import type { DenyListWriter, RevocationEntry } from './deny-list.js';
 import type { Identity } from './identity.js';
 import {
   checkKubeCsrSubject,
@@ -240,13 +240,6 @@ function subjectMatches(printed: string, expected: KubeCsrSubject): boolean {
 /** Creates the broker service. */
 export function createAccessBroker(deps: AccessBrokerDeps): AccessBroker {
   const { policy, store, audit, clock } = deps;
-  // One state change at a time: read-modify-write of a record is never interleaved.
-  let queue: Promise<unknown> = Promise.resolve();
-  function serialised<T>(work: () => Promise<T>): Promise<T> {
-    const run = queue.then(work, work);
-    queue = run.catch(() => {});
-    return run;
-  }
 
   async function record(event: AuditEventInput): Promise<void> {
     await audit.append(event);
@@ -272,24 +265,56 @@ export function createAccessBroker(deps: AccessBrokerDeps): AccessBroker {
     };
   }
 
-  /** A pending request past its expiry becomes `expired` (audited) before anyone acts on it. */
-  async function expireIfDue(request: AccessRequest, now: Date): Promise<AccessRequest> {
-    if (request.status !== 'pending' || request.pendingExpiresAt === undefined) return request;
-    if (now.getTime() < Date.parse(request.pendingExpiresAt)) return request;
-    const expired: AccessRequest = { ...request, status: 'expired' };
-    await record({
-      event: 'request.expired',
-      ...eventFor(request, 'system'),
-      reason: `pending since ${request.createdAt}, expired at ${request.pendingExpiresAt}`,
-    });
-    await store.put(expired);
-    return expired;
+  function isDue(request: AccessRequest, now: Date): boolean {
+    return (
+      request.status === 'pending' &&
+      request.pendingExpiresAt !== undefined &&
+      now.getTime() >= Date.parse(request.pendingExpiresAt)
+    );
   }
 
+  const notFound = (id: string) => new AirlockError('REQUEST_NOT_FOUND', `no access request ${id}`);
+
+  /**
+   * One state change of request `id`, as one store transaction: `work` gets
+   * the record as stored (read under the store's lock, so two brokers never
+   * both act on the same state), audits, and returns the new record or
+   * undefined (no change). A pending request past its expiry becomes
+   * `expired` (audited) first; that is stored even when `work` then refuses.
+   */
+  async function act(
+    id: string,
+    now: Date,
+    work: (request: AccessRequest) => Promise<AccessRequest | undefined>,
+  ): Promise<AccessRequest> {
+    if (!REQUEST_ID.test(id)) throw notFound(id);
+    let refusal: { error: unknown } | undefined;
+    const stored = await store.update(id, async (current) => {
+      if (!current) throw notFound(id);
+      if (!isDue(current, now)) return work(current);
+      const expired: AccessRequest = { ...current, status: 'expired' };
+      await record({
+        event: 'request.expired',
+        ...eventFor(current, 'system'),
+        reason: `pending since ${current.createdAt}, expired at ${current.pendingExpiresAt}`,
+      });
+      try {
+        return (await work(expired)) ?? expired;
+      } catch (error) {
+        refusal = { error };
+        return expired;
+      }
+    });
+    if (refusal) throw refusal.error;
+    if (!stored) throw notFound(id);
+    return stored;
+  }
+
+  /** Reads a request (no lock); one past its expiry is expired first. */
   async function load(id: string, now: Date): Promise<AccessRequest> {
     const found = REQUEST_ID.test(id) ? await store.get(id) : undefined;
-    if (!found) throw new AirlockError('REQUEST_NOT_FOUND', `no access request ${id}`);
-    return expireIfDue(found, now);
+    if (!found) throw notFound(id);
+    return isDue(found, now) ? act(id, now, async () => undefined) : found;
   }
 
   function isAdmin(actor: Identity): boolean {
@@ -395,75 +420,74 @@ export function createAccessBroker(deps: AccessBrokerDeps): AccessBroker {
   }
 
   return {
-    create: (actor, raw) =>
-      serialised(async () => {
-        const input = validateInput(raw);
-        let keyFingerprint: string;
-        try {
-          keyFingerprint = sha256Fingerprint(parsePublicKeyLine(input.sshPublicKey).key.blob);
-        } catch (cause) {
-          throw new AirlockError('USAGE', 'sshPublicKey is not an OpenSSH public key line', { cause });
-        }
-        const now = clock();
-        const scope: RequestedScope = {
-          profile: input.profile,
-          cluster: input.cluster,
-          namespace: input.namespace,
-          podPatterns: [...input.podPatterns],
-          ttlSeconds: input.ttlSeconds,
-          reason: input.reason,
-          ...(input.runbook === undefined ? {} : { runbook: input.runbook }),
-          ...(input.containerPatterns === undefined
-            ? {}
-            : { containerPatterns: [...input.containerPatterns] }),
+    create: async (actor, raw) => {
+      const input = validateInput(raw);
+      let keyFingerprint: string;
+      try {
+        keyFingerprint = sha256Fingerprint(parsePublicKeyLine(input.sshPublicKey).key.blob);
+      } catch (cause) {
+        throw new AirlockError('USAGE', 'sshPublicKey is not an OpenSSH public key line', { cause });
+      }
+      const now = clock();
+      const scope: RequestedScope = {
+        profile: input.profile,
+        cluster: input.cluster,
+        namespace: input.namespace,
+        podPatterns: [...input.podPatterns],
+        ttlSeconds: input.ttlSeconds,
+        reason: input.reason,
+        ...(input.runbook === undefined ? {} : { runbook: input.runbook }),
+        ...(input.containerPatterns === undefined ? {} : { containerPatterns: [...input.containerPatterns] }),
+      };
+      const decision = decideRequest(policy, actor, scope, now);
+      // The steps approved are the steps of now: the certificate names them
+      // by digest, so a runbook edited before the session no longer runs.
+      const runbook = scope.runbook === undefined ? undefined : runbookScope(policy, scope.runbook);
+      const id = `req-${randomBytes(10).toString('hex')}`;
+      const base = {
+        id,
+        requester: { user: actor.user, groups: [...actor.groups], kind: actor.kind },
+        scope,
+        sshPublicKey: input.sshPublicKey.trim(),
+        keyFingerprint,
+        decision,
+        createdAt: now.toISOString(),
+        approvals: [],
+        ...(runbook === undefined ? {} : { runbookStepsDigest: runbook.stepsDigest }),
+      };
+      let request: AccessRequest;
+      if (decision.decision === 'auto-approved') {
+        request = {
+          ...base,
+          status: 'approved',
+          approvedAt: now.toISOString(),
+          accessExpiresAt: new Date(now.getTime() + scope.ttlSeconds * 1000).toISOString(),
         };
-        const decision = decideRequest(policy, actor, scope, now);
-        // The steps approved are the steps of now: the certificate names them
-        // by digest, so a runbook edited before the session no longer runs.
-        const runbook = scope.runbook === undefined ? undefined : runbookScope(policy, scope.runbook);
-        const id = `req-${randomBytes(10).toString('hex')}`;
-        const base = {
-          id,
-          requester: { user: actor.user, groups: [...actor.groups], kind: actor.kind },
-          scope,
-          sshPublicKey: input.sshPublicKey.trim(),
-          keyFingerprint,
-          decision,
-          createdAt: now.toISOString(),
-          approvals: [],
-          ...(runbook === undefined ? {} : { runbookStepsDigest: runbook.stepsDigest }),
+      } else if (decision.decision === 'needs-approval') {
+        const pendingSeconds = decision.approvers?.pendingExpirySeconds ?? 0;
+        request = {
+          ...base,
+          status: 'pending',
+          pendingExpiresAt: new Date(now.getTime() + pendingSeconds * 1000).toISOString(),
         };
-        let request: AccessRequest;
-        if (decision.decision === 'auto-approved') {
-          request = {
-            ...base,
-            status: 'approved',
-            approvedAt: now.toISOString(),
-            accessExpiresAt: new Date(now.getTime() + scope.ttlSeconds * 1000).toISOString(),
-          };
-        } else if (decision.decision === 'needs-approval') {
-          const pendingSeconds = decision.approvers?.pendingExpirySeconds ?? 0;
-          request = {
-            ...base,
-            status: 'pending',
-            pendingExpiresAt: new Date(now.getTime() + pendingSeconds * 1000).toISOString(),
-          };
-        } else {
-          request = { ...base, status: 'denied' };
-        }
-        const common = {
-          ...eventFor(request, actor),
-          details: {
-            profile: scope.profile,
-            pods: [...scope.podPatterns],
-            ttl_seconds: scope.ttlSeconds,
-            key_fingerprint: keyFingerprint,
-            decision: decision.decision,
-            ...(decision.rule === undefined ? {} : { rule: decision.rule }),
-            ...(scope.runbook === undefined ? {} : { runbook: scope.runbook }),
-          },
-          reason: scope.reason,
-        };
+      } else {
+        request = { ...base, status: 'denied' };
+      }
+      const common = {
+        ...eventFor(request, actor),
+        details: {
+          profile: scope.profile,
+          pods: [...scope.podPatterns],
+          ttl_seconds: scope.ttlSeconds,
+          key_fingerprint: keyFingerprint,
+          decision: decision.decision,
+          ...(decision.rule === undefined ? {} : { rule: decision.rule }),
+          ...(scope.runbook === undefined ? {} : { runbook: scope.runbook }),
+        },
+        reason: scope.reason,
+      };
+      await store.update(id, async (current) => {
+        if (current) throw new AirlockError('INTERNAL', `request id ${id} is taken`);
         await record({ event: 'request.created', ...common });
         if (decision.decision === 'auto-approved') {
           await record({
@@ -483,42 +507,41 @@ export function createAccessBroker(deps: AccessBrokerDeps): AccessBroker {
             details: { by: 'policy', ...(decision.rule === undefined ? {} : { rule: decision.rule }) },
           });
         }
-        await store.put(request);
-        if (request.status === 'pending') notify('pending', request, actor);
         return request;
-      }),
+      });
+      if (request.status === 'pending') notify('pending', request, actor);
+      return request;
+    },
 
-    get: (actor, id) =>
-      serialised(async () => {
-        const request = await load(id, clock());
-        if (!mayView(actor, request)) {
-          throw new AirlockError('ACCESS_FORBIDDEN', `you may not see request ${id}`);
+    get: async (actor, id) => {
+      const request = await load(id, clock());
+      if (!mayView(actor, request)) {
+        throw new AirlockError('ACCESS_FORBIDDEN', `you may not see request ${id}`);
+      }
+      return request;
+    },
+
+    list: async (actor, filter) => {
+      const now = clock();
+      const out: AccessRequest[] = [];
+      const found = await store.list(filter === 'mine' ? { requester: actor } : { status: 'pending' });
+      for (const stored of found) {
+        const request = isDue(stored, now) ? await act(stored.id, now, async () => undefined) : stored;
+        if (filter === 'mine' && sameUser(actor, request.requester)) out.push(request);
+        if (
+          filter === 'pending' &&
+          request.status === 'pending' &&
+          canApprove(policy, pendingView(request), actor, now).allowed
+        ) {
+          out.push(request);
         }
-        return request;
-      }),
+      }
+      return out;
+    },
 
-    list: (actor, filter) =>
-      serialised(async () => {
-        const now = clock();
-        const out: AccessRequest[] = [];
-        for (const stored of await store.list()) {
-          const request = await expireIfDue(stored, now);
-          if (filter === 'mine' && sameUser(actor, request.requester)) out.push(request);
-          if (
-            filter === 'pending' &&
-            request.status === 'pending' &&
-            canApprove(policy, pendingView(request), actor, now).allowed
-          ) {
-            out.push(request);
-          }
-        }
-        return out;
-      }),
-
-    approve: (actor, id, comment) =>
-      serialised(async () => {
-        const now = clock();
-        const request = await load(id, now);
+    approve: async (actor, id, comment) => {
+      const now = clock();
+      const updated = await act(id, now, async (request) => {
         if (request.status !== 'pending') throw notPending(request);
         const verdict = canApprove(policy, pendingView(request), actor, now);
         if (!verdict.allowed) {
@@ -548,15 +571,15 @@ export function createAccessBroker(deps: AccessBrokerDeps): AccessBroker {
           reason: comment ?? 'approved',
           details: { complete: verdict.complete, approvals: approvals.length, rule: verdict.rule },
         });
-        await store.put(updated);
-        if (updated.status === 'approved') notify('approved', updated, actor);
         return updated;
-      }),
+      });
+      if (updated.status === 'approved') notify('approved', updated, actor);
+      return updated;
+    },
 
-    deny: (actor, id, comment) =>
-      serialised(async () => {
-        const now = clock();
-        const request = await load(id, now);
+    deny: async (actor, id, comment) => {
+      const now = clock();
+      const updated = await act(id, now, async (request) => {
         if (request.status !== 'pending') throw notPending(request);
         // The requester may withdraw; otherwise only someone who could approve may deny.
         const withdraw = sameUser(actor, request.requester);
@@ -581,15 +604,15 @@ export function createAccessBroker(deps: AccessBrokerDeps): AccessBroker {
           reason: comment ?? (withdraw ? 'withdrawn by the requester' : 'denied'),
           details: { by: withdraw ? 'requester' : 'approver' },
         });
-        await store.put(updated);
-        notify('denied', updated, actor);
         return updated;
-      }),
+      });
+      notify('denied', updated, actor);
+      return updated;
+    },
 
-    issueCertificate: (actor, id) =>
-      serialised(async () => {
-        const now = clock();
-        const request = await load(id, now);
+    issueCertificate: async (actor, id) => {
+      const now = clock();
+      const updated = await act(id, now, async (request) => {
         if (!sameUser(actor, request.requester)) {
           await record({
             event: 'cert.issued',
@@ -605,7 +628,7 @@ export function createAccessBroker(deps: AccessBrokerDeps): AccessBroker {
         if (request.status !== 'approved') {
           throw new AirlockError('REQUEST_STATE', `request ${id} is ${request.status}, not approved`);
         }
-        if (request.certificate) return request;
+        if (request.certificate) return undefined; // issued once; the stored record answers
         const approvedAt = new Date(request.approvedAt ?? '');
         const accessExpiresAt = new Date(request.accessExpiresAt ?? '');
         if (!(now.getTime() < accessExpiresAt.getTime())) {
@@ -670,14 +693,14 @@ export function createAccessBroker(deps: AccessBrokerDeps): AccessBroker {
             groups,
           },
         });
-        await store.put(updated);
         return updated;
-      }),
+      });
+      return updated;
+    },
 
-    revoke: (actor, id, comment) =>
-      serialised(async () => {
-        const now = clock();
-        const request = await load(id, now);
+    revoke: async (actor, id, comment) => {
+      const now = clock();
+      const updated = await act(id, now, async (request) => {
         const allowed = sameUser(actor, request.requester) || isAdmin(actor) || isApproverFor(actor, request);
         if (!allowed) {
           await record({
@@ -698,19 +721,9 @@ export function createAccessBroker(deps: AccessBrokerDeps): AccessBroker {
             `request ${id} is ${request.status}; only approved access can be revoked`,
           );
         }
-        const keyId = certificateKeyId(request.id, request.requester.user);
-        const serial = request.certificate === undefined ? undefined : BigInt(request.certificate.serial);
-        // The KRL scopes the serial to the CA that signed this certificate (not necessarily today's signer).
-        const caKey =
-          request.certificate === undefined
-            ? undefined
-            : parseCertificateLine(request.certificate.line).certificate.signatureKey.blob;
+        const { keyId, serial, ...rest } = revocationEntryOf(request);
         // The deny list first: once the record says revoked, the certificate must already be refused.
-        await deps.denyList.revoke({
-          keyId,
-          ...(serial === undefined ? {} : { serial }),
-          ...(caKey === undefined ? {} : { caKey }),
-        });
+        await deps.denyList.revoke({ keyId, serial, ...rest });
         const updated: AccessRequest = {
           ...request,
           status: 'revoked',
@@ -723,18 +736,19 @@ export function createAccessBroker(deps: AccessBrokerDeps): AccessBroker {
           reason: comment ?? 'revoked',
           details: { key_id: keyId, ...(serial === undefined ? {} : { serial: serial.toString() }) },
         });
-        await store.put(updated);
-        notify('revoked', updated, actor);
         return updated;
-      }),
+      });
+      notify('revoked', updated, actor);
+      return updated;
+    },
 
     kubeCertificateSubject: (actor, id) =>
-      serialised(async () => (await kubeCertificateTarget(actor, id, clock())).subject),
+      kubeCertificateTarget(actor, id, clock()).then((target) => target.subject),
 
     issueKubeCertificate: async (actor, id, raw) => {
       const input = validateKubeCertificateInput(raw);
-      // Checks under the lock; the (slow) signing outside it, so one CSR does not stall the broker.
-      const { request, subject, signer, refuse, now } = await serialised(async () => {
+      // Checks first; the (slow) signing needs no lock: it changes no stored state.
+      const { request, subject, signer, refuse, now } = await (async () => {
         const now = clock();
         const target = await kubeCertificateTarget(actor, id, now);
         if (input.cluster !== undefined && input.cluster !== target.request.scope.cluster) {
@@ -744,7 +758,7 @@ export function createAccessBroker(deps: AccessBrokerDeps): AccessBroker {
           );
         }
         return { ...target, now };
-      });
+      })();
       let publicKey: Uint8Array;
       try {
         publicKey = await checkKubeCsrSubject(input.csr, subject);
@@ -828,18 +842,33 @@ export function createAccessBroker(deps: AccessBrokerDeps): AccessBroker {
     },
 
     expirePending: () =>
-      serialised(async () => {
+      (async () => {
         const now = clock();
         let count = 0;
-        for (const request of await store.list()) {
-          if ((await expireIfDue(request, now)) !== request) count++;
+        for (const request of await store.list({ status: 'pending' })) {
+          if (!isDue(request, now)) continue;
+          // Re-read under the lock: another broker may have expired or decided it meanwhile.
+          const changed = await act(request.id, now, async () => undefined).catch(() => undefined);
+          if (changed?.status === 'expired') count++;
         }
         return count;
-      }),
+      })(),
   };
 }
 
 /** The key id of a session certificate (what `ssh-keygen -L` and sshd logs show): `airlock:<request-id>:<user>`. */
 export function certificateKeyId(requestId: string, user: string): string {
   return `airlock:${requestId}:${user}`;
+}
+
+/** What revoking `request` adds to the revocation lists: its key id, and its certificate's serial and CA. */
+export function revocationEntryOf(request: AccessRequest): RevocationEntry & { keyId: string } {
+  const keyId = certificateKeyId(request.id, request.requester.user);
+  if (request.certificate === undefined) return { keyId };
+  return {
+    keyId,
+    serial: BigInt(request.certificate.serial),
+    // The KRL scopes the serial to the CA that signed this certificate (not necessarily today's signer).
+    caKey: parseCertificateLine(request.certificate.line).certificate.signatureKey.blob,
+  };
 }

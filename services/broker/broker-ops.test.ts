@@ -27,6 +27,12 @@ afterAll(async () => {
 });
 
 describe('broker ops endpoint (its own port): /healthz, /readyz, /metrics', () => {
+  it('runs on the store the project chose (SQLite, or PostgreSQL in broker-postgres) and says so', () => {
+    const expected =
+      process.env.AIRLOCK_TEST_STORE === 'postgres' ? 'request store postgres://' : 'requests.db at schema';
+    expect(env.logs).toContainEqual(expect.objectContaining({ message: expect.stringContaining(expected) }));
+  });
+
   it('counts request transitions, decisions, certificates, auth failures and HTTP latency, scraped from the real endpoint', async () => {
     expect(env.opsPort).toBeGreaterThan(0);
     expect(await (await ops('/healthz')).text()).toBe('ok\n');
@@ -114,7 +120,7 @@ describe('broker ops endpoint (its own port): /healthz, /readyz, /metrics', () =
     const storeDir = join(env.dir, 'store');
     mkdirSync(storeDir);
     await env.stopBroker();
-    env.config.storeFile = join(storeDir, 'requests.json');
+    env.config.store = { sqlite: { path: join(storeDir, 'requests.db') }, retentionDays: 90 };
     await env.restartBroker();
     expect((await ops('/readyz')).status).toBe(200);
     rmSync(storeDir, { recursive: true });

@@ -4,7 +4,9 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEVICE_CODE_GRANT } from '../cli/dev/dev-oidc-provider.js';
 import { verifyAuditFiles } from '../core/audit/index.js';
+import { httpsCall } from '../core/https/https-client.js';
 import {
   AIRLOCK_SCOPE_EXTENSION,
   parseAirlockScope,
@@ -13,8 +15,6 @@ import {
   parsePublicKeyList,
   sha256Fingerprint,
 } from '../core/ssh-cert/index.js';
-import { DEVICE_CODE_GRANT } from './dev-oidc-provider.js';
-import { httpsCall } from './https-client.js';
 import { type BrokerTestEnv, INCIDENT_BOT, startBrokerTestEnv, TEST_CLIENT_ID } from './testing.js';
 
 let env: BrokerTestEnv;
@@ -394,7 +394,7 @@ describe('broker: machine identities by TokenReview', () => {
 });
 
 describe('broker: durability and audit', () => {
-  it('keeps requests across a restart (file store) and the audit trail verifies', async () => {
+  it('keeps requests across a restart (its store) and the audit trail verifies', async () => {
     const alice = await token('alice');
     const created = await env.call('POST', '/v1/requests', alice, manualRequest());
     await env.stopBroker();

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -7,12 +7,8 @@ import { formatOpenSshPrivateKey, generateCaKey, parseDenyList } from '../core/s
 import { brokerConfigWarnings, loadBrokerConfig, usernameVerifiedClaim } from './config.js';
 import { createFileDenyList } from './deny-list.js';
 import { loadSshCaKey } from './main.js';
-import {
-  type AccessRequest,
-  createFileRequestStore,
-  migrateStoreDocument,
-  STORE_SCHEMA_VERSION,
-} from './request-store.js';
+import { migrateStoreDocument } from './request-store.js';
+import { effectiveStoreConfig } from './store/store-config.js';
 
 let dir: string;
 const tmp = () => {
@@ -171,6 +167,49 @@ describe('broker configuration', () => {
     );
   });
 
+  it('takes store (sqlite or postgres, paths resolved, defaults filled) or the legacy storeFile, not both or neither', () => {
+    const d = tmp();
+    const load = (config: object) => {
+      writeFileSync(join(d, 'broker.json'), JSON.stringify(config));
+      return loadBrokerConfig(join(d, 'broker.json'));
+    };
+    const { storeFile: _legacy, ...noStore } = valid();
+    expect(load({ ...noStore, store: { sqlite: { path: 'requests.db' } } }).store).toEqual({
+      sqlite: { path: join(d, 'requests.db') },
+      retentionDays: 90,
+    });
+    expect(
+      load({ ...noStore, store: { postgres: { urlFile: 'db/url', caFile: 'db/ca.crt' }, retentionDays: 7 } })
+        .store,
+    ).toEqual({
+      postgres: {
+        urlFile: join(d, 'db/url'),
+        caFile: join(d, 'db/ca.crt'),
+        tls: 'verify',
+        poolSize: 10,
+        connectTimeoutSeconds: 5,
+      },
+      retentionDays: 7,
+    });
+    expect(effectiveStoreConfig(load(valid()))).toEqual({
+      sqlite: { path: join(d, 'requests.db') },
+      importJsonFile: join(d, 'requests.json'),
+      retentionDays: 90,
+    });
+    for (const bad of [
+      noStore,
+      { ...valid(), store: { sqlite: { path: 'x.db' } } },
+      { ...noStore, store: { sqlite: { path: 'x.db' }, postgres: { url: 'postgres://h/db' } } },
+      { ...noStore, store: { postgres: { url: 'mysql://h/db' } } },
+      { ...noStore, store: { postgres: { url: 'postgres://h/db', urlFile: 'u' } } },
+      { ...noStore, store: { postgres: { url: 'postgres://h/db', tls: 'prefer' } } },
+    ]) {
+      expect(() => load(bad), JSON.stringify(bad)).toThrow(
+        expect.objectContaining({ code: 'CONFIG_INVALID' }),
+      );
+    }
+  });
+
   it('refuses an SSH CA key readable by group or others', async () => {
     const d = tmp();
     const key = generateCaKey('ed25519');
@@ -185,100 +224,7 @@ describe('broker configuration', () => {
   });
 });
 
-describe('file request store and deny list', () => {
-  const sample = (id: string): AccessRequest =>
-    ({
-      id,
-      requester: { user: 'alice', groups: ['g'], kind: 'human' },
-      scope: {
-        profile: 'p',
-        cluster: 'c',
-        namespace: 'n',
-        podPatterns: ['a-*'],
-        ttlSeconds: 60,
-        reason: 'r',
-      },
-      sshPublicKey: 'ssh-ed25519 AAAA',
-      keyFingerprint: 'SHA256:x',
-      status: 'pending',
-      decision: { decision: 'needs-approval', reasons: [] },
-      createdAt: '2026-11-27T05:00:00.000Z',
-      approvals: [],
-    }) as AccessRequest;
-
-  it('keeps every record across reopen, written 0600 by rename', async () => {
-    const d = tmp();
-    const path = join(d, 'requests.json');
-    const store = await createFileRequestStore(path);
-    await Promise.all([store.put(sample('req-1')), store.put(sample('req-2'))]);
-    await store.put({ ...sample('req-1'), status: 'approved' });
-    await store.close();
-    expect(statSync(path).mode & 0o777).toBe(0o600);
-    const reopened = await createFileRequestStore(path);
-    expect((await reopened.list()).map((r) => [r.id, r.status])).toEqual([
-      ['req-1', 'approved'],
-      ['req-2', 'pending'],
-    ]);
-  });
-
-  it('creates the missing directory of a fresh volume, 0700', async () => {
-    const path = join(tmp(), 'fresh', 'broker', 'requests.json');
-    const store = await createFileRequestStore(path);
-    await store.put(sample('req-1'));
-    await store.close();
-    expect(statSync(join(path, '..')).mode & 0o777).toBe(0o700);
-    expect((await createFileRequestStore(path).then((s) => s.list())).map((r) => r.id)).toEqual(['req-1']);
-  });
-
-  it('refuses to open a file that is not a request store', async () => {
-    const d = tmp();
-    writeFileSync(join(d, 'x.json'), '{"something":"else"}');
-    await expect(createFileRequestStore(join(d, 'x.json'))).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
-  });
-
-  it('writes the current schema version', async () => {
-    const d = tmp();
-    const path = join(d, 'requests.json');
-    const store = await createFileRequestStore(path);
-    await store.put(sample('req-1'));
-    await store.close();
-    expect(JSON.parse(readFileSync(path, 'utf8'))).toEqual({
-      schemaVersion: STORE_SCHEMA_VERSION,
-      requests: [sample('req-1')],
-    });
-    expect(STORE_SCHEMA_VERSION).toBe(2);
-  });
-
-  it('migrates a schema-1 store at open, durably, keeping the old file as a backup', async () => {
-    const d = tmp();
-    const path = join(d, 'requests.json');
-    const v1 = `${JSON.stringify({ version: 1, requests: [sample('req-1'), sample('req-2')] }, null, 1)}\n`;
-    writeFileSync(path, v1, { mode: 0o600 });
-    const store = await createFileRequestStore(path);
-    expect((await store.list()).map((r) => r.id)).toEqual(['req-1', 'req-2']);
-    // Migrated on disk before any write, so a crash now loses nothing and re-migrates nothing.
-    expect(JSON.parse(readFileSync(path, 'utf8'))).toEqual({
-      schemaVersion: 2,
-      requests: [sample('req-1'), sample('req-2')],
-    });
-    expect(readFileSync(join(d, 'requests.json.schema-v1.bak'), 'utf8')).toBe(v1);
-    expect(statSync(join(d, 'requests.json.schema-v1.bak')).mode & 0o777).toBe(0o600);
-    await store.close();
-    expect((await (await createFileRequestStore(path)).list()).map((r) => r.id)).toEqual(['req-1', 'req-2']);
-  });
-
-  it('refuses a store with a newer schema and leaves it untouched', async () => {
-    const d = tmp();
-    const path = join(d, 'requests.json');
-    const newer = JSON.stringify({ schemaVersion: 3, requests: [] });
-    writeFileSync(path, newer);
-    await expect(createFileRequestStore(path)).rejects.toMatchObject({
-      code: 'CONFIG_INVALID',
-      message: expect.stringContaining('schema version 3'),
-    });
-    expect(readFileSync(path, 'utf8')).toBe(newer);
-  });
-
+describe('JSON store documents and deny list', () => {
   it('migrateStoreDocument refuses what is not a store document', () => {
     for (const bad of [
       [],

@@ -7,6 +7,7 @@
 import { loadConfigFile, resolveFrom, SCHEMA } from '../core/config-file.js';
 import { AirlockError } from '../core/errors.js';
 import type { LogLevel } from '../core/logging.js';
+import { resolveStorePaths, type StoreConfig, storeConfigSchema } from './store/store-config.js';
 
 /** The broker's configuration. */
 export interface BrokerConfig {
@@ -28,8 +29,16 @@ export interface BrokerConfig {
    */
   sshCaDir?: string;
   sshCaKeyFile?: string;
-  /** JSON file of access requests (created if missing). */
-  storeFile: string;
+  /**
+   * Where requests are kept: SQLite (one replica) or PostgreSQL (two or
+   * more), services/broker/store/. Exactly one of `store` and `storeFile`.
+   */
+  store?: StoreConfig;
+  /**
+   * Legacy: the JSON request store of earlier brokers. Alone it means
+   * SQLite beside it (`requests.json` → `requests.db`), importing it once.
+   */
+  storeFile?: string;
   /** JSON deny list the mediator and executor read (`parseDenyList` format). */
   denyListFile: string;
   /**
@@ -129,7 +138,7 @@ export const brokerConfigSchema = {
     { required: ['sshCaDir'], properties: { sshCaDir: nonEmpty } },
     { required: ['sshCaKeyFile'], properties: { sshCaKeyFile: nonEmpty } },
   ],
-  required: ['listen', 'tls', 'policyFile', 'storeFile', 'denyListFile', 'audit', 'oidc', 'adminGroups'],
+  required: ['listen', 'tls', 'policyFile', 'denyListFile', 'audit', 'oidc', 'adminGroups'],
   properties: {
     $schema: { type: 'string' },
     listen: {
@@ -153,6 +162,7 @@ export const brokerConfigSchema = {
     policyFile: nonEmpty,
     sshCaDir: nonEmpty,
     sshCaKeyFile: nonEmpty,
+    store: storeConfigSchema,
     storeFile: nonEmpty,
     denyListFile: nonEmpty,
     revocationKrlFile: nonEmpty,
@@ -261,6 +271,9 @@ export function usernameVerifiedClaim(
 /** Checks across fields the schema cannot express; returns `path: problem` lines. */
 export function checkBrokerConfig(config: BrokerConfig): string[] {
   const problems: string[] = [];
+  if ((config.store === undefined) === (config.storeFile === undefined)) {
+    problems.push('store: exactly one of store and storeFile (legacy) is required');
+  }
   const oidc = config.oidc;
   if (oidc.requireVerifiedUsername === false && oidc.usernameVerifiedClaim !== undefined) {
     problems.push('oidc.usernameVerifiedClaim: has no effect while requireVerifiedUsername is false');
@@ -314,7 +327,8 @@ export function loadBrokerConfig(path: string): BrokerConfig {
     policyFile: from(config.policyFile),
     ...(config.sshCaDir === undefined ? {} : { sshCaDir: from(config.sshCaDir) }),
     ...(config.sshCaKeyFile === undefined ? {} : { sshCaKeyFile: from(config.sshCaKeyFile) }),
-    storeFile: from(config.storeFile),
+    ...(config.store ? { store: resolveStorePaths(config.store, from) } : {}),
+    ...(config.storeFile ? { storeFile: from(config.storeFile) } : {}),
     denyListFile: from(config.denyListFile),
     ...(config.revocationKrlFile ? { revocationKrlFile: from(config.revocationKrlFile) } : {}),
     ...(config.revocationConfigMap

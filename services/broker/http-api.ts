@@ -59,6 +59,7 @@ export function httpStatusFor(code: ErrorCode): number {
     case 'REQUEST_EXPIRED':
       return 409;
     case 'AUDIT_UNAVAILABLE':
+    case 'STORE_UNAVAILABLE':
       return 503;
     case 'KUBE_CERT_UNAVAILABLE':
       return 501;

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type DevOidcProvider, startDevOidcProvider } from '../cli/dev/dev-oidc-provider.js';
 import { createTierCa, issueServingCertificate } from '../core/x509/index.js';
-import { type DevOidcProvider, startDevOidcProvider } from './dev-oidc-provider.js';
 import { createAuthenticator, createOidcVerifier, mapGroups, type OidcVerifier } from './identity.js';
 
 let provider: DevOidcProvider;

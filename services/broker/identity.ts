@@ -21,8 +21,8 @@ import {
   jwtVerify,
 } from 'jose';
 import { AirlockError } from '../core/errors.js';
+import { httpsCall } from '../core/https/https-client.js';
 import type { Requester } from '../core/policy/index.js';
-import { httpsCall } from './https-client.js';
 
 /** An authenticated caller. */
 export interface Identity extends Requester {

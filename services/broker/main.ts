@@ -5,8 +5,8 @@
  * takes its dependencies as arguments.
  */
 import { createPrivateKey } from 'node:crypto';
-import { open, readFile, unlink } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { type AuditTrail, createFileAuditTrail } from '../core/audit/index.js';
 import { watchSshCaKeyring } from '../core/ca-keyring/watch.js';
@@ -46,7 +46,7 @@ import {
 } from './identity.js';
 import { createFileKrl } from './krl-file.js';
 import { createKubeCsrSigner, type KubeCsrSigner } from './kube-csr-signer.js';
-import { createFileRequestStore } from './request-store.js';
+import { createRevocationCatchUp } from './revocation-catch-up.js';
 import {
   type ConfigMapApi,
   createRevocationConfigMapPublisher,
@@ -54,6 +54,8 @@ import {
   type RevocationConfigMapPublisher,
   revocationPublishMetrics,
 } from './revocation-config-map.js';
+import { openRequestStore } from './store/open-store.js';
+import { effectiveStoreConfig } from './store/store-config.js';
 import { createWebhookNotifier, NO_NOTIFIER, type RequestNotifier } from './webhook-notifier.js';
 
 /** Seams for tests; production passes none. */
@@ -85,19 +87,6 @@ export interface RunningBroker {
 async function caKeyStillLoaded(path: string, loaded: { publicKey: { blob: Uint8Array } }): Promise<boolean> {
   const onDisk = await loadSshCaKey(path);
   return Buffer.from(onDisk.publicKey.blob).equals(Buffer.from(loaded.publicKey.blob));
-}
-
-/** Readiness: a file can be created, synced and removed where the request store writes. */
-async function directoryWritable(dir: string): Promise<boolean> {
-  const probe = join(dir, `.airlock-ready-${process.pid}`);
-  const handle = await open(probe, 'w');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-    await unlink(probe);
-  }
-  return true;
 }
 
 /**
@@ -226,7 +215,17 @@ export async function startBroker(
   });
   const audit = withAuditMetrics(fileAudit, (event) => brokerMetrics.observeAudit(event));
   const sshCa = await openSshCa(config, clock, auditCaChanges(audit, 'SSH user CA keyring'));
-  const store = await createFileRequestStore(config.storeFile);
+  const storeConfig = effectiveStoreConfig(config);
+  const opened = await openRequestStore(storeConfig, clock(), (message, err) =>
+    log({ level: 'error', message, err }),
+  );
+  const store = opened.store;
+  log({
+    level: 'info',
+    message: `request store ${opened.description} at schema ${opened.schemaVersion}`,
+    ...(opened.migratedFrom === opened.schemaVersion ? {} : { migrated_from: opened.migratedFrom }),
+    ...(opened.imported === 0 ? {} : { imported_from_json: opened.imported }),
+  });
   // Every revocation lands in the JSON deny list and, when configured, the KRL.
   // Their directories may not exist yet (a fresh volume); 0755: other tiers on one host read them.
   for (const file of [config.denyListFile, config.revocationKrlFile]) {
@@ -340,9 +339,23 @@ export async function startBroker(
     config.listen.port,
   );
   publisher?.start();
+  const revocationCatchUp = createRevocationCatchUp({
+    store,
+    lists: localRevocations,
+    onAdded: () => void publisher?.request(),
+  });
+  // One replica at a time (PostgreSQL advisory lock, docs/broker.md "Request store"); lazy expiry on
+  // every read covers the others. Retention: the audit trail keeps what is pruned here.
+  const retentionMs = storeConfig.retentionDays * 86_400_000;
   const sweep = setInterval(() => {
-    broker
-      .expirePending()
+    store
+      .exclusive('expiry-sweep', async () => {
+        await broker.expirePending();
+        const now = clock();
+        const pruned = await store.prune(new Date(now.getTime() - retentionMs), now);
+        if (pruned > 0) log({ level: 'info', message: `pruned ${pruned} requests past retention` });
+        await revocationCatchUp.run();
+      })
       .catch((error: unknown) => log({ level: 'error', message: 'expiry sweep failed', err: error }));
   }, config.expirySweepSeconds * 1000);
   sweep.unref();
@@ -357,7 +370,7 @@ export async function startBroker(
             return config.sshCaKeyFile === undefined || caKeyStillLoaded(config.sshCaKeyFile, active);
           },
           audit: () => audit.healthy(),
-          store: () => directoryWritable(dirname(config.storeFile)),
+          store: () => store.healthy(),
           ...(publisher ? { 'revocation-configmap': () => publisher.published() } : {}),
         },
       })

@@ -1,14 +1,12 @@
 /**
- * Where the broker keeps access requests: the `RequestStore` port, an
- * in-memory implementation for tests and a JSON-file implementation that
- * survives restarts (whole-file rewrite: write a temporary file, fsync it,
- * rename it over the old one, fsync the directory; a crash leaves either the
- * old or the new file, never half of one).
+ * Where the broker keeps access requests: the `RequestStore` port and an
+ * in-memory implementation for tests (the databases: services/broker/store/).
+ * Also the JSON-file store of earlier brokers, read once to import it
+ * (`readJsonStoreFile`, its schema migrations), and `writeFileAtomic`.
  */
 import { open, readFile, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { AirlockError } from '../core/errors.js';
-import { makeDirectory } from '../core/make-directory.js';
 import type { RequestDecision, RequestedScope } from '../core/policy/index.js';
 import type { Identity } from './identity.js';
 
@@ -59,38 +57,122 @@ export interface AccessRequest {
   readonly revocation?: RequestVote;
 }
 
+/** Which requests `list` returns (all conditions must hold). */
+export interface RequestFilter {
+  readonly status?: RequestStatus;
+  /** The requester, compared as the broker compares users (kind, NFKC, lower case). */
+  readonly requester?: Pick<Identity, 'user' | 'kind'>;
+}
+
 /**
- * Port: durable storage of access requests.
+ * One state change of one request: gets the record as stored (undefined: no
+ * such request) and returns the new record, or undefined to change nothing.
+ * It may audit before it returns; a throw stores nothing.
+ */
+export type RequestChange = (current: AccessRequest | undefined) => Promise<AccessRequest | undefined>;
+
+/**
+ * Port: durable storage of access requests (services/broker/store/: SQLite,
+ * PostgreSQL; `InMemoryRequestStore` for tests).
  *
  * Lifecycle: the composition root opens the store and closes it at shutdown.
- * `put` resolves once the record is stored (for the file store: on disk).
- * The broker serialises its own writes; the store need not handle concurrent
- * read-modify-write of one record.
+ * Every state change goes through `update`, one transaction: the record is
+ * read under a lock (PostgreSQL `SELECT … FOR UPDATE`; SQLite `BEGIN
+ * IMMEDIATE`), so two brokers on one database never both change the same
+ * request from the same state. Approvals are rows of their own, one per
+ * distinct approver (a second vote by the same person is refused by the
+ * database), and `approvals` is read back from them.
  */
 export interface RequestStore {
   get(id: string): Promise<AccessRequest | undefined>;
-  /** All requests, oldest first. */
-  list(): Promise<AccessRequest[]>;
-  /** Creates or replaces the record with `request.id`. */
+  /** Matching requests, oldest first. */
+  list(filter?: RequestFilter): Promise<AccessRequest[]>;
+  /** Runs `change` as one transaction; resolves to the record now stored (undefined: none). */
+  update(id: string, change: RequestChange): Promise<AccessRequest | undefined>;
+  /** Creates or replaces the record with `request.id` (an `update` that ignores the current record). */
   put(request: AccessRequest): Promise<void>;
+  /**
+   * Deletes requests created before `before` that can no longer change
+   * anything: not pending, and any access they granted ended before `now`.
+   * Returns how many. The audit trail stays the permanent record.
+   */
+  prune(before: Date, now: Date): Promise<number>;
+  /**
+   * Runs `work` unless another broker sharing this store is running work of
+   * the same `name` (PostgreSQL: an advisory lock); false when skipped.
+   */
+  exclusive(name: string, work: () => Promise<void>): Promise<boolean>;
+  /** Readiness: the database answers. */
+  healthy(): Promise<boolean>;
   close(): Promise<void>;
 }
 
-/** In-memory RequestStore. Records are copied in and out, as the file store would. */
+/** The key users are compared by (the broker's `sameUser`): kind, NFKC, lower case. */
+export function requesterKey(who: Pick<Identity, 'user' | 'kind'>): string {
+  return `${who.kind}:${who.user.normalize('NFKC').toLowerCase()}`;
+}
+
+/** True when a request may be pruned (see `RequestStore.prune`). */
+export function isPrunable(request: AccessRequest, before: Date, now: Date): boolean {
+  if (request.status === 'pending' || Date.parse(request.createdAt) >= before.getTime()) return false;
+  return request.accessExpiresAt === undefined || Date.parse(request.accessExpiresAt) < now.getTime();
+}
+
+/** In-memory RequestStore. Records are copied in and out, as a database would. */
 export class InMemoryRequestStore implements RequestStore {
   private readonly records = new Map<string, string>();
+  private queue: Promise<unknown> = Promise.resolve();
 
   async get(id: string): Promise<AccessRequest | undefined> {
     const found = this.records.get(id);
     return found === undefined ? undefined : (JSON.parse(found) as AccessRequest);
   }
 
-  async list(): Promise<AccessRequest[]> {
-    return [...this.records.values()].map((r) => JSON.parse(r) as AccessRequest);
+  async list(filter: RequestFilter = {}): Promise<AccessRequest[]> {
+    const key = filter.requester === undefined ? undefined : requesterKey(filter.requester);
+    return [...this.records.values()]
+      .map((r) => JSON.parse(r) as AccessRequest)
+      .filter((r) => filter.status === undefined || r.status === filter.status)
+      .filter((r) => key === undefined || requesterKey(r.requester) === key)
+      .sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+  }
+
+  update(id: string, change: RequestChange): Promise<AccessRequest | undefined> {
+    const run = this.queue.then(async () => {
+      const current = await this.get(id);
+      const next = await change(current);
+      if (next === undefined) return current;
+      if (next.id !== id) throw new AirlockError('INTERNAL', `a change of ${id} returned ${next.id}`);
+      const voters = next.approvals.map((a) => requesterKey({ user: a.user, kind: 'human' }));
+      if (new Set(voters).size !== voters.length) {
+        throw new AirlockError('APPROVAL_NOT_ALLOWED', `request ${id}: one person approved twice`);
+      }
+      this.records.set(id, JSON.stringify(next));
+      return this.get(id);
+    });
+    this.queue = run.catch(() => {});
+    return run;
   }
 
   async put(request: AccessRequest): Promise<void> {
-    this.records.set(request.id, JSON.stringify(request));
+    await this.update(request.id, async () => request);
+  }
+
+  async prune(before: Date, now: Date): Promise<number> {
+    let count = 0;
+    for (const request of await this.list()) {
+      if (isPrunable(request, before, now) && this.records.delete(request.id)) count++;
+    }
+    return count;
+  }
+
+  async exclusive(_name: string, work: () => Promise<void>): Promise<boolean> {
+    await work();
+    return true;
+  }
+
+  async healthy(): Promise<boolean> {
+    return true;
   }
 
   async close(): Promise<void> {}
@@ -184,59 +266,27 @@ export async function writeFileAtomic(
 }
 
 /**
- * Opens (or creates on first write) a JSON-file store. Reads the whole file
- * at open; a file that is not a store document, or has a newer schema,
- * refuses to open (`CONFIG_INVALID`) rather than be overwritten. An older
- * schema is migrated at open: the old file is kept as
- * `<path>.schema-v<N>.bak` and the migrated one written in its place.
+ * Reads a JSON-file store (the broker's store before SQLite; schema v1 or
+ * v2) for a one-time import: its records, the schema it had, and its text.
+ * Undefined when there is no such file. A file that is not a store, or has a
+ * newer schema, is CONFIG_INVALID (and is left untouched).
  */
-export async function createFileRequestStore(path: string): Promise<RequestStore> {
-  const records = new Map<string, AccessRequest>();
-  await makeDirectory(dirname(path), 0o700); // a fresh volume
-  let text: string | undefined;
+export async function readJsonStoreFile(
+  path: string,
+): Promise<{ requests: AccessRequest[]; from: number; text: string } | undefined> {
+  let text: string;
   try {
     text = await readFile(path, 'utf8');
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
   }
-  if (text !== undefined) {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text);
-    } catch (cause) {
-      throw new AirlockError('CONFIG_INVALID', `request store ${path} is not valid JSON`, { cause });
-    }
-    const { doc, from } = migrateStoreDocument(parsed, path);
-    if (from !== STORE_SCHEMA_VERSION) {
-      // Keep the old file for a downgrade, then make the migration durable before serving.
-      await writeFileAtomic(`${path}.schema-v${from}.bak`, text);
-      await writeFileAtomic(path, `${JSON.stringify(doc, null, 1)}\n`);
-    }
-    for (const r of doc.requests) records.set(r.id, r);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (cause) {
+    throw new AirlockError('CONFIG_INVALID', `request store ${path} is not valid JSON`, { cause });
   }
-  let writing: Promise<void> = Promise.resolve();
-  let closed = false;
-  const copy = (r: AccessRequest): AccessRequest => JSON.parse(JSON.stringify(r)) as AccessRequest;
-  return {
-    async get(id) {
-      const found = records.get(id);
-      return found === undefined ? undefined : copy(found);
-    },
-    async list() {
-      return [...records.values()].map(copy);
-    },
-    put(request) {
-      if (closed) return Promise.reject(new AirlockError('INTERNAL', 'request store is closed'));
-      records.set(request.id, copy(request));
-      const snapshot: StoreFile = { schemaVersion: STORE_SCHEMA_VERSION, requests: [...records.values()] };
-      // Writes are chained so an older snapshot never lands after a newer one.
-      const next = writing.then(() => writeFileAtomic(path, `${JSON.stringify(snapshot, null, 1)}\n`));
-      writing = next.catch(() => {});
-      return next;
-    },
-    async close() {
-      closed = true;
-      await writing;
-    },
-  };
+  const { doc, from } = migrateStoreDocument(parsed, path);
+  return { requests: doc.requests, from, text };
 }

@@ -1,7 +1,8 @@
 /**
  * A complete broker for tests, shipped as real code: a broker tier CA, the
  * in-process OpenID provider over HTTPS, the example policy, an SSH user CA
- * key (0600), a signed file audit trail, the file request store, deny list
+ * key (0600), a signed file audit trail, the request store (SQLite, or
+ * PostgreSQL under AIRLOCK_TEST_STORE=postgres), deny list
  * and revocation KRL in a temporary directory, and `startBroker` over HTTPS on 127.0.0.1.
  * Nothing is mocked except the TokenReview port (InMemoryTokenReviewer).
  */
@@ -9,16 +10,17 @@ import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { type DemoUser, type DevOidcProvider, startDevOidcProvider } from '../cli/dev/dev-oidc-provider.js';
+import { httpsCall } from '../core/https/https-client.js';
 import { repoRoot } from '../core/repo-root.js';
 import { formatOpenSshPrivateKey, formatPublicKeyLine, generateCaKey } from '../core/ssh-cert/index.js';
 import { createTierCa, issueServingCertificate, type TierCa } from '../core/x509/index.js';
 import type { BrokerConfig } from './config.js';
-import { type DemoUser, type DevOidcProvider, startDevOidcProvider } from './dev-oidc-provider.js';
-import { httpsCall } from './https-client.js';
 import { InMemoryTokenReviewer } from './identity.js';
 import { InMemoryKubeCsrSigner, type KubeCsrSigner } from './kube-csr-signer.js';
 import { type RunningBroker, startBroker } from './main.js';
 import type { ConfigMapApi } from './revocation-config-map.js';
+import { testStoreConfig } from './store/testing.js';
 
 /** Demo users of the test provider and what the example policy lets them do. */
 export const TEST_USERS: Readonly<Record<string, DemoUser>> = {
@@ -88,6 +90,8 @@ export interface BrokerTestEnvOptions {
   readonly deviceFlow?: boolean;
   /** Replaces fields of config `oidc` (default: preferred_username, pass-through groups). */
   readonly oidc?: Partial<BrokerConfig['oidc']>;
+  /** Config `store`; default SQLite in the environment's directory (PostgreSQL: services/broker/store/testing.ts). */
+  readonly store?: BrokerConfig['store'];
   /** Config `webhook`; default none. */
   readonly webhook?: BrokerConfig['webhook'];
   /** Config `revocationConfigMap` and the client it publishes with; default none. */
@@ -135,7 +139,7 @@ export async function startBrokerTestEnv(options: BrokerTestEnvOptions = {}): Pr
     },
     policyFile,
     sshCaKeyFile,
-    storeFile: join(dir, 'requests.json'),
+    store: options.store ?? (await testStoreConfig(dir)),
     denyListFile: join(dir, 'deny-list.json'),
     revocationKrlFile: join(dir, 'revoked.krl'),
     audit: {

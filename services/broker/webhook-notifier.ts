@@ -10,7 +10,7 @@
  * logged at error level with the request id, so an operator sees that
  * approvers were not told.
  */
-import { httpsCall } from './https-client.js';
+import { httpsCall } from '../core/https/https-client.js';
 import type { AccessRequest } from './request-store.js';
 
 /** What happened to a request. */

@@ -96,3 +96,24 @@ describe('deploy/base configuration', () => {
     ).toContain(`"krlFiles": ["/etc/airlock/revocation/${KRL_KEY}"]`);
   });
 });
+
+describe('deploy/components/broker-postgres', () => {
+  it('is the base broker config with store.postgres (URL and CA from the Secret), and both pass validation', () => {
+    const component = join(repoRoot(), 'deploy', 'components', 'broker-postgres', 'broker.json');
+    const { store: pgStore, ...pgRest } = JSON.parse(readFileSync(component, 'utf8'));
+    const { store: baseStore, ...baseRest } = JSON.parse(readFileSync(config('broker.json'), 'utf8'));
+    expect(pgRest).toEqual(baseRest);
+    expect(baseStore.sqlite.path).toBe('/var/lib/airlock/broker/requests.db');
+    expect(loadBrokerConfig(component).store).toEqual({
+      postgres: {
+        urlFile: '/etc/airlock/database/url',
+        caFile: '/etc/airlock/database/ca.crt',
+        tls: 'verify',
+        poolSize: 10,
+        connectTimeoutSeconds: 5,
+      },
+      retentionDays: 90,
+    });
+    expect(pgStore.postgres.tls).toBe('verify');
+  });
+});

@@ -26,12 +26,6 @@ export const CERT_CODES = [
   'CERT_BAD_SIGNATURE',
   'CERT_SCOPE_INVALID',
   'CERT_REQUIRED',
-  /** `airlock ca init` refused to overwrite an existing CA key. */
-  'CA_KEY_EXISTS',
-  /** `airlock ca rotate`: the step does not fit the keyring (nothing to switch to, retiring the signer, unknown key). */
-  'CA_ROTATION_STATE',
-  /** `airlock ca rotate … retire`: the old CA may still have live credentials; wait, or --force. */
-  'CA_RETIRE_TOO_EARLY',
   /** The certificate's validity (valid_after to valid_before) is longer than the policy's max TTL for its profile, or never ends. */
   'CERT_LIFETIME_EXCEEDS_POLICY',
   /** Executor: this login signature (the same signed userauth request) already opened a session; each is accepted once. */
@@ -40,6 +34,16 @@ export const CERT_CODES = [
   'CERT_PREDATES_REPLAY_RECORD',
   /** `airlock cert`: the key file named (or remembered, or the default) is not the key the certificate certifies; nothing written. */
   'CERT_KEY_MISMATCH',
+] as const;
+
+/** The SSH user CA's keys and keyring (`airlock ca`, services/core/ca-keyring). */
+export const CA_CODES = [
+  /** `airlock ca init` refused to overwrite an existing CA key. */
+  'CA_KEY_EXISTS',
+  /** `airlock ca rotate`: the step does not fit the keyring (nothing to switch to, retiring the signer, unknown key). */
+  'CA_ROTATION_STATE',
+  /** `airlock ca rotate … retire`: the old CA may still have live credentials; wait, or --force. */
+  'CA_RETIRE_TOO_EARLY',
 ] as const;
 
 /** Policy evaluation (services/core/policy). */
@@ -75,6 +79,13 @@ export const SYSTEM_CODES = [
   'CLUSTER_GO_MISSING',
   'CLUSTER_BUILD_FAILED',
   'CLUSTER_START_FAILED',
+  /** `airlock dev images`: the local base or an app image could not be built (Docker, debootstrap, npm). */
+  'IMAGE_BUILD_FAILED',
+  /**
+   * `airlock dev cluster --node real`: a real node cannot run here (not root, containerd, runc or
+   * the CNI plugins missing, or another real node already runs on this machine).
+   */
+  'REAL_NODE_UNAVAILABLE',
   'EXECUTOR_UNAVAILABLE',
   'EXECUTOR_SHUTDOWN',
   'GRANT_INVALID',
@@ -147,6 +158,10 @@ export const SYSTEM_CODES = [
   'CSR_APPROVAL_REFUSED',
   /** CSR approval webhook: the AdmissionReview is malformed or not for `certificatesigningrequests/approval`. */
   'ADMISSION_REVIEW_INVALID',
+  /** Broker: the request store (SQLite file or PostgreSQL server) cannot be reached or refused the operation; nothing was changed. */
+  'STORE_UNAVAILABLE',
+  /** Executor: its kubeconfig has no usable current cluster (no server to call). */
+  'KUBECONFIG_INVALID',
 ] as const;
 
 /**
@@ -179,20 +194,43 @@ export const AUDIT_CODES = [
   'AUDIT_EMPTY',
   /** verify `unsigned-tail` (with --require-signed or --require-closed): records after the last signed checkpoint. */
   'AUDIT_UNSIGNED_TAIL',
+  /** A session recording is not valid asciicast v2 (services/core/audit/asciicast.ts). */
+  'ASCIICAST_MALFORMED',
 ] as const;
 
 export type ErrorCode =
   | (typeof CERT_CODES)[number]
+  | (typeof CA_CODES)[number]
   | (typeof POLICY_CODES)[number]
   | (typeof SYSTEM_CODES)[number]
   | (typeof AUDIT_CODES)[number];
 
-const ALL_CODES: ReadonlySet<string> = new Set([
+/** Every code of the catalogue, group by group. */
+export const ERROR_CODES: readonly ErrorCode[] = [
   ...CERT_CODES,
+  ...CA_CODES,
   ...POLICY_CODES,
   ...SYSTEM_CODES,
   ...AUDIT_CODES,
-]);
+];
+
+const ALL_CODES: ReadonlySet<string> = new Set(ERROR_CODES);
+
+/** The policy codes that deny no intent: a broken policy, and the broker's request decisions. */
+const NOT_INTENT_DENIALS = ['POLICY_INVALID', 'TTL_TOO_LONG', 'REQUEST_DENIED'] as const;
+export type PolicyDenialCode = Exclude<(typeof POLICY_CODES)[number], (typeof NOT_INTENT_DENIALS)[number]>;
+
+/**
+ * The codes `authorizeIntent` (services/core/policy/authorize.ts) denies an
+ * intent with: the policy or the certificate's scope said no. Such a denial
+ * is audited once, as `intent.denied`, where it is decided; a caller that
+ * catches it must not audit it again as a failure.
+ */
+export const POLICY_DENIAL_CODES: readonly PolicyDenialCode[] = POLICY_CODES.filter(
+  (code): code is PolicyDenialCode => !(NOT_INTENT_DENIALS as readonly string[]).includes(code),
+);
+
+const POLICY_DENIALS: ReadonlySet<string> = new Set(POLICY_DENIAL_CODES);
 
 /** True when `value` is one of the catalogue's codes (for codes read off the wire). */
 export function isErrorCode(value: string): value is ErrorCode {
@@ -215,6 +253,11 @@ export class AirlockError extends Error {
     this.code = code;
     this.detail = options.detail;
   }
+}
+
+/** True when `error` is an intent denial by policy or scope (one of {@link POLICY_DENIAL_CODES}). */
+export function isPolicyDenial(error: unknown): error is AirlockError & { readonly code: PolicyDenialCode } {
+  return error instanceof AirlockError && POLICY_DENIALS.has(error.code);
 }
 
 export function isAirlockError(value: unknown, code?: ErrorCode): value is AirlockError {

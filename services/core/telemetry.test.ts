@@ -10,6 +10,7 @@ import {
   startTelemetry,
   type Telemetry,
   telemetryOptionsFromEnv,
+  traceIdOf,
   traceIdsOf,
   traceparentOf,
   withTraceIds,
@@ -136,6 +137,12 @@ describe('telemetry', () => {
         },
       ),
     );
+  });
+
+  it('reads the trace id out of a traceparent, and none out of a malformed one', () => {
+    expect(traceIdOf(`00-${TRACE_ID}-${SPAN_ID}-01`)).toBe(TRACE_ID);
+    expect(traceIdOf('not-a-traceparent')).toBeUndefined();
+    expect(traceIdOf(`00-${TRACE_ID.toUpperCase()}-${SPAN_ID}-01`)).toBeUndefined();
   });
 
   it('has no traceparent and no ids for a span without valid ids', () => {

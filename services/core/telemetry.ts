@@ -135,6 +135,15 @@ export function traceparentOf(span: Span): string | undefined {
 }
 
 /**
+ * The trace id a W3C `traceparent` carries (what audit records join on), or
+ * undefined when the header is not a valid version-00 traceparent.
+ */
+export function traceIdOf(traceparent: string): string | undefined {
+  const parsed = contextFromTraceparent(traceparent);
+  return parsed === ROOT_CONTEXT ? undefined : trace.getSpanContext(parsed)?.traceId;
+}
+
+/**
  * A context whose parent is the remote span a `traceparent` header names,
  * on top of `base` (default: the root context). A missing or invalid header
  * (wrong shape, upper-case hex, version ff, all-zero ids, a version-00 header

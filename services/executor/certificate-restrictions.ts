@@ -10,12 +10,13 @@
  * As in OpenSSH, it governs sessions, not port forwarding, which
  * `permit-port-forwarding` governs.
  *
- * Pure: the decision only; executor-service.ts audits it like a policy denial.
+ * Pure: the decision only; intent-call.ts audits it like a policy denial.
  */
+
+import { type Command, parseCommand, splitCommandLine } from '../core/command-language/index.js';
 import type { AirlockError } from '../core/errors.js';
 import type { Intent } from '../core/policy/index.js';
 import type { CertificateIdentity } from '../core/ssh-cert/index.js';
-import { type Command, parseCommand, splitCommandLine } from '../mediator/command-language/index.js';
 
 /** A refusal, shaped like a policy denial. */
 export interface CertificateDenial {

@@ -1,7 +1,7 @@
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { KubeConfig, loadAllYaml, type V1ClusterRole } from '@kubernetes/client-node';
+import { loadAllYaml, type V1ClusterRole } from '@kubernetes/client-node';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { AirlockError } from '../core/errors.js';
@@ -13,22 +13,13 @@ import {
   createCsrCredentials,
   type KubeSessionSubject,
   sessionCertLifetimeSeconds,
-  sessionImpersonation,
 } from './kube-credentials.js';
+import { unusedExecutorKubeConfig } from './testing.js';
 
 const now = new Date('2030-01-01T00:00:00Z');
 const logger = pino({ level: 'silent' });
 
-function executorKubeConfig(): KubeConfig {
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [{ name: 'c', server: 'https://127.0.0.1:6443', caData: 'Y2E=' }],
-    users: [{ name: 'executor', token: 'executor-token' }],
-    contexts: [{ name: 'c', cluster: 'c', user: 'executor' }],
-    currentContext: 'c',
-  });
-  return kc;
-}
+const executorKubeConfig = unusedExecutorKubeConfig;
 
 const subject = (overrides: Partial<KubeSessionSubject> = {}): KubeSessionSubject => ({
   sessionId: 'Sess_1~x',
@@ -54,22 +45,6 @@ describe('sessionCertLifetimeSeconds', () => {
     expect(sessionCertLifetimeSeconds(new Date(now.getTime() + 1800_500), now)).toBe(1801);
     expect(sessionCertLifetimeSeconds(new Date(now.getTime() + 30_000), now)).toBe(600);
     expect(sessionCertLifetimeSeconds(new Date(now.getTime() - 5_000), now)).toBe(600);
-  });
-});
-
-describe('sessionImpersonation', () => {
-  it('is airlock:session with the groups, and the person and ids as extras (trace id only when known)', () => {
-    expect(sessionImpersonation(subject(), 'abc')).toEqual({
-      user: 'airlock:session',
-      groups: ['jit:debug:payments', 'jit:read:payments'],
-      extra: {
-        'airlock.dev/user': ['alice'],
-        'airlock.dev/session-id': ['Sess_1~x'],
-        'airlock.dev/request-id': ['req-1'],
-        'airlock.dev/trace-id': ['abc'],
-      },
-    });
-    expect(sessionImpersonation(subject()).extra['airlock.dev/trace-id']).toBeUndefined();
   });
 });
 

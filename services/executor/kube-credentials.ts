@@ -5,7 +5,7 @@
  * - `impersonation` (default): the executor's own identity impersonates the
  *   fixed user `airlock:session` plus the session's `jit:` groups, and names
  *   the person and the correlation ids in `Impersonate-Extra`
- *   (kube-impersonation.ts). Nothing is set up per session.
+ *   (services/core/policy/kube-impersonation.ts). Nothing is set up per session.
  * - `csr`: at OpenSession the executor makes a fresh ECDSA P-256 key and a
  *   CSR with CN = the person (the SSH principal) and one O per `jit:` group,
  *   has it signed by `kubernetes.io/kube-apiserver-client` through the CSR
@@ -35,27 +35,17 @@ import { AppsV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { AirlockError } from '../core/errors.js';
 import { type KubeCsrSigner, kubeCsrObjectName, MIN_KUBE_CERT_SECONDS } from '../core/kube-csr.js';
-import { IMPERSONATED_USER } from '../core/policy/index.js';
+import { type ImpersonationSubject, sessionImpersonation } from '../core/policy/index.js';
 import { createCsr } from '../core/x509/index.js';
 import { DEFAULT_REQUEST_TIMEOUT_MS, type KubeClients } from './kube-gateway.js';
-import {
-  ImpersonatingKubeConfig,
-  type Impersonation,
-  impersonatingConfiguration,
-} from './kube-impersonation.js';
+import { ImpersonatingKubeConfig, impersonatingConfiguration } from './kube-impersonation.js';
 
 /** The two ways a session reaches Kubernetes. */
 export const KUBE_CREDENTIAL_MODES = ['impersonation', 'csr'] as const;
 export type KubeCredentialMode = (typeof KUBE_CREDENTIAL_MODES)[number];
 
-/** The verified session credentials are made for. */
-export interface KubeSessionSubject {
-  readonly sessionId: string;
-  /** The person: the SSH principal. */
-  readonly user: string;
-  /** Exactly the scope's rendered `jit:` groups. */
-  readonly groups: readonly string[];
-  readonly requestId: string;
+/** The verified session credentials are made for: the impersonated session, and when it ends. */
+export interface KubeSessionSubject extends ImpersonationSubject {
   /** When the session ends (earlier of certificate and grant expiry). */
   readonly expiresAt: Date;
 }
@@ -80,17 +70,6 @@ export interface SessionKubeCredentials {
 export interface KubeCredentials {
   readonly mode: KubeCredentialMode;
   open(subject: KubeSessionSubject): Promise<SessionKubeCredentials>;
-}
-
-/** What impersonation mode sends for one call of a session. */
-export function sessionImpersonation(subject: KubeSessionSubject, traceId?: string): Impersonation {
-  const extra: Record<string, string[]> = {
-    'airlock.dev/user': [subject.user],
-    'airlock.dev/session-id': [subject.sessionId],
-    'airlock.dev/request-id': [subject.requestId],
-  };
-  if (traceId) extra['airlock.dev/trace-id'] = [traceId];
-  return { user: IMPERSONATED_USER, groups: subject.groups, extra };
 }
 
 /**
@@ -158,10 +137,34 @@ export interface CsrCredentialsOptions {
   readonly requestTimeoutMs?: number;
 }
 
+/** A kubeconfig that calls `cluster` as the session's own client certificate (csr mode). */
+function sessionKubeConfig(
+  cluster: NonNullable<ReturnType<KubeConfig['getCurrentCluster']>>,
+  user: string,
+  certificatePem: string,
+  privateKeyPem: string,
+): KubeConfig {
+  const session = new KubeConfig();
+  session.loadFromOptions({
+    clusters: [cluster],
+    users: [
+      {
+        name: user,
+        certData: Buffer.from(certificatePem).toString('base64'),
+        keyData: Buffer.from(privateKeyPem).toString('base64'),
+      },
+    ],
+    contexts: [{ name: user, cluster: cluster.name, user }],
+    currentContext: user,
+  });
+  return session;
+}
+
 /** csr mode: a client certificate per session (see the file comment). */
 export function createCsrCredentials(options: CsrCredentialsOptions): KubeCredentials {
   const cluster = options.kubeConfig.getCurrentCluster();
-  if (!cluster) throw new AirlockError('CONFIG_INVALID', 'the executor kubeconfig has no current cluster');
+  if (!cluster)
+    throw new AirlockError('KUBECONFIG_INVALID', 'the executor kubeconfig has no current cluster');
   const log = options.logger.child({ component: 'executor.kube-credentials' });
   return {
     mode: 'csr',
@@ -203,20 +206,12 @@ export function createCsrCredentials(options: CsrCredentialsOptions): KubeCreden
           `the certificate ends at ${new Date(certificate.validTo).toISOString()}, before the session (${subject.expiresAt.toISOString()}); is the signer's --cluster-signing-duration shorter?`,
         );
       }
-      const session = new KubeConfig();
-      const user = `airlock-session-${name}`;
-      session.loadFromOptions({
-        clusters: [cluster],
-        users: [
-          {
-            name: user,
-            certData: Buffer.from(certificatePem).toString('base64'),
-            keyData: Buffer.from(csr.privateKeyPem).toString('base64'),
-          },
-        ],
-        contexts: [{ name: user, cluster: cluster.name, user }],
-        currentContext: user,
-      });
+      const session = sessionKubeConfig(
+        cluster,
+        `airlock-session-${name}`,
+        certificatePem,
+        csr.privateKeyPem,
+      );
       // The same clients as impersonation mode, without impersonation headers.
       const timeout = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
       const clients: KubeClients = {

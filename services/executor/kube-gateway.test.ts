@@ -6,7 +6,8 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AirlockError } from '../core/errors.js';
 import { createImpersonationCredentials } from './kube-credentials.js';
-import { createKubeGateway, isConnectionFailure, type KubeCaller } from './kube-gateway.js';
+import { isConnectionFailure } from './kube-errors.js';
+import { createKubeGateway, type KubeCaller } from './kube-gateway.js';
 
 const target = { namespace: 'payments', pod: 'api-0', container: 'main' };
 

@@ -9,35 +9,14 @@ import {
   ServerConfiguration,
   wrapHttpLibrary,
 } from '@kubernetes/client-node';
+import { AirlockError } from '../core/errors.js';
+import { type Impersonation, impersonationHeaders } from '../core/policy/index.js';
 
-/**
- * Who the executor acts as on the Kubernetes API
- * (https://kubernetes.io/docs/reference/access-authn-authz/authentication/#user-impersonation).
+/*
+ * The transport of impersonation: who a session acts as, and its headers,
+ * are core's (services/core/policy/kube-impersonation.ts); this file puts
+ * those headers on every request client-node makes.
  */
-export interface Impersonation {
-  user: string;
-  groups: readonly string[];
-  /** Impersonate-Extra-<key> values, e.g. `airlock.dev/session-id`. */
-  extra: Readonly<Record<string, readonly string[]>>;
-}
-
-/**
- * The impersonation headers, one entry per header *line*.
- *
- * Each group and each extra value must be its own header line: the
- * apiserver reads a comma-joined `Impersonate-Group: a, b` as ONE group named
- * "a, b". Extra keys are percent-encoded as the impersonation docs require
- * (keys are case-insensitive and may contain `/`).
- */
-export function impersonationHeaders(impersonation: Impersonation): Record<string, string | string[]> {
-  const headers: Record<string, string | string[]> = { 'Impersonate-User': impersonation.user };
-  if (impersonation.groups.length > 0) headers['Impersonate-Group'] = [...impersonation.groups];
-  for (const [key, values] of Object.entries(impersonation.extra)) {
-    if (values.length > 0)
-      headers[`Impersonate-Extra-${encodeURIComponent(key.toLowerCase())}`] = [...values];
-  }
-  return headers;
-}
 
 /** TLS settings that make two agents interchangeable: same server trust, same client identity. */
 const TLS_FIELDS = ['ca', 'cert', 'key', 'pfx', 'passphrase', 'rejectUnauthorized', 'servername'] as const;
@@ -211,7 +190,7 @@ export function impersonatingConfiguration(
   timeoutMs?: number,
 ): Configuration {
   const cluster = base.getCurrentCluster();
-  if (!cluster) throw new Error('kubeconfig has no current cluster');
+  if (!cluster) throw new AirlockError('KUBECONFIG_INVALID', 'the kubeconfig has no current cluster');
   return createConfiguration({
     baseServer: new ServerConfiguration(cluster.server, {}),
     authMethods: { default: base },

@@ -1,35 +1,9 @@
 import * as grpc from '@grpc/grpc-js';
-import type { Logger } from 'pino';
 import { loadExecutorService } from '../core/rpc/executor-proto.js';
-import { RotatingCertificates } from '../core/rpc/rotating-certificates.js';
-import { issueServingCertificate, type TierCa } from '../core/x509/index.js';
 import type { ExecutorService } from './executor-service.js';
+import { type ExecutorServerOptions, ServingCredentials } from './serving-credentials.js';
 
-export interface ExecutorServerOptions {
-  /** Address to listen on, e.g. `127.0.0.1:0` (port 0: any free port). */
-  listen: string;
-  /**
-   * The executor tier CA that issues this server's serving certificates. A
-   * getter when it rotates: checked every `reloadIntervalMs`, and a new
-   * signer gets a new serving certificate at once.
-   */
-  executorCa: TierCa | (() => Promise<TierCa>);
-  /**
-   * The mediator tier CA bundle (PEM) whose session grants may connect. A
-   * getter when it rotates: checked every `reloadIntervalMs` and applied to
-   * new handshakes (open connections continue).
-   */
-  mediatorCaBundle: string | (() => string);
-  /** How often getters above are checked; default 1000 ms. */
-  reloadIntervalMs?: number;
-  /** Names the serving certificate is valid for. */
-  dnsNames: readonly string[];
-  ipAddresses: readonly string[];
-  /** Serving certificate lifetime; renewed in process at two thirds of it. Default 24 h. */
-  servingLifetimeSeconds?: number;
-  logger: Logger;
-  clock: () => Date;
-}
+export type { ExecutorServerOptions } from './serving-credentials.js';
 
 export interface RunningExecutorServer {
   readonly port: number;
@@ -57,76 +31,8 @@ export async function startExecutorServer(
   options: ExecutorServerOptions,
 ): Promise<RunningExecutorServer> {
   const log = options.logger.child({ component: 'executor.server' });
-  const lifetime = options.servingLifetimeSeconds ?? 86_400;
-  const { executorCa, mediatorCaBundle } = options;
-  const currentCa = typeof executorCa === 'function' ? executorCa : async () => executorCa;
-  const currentBundle = typeof mediatorCaBundle === 'function' ? mediatorCaBundle : () => mediatorCaBundle;
-  const certificates = new RotatingCertificates();
-  let trustedBundle = currentBundle();
-  certificates.setCaBundle(trustedBundle);
-  let servingCertPem = '';
-  let issuedFrom = '';
-  let renewTimer: NodeJS.Timeout | undefined;
-
-  const renew = async () => {
-    const ca = await currentCa();
-    const issued = await issueServingCertificate(ca, {
-      dnsNames: options.dnsNames,
-      ipAddresses: options.ipAddresses,
-      lifetimeSeconds: lifetime,
-      now: options.clock(),
-    });
-    if (!issued.privateKeyPem) throw new Error('serving certificate issued without a private key');
-    certificates.setIdentity(issued.certPem, issued.privateKeyPem);
-    servingCertPem = issued.certPem;
-    issuedFrom = ca.fingerprint;
-    log.info(
-      { not_after: issued.notAfter.toISOString(), serial: issued.serialNumber, ca: ca.fingerprint },
-      'serving certificate issued',
-    );
-    clearTimeout(renewTimer);
-    renewTimer = setTimeout(
-      () => {
-        renew().catch((error: unknown) => log.error({ err: error }, 'serving certificate renewal failed'));
-      },
-      Math.min((lifetime * 1000 * 2) / 3, 2 ** 31 - 1),
-    );
-    renewTimer.unref();
-  };
-  await renew();
-
-  // Rotation without restart: a new mediator CA bundle goes to new
-  // handshakes; a new executor CA signer means a new serving certificate now.
-  // A broken file keeps the last good TLS set-up, logged; the service's own
-  // per-call grant check reads the same getter and refuses (fail closed).
-  let lastProblem = '';
-  let stopped = false;
-  const reload = async () => {
-    if (stopped) return;
-    try {
-      const bundle = currentBundle();
-      if (bundle !== trustedBundle) {
-        certificates.setCaBundle(bundle);
-        trustedBundle = bundle;
-        log.info('mediator CA bundle reloaded');
-      }
-      if ((await currentCa()).fingerprint !== issuedFrom) await renew();
-      lastProblem = '';
-    } catch (error) {
-      const problem = error instanceof Error ? error.message : String(error);
-      if (problem !== lastProblem)
-        log.error({ err: error }, 'CA reload failed; keeping the last good set-up');
-      lastProblem = problem;
-    }
-  };
-  let reloading = Promise.resolve();
-  const reloadTimer =
-    typeof executorCa === 'function' || typeof mediatorCaBundle === 'function'
-      ? setInterval(() => {
-          reloading = reloading.then(reload);
-        }, options.reloadIntervalMs ?? 1000)
-      : undefined;
-  reloadTimer?.unref();
+  const serving = await ServingCredentials.start(options, log);
+  const { certificates } = serving;
 
   const server = new grpc.Server();
   server.addService(
@@ -147,16 +53,11 @@ export async function startExecutorServer(
 
   return {
     port,
-    servingCertPem: () => servingCertPem,
-    renewServingCertificate: renew,
-    setMediatorCaBundle: (pem) => {
-      certificates.setCaBundle(pem);
-      trustedBundle = pem;
-    },
+    servingCertPem: () => serving.servingCertPem(),
+    renewServingCertificate: () => serving.renew(),
+    setMediatorCaBundle: (pem) => serving.setMediatorCaBundle(pem),
     async stop(drainMs = 10_000) {
-      clearTimeout(renewTimer);
-      clearInterval(reloadTimer);
-      stopped = true;
+      serving.stop();
       executor.drain();
       await new Promise<void>((resolve) => {
         const timer = setTimeout(() => {

@@ -5,6 +5,8 @@ import type { SessionKubeCredentials } from './kube-credentials.js';
 /** A session the executor verified itself (OpenSession) and serves intents for. */
 export interface ExecutorSession {
   readonly id: string;
+  /** The access request the certificate was issued for (its scope's `requestId`). */
+  readonly requestId: string;
   /** The SSH principal: the person the session acts for. */
   readonly user: string;
   readonly identity: CertificateIdentity;

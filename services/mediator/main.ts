@@ -1,9 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
+import type { AuditTrail } from '../core/audit/types.js';
 import { createLogger } from '../core/logging.js';
 import { Metrics, startOpsServer } from '../core/ops-server.js';
 import { loadPolicy } from '../core/policy/index.js';
 import { serviceMain } from '../core/service-main.js';
+import { loadOrCreateHostKey } from '../core/ssh-cert/host-key.js';
 import { startTelemetry, telemetryOptionsFromEnv } from '../core/telemetry.js';
 import {
   auditCaChanges,
@@ -13,9 +15,9 @@ import {
   openTierCa,
   watchSshTrust,
 } from '../core/tier-trust.js';
-import { loadMediatorConfig } from './config.js';
-import { loadOrCreateHostKey } from './host-key.js';
-import { createSshFrontend } from './ssh-frontend.js';
+import type { TierCa } from '../core/x509/index.js';
+import { loadMediatorConfig, type MediatorConfig } from './config.js';
+import { createSshFrontend, type MediatorLimits } from './ssh-frontend.js';
 
 /**
  * The mediator's composition root. It reads no Kubernetes configuration at
@@ -30,23 +32,8 @@ export async function runMediator(configPath: string) {
   const policy = loadPolicy(readFileSync(config.policyFile, 'utf8'));
   const auditFsync = auditFsyncFromEnv(process.env, (message) => logger.warn(message));
   const audit = await openTierAuditTrail(config.audit, 'mediator', clock, auditFsync);
-  const { trustedSshCas, revocation } = watchSshTrust(
-    config,
-    clock,
-    auditCaChanges(audit, 'trusted SSH user CA keys'),
-  );
+  const { trustedSshCas, revocation, mediatorCa, executorCaBundle } = await openTrust(config, audit, clock);
   const sshCas = trustedSshCas();
-  const mediatorCa = await openTierCa(
-    config.mediatorCa,
-    'mediator',
-    clock,
-    auditCaChanges(audit, 'mediator CA keyring'),
-  );
-  const executorCaBundle = openPeerCaBundle(
-    config.executor.caBundleFile,
-    clock,
-    auditCaChanges(audit, 'executor CA bundle'),
-  );
   // Spans always exist (their ids go into audit records and Impersonate-Extra);
   // they are exported only when OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT is set. See docs/telemetry.md.
   const telemetry = startTelemetry(telemetryOptionsFromEnv(process.env, 'airlock-mediator'));
@@ -68,13 +55,7 @@ export async function runMediator(configPath: string) {
     audit,
     logger,
     clock,
-    limits: {
-      preAuthTimeoutMs: config.limits.preAuthTimeoutSeconds * 1000,
-      maxUnauthenticatedPerSource: config.limits.maxUnauthenticatedPerSource,
-      maxSessionsPerPrincipal: config.limits.maxSessionsPerPrincipal,
-      idleTimeoutMs: config.limits.idleTimeoutSeconds * 1000,
-      expiryWarningMs: config.limits.expiryWarningSeconds * 1000,
-    },
+    limits: limitsOf(config.limits),
   });
   await audit.append({
     event: 'config.loaded',
@@ -97,11 +78,7 @@ export async function runMediator(configPath: string) {
     ? await startOpsServer({
         listen: config.ops.listen,
         metrics,
-        checks: {
-          audit: () => audit.healthy(),
-          'mediator-ca': async () => (await mediatorCa()).notAfter.getTime() > clock().getTime(),
-          executor: () => reachable(config.executor.address),
-        },
+        checks: readinessChecks(config, audit, mediatorCa, clock),
       })
     : undefined;
   return {
@@ -114,6 +91,56 @@ export async function runMediator(configPath: string) {
       await audit.close();
       await telemetry.shutdown();
     },
+  };
+}
+
+/**
+ * What the mediator trusts and signs with, each re-read when it changes and
+ * each change audited: the SSH user CAs and revocation lists, the mediator
+ * tier CA keyring, the executor CA bundle.
+ */
+async function openTrust(config: MediatorConfig, audit: AuditTrail, clock: () => Date) {
+  const { trustedSshCas, revocation } = watchSshTrust(
+    config,
+    clock,
+    auditCaChanges(audit, 'trusted SSH user CA keys'),
+  );
+  const mediatorCa = await openTierCa(
+    config.mediatorCa,
+    'mediator',
+    clock,
+    auditCaChanges(audit, 'mediator CA keyring'),
+  );
+  const executorCaBundle = openPeerCaBundle(
+    config.executor.caBundleFile,
+    clock,
+    auditCaChanges(audit, 'executor CA bundle'),
+  );
+  return { trustedSshCas, revocation, mediatorCa, executorCaBundle };
+}
+
+/** `/readyz`: the audit trail takes records, the mediator CA is valid, the executor answers. */
+function readinessChecks(
+  config: MediatorConfig,
+  audit: AuditTrail,
+  mediatorCa: () => Promise<TierCa>,
+  clock: () => Date,
+) {
+  return {
+    audit: () => audit.healthy(),
+    'mediator-ca': async () => (await mediatorCa()).notAfter.getTime() > clock().getTime(),
+    executor: () => reachable(config.executor.address),
+  };
+}
+
+/** The config's limits (seconds) as the front door takes them (milliseconds). */
+function limitsOf(limits: MediatorConfig['limits']): MediatorLimits {
+  return {
+    preAuthTimeoutMs: limits.preAuthTimeoutSeconds * 1000,
+    maxUnauthenticatedPerSource: limits.maxUnauthenticatedPerSource,
+    maxSessionsPerPrincipal: limits.maxSessionsPerPrincipal,
+    idleTimeoutMs: limits.idleTimeoutSeconds * 1000,
+    expiryWarningMs: limits.expiryWarningSeconds * 1000,
   };
 }
 

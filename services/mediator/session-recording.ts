@@ -81,33 +81,41 @@ function dimension(name: string, value: number): number {
   return value;
 }
 
-/** Creates `<dir>/<sessionId>-<n>.cast` and writes the header. */
-export async function createSessionRecorder(options: SessionRecorderOptions): Promise<SessionRecorder> {
-  if (!SESSION_ID.test(options.sessionId) || options.sessionId.startsWith('.'))
-    throw new AirlockError('INTERNAL', 'session id is not usable in a recording file name', {
-      detail: `session id ${JSON.stringify(options.sessionId)}`,
-    });
-  const width = dimension('width', options.width);
-  const height = dimension('height', options.height);
+/** `AUDIT_UNAVAILABLE`: a recording that cannot be written fails the stream it records. */
+function recordingError(message: string, path: string, error: unknown): AirlockError {
+  return new AirlockError('AUDIT_UNAVAILABLE', message, {
+    cause: error,
+    detail: `${path}: ${(error as Error).message}`,
+  });
+}
 
-  let handle: FileHandle | undefined;
-  let path = '';
-  for (let n = 1; handle === undefined; n++) {
-    if (n > MAX_FILES_PER_SESSION)
-      throw new AirlockError('AUDIT_UNAVAILABLE', 'too many recordings for one session');
-    path = join(options.dir, `${options.sessionId}-${n}.cast`);
+/** The next free `<dir>/<sessionId>-<n>.cast`, created append-only. */
+async function createRecordingFile(
+  dir: string,
+  sessionId: string,
+): Promise<{ file: FileHandle; path: string }> {
+  if (!SESSION_ID.test(sessionId) || sessionId.startsWith('.'))
+    throw new AirlockError('INTERNAL', 'session id is not usable in a recording file name', {
+      detail: `session id ${JSON.stringify(sessionId)}`,
+    });
+  for (let n = 1; n <= MAX_FILES_PER_SESSION; n++) {
+    const path = join(dir, `${sessionId}-${n}.cast`);
     try {
       // 'ax': append-only, and fail if it exists, so a recording is never overwritten.
-      handle = await open(path, 'ax', 0o600);
+      return { file: await open(path, 'ax', 0o600), path };
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'EEXIST') continue;
-      throw new AirlockError('AUDIT_UNAVAILABLE', 'cannot create the session recording', {
-        cause: error,
-        detail: `${path}: ${(error as Error).message}`,
-      });
+      throw recordingError('cannot create the session recording', path, error);
     }
   }
-  const file = handle;
+  throw new AirlockError('AUDIT_UNAVAILABLE', 'too many recordings for one session');
+}
+
+/** Creates `<dir>/<sessionId>-<n>.cast` and writes the header. */
+export async function createSessionRecorder(options: SessionRecorderOptions): Promise<SessionRecorder> {
+  const width = dimension('width', options.width);
+  const height = dimension('height', options.height);
+  const { file, path } = await createRecordingFile(options.dir, options.sessionId);
   const start = options.clock().getTime();
   const hash = createHash('sha256');
   let bytes = 0;
@@ -127,10 +135,7 @@ export async function createSessionRecorder(options: SessionRecorderOptions): Pr
         hash.update(data);
         bytes += data.length;
       } catch (error) {
-        failure = new AirlockError('AUDIT_UNAVAILABLE', 'cannot write the session recording', {
-          cause: error,
-          detail: `${path}: ${(error as Error).message}`,
-        });
+        failure = recordingError('cannot write the session recording', path, error);
       }
     });
   };
@@ -174,10 +179,7 @@ export async function createSessionRecorder(options: SessionRecorderOptions): Pr
           try {
             if (failure === undefined) await file.sync();
           } catch (error) {
-            failure = new AirlockError('AUDIT_UNAVAILABLE', 'cannot sync the session recording', {
-              cause: error,
-              detail: `${path}: ${(error as Error).message}`,
-            });
+            failure = recordingError('cannot sync the session recording', path, error);
           } finally {
             await file.close().catch(() => undefined);
           }

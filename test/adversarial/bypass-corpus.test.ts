@@ -23,10 +23,10 @@ import {
 } from '../support/kube.js';
 import { type Mediator, type SshUser, ssh, sshUser, startMediator } from '../support/mediator-harness.js';
 import {
+  COMMAND_DENIAL_CODES,
   corpusArgv,
   lenientPolicy,
   loadBypassCorpus,
-  POLICY_DENIAL_CODES,
   runExec,
   shellQuote,
 } from './support/adversarial.js';
@@ -168,7 +168,7 @@ describe('adversarial: the policy bypass corpus, sent for real through ssh and s
       });
       expect(decision.allow, entry.why).toBe(false);
       const code = decision.allow ? '' : decision.code;
-      expect(POLICY_DENIAL_CODES).toContain(code);
+      expect(COMMAND_DENIAL_CODES).toContain(code);
       const filesBefore = readdirSync(podDir).sort();
 
       if (!hasNul(argv)) {

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { connect } from 'node:net';
+import { type AddressInfo, connect, createServer, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -160,5 +160,31 @@ describe('mediator limits, concurrency and shutdown', () => {
     expect(result.code).toBe(69);
     expect(result.stderr).toContain('EXECUTOR_SHUTDOWN');
     await stopping;
+  });
+
+  it('answers EXECUTOR_UNAVAILABLE when the executor accepts connections but never answers (an OpenSession deadline)', async () => {
+    // Accepts TCP and stays silent, as a dead pod's address or a wedged executor may:
+    // without a deadline the TLS handshake, and the user's ssh, would wait forever.
+    const sockets = new Set<Socket>();
+    const silent = createServer((socket) => {
+      sockets.add(socket);
+      socket.on('error', () => {});
+    });
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const address = silent.address() as AddressInfo;
+    const mediator = await startMediator(gateway, policy, {}, undefined, {
+      address: `127.0.0.1:${address.port}`,
+      openTimeoutMs: 1000,
+    });
+    try {
+      const result = await ssh(mediator, sshUser(gateway.sshCa, { scope }), ['pods'], { timeoutMs: 30_000 });
+      expect(result.code).toBe(69);
+      expect(result.stderr).toMatch(/^airlock: EXECUTOR_UNAVAILABLE: /m);
+      expect(sockets.size).toBeGreaterThan(0);
+    } finally {
+      await mediator.stop();
+      for (const socket of sockets) socket.destroy();
+      silent.close();
+    }
   });
 });

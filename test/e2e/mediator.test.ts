@@ -275,6 +275,23 @@ describe('mediator: the stock OpenSSH client through the gateway to the hermetic
         if (reply === '') await sleep(200);
       }
       expect(reply).toBe('echo:ping');
+      // The forward went through the same authorize-and-audit path as a command:
+      // one `intent.allowed` joined to the session and its trace.
+      const allowed = mediator.audit
+        .events()
+        .filter((e) => e.event === 'intent.allowed' && e.target.resource === 'pods/portforward');
+      expect(allowed).toHaveLength(1);
+      expect(allowed[0]).toMatchObject({
+        decision: 'allow',
+        target: { namespace: payments, pod: 'api-0', port: 8080, resource: 'pods/portforward' },
+        details: { action: 'port-forward' },
+      });
+      const opened = mediator.audit
+        .events()
+        .find((e) => e.event === 'session.opened' && e.session_id === allowed[0]!.session_id);
+      expect(opened).toBeDefined();
+      expect(allowed[0]!.trace_id).toMatch(/^[0-9a-f]{32}$/);
+      expect(allowed[0]!.trace_id).toBe(opened!.trace_id);
     } finally {
       child.kill();
     }

@@ -165,6 +165,44 @@ describe('deploy/: the manifests against a real kube-apiserver', () => {
     }
   });
 
+  it('the broker-postgres component: two replicas, rolling updates, a PDB, no SQLite volume; server dry run passes', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'airlock-overlay-'));
+    try {
+      const deploy = join(repoRoot(), 'deploy');
+      writeFileSync(
+        join(dir, 'kustomization.yaml'),
+        `resources: [${relative(dir, join(deploy, 'base'))}]\ncomponents: [${relative(dir, join(deploy, 'components', 'broker-postgres'))}]\n`,
+      );
+      const built = kubectl(['kustomize', dir]);
+      expect(built.stderr).toBe('');
+      // biome-ignore lint/suspicious/noExplicitAny: a parsed manifest, read field by field
+      const objects = loadAllYaml(built.stdout) as any[];
+      const broker = objects.find((o) => o.kind === 'Deployment' && o.metadata.name === 'airlock-broker');
+      expect([broker.spec.replicas, broker.spec.strategy.type]).toEqual([2, 'RollingUpdate']);
+      const volumes = broker.spec.template.spec.volumes;
+      expect(volumes.find((v: { name: string }) => v.name === 'state')).toEqual({
+        name: 'state',
+        emptyDir: {},
+      });
+      expect(volumes.find((v: { name: string }) => v.name === 'database').secret.secretName).toBe(
+        'airlock-broker-database',
+      );
+      const pdb = objects.find(
+        (o) => o.kind === 'PodDisruptionBudget' && o.metadata.name === 'airlock-broker',
+      );
+      expect(pdb.spec.minAvailable).toBe(1);
+      expect(objects.some((o) => o.kind === 'PersistentVolumeClaim')).toBe(false);
+      expect(built.stdout).toContain('"urlFile": "/etc/airlock/database/url"');
+      const dryRun = kubectl(['apply', '--dry-run=server', '-k', dir]);
+      expect(dryRun.stderr).toBe('');
+      expect(dryRun.stdout).toMatch(
+        /deployment\.apps\/airlock-broker (created|configured|unchanged) \(server dry run\)/,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('registers the CSR approval webhook for approvals by airlock-system ServiceAccounts, failing closed (finding 2)', () => {
     const configuration = JSON.parse(
       kubectl(['get', 'validatingwebhookconfiguration', 'airlock-csr-approval', '-o', 'json']).stdout,

@@ -26,6 +26,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   IMPERSONATED_USER,
   IMPERSONATION_EXTRA_KEYS,
+  type Impersonation,
   loadPolicy,
   type RbacObject,
   type RbacRole,
@@ -33,7 +34,6 @@ import {
 } from '../../services/core/policy/index.js';
 import {
   ImpersonatingKubeConfig,
-  type Impersonation,
   impersonatingConfiguration,
 } from '../../services/executor/kube-impersonation.js';
 import {

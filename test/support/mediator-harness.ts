@@ -6,16 +6,17 @@ import type { Tracer } from '@opentelemetry/api';
 import { InMemoryAuditTrail } from '../../services/core/audit/index.js';
 import { createLogger, type LogLevel } from '../../services/core/logging.js';
 import type { Policy } from '../../services/core/policy/index.js';
+import { loadOrCreateHostKey } from '../../services/core/ssh-cert/host-key.js';
 import {
   type AirlockScope,
   parsePublicKeyLine,
   type SshPrivateKey,
   signUserCertificate,
 } from '../../services/core/ssh-cert/index.js';
-import { loadOrCreateHostKey } from '../../services/mediator/host-key.js';
 import {
   createSshFrontend,
   DEFAULT_LIMITS,
+  type MediatorDeps,
   type MediatorLimits,
   type SshFrontend,
 } from '../../services/mediator/ssh-frontend.js';
@@ -43,6 +44,7 @@ export async function startMediator(
   policy: Policy,
   limits: Partial<MediatorLimits> = {},
   tracer?: Tracer,
+  executor: Partial<MediatorDeps['executor']> = {},
 ): Promise<Mediator> {
   const dir = mkdtempSync(join(tmpdir(), 'airlock-mediator-'));
   const hostKey = loadOrCreateHostKey(join(dir, 'host_ed25519'));
@@ -53,7 +55,11 @@ export async function startMediator(
     revocation: () => gateway.revoked,
     policy: () => policy,
     mediatorCa: async () => gateway.mediatorCa,
-    executor: { address: `127.0.0.1:${gateway.server.port}`, caPem: () => gateway.executorCa.certPem },
+    executor: {
+      address: `127.0.0.1:${gateway.server.port}`,
+      caPem: () => gateway.executorCa.certPem,
+      ...executor,
+    },
     audit,
     logger: createLogger({
       tier: 'mediator',

@@ -1,8 +1,8 @@
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { httpsCall } from '../../broker/https-client.js';
 import { AirlockError } from '../../core/errors.js';
+import { httpsCall } from '../../core/https/https-client.js';
 import { repoRoot } from '../../core/repo-root.js';
 import { ignoreStdioWriteErrors } from '../../core/stdio-guard.js';
 import { deleteCreatedObjects, readLedger } from '../dev/dev-cluster-target.js';
@@ -16,18 +16,20 @@ import {
   startDevStackOnCluster,
 } from '../dev/dev-stack.js';
 import { startCluster } from '../dev/hermetic-cluster.js';
+import { ensureAppImages } from '../dev/images/app-images.js';
 import { waitForStopRequest } from '../dev/stop-request.js';
+import { registerDevImagesCommand } from './dev-images.js';
+import { runPodsUp } from './dev-pods.js';
 
 /**
  * Runs a cluster in the foreground until SIGINT or SIGTERM, then stops every
  * process it started before returning.
  */
-async function runClusterInForeground(stateDir: string): Promise<void> {
+async function runClusterInForeground(stateDir: string, node: 'fake' | 'real'): Promise<void> {
   ignoreStdioWriteErrors();
-  const cluster = await startCluster({
-    stateDir,
-    onProgress: (line) => process.stderr.write(`${line}\n`),
-  });
+  const onProgress = (line: string) => process.stderr.write(`${line}\n`);
+  const images = node === 'real' ? (await ensureAppImages(onProgress)).map((image) => image.archive) : [];
+  const cluster = await startCluster({ stateDir, onProgress, node, images });
   process.stdout.write(`ready kubeconfig=${cluster.kubeconfigPath}\n`);
   const signal = await waitForStopRequest();
   process.stderr.write(`${signal}: stopping the cluster\n`);
@@ -296,8 +298,21 @@ export function registerDevCommands(program: Command): void {
       '--state-dir <dir>',
       'directory for kubeconfig, audit log, PKI, etcd data and process logs',
     )
-    .action(async (opts: { stateDir: string }) => {
-      await runClusterInForeground(opts.stateDir);
+    .option(
+      '--node <kind>',
+      'fake: the fake kubelet runs container commands as host processes (default, fast). real: containerd,\n' +
+        'a real kubelet, kube-proxy (iptables) and kube-scheduler run real pods on a CNI bridge (airlock0,\n' +
+        '10.244.0.0/24; the API then listens on 10.244.0.1), with the images of `airlock dev images`\n' +
+        'imported. Needs root, containerd, runc, containernetworking-plugins, docker.io and debootstrap; one\n' +
+        'per machine. Stopping it (or this process dying) removes the bridge, iptables chains, mounts,\n' +
+        'cgroups and restores the sysctls the node changed.',
+      'fake',
+    )
+    .action(async (opts: { stateDir: string; node: string }) => {
+      if (opts.node !== 'fake' && opts.node !== 'real') {
+        throw new AirlockError('USAGE', `--node must be fake or real, not ${opts.node}`);
+      }
+      await runClusterInForeground(opts.stateDir, opts.node);
     });
 
   dev
@@ -322,12 +337,28 @@ export function registerDevCommands(program: Command): void {
       '--node <name>',
       'with --kubeconfig: pin the demo pods to this node (a cluster without a scheduler)',
     )
-    .action(async (opts: { stateDir: string; kubeconfig?: string; node?: string }) => {
+    .option(
+      '--pods',
+      'run the gateway as real pods instead of host processes: builds the images (`airlock dev images`),\n' +
+        'starts the hermetic cluster with a real node (`dev cluster --node real`), creates the Secrets and\n' +
+        'ConfigMaps deploy/ expects, applies deploy/overlays/dev, waits for the Deployments to be Available\n' +
+        'and relays the mediator (SSH) and broker Services to 127.0.0.1. Root, docker.io, containerd, runc,\n' +
+        'containernetworking-plugins and debootstrap needed.',
+    )
+    .action(async (opts: { stateDir: string; kubeconfig?: string; node?: string; pods?: boolean }) => {
+      if (opts.pods) {
+        if (opts.kubeconfig !== undefined)
+          throw new AirlockError('USAGE', '--pods runs its own cluster; drop --kubeconfig');
+        await runPodsUp(resolve(opts.stateDir));
+        return;
+      }
       await runDevUp(resolve(opts.stateDir), {
         ...(opts.kubeconfig !== undefined ? { kubeconfig: opts.kubeconfig } : {}),
         ...(opts.node !== undefined ? { node: opts.node } : {}),
       });
     });
+
+  registerDevImagesCommand(dev);
 
   dev
     .command('down')
@@ -359,7 +390,7 @@ export function registerDevCommands(program: Command): void {
   dev.action(() => {
     throw new AirlockError(
       'USAGE',
-      'choose a subcommand: airlock dev cluster | up | down | approve-login (see --help)',
+      'choose a subcommand: airlock dev cluster | up | down | approve-login | images (see --help)',
     );
   });
 }

@@ -33,6 +33,7 @@ describe('airlock --help as a new user reads it', () => {
     expect(listing.map((line) => line.trim().split(/\s+/)[0])).toEqual([
       'cluster',
       'up',
+      'images',
       'down',
       'approve-login',
     ]);

@@ -7,8 +7,8 @@ import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { httpsCall } from '../../broker/https-client.js';
 import { type BrokerTestEnv, startBrokerTestEnv, TEST_CLIENT_ID } from '../../broker/testing.js';
+import { httpsCall } from '../../core/https/https-client.js';
 import { type BrokerClientIo, registerBrokerClientCommands, runLogin } from './broker-client.js';
 import { verifyLoginIdToken } from './oidc-auth-code.js';
 

@@ -19,8 +19,8 @@ import {
   errors as joseErrors,
   jwtVerify,
 } from 'jose';
-import { httpsCall } from '../../broker/https-client.js';
 import { AirlockError } from '../../core/errors.js';
+import { httpsCall } from '../../core/https/https-client.js';
 
 /** Signature algorithms accepted on ID tokens; `none` and HMAC never. */
 const ID_TOKEN_ALGORITHMS = ['ES256', 'ES384', 'RS256', 'PS256', 'EdDSA'];

@@ -7,7 +7,7 @@
 import { type Command, Option } from 'commander';
 import { renderAdmission } from '../../core/policy/admission-render.js';
 import { loadPolicy } from '../../core/policy/index.js';
-import type { PolicyCommandIo } from './policy.js';
+import type { PolicyCommandIo } from './policy-command-io.js';
 import { toYamlDocuments } from './policy-rbac.js';
 
 interface AdmissionCommandOptions {

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
-import type { PolicyCommandIo } from './policy.js';
 import { registerPolicyCommands } from './policy.js';
+import type { PolicyCommandIo } from './policy-command-io.js';
 import { toYamlDocuments } from './policy-rbac.js';
 
 const example = readFileSync('docs/policy.example.json', 'utf8');

@@ -12,7 +12,7 @@
 import { type Command, Option } from 'commander';
 import { AirlockError } from '../../core/errors.js';
 import { loadPolicy, type RbacObject, renderRbac } from '../../core/policy/index.js';
-import type { PolicyCommandIo } from './policy.js';
+import type { PolicyCommandIo } from './policy-command-io.js';
 
 /** Plain scalars that YAML 1.1 or 1.2 would read as a non-string or that need care. */
 const PLAIN = /^[A-Za-z_][A-Za-z0-9_.\-/]*$/;

@@ -27,15 +27,11 @@ import {
   validatePolicy,
 } from '../../core/policy/index.js';
 import { registerPolicyAdmissionCommand } from './policy-admission.js';
+import type { PolicyCommandIo } from './policy-command-io.js';
 import { registerPolicyRbacCommand } from './policy-rbac.js';
 
 /** What the policy commands need from the outside world; tests pass fakes. */
-export interface PolicyCommandIo {
-  readonly stdout: { write(chunk: string): unknown };
-  readonly stderr: { write(chunk: string): unknown };
-  readonly readFile: (path: string) => string;
-  readonly now: () => Date;
-}
+export type { PolicyCommandIo } from './policy-command-io.js';
 
 const defaultIo: PolicyCommandIo = {
   stdout: process.stdout,

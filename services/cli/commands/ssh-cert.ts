@@ -10,6 +10,7 @@
 import { readFile } from 'node:fs/promises';
 import { type Command, Option } from 'commander';
 import { admitCertificate } from '../../core/certificate-admission.js';
+import { jsonForTerminal, sanitizeForTerminal } from '../../core/command-language/index.js';
 import { AirlockError } from '../../core/errors.js';
 import { loadPolicy, type Policy } from '../../core/policy/index.js';
 import {
@@ -22,7 +23,6 @@ import {
   type RevocationList,
   type SshPublicKey,
 } from '../../core/ssh-cert/index.js';
-import { jsonForTerminal, sanitizeForTerminal } from '../../mediator/command-language/index.js';
 
 /**
  * The I/O a CLI command handler needs, passed in so handlers can be tested

@@ -18,6 +18,11 @@ export const CLUSTER_BINARIES = {
   'kube-apiserver': 'k8s.io/kubernetes/cmd/kube-apiserver',
   'kube-controller-manager': 'k8s.io/kubernetes/cmd/kube-controller-manager',
   kubectl: 'k8s.io/kubernetes/cmd/kubectl',
+  // The real node (`airlock dev cluster --node real`, services/cli/dev/real-node.ts).
+  kubelet: 'k8s.io/kubernetes/cmd/kubelet',
+  'kube-proxy': 'k8s.io/kubernetes/cmd/kube-proxy',
+  'kube-scheduler': 'k8s.io/kubernetes/cmd/kube-scheduler',
+  pause: './cmd/pause',
 } as const;
 
 export type ClusterBinary = keyof typeof CLUSTER_BINARIES;

@@ -26,6 +26,17 @@ export interface ClusterPki {
   /** ServiceAccount token signing key pair. */
   serviceAccountKey: string;
   serviceAccountPub: string;
+  /** Real node only (`realNode` option): kube-proxy's and kube-scheduler's client certificates. */
+  proxyCert?: string;
+  proxyKey?: string;
+  schedulerCert?: string;
+  schedulerKey?: string;
+}
+
+/** Addresses a real node adds: the node's IP and the `kubernetes` Service IP (in the apiserver's SANs). */
+export interface RealNodeAddresses {
+  nodeIp: string;
+  serviceIp: string;
 }
 
 function openssl(args: string[], cwd: string): void {
@@ -86,7 +97,8 @@ const SERVER = (names: string) =>
  * P-256 CA, serving and client certificates valid for 7 days, and the
  * ServiceAccount signing key.
  */
-export function createClusterPki(dir: string, nodeName: string): ClusterPki {
+export function createClusterPki(dir: string, nodeName: string, realNode?: RealNodeAddresses): ClusterPki {
+  const extraIps = realNode ? `,IP:${realNode.nodeIp},IP:${realNode.serviceIp}` : '';
   openssl(
     [
       'req',
@@ -107,7 +119,7 @@ export function createClusterPki(dir: string, nodeName: string): ClusterPki {
     dir,
     'apiserver',
     '/CN=kube-apiserver',
-    SERVER('IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default.svc'),
+    SERVER(`IP:127.0.0.1${extraIps},DNS:localhost,DNS:kubernetes,DNS:kubernetes.default.svc`),
   );
   const apiserverKubeletClient = issue(
     dir,
@@ -122,8 +134,10 @@ export function createClusterPki(dir: string, nodeName: string): ClusterPki {
     dir,
     'kubelet-serving',
     `/CN=${nodeName}`,
-    SERVER(`IP:127.0.0.1,DNS:${nodeName}`),
+    SERVER(`IP:127.0.0.1${realNode ? `,IP:${realNode.nodeIp}` : ''},DNS:${nodeName}`),
   );
+  const proxy = realNode ? issue(dir, 'kube-proxy', '/CN=system:kube-proxy', CLIENT) : undefined;
+  const scheduler = realNode ? issue(dir, 'kube-scheduler', '/CN=system:kube-scheduler', CLIENT) : undefined;
   openssl(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-out', 'sa.key'], dir);
   openssl(['pkey', '-in', 'sa.key', '-pubout', '-out', 'sa.pub'], dir);
   return {
@@ -143,5 +157,13 @@ export function createClusterPki(dir: string, nodeName: string): ClusterPki {
     kubeletServingKey: kubeletServing.key,
     serviceAccountKey: join(dir, 'sa.key'),
     serviceAccountPub: join(dir, 'sa.pub'),
+    ...(proxy && scheduler
+      ? {
+          proxyCert: proxy.cert,
+          proxyKey: proxy.key,
+          schedulerCert: scheduler.cert,
+          schedulerKey: scheduler.key,
+        }
+      : {}),
   };
 }

@@ -11,7 +11,6 @@ import {
   loadAllYaml,
   loadYaml,
 } from '@kubernetes/client-node';
-import { type DevOidcProvider, startDevOidcProvider } from '../../broker/dev-oidc-provider.js';
 import { BUNDLE_FILE, type CaKind } from '../../core/ca-keyring/keyring.js';
 import {
   addKeyToKeyring,
@@ -22,12 +21,13 @@ import {
 import { AirlockError } from '../../core/errors.js';
 import { loadPolicy, renderRbac } from '../../core/policy/index.js';
 import { repoRoot } from '../../core/repo-root.js';
+import { loadOrCreateHostKey } from '../../core/ssh-cert/host-key.js';
 import { emptyKrl, encodeKrl } from '../../core/ssh-cert/index.js';
 import { createTierCa, issueServingCertificate, loadTierCa, type TierCa } from '../../core/x509/index.js';
-import { loadOrCreateHostKey } from '../../mediator/host-key.js';
 import { type BrokerClientIo, runCert, runLogin, runRequest } from '../commands/broker-client.js';
 import { ProcessGroup } from './child-processes.js';
 import { connectExistingCluster, type DevKubeTarget, hermeticTarget } from './dev-cluster-target.js';
+import { type DevOidcProvider, startDevOidcProvider } from './dev-oidc-provider.js';
 import { type HermeticCluster, startCluster } from './hermetic-cluster.js';
 
 /** The cluster name the local stack's policy and certificates use. */
@@ -105,7 +105,7 @@ export interface DevStackOptions {
  * (the layout before keyrings) is imported, so certificates it issued stay
  * valid.
  */
-async function ensureKeyring(
+export async function ensureKeyring(
   dir: string,
   ca: CaKind,
   legacy: { keyFile: string; certFile?: string },
@@ -278,7 +278,7 @@ function waitForReady(
  * the example policy), `airlock cert` (written next to the key). The client
  * code is the CLI's own; only its terminal is replaced.
  */
-async function issueThroughBroker(options: {
+export async function issueThroughBroker(options: {
   brokerUrl: string;
   caPath: string;
   oidc: DevOidcProvider;
@@ -634,7 +634,7 @@ async function startGateway(
           policyFile: policyPath,
           // The broker is the SSH user CA keys' only user; the tiers read the public keys.
           sshCaDir: caDirs['ssh-user'],
-          storeFile: join(stateDir, 'broker', 'requests.json'),
+          store: { sqlite: { path: join(stateDir, 'broker', 'requests.db') }, retentionDays: 90 },
           denyListFile: denyListPath,
           revocationKrlFile: krlPath,
           audit: {

@@ -8,6 +8,14 @@ import { AirlockError } from '../../core/errors.js';
 import { crashError, ProcessGroup, type SupervisedProcess } from './child-processes.js';
 import { type ClusterBinaries, ensureClusterBinaries } from './cluster-binaries.js';
 import { type ClusterPki, createClusterPki } from './cluster-pki.js';
+import type { JanitorReport } from './real-node/janitor.js';
+import {
+  KUBERNETES_SERVICE_IP,
+  type PreparedNode,
+  prepareRealNode,
+  REAL_NODE_CONTROLLERS,
+} from './real-node/real-node.js';
+import { startRealNode } from './real-node/start-real-node.js';
 
 export const NODE_NAME = 'fake-node';
 
@@ -18,6 +26,15 @@ export interface StartClusterOptions {
   onProgress?: (line: string) => void;
   /** How long to wait for /readyz and the node; default 120 s. */
   readyTimeoutMs?: number;
+  /**
+   * `fake` (default): the fake kubelet runs container commands as host
+   * processes. `real`: containerd, a real kubelet, kube-proxy and
+   * kube-scheduler run real pods (services/cli/dev/real-node/; root,
+   * containerd, runc and the CNI plugins needed; one per machine).
+   */
+  node?: 'fake' | 'real';
+  /** Real node: image archives (`docker save`) to import into containerd. */
+  images?: string[];
 }
 
 /** A running hermetic cluster. Everything is on 127.0.0.1. */
@@ -37,6 +54,10 @@ export interface HermeticCluster {
   readonly kubeletStateDir: string;
   /** Start-to-ready time of this cluster, in milliseconds (build excluded). */
   readonly startupMs: number;
+  /** `fake` or `real` (see StartClusterOptions.node). */
+  readonly nodeMode: 'fake' | 'real';
+  /** Real node: what its janitor undid when the cluster stopped (after `stop()`). */
+  readonly janitorReport: JanitorReport | undefined;
   /** Process ids of everything this cluster started that is still running. */
   readonly pids: readonly number[];
   /**
@@ -179,11 +200,30 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<H
   rmSync(dirs.etcd, { recursive: true, force: true });
   for (const dir of Object.values(dirs)) mkdirSync(dir, { recursive: true, mode: 0o700 });
 
-  const pki = createClusterPki(dirs.pki, NODE_NAME);
+  const real = options.node === 'real';
+  let node: PreparedNode | undefined;
+  if (real) node = prepareRealNode(stateDir, temporary, dirs.logs);
+  const nodeName = node?.nodeName ?? NODE_NAME;
+  const host = node?.network.gateway ?? '127.0.0.1';
+  let janitorReport: JanitorReport | undefined;
+  const stopNode = async () => {
+    if (node) janitorReport = await node.stop();
+  };
+  let pki: ClusterPki;
+  try {
+    pki = createClusterPki(
+      dirs.pki,
+      nodeName,
+      node ? { nodeIp: node.network.gateway, serviceIp: KUBERNETES_SERVICE_IP } : undefined,
+    );
+  } catch (error) {
+    await stopNode();
+    throw error;
+  }
   const [etcdClient, etcdPeer, apiserverPort, kcmPort, kubeletPort] = await Promise.all(
     Array.from({ length: 5 }, () => freePort()),
   );
-  const server = `https://127.0.0.1:${apiserverPort}`;
+  const server = `https://${host}:${apiserverPort}`;
   const auditLogPath = join(stateDir, 'kube-audit.log');
   const auditPolicyPath = join(stateDir, 'audit-policy.yaml');
   writeFileSync(auditPolicyPath, AUDIT_POLICY);
@@ -209,7 +249,7 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<H
   const kubeletKubeconfig = join(dirs.pki, 'kubelet.kubeconfig');
   writeFileSync(
     kubeletKubeconfig,
-    kubeconfig(server, pki.caCert, pki.kubeletClientCert, pki.kubeletClientKey, `system:node:${NODE_NAME}`),
+    kubeconfig(server, pki.caCert, pki.kubeletClientCert, pki.kubeletClientKey, `system:node:${nodeName}`),
   );
 
   const group = new ProcessGroup();
@@ -222,6 +262,7 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<H
       return res.status === 200;
     });
   const stop = async () => {
+    await stopNode();
     await group.stopAll();
     if (temporary) rmSync(stateDir, { recursive: true, force: true });
   };
@@ -245,8 +286,8 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<H
     );
     apiserverArgs = [
       `--etcd-servers=${etcdUrl}`,
-      '--bind-address=127.0.0.1',
-      '--advertise-address=127.0.0.1',
+      `--bind-address=${host}`,
+      `--advertise-address=${host}`,
       `--secure-port=${apiserverPort}`,
       `--tls-cert-file=${pki.apiserverCert}`,
       `--tls-private-key-file=${pki.apiserverKey}`,
@@ -260,7 +301,8 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<H
       '--kubelet-preferred-address-types=InternalIP',
       `--kubelet-client-certificate=${pki.apiserverKubeletClientCert}`,
       `--kubelet-client-key=${pki.apiserverKubeletClientKey}`,
-      '--endpoint-reconciler-type=none',
+      // A real node's pods reach the apiserver through the `kubernetes` Service: keep its endpoints.
+      `--endpoint-reconciler-type=${real ? 'lease' : 'none'}`,
       `--audit-policy-file=${auditPolicyPath}`,
       `--audit-log-path=${auditLogPath}`,
       '--audit-log-mode=blocking',
@@ -287,7 +329,10 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<H
         '--bind-address=127.0.0.1',
         `--secure-port=${kcmPort}`,
         '--leader-elect=false',
-        '--controllers=csrsigning,csrapproving,csrcleaner,serviceaccount,serviceaccount-token,namespace,garbagecollector,root-ca-cert-publisher',
+        `--controllers=${[
+          'csrsigning,csrapproving,csrcleaner,serviceaccount,serviceaccount-token,namespace,garbagecollector,root-ca-cert-publisher',
+          ...(real ? REAL_NODE_CONTROLLERS : []),
+        ].join(',')}`,
         `--cluster-signing-cert-file=${pki.caCert}`,
         `--cluster-signing-key-file=${pki.caKey}`,
         `--service-account-private-key-file=${pki.serviceAccountKey}`,
@@ -297,31 +342,59 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<H
       ],
       log('kube-controller-manager'),
     );
-    group.start(
-      'fake-kubelet',
-      binaries['fake-kubelet'],
-      [
-        `--kubeconfig=${kubeletKubeconfig}`,
-        `--node-name=${NODE_NAME}`,
-        `--port=${kubeletPort}`,
-        `--state-dir=${dirs.kubelet}`,
-        `--tls-cert-file=${pki.kubeletServingCert}`,
-        `--tls-private-key-file=${pki.kubeletServingKey}`,
-        `--client-ca-file=${pki.caCert}`,
-        '--client-cn=kube-apiserver-kubelet-client',
-      ],
-      log('fake-kubelet'),
-    );
-    const crashedLater = group.watchForCrash();
-    crashedLater.catch(() => {});
-    await waitFor(`node ${NODE_NAME} Ready`, deadline, crashedLater, async () => {
-      const res = await httpsGet(`${server}/api/v1/nodes/${NODE_NAME}`, pki);
-      return (
-        res.status === 200 &&
-        JSON.parse(res.body).status?.daemonEndpoints?.kubeletEndpoint?.Port === kubeletPort
+    if (node) {
+      node.adopt(group.processes.map((p) => p.pid));
+      await startRealNode(node, {
+        server,
+        pki,
+        binaries,
+        kubeletKubeconfig,
+        kubeconfigPath,
+        freePort,
+        progress,
+        waitFor: (what, nodeCrashed, probe) => {
+          const crashedNow = group.watchForCrash();
+          crashedNow.catch(() => {});
+          return waitFor(what, deadline, Promise.race([crashedNow, nodeCrashed]), probe);
+        },
+        httpsGet: (path) => httpsGet(`${server}${path}`, pki),
+        writeKubeconfig: (name, cert, key, user) => {
+          const path = join(dirs.pki, `${name}.kubeconfig`);
+          writeFileSync(path, kubeconfig(server, pki.caCert, cert, key, user), { mode: 0o600 });
+          return path;
+        },
+        images: options.images ?? [],
+        logsDir: dirs.logs,
+      });
+    } else {
+      group.start(
+        'fake-kubelet',
+        binaries['fake-kubelet'],
+        [
+          `--kubeconfig=${kubeletKubeconfig}`,
+          `--node-name=${nodeName}`,
+          `--port=${kubeletPort}`,
+          `--state-dir=${dirs.kubelet}`,
+          `--tls-cert-file=${pki.kubeletServingCert}`,
+          `--tls-private-key-file=${pki.kubeletServingKey}`,
+          `--client-ca-file=${pki.caCert}`,
+          '--client-cn=kube-apiserver-kubelet-client',
+        ],
+        log('fake-kubelet'),
       );
-    });
-    await waitFor('the default ServiceAccount', deadline, crashedLater, async () => {
+      const crashedLater = group.watchForCrash();
+      crashedLater.catch(() => {});
+      await waitFor(`node ${nodeName} Ready`, deadline, crashedLater, async () => {
+        const res = await httpsGet(`${server}/api/v1/nodes/${nodeName}`, pki);
+        return (
+          res.status === 200 &&
+          JSON.parse(res.body).status?.daemonEndpoints?.kubeletEndpoint?.Port === kubeletPort
+        );
+      });
+    }
+    const crashedLast = group.watchForCrash();
+    crashedLast.catch(() => {});
+    await waitFor('the default ServiceAccount', deadline, crashedLast, async () => {
       const res = await httpsGet(`${server}/api/v1/namespaces/default/serviceaccounts/default`, pki);
       return res.status === 200;
     });
@@ -339,7 +412,11 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<H
     auditLogPath,
     pki,
     binaries,
-    nodeName: NODE_NAME,
+    nodeName,
+    nodeMode: real ? 'real' : 'fake',
+    get janitorReport() {
+      return janitorReport;
+    },
     logsDir: dirs.logs,
     kubeletStateDir: dirs.kubelet,
     startupMs,

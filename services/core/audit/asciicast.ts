@@ -10,6 +10,8 @@
  * `airlock audit play` and `airlock audit timeline`.
  */
 
+import { AirlockError } from '../errors.js';
+
 /** The header line of an asciicast v2 file. */
 export interface AsciicastHeader {
   version: 2;
@@ -33,15 +35,13 @@ export interface Asciicast {
   readonly frames: readonly AsciicastFrame[];
 }
 
-/** A recording that is not valid asciicast v2; `line` is 1-based. */
-export class AsciicastFormatError extends Error {
-  readonly code = 'ASCIICAST_MALFORMED';
+/** A recording that is not valid asciicast v2 (code ASCIICAST_MALFORMED); `line` is 1-based. */
+export class AsciicastFormatError extends AirlockError {
   constructor(
     readonly line: number,
     message: string,
   ) {
-    super(`line ${line}: ${message}`);
-    this.name = 'AsciicastFormatError';
+    super('ASCIICAST_MALFORMED', `line ${line}: ${message}`);
   }
 }
 

@@ -15,6 +15,7 @@
  * The timeline does not verify the chains or signatures: run
  * `airlock audit verify` for that.
  */
+import { impersonatedSession } from '../policy/kube-impersonation.js';
 import { stripAnsi } from './asciicast.js';
 import { AUDIT_TIERS } from './types.js';
 
@@ -189,7 +190,8 @@ function fromKubernetesEvent(e: Json, file: string, line: number): TimelineEntry
   const impersonated = isObject(e.impersonatedUser) ? e.impersonatedUser : undefined;
   const user = isObject(e.user) ? e.user : {};
   const extra = impersonated?.extra;
-  const airlockUser = firstExtra(extra, 'airlock.dev/user');
+  const ids = impersonatedSession((key) => firstExtra(extra, key));
+  const airlockUser = ids.user;
   const username = str(user.username);
   const impersonatedName = str(impersonated?.username);
   const status = isObject(e.responseStatus) ? e.responseStatus : undefined;
@@ -207,9 +209,7 @@ function fromKubernetesEvent(e: Json, file: string, line: number): TimelineEntry
     httpCode === undefined ? undefined : `${verb} ${target} -> ${httpCode}`,
     str(status?.message),
     stage && stage !== 'ResponseComplete' ? `stage ${stage}` : undefined,
-    firstExtra(extra, 'airlock.dev/request-id') === undefined && str(e.auditID)
-      ? `audit ${str(e.auditID)}`
-      : undefined,
+    ids.requestId === undefined && str(e.auditID) ? `audit ${str(e.auditID)}` : undefined,
   ]
     .filter((p) => p !== undefined)
     .join('; ');
@@ -221,9 +221,9 @@ function fromKubernetesEvent(e: Json, file: string, line: number): TimelineEntry
     target,
     decision: httpCode === undefined ? undefined : httpCode < 400 ? 'allow' : 'deny',
     code: httpCode === undefined ? undefined : String(httpCode),
-    session_id: firstExtra(extra, 'airlock.dev/session-id'),
-    request_id: firstExtra(extra, 'airlock.dev/request-id'),
-    trace_id: firstExtra(extra, 'airlock.dev/trace-id'),
+    session_id: ids.sessionId,
+    request_id: ids.requestId,
+    trace_id: ids.traceId,
     summary: summary || (stage ? `stage ${stage}` : ''),
     user: airlockUser ?? username,
     recording: undefined,

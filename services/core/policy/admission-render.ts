@@ -23,7 +23,7 @@ import { AirlockError } from '../errors.js';
 import { celGlobAny, celString, celStringList, commandRulesCel, exactArgvCel } from './admission-cel.js';
 import { globMatchAny } from './glob.js';
 import { CLUSTER_NAME } from './groups.js';
-import { IMPERSONATED_USER } from './rbac.js';
+import { IMPERSONATED_USER } from './kube-impersonation.js';
 import type { Policy, PolicyWarning, Profile } from './types.js';
 
 /** Annotation holding the sha256 of the policy file the objects were rendered from. */

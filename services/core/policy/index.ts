@@ -13,6 +13,7 @@ export {
 } from './decide.js';
 export { globMatch, globSubsumes } from './glob.js';
 export { type GroupScope, type GroupUniverse, jitGroupNames, renderGroups } from './groups.js';
+export * from './kube-impersonation.js';
 export { argvPatternSubsumes, lintPolicy } from './lint.js';
 export * from './rbac.js';
 export { policyRunbook, runbookScope, runbookStepsDigest } from './runbook.js';

@@ -1,15 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { AirlockError } from '../errors.js';
-import {
-  IMPERSONATED_USER,
-  IMPERSONATION_EXTRA_KEYS,
-  type RbacBinding,
-  type RbacObject,
-  type RbacRole,
-  type RbacRule,
-  renderRbac,
-} from './rbac.js';
+import { IMPERSONATED_USER, IMPERSONATION_EXTRA_KEYS } from './kube-impersonation.js';
+import { type RbacBinding, type RbacObject, type RbacRole, type RbacRule, renderRbac } from './rbac.js';
 import { testPolicyJson } from './testing.js';
 import { loadPolicy } from './validate.js';
 

@@ -4,7 +4,8 @@
  *
  * The executor impersonates (https://kubernetes.io/docs/reference/access-authn-authz/user-impersonation/)
  * one fixed user, `airlock:session`, plus the scope's exact `jit:` groups, and
- * carries the person and the correlation ids as `Impersonate-Extra` values.
+ * carries the person and the correlation ids as `Impersonate-Extra` values
+ * (the mapping itself: kube-impersonation.ts).
  * RBAC `resourceNames` match exactly and cannot express a prefix such as
  * "any user named jit:…", so a fixed user name is the only way to bound the
  * users it may become; the groups are listed one by one from
@@ -17,19 +18,8 @@
 import { AirlockError } from '../errors.js';
 import { globMatchAny } from './glob.js';
 import { CLUSTER_NAME, jitGroupNames, NAMESPACE_NAME, renderGroups } from './groups.js';
+import { IMPERSONATED_USER, IMPERSONATION_EXTRA_KEYS } from './kube-impersonation.js';
 import { CLUSTER_SCOPED_RESOURCES, type Policy, type Profile, type Resource } from './types.js';
-
-/** The one user name the executor impersonates; the person travels in `airlock.dev/user`. */
-export const IMPERSONATED_USER = 'airlock:session';
-
-/** `Impersonate-Extra` keys the executor may set, and nothing else. */
-export const IMPERSONATION_EXTRA_KEYS = [
-  'airlock.dev/user',
-  'airlock.dev/session-id',
-  'airlock.dev/trace-id',
-  'airlock.dev/request-id',
-] as const;
-export type ImpersonationExtraKey = (typeof IMPERSONATION_EXTRA_KEYS)[number];
 
 /** Name of the executor's ClusterRole and ClusterRoleBinding. */
 export const EXECUTOR_ROLE_NAME = 'airlock-executor';

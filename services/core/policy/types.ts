@@ -7,7 +7,7 @@
  * a `Policy` value satisfies both the schema and the semantic checks in
  * `validate.ts`.
  */
-import type { ErrorCode } from '../errors.js';
+import type { ErrorCode, PolicyDenialCode } from '../errors.js';
 
 /** Actions a profile can allow. `shell` (interactive) is separate from `exec`. */
 export const ACTIONS = ['list', 'get', 'logs', 'exec', 'shell', 'port-forward', 'debug'] as const;
@@ -215,22 +215,8 @@ export interface Intent {
   readonly tty?: boolean;
 }
 
-export type AuthorizeDenyCode = Extract<
-  ErrorCode,
-  | 'PROFILE_UNKNOWN'
-  | 'SCOPE_CLUSTER'
-  | 'SCOPE_NAMESPACE'
-  | 'SCOPE_POD'
-  | 'SCOPE_CONTAINER'
-  | 'SCOPE_RUNBOOK'
-  | 'SCOPE_RUNBOOK_STALE'
-  | 'ACTION_NOT_ALLOWED'
-  | 'COMMAND_NOT_ALLOWED'
-  | 'COMMAND_DENIED'
-  | 'PORT_NOT_ALLOWED'
-  | 'IMAGE_NOT_ALLOWED'
-  | 'SHELL_NOT_ALLOWED'
->;
+/** The codes an intent is denied with: the catalogue's POLICY_DENIAL_CODES (services/core/errors.ts). */
+export type AuthorizeDenyCode = PolicyDenialCode;
 
 export type AuthorizeResult =
   | { readonly allow: true; readonly rule: string }

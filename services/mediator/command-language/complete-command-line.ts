@@ -13,8 +13,8 @@ import {
   RESOURCE_ALIASES,
   RESOURCE_KINDS,
   resolveCommandName,
-} from './commands.js';
-import { splitCommandLine } from './split-command-line.js';
+} from '../../core/command-language/commands.js';
+import { splitCommandLine } from '../../core/command-language/split-command-line.js';
 
 /** Commands whose first positional is a pod. */
 const POD_COMMANDS: ReadonlySet<CommandName> = new Set(['describe', 'logs', 'exec', 'shell', 'debug']);

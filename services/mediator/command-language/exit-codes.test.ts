@@ -2,7 +2,7 @@
  * Exit statuses for every code of the catalogue, and the stderr line.
  */
 import { describe, expect, it } from 'vitest';
-import { AirlockError, CERT_CODES, type ErrorCode, POLICY_CODES, SYSTEM_CODES } from '../../core/errors.js';
+import { AirlockError, ERROR_CODES, type ErrorCode } from '../../core/errors.js';
 import { EXIT_CODES, exitCodeFor, formatError } from './exit-codes.js';
 
 /**
@@ -51,6 +51,8 @@ const EXPECTED: Readonly<Record<string, number>> = {
   CLUSTER_GO_MISSING: 70,
   CLUSTER_BUILD_FAILED: 70,
   CLUSTER_START_FAILED: 70,
+  IMAGE_BUILD_FAILED: 70,
+  REAL_NODE_UNAVAILABLE: 70,
   EXECUTOR_UNAVAILABLE: 69,
   EXECUTOR_SHUTDOWN: 69,
   GRANT_INVALID: 65,
@@ -93,9 +95,26 @@ const EXPECTED: Readonly<Record<string, number>> = {
   DEV_CLUSTER_UNREACHABLE: 70,
   CSR_APPROVAL_REFUSED: 70,
   ADMISSION_REVIEW_INVALID: 70,
+  STORE_UNAVAILABLE: 70,
+  // The executor's own configuration: not the user's to fix.
+  KUBECONFIG_INVALID: 70,
+  // Audit trails and recordings (`airlock audit verify`, `airlock audit replay`): never an SSH command's outcome.
+  AUDIT_TAIL_MISMATCH: 70,
+  AUDIT_LINE_MALFORMED: 70,
+  AUDIT_HASH_MISMATCH: 70,
+  AUDIT_CHAIN_BROKEN: 70,
+  AUDIT_SEQ_GAP: 70,
+  AUDIT_SEQ_REUSED: 70,
+  AUDIT_TIME_BACKWARDS: 70,
+  AUDIT_SIGNATURE_INVALID: 70,
+  AUDIT_TRUNCATED: 70,
+  AUDIT_ROTATION_BROKEN: 70,
+  AUDIT_EMPTY: 70,
+  AUDIT_UNSIGNED_TAIL: 70,
+  ASCIICAST_MALFORMED: 70,
 };
 
-const CATALOGUE: readonly ErrorCode[] = [...CERT_CODES, ...POLICY_CODES, ...SYSTEM_CODES];
+const CATALOGUE: readonly ErrorCode[] = ERROR_CODES;
 
 describe('exitCodeFor', () => {
   it('covers every catalogue code', () => {

@@ -7,8 +7,9 @@
  * the remote command's own status through unchanged; these apply when the
  * mediator itself ends the command.
  */
+
+import { jsonForTerminal, sanitizeForTerminal } from '../../core/command-language/sanitize.js';
 import type { AirlockError, ErrorCode } from '../../core/errors.js';
-import { jsonForTerminal, sanitizeForTerminal } from './sanitize.js';
 
 export const EXIT_CODES = {
   /** Success (exec/shell: the remote command's own status is passed through instead). */

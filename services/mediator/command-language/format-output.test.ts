@@ -253,25 +253,40 @@ describe('formatWhoami', () => {
       expires_at_ms: NOW + 60_000,
       request_id: 'req-1',
     };
-    const who = whoamiOf(session, {
-      profile: 'runbooks',
-      cluster: 'c',
-      namespace: 'n',
-      podPatterns: ['api-*'],
-      runbook: { name: 'payments-health', stepsDigest: digest },
-      containerPatterns: ['app'],
+    const base = {
+      id: 's-1',
+      requestId: 'req-1',
+      user: 'system:serviceaccount:ops:runner',
+      groups: [],
+      expiresAtMs: NOW + 60_000,
+    };
+    const who = whoamiOf({
+      ...base,
+      scope: {
+        profile: 'runbooks',
+        cluster: 'c',
+        namespace: 'n',
+        podPatterns: ['api-*'],
+        runbook: { name: 'payments-health', stepsDigest: digest },
+        containerPatterns: ['app'],
+      },
     });
     expect(who).toEqual({
       ...session,
       runbook: { name: 'payments-health', steps_digest: digest },
       container_patterns: ['app'],
     });
+    // The wire's field names in the wire's order: `whoami -o json` prints what it printed before.
+    expect(Object.keys(who)).toEqual([...Object.keys(session), 'runbook', 'container_patterns']);
     const out = formatWhoami(who, NOW);
     expect(out).toContain('containers:  app\n');
     expect(out).toContain('runbook:     payments-health (only its steps; sha256:0123456789ab…)\n');
-    expect(whoamiOf(session, { profile: 'p', cluster: 'c', namespace: 'n', podPatterns: ['x'] })).toEqual(
-      session,
-    );
+    expect(
+      whoamiOf({
+        ...base,
+        scope: { profile: 'runbooks', cluster: 'c', namespace: 'n', podPatterns: ['api-*'] },
+      }),
+    ).toEqual(session);
   });
 
   it('shows empty lists and expiry, and sanitizes certificate strings', () => {

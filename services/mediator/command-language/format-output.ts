@@ -8,9 +8,9 @@
  * missing or mistyped fields render as kubectl renders absent ones, so a
  * surprising object never makes the command fail.
  */
-import type { Scope } from '../../core/policy/types.js';
-import type { OpenSessionResponse } from '../../core/rpc/messages.js';
-import { sanitizeForTerminal } from './sanitize.js';
+
+import { sanitizeForTerminal } from '../../core/command-language/sanitize.js';
+import type { Session } from '../../core/session/session.js';
 
 /** Unix milliseconds, as `Date.now()` returns. */
 export type EpochMillis = number;
@@ -65,23 +65,41 @@ export interface EventListJson {
 }
 
 /**
- * What `whoami` shows: the executor's OpenSessionResponse, and from the
+ * What `whoami` shows, in the field names of the executor's OpenSession
+ * answer (what `whoami -o json` has always printed), and from the
  * certificate's scope the runbook (if any) and the container patterns
  * (absent: every container).
  */
-export type WhoamiJson = Pick<
-  OpenSessionResponse,
-  'user' | 'groups' | 'profile' | 'cluster' | 'namespace' | 'pod_patterns' | 'expires_at_ms'
-> &
-  Partial<Pick<OpenSessionResponse, 'session_id' | 'request_id'>> & {
-    runbook?: { name: string; steps_digest: string };
-    container_patterns?: string[];
-  };
+export interface WhoamiJson {
+  session_id?: string;
+  user: string;
+  groups: string[];
+  profile: string;
+  cluster: string;
+  namespace: string;
+  pod_patterns: string[];
+  expires_at_ms: number;
+  request_id?: string;
+  runbook?: { name: string; steps_digest: string };
+  container_patterns?: string[];
+}
 
-/** The session as the executor opened it, plus the runbook and containers of the mediator's verified scope. */
-export function whoamiOf(session: OpenSessionResponse, scope: Scope): WhoamiJson {
+/**
+ * `whoami -o json`: the session in the wire's field names (what `whoami`
+ * printed since v1), plus the runbook and containers of its scope.
+ */
+export function whoamiOf(session: Session): WhoamiJson {
+  const { scope } = session;
   return {
-    ...session,
+    session_id: session.id,
+    user: session.user,
+    groups: [...session.groups],
+    profile: scope.profile,
+    cluster: scope.cluster,
+    namespace: scope.namespace,
+    pod_patterns: [...scope.podPatterns],
+    expires_at_ms: session.expiresAtMs,
+    request_id: session.requestId,
     ...(scope.runbook
       ? { runbook: { name: scope.runbook.name, steps_digest: scope.runbook.stepsDigest } }
       : {}),

@@ -9,6 +9,8 @@
  * and the layout of `kubectl describe pod` (pkg/describe/describe.go), trimmed
  * to what the executor's Get returns.
  */
+
+import { sanitizeForTerminal } from '../../core/command-language/sanitize.js';
 import {
   type EpochMillis,
   type EventListJson,
@@ -19,7 +21,6 @@ import {
   type PodJson,
   type PodListJson,
 } from './format-output.js';
-import { sanitizeForTerminal } from './sanitize.js';
 
 type Json = Record<string, unknown>;
 

@@ -6,8 +6,8 @@
 import fc from 'fast-check';
 import { load } from 'js-yaml';
 import { describe, expect, it } from 'vitest';
+import { sanitizeForTerminal } from '../../core/command-language/sanitize.js';
 import { formatYaml } from './format-yaml.js';
-import { sanitizeForTerminal } from './sanitize.js';
 
 describe('formatYaml', () => {
   it('prints a pod as kubectl get -o yaml does', () => {

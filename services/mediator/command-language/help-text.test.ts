@@ -2,8 +2,8 @@
  * helpText: every command has help with its usage line; forward explains ssh -L.
  */
 import { describe, expect, it } from 'vitest';
+import { COMMAND_NAMES, COMMAND_SPECS } from '../../core/command-language/commands.js';
 import { AirlockError } from '../../core/errors.js';
-import { COMMAND_NAMES, COMMAND_SPECS } from './commands.js';
 import { helpText } from './help-text.js';
 
 describe('helpText', () => {

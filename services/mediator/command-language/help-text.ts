@@ -2,15 +2,16 @@
  * Help for the mediator's commands, built from the command catalogue so the
  * help cannot list a flag the parser does not know.
  */
-import { AirlockError } from '../../core/errors.js';
+
 import {
   COMMAND_NAMES,
   COMMAND_SPECS,
   type CommandName,
   resolveCommandName,
   suggestCommandName,
-} from './commands.js';
-import { sanitizeForTerminal } from './sanitize.js';
+} from '../../core/command-language/commands.js';
+import { sanitizeForTerminal } from '../../core/command-language/sanitize.js';
+import { AirlockError } from '../../core/errors.js';
 
 /**
  * Port-forwarding is an SSH channel (RFC 4254 section 7.2, `direct-tcpip`),

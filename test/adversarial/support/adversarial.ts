@@ -5,6 +5,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { PolicyDenialCode } from '../../../services/core/errors.js';
 import type { Policy } from '../../../services/core/policy/index.js';
 import { loadPolicy } from '../../../services/core/policy/index.js';
 
@@ -89,5 +90,9 @@ export function processes(): ProcessInfo[] {
   return found;
 }
 
-/** Codes an exec denial by policy may carry (authorize.ts). */
-export const POLICY_DENIAL_CODES = ['COMMAND_DENIED', 'COMMAND_NOT_ALLOWED', 'SHELL_NOT_ALLOWED'];
+/** The policy denials (core's POLICY_DENIAL_CODES) a refused command line may carry (authorize.ts). */
+export const COMMAND_DENIAL_CODES: readonly PolicyDenialCode[] = [
+  'COMMAND_DENIED',
+  'COMMAND_NOT_ALLOWED',
+  'SHELL_NOT_ALLOWED',
+];

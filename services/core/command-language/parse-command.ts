@@ -10,7 +10,7 @@
  * (lowercase alphanumerics, `-` and `.`, at most 253), namespaces and
  * containers RFC 1123 labels (no `.`, at most 63).
  */
-import { AirlockError } from '../../core/errors.js';
+import { AirlockError } from '../errors.js';
 import {
   CLUSTER_SCOPED_KINDS,
   COMMAND_SPECS,

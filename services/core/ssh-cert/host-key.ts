@@ -1,14 +1,14 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { AirlockError } from '../core/errors.js';
-import { assertPrivateKeyFile } from '../core/private-key-file.js';
+import { AirlockError } from '../errors.js';
+import { assertPrivateKeyFile } from '../private-key-file.js';
 import {
   formatOpenSshPrivateKey,
   formatPublicKeyLine,
   generateCaKey,
   parseOpenSshPrivateKey,
   sha256Fingerprint,
-} from '../core/ssh-cert/index.js';
+} from './index.js';
 
 export interface HostKey {
   /** OpenSSH private key text, for ssh2's `hostKeys`. */

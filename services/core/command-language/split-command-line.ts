@@ -20,7 +20,7 @@
  * command, so passing them on literally would run something other than what
  * was typed. Quoted, they are ordinary characters (`grep 'a|b'`).
  */
-import { AirlockError } from '../../core/errors.js';
+import { AirlockError } from '../errors.js';
 import { sanitizeForTerminal } from './sanitize.js';
 
 /** Longest accepted command line, in UTF-8 bytes. */

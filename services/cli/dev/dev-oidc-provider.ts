@@ -15,7 +15,7 @@ import { createHash, randomBytes, randomInt } from 'node:crypto';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair, type JWK, type JWTPayload, SignJWT } from 'jose';
-import { AirlockError } from '../core/errors.js';
+import { AirlockError } from '../../core/errors.js';
 
 /** RFC 8628 §3.4 grant type. */
 export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';

@@ -6,7 +6,7 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { AirlockError } from '../core/errors.js';
+import { AirlockError } from '../errors.js';
 
 /** Largest response body read (1 MiB): discovery documents, JWKS and API answers are small. */
 const MAX_RESPONSE_BYTES = 1 << 20;

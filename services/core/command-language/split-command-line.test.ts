@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { AirlockError, isAirlockError } from '../../core/errors.js';
+import { AirlockError, isAirlockError } from '../errors.js';
 import { MAX_COMMAND_LINE_BYTES, splitCommandLine } from './split-command-line.js';
 
 function usageMessage(line: string): string {

@@ -1,14 +1,14 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createLocalJWKSet, decodeJwt, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTierCa, issueServingCertificate } from '../core/x509/index.js';
+import { httpsCall } from '../../core/https/https-client.js';
+import { createTierCa, issueServingCertificate } from '../../core/x509/index.js';
 import {
   DEVICE_CODE_GRANT,
   type DevOidcProvider,
   loopbackRedirectProblem,
   startDevOidcProvider,
 } from './dev-oidc-provider.js';
-import { httpsCall } from './https-client.js';
 
 let provider: DevOidcProvider;
 let ca: string;

@@ -4,7 +4,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { AirlockError } from '../../core/errors.js';
+import { AirlockError } from '../errors.js';
 import { COMMAND_SPECS, type CommandName } from './commands.js';
 import { type Command, parseCommand, requestedOutputFormat } from './parse-command.js';
 import { splitCommandLine } from './split-command-line.js';

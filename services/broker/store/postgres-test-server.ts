@@ -1,0 +1,162 @@
+/**
+ * A throwaway PostgreSQL server for tests and benchmarks (Debian's
+ * `postgresql` package: `initdb` and `postgres` under
+ * /usr/lib/postgresql/<version>/bin, or `AIRLOCK_PG_BIN`). `initdb` in a
+ * temporary directory, `postgres` listening on 127.0.0.1 on a free port and
+ * on a Unix socket in that directory, trust authentication for loopback
+ * only, stopped and removed by `stop()`.
+ *
+ * The server must not outlive the process that started it, even one killed
+ * with SIGKILL: it runs under a small shell watchdog that polls this
+ * process's pid once a second and, when it is gone, stops the server
+ * (SIGQUIT, then SIGKILL) and removes the directory. PostgreSQL refuses to
+ * run as root; as root the server runs as the `postgres` user (or `nobody`).
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import pg from 'pg';
+
+/** A running test server. */
+export interface PostgresTestServer {
+  /** Superuser URL of database `postgres` over TCP (no password, no TLS). */
+  readonly url: string;
+  readonly port: number;
+  /** A fresh, empty database; its URL. */
+  createDatabase(name?: string): Promise<string>;
+  stop(): Promise<void>;
+}
+
+/** The directory of `initdb` and `postgres`, or undefined when PostgreSQL is not installed. */
+export function postgresBinDir(): string | undefined {
+  const fromEnv = process.env.AIRLOCK_PG_BIN;
+  if (fromEnv) return fromEnv;
+  const root = '/usr/lib/postgresql';
+  if (!existsSync(root)) return undefined;
+  const versions = readdirSync(root)
+    .filter((v) => existsSync(join(root, v, 'bin', 'postgres')))
+    .sort((a, b) => Number(b) - Number(a));
+  return versions[0] === undefined ? undefined : join(root, versions[0], 'bin');
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+/** As root: the uid/gid to run the server as. */
+function serverUser(): { uid: number; gid: number } | undefined {
+  if (process.getuid?.() !== 0) return undefined;
+  for (const name of ['postgres', 'nobody']) {
+    try {
+      const uid = Number(execFileSync('id', ['-u', name], { encoding: 'utf8' }).trim());
+      const gid = Number(execFileSync('id', ['-g', name], { encoding: 'utf8' }).trim());
+      return { uid, gid };
+    } catch {}
+  }
+  throw new Error('running as root, and there is no postgres or nobody user to run PostgreSQL as');
+}
+
+/** Starts a server. Throws (with what to install) when PostgreSQL is missing. */
+export async function startPostgresTestServer(
+  options: {
+    /** Keep PostgreSQL's fsync and synchronous commit (benchmarks); default off (tests: faster, nothing to keep). */
+    durable?: boolean;
+  } = {},
+): Promise<PostgresTestServer> {
+  const bin = postgresBinDir();
+  if (bin === undefined) {
+    throw new Error('PostgreSQL is not installed: apt-get install postgresql (or set AIRLOCK_PG_BIN)');
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'airlock-pg-'));
+  const data = join(dir, 'data');
+  const user = serverUser();
+  if (user) chownSync(dir, user.uid, user.gid);
+  const as = user ? { uid: user.uid, gid: user.gid } : {};
+  execFileSync(
+    join(bin, 'initdb'),
+    ['-D', data, '-U', 'postgres', '--auth=trust', '--no-sync', '-E', 'UTF8', '--locale=C'],
+    { ...as, stdio: 'pipe' },
+  );
+  const port = await freePort();
+  const args = ['-D', data, '-h', '127.0.0.1', '-p', String(port), '-k', dir, '-c', 'max_connections=200'];
+  if (!options.durable)
+    args.push('-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off');
+  const script = join(dir, 'watchdog.sh');
+  // $1: the test process; the server is the watchdog's child. Either ending ends the other.
+  writeFileSync(
+    script,
+    `#!/bin/sh
+PARENT=$1
+shift
+"$@" &
+PG=$!
+trap 'kill -QUIT $PG 2>/dev/null; sleep 2; kill -KILL $PG 2>/dev/null; rm -rf "${dir}"; exit 0' TERM INT
+while kill -0 "$PARENT" 2>/dev/null && kill -0 $PG 2>/dev/null; do sleep 1; done
+kill -QUIT $PG 2>/dev/null; sleep 2; kill -KILL $PG 2>/dev/null
+rm -rf "${dir}"
+`,
+    { mode: 0o755 },
+  );
+  const postgres = join(bin, 'postgres');
+  // The watchdog runs as root (to remove the directory) only when we are root; the server as `as`.
+  const child = spawn(
+    'sh',
+    [script, String(process.pid), ...(user ? ['setpriv'] : [postgres])].concat(
+      user ? [`--reuid=${user.uid}`, `--regid=${user.gid}`, '--clear-groups', postgres, ...args] : args,
+    ),
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString()).slice(-4000);
+  });
+  const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
+  const started = Date.now();
+  for (;;) {
+    const client = new pg.Client({ connectionString: url });
+    try {
+      await client.connect();
+      await client.end();
+      break;
+    } catch {
+      await client.end().catch(() => {});
+      if (child.exitCode !== null || Date.now() - started > 30_000) {
+        child.kill('SIGTERM');
+        throw new Error(`PostgreSQL did not start: ${stderr}`);
+      }
+      await sleep(100);
+    }
+  }
+  let databases = 0;
+  return {
+    url,
+    port,
+    async createDatabase(name = `airlock_${process.pid}_${++databases}`) {
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      try {
+        await client.query(`CREATE DATABASE ${pg.escapeIdentifier(name)}`);
+      } finally {
+        await client.end();
+      }
+      return `postgres://postgres@127.0.0.1:${port}/${name}`;
+    },
+    async stop() {
+      if (child.exitCode !== null) return;
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

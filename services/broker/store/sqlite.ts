@@ -1,0 +1,120 @@
+/**
+ * The SQLite driver (Node's built-in `node:sqlite`, no native addon): one
+ * connection in WAL mode with `synchronous=FULL` (a commit is on disk when
+ * it returns), `busy_timeout` for another process on the same file, and
+ * `BEGIN IMMEDIATE` transactions. `node:sqlite` is synchronous, so work that
+ * awaits inside a transaction (the audit append) would let other statements
+ * of this process slip into it: every statement and transaction runs one at
+ * a time through a queue. For one broker replica (`airlock dev up`, a
+ * single-replica install); two or more need PostgreSQL.
+ */
+import { closeSync, openSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { DatabaseSync, type SQLInputValue } from 'node:sqlite';
+import { AirlockError } from '../../core/errors.js';
+import { makeDirectory } from '../../core/make-directory.js';
+import type { SqlDriver, SqlExecutor, SqlRow, SqlValue } from './sql.js';
+
+/** `$1` → `?1` (SQLite's numbered parameters). */
+function toSqlite(sql: string): string {
+  return sql.replace(/\$(\d+)/g, '?$1');
+}
+
+function unavailable(path: string, cause: unknown): AirlockError {
+  if (cause instanceof AirlockError) return cause;
+  const message = cause instanceof Error ? cause.message : String(cause);
+  return new AirlockError('STORE_UNAVAILABLE', `request store ${path}: ${message}`, { cause });
+}
+
+/** Opens (creating it 0600, and its directory 0700) the SQLite database at `path`. */
+export async function openSqliteDriver(path: string): Promise<SqlDriver> {
+  await makeDirectory(dirname(path), 0o700); // a fresh volume
+  closeSync(openSync(path, 'a', 0o600)); // SQLite creates -wal and -shm with the database's mode
+  let db: DatabaseSync;
+  try {
+    db = new DatabaseSync(path, { timeout: 5000 });
+    db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;');
+  } catch (error) {
+    throw unavailable(path, error);
+  }
+  const direct: SqlExecutor = {
+    async query(sql, params: readonly SqlValue[] = []) {
+      try {
+        return db.prepare(toSqlite(sql)).all(...(params as SQLInputValue[])) as SqlRow[];
+      } catch (error) {
+        throw unavailable(path, error);
+      }
+    },
+    async run(sql, params: readonly SqlValue[] = []) {
+      try {
+        return Number(db.prepare(toSqlite(sql)).run(...(params as SQLInputValue[])).changes);
+      } catch (error) {
+        // A constraint (SQLITE_CONSTRAINT, 19, and its extended codes) is the caller's to map; the rest is the store's.
+        if (((error as { errcode?: number }).errcode ?? 0) % 256 === 19) throw error;
+        throw unavailable(path, error);
+      }
+    },
+    async exec(sql) {
+      db.exec(sql);
+    },
+  };
+  let queue: Promise<unknown> = Promise.resolve();
+  function serially<T>(work: () => Promise<T>): Promise<T> {
+    const run = queue.then(work, work);
+    queue = run.catch(() => {});
+    return run;
+  }
+  let closed = false;
+  function open(): void {
+    if (closed) throw new AirlockError('STORE_UNAVAILABLE', `request store ${path} is closed`);
+  }
+  /** A statement on its own, in turn with transactions. */
+  function alone<T>(work: () => Promise<T>): Promise<T> {
+    return serially(async () => {
+      open();
+      return work();
+    });
+  }
+  return {
+    dialect: 'sqlite',
+    description: path,
+    query: (sql, params) => alone(() => direct.query(sql, params)),
+    run: (sql, params) => alone(() => direct.run(sql, params)),
+    exec: (sql) => alone(() => direct.exec(sql)),
+    transaction: (work) =>
+      serially(async () => {
+        open();
+        try {
+          db.exec('BEGIN IMMEDIATE');
+        } catch (error) {
+          throw unavailable(path, error);
+        }
+        try {
+          const result = await work(direct);
+          db.exec('COMMIT');
+          return result;
+        } catch (error) {
+          if (db.isTransaction) db.exec('ROLLBACK');
+          throw error;
+        }
+      }),
+    // The file must still be where it was opened (a volume unmounted or removed is not ready).
+    ping: () =>
+      serially(async () => {
+        open();
+        statSync(path);
+        db.prepare('SELECT 1').get();
+      }),
+    // One process per SQLite file: there is no one else to exclude.
+    async tryExclusive(_name, work) {
+      await work();
+      return true;
+    },
+    close: () =>
+      serially(async () => {
+        if (closed) return;
+        closed = true;
+        db.close();
+      }),
+  };
+}

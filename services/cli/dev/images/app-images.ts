@@ -1,0 +1,204 @@
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join, relative } from 'node:path';
+import { repoRoot } from '../../../core/repo-root.js';
+import { runLogged, runQuiet } from '../host-commands.js';
+import { baseImageKey, baseImageTag, debianMirror, ensureBaseImage } from './base-image.js';
+import { startDockerDaemon } from './docker-daemon.js';
+
+/** The images deploy/ runs (the broker runs from the mediator image), with the tag deploy/overlays/dev uses. */
+export const APP_IMAGES = {
+  'airlock-mediator': 'Dockerfile.mediator',
+  'airlock-executor': 'Dockerfile.executor',
+} as const;
+export type AppImage = keyof typeof APP_IMAGES;
+export const DEV_TAG = 'dev';
+
+/** What the build context holds (.dockerignore allows exactly these). */
+const CONTEXT_FILES = [
+  'package.json',
+  'package-lock.json',
+  'tsconfig.json',
+  'tsconfig.build.json',
+  '.dockerignore',
+];
+const CONTEXT_DIRS = ['services', 'proto'];
+/** Left out of the context (.dockerignore): the CLI and its dev tooling are not in the images. */
+const EXCLUDED_DIRS = [join('services', 'cli')];
+
+export interface BuiltImage {
+  name: AppImage;
+  /** `airlock-mediator:dev` */
+  ref: string;
+  /** `docker save` archive, for `ctr images import`. */
+  archive: string;
+  /** Uncompressed size as Docker reports it. */
+  sizeBytes: number;
+}
+
+/** Where images are cached: dockerd's data root and the saved archives. */
+export function imageCacheDir(): string {
+  return (
+    process.env.AIRLOCK_IMAGE_CACHE ??
+    join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'airlock', 'images')
+  );
+}
+
+function listFiles(dir: string, root: string): string[] {
+  if (!existsSync(dir)) return [];
+  const found: string[] = [];
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) {
+      if (!EXCLUDED_DIRS.includes(relative(root, path))) found.push(...listFiles(path, root));
+    } else if (!entry.name.endsWith('.test.ts')) found.push(relative(root, path));
+  }
+  return found;
+}
+
+/** Hash of everything an app image is built from: its Dockerfile, the build context and the base. */
+export function appImageKey(root: string, dockerfile: string, baseKey: string): string {
+  const hash = createHash('sha256');
+  hash.update(`${baseKey}\n${dockerfile}\n`);
+  const files = [
+    dockerfile,
+    ...CONTEXT_FILES,
+    ...CONTEXT_DIRS.flatMap((dir) => listFiles(join(root, dir), root)),
+  ];
+  for (const file of files.sort()) {
+    hash.update(`${file}\n`);
+    hash.update(readFileSync(join(root, file)));
+  }
+  return hash.digest('hex').slice(0, 16);
+}
+
+interface Manifest {
+  sizeBytes: number;
+}
+
+/**
+ * Builds the base and both app images with a Docker daemon started for the
+ * purpose, saves each app image to `<cache>/<name>-<key>.tar`, and stops the
+ * daemon. Images whose archive for the current sources exists are skipped
+ * (and the daemon is not started at all when nothing changed).
+ */
+export async function ensureAppImages(progress: (line: string) => void): Promise<BuiltImage[]> {
+  const root = repoRoot();
+  const cache = imageCacheDir();
+  mkdirSync(cache, { recursive: true, mode: 0o700 });
+  const baseKey = baseImageKey(debianMirror());
+  const plan = (Object.entries(APP_IMAGES) as [AppImage, string][]).map(([name, dockerfile]) => {
+    const key = appImageKey(root, dockerfile, baseKey);
+    return { name, dockerfile, key, archive: join(cache, `${name}-${key}.tar`) };
+  });
+  const todo = plan.filter((image) => !existsSync(image.archive) || !existsSync(`${image.archive}.json`));
+  if (todo.length > 0) {
+    const logPath = join(cache, 'build.log');
+    writeFileSync(logPath, '');
+    progress(`building ${todo.map((image) => image.name).join(', ')}; log: ${logPath}`);
+    const docker = await startDockerDaemon(join(cache, 'docker'), join(cache, 'dockerd.log'));
+    try {
+      const base = await ensureBaseImage(docker.env, cache, logPath, progress);
+      for (const image of todo) await buildImage(image, base, { root, logPath, env: docker.env, progress });
+      runQuiet('docker', ['image', 'prune', '--force'], 'IMAGE_BUILD_FAILED', docker.env);
+    } finally {
+      await docker.stop();
+    }
+    removeStaleArchives(
+      cache,
+      plan.map((image) => image.archive),
+    );
+  }
+  return plan.map((image) => ({
+    name: image.name,
+    ref: `${image.name}:${DEV_TAG}`,
+    archive: image.archive,
+    sizeBytes: (JSON.parse(readFileSync(`${image.archive}.json`, 'utf8')) as Manifest).sizeBytes,
+  }));
+}
+
+interface BuildContext {
+  root: string;
+  logPath: string;
+  env: NodeJS.ProcessEnv;
+  progress: (line: string) => void;
+}
+
+/** Builds one app image on `base`, smoke-runs it as the pods do, and saves it to its archive. */
+async function buildImage(
+  image: { name: AppImage; dockerfile: string; key: string; archive: string },
+  base: string,
+  ctx: BuildContext,
+): Promise<void> {
+  const started = Date.now();
+  const ref = `${image.name}:${DEV_TAG}`;
+  await runLogged(
+    'docker',
+    [
+      'build',
+      '--network=host',
+      '-f',
+      image.dockerfile,
+      '--build-arg',
+      `BASE_IMAGE=${base}`,
+      '--build-arg',
+      `RUNTIME_IMAGE=${base}`,
+      '-t',
+      ref,
+      '-t',
+      `${image.name}:${image.key}`,
+      '.',
+    ],
+    ctx.logPath,
+    'IMAGE_BUILD_FAILED',
+    { cwd: ctx.root, env: ctx.env },
+  );
+  // Smoke test as the pods run it: a non-root user, a read-only root, no network.
+  await runLogged(
+    'docker',
+    [
+      'run',
+      '--rm',
+      '--read-only',
+      '--network=none',
+      '--user=10001:10001',
+      '--cap-drop=ALL',
+      ref,
+      image.name === 'airlock-executor' ? 'dist/services/executor/main.js' : 'dist/services/mediator/main.js',
+      '--help',
+    ],
+    ctx.logPath,
+    'IMAGE_BUILD_FAILED',
+    { env: ctx.env },
+  );
+  const sizeBytes = Number(
+    runQuiet(
+      'docker',
+      ['image', 'inspect', '--format', '{{.Size}}', ref],
+      'IMAGE_BUILD_FAILED',
+      ctx.env,
+    ).trim(),
+  );
+  const staging = `${image.archive}.partial-${process.pid}`;
+  await runLogged('docker', ['save', '-o', staging, ref], ctx.logPath, 'IMAGE_BUILD_FAILED', {
+    env: ctx.env,
+  });
+  renameSync(staging, image.archive);
+  writeFileSync(`${image.archive}.json`, JSON.stringify({ sizeBytes } satisfies Manifest));
+  ctx.progress(
+    `built ${ref} (${(sizeBytes / 1e6).toFixed(0)} MB) in ${Math.round((Date.now() - started) / 1000)} s`,
+  );
+}
+
+function removeStaleArchives(cache: string, keep: string[]): void {
+  for (const entry of readdirSync(cache)) {
+    const path = join(cache, entry);
+    const archive = path.replace(/\.json$/, '');
+    if (/^airlock-(mediator|executor)-[0-9a-f]{16}\.tar(\.json)?$/.test(entry) && !keep.includes(archive)) {
+      rmSync(path, { force: true });
+    }
+  }
+}
+
+export { baseImageTag };

@@ -1,0 +1,234 @@
+import { chownSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import type { Server } from 'node:net';
+import { join, relative } from 'node:path';
+import type { CaKind } from '../../../core/ca-keyring/keyring.js';
+import { repoRoot } from '../../../core/repo-root.js';
+import { issueServingCertificate, loadTierCa } from '../../../core/x509/index.js';
+import { type DevOidcProvider, startDevOidcProvider } from '../dev-oidc-provider.js';
+import { DEMO_PEOPLE, DEV_CLIENT_ID, INCIDENT_BOT_SA, issueThroughBroker } from '../dev-stack.js';
+import { type HermeticCluster, startCluster } from '../hermetic-cluster.js';
+import { runQuiet } from '../host-commands.js';
+import { ensureAppImages } from '../images/app-images.js';
+import { ensureDemoUsers, ensureTierKeys, writeSshConfig } from './pods-keys.js';
+import {
+  applyDemo,
+  createNamespaces,
+  createTierSecrets,
+  type Kubectl,
+  waitForDeployments,
+} from './pods-objects.js';
+import { startRelay } from './tcp-relay.js';
+
+/** `airlock dev up --pods`: the gateway as the pods of deploy/overlays/dev on the real node. */
+export interface PodsStack {
+  cluster: HermeticCluster;
+  stateDir: string;
+  /** 127.0.0.1 relays to the mediator's and the broker's Services. */
+  sshPort: number;
+  brokerUrl: string;
+  brokerCaPath: string;
+  knownHostsPath: string;
+  sshConfigPath: string;
+  sshCommand: string;
+  oidc: DevOidcProvider;
+  caDirs: Readonly<Record<CaKind, string>>;
+  users: Record<string, { keyPath: string; certPath: string }>;
+  kubectl: Kubectl;
+  stop(): Promise<void>;
+}
+
+/** Where the broker's PersistentVolume (hostPath on the node) lives, owned by the tiers' user. */
+const TIER_UID = 10001;
+
+export async function startPodsStack(
+  stateDir: string,
+  onProgress: (line: string) => void,
+): Promise<PodsStack> {
+  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  const images = await ensureAppImages(onProgress);
+  onProgress(`images: ${images.map((i) => `${i.ref} ${(i.sizeBytes / 1e6).toFixed(0)} MB`).join(', ')}`);
+  const cluster = await startCluster({
+    stateDir: join(stateDir, 'cluster'),
+    onProgress,
+    node: 'real',
+    images: images.map((image) => image.archive),
+  });
+  const relays: Server[] = [];
+  let oidc: DevOidcProvider | undefined;
+  const stop = async () => {
+    for (const relay of relays) relay.close();
+    await oidc?.stop();
+    await cluster.stop();
+  };
+  try {
+    const kubectl: Kubectl = (...args) =>
+      runQuiet(
+        cluster.binaries.kubectl,
+        ['--kubeconfig', cluster.kubeconfigPath, ...args],
+        'CLUSTER_START_FAILED',
+      );
+    const now = new Date();
+    const { caDirs, brokerCa, auditKeys, hostKeyPath, hostKeyLine } = await ensureTierKeys(
+      join(stateDir, 'keys'),
+      now,
+    );
+
+    oidc = await startNodeIdentityProvider(cluster, brokerCa, now);
+
+    onProgress('creating the Secrets and ConfigMaps deploy/ expects, and the broker volume');
+    kubectl('apply', '-f', join(repoRoot(), 'deploy', 'base', 'namespace.yaml'));
+    createNamespaces(kubectl, ['payments', 'billing', INCIDENT_BOT_SA.namespace]);
+    createTierSecrets(kubectl, { caDirs, brokerCa, auditKeys, hostKeyPath });
+    const brokerVolume = join(stateDir, 'broker-volume');
+    mkdirSync(brokerVolume, { recursive: true, mode: 0o700 });
+    chownSync(brokerVolume, TIER_UID, TIER_UID);
+    const overlay = writeOverlay(stateDir, oidc.issuer, brokerVolume);
+    onProgress('kubectl apply -k deploy/overlays/dev (with the dev identity provider and broker volume)');
+    kubectl('apply', '-k', overlay);
+    applyDemo(kubectl, INCIDENT_BOT_SA, overlay);
+    await waitForDeployments(kubectl, onProgress);
+
+    const serviceTarget = (name: string, port: number) => async () => ({
+      host: kubectl(
+        'get',
+        'service',
+        '-n',
+        'airlock-system',
+        name,
+        '-o',
+        'jsonpath={.spec.clusterIP}',
+      ).trim(),
+      port,
+    });
+    const ssh = await startRelay(serviceTarget('airlock-mediator', 22));
+    const brokerRelay = await startRelay(serviceTarget('airlock-broker', 8443));
+    relays.push(ssh.server, brokerRelay.server);
+    const knownHostsPath = join(stateDir, 'known_hosts');
+    writeFileSync(knownHostsPath, `[127.0.0.1]:${ssh.port} ${hostKeyLine}\n`);
+    const brokerUrl = `https://127.0.0.1:${brokerRelay.port}`;
+
+    onProgress('issuing the demo certificate through the broker pod (login, request, cert)');
+    const users = ensureDemoUsers(join(stateDir, 'users'));
+    await issueThroughBroker({
+      brokerUrl,
+      caPath: brokerCa.cert,
+      oidc,
+      user: 'oncall',
+      configDir: join(stateDir, 'users', 'oncall', 'dev-up-login'),
+      publicKeyPath: `${users.oncall!.keyPath}.pub`,
+    });
+    const sshConfigPath = writeSshConfig(stateDir, ssh.port, users.oncall!, knownHostsPath);
+    return {
+      cluster,
+      stateDir,
+      sshPort: ssh.port,
+      brokerUrl,
+      brokerCaPath: brokerCa.cert,
+      knownHostsPath,
+      sshConfigPath,
+      sshCommand: `ssh -F ${sshConfigPath} airlock`,
+      oidc,
+      caDirs,
+      users,
+      kubectl,
+      stop,
+    };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+/**
+ * The dev identity provider, listening on the node address (the broker pod
+ * fetches its keys there) with a certificate from the broker CA.
+ */
+async function startNodeIdentityProvider(
+  cluster: HermeticCluster,
+  brokerCa: { cert: string; key: string },
+  now: Date,
+): Promise<DevOidcProvider> {
+  const nodeIp = cluster.server.replace(/^https:\/\/|:\d+$/g, '');
+  const broker = await loadTierCa(readFileSync(brokerCa.cert, 'utf8'), readFileSync(brokerCa.key, 'utf8'));
+  const providerCert = await issueServingCertificate(broker, {
+    dnsNames: ['localhost'],
+    ipAddresses: ['127.0.0.1', nodeIp],
+    now,
+  });
+  return startDevOidcProvider({
+    host: nodeIp,
+    tls: { key: providerCert.privateKeyPem ?? '', cert: `${providerCert.certPem}${broker.certPem}` },
+    clientId: DEV_CLIENT_ID,
+    users: Object.fromEntries(
+      Object.entries(DEMO_PEOPLE).map(([user, p]) => [
+        user,
+        { groups: [p.idpGroup], email: `${user}@airlock.dev` },
+      ]),
+    ),
+    pollIntervalSeconds: 1,
+  });
+}
+
+/**
+ * The state dir's overlay: deploy/overlays/dev plus what only this machine
+ * knows, the identity provider's URL (the broker config) and a hostPath
+ * PersistentVolume for the broker's claim (the hermetic cluster has no
+ * storage provisioner).
+ */
+function writeOverlay(stateDir: string, issuer: string, brokerVolume: string): string {
+  const dir = join(stateDir, 'deploy');
+  mkdirSync(dir, { recursive: true });
+  const devOverlay = join(repoRoot(), 'deploy', 'overlays', 'dev');
+  const broker = JSON.parse(readFileSync(join(devOverlay, 'config', 'broker.json'), 'utf8'));
+  broker.tls.ipAddresses = ['127.0.0.1'];
+  broker.oidc = {
+    issuer,
+    clientId: DEV_CLIENT_ID,
+    caFile: '/etc/airlock/broker-ca/tls.crt',
+    usernameClaim: 'preferred_username',
+    groupsClaim: 'groups',
+    groupMapping: Object.fromEntries(Object.values(DEMO_PEOPLE).map((p) => [p.idpGroup, [p.airlockGroup]])),
+    passThroughGroups: false,
+  };
+  broker.kubernetes = {
+    ...broker.kubernetes,
+    audiences: ['airlock-broker'],
+    machineGroups: {
+      [`system:serviceaccount:${INCIDENT_BOT_SA.namespace}:${INCIDENT_BOT_SA.name}`]: ['runbook-runners'],
+    },
+  };
+  writeFileSync(join(dir, 'broker.json'), `${JSON.stringify(broker, null, 2)}\n`);
+  const volume = {
+    apiVersion: 'v1',
+    kind: 'PersistentVolume',
+    metadata: { name: 'airlock-broker-state-dev' },
+    spec: {
+      capacity: { storage: '1Gi' },
+      accessModes: ['ReadWriteOnce'],
+      persistentVolumeReclaimPolicy: 'Retain',
+      storageClassName: '',
+      claimRef: { namespace: 'airlock-system', name: 'airlock-broker-state' },
+      hostPath: { path: brokerVolume, type: 'Directory' },
+    },
+  };
+  writeFileSync(join(dir, 'broker-volume.json'), JSON.stringify(volume, null, 2));
+  writeFileSync(
+    join(dir, 'kustomization.yaml'),
+    [
+      '# Written by airlock dev up --pods.',
+      'apiVersion: kustomize.config.k8s.io/v1beta1',
+      'kind: Kustomization',
+      'resources:',
+      `- ${relative(dir, devOverlay)}`,
+      '- broker-volume.json',
+      'configMapGenerator:',
+      '- name: airlock-broker-config',
+      '  namespace: airlock-system',
+      '  behavior: replace',
+      '  files:',
+      '  - broker.json',
+      '',
+    ].join('\n'),
+  );
+  return dir;
+}

@@ -1,0 +1,182 @@
+import { randomBytes } from 'node:crypto';
+import { ROOT_CONTEXT, SpanStatusCode, trace } from '@opentelemetry/api';
+import type { Scope } from '../core/policy/index.js';
+import { ExecutorClient } from '../core/rpc/executor-client.js';
+import { fromGrpcError } from '../core/rpc/grpc-errors.js';
+import type { OpenSessionResponse } from '../core/rpc/messages.js';
+import { type Session, sessionAuditIds } from '../core/session/session.js';
+import { sessionBindingDigest } from '../core/session-binding.js';
+import { traceIdsOf, traceparentOf } from '../core/telemetry.js';
+import { issueSessionGrant } from '../core/x509/index.js';
+import type { CommandContext } from './command-context.js';
+import {
+  type ConnectionState,
+  type FrontendContext,
+  OPEN_SESSION_TIMEOUT_MS,
+  type OpenedSession,
+  verifiedScope,
+} from './frontend-context.js';
+
+/**
+ * The executor's answer as the session model, converted once on receipt:
+ * the user, groups, expiry and ids it granted, with the scope the mediator
+ * verified itself from the certificate (what its own checks decide on).
+ */
+export function sessionOf(response: OpenSessionResponse, scope: Scope): Session {
+  return {
+    id: response.session_id,
+    requestId: response.request_id,
+    user: response.user,
+    groups: [...response.groups],
+    scope,
+    expiresAtMs: response.expires_at_ms,
+  };
+}
+
+/** A fresh executor channel authenticated by a session grant that ends with the certificate. */
+async function connectWithGrant(ctx: FrontendContext, state: ConnectionState, sessionId: string) {
+  const { deps } = ctx;
+  const identity = state.identity!;
+  // The grant ends with the certificate (admission refused one without an end), or earlier
+  // where the mediator CA's own lifetime or MAX_SESSION_GRANT_SECONDS cap it.
+  const grant = await issueSessionGrant(await deps.mediatorCa(), {
+    sessionId,
+    user: identity.principal,
+    scopeDigest: sessionBindingDigest(identity),
+    notAfter: new Date(Number(identity.validBefore) * 1000),
+    now: deps.clock(),
+  });
+  state.span.addEvent('session.grant_issued');
+  return new ExecutorClient({
+    address: deps.executor.address,
+    executorCaPem: deps.executor.caPem(),
+    grantCertPem: grant.certPem,
+    grantKeyPem: grant.privateKeyPem!,
+    sessionId,
+    ...(deps.executor.serverName ? { serverName: deps.executor.serverName } : {}),
+  });
+}
+
+/**
+ * Stage 3, the executor session: one session grant per SSH connection
+ * (issued by the mediator tier CA), an mTLS channel to the executor with it,
+ * and OpenSession carrying the login for the executor to verify again.
+ * Audited as `session.opened`. The client is closed if OpenSession fails.
+ */
+export async function openExecutorSession(
+  ctx: FrontendContext,
+  state: ConnectionState,
+): Promise<OpenedSession> {
+  const identity = state.identity!;
+  const scope = verifiedScope(state);
+  const sessionId = randomBytes(12).toString('hex');
+  const client = await connectWithGrant(ctx, state, sessionId);
+  state.span.setAttribute('airlock.session_id', sessionId);
+  const traceparent = traceparentOf(state.span)!;
+  try {
+    const response = await client.openSession(
+      {
+        ssh_certificate: Buffer.from(state.certificate!),
+        auth_signature: Buffer.from(state.signature!),
+        auth_signed_data: Buffer.from(state.signedData!),
+        client_address: state.address,
+        session_id: sessionId,
+        principal: identity.principal,
+      },
+      {
+        traceparent,
+        deadline: new Date(Date.now() + (ctx.deps.executor.openTimeoutMs ?? OPEN_SESSION_TIMEOUT_MS)),
+      },
+    );
+    const session = sessionOf(response, scope);
+    state.span.addEvent('executor.session_opened');
+    void ctx.audit({
+      event: 'session.opened',
+      actor: { user: identity.principal, groups: [...session.groups], address: state.address },
+      target: { cluster: session.scope.cluster, namespace: session.scope.namespace },
+      decision: 'allow',
+      ...sessionAuditIds(session),
+      trace_id: traceIdsOf(state.span).traceId,
+      details: {
+        key_id: identity.keyId,
+        serial: identity.serial.toString(),
+        expires_at: new Date(session.expiresAtMs).toISOString(),
+      },
+    });
+    return { client, session, traceparent };
+  } catch (error) {
+    client.close();
+    throw error;
+  }
+}
+
+/**
+ * Opens the executor session in the background right after authentication
+ * (commands wait on `state.opened`), with its metrics and span outcome;
+ * `onOpened` runs once it is open.
+ */
+export function startExecutorSession(
+  ctx: FrontendContext,
+  state: ConnectionState,
+  onOpened: (opened: OpenedSession) => void,
+): void {
+  const { metrics } = ctx;
+  const started = performance.now();
+  const seconds = () => (performance.now() - started) / 1000;
+  state.opened = openExecutorSession(ctx, state);
+  state.opened.then(
+    (opened) => {
+      state.span.setAttribute('airlock.decision', 'allow');
+      metrics.sessionsOpened.inc({ result: 'opened' });
+      metrics.sessionOpenSeconds.observe(seconds(), { result: 'opened' });
+      onOpened(opened);
+    },
+    (error: unknown) => {
+      const code = fromGrpcError(error).code;
+      state.span.setAttributes({ 'airlock.decision': 'deny', 'airlock.code': code });
+      state.span.setStatus({ code: SpanStatusCode.ERROR, message: code });
+      metrics.sessionsOpened.inc({ result: code });
+      metrics.sessionOpenSeconds.observe(seconds(), { result: code });
+      ctx.log.info({ code }, 'executor refused the session');
+    },
+  );
+}
+
+/**
+ * The connection closed: CloseSession (best effort), the channel closed,
+ * `session.closed` audited. Resolves once that is done, at once when no
+ * session was opened.
+ */
+export async function closeExecutorSession(ctx: FrontendContext, state: ConnectionState): Promise<void> {
+  const opened = await state.opened?.catch(() => undefined);
+  if (!opened) return;
+  await opened.client.closeSession({ traceparent: opened.traceparent }).catch(() => {});
+  opened.client.close();
+  void ctx.audit({
+    event: 'session.closed',
+    actor: { user: opened.session.user, address: state.address },
+    target: { cluster: opened.session.scope.cluster, namespace: opened.session.scope.namespace },
+    ...sessionAuditIds(opened.session),
+  });
+}
+
+/** What every command and forward of this connection runs against. */
+export function commandContext(
+  ctx: FrontendContext,
+  opened: OpenedSession,
+  state: ConnectionState,
+): CommandContext {
+  const { deps } = ctx;
+  return {
+    client: opened.client,
+    session: opened.session,
+    policy: deps.policy,
+    audit: deps.audit,
+    clock: deps.clock,
+    traceparent: opened.traceparent,
+    tracer: ctx.tracer,
+    traceContext: trace.setSpan(ROOT_CONTEXT, state.span),
+    clientAddress: state.address,
+    ...(deps.recordings ? { recordings: deps.recordings } : {}),
+  };
+}

@@ -1,0 +1,108 @@
+import { createInterface, type Interface } from 'node:readline';
+import type { ServerChannel } from 'ssh2';
+import { parseCommand } from '../core/command-language/parse-command.js';
+import { splitCommandLine } from '../core/command-language/split-command-line.js';
+import { AirlockError } from '../core/errors.js';
+import type { CommandContext, CommandIo } from './command-context.js';
+import { completeCommandLine } from './command-language/complete-command-line.js';
+import { EXIT_CODES, formatError } from './command-language/exit-codes.js';
+import { formatTimeLeft } from './command-language/format-output.js';
+import { runCommand } from './command-runner.js';
+import { commandContext } from './executor-session.js';
+import {
+  type ConnectionState,
+  type FrontendContext,
+  fail,
+  finish,
+  type OpenedSession,
+} from './frontend-context.js';
+
+/** Pod names for tab completion; a scope that may not list pods just gets none. */
+async function podNamesFor(opened: OpenedSession): Promise<string[]> {
+  return opened.client
+    .list({ kind: 'pods', namespace: opened.session.scope.namespace }, { traceparent: opened.traceparent })
+    .then((list) =>
+      ((JSON.parse(list.json) as { items?: { metadata?: { name?: string } }[] }).items ?? []).flatMap(
+        (p) => p.metadata?.name ?? [],
+      ),
+    )
+    .catch(() => [] as string[]);
+}
+
+/** Runs one line typed at the prompt; false when it was `exit`. */
+async function runLine(
+  readline: Interface,
+  line: string,
+  io: CommandIo,
+  context: CommandContext,
+  channel: ServerChannel,
+): Promise<boolean> {
+  try {
+    const command = parseCommand(splitCommandLine(line), { namespace: context.session.scope.namespace });
+    if (command.kind === 'exit') return false;
+    readline.pause();
+    await runCommand(command, { ...io, stdin: channel }, context);
+    readline.resume();
+  } catch (error) {
+    const airlock = error instanceof AirlockError ? error : new AirlockError('INTERNAL', 'internal error');
+    channel.stderr.write(formatError(airlock, 'text'));
+  }
+  return true;
+}
+
+/**
+ * Stage 4b, an interactive session (`ssh gw` with no command): a prompt
+ * showing the time left, line editing, history and tab completion of pod
+ * names; each line runs as a command. Warned before expiry while it runs.
+ */
+export async function runInteractive(
+  ctx: FrontendContext,
+  channel: ServerChannel,
+  io: CommandIo,
+  state: ConnectionState,
+): Promise<void> {
+  let opened: OpenedSession;
+  try {
+    opened = await state.opened!;
+  } catch (error) {
+    return fail(channel, error);
+  }
+  state.interactive.add(channel);
+  const context = commandContext(ctx, opened, state);
+  const podNames = await podNamesFor(opened);
+  const { session } = opened;
+  const { scope } = session;
+  const prompt = () =>
+    `airlock ${session.user}@${scope.namespace} (${formatTimeLeft(session.expiresAtMs, ctx.deps.clock().getTime())} left)> `;
+  const readline = createInterface({
+    input: channel,
+    output: channel,
+    terminal: io.terminal !== undefined,
+    historySize: 200,
+    completer: (line: string): [string[], string] => [
+      completeCommandLine(line, line.length, podNames),
+      line.slice(line.lastIndexOf(' ') + 1),
+    ],
+  });
+  channel.write(
+    `airlock: ${session.user} in ${scope.cluster}/${scope.namespace} (profile ${scope.profile}). Type help.\r\n`,
+  );
+  readline.setPrompt(prompt());
+  readline.prompt();
+  let busy = false;
+  for await (const line of readline) {
+    if (busy) continue;
+    const trimmed = line.trim();
+    if (trimmed !== '') {
+      busy = true;
+      const more = await runLine(readline, trimmed, io, context, channel);
+      busy = false;
+      if (!more) break;
+    }
+    readline.setPrompt(prompt());
+    readline.prompt();
+  }
+  readline.close();
+  state.interactive.delete(channel);
+  finish(channel, EXIT_CODES.OK);
+}

@@ -1,0 +1,90 @@
+import type { ServerChannel, Session } from 'ssh2';
+import type { CommandIo } from './command-context.js';
+import type { ConnectionState, FrontendContext } from './frontend-context.js';
+import { runInteractive } from './interactive.js';
+import { runOneShot } from './one-shot.js';
+
+/** Environment variables a client may set; everything else is refused. */
+const ALLOWED_ENV = new Set(['TERM', 'LANG']);
+
+type Terminal = { width: number; height: number };
+type ResizeListener = (width: number, height: number) => void;
+
+/** The channel as the command language sees it. */
+function channelIo(
+  channel: ServerChannel,
+  state: ConnectionState,
+  terminal: Terminal | undefined,
+  resizeListeners: ResizeListener[],
+): CommandIo {
+  return {
+    stdin: channel,
+    stdout: channel,
+    stderr: channel.stderr,
+    permitPty: state.identity?.extensions['permit-pty'] !== undefined,
+    ...(terminal
+      ? {
+          terminal: {
+            ...terminal,
+            onResize: (listener: ResizeListener) => resizeListeners.push(listener),
+          },
+        }
+      : {}),
+  };
+}
+
+/**
+ * Stage 4, the session channel (RFC 4254 §6): a pty only with permit-pty,
+ * `TERM`/`LANG` as the only environment, no agent, X11 or subsystem; then an
+ * exec request runs one command (`one-shot.ts`) and a shell request an
+ * interactive session (`interactive.ts`). A certificate's force-command
+ * replaces whatever the client asked to run.
+ */
+export function handleSessionChannel(ctx: FrontendContext, session: Session, state: ConnectionState): void {
+  let terminal: Terminal | undefined;
+  const resizeListeners: ResizeListener[] = [];
+  session.on('pty', (accept, reject, info) => {
+    if (state.identity?.extensions['permit-pty'] === undefined) return reject?.();
+    terminal = { width: info.cols, height: info.rows };
+    accept?.();
+  });
+  session.on('window-change', (accept, _reject, info) => {
+    if (terminal) {
+      terminal.width = info.cols;
+      terminal.height = info.rows;
+      for (const listener of resizeListeners) listener(info.cols, info.rows);
+    }
+    accept?.();
+  });
+  session.on('env', (accept, reject, info) => (ALLOWED_ENV.has(info.key) ? accept?.() : reject?.()));
+  session.on('auth-agent', (_accept, reject) => reject?.());
+  session.on('x11', (_accept, reject) => reject?.());
+  session.on('subsystem', (_accept, reject) => reject?.());
+  session.on('signal', (accept) => accept?.());
+
+  const start = (accept: () => ServerChannel, line: string | undefined) => {
+    const channel = accept();
+    state.channels.add(channel);
+    // ssh2 emits a server channel's 'close' only once its input has emitted
+    // 'end', i.e. once something read stdin to EOF. Most commands never read
+    // it (pods, logs, a denied exec), so 'close' alone would keep every such
+    // channel, and all it references, until the connection closes: with
+    // ControlMaster that is every command of a long-lived session.
+    const forget = () => state.channels.delete(channel);
+    channel.on('close', forget);
+    const io = channelIo(channel, state, terminal, resizeListeners);
+    const command = state.identity?.forceCommand ?? line;
+    const ran =
+      command !== undefined
+        ? runOneShot(ctx, channel, command, io, state)
+        : runInteractive(ctx, channel, io, state);
+    void ran.finally(() => {
+      // The exit status is sent: nothing more to tell this channel at expiry
+      // or shutdown. Drain what stdin is left so ssh2 can end the channel.
+      forget();
+      channel.resume();
+    });
+  };
+  session.on('exec', (accept, _reject, info) => start(accept, info.command));
+  session.on('shell', (accept) => start(accept, undefined));
+}

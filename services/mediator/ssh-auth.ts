@@ -1,0 +1,115 @@
+import type { AuthContext } from 'ssh2';
+import { type AdmissionOptions, admitCertificate, admitLogin } from '../core/certificate-admission.js';
+import { AirlockError } from '../core/errors.js';
+import { parseCertificate } from '../core/ssh-cert/index.js';
+import type { ConnectionState, FrontendContext } from './frontend-context.js';
+
+function admissionOptions(ctx: FrontendContext, state: ConnectionState, principal: string): AdmissionOptions {
+  const { deps } = ctx;
+  return {
+    trustedCAs: deps.trustedSshCas(),
+    principal,
+    now: deps.clock(),
+    clientAddress: state.address,
+    revocation: deps.revocation(),
+    policy: deps.policy(),
+  };
+}
+
+/** Refuses the login: audited (`auth.denied`), counted, on the span, and `publickey` offered again. */
+function deny(ctx: FrontendContext, auth: AuthContext, state: ConnectionState, error: unknown): undefined {
+  const airlock =
+    error instanceof AirlockError ? error : new AirlockError('CERT_MALFORMED', 'invalid certificate');
+  void ctx.audit({
+    event: 'auth.denied',
+    actor: { user: auth.username, address: state.address },
+    target: {},
+    decision: 'deny',
+    code: airlock.code,
+    reason: airlock.message,
+  });
+  ctx.metrics.authFailures.inc({ code: airlock.code });
+  state.span.addEvent('auth.denied', { 'airlock.code': airlock.code });
+  ctx.log.info({ code: airlock.code, address: state.address, user: auth.username }, 'authentication refused');
+  auth.reject(['publickey']);
+}
+
+/**
+ * Stage 2, authentication: an OpenSSH user certificate and nothing else,
+ * admitted by `admitLogin` (chain, validity, principal, source address,
+ * revocation, policy, and the RFC 4252 §7 signature). A query without a
+ * signature is answered from the certificate alone. On success the
+ * certificate, signature and signed data are kept: the executor verifies the
+ * same login again at OpenSession.
+ */
+export function authenticate(ctx: FrontendContext, auth: AuthContext, state: ConnectionState): undefined {
+  if (auth.method !== 'publickey') {
+    auth.reject(['publickey']);
+    return;
+  }
+  const { deps } = ctx;
+  if (!deps.audit.healthy())
+    return deny(ctx, auth, state, new AirlockError('AUDIT_UNAVAILABLE', 'the audit trail is unavailable'));
+  if (!auth.key.algo.endsWith('-cert-v01@openssh.com')) {
+    return deny(
+      ctx,
+      auth,
+      state,
+      new AirlockError('CERT_REQUIRED', 'an OpenSSH user certificate is required; plain keys are refused'),
+    );
+  }
+  try {
+    const certificate = parseCertificate(auth.key.data);
+    if (!auth.signature) {
+      // The client asks whether this key would do; answer without a signature yet.
+      admitCertificate(certificate, admissionOptions(ctx, state, auth.username));
+      auth.accept();
+      return;
+    }
+    // ssh2 hands over the RFC 4252 §7 signed data it rebuilt: session id + the request.
+    const { identity } = admitLogin(
+      certificate,
+      auth.signature,
+      auth.blob!,
+      admissionOptions(ctx, state, auth.username),
+    );
+    const open = ctx.sessionsByPrincipal.get(identity.principal) ?? 0;
+    if (open >= deps.limits.maxSessionsPerPrincipal) {
+      const limit = deps.limits.maxSessionsPerPrincipal;
+      return deny(ctx, auth, state, new AirlockError('LIMIT_EXCEEDED', `at most ${limit} sessions per user`));
+    }
+    state.identity = identity;
+    state.certificate = auth.key.data;
+    state.signature = auth.signature;
+    state.signedData = auth.blob;
+    auth.accept();
+  } catch (error) {
+    deny(ctx, auth, state, error);
+  }
+}
+
+/** The login succeeded (ssh2 `ready`): counted against the principal's limit and audited. */
+export function recordAuthenticated(ctx: FrontendContext, state: ConnectionState): void {
+  state.authenticated = true;
+  const identity = state.identity!;
+  state.span.setAttribute('enduser.id', identity.principal);
+  state.span.addEvent('ssh.authenticated');
+  const principals = ctx.sessionsByPrincipal;
+  principals.set(identity.principal, (principals.get(identity.principal) ?? 0) + 1);
+  void ctx.audit({
+    event: 'auth.accepted',
+    actor: { user: identity.principal, address: state.address },
+    target: {},
+    decision: 'allow',
+    details: { key_id: identity.keyId, serial: identity.serial.toString(), ca: identity.caFingerprint },
+  });
+}
+
+/** The connection closed: its principal may open one more. */
+export function releasePrincipal(ctx: FrontendContext, state: ConnectionState): void {
+  if (!state.authenticated) return;
+  const principal = state.identity!.principal;
+  const left = (ctx.sessionsByPrincipal.get(principal) ?? 1) - 1;
+  if (left <= 0) ctx.sessionsByPrincipal.delete(principal);
+  else ctx.sessionsByPrincipal.set(principal, left);
+}
