@@ -22,8 +22,11 @@ const CONTEXT_FILES = [
   'tsconfig.json',
   'tsconfig.build.json',
   '.dockerignore',
+  join('scripts', 'patch-ssh2.js'),
 ];
-const CONTEXT_DIRS = ['services', 'proto'];
+const CONTEXT_DIRS = ['services', 'proto', 'patches'];
+/** Tests and test doubles, left out of the context like the CLI (.dockerignore). */
+const TEST_CODE = /(\.test\.ts|^testing\.ts|-test-helpers\.ts)$/;
 /** Left out of the context (.dockerignore): the CLI and its dev tooling are not in the images. */
 const EXCLUDED_DIRS = [join('services', 'cli')];
 
@@ -52,7 +55,7 @@ function listFiles(dir: string, root: string): string[] {
     const path = join(dir, entry.name);
     if (entry.isDirectory()) {
       if (!EXCLUDED_DIRS.includes(relative(root, path))) found.push(...listFiles(path, root));
-    } else if (!entry.name.endsWith('.test.ts')) found.push(relative(root, path));
+    } else if (!TEST_CODE.test(entry.name)) found.push(relative(root, path));
   }
   return found;
 }
