@@ -82,12 +82,9 @@ export default defineConfig({
         test: {
           // The gateway as real pods on the hermetic cluster's real node (root, containerd, runc,
           // CNI plugins, docker.io, debootstrap: .ci/run installs them). One real node per
-          // machine: the files run one after the other. The real node changes the host (iptables
-          // chains, sysctls, a bridge), so it runs after every other project has finished
-          // (groupOrder 1; the others share group 0), never beside the fake-kubelet clusters.
+          // machine: the files run one after the other.
           name: 'pods',
           include: ['test/pods/**/*.test.ts'],
-          sequence: { groupOrder: 1 },
           testTimeout: 300_000,
           hookTimeout: 900_000,
           fileParallelism: false,
