@@ -22,6 +22,7 @@ import {
   uniqueName,
 } from '../support/kube.js';
 import { type Mediator, type SshUser, ssh, sshUser, startMediator } from '../support/mediator-harness.js';
+import { waitFor } from '../support/wait.js';
 import {
   COMMAND_DENIAL_CODES,
   corpusArgv,
@@ -218,16 +219,22 @@ describe('adversarial: the policy bypass corpus, sent for real through ssh and s
   });
 
   it('the Kubernetes audit log holds no pods/exec in the namespace except the controls (argv verbatim) and the decoded lone surrogate', async () => {
-    // The kube-apiserver writes an audit event after the response; give the last ones a moment.
-    await sleep(1500);
-    // KubeAuditEvent (test/support/kube.ts) leaves out requestURI, which carries the exec's argv.
-    const execs = new Map<string, KubeAuditEvent & { requestURI?: string }>();
-    for (const e of readAuditEvents() as (KubeAuditEvent & { requestURI?: string })[]) {
-      if (e.objectRef?.namespace === namespace && e.objectRef.subresource === 'exec') execs.set(e.auditID, e);
-    }
-    const commands = [...execs.values()].map((e) =>
-      new URL(e.requestURI ?? '', 'https://x').searchParams.getAll('command').join(' '),
-    );
+    // The kube-apiserver writes an audit event after the response: wait for
+    // the five execs the corpus made (and then assert there are no others).
+    const commandsInAudit = () => {
+      // KubeAuditEvent (test/support/kube.ts) leaves out requestURI, which carries the exec's argv.
+      const execs = new Map<string, KubeAuditEvent & { requestURI?: string }>();
+      for (const e of readAuditEvents() as (KubeAuditEvent & { requestURI?: string })[]) {
+        if (e.objectRef?.namespace === namespace && e.objectRef.subresource === 'exec')
+          execs.set(e.auditID, e);
+      }
+      return [...execs.values()].map((e) =>
+        new URL(e.requestURI ?? '', 'https://x').searchParams.getAll('command').join(' '),
+      );
+    };
+    await waitFor(() => commandsInAudit().length >= 5, 15_000, 200);
+    await sleep(500);
+    const commands = commandsInAudit();
     expect(commands.sort()).toEqual([
       'cat /proc/1//status --',
       'cat /proc/1//status --',

@@ -11,6 +11,7 @@ import {
 } from '../support/executor-harness.js';
 import { adminKubeConfig, createNamespace, createRunningPod, uniqueName } from '../support/kube.js';
 import { type Mediator, ssh, sshArgs, sshUser, startMediator } from '../support/mediator-harness.js';
+import { waitFor } from '../support/wait.js';
 
 /** Resolves when the process exits, with its exit code. */
 const exited = (child: ChildProcess) =>
@@ -93,7 +94,8 @@ describe('mediator limits, concurrency and shutdown', () => {
     const user = sshUser(gateway.sshCa, { scope });
     const held = [0, 1].map(() => spawn('ssh', sshArgs(mediator, user, ['-N']), { stdio: 'ignore' }));
     try {
-      await sleep(1500);
+      const accepted = () => mediator.audit.events().filter((e) => e.event === 'auth.accepted').length;
+      expect(await waitFor(() => accepted() >= 2, 20_000)).toBe(true);
       const third = await ssh(mediator, user, ['whoami']);
       expect(third.code).toBe(255);
       expect(
@@ -101,8 +103,16 @@ describe('mediator limits, concurrency and shutdown', () => {
       ).toBe(true);
       held[0]!.kill();
       await exited(held[0]!);
-      await sleep(300);
-      const again = await ssh(mediator, user, ['whoami', '-o', 'json']);
+      // The mediator sees the connection end a moment after the client exits.
+      let again = await ssh(mediator, user, ['whoami', '-o', 'json']);
+      await waitFor(
+        async () => {
+          if (again.code !== 0) again = await ssh(mediator, user, ['whoami', '-o', 'json']);
+          return again.code === 0;
+        },
+        10_000,
+        200,
+      );
       expect(again.code).toBe(0);
       expect(JSON.parse(again.stdout)).toMatchObject({ user: 'alice' });
     } finally {
@@ -152,7 +162,9 @@ describe('mediator limits, concurrency and shutdown', () => {
     const mediator: Mediator = await startMediator(gateway, policy);
     const user = sshUser(gateway.sshCa, { scope });
     const running = ssh(mediator, user, ['exec', 'api-0', '--', 'sleep', '30'], { timeoutMs: 20_000 });
-    await sleep(1500);
+    // The command is running once the mediator has allowed it.
+    const allowed = () => mediator.audit.events().some((e) => e.event === 'intent.allowed');
+    expect(await waitFor(allowed, 15_000)).toBe(true);
     const stopping = mediator.frontend.stop(500);
     const late = await ssh(mediator, user, ['whoami']);
     expect(late.code).toBe(255);

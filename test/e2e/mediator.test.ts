@@ -20,6 +20,7 @@ import {
   uniqueName,
 } from '../support/kube.js';
 import { type Mediator, ssh, sshArgs, sshUser, startMediator } from '../support/mediator-harness.js';
+import { waitFor } from '../support/wait.js';
 
 describe('mediator: the stock OpenSSH client through the gateway to the hermetic cluster', () => {
   const suffix = uniqueName('md');
@@ -304,21 +305,21 @@ describe('mediator: the stock OpenSSH client through the gateway to the hermetic
       stdio: 'ignore',
     });
     try {
-      await sleep(1500);
-      const reply = await new Promise<string>((resolve) => {
-        const socket = connect(localPort, '127.0.0.1');
-        let data = '';
-        socket.on('connect', () => socket.write('ping'));
-        socket.on('data', (d) => {
-          data += d;
-        });
-        socket.on('error', () => resolve(data));
-        socket.on('close', () => resolve(data));
-      });
-      expect(reply).toBe('');
-      const denied = mediator.audit
-        .events()
-        .find((e) => e.event === 'intent.denied' && e.code === 'PORT_NOT_ALLOWED');
+      const deniedRecord = () =>
+        mediator.audit.events().find((e) => e.event === 'intent.denied' && e.code === 'PORT_NOT_ALLOWED');
+      // Until ssh has set up the forward, the local port refuses; try until the
+      // mediator has refused one forwarded connection.
+      const replies: string[] = [];
+      await waitFor(
+        async () => {
+          replies.push(await forwardedReply(localPort));
+          return deniedRecord() !== undefined;
+        },
+        20_000,
+        250,
+      );
+      expect(replies.every((reply) => reply === '')).toBe(true);
+      const denied = deniedRecord();
       // The refusal joins the session's other records.
       expect(denied?.session_id).toMatch(/\S/);
       expect(denied?.trace_id).toMatch(/^[0-9a-f]{32}$/);
@@ -334,3 +335,17 @@ describe('mediator: the stock OpenSSH client through the gateway to the hermetic
     expect(result.stderr).toContain('SESSION_EXPIRED');
   });
 });
+
+/** What a connection to the forwarded local port reads before it closes. */
+function forwardedReply(localPort: number): Promise<string> {
+  return new Promise<string>((resolve) => {
+    const socket = connect(localPort, '127.0.0.1');
+    let data = '';
+    socket.on('connect', () => socket.write('ping'));
+    socket.on('data', (d) => {
+      data += d;
+    });
+    socket.on('error', () => resolve(data));
+    socket.on('close', () => resolve(data));
+  });
+}

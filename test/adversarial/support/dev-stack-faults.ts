@@ -6,7 +6,6 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { type DevStack, startDevStack } from '../../../services/cli/dev/dev-stack.js';
 import { processes } from './adversarial.js';
 
@@ -56,14 +55,7 @@ export function podProcesses(stack: DevStack, argv: string[]): number[] {
     .map((p) => p.pid);
 }
 
-export async function waitFor(condition: () => boolean, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (condition()) return true;
-    await sleep(50);
-  }
-  return condition();
-}
+export { waitFor } from '../../support/wait.js';
 
 /**
  * When the kube-apiserver recorded the end (audit stage ResponseComplete) of
