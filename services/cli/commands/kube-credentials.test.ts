@@ -7,17 +7,10 @@ import type { InMemoryKubeCsrSigner } from '../../broker/kube-csr-signer.js';
 import { type BrokerTestEnv, startBrokerTestEnv } from '../../broker/testing.js';
 import { formatPublicKeyLine, generateCaKey } from '../../core/ssh-cert/index.js';
 import { parseCsr } from '../../core/x509/index.js';
-import {
-  type CachedCredential,
-  createCsrForKey,
-  credentialCachePath,
-  isCredentialFresh,
-  type KubeCredentialsIo,
-  opensslSubject,
-  runCredHelper,
-  runKubeCert,
-  runKubeconfig,
-} from './kube-credentials.js';
+import { createCsrForKey } from './csr-for-key.js';
+import { type CachedCredential, credentialCachePath, isCredentialFresh } from './kube-credential-cache.js';
+import { type KubeCredentialsIo, opensslSubject, runCredHelper, runKubeCert } from './kube-credentials.js';
+import { runKubeconfig } from './kubeconfig.js';
 
 let env: BrokerTestEnv;
 let requestId: string;

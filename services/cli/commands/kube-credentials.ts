@@ -17,23 +17,26 @@
  *   (EC P-256 or Ed25519, PEM), and prints the certificate and a kubeconfig
  *   snippet. `--print-subject` shows the `-subj` openssl needs.
  */
-import { createPrivateKey, createPublicKey, type KeyObject, X509Certificate } from 'node:crypto';
-import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { X509Certificate } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { AirlockError, isErrorCode } from '../../core/errors.js';
 import { type HttpsCallOptions, httpsCall } from '../../core/https/https-client.js';
-import { literalName, toPem } from '../../core/x509/certificate-input.js';
-import { type CsrKeyType, createCsr } from '../../core/x509/index.js';
-import { crypto, x509 } from '../../core/x509/provider.js';
+import { createCsr } from '../../core/x509/index.js';
 import { type BrokerClientIo, parseTtl, processBrokerClientIo, type TokenCache } from './broker-client.js';
-
-/** A cached credential is used until this many seconds before its certificate expires. */
-export const REFRESH_MARGIN_SECONDS = 60;
-
-/** The ExecCredential API version written into kubeconfigs and printed by cred-helper. */
-export const EXEC_API_VERSION = 'client.authentication.k8s.io/v1';
+import { createCsrForKey, keyTypeOf } from './csr-for-key.js';
+import {
+  type CachedCredential,
+  checkCluster,
+  credentialCachePath,
+  isCredentialFresh,
+  REFRESH_MARGIN_SECONDS,
+  readCachedCredential,
+  writeCachedCredential,
+} from './kube-credential-cache.js';
+import { EXEC_API_VERSION, type KubeconfigOptions, runKubeconfig } from './kubeconfig.js';
 
 /** What the commands touch; tests pass their own. */
 export interface KubeCredentialsIo extends BrokerClientIo {
@@ -45,67 +48,6 @@ export interface KubeCredentialsIo extends BrokerClientIo {
 export function processKubeCredentialsIo(): KubeCredentialsIo {
   const base = process.env.XDG_CACHE_HOME || join(homedir(), '.cache');
   return { ...processBrokerClientIo(), cacheDir: process.env.AIRLOCK_CACHE_DIR || join(base, 'airlock') };
-}
-
-/** One cached kubectl credential. The private key is a secret: the file is 0600. */
-export interface CachedCredential {
-  readonly cluster: string;
-  readonly requestId: string;
-  /** PEM. */
-  readonly certificate: string;
-  /** PKCS#8 PEM. */
-  readonly privateKey: string;
-  /** RFC 3339: the certificate's notAfter. */
-  readonly notAfter: string;
-}
-
-/** True while the credential may be handed out: until {@link REFRESH_MARGIN_SECONDS} before notAfter. */
-export function isCredentialFresh(
-  entry: CachedCredential,
-  now: Date,
-  marginSeconds = REFRESH_MARGIN_SECONDS,
-): boolean {
-  const notAfter = Date.parse(entry.notAfter);
-  return Number.isFinite(notAfter) && now.getTime() < notAfter - marginSeconds * 1000;
-}
-
-const CLUSTER_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
-
-function checkCluster(cluster: string): string {
-  if (!CLUSTER_NAME.test(cluster))
-    throw new AirlockError('USAGE', `--cluster ${JSON.stringify(cluster)} is not a cluster name`);
-  return cluster;
-}
-
-/** Where cred-helper caches the credential for `cluster`. */
-export function credentialCachePath(io: Pick<KubeCredentialsIo, 'cacheDir'>, cluster: string): string {
-  return join(io.cacheDir, `cred-${checkCluster(cluster)}.json`);
-}
-
-async function readCachedCredential(path: string): Promise<CachedCredential | undefined> {
-  try {
-    const entry = JSON.parse(await readFile(path, 'utf8')) as Partial<CachedCredential>;
-    if (
-      typeof entry.cluster === 'string' &&
-      typeof entry.requestId === 'string' &&
-      typeof entry.certificate === 'string' &&
-      typeof entry.privateKey === 'string' &&
-      typeof entry.notAfter === 'string'
-    ) {
-      return entry as CachedCredential;
-    }
-    return undefined; // unreadable entries are replaced, never trusted
-  } catch {
-    return undefined;
-  }
-}
-
-async function writeCachedCredential(path: string, dir: string, entry: CachedCredential): Promise<void> {
-  await mkdir(dir, { recursive: true, mode: 0o700 });
-  const temp = `${path}.${process.pid}.tmp`;
-  await writeFile(temp, `${JSON.stringify(entry, null, 2)}\n`, { mode: 0o600 });
-  await chmod(temp, 0o600);
-  await rename(temp, path);
 }
 
 interface Session {
@@ -228,12 +170,6 @@ export interface CredHelperOptions {
   readonly ca?: string;
 }
 
-function keyTypeOf(value: string | undefined): CsrKeyType {
-  if (value === undefined || value === 'ecdsa-p256' || value === 'ecdsa') return 'ecdsa-p256';
-  if (value === 'ed25519') return 'ed25519';
-  throw new AirlockError('USAGE', `--key-type must be ecdsa-p256 or ed25519, not ${value}`);
-}
-
 /** `airlock cred-helper`: prints an ExecCredential, from the cache while it is fresh. */
 export async function runCredHelper(options: CredHelperOptions, io: KubeCredentialsIo): Promise<number> {
   const cluster = checkCluster(options.cluster);
@@ -279,123 +215,7 @@ export async function runCredHelper(options: CredHelperOptions, io: KubeCredenti
   return 0;
 }
 
-/** A YAML scalar: JSON strings are YAML double-quoted scalars. */
 const q = (value: string) => JSON.stringify(value);
-
-/** Options of `airlock kubeconfig`. */
-export interface KubeconfigOptions {
-  readonly cluster: string;
-  readonly server: string;
-  /** The cluster's CA bundle (PEM file), embedded as certificate-authority-data. */
-  readonly ca: string;
-  readonly ttl: string;
-  readonly request?: string;
-  readonly keyType?: string;
-  /** The plugin command; default `airlock` (found on PATH by kubectl). */
-  readonly command?: string;
-  /** Passed on to cred-helper as --broker / --ca. */
-  readonly broker?: string;
-  readonly brokerCa?: string;
-}
-
-/** `airlock kubeconfig`: prints a kubeconfig whose user is the cred-helper exec plugin. */
-export async function runKubeconfig(options: KubeconfigOptions, io: KubeCredentialsIo): Promise<number> {
-  const cluster = checkCluster(options.cluster);
-  parseTtl(options.ttl);
-  keyTypeOf(options.keyType);
-  let url: URL;
-  try {
-    url = new URL(options.server);
-  } catch {
-    throw new AirlockError('USAGE', `--server ${options.server} is not a URL`);
-  }
-  if (url.protocol !== 'https:') throw new AirlockError('USAGE', '--server must be an https URL');
-  let caPem: string;
-  try {
-    caPem = await readFile(options.ca, 'utf8');
-  } catch (error) {
-    throw new AirlockError('USAGE', `cannot read --ca ${options.ca}: ${(error as Error).message}`);
-  }
-  if (!caPem.includes('-----BEGIN CERTIFICATE-----'))
-    throw new AirlockError('USAGE', `--ca ${options.ca} holds no PEM certificate`);
-  const args = ['cred-helper', '--cluster', cluster, '--ttl', options.ttl];
-  if (options.request !== undefined) args.push('--request', options.request);
-  if (options.keyType !== undefined) args.push('--key-type', keyTypeOf(options.keyType));
-  if (options.broker !== undefined) args.push('--broker', options.broker);
-  if (options.brokerCa !== undefined) args.push('--ca', resolve(options.brokerCa));
-  const user = `airlock-${cluster}`;
-  const lines = [
-    'apiVersion: v1',
-    'kind: Config',
-    'clusters:',
-    `- name: ${q(cluster)}`,
-    '  cluster:',
-    `    server: ${q(options.server)}`,
-    `    certificate-authority-data: ${q(Buffer.from(caPem).toString('base64'))}`,
-    'users:',
-    `- name: ${q(user)}`,
-    '  user:',
-    '    exec:',
-    `      apiVersion: ${EXEC_API_VERSION}`,
-    `      command: ${q(options.command ?? 'airlock')}`,
-    '      args:',
-    ...args.map((a) => `      - ${q(a)}`),
-    '      interactiveMode: Never',
-    '      provideClusterInfo: false',
-    "      installHint: 'airlock cred-helper needs the airlock CLI on PATH and a current airlock login'",
-    'contexts:',
-    `- name: ${q(cluster)}`,
-    '  context:',
-    `    cluster: ${q(cluster)}`,
-    `    user: ${q(user)}`,
-    `current-context: ${q(cluster)}`,
-  ];
-  io.out(`${lines.join('\n')}\n`);
-  return 0;
-}
-
-/**
- * A CSR for `CN=<commonName>, O=<each organization>` signed with an existing
- * private key (PEM: PKCS#8, SEC1 EC or OpenSSL's Ed25519). Only ECDSA P-256
- * and Ed25519 keys are accepted, as the broker accepts only those.
- */
-export async function createCsrForKey(
-  privateKeyPem: string,
-  subject: { commonName: string; organizations: readonly string[] },
-): Promise<string> {
-  let key: KeyObject;
-  try {
-    key = createPrivateKey(privateKeyPem);
-  } catch (cause) {
-    throw new AirlockError('USAGE', 'the key file is not a PEM private key', { cause });
-  }
-  let importAlgorithm: { name: string; namedCurve?: string };
-  let signingAlgorithm: { name: string; hash?: string };
-  if (key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'prime256v1') {
-    importAlgorithm = { name: 'ECDSA', namedCurve: 'P-256' };
-    signingAlgorithm = { name: 'ECDSA', hash: 'SHA-256' };
-  } else if (key.asymmetricKeyType === 'ed25519') {
-    importAlgorithm = { name: 'Ed25519' };
-    signingAlgorithm = { name: 'Ed25519' };
-  } else {
-    throw new AirlockError(
-      'USAGE',
-      `the key is ${key.asymmetricKeyType ?? 'unknown'}${key.asymmetricKeyDetails?.namedCurve ? ` ${key.asymmetricKeyDetails.namedCurve}` : ''}; use an EC P-256 or Ed25519 key`,
-    );
-  }
-  const pkcs8 = key.export({ type: 'pkcs8', format: 'der' });
-  const spki = createPublicKey(key).export({ type: 'spki', format: 'der' });
-  const keys = {
-    privateKey: await crypto.subtle.importKey('pkcs8', pkcs8, importAlgorithm, false, ['sign']),
-    publicKey: await crypto.subtle.importKey('spki', spki, importAlgorithm, true, ['verify']),
-  };
-  const csr = await x509.Pkcs10CertificateRequestGenerator.create({
-    name: literalName([['CN', subject.commonName], ...subject.organizations.map((o) => ['O', o] as const)]),
-    keys,
-    signingAlgorithm,
-  });
-  return toPem(csr.rawData, 'CERTIFICATE REQUEST');
-}
 
 /** Options of `airlock kube-cert`. */
 export interface KubeCertOptions {
