@@ -50,10 +50,10 @@ import { createRevocationCatchUp } from './revocation-catch-up.js';
 import {
   type ConfigMapApi,
   createRevocationConfigMapPublisher,
-  type LocalRevocationLists,
   type RevocationConfigMapPublisher,
   revocationPublishMetrics,
 } from './revocation-config-map.js';
+import type { LocalRevocationLists } from './revocation-merge.js';
 import { openRequestStore } from './store/open-store.js';
 import { effectiveStoreConfig } from './store/store-config.js';
 import { createWebhookNotifier, NO_NOTIFIER, type RequestNotifier } from './webhook-notifier.js';

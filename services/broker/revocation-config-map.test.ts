@@ -11,13 +11,15 @@ import { addKrlRevocation, emptyKrl, encodeKrl, parseKrl } from '../core/ssh-cer
 import {
   type ConfigMapApi,
   createRevocationConfigMapPublisher,
+  type PublishResult,
+} from './revocation-config-map.js';
+import {
   DENY_LIST_KEY,
   KRL_KEY,
   type LocalRevocationLists,
   mergeDenyLists,
   mergeKrls,
-  type PublishResult,
-} from './revocation-config-map.js';
+} from './revocation-merge.js';
 
 class ApiError extends Error {
   constructor(readonly code: number) {

@@ -4,7 +4,7 @@ import { loadAllYaml } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { loadAdmissionConfig } from '../admission/config.js';
 import { loadBrokerConfig } from '../broker/config.js';
-import { DENY_LIST_KEY, KRL_KEY } from '../broker/revocation-config-map.js';
+import { DENY_LIST_KEY, KRL_KEY } from '../broker/revocation-merge.js';
 import { loadExecutorConfig } from '../executor/config.js';
 import { loadMediatorConfig } from '../mediator/config.js';
 import { loadPolicy } from './policy/index.js';

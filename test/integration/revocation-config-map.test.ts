@@ -20,10 +20,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type ConfigMapApi,
   createRevocationConfigMapPublisher,
-  DENY_LIST_KEY,
-  KRL_KEY,
   type PublishResult,
 } from '../../services/broker/revocation-config-map.js';
+import { DENY_LIST_KEY, KRL_KEY } from '../../services/broker/revocation-merge.js';
 import { type BrokerTestEnv, startBrokerTestEnv } from '../../services/broker/testing.js';
 import { repoRoot } from '../../services/core/repo-root.js';
 import { watchRevocationFiles } from '../../services/core/revocation-files.js';
