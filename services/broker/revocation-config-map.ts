@@ -32,7 +32,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { CoreV1Api, V1ConfigMap } from '@kubernetes/client-node';
 import { AirlockError } from '../core/errors.js';
 import type { Metrics } from '../core/ops-server.js';
-import { DENY_LIST_KEY, KRL_KEY, type LocalRevocationLists, mergeIntoConfigMap } from './revocation-merge.js';
+import { type LocalRevocationLists, mergeIntoConfigMap } from './revocation-merge.js';
 
 /** `metadata.managedFields` manager name of the broker's writes. */
 export const FIELD_MANAGER = 'airlock-broker';
