@@ -13,7 +13,7 @@
  * PARTS); such a partial run writes `<timestamp>-partial.json` and leaves
  * `latest.md` alone, so it is for comparing before/after while working.
  * The micro-benchmarks also run alone: `node dist/bench/<name>.bench.js`
- * (ssh-cert, policy, broker, store) prints that part's JSON.
+ * (ssh-cert, policy, broker, store, replicas) prints that part's JSON.
  * AIRLOCK_BENCH_PARTS=ab with AIRLOCK_BENCH_BASELINE_ROOT=DIR (another built
  * airlock checkout, e.g. `git archive <commit>` + `npm run build`) compares
  * that build's tiers with this one's in alternating rounds (ab.bench.ts);
@@ -42,6 +42,7 @@ import {
 } from './gateway.bench.js';
 import { machineInfo } from './machine.js';
 import { benchPhases, type PhaseResult } from './phases.bench.js';
+import type { ReplicaBenchResult } from './replicas.bench.js';
 import { type DetailRow, goals, type Headline, renderMarkdown } from './report.js';
 import type { StoreBenchResult } from './store.bench.js';
 
@@ -105,6 +106,7 @@ const PARTS = [
   'policy',
   'broker',
   'store',
+  'replicas',
 ] as const;
 type PartName = (typeof PARTS)[number];
 
@@ -285,6 +287,12 @@ async function main(): Promise<void> {
         | undefined)
     : undefined;
 
+  const replicas = want('replicas')
+    ? ((await part('broker replicas', errors, async () => runMicro('replicas.bench.js'))) as
+        | ReplicaBenchResult
+        | undefined)
+    : undefined;
+
   const best = sustained?.gateway
     .filter((level) => level.errors === 0)
     .reduce<(typeof sustained.gateway)[number] | undefined>(
@@ -410,6 +418,12 @@ async function main(): Promise<void> {
       gateway: `${row.create_ms.p50} / ${row.create_ms.p99} — ${row.approve_ms.p50} / ${row.approve_ms.p99}`,
       kubectl: '—',
     });
+  for (const row of replicas?.rows ?? [])
+    details.push({
+      what: `broker certificates/s with ${row.replicas} replica(s) on one PostgreSQL, ${replicas?.plan.inFlight} in flight (n=${row.request_ms.n}, errors ${row.errors})`,
+      gateway: `${row.certs_per_s} (request p50 ${row.request_ms.p50} ms)`,
+      kubectl: '—',
+    });
   const notes = [
     'Ratios compare p50s of samples taken in this run, interleaved with the baseline on the same machine; whole-process times (spawn to exit) of the real ssh and kubectl clients.',
     'Gateway side: a bench mediator (same binary, config and credentials as the dev stack; limits raised to 1000 sessions per principal and 200 unauthenticated per source, since every client is 127.0.0.1) and the dev executor, with a bench policy profile allowing `true`, `head -c * /dev/zero`, `wc -c` and port-forward to 9000.',
@@ -439,6 +453,7 @@ async function main(): Promise<void> {
     micro: { ssh_cert: sshCert, policy },
     broker,
     store,
+    replicas,
   };
   const dir = join(repoRoot(), 'bench', 'results');
   mkdirSync(dir, { recursive: true });

@@ -12,6 +12,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type BrokerReplica, startBrokerReplica } from '../../services/broker/replica-process.js';
 import type { RequestStore } from '../../services/broker/request-store.js';
 import { openRequestStore } from '../../services/broker/store/open-store.js';
 import {
@@ -21,12 +22,7 @@ import {
 import type { StoreConfig } from '../../services/broker/store/store-config.js';
 import { createTestDatabase } from '../../services/broker/store/testing.js';
 import { type BrokerTestEnv, startBrokerTestEnv } from '../../services/broker/testing.js';
-import {
-  auditedChanges,
-  type BrokerReplica,
-  changeKey,
-  startBrokerReplica,
-} from '../support/broker-replicas.js';
+import { auditedChanges, changeKey } from '../support/broker-replicas.js';
 
 let server: PostgresTestServer;
 let env: BrokerTestEnv;
