@@ -15,8 +15,14 @@ export {
 export {
   type SignedUserCertificate,
   type SignUserCertificateRequest,
+  signCertificate,
   signUserCertificate,
 } from './cert-signer.js';
+export {
+  MAX_HOST_CERT_LIFETIME_SECONDS,
+  type SignHostCertificateRequest,
+  signHostCertificate,
+} from './host-cert-signer.js';
 export {
   type CertificateIdentity,
   KNOWN_CRITICAL_OPTIONS,
