@@ -5,13 +5,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Server } from 'ssh2';
 import { afterAll, describe, expect, it } from 'vitest';
+import { certAuthorityLine } from '../cli/commands/host-trust.js';
 import {
   generateCaKey,
   parsePublicKeyLine,
   signHostCertificate,
   signUserCertificate,
 } from '../core/ssh-cert/index.js';
-import { certAuthorityLine } from '../cli/commands/host-trust.js';
 
 // patches/ssh2-openssh-host-certificates.patch on a bare ssh2 Server, against the
 // machine's OpenSSH client: ed25519 and RSA host certificates (RSA checks that the
@@ -64,12 +64,22 @@ async function serve(key: string, certificate: string): Promise<number> {
   return (server.address() as AddressInfo).port;
 }
 
-function ssh(port: number, hostKeyAlgorithms: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function ssh(
+  port: number,
+  hostKeyAlgorithms: string,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const knownHosts = join(dir, 'known_hosts');
   writeFileSync(knownHosts, `${certAuthorityLine(ALIAS, ca.publicKey)}\n`);
   const args = ['-F', '/dev/null', '-p', String(port), '-v', '-o', `UserKnownHostsFile=${knownHosts}`];
   args.push('-o', 'StrictHostKeyChecking=yes', '-o', 'BatchMode=yes', '-o', `HostKeyAlias=${ALIAS}`);
-  args.push('-o', `HostKeyAlgorithms=${hostKeyAlgorithms}`, '-o', 'IdentityFile=/dev/null', 'x@127.0.0.1', 'go');
+  args.push(
+    '-o',
+    `HostKeyAlgorithms=${hostKeyAlgorithms}`,
+    '-o',
+    'IdentityFile=/dev/null',
+    'x@127.0.0.1',
+    'go',
+  );
   return new Promise((resolve) => {
     const child = spawn('ssh', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
@@ -89,15 +99,18 @@ describe('ssh2 Server with an OpenSSH host certificate (the real ssh client)', (
     ['ed25519', 'ssh-ed25519-cert-v01@openssh.com'],
     ['rsa', 'rsa-sha2-512-cert-v01@openssh.com'],
     ['rsa', 'rsa-sha2-256-cert-v01@openssh.com'],
-  ] as const)('%s key, %s: the client verifies the certificate and the signature', async (type, algorithm) => {
-    const key = keygen(type);
-    const port = await serve(key.privateText, hostCert(key.publicLine));
-    const result = await ssh(port, algorithm);
-    expect(result.stderr).toContain(`kex: host key algorithm: ${algorithm}`);
-    expect(result.stderr).toMatch(/is known and matches the (ED25519|RSA)-CERT host certificate/);
-    expect(result.code).toBe(0);
-    expect(result.stdout).toBe('certified\n');
-  });
+  ] as const)(
+    '%s key, %s: the client verifies the certificate and the signature',
+    async (type, algorithm) => {
+      const key = keygen(type);
+      const port = await serve(key.privateText, hostCert(key.publicLine));
+      const result = await ssh(port, algorithm);
+      expect(result.stderr).toContain(`kex: host key algorithm: ${algorithm}`);
+      expect(result.stderr).toMatch(/is known and matches the (ED25519|RSA)-CERT host certificate/);
+      expect(result.code).toBe(0);
+      expect(result.stdout).toBe('certified\n');
+    },
+  );
 
   it('still offers the plain key: a client that wants no certificate gets the plain algorithm', async () => {
     const key = keygen('ed25519');
@@ -120,8 +133,8 @@ describe('ssh2 Server with an OpenSSH host certificate (the real ssh client)', (
     expect(() => new Server({ hostKeys: [{ key: key.privateText, certificate: foreign } as never] })).toThrow(
       /host certificate for this key/,
     );
-    expect(() => new Server({ hostKeys: [{ key: key.privateText, certificate: 'garbage' } as never] })).toThrow(
-      /host certificate for this key/,
-    );
+    expect(
+      () => new Server({ hostKeys: [{ key: key.privateText, certificate: 'garbage' } as never] }),
+    ).toThrow(/host certificate for this key/);
   });
 });

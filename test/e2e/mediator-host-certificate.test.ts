@@ -2,6 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { certAuthorityLine } from '../../services/cli/commands/host-trust.js';
 import { type HostKey, loadOrCreateHostKey } from '../../services/core/ssh-cert/host-key.js';
 import {
   generateCaKey,
@@ -9,7 +10,6 @@ import {
   type SshPrivateKey,
   signHostCertificate,
 } from '../../services/core/ssh-cert/index.js';
-import { certAuthorityLine } from '../../services/cli/commands/host-trust.js';
 import type { Gateway } from '../support/executor-harness.js';
 import {
   debugTarget,

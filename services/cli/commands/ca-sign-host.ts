@@ -2,8 +2,8 @@
  * `airlock ca sign-host`: the airlock host CA certifies a mediator's host
  * key, so clients verify the mediator with `@cert-authority` in known_hosts
  * (docs/operations.md "Host CA"). The certificate is a host certificate for
- * the given host names, valid from a minute ago for a bounded time
- * (MAX_HOST_CERT_LIFETIME_SECONDS), with a key id naming what it is for (the
+ * the given host names, valid from a minute ago (clocks a little behind)
+ * for --validity, at most MAX_HOST_CERT_LIFETIME_SECONDS, with a key id naming what it is for (the
  * request of a per-request mediator, or the standing mediator).
  */
 import { readFile, writeFile } from 'node:fs/promises';
@@ -51,14 +51,15 @@ export async function runCaSignHost(
   } catch {
     throw new AirlockError('USAGE', `--validity ${options.validity} is not a duration like 24h or 30m`);
   }
-  const now = io.now();
+  // The window is --validity long and starts a minute ago (so it ends a minute early).
+  const validAfter = new Date(io.now().getTime() - BACKDATE_SECONDS * 1000);
   const signed = signHostCertificate({
     caPrivateKey: ca,
     publicKey: hostKey,
     keyId: options.id,
     principals: options.principal,
-    validAfter: new Date(now.getTime() - BACKDATE_SECONDS * 1000),
-    validBefore: new Date(now.getTime() + lifetimeSeconds * 1000),
+    validAfter,
+    validBefore: new Date(validAfter.getTime() + lifetimeSeconds * 1000),
   });
   const out = options.out ?? `${options.key.replace(/\.pub$/, '')}-cert.pub`;
   try {

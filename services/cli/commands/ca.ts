@@ -94,9 +94,7 @@ export async function runCaInit(
 export function registerCaCommands(program: Command): void {
   const ca = program
     .command('ca')
-    .description(
-      'Manage the SSH user and host certificate authorities and rotate the CAs of every tier',
-    );
+    .description('Manage the SSH user and host certificate authorities and rotate the CAs of every tier');
   ca.command('init')
     .description(
       'Create a new SSH user CA key pair in OpenSSH format. The private key is written with mode 0600; ' +

@@ -38,7 +38,8 @@ const HOST_NAME = /^[A-Za-z0-9_][A-Za-z0-9._:-]{0,252}$/;
 
 function checkName(flag: string, name: string): void {
   // No pattern characters, spaces or commas: the name lands in known_hosts and ssh_config as is.
-  if (!HOST_NAME.test(name)) throw new AirlockError('USAGE', `${flag} ${JSON.stringify(name)} is not a host name`);
+  if (!HOST_NAME.test(name))
+    throw new AirlockError('USAGE', `${flag} ${JSON.stringify(name)} is not a host name`);
 }
 
 /** The known_hosts line that trusts `ca` for hosts named `hostAlias`. */
@@ -49,7 +50,8 @@ export function certAuthorityLine(hostAlias: string, ca: SshPublicKey): string {
 
 /** An ssh_config value; quoted when it has spaces, refused when it cannot be quoted. */
 function configValue(value: string): string {
-  if (/["\n\r]/.test(value)) throw new AirlockError('USAGE', `cannot write ${JSON.stringify(value)} to ssh_config`);
+  if (/["\n\r]/.test(value))
+    throw new AirlockError('USAGE', `cannot write ${JSON.stringify(value)} to ssh_config`);
   return /\s/.test(value) ? `"${value}"` : value;
 }
 
@@ -80,7 +82,8 @@ export async function readHostCa(path: string): Promise<SshPublicKey> {
   } catch (cause) {
     throw new AirlockError('USAGE', `--host-ca ${path}: ${(cause as Error).message}`, { cause });
   }
-  if (keys.length !== 1) throw new AirlockError('USAGE', `--host-ca ${path} must hold exactly one public key`);
+  if (keys.length !== 1)
+    throw new AirlockError('USAGE', `--host-ca ${path} must hold exactly one public key`);
   return keys[0]!;
 }
 

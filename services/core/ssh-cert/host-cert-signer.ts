@@ -57,7 +57,8 @@ export function signHostCertificate(request: SignHostCertificateRequest): Signed
   if (request.keyId.trim() === '') usage('a host certificate needs a key id');
   if (request.principals.length === 0) usage('a host certificate needs at least one principal (host name)');
   for (const principal of request.principals) {
-    if (!HOST_PRINCIPAL.test(principal)) usage(`host principal ${JSON.stringify(principal)} is not a host name`);
+    if (!HOST_PRINCIPAL.test(principal))
+      usage(`host principal ${JSON.stringify(principal)} is not a host name`);
   }
   const lifetimeMs = request.validBefore.getTime() - request.validAfter.getTime();
   if (lifetimeMs > MAX_HOST_CERT_LIFETIME_SECONDS * 1000) {

@@ -19,11 +19,6 @@ export {
   signUserCertificate,
 } from './cert-signer.js';
 export {
-  MAX_HOST_CERT_LIFETIME_SECONDS,
-  type SignHostCertificateRequest,
-  signHostCertificate,
-} from './host-cert-signer.js';
-export {
   type CertificateIdentity,
   KNOWN_CRITICAL_OPTIONS,
   type VerifyCertificateOptions,
@@ -42,6 +37,11 @@ export {
   type SshCertType,
 } from './certificate.js';
 export { type CidrBlock, cidrContains, parseCidrList, parseIpAddress } from './cidr.js';
+export {
+  MAX_HOST_CERT_LIFETIME_SECONDS,
+  type SignHostCertificateRequest,
+  signHostCertificate,
+} from './host-cert-signer.js';
 export {
   addKrlRevocation,
   emptyKrl,
