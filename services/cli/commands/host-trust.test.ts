@@ -58,8 +58,15 @@ describe('airlock host trust files', () => {
       'other.example ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE5vdEFSZWFsS2V5Rm9yVGVzdGluZ09ubHkxMjM0\n',
     );
     const next = generateCaKey('ed25519', 'next-host-ca');
-    await writeHostTrust(dir, ca.publicKey, target);
-    await writeHostTrust(dir, next.publicKey, target);
+    await writeHostTrust(dir, [ca.publicKey], target);
+    // A rotation: old and new CA, then the new one alone once the old one is retired.
+    await writeHostTrust(dir, [ca.publicKey, next.publicKey], target);
+    const both = readFileSync(paths.knownHosts, 'utf8').trimEnd().split('\n');
+    expect(both.slice(1)).toEqual([
+      certAuthorityLine('mediator.airlock', ca.publicKey),
+      certAuthorityLine('mediator.airlock', next.publicKey),
+    ]);
+    await writeHostTrust(dir, [next.publicKey], target);
     const lines = readFileSync(paths.knownHosts, 'utf8').trimEnd().split('\n');
     expect(lines).toEqual([
       expect.stringMatching(/^other\.example /),
@@ -67,7 +74,8 @@ describe('airlock host trust files', () => {
     ]);
     const caFile = join(dir, 'ca.pub');
     writeFileSync(caFile, `${formatPublicKeyLine(ca.publicKey)}\n`);
-    expect((await readHostCa(caFile)).blob).toEqual(ca.publicKey.blob);
+    writeFileSync(caFile, `${formatPublicKeyLine(ca.publicKey)}\n${formatPublicKeyLine(next.publicKey)}\n`);
+    expect((await readHostCa(caFile)).map((k) => k.blob)).toEqual([ca.publicKey.blob, next.publicKey.blob]);
     writeFileSync(caFile, '');
     await expect(readHostCa(caFile)).rejects.toMatchObject({ code: 'USAGE' });
   });

@@ -74,31 +74,34 @@ export function sshConfigBlock(target: HostTrustTarget, knownHostsPath: string):
   ].join('\n');
 }
 
-/** Reads the host CA public key file (`airlock ca init --kind host` wrote it); exactly one key. */
-export async function readHostCa(path: string): Promise<SshPublicKey> {
+/**
+ * Reads the host CA public key file (`airlock ca init --kind host` wrote
+ * it): one key, or several during a rotation (old and new), one per line.
+ */
+export async function readHostCa(path: string): Promise<SshPublicKey[]> {
   let keys: SshPublicKey[];
   try {
     keys = parsePublicKeyList(await readFile(path, 'utf8'));
   } catch (cause) {
     throw new AirlockError('USAGE', `--host-ca ${path}: ${(cause as Error).message}`, { cause });
   }
-  if (keys.length !== 1)
-    throw new AirlockError('USAGE', `--host-ca ${path} must hold exactly one public key`);
-  return keys[0]!;
+  if (keys.length === 0) throw new AirlockError('USAGE', `--host-ca ${path} holds no public key`);
+  return keys;
 }
 
 /**
- * Adds the @cert-authority line to the airlock known_hosts (keeping other
- * lines, dropping an older line for the same alias) and rewrites the
- * ssh_config snippet. Returns both paths.
+ * Writes one @cert-authority line per host CA key for the alias into the
+ * airlock known_hosts (keeping other lines, replacing the alias's earlier
+ * ones, so a retired CA goes with the next run) and rewrites the ssh_config
+ * snippet. Returns both paths.
  */
 export async function writeHostTrust(
   configDir: string,
-  ca: SshPublicKey,
+  cas: readonly SshPublicKey[],
   target: HostTrustTarget,
 ): Promise<{ knownHosts: string; sshConfig: string }> {
   const paths = hostTrustPaths(configDir);
-  const line = certAuthorityLine(target.hostAlias, ca);
+  const lines = cas.map((ca) => certAuthorityLine(target.hostAlias, ca));
   const block = sshConfigBlock(target, paths.knownHosts);
   let existing = '';
   try {
@@ -109,7 +112,7 @@ export async function writeHostTrust(
   const prefix = `@cert-authority ${target.hostAlias} `;
   const kept = existing.split('\n').filter((l) => l.trim() !== '' && !l.startsWith(prefix));
   await mkdir(configDir, { recursive: true, mode: 0o700 });
-  await writeFile(paths.knownHosts, `${[...kept, line].join('\n')}\n`, { mode: 0o644 });
+  await writeFile(paths.knownHosts, `${[...kept, ...lines].join('\n')}\n`, { mode: 0o644 });
   await writeFile(paths.sshConfig, block, { mode: 0o644 });
   return paths;
 }
