@@ -801,7 +801,7 @@ export function registerBrokerClientCommands(
     )
     .option(
       '--host-ca <file>',
-      'the airlock host CA public key: write "@cert-authority" into the airlock known_hosts and an ' +
+      'the airlock host CA public key (old and new during a rotation): write "@cert-authority" into the airlock known_hosts and an ' +
         'ssh_config entry using it (in the airlock config directory, never ~/.ssh); needs --ssh-host',
     )
     .option(
