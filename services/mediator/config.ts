@@ -13,6 +13,11 @@ export interface MediatorConfig {
   listen: string;
   /** ed25519 host key (OpenSSH format, 0600); created on first start. */
   hostKeyFile: string;
+  /**
+   * The airlock host CA's certificate of that key (`airlock ca sign-host`),
+   * presented so clients verify the host with `@cert-authority`. Optional.
+   */
+  hostCertificateFile?: string;
   policyFile: string;
   /** The broker's SSH user CA public keys (TrustedUserCAKeys format). */
   sshUserCaKeysFile: string;
@@ -43,6 +48,7 @@ export const mediatorConfigSchema = {
   properties: {
     listen: SCHEMA.listen,
     hostKeyFile: SCHEMA.file,
+    hostCertificateFile: SCHEMA.file,
     policyFile: SCHEMA.file,
     sshUserCaKeysFile: SCHEMA.file,
     revocation: SCHEMA.revocation,
@@ -85,6 +91,7 @@ export function loadMediatorConfig(path: string): MediatorConfig {
   return {
     ...config,
     hostKeyFile: from(config.hostKeyFile),
+    ...(config.hostCertificateFile ? { hostCertificateFile: from(config.hostCertificateFile) } : {}),
     policyFile: from(config.policyFile),
     sshUserCaKeysFile: from(config.sshUserCaKeysFile),
     revocation: {

@@ -5,7 +5,7 @@ import { createLogger } from '../core/logging.js';
 import { Metrics, startOpsServer } from '../core/ops-server.js';
 import { loadPolicy } from '../core/policy/index.js';
 import { serviceMain } from '../core/service-main.js';
-import { loadOrCreateHostKey } from '../core/ssh-cert/host-key.js';
+import { loadHostCertificate, loadOrCreateHostKey } from '../core/ssh-cert/host-key.js';
 import { startTelemetry, telemetryOptionsFromEnv } from '../core/telemetry.js';
 import {
   auditCaChanges,
@@ -28,7 +28,10 @@ export async function runMediator(configPath: string) {
   const config = loadMediatorConfig(configPath);
   const logger = createLogger({ tier: 'mediator', level: config.logLevel });
   const clock = () => new Date();
-  const hostKey = loadOrCreateHostKey(config.hostKeyFile);
+  const plainHostKey = loadOrCreateHostKey(config.hostKeyFile);
+  const hostKey = config.hostCertificateFile
+    ? loadHostCertificate(config.hostCertificateFile, plainHostKey, clock())
+    : plainHostKey;
   const policy = loadPolicy(readFileSync(config.policyFile, 'utf8'));
   const auditFsync = auditFsyncFromEnv(process.env, (message) => logger.warn(message));
   const audit = await openTierAuditTrail(config.audit, 'mediator', clock, auditFsync);
@@ -64,6 +67,7 @@ export async function runMediator(configPath: string) {
     details: {
       listen: config.listen,
       host_key: hostKey.fingerprint,
+      host_certificate: hostKey.certificate !== undefined,
       ssh_cas: sshCas.length,
       ...(auditFsync ? {} : { audit_fsync: false }),
     },
@@ -164,7 +168,9 @@ const HELP = `Usage: node dist/services/mediator/main.js --config FILE
 Runs the airlock mediator: the SSH front door. Accepts OpenSSH user
 certificates only, offers the airlock command language (ssh gw help), and
 forwards intents to the executor. Prints the host key fingerprint at start:
-pin it in known_hosts as "[host]:port ssh-ed25519 AAAA...".
+pin it in known_hosts as "[host]:port ssh-ed25519 AAAA...", or set
+hostCertificateFile (airlock ca sign-host) so clients trust the host CA with
+"@cert-authority <pattern> <host CA key>" (airlock cert --host-ca).
 SIGTERM/SIGINT: stop accepting, let sessions finish (drainSeconds), then
 close them with a message.`;
 

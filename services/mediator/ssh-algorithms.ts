@@ -1,11 +1,13 @@
-import type { Algorithms, KexAlgorithm } from 'ssh2';
+import type { Algorithms, EncryptedPrivateKey, KexAlgorithm } from 'ssh2';
+import type { HostKey } from '../core/ssh-cert/host-key.js';
 
 /**
  * The only algorithms the mediator speaks. Key exchange: the post-quantum
  * hybrid mlkem768x25519-sha256 first (ML-KEM-768 + X25519, what OpenSSH
  * 10.x prefers; without it OpenSSH 10.1+ warns on every connection), then
  * curve25519 and NIST ECDH for older clients. AEAD or CTR ciphers,
- * encrypt-then-MAC SHA-2 MACs, no compression, and an ed25519 host key. A
+ * encrypt-then-MAC SHA-2 MACs, no compression, and an ed25519 host key
+ * (offered as ssh-ed25519-cert-v01@openssh.com first when certified). A
  * client that offers only CBC ciphers, SHA-1 MACs or SHA-1 key exchange
  * fails the handshake.
  *
@@ -39,3 +41,20 @@ export const HARDENED_ALGORITHMS: Algorithms = {
   serverHostKey: ['ssh-ed25519'],
   compress: ['none'],
 };
+
+/**
+ * ssh2's `hostKeys` for the mediator's host key. With a host certificate the
+ * entry carries it (patches/ssh2-openssh-host-certificates.patch): ssh2 then
+ * offers ssh-ed25519-cert-v01@openssh.com ahead of ssh-ed25519 and sends the
+ * certificate as the host key when the client picks it, which OpenSSH does
+ * by default. ssh2 refuses a certificate that is not a host certificate of
+ * this key at construction.
+ */
+export function ssh2HostKeys(hostKey: HostKey): (EncryptedPrivateKey | string)[] {
+  if (hostKey.certificate === undefined) return [hostKey.privateKey];
+  const entry: EncryptedPrivateKey & { certificate: string } = {
+    key: hostKey.privateKey,
+    certificate: hostKey.certificate,
+  };
+  return [entry];
+}

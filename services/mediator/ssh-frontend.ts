@@ -13,7 +13,7 @@ import {
 import { handleForward } from './port-forward.js';
 import { createPreauthLimiter, type PendingSocket } from './preauth-limiter.js';
 import { handleSessionChannel } from './session-channel.js';
-import { HARDENED_ALGORITHMS } from './ssh-algorithms.js';
+import { HARDENED_ALGORITHMS, ssh2HostKeys } from './ssh-algorithms.js';
 import { authenticate, recordAuthenticated, releasePrincipal } from './ssh-auth.js';
 
 export { DEFAULT_LIMITS, type MediatorDeps, type MediatorLimits } from './frontend-context.js';
@@ -112,7 +112,7 @@ function onConnection(ctx: FrontendContext, client: Connection, info: ClientInfo
 export function createSshFrontend(deps: MediatorDeps) {
   const ctx = createFrontendContext(deps);
   const server = new Server(
-    { hostKeys: [deps.hostKey.privateKey], algorithms: HARDENED_ALGORITHMS, ident: 'airlock' },
+    { hostKeys: ssh2HostKeys(deps.hostKey), algorithms: HARDENED_ALGORITHMS, ident: 'airlock' },
     // The TCP layer admitted this socket and runs its pre-auth clock.
     (client, info) => onConnection(ctx, client, info, limiter.pending(info.ip, info.port)),
   );

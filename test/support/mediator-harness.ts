@@ -6,7 +6,7 @@ import type { Tracer } from '@opentelemetry/api';
 import { InMemoryAuditTrail } from '../../services/core/audit/index.js';
 import { createLogger, type LogLevel } from '../../services/core/logging.js';
 import type { Policy } from '../../services/core/policy/index.js';
-import { loadOrCreateHostKey } from '../../services/core/ssh-cert/host-key.js';
+import { type HostKey, loadOrCreateHostKey } from '../../services/core/ssh-cert/host-key.js';
 import {
   type AirlockScope,
   parsePublicKeyLine,
@@ -38,16 +38,21 @@ export interface Mediator {
   stop(): Promise<void>;
 }
 
-/** Starts an in-process mediator in front of a running executor; `tracer` receives its spans. */
+/**
+ * Starts an in-process mediator in front of a running executor; `tracer`
+ * receives its spans. `hostKey`: the host key (and certificate) to present;
+ * default a new one.
+ */
 export async function startMediator(
   gateway: Gateway,
   policy: Policy,
   limits: Partial<MediatorLimits> = {},
   tracer?: Tracer,
   executor: Partial<MediatorDeps['executor']> = {},
+  presentedHostKey?: HostKey,
 ): Promise<Mediator> {
   const dir = mkdtempSync(join(tmpdir(), 'airlock-mediator-'));
-  const hostKey = loadOrCreateHostKey(join(dir, 'host_ed25519'));
+  const hostKey = presentedHostKey ?? loadOrCreateHostKey(join(dir, 'host_ed25519'));
   const audit = new InMemoryAuditTrail('mediator');
   const frontend = createSshFrontend({
     hostKey,

@@ -155,6 +155,23 @@ describe('airlock login / request / approve / cert / status against a real broke
       validBefore: expect.any(String),
       sshCommand: `ssh -i ${keyPath} -o CertificateFile=${certPath} alice@airlock.example.com`,
     });
+    // --host-ca: the airlock known_hosts and ssh_config (never ~/.ssh/known_hosts or ~/.ssh/config).
+    const hostCaPath = join(alice.homeDir, 'airlock_host_ca.pub');
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', hostCaPath.replace(/\.pub$/, '')]);
+    alice.stdout.length = 0;
+    const hostCa = { hostCa: hostCaPath, sshHost: 'airlock.example.com', hostAlias: 'mediator.airlock' };
+    await runCert(created.id, { output: 'json', ...hostCa }, alice);
+    const withTrust = JSON.parse(alice.stdout.join(''));
+    expect(withTrust.sshCommand).toBe(`ssh -F ${join(alice.configDir, 'ssh_config')} airlock.example.com`);
+    const hostCaKey = readFileSync(hostCaPath, 'utf8').split(' ').slice(0, 2).join(' ');
+    expect(readFileSync(withTrust.knownHostsPath, 'utf8')).toBe(
+      `@cert-authority mediator.airlock ${hostCaKey} airlock-host-ca\n`,
+    );
+    expect(readFileSync(withTrust.sshConfigPath, 'utf8')).toContain('  HostKeyAlias mediator.airlock\n');
+    expect(existsSync(join(alice.homeDir, '.ssh', 'known_hosts'))).toBe(false);
+    expect(existsSync(join(alice.homeDir, '.ssh', 'config'))).toBe(false);
+    await expect(runCert(created.id, { hostCa: hostCaPath }, alice)).rejects.toMatchObject({ code: 'USAGE' });
+
     const listing = execFileSync('ssh-keygen', ['-L', '-f', certPath], { encoding: 'utf8' });
     expect(listing).toContain(`Key ID: "airlock:${created.id}:alice"`);
     expect(listing).toMatch(/Principals: \n\s+alice\n/);

@@ -22,6 +22,7 @@ import { type HttpsCallOptions, httpsCall } from '../../core/https/https-client.
 import { parseCertificateLine } from '../../core/ssh-cert/index.js';
 import { nearestAutoApprovalMisses } from './auto-approval-miss.js';
 import { certifiedKeyPath, rememberedRequestKey, rememberRequestKey } from './cert-key.js';
+import { readHostCa, writeHostTrust } from './host-trust.js';
 import {
   authCodeLogin,
   discoverProvider,
@@ -472,6 +473,13 @@ export interface CertOptions extends ConnectionOptions, OutputOptions {
   readonly out?: string;
   /** The airlock SSH gateway's host for the printed ssh command; default the placeholder `GATEWAY`. */
   readonly sshHost?: string;
+  /**
+   * The airlock host CA public key: also write the airlock known_hosts
+   * (`@cert-authority`) and ssh_config snippet (host-trust.ts). Needs sshHost.
+   */
+  readonly hostCa?: string;
+  /** The name the mediator's host certificate lists; default sshHost. */
+  readonly hostAlias?: string;
 }
 
 /** What `airlock cert --output json` prints. */
@@ -482,6 +490,9 @@ export interface CertResult {
   /** RFC 3339. */
   readonly validBefore: string;
   readonly sshCommand: string;
+  /** With --host-ca: the airlock-managed known_hosts and ssh_config. */
+  readonly knownHostsPath?: string;
+  readonly sshConfigPath?: string;
 }
 
 /** Stands in for the gateway's host when `--ssh-host` is not given: the CLI does not know it. */
@@ -543,6 +554,9 @@ async function explainRefusal(s: Session, id: string, error: unknown): Promise<u
 
 /** `airlock cert`: fetches the certificate, writes it next to the key, prints how to use it. */
 export async function runCert(id: string, options: CertOptions, io: BrokerClientIo): Promise<number> {
+  if (options.hostCa !== undefined && options.sshHost === undefined)
+    throw new AirlockError('USAGE', '--host-ca needs --ssh-host (the Host of the ssh_config entry)');
+  const hostCa = options.hostCa === undefined ? undefined : await readHostCa(expandHome(options.hostCa, io));
   const s = await session(io, options);
   let issued: { requestId: string; certificate: string; serial: string; keyId: string; validBefore: string };
   try {
@@ -562,12 +576,19 @@ export async function runCert(id: string, options: CertOptions, io: BrokerClient
   // Like ssh-keygen and ssh: a directory made for keys is the owner's only.
   await mkdir(dirname(out), { recursive: true, mode: 0o700 });
   await writeFile(out, `${issued.certificate}\n`, { mode: 0o644 });
-  const sshCommand = sshCommandFor(
-    key.replace(/\.pub$/, ''),
-    out,
-    principal,
-    options.sshHost ?? SSH_HOST_PLACEHOLDER,
-  );
+  const trust =
+    hostCa && options.sshHost
+      ? await writeHostTrust(io.configDir, hostCa, {
+          sshHost: options.sshHost,
+          hostAlias: options.hostAlias ?? options.sshHost,
+          user: principal,
+          identityFile: key.replace(/\.pub$/, ''),
+          certificateFile: out,
+        })
+      : undefined;
+  const sshCommand = trust
+    ? ['ssh', '-F', trust.sshConfig, options.sshHost ?? ''].map(shellWord).join(' ')
+    : sshCommandFor(key.replace(/\.pub$/, ''), out, principal, options.sshHost ?? SSH_HOST_PLACEHOLDER);
   if (options.output === 'json') {
     const result: CertResult = {
       requestId: issued.requestId,
@@ -575,6 +596,7 @@ export async function runCert(id: string, options: CertOptions, io: BrokerClient
       keyId: issued.keyId,
       validBefore: issued.validBefore,
       sshCommand,
+      ...(trust ? { knownHostsPath: trust.knownHosts, sshConfigPath: trust.sshConfig } : {}),
     };
     printJson(io, result);
   } else {
@@ -582,6 +604,10 @@ export async function runCert(id: string, options: CertOptions, io: BrokerClient
     io.err(
       `certificate serial ${issued.serial}, valid until ${issued.validBefore}\n` +
         `connect with: ${sshCommand}\n` +
+        (trust
+          ? `host verified by the airlock host CA (${trust.knownHosts}); ` +
+            `or add "Include ${trust.sshConfig}" to ~/.ssh/config\n`
+          : '') +
         (options.sshHost === undefined
           ? `(replace ${SSH_HOST_PLACEHOLDER} with the airlock SSH gateway's host, or pass --ssh-host)\n`
           : ''),
@@ -772,6 +798,15 @@ export function registerBrokerClientCommands(
     .option(
       '--ssh-host <host>',
       `the airlock SSH gateway's host, for the printed ssh command (default: ${SSH_HOST_PLACEHOLDER})`,
+    )
+    .option(
+      '--host-ca <file>',
+      'the airlock host CA public key (old and new during a rotation): write "@cert-authority" into the airlock known_hosts and an ' +
+        'ssh_config entry using it (in the airlock config directory, never ~/.ssh); needs --ssh-host',
+    )
+    .option(
+      '--host-alias <name>',
+      "the name the mediator's host certificate lists (ssh HostKeyAlias; default: --ssh-host)",
     )
     .action((id: string, options: Raw<CertOptions>) =>
       act(options.output, (client, output) => runCert(id, { ...options, output }, client)),

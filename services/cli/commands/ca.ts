@@ -1,9 +1,13 @@
 /**
  * `airlock ca rotate` (ca-rotate.ts): the keyring steps of a CA rotation.
  *
- * `airlock ca init`: creates an SSH user CA key pair in OpenSSH format, the
- * private key readable only by its owner (0600), and prints the public key
- * line for sshd's `TrustedUserCAKeys`. Never overwrites an existing key.
+ * `airlock ca init`: creates an SSH user CA key pair (or, with `--kind
+ * host`, the airlock host CA) in OpenSSH format, the private key readable
+ * only by its owner (0600), and prints the public key line for sshd's
+ * `TrustedUserCAKeys` (or for `@cert-authority` in known_hosts). Never
+ * overwrites an existing key.
+ *
+ * `airlock ca sign-host` (ca-sign-host.ts): the host CA certifies a host key.
  */
 import { mkdir, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -17,11 +21,14 @@ import {
   sha256Fingerprint,
 } from '../../core/ssh-cert/index.js';
 import { CA_ROTATE_HELP, type CaRotateOptions, runCaRotate } from './ca-rotate.js';
+import { type CaSignHostOptions, runCaSignHost } from './ca-sign-host.js';
 import { type CliIo, processCliIo } from './ssh-cert.js';
 
 /** Options of `airlock ca init`. */
 export interface CaInitOptions {
   readonly type: CaKeyKind;
+  /** `user` (default): the SSH user CA; `host`: the airlock host CA. */
+  readonly kind?: 'user' | 'host';
   readonly out: string;
   /** Base file name; default `airlock_user_ca`. */
   readonly name?: string;
@@ -55,11 +62,12 @@ export async function runCaInit(
   if (options.type !== 'ed25519' && options.type !== 'ecdsa-p256') {
     throw new AirlockError('USAGE', `--type must be ed25519 or ecdsa-p256, not ${String(options.type)}`);
   }
-  const name = options.name ?? 'airlock_user_ca';
+  const host = options.kind === 'host';
+  const name = options.name ?? (host ? 'airlock_host_ca' : 'airlock_user_ca');
   if (!/^[A-Za-z0-9._-]+$/.test(name) || name.startsWith('.'))
     throw new AirlockError('USAGE', `--name ${name} is not a plain file name`);
   const paths = caKeyPaths(options.out, name);
-  const comment = options.comment ?? 'airlock-user-ca';
+  const comment = options.comment ?? (host ? 'airlock-host-ca' : 'airlock-user-ca');
   const key = generateCaKey(options.type, comment);
   await mkdir(options.out, { recursive: true, mode: 0o700 });
   const publicLine = formatPublicKeyLine(key.publicKey, comment);
@@ -74,7 +82,10 @@ export async function runCaInit(
   io.err(
     `wrote ${paths.privateKey} (private, 0600) and ${paths.publicKey}\n` +
       `fingerprint ${sha256Fingerprint(key.publicKey.blob)}\n` +
-      'add the line above to the file named by sshd_config TrustedUserCAKeys\n',
+      (host
+        ? 'clients trust it with "@cert-authority <host name> <the line above>" in known_hosts ' +
+          '(airlock cert --host-ca); sign host keys with airlock ca sign-host\n'
+        : 'add the line above to the file named by sshd_config TrustedUserCAKeys\n'),
   );
   return 0;
 }
@@ -83,7 +94,7 @@ export async function runCaInit(
 export function registerCaCommands(program: Command): void {
   const ca = program
     .command('ca')
-    .description('Manage the SSH user certificate authority and rotate the CAs of every tier');
+    .description('Manage the SSH user and host certificate authorities and rotate the CAs of every tier');
   ca.command('init')
     .description(
       'Create a new SSH user CA key pair in OpenSSH format. The private key is written with mode 0600; ' +
@@ -93,15 +104,46 @@ export function registerCaCommands(program: Command): void {
       new Option('--type <type>', 'key type').choices(['ed25519', 'ecdsa-p256']).makeOptionMandatory(),
     )
     .requiredOption('--out <dir>', 'directory to write the key pair into (created 0700 if missing)')
-    .option('--name <file>', 'base file name of the key pair', 'airlock_user_ca')
-    .option('--comment <text>', 'comment stored in the key files', 'airlock-user-ca')
+    .addOption(
+      new Option('--kind <kind>', 'user: the SSH user CA; host: the airlock host CA that certifies mediators')
+        .choices(['user', 'host'])
+        .default('user'),
+    )
+    .option('--name <file>', 'base file name of the key pair (default airlock_user_ca / airlock_host_ca)')
+    .option('--comment <text>', 'comment stored in the key files (default airlock-user-ca / airlock-host-ca)')
     .addHelpText(
       'after',
-      '\nExample:\n' +
-        '  airlock ca init --type ed25519 --out /etc/airlock/ca >> /etc/ssh/trusted_user_ca_keys',
+      '\nExamples:\n' +
+        '  airlock ca init --type ed25519 --out /etc/airlock/ca >> /etc/ssh/trusted_user_ca_keys\n' +
+        '  airlock ca init --kind host --type ed25519 --out /etc/airlock/host-ca',
     )
     .action(async (options: CaInitOptions) => {
       process.exitCode = await runCaInit(options);
+    });
+  ca.command('sign-host')
+    .description(
+      'Sign a host certificate for a mediator host key with the airlock host CA: type host, the given ' +
+        'host names as principals, valid from a minute ago for --validity (at most 31 days), key id --id. ' +
+        'Writes <key>-cert.pub for the mediator config hostCertificateFile.',
+    )
+    .requiredOption('--ca <file>', 'the host CA private key (airlock ca init --kind host)')
+    .requiredOption('--key <file>', 'the host public key, e.g. ssh_host_ed25519_key.pub')
+    .requiredOption(
+      '--principal <name>',
+      'a host name clients connect as (or their HostKeyAlias); repeat for more',
+      (value: string, previous: string[] | undefined) => [...(previous ?? []), value],
+    )
+    .requiredOption('--id <key id>', 'key id naming what the certificate is for, e.g. mediator/req-42')
+    .option('--validity <duration>', 'how long the certificate is valid, e.g. 30m, 24h', '24h')
+    .option('--out <file>', 'where to write the certificate (default: <key>-cert.pub)')
+    .addHelpText(
+      'after',
+      '\nExample:\n' +
+        '  airlock ca sign-host --ca /etc/airlock/host-ca/airlock_host_ca \\\n' +
+        '      --key ssh_host_ed25519_key.pub --principal mediator.airlock --id mediator/standing --validity 24h',
+    )
+    .action(async (options: CaSignHostOptions) => {
+      process.exitCode = await runCaSignHost(options, processCliIo);
     });
   ca.command('rotate')
     .description(

@@ -65,6 +65,18 @@ function toSeconds(value: Date | bigint, field: string): bigint {
  * empty window, a bad `source-address`) throw AirlockError `USAGE`.
  */
 export function signUserCertificate(request: SignUserCertificateRequest): SignedUserCertificate {
+  return signCertificate(request, 'user');
+}
+
+/**
+ * Signs a user or host certificate (`certType`, PROTOCOL.certkeys
+ * SSH_CERT_TYPE_USER/HOST); the one encoder behind signUserCertificate and
+ * signHostCertificate (host-cert-signer.ts), which adds the host rules.
+ */
+export function signCertificate(
+  request: SignUserCertificateRequest,
+  certType: 'user' | 'host',
+): SignedUserCertificate {
   const ca = request.caPrivateKey;
   if (!CA_KEY_TYPES.includes(ca.publicKey.type)) usage(`a ${ca.publicKey.type} key cannot be a CA`);
   if (request.principals.length === 0) usage('a certificate needs at least one principal');
@@ -85,7 +97,7 @@ export function signUserCertificate(request: SignUserCertificateRequest): Signed
     nonce: request.nonce ?? randomBytes(32),
     publicKey: request.publicKey,
     serial,
-    type: 'user',
+    type: certType,
     keyId: request.keyId,
     principals: request.principals,
     validAfter,

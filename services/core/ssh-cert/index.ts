@@ -15,6 +15,7 @@ export {
 export {
   type SignedUserCertificate,
   type SignUserCertificateRequest,
+  signCertificate,
   signUserCertificate,
 } from './cert-signer.js';
 export {
@@ -36,6 +37,11 @@ export {
   type SshCertType,
 } from './certificate.js';
 export { type CidrBlock, cidrContains, parseCidrList, parseIpAddress } from './cidr.js';
+export {
+  MAX_HOST_CERT_LIFETIME_SECONDS,
+  type SignHostCertificateRequest,
+  signHostCertificate,
+} from './host-cert-signer.js';
 export {
   addKrlRevocation,
   emptyKrl,
