@@ -93,10 +93,15 @@ export async function ensureOtelcolBinary(options: EnsureOtelcolOptions = {}): P
       ],
       staging,
     ],
-    ['go', ['build', '-v', '-trimpath', '-ldflags', LDFLAGS, '-o', join(staging, 'otelcol-airlock'), '.'], source],
+    [
+      'go',
+      ['build', '-v', '-trimpath', '-ldflags', LDFLAGS, '-o', join(staging, 'otelcol-airlock'), '.'],
+      source,
+    ],
   ];
   for (const [index, [command, args, cwd]] of steps.entries()) {
-    if (index === 1) for (const file of ['go.mod', 'go.sum']) copyFileSync(join(moduleDir, file), join(source, file));
+    if (index === 1)
+      for (const file of ['go.mod', 'go.sum']) copyFileSync(join(moduleDir, file), join(source, file));
     const status = await runLoggedCommand(command, args, {
       cwd,
       env,

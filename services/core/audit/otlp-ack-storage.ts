@@ -14,7 +14,7 @@
  * collected copy is the whole chain, byte for byte (shipped-trail.ts).
  */
 import { basename } from 'node:path';
-import { type AuditStorage, type FileSink } from './file-sink.js';
+import type { AuditStorage, FileSink } from './file-sink.js';
 import { TRAIL_FILE_ATTRIBUTE, TRAIL_RESOURCE_ATTRIBUTE } from './shipped-trail.js';
 
 /** Options of `otlpAckStorage`. */

@@ -156,11 +156,16 @@ export function assembleShippedTrails(lines: readonly ShippedLine[]): CollectedF
     for (const entry of order(trailLines)) {
       segment.push(entry.line);
       if (entry.endsFile) {
-        files.push({ trail, name: `${base}.${String(entry.seq).padStart(12, '0')}`, bytes: joinLines(segment) });
+        files.push({
+          trail,
+          name: `${base}.${String(entry.seq).padStart(12, '0')}`,
+          bytes: joinLines(segment),
+        });
         segment = [];
       }
     }
-    if (segment.length > 0 || files.at(-1)?.trail !== trail) files.push({ trail, name: base, bytes: joinLines(segment) });
+    if (segment.length > 0 || files.at(-1)?.trail !== trail)
+      files.push({ trail, name: base, bytes: joinLines(segment) });
   }
   return files;
 }
