@@ -11,8 +11,8 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { runAuditCollect } from '../../services/cli/commands/audit-collect.js';
 import { runAuditVerify } from '../../services/cli/commands/audit.js';
+import { runAuditCollect } from '../../services/cli/commands/audit-collect.js';
 import { sampleEvent, steppingClock } from '../../services/core/audit/audit-test-helpers.js';
 import {
   assembleShippedTrails,
@@ -57,7 +57,9 @@ function storedText(): string {
 
 /** The tier's own files of trail `base`, oldest first (rotated ones, then the active file). */
 function localFiles(base: string): Map<string, Buffer> {
-  const names = readdirSync(dir('audit')).filter((n) => n === base || /^\S+\.\d{12}$/.test(n) && n.startsWith(`${base}.`));
+  const names = readdirSync(dir('audit')).filter(
+    (n) => n === base || (/^\S+\.\d{12}$/.test(n) && n.startsWith(`${base}.`)),
+  );
   names.sort((a, b) => (a === base ? 1 : b === base ? -1 : a < b ? -1 : 1));
   return new Map(names.map((name) => [name, readFileSync(join(dir('audit'), name))]));
 }
@@ -65,15 +67,22 @@ function localFiles(base: string): Map<string, Buffer> {
 /** True once the store's copy of `trail` rebuilds into exactly the tier's files. */
 function shippedEqualsLocal(trail: string, local: Map<string, Buffer>): boolean {
   const files = assembleShippedTrails(parseShippedLogs(storedText()).lines).filter((f) => f.trail === trail);
-  return (
-    files.length === local.size && files.every((f) => local.get(f.name)?.equals(f.bytes) === true)
-  );
+  return files.length === local.size && files.every((f) => local.get(f.name)?.equals(f.bytes) === true);
 }
 
-async function openTrail(name: string, extra: Partial<Parameters<typeof createFileAuditTrail>[0]> = {}) {
+/**
+ * A trail of the tier its file is named after. Two trails whose first lines
+ * were byte-identical would share the filelog receiver's fingerprint (its
+ * first 1000 bytes) and be taken for one file; a tier's trails never are (the
+ * tier, the time and the chain differ).
+ */
+async function openTrail(
+  name: 'mediator.jsonl' | 'executor.jsonl',
+  extra: Partial<Parameters<typeof createFileAuditTrail>[0]> = {},
+) {
   return createFileAuditTrail({
     path: dir(`audit/${name}`),
-    tier: 'mediator',
+    tier: name === 'mediator.jsonl' ? 'mediator' : 'executor',
     signingKey: keys.privateKey,
     clock: steppingClock(),
     checkpointEvery: 4,
@@ -112,7 +121,10 @@ describe('audit shipping through the OpenTelemetry Collector', () => {
     await trail.close();
     const local = localFiles('mediator.jsonl');
     expect(local.size).toBeGreaterThanOrEqual(3);
-    await waitFor(() => shippedEqualsLocal('pod-a/mediator.jsonl', local), 'the shipped copy of mediator.jsonl');
+    await waitFor(
+      () => shippedEqualsLocal('pod-a/mediator.jsonl', local),
+      'the shipped copy of mediator.jsonl',
+    );
 
     // The operator's path: airlock audit collect, then airlock audit verify on what it wrote.
     const out: string[] = [];
@@ -134,7 +146,10 @@ describe('audit shipping through the OpenTelemetry Collector', () => {
     const trail = await openTrail('executor.jsonl');
     await appendAll(trail, 0, 10);
     const firstHalf = localFiles('executor.jsonl');
-    await waitFor(() => shippedEqualsLocal('pod-a/executor.jsonl', firstHalf), 'the first half to be shipped');
+    await waitFor(
+      () => shippedEqualsLocal('pod-a/executor.jsonl', firstHalf),
+      'the first half to be shipped',
+    );
     await agent.stop();
     await appendAll(trail, 10, 20); // written while the agent is down
     await trail.close();
@@ -167,7 +182,9 @@ describe('audit shipping through the OpenTelemetry Collector', () => {
     expect(acked.map((l) => JSON.parse(l.line).seq)).toEqual([0]);
 
     await store.stop();
-    const refused = await trail.append({ ...sampleEvent(1), decision: 'allow' }, { durable: true }).catch((e) => e);
+    const refused = await trail
+      .append({ ...sampleEvent(1), decision: 'allow' }, { durable: true })
+      .catch((e) => e);
     expect(refused).toBeInstanceOf(AirlockError);
     expect((refused as AirlockError).code).toBe('AUDIT_UNAVAILABLE');
     expect(trail.healthy()).toBe(false);
