@@ -54,11 +54,17 @@ describe('executor configuration', () => {
 
   it('takes an audit.offPodAck block (timeout default 5000 ms) and refuses a non-HTTP endpoint', () => {
     const ack = loadExecutorConfig(
-      write('ack.json', { ...valid, audit: { ...valid.audit, offPodAck: { endpoint: 'http://store:4318/v1/logs' } } }),
+      write('ack.json', {
+        ...valid,
+        audit: { ...valid.audit, offPodAck: { endpoint: 'http://store:4318/v1/logs' } },
+      }),
     );
     expect(ack.audit.offPodAck).toEqual({ endpoint: 'http://store:4318/v1/logs', timeoutMs: 5000 });
     expect(loadExecutorConfig(write('no-ack.json', valid)).audit.offPodAck).toBeUndefined();
-    const bad = { ...valid, audit: { ...valid.audit, offPodAck: { endpoint: 'file:///tmp/x', timeoutMs: 10 } } };
+    const bad = {
+      ...valid,
+      audit: { ...valid.audit, offPodAck: { endpoint: 'file:///tmp/x', timeoutMs: 10 } },
+    };
     let error: unknown;
     try {
       loadExecutorConfig(write('bad-ack.json', bad));
@@ -72,7 +78,7 @@ describe('executor configuration', () => {
     ]);
   });
 
-    it('names every bad field by path', () => {
+  it('names every bad field by path', () => {
     const bad = {
       ...valid,
       listen: 'nowhere',
