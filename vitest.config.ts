@@ -1,10 +1,11 @@
 import { defineConfig } from 'vitest/config';
 
 /**
- * Seven projects: `unit` tests sit beside the code and need nothing running
+ * Eight projects: `unit` tests sit beside the code and need nothing running
  * (`broker-postgres` runs the broker's again on a PostgreSQL server it starts);
  * `fuzz` runs the fuzz targets of fuzz/ with a short seed (`npm run fuzz`
  * runs them long, see fuzz/fuzz-runs.ts and docs/reliability.md);
+ * `shipping` runs real OpenTelemetry Collectors (audit shipping);
  * `integration`, `e2e` and `adversarial` (attacks and fault injection, see
  * docs/threat-model.md) live under test/ and share one hermetic Kubernetes
  * cluster started by the global setup (real etcd, kube-apiserver,
@@ -75,6 +76,18 @@ export default defineConfig({
           globalSetup: ['test/setup/cluster-global-setup.ts'],
           testTimeout: 90_000,
           hookTimeout: 180_000,
+          fileParallelism: false,
+        },
+      },
+      {
+        // Audit trails shipped off the pod through real OpenTelemetry Collector processes
+        // (built from Go modules by the setup, cached like the cluster; docs/audit-shipping.md).
+        test: {
+          name: 'shipping',
+          include: ['test/shipping/**/*.test.ts'],
+          globalSetup: ['test/setup/otelcol-global-setup.ts'],
+          testTimeout: 90_000,
+          hookTimeout: 900_000,
           fileParallelism: false,
         },
       },

@@ -4,7 +4,7 @@
  * settings (issuer, audience, claims, group mapping, admin groups) have no
  * defaults: they must be written down.
  */
-import { loadConfigFile, resolveFrom, SCHEMA } from '../core/config-file.js';
+import { loadConfigFile, type OffPodAckConfig, resolveFrom, SCHEMA } from '../core/config-file.js';
 import { AirlockError } from '../core/errors.js';
 import type { LogLevel } from '../core/logging.js';
 import { resolveStorePaths, type StoreConfig, storeConfigSchema } from './store/store-config.js';
@@ -61,7 +61,13 @@ export interface BrokerConfig {
     /** Re-publish this often even without a revocation (repairs a reset ConfigMap); default 60. */
     resyncSeconds: number;
   };
-  audit: { path: string; signingKeyFile: string; checkpointEvery: number; checkpointSeconds: number };
+  audit: {
+    path: string;
+    signingKeyFile: string;
+    checkpointEvery: number;
+    checkpointSeconds: number;
+    offPodAck?: OffPodAckConfig;
+  };
   oidc: {
     issuer: string;
     clientId: string;
@@ -187,6 +193,7 @@ export const brokerConfigSchema = {
         signingKeyFile: nonEmpty,
         checkpointEvery: { type: 'integer', minimum: 1, default: 100 },
         checkpointSeconds: { type: 'integer', minimum: 1, maximum: 3600, default: 5 },
+        offPodAck: SCHEMA.offPodAck,
       },
     },
     oidc: {

@@ -23,7 +23,7 @@ import {
   type SshPrivateKey,
   sha256Fingerprint,
 } from '../core/ssh-cert/index.js';
-import { auditCaChanges } from '../core/tier-trust.js';
+import { auditCaChanges, offPodAckStorage } from '../core/tier-trust.js';
 import type { FileChangeListener } from '../core/watched-file.js';
 import { issueServingCertificate, loadTierCa } from '../core/x509/index.js';
 import { createAccessBroker } from './access-broker.js';
@@ -205,6 +205,7 @@ export async function startBroker(
 
   const metrics = new Metrics({ processMetrics: true });
   const brokerMetrics = createBrokerMetrics(metrics);
+  const ackStorage = offPodAckStorage(config.audit.offPodAck);
   const fileAudit: AuditTrail = await createFileAuditTrail({
     path: config.audit.path,
     tier: 'broker',
@@ -212,6 +213,7 @@ export async function startBroker(
     checkpointEvery: config.audit.checkpointEvery,
     checkpointIntervalMs: config.audit.checkpointSeconds * 1000,
     clock,
+    ...(ackStorage ? { storage: ackStorage } : {}),
   });
   const audit = withAuditMetrics(fileAudit, (event) => brokerMetrics.observeAudit(event));
   const sshCa = await openSshCa(config, clock, auditCaChanges(audit, 'SSH user CA keyring'));

@@ -67,6 +67,32 @@ export function resolveFrom(configPath: string, path: string): string {
   return isAbsolute(path) ? path : resolve(dirname(configPath), path);
 }
 
+/**
+ * The off-pod ack mode of a tier's audit trail (docs/audit-shipping.md): each
+ * durable record is acknowledged by the audit store (an OpenTelemetry
+ * Collector, OTLP/HTTP) before the action proceeds, or refused with
+ * AUDIT_UNAVAILABLE.
+ */
+export interface OffPodAckConfig {
+  /** The store's OTLP/HTTP logs URL, e.g. `http://airlock-audit-store.airlock-system.svc:4318/v1/logs`. */
+  endpoint: string;
+  /** The trail's origin (`airlock.trail`); default the host name (the pod name). */
+  trail?: string;
+  /** Give up on one request after this many ms (then AUDIT_UNAVAILABLE). */
+  timeoutMs: number;
+}
+
+const OFF_POD_ACK_SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['endpoint'],
+  properties: {
+    endpoint: { type: 'string', pattern: '^https?://[^\\s]+$' },
+    trail: { type: 'string', minLength: 1, maxLength: 253 },
+    timeoutMs: { type: 'integer', minimum: 100, maximum: 60000, default: 5000 },
+  },
+} as const;
+
 /** JSON Schema pieces every tier's configuration shares. */
 export const SCHEMA = (() => {
   const file = { type: 'string', minLength: 1 };
@@ -76,6 +102,7 @@ export const SCHEMA = (() => {
     file,
     files,
     listen,
+    offPodAck: OFF_POD_ACK_SCHEMA,
     /**
      * A tier CA: a keyring directory (`airlock ca rotate`; re-read when it
      * changes), or, without rotation, certificate and private key files.
@@ -105,6 +132,7 @@ export const SCHEMA = (() => {
         signingKeyFile: file,
         checkpointEvery: { type: 'integer', minimum: 1, default: 100 },
         checkpointSeconds: { type: 'integer', minimum: 1, maximum: 3600, default: 5 },
+        offPodAck: OFF_POD_ACK_SCHEMA,
       },
     },
     ops: { type: 'object', additionalProperties: false, required: ['listen'], properties: { listen } },

@@ -1,9 +1,17 @@
 import { createPrivateKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { type AuditTrail, createFileAuditTrail, type FileAuditTrail } from './audit/index.js';
+import { hostname } from 'node:os';
+import {
+  type AuditStorage,
+  type AuditTrail,
+  createFileAuditTrail,
+  type FileAuditTrail,
+  nodeAuditStorage,
+  otlpAckStorage,
+} from './audit/index.js';
 import type { AuditTier } from './audit/types.js';
 import { type CaBundleFile, watchCaBundle, watchTierCaKeyring } from './ca-keyring/watch.js';
-import type { TierCaSource } from './config-file.js';
+import type { OffPodAckConfig, TierCaSource } from './config-file.js';
 import { AirlockError } from './errors.js';
 import { type RevocationFiles, watchRevocationFiles } from './revocation-files.js';
 import { parsePublicKeyList, type RevocationList, type SshPublicKey } from './ssh-cert/index.js';
@@ -62,11 +70,18 @@ export function auditFsyncFromEnv(env: NodeJS.ProcessEnv, warn: (message: string
 
 /** A tier's own audit trail from its `audit` configuration block; `fsync` off only for benchmarks. */
 export function openTierAuditTrail(
-  audit: { path: string; signingKeyFile: string; checkpointEvery: number; checkpointSeconds: number },
+  audit: {
+    path: string;
+    signingKeyFile: string;
+    checkpointEvery: number;
+    checkpointSeconds: number;
+    offPodAck?: OffPodAckConfig;
+  },
   tier: AuditTier,
   clock: () => Date,
   fsync = true,
 ): Promise<FileAuditTrail> {
+  const storage = offPodAckStorage(audit.offPodAck);
   return createFileAuditTrail({
     path: audit.path,
     tier,
@@ -75,6 +90,21 @@ export function openTierAuditTrail(
     checkpointIntervalMs: audit.checkpointSeconds * 1000,
     clock,
     fsync,
+    ...(storage ? { storage } : {}),
+  });
+}
+
+/**
+ * The trail's storage in the off-pod ack mode (docs/audit-shipping.md), or
+ * undefined for the plain file. The origin defaults to the host name, which
+ * is the pod name in Kubernetes.
+ */
+export function offPodAckStorage(ack: OffPodAckConfig | undefined): AuditStorage | undefined {
+  if (ack === undefined) return undefined;
+  return otlpAckStorage(nodeAuditStorage, {
+    endpoint: ack.endpoint,
+    trail: ack.trail ?? hostname(),
+    timeoutMs: ack.timeoutMs,
   });
 }
 

@@ -52,6 +52,32 @@ describe('executor configuration', () => {
     );
   });
 
+  it('takes an audit.offPodAck block (timeout default 5000 ms) and refuses a non-HTTP endpoint', () => {
+    const ack = loadExecutorConfig(
+      write('ack.json', {
+        ...valid,
+        audit: { ...valid.audit, offPodAck: { endpoint: 'http://store:4318/v1/logs' } },
+      }),
+    );
+    expect(ack.audit.offPodAck).toEqual({ endpoint: 'http://store:4318/v1/logs', timeoutMs: 5000 });
+    expect(loadExecutorConfig(write('no-ack.json', valid)).audit.offPodAck).toBeUndefined();
+    const bad = {
+      ...valid,
+      audit: { ...valid.audit, offPodAck: { endpoint: 'file:///tmp/x', timeoutMs: 10 } },
+    };
+    let error: unknown;
+    try {
+      loadExecutorConfig(write('bad-ack.json', bad));
+    } catch (e) {
+      error = e;
+    }
+    expect((error as AirlockError).code).toBe('CONFIG_INVALID');
+    expect((error as AirlockError).detail?.split('\n').sort()).toEqual([
+      'audit.offPodAck.endpoint: must match pattern "^https?://[^\\s]+$"',
+      'audit.offPodAck.timeoutMs: must be >= 100',
+    ]);
+  });
+
   it('names every bad field by path', () => {
     const bad = {
       ...valid,

@@ -1,6 +1,7 @@
 import { dirname, join } from 'node:path';
 import {
   loadConfigFile,
+  type OffPodAckConfig,
   resolveFrom,
   resolveTierCaSource,
   SCHEMA,
@@ -24,7 +25,13 @@ export interface ExecutorConfig {
   /** The executor tier CA that issues this server's short-lived serving certificates. */
   executorCa: TierCaSource;
   serving: { dnsNames: string[]; ipAddresses: string[]; lifetimeSeconds: number };
-  audit: { path: string; signingKeyFile: string; checkpointEvery: number; checkpointSeconds: number };
+  audit: {
+    path: string;
+    signingKeyFile: string;
+    checkpointEvery: number;
+    checkpointSeconds: number;
+    offPodAck?: OffPodAckConfig;
+  };
   /**
    * The record of accepted logins (used-signatures.ts), so each login signature opens one
    * session. Default: `used-logins.jsonl` beside the audit trail, in the state directory.

@@ -1,5 +1,6 @@
 import {
   loadConfigFile,
+  type OffPodAckConfig,
   resolveFrom,
   resolveTierCaSource,
   SCHEMA,
@@ -25,7 +26,13 @@ export interface MediatorConfig {
   /** The mediator tier CA that issues session grants. */
   mediatorCa: TierCaSource;
   executor: { address: string; caBundleFile: string; serverName?: string };
-  audit: { path: string; signingKeyFile: string; checkpointEvery: number; checkpointSeconds: number };
+  audit: {
+    path: string;
+    signingKeyFile: string;
+    checkpointEvery: number;
+    checkpointSeconds: number;
+    offPodAck?: OffPodAckConfig;
+  };
   limits: {
     preAuthTimeoutSeconds: number;
     maxUnauthenticatedPerSource: number;

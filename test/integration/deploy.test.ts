@@ -203,6 +203,40 @@ describe('deploy/: the manifests against a real kube-apiserver', () => {
     }
   });
 
+  it('the audit-shipping component: an audit agent in every tier pod on its state volume, the store with its claim; server dry run passes', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'airlock-overlay-'));
+    try {
+      const deploy = join(repoRoot(), 'deploy');
+      writeFileSync(
+        join(dir, 'kustomization.yaml'),
+        `resources: [${relative(dir, join(deploy, 'base'))}]\ncomponents: [${relative(dir, join(deploy, 'components', 'audit-shipping'))}]\n`,
+      );
+      const built = kubectl(['kustomize', dir]);
+      expect(built.stderr).toBe('');
+      // biome-ignore lint/suspicious/noExplicitAny: a parsed manifest, read field by field
+      const objects = loadAllYaml(built.stdout) as any[];
+      for (const tier of ['airlock-broker', 'airlock-mediator', 'airlock-executor']) {
+        const pod = objects.find((o) => o.kind === 'Deployment' && o.metadata.name === tier).spec.template
+          .spec;
+        const agent = pod.containers.find((c: { name: string }) => c.name === 'audit-agent');
+        expect(agent.volumeMounts).toContainEqual({ name: 'state', mountPath: '/var/lib/airlock' });
+        expect(agent.env).toContainEqual({ name: 'AIRLOCK_AUDIT_DIR', value: '/var/lib/airlock/audit' });
+      }
+      const store = objects.find((o) => o.kind === 'Deployment' && o.metadata.name === 'airlock-audit-store');
+      expect(store.spec.template.spec.volumes).toContainEqual({
+        name: 'store',
+        persistentVolumeClaim: { claimName: 'airlock-audit-store' },
+      });
+      const dryRun = kubectl(['apply', '--dry-run=server', '-k', dir]);
+      expect(dryRun.stderr).toBe('');
+      expect(dryRun.stdout).toMatch(
+        /deployment\.apps\/airlock-audit-store (created|configured|unchanged) \(server dry run\)/,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('registers the CSR approval webhook for approvals by airlock-system ServiceAccounts, failing closed (finding 2)', () => {
     const configuration = JSON.parse(
       kubectl(['get', 'validatingwebhookconfiguration', 'airlock-csr-approval', '-o', 'json']).stdout,

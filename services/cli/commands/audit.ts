@@ -28,6 +28,7 @@ import {
   verifyAuditTrail,
 } from '../../core/audit/index.js';
 import { AirlockError } from '../../core/errors.js';
+import { registerAuditCollect } from './audit-collect.js';
 import { type CliIo, processCliIo } from './ssh-cert.js';
 
 /** Options of `airlock audit verify`, as commander parses them. */
@@ -469,6 +470,7 @@ export function registerAuditCommands(program: Command): void {
     .action(async (files: string[], options: AuditVerifyCliOptions) => {
       process.exitCode = await runAuditVerify(files, options);
     });
+  registerAuditCollect(audit);
   audit
     .command('keygen')
     .description(

@@ -66,7 +66,8 @@ function listGoSources(dir: string, base: string): string[] {
   return found;
 }
 
-function goVersion(): string {
+/** `go version` output; CLUSTER_GO_MISSING when Go is not installed. */
+export function goVersion(): string {
   const result = spawnSync('go', ['version'], { encoding: 'utf8' });
   if (result.error || result.status !== 0) {
     throw new AirlockError(

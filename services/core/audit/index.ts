@@ -23,6 +23,16 @@ export {
 } from './file-audit-trail.js';
 export { type AuditStorage, type FileSink, nodeAuditStorage } from './file-sink.js';
 export { type InMemoryAuditEntry, InMemoryAuditTrail } from './in-memory-audit-trail.js';
+export { type OtlpAckOptions, otlpAckStorage, otlpLogsRequest } from './otlp-ack-storage.js';
+export {
+  assembleShippedTrails,
+  type CollectedFile,
+  parseShippedLogs,
+  type ShippedLine,
+  type ShippedProblem,
+  TRAIL_FILE_ATTRIBUTE,
+  TRAIL_RESOURCE_ATTRIBUTE,
+} from './shipped-trail.js';
 export {
   buildTimeline,
   describeTimelineFilter,

@@ -1,0 +1,77 @@
+/**
+ * A real OpenTelemetry Collector process for the shipping tests, run with a
+ * config of deploy/components/audit-shipping/ and its environment.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { repoRoot } from '../../services/core/repo-root.js';
+
+/** A free TCP port on 127.0.0.1 (listen on 0, read it, close). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+export interface RunningCollector {
+  /** SIGTERM and wait for the exit (the collector flushes and saves its offsets). */
+  stop(): Promise<void>;
+}
+
+/** Polls `check` every 100 ms until it is true; throws `what` after `timeoutMs`. */
+export async function waitFor(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 30_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/**
+ * Starts `binary --config deploy/components/audit-shipping/<config>` with
+ * `env`; its output goes to `logPath`. Resolves once it has started its
+ * pipelines ("Everything is ready" in its log).
+ */
+export async function startCollector(
+  binary: string,
+  config: 'agent.yaml' | 'store.yaml',
+  env: Record<string, string>,
+  logPath: string,
+): Promise<RunningCollector> {
+  const configPath = join(repoRoot(), 'deploy', 'components', 'audit-shipping', config);
+  const log = createWriteStream(logPath, { flags: 'a' });
+  let output = '';
+  const child: ChildProcess = spawn(binary, ['--config', `file:${configPath}`], {
+    env: { PATH: process.env.PATH ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  for (const stream of [child.stdout, child.stderr]) {
+    stream?.on('data', (chunk: Buffer) => {
+      output += chunk.toString('utf8');
+      log.write(chunk);
+    });
+  }
+  let gone = false;
+  void exited.then(() => {
+    gone = true;
+  });
+  await waitFor(() => {
+    if (gone) throw new Error(`collector (${config}) exited: ${output.slice(-2000)}`);
+    return output.includes('Everything is ready');
+  }, `the collector (${config}) to start; log ${logPath}`);
+  return {
+    async stop() {
+      if (!gone) child.kill('SIGTERM');
+      await exited;
+      log.end();
+    },
+  };
+}
