@@ -30,7 +30,6 @@ import {
 } from '../core/ssh-cert/index.js';
 import type { DenyListWriter, RevocationEntry } from './deny-list.js';
 import type { Identity } from './identity.js';
-import type { TierLifecycle } from './launcher/tier-lifecycle.js';
 import {
   checkKubeCsrSubject,
   type KubeCsrSigner,
@@ -38,6 +37,7 @@ import {
   kubeCertLifetimeSeconds,
   kubeCsrObjectName,
 } from './kube-csr-signer.js';
+import type { TierLifecycle } from './launcher/tier-lifecycle.js';
 import type { AccessRequest, RequestStore, RequestVote } from './request-store.js';
 import type { RequestNotifier } from './webhook-notifier.js';
 

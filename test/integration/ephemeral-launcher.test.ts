@@ -40,7 +40,6 @@ const person = (user: string, groups: string[]): Identity => ({ user, groups, ki
 const sam = person('sam', ['sre']);
 const lee = person('lee', ['sre-leads']);
 const policy = testPolicy();
-const suffix = uniqueName('t');
 const clusterScoped: { kind: string; name: string }[] = [];
 
 /** A namespace enforcing Pod Security `restricted`, holding the broker's ServiceAccount and launcher RBAC. */
