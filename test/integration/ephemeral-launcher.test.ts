@@ -153,13 +153,26 @@ async function expectAllGone(namespace: string, requestId: string): Promise<numb
   return Date.now() - started;
 }
 
-async function saMay(namespace: string, sa: string, verb: string, resource: string, name: string) {
+async function saMay(
+  namespace: string,
+  sa: string,
+  verb: string,
+  resource: string,
+  name: string,
+  inNamespace?: string,
+) {
   const review = await admin.makeApiClient(AuthorizationV1Api).createSubjectAccessReview({
     body: {
       spec: {
         user: `system:serviceaccount:${namespace}:${sa}`,
         groups: ['system:serviceaccounts', `system:serviceaccounts:${namespace}`, 'system:authenticated'],
-        resourceAttributes: { verb, resource, name, group: '' },
+        resourceAttributes: {
+          verb,
+          resource,
+          name,
+          group: '',
+          ...(inNamespace ? { namespace: inNamespace } : {}),
+        },
       },
     },
   });
@@ -267,6 +280,10 @@ describe('ephemeral tiers: the launcher on a real kube-apiserver, as the broker 
     // The broker itself: no read of the namespace's Secrets (the standing CA keys live there).
     expect(await saMay(namespace, 'airlock-broker', 'get', 'secrets', na.secret.executor)).toBe(false);
     expect(await saMay(namespace, 'airlock-broker', 'list', 'secrets', '')).toBe(false);
+    // Its namespaced rights stop at the airlock namespace.
+    expect(await saMay(namespace, 'airlock-broker', 'create', 'pods', '', namespace)).toBe(true);
+    expect(await saMay(namespace, 'airlock-broker', 'create', 'pods', '', nsA)).toBe(false);
+    expect(await saMay(namespace, 'airlock-broker', 'delete', 'pods', 'api-0', nsA)).toBe(false);
   });
 
   it('revocation deletes every object of the request and audits it; the other request keeps its pods', async () => {
@@ -294,6 +311,7 @@ describe('ephemeral tiers: the launcher on a real kube-apiserver, as the broker 
     const now = new Date();
     await env.launcher.launch({
       requestId: unknown,
+      cluster: 'dev',
       groups: [`jit:shell:${nsB}`],
       accessExpiresAt: new Date(now.getTime() + 300_000),
       now,
@@ -327,6 +345,7 @@ describe('ephemeral tiers: a refused creation', () => {
     const now = new Date();
     const launch = env.launcher.launch({
       requestId,
+      cluster: 'dev',
       groups: ['system:masters'],
       accessExpiresAt: new Date(now.getTime() + 300_000),
       now,
@@ -336,6 +355,26 @@ describe('ephemeral tiers: a refused creation', () => {
       message: expect.stringMatching(/attempting to grant RBAC permissions not currently held/),
     });
     await expectAllGone(namespace, requestId);
+  });
+
+  it('refuses a request for another cluster than the launcher serves, creating nothing', async () => {
+    const { namespace, asBroker } = await airlockNamespace([uniqueName('pay')]);
+    const env = brokerIn(namespace, asBroker);
+    const requestId = 'req-fedcba9876543210fed0';
+    const now = new Date();
+    await expect(
+      env.launcher.launch({
+        requestId,
+        cluster: 'prod',
+        groups: ['jit:shell:x'],
+        accessExpiresAt: new Date(now.getTime() + 300_000),
+        now,
+      }),
+    ).rejects.toMatchObject({
+      code: 'LAUNCH_FAILED',
+      message: expect.stringMatching(/launches tiers for dev/),
+    });
+    expect(await objectsOf(namespace, requestId)).toEqual([]);
   });
 
   it('the airlock namespace enforces Pod Security restricted: a pod without its securityContext is refused', async () => {

@@ -25,7 +25,13 @@ const request = () => ({
 });
 
 beforeAll(async () => {
-  await launcher.launch({ requestId: leftover, groups: ['g'], accessExpiresAt: new Date(), now: new Date() });
+  await launcher.launch({
+    requestId: leftover,
+    cluster: 'prod-eu',
+    groups: ['g'],
+    accessExpiresAt: new Date(),
+    now: new Date(),
+  });
   env = await startBrokerTestEnv({ tierLauncher: launcher });
 });
 

@@ -139,6 +139,12 @@ export function createKubeTierLauncher(options: KubeTierLauncherOptions): TierLa
         `less than ${MIN_LAUNCH_SECONDS} s of access left (${seconds} s)`,
       );
     }
+    if (input.cluster !== options.cluster) {
+      throw new AirlockError(
+        'LAUNCH_FAILED',
+        `request is for cluster ${input.cluster}; this broker launches tiers for ${options.cluster}`,
+      );
+    }
     if (input.groups.length === 0) {
       throw new AirlockError('LAUNCH_FAILED', 'the request names no jit: group for its executor');
     }

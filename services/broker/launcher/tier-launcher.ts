@@ -10,6 +10,8 @@ import { AirlockError } from '../../core/errors.js';
 /** What the broker tells the launcher about an approved request. */
 export interface LaunchInput {
   readonly requestId: string;
+  /** The cluster the request is for; a launcher serves one cluster and refuses others. */
+  readonly cluster: string;
   /** Exactly the request's rendered `jit:` groups: the only groups its executor may impersonate. */
   readonly groups: readonly string[];
   /** When the request's access ends: pods, credentials and roles end then too. */

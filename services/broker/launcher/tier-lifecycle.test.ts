@@ -87,6 +87,7 @@ describe('tier lifecycle (in-memory launcher)', () => {
     const live = await approved();
     await launcher.launch({
       requestId: 'req-00000000000000000000',
+      cluster: 'dev',
       groups: ['g'],
       accessExpiresAt: new Date(),
       now: new Date(),

@@ -92,6 +92,7 @@ export function createTierLifecycle(deps: TierLifecycleDeps): TierLifecycle {
       groups = groupsOf(request);
       const result = await launcher.launch({
         requestId: request.id,
+        cluster: request.scope.cluster,
         groups,
         accessExpiresAt: new Date(request.accessExpiresAt ?? ''),
         now,
