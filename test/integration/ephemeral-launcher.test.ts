@@ -5,186 +5,23 @@
  * request's objects (owner references, labels, activeDeadlineSeconds, Pod
  * Security `restricted` enforced by the namespace), request A's executor may
  * impersonate A's groups and not B's (SubjectAccessReview), revocation and
- * the sweep delete everything, and a refused creation (a ResourceQuota)
- * is LAUNCH_FAILED with Kubernetes' reason, on the request and in the trail.
+ * the sweep delete everything. Refusals: ephemeral-launch-refused.test.ts.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
-import {
-  AuthorizationV1Api,
-  CoreV1Api,
-  KubeConfig,
-  RbacAuthorizationV1Api,
-  type V1ClusterRole,
-  type V1ClusterRoleBinding,
-  type V1Role,
-  type V1RoleBinding,
-} from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createAccessBroker } from '../../services/broker/access-broker.js';
-import { InMemoryDenyList } from '../../services/broker/deny-list.js';
-import type { Identity } from '../../services/broker/identity.js';
-import { createKubeTierLauncher, kubeReason } from '../../services/broker/launcher/kube-tier-launcher.js';
 import { launchNames } from '../../services/broker/launcher/launch-names.js';
-import { createTierLifecycle } from '../../services/broker/launcher/tier-lifecycle.js';
-import { renderLauncherRbac } from '../../services/broker/launcher/tier-rbac.js';
-import { InMemoryRequestStore } from '../../services/broker/request-store.js';
-import { InMemoryAuditTrail } from '../../services/core/audit/index.js';
-import { testPolicy } from '../../services/core/policy/testing.js';
-import { formatPublicKeyLine, generateCaKey } from '../../services/core/ssh-cert/index.js';
-import { adminKubeConfig, clusterInfo, uniqueName } from '../support/kube.js';
+import {
+  airlockNamespace,
+  brokerIn,
+  core,
+  deleteLauncherRbac,
+  expectAllGone,
+  objectsOf,
+  saMay,
+  sam,
+} from '../support/ephemeral-tiers.js';
+import { uniqueName } from '../support/kube.js';
 
-const admin = adminKubeConfig();
-const core = admin.makeApiClient(CoreV1Api);
-const rbac = admin.makeApiClient(RbacAuthorizationV1Api);
-const person = (user: string, groups: string[]): Identity => ({ user, groups, kind: 'human', via: 'oidc' });
-const sam = person('sam', ['sre']);
-const lee = person('lee', ['sre-leads']);
-const policy = testPolicy();
-const clusterScoped: { kind: string; name: string }[] = [];
-
-/** A namespace enforcing Pod Security `restricted`, holding the broker's ServiceAccount and launcher RBAC. */
-async function airlockNamespace(served: string[]): Promise<{ namespace: string; asBroker: KubeConfig }> {
-  const namespace = uniqueName('airlock-eph');
-  await core.createNamespace({
-    body: { metadata: { name: namespace, labels: { 'pod-security.kubernetes.io/enforce': 'restricted' } } },
-  });
-  await core.createNamespacedServiceAccount({ namespace, body: { metadata: { name: 'airlock-broker' } } });
-  const objects = renderLauncherRbac(policy, {
-    cluster: 'dev',
-    namespaces: served,
-    brokerServiceAccount: { name: 'airlock-broker', namespace },
-  });
-  for (const object of objects) {
-    const body = structuredClone(object) as unknown as {
-      metadata: { name: string };
-      roleRef?: { name: string };
-    };
-    if (object.kind === 'ClusterRole' || object.kind === 'ClusterRoleBinding') {
-      body.metadata.name = `${object.metadata.name}-${namespace}`;
-      if (body.roleRef) body.roleRef.name = body.metadata.name;
-      clusterScoped.push({ kind: object.kind, name: body.metadata.name });
-    }
-    if (object.kind === 'Role') await rbac.createNamespacedRole({ namespace, body: body as V1Role });
-    if (object.kind === 'RoleBinding')
-      await rbac.createNamespacedRoleBinding({ namespace, body: body as V1RoleBinding });
-    if (object.kind === 'ClusterRole') await rbac.createClusterRole({ body: body as V1ClusterRole });
-    if (object.kind === 'ClusterRoleBinding')
-      await rbac.createClusterRoleBinding({ body: body as V1ClusterRoleBinding });
-  }
-  const token = await core.createNamespacedServiceAccountToken({
-    namespace,
-    name: 'airlock-broker',
-    body: { spec: { audiences: ['https://kubernetes.default.svc'], expirationSeconds: 3600 } },
-  });
-  const asBroker = new KubeConfig();
-  asBroker.loadFromOptions({
-    clusters: [{ name: 'hermetic', server: clusterInfo().server, caFile: clusterInfo().caCertPath }],
-    users: [{ name: 'broker', token: token.status?.token ?? '' }],
-    contexts: [{ name: 'broker', cluster: 'hermetic', user: 'broker' }],
-    currentContext: 'broker',
-  });
-  return { namespace, asBroker };
-}
-
-function brokerIn(namespace: string, asBroker: KubeConfig) {
-  const store = new InMemoryRequestStore();
-  const audit = new InMemoryAuditTrail('broker', () => new Date());
-  const launcher = createKubeTierLauncher({
-    kubeConfig: asBroker,
-    namespace,
-    cluster: 'dev',
-    images: { mediator: 'airlock-mediator:test', executor: 'airlock-executor:test' },
-  });
-  const tiers = createTierLifecycle({ launcher, store, audit, policy, clock: () => new Date() });
-  const broker = createAccessBroker({
-    policy,
-    store,
-    audit,
-    denyList: new InMemoryDenyList(),
-    caKey: generateCaKey('ed25519'),
-    adminGroups: ['admins'],
-    clock: () => new Date(),
-    tiers,
-  });
-  const approvedRequest = async (target: string) => {
-    const created = await broker.create(sam, {
-      profile: 'shell',
-      cluster: 'dev',
-      namespace: target,
-      podPatterns: ['api-0'],
-      reason: 'debug',
-      ttlSeconds: 600,
-      sshPublicKey: formatPublicKeyLine(generateCaKey('ed25519').publicKey, 'sam'),
-    });
-    return broker.approve(lee, created.id, 'ok');
-  };
-  return { store, audit, launcher, tiers, broker, approvedRequest };
-}
-
-/** Every object of one request that still exists, as `Kind/name`. */
-async function objectsOf(namespace: string, requestId: string): Promise<string[]> {
-  const labelSelector = `airlock.dev/request-id=${requestId}`;
-  const found: string[] = [];
-  const add = (kind: string, list: { items: { metadata?: { name?: string } }[] }) => {
-    for (const item of list.items) found.push(`${kind}/${item.metadata?.name}`);
-  };
-  add('ConfigMap', await core.listNamespacedConfigMap({ namespace, labelSelector }));
-  add('ServiceAccount', await core.listNamespacedServiceAccount({ namespace, labelSelector }));
-  add('Secret', await core.listNamespacedSecret({ namespace, labelSelector }));
-  add('Service', await core.listNamespacedService({ namespace, labelSelector }));
-  add('Pod', await core.listNamespacedPod({ namespace, labelSelector }));
-  add('ClusterRole', await rbac.listClusterRole({ labelSelector }));
-  add('ClusterRoleBinding', await rbac.listClusterRoleBinding({ labelSelector }));
-  return found.sort();
-}
-
-/**
- * Polls until the garbage collector has removed everything of the request (it
- * runs asynchronously); resolves to how long that took (reported, never asserted).
- */
-async function expectAllGone(namespace: string, requestId: string): Promise<number> {
-  const started = Date.now();
-  let left = await objectsOf(namespace, requestId);
-  for (let i = 0; i < 300 && left.length > 0; i++) {
-    await sleep(100);
-    left = await objectsOf(namespace, requestId);
-  }
-  expect(left).toEqual([]);
-  return Date.now() - started;
-}
-
-async function saMay(
-  namespace: string,
-  sa: string,
-  verb: string,
-  resource: string,
-  name: string,
-  inNamespace?: string,
-) {
-  const review = await admin.makeApiClient(AuthorizationV1Api).createSubjectAccessReview({
-    body: {
-      spec: {
-        user: `system:serviceaccount:${namespace}:${sa}`,
-        groups: ['system:serviceaccounts', `system:serviceaccounts:${namespace}`, 'system:authenticated'],
-        resourceAttributes: {
-          verb,
-          resource,
-          name,
-          group: '',
-          ...(inNamespace ? { namespace: inNamespace } : {}),
-        },
-      },
-    },
-  });
-  return review.status?.allowed === true;
-}
-
-afterAll(async () => {
-  for (const { kind, name } of clusterScoped) {
-    if (kind === 'ClusterRole') await rbac.deleteClusterRole({ name }).catch(() => {});
-    else await rbac.deleteClusterRoleBinding({ name }).catch(() => {});
-  }
-});
+afterAll(deleteLauncherRbac);
 
 describe('ephemeral tiers: the launcher on a real kube-apiserver, as the broker ServiceAccount', () => {
   const nsA = uniqueName('pay');
@@ -333,95 +170,5 @@ describe('ephemeral tiers: the launcher on a real kube-apiserver, as the broker 
         [unknown, 'the broker knows no such request'],
       ]),
     );
-  });
-});
-
-describe('ephemeral tiers: a refused creation', () => {
-  it('refuses (escalation rule) a per-request role for a group outside the launcher RBAC, leaving nothing', async () => {
-    const target = uniqueName('pay');
-    const { namespace, asBroker } = await airlockNamespace([target]);
-    const env = brokerIn(namespace, asBroker);
-    const requestId = 'req-fedcba9876543210fedc';
-    const now = new Date();
-    const launch = env.launcher.launch({
-      requestId,
-      cluster: 'dev',
-      groups: ['system:masters'],
-      accessExpiresAt: new Date(now.getTime() + 300_000),
-      now,
-    });
-    await expect(launch).rejects.toMatchObject({
-      code: 'LAUNCH_FAILED',
-      message: expect.stringMatching(/attempting to grant RBAC permissions not currently held/),
-    });
-    await expectAllGone(namespace, requestId);
-  });
-
-  it('refuses a request for another cluster than the launcher serves, creating nothing', async () => {
-    const { namespace, asBroker } = await airlockNamespace([uniqueName('pay')]);
-    const env = brokerIn(namespace, asBroker);
-    const requestId = 'req-fedcba9876543210fed0';
-    const now = new Date();
-    await expect(
-      env.launcher.launch({
-        requestId,
-        cluster: 'prod',
-        groups: ['jit:shell:x'],
-        accessExpiresAt: new Date(now.getTime() + 300_000),
-        now,
-      }),
-    ).rejects.toMatchObject({
-      code: 'LAUNCH_FAILED',
-      message: expect.stringMatching(/launches tiers for dev/),
-    });
-    expect(await objectsOf(namespace, requestId)).toEqual([]);
-  });
-
-  it('the airlock namespace enforces Pod Security restricted: a pod without its securityContext is refused', async () => {
-    const { namespace } = await airlockNamespace([uniqueName('pay')]);
-    const create = core.createNamespacedPod({
-      namespace,
-      body: {
-        metadata: { name: 'plain' },
-        spec: { containers: [{ name: 'c', image: 'example.invalid/x:1' }] },
-      },
-    });
-    const reason = await create.then(
-      () => 'created',
-      (error: unknown) => kubeReason(error),
-    );
-    expect(reason).toMatch(/^pods "plain" is forbidden: violates PodSecurity "restricted:latest"/);
-  });
-
-  it('is LAUNCH_FAILED with the reason on the request and in the trail, leaving nothing behind', async () => {
-    const target = uniqueName('pay');
-    const { namespace, asBroker } = await airlockNamespace([target]);
-    await core.createNamespacedResourceQuota({
-      namespace,
-      body: { metadata: { name: 'no-pods' }, spec: { hard: { pods: '0' } } },
-    });
-    // No quota controller in the hermetic cluster: publish the usage it would compute.
-    await core.replaceNamespacedResourceQuotaStatus({
-      namespace,
-      name: 'no-pods',
-      body: {
-        metadata: { name: 'no-pods' },
-        spec: { hard: { pods: '0' } },
-        status: { hard: { pods: '0' }, used: { pods: '0' } },
-      },
-    });
-    const env = brokerIn(namespace, asBroker);
-    const request = await env.approvedRequest(target);
-    expect(request.status).toBe('approved');
-    expect(request.launch).toMatchObject({ status: 'failed', code: 'LAUNCH_FAILED' });
-    expect(request.launch?.reason).toMatch(/exceeded quota: no-pods/);
-    expect((await env.store.get(request.id))?.launch?.code).toBe('LAUNCH_FAILED');
-    const event = env.audit.events().find((e) => e.event === 'tiers.launched');
-    expect([event?.decision, event?.code, event?.reason]).toEqual([
-      'deny',
-      'LAUNCH_FAILED',
-      request.launch?.reason,
-    ]);
-    await expectAllGone(namespace, request.id);
   });
 });
