@@ -37,6 +37,7 @@ import {
   kubeCertLifetimeSeconds,
   kubeCsrObjectName,
 } from './kube-csr-signer.js';
+import type { TierLifecycle } from './launcher/tier-lifecycle.js';
 import type { AccessRequest, RequestStore, RequestVote } from './request-store.js';
 import type { RequestNotifier } from './webhook-notifier.js';
 
@@ -81,6 +82,12 @@ export interface AccessBrokerDeps {
     /** The cluster the signer's kubeconfig reaches; only requests for it are served. */
     readonly cluster: string;
   };
+  /**
+   * Ephemeral mode: launches an approved request's own mediator and executor
+   * pods and deletes them when it is revoked (services/broker/launcher);
+   * absent: standing mode, nothing is launched.
+   */
+  readonly tiers?: TierLifecycle;
 }
 
 /** What `airlock cred-helper` / `airlock kube-cert` send: a CSR for the requester's own key. */
@@ -510,6 +517,7 @@ export function createAccessBroker(deps: AccessBrokerDeps): AccessBroker {
         return request;
       });
       if (request.status === 'pending') notify('pending', request, actor);
+      if (request.status === 'approved' && deps.tiers) return deps.tiers.approved(request);
       return request;
     },
 
@@ -574,6 +582,7 @@ export function createAccessBroker(deps: AccessBrokerDeps): AccessBroker {
         return updated;
       });
       if (updated.status === 'approved') notify('approved', updated, actor);
+      if (updated.status === 'approved' && deps.tiers) return deps.tiers.approved(updated);
       return updated;
     },
 
@@ -607,6 +616,7 @@ export function createAccessBroker(deps: AccessBrokerDeps): AccessBroker {
         return updated;
       });
       notify('denied', updated, actor);
+      if (updated.launch) await deps.tiers?.ended(updated, 'denied');
       return updated;
     },
 
@@ -739,6 +749,7 @@ export function createAccessBroker(deps: AccessBrokerDeps): AccessBroker {
         return updated;
       });
       notify('revoked', updated, actor);
+      await deps.tiers?.ended(updated, 'revoked');
       return updated;
     },
 

@@ -4,7 +4,12 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { AirlockError } from '../core/errors.js';
 import { formatOpenSshPrivateKey, generateCaKey, parseDenyList } from '../core/ssh-cert/index.js';
-import { brokerConfigWarnings, loadBrokerConfig, usernameVerifiedClaim } from './config.js';
+import {
+  brokerConfigWarnings,
+  checkBrokerConfig,
+  loadBrokerConfig,
+  usernameVerifiedClaim,
+} from './config.js';
 import { createFileDenyList } from './deny-list.js';
 import { loadSshCaKey } from './main.js';
 import { migrateStoreDocument } from './request-store.js';
@@ -208,6 +213,41 @@ describe('broker configuration', () => {
         expect.objectContaining({ code: 'CONFIG_INVALID' }),
       );
     }
+  });
+
+  it('takes launcher mode ephemeral (kubeconfig resolved, sweepSeconds 30) and names what it lacks', () => {
+    const d = tmp();
+    const launcher = {
+      mode: 'ephemeral',
+      namespace: 'airlock-system',
+      cluster: 'prod',
+      images: { mediator: 'airlock-mediator:1', executor: 'airlock-executor:1' },
+      kubeconfig: 'launcher.kubeconfig',
+    };
+    writeFileSync(join(d, 'broker.json'), JSON.stringify({ ...valid(), launcher }));
+    const config = loadBrokerConfig(join(d, 'broker.json'));
+    expect(config.launcher).toEqual({
+      ...launcher,
+      kubeconfig: join(d, 'launcher.kubeconfig'),
+      sweepSeconds: 30,
+    });
+    expect(checkBrokerConfig(config)).toEqual([]);
+    writeFileSync(join(d, 'broker.json'), JSON.stringify({ ...valid(), launcher: { mode: 'ephemeral' } }));
+    let detail: string | undefined;
+    try {
+      loadBrokerConfig(join(d, 'broker.json'));
+    } catch (error) {
+      detail = (error as AirlockError).detail;
+    }
+    expect(detail).toBe(
+      [
+        'launcher.namespace: required in ephemeral mode',
+        'launcher.cluster: required in ephemeral mode',
+        'launcher.images: required in ephemeral mode',
+      ].join('\n'),
+    );
+    writeFileSync(join(d, 'broker.json'), JSON.stringify({ ...valid(), launcher: { mode: 'pods' } }));
+    expect(() => loadBrokerConfig(join(d, 'broker.json'))).toThrow(/invalid/);
   });
 
   it('refuses an SSH CA key readable by group or others', async () => {

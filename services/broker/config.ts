@@ -7,6 +7,7 @@
 import { loadConfigFile, type OffPodAckConfig, resolveFrom, SCHEMA } from '../core/config-file.js';
 import { AirlockError } from '../core/errors.js';
 import type { LogLevel } from '../core/logging.js';
+import { LAUNCHER_SCHEMA, type LauncherConfig, launcherConfigProblems } from './launcher/launcher-config.js';
 import { resolveStorePaths, type StoreConfig, storeConfigSchema } from './store/store-config.js';
 
 /** The broker's configuration. */
@@ -122,6 +123,8 @@ export interface BrokerConfig {
     /** Wait before the first retry, doubled each time; default 1000. */
     initialBackoffMs: number;
   };
+  /** Standing (absent) or ephemeral tiers (services/broker/launcher/launcher-config.ts). */
+  launcher?: LauncherConfig;
   /** Members may see and revoke every request. */
   adminGroups: string[];
   /** How often pending requests are swept for expiry. */
@@ -244,6 +247,7 @@ export const brokerConfigSchema = {
         initialBackoffMs: { type: 'integer', minimum: 10, maximum: 600_000, default: 1000 },
       },
     },
+    launcher: LAUNCHER_SCHEMA,
     adminGroups: strings,
     expirySweepSeconds: { type: 'integer', minimum: 1, maximum: 3600, default: 30 },
     ops: SCHEMA.ops,
@@ -277,7 +281,7 @@ export function usernameVerifiedClaim(
 
 /** Checks across fields the schema cannot express; returns `path: problem` lines. */
 export function checkBrokerConfig(config: BrokerConfig): string[] {
-  const problems: string[] = [];
+  const problems: string[] = [...launcherConfigProblems(config.launcher)];
   if ((config.store === undefined) === (config.storeFile === undefined)) {
     problems.push('store: exactly one of store and storeFile (legacy) is required');
   }
@@ -347,6 +351,9 @@ export function loadBrokerConfig(path: string): BrokerConfig {
               : {}),
           },
         }
+      : {}),
+    ...(config.launcher?.mode === 'ephemeral' && config.launcher.kubeconfig
+      ? { launcher: { ...config.launcher, kubeconfig: from(config.launcher.kubeconfig) } }
       : {}),
     audit: {
       ...config.audit,

@@ -46,6 +46,9 @@ import {
 } from './identity.js';
 import { createFileKrl } from './krl-file.js';
 import { createKubeCsrSigner, type KubeCsrSigner } from './kube-csr-signer.js';
+import { createKubeTierLauncher } from './launcher/kube-tier-launcher.js';
+import type { TierLauncher } from './launcher/tier-launcher.js';
+import { createTierLifecycle, type TierLifecycle } from './launcher/tier-lifecycle.js';
 import { createRevocationCatchUp } from './revocation-catch-up.js';
 import {
   type ConfigMapApi,
@@ -69,6 +72,8 @@ export interface BrokerOverrides {
   readonly configMapApi?: ConfigMapApi;
   /** Operator log; default the tier's pino logger on stdout (services/core/logging.ts). */
   readonly log?: (entry: LogEntry) => void;
+  /** Replaces the tier launcher built from `config.launcher` (ephemeral mode). */
+  readonly tierLauncher?: TierLauncher;
 }
 
 /** A running broker. */
@@ -137,6 +142,51 @@ async function readLocalRevocations(
   });
   if (config.revocationKrlFile === undefined) return { denyList };
   return { denyList, krl: await readFile(config.revocationKrlFile) };
+}
+
+/** Ephemeral mode's hooks from `config.launcher`; undefined in standing mode. */
+function ephemeralTiers(
+  config: BrokerConfig,
+  overrides: BrokerOverrides,
+  deps: Omit<Parameters<typeof createTierLifecycle>[0], 'launcher'>,
+): TierLifecycle | undefined {
+  const settings = config.launcher;
+  if (settings?.mode !== 'ephemeral') return undefined;
+  let launcher = overrides.tierLauncher;
+  if (!launcher) {
+    const kubeConfig = new KubeConfig();
+    if (settings.kubeconfig) kubeConfig.loadFromFile(settings.kubeconfig);
+    else kubeConfig.loadFromCluster();
+    launcher = createKubeTierLauncher({
+      kubeConfig,
+      namespace: settings.namespace,
+      cluster: settings.cluster,
+      images: settings.images,
+      ...(settings.imagePullPolicy ? { imagePullPolicy: settings.imagePullPolicy } : {}),
+    });
+  }
+  return createTierLifecycle({ ...deps, launcher });
+}
+
+/** Runs the tier sweep now and every `launcher.sweepSeconds` (one broker replica at a time). */
+function startTierSweep(
+  tiers: TierLifecycle,
+  store: { exclusive(name: string, work: () => Promise<void>): Promise<boolean> },
+  config: BrokerConfig,
+  log: (entry: LogEntry) => void,
+): NodeJS.Timeout {
+  const run = () =>
+    store
+      .exclusive('tier-sweep', async () => {
+        const removed = await tiers.sweep();
+        if (removed.length > 0) log({ level: 'info', message: `deleted the tiers of ${removed.join(', ')}` });
+      })
+      .catch((error: unknown) => log({ level: 'error', message: 'tier sweep failed', err: error }));
+  void run();
+  const seconds = config.launcher?.mode === 'ephemeral' ? config.launcher.sweepSeconds : 30;
+  const timer = setInterval(run, seconds * 1000);
+  timer.unref();
+  return timer;
 }
 
 /** Starts the broker from a validated configuration. */
@@ -281,11 +331,13 @@ export async function startBroker(
         log,
       })
     : NO_NOTIFIER;
+  const tiers = ephemeralTiers(config, overrides, { store, audit, policy, clock, log });
   const broker = createAccessBroker({
     policy,
     store,
     audit,
     notifier,
+    ...(tiers ? { tiers } : {}),
     denyList,
     caKey: () => sshCa().active,
     adminGroups: config.adminGroups,
@@ -361,6 +413,8 @@ export async function startBroker(
       .catch((error: unknown) => log({ level: 'error', message: 'expiry sweep failed', err: error }));
   }, config.expirySweepSeconds * 1000);
   sweep.unref();
+  // Ephemeral mode: leftovers of requests no longer approved-and-live go at start and every sweepSeconds.
+  const tierSweep = tiers ? startTierSweep(tiers, store, config, log) : undefined;
   const ops = config.ops
     ? await startOpsServer({
         listen: config.ops.listen,
@@ -382,6 +436,7 @@ export async function startBroker(
     opsPort: ops?.port,
     async stop() {
       clearInterval(sweep);
+      if (tierSweep) clearInterval(tierSweep);
       await server.stop();
       await publisher?.stop();
       await notifier.close();

@@ -55,6 +55,23 @@ export interface AccessRequest {
   readonly denial?: RequestVote;
   readonly certificate?: IssuedCertificateRecord;
   readonly revocation?: RequestVote;
+  /** Ephemeral mode: the request's own mediator and executor pods (services/broker/launcher). */
+  readonly launch?: LaunchState;
+}
+
+/**
+ * What the launcher did for an approved request: `launched` (its pods and
+ * objects were created) or `failed` (Kubernetes refused; `code` is
+ * LAUNCH_FAILED and `reason` says why, as `airlock status` shows it).
+ */
+export interface LaunchState {
+  readonly status: 'launched' | 'failed';
+  /** RFC 3339. */
+  readonly at: string;
+  /** The per-request owner object (a ConfigMap in the launcher's namespace). */
+  readonly owner: string;
+  readonly code?: string;
+  readonly reason?: string;
 }
 
 /** Which requests `list` returns (all conditions must hold). */

@@ -18,6 +18,7 @@ import { createTierCa, issueServingCertificate, type TierCa } from '../core/x509
 import type { BrokerConfig } from './config.js';
 import { InMemoryTokenReviewer } from './identity.js';
 import { InMemoryKubeCsrSigner, type KubeCsrSigner } from './kube-csr-signer.js';
+import type { TierLauncher } from './launcher/tier-launcher.js';
 import { type RunningBroker, startBroker } from './main.js';
 import type { ConfigMapApi } from './revocation-config-map.js';
 import { testStoreConfig } from './store/testing.js';
@@ -99,6 +100,8 @@ export interface BrokerTestEnvOptions {
     readonly config: NonNullable<BrokerConfig['revocationConfigMap']>;
     readonly api: ConfigMapApi;
   };
+  /** Ephemeral mode (config `launcher`) with this launcher; default standing mode. */
+  readonly tierLauncher?: TierLauncher;
 }
 
 /** Starts the environment. */
@@ -169,6 +172,17 @@ export async function startBrokerTestEnv(options: BrokerTestEnvOptions = {}): Pr
     ...(options.webhook ? { webhook: options.webhook } : {}),
     ...(options.revocationConfigMap ? { revocationConfigMap: options.revocationConfigMap.config } : {}),
     ops: { listen: '127.0.0.1:0' },
+    ...(options.tierLauncher
+      ? {
+          launcher: {
+            mode: 'ephemeral' as const,
+            namespace: options.tierLauncher.namespace,
+            cluster: 'prod-eu',
+            images: { mediator: 'airlock-mediator:test', executor: 'airlock-executor:test' },
+            sweepSeconds: 30,
+          },
+        }
+      : {}),
     ...(options.kubeCertificatesCluster === false
       ? {}
       : { kubeCertificates: { cluster: options.kubeCertificatesCluster ?? 'dev', signTimeoutSeconds: 30 } }),
@@ -182,6 +196,7 @@ export async function startBrokerTestEnv(options: BrokerTestEnvOptions = {}): Pr
       tokenReviewer: reviewer,
       kubeCsrSigner,
       ...(options.revocationConfigMap ? { configMapApi: options.revocationConfigMap.api } : {}),
+      ...(options.tierLauncher ? { tierLauncher: options.tierLauncher } : {}),
       log: (e) => logs.push(e),
     });
   };

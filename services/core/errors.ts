@@ -162,6 +162,12 @@ export const SYSTEM_CODES = [
   'STORE_UNAVAILABLE',
   /** Executor: its kubeconfig has no usable current cluster (no server to call). */
   'KUBECONFIG_INVALID',
+  /**
+   * Broker (ephemeral tiers, services/broker/launcher): Kubernetes refused to create the
+   * request's mediator/executor pods or their objects (quota, admission, RBAC); the reason
+   * is recorded on the request and audited as `tiers.launched` with decision deny.
+   */
+  'LAUNCH_FAILED',
 ] as const;
 
 /**

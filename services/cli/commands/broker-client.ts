@@ -366,6 +366,7 @@ interface RequestView {
   accessExpiresAt?: string;
   approvals: { user: string }[];
   certificate?: { serial: string };
+  launch?: { status: string; code?: string; reason?: string };
 }
 
 function describe(r: RequestView): string {
@@ -390,6 +391,8 @@ function describe(r: RequestView): string {
   if (r.approvals.length > 0) lines.push(`  approved   by ${r.approvals.map((a) => a.user).join(', ')}`);
   if (r.accessExpiresAt) lines.push(`  access     until ${r.accessExpiresAt}`);
   if (r.certificate) lines.push(`  cert       serial ${r.certificate.serial}`);
+  if (r.launch?.status === 'failed') lines.push(`  pods       ${r.launch.code}: ${r.launch.reason}`);
+  else if (r.launch) lines.push(`  pods       ${r.launch.status}`);
   return `${lines.join('\n')}\n`;
 }
 

@@ -19,6 +19,9 @@ export const AUDIT_EVENT_NAMES = [
   'request.expired',
   'cert.issued',
   'cert.revoked',
+  // broker, ephemeral mode: a request's own mediator and executor pods created / deleted
+  'tiers.launched',
+  'tiers.deleted',
   // mediator: SSH connections, authentication, sessions, intents
   'connection.opened',
   'connection.closed',

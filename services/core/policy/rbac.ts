@@ -151,8 +151,11 @@ function groupSubjects(groups: Iterable<string>): RbacSubject[] {
   return [...new Set(groups)].sort().map((name) => ({ kind: 'Group', apiGroup: RBAC_API, name }));
 }
 
-/** The executor's ClusterRole: impersonation of exact names, SubjectAccessReviews, nothing else. */
-function executorRules(groups: readonly string[]): RbacRule[] {
+/**
+ * The executor's ClusterRole: impersonation of exact names, SubjectAccessReviews, nothing else.
+ * Also the rules of a per-request executor's ClusterRole (ephemeral tiers, services/broker/launcher).
+ */
+export function executorRules(groups: readonly string[]): RbacRule[] {
   const rules: RbacRule[] = [
     { apiGroups: [''], resources: ['users'], verbs: ['impersonate'], resourceNames: [IMPERSONATED_USER] },
   ];

@@ -50,6 +50,14 @@ describe('createTierCa', () => {
       /validityDays/,
     );
   });
+
+  it('honours validitySeconds (a per-request CA ends with its request), refusing under 60 s', async () => {
+    const ca = await createTierCa({ tier: 'executor', validitySeconds: 900, now: NOW });
+    expect(ca.notAfter.getTime() - ca.notBefore.getTime()).toBe(900_000);
+    await expect(createTierCa({ tier: 'executor', validitySeconds: 59, now: NOW })).rejects.toThrow(
+      /validitySeconds/,
+    );
+  });
 });
 
 describe('loadTierCa', () => {

@@ -60,11 +60,16 @@ export interface CreateTierCaOptions {
   readonly commonName?: string;
   /** Whole days from `now`; default 365, at most 3650. */
   readonly validityDays?: number;
+  /**
+   * Seconds from `now` instead of `validityDays` (at least 60): a CA made for
+   * one access request (ephemeral tiers) ends with the request, and every
+   * leaf it issues is capped at its end.
+   */
+  readonly validitySeconds?: number;
   readonly now: Date;
 }
 
 const MAX_CA_VALIDITY_DAYS = 3650;
-const DAY_MS = 86_400_000;
 
 function usage(message: string): never {
   throw new AirlockError('USAGE', message);
@@ -76,6 +81,13 @@ export async function createTierCa(options: CreateTierCaOptions): Promise<TierCa
   if (!isAirlockTier(tier)) usage(`unknown tier ${JSON.stringify(tier)}`);
   if (!Number.isInteger(validityDays) || validityDays < 1 || validityDays > MAX_CA_VALIDITY_DAYS) {
     usage(`validityDays must be an integer in 1..${MAX_CA_VALIDITY_DAYS}`);
+  }
+  const { validitySeconds } = options;
+  if (
+    validitySeconds !== undefined &&
+    (!Number.isInteger(validitySeconds) || validitySeconds < 60 || validitySeconds > validityDays * 86_400)
+  ) {
+    usage(`validitySeconds must be an integer in 60..${validityDays * 86_400}`);
   }
   const commonName = options.commonName ?? defaultTierCaCommonName(tier, now);
   if (tierFromCaCommonName(commonName) !== tier) usage(`CA common name must start with "airlock ${tier} CA"`);
@@ -89,7 +101,7 @@ export async function createTierCa(options: CreateTierCaOptions): Promise<TierCa
       ['O', TIER_CA_ORGANIZATION],
     ]),
     notBefore,
-    notAfter: new Date(notBefore.getTime() + validityDays * DAY_MS),
+    notAfter: new Date(notBefore.getTime() + (validitySeconds ?? validityDays * 86_400) * 1000),
     keys,
     signingAlgorithm: ECDSA_SHA256,
     extensions: [

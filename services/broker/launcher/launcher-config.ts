@@ -1,0 +1,62 @@
+/**
+ * The broker's `launcher` configuration block: which mode the tiers run in.
+ * Absent or `mode: "standing"`: the standing mediator and executor
+ * Deployments serve every request and the broker launches nothing.
+ * `mode: "ephemeral"`: every approved request gets its own mediator and
+ * executor pods in `namespace` (docs/architecture.md "Ephemeral mode").
+ */
+
+/** Config `launcher`. */
+export type LauncherConfig =
+  | { readonly mode: 'standing' }
+  | {
+      readonly mode: 'ephemeral';
+      /** The airlock namespace: where the per-request objects live (the broker's launcher Role is there). */
+      readonly namespace: string;
+      /** The cluster name (as requests name it) the executors serve; requests for others fail to launch. */
+      readonly cluster: string;
+      /** The tier images, the same the standing Deployments run. */
+      readonly images: { readonly mediator: string; readonly executor: string };
+      readonly imagePullPolicy?: 'Always' | 'IfNotPresent' | 'Never';
+      /** The broker's launcher credentials; absent: the in-cluster ServiceAccount. */
+      readonly kubeconfig?: string;
+      /** How often the sweep deletes the objects of requests no longer approved-and-live; default 30. */
+      readonly sweepSeconds: number;
+    };
+
+const DNS_LABEL = '^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$';
+const image = { type: 'string', minLength: 1, maxLength: 512 } as const;
+
+/**
+ * JSON Schema of config `launcher`: flat (Ajv applies no defaults inside
+ * `oneOf`), the fields ephemeral mode requires are checked by
+ * {@link launcherConfigProblems}.
+ */
+export const LAUNCHER_SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['mode'],
+  properties: {
+    mode: { enum: ['standing', 'ephemeral'] },
+    namespace: { type: 'string', pattern: DNS_LABEL },
+    cluster: { type: 'string', minLength: 1 },
+    images: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['mediator', 'executor'],
+      properties: { mediator: image, executor: image },
+    },
+    imagePullPolicy: { enum: ['Always', 'IfNotPresent', 'Never'] },
+    kubeconfig: { type: 'string', minLength: 1 },
+    sweepSeconds: { type: 'integer', minimum: 5, maximum: 600, default: 30 },
+  },
+} as const;
+
+/** `launcher.<field>: problem` lines for what the schema cannot say. */
+export function launcherConfigProblems(launcher: LauncherConfig | undefined): string[] {
+  if (launcher?.mode !== 'ephemeral') return [];
+  const given = launcher as Partial<Extract<LauncherConfig, { mode: 'ephemeral' }>>;
+  return (['namespace', 'cluster', 'images'] as const)
+    .filter((field) => given[field] === undefined)
+    .map((field) => `launcher.${field}: required in ephemeral mode`);
+}

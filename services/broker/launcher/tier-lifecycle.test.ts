@@ -1,0 +1,100 @@
+import { describe, expect, it } from 'vitest';
+import { InMemoryAuditTrail } from '../../core/audit/index.js';
+import { testPolicy } from '../../core/policy/testing.js';
+import { formatPublicKeyLine, generateCaKey } from '../../core/ssh-cert/index.js';
+import { createAccessBroker } from '../access-broker.js';
+import { InMemoryDenyList } from '../deny-list.js';
+import type { Identity } from '../identity.js';
+import { InMemoryRequestStore } from '../request-store.js';
+import { InMemoryTierLauncher } from './tier-launcher.js';
+import { createTierLifecycle } from './tier-lifecycle.js';
+
+const person = (user: string, groups: string[]): Identity => ({ user, groups, kind: 'human', via: 'oidc' });
+const sam = person('sam', ['sre']);
+const lee = person('lee', ['sre-leads']);
+
+function setup() {
+  let now = new Date('2026-11-27T10:00:00Z');
+  const clock = () => now;
+  const store = new InMemoryRequestStore();
+  const audit = new InMemoryAuditTrail('broker', clock);
+  const launcher = new InMemoryTierLauncher();
+  const policy = testPolicy();
+  const tiers = createTierLifecycle({ launcher, store, audit, policy, clock });
+  const broker = createAccessBroker({
+    policy,
+    store,
+    audit,
+    denyList: new InMemoryDenyList(),
+    caKey: generateCaKey('ed25519'),
+    adminGroups: [],
+    clock,
+    tiers,
+  });
+  const approved = async () => {
+    const created = await broker.create(sam, {
+      profile: 'shell',
+      cluster: 'dev',
+      namespace: 'payments',
+      podPatterns: ['api-0'],
+      reason: 'debug',
+      ttlSeconds: 600,
+      sshPublicKey: formatPublicKeyLine(generateCaKey('ed25519').publicKey, 'sam'),
+    });
+    return broker.approve(lee, created.id);
+  };
+  return {
+    store,
+    audit,
+    launcher,
+    tiers,
+    broker,
+    approved,
+    advance: (s: number) => (now = new Date(now.getTime() + s * 1000)),
+  };
+}
+
+describe('tier lifecycle (in-memory launcher)', () => {
+  it("launches on approval with exactly the request's groups and its remaining access", async () => {
+    const { launcher, approved, audit } = setup();
+    const request = await approved();
+    expect(request.launch?.status).toBe('launched');
+    expect(launcher.launched.get(request.id)).toMatchObject({ groups: ['jit:shell:payments'] });
+    expect(launcher.launched.get(request.id)?.accessExpiresAt.toISOString()).toBe(request.accessExpiresAt);
+    const event = audit.events().find((e) => e.event === 'tiers.launched');
+    expect([event?.decision, event?.details?.active_deadline_seconds]).toEqual(['allow', 600]);
+  });
+
+  it('records a refusal as LAUNCH_FAILED on the request and audits it; the approval stands', async () => {
+    const { launcher, approved, store, audit } = setup();
+    launcher.refuse = 'pods "x" is forbidden: exceeded quota: no-pods';
+    const request = await approved();
+    expect(request.status).toBe('approved');
+    expect((await store.get(request.id))?.launch).toMatchObject({
+      status: 'failed',
+      code: 'LAUNCH_FAILED',
+      reason: 'pods "x" is forbidden: exceeded quota: no-pods',
+    });
+    const event = audit.events().find((e) => e.event === 'tiers.launched');
+    expect([event?.decision, event?.code]).toEqual(['deny', 'LAUNCH_FAILED']);
+  });
+
+  it('deletes on revocation, and the sweep deletes expired and unknown requests but not live ones', async () => {
+    const { launcher, approved, broker, tiers, advance } = setup();
+    const revoked = await approved();
+    await broker.revoke(sam, revoked.id);
+    expect(launcher.launched.has(revoked.id)).toBe(false);
+    const live = await approved();
+    await launcher.launch({
+      requestId: 'req-00000000000000000000',
+      cluster: 'dev',
+      groups: ['g'],
+      accessExpiresAt: new Date(),
+      now: new Date(),
+    });
+    expect(await tiers.sweep()).toEqual(['req-00000000000000000000']);
+    advance(601);
+    expect(await tiers.sweep()).toEqual([live.id]);
+    expect(launcher.launched.size).toBe(0);
+  });
+});

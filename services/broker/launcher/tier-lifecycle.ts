@@ -1,0 +1,152 @@
+/**
+ * When a request's ephemeral tiers are created and deleted: the broker calls
+ * `approved` once a request is approved (stored) and `ended` when it is
+ * revoked or denied; `sweep` runs at broker start and every
+ * `launcher.sweepSeconds` and deletes the objects of every request that is
+ * not approved-and-live (expired, revoked, denied, failed, pruned, or
+ * unknown to this broker — e.g. left by a broker that crashed mid-launch).
+ *
+ * Every outcome is audited on the broker trail (`tiers.launched` allow/deny,
+ * `tiers.deleted`) and a launch is recorded on the request
+ * (`AccessRequest.launch`), so `airlock status` shows LAUNCH_FAILED and
+ * Kubernetes' reason.
+ */
+import type { AuditTrail } from '../../core/audit/index.js';
+import { AirlockError } from '../../core/errors.js';
+import type { LogEntry } from '../../core/logging.js';
+import { type Policy, renderGroups } from '../../core/policy/index.js';
+import type { AccessRequest, LaunchState, RequestStore } from '../request-store.js';
+import { launchNames } from './launch-names.js';
+import type { TierLauncher } from './tier-launcher.js';
+
+/** Dependencies of {@link createTierLifecycle}. */
+export interface TierLifecycleDeps {
+  readonly launcher: TierLauncher;
+  readonly store: RequestStore;
+  readonly audit: AuditTrail;
+  readonly policy: Policy;
+  readonly clock: () => Date;
+  readonly log?: (entry: LogEntry) => void;
+}
+
+/** The broker's hooks into the launcher. */
+export interface TierLifecycle {
+  /**
+   * Launches the tiers of `request` (status approved) and records the outcome
+   * on it; resolves to the request as stored. A refusal by Kubernetes does
+   * not throw: it is recorded (`launch.status: 'failed'`, LAUNCH_FAILED) and
+   * audited. Throws only when the audit trail or the store fails.
+   */
+  approved(request: AccessRequest): Promise<AccessRequest>;
+  /** Deletes the tiers of a revoked or denied request; a failure is logged and left to the sweep. */
+  ended(request: AccessRequest, reason: string): Promise<void>;
+  /** Deletes the objects of every request that is not approved-and-live; resolves to their ids. */
+  sweep(): Promise<string[]>;
+}
+
+function isLive(request: AccessRequest | undefined, now: Date): boolean {
+  return (
+    request?.status === 'approved' &&
+    request.launch?.status !== 'failed' &&
+    Date.parse(request.accessExpiresAt ?? '') > now.getTime()
+  );
+}
+
+/** Creates the hooks. */
+export function createTierLifecycle(deps: TierLifecycleDeps): TierLifecycle {
+  const { launcher, store, audit, clock } = deps;
+  const target = (request: AccessRequest) => ({
+    cluster: request.scope.cluster,
+    namespace: request.scope.namespace,
+  });
+
+  async function removed(requestId: string, reason: string, request?: AccessRequest): Promise<boolean> {
+    if (!(await launcher.remove(requestId))) return false;
+    await audit.append({
+      event: 'tiers.deleted',
+      actor: { kind: 'system' },
+      target: request ? target(request) : {},
+      request_id: requestId,
+      reason,
+      details: { namespace: launcher.namespace, owner: launchNames(requestId).owner },
+    });
+    return true;
+  }
+
+  function groupsOf(request: AccessRequest): string[] {
+    const profile = Object.hasOwn(deps.policy.profiles, request.scope.profile)
+      ? deps.policy.profiles[request.scope.profile]
+      : undefined;
+    if (!profile)
+      throw new AirlockError('LAUNCH_FAILED', `profile ${request.scope.profile} no longer exists`);
+    return renderGroups(profile, request.scope);
+  }
+
+  async function approved(request: AccessRequest): Promise<AccessRequest> {
+    const now = clock();
+    const owner = launchNames(request.id).owner;
+    let launch: LaunchState;
+    let details: Record<string, unknown> = { namespace: launcher.namespace, owner };
+    let groups: string[] = [];
+    try {
+      groups = groupsOf(request);
+      const result = await launcher.launch({
+        requestId: request.id,
+        cluster: request.scope.cluster,
+        groups,
+        accessExpiresAt: new Date(request.accessExpiresAt ?? ''),
+        now,
+      });
+      launch = { status: 'launched', at: now.toISOString(), owner };
+      details = { ...details, active_deadline_seconds: result.activeDeadlineSeconds, groups };
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      launch = { status: 'failed', at: now.toISOString(), owner, code: 'LAUNCH_FAILED', reason };
+    }
+    const stored = await store.update(request.id, async (current) => {
+      if (!current) return undefined;
+      await audit.append({
+        event: 'tiers.launched',
+        actor: { kind: 'system' },
+        target: target(request),
+        request_id: request.id,
+        decision: launch.status === 'launched' ? 'allow' : 'deny',
+        ...(launch.status === 'failed' ? { code: 'LAUNCH_FAILED' as const, reason: launch.reason } : {}),
+        details,
+      });
+      return { ...current, launch };
+    });
+    // Revoked while the pods were being made: they go now, not at the next sweep.
+    if (stored && stored.status !== 'approved' && launch.status === 'launched') {
+      await ended(stored, stored.status);
+    }
+    return stored ?? request;
+  }
+
+  async function ended(request: AccessRequest, reason: string): Promise<void> {
+    try {
+      await removed(request.id, reason, request);
+    } catch (error) {
+      deps.log?.({ level: 'error', message: `deleting the tiers of ${request.id} failed`, err: error });
+    }
+  }
+
+  async function sweep(): Promise<string[]> {
+    const out: string[] = [];
+    for (const id of await launcher.launchedRequestIds()) {
+      const request = await store.get(id);
+      if (isLive(request, clock())) continue;
+      const reason = !request
+        ? 'the broker knows no such request'
+        : request.status === 'approved'
+          ? request.launch?.status === 'failed'
+            ? 'launch failed'
+            : 'expired'
+          : request.status;
+      if (await removed(id, reason, request)) out.push(id);
+    }
+    return out;
+  }
+
+  return { approved, ended, sweep };
+}
