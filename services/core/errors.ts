@@ -162,6 +162,15 @@ export const SYSTEM_CODES = [
   'STORE_UNAVAILABLE',
   /** Executor: its kubeconfig has no usable current cluster (no server to call). */
   'KUBECONFIG_INVALID',
+  /**
+   * Jump door (services/door): the mediator of the certificate's request has no Service yet, or does
+   * not accept connections, within the door's wait bound (`mediatorReadySeconds`); try again shortly.
+   */
+  'MEDIATOR_NOT_READY',
+  /** Jump door: it offers no shell, command, subsystem or pty; use it as `ssh -J door <request-id>`. */
+  'DOOR_SESSION_REFUSED',
+  /** Jump door: a `direct-tcpip` destination other than the certificate's own request (`<requestId>` port 22). */
+  'DOOR_DESTINATION_REFUSED',
 ] as const;
 
 /**
