@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ROOT_CONTEXT, SpanKind } from '@opentelemetry/api';
 import ssh2, { type ClientInfo, type Connection } from 'ssh2';
 import { withTraceIds } from '../core/telemetry.js';
@@ -101,11 +102,15 @@ export function createDoor(deps: DoorDeps) {
         });
       });
     },
-    /** Stop accepting; open jumps (inner sessions) are ended, since each is a stream of bytes with no point to drain at. */
-    stop(): Promise<void> {
+    /**
+     * Graceful shutdown: stop accepting, let open jumps (inner sessions)
+     * finish for up to `drainMs`, then end what is left.
+     */
+    async stop(drainMs = 0): Promise<void> {
       limiter.drain();
+      const deadline = performance.now() + drainMs;
+      while (connections.size > 0 && performance.now() < deadline) await sleep(100);
       for (const client of connections) client.end();
-      return Promise.resolve();
     },
   };
 }

@@ -34,6 +34,8 @@ function connectOnce(address: MediatorAddress, timeoutMs: number, signal: AbortS
     socket.once('error', fail);
     socket.once('connect', () => {
       cleanup();
+      // From here a failure ends the socket, which its user sees as 'close'.
+      socket.on('error', () => socket.destroy());
       resolve(socket);
     });
   });
@@ -69,7 +71,7 @@ async function attempt(
  * MEDIATOR_NOT_READY (the last problem goes in `detail`, for the operator's
  * log). A resolver's AirlockError is final and rejects at once. `signal`
  * (the client went away) stops the wait; the returned socket is the
- * caller's to close.
+ * caller's to close, and reports a failure by closing.
  */
 export async function dialMediator(
   requestId: string,
