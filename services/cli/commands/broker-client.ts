@@ -12,6 +12,7 @@
  * private SSH key never leaves this machine: requests carry the public key,
  * `cert` writes the certificate next to it.
  */
+
 import { spawn } from 'node:child_process';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
@@ -22,6 +23,7 @@ import { type HttpsCallOptions, httpsCall } from '../../core/https/https-client.
 import { parseCertificateLine } from '../../core/ssh-cert/index.js';
 import { nearestAutoApprovalMisses } from './auto-approval-miss.js';
 import { certifiedKeyPath, rememberedRequestKey, rememberRequestKey } from './cert-key.js';
+import { defaultDoorSshConfigPath, doorSshConfig, writeDoorSshConfig } from './door-ssh-config.js';
 import {
   authCodeLogin,
   discoverProvider,
@@ -472,6 +474,10 @@ export interface CertOptions extends ConnectionOptions, OutputOptions {
   readonly out?: string;
   /** The airlock SSH gateway's host for the printed ssh command; default the placeholder `GATEWAY`. */
   readonly sshHost?: string;
+  /** The jump door (`host[:port]`): write an ssh_config entry that reaches the request's mediator through it. */
+  readonly door?: string;
+  /** Where that entry goes; default `<config dir>/ssh/<request id>.conf`. */
+  readonly sshConfig?: string;
 }
 
 /** What `airlock cert --output json` prints. */
@@ -482,6 +488,8 @@ export interface CertResult {
   /** RFC 3339. */
   readonly validBefore: string;
   readonly sshCommand: string;
+  /** With `--door`: the ssh_config entry written for this request. */
+  readonly sshConfigPath?: string;
 }
 
 /** Stands in for the gateway's host when `--ssh-host` is not given: the CLI does not know it. */
@@ -562,12 +570,18 @@ export async function runCert(id: string, options: CertOptions, io: BrokerClient
   // Like ssh-keygen and ssh: a directory made for keys is the owner's only.
   await mkdir(dirname(out), { recursive: true, mode: 0o700 });
   await writeFile(out, `${issued.certificate}\n`, { mode: 0o644 });
-  const sshCommand = sshCommandFor(
-    key.replace(/\.pub$/, ''),
-    out,
-    principal,
-    options.sshHost ?? SSH_HOST_PLACEHOLDER,
-  );
+  const viaDoor =
+    options.door === undefined
+      ? undefined
+      : await writeCertDoorEntry(io, options, {
+          ...issued,
+          principal,
+          privateKey: key.replace(/\.pub$/, ''),
+          out,
+        });
+  const sshCommand =
+    viaDoor?.sshCommand ??
+    sshCommandFor(key.replace(/\.pub$/, ''), out, principal, options.sshHost ?? SSH_HOST_PLACEHOLDER);
   if (options.output === 'json') {
     const result: CertResult = {
       requestId: issued.requestId,
@@ -575,19 +589,45 @@ export async function runCert(id: string, options: CertOptions, io: BrokerClient
       keyId: issued.keyId,
       validBefore: issued.validBefore,
       sshCommand,
+      ...(viaDoor ? { sshConfigPath: viaDoor.path } : {}),
     };
     printJson(io, result);
   } else {
     io.out(`${out}\n`);
     io.err(
       `certificate serial ${issued.serial}, valid until ${issued.validBefore}\n` +
+        (viaDoor
+          ? `ssh_config entry: ${viaDoor.path} (or add \`Include ${viaDoor.path}\` to ~/.ssh/config)\n`
+          : '') +
         `connect with: ${sshCommand}\n` +
-        (options.sshHost === undefined
+        (options.sshHost === undefined && viaDoor === undefined
           ? `(replace ${SSH_HOST_PLACEHOLDER} with the airlock SSH gateway's host, or pass --ssh-host)\n`
           : ''),
     );
   }
   return 0;
+}
+
+/** `airlock cert --door`: the request's ssh_config entry through the jump door, written; how to use it. */
+async function writeCertDoorEntry(
+  io: BrokerClientIo,
+  options: CertOptions,
+  cert: { requestId: string; validBefore: string; principal: string; privateKey: string; out: string },
+): Promise<{ path: string; sshCommand: string }> {
+  const text = doorSshConfig({
+    requestId: cert.requestId,
+    principal: cert.principal,
+    privateKey: cert.privateKey,
+    certificatePath: cert.out,
+    door: options.door!,
+    validBefore: cert.validBefore,
+  });
+  const path =
+    options.sshConfig === undefined
+      ? defaultDoorSshConfigPath(io.configDir, cert.requestId)
+      : expandHome(options.sshConfig, io);
+  await writeDoorSshConfig(path, text);
+  return { path, sshCommand: ['ssh', '-F', path, cert.requestId].map(shellWord).join(' ') };
 }
 
 /** `airlock status [ID]`. */
@@ -772,6 +812,14 @@ export function registerBrokerClientCommands(
     .option(
       '--ssh-host <host>',
       `the airlock SSH gateway's host, for the printed ssh command (default: ${SSH_HOST_PLACEHOLDER})`,
+    )
+    .option(
+      '--door <host[:port]>',
+      'the airlock jump door: write an ssh_config entry (Host <request-id>, ProxyJump through the door) for stock ssh',
+    )
+    .option(
+      '--ssh-config <file>',
+      'where --door writes the entry (default: <config dir>/ssh/<request-id>.conf)',
     )
     .action((id: string, options: Raw<CertOptions>) =>
       act(options.output, (client, output) => runCert(id, { ...options, output }, client)),
