@@ -163,7 +163,7 @@ export const SYSTEM_CODES = [
   /** Executor: its kubeconfig has no usable current cluster (no server to call). */
   'KUBECONFIG_INVALID',
   /**
-   * Jump door (services/door): the mediator of the certificate's request has no Service yet, or does
+   * Jump door (services/mediator/door): the mediator of the certificate's request has no Service yet, or does
    * not accept connections, within the door's wait bound (`mediatorReadySeconds`); try again shortly.
    */
   'MEDIATOR_NOT_READY',

@@ -9,7 +9,7 @@ import type { ConnectionState, MediatorDeps, MediatorLimits } from './frontend-c
 /**
  * What the admission stages (this file and `preauth-limiter.ts`) use of a
  * front door: the mediator's `FrontendContext` and the jump door
- * (services/door) both provide it, so a certificate is admitted the same way
+ * (services/mediator/door) both provide it, so a certificate is admitted the same way
  * at both.
  */
 export interface AdmissionContext {

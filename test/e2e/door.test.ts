@@ -4,7 +4,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { doorSshConfig as certDoorEntry } from '../../services/cli/commands/door-ssh-config.js';
 import { parseDenyList } from '../../services/core/ssh-cert/index.js';
-import { InMemoryMediatorResolver, type MediatorAddress } from '../../services/door/mediator-resolver.js';
+import {
+  InMemoryMediatorResolver,
+  type MediatorAddress,
+} from '../../services/mediator/door/mediator-resolver.js';
 import { doorSshConfig, type RunningDoor, sshWithConfig, startDoor } from '../support/door-harness.js';
 import type { Gateway } from '../support/executor-harness.js';
 import {

@@ -17,8 +17,11 @@ import {
 } from '@kubernetes/client-node';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot } from '../../services/core/repo-root.js';
-import { createKubeMediatorResolver, MEDIATOR_SERVICE } from '../../services/door/kube-mediator-resolver.js';
-import type { MediatorResolver } from '../../services/door/mediator-resolver.js';
+import {
+  createKubeMediatorResolver,
+  MEDIATOR_SERVICE,
+} from '../../services/mediator/door/kube-mediator-resolver.js';
+import type { MediatorResolver } from '../../services/mediator/door/mediator-resolver.js';
 import { adminKubeConfig, clusterInfo, createNamespace, uniqueName } from '../support/kube.js';
 
 const SA = 'airlock-door';

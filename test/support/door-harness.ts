@@ -11,8 +11,8 @@ import {
   DEFAULT_DOOR_LIMITS,
   type Door,
   type DoorLimits,
-} from '../../services/door/door-server.js';
-import type { MediatorResolver } from '../../services/door/mediator-resolver.js';
+} from '../../services/mediator/door/door-server.js';
+import type { MediatorResolver } from '../../services/mediator/door/mediator-resolver.js';
 import type { Gateway } from './executor-harness.js';
 import type { Mediator, SshResult, SshUser } from './mediator-harness.js';
 

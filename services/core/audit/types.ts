@@ -6,7 +6,7 @@
  */
 import type { AirlockError } from '../errors.js';
 
-/** The tiers, and the jump door (services/door); each writes its own trail. */
+/** The tiers, and the jump door (services/mediator/door); each writes its own trail. */
 export const AUDIT_TIERS = ['broker', 'mediator', 'executor', 'door'] as const;
 export type AuditTier = (typeof AUDIT_TIERS)[number];
 
@@ -36,7 +36,7 @@ export const AUDIT_EVENT_NAMES = [
   'portforward.opened',
   'portforward.closed',
   'debug.added',
-  // door (services/door): the jump to a request's mediator, allowed or refused
+  // door (services/mediator/door): the jump to a request's mediator, allowed or refused
   'door.connect',
   // any tier
   'config.loaded',

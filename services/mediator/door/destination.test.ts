@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { isAirlockError } from '../core/errors.js';
+import { isAirlockError } from '../../core/errors.js';
 import { auditedDestination, checkDestination, DESTINATION_PORT } from './destination.js';
 import { mediatorSelector } from './kube-mediator-resolver.js';
 

@@ -1,12 +1,17 @@
 import { readFileSync } from 'node:fs';
 import { KubeConfig } from '@kubernetes/client-node';
-import { createLogger } from '../core/logging.js';
-import { Metrics, startOpsServer } from '../core/ops-server.js';
-import { loadPolicy } from '../core/policy/index.js';
-import { serviceMain } from '../core/service-main.js';
-import { loadOrCreateHostKey } from '../core/ssh-cert/host-key.js';
-import { startTelemetry, telemetryOptionsFromEnv } from '../core/telemetry.js';
-import { auditCaChanges, auditFsyncFromEnv, openTierAuditTrail, watchSshTrust } from '../core/tier-trust.js';
+import { createLogger } from '../../core/logging.js';
+import { Metrics, startOpsServer } from '../../core/ops-server.js';
+import { loadPolicy } from '../../core/policy/index.js';
+import { serviceMain } from '../../core/service-main.js';
+import { loadOrCreateHostKey } from '../../core/ssh-cert/host-key.js';
+import { startTelemetry, telemetryOptionsFromEnv } from '../../core/telemetry.js';
+import {
+  auditCaChanges,
+  auditFsyncFromEnv,
+  openTierAuditTrail,
+  watchSshTrust,
+} from '../../core/tier-trust.js';
 import { type DoorConfig, loadDoorConfig } from './config.js';
 import { createDoor, DEFAULT_DOOR_LIMITS, type DoorLimits } from './door-server.js';
 import { createKubeMediatorResolver } from './kube-mediator-resolver.js';
@@ -104,7 +109,7 @@ export async function runDoor(configPath: string) {
   };
 }
 
-const HELP = `Usage: node dist/services/door/main.js --config FILE
+const HELP = `Usage: node dist/services/mediator/door/main.js --config FILE
 
 Runs the airlock jump door: a standing SSH server in front of the
 per-request mediators. It admits OpenSSH user certificates exactly as the

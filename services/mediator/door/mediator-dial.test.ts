@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AirlockError } from '../core/errors.js';
+import { AirlockError } from '../../core/errors.js';
 import { dialMediator } from './mediator-dial.js';
 import { InMemoryMediatorResolver, type MediatorResolver } from './mediator-resolver.js';
 

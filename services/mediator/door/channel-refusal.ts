@@ -1,5 +1,5 @@
 import type { Connection } from 'ssh2';
-import type { AirlockError } from '../core/errors.js';
+import type { AirlockError } from '../../core/errors.js';
 
 /** RFC 4254 §5.1 reason codes of SSH_MSG_CHANNEL_OPEN_FAILURE. */
 export const OPEN_FAILURE = { ADMINISTRATIVELY_PROHIBITED: 1, CONNECT_FAILED: 2 } as const;

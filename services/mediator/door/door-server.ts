@@ -2,10 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ROOT_CONTEXT, SpanKind } from '@opentelemetry/api';
 import ssh2, { type ClientInfo, type Connection } from 'ssh2';
-import { withTraceIds } from '../core/telemetry.js';
-import { createPreauthLimiter, type PendingSocket } from '../mediator/preauth-limiter.js';
-import { HARDENED_ALGORITHMS } from '../mediator/ssh-algorithms.js';
-import { authenticate, recordAuthenticated, releasePrincipal } from '../mediator/ssh-auth.js';
+import { withTraceIds } from '../../core/telemetry.js';
+import { createPreauthLimiter, type PendingSocket } from '../preauth-limiter.js';
+import { HARDENED_ALGORITHMS } from '../ssh-algorithms.js';
+import { authenticate, recordAuthenticated, releasePrincipal } from '../ssh-auth.js';
 import { handleDirectTcpip, refuseSession } from './door-channels.js';
 import {
   createDoorContext,

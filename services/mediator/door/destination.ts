@@ -1,4 +1,4 @@
-import { AirlockError } from '../core/errors.js';
+import { AirlockError } from '../../core/errors.js';
 
 /** The port a door destination names: the inner SSH session's, as `ssh -J door <request-id>` sends it. */
 export const DESTINATION_PORT = 22;

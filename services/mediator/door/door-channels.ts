@@ -1,10 +1,10 @@
 import type { Socket } from 'node:net';
 import type { Connection, ServerChannel } from 'ssh2';
-import type { AuditEventInput } from '../core/audit/types.js';
-import { admitCertificate } from '../core/certificate-admission.js';
-import { AirlockError } from '../core/errors.js';
-import { parseCertificate } from '../core/ssh-cert/index.js';
-import { traceIdsOf } from '../core/telemetry.js';
+import type { AuditEventInput } from '../../core/audit/types.js';
+import { admitCertificate } from '../../core/certificate-admission.js';
+import { AirlockError } from '../../core/errors.js';
+import { parseCertificate } from '../../core/ssh-cert/index.js';
+import { traceIdsOf } from '../../core/telemetry.js';
 import { refuseChannel } from './channel-refusal.js';
 import { auditedDestination, checkDestination, type RequestedDestination } from './destination.js';
 import type { DoorConnectionState, DoorContext } from './door-context.js';

@@ -1,5 +1,5 @@
 import { CoreV1Api, type KubeConfig, type V1Service } from '@kubernetes/client-node';
-import { AirlockError } from '../core/errors.js';
+import { AirlockError } from '../../core/errors.js';
 import type { MediatorAddress, MediatorResolver } from './mediator-resolver.js';
 
 /**

@@ -1,6 +1,6 @@
 import { connect, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { AirlockError } from '../core/errors.js';
+import { AirlockError } from '../../core/errors.js';
 import type { MediatorAddress, MediatorResolver } from './mediator-resolver.js';
 
 /** How the door waits for a request's mediator. */
