@@ -1,6 +1,8 @@
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { doorSshConfig as certDoorEntry } from '../../services/cli/commands/door-ssh-config.js';
 import { parseDenyList } from '../../services/core/ssh-cert/index.js';
@@ -17,6 +19,18 @@ import {
   startDebugGateway,
   startMediator,
 } from '../support/mediator-harness.js';
+
+/** Until `ssh -O check` finds the ControlMaster's socket answering. */
+async function waitForMaster(config: string, control: string): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    const check = spawnSync('ssh', ['-F', config, '-S', control, '-O', 'check', 'door'], {
+      encoding: 'utf8',
+    });
+    if (check.status === 0) return;
+    await sleep(100);
+  }
+  throw new Error('the ControlMaster connection did not come up');
+}
 
 /** A resolver whose request `late` gets its mediator only on its second lookup: it was waited for. */
 class LateResolver extends InMemoryMediatorResolver {
@@ -185,6 +199,50 @@ describe('door: the stock ssh client jumps (ProxyJump) to its own request mediat
     );
     expect(resolver.lookups.get(requestId)).toBeUndefined();
   });
+
+  it.each(['CERT_REVOKED', 'AUDIT_UNAVAILABLE'])(
+    'refuses a jump with %s on a connection that authenticated before it (ControlMaster)',
+    async (code) => {
+      const requestId = code === 'CERT_REVOKED' ? 'req-d0d0d1' : 'req-d0d0d2';
+      resolver.set(requestId, { host: '127.0.0.1', port: mediatorA.port });
+      // A trail that breaks would refuse every later login: that case gets a door of its own.
+      const atDoor = code === 'CERT_REVOKED' ? door : await startDoor(gateway, target.policy, resolver);
+      const user = userFor(requestId);
+      const config = doorSshConfig(atDoor, user, { [requestId]: mediatorA });
+      const control = join(mkdtempSync(join(tmpdir(), 'airlock-door-mux-')), 'ctl');
+      // The master connection authenticates at the door and opens no channel.
+      const master = spawn('ssh', ['-F', config, '-M', '-S', control, '-N', 'door'], { stdio: 'ignore' });
+      try {
+        await waitForMaster(config, control);
+        if (code === 'CERT_REVOKED')
+          gateway.revoked.push(parseDenyList(JSON.stringify({ serials: [user.serial.toString()] })));
+        else atDoor.audit.breakWith('disk gone');
+        const jump = await sshWithConfig(config, 'door', [], 30_000, [
+          '-S',
+          control,
+          '-W',
+          `${requestId}:22`,
+        ]);
+        expect(jump.code).toBe(255);
+        expect(jump.stdout).toBe('');
+        if (code === 'CERT_REVOKED') {
+          // Re-admitted at the channel open: refused before any mediator is looked up.
+          expect(resolver.lookups.get(requestId)).toBeUndefined();
+          expect(doorRecords(requestId)).toContainEqual(
+            expect.objectContaining({ decision: 'deny', code: 'CERT_REVOKED' }),
+          );
+        } else {
+          // No allowed record could be written, so no channel: nothing of it reached the trail.
+          expect(
+            atDoor.audit.events().filter((e) => e.event === 'door.connect' && e.decision === 'allow'),
+          ).toEqual([]);
+        }
+      } finally {
+        master.kill('SIGTERM');
+        if (atDoor !== door) await atDoor.stop();
+      }
+    },
+  );
 
   it('waits for a mediator that is not ready, then refuses with MEDIATOR_NOT_READY', async () => {
     const requestId = 'req-c3c3c3';

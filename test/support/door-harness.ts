@@ -102,15 +102,18 @@ export function doorSshConfig(
   return config;
 }
 
-/** The stock OpenSSH client with that config: `ssh -F config host command…`. */
+/** The stock OpenSSH client with that config: `ssh -F config [options…] host command…`. */
 export function sshWithConfig(
   config: string,
   host: string,
   command: string[],
   timeoutMs = 60_000,
+  options: string[] = [],
 ): Promise<SshResult> {
   return new Promise((resolve) => {
-    const child = spawn('ssh', ['-F', config, host, ...command], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn('ssh', ['-F', config, ...options, host, ...command], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => {
