@@ -168,6 +168,15 @@ export const SYSTEM_CODES = [
    * is recorded on the request and audited as `tiers.launched` with decision deny.
    */
   'LAUNCH_FAILED',
+  /**
+   * Jump door (services/mediator/door): the mediator of the certificate's request has no Service yet, or does
+   * not accept connections, within the door's wait bound (`mediatorReadySeconds`); try again shortly.
+   */
+  'MEDIATOR_NOT_READY',
+  /** Jump door: it offers no shell, command, subsystem or pty; use it as `ssh -J door <request-id>`. */
+  'DOOR_SESSION_REFUSED',
+  /** Jump door: a `direct-tcpip` destination other than the certificate's own request (`<requestId>` port 22). */
+  'DOOR_DESTINATION_REFUSED',
 ] as const;
 
 /**

@@ -1,5 +1,5 @@
 import { createServer, type Socket, type Server as TcpServer } from 'node:net';
-import type { FrontendContext } from './frontend-context.js';
+import type { AdmissionContext } from './ssh-auth.js';
 import { coalesceWrites } from './write-coalescing.js';
 
 /** A socket the limiter admitted: tell it when the connection has authenticated. */
@@ -15,7 +15,10 @@ export interface PendingSocket {
  * yet authenticated are counted per source address and closed after
  * `preAuthTimeoutMs`; while draining, every new socket is refused.
  */
-export function createPreauthLimiter(ctx: FrontendContext, inject: (socket: Socket) => void) {
+export function createPreauthLimiter(
+  ctx: Pick<AdmissionContext, 'deps' | 'audit'>,
+  inject: (socket: Socket) => void,
+) {
   const { deps } = ctx;
   const unauthenticated = new Map<string, number>();
   /** Admitted sockets by `ip:port`, until they authenticate or close. */

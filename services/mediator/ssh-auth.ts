@@ -1,10 +1,39 @@
+import type { Logger } from 'pino';
 import type { AuthContext } from 'ssh2';
+import type { AuditEventInput } from '../core/audit/types.js';
 import { type AdmissionOptions, admitCertificate, admitLogin } from '../core/certificate-admission.js';
 import { AirlockError } from '../core/errors.js';
 import { parseCertificate } from '../core/ssh-cert/index.js';
-import type { ConnectionState, FrontendContext } from './frontend-context.js';
+import type { ConnectionState, MediatorDeps, MediatorLimits } from './frontend-context.js';
 
-function admissionOptions(ctx: FrontendContext, state: ConnectionState, principal: string): AdmissionOptions {
+/**
+ * What the admission stages (this file and `preauth-limiter.ts`) use of a
+ * front door: the mediator's `FrontendContext` and the jump door
+ * (services/mediator/door) both provide it, so a certificate is admitted the same way
+ * at both.
+ */
+export interface AdmissionContext {
+  deps: Pick<MediatorDeps, 'trustedSshCas' | 'revocation' | 'policy' | 'audit' | 'clock'> & {
+    limits: Pick<
+      MediatorLimits,
+      'preAuthTimeoutMs' | 'maxUnauthenticatedPerSource' | 'maxSessionsPerPrincipal'
+    >;
+  };
+  log: Logger;
+  metrics: { authFailures: { inc(labels: { code: string }): void } };
+  /** Appends to the trail; durable when the event carries a decision. Never throws. */
+  audit(event: AuditEventInput, durable?: boolean): Promise<void>;
+  /** Authenticated connections per certificate principal (`maxSessionsPerPrincipal`). */
+  sessionsByPrincipal: Map<string, number>;
+}
+
+/** What authentication reads and records of one connection. */
+export type AdmissionState = Pick<
+  ConnectionState,
+  'address' | 'authenticated' | 'identity' | 'certificate' | 'signature' | 'signedData' | 'span'
+>;
+
+function admissionOptions(ctx: AdmissionContext, state: AdmissionState, principal: string): AdmissionOptions {
   const { deps } = ctx;
   return {
     trustedCAs: deps.trustedSshCas(),
@@ -17,7 +46,7 @@ function admissionOptions(ctx: FrontendContext, state: ConnectionState, principa
 }
 
 /** Refuses the login: audited (`auth.denied`), counted, on the span, and `publickey` offered again. */
-function deny(ctx: FrontendContext, auth: AuthContext, state: ConnectionState, error: unknown): undefined {
+function deny(ctx: AdmissionContext, auth: AuthContext, state: AdmissionState, error: unknown): undefined {
   const airlock =
     error instanceof AirlockError ? error : new AirlockError('CERT_MALFORMED', 'invalid certificate');
   void ctx.audit({
@@ -42,7 +71,7 @@ function deny(ctx: FrontendContext, auth: AuthContext, state: ConnectionState, e
  * certificate, signature and signed data are kept: the executor verifies the
  * same login again at OpenSession.
  */
-export function authenticate(ctx: FrontendContext, auth: AuthContext, state: ConnectionState): undefined {
+export function authenticate(ctx: AdmissionContext, auth: AuthContext, state: AdmissionState): undefined {
   if (auth.method !== 'publickey') {
     auth.reject(['publickey']);
     return;
@@ -89,7 +118,7 @@ export function authenticate(ctx: FrontendContext, auth: AuthContext, state: Con
 }
 
 /** The login succeeded (ssh2 `ready`): counted against the principal's limit and audited. */
-export function recordAuthenticated(ctx: FrontendContext, state: ConnectionState): void {
+export function recordAuthenticated(ctx: AdmissionContext, state: AdmissionState): void {
   state.authenticated = true;
   const identity = state.identity!;
   state.span.setAttribute('enduser.id', identity.principal);
@@ -106,7 +135,7 @@ export function recordAuthenticated(ctx: FrontendContext, state: ConnectionState
 }
 
 /** The connection closed: its principal may open one more. */
-export function releasePrincipal(ctx: FrontendContext, state: ConnectionState): void {
+export function releasePrincipal(ctx: AdmissionContext, state: AdmissionState): void {
   if (!state.authenticated) return;
   const principal = state.identity!.principal;
   const left = (ctx.sessionsByPrincipal.get(principal) ?? 1) - 1;

@@ -181,6 +181,19 @@ describe('airlock login / request / approve / cert / status against a real broke
       created.id,
     );
 
+    // --door: the ssh_config entry through the jump door, one file per request.
+    alice.stdout.length = 0;
+    await runCert(created.id, { output: 'json', door: 'door.example.com:2222' }, alice);
+    const entryPath = join(alice.configDir, 'ssh', `${created.id}.conf`);
+    expect(JSON.parse(alice.stdout.join(''))).toMatchObject({
+      sshConfigPath: entryPath,
+      sshCommand: `ssh -F ${entryPath} ${created.id}`,
+    });
+    const entry = readFileSync(entryPath, 'utf8');
+    expect(entry).toContain(`Host ${created.id}\n  ProxyJump airlock-door-${created.id}\n  User alice\n`);
+    expect(entry).toContain(`  HostName door.example.com\n  Port 2222\n`);
+    expect(statSync(entryPath).mode & 0o777).toBe(0o600);
+
     alice.stdout.length = 0;
     await runStatus(created.id, {}, alice);
     expect(alice.stdout.join('')).toContain(`cert       serial ${certificate.serial}`);

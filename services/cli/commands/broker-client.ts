@@ -12,6 +12,7 @@
  * private SSH key never leaves this machine: requests carry the public key,
  * `cert` writes the certificate next to it.
  */
+
 import { spawn } from 'node:child_process';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
@@ -22,6 +23,7 @@ import { type HttpsCallOptions, httpsCall } from '../../core/https/https-client.
 import { parseCertificateLine } from '../../core/ssh-cert/index.js';
 import { nearestAutoApprovalMisses } from './auto-approval-miss.js';
 import { certifiedKeyPath, rememberedRequestKey, rememberRequestKey } from './cert-key.js';
+import { defaultDoorSshConfigPath, doorSshConfig, writeDoorSshConfig } from './door-ssh-config.js';
 import { readHostCa, writeHostTrust } from './host-trust.js';
 import {
   authCodeLogin,
@@ -483,6 +485,10 @@ export interface CertOptions extends ConnectionOptions, OutputOptions {
   readonly hostCa?: string;
   /** The name the mediator's host certificate lists; default sshHost. */
   readonly hostAlias?: string;
+  /** The jump door (`host[:port]`): write an ssh_config entry that reaches the request's mediator through it. */
+  readonly door?: string;
+  /** Where that entry goes; default `<config dir>/ssh/<request id>.conf`. */
+  readonly sshConfig?: string;
 }
 
 /** What `airlock cert --output json` prints. */
@@ -493,8 +499,9 @@ export interface CertResult {
   /** RFC 3339. */
   readonly validBefore: string;
   readonly sshCommand: string;
-  /** With --host-ca: the airlock-managed known_hosts and ssh_config. */
+  /** With --host-ca: the airlock-managed known_hosts. */
   readonly knownHostsPath?: string;
+  /** With `--door`: the ssh_config entry written for this request; with --host-ca: the airlock ssh_config. */
   readonly sshConfigPath?: string;
 }
 
@@ -589,9 +596,20 @@ export async function runCert(id: string, options: CertOptions, io: BrokerClient
           certificateFile: out,
         })
       : undefined;
-  const sshCommand = trust
-    ? ['ssh', '-F', trust.sshConfig, options.sshHost ?? ''].map(shellWord).join(' ')
-    : sshCommandFor(key.replace(/\.pub$/, ''), out, principal, options.sshHost ?? SSH_HOST_PLACEHOLDER);
+  const viaDoor =
+    options.door === undefined
+      ? undefined
+      : await writeCertDoorEntry(io, options, {
+          ...issued,
+          principal,
+          privateKey: key.replace(/\.pub$/, ''),
+          out,
+        });
+  const sshCommand =
+    viaDoor?.sshCommand ??
+    (trust
+      ? ['ssh', '-F', trust.sshConfig, options.sshHost ?? ''].map(shellWord).join(' ')
+      : sshCommandFor(key.replace(/\.pub$/, ''), out, principal, options.sshHost ?? SSH_HOST_PLACEHOLDER));
   if (options.output === 'json') {
     const result: CertResult = {
       requestId: issued.requestId,
@@ -600,23 +618,49 @@ export async function runCert(id: string, options: CertOptions, io: BrokerClient
       validBefore: issued.validBefore,
       sshCommand,
       ...(trust ? { knownHostsPath: trust.knownHosts, sshConfigPath: trust.sshConfig } : {}),
+      ...(viaDoor ? { sshConfigPath: viaDoor.path } : {}),
     };
     printJson(io, result);
   } else {
     io.out(`${out}\n`);
     io.err(
       `certificate serial ${issued.serial}, valid until ${issued.validBefore}\n` +
+        (viaDoor
+          ? `ssh_config entry: ${viaDoor.path} (or add \`Include ${viaDoor.path}\` to ~/.ssh/config)\n`
+          : '') +
         `connect with: ${sshCommand}\n` +
         (trust
           ? `host verified by the airlock host CA (${trust.knownHosts}); ` +
             `or add "Include ${trust.sshConfig}" to ~/.ssh/config\n`
           : '') +
-        (options.sshHost === undefined
+        (options.sshHost === undefined && viaDoor === undefined
           ? `(replace ${SSH_HOST_PLACEHOLDER} with the airlock SSH gateway's host, or pass --ssh-host)\n`
           : ''),
     );
   }
   return 0;
+}
+
+/** `airlock cert --door`: the request's ssh_config entry through the jump door, written; how to use it. */
+async function writeCertDoorEntry(
+  io: BrokerClientIo,
+  options: CertOptions,
+  cert: { requestId: string; validBefore: string; principal: string; privateKey: string; out: string },
+): Promise<{ path: string; sshCommand: string }> {
+  const text = doorSshConfig({
+    requestId: cert.requestId,
+    principal: cert.principal,
+    privateKey: cert.privateKey,
+    certificatePath: cert.out,
+    door: options.door!,
+    validBefore: cert.validBefore,
+  });
+  const path =
+    options.sshConfig === undefined
+      ? defaultDoorSshConfigPath(io.configDir, cert.requestId)
+      : expandHome(options.sshConfig, io);
+  await writeDoorSshConfig(path, text);
+  return { path, sshCommand: ['ssh', '-F', path, cert.requestId].map(shellWord).join(' ') };
 }
 
 /** `airlock status [ID]`. */
@@ -810,6 +854,14 @@ export function registerBrokerClientCommands(
     .option(
       '--host-alias <name>',
       "the name the mediator's host certificate lists (ssh HostKeyAlias; default: --ssh-host)",
+    )
+    .option(
+      '--door <host[:port]>',
+      'the airlock jump door: write an ssh_config entry (Host <request-id>, ProxyJump through the door) for stock ssh',
+    )
+    .option(
+      '--ssh-config <file>',
+      'where --door writes the entry (default: <config dir>/ssh/<request-id>.conf)',
     )
     .action((id: string, options: Raw<CertOptions>) =>
       act(options.output, (client, output) => runCert(id, { ...options, output }, client)),

@@ -6,8 +6,8 @@
  */
 import type { AirlockError } from '../errors.js';
 
-/** The three tiers; each writes its own trail. */
-export const AUDIT_TIERS = ['broker', 'mediator', 'executor'] as const;
+/** The tiers, and the jump door (services/mediator/door); each writes its own trail. */
+export const AUDIT_TIERS = ['broker', 'mediator', 'executor', 'door'] as const;
 export type AuditTier = (typeof AUDIT_TIERS)[number];
 
 /** Every event name, grouped by the tier that normally emits it. */
@@ -39,6 +39,8 @@ export const AUDIT_EVENT_NAMES = [
   'portforward.opened',
   'portforward.closed',
   'debug.added',
+  // door (services/mediator/door): the jump to a request's mediator, allowed or refused
+  'door.connect',
   // any tier
   'config.loaded',
   'ca.changed',

@@ -98,6 +98,12 @@ const EXPECTED: Readonly<Record<string, number>> = {
   STORE_UNAVAILABLE: 70,
   // The executor's own configuration: not the user's to fix.
   KUBECONFIG_INVALID: 70,
+  // The broker's launcher: recorded on the request, never an SSH command's outcome.
+  LAUNCH_FAILED: 70,
+  // The jump door's channel-open refusals: a reason text, never an SSH command's exit status.
+  MEDIATOR_NOT_READY: 70,
+  DOOR_SESSION_REFUSED: 70,
+  DOOR_DESTINATION_REFUSED: 70,
   // Audit trails and recordings (`airlock audit verify`, `airlock audit replay`): never an SSH command's outcome.
   AUDIT_TAIL_MISMATCH: 70,
   AUDIT_LINE_MALFORMED: 70,

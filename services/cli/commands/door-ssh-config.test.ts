@@ -1,0 +1,60 @@
+import { describe, expect, it } from 'vitest';
+import { defaultDoorSshConfigPath, doorSshConfig, parseDoorAddress } from './door-ssh-config.js';
+
+const input = {
+  requestId: 'req-a1',
+  principal: 'alice',
+  privateKey: '/home/alice/.ssh/id_ed25519',
+  certificatePath: '/home/alice/.ssh/id_ed25519-cert.pub',
+  door: 'door.example.com:2222',
+  validBefore: '2026-12-06T21:00:00Z',
+};
+
+describe('doorSshConfig', () => {
+  it('writes a per-request door alias and Host <request-id> jumping through it', () => {
+    expect(doorSshConfig(input)).toBe(
+      [
+        '# airlock request req-a1, valid until 2026-12-06T21:00:00Z (written by airlock cert)',
+        'Host airlock-door-req-a1',
+        '  HostName door.example.com',
+        '  Port 2222',
+        '  User alice',
+        '  IdentityFile /home/alice/.ssh/id_ed25519',
+        '  CertificateFile /home/alice/.ssh/id_ed25519-cert.pub',
+        '  IdentitiesOnly yes',
+        'Host req-a1',
+        '  ProxyJump airlock-door-req-a1',
+        '  User alice',
+        '  IdentityFile /home/alice/.ssh/id_ed25519',
+        '  CertificateFile /home/alice/.ssh/id_ed25519-cert.pub',
+        '  IdentitiesOnly yes',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('quotes a path with spaces and refuses one that would break the file', () => {
+    expect(doorSshConfig({ ...input, privateKey: '/home/a b/key' })).toContain(
+      'IdentityFile "/home/a b/key"',
+    );
+    for (const privateKey of ['/k\nHost *', '/k"', ''])
+      expect(() => doorSshConfig({ ...input, privateKey })).toThrow(
+        expect.objectContaining({ code: 'USAGE' }),
+      );
+  });
+
+  it('reads host, host:port and [v6]:port, 22 by default, and refuses anything else', () => {
+    expect(parseDoorAddress('door')).toEqual({ host: 'door', port: 22 });
+    expect(parseDoorAddress('door:2222')).toEqual({ host: 'door', port: 2222 });
+    expect(parseDoorAddress('[fd00::1]:22')).toEqual({ host: 'fd00::1', port: 22 });
+    for (const bad of ['door:0', 'door:70000', 'a b', 'door:x', ''])
+      expect(() => parseDoorAddress(bad)).toThrow(expect.objectContaining({ code: 'USAGE' }));
+  });
+
+  it('names the default file after the request, refusing an id that is no file name', () => {
+    expect(defaultDoorSshConfigPath('/cfg', 'req-a1')).toBe('/cfg/ssh/req-a1.conf');
+    expect(() => defaultDoorSshConfigPath('/cfg', '../x')).toThrow(
+      expect.objectContaining({ code: 'USAGE' }),
+    );
+  });
+});

@@ -1,0 +1,106 @@
+import type { Span, Tracer } from '@opentelemetry/api';
+import type { Logger } from 'pino';
+import type { AuditEventInput, AuditTrail } from '../../core/audit/types.js';
+import type { AdmittedIdentity } from '../../core/certificate-admission.js';
+import { Metrics } from '../../core/ops-server.js';
+import type { Policy } from '../../core/policy/index.js';
+import type { HostKey } from '../../core/ssh-cert/host-key.js';
+import type { RevocationList, SshPublicKey } from '../../core/ssh-cert/index.js';
+import { defaultTracer } from '../../core/telemetry.js';
+import type { AdmissionContext } from '../ssh-auth.js';
+import type { MediatorResolver } from './mediator-resolver.js';
+
+export interface DoorLimits {
+  /** A connection that has not authenticated by then is closed. */
+  preAuthTimeoutMs: number;
+  maxUnauthenticatedPerSource: number;
+  /** Authenticated door connections per certificate principal. */
+  maxSessionsPerPrincipal: number;
+  /** How long a channel open waits for the request's mediator before MEDIATOR_NOT_READY. */
+  mediatorReadyMs: number;
+  /** The pause between two attempts to resolve and reach the mediator while waiting. */
+  mediatorRetryMs: number;
+  /** One TCP connect to the mediator's address. */
+  mediatorConnectMs: number;
+}
+
+export const DEFAULT_DOOR_LIMITS: DoorLimits = {
+  preAuthTimeoutMs: 20_000,
+  maxUnauthenticatedPerSource: 10,
+  maxSessionsPerPrincipal: 10,
+  mediatorReadyMs: 30_000,
+  mediatorRetryMs: 500,
+  mediatorConnectMs: 5_000,
+};
+
+/**
+ * What the jump door is built from; main.ts (or a test) supplies every part.
+ * There is no Kubernetes credential, no signing key and no executor here:
+ * the door verifies certificates with public keys and forwards bytes.
+ */
+export interface DoorDeps {
+  hostKey: HostKey;
+  trustedSshCas: () => readonly SshPublicKey[];
+  revocation: () => readonly RevocationList[];
+  policy: () => Policy;
+  /** Finds the mediator of a request (Kubernetes Services, or in memory). */
+  resolver: MediatorResolver;
+  audit: AuditTrail;
+  logger: Logger;
+  clock: () => Date;
+  limits: DoorLimits;
+  metrics?: Metrics;
+  tracer?: Tracer;
+}
+
+/** One door connection, from TCP accept to close. */
+export interface DoorConnectionState {
+  id: string;
+  address: string;
+  authenticated: boolean;
+  identity?: AdmittedIdentity;
+  certificate?: Uint8Array;
+  signature?: Uint8Array;
+  signedData?: Uint8Array;
+  /** `door.connection`: its trace id goes into every record of the connection. */
+  span: Span;
+  /** Aborted when the connection closes: waits for a mediator stop. */
+  closed: AbortController;
+  timers: NodeJS.Timeout[];
+}
+
+/** The admission stages' context (shared with the mediator) plus the door's own parts. */
+export interface DoorContext extends AdmissionContext {
+  deps: DoorDeps;
+  tracer: Tracer;
+  doorMetrics: ReturnType<typeof doorMetrics>;
+}
+
+function doorMetrics(metrics: Metrics) {
+  return {
+    authFailures: metrics.counter('airlock_door_auth_failures_total', 'Refused logins by code', ['code']),
+    connectionsActive: metrics.gauge('airlock_door_connections_active', 'Open SSH connections to the door'),
+    channels: metrics.counter(
+      'airlock_door_channels_total',
+      'Channel opens on the door by result (allow, or the refusal code)',
+      ['result'],
+    ),
+  };
+}
+
+export function createDoorContext(deps: DoorDeps): DoorContext {
+  const log = deps.logger.child({ component: 'door.ssh' });
+  const metrics = doorMetrics(deps.metrics ?? new Metrics());
+  return {
+    deps,
+    log,
+    tracer: deps.tracer ?? defaultTracer('airlock.door'),
+    metrics: { authFailures: metrics.authFailures },
+    doorMetrics: metrics,
+    audit: (event: AuditEventInput, durable = event.decision !== undefined) =>
+      deps.audit
+        .append(event, { durable })
+        .catch((error: unknown) => log.error({ err: error }, 'audit append failed')),
+    sessionsByPrincipal: new Map(),
+  };
+}

@@ -1,0 +1,97 @@
+import { connect, type Socket } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { AirlockError } from '../../core/errors.js';
+import type { MediatorAddress, MediatorResolver } from './mediator-resolver.js';
+
+/** How the door waits for a request's mediator. */
+export interface DialOptions {
+  resolver: MediatorResolver;
+  /** The bound: a mediator that is not resolved and connected by then is MEDIATOR_NOT_READY. */
+  readyTimeoutMs: number;
+  /** The pause between attempts (resolve, then connect). */
+  retryMs: number;
+  /** One TCP connect's own bound (a ClusterIP without endpoints may drop packets rather than refuse). */
+  connectTimeoutMs: number;
+}
+
+/** A TCP connection to `address`, or a rejection after `timeoutMs` or on abort. */
+function connectOnce(address: MediatorAddress, timeoutMs: number, signal: AbortSignal): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: address.host, port: address.port, noDelay: true });
+    const fail = (error: Error) => {
+      cleanup();
+      socket.destroy();
+      reject(error);
+    };
+    const onAbort = () => fail(new Error('aborted'));
+    const timer = setTimeout(() => fail(new Error(`no connection within ${timeoutMs} ms`)), timeoutMs);
+    const cleanup = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
+      socket.removeListener('error', fail);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    socket.once('error', fail);
+    socket.once('connect', () => {
+      cleanup();
+      // From here a failure ends the socket, which its user sees as 'close'.
+      socket.on('error', () => socket.destroy());
+      resolve(socket);
+    });
+  });
+}
+
+/** One attempt: the socket, or why there is none yet. Final answers (AirlockError) are thrown. */
+async function attempt(
+  requestId: string,
+  options: DialOptions,
+  timeoutMs: number,
+  signal: AbortSignal,
+): Promise<Socket | string> {
+  let address: MediatorAddress | undefined;
+  try {
+    address = await options.resolver.resolve(requestId);
+  } catch (error) {
+    if (error instanceof AirlockError) throw error;
+    return `resolving failed: ${(error as Error).message}`;
+  }
+  if (address === undefined) return 'no mediator Service for the request';
+  try {
+    return await connectOnce(address, Math.min(options.connectTimeoutMs, timeoutMs), signal);
+  } catch (error) {
+    return `connecting to ${address.host}:${address.port} failed: ${(error as Error).message}`;
+  }
+}
+
+/**
+ * Connects to the mediator of `requestId`, waiting for it: pods are created
+ * at approval, so a user who connects at once may arrive before the mediator
+ * has a Service or accepts connections. Until `readyTimeoutMs` has passed it
+ * resolves and connects again every `retryMs`; then it refuses with
+ * MEDIATOR_NOT_READY (the last problem goes in `detail`, for the operator's
+ * log). A resolver's AirlockError is final and rejects at once. `signal`
+ * (the client went away) stops the wait; the returned socket is the
+ * caller's to close, and reports a failure by closing.
+ */
+export async function dialMediator(
+  requestId: string,
+  options: DialOptions,
+  signal: AbortSignal,
+): Promise<Socket> {
+  const deadline = performance.now() + options.readyTimeoutMs;
+  for (;;) {
+    if (signal.aborted) throw new AirlockError('CLIENT_CANCELLED', 'the client went away');
+    const left = Math.max(1, deadline - performance.now());
+    const result = await attempt(requestId, options, left, signal);
+    if (typeof result !== 'string') return result;
+    if (performance.now() + options.retryMs >= deadline) {
+      const seconds = options.readyTimeoutMs / 1000;
+      throw new AirlockError(
+        'MEDIATOR_NOT_READY',
+        `the mediator of request ${requestId} is not ready after ${seconds}s; try again shortly`,
+        { detail: result },
+      );
+    }
+    await sleep(options.retryMs, undefined, { signal }).catch(() => undefined);
+  }
+}
