@@ -22,6 +22,8 @@ function watched<T extends Writable>(stream: T, state: ConnectionState): T {
     get(target, property) {
       if (property === 'write') {
         return (chunk: Buffer | string, ...rest: unknown[]) => {
+          // Ended by expiry, shutdown or a moderator's terminate: a late error line has nowhere to go.
+          if (target.writableEnded || target.destroyed) return false;
           state.live?.publish(chunk);
           return (target.write as (...args: unknown[]) => boolean)(chunk, ...rest);
         };

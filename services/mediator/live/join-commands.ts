@@ -124,13 +124,13 @@ async function join(
       sessionId: state.id,
     },
     {
-      write: (chunk) => (channel.destroyed ? false : channel.write(chunk)),
+      write: (chunk) => (channel.destroyed || channel.writableEnded ? false : channel.write(chunk)),
       get writableLength() {
         return channel.writableLength;
       },
       close: (message) => {
         closedWith = message;
-        if (!channel.destroyed) channel.stderr.write(message);
+        if (!channel.destroyed && !channel.stderr.writableEnded) channel.stderr.write(message);
         finish(channel, message.includes('OBSERVER_DROPPED') ? EXIT_CODES.UNAVAILABLE : EXIT_CODES.OK);
       },
     },

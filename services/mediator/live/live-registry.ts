@@ -28,11 +28,12 @@ export function registerLiveSession(
     moderation,
     audit: (event) => ctx.deps.audit.append(event, { durable: true }),
     notify: (text) => {
-      for (const channel of state.channels) if (!channel.destroyed) channel.stderr.write(text);
+      for (const channel of state.channels)
+        if (!channel.destroyed && !channel.stderr.writableEnded) channel.stderr.write(text);
     },
     end: (line) => {
       for (const channel of state.channels) {
-        if (!channel.destroyed) channel.stderr.write(line);
+        if (!channel.destroyed && !channel.stderr.writableEnded) channel.stderr.write(line);
         finish(channel, EXIT_CODES.DENIED);
       }
       // Let the exit statuses reach the client before the connection goes.
