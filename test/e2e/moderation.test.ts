@@ -5,8 +5,8 @@ import { liveSsh } from '../support/live-ssh.js';
 import {
   debugTarget,
   type Mediator,
-  ssh,
   type SshUser,
+  ssh,
   sshUser,
   startDebugGateway,
 } from '../support/mediator-harness.js';
@@ -122,7 +122,9 @@ describe('mediator: four-eyes sessions with stock OpenSSH clients', () => {
     const bob = sshUser(gateway.sshCa, { principal: 'bob', scope: target.scope });
     const refused = await ssh(mediator, bob, ['join', id], { login: 'bob' });
     expect(refused.code).toBe(77);
-    expect(refused.stderr).toContain('airlock: SESSION_JOIN_REFUSED: this certificate carries no moderator role');
+    expect(refused.stderr).toContain(
+      'airlock: SESSION_JOIN_REFUSED: this certificate carries no moderator role',
+    );
     // alice with a moderator certificate of her own: her session is neither listed nor joinable.
     const self = sshUser(gateway.sshCa, {
       principal: 'alice',
