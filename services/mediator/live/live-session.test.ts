@@ -67,8 +67,11 @@ describe('createLiveSession: the moderation gate', () => {
     await settle();
     expect(admitted).toBe(false);
     expect(notices).toContain('airlock: waiting for a moderator from leads\r\n');
+    const marked: string[] = [];
+    const unmark = session.onMarker((label) => marked.push(label));
     const id = await session.join(joiner('lea'), channel());
     await first;
+    unmark();
     expect(admitted).toBe(true);
     session.leave(id);
     let again = false;
@@ -79,6 +82,8 @@ describe('createLiveSession: the moderation gate', () => {
     expect(again).toBe(false);
     await session.join(joiner('max'), channel());
     await second;
+    // A recording open while lea joined is marked; once it closed, later joins and leaves are not.
+    expect(marked).toEqual(['lea joined as moderator']);
     expect(notices.some((n) => n.includes('lea left (detached)'))).toBe(true);
   });
 

@@ -85,6 +85,11 @@ export function createLiveSession(deps: LiveSessionDeps) {
   const fanout: OutputFanout = createOutputFanout(deps.fanout);
   const joined = new Map<string, Joined>();
   const pending: Pending[] = [];
+  /** Open recordings of the owner's streams: joins, leaves and terminations are marked in them. */
+  const markers = new Set<(label: string) => void>();
+  const mark = (label: string) => {
+    for (const marker of markers) marker(label);
+  };
   let changed: (() => void)[] = [];
   let terminated: { by: string; reason: string } | undefined;
   const groups = moderation.requiredGroups.join(' or ');
@@ -125,6 +130,7 @@ export function createLiveSession(deps: LiveSessionDeps) {
     entry.detach();
     tellOwner(`\r\nairlock: ${entry.joiner.user} left (${why})\r\n`);
     status(`${entry.joiner.user} left (${why})`);
+    mark(`${entry.joiner.user} left (${why})`);
     void record('moderation.left', entry.joiner, { details: { why } });
     wake();
   };
@@ -138,6 +144,11 @@ export function createLiveSession(deps: LiveSessionDeps) {
     publish: (chunk: Buffer | string) => fanout.publish(chunk),
     status,
     moderators: () => [...joined.values()].map((j) => j.joiner.user),
+    /** Marks joins, leaves and terminations in an open recording until the returned function is called. */
+    onMarker(marker: (label: string) => void): () => void {
+      markers.add(marker);
+      return () => markers.delete(marker);
+    },
 
     /**
      * May `joiner` moderate this session? Only a moderator certificate for
@@ -163,6 +174,7 @@ export function createLiveSession(deps: LiveSessionDeps) {
       joined.set(id, { joiner, channel, detach: () => watch.detach() });
       tellOwner(`\r\nairlock: ${joiner.user} joined as moderator (${moderation.mode})\r\n`);
       status(`${joiner.user} joined`);
+      mark(`${joiner.user} joined as moderator`);
       const entry = joined.get(id)!;
       for (const p of pending) ask(entry, p);
       wake();
@@ -193,6 +205,7 @@ export function createLiveSession(deps: LiveSessionDeps) {
       const error = terminatedError();
       for (const p of pending.splice(0)) p.decide(entry.joiner, false);
       status(`terminated by ${entry.joiner.user}: ${reason || 'no reason given'}`);
+      mark(`terminated by ${entry.joiner.user}: ${reason || 'no reason given'}`);
       wake();
       deps.end(`airlock: MODERATION_TERMINATED: ${sanitizeForTerminal(error.message)}\r\n`);
     },
