@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AirlockScope } from '../../services/core/ssh-cert/index.js';
+import { type AirlockScope, parseDenyList } from '../../services/core/ssh-cert/index.js';
 import type { Gateway } from '../support/executor-harness.js';
 import { liveSsh } from '../support/live-ssh.js';
 import {
@@ -113,6 +113,28 @@ describe('mediator: four-eyes sessions with stock OpenSSH clients', () => {
     expect(
       mediator.audit.events().find((e) => e.session_id === id && e.event === 'moderation.terminated'),
     ).toMatchObject({ actor: { user: 'lea' }, reason: 'wrong pod, stop', details: { owner: 'alice' } });
+  });
+
+  it('a joined moderator whose certificate is revoked is cut off (CERT_REVOKED, exit 65)', async () => {
+    const command = liveSsh(mediator, owner, ['exec', 'api-0', '--', 'echo', 'y']);
+    await command.waitFor(/waiting for a moderator from leads/);
+    const id = await liveSessionId();
+    const revokedModerator = sshUser(gateway.sshCa, {
+      principal: 'max',
+      scope: { ...target.scope, requestId: 'req-max', moderator: { groups: ['leads'] } },
+      extensions: { 'permit-pty': '' },
+    });
+    const watcher = liveSsh(mediator, revokedModerator, ['join', id], { ...pty, login: 'max' });
+    await watcher.waitFor(/approve\? \(y\/n\)/);
+    gateway.revoked.push(parseDenyList(JSON.stringify({ serials: [revokedModerator.serial.toString()] })));
+    try {
+      await watcher.waitFor(/CERT_REVOKED: your moderator certificate has been revoked/);
+      expect(await watcher.exited).toBe(65);
+    } finally {
+      gateway.revoked.pop();
+    }
+    command.kill();
+    await command.exited;
   });
 
   it('refuses a join by a certificate without the moderator role, and by the owner, with SESSION_JOIN_REFUSED', async () => {

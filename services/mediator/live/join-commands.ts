@@ -15,6 +15,7 @@ import type { ServerChannel } from 'ssh2';
 import { sanitizeForTerminal } from '../../core/command-language/sanitize.js';
 import { AirlockError } from '../../core/errors.js';
 import type { Scope } from '../../core/policy/index.js';
+import { parseCertificate } from '../../core/ssh-cert/index.js';
 import { EXIT_CODES } from '../command-language/exit-codes.js';
 import {
   type ConnectionState,
@@ -135,17 +136,53 @@ async function join(
       },
     },
   );
+  const stopWatch = watchModeratorCertificate(ctx, state, (message) => {
+    closedWith = message;
+    live.leave(id);
+    if (!channel.destroyed && !channel.stderr.writableEnded) channel.stderr.write(message);
+    finish(
+      channel,
+      message.includes('SESSION_EXPIRED') ? EXIT_CODES.SESSION_EXPIRED : EXIT_CODES.AUTHENTICATION,
+    );
+  });
   channel.write(
     `[airlock] joined ${live.owner}'s session ${live.id} (${live.moderation.mode}); y | n | terminate [REASON] | leave\r\n`,
   );
   try {
     await moderate(live, id, channel);
   } finally {
+    stopWatch();
     if (closedWith === undefined) {
       live.leave(id);
       finish(channel, EXIT_CODES.OK);
     }
   }
+}
+
+/**
+ * A joined moderator uses no executor stream, so neither the executor's
+ * revocation sweep nor its expiry cuts reach them: the join checks its own
+ * certificate once a second and ends at its expiry (SESSION_EXPIRED) or
+ * revocation (CERT_REVOKED). Returns the function that stops the check.
+ */
+function watchModeratorCertificate(
+  ctx: FrontendContext,
+  state: ConnectionState,
+  end: (message: string) => void,
+): () => void {
+  const certificate = parseCertificate(state.certificate!);
+  const validBefore = state.identity!.validBefore;
+  const timer = setInterval(() => {
+    const now = BigInt(Math.floor(ctx.deps.clock().getTime() / 1000));
+    let message: string | undefined;
+    if (now >= validBefore) message = 'airlock: SESSION_EXPIRED: your moderator certificate expired\r\n';
+    else if (ctx.deps.revocation().some((list) => list.revocationReason(certificate) !== undefined))
+      message = 'airlock: CERT_REVOKED: your moderator certificate has been revoked\r\n';
+    if (message === undefined) return;
+    clearInterval(timer);
+    end(message);
+  }, 1000);
+  return () => clearInterval(timer);
 }
 
 /**
