@@ -78,34 +78,196 @@ function sameUser(a: string, b: string): boolean {
   return a.normalize('NFKC').toLowerCase() === b.normalize('NFKC').toLowerCase();
 }
 
-export type LiveSession = ReturnType<typeof createLiveSession>;
-
-export function createLiveSession(deps: LiveSessionDeps) {
-  const { session, moderation } = deps;
-  const fanout: OutputFanout = createOutputFanout(deps.fanout);
-  const joined = new Map<string, Joined>();
-  const pending: Pending[] = [];
+/**
+ * One live session. Built by {@link createLiveSession}; every method is
+ * synchronous or awaits only the durable audit append, so the owner's and
+ * the moderators' channels are never held by each other.
+ */
+export class LiveSession {
+  readonly id: string;
+  readonly owner: string;
+  readonly scope: Session['scope'];
+  readonly moderation: ModerationRule;
+  readonly #deps: LiveSessionDeps;
+  readonly #fanout: OutputFanout;
+  readonly #joined = new Map<string, Joined>();
+  readonly #pending: Pending[] = [];
   /** Open recordings of the owner's streams: joins, leaves and terminations are marked in them. */
-  const markers = new Set<(label: string) => void>();
-  const mark = (label: string) => {
-    for (const marker of markers) marker(label);
-  };
-  let changed: (() => void)[] = [];
-  let terminated: { by: string; reason: string } | undefined;
-  const groups = moderation.requiredGroups.join(' or ');
+  readonly #markers = new Set<(label: string) => void>();
+  #changed: (() => void)[] = [];
+  #terminated: { by: string; reason: string } | undefined;
 
-  const wake = () => {
-    const waiting = changed;
-    changed = [];
-    for (const resolve of waiting) resolve();
-  };
-  const tellOwner = deps.notify;
+  constructor(deps: LiveSessionDeps) {
+    this.#deps = deps;
+    this.id = deps.session.id;
+    this.owner = deps.session.user;
+    this.scope = deps.session.scope;
+    this.moderation = deps.moderation;
+    this.#fanout = createOutputFanout(deps.fanout);
+  }
+
+  /** Output the owner's terminal showed; fanned out to the moderators. */
+  publish(chunk: Buffer | string): void {
+    this.#fanout.publish(chunk);
+  }
+
   /** A status line for the watchers only; the owner's terminal is not touched. */
-  const status = (text: string) => {
-    fanout.publish(`\r\n[airlock] ${sanitizeForTerminal(text)}\r\n`);
-  };
-  const record = (event: AuditEventInput['event'], joiner: Joiner, extra: Partial<AuditEventInput>) =>
-    deps.audit({
+  status(text: string): void {
+    this.#fanout.publish(`\r\n[airlock] ${sanitizeForTerminal(text)}\r\n`);
+  }
+
+  moderators(): string[] {
+    return [...this.#joined.values()].map((j) => j.joiner.user);
+  }
+
+  /** Marks joins, leaves and terminations in an open recording until the returned function is called. */
+  onMarker(marker: (label: string) => void): () => void {
+    this.#markers.add(marker);
+    return () => this.#markers.delete(marker);
+  }
+
+  /**
+   * May `joiner` moderate this session? Only in one of the required groups,
+   * never the owner, once per person (the caller has matched the moderator
+   * certificate's profile, cluster and namespace). Throws SESSION_JOIN_REFUSED.
+   */
+  async join(joiner: Joiner, channel: ModeratorChannel): Promise<string> {
+    const { moderation } = this;
+    if (this.#terminated) throw new AirlockError('SESSION_JOIN_REFUSED', 'the session has ended');
+    if (sameUser(joiner.user, this.owner))
+      throw new AirlockError('SESSION_JOIN_REFUSED', 'you cannot moderate your own session');
+    if (!joiner.groups.some((g) => moderation.requiredGroups.includes(g)))
+      throw new AirlockError('SESSION_JOIN_REFUSED', `moderators come from ${this.#groups()}`);
+    if ([...this.#joined.values()].some((j) => sameUser(j.joiner.user, joiner.user)))
+      throw new AirlockError('SESSION_JOIN_REFUSED', 'you have already joined this session');
+    const id = joiner.sessionId;
+    await this.#record('moderation.joined', joiner, {
+      details: { moderator_request_id: joiner.requestId, moderator_session_id: joiner.sessionId },
+    });
+    const watch = this.#fanout.attach(channel, () => {
+      channel.close('airlock: OBSERVER_DROPPED: you fell too far behind the output; join again\r\n');
+      this.#leave(id, 'dropped');
+    });
+    const entry: Joined = { joiner, channel, detach: () => watch.detach() };
+    this.#joined.set(id, entry);
+    this.#deps.notify(`\r\nairlock: ${joiner.user} joined as moderator (${moderation.mode})\r\n`);
+    this.status(`${joiner.user} joined`);
+    this.#mark(`${joiner.user} joined as moderator`);
+    for (const p of this.#pending) this.#ask(entry, p);
+    this.#wake();
+    return id;
+  }
+
+  /** The moderator quit or disconnected. */
+  leave(id: string): void {
+    this.#leave(id, 'detached');
+  }
+
+  /** A moderator's `y` or `n`: decides the oldest question. False when nothing was asked. */
+  answer(id: string, yes: boolean): boolean {
+    const entry = this.#joined.get(id);
+    const p = entry ? this.#pending.shift() : undefined;
+    if (!entry || !p) return false;
+    p.decide(entry.joiner, yes);
+    return true;
+  }
+
+  /** A moderator ends the session: recorded, shown to the owner, the owner's connection ended. */
+  async terminate(id: string, reason: string): Promise<void> {
+    const entry = this.#joined.get(id);
+    if (!entry || this.#terminated) return;
+    const why = reason || 'no reason given';
+    this.#terminated = { by: entry.joiner.user, reason: why };
+    await this.#record('moderation.terminated', entry.joiner, {
+      decision: 'deny',
+      code: 'MODERATION_TERMINATED',
+      reason: why,
+    });
+    for (const p of this.#pending.splice(0)) p.decide(entry.joiner, false);
+    this.status(`terminated by ${entry.joiner.user}: ${why}`);
+    this.#mark(`terminated by ${entry.joiner.user}: ${why}`);
+    this.#wake();
+    this.#deps.end(
+      `airlock: MODERATION_TERMINATED: ${sanitizeForTerminal(this.#terminatedError().message)}\r\n`,
+    );
+  }
+
+  /**
+   * The gate: resolves when the intent may proceed (with the approving
+   * moderator in approve-each-command mode), throws MODERATION_REJECTED or
+   * MODERATION_TERMINATED. The owner hears why it waits.
+   */
+  async admit(intent: GatedIntent): Promise<{ approvedBy?: string }> {
+    let told = false;
+    while (!this.#terminated && this.#joined.size < this.moderation.min) {
+      if (!told) this.#deps.notify(`airlock: waiting for a moderator from ${this.#groups()}\r\n`);
+      told = true;
+      await new Promise<void>((resolve) => this.#changed.push(resolve));
+    }
+    if (this.#terminated) throw this.#terminatedError();
+    if (this.moderation.mode === 'observe') return {};
+    this.#deps.notify('airlock: waiting for a moderator to approve\r\n');
+    const { by, yes } = await new Promise<{ by: Joiner; yes: boolean }>((resolve) => {
+      const p: Pending = { intent, decide: (who, answer) => resolve({ by: who, yes: answer }) };
+      this.#pending.push(p);
+      for (const entry of this.#joined.values()) this.#ask(entry, p);
+    });
+    if (this.#terminated) throw this.#terminatedError();
+    const details = { action: intent.action };
+    if (!yes) {
+      await this.#record('moderation.rejected', by, {
+        target: intent.target,
+        decision: 'deny',
+        code: 'MODERATION_REJECTED',
+        reason: `rejected by ${by.user}`,
+        details,
+      });
+      throw new AirlockError('MODERATION_REJECTED', `rejected by moderator ${by.user}`);
+    }
+    await this.#record('moderation.approved', by, { target: intent.target, decision: 'allow', details });
+    return { approvedBy: by.user };
+  }
+
+  /** The owner's connection closed: every moderator is told and detached. */
+  end(): void {
+    for (const [id, entry] of [...this.#joined]) {
+      entry.channel.close('\r\nairlock: the session ended\r\n');
+      this.#leave(id, 'ended');
+    }
+    this.#terminated ??= { by: this.owner, reason: 'the session ended' };
+    this.#wake();
+  }
+
+  #groups(): string {
+    return this.moderation.requiredGroups.join(' or ');
+  }
+
+  #wake(): void {
+    const waiting = this.#changed;
+    this.#changed = [];
+    for (const resolve of waiting) resolve();
+  }
+
+  #mark(label: string): void {
+    for (const marker of this.#markers) marker(label);
+  }
+
+  #ask(entry: Joined, p: Pending): void {
+    entry.channel.write(
+      `\r\n[airlock] ${this.owner} wants to run: ${sanitizeForTerminal(p.intent.text)}  approve? (y/n) `,
+    );
+  }
+
+  #terminatedError(): AirlockError {
+    return new AirlockError(
+      'MODERATION_TERMINATED',
+      `session terminated by ${this.#terminated?.by}: ${this.#terminated?.reason}`,
+    );
+  }
+
+  #record(event: AuditEventInput['event'], joiner: Joiner, extra: Partial<AuditEventInput>): Promise<void> {
+    const { session } = this.#deps;
+    return this.#deps.audit({
       event,
       actor: { user: joiner.user, groups: [...joiner.groups], kind: 'moderator', address: joiner.address },
       target: { cluster: session.scope.cluster, namespace: session.scope.namespace },
@@ -113,148 +275,21 @@ export function createLiveSession(deps: LiveSessionDeps) {
       ...extra,
       details: { owner: session.user, ...extra.details },
     });
-  const ask = (entry: Joined, p: Pending) =>
-    entry.channel.write(
-      `\r\n[airlock] ${session.user} wants to run: ${sanitizeForTerminal(p.intent.text)}  approve? (y/n) `,
-    );
-  const terminatedError = () =>
-    new AirlockError(
-      'MODERATION_TERMINATED',
-      `session terminated by ${terminated?.by}: ${terminated?.reason || 'no reason given'}`,
-    );
+  }
 
-  const leave = (id: string, why: 'detached' | 'dropped' | 'ended') => {
-    const entry = joined.get(id);
+  #leave(id: string, why: 'detached' | 'dropped' | 'ended'): void {
+    const entry = this.#joined.get(id);
     if (!entry) return;
-    joined.delete(id);
+    this.#joined.delete(id);
     entry.detach();
-    tellOwner(`\r\nairlock: ${entry.joiner.user} left (${why})\r\n`);
-    status(`${entry.joiner.user} left (${why})`);
-    mark(`${entry.joiner.user} left (${why})`);
-    void record('moderation.left', entry.joiner, { details: { why } });
-    wake();
-  };
+    this.#deps.notify(`\r\nairlock: ${entry.joiner.user} left (${why})\r\n`);
+    this.status(`${entry.joiner.user} left (${why})`);
+    this.#mark(`${entry.joiner.user} left (${why})`);
+    void this.#record('moderation.left', entry.joiner, { details: { why } });
+    this.#wake();
+  }
+}
 
-  return {
-    id: session.id,
-    owner: session.user,
-    scope: session.scope,
-    moderation,
-    /** Output the owner's terminal showed; fanned out to the moderators. */
-    publish: (chunk: Buffer | string) => fanout.publish(chunk),
-    status,
-    moderators: () => [...joined.values()].map((j) => j.joiner.user),
-    /** Marks joins, leaves and terminations in an open recording until the returned function is called. */
-    onMarker(marker: (label: string) => void): () => void {
-      markers.add(marker);
-      return () => markers.delete(marker);
-    },
-
-    /**
-     * May `joiner` moderate this session? Only a moderator certificate for
-     * the same profile, cluster and namespace, in one of the required
-     * groups, never the owner. Throws SESSION_JOIN_REFUSED.
-     */
-    async join(joiner: Joiner, channel: ModeratorChannel): Promise<string> {
-      if (terminated) throw new AirlockError('SESSION_JOIN_REFUSED', 'the session has ended');
-      if (sameUser(joiner.user, session.user))
-        throw new AirlockError('SESSION_JOIN_REFUSED', 'you cannot moderate your own session');
-      if (!joiner.groups.some((g) => moderation.requiredGroups.includes(g)))
-        throw new AirlockError('SESSION_JOIN_REFUSED', `moderators come from ${groups}`);
-      if ([...joined.values()].some((j) => sameUser(j.joiner.user, joiner.user)))
-        throw new AirlockError('SESSION_JOIN_REFUSED', 'you have already joined this session');
-      const id = joiner.sessionId;
-      await record('moderation.joined', joiner, {
-        details: { moderator_request_id: joiner.requestId, moderator_session_id: joiner.sessionId },
-      });
-      const watch = fanout.attach(channel, () => {
-        channel.close('airlock: OBSERVER_DROPPED: you fell too far behind the output; join again\r\n');
-        leave(id, 'dropped');
-      });
-      joined.set(id, { joiner, channel, detach: () => watch.detach() });
-      tellOwner(`\r\nairlock: ${joiner.user} joined as moderator (${moderation.mode})\r\n`);
-      status(`${joiner.user} joined`);
-      mark(`${joiner.user} joined as moderator`);
-      const entry = joined.get(id)!;
-      for (const p of pending) ask(entry, p);
-      wake();
-      return id;
-    },
-    /** The moderator quit or disconnected. */
-    leave: (id: string) => leave(id, 'detached'),
-
-    /** A moderator's `y` or `n`: decides the oldest question. False when nothing was asked. */
-    answer(id: string, yes: boolean): boolean {
-      const entry = joined.get(id);
-      const p = pending.shift();
-      if (!entry || !p) return false;
-      p.decide(entry.joiner, yes);
-      return true;
-    },
-
-    /** A moderator ends the session: recorded, shown to the owner, the owner's connection ended. */
-    async terminate(id: string, reason: string): Promise<void> {
-      const entry = joined.get(id);
-      if (!entry || terminated) return;
-      terminated = { by: entry.joiner.user, reason };
-      await record('moderation.terminated', entry.joiner, {
-        decision: 'deny',
-        code: 'MODERATION_TERMINATED',
-        reason: reason || 'no reason given',
-      });
-      const error = terminatedError();
-      for (const p of pending.splice(0)) p.decide(entry.joiner, false);
-      status(`terminated by ${entry.joiner.user}: ${reason || 'no reason given'}`);
-      mark(`terminated by ${entry.joiner.user}: ${reason || 'no reason given'}`);
-      wake();
-      deps.end(`airlock: MODERATION_TERMINATED: ${sanitizeForTerminal(error.message)}\r\n`);
-    },
-
-    /**
-     * The gate: resolves when the intent may proceed (with the approving
-     * moderator in approve-each-command mode), throws MODERATION_REJECTED or
-     * MODERATION_TERMINATED. The owner hears why it waits.
-     */
-    async admit(intent: GatedIntent): Promise<{ approvedBy?: string }> {
-      const say = tellOwner;
-      let told = false;
-      while (!terminated && joined.size < moderation.min) {
-        if (!told) say(`airlock: waiting for a moderator from ${groups}\r\n`);
-        told = true;
-        await new Promise<void>((resolve) => changed.push(resolve));
-      }
-      if (terminated) throw terminatedError();
-      if (moderation.mode === 'observe') return {};
-      say('airlock: waiting for a moderator to approve\r\n');
-      const { by, yes } = await new Promise<{ by: Joiner; yes: boolean }>((resolve) => {
-        const p: Pending = { intent, decide: (who, answer) => resolve({ by: who, yes: answer }) };
-        pending.push(p);
-        for (const entry of joined.values()) ask(entry, p);
-      });
-      if (terminated) throw terminatedError();
-      const details = { action: intent.action };
-      if (!yes) {
-        await record('moderation.rejected', by, {
-          target: intent.target,
-          decision: 'deny',
-          code: 'MODERATION_REJECTED',
-          reason: `rejected by ${by.user}`,
-          details,
-        });
-        throw new AirlockError('MODERATION_REJECTED', `rejected by moderator ${by.user}`);
-      }
-      await record('moderation.approved', by, { target: intent.target, decision: 'allow', details });
-      return { approvedBy: by.user };
-    },
-
-    /** The owner's connection closed: every moderator is told and detached. */
-    end(): void {
-      for (const [id, entry] of [...joined]) {
-        entry.channel.close('\r\nairlock: the session ended\r\n');
-        leave(id, 'ended');
-      }
-      terminated ??= { by: session.user, reason: 'the session ended' };
-      wake();
-    },
-  };
+export function createLiveSession(deps: LiveSessionDeps): LiveSession {
+  return new LiveSession(deps);
 }
