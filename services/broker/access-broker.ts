@@ -16,6 +16,7 @@ import {
   canApprove,
   decideRequest,
   type Policy,
+  type Profile,
   type RequestedScope,
   renderGroups,
   runbookScope,
@@ -24,6 +25,8 @@ import {
 import {
   parseCertificateLine,
   parsePublicKeyLine,
+  type ScopeModeration,
+  type ScopeModeratorRole,
   type SshPrivateKey,
   sha256Fingerprint,
   signUserCertificate,
@@ -54,6 +57,8 @@ export interface CreateRequestInput {
   readonly runbook?: string;
   /** Container name globs the session may name with `-c`; absent: every container the profile allows. */
   readonly containerPatterns?: readonly string[];
+  /** `moderator`: the moderator role of the profile (join and moderate its sessions), not access. */
+  readonly role?: 'moderator';
 }
 
 /** Dependencies of {@link createAccessBroker}. */
@@ -194,6 +199,7 @@ function validateInput(input: unknown): CreateRequestInput {
     'sshPublicKey',
     'runbook',
     'containerPatterns',
+    'role',
   ];
   for (const key of Object.keys(body))
     if (!allowed.includes(key)) usage(`unknown field ${JSON.stringify(key)}`);
@@ -207,6 +213,7 @@ function validateInput(input: unknown): CreateRequestInput {
     usage('ttlSeconds must be a positive integer');
   }
   if (body.runbook !== undefined && typeof body.runbook !== 'string') usage('runbook must be a string');
+  if (body.role !== undefined && body.role !== 'moderator') usage('role must be "moderator" when given');
   if (
     body.containerPatterns !== undefined &&
     (!Array.isArray(body.containerPatterns) || body.containerPatterns.some((p) => typeof p !== 'string'))
@@ -214,6 +221,28 @@ function validateInput(input: unknown): CreateRequestInput {
     usage('containerPatterns must be an array of strings');
   }
   return body as unknown as CreateRequestInput;
+}
+
+/**
+ * What a certificate says about moderation: a moderator request gets the
+ * moderator role (the requester's moderator groups now), any other request
+ * of a moderated profile the profile's requirement now, so it travels signed
+ * to both tiers. Refuses a moderator request whose profile is no longer
+ * moderated or whose requester left its moderator groups.
+ */
+function moderationOfRequest(
+  profile: Profile,
+  request: AccessRequest,
+): { moderation?: ScopeModeration; moderator?: ScopeModeratorRole } {
+  const rule = profile.moderation;
+  if (request.scope.role !== 'moderator') {
+    if (!rule) return {};
+    return { moderation: { requiredGroups: [...rule.requiredGroups], min: rule.min, mode: rule.mode } };
+  }
+  const groups = (rule?.requiredGroups ?? []).filter((g) => request.requester.groups.includes(g));
+  if (groups.length === 0)
+    throw new AirlockError('REQUEST_DENIED', 'the profile no longer has a moderator role for the requester');
+  return { moderator: { groups } };
 }
 
 /** Checks the shape of a kube-certificate body. */
@@ -445,6 +474,7 @@ export function createAccessBroker(deps: AccessBrokerDeps): AccessBroker {
         reason: input.reason,
         ...(input.runbook === undefined ? {} : { runbook: input.runbook }),
         ...(input.containerPatterns === undefined ? {} : { containerPatterns: [...input.containerPatterns] }),
+        ...(input.role === undefined ? {} : { role: input.role }),
       };
       const decision = decideRequest(policy, actor, scope, now);
       // The steps approved are the steps of now: the certificate names them
@@ -649,13 +679,17 @@ export function createAccessBroker(deps: AccessBrokerDeps): AccessBroker {
           : undefined;
         if (!profile)
           throw new AirlockError('PROFILE_UNKNOWN', `profile ${request.scope.profile} no longer exists`);
-        const groups = renderGroups(profile, request.scope);
+        const role = moderationOfRequest(profile, request);
+        // A moderator acts as nobody in Kubernetes: no jit: groups.
+        const groups = role.moderator ? [] : renderGroups(profile, request.scope);
         // PROTOCOL.certkeys extensions: grant only what the profile allows.
         const extensions: Record<string, string> = {};
         const runbook = runbookOfRequest(policy, request);
         // A runbook session may exec its steps and nothing else: no pty, no forwarding.
-        if (profile.actions.shell && !runbook) extensions['permit-pty'] = '';
-        if (profile.actions['port-forward'] && !runbook) extensions['permit-port-forwarding'] = '';
+        // A moderator gets a pty for `ssh -t gw join` and nothing else.
+        if ((profile.actions.shell && !runbook) || role.moderator) extensions['permit-pty'] = '';
+        if (profile.actions['port-forward'] && !runbook && !role.moderator)
+          extensions['permit-port-forwarding'] = '';
         const keyId = certificateKeyId(request.id, request.requester.user);
         const signed = signUserCertificate({
           caPrivateKey: typeof deps.caKey === 'function' ? deps.caKey() : deps.caKey,
@@ -676,6 +710,7 @@ export function createAccessBroker(deps: AccessBrokerDeps): AccessBroker {
             ...(request.scope.containerPatterns
               ? { containerPatterns: [...request.scope.containerPatterns] }
               : {}),
+            ...role,
           },
         });
         const updated: AccessRequest = {

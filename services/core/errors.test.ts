@@ -24,6 +24,10 @@ describe('the error catalogue', () => {
         'SCOPE_RUNBOOK',
         'SCOPE_RUNBOOK_STALE',
         'SHELL_NOT_ALLOWED',
+        'MODERATOR_ONLY',
+        'MODERATION_REJECTED',
+        'MODERATION_TERMINATED',
+        'MODERATION_UNAPPROVED',
       ].sort(),
     );
   });

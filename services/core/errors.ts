@@ -70,6 +70,14 @@ export const POLICY_CODES = [
   'SCOPE_RUNBOOK_STALE',
   /** The container (`-c`) is outside the profile's or the session's container patterns. */
   'SCOPE_CONTAINER',
+  /** A moderator certificate (scope `moderator`) asked to act: it may only join and moderate sessions. */
+  'MODERATOR_ONLY',
+  /** A moderator answered `n` to this command of a moderated session (approve-each-command). */
+  'MODERATION_REJECTED',
+  /** A moderator terminated this moderated session; the owner's commands end. */
+  'MODERATION_TERMINATED',
+  /** Executor: an intent of a moderated session arrived without the mediator's moderator approval. */
+  'MODERATION_UNAPPROVED',
 ] as const;
 
 /** Infrastructure, configuration and usage. */
@@ -177,6 +185,14 @@ export const SYSTEM_CODES = [
   'DOOR_SESSION_REFUSED',
   /** Jump door: a `direct-tcpip` destination other than the certificate's own request (`<requestId>` port 22). */
   'DOOR_DESTINATION_REFUSED',
+  /**
+   * Mediator `join`: no live session with this id that the certificate's
+   * moderator role covers, or the caller owns it. One code for all, so ids
+   * cannot be probed.
+   */
+  'SESSION_JOIN_REFUSED',
+  /** Mediator: a watcher of a live session fell too far behind its output and was dropped (the owner is never slowed). */
+  'OBSERVER_DROPPED',
 ] as const;
 
 /**

@@ -8,7 +8,9 @@ import type { AirlockScope } from './ssh-cert/airlock-scope.js';
  * runbook once was: security review finding 1).
  *
  * Optional members are carried over only when present: absent `runbook`
- * means no runbook, absent `containerPatterns` means every container.
+ * means no runbook, absent `containerPatterns` means every container,
+ * absent `moderation` means not moderated, absent `moderator` means no
+ * moderator role.
  */
 export function scopeOf(scope: AirlockScope): Scope {
   return {
@@ -21,5 +23,15 @@ export function scopeOf(scope: AirlockScope): Scope {
       ? {}
       : { runbook: { name: scope.runbook.name, stepsDigest: scope.runbook.stepsDigest } }),
     ...(scope.containerPatterns === undefined ? {} : { containerPatterns: [...scope.containerPatterns] }),
+    ...(scope.moderation === undefined
+      ? {}
+      : {
+          moderation: {
+            requiredGroups: [...scope.moderation.requiredGroups],
+            min: scope.moderation.min,
+            mode: scope.moderation.mode,
+          },
+        }),
+    ...(scope.moderator === undefined ? {} : { moderator: { groups: [...scope.moderator.groups] } }),
   };
 }

@@ -8,7 +8,11 @@ import { createHash } from 'node:crypto';
 import type * as grpc from '@grpc/grpc-js';
 import { context as otelContext, ROOT_CONTEXT, type Span, SpanKind, trace } from '@opentelemetry/api';
 import { AirlockError } from '../core/errors.js';
-import { SESSION_METADATA_KEY } from '../core/rpc/executor-proto.js';
+import {
+  APPROVED_BY_METADATA_KEY,
+  MODERATORS_METADATA_KEY,
+  SESSION_METADATA_KEY,
+} from '../core/rpc/executor-proto.js';
 import { toGrpcError } from '../core/rpc/grpc-errors.js';
 import type { Target } from '../core/rpc/messages.js';
 import { targetNamespace } from '../core/session/target-namespace.js';
@@ -27,6 +31,8 @@ export interface CallContext {
   spanId: string | undefined;
   /** The Kubernetes gateway with a `kube.*` span around each call, children of the RPC span. */
   kube: KubeGateway;
+  /** The mediator's moderation claim sent with this call (moderated sessions; checked by `moderationDenial`). */
+  moderation: { moderators: string[]; approvedBy?: string };
 }
 
 export type AnyCall =
@@ -72,9 +78,16 @@ export function callContext(rt: ExecutorRuntime, call: AnyCall, span: Span): Cal
   const fingerprint = createHash('sha256').update(peerCertificateDer(call)).digest('hex');
   const session = rt.sessions.get(id, fingerprint);
   span.setAttributes({ 'airlock.session_id': session.id, 'enduser.id': session.user });
+  const approvedBy = call.metadata.get(APPROVED_BY_METADATA_KEY)[0];
   return {
     session,
     span,
+    moderation: {
+      moderators: call.metadata
+        .get(MODERATORS_METADATA_KEY)
+        .filter((m): m is string => typeof m === 'string'),
+      ...(typeof approvedBy === 'string' ? { approvedBy } : {}),
+    },
     ...traceIdsOf(span),
     kube: withKubeSpans(rt.deps.kube, rt.tracer, trace.setSpan(ROOT_CONTEXT, span)),
   };

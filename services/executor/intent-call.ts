@@ -23,6 +23,7 @@ import {
 } from './call-context.js';
 import { certificateDenial } from './certificate-restrictions.js';
 import type { ExecutorRuntime } from './executor-runtime.js';
+import { moderationDenial, moderationDetails } from './moderation-check.js';
 
 /** One authenticated intent call, as a stage sees it. */
 export class IntentCall {
@@ -78,9 +79,12 @@ async function authorize(rt: ExecutorRuntime, ctx: CallContext, intent: Intent, 
   const started = performance.now();
   const restricted = certificateDenial(session.identity, intent, session.scope.namespace);
   // The scope of the certificate this executor verified itself, never the mediator's word.
-  const decision: AuthorizeResult = restricted
+  const scope = scopeOf(session.scope);
+  const authorized: AuthorizeResult = restricted
     ? { allow: false, ...restricted }
-    : authorizeIntent(rt.deps.policy(), scopeOf(session.scope), intent);
+    : authorizeIntent(rt.deps.policy(), scope, intent);
+  const unmoderated = authorized.allow ? moderationDenial(scope, session.user, ctx.moderation) : undefined;
+  const decision: AuthorizeResult = unmoderated ? { allow: false, ...unmoderated } : authorized;
   const label = decision.allow ? 'allow' : 'deny';
   rt.metrics.intentsTotal.inc({
     action: intent.action,
@@ -94,7 +98,7 @@ async function authorize(rt: ExecutorRuntime, ctx: CallContext, intent: Intent, 
       target,
       decision: label,
       ...(decision.allow
-        ? { details: { action: intent.action, rule: decision.rule } }
+        ? { details: { action: intent.action, rule: decision.rule, ...moderationDetails(scope, ctx) } }
         : {
             code: decision.code,
             reason: decision.reason,

@@ -4,9 +4,10 @@ import type { AuditEventInput, AuditTarget, AuditTrail } from '../core/audit/typ
 import type { PodTarget } from '../core/command-language/index.js';
 import { AirlockError } from '../core/errors.js';
 import type { Intent, Policy } from '../core/policy/index.js';
-import type { ExecutorClient } from '../core/rpc/executor-client.js';
+import type { ExecutorClient, ModerationClaim } from '../core/rpc/executor-client.js';
 import type { Target } from '../core/rpc/messages.js';
 import type { Session } from '../core/session/session.js';
+import type { LiveSession } from './live/live-session.js';
 
 /** The SSH channel a command runs on. */
 export interface CommandIo {
@@ -48,6 +49,11 @@ export interface CommandContext {
   clientAddress: string;
   /** Interactive (tty) sessions are recorded as asciicast v2 here; absent: not recorded. */
   recordings?: { dir: string; recordInput: boolean };
+  /**
+   * The live session of a moderated scope: every intent waits at its gate
+   * (`authorizeAndAudit`) and its decisions are shown to the moderators.
+   */
+  live?: LiveSession;
   /** Set by `runCommand` for one command: what its audit records so far. */
   audited?: CommandAudit;
 }
@@ -63,6 +69,8 @@ export interface CommandAudit {
   allowed?: { action: Intent['action']; target: AuditEventInput['target'] };
   /** The failure is already recorded (a policy denial, or a recording's `exec.exited`). */
   failureRecorded: boolean;
+  /** A moderated session: who moderated the allowed intent, sent to the executor with the call. */
+  moderation?: ModerationClaim;
 }
 
 /** The pod a command names as the executor's wire target (empty container: the pod's default). */

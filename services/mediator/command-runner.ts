@@ -68,7 +68,8 @@ export async function runCommand(
 
 /** The command itself; errors propagate to `runCommand`, which prints them and records them on the span. */
 async function runTraced(command: Command, io: CommandIo, ctx: CommandContext): Promise<number> {
-  const options: CallOptions = { traceparent: ctx.traceparent };
+  // The moderation claim exists only once the intent passed the gate, just before the call.
+  const options: CallOptions = { traceparent: ctx.traceparent, moderation: () => ctx.audited?.moderation };
   switch (command.kind) {
     case 'help':
       io.stdout.write(helpText(command.topic));

@@ -98,6 +98,7 @@ export async function recorded(
   });
   let code: number | undefined;
   let failure: AirlockError | undefined;
+  const unmark = ctx.live?.onMarker((label) => recorder.marker(label));
   try {
     code = await run(recorder);
     return code;
@@ -105,6 +106,7 @@ export async function recorded(
     failure = asAirlockError(error);
     throw failure;
   } finally {
+    unmark?.();
     const recording = await recorder.close().catch(() => undefined);
     if (failure && ctx.audited) ctx.audited.failureRecorded = true;
     await auditRecordedExit(ctx, target, {

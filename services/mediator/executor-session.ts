@@ -178,5 +178,6 @@ export function commandContext(
     traceContext: trace.setSpan(ROOT_CONTEXT, state.span),
     clientAddress: state.address,
     ...(deps.recordings ? { recordings: deps.recordings } : {}),
+    ...(state.live ? { live: state.live } : {}),
   };
 }

@@ -15,6 +15,7 @@ import type { RevocationList, SshPublicKey } from '../core/ssh-cert/index.js';
 import { defaultTracer } from '../core/telemetry.js';
 import type { TierCa } from '../core/x509/index.js';
 import { exitCodeFor, formatError } from './command-language/exit-codes.js';
+import type { LiveSession } from './live/live-session.js';
 
 export interface MediatorLimits {
   /** A connection that has not authenticated by then is closed. */
@@ -103,6 +104,8 @@ export interface ConnectionState {
   timers: NodeJS.Timeout[];
   /** `ssh.session`: from TCP accept to connection close. */
   span: Span;
+  /** Set once the executor session is open when the certificate's scope requires moderation. */
+  live?: LiveSession;
 }
 
 /**
@@ -121,6 +124,8 @@ export interface FrontendContext {
   connections: Set<{ client: Connection; state: ConnectionState }>;
   /** Authenticated connections per certificate principal (`maxSessionsPerPrincipal`). */
   sessionsByPrincipal: Map<string, number>;
+  /** Moderated sessions open now, by session id: what `ssh gw sessions` lists and `join` attaches to. */
+  live: Map<string, LiveSession>;
 }
 
 function frontendMetrics(metrics: Metrics) {
@@ -159,6 +164,7 @@ export function createFrontendContext(deps: MediatorDeps): FrontendContext {
         .catch((error: unknown) => log.error({ err: error }, 'audit append failed')),
     connections: new Set(),
     sessionsByPrincipal: new Map(),
+    live: new Map(),
   };
 }
 

@@ -1,5 +1,5 @@
 import type { AuditEventInput } from '../core/audit/types.js';
-import { AirlockError } from '../core/errors.js';
+import { AirlockError, type ErrorCode } from '../core/errors.js';
 import { authorizeIntent, type Intent } from '../core/policy/index.js';
 import { sessionAuditIds } from '../core/session/session.js';
 import { traceIdOf } from '../core/telemetry.js';
@@ -17,12 +17,61 @@ function auditBase(
   };
 }
 
+/** How an intent reads in a moderator's status line: `exec api-0 -- ps aux`. */
+function intentText(intent: Intent): string {
+  const parts: string[] = [intent.action];
+  if (intent.resource) parts.push(intent.resource);
+  if (intent.pod) parts.push(intent.container ? `${intent.pod} -c ${intent.container}` : intent.pod);
+  if (intent.port !== undefined) parts.push(`port ${intent.port}`);
+  if (intent.image) parts.push(`--image ${intent.image}`);
+  if (intent.argv) parts.push('--', ...intent.argv);
+  return parts.join(' ');
+}
+
+/** `intent.denied` in the trail (durable), then the error the caller throws. */
+async function denyIntent(
+  ctx: CommandContext,
+  target: AuditEventInput['target'],
+  denial: { code: ErrorCode; reason: string; details: Record<string, unknown> },
+): Promise<AirlockError> {
+  if (ctx.audited) ctx.audited.failureRecorded = true;
+  await ctx.audit.append(
+    {
+      event: 'intent.denied',
+      ...auditBase(ctx),
+      target,
+      decision: 'deny',
+      code: denial.code,
+      reason: denial.reason,
+      details: denial.details,
+    },
+    { durable: true },
+  );
+  return new AirlockError(denial.code, denial.reason);
+}
+
+/**
+ * The moderation gate of a moderated session (live/live-session.ts): waits
+ * for the moderators, and in approve-each-command mode for an answer.
+ * Fails closed: a moderated scope without a live session is refused.
+ */
+async function moderate(
+  ctx: CommandContext,
+  intent: Intent,
+  target: AuditEventInput['target'],
+): Promise<{ approvedBy?: string }> {
+  if (!ctx.session.scope.moderation) return {};
+  if (!ctx.live) throw new AirlockError('MODERATION_UNAPPROVED', 'the session is moderated but not live');
+  return ctx.live.admit({ action: intent.action, target, text: intentText(intent) });
+}
+
 /**
  * The one authorize-and-audit path every intent of a session goes through
  * (commands and `ssh -L` forwards alike): the same policy the executor
  * applies authoritatively, decided on the mediator's own verified scope, for
- * an early, clear answer. The decision is recorded durably in the mediator's
- * trail (`intent.allowed` or `intent.denied`) before anything reaches the
+ * an early, clear answer; then, for a moderated session, the moderation
+ * gate. The decision is recorded durably in the mediator's trail
+ * (`intent.allowed` or `intent.denied`) before anything reaches the
  * executor; a denial throws and never reaches it.
  */
 export async function authorizeAndAudit(
@@ -35,28 +84,40 @@ export async function authorizeAndAudit(
     cluster: ctx.session.scope.cluster,
   });
   const details = { action: intent.action, ...(decision.rule ? { rule: decision.rule } : {}) };
-  if (decision.allow) {
-    await ctx.audit.append(
-      { event: 'intent.allowed', ...auditBase(ctx), target, decision: 'allow', details },
-      { durable: true },
-    );
-    if (ctx.audited) ctx.audited.allowed = { action: intent.action, target };
-    return;
+  const shown = `${ctx.session.user}: ${intentText(intent)}`;
+  if (!decision.allow) {
+    ctx.live?.status(`${shown} -> denied ${decision.code}`);
+    throw await denyIntent(ctx, target, { code: decision.code, reason: decision.reason, details });
   }
-  if (ctx.audited) ctx.audited.failureRecorded = true;
+  let approval: { approvedBy?: string };
+  try {
+    approval = await moderate(ctx, intent, target);
+  } catch (error) {
+    const refused = error instanceof AirlockError ? error : new AirlockError('INTERNAL', 'internal error');
+    ctx.live?.status(`${shown} -> denied ${refused.code}`);
+    throw await denyIntent(ctx, target, { code: refused.code, reason: refused.message, details });
+  }
   await ctx.audit.append(
     {
-      event: 'intent.denied',
+      event: 'intent.allowed',
       ...auditBase(ctx),
       target,
-      decision: 'deny',
-      code: decision.code,
-      reason: decision.reason,
-      details,
+      decision: 'allow',
+      details: { ...details, ...(approval.approvedBy ? { approved_by: approval.approvedBy } : {}) },
     },
     { durable: true },
   );
-  throw new AirlockError(decision.code, decision.reason);
+  ctx.live?.status(
+    `${shown} -> allowed${approval.approvedBy ? ` (approved by ${approval.approvedBy})` : ''}`,
+  );
+  if (ctx.audited) {
+    ctx.audited.allowed = { action: intent.action, target };
+    if (ctx.live)
+      ctx.audited.moderation = {
+        moderators: ctx.live.moderators(),
+        ...(approval.approvedBy ? { approvedBy: approval.approvedBy } : {}),
+      };
+  }
 }
 
 /**

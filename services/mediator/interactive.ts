@@ -69,7 +69,8 @@ export async function runInteractive(
   }
   state.interactive.add(channel);
   const context = commandContext(ctx, opened, state);
-  const podNames = await podNamesFor(opened);
+  // A moderated session's reads wait for a moderator like every intent: no completion listing at start.
+  const podNames = opened.session.scope.moderation ? [] : await podNamesFor(opened);
   const { session } = opened;
   const { scope } = session;
   const prompt = () =>

@@ -5,6 +5,7 @@ import type { CommandIo } from './command-context.js';
 import { runCommand } from './command-runner.js';
 import { commandContext } from './executor-session.js';
 import { type ConnectionState, type FrontendContext, fail, finish } from './frontend-context.js';
+import { JOIN_COMMANDS, runJoinCommand } from './live/join-commands.js';
 
 /**
  * Stage 4a, `ssh gw <command>` (an exec request, or the certificate's
@@ -24,6 +25,10 @@ export async function runOneShot(
   let kind = 'unparsed';
   try {
     const argv = splitCommandLine(line);
+    if ((JOIN_COMMANDS as readonly string[]).includes(argv[0] ?? '')) {
+      kind = argv[0]!;
+      return await runJoinCommand(ctx, channel, argv, state);
+    }
     output = requestedOutputFormat(argv);
     const opened = await state.opened!;
     const command = parseCommand(argv, { namespace: opened.session.scope.namespace });

@@ -1,6 +1,7 @@
 import type { ServerChannel } from 'ssh2';
 import type { AuditEventInput } from '../core/audit/types.js';
 import { AirlockError } from '../core/errors.js';
+import type { ModerationClaim } from '../core/rpc/executor-client.js';
 import { fromGrpcError } from '../core/rpc/grpc-errors.js';
 import { sessionAuditIds } from '../core/session/session.js';
 import { forwardChunk } from '../core/streams/backpressure.js';
@@ -32,8 +33,9 @@ function pipeForward(
   channel: ServerChannel,
   opened: OpenedSession,
   start: { namespace: string; pod: string; port: number },
+  moderation?: ModerationClaim,
 ): void {
-  const call = opened.client.portForward({ traceparent: opened.traceparent });
+  const call = opened.client.portForward({ traceparent: opened.traceparent, moderation: () => moderation });
   call.write({
     start: { target: { namespace: start.namespace, pod: start.pod, container: '' }, port: start.port },
   });
@@ -102,7 +104,7 @@ export async function handleForward(
       { action: 'port-forward', namespace, pod, port },
       { namespace, pod, port, resource: 'pods/portforward' },
     );
-    pipeForward(ctx, accept(), opened, { namespace, pod, port });
+    pipeForward(ctx, accept(), opened, { namespace, pod, port }, audited.moderation);
   } catch (error) {
     const airlock = error instanceof AirlockError ? error : fromGrpcError(error);
     if (audited.allowed && opened) {

@@ -1,3 +1,4 @@
+import type { Writable } from 'node:stream';
 import type { ServerChannel, Session } from 'ssh2';
 import type { CommandIo } from './command-context.js';
 import type { ConnectionState, FrontendContext } from './frontend-context.js';
@@ -10,6 +11,29 @@ const ALLOWED_ENV = new Set(['TERM', 'LANG']);
 type Terminal = { width: number; height: number };
 type ResizeListener = (width: number, height: number) => void;
 
+/**
+ * `stream` whose writes are also published to the connection's live session
+ * (moderated sessions: what moderators watch), looked up at each write since
+ * the session may register after the channel opened. Everything else,
+ * backpressure included, is the stream's own.
+ */
+function watched<T extends Writable>(stream: T, state: ConnectionState): T {
+  return new Proxy(stream, {
+    get(target, property) {
+      if (property === 'write') {
+        return (chunk: Buffer | string, ...rest: unknown[]) => {
+          // Ended by expiry, shutdown or a moderator's terminate: a late error line has nowhere to go.
+          if (target.writableEnded || target.destroyed) return false;
+          state.live?.publish(chunk);
+          return (target.write as (...args: unknown[]) => boolean)(chunk, ...rest);
+        };
+      }
+      const value = Reflect.get(target, property, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
+
 /** The channel as the command language sees it. */
 function channelIo(
   channel: ServerChannel,
@@ -19,8 +43,8 @@ function channelIo(
 ): CommandIo {
   return {
     stdin: channel,
-    stdout: channel,
-    stderr: channel.stderr,
+    stdout: watched(channel, state),
+    stderr: watched(channel.stderr, state),
     permitPty: state.identity?.extensions['permit-pty'] !== undefined,
     ...(terminal
       ? {

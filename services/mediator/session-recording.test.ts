@@ -97,6 +97,26 @@ describe('createSessionRecorder', () => {
     expect(frames).toEqual([[0, 'o', 'ok\n']]);
   });
 
+  it('writes markers (a moderator joining a four-eyes session) as asciicast m events', async () => {
+    const time = fakeClock('2026-11-27T09:00:00.000Z');
+    const recorder = await createSessionRecorder({
+      dir,
+      sessionId: 'ses_M',
+      width: 80,
+      height: 24,
+      recordInput: false,
+      clock: time.clock,
+    });
+    recorder.recordOutput('before\n');
+    time.advance(1500);
+    recorder.marker('lea joined as moderator');
+    const { path } = await recorder.close();
+    expect(parseAsciicast(readFileSync(path, 'utf8')).frames).toEqual([
+      [0, 'o', 'before\n'],
+      [1.5, 'm', 'lea joined as moderator'],
+    ]);
+  });
+
   it('refuses session ids that are not plain file-name words', async () => {
     for (const sessionId of ['../etc/x', '', '.hidden', 'a/b', 'x\u0000'])
       await expect(

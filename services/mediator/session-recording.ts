@@ -67,6 +67,8 @@ export interface SessionRecorder {
   recordInput(chunk: Uint8Array | string): void;
   /** The user's terminal was resized. */
   resize(width: number, height: number): void;
+  /** A marker (asciicast `m` event), e.g. `lea joined` in a moderated session. */
+  marker(label: string): void;
   /** Flushes, fsyncs and closes. Idempotent: later calls return the same result. */
   close(): Promise<SessionRecordingResult>;
   healthy(): boolean;
@@ -165,6 +167,7 @@ export async function createSessionRecorder(options: SessionRecorderOptions): Pr
       if (Number.isSafeInteger(w) && Number.isSafeInteger(h) && w > 0 && h > 0)
         write(formatAsciicastFrame(elapsed(), 'r', `${w}x${h}`));
     },
+    marker: (label) => write(formatAsciicastFrame(elapsed(), 'm', label)),
     healthy: () => failure === undefined,
     close: () => {
       if (closed === undefined) {

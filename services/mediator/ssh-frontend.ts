@@ -10,6 +10,7 @@ import {
   type FrontendContext,
   type MediatorDeps,
 } from './frontend-context.js';
+import { endLiveSession, registerLiveSession } from './live/live-registry.js';
 import { handleForward } from './port-forward.js';
 import { createPreauthLimiter, type PendingSocket } from './preauth-limiter.js';
 import { handleSessionChannel } from './session-channel.js';
@@ -48,7 +49,10 @@ function onAuthenticated(
   touch: () => void,
 ) {
   recordAuthenticated(ctx, state);
-  startExecutorSession(ctx, state, (opened) => scheduleExpiry(ctx, client, state, opened));
+  startExecutorSession(ctx, state, (opened) => {
+    scheduleExpiry(ctx, client, state, opened);
+    registerLiveSession(ctx, client, state, opened);
+  });
   client.on('session', (accept) => {
     touch();
     handleSessionChannel(ctx, accept(), state);
@@ -90,6 +94,7 @@ function onConnection(ctx: FrontendContext, client: Connection, info: ClientInfo
     connections.delete(entry);
     metrics.connectionsActive.set(connections.size);
     releasePrincipal(ctx, state);
+    endLiveSession(ctx, state);
     // The span ends once CloseSession has been answered (at once when no session was opened).
     void closeExecutorSession(ctx, state).finally(() => state.span.end());
     void ctx.audit({

@@ -16,7 +16,7 @@ import { createKubeCsrSigner } from '../../services/core/kube-csr.js';
 import { createLogger, type LogLevel } from '../../services/core/logging.js';
 import { IMPERSONATED_USER, loadPolicy, type Policy } from '../../services/core/policy/index.js';
 import { repoRoot } from '../../services/core/repo-root.js';
-import { ExecutorClient } from '../../services/core/rpc/executor-client.js';
+import { type CallOptions, ExecutorClient } from '../../services/core/rpc/executor-client.js';
 import { fromGrpcError } from '../../services/core/rpc/grpc-errors.js';
 import type { ExecStart, OpenSessionRequest } from '../../services/core/rpc/messages.js';
 import { sessionBindingDigest } from '../../services/core/session-binding.js';
@@ -362,9 +362,10 @@ export function runExec(
   client: ExecutorClient,
   start: Partial<ExecStart> & { argv: string[] },
   stdin?: Buffer,
+  options?: CallOptions,
 ): Promise<ExecResult> {
   return new Promise((resolve) => {
-    const call = client.exec();
+    const call = client.exec(options);
     const out: Buffer[] = [];
     let stderr = '';
     let exit: ExecResult['exit'];

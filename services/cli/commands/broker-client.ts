@@ -340,6 +340,8 @@ export interface RequestOptions extends ConnectionOptions, OutputOptions {
   readonly runbook?: string;
   /** Container name patterns (`--container`, repeatable); none: every container the profile allows. */
   readonly container?: readonly string[];
+  /** `--moderate`: ask for the profile's moderator role (join and moderate its sessions) instead of access. */
+  readonly moderate?: boolean;
   /** Same as `output: 'json'` (the `--json` flag, kept for existing scripts). */
   readonly json?: boolean;
 }
@@ -421,6 +423,7 @@ export async function runRequest(options: RequestOptions, io: BrokerClientIo): P
     ...(options.container && options.container.length > 0
       ? { containerPatterns: [...options.container] }
       : {}),
+    ...(options.moderate ? { role: 'moderator' } : {}),
   })) as RequestView;
   // `airlock cert ID` then writes the certificate next to this key, and only this key.
   await rememberRequestKey(io.configDir, created.id, keyPath);
@@ -796,6 +799,10 @@ export function registerBrokerClientCommands(
       [],
     )
     .option('--runbook <name>', 'request a pre-approved runbook (the session may then exec only its steps)')
+    .option(
+      '--moderate',
+      "ask for the profile's moderator role: join and moderate its sessions (ssh gw sessions, ssh -t gw join ID)",
+    )
     .option('--json', 'same as --output json')
     .addHelpText(
       'after',

@@ -32,6 +32,12 @@ export const AUDIT_EVENT_NAMES = [
   'session.expired',
   'intent.allowed',
   'intent.denied',
+  // mediator: four-eyes sessions (a moderator joins, leaves, approves, rejects, terminates)
+  'moderation.joined',
+  'moderation.left',
+  'moderation.approved',
+  'moderation.rejected',
+  'moderation.terminated',
   // executor: Kubernetes actions
   'exec.started',
   'exec.exited',

@@ -136,6 +136,36 @@ function checkRequestedContainers(
   return undefined;
 }
 
+/**
+ * A request for the moderator role of a profile: the profile must be
+ * moderated, the requester a person in one of its `requiredGroups`, and no
+ * runbook named (the role never acts).
+ */
+function moderatorRequestProblem(
+  profile: Profile,
+  p: string,
+  requester: Requester,
+  requested: RequestedScope,
+): RequestDecision | undefined {
+  if (!profile.moderation)
+    return denied(
+      'REQUEST_DENIED',
+      'the profile is not moderated: it has no moderator role',
+      `${p}.moderation`,
+    );
+  if (requester.kind !== 'human') return denied('REQUEST_DENIED', 'only people may moderate sessions');
+  if (requested.runbook !== undefined)
+    return denied('REQUEST_DENIED', 'a moderator request cannot name a runbook');
+  if (!profile.moderation.requiredGroups.some((g) => requester.groups.includes(g))) {
+    return denied(
+      'REQUEST_DENIED',
+      'requester is not in any moderator group of this profile',
+      `${p}.moderation.requiredGroups`,
+    );
+  }
+  return undefined;
+}
+
 export function decideRequest(
   policy: Policy,
   requester: Requester,
@@ -149,7 +179,11 @@ export function decideRequest(
   if (typeof requester.user !== 'string' || requester.user === '' || !Array.isArray(requester.groups)) {
     return denied('REQUEST_DENIED', 'requester has no user name');
   }
-  if (!profile.requesterGroups.some((g) => requester.groups.includes(g))) {
+  const moderating = requested.role === 'moderator';
+  if (moderating) {
+    const refused = moderatorRequestProblem(profile, p, requester, requested);
+    if (refused) return refused;
+  } else if (!profile.requesterGroups.some((g) => requester.groups.includes(g))) {
     return denied(
       'REQUEST_DENIED',
       'requester is not in any group allowed to request this profile',
@@ -246,6 +280,14 @@ export function decideRequest(
     return denied('REQUEST_DENIED', 'machine identities may only request runbooks');
   }
 
+  // The policy names the moderators by group; the role lets them watch and stop, never act.
+  if (moderating) {
+    return {
+      decision: 'auto-approved',
+      reasons: ['the requester is in a moderator group of the profile'],
+      rule: `${p}.moderation.requiredGroups`,
+    };
+  }
   const reasons: string[] = [];
   const auto = profile.approval.autoApprove ?? [];
   for (const [i, rule] of auto.entries()) {

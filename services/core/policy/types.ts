@@ -131,6 +131,35 @@ export interface Profile {
    */
   readonly revealEnv?: boolean;
   readonly approval: ApprovalRules;
+  /**
+   * Four-eyes sessions: a session of this profile runs only while `min`
+   * moderators from `requiredGroups` watch it (docs/policy.md, Moderation).
+   */
+  readonly moderation?: ModerationRule;
+}
+
+/** How a moderated session is moderated. */
+export const MODERATION_MODES = ['observe', 'approve-each-command'] as const;
+export type ModerationMode = (typeof MODERATION_MODES)[number];
+
+/** A profile's moderation requirement; carried unchanged in the session certificate's scope. */
+export interface ModerationRule {
+  /** A moderator must be in one of these groups (and can never be the session's owner). */
+  readonly requiredGroups: readonly string[];
+  /** How many distinct moderators must have joined before a command runs (1-5). */
+  readonly min: number;
+  /** `observe`: moderators watch and may terminate; `approve-each-command`: each intent waits for a y/n. */
+  readonly mode: ModerationMode;
+}
+
+/**
+ * The moderator role a certificate carries: its holder may join, watch and
+ * moderate sessions of the scope's profile, cluster and namespace, and do
+ * nothing else (every intent is refused with MODERATOR_ONLY).
+ */
+export interface ScopeModerator {
+  /** The holder's groups among the profile's `moderation.requiredGroups` at issue time. */
+  readonly groups: readonly string[];
 }
 
 export interface Runbook {
@@ -171,6 +200,8 @@ export interface RequestedScope {
   readonly runbook?: string;
   /** Container name globs; absent means every container the profile allows. */
   readonly containerPatterns?: readonly string[];
+  /** `moderator`: ask for the moderator role of the profile instead of access (docs/policy.md, Moderation). */
+  readonly role?: 'moderator';
 }
 
 /** The runbook a session was issued for, as its certificate names it. */
@@ -195,6 +226,10 @@ export interface Scope {
   readonly runbook?: ScopeRunbook;
   /** Container name globs; absent means every container the profile allows. */
   readonly containerPatterns?: readonly string[];
+  /** Present: the session runs only under moderation (the profile's rule at issue time). */
+  readonly moderation?: ModerationRule;
+  /** Present: a moderator certificate; it may join sessions and never act itself. */
+  readonly moderator?: ScopeModerator;
 }
 
 /** One thing a session wants to do. Commands are argv arrays, never strings. */

@@ -107,6 +107,33 @@ function checkArgvPattern(
   if (shape) errors.push({ path, message: shape.reason });
 }
 
+/**
+ * A moderated profile: nobody who may request it may moderate it (else the
+ * owner could be their own second pair of eyes), and runbooks are never
+ * moderated interactively, so it offers none to machine identities.
+ */
+function checkModeration(policy: Policy, base: string, profile: Profile, errors: PolicyError[]) {
+  const moderation = profile.moderation;
+  if (!moderation) return;
+  const requesters = new Set(profile.requesterGroups);
+  moderation.requiredGroups.forEach((group, i) => {
+    if (requesters.has(group)) {
+      errors.push({
+        path: `${base}.moderation.requiredGroups[${i}]`,
+        message: `${group} is also a requester group: a requester could moderate their own session`,
+      });
+    }
+  });
+  profile.runbooks?.forEach((name, i) => {
+    if ((policy.runbooks?.[name]?.machineUsers ?? []).length > 0) {
+      errors.push({
+        path: `${base}.runbooks[${i}]`,
+        message: `runbook ${name} is for machine identities; a moderated profile cannot offer it (runbooks are never moderated interactively)`,
+      });
+    }
+  });
+}
+
 function checkProfile(policy: Policy, name: string, profile: Profile, errors: PolicyError[]) {
   const base = `profiles.${name}`;
   profile.groups.forEach((g, i) => {
@@ -135,6 +162,7 @@ function checkProfile(policy: Policy, name: string, profile: Profile, errors: Po
     if (!policy.runbooks?.[rb])
       errors.push({ path: `${base}.runbooks[${i}]`, message: `no runbook named "${rb}"` });
   });
+  checkModeration(policy, base, profile, errors);
   profile.approval.autoApprove?.forEach((rule, i) => {
     const path = `${base}.approval.autoApprove[${i}]`;
     if (rule.reasonPattern !== undefined) {

@@ -1,7 +1,12 @@
 import { isIP } from 'node:net';
 import { checkServerIdentity } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
-import { loadExecutorService, SESSION_METADATA_KEY } from './executor-proto.js';
+import {
+  APPROVED_BY_METADATA_KEY,
+  loadExecutorService,
+  MODERATORS_METADATA_KEY,
+  SESSION_METADATA_KEY,
+} from './executor-proto.js';
 import { fromGrpcError } from './grpc-errors.js';
 import type {
   ExecInput,
@@ -68,6 +73,20 @@ export const EXECUTOR_FLOW_CONTROL_WINDOW = 2 * 1024 * 1024;
 export interface CallOptions {
   traceparent?: string;
   deadline?: Date;
+  /**
+   * A moderated session's claim for this intent, read when the call is made
+   * (after the mediator's moderation gate): sent as metadata
+   * (MODERATORS_METADATA_KEY, APPROVED_BY_METADATA_KEY) for the executor's check.
+   */
+  moderation?: () => ModerationClaim | undefined;
+}
+
+/** Who moderated an intent, as the mediator asserts it (docs/threat-model.md: its limit). */
+export interface ModerationClaim {
+  /** The moderators joined when the intent passed the gate. */
+  readonly moderators: readonly string[];
+  /** approve-each-command: the moderator who approved it. */
+  readonly approvedBy?: string;
 }
 
 /**
@@ -107,6 +126,9 @@ export class ExecutorClient {
     const metadata = new grpc.Metadata();
     metadata.set(SESSION_METADATA_KEY, this.#sessionId);
     if (options.traceparent) metadata.set('traceparent', options.traceparent);
+    const claim = options.moderation?.();
+    for (const moderator of claim?.moderators ?? []) metadata.add(MODERATORS_METADATA_KEY, moderator);
+    if (claim?.approvedBy) metadata.set(APPROVED_BY_METADATA_KEY, claim.approvedBy);
     return metadata;
   }
 

@@ -29,5 +29,9 @@ export function loadExecutorService(): grpc.ServiceClientConstructor {
 
 /** Metadata key naming the session on every RPC after OpenSession. */
 export const SESSION_METADATA_KEY = 'airlock-session-id';
+/** A moderated session's intent call: one value per moderator joined (the mediator's claim). */
+export const MODERATORS_METADATA_KEY = 'airlock-moderator';
+/** A moderated session's intent call in approve-each-command mode: the moderator who approved it. */
+export const APPROVED_BY_METADATA_KEY = 'airlock-approved-by';
 /** Trailing metadata key carrying the stable airlock error code. */
 export const CODE_METADATA_KEY = 'airlock-code';

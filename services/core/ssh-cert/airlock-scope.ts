@@ -3,8 +3,9 @@
  * extension (PROTOCOL.certkeys §extensions, vendor name after `@`) whose value
  * is a JSON object naming what the session may touch. Validated strictly:
  * exactly these members, each of the right shape, nothing else. The optional
- * members (`runbook`, `containerPatterns`) came later; a certificate without
- * them means "no runbook" and "all containers".
+ * members (`runbook`, `containerPatterns`, `moderation`, `moderator`) came
+ * later; a certificate without them means "no runbook", "all containers",
+ * "not moderated" and "no moderator role".
  */
 import { AirlockError } from '../errors.js';
 
@@ -33,6 +34,31 @@ export interface AirlockScope {
   readonly runbook?: ScopeRunbook;
   /** Container name patterns (`*`, `?`); absent means every container. At least one. */
   readonly containerPatterns?: readonly string[];
+  /**
+   * The session runs only under moderation: the profile's `moderation` at
+   * issue time, so a policy edit cannot lift it from a live certificate.
+   */
+  readonly moderation?: ScopeModeration;
+  /**
+   * A moderator certificate: its holder may join and moderate sessions of
+   * `profile` in `cluster`/`namespace` and do nothing else. Never together
+   * with `moderation`.
+   */
+  readonly moderator?: ScopeModeratorRole;
+}
+
+/** A moderation requirement as a session certificate carries it. */
+export interface ScopeModeration {
+  readonly requiredGroups: readonly string[];
+  /** 1 to 5 distinct moderators. */
+  readonly min: number;
+  readonly mode: 'observe' | 'approve-each-command';
+}
+
+/** The moderator role as a moderator certificate carries it. */
+export interface ScopeModeratorRole {
+  /** The holder's groups among the profile's required groups at issue time. At least one. */
+  readonly groups: readonly string[];
 }
 
 /** A runbook as named by a session certificate. */
@@ -43,8 +69,11 @@ export interface ScopeRunbook {
 }
 
 const SCOPE_KEYS = ['cluster', 'namespace', 'podPatterns', 'profile', 'requestId', 'groups'] as const;
-const OPTIONAL_KEYS = ['runbook', 'containerPatterns'] as const;
+const OPTIONAL_KEYS = ['runbook', 'containerPatterns', 'moderation', 'moderator'] as const;
 const RUNBOOK_KEYS = ['name', 'stepsDigest'] as const;
+const MODERATION_KEYS = ['requiredGroups', 'min', 'mode'] as const;
+const MODERATION_MODES = ['observe', 'approve-each-command'] as const;
+const MAX_MODERATORS = 5;
 
 /** RFC 1123 label, the Kubernetes namespace name rule. */
 const NAMESPACE = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
@@ -102,6 +131,25 @@ function scopeRunbook(value: unknown): ScopeRunbook {
   };
 }
 
+function scopeModeration(value: unknown): ScopeModeration {
+  const record = members(value, 'moderation', MODERATION_KEYS);
+  const { min, mode } = record;
+  if (typeof min !== 'number' || !Number.isInteger(min) || min < 1 || min > MAX_MODERATORS)
+    invalid(`moderation.min must be an integer from 1 to ${MAX_MODERATORS}`);
+  if (!(MODERATION_MODES as readonly unknown[]).includes(mode))
+    invalid(`moderation.mode must be one of ${MODERATION_MODES.join(', ')}`);
+  return {
+    requiredGroups: tokenList(record.requiredGroups, 'moderation.requiredGroups', TOKEN, 1),
+    min,
+    mode: mode as ScopeModeration['mode'],
+  };
+}
+
+function scopeModerator(value: unknown): ScopeModeratorRole {
+  const record = members(value, 'moderator', ['groups']);
+  return { groups: tokenList(record.groups, 'moderator.groups', TOKEN, 1) };
+}
+
 /** Validates an already parsed JSON value as a scope. Throws `CERT_SCOPE_INVALID`. */
 export function validateAirlockScope(value: unknown): AirlockScope {
   const record = members(value, 'scope', SCOPE_KEYS, OPTIONAL_KEYS);
@@ -112,6 +160,10 @@ export function validateAirlockScope(value: unknown): AirlockScope {
     record.containerPatterns === undefined
       ? undefined
       : tokenList(record.containerPatterns, 'containerPatterns', CONTAINER_PATTERN, 1);
+  const moderation = record.moderation === undefined ? undefined : scopeModeration(record.moderation);
+  const moderator = record.moderator === undefined ? undefined : scopeModerator(record.moderator);
+  // A moderator certificate never acts, so it has nothing to moderate: both at once is a forgery or a bug.
+  if (moderation && moderator) invalid('moderation and moderator exclude each other');
   return {
     cluster: token(record.cluster, 'cluster'),
     namespace: token(record.namespace, 'namespace', NAMESPACE),
@@ -121,6 +173,8 @@ export function validateAirlockScope(value: unknown): AirlockScope {
     groups: tokenList(record.groups, 'groups', TOKEN, 0),
     ...(runbook === undefined ? {} : { runbook }),
     ...(containers === undefined ? {} : { containerPatterns: containers }),
+    ...(moderation === undefined ? {} : { moderation }),
+    ...(moderator === undefined ? {} : { moderator }),
   };
 }
 
@@ -145,5 +199,10 @@ export function formatAirlockScope(scope: AirlockScope): string {
   if (valid.runbook)
     entries.push(['runbook', { name: valid.runbook.name, stepsDigest: valid.runbook.stepsDigest }]);
   if (valid.containerPatterns) entries.push(['containerPatterns', valid.containerPatterns]);
+  if (valid.moderation) {
+    const { requiredGroups, min, mode } = valid.moderation;
+    entries.push(['moderation', { requiredGroups, min, mode }]);
+  }
+  if (valid.moderator) entries.push(['moderator', { groups: valid.moderator.groups }]);
   return JSON.stringify(Object.fromEntries(entries));
 }

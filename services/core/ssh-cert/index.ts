@@ -9,6 +9,8 @@ export {
   type AirlockScope,
   formatAirlockScope,
   parseAirlockScope,
+  type ScopeModeration,
+  type ScopeModeratorRole,
   type ScopeRunbook,
   validateAirlockScope,
 } from './airlock-scope.js';

@@ -46,6 +46,10 @@ const EXPECTED: Readonly<Record<string, number>> = {
   SCOPE_RUNBOOK: 77,
   SCOPE_RUNBOOK_STALE: 77,
   SCOPE_CONTAINER: 77,
+  MODERATOR_ONLY: 77,
+  MODERATION_REJECTED: 77,
+  MODERATION_TERMINATED: 77,
+  MODERATION_UNAPPROVED: 77,
   USAGE: 64,
   CONFIG_INVALID: 70,
   CLUSTER_GO_MISSING: 70,
@@ -104,6 +108,9 @@ const EXPECTED: Readonly<Record<string, number>> = {
   MEDIATOR_NOT_READY: 70,
   DOOR_SESSION_REFUSED: 70,
   DOOR_DESTINATION_REFUSED: 70,
+  // Four-eyes sessions: a refused join is a denial; a dropped watcher may join again.
+  SESSION_JOIN_REFUSED: 77,
+  OBSERVER_DROPPED: 69,
   // Audit trails and recordings (`airlock audit verify`, `airlock audit replay`): never an SSH command's outcome.
   AUDIT_TAIL_MISMATCH: 70,
   AUDIT_LINE_MALFORMED: 70,

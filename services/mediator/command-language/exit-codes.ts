@@ -41,6 +41,7 @@ const EXIT_CODE_BY_PREFIX: readonly (readonly [string, ExitCode])[] = [
   ['CERT_', AUTHENTICATION],
   ['SCOPE_', DENIED],
   ['COMMAND_', DENIED],
+  ['MODERAT', DENIED],
 ];
 
 /**
@@ -70,6 +71,8 @@ const EXIT_CODE_BY_ERROR: Readonly<Partial<Record<ErrorCode, ExitCode>>> = {
   KUBERNETES_UNAVAILABLE: UNAVAILABLE,
   SESSION_EXPIRED: SESSION_EXPIRED,
   AUDIT_UNAVAILABLE: UNAVAILABLE,
+  SESSION_JOIN_REFUSED: DENIED,
+  OBSERVER_DROPPED: UNAVAILABLE,
 };
 
 /** The SSH exit status for a command the mediator ended with `code`. */

@@ -1,0 +1,81 @@
+import { describe, expect, it } from 'vitest';
+import { InMemoryAuditTrail } from '../core/audit/index.js';
+import { testPolicy } from '../core/policy/testing.js';
+import {
+  formatPublicKeyLine,
+  generateCaKey,
+  parseAirlockScope,
+  parseCertificateLine,
+} from '../core/ssh-cert/index.js';
+import { createAccessBroker } from './access-broker.js';
+import { InMemoryDenyList } from './deny-list.js';
+import type { Identity } from './identity.js';
+import { InMemoryRequestStore } from './request-store.js';
+
+const person = (user: string, groups: string[]): Identity => ({ user, groups, kind: 'human', via: 'oidc' });
+const userKey = formatPublicKeyLine(generateCaKey('ed25519').publicKey, 'user');
+const now = new Date('2026-11-27T10:00:00Z');
+const MODERATION = { requiredGroups: ['shell-leads'], min: 1, mode: 'approve-each-command' as const };
+
+function moderatedBroker() {
+  return createAccessBroker({
+    policy: testPolicy((json) => {
+      (json.profiles.shell as Record<string, unknown>).moderation = { ...MODERATION };
+    }),
+    store: new InMemoryRequestStore(),
+    audit: new InMemoryAuditTrail('broker', () => now),
+    denyList: new InMemoryDenyList(),
+    caKey: generateCaKey('ed25519'),
+    adminGroups: ['admins'],
+    clock: () => now,
+  });
+}
+
+const shellRequest = {
+  profile: 'shell',
+  cluster: 'dev',
+  namespace: 'payments',
+  podPatterns: ['*'],
+  reason: 'INC-1',
+  ttlSeconds: 600,
+  sshPublicKey: userKey,
+};
+
+async function issued(broker: ReturnType<typeof moderatedBroker>, who: Identity, id: string) {
+  const request = await broker.issueCertificate(who, id);
+  const { certificate } = parseCertificateLine(request.certificate?.line ?? '');
+  return { certificate, scope: parseAirlockScope(certificate.extensions['airlock-scope@airlock.dev']!) };
+}
+
+describe('access broker: four-eyes sessions', () => {
+  it("signs a moderated profile's requirement into the owner's certificate", async () => {
+    const broker = moderatedBroker();
+    const sam = person('sam', ['sre']);
+    const created = await broker.create(sam, shellRequest);
+    await broker.approve(person('lee', ['sre-leads']), created.id);
+    const { scope } = await issued(broker, sam, created.id);
+    expect(scope.moderation).toEqual(MODERATION);
+    expect(scope.moderator).toBeUndefined();
+  });
+
+  it('issues the moderator role to a person in requiredGroups: no jit: groups, permit-pty only', async () => {
+    const broker = moderatedBroker();
+    const lea = person('lea', ['shell-leads', 'devs']);
+    const created = await broker.create(lea, { ...shellRequest, role: 'moderator' });
+    expect(created.status).toBe('approved');
+    const { certificate, scope } = await issued(broker, lea, created.id);
+    expect(scope.moderator).toEqual({ groups: ['shell-leads'] });
+    expect(scope.moderation).toBeUndefined();
+    expect(scope.groups).toEqual([]);
+    expect(Object.keys(certificate.extensions).sort()).toEqual(['airlock-scope@airlock.dev', 'permit-pty']);
+  });
+
+  it('denies the moderator role to a requester of the profile outside requiredGroups', async () => {
+    const broker = moderatedBroker();
+    const created = await broker.create(person('sam', ['sre']), { ...shellRequest, role: 'moderator' });
+    expect(created.status).toBe('denied');
+    await expect(
+      broker.create(person('sam', ['sre']), { ...shellRequest, role: 'owner' as 'moderator' }),
+    ).rejects.toMatchObject({ code: 'USAGE' });
+  });
+});

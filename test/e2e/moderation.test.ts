@@ -1,0 +1,164 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type AirlockScope, parseDenyList } from '../../services/core/ssh-cert/index.js';
+import type { Gateway } from '../support/executor-harness.js';
+import { liveSsh } from '../support/live-ssh.js';
+import {
+  debugTarget,
+  type Mediator,
+  type SshUser,
+  ssh,
+  sshUser,
+  startDebugGateway,
+} from '../support/mediator-harness.js';
+
+/**
+ * Four-eyes sessions (issue 24) with real `ssh` clients: the owner's
+ * certificate scope requires one moderator from `leads` approving each
+ * command (as the broker signs it for a moderated profile); the moderator's
+ * certificate carries the moderator role for the same profile and namespace.
+ */
+describe('mediator: four-eyes sessions with stock OpenSSH clients', () => {
+  const target = debugTarget('mod', 'req-owner');
+  let gateway: Gateway;
+  let mediator: Mediator;
+  let owner: SshUser;
+  let moderator: SshUser;
+  const pty = { extra: ['-tt'] };
+
+  beforeAll(async () => {
+    ({ gateway, mediator } = await startDebugGateway(target));
+    const moderated: AirlockScope = {
+      ...target.scope,
+      moderation: { requiredGroups: ['leads'], min: 1, mode: 'approve-each-command' },
+    };
+    owner = sshUser(gateway.sshCa, { principal: 'alice', scope: moderated });
+    moderator = sshUser(gateway.sshCa, {
+      principal: 'lea',
+      scope: { ...target.scope, requestId: 'req-moderator', moderator: { groups: ['leads'] } },
+      extensions: { 'permit-pty': '' },
+    });
+  });
+
+  afterAll(async () => {
+    await mediator?.stop();
+    await gateway?.stop();
+  });
+
+  /** The id of alice's live session, as `ssh gw sessions` lists it to the moderator. */
+  async function liveSessionId(): Promise<string> {
+    const listed = await ssh(mediator, moderator, ['sessions'], { login: 'lea' });
+    expect(listed.code).toBe(0);
+    const row = listed.stdout.split('\n').find((line) => / alice /.test(line));
+    if (!row) throw new Error(`no session of alice listed:\n${listed.stdout}`);
+    return row.split(/\s+/)[0]!;
+  }
+
+  it('the owner waits for a moderator; a rejected command exits 77 with MODERATION_REJECTED', async () => {
+    const command = liveSsh(mediator, owner, ['exec', 'api-0', '--', 'echo', 'rejected-output']);
+    await command.waitFor(/waiting for a moderator from leads/);
+    const id = await liveSessionId();
+    const watcher = liveSsh(mediator, moderator, ['join', id], { ...pty, login: 'lea' });
+    await command.waitFor(/lea joined as moderator/);
+    await watcher.waitFor(/alice wants to run: exec api-0 -- echo rejected-output {2}approve\? \(y\/n\)/);
+    watcher.type('n');
+    expect(await command.exited).toBe(77);
+    expect(command.output()).toContain('airlock: MODERATION_REJECTED: rejected by moderator lea');
+    expect(command.output()).not.toContain('rejected-output\n');
+    await watcher.waitFor(/-> denied MODERATION_REJECTED/);
+    expect(await watcher.exited).toBe(0);
+    const records = mediator.audit.events().filter((e) => e.session_id === id);
+    expect(records.map((e) => e.event)).toEqual(
+      expect.arrayContaining(['moderation.joined', 'moderation.rejected', 'intent.denied']),
+    );
+    expect(records.find((e) => e.event === 'moderation.rejected')).toMatchObject({
+      actor: { user: 'lea', kind: 'moderator' },
+      code: 'MODERATION_REJECTED',
+      details: { owner: 'alice', action: 'exec' },
+    });
+  });
+
+  it('an approved command runs, and the moderator sees its output bytes live', async () => {
+    const command = liveSsh(mediator, owner, ['exec', 'api-0', '--', 'echo', 'approved', 'bytes-4711']);
+    await command.waitFor(/waiting for a moderator from leads/);
+    const id = await liveSessionId();
+    const watcher = liveSsh(mediator, moderator, ['join', id], { ...pty, login: 'lea' });
+    await watcher.waitFor(/approve\? \(y\/n\)/);
+    watcher.type('y');
+    expect(await command.exited).toBe(0);
+    expect(command.output()).toContain('approved bytes-4711\n');
+    await watcher.waitFor(/-> allowed \(approved by lea\)/);
+    await watcher.waitFor(/approved bytes-4711/);
+    expect(await watcher.exited).toBe(0);
+    const allowed = mediator.audit.events().find((e) => e.session_id === id && e.event === 'intent.allowed');
+    expect(allowed?.details).toMatchObject({ approved_by: 'lea' });
+    // The executor ran it only with the mediator's moderation claim, which its own trail records.
+    const executed = gateway.audit
+      .events()
+      .find((e) => e.session_id === id && e.event === 'intent.allowed' && e.target.resource === 'pods/exec');
+    expect(executed?.details).toMatchObject({ moderated_by: ['lea'], approved_by: 'lea' });
+  });
+
+  it('a moderator terminates the session: the owner sees who and why and exits 77', async () => {
+    const session = liveSsh(mediator, owner, [], pty);
+    await session.waitFor(/Type help\./);
+    session.type('exec api-0 -- echo never');
+    await session.waitFor(/waiting for a moderator from leads/);
+    const id = await liveSessionId();
+    const watcher = liveSsh(mediator, moderator, ['join', id], { ...pty, login: 'lea' });
+    await watcher.waitFor(/approve\? \(y\/n\)/);
+    watcher.type('terminate wrong pod, stop');
+    await session.waitFor(/MODERATION_TERMINATED: session terminated by lea: wrong pod, stop/);
+    expect(await session.exited).toBe(77);
+    expect(await watcher.exited).toBe(0);
+    expect(
+      mediator.audit.events().find((e) => e.session_id === id && e.event === 'moderation.terminated'),
+    ).toMatchObject({ actor: { user: 'lea' }, reason: 'wrong pod, stop', details: { owner: 'alice' } });
+  });
+
+  it('a joined moderator whose certificate is revoked is cut off (CERT_REVOKED, exit 65)', async () => {
+    const command = liveSsh(mediator, owner, ['exec', 'api-0', '--', 'echo', 'y']);
+    await command.waitFor(/waiting for a moderator from leads/);
+    const id = await liveSessionId();
+    const revokedModerator = sshUser(gateway.sshCa, {
+      principal: 'max',
+      scope: { ...target.scope, requestId: 'req-max', moderator: { groups: ['leads'] } },
+      extensions: { 'permit-pty': '' },
+    });
+    const watcher = liveSsh(mediator, revokedModerator, ['join', id], { ...pty, login: 'max' });
+    await watcher.waitFor(/approve\? \(y\/n\)/);
+    gateway.revoked.push(parseDenyList(JSON.stringify({ serials: [revokedModerator.serial.toString()] })));
+    try {
+      await watcher.waitFor(/CERT_REVOKED: your moderator certificate has been revoked/);
+      expect(await watcher.exited).toBe(65);
+    } finally {
+      gateway.revoked.pop();
+    }
+    command.kill();
+    await command.exited;
+  });
+
+  it('refuses a join by a certificate without the moderator role, and by the owner, with SESSION_JOIN_REFUSED', async () => {
+    const command = liveSsh(mediator, owner, ['exec', 'api-0', '--', 'echo', 'x']);
+    await command.waitFor(/waiting for a moderator from leads/);
+    const id = await liveSessionId();
+    const bob = sshUser(gateway.sshCa, { principal: 'bob', scope: target.scope });
+    const refused = await ssh(mediator, bob, ['join', id], { login: 'bob' });
+    expect(refused.code).toBe(77);
+    expect(refused.stderr).toContain(
+      'airlock: SESSION_JOIN_REFUSED: this certificate carries no moderator role',
+    );
+    // alice with a moderator certificate of her own: her session is neither listed nor joinable.
+    const self = sshUser(gateway.sshCa, {
+      principal: 'alice',
+      scope: { ...target.scope, requestId: 'req-self', moderator: { groups: ['leads'] } },
+      extensions: { 'permit-pty': '' },
+    });
+    const listed = await ssh(mediator, self, ['sessions']);
+    expect(listed.stdout).not.toContain(id);
+    const own = await ssh(mediator, self, ['join', id]);
+    expect(own.code).toBe(77);
+    expect(own.stderr).toContain('airlock: SESSION_JOIN_REFUSED: you cannot moderate your own session');
+    command.kill();
+    await command.exited;
+  });
+});
