@@ -68,6 +68,8 @@ const EXIT_CODE_BY_ERROR: Readonly<Partial<Record<ErrorCode, ExitCode>>> = {
   KUBERNETES_ERROR: UNAVAILABLE,
   KUBE_CREDENTIALS_UNAVAILABLE: UNAVAILABLE,
   KUBERNETES_UNAVAILABLE: UNAVAILABLE,
+  // Retry (perhaps reading faster): the command ran, its output's end may be missing.
+  OUTPUT_INCOMPLETE: UNAVAILABLE,
   SESSION_EXPIRED: SESSION_EXPIRED,
   AUDIT_UNAVAILABLE: UNAVAILABLE,
 };
