@@ -251,6 +251,60 @@ describe.each(['impersonation', 'csr'] as const)(
       }
     });
 
+    it('reports OUTPUT_INCOMPLETE, audited, instead of exit 0 when a reader slower than the pod held the output back past the API server ping', async () => {
+      const session = await openedSession();
+      const size = 16 * 1024 * 1024;
+      const call = session.client.exec();
+      const chunks: Buffer[] = [];
+      let exitCode: number | undefined;
+      let stalled = true;
+      call.on('data', (frame: { stdout?: Buffer; exit?: { code: number } }) => {
+        if (frame.exit) exitCode = frame.exit.code;
+        if (!frame.stdout) return;
+        chunks.push(frame.stdout);
+        // Slower than the pod to the end: a pause after every message.
+        call.pause();
+        setTimeout(() => {
+          if (!stalled) call.resume();
+        }, 30);
+      });
+      const failure = new Promise<string | undefined>((resolve) => {
+        call.on('end', () => resolve(undefined));
+        call.on('error', (error) => resolve(fromGrpcError(error).code));
+      });
+      call.write({
+        start: {
+          target: { namespace: '', pod: 'api-0', container: '' },
+          argv: ['head', '-c', String(size), '/dev/zero'],
+          tty: false,
+          size: null,
+          shell: false,
+        },
+      });
+      call.write({ stdin_eof: true });
+      // Not reading at all past the first ping (5 s after the upgrade).
+      call.pause();
+      await sleep(5000);
+      stalled = false;
+      call.resume();
+      expect(await failure).toBe('OUTPUT_INCOMPLETE');
+      expect(exitCode).toBeUndefined();
+      const received = Buffer.concat(chunks);
+      expect(received.length).toBeLessThanOrEqual(size);
+      expect(received.equals(Buffer.alloc(received.length))).toBe(true);
+      await sleep(200);
+      expect(
+        gateway.audit
+          .appended()
+          .some(
+            (e) =>
+              e.event.event === 'exec.exited' &&
+              e.event.session_id === session.id &&
+              e.event.code === 'OUTPUT_INCOMPLETE',
+          ),
+      ).toBe(true);
+    });
+
     it('streams logs, lists pods as compact JSON, and forwards a port', async () => {
       const session = await openedSession();
       appendContainerLog(payments, 'api-0', 'main', 'log line one');
