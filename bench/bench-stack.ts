@@ -277,7 +277,10 @@ function issueBenchUsers(stateDir: string, count: number): BenchUser[] {
       publicKey,
       keyId: `${name}@bench`,
       principals: [name],
-      validAfter: new Date(now - 60_000),
+      // Valid from now: the executor refuses a certificate valid before its
+      // login record began (CERT_PREDATES_REPLAY_RECORD), and one longer than
+      // the bench profile's maxTtlSeconds, 3600 (CERT_LIFETIME_EXCEEDS_POLICY).
+      validAfter: new Date(now),
       validBefore: new Date(now + 3_600_000),
       extensions: { 'permit-port-forwarding': '' },
       scope: {

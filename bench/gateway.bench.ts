@@ -146,6 +146,39 @@ export interface ThroughputResult {
   samples: { gateway_mb_s: number[]; kubectl_mb_s: number[] };
   /** Port-forward only: connections that ended before all bytes arrived (excluded from the MB/s samples). */
   short_transfers?: Record<'gateway' | 'kubectl', { count: number; received: number[] }>;
+  /** Stdout only: gateway runs that ended with OUTPUT_INCOMPLETE (see {@link OutputFlags}). */
+  output_incomplete?: OutputFlags;
+}
+
+/**
+ * Gateway stdout runs the executor could not vouch for (OUTPUT_INCOMPLETE,
+ * exit 69, docs/executor.md): `complete` had every byte anyway (its time is
+ * a sample), `short` really lost the tail (no sample).
+ */
+export interface OutputFlags {
+  complete: number;
+  short: number;
+  received: number[];
+}
+
+/**
+ * Runs a stdout transfer of BYTES and returns its wall time in ms, or NaN
+ * when the gateway reported OUTPUT_INCOMPLETE and bytes were missing.
+ */
+export async function stdoutRun(cmd: [string, string[]], bytes: number, flags: OutputFlags): Promise<number> {
+  const run = await runProcess(cmd[0], cmd[1], { keepStdout: false });
+  const incomplete = run.code === 69 && run.stderr.toString().includes('OUTPUT_INCOMPLETE');
+  if (run.code !== 0 && !incomplete)
+    throw new Error(`${cmd[0]} ${cmd[1].join(' ')} exited ${run.code}: ${run.stderr.toString().slice(-500)}`);
+  if (incomplete) {
+    if (run.stdoutBytes === bytes) flags.complete++;
+    else {
+      flags.short++;
+      flags.received.push(run.stdoutBytes);
+      return Number.NaN;
+    }
+  } else if (run.stdoutBytes !== bytes) throw new Error(`stdout: got ${run.stdoutBytes} of ${bytes} bytes`);
+  return run.ms;
 }
 
 const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
@@ -222,18 +255,21 @@ export async function benchStdout(
   runs: number,
 ): Promise<ThroughputResult> {
   const argv = BENCH_COMMANDS.stdout(bytes);
-  const once = async (cmd: [string, string[]]) => {
-    const run = await runChecked(cmd[0], cmd[1], { keepStdout: false });
-    if (run.stdoutBytes !== bytes) throw new Error(`stdout: got ${run.stdoutBytes} of ${bytes} bytes`);
-    return mbPerSecond(bytes, run.ms);
-  };
+  const flags: OutputFlags = { complete: 0, short: 0, received: [] };
+  const kubectlFlags: OutputFlags = { complete: 0, short: 0, received: [] };
+  const once = async (cmd: [string, string[]], f: OutputFlags) =>
+    mbPerSecond(bytes, await stdoutRun(cmd, bytes, f));
   const samples = await interleave(
     runs,
     clients.tierPids,
-    () => once(clients.gatewayExec(user, argv)),
-    () => once(clients.kubectlExec(argv)),
+    () => once(clients.gatewayExec(user, argv), flags),
+    () => once(clients.kubectlExec(argv), kubectlFlags),
   );
-  return throughputResult(`exec stdout: ${argv.join(' ')}`, bytes, samples);
+  const complete = (values: number[]) => values.filter((v) => !Number.isNaN(v));
+  return {
+    ...throughputResult(`exec stdout: ${argv.join(' ')}`, bytes, { ...samples, g: complete(samples.g) }),
+    output_incomplete: flags,
+  };
 }
 
 /** BYTES written to `wc -c` in the pod, which must count them all; whole-process time. */

@@ -342,6 +342,12 @@ async function main(): Promise<void> {
           .join(', ')})${shortNote(t.short_transfers?.gateway.count)}`,
         kubectl: `${t.kubectl_mb_s.p50}${shortNote(t.short_transfers?.kubectl.count)}`,
       });
+  if (stdout?.output_incomplete)
+    details.push({
+      what: 'exec stdout: gateway runs ended OUTPUT_INCOMPLETE, with every byte / bytes really lost',
+      gateway: `${stdout.output_incomplete.complete} / ${stdout.output_incomplete.short} of ${stdout.runs + stdout.output_incomplete.short + 1} (warm-up included)`,
+      kubectl: '—',
+    });
   if (phases) {
     details.push({
       what: `exec \`true\` with span export (phase part), ms p50 (n=${phases.gateway_ms.n}; ${phases.complete} traces complete)`,

@@ -109,6 +109,13 @@ export const SYSTEM_CODES = [
    * answer within the executor's timeout, or a stream's connection lost.
    */
   'KUBERNETES_UNAVAILABLE',
+  /**
+   * An exec's output cannot be confirmed complete: Kubernetes reported
+   * success, but the output was held back by a slow reader while the API
+   * server could drop its tail (docs/executor.md, "Known Kubernetes
+   * limitation"). Every byte that arrived was passed on; retry, or read faster.
+   */
+  'OUTPUT_INCOMPLETE',
   'SESSION_EXPIRED',
   'AUDIT_UNAVAILABLE',
   'INTERNAL',

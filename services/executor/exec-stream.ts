@@ -171,6 +171,13 @@ async function runCommand(
   rt.log.debug({ result }, 'exec returned');
   // Every output byte is on the wire before the exit status.
   await Promise.all([finished(stdout), finished(stderr)]);
+  if (result.outputUnconfirmed)
+    // Kubernetes said success, but may have dropped the output's end (kube-streams.ts):
+    // an error instead of exit 0, audited as exec.exited with this code.
+    throw new AirlockError(
+      'OUTPUT_INCOMPLETE',
+      `the command exited 0 but its output cannot be confirmed complete (${bytes.out.bytes} stdout and ${bytes.err.bytes} stderr bytes passed on): Kubernetes can drop the end of the output of an exec whose reader fell behind (kubernetes/kubernetes#124571); run it again, or read its output faster`,
+    );
   await intent.audit('exec.exited', {
     details: {
       exit_code: result.code,

@@ -12,6 +12,7 @@ import { AirlockError } from '../core/errors.js';
 import { forwardChunk, type Pausable } from '../core/streams/backpressure.js';
 import { connectionLost } from './kube-errors.js';
 import type { ExecIo, ExecResult, PodTarget } from './kube-types.js';
+import { OutputHoldback, outputUnconfirmed } from './output-completeness.js';
 
 /** RFC 6455 section 7.1.5: the connection closed without a close frame. */
 const ABNORMAL_CLOSURE = 1006;
@@ -37,10 +38,10 @@ function endNow(ws: { close(): void; terminate?(): void } | undefined): void {
  * reaches back through the apiserver to the process in the pod.
  * A terminal's size (columns, rows, 'resize') is forwarded for client-node.
  */
-function flowControlled(target: Writable, socket: () => PausableSocket | undefined): Writable {
+function flowControlled(target: Writable, socket: Pausable): Writable {
   const proxy = new Writable({
     write(chunk: Buffer, _encoding, done) {
-      forwardChunk(target, chunk, socket());
+      forwardChunk(target, chunk, socket);
       done();
     },
     final(done) {
@@ -63,7 +64,7 @@ function flowControlled(target: Writable, socket: () => PausableSocket | undefin
  * small enough that one session cannot grow the executor's memory.
  */
 const INPUT_QUEUE_BOUND_BYTES = 1024 * 1024;
-/** How often waiting input looks at the send queue again: ws has no drain event. */
+/** How often waiting input looks at the send queue again when the WebSocket's own socket is not reachable. */
 const INPUT_POLL_MS = 5;
 /** WebSocket readyState OPEN (the WHATWG WebSocket interface, which ws follows). */
 const WS_OPEN = 1;
@@ -71,6 +72,40 @@ const WS_OPEN = 1;
 interface SendingSocket {
   readonly bufferedAmount: number;
   readonly readyState: number;
+  /** ws's TCP (TLS) socket: ws itself has no 'drain' event, its socket does. */
+  readonly _socket?: {
+    once(event: 'drain' | 'close', l: () => void): unknown;
+    off(event: 'drain' | 'close', l: () => void): unknown;
+  };
+}
+
+/**
+ * Calls `then` once `into` and the WebSocket `ws` can take more input:
+ * event-driven on `into`'s 'drain' and on the 'drain' (or 'close') of ws's
+ * socket, whose write buffer is most of `bufferedAmount`; polling only when
+ * that socket is not reachable (another WebSocket implementation).
+ */
+function whenRoom(into: Writable, ws: SendingSocket, then: () => void): void {
+  if (into.writableNeedDrain) {
+    into.once('drain', () => whenRoom(into, ws, then));
+    return;
+  }
+  if (ws.readyState !== WS_OPEN || ws.bufferedAmount <= INPUT_QUEUE_BOUND_BYTES) {
+    then();
+    return;
+  }
+  const socket = ws._socket;
+  if (!socket) {
+    setTimeout(() => whenRoom(into, ws, then), INPUT_POLL_MS);
+    return;
+  }
+  const wake = () => {
+    socket.off('drain', wake);
+    socket.off('close', wake);
+    whenRoom(into, ws, then);
+  };
+  socket.once('drain', wake);
+  socket.once('close', wake);
 }
 
 /**
@@ -90,15 +125,11 @@ interface SendingSocket {
 function pumpInput(source: Readable, into: Writable, ws: SendingSocket): void {
   const mustWait = () =>
     into.writableNeedDrain || (ws.readyState === WS_OPEN && ws.bufferedAmount > INPUT_QUEUE_BOUND_BYTES);
-  const waitForRoom = () => {
-    if (mustWait()) setTimeout(waitForRoom, INPUT_POLL_MS);
-    else source.resume();
-  };
   source.on('data', (chunk: Buffer) => {
     into.write(chunk);
     if (mustWait()) {
       source.pause();
-      setTimeout(waitForRoom, INPUT_POLL_MS);
+      whenRoom(into, ws, () => source.resume());
     }
   });
   source.once('end', () => into.end());
@@ -205,6 +236,8 @@ export async function streamPodLog(
  * Runs `argv` in the target container over a WebSocket (client-node Exec),
  * with backpressure both ways; resolves with the exit status, rejects when
  * the connection breaks without one, and ends at once when `signal` aborts.
+ * A success whose output cannot be confirmed complete (output-completeness.ts)
+ * resolves with `outputUnconfirmed`.
  */
 export async function execInPod(
   kubeConfig: KubeConfig,
@@ -216,10 +249,12 @@ export async function execInPod(
 ): Promise<ExecResult> {
   const exec = new Exec(kubeConfig);
   let socket: (PausableSocket & SendingSocket & { close(): void; terminate?(): void }) | undefined;
+  let openedAt = Number.POSITIVE_INFINITY;
   // client-node sends what it reads from this; pumpInput fills it once the socket is open.
   const stdin = io.stdin ? new PassThrough() : null;
-  const stdout = flowControlled(io.stdout, () => socket);
-  const stderr = flowControlled(io.stderr, () => socket);
+  const holdback = new OutputHoldback(() => socket);
+  const stdout = flowControlled(io.stdout, holdback);
+  const stderr = flowControlled(io.stderr, holdback);
   return new Promise<ExecResult>((resolve, reject) => {
     const onAbort = () => {
       endNow(socket);
@@ -230,13 +265,16 @@ export async function execInPod(
       .exec(target.namespace, target.pod, target.container, argv, stdout, stderr, stdin, tty, (status) => {
         signal.removeEventListener('abort', onAbort);
         try {
-          resolve({ code: exitCodeOf(status) });
+          const code = exitCodeOf(status);
+          const unconfirmed = outputUnconfirmed(code, performance.now() - openedAt, holdback);
+          resolve(unconfirmed ? { code, outputUnconfirmed: true } : { code });
         } catch (error) {
           reject(error);
         }
       })
       .then((ws) => {
         socket = ws as unknown as PausableSocket & SendingSocket & { close(): void; terminate?(): void };
+        openedAt = performance.now();
         if (io.stdin && stdin) pumpInput(io.stdin, stdin, socket);
         io.onEvent?.('kube.stream_opened');
         ws.once('message', () => io.onEvent?.('kube.first_frame'));
@@ -268,7 +306,7 @@ export async function forwardPort(
   const errors = new PassThrough();
   let socket: (PausableSocket & { close(): void }) | undefined;
   // Like exec: a slow reader pauses the WebSocket instead of growing buffers.
-  const flowing = flowControlled(output, () => socket);
+  const flowing = flowControlled(output, { pause: () => socket?.pause(), resume: () => socket?.resume() });
   // And input towards the pod waits while the socket's send queue is full (pumpInput).
   const towardsPod = new PassThrough();
   const ws = (await forward.portForward(

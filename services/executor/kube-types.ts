@@ -32,6 +32,11 @@ export interface ExecIo {
 
 export interface ExecResult {
   code: number;
+  /**
+   * Kubernetes reported success, but the output cannot be confirmed
+   * complete (output-completeness.ts): the executor reports OUTPUT_INCOMPLETE.
+   */
+  outputUnconfirmed?: true;
 }
 
 /** What the executor may read; everything is namespaced except nodes and namespaces. */

@@ -1,6 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { loadExecutorService } from '../core/rpc/executor-proto.js';
 import type { ExecutorService } from './executor-service.js';
+import { widenConnectionWindow, widenStreamWindow } from './receive-window.js';
 import { type ExecutorServerOptions, ServingCredentials } from './serving-credentials.js';
 
 export type { ExecutorServerOptions } from './serving-credentials.js';
@@ -35,6 +36,7 @@ export async function startExecutorServer(
   const { certificates } = serving;
 
   const server = new grpc.Server();
+  const streamWindow = widenStreamWindow(server);
   server.addService(
     loadExecutorService().service,
     executor.service as unknown as grpc.UntypedServiceImplementation,
@@ -49,6 +51,12 @@ export async function startExecutorServer(
       error ? reject(error) : resolve(boundPort),
     );
   });
+  const connectionWindow = widenConnectionWindow(server);
+  if (!streamWindow || !connectionWindow)
+    log.warn(
+      { streamWindow, connectionWindow },
+      'grpc-js internals changed: HTTP/2 receive window left at 64 KiB',
+    );
   log.info({ port }, 'executor listening (mTLS)');
 
   return {

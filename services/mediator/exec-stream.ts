@@ -5,6 +5,7 @@ import { AirlockError } from '../core/errors.js';
 import { fromGrpcError } from '../core/rpc/grpc-errors.js';
 import type { ExecInput, ExecOutput } from '../core/rpc/messages.js';
 import { forwardChunk } from '../core/streams/backpressure.js';
+import { ChunkCoalescer } from '../core/streams/coalescer.js';
 import { asAirlockError, type CommandContext, type CommandIo } from './command-context.js';
 import { auditRecordedExit } from './intent-audit.js';
 import { createSessionRecorder, type SessionRecorder } from './session-recording.js';
@@ -35,15 +36,23 @@ export function pipeExec(
   return new Promise((resolve, reject) => {
     let exitCode: number | undefined;
     call.write(first);
+    // Input goes out in messages of up to 128 KiB rather than one per SSH packet.
+    const input = new ChunkCoalescer((chunk) => {
+      if (!call.writableEnded && !call.destroyed) forwardChunk(call, { stdin: chunk }, io.stdin);
+    });
     const onData = (chunk: Buffer) => {
       recorder?.recordInput(chunk);
-      forwardChunk(call, { stdin: chunk }, io.stdin);
+      input.push(chunk);
     };
-    const onEnd = () => call.write({ stdin_eof: true });
+    const onEnd = () => {
+      input.flush();
+      call.write({ stdin_eof: true });
+    };
     io.stdin.on('data', onData);
     io.stdin.once('end', onEnd);
     io.terminal?.onResize((width, height) => {
       if (width > 0 && height > 0) recorder?.resize(width, height);
+      input.flush();
       call.write({ resize: { width, height } });
     });
     call.on('data', (frame: ExecOutput) => {

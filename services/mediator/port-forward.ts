@@ -5,6 +5,7 @@ import type { ModerationClaim } from '../core/rpc/executor-client.js';
 import { fromGrpcError } from '../core/rpc/grpc-errors.js';
 import { sessionAuditIds } from '../core/session/session.js';
 import { forwardChunk } from '../core/streams/backpressure.js';
+import { ChunkCoalescer } from '../core/streams/coalescer.js';
 import { traceIdOf } from '../core/telemetry.js';
 import type { CommandAudit } from './command-context.js';
 import { commandContext } from './executor-session.js';
@@ -39,8 +40,13 @@ function pipeForward(
   call.write({
     start: { target: { namespace: start.namespace, pod: start.pod, container: '' }, port: start.port },
   });
-  channel.on('data', (chunk: Buffer) => forwardChunk(call, { data: chunk }, channel));
-  channel.on('end', () => call.end());
+  // Data towards the pod in messages of up to 128 KiB rather than one per SSH packet.
+  const towardsPod = new ChunkCoalescer((chunk) => forwardChunk(call, { data: chunk }, channel));
+  channel.on('data', (chunk: Buffer) => towardsPod.push(chunk));
+  channel.on('end', () => {
+    towardsPod.flush();
+    call.end();
+  });
   call.on('data', (frame: { data: Buffer }) => forwardChunk(channel, frame.data, call));
   call.on('end', () => channel.end());
   call.on('error', (error) => {

@@ -191,7 +191,7 @@ describe.each(['impersonation', 'csr'] as const)(
       );
     });
 
-    it('applies backpressure: a reader that stops reading stops the pod, and executor memory stays bounded', async () => {
+    it('applies backpressure: a reader that stops reading stops the pod, and executor memory stays bounded; the output then arrives whole or ends with OUTPUT_INCOMPLETE, never short with exit 0', async () => {
       const session = await openedSession();
       const size = 64 * 1024 * 1024;
       const call = session.client.exec();
@@ -203,9 +203,14 @@ describe.each(['impersonation', 'csr'] as const)(
           received += frame.stdout.length;
         }
       });
-      const ended = new Promise<void>((resolve, reject) => {
-        call.on('end', resolve);
-        call.on('error', reject);
+      let exitCode: number | undefined;
+      call.on('data', (frame: { exit?: { code: number } }) => {
+        if (frame.exit) exitCode = frame.exit.code;
+      });
+      // Resolves with the stream's error code, or undefined when it ended with an exit status.
+      const ended = new Promise<string | undefined>((resolve) => {
+        call.on('end', () => resolve(undefined));
+        call.on('error', (error) => resolve(fromGrpcError(error).code));
       });
       call.write({
         start: {
@@ -227,14 +232,77 @@ describe.each(['impersonation', 'csr'] as const)(
       expect(growth).toBeLessThan(16 * 1024 * 1024);
       expect(received - pausedAt).toBeLessThan(16 * 1024 * 1024);
       call.resume();
-      await ended;
+      const failure = await ended;
       // Reading again lets the pod run on to its end. Kubernetes can drop the
       // last bytes of an exec that stalled across its 5 s SPDY ping and still
-      // report success (docs/executor.md, "Known Kubernetes limitation"), so
-      // completeness is asserted by the unstalled 64 MiB test above, not here.
+      // report success (docs/executor.md, "Known Kubernetes limitation"); the
+      // executor then cannot vouch for the output and says so. Either every
+      // byte arrived with exit 0, or the stream ends with OUTPUT_INCOMPLETE
+      // (and no exit status); a short output with exit 0 fails here.
       expect(received).toBeGreaterThan(pausedAt + 16 * 1024 * 1024);
-      expect(received).toBeLessThanOrEqual(size);
       expect(Buffer.concat(chunks).equals(Buffer.alloc(received))).toBe(true);
+      if (failure === undefined) {
+        expect(exitCode).toBe(0);
+        expect(received).toBe(size);
+      } else {
+        expect(failure).toBe('OUTPUT_INCOMPLETE');
+        expect(exitCode).toBeUndefined();
+        expect(received).toBeLessThanOrEqual(size);
+      }
+    });
+
+    it('reports OUTPUT_INCOMPLETE, audited, instead of exit 0 when a reader slower than the pod held the output back past the API server ping', async () => {
+      const session = await openedSession();
+      const size = 16 * 1024 * 1024;
+      const call = session.client.exec();
+      const chunks: Buffer[] = [];
+      let exitCode: number | undefined;
+      let stalled = true;
+      call.on('data', (frame: { stdout?: Buffer; exit?: { code: number } }) => {
+        if (frame.exit) exitCode = frame.exit.code;
+        if (!frame.stdout) return;
+        chunks.push(frame.stdout);
+        // Slower than the pod to the end: a pause after every message.
+        call.pause();
+        setTimeout(() => {
+          if (!stalled) call.resume();
+        }, 30);
+      });
+      const failure = new Promise<string | undefined>((resolve) => {
+        call.on('end', () => resolve(undefined));
+        call.on('error', (error) => resolve(fromGrpcError(error).code));
+      });
+      call.write({
+        start: {
+          target: { namespace: '', pod: 'api-0', container: '' },
+          argv: ['head', '-c', String(size), '/dev/zero'],
+          tty: false,
+          size: null,
+          shell: false,
+        },
+      });
+      call.write({ stdin_eof: true });
+      // Not reading at all past the first ping (5 s after the upgrade).
+      call.pause();
+      await sleep(5000);
+      stalled = false;
+      call.resume();
+      expect(await failure).toBe('OUTPUT_INCOMPLETE');
+      expect(exitCode).toBeUndefined();
+      const received = Buffer.concat(chunks);
+      expect(received.length).toBeLessThanOrEqual(size);
+      expect(received.equals(Buffer.alloc(received.length))).toBe(true);
+      await sleep(200);
+      expect(
+        gateway.audit
+          .appended()
+          .some(
+            (e) =>
+              e.event.event === 'exec.exited' &&
+              e.event.session_id === session.id &&
+              e.event.code === 'OUTPUT_INCOMPLETE',
+          ),
+      ).toBe(true);
     });
 
     it('streams logs, lists pods as compact JSON, and forwards a port', async () => {
