@@ -20,7 +20,14 @@ export interface MediatorConfig {
   /** The mediator tier CA that issues session grants. */
   mediatorCa: TierCaSource;
   executor: { address: string; caBundleFile: string; serverName?: string };
-  audit: { path: string; signingKeyFile: string; checkpointEvery: number; checkpointSeconds: number };
+  audit: {
+    path: string;
+    signingKeyFile: string;
+    checkpointEvery: number;
+    checkpointSeconds: number;
+    /** How often an open session exchanges checkpoint heads with the executor (docs/audit.md). */
+    witnessSeconds: number;
+  };
   limits: {
     preAuthTimeoutSeconds: number;
     maxUnauthenticatedPerSource: number;

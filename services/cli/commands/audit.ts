@@ -28,6 +28,7 @@ import {
   verifyAuditTrail,
 } from '../../core/audit/index.js';
 import { AirlockError } from '../../core/errors.js';
+import { verifyWitnessedTrails, withTrailFiles, witnessSummary } from './audit-verify-witness.js';
 import { type CliIo, processCliIo } from './ssh-cert.js';
 
 /** Options of `airlock audit verify`, as commander parses them. */
@@ -40,6 +41,8 @@ export interface AuditVerifyCliOptions {
   readonly requireClosed?: boolean;
   /** Report records not yet covered by a signed checkpoint as a problem, not a warning. */
   readonly requireSigned?: boolean;
+  /** Other tiers' trails (each: files comma-separated, oldest first) to check witnessed heads against. */
+  readonly withTrail?: readonly string[];
   readonly output?: 'text' | 'json';
 }
 
@@ -101,23 +104,34 @@ export async function runAuditVerify(
     requireClosed: options.requireClosed ?? false,
     requireSigned: options.requireSigned ?? false,
   });
+  const others: AuditTrailSource[][] = [];
+  for (const trail of withTrailFiles(options.withTrail ?? [])) {
+    const trailSources: AuditTrailSource[] = [];
+    for (const path of trail)
+      trailSources.push({ name: path, content: await read(io, path, '--with-trail') });
+    others.push(trailSources);
+  }
+  const witness = verifyWitnessedTrails({ files, sources }, others, publicKeys);
+  const problems = [...result.problems, ...witness.problems];
+  const ok = problems.length === 0;
   const tail = result.unsignedTail;
   const tailWarning = tail !== undefined && !result.problems.some((p) => p.kind === 'unsigned-tail');
 
   if (output === 'json') {
     io.out(
       `${JSON.stringify({
-        ok: result.ok,
+        ok,
         files,
         records: result.records,
         lastCheckpointSeq: result.lastCheckpointSeq ?? null,
         closed: result.closed,
         unsignedTail: tail ?? null,
-        problems: result.problems.map((p) => ({ ...p, seq: p.seq ?? null })),
+        problems: problems.map((p) => ({ ...p, seq: p.seq ?? null })),
+        witness: { trails: witness.trails, confirmed: witness.confirmed, unchecked: witness.unchecked },
       })}\n`,
     );
   } else {
-    for (const p of result.problems)
+    for (const p of problems)
       io.out(
         `${p.file}:${p.line}: ${p.kind}${p.seq === undefined ? '' : ` (seq ${p.seq})`}: ${p.message} [${p.code}]\n`,
       );
@@ -133,13 +147,14 @@ export async function runAuditVerify(
         : `last signed checkpoint seq ${result.lastCheckpointSeq}`;
     const state = result.closed ? 'closed' : 'not closed (still being written, or cut back to a checkpoint)';
     const unsigned = tail === undefined ? '' : `, ${tail.count} unsigned`;
+    io.out(witnessSummary(witness));
     io.out(
-      `${result.ok ? 'OK' : 'FAILED'}: ${result.records} records in ${files.length} file${files.length === 1 ? '' : 's'}, ${checkpoint}${unsigned}, ${state}\n`,
+      `${ok ? 'OK' : 'FAILED'}: ${result.records} records in ${files.length} file${files.length === 1 ? '' : 's'}, ${checkpoint}${unsigned}, ${state}\n`,
     );
   }
-  if (result.ok) return 0;
+  if (ok) return 0;
   io.err(
-    `airlock: AUDIT_TAMPERED: ${result.problems.length} problem${result.problems.length === 1 ? '' : 's'} in the audit trail\n`,
+    `airlock: AUDIT_TAMPERED: ${problems.length} problem${problems.length === 1 ? '' : 's'} in the audit trail\n`,
   );
   return 1;
 }
@@ -458,13 +473,22 @@ export function registerAuditCommands(program: Command): void {
         'checkpoint ends a trail only together with the file after it)',
     )
     .option('--require-signed', 'also fail if records after the last signed checkpoint exist (unsigned tail)')
+    .option(
+      '--with-trail <files>',
+      "another tier's trail (its files comma-separated, oldest first; repeatable): verified too, and every " +
+        'witnessed checkpoint head in any trail must be in the trail it names (AUDIT_WITNESS_MISMATCH)',
+      collect,
+      [],
+    )
     .addOption(new Option('--output <format>', 'output format').choices(['text', 'json']).default('text'))
     .addHelpText(
       'after',
       '\nExamples:\n' +
         '  airlock audit verify /var/log/airlock/mediator.jsonl --public-key mediator-audit.pub\n' +
         '  airlock audit verify /var/log/airlock/broker.jsonl.* /var/log/airlock/broker.jsonl \\\n' +
-        '      --public-key broker-audit.pub --require-closed --output json',
+        '      --public-key broker-audit.pub --require-closed --output json\n' +
+        '  airlock audit verify executor.jsonl --with-trail mediator.jsonl.000000000500,mediator.jsonl \\\n' +
+        '      --with-trail broker.jsonl --public-key executor.pub --public-key mediator.pub --public-key broker.pub',
     )
     .action(async (files: string[], options: AuditVerifyCliOptions) => {
       process.exitCode = await runAuditVerify(files, options);

@@ -58,3 +58,15 @@ export {
   verifyAuditFiles,
   verifyAuditTrail,
 } from './verify.js';
+export {
+  type CheckpointWitness,
+  checkWitnessedHeads,
+  createCheckpointWitness,
+  MAX_WITNESS_HEAD_BYTES,
+  parseWitnessedHead,
+  type UncheckedWitness,
+  WITNESS_EVENT,
+  type WitnessCheckResult,
+  type WitnessTrailInput,
+  witnessEvent,
+} from './witness.js';
