@@ -16,8 +16,10 @@ import {
   auditKeyId,
   buildTimeline,
   isAsciicastHeaderLine,
+  markTimelineOrphans,
   parseAsciicast,
   playableFrames,
+  reconcileTimelineSources,
   renderTimelineHtml,
   renderTimelineJson,
   renderTimelineText,
@@ -28,6 +30,7 @@ import {
   verifyAuditTrail,
 } from '../../core/audit/index.js';
 import { AirlockError } from '../../core/errors.js';
+import { registerAuditReconcileCommand } from './audit-reconcile.js';
 import { verifyWitnessedTrails, withTrailFiles, witnessSummary } from './audit-verify-witness.js';
 import { type CliIo, processCliIo } from './ssh-cert.js';
 
@@ -127,7 +130,11 @@ export async function runAuditVerify(
         closed: result.closed,
         unsignedTail: tail ?? null,
         problems: problems.map((p) => ({ ...p, seq: p.seq ?? null })),
-        witness: { trails: witness.trails, confirmed: witness.confirmed, unchecked: witness.unchecked },
+        ...(options.withTrail?.length || witness.confirmed + witness.unchecked.length > 0
+          ? {
+              witness: { trails: witness.trails, confirmed: witness.confirmed, unchecked: witness.unchecked },
+            }
+          : {}),
       })}\n`,
     );
   } else {
@@ -220,6 +227,8 @@ export interface AuditTimelineCliOptions {
   readonly since?: string;
   readonly until?: string;
   readonly output?: 'text' | 'json' | 'html';
+  /** Reconcile the Kubernetes audit logs given with the trails; orphans go to their own lane. */
+  readonly orphans?: boolean;
 }
 
 const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
@@ -332,7 +341,10 @@ export async function runAuditTimeline(
     if (isAsciicastHeaderLine(firstLine)) casts.set(path, content);
     else sources.push({ name: path, content });
   }
-  const { entries, skipped } = buildTimeline(sources, filter);
+  const built = buildTimeline(sources, filter);
+  const skipped = built.skipped;
+  const orphans = options.orphans ? reconcileTimelineSources(sources) : undefined;
+  const entries = orphans === undefined ? built.entries : markTimelineOrphans(built.entries, orphans);
   const used = new Set<string>();
   const skippedByFile = new Map<string, number>();
   for (const s of skipped) skippedByFile.set(s.file, (skippedByFile.get(s.file) ?? 0) + 1);
@@ -520,6 +532,11 @@ export function registerAuditCommands(program: Command): void {
     .option('--user <name>', 'only entries about this user')
     .option('--since <time>', 'only entries at or after this RFC 3339 time')
     .option('--until <time>', 'only entries at or before this RFC 3339 time')
+    .option(
+      '--orphans',
+      'hold the Kubernetes audit logs against the trails (as airlock audit reconcile) and show orphans in ' +
+        'their own lane (red in HTML)',
+    )
     .addOption(
       new Option('--output <format>', 'output format').choices(['text', 'json', 'html']).default('text'),
     )
@@ -533,6 +550,7 @@ export function registerAuditCommands(program: Command): void {
     .action(async (files: string[], options: AuditTimelineCliOptions) => {
       process.exitCode = await runAuditTimeline(files, options);
     });
+  registerAuditReconcileCommand(audit);
   audit
     .command('play')
     .description(

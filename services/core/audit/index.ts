@@ -24,6 +24,16 @@ export {
 export { type AuditStorage, type FileSink, nodeAuditStorage } from './file-sink.js';
 export { type InMemoryAuditEntry, InMemoryAuditTrail } from './in-memory-audit-trail.js';
 export {
+  type AirlockPodAction,
+  type KubeAuditSlice,
+  type KubePodAccess,
+  parseAirlockPodActions,
+  parseKubeAuditSlice,
+  RECONCILED_SUBRESOURCES,
+  type ReconcileResult,
+  reconcile,
+} from './reconcile.js';
+export {
   buildTimeline,
   describeTimelineFilter,
   filterTimeline,
@@ -46,6 +56,7 @@ export {
   type TimelineSourceResult,
   terminalSafe,
 } from './timeline.js';
+export { markTimelineOrphans, reconcileTimelineSources } from './timeline-orphans.js';
 export * from './types.js';
 export {
   AUDIT_PROBLEM_CODES,
