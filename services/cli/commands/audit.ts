@@ -30,6 +30,7 @@ import {
   verifyAuditTrail,
 } from '../../core/audit/index.js';
 import { AirlockError } from '../../core/errors.js';
+import { registerAuditExportCommand } from './audit-export.js';
 import { registerAuditReconcileCommand } from './audit-reconcile.js';
 import { verifyWitnessedTrails, withTrailFiles, witnessSummary } from './audit-verify-witness.js';
 import { type CliIo, processCliIo } from './ssh-cert.js';
@@ -64,7 +65,8 @@ async function read(io: CliIo, path: string, what: string): Promise<Uint8Array> 
   }
 }
 
-function loadPublicKey(path: string, bytes: Uint8Array): KeyObject {
+/** Parses a `--public-key` file: an Ed25519 SPKI PEM key; USAGE otherwise. */
+export function loadAuditPublicKey(path: string, bytes: Uint8Array): KeyObject {
   let key: KeyObject;
   try {
     key = createPublicKey(Buffer.from(bytes).toString('utf8'));
@@ -97,7 +99,7 @@ export async function runAuditVerify(
     throw new AirlockError('USAGE', `--output must be text or json, not ${String(output)}`);
   const publicKeys: KeyObject[] = [];
   for (const path of options.publicKey)
-    publicKeys.push(loadPublicKey(path, await read(io, path, '--public-key')));
+    publicKeys.push(loadAuditPublicKey(path, await read(io, path, '--public-key')));
   const sources: AuditTrailSource[] = [];
   for (const path of files) sources.push({ name: path, content: await read(io, path, 'audit trail') });
 
@@ -551,6 +553,7 @@ export function registerAuditCommands(program: Command): void {
       process.exitCode = await runAuditTimeline(files, options);
     });
   registerAuditReconcileCommand(audit);
+  registerAuditExportCommand(audit);
   audit
     .command('play')
     .description(
