@@ -65,7 +65,7 @@ describe('issue 21: witnessed checkpoints', () => {
           (r) =>
             r.type === 'event' &&
             r.event === 'checkpoint.witnessed' &&
-            (r.details?.checkpoint as { seq: number }).seq > lastOfFirst,
+            ((r.details?.checkpoint as { seq?: number } | undefined)?.seq ?? -1) > lastOfFirst,
         );
       expect(await waitFor(() => witnessed().length > 0, 20_000)).toBe(true);
       await stack.stop();

@@ -22,8 +22,7 @@ import {
 import { type TarFile, writeTar } from '../../core/audit/tar-writer.js';
 import { AirlockError } from '../../core/errors.js';
 import { IMPERSONATION_EXTRA } from '../../core/policy/kube-impersonation.js';
-import { loadAuditPublicKey } from './audit.js';
-import { withTrailFiles } from './audit-verify-witness.js';
+import { loadAuditPublicKey, withTrailFiles } from './audit-verify-witness.js';
 import { type CliIo, processCliIo } from './ssh-cert.js';
 
 export interface AuditExportCliOptions {

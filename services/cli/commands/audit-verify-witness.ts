@@ -4,7 +4,7 @@
  * trail it names (services/core/audit/witness.ts, docs/audit.md
  * "Witnessed checkpoints").
  */
-import type { KeyObject } from 'node:crypto';
+import { createPublicKey, type KeyObject } from 'node:crypto';
 import {
   type AuditProblem,
   type AuditTrailSource,
@@ -13,6 +13,7 @@ import {
   verifyAuditTrail,
   type WitnessTrailInput,
 } from '../../core/audit/index.js';
+import { AirlockError } from '../../core/errors.js';
 
 /** What the cross-check adds to one `audit verify` run. */
 export interface WitnessVerifyReport {
@@ -64,4 +65,17 @@ export function witnessSummary(report: WitnessVerifyReport): string {
       ? ''
       : `, ${unchecked.length} of trails not given (cannot tell whether those were cut: pass them with --with-trail)`;
   return `witnessed heads: ${confirmed} confirmed, ${mismatched} not found${cannotTell}\n`;
+}
+
+/** Parses a `--public-key` file: an Ed25519 SPKI PEM key; USAGE otherwise. */
+export function loadAuditPublicKey(path: string, bytes: Uint8Array): KeyObject {
+  let key: KeyObject;
+  try {
+    key = createPublicKey(Buffer.from(bytes).toString('utf8'));
+  } catch (cause) {
+    throw new AirlockError('USAGE', `--public-key ${path} is not a PEM public key`, { cause });
+  }
+  if (key.asymmetricKeyType !== 'ed25519')
+    throw new AirlockError('USAGE', `--public-key ${path} is a ${key.asymmetricKeyType} key, not Ed25519`);
+  return key;
 }

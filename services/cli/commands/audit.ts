@@ -5,7 +5,7 @@
  * `airlock audit timeline` merges the tiers' trails and the Kubernetes audit
  * log into one story; `airlock audit play` replays a session recording.
  */
-import { createHash, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { createHash, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { mkdir, unlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { type Command, Option } from 'commander';
@@ -32,7 +32,12 @@ import {
 import { AirlockError } from '../../core/errors.js';
 import { registerAuditExportCommand } from './audit-export.js';
 import { registerAuditReconcileCommand } from './audit-reconcile.js';
-import { verifyWitnessedTrails, withTrailFiles, witnessSummary } from './audit-verify-witness.js';
+import {
+  loadAuditPublicKey,
+  verifyWitnessedTrails,
+  withTrailFiles,
+  witnessSummary,
+} from './audit-verify-witness.js';
 import { type CliIo, processCliIo } from './ssh-cert.js';
 
 /** Options of `airlock audit verify`, as commander parses them. */
@@ -63,19 +68,6 @@ async function read(io: CliIo, path: string, what: string): Promise<Uint8Array> 
   } catch (cause) {
     throw new AirlockError('USAGE', `cannot read ${what} ${path}: ${(cause as Error).message}`, { cause });
   }
-}
-
-/** Parses a `--public-key` file: an Ed25519 SPKI PEM key; USAGE otherwise. */
-export function loadAuditPublicKey(path: string, bytes: Uint8Array): KeyObject {
-  let key: KeyObject;
-  try {
-    key = createPublicKey(Buffer.from(bytes).toString('utf8'));
-  } catch (cause) {
-    throw new AirlockError('USAGE', `--public-key ${path} is not a PEM public key`, { cause });
-  }
-  if (key.asymmetricKeyType !== 'ed25519')
-    throw new AirlockError('USAGE', `--public-key ${path} is a ${key.asymmetricKeyType} key, not Ed25519`);
-  return key;
 }
 
 /**
