@@ -113,6 +113,7 @@ export function withAuditMetrics(audit: AuditTrail, observe: (event: AuditEventI
       await audit.append(event, options);
       observe(event);
     },
+    latestCheckpoint: () => audit.latestCheckpoint(),
     checkpoint: () => audit.checkpoint(),
     close: () => audit.close(),
     healthy: () => audit.healthy(),

@@ -133,6 +133,8 @@ export const SCHEMA = (() => {
         checkpointEvery: { type: 'integer', minimum: 1, default: 100 },
         checkpointSeconds: { type: 'integer', minimum: 1, maximum: 3600, default: 5 },
         offPodAck: OFF_POD_ACK_SCHEMA,
+        // mediator: how often an open session exchanges checkpoint heads with the executor
+        witnessSeconds: { type: 'integer', minimum: 1, maximum: 3600, default: 10 },
       },
     },
     ops: { type: 'object', additionalProperties: false, required: ['listen'], properties: { listen } },

@@ -232,6 +232,12 @@ export const AUDIT_CODES = [
   'AUDIT_EMPTY',
   /** verify `unsigned-tail` (with --require-signed or --require-closed): records after the last signed checkpoint. */
   'AUDIT_UNSIGNED_TAIL',
+  /** verify `witness`: a checkpoint another tier witnessed (a `checkpoint.witnessed` record) is not in the witnessed trail given: that trail was cut back and re-signed, or replaced, after the head was witnessed. */
+  'AUDIT_WITNESS_MISMATCH',
+  /** A tier received a checkpoint head to witness that is not a well-formed, correctly hashed checkpoint record; it is not recorded and the call is refused. */
+  'AUDIT_WITNESS_INVALID',
+  /** audit reconcile: a Kubernetes exec/attach/port-forward/ephemeral-container event without an authorizing airlock intent, or an allowed intent the API server never saw. */
+  'AUDIT_ORPHAN',
   /** A session recording is not valid asciicast v2 (services/core/audit/asciicast.ts). */
   'ASCIICAST_MALFORMED',
 ] as const;

@@ -7,6 +7,7 @@
 import type { Tracer } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import type { AuditTrail } from '../core/audit/types.js';
+import { type CheckpointWitness, createCheckpointWitness } from '../core/audit/witness.js';
 import { Metrics } from '../core/ops-server.js';
 import type { Policy } from '../core/policy/index.js';
 import { sessionTarget } from '../core/session/audit-records.js';
@@ -83,6 +84,8 @@ export interface ExecutorRuntime {
   draining: boolean;
   /** OpenSession calls past the session limit check and not yet ended, by user. */
   readonly opening: Map<string, number>;
+  /** Records the mediator's checkpoint heads and hands out this executor's (witness.ts). */
+  readonly witness: CheckpointWitness;
 }
 
 /** The runtime of one executor service; an expiring session is audited as `session.expired`. */
@@ -111,5 +114,6 @@ export function createExecutorRuntime(deps: ExecutorDeps): ExecutorRuntime {
     sessions,
     draining: false,
     opening: new Map(),
+    witness: createCheckpointWitness(deps.audit),
   };
 }

@@ -216,12 +216,17 @@ export async function openSession(
       kube,
     };
     span.addEvent('session.verified');
+    // A malformed head refuses the session (AUDIT_WITNESS_INVALID): fail closed, audited as auth.denied.
+    await rt.witness.record(request.witness_head ?? '', {
+      session_id: session.id,
+      ...(ids.traceId === undefined ? {} : { trace_id: ids.traceId }),
+    });
     await auditOpened(rt, session, ids);
     rt.sessions.open(session);
     kube = undefined;
     rt.metrics.sessionsTotal.inc({ decision: 'allow', code: '' });
     rt.metrics.sessionsActive.set(rt.sessions.size);
-    return sessionResponse(session);
+    return sessionResponse(rt, session);
   } catch (error) {
     await kube?.release();
     throw await refused(rt, request, ids, error);
@@ -290,7 +295,7 @@ async function auditOpened(
 }
 
 /** What the mediator learns of the session it opened (the wire shape). */
-function sessionResponse(session: ExecutorSession): OpenSessionResponse {
+function sessionResponse(rt: ExecutorRuntime, session: ExecutorSession): OpenSessionResponse {
   const scope = session.scope;
   return {
     session_id: session.id,
@@ -302,5 +307,6 @@ function sessionResponse(session: ExecutorSession): OpenSessionResponse {
     pod_patterns: [...scope.podPatterns],
     expires_at_ms: session.expiresAt.getTime(),
     request_id: scope.requestId,
+    witness_head: rt.witness.ownHead(),
   };
 }

@@ -32,6 +32,8 @@ export interface MediatorConfig {
     checkpointEvery: number;
     checkpointSeconds: number;
     offPodAck?: OffPodAckConfig;
+    /** How often an open session exchanges checkpoint heads with the executor (docs/audit.md). */
+    witnessSeconds: number;
   };
   limits: {
     preAuthTimeoutSeconds: number;

@@ -15,6 +15,7 @@ import {
   OPEN_SESSION_TIMEOUT_MS,
   type OpenedSession,
   verifiedScope,
+  WITNESS_INTERVAL_MS,
 } from './frontend-context.js';
 
 /**
@@ -57,6 +58,40 @@ async function connectWithGrant(ctx: FrontendContext, state: ConnectionState, se
   });
 }
 
+function witnessContext(sessionId: string, traceId: string | undefined) {
+  return { session_id: sessionId, ...(traceId === undefined ? {} : { trace_id: traceId }) };
+}
+
+/**
+ * Exchanges checkpoint heads with the executor every `witnessIntervalMs`
+ * while the session is open; returns the stop function. A failed exchange is
+ * logged and tried again at the next tick: the session goes on (witnessing
+ * detects cuts after the fact; it does not gate actions).
+ */
+function startWitnessing(
+  ctx: FrontendContext,
+  client: ExecutorClient,
+  sessionId: string,
+  traceparent: string,
+): () => void {
+  let busy = false;
+  const timer = setInterval(() => {
+    if (busy) return;
+    busy = true;
+    client
+      .witness(ctx.witness.ownHead(), { traceparent })
+      .then((head) => ctx.witness.record(head, witnessContext(sessionId, undefined)))
+      .catch((error: unknown) =>
+        ctx.log.warn({ err: error, session_id: sessionId }, 'checkpoint witness failed'),
+      )
+      .finally(() => {
+        busy = false;
+      });
+  }, ctx.deps.witnessIntervalMs ?? WITNESS_INTERVAL_MS);
+  timer.unref();
+  return () => clearInterval(timer);
+}
+
 /**
  * Stage 3, the executor session: one session grant per SSH connection
  * (issued by the mediator tier CA), an mTLS channel to the executor with it,
@@ -82,6 +117,7 @@ export async function openExecutorSession(
         client_address: state.address,
         session_id: sessionId,
         principal: identity.principal,
+        witness_head: ctx.witness.ownHead(),
       },
       {
         traceparent,
@@ -89,6 +125,9 @@ export async function openExecutorSession(
       },
     );
     const session = sessionOf(response, scope);
+    const traceId = traceIdsOf(state.span).traceId;
+    // A malformed head from the executor refuses the session (AUDIT_WITNESS_INVALID).
+    await ctx.witness.record(response.witness_head, witnessContext(sessionId, traceId));
     state.span.addEvent('executor.session_opened');
     void ctx.audit({
       event: 'session.opened',
@@ -103,7 +142,12 @@ export async function openExecutorSession(
         expires_at: new Date(session.expiresAtMs).toISOString(),
       },
     });
-    return { client, session, traceparent };
+    return {
+      client,
+      session,
+      traceparent,
+      stopWitness: startWitnessing(ctx, client, sessionId, traceparent),
+    };
   } catch (error) {
     client.close();
     throw error;
@@ -150,7 +194,13 @@ export function startExecutorSession(
 export async function closeExecutorSession(ctx: FrontendContext, state: ConnectionState): Promise<void> {
   const opened = await state.opened?.catch(() => undefined);
   if (!opened) return;
-  await opened.client.closeSession({ traceparent: opened.traceparent }).catch(() => {});
+  opened.stopWitness();
+  const head = await opened.client
+    .closeSession({ traceparent: opened.traceparent, witnessHead: ctx.witness.ownHead() })
+    .catch(() => '');
+  await ctx.witness
+    .record(head, witnessContext(opened.session.id, undefined))
+    .catch((error: unknown) => ctx.log.error({ err: error }, 'executor checkpoint head not recorded'));
   opened.client.close();
   void ctx.audit({
     event: 'session.closed',

@@ -2,6 +2,7 @@ import type { Span, Tracer } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import type { Connection, ServerChannel } from 'ssh2';
 import type { AuditEventInput, AuditTrail } from '../core/audit/types.js';
+import { type CheckpointWitness, createCheckpointWitness } from '../core/audit/witness.js';
 import type { AdmittedIdentity } from '../core/certificate-admission.js';
 import { AirlockError } from '../core/errors.js';
 import { Metrics } from '../core/ops-server.js';
@@ -46,6 +47,9 @@ export const DEFAULT_LIMITS: MediatorLimits = {
  */
 export const OPEN_SESSION_TIMEOUT_MS = 10_000;
 
+/** Default of `witnessIntervalMs`: short, because it bounds the window in which a cut goes unnoticed. */
+export const WITNESS_INTERVAL_MS = 10_000;
+
 export interface MediatorDeps {
   hostKey: HostKey;
   trustedSshCas: () => readonly SshPublicKey[];
@@ -64,6 +68,13 @@ export interface MediatorDeps {
    */
   executor: { address: string; caPem: () => string; serverName?: string; openTimeoutMs?: number };
   audit: AuditTrail;
+  /**
+   * How often an open session exchanges checkpoint heads with the executor
+   * (Witness), besides at OpenSession and CloseSession; default
+   * {@link WITNESS_INTERVAL_MS}. A cut of a trail back to before the last
+   * witnessed head is detected; docs/audit.md, "Witnessed checkpoints".
+   */
+  witnessIntervalMs?: number;
   logger: Logger;
   clock: () => Date;
   limits: MediatorLimits;
@@ -85,6 +96,8 @@ export interface OpenedSession {
   session: Session;
   /** The `ssh.session` span's traceparent: OpenSession, CloseSession, completion, forwards. */
   traceparent: string;
+  /** Stops the periodic checkpoint-head exchange (at close). */
+  stopWitness: () => void;
 }
 
 /** What one SSH connection carries from stage to stage. */
@@ -120,6 +133,8 @@ export interface FrontendContext {
   metrics: ReturnType<typeof frontendMetrics>;
   /** Appends to the trail; durable when the event carries a decision. Never throws. */
   audit(event: AuditEventInput, durable?: boolean): Promise<void>;
+  /** Records the executor's checkpoint heads and hands out the mediator's (witness.ts). */
+  witness: CheckpointWitness;
   /** Open SSH connections. */
   connections: Set<{ client: Connection; state: ConnectionState }>;
   /** Authenticated connections per certificate principal (`maxSessionsPerPrincipal`). */
@@ -162,6 +177,7 @@ export function createFrontendContext(deps: MediatorDeps): FrontendContext {
       deps.audit
         .append(event, { durable })
         .catch((error: unknown) => log.error({ err: error }, 'audit append failed')),
+    witness: createCheckpointWitness(deps.audit),
     connections: new Set(),
     sessionsByPrincipal: new Map(),
     live: new Map(),

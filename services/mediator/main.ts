@@ -56,6 +56,7 @@ export async function runMediator(configPath: string) {
       ...(config.executor.serverName ? { serverName: config.executor.serverName } : {}),
     },
     audit,
+    witnessIntervalMs: config.audit.witnessSeconds * 1000,
     logger,
     clock,
     limits: limitsOf(config.limits),

@@ -5,7 +5,7 @@
  * `airlock audit timeline` merges the tiers' trails and the Kubernetes audit
  * log into one story; `airlock audit play` replays a session recording.
  */
-import { createHash, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { createHash, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { mkdir, unlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { type Command, Option } from 'commander';
@@ -16,8 +16,10 @@ import {
   auditKeyId,
   buildTimeline,
   isAsciicastHeaderLine,
+  markTimelineOrphans,
   parseAsciicast,
   playableFrames,
+  reconcileTimelineSources,
   renderTimelineHtml,
   renderTimelineJson,
   renderTimelineText,
@@ -29,6 +31,14 @@ import {
 } from '../../core/audit/index.js';
 import { AirlockError } from '../../core/errors.js';
 import { registerAuditCollect } from './audit-collect.js';
+import { registerAuditExportCommand } from './audit-export.js';
+import { registerAuditReconcileCommand } from './audit-reconcile.js';
+import {
+  loadAuditPublicKey,
+  verifyWitnessedTrails,
+  withTrailFiles,
+  witnessSummary,
+} from './audit-verify-witness.js';
 import { type CliIo, processCliIo } from './ssh-cert.js';
 
 /** Options of `airlock audit verify`, as commander parses them. */
@@ -41,6 +51,8 @@ export interface AuditVerifyCliOptions {
   readonly requireClosed?: boolean;
   /** Report records not yet covered by a signed checkpoint as a problem, not a warning. */
   readonly requireSigned?: boolean;
+  /** Other tiers' trails (each: files comma-separated, oldest first) to check witnessed heads against. */
+  readonly withTrail?: readonly string[];
   readonly output?: 'text' | 'json';
 }
 
@@ -57,18 +69,6 @@ async function read(io: CliIo, path: string, what: string): Promise<Uint8Array> 
   } catch (cause) {
     throw new AirlockError('USAGE', `cannot read ${what} ${path}: ${(cause as Error).message}`, { cause });
   }
-}
-
-function loadPublicKey(path: string, bytes: Uint8Array): KeyObject {
-  let key: KeyObject;
-  try {
-    key = createPublicKey(Buffer.from(bytes).toString('utf8'));
-  } catch (cause) {
-    throw new AirlockError('USAGE', `--public-key ${path} is not a PEM public key`, { cause });
-  }
-  if (key.asymmetricKeyType !== 'ed25519')
-    throw new AirlockError('USAGE', `--public-key ${path} is a ${key.asymmetricKeyType} key, not Ed25519`);
-  return key;
 }
 
 /**
@@ -92,7 +92,7 @@ export async function runAuditVerify(
     throw new AirlockError('USAGE', `--output must be text or json, not ${String(output)}`);
   const publicKeys: KeyObject[] = [];
   for (const path of options.publicKey)
-    publicKeys.push(loadPublicKey(path, await read(io, path, '--public-key')));
+    publicKeys.push(loadAuditPublicKey(path, await read(io, path, '--public-key')));
   const sources: AuditTrailSource[] = [];
   for (const path of files) sources.push({ name: path, content: await read(io, path, 'audit trail') });
 
@@ -102,23 +102,38 @@ export async function runAuditVerify(
     requireClosed: options.requireClosed ?? false,
     requireSigned: options.requireSigned ?? false,
   });
+  const others: AuditTrailSource[][] = [];
+  for (const trail of withTrailFiles(options.withTrail ?? [])) {
+    const trailSources: AuditTrailSource[] = [];
+    for (const path of trail)
+      trailSources.push({ name: path, content: await read(io, path, '--with-trail') });
+    others.push(trailSources);
+  }
+  const witness = verifyWitnessedTrails({ files, sources }, others, publicKeys);
+  const problems = [...result.problems, ...witness.problems];
+  const ok = problems.length === 0;
   const tail = result.unsignedTail;
   const tailWarning = tail !== undefined && !result.problems.some((p) => p.kind === 'unsigned-tail');
 
   if (output === 'json') {
     io.out(
       `${JSON.stringify({
-        ok: result.ok,
+        ok,
         files,
         records: result.records,
         lastCheckpointSeq: result.lastCheckpointSeq ?? null,
         closed: result.closed,
         unsignedTail: tail ?? null,
-        problems: result.problems.map((p) => ({ ...p, seq: p.seq ?? null })),
+        problems: problems.map((p) => ({ ...p, seq: p.seq ?? null })),
+        ...(options.withTrail?.length || witness.confirmed + witness.unchecked.length > 0
+          ? {
+              witness: { trails: witness.trails, confirmed: witness.confirmed, unchecked: witness.unchecked },
+            }
+          : {}),
       })}\n`,
     );
   } else {
-    for (const p of result.problems)
+    for (const p of problems)
       io.out(
         `${p.file}:${p.line}: ${p.kind}${p.seq === undefined ? '' : ` (seq ${p.seq})`}: ${p.message} [${p.code}]\n`,
       );
@@ -134,13 +149,14 @@ export async function runAuditVerify(
         : `last signed checkpoint seq ${result.lastCheckpointSeq}`;
     const state = result.closed ? 'closed' : 'not closed (still being written, or cut back to a checkpoint)';
     const unsigned = tail === undefined ? '' : `, ${tail.count} unsigned`;
+    io.out(witnessSummary(witness));
     io.out(
-      `${result.ok ? 'OK' : 'FAILED'}: ${result.records} records in ${files.length} file${files.length === 1 ? '' : 's'}, ${checkpoint}${unsigned}, ${state}\n`,
+      `${ok ? 'OK' : 'FAILED'}: ${result.records} records in ${files.length} file${files.length === 1 ? '' : 's'}, ${checkpoint}${unsigned}, ${state}\n`,
     );
   }
-  if (result.ok) return 0;
+  if (ok) return 0;
   io.err(
-    `airlock: AUDIT_TAMPERED: ${result.problems.length} problem${result.problems.length === 1 ? '' : 's'} in the audit trail\n`,
+    `airlock: AUDIT_TAMPERED: ${problems.length} problem${problems.length === 1 ? '' : 's'} in the audit trail\n`,
   );
   return 1;
 }
@@ -206,6 +222,8 @@ export interface AuditTimelineCliOptions {
   readonly since?: string;
   readonly until?: string;
   readonly output?: 'text' | 'json' | 'html';
+  /** Reconcile the Kubernetes audit logs given with the trails; orphans go to their own lane. */
+  readonly orphans?: boolean;
 }
 
 const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
@@ -318,7 +336,10 @@ export async function runAuditTimeline(
     if (isAsciicastHeaderLine(firstLine)) casts.set(path, content);
     else sources.push({ name: path, content });
   }
-  const { entries, skipped } = buildTimeline(sources, filter);
+  const built = buildTimeline(sources, filter);
+  const skipped = built.skipped;
+  const orphans = options.orphans ? reconcileTimelineSources(sources) : undefined;
+  const entries = orphans === undefined ? built.entries : markTimelineOrphans(built.entries, orphans);
   const used = new Set<string>();
   const skippedByFile = new Map<string, number>();
   for (const s of skipped) skippedByFile.set(s.file, (skippedByFile.get(s.file) ?? 0) + 1);
@@ -459,13 +480,22 @@ export function registerAuditCommands(program: Command): void {
         'checkpoint ends a trail only together with the file after it)',
     )
     .option('--require-signed', 'also fail if records after the last signed checkpoint exist (unsigned tail)')
+    .option(
+      '--with-trail <files>',
+      "another tier's trail (its files comma-separated, oldest first; repeatable): verified too, and every " +
+        'witnessed checkpoint head in any trail must be in the trail it names (AUDIT_WITNESS_MISMATCH)',
+      collect,
+      [],
+    )
     .addOption(new Option('--output <format>', 'output format').choices(['text', 'json']).default('text'))
     .addHelpText(
       'after',
       '\nExamples:\n' +
         '  airlock audit verify /var/log/airlock/mediator.jsonl --public-key mediator-audit.pub\n' +
         '  airlock audit verify /var/log/airlock/broker.jsonl.* /var/log/airlock/broker.jsonl \\\n' +
-        '      --public-key broker-audit.pub --require-closed --output json',
+        '      --public-key broker-audit.pub --require-closed --output json\n' +
+        '  airlock audit verify executor.jsonl --with-trail mediator.jsonl.000000000500,mediator.jsonl \\\n' +
+        '      --with-trail broker.jsonl --public-key executor.pub --public-key mediator.pub --public-key broker.pub',
     )
     .action(async (files: string[], options: AuditVerifyCliOptions) => {
       process.exitCode = await runAuditVerify(files, options);
@@ -498,6 +528,11 @@ export function registerAuditCommands(program: Command): void {
     .option('--user <name>', 'only entries about this user')
     .option('--since <time>', 'only entries at or after this RFC 3339 time')
     .option('--until <time>', 'only entries at or before this RFC 3339 time')
+    .option(
+      '--orphans',
+      'hold the Kubernetes audit logs against the trails (as airlock audit reconcile) and show orphans in ' +
+        'their own lane (red in HTML)',
+    )
     .addOption(
       new Option('--output <format>', 'output format').choices(['text', 'json', 'html']).default('text'),
     )
@@ -511,6 +546,8 @@ export function registerAuditCommands(program: Command): void {
     .action(async (files: string[], options: AuditTimelineCliOptions) => {
       process.exitCode = await runAuditTimeline(files, options);
     });
+  registerAuditReconcileCommand(audit);
+  registerAuditExportCommand(audit);
   audit
     .command('play')
     .description(

@@ -38,6 +38,7 @@ import {
   type AppendOptions,
   AUDIT_EVENT_NAMES,
   AUDIT_TIERS,
+  type AuditCheckpointRecord,
   type AuditEventInput,
   type AuditTier,
   type AuditTrail,
@@ -149,6 +150,8 @@ class FileAuditTrailImpl implements FileAuditTrail {
   private readonly fsync: boolean;
   /** Pending time-triggered checkpoint, armed by the first record after a checkpoint. */
   private checkpointTimer: NodeJS.Timeout | undefined;
+  /** The last checkpoint known to be on stable storage (what other tiers witness). */
+  private durableCheckpoint: AuditCheckpointRecord | undefined;
   /** Time of the last record sealed (ms): record times never go back behind it. */
   private lastTimeMs: number;
 
@@ -173,6 +176,10 @@ class FileAuditTrailImpl implements FileAuditTrail {
 
   head(): ChainHead {
     return this.chain;
+  }
+
+  latestCheckpoint(): AuditCheckpointRecord | undefined {
+    return this.durableCheckpoint;
   }
 
   rotatedFiles(): readonly string[] {
@@ -284,7 +291,11 @@ class FileAuditTrailImpl implements FileAuditTrail {
     });
     this.sinceCheckpoint = 0;
     this.disarmCheckpointTimer();
-    return this.enqueueRecord(sealed, true);
+    // Witnessed only once durable: a head that a crash could still take back
+    // would make the witness report a cut that never happened.
+    return this.enqueueRecord(sealed, true).then(() => {
+      if ((this.durableCheckpoint?.seq ?? -1) < sealed.record.seq) this.durableCheckpoint = sealed.record;
+    });
   }
 
   /** Queues a `rotate` checkpoint, then the file switch; resolves once the new file is open. */

@@ -49,6 +49,11 @@ export class InMemoryAuditTrail implements AuditTrail {
     this.entries.push({ event: stored, durable: options.durable ?? event.decision !== undefined });
   }
 
+  /** Unsigned in memory: there is no checkpoint record to witness. */
+  latestCheckpoint(): undefined {
+    return undefined;
+  }
+
   async checkpoint(): Promise<void> {
     if (this.lastError) throw this.lastError;
     this.checkpoints++;

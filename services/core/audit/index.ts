@@ -25,6 +25,16 @@ export { type AuditStorage, type FileSink, nodeAuditStorage } from './file-sink.
 export { type InMemoryAuditEntry, InMemoryAuditTrail } from './in-memory-audit-trail.js';
 export { type OtlpAckOptions, otlpAckStorage, otlpLogsRequest } from './otlp-ack-storage.js';
 export {
+  type AirlockPodAction,
+  type KubeAuditSlice,
+  type KubePodAccess,
+  parseAirlockPodActions,
+  parseKubeAuditSlice,
+  RECONCILED_SUBRESOURCES,
+  type ReconcileResult,
+  reconcile,
+} from './reconcile.js';
+export {
   assembleShippedTrails,
   type CollectedFile,
   parseShippedLogs,
@@ -56,6 +66,7 @@ export {
   type TimelineSourceResult,
   terminalSafe,
 } from './timeline.js';
+export { markTimelineOrphans, reconcileTimelineSources } from './timeline-orphans.js';
 export * from './types.js';
 export {
   AUDIT_PROBLEM_CODES,
@@ -68,3 +79,15 @@ export {
   verifyAuditFiles,
   verifyAuditTrail,
 } from './verify.js';
+export {
+  type CheckpointWitness,
+  checkWitnessedHeads,
+  createCheckpointWitness,
+  MAX_WITNESS_HEAD_BYTES,
+  parseWitnessedHead,
+  type UncheckedWitness,
+  WITNESS_EVENT,
+  type WitnessCheckResult,
+  type WitnessTrailInput,
+  witnessEvent,
+} from './witness.js';

@@ -19,8 +19,11 @@ import { impersonatedSession } from '../policy/kube-impersonation.js';
 import { stripAnsi } from './asciicast.js';
 import { AUDIT_TIERS } from './types.js';
 
-/** The columns of a timeline: the three tiers and the API server. */
-export const TIMELINE_LANES = ['broker', 'mediator', 'executor', 'kubernetes'] as const;
+/**
+ * The columns of a timeline: the three tiers, the API server, and the
+ * orphans `airlock audit reconcile` finds (timeline-orphans.ts).
+ */
+export const TIMELINE_LANES = ['broker', 'mediator', 'executor', 'kubernetes', 'orphan'] as const;
 export type TimelineLane = (typeof TIMELINE_LANES)[number];
 
 /** A recording referenced by an entry (`details.recording`, `details.recording_sha256`). */
@@ -505,6 +508,7 @@ th.time,td.time{width:13em;font-family:ui-monospace,monospace;font-size:12px;col
 .entry{border-left:3px solid #7a8699;padding-left:6px}
 .entry.allow{border-color:#2f9e44}
 .entry.deny{border-color:#c92a2a;background:#fff0f0}
+th.lane-orphan{color:#c92a2a}.lane-orphan .entry{border-color:#c92a2a;background:#ffe3e3;color:#8a1010}
 .entry .ev{font-weight:600}
 .entry .meta{font-family:ui-monospace,monospace;font-size:12px;color:#444}
 .badge{font-size:11px;padding:0 4px;border-radius:3px;background:#dde1e8}
@@ -594,14 +598,20 @@ export function renderTimelineHtml(input: TimelineHtmlInput): string {
   const { entries, filter } = input;
   const recordings = input.recordings ?? [];
   const recordingIndex = new Map(recordings.map((r, i) => [r.ref, i]));
-  const perLane = TIMELINE_LANES.map((lane) => `${lane}: ${entries.filter((e) => e.lane === lane).length}`);
+  // The orphan lane only when reconciling found some (audit timeline --orphans).
+  const lanes = TIMELINE_LANES.filter(
+    (lane) => lane !== 'orphan' || entries.some((e) => e.lane === 'orphan'),
+  );
+  const perLane = lanes.map((lane) => `${lane}: ${entries.filter((e) => e.lane === lane).length}`);
   const denies = entries.filter((e) => e.decision === 'deny').length;
   const rows = entries
     .map(
       (e) =>
-        `<tr><td class="time">${htmlEscape(e.time)}</td>${TIMELINE_LANES.map((lane) =>
-          lane === e.lane ? `<td class="lane-${lane}">${entryCell(e, recordingIndex)}</td>` : '<td></td>',
-        ).join('')}</tr>`,
+        `<tr><td class="time">${htmlEscape(e.time)}</td>${lanes
+          .map((lane) =>
+            lane === e.lane ? `<td class="lane-${lane}">${entryCell(e, recordingIndex)}</td>` : '<td></td>',
+          )
+          .join('')}</tr>`,
     )
     .join('\n');
   const players = recordings
@@ -630,7 +640,7 @@ export function renderTimelineHtml(input: TimelineHtmlInput): string {
     .join('')}<span>${recordings.length} recordings</span></p>
 ${input.files && input.files.length > 0 ? `<p>files: ${htmlEscape(input.files.join(' '))}</p>` : ''}
 <p>Not a verification: check the trails with <code>airlock audit verify</code>.</p></header>
-<table><thead><tr><th class="time">time</th>${TIMELINE_LANES.map((l) => `<th class="lane">${l}</th>`).join('')}</tr></thead>
+<table><thead><tr><th class="time">time</th>${lanes.map((l) => (l === 'orphan' ? '<th class="lane lane-orphan">orphan</th>' : `<th class="lane">${l}</th>`)).join('')}</tr></thead>
 <tbody>
 ${rows}
 </tbody></table>

@@ -50,6 +50,8 @@ export const AUDIT_EVENT_NAMES = [
   // any tier
   'config.loaded',
   'ca.changed',
+  // any tier: another tier's signed checkpoint head, received and recorded (witness.ts)
+  'checkpoint.witnessed',
 ] as const;
 export type AuditEventName = (typeof AUDIT_EVENT_NAMES)[number];
 
@@ -124,6 +126,11 @@ export interface AppendOptions {
 export interface AuditTrail {
   /** Appends one event. Rejects with AUDIT_UNAVAILABLE if it could not be written. */
   append(event: AuditEventInput, options?: AppendOptions): Promise<void>;
+  /**
+   * The last signed checkpoint this object wrote that is on stable storage,
+   * or undefined before the first one: the head other tiers witness.
+   */
+  latestCheckpoint(): AuditCheckpointRecord | undefined;
   /** Writes a signed checkpoint now (durable). */
   checkpoint(): Promise<void>;
   /** Writes a final signed checkpoint, flushes and closes. Idempotent. */

@@ -48,7 +48,8 @@ export type AuditProblemKind =
   | 'malformed'
   | 'rotation'
   | 'empty'
-  | 'unsigned-tail';
+  | 'unsigned-tail'
+  | 'witness';
 
 /** The stable error code (services/core/errors.ts) of each problem kind. */
 export const AUDIT_PROBLEM_CODES: Readonly<Record<AuditProblemKind, ErrorCode>> = {
@@ -63,6 +64,7 @@ export const AUDIT_PROBLEM_CODES: Readonly<Record<AuditProblemKind, ErrorCode>> 
   rotation: 'AUDIT_ROTATION_BROKEN',
   empty: 'AUDIT_EMPTY',
   'unsigned-tail': 'AUDIT_UNSIGNED_TAIL',
+  witness: 'AUDIT_WITNESS_MISMATCH',
 };
 
 /** One finding. `seq` is the record's claimed seq when it could be read. */
@@ -129,12 +131,12 @@ const HEX64 = /^[0-9a-f]{64}$/;
 const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 const BOM = 0xfeff;
 
-interface Line {
+export interface Line {
   readonly text: string | undefined;
   readonly terminated: boolean;
 }
 
-function splitLines(content: Uint8Array | string): Line[] {
+export function splitLines(content: Uint8Array | string): Line[] {
   const bytes = typeof content === 'string' ? Buffer.from(content, 'utf8') : Buffer.from(content);
   const lines: Line[] = [];
   let start = 0;
@@ -153,7 +155,7 @@ function splitLines(content: Uint8Array | string): Line[] {
   return lines;
 }
 
-function shapeOk(value: unknown): value is AuditRecord {
+export function shapeOk(value: unknown): value is AuditRecord {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
   const r = value as Record<string, unknown>;
   if (!Number.isSafeInteger(r.seq) || (r.seq as number) < 0) return false;

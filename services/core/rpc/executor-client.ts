@@ -18,6 +18,7 @@ import type {
   OpenSessionRequest,
   OpenSessionResponse,
   PortForwardInput,
+  WitnessHeadMessage,
 } from './messages.js';
 
 export interface ExecutorClientOptions {
@@ -149,8 +150,22 @@ export class ExecutorClient {
     return this.#unary('OpenSession', request, options);
   }
 
-  closeSession(options?: CallOptions): Promise<void> {
-    return this.#unary<object, object>('CloseSession', {}, options).then(() => undefined);
+  /** Ends the session; sends the mediator's checkpoint head and resolves with the executor's ('' = none). */
+  closeSession(options?: CallOptions & { witnessHead?: string }): Promise<string> {
+    return this.#unary<WitnessHeadMessage, WitnessHeadMessage>(
+      'CloseSession',
+      { witness_head: options?.witnessHead ?? '' },
+      options,
+    ).then((reply) => reply.witness_head);
+  }
+
+  /** Exchanges checkpoint heads on an open session: sends `head`, resolves with the executor's. */
+  witness(head: string, options?: CallOptions): Promise<string> {
+    return this.#unary<WitnessHeadMessage, WitnessHeadMessage>(
+      'Witness',
+      { witness_head: head },
+      options,
+    ).then((reply) => reply.witness_head);
   }
 
   get(request: GetRequest, options?: CallOptions): Promise<ObjectResponse> {

@@ -12,6 +12,8 @@ export interface OpenSessionRequest {
   client_address: string;
   session_id: string;
   principal: string;
+  /** The mediator's latest durable signed checkpoint line, or '' / absent (witness.ts). */
+  witness_head?: string;
 }
 
 export interface OpenSessionResponse {
@@ -24,6 +26,13 @@ export interface OpenSessionResponse {
   pod_patterns: string[];
   expires_at_ms: number;
   request_id: string;
+  /** The executor's latest durable signed checkpoint line, or ''. */
+  witness_head: string;
+}
+
+/** CloseSession and Witness, both ways: the sender's latest durable signed checkpoint line, or ''. */
+export interface WitnessHeadMessage {
+  witness_head: string;
 }
 
 export interface Target {

@@ -125,6 +125,10 @@ const EXPECTED: Readonly<Record<string, number>> = {
   AUDIT_ROTATION_BROKEN: 70,
   AUDIT_EMPTY: 70,
   AUDIT_UNSIGNED_TAIL: 70,
+  // audit verify/reconcile findings, and a malformed head at OpenSession: not the SSH user's to fix.
+  AUDIT_WITNESS_MISMATCH: 70,
+  AUDIT_WITNESS_INVALID: 70,
+  AUDIT_ORPHAN: 70,
   ASCIICAST_MALFORMED: 70,
 };
 
