@@ -297,11 +297,15 @@ describe('mediator: the stock OpenSSH client through the gateway to the hermetic
     }
   });
 
-  it('refuses a port the profile does not allow', async () => {
+  it('refuses a port the profile does not allow, and ssh prints the code and reason', async () => {
     const user = sshUser(gateway.sshCa, { scope });
     const localPort = 20_000 + Math.floor(Math.random() * 20_000);
     const child = spawn('ssh', [...sshArgs(mediator, user, ['-N', '-L', `${localPort}:api-0:22`])], {
-      stdio: 'ignore',
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (d) => {
+      stderr += d;
     });
     try {
       await sleep(1500);
@@ -322,6 +326,11 @@ describe('mediator: the stock OpenSSH client through the gateway to the hermetic
       // The refusal joins the session's other records.
       expect(denied?.session_id).toMatch(/\S/);
       expect(denied?.trace_id).toMatch(/^[0-9a-f]{32}$/);
+      // OpenSSH prints the channel-open failure's reason and description.
+      for (let attempt = 0; attempt < 50 && !stderr.includes('open failed'); attempt++) await sleep(100);
+      expect(stderr).toMatch(
+        /channel \d+: open failed: administratively prohibited: airlock: PORT_NOT_ALLOWED: \S/,
+      );
     } finally {
       child.kill();
     }
