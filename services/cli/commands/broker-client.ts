@@ -367,6 +367,16 @@ interface RequestView {
   certificate?: { serial: string };
 }
 
+/**
+ * The request as the person should read it now: the broker keeps an approved
+ * request `approved` after its access window, but no certificate is valid
+ * or issued after `accessExpiresAt`, so it is shown as `expired`.
+ */
+export function asOf(r: RequestView, now: Date): RequestView {
+  const ended = r.accessExpiresAt !== undefined && Date.parse(r.accessExpiresAt) <= now.getTime();
+  return r.status === 'approved' && ended ? { ...r, status: 'expired' } : r;
+}
+
 function describe(r: RequestView): string {
   const lines = [
     `${r.id}  ${r.status}`,
@@ -597,7 +607,7 @@ export async function runStatus(
   io: BrokerClientIo,
 ): Promise<number> {
   const s = await session(io, options);
-  const result =
+  const fetched =
     id === undefined
       ? (
           (await call(s, 'GET', options.pending ? '/v1/requests?pending=1' : '/v1/requests?mine=1')) as {
@@ -605,6 +615,8 @@ export async function runStatus(
           }
         ).requests
       : [(await call(s, 'GET', `/v1/requests/${encodeURIComponent(id)}`)) as RequestView];
+  const now = io.now();
+  const result = fetched.map((r) => asOf(r, now));
   if (options.output === 'json' || options.json) printJson(io, id === undefined ? result : result[0]);
   else if (result.length === 0)
     io.out(options.pending ? 'nothing waiting for your approval\n' : 'no requests\n');
