@@ -249,6 +249,20 @@ describe('mediator: the stock OpenSSH client through the gateway to the hermetic
     expect(result.stderr).toContain('SHELL_NOT_ALLOWED');
   });
 
+  it('says why a pty is refused (ssh -tt without permit-pty): the reason on stderr, exit 77, audited', async () => {
+    const user = sshUser(gateway.sshCa, { scope, extensions: {} });
+    const result = await ssh(mediator, user, [], { extra: ['-tt'] });
+    expect(result.code).toBe(77);
+    expect(result.stdout + result.stderr).toContain(
+      'airlock: SHELL_NOT_ALLOWED: this certificate does not permit a pty',
+    );
+    expect(result.stderr).not.toContain('PTY allocation request failed');
+    const denied = mediator.audit
+      .events()
+      .filter((e) => e.event === 'intent.denied' && e.target.resource === 'pty');
+    expect(denied.at(-1)).toMatchObject({ code: 'SHELL_NOT_ALLOWED', decision: 'deny' });
+  });
+
   it('carries an ssh -L connection to the pod port', async () => {
     const user = sshUser(gateway.sshCa, { scope });
     const localPort = 20_000 + Math.floor(Math.random() * 20_000);
