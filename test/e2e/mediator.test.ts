@@ -190,6 +190,33 @@ describe('mediator: the stock OpenSSH client through the gateway to the hermetic
     expect(result.stderr).toMatch(/no matching (cipher|MAC)/);
   });
 
+  it('prints an error at the line-mode prompt before the next prompt', async () => {
+    const user = sshUser(gateway.sshCa, { scope });
+    // Line mode: no -t. A person types `podz`, reads the answer, then `exit`.
+    const child = spawn('ssh', sshArgs(mediator, user), { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => {
+      stdout += d;
+    });
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
+    const prompts = () => [...stdout.matchAll(/left\)> /g)].map((m) => m.index);
+    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+    for (let i = 0; i < 100 && prompts().length < 1; i++) await sleep(100);
+    child.stdin.write('podz\n');
+    for (let i = 0; i < 100 && prompts().length < 2; i++) await sleep(100);
+    child.stdin.end('exit\n');
+    expect(await exited).toBe(0);
+    const error = stdout.indexOf('airlock: USAGE');
+    expect(error).toBeGreaterThan(-1);
+    expect(stderr).not.toContain('airlock: USAGE');
+    const [first, second] = prompts();
+    expect(first!).toBeLessThan(error);
+    expect(error).toBeLessThan(second!);
+  });
+
   it('runs an interactive shell over a pty', async () => {
     const user = sshUser(gateway.sshCa, { scope });
     const result = await ssh(mediator, user, ['shell', 'api-0'], {
