@@ -20,7 +20,7 @@
 // Drop patchSsh2Binding() when an ssh2 release after 1.17.0 carries it.
 //
 // It then applies the reviewed JavaScript patches of patches/ (the
-// mlkem768x25519-sha256 key exchange) through scripts/patch-ssh2.js, and
+// mlkem768x25519-sha256 key exchange, channel-open failure descriptions) through scripts/patch-ssh2.js, and
 // fails the install when one no longer applies.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';

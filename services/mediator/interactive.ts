@@ -29,6 +29,15 @@ async function podNamesFor(opened: OpenedSession): Promise<string[]> {
     .catch(() => [] as string[]);
 }
 
+/**
+ * Whether the client's input has ended: typed-ahead lines are still
+ * delivered after that (piped stdin in line mode), but a closed readline
+ * throws on prompt()/resume().
+ */
+function isClosed(readline: Interface): boolean {
+  return (readline as Interface & { closed?: boolean }).closed === true;
+}
+
 /** Runs one line typed at the prompt; false when it was `exit`. */
 async function runLine(
   readline: Interface,
@@ -42,10 +51,14 @@ async function runLine(
     if (command.kind === 'exit') return false;
     readline.pause();
     await runCommand(command, { ...io, stdin: channel }, context);
-    readline.resume();
+    if (!isClosed(readline)) readline.resume();
   } catch (error) {
     const airlock = error instanceof AirlockError ? error : new AirlockError('INTERNAL', 'internal error');
-    channel.stderr.write(formatError(airlock, 'text'));
+    // Line mode (no pty): the error goes where the prompt goes. OpenSSH
+    // writes a channel's data and extended data to its stdout and stderr
+    // from separate buffers, stdout first, so an error on stderr could show
+    // after the next prompt; one stream keeps them in order.
+    (io.terminal === undefined ? channel : channel.stderr).write(formatError(airlock, 'text'));
   }
   return true;
 }
@@ -100,6 +113,7 @@ export async function runInteractive(
       busy = false;
       if (!more) break;
     }
+    if (isClosed(readline)) continue;
     readline.setPrompt(prompt());
     readline.prompt();
   }

@@ -8,9 +8,36 @@ import { forwardChunk } from '../core/streams/backpressure.js';
 import { ChunkCoalescer } from '../core/streams/coalescer.js';
 import { traceIdOf } from '../core/telemetry.js';
 import type { CommandAudit } from './command-context.js';
+import { EXIT_CODES, exitCodeFor, formatError } from './command-language/index.js';
 import { commandContext } from './executor-session.js';
 import type { ConnectionState, FrontendContext, OpenedSession } from './frontend-context.js';
 import { auditFailure, authorizeAndAudit } from './intent-audit.js';
+
+/**
+ * ssh2's channel-open `reject` as airlock's patch gives it
+ * (patches/ssh2-channel-open-failure-description.patch): RFC 4254 §5.1's
+ * reason code and description, which OpenSSH prints as `channel N: open
+ * failed: <reason>: <description>`.
+ */
+export type RejectChannel = (reasonCode?: number, description?: string) => void;
+
+/** RFC 4254 §5.1 reason codes. */
+const SSH_OPEN_ADMINISTRATIVELY_PROHIBITED = 1;
+const SSH_OPEN_CONNECT_FAILED = 2;
+
+/**
+ * The channel-open failure for a refused forward: "administratively
+ * prohibited" for a denial (scope, policy, RBAC), "connect failed" for the
+ * rest, and as description the same terminal-safe `airlock: CODE: message`
+ * a command prints, on one line.
+ */
+export function forwardRefusal(error: AirlockError): { reasonCode: number; description: string } {
+  const denied = exitCodeFor(error.code) === EXIT_CODES.DENIED;
+  return {
+    reasonCode: denied ? SSH_OPEN_ADMINISTRATIVELY_PROHIBITED : SSH_OPEN_CONNECT_FAILED,
+    description: formatError(error, 'text').trimEnd().replaceAll('\n', ' '),
+  };
+}
 
 /**
  * `api-0`, `api-0.payments` or `payments/api-0` as the destination of an
@@ -91,7 +118,7 @@ function auditRefusedForward(
 export async function handleForward(
   ctx: FrontendContext,
   accept: () => ServerChannel,
-  reject: () => void,
+  reject: RejectChannel,
   info: { destIP: string; destPort: number },
   state: ConnectionState,
 ): Promise<void> {
@@ -118,6 +145,7 @@ export async function handleForward(
     } else if (!audited.failureRecorded) {
       auditRefusedForward(ctx, state, info, airlock, opened);
     }
-    reject();
+    const { reasonCode, description } = forwardRefusal(airlock);
+    reject(reasonCode, description);
   }
 }

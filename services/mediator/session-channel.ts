@@ -1,7 +1,8 @@
 import type { Writable } from 'node:stream';
 import type { ServerChannel, Session } from 'ssh2';
+import { AirlockError } from '../core/errors.js';
 import type { CommandIo } from './command-context.js';
-import type { ConnectionState, FrontendContext } from './frontend-context.js';
+import { type ConnectionState, type FrontendContext, fail } from './frontend-context.js';
 import { runInteractive } from './interactive.js';
 import { runOneShot } from './one-shot.js';
 
@@ -57,6 +58,24 @@ function channelIo(
   };
 }
 
+/** A pty was asked for without permit-pty: the reason on stderr, exit 77, audited. */
+function refusePty(ctx: FrontendContext, channel: ServerChannel, state: ConnectionState): void {
+  const error = new AirlockError(
+    'SHELL_NOT_ALLOWED',
+    'this certificate does not permit a pty (permit-pty); run one command without -t: ssh GATEWAY pods',
+  );
+  void ctx.audit({
+    event: 'intent.denied',
+    actor: { user: state.identity?.principal, address: state.address },
+    target: { resource: 'pty' },
+    decision: 'deny',
+    code: error.code,
+    reason: error.message,
+  });
+  fail(channel, error, 'text');
+  channel.resume();
+}
+
 /**
  * Stage 4, the session channel (RFC 4254 §6): a pty only with permit-pty,
  * `TERM`/`LANG` as the only environment, no agent, X11 or subsystem; then an
@@ -66,10 +85,15 @@ function channelIo(
  */
 export function handleSessionChannel(ctx: FrontendContext, session: Session, state: ConnectionState): void {
   let terminal: Terminal | undefined;
+  let ptyRefused = false;
   const resizeListeners: ResizeListener[] = [];
-  session.on('pty', (accept, reject, info) => {
-    if (state.identity?.extensions['permit-pty'] === undefined) return reject?.();
-    terminal = { width: info.cols, height: info.rows };
+  session.on('pty', (accept, _reject, info) => {
+    // Without permit-pty the request is answered with success but no
+    // terminal, and the command that follows is refused with the reason: a
+    // refused pty-req would make OpenSSH (-t) close the channel with only
+    // "PTY allocation request failed" and no word from airlock.
+    if (state.identity?.extensions['permit-pty'] === undefined) ptyRefused = true;
+    else terminal = { width: info.cols, height: info.rows };
     accept?.();
   });
   session.on('window-change', (accept, _reject, info) => {
@@ -88,6 +112,7 @@ export function handleSessionChannel(ctx: FrontendContext, session: Session, sta
 
   const start = (accept: () => ServerChannel, line: string | undefined) => {
     const channel = accept();
+    if (ptyRefused) return refusePty(ctx, channel, state);
     state.channels.add(channel);
     // ssh2 emits a server channel's 'close' only once its input has emitted
     // 'end', i.e. once something read stdin to EOF. Most commands never read

@@ -1,10 +1,19 @@
 import type { Logger } from 'pino';
-import type { AuthContext } from 'ssh2';
+import type { AuthContext, PublicKeyAuthContext } from 'ssh2';
 import type { AuditEventInput } from '../core/audit/types.js';
-import { type AdmissionOptions, admitCertificate, admitLogin } from '../core/certificate-admission.js';
+import { type AdmissionOptions, admitLogin } from '../core/certificate-admission.js';
 import { AirlockError } from '../core/errors.js';
-import { parseCertificate } from '../core/ssh-cert/index.js';
+import {
+  parseCertificate,
+  type SshCertificate,
+  verifyCertificateIssuer,
+  verifySshSignature,
+} from '../core/ssh-cert/index.js';
+import { refusalBanner } from './auth-banner.js';
 import type { ConnectionState, MediatorDeps, MediatorLimits } from './frontend-context.js';
+
+/** ssh2's AuthContext with airlock's patch (patches/ssh2-userauth-banner.patch): a banner before the answer. */
+type BannerAuthContext = PublicKeyAuthContext & { banner?(message: string): void };
 
 /**
  * What the admission stages (this file and `preauth-limiter.ts`) use of a
@@ -67,7 +76,7 @@ function deny(ctx: AdmissionContext, auth: AuthContext, state: AdmissionState, e
  * Stage 2, authentication: an OpenSSH user certificate and nothing else,
  * admitted by `admitLogin` (chain, validity, principal, source address,
  * revocation, policy, and the RFC 4252 §7 signature). A query without a
- * signature is answered from the certificate alone. On success the
+ * signature is answered from the certificate's issuer alone. On success the
  * certificate, signature and signed data are kept: the executor verifies the
  * same login again at OpenSession.
  */
@@ -87,32 +96,70 @@ export function authenticate(ctx: AdmissionContext, auth: AuthContext, state: Ad
       new AirlockError('CERT_REQUIRED', 'an OpenSSH user certificate is required; plain keys are refused'),
     );
   }
+  let certificate: SshCertificate;
   try {
-    const certificate = parseCertificate(auth.key.data);
+    certificate = parseCertificate(auth.key.data);
     if (!auth.signature) {
-      // The client asks whether this key would do; answer without a signature yet.
-      admitCertificate(certificate, admissionOptions(ctx, state, auth.username));
+      // The client asks whether this key would do (RFC 4252 §7). Only the
+      // issuer is checked here, so that a client holding the key signs next
+      // and can be told why its certificate is refused; a client holding
+      // only the certificate (a public thing) learns nothing about its
+      // validity or revocation.
+      verifyCertificateIssuer(certificate, deps.trustedSshCas());
       auth.accept();
       return;
     }
-    // ssh2 hands over the RFC 4252 §7 signed data it rebuilt: session id + the request.
+  } catch (error) {
+    return deny(ctx, auth, state, error);
+  }
+  admitSignedLogin(ctx, auth, state, certificate, auth.signature);
+}
+
+/** The signature over this session's userauth request verifies with the certificate's key; a malformed one does not. */
+function provesPossession(certificate: SshCertificate, signature: Buffer, signedData: Buffer): boolean {
+  try {
+    return verifySshSignature(certificate.publicKey, signature, signedData).valid;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The signed request: admitted by `admitLogin`, or refused. A refusal is
+ * explained in a banner only when the signature over this session's request
+ * verifies with the certificate's key (proof of possession); see
+ * auth-banner.ts.
+ */
+function admitSignedLogin(
+  ctx: AdmissionContext,
+  auth: BannerAuthContext,
+  state: AdmissionState,
+  certificate: SshCertificate,
+  signature: Buffer,
+): undefined {
+  const { deps } = ctx;
+  // ssh2 hands over the RFC 4252 §7 signed data it rebuilt: session id + the request.
+  const signedData = auth.blob!;
+  try {
     const { identity } = admitLogin(
       certificate,
-      auth.signature,
-      auth.blob!,
+      signature,
+      signedData,
       admissionOptions(ctx, state, auth.username),
     );
     const open = ctx.sessionsByPrincipal.get(identity.principal) ?? 0;
     if (open >= deps.limits.maxSessionsPerPrincipal) {
       const limit = deps.limits.maxSessionsPerPrincipal;
-      return deny(ctx, auth, state, new AirlockError('LIMIT_EXCEEDED', `at most ${limit} sessions per user`));
+      throw new AirlockError('LIMIT_EXCEEDED', `at most ${limit} sessions per user`);
     }
     state.identity = identity;
     state.certificate = auth.key.data;
-    state.signature = auth.signature;
+    state.signature = signature;
     state.signedData = auth.blob;
     auth.accept();
   } catch (error) {
+    if (provesPossession(certificate, signature, signedData) && error instanceof AirlockError)
+      auth.banner?.(refusalBanner(error, certificate));
     deny(ctx, auth, state, error);
   }
 }

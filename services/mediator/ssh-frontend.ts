@@ -11,7 +11,7 @@ import {
   type MediatorDeps,
 } from './frontend-context.js';
 import { endLiveSession, registerLiveSession } from './live/live-registry.js';
-import { handleForward } from './port-forward.js';
+import { handleForward, type RejectChannel } from './port-forward.js';
 import { createPreauthLimiter, type PendingSocket } from './preauth-limiter.js';
 import { handleSessionChannel } from './session-channel.js';
 import { HARDENED_ALGORITHMS, ssh2HostKeys } from './ssh-algorithms.js';
@@ -59,7 +59,8 @@ function onAuthenticated(
   });
   client.on('tcpip', (accept, reject, forward) => {
     touch();
-    void handleForward(ctx, accept, reject, forward, state);
+    // ssh2's reject takes a reason code and description with airlock's patch.
+    void handleForward(ctx, accept, reject as RejectChannel, forward, state);
   });
   client.on('request', (_accept, reject) => reject?.());
 }

@@ -13,7 +13,7 @@ const root = join(import.meta.dirname, '..', '..');
 const airlock = join(root, 'bin', 'airlock.js');
 
 describe('airlock dev up walkthrough', () => {
-  it('every printed command works as printed: device-flow login with the demo approval, an auto-approved request, cert, ssh via the generated config, a lead approval, revoke, timeline, the runbook identity by TokenReview; SIGTERM leaves nothing running; dev down refuses while up and then removes the state', async () => {
+  it('every printed command works as printed: device-flow login with the demo approval, an auto-approved request, cert, ssh via the generated config, a lead approval, revoke, timeline, a runbook end to end (ServiceAccount token login, runbook request, one step over ssh); SIGTERM leaves nothing running; dev down refuses while up and then removes the state', async () => {
     const work = mkdtempSync(join(tmpdir(), 'airlock-walkthrough-'));
     const stateDir = join(work, 'state');
     // The printed commands keep every login in the state dir: the user's own config dir
@@ -178,13 +178,22 @@ describe('airlock dev up walkthrough', () => {
       expect(timeline.stdout).toContain('<html');
       expect(timeline.stdout).toContain(id2);
 
-      // 7. the runbook identity, by TokenReview against the cluster.
-      const machine = await run(step(7)[0]!);
-      expect(JSON.parse(machine.stdout)).toEqual({
-        user: 'system:serviceaccount:ops:incident-bot',
-        groups: ['runbook-runners'],
-        kind: 'machine',
-      });
+      // 7. a runbook end to end: key, ServiceAccount token, login by TokenReview, runbook request, cert, one step.
+      const [keygen, tokenLine, botLogin, botRequest, botCert, botRun] = step(7);
+      await run(keygen!);
+      await run(tokenLine!);
+      expect((await run(botLogin!)).stdout).toMatch(
+        /^logged in as system:serviceaccount:ops:incident-bot \(groups: runbook-runners\)/,
+      );
+      const runbook = await run(botRequest!);
+      const [id3, status3] = runbook.stdout.split('\n')[0]!.split(/\s+/);
+      expect(status3).toBe('approved');
+      await run(withId(botCert!, id3!));
+      const ran = await run(botRun!);
+      expect(ran.stdout).toContain('PID');
+      // A command that is not one of the runbook's steps is refused (EX_NOPERM).
+      const other = await shell(botRun!.replace('-- ps aux', '-- ps'), { cwd: root, env }).done;
+      expect(other.code).toBe(77);
 
       const started = descendants(child.pid!);
       expect(started.some((pid) => processes().get(pid)?.cmdline.includes('broker/main.js'))).toBe(true);

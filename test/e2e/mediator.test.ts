@@ -191,6 +191,33 @@ describe('mediator: the stock OpenSSH client through the gateway to the hermetic
     expect(result.stderr).toMatch(/no matching (cipher|MAC)/);
   });
 
+  it('prints an error at the line-mode prompt before the next prompt', async () => {
+    const user = sshUser(gateway.sshCa, { scope });
+    // Line mode: no -t. A person types `podz`, reads the answer, then `exit`.
+    const child = spawn('ssh', sshArgs(mediator, user), { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => {
+      stdout += d;
+    });
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
+    const prompts = () => [...stdout.matchAll(/left\)> /g)].map((m) => m.index);
+    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+    for (let i = 0; i < 100 && prompts().length < 1; i++) await sleep(100);
+    child.stdin.write('podz\n');
+    for (let i = 0; i < 100 && prompts().length < 2; i++) await sleep(100);
+    child.stdin.end('exit\n');
+    expect(await exited).toBe(0);
+    const error = stdout.indexOf('airlock: USAGE');
+    expect(error).toBeGreaterThan(-1);
+    expect(stderr).not.toContain('airlock: USAGE');
+    const [first, second] = prompts();
+    expect(first!).toBeLessThan(error);
+    expect(error).toBeLessThan(second!);
+  });
+
   it('runs an interactive shell over a pty', async () => {
     const user = sshUser(gateway.sshCa, { scope });
     const result = await ssh(mediator, user, ['shell', 'api-0'], {
@@ -250,6 +277,20 @@ describe('mediator: the stock OpenSSH client through the gateway to the hermetic
     expect(result.stderr).toContain('SHELL_NOT_ALLOWED');
   });
 
+  it('says why a pty is refused (ssh -tt without permit-pty): the reason on stderr, exit 77, audited', async () => {
+    const user = sshUser(gateway.sshCa, { scope, extensions: {} });
+    const result = await ssh(mediator, user, [], { extra: ['-tt'] });
+    expect(result.code).toBe(77);
+    expect(result.stdout + result.stderr).toContain(
+      'airlock: SHELL_NOT_ALLOWED: this certificate does not permit a pty',
+    );
+    expect(result.stderr).not.toContain('PTY allocation request failed');
+    const denied = mediator.audit
+      .events()
+      .filter((e) => e.event === 'intent.denied' && e.target.resource === 'pty');
+    expect(denied.at(-1)).toMatchObject({ code: 'SHELL_NOT_ALLOWED', decision: 'deny' });
+  });
+
   it('carries an ssh -L connection to the pod port', async () => {
     const user = sshUser(gateway.sshCa, { scope });
     const localPort = 20_000 + Math.floor(Math.random() * 20_000);
@@ -298,11 +339,15 @@ describe('mediator: the stock OpenSSH client through the gateway to the hermetic
     }
   });
 
-  it('refuses a port the profile does not allow', async () => {
+  it('refuses a port the profile does not allow, and ssh prints the code and reason', async () => {
     const user = sshUser(gateway.sshCa, { scope });
     const localPort = 20_000 + Math.floor(Math.random() * 20_000);
     const child = spawn('ssh', [...sshArgs(mediator, user, ['-N', '-L', `${localPort}:api-0:22`])], {
-      stdio: 'ignore',
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (d) => {
+      stderr += d;
     });
     try {
       const deniedRecord = () =>
@@ -323,6 +368,11 @@ describe('mediator: the stock OpenSSH client through the gateway to the hermetic
       // The refusal joins the session's other records.
       expect(denied?.session_id).toMatch(/\S/);
       expect(denied?.trace_id).toMatch(/^[0-9a-f]{32}$/);
+      // OpenSSH prints the channel-open failure's reason and description.
+      for (let attempt = 0; attempt < 50 && !stderr.includes('open failed'); attempt++) await sleep(100);
+      expect(stderr).toMatch(
+        /channel \d+: open failed: administratively prohibited: airlock: PORT_NOT_ALLOWED: \S/,
+      );
     } finally {
       child.kill();
     }

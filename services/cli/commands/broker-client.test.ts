@@ -135,6 +135,17 @@ describe('airlock login / request / approve / cert / status against a real broke
     bob.stdout.length = 0;
     await runStatus(created.id, {}, bob);
     expect(bob.stdout.join('')).toContain(`${created.id}  approved`);
+    // Past its access window (30m) the request reads `expired`, in text and JSON.
+    const later = { ...bob, now: () => new Date(env.now().getTime() + 1801_000) };
+    bob.stdout.length = 0;
+    await runStatus(created.id, {}, later);
+    expect(bob.stdout.join('')).toContain(`${created.id}  expired`);
+    const aliceLater = { ...alice, now: later.now };
+    alice.stdout.length = 0;
+    await runStatus(undefined, { output: 'json' }, aliceLater);
+    expect(JSON.parse(alice.stdout.join(''))).toEqual([
+      expect.objectContaining({ id: created.id, status: 'expired' }),
+    ]);
 
     alice.stdout.length = 0;
     alice.stderr.length = 0;

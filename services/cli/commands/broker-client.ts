@@ -32,6 +32,7 @@ import {
   type ProviderEndpoints,
   verifyLoginIdToken,
 } from './oidc-auth-code.js';
+import { readServiceAccountToken } from './service-account-token.js';
 
 /** What the commands touch: output, files, time. Tests pass their own. */
 export interface BrokerClientIo {
@@ -77,6 +78,12 @@ export interface TokenCache {
   /** RFC 3339. */
   readonly expiresAt: string;
   readonly user?: string;
+  /**
+   * `login --service-account-token`: the absolute path of the token file,
+   * read again by every command (a projected token rotates); `idToken` is
+   * then empty.
+   */
+  readonly tokenFile?: string;
 }
 
 /** Connection options every command takes. */
@@ -158,6 +165,15 @@ interface Session {
 async function session(io: BrokerClientIo, options: ConnectionOptions): Promise<Session> {
   const cache = await readCache(io);
   if (!cache) throw new AirlockError('AUTH_REQUIRED', 'not logged in; run airlock login --broker URL');
+  if (cache.tokenFile !== undefined) {
+    const { token } = await readServiceAccountToken(cache.tokenFile, io.now());
+    return {
+      broker: options.broker ?? cache.broker,
+      ca: await readPem(options.ca ?? cache.ca),
+      token,
+      ...(cache.user === undefined ? {} : { user: cache.user }),
+    };
+  }
   if (Date.parse(cache.expiresAt) <= io.now().getTime()) {
     throw new AirlockError('AUTH_EXPIRED', 'the cached login has expired; run airlock login');
   }
@@ -195,10 +211,51 @@ export interface LoginOptions extends ConnectionOptions, OutputOptions {
   readonly openBrowser?: boolean;
   /** How long the auth-code flow waits for the browser, in seconds; default 300. */
   readonly timeoutSeconds?: number;
+  /** A file holding a Kubernetes ServiceAccount token (a runbook's machine identity) instead of a person's sign-in. */
+  readonly serviceAccountToken?: string;
+}
+
+/** `airlock login --service-account-token FILE`: checks the token at the broker (TokenReview) and remembers the file. */
+async function runServiceAccountLogin(
+  options: LoginOptions & { serviceAccountToken: string },
+  io: BrokerClientIo,
+): Promise<number> {
+  const cached = await readCache(io);
+  const broker = options.broker ?? cached?.broker;
+  if (!broker) throw new AirlockError('USAGE', 'the first login needs --broker URL');
+  const caPath = options.ca === undefined ? cached?.ca : resolve(options.ca);
+  const tokenFile = resolve(options.serviceAccountToken);
+  const read = await readServiceAccountToken(tokenFile, io.now());
+  const s: Session = { broker, ca: await readPem(caPath), token: read.token };
+  const me = (await call(s, 'GET', '/v1/whoami')) as { user: string; groups: string[]; kind?: string };
+  // The file is read again by each command: a projected token's expiry is not the login's.
+  const expiresAt = read.expiresAt ?? 'never';
+  await writeCache(io, {
+    broker,
+    ...(caPath === undefined ? {} : { ca: caPath }),
+    issuer: read.issuer ?? 'kubernetes',
+    idToken: '',
+    expiresAt,
+    user: me.user,
+    tokenFile,
+  });
+  if (options.output === 'json') printJson(io, { user: me.user, groups: me.groups, tokenFile });
+  else {
+    io.out(
+      `logged in as ${me.user} (groups: ${me.groups.join(', ') || 'none'}) with the token in ${tokenFile} (read again by each command)\n`,
+    );
+  }
+  return 0;
 }
 
 /** `airlock login`: device flow or auth-code flow, then verifies and caches the ID token. */
 export async function runLogin(options: LoginOptions, io: BrokerClientIo): Promise<number> {
+  if (options.serviceAccountToken !== undefined) {
+    if (options.flow !== undefined || options.openBrowser) {
+      throw new AirlockError('USAGE', '--service-account-token takes no --flow or --open-browser');
+    }
+    return runServiceAccountLogin({ ...options, serviceAccountToken: options.serviceAccountToken }, io);
+  }
   const cached = await readCache(io);
   const broker = options.broker ?? cached?.broker;
   if (!broker) throw new AirlockError('USAGE', 'the first login needs --broker URL');
@@ -371,6 +428,16 @@ interface RequestView {
   approvals: { user: string }[];
   certificate?: { serial: string };
   launch?: { status: string; code?: string; reason?: string };
+}
+
+/**
+ * The request as the person should read it now: the broker keeps an approved
+ * request `approved` after its access window, but no certificate is valid
+ * or issued after `accessExpiresAt`, so it is shown as `expired`.
+ */
+export function asOf(r: RequestView, now: Date): RequestView {
+  const ended = r.accessExpiresAt !== undefined && Date.parse(r.accessExpiresAt) <= now.getTime();
+  return r.status === 'approved' && ended ? { ...r, status: 'expired' } : r;
 }
 
 function describe(r: RequestView): string {
@@ -673,7 +740,7 @@ export async function runStatus(
   io: BrokerClientIo,
 ): Promise<number> {
   const s = await session(io, options);
-  const result =
+  const fetched =
     id === undefined
       ? (
           (await call(s, 'GET', options.pending ? '/v1/requests?pending=1' : '/v1/requests?mine=1')) as {
@@ -681,6 +748,8 @@ export async function runStatus(
           }
         ).requests
       : [(await call(s, 'GET', `/v1/requests/${encodeURIComponent(id)}`)) as RequestView];
+  const now = io.now();
+  const result = fetched.map((r) => asOf(r, now));
   if (options.output === 'json' || options.json) printJson(io, id === undefined ? result : result[0]);
   else if (result.length === 0)
     io.out(options.pending ? 'nothing waiting for your approval\n' : 'no requests\n');
@@ -765,10 +834,16 @@ export function registerBrokerClientCommands(
     )
     .option('--open-browser', 'auth-code flow: open the sign-in URL in a browser (default: only print it)')
     .option('--timeout <seconds>', 'auth-code flow: how long to wait for the browser', '300')
+    .option(
+      '--service-account-token <file>',
+      'sign in as a machine (a runbook): the Kubernetes ServiceAccount token in FILE (projected, or from kubectl create token --audience airlock-broker), checked by the broker with a TokenReview; each command reads FILE again',
+    )
     .addHelpText(
       'after',
       '\nExamples:\n  airlock login --broker https://airlock.example.com --ca broker-ca.pem\n' +
-        '  airlock login --flow auth-code --open-browser',
+        '  airlock login --flow auth-code --open-browser\n' +
+        '  airlock login --broker https://airlock.example.com --ca broker-ca.pem \\\n' +
+        '    --service-account-token /var/run/secrets/airlock/token',
     )
     .action((options: Raw<LoginOptions> & { timeout?: string }) =>
       act(options.output, (client, output) => {

@@ -112,6 +112,8 @@ export function walkthrough(stack: DevGateway): string {
   // The Kubernetes audit log joins the timeline when dev up can read it (the hermetic cluster's).
   if (stack.kube.auditLogPath) audit.push(shown(stack.kube.auditLogPath));
   const kubectl = stack.kube.external ? stack.kube.kubectl : shown(stack.kube.kubectl);
+  const bot = shown(join(state, 'users', INCIDENT_BOT_SA.name));
+  const botConfig = `AIRLOCK_CONFIG_DIR=${bot}/airlock`;
   return [
     '',
     `airlock is up: broker ${stack.brokerUrl}, identity provider ${stack.oidc.issuer}, ssh 127.0.0.1:${stack.sshPort}.`,
@@ -148,9 +150,16 @@ export function walkthrough(stack: DevGateway): string {
     `      ${oncall} npx airlock revoke ID`,
     `      npx airlock audit timeline --request ID --output html ${audit.join(' ')} > timeline.html`,
     '',
-    ` 7. A runbook identity: the ServiceAccount ${INCIDENT_BOT_SA.namespace}/${INCIDENT_BOT_SA.name} signs in with its token (TokenReview):`,
-    `      curl -sS --cacert ${ca} -H "authorization: Bearer $(${kubectl} --kubeconfig ${shown(stack.kube.kubeconfigPath)} ` +
-      `create token ${INCIDENT_BOT_SA.name} -n ${INCIDENT_BOT_SA.namespace} --audience ${BROKER_TOKEN_AUDIENCE})" ${stack.brokerUrl}/v1/whoami`,
+    ` 7. A runbook, end to end: the ServiceAccount ${INCIDENT_BOT_SA.namespace}/${INCIDENT_BOT_SA.name} signs in with its token (TokenReview),`,
+    '    asks for runbook payments-health (auto-approved) and runs one of its steps, the only commands it may run:',
+    `      mkdir -p ${bot} && test -f ${bot}/id_ed25519 || ssh-keygen -q -t ed25519 -N '' -f ${bot}/id_ed25519`,
+    `      ${kubectl} --kubeconfig ${shown(stack.kube.kubeconfigPath)} create token ${INCIDENT_BOT_SA.name} ` +
+      `-n ${INCIDENT_BOT_SA.namespace} --audience ${BROKER_TOKEN_AUDIENCE} > ${bot}/token`,
+    `      ${botConfig} ${login} --service-account-token ${bot}/token`,
+    `      ${botConfig} npx airlock request --runbook payments-health --profile oncall-debug --cluster ${DEV_CLUSTER} ` +
+      `--namespace ${DEMO_NAMESPACE} --pod 'payments-*' --ttl 10m --reason 'health snapshot' --key ${bot}/id_ed25519.pub`,
+    `      ${botConfig} npx airlock cert ID`,
+    `      ${sshF} airlock-runbook exec payments/payments-api-0 -- ps aux`,
     '',
     stack.kube.external
       ? `Logs: ${shown(state)}/*.log. Ctrl-C stops airlock (your cluster keeps running); then ` +

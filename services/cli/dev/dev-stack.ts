@@ -725,6 +725,17 @@ async function startGateway(
         '  StrictHostKeyChecking yes',
         '  IdentitiesOnly yes',
         '',
+        // The walkthrough's runbook: the ServiceAccount's own key and certificate, nothing of oncall's.
+        'Host airlock-runbook',
+        '  HostName 127.0.0.1',
+        `  Port ${sshPort}`,
+        `  User system:serviceaccount:${INCIDENT_BOT_SA.namespace}:${INCIDENT_BOT_SA.name}`,
+        `  IdentityFile ${join(dirs.users, INCIDENT_BOT_SA.name, 'id_ed25519')}`,
+        `  CertificateFile ${join(dirs.users, INCIDENT_BOT_SA.name, 'id_ed25519-cert.pub')}`,
+        `  UserKnownHostsFile ${knownHostsPath}`,
+        '  StrictHostKeyChecking yes',
+        '  IdentitiesOnly yes',
+        '',
       ].join('\n'),
     );
     const sshCommand = `ssh -F ${sshConfigPath} airlock`;

@@ -80,6 +80,27 @@ function normalizeBlob(blob: Uint8Array | SshCertificate): SshCertificate {
  * type, validity window, principal, critical options, scope and revocation.
  * Used by `airlock ssh-cert check` and by {@link verifyUserCertificate}.
  */
+/**
+ * Only the issuer: the certificate is signed by one of `trustedCAs`
+ * (`CERT_UNTRUSTED_CA`, `CERT_BAD_CA_SIGNATURE` otherwise). Says nothing of
+ * its validity, principal or revocation. Returns the CA's fingerprint.
+ */
+export function verifyCertificateIssuer(
+  certificate: Uint8Array | SshCertificate,
+  trustedCAs: VerifyCertificateOptions['trustedCAs'],
+): string {
+  const cert = normalizeBlob(certificate);
+  // sshd trusts a certificate only if its signature key is listed in TrustedUserCAKeys.
+  const ca = trustedCAs.find((candidate) => bytesEqual(candidate.blob, cert.signatureKey.blob));
+  const caFingerprint = sha256Fingerprint(cert.signatureKey.blob);
+  if (!ca) refuse('CERT_UNTRUSTED_CA', 'certificate is not signed by a trusted CA', `CA ${caFingerprint}`);
+
+  // PROTOCOL.certkeys: the signature covers everything from the type up to the signature key.
+  const caCheck = verifySshSignature(ca, cert.signature, cert.signedData);
+  if (!caCheck.valid) refuse('CERT_BAD_CA_SIGNATURE', 'certificate signature is invalid', caCheck.reason);
+  return caFingerprint;
+}
+
 export function verifyCertificateWithoutSession(
   certificate: Uint8Array | SshCertificate,
   options: VerifyCertificateOptions,
@@ -92,14 +113,7 @@ export function verifyCertificateWithoutSession(
   if (Number.isNaN(options.now.getTime())) refuse('USAGE', 'now is not a valid date');
   const skew = BigInt(skewSeconds);
 
-  // sshd trusts a certificate only if its signature key is listed in TrustedUserCAKeys.
-  const ca = options.trustedCAs.find((candidate) => bytesEqual(candidate.blob, cert.signatureKey.blob));
-  const caFingerprint = sha256Fingerprint(cert.signatureKey.blob);
-  if (!ca) refuse('CERT_UNTRUSTED_CA', 'certificate is not signed by a trusted CA', `CA ${caFingerprint}`);
-
-  // PROTOCOL.certkeys: the signature covers everything from the type up to the signature key.
-  const caCheck = verifySshSignature(ca, cert.signature, cert.signedData);
-  if (!caCheck.valid) refuse('CERT_BAD_CA_SIGNATURE', 'certificate signature is invalid', caCheck.reason);
+  const caFingerprint = verifyCertificateIssuer(cert, options.trustedCAs);
 
   // Revocation before the softer checks: a revoked certificate is reported as revoked.
   const lists =

@@ -24,6 +24,7 @@ export {
   type CertificateIdentity,
   KNOWN_CRITICAL_OPTIONS,
   type VerifyCertificateOptions,
+  verifyCertificateIssuer,
   verifyCertificateWithoutSession,
   verifyUserCertificate,
 } from './cert-verifier.js';
