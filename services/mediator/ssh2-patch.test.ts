@@ -73,8 +73,10 @@ describe('scripts/patch-ssh2.js', () => {
   it('finds the shipped ssh2 patches present in the installed ssh2 (npm ci applied them)', () => {
     const patches = ssh2Patches();
     expect(patches.map((p) => p.split('/').pop())).toEqual([
+      'ssh2-channel-open-failure-description.patch',
       'ssh2-mlkem768x25519-sha256.patch',
       'ssh2-openssh-host-certificates.patch',
+      'ssh2-userauth-banner.patch',
     ]);
     const root = join(process.cwd(), 'node_modules', 'ssh2');
     for (const patch of patches) {
