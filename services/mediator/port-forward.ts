@@ -7,23 +7,12 @@ import { sessionAuditIds } from '../core/session/session.js';
 import { forwardChunk } from '../core/streams/backpressure.js';
 import { ChunkCoalescer } from '../core/streams/coalescer.js';
 import { traceIdOf } from '../core/telemetry.js';
+import { OPEN_FAILURE, type RejectChannel } from './channel-open-failure.js';
 import type { CommandAudit } from './command-context.js';
 import { EXIT_CODES, exitCodeFor, formatError } from './command-language/index.js';
 import { commandContext } from './executor-session.js';
 import type { ConnectionState, FrontendContext, OpenedSession } from './frontend-context.js';
 import { auditFailure, authorizeAndAudit } from './intent-audit.js';
-
-/**
- * ssh2's channel-open `reject` as airlock's patch gives it
- * (patches/ssh2-channel-open-failure-description.patch): RFC 4254 §5.1's
- * reason code and description, which OpenSSH prints as `channel N: open
- * failed: <reason>: <description>`.
- */
-export type RejectChannel = (reasonCode?: number, description?: string) => void;
-
-/** RFC 4254 §5.1 reason codes. */
-const SSH_OPEN_ADMINISTRATIVELY_PROHIBITED = 1;
-const SSH_OPEN_CONNECT_FAILED = 2;
 
 /**
  * The channel-open failure for a refused forward: "administratively
@@ -34,7 +23,7 @@ const SSH_OPEN_CONNECT_FAILED = 2;
 export function forwardRefusal(error: AirlockError): { reasonCode: number; description: string } {
   const denied = exitCodeFor(error.code) === EXIT_CODES.DENIED;
   return {
-    reasonCode: denied ? SSH_OPEN_ADMINISTRATIVELY_PROHIBITED : SSH_OPEN_CONNECT_FAILED,
+    reasonCode: denied ? OPEN_FAILURE.ADMINISTRATIVELY_PROHIBITED : OPEN_FAILURE.CONNECT_FAILED,
     description: formatError(error, 'text').trimEnd().replaceAll('\n', ' '),
   };
 }

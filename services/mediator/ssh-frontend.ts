@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { ROOT_CONTEXT, SpanKind } from '@opentelemetry/api';
 import ssh2, { type ClientInfo, type Connection } from 'ssh2';
 import { withTraceIds } from '../core/telemetry.js';
+import type { RejectChannel } from './channel-open-failure.js';
 import { closeExecutorSession, startExecutorSession } from './executor-session.js';
 import { scheduleExpiry, shutDownConnections } from './expiry.js';
 import {
@@ -11,7 +12,7 @@ import {
   type MediatorDeps,
 } from './frontend-context.js';
 import { endLiveSession, registerLiveSession } from './live/live-registry.js';
-import { handleForward, type RejectChannel } from './port-forward.js';
+import { handleForward } from './port-forward.js';
 import { createPreauthLimiter, type PendingSocket } from './preauth-limiter.js';
 import { handleSessionChannel } from './session-channel.js';
 import { HARDENED_ALGORITHMS, ssh2HostKeys } from './ssh-algorithms.js';

@@ -1,10 +1,11 @@
 import type { Socket } from 'node:net';
-import type { Connection, ServerChannel } from 'ssh2';
+import type { ServerChannel } from 'ssh2';
 import type { AuditEventInput } from '../../core/audit/types.js';
 import { admitCertificate } from '../../core/certificate-admission.js';
 import { AirlockError } from '../../core/errors.js';
 import { parseCertificate } from '../../core/ssh-cert/index.js';
 import { traceIdsOf } from '../../core/telemetry.js';
+import type { RejectChannel } from '../channel-open-failure.js';
 import { refuseChannel } from './channel-refusal.js';
 import { auditedDestination, checkDestination, type RequestedDestination } from './destination.js';
 import type { DoorConnectionState, DoorContext } from './door-context.js';
@@ -33,13 +34,7 @@ function connectRecord(
 }
 
 /** Refuses the channel open with its code, audited (`door.connect`, deny) and counted. */
-function refuse(
-  ctx: DoorContext,
-  client: Connection,
-  reject: () => void,
-  record: AuditEventInput,
-  error: unknown,
-): void {
+function refuse(ctx: DoorContext, reject: RejectChannel, record: AuditEventInput, error: unknown): void {
   const airlock = error instanceof AirlockError ? error : new AirlockError('INTERNAL', 'internal error');
   void ctx.audit({ ...record, decision: 'deny', code: airlock.code, reason: airlock.message });
   ctx.doorMetrics.channels.inc({ result: airlock.code });
@@ -48,22 +43,16 @@ function refuse(
     'channel refused',
   );
   // A client that went away while the door waited gets no answer.
-  if (airlock.code !== 'CLIENT_CANCELLED') refuseChannel(client, reject, airlock);
+  if (airlock.code !== 'CLIENT_CANCELLED') refuseChannel(reject, airlock);
 }
 
 /**
  * A session channel (shell, exec, subsystem, pty all need one): the door
  * offers none. Refused at the open, so no request on it is ever read.
  */
-export function refuseSession(
-  ctx: DoorContext,
-  client: Connection,
-  reject: () => void,
-  state: DoorConnectionState,
-): void {
+export function refuseSession(ctx: DoorContext, reject: RejectChannel, state: DoorConnectionState): void {
   refuse(
     ctx,
-    client,
     reject,
     connectRecord(state, 'session', undefined),
     new AirlockError(
@@ -111,9 +100,8 @@ function splice(channel: ServerChannel, socket: Socket): void {
  */
 export async function handleDirectTcpip(
   ctx: DoorContext,
-  client: Connection,
   accept: () => ServerChannel,
-  reject: () => void,
+  reject: RejectChannel,
   info: { destIP: string; destPort: number },
   state: DoorConnectionState,
 ): Promise<void> {
@@ -145,6 +133,6 @@ export async function handleDirectTcpip(
     splice(accept(), socket);
   } catch (error) {
     socket?.destroy();
-    refuse(ctx, client, reject, record, error);
+    refuse(ctx, reject, record, error);
   }
 }

@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ROOT_CONTEXT, SpanKind } from '@opentelemetry/api';
 import ssh2, { type ClientInfo, type Connection } from 'ssh2';
 import { withTraceIds } from '../../core/telemetry.js';
+import type { RejectChannel } from '../channel-open-failure.js';
 import { createPreauthLimiter, type PendingSocket } from '../preauth-limiter.js';
 import { HARDENED_ALGORITHMS } from '../ssh-algorithms.js';
 import { authenticate, recordAuthenticated, releasePrincipal } from '../ssh-auth.js';
@@ -47,9 +48,9 @@ function onAuthenticated(ctx: DoorContext, client: Connection, state: DoorConnec
   const endsInMs = Number(state.identity!.validBefore) * 1000 - ctx.deps.clock().getTime();
   // setTimeout's bound is 2^31-1 ms; admission already capped the lifetime by policy.
   state.timers.push(setTimeout(() => client.end(), Math.max(0, Math.min(endsInMs, 2 ** 31 - 1))));
-  client.on('session', (_accept, reject) => refuseSession(ctx, client, reject, state));
+  client.on('session', (_accept, reject) => refuseSession(ctx, reject as RejectChannel, state));
   client.on('tcpip', (accept, reject, info) => {
-    void handleDirectTcpip(ctx, client, accept, reject, info, state);
+    void handleDirectTcpip(ctx, accept, reject as RejectChannel, info, state);
   });
   client.on('request', (_accept, reject) => reject?.());
 }
