@@ -248,6 +248,28 @@ export function executorClusterRoleRules(
   return rules;
 }
 
+/** The executor's ClusterRole with `rules`, and its binding to the ServiceAccount. */
+function executorObjects(
+  rules: RbacRule[],
+  sa: { readonly name: string; readonly namespace: string },
+): RbacObject[] {
+  return [
+    {
+      apiVersion: RBAC_API_VERSION,
+      kind: 'ClusterRole',
+      metadata: { name: EXECUTOR_ROLE_NAME, labels: LABELS },
+      rules,
+    },
+    {
+      apiVersion: RBAC_API_VERSION,
+      kind: 'ClusterRoleBinding',
+      metadata: { name: EXECUTOR_ROLE_NAME, labels: LABELS },
+      roleRef: { apiGroup: RBAC_API, kind: 'ClusterRole', name: EXECUTOR_ROLE_NAME },
+      subjects: [{ kind: 'ServiceAccount', name: sa.name, namespace: sa.namespace }],
+    },
+  ];
+}
+
 /**
  * Renders the RBAC objects for one cluster: the executor's ClusterRole and
  * ClusterRoleBinding, then per profile (by name) a ClusterRole and
@@ -278,27 +300,14 @@ export function renderRbac(policy: Policy, options: RbacOptions): RbacObject[] {
       ? namespaces.filter((ns) => globMatchAny(profile.scope.namespaces, ns))
       : [];
 
-  const out: RbacObject[] = [
-    {
-      apiVersion: RBAC_API_VERSION,
-      kind: 'ClusterRole',
-      metadata: { name: EXECUTOR_ROLE_NAME, labels: LABELS },
-      rules: executorClusterRoleRules(
-        jitGroupNames(policy, { clusters: [cluster], namespaces }),
-        profileNames
-          .filter((name) => inScope(policy.profiles[name]!).length > 0)
-          .flatMap((name) => Object.values(profileRules(policy.profiles[name]!)).flat()),
-        options.impersonation,
-      ),
-    },
-    {
-      apiVersion: RBAC_API_VERSION,
-      kind: 'ClusterRoleBinding',
-      metadata: { name: EXECUTOR_ROLE_NAME, labels: LABELS },
-      roleRef: { apiGroup: RBAC_API, kind: 'ClusterRole', name: EXECUTOR_ROLE_NAME },
-      subjects: [{ kind: 'ServiceAccount', name: sa.name, namespace: sa.namespace }],
-    },
-  ];
+  const actions = profileNames
+    .filter((name) => inScope(policy.profiles[name]!).length > 0)
+    .flatMap((name) => Object.values(profileRules(policy.profiles[name]!)).flat());
+  const executorGroups = jitGroupNames(policy, { clusters: [cluster], namespaces });
+  const out: RbacObject[] = executorObjects(
+    executorClusterRoleRules(executorGroups, actions, options.impersonation),
+    sa,
+  );
 
   const namespacedObjects: RbacObject[][] = namespaces.map(() => []);
   for (const name of profileNames) {
