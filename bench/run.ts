@@ -13,7 +13,8 @@
  * PARTS); such a partial run writes `<timestamp>-partial.json` and leaves
  * `latest.md` alone, so it is for comparing before/after while working.
  * The micro-benchmarks also run alone: `node dist/bench/<name>.bench.js`
- * (ssh-cert, policy, broker, store, replicas) prints that part's JSON.
+ * (ssh-cert, policy, broker, store, replicas, admission) prints that part's
+ * JSON; `admission` starts a hermetic cluster of its own.
  * AIRLOCK_BENCH_PARTS=ab with AIRLOCK_BENCH_BASELINE_ROOT=DIR (another built
  * airlock checkout, e.g. `git archive <commit>` + `npm run build`) compares
  * that build's tiers with this one's in alternating rounds (ab.bench.ts);
@@ -27,6 +28,7 @@ import { join } from 'node:path';
 import { repoRoot } from '../services/core/repo-root.js';
 import { UNSAFE_NO_AUDIT_FSYNC_ENV } from '../services/core/tier-trust.js';
 import { type AbResult, benchAb } from './ab.bench.js';
+import type { AdmissionBenchResult } from './admission.bench.js';
 import { benchAudit } from './audit.bench.js';
 import { startBenchStack, startTierPair } from './bench-stack.js';
 import type { BrokerBenchResult } from './broker.bench.js';
@@ -107,6 +109,7 @@ const PARTS = [
   'broker',
   'store',
   'replicas',
+  'admission',
 ] as const;
 type PartName = (typeof PARTS)[number];
 
@@ -293,6 +296,12 @@ async function main(): Promise<void> {
         | undefined)
     : undefined;
 
+  const admission = want('admission')
+    ? ((await part('admission latency', errors, async () => runMicro('admission.bench.js'))) as
+        | AdmissionBenchResult
+        | undefined)
+    : undefined;
+
   const best = sustained?.gateway
     .filter((level) => level.errors === 0)
     .reduce<(typeof sustained.gateway)[number] | undefined>(
@@ -430,6 +439,12 @@ async function main(): Promise<void> {
       gateway: `${row.certs_per_s} (request p50 ${row.request_ms.p50} ms)`,
       kubectl: '—',
     });
+  if (admission)
+    details.push({
+      what: `\`kubectl exec ${admission.argv.join(' ')}\` as a jit: group with / without the ${admission.policies} admission objects, ms p50 / p99 (n=${admission.runs} each, interleaved)`,
+      gateway: '—',
+      kubectl: `${admission.with_policies_ms.p50} / ${admission.with_policies_ms.p99} — ${admission.without_policies_ms.p50} / ${admission.without_policies_ms.p99} (p50 added ${admission.added_p50_ms})`,
+    });
   const notes = [
     'Ratios compare p50s of samples taken in this run, interleaved with the baseline on the same machine; whole-process times (spawn to exit) of the real ssh and kubectl clients.',
     'Gateway side: a bench mediator (same binary, config and credentials as the dev stack; limits raised to 1000 sessions per principal and 200 unauthenticated per source, since every client is 127.0.0.1) and the dev executor, with a bench policy profile allowing `true`, `head -c * /dev/zero`, `wc -c` and port-forward to 9000.',
@@ -460,6 +475,7 @@ async function main(): Promise<void> {
     broker,
     store,
     replicas,
+    admission,
   };
   const dir = join(repoRoot(), 'bench', 'results');
   mkdirSync(dir, { recursive: true });

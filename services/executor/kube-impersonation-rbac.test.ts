@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { globMatchAny } from '../core/policy/glob.js';
 import {
   EXECUTOR_ROLE_NAME,
+  IMPERSONATE_USER_INFO,
   loadPolicy,
   profileRoleName,
   type RbacBinding,
@@ -50,9 +51,13 @@ function executorRole(objects: readonly RbacObject[]): RbacRole {
   return role;
 }
 
+/** Identity verbs: classic `impersonate` and constrained `impersonate:user-info` (the default render). */
+const identityVerb = (verbs: readonly string[]) =>
+  verbs.includes('impersonate') || verbs.includes(IMPERSONATE_USER_INFO);
+
 function impersonable(role: RbacRole, resource: string): string[] {
   return role.rules
-    .filter((r) => r.verbs.includes('impersonate') && r.resources.includes(resource))
+    .filter((r) => identityVerb(r.verbs) && r.resources.includes(resource))
     .flatMap((r) => r.resourceNames ?? []);
 }
 
@@ -85,7 +90,7 @@ describe('impersonation: rendered RBAC and sent headers agree (docs/policy.examp
 
     // Every extra key sent is a `userextras/<key>` the ClusterRole grants.
     const extras = role.rules
-      .filter((r) => r.apiGroups.includes('authentication.k8s.io') && r.verbs.includes('impersonate'))
+      .filter((r) => r.apiGroups.includes('authentication.k8s.io') && identityVerb(r.verbs))
       .flatMap((r) => r.resources);
     const sentExtras = Object.keys(headers)
       .filter((h) => h.startsWith('Impersonate-Extra-'))

@@ -4,7 +4,9 @@
  * `airlock:session`, the rendered `jit:` groups and the four `airlock.dev/*`
  * extras, and nothing else (DESIGN.md "The executor's own rights must be
  * narrow"). First by SubjectAccessReview, then for real with the
- * ServiceAccount's own token.
+ * ServiceAccount's own token. The default render uses constrained
+ * impersonation (`impersonate:user-info`; what the executor may do while
+ * impersonating is executor-constrained-impersonation.test.ts).
  */
 import { readFileSync } from 'node:fs';
 import { request as httpsRequest, type RequestOptions } from 'node:https';
@@ -180,8 +182,16 @@ describe('executor RBAC rendered from the policy, on a real kube-apiserver', () 
     return review.status?.allowed === true;
   }
 
-  const impersonateUser = (name: string) => executorMay({ verb: 'impersonate', resource: 'users', name });
-  const impersonateGroup = (name: string) => executorMay({ verb: 'impersonate', resource: 'groups', name });
+  const identity = (resource: string, name: string, subresource?: string) =>
+    executorMay({
+      verb: 'impersonate:user-info',
+      group: 'authentication.k8s.io',
+      resource,
+      name,
+      subresource,
+    });
+  const impersonateUser = (name: string) => identity('users', name);
+  const impersonateGroup = (name: string) => identity('groups', name);
 
   it('renders exactly the groups the policy yields for the served namespace', () => {
     expect(renderedGroups).toEqual(['jit:cluster-read:dev', oncallGroup]);
@@ -191,14 +201,7 @@ describe('executor RBAC rendered from the policy, on a real kube-apiserver', () 
     expect(await impersonateUser(IMPERSONATED_USER)).toBe(true);
     for (const group of renderedGroups) expect(await impersonateGroup(group), group).toBe(true);
     for (const key of IMPERSONATION_EXTRA_KEYS) {
-      const allowed = await executorMay({
-        verb: 'impersonate',
-        group: 'authentication.k8s.io',
-        resource: 'userextras',
-        subresource: key,
-        name: 'any-value',
-      });
-      expect(allowed, key).toBe(true);
+      expect(await identity('userextras', 'any-value', key), key).toBe(true);
     }
   });
 
@@ -209,23 +212,19 @@ describe('executor RBAC rendered from the policy, on a real kube-apiserver', () 
     for (const group of ['system:masters', 'jit:other', 'jit:oncall:billing', 'system:authenticated']) {
       expect(await impersonateGroup(group), group).toBe(false);
     }
-    expect(
-      await executorMay({
-        verb: 'impersonate',
-        resource: 'serviceaccounts',
-        namespace: 'kube-system',
-        name: 'replicaset-controller',
-      }),
-    ).toBe(false);
-    expect(
-      await executorMay({
-        verb: 'impersonate',
-        group: 'authentication.k8s.io',
-        resource: 'userextras',
-        subresource: 'scopes',
-        name: 'x',
-      }),
-    ).toBe(false);
+    for (const [verb, group] of [
+      ['impersonate', ''],
+      ['impersonate:serviceaccount', 'authentication.k8s.io'],
+    ] as const) {
+      const sa = { resource: 'serviceaccounts', namespace: 'kube-system', name: 'replicaset-controller' };
+      expect(await executorMay({ verb, group, ...sa }), verb).toBe(false);
+    }
+    expect(await identity('userextras', 'x', 'scopes')).toBe(false);
+    // Nor with the classic verb, which the default render no longer grants at all.
+    expect(await executorMay({ verb: 'impersonate', resource: 'groups', name: oncallGroup })).toBe(false);
+    expect(await executorMay({ verb: 'impersonate', resource: 'users', name: IMPERSONATED_USER })).toBe(
+      false,
+    );
   });
 
   it('SubjectAccessReview: has no rights of its own on pods, exec or secrets in any namespace', async () => {

@@ -27,10 +27,14 @@ export interface Identity {
   readonly groups: readonly string[];
 }
 
-/** Sends one unupgraded request as `identity` (the admin client impersonating it). */
+/**
+ * Sends one unupgraded request as `identity` (the admin client impersonating
+ * it), or, with `identity` null, with whatever headers `kc` applies itself
+ * (the executor's impersonating KubeConfig).
+ */
 export async function askApiServer(
   kc: KubeConfig,
-  identity: Identity,
+  identity: Identity | null,
   path: string,
   query: readonly [string, string][],
   patch?: unknown,
@@ -44,8 +48,10 @@ export async function askApiServer(
   if (patch !== undefined)
     headers['Content-Type'] =
       method === 'PATCH' ? 'application/strategic-merge-patch+json' : 'application/json';
-  headers['Impersonate-User'] = identity.user;
-  headers['Impersonate-Group'] = [...identity.groups];
+  if (identity) {
+    headers['Impersonate-User'] = identity.user;
+    headers['Impersonate-Group'] = [...identity.groups];
+  }
   return new Promise((resolve, reject) => {
     const req = request(url, opts, (res) => {
       const chunks: Buffer[] = [];
@@ -67,7 +73,7 @@ export async function askApiServer(
 /** Asks whether an exec of `argv` in `namespace/pod` is admitted. */
 export function askExec(
   kc: KubeConfig,
-  identity: Identity,
+  identity: Identity | null,
   namespace: string,
   pod: string,
   argv: readonly string[],

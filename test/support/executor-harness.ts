@@ -14,7 +14,7 @@ import { InMemoryAuditTrail } from '../../services/core/audit/index.js';
 import type { AirlockError } from '../../services/core/errors.js';
 import { createKubeCsrSigner } from '../../services/core/kube-csr.js';
 import { createLogger, type LogLevel } from '../../services/core/logging.js';
-import { IMPERSONATED_USER, loadPolicy, type Policy } from '../../services/core/policy/index.js';
+import { executorClusterRoleRules, loadPolicy, type Policy } from '../../services/core/policy/index.js';
 import { repoRoot } from '../../services/core/repo-root.js';
 import { type CallOptions, ExecutorClient } from '../../services/core/rpc/executor-client.js';
 import { fromGrpcError } from '../../services/core/rpc/grpc-errors.js';
@@ -96,24 +96,29 @@ export function shippedCsrModeRules(): V1PolicyRule[] {
   return role.rules;
 }
 
-/** The executor's own rights in each credentials mode (`none`: nothing at all). */
+/** What the test `jit:` groups may do in each namespace (the `jit-debug` Role). */
+const JIT_DEBUG_RULES: V1PolicyRule[] = [
+  { apiGroups: [''], resources: ['pods', 'events'], verbs: ['get', 'list'] },
+  { apiGroups: [''], resources: ['pods/log'], verbs: ['get'] },
+  { apiGroups: [''], resources: ['pods/exec', 'pods/portforward'], verbs: ['create', 'get'] },
+  { apiGroups: [''], resources: ['pods/ephemeralcontainers'], verbs: ['update', 'patch'] },
+];
+
+/**
+ * The executor's own rights in each credentials mode (`none`: nothing at
+ * all). Impersonation mode uses the rendered ClusterRole's rules
+ * (`executorClusterRoleRules`, constrained impersonation by default) for the
+ * groups' `jit-debug` rights, so every executor test runs with the narrowed role.
+ */
 function executorRules(mode: KubeCredentialMode | 'none', groups: string[]): V1PolicyRule[] {
   if (mode === 'none') return [];
   if (mode === 'csr') return shippedCsrModeRules();
-  return [
-    { apiGroups: [''], resources: ['users'], verbs: ['impersonate'], resourceNames: [IMPERSONATED_USER] },
-    { apiGroups: [''], resources: ['groups'], verbs: ['impersonate'], resourceNames: groups },
-    {
-      apiGroups: ['authentication.k8s.io'],
-      resources: [
-        'userextras/airlock.dev/user',
-        'userextras/airlock.dev/session-id',
-        'userextras/airlock.dev/trace-id',
-        'userextras/airlock.dev/request-id',
-      ],
-      verbs: ['impersonate'],
-    },
-  ];
+  const actions = JIT_DEBUG_RULES.map((r) => ({
+    apiGroups: r.apiGroups!,
+    resources: r.resources!,
+    verbs: r.verbs,
+  }));
+  return executorClusterRoleRules(groups, actions).map((r) => ({ ...r }) as V1PolicyRule);
 }
 
 /**
@@ -146,15 +151,7 @@ export async function executorKubeConfig(
   for (const ns of rbacNamespaces) {
     await rbac.createNamespacedRole({
       namespace: ns,
-      body: {
-        metadata: { name: 'jit-debug' },
-        rules: [
-          { apiGroups: [''], resources: ['pods', 'events'], verbs: ['get', 'list'] },
-          { apiGroups: [''], resources: ['pods/log'], verbs: ['get'] },
-          { apiGroups: [''], resources: ['pods/exec', 'pods/portforward'], verbs: ['create', 'get'] },
-          { apiGroups: [''], resources: ['pods/ephemeralcontainers'], verbs: ['update', 'patch'] },
-        ],
-      },
+      body: { metadata: { name: 'jit-debug' }, rules: JIT_DEBUG_RULES },
     });
     await rbac.createNamespacedRoleBinding({
       namespace: ns,

@@ -82,6 +82,24 @@ describe('airlock policy rbac', () => {
     expect(stdout).toContain('airlock:session');
     expect(stdout).toContain('airlock.dev/user');
     expect(stdout).toContain('--sa-namespace');
+    expect(stdout).toContain('--impersonation');
+    expect(stdout).toContain('impersonate-on:user-info:<verb>');
+  });
+
+  it('renders constrained impersonation by default and the classic verb with --impersonation classic', async () => {
+    const args = ['policy.json', '--cluster', 'dev', '--namespace', 'payments', '-o', 'json'];
+    const verbsOf = (stdout: string) =>
+      (JSON.parse(stdout) as { items: { rules?: { verbs: string[] }[] }[] }).items[0]!.rules!.flatMap(
+        (r) => r.verbs,
+      );
+    const constrained = verbsOf((await run(args)).stdout);
+    expect(constrained).toContain('impersonate:user-info');
+    expect(constrained).toContain('impersonate-on:user-info:create');
+    expect(constrained).not.toContain('impersonate');
+    const classic = verbsOf((await run([...args, '--impersonation', 'classic'])).stdout);
+    expect(classic).toContain('impersonate');
+    expect(classic.some((v) => v.startsWith('impersonate-on:') || v.startsWith('impersonate:'))).toBe(false);
+    expect((await run([...args, '--impersonation', 'everything'])).stderr).toContain('constrained, classic');
   });
 });
 

@@ -1,7 +1,8 @@
 /**
  * `airlock policy rbac`: print the Kubernetes RBAC a policy needs in one
  * cluster — the executor's narrow ClusterRole (impersonate `airlock:session`,
- * the exact `jit:` groups and four `airlock.dev/*` extras; create
+ * the exact `jit:` groups and four `airlock.dev/*` extras, by default with
+ * constrained impersonation only for the requests the profiles need; create
  * SubjectAccessReviews) and the Roles that give each `jit:` group what its
  * profile's actions need. See deploy/README.md.
  *
@@ -11,7 +12,13 @@
  */
 import { type Command, Option } from 'commander';
 import { AirlockError } from '../../core/errors.js';
-import { loadPolicy, type RbacObject, renderRbac } from '../../core/policy/index.js';
+import {
+  IMPERSONATION_VERBS,
+  type ImpersonationVerbs,
+  loadPolicy,
+  type RbacObject,
+  renderRbac,
+} from '../../core/policy/index.js';
 import type { PolicyCommandIo } from './policy-command-io.js';
 
 /** Plain scalars that YAML 1.1 or 1.2 would read as a non-string or that need care. */
@@ -66,6 +73,7 @@ interface RbacCommandOptions {
   saName: string;
   saNamespace: string;
   output: RbacFormat;
+  impersonation: ImpersonationVerbs;
 }
 
 /** Renders the command's output for a policy text. */
@@ -74,6 +82,7 @@ export function policyRbacOutput(text: string, opts: RbacCommandOptions): string
     cluster: opts.cluster,
     namespaces: opts.namespace,
     executorServiceAccount: { name: opts.saName, namespace: opts.saNamespace },
+    impersonation: opts.impersonation,
   });
   if (opts.output === 'json') {
     return `${JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects }, null, 2)}\n`;
@@ -97,6 +106,10 @@ export function registerPolicyRbacCommand(
         '  fixed user "airlock:session", exactly the jit: groups the policy renders for --cluster and the\n' +
         '  --namespace list, and the Impersonate-Extra keys airlock.dev/user, session-id, trace-id and\n' +
         '  request-id; create SubjectAccessReviews. Nothing else: no secrets, no exec of its own.\n' +
+        '  By default with constrained impersonation (Kubernetes >= 1.36): impersonate:user-info on those\n' +
+        '  names, and impersonate-on:user-info:<verb> only on the resources and verbs the profiles\n' +
+        '  in scope use, so the executor cannot act as a jit: group to delete pods or read secrets.\n' +
+        '  --impersonation classic renders the blanket impersonate verb for older clusters.\n' +
         '- per namespace and profile a Role/RoleBinding "airlock-jit-<profile>" giving the profile\'s jit:\n' +
         '  groups what its actions need, and a ClusterRole/ClusterRoleBinding for nodes and namespaces.\n' +
         'Re-run and re-apply whenever the policy or the namespace list changes: RBAC resourceNames\n' +
@@ -115,6 +128,14 @@ export function registerPolicyRbacCommand(
     .option('--sa-name <name>', 'executor ServiceAccount name', 'airlock-executor')
     .option('--sa-namespace <namespace>', 'executor ServiceAccount namespace', 'airlock-system')
     .addOption(
+      new Option(
+        '--impersonation <verbs>',
+        'constrained (KEP-5284, Kubernetes >= 1.36) or classic (any request, older clusters)',
+      )
+        .choices([...IMPERSONATION_VERBS])
+        .default('constrained'),
+    )
+    .addOption(
       new Option('-o, --output <format>', 'yaml (multi-document) or json (a v1 List)')
         .choices(['yaml', 'json'])
         .default('yaml'),
@@ -123,7 +144,8 @@ export function registerPolicyRbacCommand(
       'after',
       '\nExamples:\n' +
         '  airlock policy rbac docs/policy.example.json --cluster dev --namespace payments > executor-rbac.yaml\n' +
-        '  airlock policy rbac policy.json --cluster prod-eu --namespace payments --namespace billing -o json',
+        '  airlock policy rbac policy.json --cluster prod-eu --namespace payments --namespace billing -o json\n' +
+        '  airlock policy rbac policy.json --cluster old --namespace payments --impersonation classic',
     )
     .action((file: string, opts: RbacCommandOptions) => {
       if (opts.namespace.length === 0) throw new AirlockError('USAGE', 'give at least one --namespace');

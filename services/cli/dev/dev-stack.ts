@@ -10,6 +10,7 @@ import {
   KubernetesObjectApi,
   loadAllYaml,
   loadYaml,
+  VersionApi,
 } from '@kubernetes/client-node';
 import { BUNDLE_FILE, type CaKind } from '../../core/ca-keyring/keyring.js';
 import {
@@ -19,7 +20,7 @@ import {
   readKeyringManifest,
 } from '../../core/ca-keyring/keyring-files.js';
 import { AirlockError } from '../../core/errors.js';
-import { loadPolicy, renderRbac } from '../../core/policy/index.js';
+import { impersonationVerbsFor, loadPolicy, renderRbac } from '../../core/policy/index.js';
 import { repoRoot } from '../../core/repo-root.js';
 import { loadOrCreateHostKey } from '../../core/ssh-cert/host-key.js';
 import { emptyKrl, encodeKrl } from '../../core/ssh-cert/index.js';
@@ -477,12 +478,15 @@ async function startGateway(
       ],
       kube.onCreated,
     );
+    // Constrained impersonation where the cluster knows it (1.36+), the classic verb before.
+    const version = await admin.makeApiClient(VersionApi).getCode();
     await applyObjects(
       admin,
       renderRbac(policy, {
         cluster: DEV_CLUSTER,
         namespaces: [DEMO_NAMESPACE],
         executorServiceAccount: EXECUTOR_SA,
+        impersonation: impersonationVerbsFor(version.major, version.minor),
       }) as KubernetesObject[],
       kube.onCreated,
     );

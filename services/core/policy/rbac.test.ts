@@ -2,7 +2,14 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { AirlockError } from '../errors.js';
 import { IMPERSONATED_USER, IMPERSONATION_EXTRA_KEYS } from './kube-impersonation.js';
-import { type RbacBinding, type RbacObject, type RbacRole, type RbacRule, renderRbac } from './rbac.js';
+import {
+  impersonationVerbsFor,
+  type RbacBinding,
+  type RbacObject,
+  type RbacRole,
+  type RbacRule,
+  renderRbac,
+} from './rbac.js';
 import { testPolicyJson } from './testing.js';
 import { loadPolicy } from './validate.js';
 
@@ -60,39 +67,112 @@ describe('renderRbac', () => {
     expect(JSON.stringify(again)).toBe(JSON.stringify(objects));
   });
 
-  it('lets the executor impersonate only airlock:session, the exact rendered jit: groups and the four extras, and create SubjectAccessReviews', () => {
+  const extrasRule = (verb: string): RbacRule => ({
+    apiGroups: ['authentication.k8s.io'],
+    resources: [
+      'userextras/airlock.dev/request-id',
+      'userextras/airlock.dev/session-id',
+      'userextras/airlock.dev/trace-id',
+      'userextras/airlock.dev/user',
+    ],
+    verbs: [verb],
+  });
+  const sarRule: RbacRule = {
+    apiGroups: ['authorization.k8s.io'],
+    resources: ['subjectaccessreviews'],
+    verbs: ['create'],
+  };
+  const groups = ['jit:cluster-read:dev', 'jit:oncall:payments'];
+
+  it('constrained (default): the executor may act as exactly airlock:session, the rendered jit: groups and the four extras, only for the requests the profiles in scope need', () => {
     const role = find(objects, 'ClusterRole', 'airlock-executor');
+    const on = (...v: string[]) => v.map((verb) => `impersonate-on:user-info:${verb}`);
+    const auth = 'authentication.k8s.io';
     expect(role.rules).toEqual<RbacRule[]>([
-      { apiGroups: [''], resources: ['users'], verbs: ['impersonate'], resourceNames: ['airlock:session'] },
       {
-        apiGroups: [''],
-        resources: ['groups'],
-        verbs: ['impersonate'],
-        resourceNames: ['jit:cluster-read:dev', 'jit:oncall:payments'],
+        apiGroups: [auth],
+        resources: ['users'],
+        verbs: ['impersonate:user-info'],
+        resourceNames: ['airlock:session'],
       },
-      {
-        apiGroups: ['authentication.k8s.io'],
-        resources: [
-          'userextras/airlock.dev/request-id',
-          'userextras/airlock.dev/session-id',
-          'userextras/airlock.dev/trace-id',
-          'userextras/airlock.dev/user',
-        ],
-        verbs: ['impersonate'],
-      },
-      { apiGroups: ['authorization.k8s.io'], resources: ['subjectaccessreviews'], verbs: ['create'] },
+      { apiGroups: [auth], resources: ['groups'], verbs: ['impersonate:user-info'], resourceNames: groups },
+      extrasRule('impersonate:user-info'),
+      { apiGroups: [''], resources: ['events'], verbs: on('get', 'list', 'watch') },
+      { apiGroups: [''], resources: ['namespaces'], verbs: on('get', 'list', 'watch') },
+      { apiGroups: [''], resources: ['nodes'], verbs: on('get', 'list', 'watch') },
+      { apiGroups: [''], resources: ['pods'], verbs: on('get', 'list', 'watch') },
+      { apiGroups: [''], resources: ['pods/exec'], verbs: on('create', 'get') },
+      { apiGroups: [''], resources: ['pods/log'], verbs: on('get') },
+      { apiGroups: [''], resources: ['pods/portforward'], verbs: on('create', 'get') },
+      { apiGroups: ['apps'], resources: ['deployments'], verbs: on('get', 'list', 'watch') },
+      { apiGroups: ['apps'], resources: ['replicasets'], verbs: on('get', 'list', 'watch') },
+      sarRule,
     ]);
+    expect(role.rules.flatMap((r) => r.verbs)).not.toContain('impersonate');
     expect(IMPERSONATED_USER).toBe('airlock:session');
     expect(IMPERSONATION_EXTRA_KEYS).toHaveLength(4);
   });
 
-  it('never grants impersonation without resourceNames except on the listed extra keys', () => {
-    for (const rule of find(objects, 'ClusterRole', 'airlock-executor').rules) {
-      if (!rule.verbs.includes('impersonate')) continue;
-      if (rule.apiGroups[0] === 'authentication.k8s.io') {
-        expect(rule.resources.every((r) => r.startsWith('userextras/airlock.dev/'))).toBe(true);
-      } else {
-        expect(rule.resourceNames?.length).toBeGreaterThan(0);
+  it('classic (clusters before 1.36): the blanket impersonate verb on the same exact names, no impersonate-on rules', () => {
+    const classic = renderRbac(example, {
+      cluster: 'dev',
+      namespaces: ['payments', 'billing'],
+      executorServiceAccount: sa,
+      impersonation: 'classic',
+    });
+    expect(find(classic, 'ClusterRole', 'airlock-executor').rules).toEqual<RbacRule[]>([
+      { apiGroups: [''], resources: ['users'], verbs: ['impersonate'], resourceNames: ['airlock:session'] },
+      { apiGroups: [''], resources: ['groups'], verbs: ['impersonate'], resourceNames: groups },
+      extrasRule('impersonate'),
+      sarRule,
+    ]);
+    // Only the executor's ClusterRole differs.
+    expect(JSON.stringify(classic.slice(1))).toBe(JSON.stringify(objects.slice(1)));
+  });
+
+  it('constrained: never an impersonate-on right on secrets, pods create/delete or a verb no action uses', () => {
+    const rules = find(objects, 'ClusterRole', 'airlock-executor').rules;
+    const onRules = rules.filter((r) => r.verbs.some((v) => v.startsWith('impersonate-on:')));
+    expect(onRules.flatMap((r) => r.resources)).not.toContain('secrets');
+    const podVerbs = onRules.find((r) => r.resources[0] === 'pods')?.verbs ?? [];
+    for (const verb of ['create', 'delete', 'update', 'patch', 'deletecollection', '*']) {
+      expect(podVerbs).not.toContain(`impersonate-on:user-info:${verb}`);
+    }
+  });
+
+  it('constrained: a profile with debug adds pods/ephemeralcontainers patch/update and pods watch', () => {
+    const json = testPolicyJson();
+    json.profiles.debug!.actions = { debug: { images: ['busybox:1.36'] } };
+    const out = renderRbac(loadPolicy(json), {
+      cluster: 'dev',
+      namespaces: ['payments'],
+      executorServiceAccount: sa,
+    });
+    const role = find(out, 'ClusterRole', 'airlock-executor');
+    expect(verbs(role, '', 'pods/ephemeralcontainers')).toEqual([
+      'impersonate-on:user-info:patch',
+      'impersonate-on:user-info:update',
+    ]);
+    expect(verbs(role, '', 'pods')).toEqual(
+      expect.arrayContaining(['impersonate-on:user-info:get', 'impersonate-on:user-info:watch']),
+    );
+  });
+
+  it('never grants an identity impersonation without resourceNames except on the listed extra keys', () => {
+    for (const impersonation of ['constrained', 'classic'] as const) {
+      const out = renderRbac(example, {
+        cluster: 'dev',
+        namespaces: ['payments'],
+        executorServiceAccount: sa,
+        impersonation,
+      });
+      for (const rule of find(out, 'ClusterRole', 'airlock-executor').rules) {
+        if (!rule.verbs.some((v) => v === 'impersonate' || v.startsWith('impersonate:'))) continue;
+        if (rule.resources.some((r) => r.startsWith('userextras/'))) {
+          expect(rule.resources.every((r) => r.startsWith('userextras/airlock.dev/'))).toBe(true);
+        } else {
+          expect(rule.resourceNames?.length).toBeGreaterThan(0);
+        }
       }
     }
   });
@@ -196,5 +276,20 @@ describe('renderRbac', () => {
         executorServiceAccount: { name: 'a/b', namespace: 'airlock-system' },
       }),
     ).toThrow(expect.objectContaining({ code: 'CONFIG_INVALID' }) as unknown as AirlockError);
+  });
+});
+
+describe('impersonationVerbsFor', () => {
+  it.each([
+    ['1', '35', 'classic'],
+    ['1', '30', 'classic'],
+    ['1', '36', 'constrained'],
+    ['1', '37', 'constrained'],
+    ['1', '36+', 'constrained'],
+    ['1', '35+', 'classic'],
+    ['2', '0', 'constrained'],
+    ['', '', 'constrained'],
+  ] as const)('Kubernetes %s.%s: %s', (major, minor, expected) => {
+    expect(impersonationVerbsFor(major, minor)).toBe(expected);
   });
 });

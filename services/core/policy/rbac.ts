@@ -11,6 +11,18 @@
  * users it may become; the groups are listed one by one from
  * `jitGroupNames`. A rule with an empty `resourceNames` would mean "any
  * name", so the groups rule is left out entirely when there is no group.
+ *
+ * By default the executor's rights use constrained impersonation
+ * (KEP-5284, beta and on by default since Kubernetes 1.36): the apiserver
+ * then checks two things for every impersonated request — may the executor
+ * act as each identity (`impersonate:user-info` on `authentication.k8s.io`
+ * users, groups and userextras, exact names), and may it do *this* request
+ * while impersonating (`impersonate-on:user-info:<verb>` on the request's own
+ * resource). The second check is rendered from the actions of the profiles
+ * in scope, so a stolen executor token cannot impersonate a `jit:` group to
+ * delete pods or read secrets even if the group's own RBAC were widened.
+ * `impersonation: 'classic'` renders the older blanket `impersonate` verb for
+ * clusters before 1.36 (or with the ConstrainedImpersonation gate off).
  * See deploy/README.md for the reasoning and what the ServiceAccount cannot do.
  *
  * Pure: no I/O, output order is deterministic (same input, same bytes).
@@ -70,6 +82,37 @@ export interface RbacBinding {
 
 export type RbacObject = RbacRole | RbacBinding;
 
+/**
+ * How the executor's ClusterRole grants impersonation: `constrained`
+ * (KEP-5284 `impersonate:user-info` + `impersonate-on:user-info:<verb>`,
+ * Kubernetes >= 1.36) or `classic` (`impersonate`, any request).
+ */
+export type ImpersonationVerbs = 'constrained' | 'classic';
+
+export const IMPERSONATION_VERBS: readonly ImpersonationVerbs[] = ['constrained', 'classic'];
+
+/** The identity verb of constrained impersonation for a regular (non ServiceAccount, non node) user. */
+export const IMPERSONATE_USER_INFO = 'impersonate:user-info';
+
+/** The action verb constrained impersonation checks for a request `verb` made while impersonating. */
+export function impersonateOn(verb: string): string {
+  return `impersonate-on:user-info:${verb}`;
+}
+
+/**
+ * The impersonation verbs a cluster of this version understands: `classic`
+ * before Kubernetes 1.36 (KEP-5284 beta, on by default), `constrained` from
+ * 1.36 on and for a version it cannot read as `major.minor` ("v1.37.0",
+ * "1", "36+" as `/version` reports them). A 1.36+ cluster with the
+ * `ConstrainedImpersonation` gate turned off needs `classic` set by hand.
+ */
+export function impersonationVerbsFor(major: string, minor: string): ImpersonationVerbs {
+  const ma = Number.parseInt(major, 10);
+  const mi = Number.parseInt(minor, 10);
+  if (!Number.isInteger(ma) || !Number.isInteger(mi)) return 'constrained';
+  return ma > 1 || (ma === 1 && mi >= 36) ? 'constrained' : 'classic';
+}
+
 export interface RbacOptions {
   /** The cluster these objects are applied to; `{cluster}` in group templates renders to it. */
   readonly cluster: string;
@@ -77,6 +120,8 @@ export interface RbacOptions {
   readonly namespaces: readonly string[];
   /** The executor's ServiceAccount, bound to the `airlock-executor` ClusterRole. */
   readonly executorServiceAccount: { readonly name: string; readonly namespace: string };
+  /** Default `constrained`; `classic` for clusters without KEP-5284 (before Kubernetes 1.36). */
+  readonly impersonation?: ImpersonationVerbs;
 }
 
 /** The Kubernetes API group and plural of each policy resource. */
@@ -152,32 +197,88 @@ function groupSubjects(groups: Iterable<string>): RbacSubject[] {
 }
 
 /**
- * The executor's ClusterRole: impersonation of exact names, SubjectAccessReviews, nothing else.
- * Also the rules of a per-request executor's ClusterRole (ephemeral tiers, services/broker/launcher).
+ * The executor's ClusterRole rules: impersonation of exact names,
+ * SubjectAccessReviews, nothing else. In `constrained` mode the identity
+ * rules use `impersonate:user-info` on `authentication.k8s.io` (the group
+ * the apiserver checks constrained identities in) and `actions` — the
+ * rights a session may use, as the `jit:` groups' Roles grant them — become
+ * `impersonate-on:user-info:<verb>` on the same resources; in `classic` mode
+ * `actions` is unused.
  */
-export function executorRules(groups: readonly string[]): RbacRule[] {
+export function executorClusterRoleRules(
+  groups: readonly string[],
+  actions: readonly RbacRule[],
+  impersonation: ImpersonationVerbs = 'constrained',
+): RbacRule[] {
+  const constrained = impersonation === 'constrained';
+  const identityGroup = constrained ? 'authentication.k8s.io' : '';
+  const identityVerb = constrained ? IMPERSONATE_USER_INFO : 'impersonate';
   const rules: RbacRule[] = [
-    { apiGroups: [''], resources: ['users'], verbs: ['impersonate'], resourceNames: [IMPERSONATED_USER] },
+    {
+      apiGroups: [identityGroup],
+      resources: ['users'],
+      verbs: [identityVerb],
+      resourceNames: [IMPERSONATED_USER],
+    },
   ];
   // Never emit an empty resourceNames: RBAC reads it as "every group", system:masters included.
   if (groups.length > 0) {
     rules.push({
-      apiGroups: [''],
+      apiGroups: [identityGroup],
       resources: ['groups'],
-      verbs: ['impersonate'],
+      verbs: [identityVerb],
       resourceNames: [...groups],
     });
   }
-  rules.push(
-    {
-      // The extra key is the subresource: `userextras/<key>` (values unrestricted: they name the person and ids).
-      apiGroups: ['authentication.k8s.io'],
-      resources: IMPERSONATION_EXTRA_KEYS.map((key) => `userextras/${key}`).sort(),
-      verbs: ['impersonate'],
-    },
-    { apiGroups: ['authorization.k8s.io'], resources: ['subjectaccessreviews'], verbs: ['create'] },
-  );
+  rules.push({
+    // The extra key is the subresource: `userextras/<key>` (values unrestricted: they name the person and ids).
+    apiGroups: ['authentication.k8s.io'],
+    resources: IMPERSONATION_EXTRA_KEYS.map((key) => `userextras/${key}`).sort(),
+    verbs: [identityVerb],
+  });
+  if (constrained) {
+    const onActions = new RuleSet();
+    for (const rule of actions)
+      for (const apiGroup of rule.apiGroups)
+        for (const resource of rule.resources)
+          onActions.add(apiGroup, resource, ...rule.verbs.map(impersonateOn));
+    rules.push(...onActions.rules());
+  }
+  rules.push({ apiGroups: ['authorization.k8s.io'], resources: ['subjectaccessreviews'], verbs: ['create'] });
   return rules;
+}
+
+/**
+ * Classic impersonation of exact names (`impersonate` on `airlock:session`,
+ * the groups and the extras) plus SubjectAccessReviews: the rules of a
+ * per-request executor's ClusterRole in ephemeral mode
+ * (services/broker/launcher), and what the broker's launcher must hold to
+ * grant them. Not yet narrowed to `impersonate-on` verbs there (docs/admission.md).
+ */
+export function executorRules(groups: readonly string[]): RbacRule[] {
+  return executorClusterRoleRules(groups, [], 'classic');
+}
+
+/** The executor's ClusterRole with `rules`, and its binding to the ServiceAccount. */
+function executorObjects(
+  rules: RbacRule[],
+  sa: { readonly name: string; readonly namespace: string },
+): RbacObject[] {
+  return [
+    {
+      apiVersion: RBAC_API_VERSION,
+      kind: 'ClusterRole',
+      metadata: { name: EXECUTOR_ROLE_NAME, labels: LABELS },
+      rules,
+    },
+    {
+      apiVersion: RBAC_API_VERSION,
+      kind: 'ClusterRoleBinding',
+      metadata: { name: EXECUTOR_ROLE_NAME, labels: LABELS },
+      roleRef: { apiGroup: RBAC_API, kind: 'ClusterRole', name: EXECUTOR_ROLE_NAME },
+      subjects: [{ kind: 'ServiceAccount', name: sa.name, namespace: sa.namespace }],
+    },
+  ];
 }
 
 /**
@@ -210,21 +311,14 @@ export function renderRbac(policy: Policy, options: RbacOptions): RbacObject[] {
       ? namespaces.filter((ns) => globMatchAny(profile.scope.namespaces, ns))
       : [];
 
-  const out: RbacObject[] = [
-    {
-      apiVersion: RBAC_API_VERSION,
-      kind: 'ClusterRole',
-      metadata: { name: EXECUTOR_ROLE_NAME, labels: LABELS },
-      rules: executorRules(jitGroupNames(policy, { clusters: [cluster], namespaces })),
-    },
-    {
-      apiVersion: RBAC_API_VERSION,
-      kind: 'ClusterRoleBinding',
-      metadata: { name: EXECUTOR_ROLE_NAME, labels: LABELS },
-      roleRef: { apiGroup: RBAC_API, kind: 'ClusterRole', name: EXECUTOR_ROLE_NAME },
-      subjects: [{ kind: 'ServiceAccount', name: sa.name, namespace: sa.namespace }],
-    },
-  ];
+  const actions = profileNames
+    .filter((name) => inScope(policy.profiles[name]!).length > 0)
+    .flatMap((name) => Object.values(profileRules(policy.profiles[name]!)).flat());
+  const executorGroups = jitGroupNames(policy, { clusters: [cluster], namespaces });
+  const out: RbacObject[] = executorObjects(
+    executorClusterRoleRules(executorGroups, actions, options.impersonation),
+    sa,
+  );
 
   const namespacedObjects: RbacObject[][] = namespaces.map(() => []);
   for (const name of profileNames) {
