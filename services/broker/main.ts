@@ -8,7 +8,7 @@ import { createPrivateKey } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
-import { type AuditTrail, createFileAuditTrail } from '../core/audit/index.js';
+import { type AuditTrail, closeTrail, createFileAuditTrail } from '../core/audit/index.js';
 import { watchSshCaKeyring } from '../core/ca-keyring/watch.js';
 import { AirlockError } from '../core/errors.js';
 import { createLogger, type LogEntry, logEntryWriter } from '../core/logging.js';
@@ -442,7 +442,9 @@ export async function startBroker(
       await notifier.close();
       await ops?.close();
       await store.close();
-      await audit.close();
+      const end = await closeTrail(audit, config.audit.offPodAck !== undefined);
+      if (!end.closed) throw end.error;
+      log({ level: 'info', message: end.message });
     },
   };
 }
@@ -452,7 +454,11 @@ const HELP = `Usage: node dist/services/broker/main.js --config FILE
 Runs the airlock access broker: the HTTPS JSON API that authenticates people
 (OIDC ID tokens) and runbooks (Kubernetes ServiceAccount tokens), records
 access requests and approvals, and signs session-scoped OpenSSH user
-certificates. See docs/broker.md.`;
+certificates. SIGTERM/SIGINT: stop serving, then then the audit trail ends with its signed close checkpoint (with
+audit.offPodAck: acknowledged by the audit store); if it cannot, the tier
+still exits, with status 1 and "AUDIT_UNAVAILABLE: the close checkpoint was
+not shipped off the pod".
+See docs/broker.md.`;
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   await serviceMain('broker', HELP, async (configPath) => {

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
+import { closeTrail } from '../core/audit/close-trail.js';
 import { createKubeCsrSigner } from '../core/kube-csr.js';
 import { createLogger } from '../core/logging.js';
 import { makeDirectory } from '../core/make-directory.js';
@@ -120,12 +121,15 @@ export async function runExecutor(
   return {
     port: server.port,
     opsPort: ops?.port,
+    /** Drains, then ends the trail with its close checkpoint; rejects (after all else) if that failed. */
     async stop() {
       await server.stop(config.drainSeconds * 1000);
       await ops?.close();
-      await audit.close();
+      const end = await closeTrail(audit, config.audit.offPodAck !== undefined);
+      if (end.closed) logger.info({ seq: end.seq }, end.message);
       usedSignatures.close();
       await telemetry.shutdown();
+      if (!end.closed) throw end.error;
     },
   };
 }
@@ -135,7 +139,11 @@ const HELP = `Usage: node dist/services/executor/main.js --config FILE
 Runs the airlock executor: the mTLS gRPC service that re-verifies every
 session and intent and performs only RBAC-authorized Kubernetes calls.
 SIGTERM/SIGINT: stop accepting, drain open streams (drainSeconds), then
-cancel what is left with EXECUTOR_SHUTDOWN. See docs/executor.md.`;
+cancel what is left with EXECUTOR_SHUTDOWN. Then the audit trail ends with its signed close checkpoint (with
+audit.offPodAck: acknowledged by the audit store); if it cannot, the tier
+still exits, with status 1 and "AUDIT_UNAVAILABLE: the close checkpoint was
+not shipped off the pod".
+See docs/executor.md.`;
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   await serviceMain('executor', HELP, async (configPath) => {

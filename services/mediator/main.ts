@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
+import { closeTrail } from '../core/audit/close-trail.js';
 import type { AuditTrail } from '../core/audit/types.js';
 import { createLogger } from '../core/logging.js';
 import { Metrics, startOpsServer } from '../core/ops-server.js';
@@ -90,11 +91,14 @@ export async function runMediator(configPath: string) {
     port,
     opsPort: ops?.port,
     hostKey,
+    /** Drains, then ends the trail with its close checkpoint; rejects (after all else) if that failed. */
     async stop() {
       await frontend.stop(config.drainSeconds * 1000);
       await ops?.close();
-      await audit.close();
+      const end = await closeTrail(audit, config.audit.offPodAck !== undefined);
+      if (end.closed) logger.info({ seq: end.seq }, end.message);
       await telemetry.shutdown();
+      if (!end.closed) throw end.error;
     },
   };
 }
@@ -173,7 +177,10 @@ pin it in known_hosts as "[host]:port ssh-ed25519 AAAA...", or set
 hostCertificateFile (airlock ca sign-host) so clients trust the host CA with
 "@cert-authority <pattern> <host CA key>" (airlock cert --host-ca).
 SIGTERM/SIGINT: stop accepting, let sessions finish (drainSeconds), then
-close them with a message.`;
+close them with a message. Then the audit trail ends with its signed close checkpoint (with
+audit.offPodAck: acknowledged by the audit store); if it cannot, the tier
+still exits, with status 1 and "AUDIT_UNAVAILABLE: the close checkpoint was
+not shipped off the pod".`;
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   await serviceMain('mediator', HELP, async (configPath) => {

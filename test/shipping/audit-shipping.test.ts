@@ -24,7 +24,13 @@ import {
 } from '../../services/core/audit/index.js';
 import { testAuditKeys } from '../../services/core/audit/testing.js';
 import { AirlockError } from '../../services/core/errors.js';
-import { freePort, type RunningCollector, startCollector, waitFor } from '../support/otelcol.js';
+import {
+  freePort,
+  type RunningCollector,
+  startAuditStore,
+  startCollector,
+  waitFor,
+} from '../support/otelcol.js';
 
 const keys = testAuditKeys();
 const binary = inject('otelcolBinary');
@@ -35,8 +41,7 @@ let agent: RunningCollector;
 const dir = (name: string) => join(root, name);
 
 function startStore(): Promise<RunningCollector> {
-  const env = { OTELCOL_OTLP_HTTP_ENDPOINT: `127.0.0.1:${storePort}`, AIRLOCK_AUDIT_STORE_DIR: dir('store') };
-  return startCollector(binary, 'store.yaml', env, dir('store.log'));
+  return startAuditStore(binary, root, storePort);
 }
 
 function startAgent(): Promise<RunningCollector> {

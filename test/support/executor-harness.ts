@@ -10,7 +10,7 @@ import {
   type V1PolicyRule,
 } from '@kubernetes/client-node';
 import type { Tracer } from '@opentelemetry/api';
-import { InMemoryAuditTrail } from '../../services/core/audit/index.js';
+import { type AuditTrail, InMemoryAuditTrail } from '../../services/core/audit/index.js';
 import type { AirlockError } from '../../services/core/errors.js';
 import { createKubeCsrSigner } from '../../services/core/kube-csr.js';
 import { createLogger, type LogLevel } from '../../services/core/logging.js';
@@ -187,11 +187,11 @@ export function newUserKey(): UserKey {
   return { privateKey, publicKey: fromKeyObject(privateKey) };
 }
 
-export interface Gateway {
+export interface Gateway<Audit extends AuditTrail = InMemoryAuditTrail> {
   sshCa: SshPrivateKey;
   mediatorCa: TierCa;
   executorCa: TierCa;
-  audit: InMemoryAuditTrail;
+  audit: Audit;
   server: RunningExecutorServer;
   revoked: RevocationList[];
   stop(): Promise<void>;
@@ -209,11 +209,22 @@ export async function startGateway(
   mode: KubeCredentialMode = 'impersonation',
   options: { maxSessionsPerUser?: number } = {},
 ): Promise<Gateway> {
+  return startGatewayWithTrail(new InMemoryAuditTrail('executor'), policy, kubeConfig, tracer, mode, options);
+}
+
+/** `startGateway` with the executor writing to `audit` (a file trail, say, in the off-pod ack mode). */
+export async function startGatewayWithTrail<Audit extends AuditTrail>(
+  audit: Audit,
+  policy: Policy,
+  kubeConfig: KubeConfig,
+  tracer?: Tracer,
+  mode: KubeCredentialMode = 'impersonation',
+  options: { maxSessionsPerUser?: number } = {},
+): Promise<Gateway<Audit>> {
   const sshCa = generateCaKey('ed25519');
   const now = new Date();
   const mediatorCa = await createTierCa({ tier: 'mediator', now });
   const executorCa = await createTierCa({ tier: 'executor', now });
-  const audit = new InMemoryAuditTrail('executor');
   const revoked: RevocationList[] = [];
   const logger = createLogger({
     tier: 'executor',
@@ -287,7 +298,10 @@ export interface TestSession {
  * user key, the user's signature over session data, a session grant bound to
  * the certificate, and an mTLS client presenting that grant.
  */
-export async function newSession(gateway: Gateway, options: SessionOptions): Promise<TestSession> {
+export async function newSession(
+  gateway: Gateway<AuditTrail>,
+  options: SessionOptions,
+): Promise<TestSession> {
   const principal = options.principal ?? 'alice';
   const user = newUserKey();
   const now = new Date();

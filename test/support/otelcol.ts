@@ -3,7 +3,7 @@
  * config of deploy/components/audit-shipping/ and its environment.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { repoRoot } from '../../services/core/repo-root.js';
@@ -74,4 +74,17 @@ export async function startCollector(
       log.end();
     },
   };
+}
+
+/**
+ * The audit store (store.yaml) listening on 127.0.0.1:`port`, writing into
+ * `dir`/store, logging to `dir`/store.log.
+ */
+export function startAuditStore(binary: string, dir: string, port: number): Promise<RunningCollector> {
+  mkdirSync(dir, { recursive: true });
+  const env = {
+    OTELCOL_OTLP_HTTP_ENDPOINT: `127.0.0.1:${port}`,
+    AIRLOCK_AUDIT_STORE_DIR: join(dir, 'store'),
+  };
+  return startCollector(binary, 'store.yaml', env, join(dir, 'store.log'));
 }

@@ -14,6 +14,7 @@ export {
 } from './asciicast.js';
 export { canonicalJson, sha256Hex } from './canonical-json.js';
 export { auditKeyId, type ChainHead, checkpointSignatureValid } from './chain.js';
+export { closeTrail, type TrailEnd } from './close-trail.js';
 export {
   auditHeadPath,
   createFileAuditTrail,
