@@ -144,14 +144,22 @@ async function readLocalRevocations(
   return { denyList, krl: await readFile(config.revocationKrlFile) };
 }
 
-/** Ephemeral mode's hooks from `config.launcher`; undefined in standing mode. */
-function ephemeralTiers(
+/**
+ * Ephemeral mode's hooks from `config.launcher`, and the host CA's public
+ * key line (published with every user certificate); undefined in standing
+ * mode. The host CA key is read once here: an exposed or unreadable one
+ * stops start-up (CONFIG_INVALID), so no mediator is launched uncertified.
+ */
+async function ephemeralTiers(
   config: BrokerConfig,
   overrides: BrokerOverrides,
   deps: Omit<Parameters<typeof createTierLifecycle>[0], 'launcher'>,
-): TierLifecycle | undefined {
+): Promise<{ tiers: TierLifecycle; hostCaPublicKey: string } | undefined> {
   const settings = config.launcher;
   if (settings?.mode !== 'ephemeral') return undefined;
+  assertPrivateKeyFile(settings.hostCa.keyFile, 'the host CA key');
+  const hostCa = parseOpenSshPrivateKey(await readFile(settings.hostCa.keyFile, 'utf8'));
+  const hostCaPublicKey = formatPublicKeyLine(hostCa.publicKey, 'airlock-host-ca');
   let launcher = overrides.tierLauncher;
   if (!launcher) {
     const kubeConfig = new KubeConfig();
@@ -163,9 +171,10 @@ function ephemeralTiers(
       cluster: settings.cluster,
       images: settings.images,
       ...(settings.imagePullPolicy ? { imagePullPolicy: settings.imagePullPolicy } : {}),
+      hostCa,
     });
   }
-  return createTierLifecycle({ ...deps, launcher });
+  return { tiers: createTierLifecycle({ ...deps, launcher }), hostCaPublicKey };
 }
 
 /** Runs the tier sweep now and every `launcher.sweepSeconds` (one broker replica at a time). */
@@ -331,7 +340,8 @@ export async function startBroker(
         log,
       })
     : NO_NOTIFIER;
-  const tiers = ephemeralTiers(config, overrides, { store, audit, policy, clock, log });
+  const ephemeral = await ephemeralTiers(config, overrides, { store, audit, policy, clock, log });
+  const tiers = ephemeral?.tiers;
   const broker = createAccessBroker({
     policy,
     store,
@@ -370,6 +380,7 @@ export async function startBroker(
         active: key === active,
       }));
     },
+    ...(ephemeral ? { hostCaKeys: [ephemeral.hostCaPublicKey] } : {}),
     log,
     observer: brokerMetrics,
     audit,

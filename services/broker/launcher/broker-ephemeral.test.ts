@@ -3,7 +3,8 @@
  * launcher is the in-memory fake; the Kubernetes side is
  * test/integration/ephemeral-launcher.test.ts): the start-up sweep removes
  * leftovers, an auto-approved request is launched, a refused launch shows
- * LAUNCH_FAILED and the reason on the request, revocation deletes.
+ * LAUNCH_FAILED and the reason on the request, revocation deletes, the
+ * certificate answer carries the host CA key.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatPublicKeyLine, generateCaKey } from '../../core/ssh-cert/index.js';
@@ -55,6 +56,9 @@ describe('broker in ephemeral mode (in-memory launcher)', () => {
       'launched',
     ]);
     expect(launcher.launched.get(created.body.id)?.groups).toEqual(['jit:oncall:payments']);
+    // The certificate answer names the host CA its mediator's host certificate verifies with.
+    const cert = await env.call('POST', `/v1/requests/${created.body.id}/certificate`, alice, {});
+    expect([cert.status, cert.body.hostCertificateAuthorities]).toEqual([200, [env.hostCaPublicLine]]);
     await env.call('POST', `/v1/requests/${created.body.id}/revoke`, alice, {});
     expect(launcher.launched.has(created.body.id)).toBe(false);
   });
