@@ -100,7 +100,12 @@ async function caKeyStillLoaded(path: string, loaded: { publicKey: { blob: Uint8
  * including a Secret volume under fsGroup: services/core/private-key-file.ts).
  */
 export async function loadSshCaKey(path: string) {
-  assertPrivateKeyFile(path, 'the SSH CA key');
+  return loadPrivateKey(path, 'the SSH CA key');
+}
+
+/** Reads an OpenSSH private key file, refused unless private to this process (CONFIG_INVALID). */
+async function loadPrivateKey(path: string, what: string): Promise<SshPrivateKey> {
+  assertPrivateKeyFile(path, what);
   return parseOpenSshPrivateKey(await readFile(path, 'utf8'));
 }
 
@@ -147,18 +152,16 @@ async function readLocalRevocations(
 /**
  * Ephemeral mode's hooks from `config.launcher`, and the host CA's public
  * key line (published with every user certificate); undefined in standing
- * mode. The host CA key is read once here: an exposed or unreadable one
- * stops start-up (CONFIG_INVALID), so no mediator is launched uncertified.
+ * mode.
  */
-async function ephemeralTiers(
+function ephemeralTiers(
   config: BrokerConfig,
   overrides: BrokerOverrides,
+  hostCa: SshPrivateKey | undefined,
   deps: Omit<Parameters<typeof createTierLifecycle>[0], 'launcher'>,
-): Promise<{ tiers: TierLifecycle; hostCaPublicKey: string } | undefined> {
+): { tiers: TierLifecycle; hostCaPublicKey: string } | undefined {
   const settings = config.launcher;
-  if (settings?.mode !== 'ephemeral') return undefined;
-  assertPrivateKeyFile(settings.hostCa.keyFile, 'the host CA key');
-  const hostCa = parseOpenSshPrivateKey(await readFile(settings.hostCa.keyFile, 'utf8'));
+  if (settings?.mode !== 'ephemeral' || hostCa === undefined) return undefined;
   const hostCaPublicKey = formatPublicKeyLine(hostCa.publicKey, 'airlock-host-ca');
   let launcher = overrides.tierLauncher;
   if (!launcher) {
@@ -212,6 +215,12 @@ export async function startBroker(
     });
   }
   for (const warning of brokerConfigWarnings(config)) log({ level: 'warn', message: warning });
+  // Ephemeral mode: the host CA key, read before anything opens. An exposed or unreadable one stops
+  // start-up (CONFIG_INVALID), so no per-request mediator is ever launched uncertified.
+  const hostCa =
+    config.launcher?.mode === 'ephemeral'
+      ? await loadPrivateKey(config.launcher.hostCa.keyFile, 'the host CA key')
+      : undefined;
 
   const policy = loadPolicy(await readFile(config.policyFile, 'utf8'));
   const tierCa = await loadTierCa(
@@ -340,7 +349,7 @@ export async function startBroker(
         log,
       })
     : NO_NOTIFIER;
-  const ephemeral = await ephemeralTiers(config, overrides, { store, audit, policy, clock, log });
+  const ephemeral = ephemeralTiers(config, overrides, hostCa, { store, audit, policy, clock, log });
   const tiers = ephemeral?.tiers;
   const broker = createAccessBroker({
     policy,

@@ -6,6 +6,8 @@
  * LAUNCH_FAILED and the reason on the request, revocation deletes, the
  * certificate answer carries the host CA key.
  */
+import { chmodSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatPublicKeyLine, generateCaKey } from '../../core/ssh-cert/index.js';
 import { type BrokerTestEnv, startBrokerTestEnv } from '../testing.js';
@@ -77,5 +79,20 @@ describe('broker in ephemeral mode (in-memory launcher)', () => {
     } finally {
       launcher.refuse = undefined;
     }
+  });
+
+  it('does not start with a host CA key others may read: no mediator is launched uncertified', async () => {
+    await env.stopBroker();
+    const keyFile = join(env.dir, 'ssh_host_ca');
+    chmodSync(keyFile, 0o644);
+    try {
+      await expect(env.restartBroker()).rejects.toMatchObject({
+        code: 'CONFIG_INVALID',
+        message: expect.stringContaining('the host CA key'),
+      });
+    } finally {
+      chmodSync(keyFile, 0o600);
+    }
+    await env.restartBroker();
   });
 });
