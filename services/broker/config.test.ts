@@ -223,12 +223,14 @@ describe('broker configuration', () => {
       cluster: 'prod',
       images: { mediator: 'airlock-mediator:1', executor: 'airlock-executor:1' },
       kubeconfig: 'launcher.kubeconfig',
+      hostCa: { keyFile: 'host-ca/ssh_host_ca' },
     };
     writeFileSync(join(d, 'broker.json'), JSON.stringify({ ...valid(), launcher }));
     const config = loadBrokerConfig(join(d, 'broker.json'));
     expect(config.launcher).toEqual({
       ...launcher,
       kubeconfig: join(d, 'launcher.kubeconfig'),
+      hostCa: { keyFile: join(d, 'host-ca/ssh_host_ca') },
       sweepSeconds: 30,
     });
     expect(checkBrokerConfig(config)).toEqual([]);
@@ -244,6 +246,7 @@ describe('broker configuration', () => {
         'launcher.namespace: required in ephemeral mode',
         'launcher.cluster: required in ephemeral mode',
         'launcher.images: required in ephemeral mode',
+        'launcher.hostCa: required in ephemeral mode',
       ].join('\n'),
     );
     writeFileSync(join(d, 'broker.json'), JSON.stringify({ ...valid(), launcher: { mode: 'pods' } }));

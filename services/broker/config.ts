@@ -7,7 +7,12 @@
 import { loadConfigFile, type OffPodAckConfig, resolveFrom, SCHEMA } from '../core/config-file.js';
 import { AirlockError } from '../core/errors.js';
 import type { LogLevel } from '../core/logging.js';
-import { LAUNCHER_SCHEMA, type LauncherConfig, launcherConfigProblems } from './launcher/launcher-config.js';
+import {
+  LAUNCHER_SCHEMA,
+  type LauncherConfig,
+  launcherConfigProblems,
+  resolveLauncherPaths,
+} from './launcher/launcher-config.js';
 import { resolveStorePaths, type StoreConfig, storeConfigSchema } from './store/store-config.js';
 
 /** The broker's configuration. */
@@ -352,9 +357,7 @@ export function loadBrokerConfig(path: string): BrokerConfig {
           },
         }
       : {}),
-    ...(config.launcher?.mode === 'ephemeral' && config.launcher.kubeconfig
-      ? { launcher: { ...config.launcher, kubeconfig: from(config.launcher.kubeconfig) } }
-      : {}),
+    ...(config.launcher ? { launcher: resolveLauncherPaths(config.launcher, from) } : {}),
     audit: {
       ...config.audit,
       path: from(config.audit.path),

@@ -11,7 +11,8 @@
  *   GET  /v1/requests?mine=1|?pending=1   own requests | pending requests the caller may approve
  *   GET  /v1/requests/:id
  *   POST /v1/requests/:id/approve|deny    {"comment"?}
- *   POST /v1/requests/:id/certificate     the requester's OpenSSH user certificate
+ *   POST /v1/requests/:id/certificate     the requester's OpenSSH user certificate (ephemeral mode:
+ *                                         and the host CA keys its mediator's host certificate verifies with)
  *   POST /v1/requests/:id/revoke          {"comment"?}
  *   GET  /v1/requests/:id/kube-certificate   the CSR subject a kube client certificate needs
  *   POST /v1/requests/:id/kube-certificate   {"csr","ttlSeconds","cluster"?} → Kubernetes client
@@ -95,6 +96,13 @@ export interface BrokerApiDeps {
    * marked), published so operators and tiers can check a rotation.
    */
   readonly sshCaKeys?: () => readonly PublishedSshCaKey[];
+  /**
+   * Ephemeral mode: the airlock host CA public key lines. Each certificate
+   * response carries them as `hostCertificateAuthorities`, so `airlock cert
+   * --door` writes `@cert-authority <request id> <key>` from the same
+   * authenticated TLS answer as the user certificate, no extra file.
+   */
+  readonly hostCaKeys?: readonly string[];
   /** Operator log (detail of errors); default: none. */
   readonly log?: (entry: Record<string, unknown>) => void;
   /** Metrics of authentication failures and request latency; default: none. */
@@ -228,6 +236,7 @@ export function createBrokerApiHandler(
               keyId: cert.keyId,
               validAfter: cert.validAfter,
               validBefore: cert.validBefore,
+              ...(deps.hostCaKeys ? { hostCertificateAuthorities: deps.hostCaKeys } : {}),
             });
           }
         }

@@ -100,7 +100,12 @@ async function caKeyStillLoaded(path: string, loaded: { publicKey: { blob: Uint8
  * including a Secret volume under fsGroup: services/core/private-key-file.ts).
  */
 export async function loadSshCaKey(path: string) {
-  assertPrivateKeyFile(path, 'the SSH CA key');
+  return loadPrivateKey(path, 'the SSH CA key');
+}
+
+/** Reads an OpenSSH private key file, refused unless private to this process (CONFIG_INVALID). */
+async function loadPrivateKey(path: string, what: string): Promise<SshPrivateKey> {
+  assertPrivateKeyFile(path, what);
   return parseOpenSshPrivateKey(await readFile(path, 'utf8'));
 }
 
@@ -144,14 +149,20 @@ async function readLocalRevocations(
   return { denyList, krl: await readFile(config.revocationKrlFile) };
 }
 
-/** Ephemeral mode's hooks from `config.launcher`; undefined in standing mode. */
+/**
+ * Ephemeral mode's hooks from `config.launcher`, and the host CA's public
+ * key line (published with every user certificate); undefined in standing
+ * mode.
+ */
 function ephemeralTiers(
   config: BrokerConfig,
   overrides: BrokerOverrides,
+  hostCa: SshPrivateKey | undefined,
   deps: Omit<Parameters<typeof createTierLifecycle>[0], 'launcher'>,
-): TierLifecycle | undefined {
+): { tiers: TierLifecycle; hostCaPublicKey: string } | undefined {
   const settings = config.launcher;
-  if (settings?.mode !== 'ephemeral') return undefined;
+  if (settings?.mode !== 'ephemeral' || hostCa === undefined) return undefined;
+  const hostCaPublicKey = formatPublicKeyLine(hostCa.publicKey, 'airlock-host-ca');
   let launcher = overrides.tierLauncher;
   if (!launcher) {
     const kubeConfig = new KubeConfig();
@@ -163,9 +174,10 @@ function ephemeralTiers(
       cluster: settings.cluster,
       images: settings.images,
       ...(settings.imagePullPolicy ? { imagePullPolicy: settings.imagePullPolicy } : {}),
+      hostCa,
     });
   }
-  return createTierLifecycle({ ...deps, launcher });
+  return { tiers: createTierLifecycle({ ...deps, launcher }), hostCaPublicKey };
 }
 
 /** Runs the tier sweep now and every `launcher.sweepSeconds` (one broker replica at a time). */
@@ -203,6 +215,12 @@ export async function startBroker(
     });
   }
   for (const warning of brokerConfigWarnings(config)) log({ level: 'warn', message: warning });
+  // Ephemeral mode: the host CA key, read before anything opens. An exposed or unreadable one stops
+  // start-up (CONFIG_INVALID), so no per-request mediator is ever launched uncertified.
+  const hostCa =
+    config.launcher?.mode === 'ephemeral'
+      ? await loadPrivateKey(config.launcher.hostCa.keyFile, 'the host CA key')
+      : undefined;
 
   const policy = loadPolicy(await readFile(config.policyFile, 'utf8'));
   const tierCa = await loadTierCa(
@@ -331,7 +349,8 @@ export async function startBroker(
         log,
       })
     : NO_NOTIFIER;
-  const tiers = ephemeralTiers(config, overrides, { store, audit, policy, clock, log });
+  const ephemeral = ephemeralTiers(config, overrides, hostCa, { store, audit, policy, clock, log });
+  const tiers = ephemeral?.tiers;
   const broker = createAccessBroker({
     policy,
     store,
@@ -370,6 +389,7 @@ export async function startBroker(
         active: key === active,
       }));
     },
+    ...(ephemeral ? { hostCaKeys: [ephemeral.hostCaPublicKey] } : {}),
     log,
     observer: brokerMetrics,
     audit,

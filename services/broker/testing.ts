@@ -57,6 +57,8 @@ export interface BrokerTestEnv {
   readonly config: BrokerConfig;
   /** The SSH user CA public key line (what sshd / the mediator trust). */
   readonly sshCaPublicLine: string;
+  /** The host CA public key line (ephemeral mode publishes it with each certificate). */
+  readonly hostCaPublicLine: string;
   /** Operator log entries. */
   readonly logs: Record<string, unknown>[];
   /** The kube client certificate signer (an InMemoryKubeCsrSigner unless one was passed). */
@@ -125,6 +127,12 @@ export async function startBrokerTestEnv(options: BrokerTestEnvOptions = {}): Pr
   const sshCa = generateCaKey('ed25519', 'airlock-test-ca');
   const sshCaKeyFile = join(dir, 'ssh_user_ca');
   writeFileSync(sshCaKeyFile, formatOpenSshPrivateKey(sshCa.privateKey, 'airlock-test-ca'), { mode: 0o600 });
+  // Ephemeral mode signs each mediator's host certificate with the airlock host CA.
+  const hostCa = generateCaKey('ed25519', 'airlock-host-ca');
+  const hostCaKeyFile = join(dir, 'ssh_host_ca');
+  writeFileSync(hostCaKeyFile, formatOpenSshPrivateKey(hostCa.privateKey, 'airlock-host-ca'), {
+    mode: 0o600,
+  });
   const auditKey = generateKeyPairSync('ed25519').privateKey;
   const auditKeyFile = join(dir, 'audit.key');
   writeFileSync(auditKeyFile, auditKey.export({ format: 'pem', type: 'pkcs8' }), { mode: 0o600 });
@@ -179,6 +187,7 @@ export async function startBrokerTestEnv(options: BrokerTestEnvOptions = {}): Pr
             namespace: options.tierLauncher.namespace,
             cluster: 'prod-eu',
             images: { mediator: 'airlock-mediator:test', executor: 'airlock-executor:test' },
+            hostCa: { keyFile: hostCaKeyFile },
             sweepSeconds: 30,
           },
         }
@@ -216,6 +225,7 @@ export async function startBrokerTestEnv(options: BrokerTestEnvOptions = {}): Pr
     reviewer,
     config,
     sshCaPublicLine: formatPublicKeyLine(sshCa.publicKey, 'airlock-test-ca'),
+    hostCaPublicLine: formatPublicKeyLine(hostCa.publicKey, 'airlock-host-ca'),
     logs,
     kubeCsrSigner,
     advance(seconds) {

@@ -1,10 +1,9 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { doorSshConfig as certDoorEntry } from '../../services/cli/commands/door-ssh-config.js';
 import { parseDenyList } from '../../services/core/ssh-cert/index.js';
 import {
   InMemoryMediatorResolver,
@@ -102,36 +101,6 @@ describe('door: the stock ssh client jumps (ProxyJump) to its own request mediat
         .events()
         .some((e) => e.event === 'auth.accepted' && e.details?.serial === user.serial.toString()),
     ).toBe(true);
-  });
-
-  it('reaches the mediator with the ssh_config entry `airlock cert --door` writes', async () => {
-    const user = userFor(requestA);
-    const dir = mkdtempSync(join(tmpdir(), 'airlock-door-entry-'));
-    const entry = join(dir, `${requestA}.conf`);
-    writeFileSync(
-      entry,
-      certDoorEntry({
-        requestId: requestA,
-        principal: 'alice',
-        privateKey: user.keyPath,
-        certificatePath: user.certPath,
-        door: `127.0.0.1:${door.port}`,
-        validBefore: '2026-12-31T00:00:00Z',
-      }),
-    );
-    // Only what the user's own ~/.ssh/config and known_hosts would add: the pinned host keys.
-    const knownHosts = join(dir, 'known_hosts');
-    const mediatorKey = readFileSync(mediatorA.knownHosts, 'utf8').trim().split(' ').slice(1).join(' ');
-    writeFileSync(knownHosts, `${door.knownHostsLine}\n${requestA} ${mediatorKey}\n`);
-    const config = join(dir, 'config');
-    writeFileSync(
-      config,
-      `Include ${entry}\nHost *\n  UserKnownHostsFile ${knownHosts}\n  StrictHostKeyChecking yes\n  BatchMode yes\n`,
-    );
-    const result = await sshWithConfig(config, requestA, ['whoami']);
-    expect(result.stderr).toBe('');
-    expect(result.code).toBe(0);
-    expect(result.stdout).toContain(`request:    ${requestA}`);
   });
 
   it("refuses A's certificate a jump to request B's mediator (DOOR_DESTINATION_REFUSED), audited", async () => {

@@ -5,10 +5,17 @@
  * request's objects (owner references, labels, activeDeadlineSeconds, Pod
  * Security `restricted` enforced by the namespace), request A's executor may
  * impersonate A's groups and not B's (SubjectAccessReview), revocation and
- * the sweep delete everything. Refusals: ephemeral-launch-refused.test.ts.
+ * the sweep delete everything; the mediator's Secret carries a host
+ * certificate of the airlock host CA for the request id, and its config
+ * presents it. Refusals: ephemeral-launch-refused.test.ts.
  */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchNames } from '../../services/broker/launcher/launch-names.js';
+import { parseCertificateLine, verifyCertificateIssuer } from '../../services/core/ssh-cert/index.js';
 import {
   airlockNamespace,
   brokerIn,
@@ -99,6 +106,44 @@ describe('ephemeral tiers: the launcher on a real kube-apiserver, as the broker 
     ]);
     const launched = env.audit.events().filter((e) => e.event === 'tiers.launched');
     expect(launched.map((e) => [e.request_id, e.decision])).toEqual([[request.id, 'allow']]);
+  });
+
+  it("the mediator's Secret holds its host certificate: host CA, principal the request id, until access ends", async () => {
+    const request = await env.approvedRequest(nsA);
+    const names = launchNames(request.id);
+    const secret = await core.readNamespacedSecret({ namespace, name: names.secret.mediator });
+    const file = (key: string) => Buffer.from(secret.data?.[key] ?? '', 'base64').toString('utf8');
+    const line = file('ssh_host_ed25519_key-cert.pub');
+    const { certificate } = parseCertificateLine(line);
+    expect(verifyCertificateIssuer(certificate, [env.hostCa])).toMatch(/^SHA256:/);
+    expect([certificate.type, certificate.keyId, certificate.principals]).toEqual([
+      'host',
+      `mediator/${request.id}`,
+      [request.id],
+    ]);
+    const accessEnds = Math.floor(Date.parse(request.accessExpiresAt ?? '') / 1000);
+    expect(Number(certificate.validBefore)).toBeLessThanOrEqual(accessEnds);
+    expect(Number(certificate.validBefore)).toBeGreaterThan(accessEnds - 30);
+    expect(Number(certificate.validAfter)).toBeLessThan(Date.now() / 1000);
+    // It certifies the host key next to it, and OpenSSH reads it as a host certificate.
+    const dir = mkdtempSync(join(tmpdir(), 'airlock-eph-hostcert-'));
+    writeFileSync(join(dir, 'key'), file('ssh_host_ed25519_key'), { mode: 0o600 });
+    writeFileSync(join(dir, 'cert.pub'), line);
+    const derived = execFileSync('ssh-keygen', ['-y', '-f', join(dir, 'key')], { encoding: 'utf8' });
+    expect(derived.split(' ')[1]).toBe(Buffer.from(certificate.publicKey.blob).toString('base64'));
+    const listing = execFileSync('ssh-keygen', ['-L', '-f', join(dir, 'cert.pub')], { encoding: 'utf8' });
+    expect(listing).toContain('ssh-ed25519-cert-v01@openssh.com host certificate');
+    expect(listing).toContain(`Principals: \n                ${request.id}\n`);
+    // The mediator's generated config presents it.
+    const owner = await core.readNamespacedConfigMap({ namespace, name: names.owner });
+    expect(JSON.parse(owner.data?.['mediator.json'] ?? '{}')).toMatchObject({
+      hostKeyFile: '/etc/airlock/tls/ssh_host_ed25519_key',
+      hostCertificateFile: '/etc/airlock/tls/ssh_host_ed25519_key-cert.pub',
+    });
+    const launched = env.audit
+      .events()
+      .find((e) => e.event === 'tiers.launched' && e.request_id === request.id);
+    expect(launched?.details?.host_certificate).toBe(line.trim());
   });
 
   it("request A's executor may impersonate A's groups and not B's; no mediator may impersonate", async () => {

@@ -87,11 +87,14 @@ export async function airlockNamespace(
 export function brokerIn(namespace: string, asBroker: KubeConfig) {
   const store = new InMemoryRequestStore();
   const audit = new InMemoryAuditTrail('broker', () => new Date());
+  // The airlock host CA that certifies each request's mediator host key.
+  const hostCa = generateCaKey('ed25519', 'airlock-host-ca');
   const launcher = createKubeTierLauncher({
     kubeConfig: asBroker,
     namespace,
     cluster: 'dev',
     images: { mediator: 'airlock-mediator:test', executor: 'airlock-executor:test' },
+    hostCa,
   });
   const tiers = createTierLifecycle({ launcher, store, audit, policy, clock: () => new Date() });
   const broker = createAccessBroker({
@@ -116,7 +119,7 @@ export function brokerIn(namespace: string, asBroker: KubeConfig) {
     });
     return broker.approve(lee, created.id, 'ok');
   };
-  return { store, audit, launcher, tiers, broker, approvedRequest };
+  return { store, audit, launcher, tiers, broker, approvedRequest, hostCa: hostCa.publicKey };
 }
 
 /** Every object of one request that still exists, as `Kind/name`. */

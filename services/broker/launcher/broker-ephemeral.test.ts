@@ -3,8 +3,11 @@
  * launcher is the in-memory fake; the Kubernetes side is
  * test/integration/ephemeral-launcher.test.ts): the start-up sweep removes
  * leftovers, an auto-approved request is launched, a refused launch shows
- * LAUNCH_FAILED and the reason on the request, revocation deletes.
+ * LAUNCH_FAILED and the reason on the request, revocation deletes, the
+ * certificate answer carries the host CA key.
  */
+import { chmodSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatPublicKeyLine, generateCaKey } from '../../core/ssh-cert/index.js';
 import { type BrokerTestEnv, startBrokerTestEnv } from '../testing.js';
@@ -55,6 +58,9 @@ describe('broker in ephemeral mode (in-memory launcher)', () => {
       'launched',
     ]);
     expect(launcher.launched.get(created.body.id)?.groups).toEqual(['jit:oncall:payments']);
+    // The certificate answer names the host CA its mediator's host certificate verifies with.
+    const cert = await env.call('POST', `/v1/requests/${created.body.id}/certificate`, alice, {});
+    expect([cert.status, cert.body.hostCertificateAuthorities]).toEqual([200, [env.hostCaPublicLine]]);
     await env.call('POST', `/v1/requests/${created.body.id}/revoke`, alice, {});
     expect(launcher.launched.has(created.body.id)).toBe(false);
   });
@@ -73,5 +79,20 @@ describe('broker in ephemeral mode (in-memory launcher)', () => {
     } finally {
       launcher.refuse = undefined;
     }
+  });
+
+  it('does not start with a host CA key others may read: no mediator is launched uncertified', async () => {
+    await env.stopBroker();
+    const keyFile = join(env.dir, 'ssh_host_ca');
+    chmodSync(keyFile, 0o644);
+    try {
+      await expect(env.restartBroker()).rejects.toMatchObject({
+        code: 'CONFIG_INVALID',
+        message: expect.stringContaining('the host CA key'),
+      });
+    } finally {
+      chmodSync(keyFile, 0o600);
+    }
+    await env.restartBroker();
   });
 });

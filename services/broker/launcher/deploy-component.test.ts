@@ -2,10 +2,11 @@
  * deploy/components/ephemeral-tiers stays in step with the code: its broker
  * config is the base config plus the `launcher` block and validates, and its
  * launcher RBAC is exactly what renderLauncherRbac renders for the example
- * policy (cluster dev, namespace payments, as base/executor-rbac.yaml).
+ * policy (cluster dev, namespace payments, as base/executor-rbac.yaml), and
+ * it mounts the host CA Secret where the config says the key is.
  */
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { loadAllYaml } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { loadPolicy } from '../../core/policy/index.js';
@@ -37,5 +38,30 @@ describe('deploy/components/ephemeral-tiers', () => {
       },
     );
     expect(JSON.parse(JSON.stringify(shipped))).toEqual(JSON.parse(JSON.stringify(rendered)));
+  });
+
+  it('mounts the Secret airlock-host-ca-key into the broker where launcher.hostCa.keyFile points', () => {
+    const component = (file: string) => readFileSync(deploy('components', 'ephemeral-tiers', file), 'utf8');
+    const { launcher } = JSON.parse(component('broker.json'));
+    const [patch] = loadAllYaml(component('broker-host-ca.yaml')) as {
+      metadata: { name: string };
+      spec: {
+        template: { spec: { containers: { name: string; volumeMounts: unknown[] }[]; volumes: unknown[] } };
+      };
+    }[];
+    expect(patch?.metadata.name).toBe('airlock-broker');
+    const pod = patch!.spec.template.spec;
+    // `defaultMode: 0400` as in base/broker.yaml (octal for Kubernetes' YAML 1.1; client-node's parser reads 400).
+    expect(JSON.parse(JSON.stringify(pod.volumes))).toEqual([
+      { name: 'host-ca-key', secret: { secretName: 'airlock-host-ca-key', defaultMode: expect.any(Number) } },
+    ]);
+    expect(component('broker-host-ca.yaml')).toContain('defaultMode: 0400\n');
+    expect(JSON.parse(JSON.stringify(pod.containers))).toEqual([
+      {
+        name: 'broker',
+        volumeMounts: [{ name: 'host-ca-key', mountPath: dirname(launcher.hostCa.keyFile), readOnly: true }],
+      },
+    ]);
+    expect(component('kustomization.yaml')).toMatch(/patches:\n- path: broker-host-ca\.yaml\n/);
   });
 });

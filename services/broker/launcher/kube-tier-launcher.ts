@@ -21,6 +21,7 @@ import {
   type V1OwnerReference,
 } from '@kubernetes/client-node';
 import { AirlockError } from '../../core/errors.js';
+import type { SshPrivateKey } from '../../core/ssh-cert/index.js';
 import {
   EPHEMERAL_SELECTOR,
   type EphemeralTier,
@@ -47,6 +48,8 @@ export interface KubeTierLauncherOptions {
   readonly cluster: string;
   readonly images: { readonly mediator: string; readonly executor: string };
   readonly imagePullPolicy?: 'Always' | 'IfNotPresent' | 'Never';
+  /** The airlock host CA: signs each mediator's host certificate for its request id. */
+  readonly hostCa: SshPrivateKey;
 }
 
 /** Less access than this left: nothing is launched (a CA must live at least 60 s). */
@@ -94,7 +97,7 @@ export function createKubeTierLauncher(options: KubeTierLauncherOptions): TierLa
     owner: V1OwnerReference,
     seconds: number,
   ) {
-    const secrets = await createTierSecrets(input.requestId, input.now, seconds);
+    const secrets = await createTierSecrets(input.requestId, input.now, seconds, options.hostCa);
     const meta = (tier: EphemeralTier, name: string) => ({
       name,
       labels: launchLabels(input.requestId, tier),
@@ -127,7 +130,7 @@ export function createKubeTierLauncher(options: KubeTierLauncherOptions): TierLa
         body: { ...pod, metadata: { ...pod.metadata, ownerReferences: [owner] } },
       });
     }
-    return secrets.hostPublicKey;
+    return { hostPublicKey: secrets.hostPublicKey, hostCertificate: secrets.hostCertificate };
   }
 
   async function launch(input: LaunchInput): Promise<LaunchResult> {
@@ -176,8 +179,8 @@ export function createKubeTierLauncher(options: KubeTierLauncherOptions): TierLa
       const [role, binding] = requestExecutorRbac(names, namespace, input.groups);
       await rbac.createClusterRole({ body: role as unknown as V1ClusterRole });
       await rbac.createClusterRoleBinding({ body: binding as unknown as V1ClusterRoleBinding });
-      const hostPublicKey = await createOwned(names, input, owner, seconds);
-      return { owner: names.owner, namespace, activeDeadlineSeconds: seconds, hostPublicKey };
+      const host = await createOwned(names, input, owner, seconds);
+      return { owner: names.owner, namespace, activeDeadlineSeconds: seconds, ...host };
     } catch (error) {
       // A 409 on the owner: this request's objects exist already (another launch); leave them.
       if (ownerMade || statusOf(error) !== 409) await remove(input.requestId).catch(() => false);

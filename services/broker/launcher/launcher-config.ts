@@ -3,7 +3,11 @@
  * Absent or `mode: "standing"`: the standing mediator and executor
  * Deployments serve every request and the broker launches nothing.
  * `mode: "ephemeral"`: every approved request gets its own mediator and
- * executor pods in `namespace` (docs/architecture.md "Ephemeral mode").
+ * executor pods in `namespace` (docs/architecture.md "Ephemeral mode"),
+ * and its mediator presents a host certificate the airlock host CA
+ * (`hostCa`) signed for the request id, so clients verify it with
+ * `@cert-authority` and never trust on first use. Ephemeral mode without a
+ * host CA is a configuration error: the broker does not start.
  */
 
 /** Config `launcher`. */
@@ -20,6 +24,12 @@ export type LauncherConfig =
       readonly imagePullPolicy?: 'Always' | 'IfNotPresent' | 'Never';
       /** The broker's launcher credentials; absent: the in-cluster ServiceAccount. */
       readonly kubeconfig?: string;
+      /**
+       * The airlock host CA (`airlock ca init --kind host`): its private key
+       * signs each per-request mediator's host certificate; its public half
+       * is published with every user certificate (docs/operations.md "Host CA").
+       */
+      readonly hostCa: { readonly keyFile: string };
       /** How often the sweep deletes the objects of requests no longer approved-and-live; default 30. */
       readonly sweepSeconds: number;
     };
@@ -48,6 +58,12 @@ export const LAUNCHER_SCHEMA = {
     },
     imagePullPolicy: { enum: ['Always', 'IfNotPresent', 'Never'] },
     kubeconfig: { type: 'string', minLength: 1 },
+    hostCa: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['keyFile'],
+      properties: { keyFile: { type: 'string', minLength: 1 } },
+    },
     sweepSeconds: { type: 'integer', minimum: 5, maximum: 600, default: 30 },
   },
 } as const;
@@ -56,7 +72,21 @@ export const LAUNCHER_SCHEMA = {
 export function launcherConfigProblems(launcher: LauncherConfig | undefined): string[] {
   if (launcher?.mode !== 'ephemeral') return [];
   const given = launcher as Partial<Extract<LauncherConfig, { mode: 'ephemeral' }>>;
-  return (['namespace', 'cluster', 'images'] as const)
+  return (['namespace', 'cluster', 'images', 'hostCa'] as const)
     .filter((field) => given[field] === undefined)
     .map((field) => `launcher.${field}: required in ephemeral mode`);
+}
+
+/** The launcher block with its file paths resolved by `from` (relative to the config file). */
+export function resolveLauncherPaths(
+  launcher: LauncherConfig,
+  from: (path: string) => string,
+): LauncherConfig {
+  if (launcher.mode !== 'ephemeral') return launcher;
+  return {
+    ...launcher,
+    ...(launcher.kubeconfig ? { kubeconfig: from(launcher.kubeconfig) } : {}),
+    // Absent only in a config that fails validation (launcherConfigProblems names it).
+    ...(launcher.hostCa ? { hostCa: { keyFile: from(launcher.hostCa.keyFile) } } : {}),
+  };
 }

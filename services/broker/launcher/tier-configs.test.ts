@@ -44,6 +44,7 @@ describe('per-request tier configs', () => {
       caBundleFile: '/etc/airlock/tls/executor-ca.crt',
     });
     expect(mediator.hostKeyFile).toBe('/etc/airlock/tls/ssh_host_ed25519_key');
+    expect(mediator.hostCertificateFile).toBe('/etc/airlock/tls/ssh_host_ed25519_key-cert.pub');
   });
 
   it('names objects after the request and refuses what is not a request id', () => {

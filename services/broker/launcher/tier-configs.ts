@@ -1,7 +1,8 @@
 /**
  * The configuration files of one request's mediator and executor: the
  * standing tiers' files (deploy/base/config/) with the per-request parts —
- * the per-request CAs and host key from the tier's Secret (tier-credentials.ts),
+ * the per-request CAs, host key and host certificate from the tier's Secret
+ * (tier-credentials.ts),
  * the executor reached at its own per-request Service, and certificates
  * that end with the request. Same tier code, same mounts for the shared
  * parts (policy, SSH user CA keys, revocation lists, audit key).
@@ -67,6 +68,8 @@ export function mediatorConfig(names: LaunchNames, options: { namespace: string 
   return {
     listen: `0.0.0.0:${MEDIATOR_SSH_PORT}`,
     hostKeyFile: tls(TLS_FILES.hostKey),
+    // Signed by the airlock host CA for the request id (tier-credentials.ts): clients verify it with @cert-authority.
+    hostCertificateFile: tls(TLS_FILES.hostCertificate),
     mediatorCa: { certFile: tls(TLS_FILES.mediatorCaCert), keyFile: tls(TLS_FILES.mediatorCaKey) },
     executor: {
       address: `${executorHost}:${EXECUTOR_GRPC_PORT}`,

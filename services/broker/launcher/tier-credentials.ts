@@ -13,10 +13,20 @@
  * is refused by A's mediator. The standing CAs' keys never enter a per-request
  * pod, and every leaf is capped at its CA's end, i.e. the request's expiry.
  *
- * Also the mediator's per-request SSH host key (its host certificate comes
- * from the airlock host CA; not this file).
+ * Also the mediator's per-request SSH host key and its host certificate,
+ * signed by the airlock host CA for exactly one host name, the request id
+ * (the `Host`/`HostKeyAlias` of the ssh_config entry `airlock cert --door`
+ * writes), valid until the request's access ends. A client whose
+ * known_hosts says `@cert-authority <request-id> <host CA>` accepts this
+ * mediator and no other request's: B's certificate names B.
  */
-import { formatOpenSshPrivateKey, formatPublicKeyLine, generateCaKey } from '../../core/ssh-cert/index.js';
+import {
+  formatOpenSshPrivateKey,
+  formatPublicKeyLine,
+  generateCaKey,
+  type SshPrivateKey,
+  signHostCertificate,
+} from '../../core/ssh-cert/index.js';
 import { createTierCa } from '../../core/x509/index.js';
 
 /** File names inside a tier's Secret (mounted at /etc/airlock/tls). */
@@ -26,25 +36,37 @@ export const TLS_FILES = {
   executorCaCert: 'executor-ca.crt',
   executorCaKey: 'executor-ca.key',
   hostKey: 'ssh_host_ed25519_key',
+  hostCertificate: 'ssh_host_ed25519_key-cert.pub',
 } as const;
+
+/** The host certificate starts this long before the launch, for clients whose clocks are a little behind. */
+const HOST_CERT_BACKDATE_MS = 60_000;
 
 /** What each tier's Secret holds (file name → content). */
 export interface TierSecrets {
-  /** Its own CA (cert + key) and the executor CA it trusts, and its SSH host key. */
+  /** Its own CA (cert + key) and the executor CA it trusts, and its SSH host key and host certificate. */
   readonly mediator: Readonly<Record<string, string>>;
   /** Its own CA (cert + key) and the mediator CA it trusts. */
   readonly executor: Readonly<Record<string, string>>;
   /** The host key's public line, for the audit trail and the host certificate. */
   readonly hostPublicKey: string;
-  /** When both CAs end. */
+  /** The host certificate (OpenSSH line): principal the request id, key id `mediator/<request id>`. */
+  readonly hostCertificate: string;
+  /** When both CAs and the host certificate end. */
   readonly notAfter: Date;
 }
 
 /**
  * Creates one request's credentials, valid from `now` for `seconds` (the
- * request's remaining access; at least 60, createTierCa's minimum).
+ * request's remaining access; at least 60, createTierCa's minimum); the
+ * host certificate is signed by `hostCa`, the airlock host CA.
  */
-export async function createTierSecrets(requestId: string, now: Date, seconds: number): Promise<TierSecrets> {
+export async function createTierSecrets(
+  requestId: string,
+  now: Date,
+  seconds: number,
+  hostCa: SshPrivateKey,
+): Promise<TierSecrets> {
   const day = now.toISOString().slice(0, 10);
   const [mediatorCa, executorCa] = await Promise.all([
     createTierCa({
@@ -61,12 +83,22 @@ export async function createTierSecrets(requestId: string, now: Date, seconds: n
     }),
   ]);
   const hostKey = generateCaKey('ed25519', `airlock mediator ${requestId}`);
+  const hostCertificate = signHostCertificate({
+    caPrivateKey: hostCa,
+    publicKey: hostKey.publicKey,
+    keyId: `mediator/${requestId}`,
+    principals: [requestId],
+    validAfter: new Date(now.getTime() - HOST_CERT_BACKDATE_MS),
+    validBefore: mediatorCa.notAfter,
+    comment: `airlock mediator ${requestId}`,
+  }).line;
   return {
     mediator: {
       [TLS_FILES.mediatorCaCert]: mediatorCa.certPem,
       [TLS_FILES.mediatorCaKey]: mediatorCa.privateKeyPem,
       [TLS_FILES.executorCaCert]: executorCa.certPem,
       [TLS_FILES.hostKey]: formatOpenSshPrivateKey(hostKey.privateKey, hostKey.comment),
+      [TLS_FILES.hostCertificate]: `${hostCertificate}\n`,
     },
     executor: {
       [TLS_FILES.executorCaCert]: executorCa.certPem,
@@ -74,6 +106,7 @@ export async function createTierSecrets(requestId: string, now: Date, seconds: n
       [TLS_FILES.mediatorCaCert]: mediatorCa.certPem,
     },
     hostPublicKey: formatPublicKeyLine(hostKey.publicKey, hostKey.comment),
+    hostCertificate,
     notAfter: mediatorCa.notAfter,
   };
 }

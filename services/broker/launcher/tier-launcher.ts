@@ -28,6 +28,8 @@ export interface LaunchResult {
   readonly activeDeadlineSeconds: number;
   /** The mediator's per-request SSH host key (public line). */
   readonly hostPublicKey: string;
+  /** Its host certificate (OpenSSH line) from the airlock host CA, for the request id. */
+  readonly hostCertificate: string;
 }
 
 /**
@@ -65,6 +67,7 @@ export class InMemoryTierLauncher implements TierLauncher {
       namespace: this.namespace,
       activeDeadlineSeconds: remainingSeconds(input.accessExpiresAt, input.now),
       hostPublicKey: 'ssh-ed25519 AAAA fake',
+      hostCertificate: 'ssh-ed25519-cert-v01@openssh.com AAAA fake',
     };
   }
 

@@ -98,7 +98,13 @@ export function createTierLifecycle(deps: TierLifecycleDeps): TierLifecycle {
         now,
       });
       launch = { status: 'launched', at: now.toISOString(), owner };
-      details = { ...details, active_deadline_seconds: result.activeDeadlineSeconds, groups };
+      details = {
+        ...details,
+        active_deadline_seconds: result.activeDeadlineSeconds,
+        groups,
+        // What the ephemeral mediator presents: a later question "was that host ours?" has its answer here.
+        host_certificate: result.hostCertificate,
+      };
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
       launch = { status: 'failed', at: now.toISOString(), owner, code: 'LAUNCH_FAILED', reason };

@@ -192,17 +192,31 @@ describe('airlock login / request / approve / cert / status against a real broke
       created.id,
     );
 
-    // --door: the ssh_config entry through the jump door, one file per request.
-    alice.stdout.length = 0;
-    await runCert(created.id, { output: 'json', door: 'door.example.com:2222' }, alice);
+    // --door: the ssh_config entry through the jump door, one file per request. This broker is
+    // standing (it sends no host CA key): without --host-ca the mediator could not be verified.
     const entryPath = join(alice.configDir, 'ssh', `${created.id}.conf`);
+    await expect(runCert(created.id, { door: 'door.example.com:2222' }, alice)).rejects.toMatchObject({
+      code: 'USAGE',
+      message: expect.stringContaining('--door needs one to verify the mediator'),
+    });
+    expect(existsSync(entryPath)).toBe(false);
+    alice.stdout.length = 0;
+    await runCert(created.id, { output: 'json', door: 'door.example.com:2222', hostCa: hostCaPath }, alice);
+    const doorKnownHosts = join(alice.configDir, 'ssh', `${created.id}.known_hosts`);
     expect(JSON.parse(alice.stdout.join(''))).toMatchObject({
       sshConfigPath: entryPath,
+      knownHostsPath: doorKnownHosts,
       sshCommand: `ssh -F ${entryPath} ${created.id}`,
     });
     const entry = readFileSync(entryPath, 'utf8');
     expect(entry).toContain(`Host ${created.id}\n  ProxyJump airlock-door-${created.id}\n  User alice\n`);
     expect(entry).toContain(`  HostName door.example.com\n  Port 2222\n`);
+    expect(entry).toContain(
+      `  HostKeyAlias ${created.id}\n  UserKnownHostsFile ${doorKnownHosts}\n  StrictHostKeyChecking yes\n`,
+    );
+    expect(readFileSync(doorKnownHosts, 'utf8')).toBe(
+      `@cert-authority ${created.id} ${hostCaKey} airlock-host-ca\n`,
+    );
     expect(statSync(entryPath).mode & 0o777).toBe(0o600);
 
     alice.stdout.length = 0;

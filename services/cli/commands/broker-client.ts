@@ -20,10 +20,17 @@ import { dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { AirlockError, isAirlockError, isErrorCode } from '../../core/errors.js';
 import { type HttpsCallOptions, httpsCall } from '../../core/https/https-client.js';
-import { parseCertificateLine } from '../../core/ssh-cert/index.js';
+import { parseCertificateLine, type SshPublicKey } from '../../core/ssh-cert/index.js';
 import { nearestAutoApprovalMisses } from './auto-approval-miss.js';
 import { certifiedKeyPath, rememberedRequestKey, rememberRequestKey } from './cert-key.js';
-import { defaultDoorSshConfigPath, doorSshConfig, writeDoorSshConfig } from './door-ssh-config.js';
+import {
+  defaultDoorSshConfigPath,
+  doorHostCas,
+  doorKnownHosts,
+  doorKnownHostsPath,
+  doorSshConfig,
+  writeDoorSshConfig,
+} from './door-ssh-config.js';
 import { readHostCa, writeHostTrust } from './host-trust.js';
 import {
   authCodeLogin,
@@ -550,7 +557,8 @@ export interface CertOptions extends ConnectionOptions, OutputOptions {
   readonly sshHost?: string;
   /**
    * The airlock host CA public key: also write the airlock known_hosts
-   * (`@cert-authority`) and ssh_config snippet (host-trust.ts). Needs sshHost.
+   * (`@cert-authority`) and ssh_config snippet (host-trust.ts). Needs sshHost
+   * or door; with door it replaces the keys the broker sent.
    */
   readonly hostCa?: string;
   /** The name the mediator's host certificate lists; default sshHost. */
@@ -569,7 +577,7 @@ export interface CertResult {
   /** RFC 3339. */
   readonly validBefore: string;
   readonly sshCommand: string;
-  /** With --host-ca: the airlock-managed known_hosts. */
+  /** With --host-ca: the airlock-managed known_hosts; with `--door`: the request's own (`@cert-authority <request id>`). */
   readonly knownHostsPath?: string;
   /** With `--door`: the ssh_config entry written for this request; with --host-ca: the airlock ssh_config. */
   readonly sshConfigPath?: string;
@@ -634,11 +642,19 @@ async function explainRefusal(s: Session, id: string, error: unknown): Promise<u
 
 /** `airlock cert`: fetches the certificate, writes it next to the key, prints how to use it. */
 export async function runCert(id: string, options: CertOptions, io: BrokerClientIo): Promise<number> {
-  if (options.hostCa !== undefined && options.sshHost === undefined)
-    throw new AirlockError('USAGE', '--host-ca needs --ssh-host (the Host of the ssh_config entry)');
+  if (options.hostCa !== undefined && options.sshHost === undefined && options.door === undefined)
+    throw new AirlockError('USAGE', '--host-ca needs --ssh-host or --door (the ssh_config entry it is for)');
   const hostCa = options.hostCa === undefined ? undefined : await readHostCa(expandHome(options.hostCa, io));
   const s = await session(io, options);
-  let issued: { requestId: string; certificate: string; serial: string; keyId: string; validBefore: string };
+  let issued: {
+    requestId: string;
+    certificate: string;
+    serial: string;
+    keyId: string;
+    validBefore: string;
+    /** Ephemeral mode: the host CA keys of the request's mediator. */
+    hostCertificateAuthorities?: unknown;
+  };
   try {
     issued = (await call(s, 'POST', `/v1/requests/${encodeURIComponent(id)}/certificate`)) as typeof issued;
   } catch (error) {
@@ -652,12 +668,15 @@ export async function runCert(id: string, options: CertOptions, io: BrokerClient
     ...(remembered === undefined ? {} : { remembered }),
     fallback: expandHome('~/.ssh/id_ed25519.pub', io),
   });
+  // Before anything is written: --door without a host CA to verify the mediator by fails closed.
+  const doorCas =
+    options.door === undefined ? undefined : doorHostCas(issued.hostCertificateAuthorities, hostCa);
   const out = expandHome(options.out ?? `${key.replace(/\.pub$/, '')}-cert.pub`, io);
   // Like ssh-keygen and ssh: a directory made for keys is the owner's only.
   await mkdir(dirname(out), { recursive: true, mode: 0o700 });
   await writeFile(out, `${issued.certificate}\n`, { mode: 0o644 });
   const trust =
-    hostCa && options.sshHost
+    hostCa && options.sshHost !== undefined
       ? await writeHostTrust(io.configDir, hostCa, {
           sshHost: options.sshHost,
           hostAlias: options.hostAlias ?? options.sshHost,
@@ -667,13 +686,14 @@ export async function runCert(id: string, options: CertOptions, io: BrokerClient
         })
       : undefined;
   const viaDoor =
-    options.door === undefined
+    doorCas === undefined
       ? undefined
       : await writeCertDoorEntry(io, options, {
           ...issued,
           principal,
           privateKey: key.replace(/\.pub$/, ''),
           out,
+          hostCas: doorCas,
         });
   const sshCommand =
     viaDoor?.sshCommand ??
@@ -688,7 +708,7 @@ export async function runCert(id: string, options: CertOptions, io: BrokerClient
       validBefore: issued.validBefore,
       sshCommand,
       ...(trust ? { knownHostsPath: trust.knownHosts, sshConfigPath: trust.sshConfig } : {}),
-      ...(viaDoor ? { sshConfigPath: viaDoor.path } : {}),
+      ...(viaDoor ? { sshConfigPath: viaDoor.path, knownHostsPath: viaDoor.knownHosts } : {}),
     };
     printJson(io, result);
   } else {
@@ -696,7 +716,8 @@ export async function runCert(id: string, options: CertOptions, io: BrokerClient
     io.err(
       `certificate serial ${issued.serial}, valid until ${issued.validBefore}\n` +
         (viaDoor
-          ? `ssh_config entry: ${viaDoor.path} (or add \`Include ${viaDoor.path}\` to ~/.ssh/config)\n`
+          ? `ssh_config entry: ${viaDoor.path} (or add \`Include ${viaDoor.path}\` to ~/.ssh/config)\n` +
+            `mediator verified by the airlock host CA for ${issued.requestId} (${viaDoor.knownHosts})\n`
           : '') +
         `connect with: ${sshCommand}\n` +
         (trust
@@ -715,8 +736,20 @@ export async function runCert(id: string, options: CertOptions, io: BrokerClient
 async function writeCertDoorEntry(
   io: BrokerClientIo,
   options: CertOptions,
-  cert: { requestId: string; validBefore: string; principal: string; privateKey: string; out: string },
-): Promise<{ path: string; sshCommand: string }> {
+  cert: {
+    requestId: string;
+    validBefore: string;
+    principal: string;
+    privateKey: string;
+    out: string;
+    hostCas: readonly SshPublicKey[];
+  },
+): Promise<{ path: string; knownHosts: string; sshCommand: string }> {
+  const path =
+    options.sshConfig === undefined
+      ? defaultDoorSshConfigPath(io.configDir, cert.requestId)
+      : expandHome(options.sshConfig, io);
+  const knownHosts = doorKnownHostsPath(path);
   const text = doorSshConfig({
     requestId: cert.requestId,
     principal: cert.principal,
@@ -724,13 +757,13 @@ async function writeCertDoorEntry(
     certificatePath: cert.out,
     door: options.door!,
     validBefore: cert.validBefore,
+    knownHostsFile: knownHosts,
   });
-  const path =
-    options.sshConfig === undefined
-      ? defaultDoorSshConfigPath(io.configDir, cert.requestId)
-      : expandHome(options.sshConfig, io);
-  await writeDoorSshConfig(path, text);
-  return { path, sshCommand: ['ssh', '-F', path, cert.requestId].map(shellWord).join(' ') };
+  await writeDoorSshConfig(path, text, {
+    path: knownHosts,
+    text: doorKnownHosts(cert.requestId, cert.hostCas),
+  });
+  return { path, knownHosts, sshCommand: ['ssh', '-F', path, cert.requestId].map(shellWord).join(' ') };
 }
 
 /** `airlock status [ID]`. */
@@ -931,7 +964,7 @@ export function registerBrokerClientCommands(
     .option(
       '--host-ca <file>',
       'the airlock host CA public key (old and new during a rotation): write "@cert-authority" into the airlock known_hosts and an ' +
-        'ssh_config entry using it (in the airlock config directory, never ~/.ssh); needs --ssh-host',
+        'ssh_config entry using it (in the airlock config directory, never ~/.ssh); needs --ssh-host or --door',
     )
     .option(
       '--host-alias <name>',
@@ -939,7 +972,9 @@ export function registerBrokerClientCommands(
     )
     .option(
       '--door <host[:port]>',
-      'the airlock jump door: write an ssh_config entry (Host <request-id>, ProxyJump through the door) for stock ssh',
+      'the airlock jump door: write an ssh_config entry (Host <request-id>, ProxyJump through the door) for stock ssh, ' +
+        'and a known_hosts that accepts only a mediator certified by the airlock host CA for this request ' +
+        '(the key the broker sends, or --host-ca)',
     )
     .option(
       '--ssh-config <file>',

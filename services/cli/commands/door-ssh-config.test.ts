@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { defaultDoorSshConfigPath, doorSshConfig, parseDoorAddress } from './door-ssh-config.js';
+import { formatPublicKeyLine, generateCaKey } from '../../core/ssh-cert/index.js';
+import {
+  defaultDoorSshConfigPath,
+  doorHostCas,
+  doorKnownHosts,
+  doorKnownHostsPath,
+  doorSshConfig,
+  parseDoorAddress,
+} from './door-ssh-config.js';
 
 const input = {
   requestId: 'req-a1',
@@ -8,6 +16,7 @@ const input = {
   certificatePath: '/home/alice/.ssh/id_ed25519-cert.pub',
   door: 'door.example.com:2222',
   validBefore: '2026-12-06T21:00:00Z',
+  knownHostsFile: '/cfg/ssh/req-a1.known_hosts',
 };
 
 describe('doorSshConfig', () => {
@@ -28,6 +37,9 @@ describe('doorSshConfig', () => {
         '  IdentityFile /home/alice/.ssh/id_ed25519',
         '  CertificateFile /home/alice/.ssh/id_ed25519-cert.pub',
         '  IdentitiesOnly yes',
+        '  HostKeyAlias req-a1',
+        '  UserKnownHostsFile /cfg/ssh/req-a1.known_hosts',
+        '  StrictHostKeyChecking yes',
         '',
       ].join('\n'),
     );
@@ -56,5 +68,21 @@ describe('doorSshConfig', () => {
     expect(() => defaultDoorSshConfigPath('/cfg', '../x')).toThrow(
       expect.objectContaining({ code: 'USAGE' }),
     );
+  });
+
+  it('trusts the host CA for the request id alone, from --host-ca or else the broker, never from nothing', () => {
+    const [oldCa, newCa] = [generateCaKey('ed25519').publicKey, generateCaKey('ed25519').publicKey];
+    expect(doorKnownHostsPath('/cfg/ssh/req-a1.conf')).toBe('/cfg/ssh/req-a1.known_hosts');
+    expect(doorKnownHosts('req-a1', [oldCa, newCa])).toBe(
+      `@cert-authority req-a1 ${formatPublicKeyLine(oldCa, 'airlock-host-ca')}\n` +
+        `@cert-authority req-a1 ${formatPublicKeyLine(newCa, 'airlock-host-ca')}\n`,
+    );
+    const sent = [formatPublicKeyLine(newCa, 'airlock-host-ca')];
+    expect(doorHostCas(sent, undefined).map((k) => k.blob)).toEqual([newCa.blob]);
+    expect(doorHostCas(sent, [oldCa])).toEqual([oldCa]);
+    for (const fromBroker of [undefined, [], ['not a key'], 'ssh-ed25519 AAAA'])
+      expect(() => doorHostCas(fromBroker, undefined)).toThrow(expect.objectContaining({ code: 'USAGE' }));
+    expect(() => doorKnownHosts('req-a1', [])).toThrow(expect.objectContaining({ code: 'USAGE' }));
+    expect(() => doorKnownHosts('req-*', [oldCa])).toThrow(expect.objectContaining({ code: 'USAGE' }));
   });
 });
