@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { descendants, killTree, processes } from '../support/processes.js';
 import { waitFor } from '../support/wait.js';
-import { parseWalkthrough, type Ran, shell } from '../support/walkthrough.js';
+import { converse, parseWalkthrough, type Ran, shell } from '../support/walkthrough.js';
 
 const root = join(import.meta.dirname, '..', '..');
 const airlock = join(root, 'bin', 'airlock.js');
@@ -207,8 +207,17 @@ describe('airlock dev up walkthrough', () => {
       const typed = (keys: string, line: string) => `printf '${keys}' | ${line.replace(' -t ', ' -tt ')}`;
       const shellRan = await run(typed('echo shell-$((6*7))\\necho done-$((1+1))\\nexit 0\\n', shellLine!));
       expect(shellRan.stdout).toContain('shell-42');
-      // The prompt: Tab completes `who` to `whoami`, which names this request.
-      const prompt = await run(typed('who\\t\\nexit\\n', promptLine!));
+      // The prompt, typed key by key: Tab completes `who` to `whoami`, which names this request.
+      const prompt = await converse(
+        promptLine!.replace(' -t ', ' -tt '),
+        [
+          ['left)> ', 'who\t'],
+          ['whoami', '\r'],
+          [`request:    ${id4}`, 'exit\r'],
+        ],
+        { cwd: root, env },
+      );
+      expect(prompt.code).toBe(0);
       expect(prompt.stdout).toContain(`request:    ${id4}`);
       // The recording that audit play picks is the one the mediator's trail names for this request.
       const recorded = readFileSync(join(stateDir, 'audit', 'mediator.jsonl'), 'utf8')
