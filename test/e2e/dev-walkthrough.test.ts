@@ -218,7 +218,8 @@ describe('airlock dev up walkthrough', () => {
         { cwd: root, env },
       );
       expect(prompt.code).toBe(0);
-      expect(prompt.stdout).toContain(`request:    ${id4}`);
+      // Lines end in CR LF, as on a pty: the client's raw-mode terminal would otherwise staircase them.
+      expect(prompt.stdout).toContain(`\r\nrequest:    ${id4}\r\n`);
       // The recording that audit play picks is the one the mediator's trail names for this request.
       const recorded = readFileSync(join(stateDir, 'audit', 'mediator.jsonl'), 'utf8')
         .split('\n')
