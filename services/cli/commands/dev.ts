@@ -163,7 +163,8 @@ export function walkthrough(stack: DevGateway): string {
     `      ${sshF} airlock-runbook exec payments/payments-api-0 -- ps aux`,
     '',
     ` 8. An interactive shell, recorded: the demo profile ${DEMO_SHELL_PROFILE} (${shown(stack.policyPath)}; not in`,
-    '    docs/policy.example.json) allows /bin/sh in a payments pod, approved by a lead; its certificate permits a pty:',
+    '    docs/policy.example.json) allows /bin/sh in a payments pod, approved by a lead (signed in at step 5);',
+    '    its certificate permits a pty, and the mediator records what the terminal shows:',
     `      ${oncall} npx airlock request --profile ${DEMO_SHELL_PROFILE} --cluster ${DEV_CLUSTER} --namespace ${DEMO_NAMESPACE} ` +
       `--pod 'payments-*' --ttl 10m --reason 'look around in the api pod' --key ${key('oncall')}`,
     `      ${lead} npx airlock approve ID`,
