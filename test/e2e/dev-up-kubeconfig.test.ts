@@ -153,12 +153,13 @@ describe('airlock dev up --kubeconfig (an existing cluster)', () => {
       await run(revokeLine!.replace(/ID$/, id!));
 
       // 7: the runbook identity, its token minted with the kubectl on PATH.
-      expect(step(7)[0]).toContain(`$(kubectl --kubeconfig ${kubeconfigPath} create token incident-bot`);
-      expect(JSON.parse((await run(step(7)[0]!)).stdout)).toEqual({
-        user: 'system:serviceaccount:ops:incident-bot',
-        groups: ['runbook-runners'],
-        kind: 'machine',
-      });
+      const [keygen, tokenLine, botLogin] = step(7);
+      expect(tokenLine).toContain(`kubectl --kubeconfig ${kubeconfigPath} create token incident-bot`);
+      await run(keygen!);
+      await run(tokenLine!);
+      expect((await run(botLogin!)).stdout).toMatch(
+        /^logged in as system:serviceaccount:ops:incident-bot \(groups: runbook-runners\)/,
+      );
 
       // SIGTERM stops airlock's processes and leaves the cluster and its objects alone.
       const started = descendants(child.pid!);
