@@ -58,7 +58,8 @@ async function runLine(
     // writes a channel's data and extended data to its stdout and stderr
     // from separate buffers, stdout first, so an error on stderr could show
     // after the next prompt; one stream keeps them in order.
-    (io.terminal === undefined ? channel : channel.stderr).write(formatError(airlock, 'text'));
+    // On a pty, io.stderr ends its lines with CR LF (terminal-newlines.ts).
+    (io.terminal === undefined ? channel : io.stderr).write(formatError(airlock, 'text'));
   }
   return true;
 }

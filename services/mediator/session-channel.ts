@@ -5,6 +5,7 @@ import type { CommandIo } from './command-context.js';
 import { type ConnectionState, type FrontendContext, fail } from './frontend-context.js';
 import { runInteractive } from './interactive.js';
 import { runOneShot } from './one-shot.js';
+import { createOnlcr, type Onlcr } from './terminal-newlines.js';
 
 /** Environment variables a client may set; everything else is refused. */
 const ALLOWED_ENV = new Set(['TERM', 'LANG']);
@@ -15,16 +16,18 @@ type ResizeListener = (width: number, height: number) => void;
 /**
  * `stream` whose writes are also published to the connection's live session
  * (moderated sessions: what moderators watch), looked up at each write since
- * the session may register after the channel opened. Everything else,
+ * the session may register after the channel opened. On a pty, bare LFs
+ * become CR LF first (`terminal-newlines.ts`). Everything else,
  * backpressure included, is the stream's own.
  */
-function watched<T extends Writable>(stream: T, state: ConnectionState): T {
+function watched<T extends Writable>(stream: T, state: ConnectionState, onlcr?: Onlcr): T {
   return new Proxy(stream, {
     get(target, property) {
       if (property === 'write') {
-        return (chunk: Buffer | string, ...rest: unknown[]) => {
+        return (written: Buffer | string, ...rest: unknown[]) => {
           // Ended by expiry, shutdown or a moderator's terminate: a late error line has nowhere to go.
           if (target.writableEnded || target.destroyed) return false;
+          const chunk = onlcr ? onlcr(written) : written;
           state.live?.publish(chunk);
           return (target.write as (...args: unknown[]) => boolean)(chunk, ...rest);
         };
@@ -44,8 +47,8 @@ function channelIo(
 ): CommandIo {
   return {
     stdin: channel,
-    stdout: watched(channel, state),
-    stderr: watched(channel.stderr, state),
+    stdout: watched(channel, state, terminal ? createOnlcr() : undefined),
+    stderr: watched(channel.stderr, state, terminal ? createOnlcr() : undefined),
     permitPty: state.identity?.extensions['permit-pty'] !== undefined,
     ...(terminal
       ? {

@@ -87,7 +87,7 @@ describe('airlock dev up --kubeconfig (an existing cluster)', () => {
       expect(ready).toContain(`kubeconfig=${kubeconfigPath}`);
       const steps = parseWalkthrough(stderr);
       const step = (n: number): string[] => steps.get(n) ?? [];
-      expect([...steps.keys()]).toEqual([1, 2, 3, 4, 5, 6, 7]);
+      expect([...steps.keys()]).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
       expect(stderr).toContain('Ctrl-C stops airlock (your cluster keeps running)');
 
       // What dev up recorded: everything it created, and not the namespace that was there before.

@@ -1,19 +1,19 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { descendants, killTree, processes } from '../support/processes.js';
 import { waitFor } from '../support/wait.js';
-import { parseWalkthrough, type Ran, shell } from '../support/walkthrough.js';
+import { converse, parseWalkthrough, type Ran, shell } from '../support/walkthrough.js';
 
 const root = join(import.meta.dirname, '..', '..');
 const airlock = join(root, 'bin', 'airlock.js');
 
 describe('airlock dev up walkthrough', () => {
-  it('every printed command works as printed: device-flow login with the demo approval, an auto-approved request, cert, ssh via the generated config, a lead approval, revoke, timeline, a runbook end to end (ServiceAccount token login, runbook request, one step over ssh); SIGTERM leaves nothing running; dev down refuses while up and then removes the state', async () => {
+  it('every printed command works as printed: device-flow login with the demo approval, an auto-approved request, cert, ssh via the generated config, a lead approval, revoke, timeline, a runbook end to end (ServiceAccount token login, runbook request, one step over ssh), a lead-approved demo-shell over a pty (shell, prompt with tab completion) whose recording audit play replays; SIGTERM leaves nothing running; dev down refuses while up and then removes the state', async () => {
     const work = mkdtempSync(join(tmpdir(), 'airlock-walkthrough-'));
     const stateDir = join(work, 'state');
     // The printed commands keep every login in the state dir: the user's own config dir
@@ -72,7 +72,7 @@ describe('airlock dev up walkthrough', () => {
       );
       const steps = parseWalkthrough(stderr);
       const step = (n: number): string[] => steps.get(n) ?? [];
-      expect([...steps.keys()]).toEqual([1, 2, 3, 4, 5, 6, 7]);
+      expect([...steps.keys()]).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
 
       // dev down refuses while dev up runs.
       const refused = await shell(`node bin/airlock.js dev down --state-dir ${stateDir}`, { cwd: root, env })
@@ -194,6 +194,44 @@ describe('airlock dev up walkthrough', () => {
       // A command that is not one of the runbook's steps is refused (EX_NOPERM).
       const other = await shell(botRun!.replace('-- ps aux', '-- ps'), { cwd: root, env }).done;
       expect(other.code).toBe(77);
+
+      // 8. demo-shell: a lead approves, then a shell and the prompt over a pty, and the shell's recording replayed.
+      const [shellRequest, shellApprove, shellCert, shellLine, promptLine, playLine] = step(8);
+      const asked = await run(shellRequest!);
+      const [id4, status4] = asked.stdout.split('\n')[0]!.split(/\s+/);
+      expect(status4).toBe('pending');
+      expect(asked.stdout).toContain('needs-approval (profiles.demo-shell.approval.manual)');
+      await run(withId(shellApprove!, id4!));
+      await run(withId(shellCert!, id4!));
+      // `ssh -t` as printed, as -tt: the typed lines come from a pipe here, not from a terminal.
+      const typed = (keys: string, line: string) => `printf '${keys}' | ${line.replace(' -t ', ' -tt ')}`;
+      const shellRan = await run(typed('echo shell-$((6*7))\\necho done-$((1+1))\\nexit 0\\n', shellLine!));
+      expect(shellRan.stdout).toContain('shell-42');
+      // The prompt, typed key by key: Tab completes `who` to `whoami`, which names this request.
+      const prompt = await converse(
+        promptLine!.replace(' -t ', ' -tt '),
+        [
+          ['left)> ', 'who\t'],
+          ['whoami', '\r'],
+          [`request:    ${id4}`, 'exit\r'],
+        ],
+        { cwd: root, env },
+      );
+      expect(prompt.code).toBe(0);
+      // Lines end in CR LF, as on a pty: the client's raw-mode terminal would otherwise staircase them.
+      expect(prompt.stdout).toContain(`\r\nrequest:    ${id4}\r\n`);
+      // The recording that audit play picks is the one the mediator's trail names for this request.
+      const recorded = readFileSync(join(stateDir, 'audit', 'mediator.jsonl'), 'utf8')
+        .split('\n')
+        .filter((line) => line.includes('"event":"exec.exited"') && line.includes(id4!))
+        .map((line) => (JSON.parse(line) as { details: { recording?: string } }).details.recording);
+      expect(recorded).toHaveLength(1);
+      expect(playLine).toContain('audit play');
+      const played = await run(playLine!);
+      expect(played.stdout).toContain('shell-42');
+      expect(played.stdout).toContain('done-2');
+      const newest = await run(playLine!.replace(/^npx airlock audit play "\$\((.*)\)".*$/, '$1'));
+      expect(resolve(root, newest.stdout.trim())).toBe(recorded[0]);
 
       const started = descendants(child.pid!);
       expect(started.some((pid) => processes().get(pid)?.cmdline.includes('broker/main.js'))).toBe(true);

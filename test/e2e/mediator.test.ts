@@ -228,6 +228,17 @@ describe('mediator: the stock OpenSSH client through the gateway to the hermetic
     expect(result.code).toBe(0);
   });
 
+  it("ends an airlock command's lines with CR LF on a pty (ssh -t puts the client's terminal in raw mode), LF without one", async () => {
+    const user = sshUser(gateway.sshCa, { scope });
+    const onPty = await ssh(mediator, user, ['whoami'], { extra: ['-tt'] });
+    expect(onPty.code).toBe(0);
+    expect(onPty.stdout).toMatch(/\r\nnamespace: +\S+\r\n/);
+    expect(onPty.stdout).not.toMatch(/(^|[^\r])\n/);
+    const plain = await ssh(mediator, user, ['whoami']);
+    expect(plain.stdout).toMatch(/\nnamespace: +\S+\n/);
+    expect(plain.stdout).not.toContain('\r');
+  });
+
   it('records the interactive shell as asciicast, referenced from the audit trail by hash', async () => {
     const user = sshUser(gateway.sshCa, { scope });
     const result = await ssh(mediator, user, ['shell', 'api-0'], {

@@ -5,6 +5,7 @@ import { AirlockError } from '../../core/errors.js';
 import { httpsCall } from '../../core/https/https-client.js';
 import { repoRoot } from '../../core/repo-root.js';
 import { ignoreStdioWriteErrors } from '../../core/stdio-guard.js';
+import { DEMO_SHELL_PROFILE } from '../dev/demo-policy.js';
 import { deleteCreatedObjects, readLedger } from '../dev/dev-cluster-target.js';
 import {
   BROKER_TOKEN_AUDIENCE,
@@ -160,6 +161,17 @@ export function walkthrough(stack: DevGateway): string {
       `--namespace ${DEMO_NAMESPACE} --pod 'payments-*' --ttl 10m --reason 'health snapshot' --key ${bot}/id_ed25519.pub`,
     `      ${botConfig} npx airlock cert ID`,
     `      ${sshF} airlock-runbook exec payments/payments-api-0 -- ps aux`,
+    '',
+    ` 8. An interactive shell, recorded: the demo profile ${DEMO_SHELL_PROFILE} (${shown(stack.policyPath)}; not in`,
+    '    docs/policy.example.json) allows /bin/sh in a payments pod, approved by a lead (signed in at step 5);',
+    '    its certificate permits a pty, and the mediator records what the terminal shows:',
+    `      ${oncall} npx airlock request --profile ${DEMO_SHELL_PROFILE} --cluster ${DEV_CLUSTER} --namespace ${DEMO_NAMESPACE} ` +
+      `--pod 'payments-*' --ttl 10m --reason 'look around in the api pod' --key ${key('oncall')}`,
+    `      ${lead} npx airlock approve ID`,
+    `      ${oncall} npx airlock cert ID`,
+    `      ${sshF} -t airlock shell payments/payments-api-0      # type a command or two, then exit`,
+    `      ${sshF} -t airlock      # the prompt: Tab completes commands and pod names; exit leaves`,
+    `      npx airlock audit play "$(ls -t ${shown(stack.recordingsDir)}/*.cast | head -1)"      # the shell, replayed`,
     '',
     stack.kube.external
       ? `Logs: ${shown(state)}/*.log. Ctrl-C stops airlock (your cluster keeps running); then ` +
@@ -330,7 +342,8 @@ export function registerDevCommands(program: Command): void {
     .description(
       'Bring up the whole gateway locally (`npm start`): the hermetic cluster, the executor and the ' +
         'mediator as separate processes with their own dev CAs and keys, the executor RBAC rendered from ' +
-        'docs/policy.example.json, demo pods in `payments` (one serving HTTP on 8080, one logging) and a ' +
+        'docs/policy.example.json plus the demo profile demo-shell (an interactive, recorded shell, approved ' +
+        'by lead; STATE/config/policy.json), demo pods in `payments` (one serving HTTP on 8080, one logging) and a ' +
         '`billing` namespace the demo scope cannot reach, the dev identity provider (device flow; demo ' +
         'people oncall and lead) and the broker, which issues every SSH certificate. Prints a walkthrough ' +
         'and `ready ssh=... broker=...`. State goes to .airlock/dev/ (git-ignored) and is reused by the ' +

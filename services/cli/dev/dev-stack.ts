@@ -27,6 +27,7 @@ import { emptyKrl, encodeKrl } from '../../core/ssh-cert/index.js';
 import { createTierCa, issueServingCertificate, loadTierCa, type TierCa } from '../../core/x509/index.js';
 import { type BrokerClientIo, runCert, runLogin, runRequest } from '../commands/broker-client.js';
 import { ProcessGroup } from './child-processes.js';
+import { writeDevPolicy } from './demo-policy.js';
 import { connectExistingCluster, type DevKubeTarget, hermeticTarget } from './dev-cluster-target.js';
 import { type DevOidcProvider, startDevOidcProvider } from './dev-oidc-provider.js';
 import { type HermeticCluster, startCluster } from './hermetic-cluster.js';
@@ -86,6 +87,10 @@ export interface DevGateway {
   users: Record<string, { keyPath: string; certPath: string }>;
   /** A ready-to-paste ssh command for the on-call demo user. */
   sshCommand: string;
+  /** The policy file the tiers read. */
+  policyPath: string;
+  /** Where the mediator writes asciicast recordings of terminal sessions (`airlock audit play`). */
+  recordingsDir: string;
   pids: readonly number[];
   stop(): Promise<void>;
 }
@@ -97,7 +102,10 @@ export interface DevStack extends DevGateway {
 
 /** Optional knobs of `startDevStack`; the defaults are what `airlock dev up` runs. */
 export interface DevStackOptions {
-  /** Policy file for both tiers and the executor's RBAC. Default: docs/policy.example.json (the benchmarks bring their own). */
+  /**
+   * Policy file for both tiers and the executor's RBAC. Default: docs/policy.example.json plus the
+   * `demo-shell` profile (demo-policy.ts), written to `config/policy.json` (the benchmarks bring their own).
+   */
   policyPath?: string;
 }
 
@@ -391,8 +399,10 @@ async function startGateway(
   try {
     for (const dir of Object.values(dirs)) mkdirSync(dir, { recursive: true, mode: 0o700 });
     const root = repoRoot();
-    const policyPath = options.policyPath ?? join(root, 'docs', 'policy.example.json');
-    const policy = loadPolicy(readFileSync(policyPath, 'utf8'));
+    const policyPath = options.policyPath ?? join(dirs.config, 'policy.json');
+    const policy = options.policyPath
+      ? loadPolicy(readFileSync(policyPath, 'utf8'))
+      : writeDevPolicy(root, policyPath, { cluster: DEV_CLUSTER, namespace: DEMO_NAMESPACE });
     const now = new Date();
 
     const reusing = readKeyringManifest(join(dirs.keys, 'ca', 'ssh-user')) !== undefined;
@@ -566,6 +576,7 @@ async function startGateway(
     const executorPort = Number(executorReady.port);
 
     const mediatorConfig = join(dirs.config, 'mediator.json');
+    const recordingsDir = join(dirs.audit, 'recordings');
     const hostKeyPath = join(dirs.keys, 'ssh_host_ed25519_key');
     writeFileSync(
       mediatorConfig,
@@ -585,7 +596,7 @@ async function startGateway(
           signingKeyFile: join(dirs.keys, 'mediator-audit.key'),
         },
         ops: { listen: '127.0.0.1:0' },
-        recordings: { dir: join(dirs.audit, 'recordings') },
+        recordings: { dir: recordingsDir },
         drainSeconds: 5,
       }),
     );
@@ -761,6 +772,8 @@ async function startGateway(
       sshConfigPath,
       users,
       sshCommand,
+      policyPath,
+      recordingsDir,
       pids: [...kube.pids, ...group.processes.map((p) => p.pid)],
       stop,
     };
