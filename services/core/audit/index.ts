@@ -43,30 +43,26 @@ export {
   TRAIL_FILE_ATTRIBUTE,
   TRAIL_RESOURCE_ATTRIBUTE,
 } from './shipped-trail.js';
+export { buildTimeline, describeTimelineFilter, filterTimeline, mergeTimeline } from './timeline.js';
 export {
-  buildTimeline,
-  describeTimelineFilter,
-  filterTimeline,
-  htmlEscape,
-  kubernetesAction,
-  mergeTimeline,
-  parseTimelineSource,
-  playableFrames,
-  renderTimelineHtml,
-  renderTimelineJson,
-  renderTimelineText,
   TIMELINE_LANES,
   type TimelineEntry,
   type TimelineFilter,
-  type TimelineHtmlInput,
   type TimelineLane,
-  type TimelineRecording,
   type TimelineRecordingRef,
   type TimelineSkippedLine,
   type TimelineSourceResult,
-  terminalSafe,
-} from './timeline.js';
+} from './timeline-entry.js';
+export {
+  htmlEscape,
+  playableFrames,
+  renderTimelineHtml,
+  type TimelineHtmlInput,
+  type TimelineRecording,
+} from './timeline-html.js';
 export { markTimelineOrphans, reconcileTimelineSources } from './timeline-orphans.js';
+export { kubernetesAction, parseTimelineSource } from './timeline-parse.js';
+export { renderTimelineJson, renderTimelineText, terminalSafe } from './timeline-text.js';
 export * from './types.js';
 export {
   AUDIT_PROBLEM_CODES,

@@ -11,7 +11,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseAsciicast } from './asciicast.js';
-import { buildTimeline, playableFrames, renderTimelineHtml } from './timeline.js';
+import { buildTimeline } from './timeline.js';
+import { playableFrames, renderTimelineHtml } from './timeline-html.js';
 
 const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
 /** The slice of playwright-core's API used here (the package is optional, so its types are not imported). */

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { buildTimeline, renderTimelineHtml } from './timeline.js';
+import { buildTimeline } from './timeline.js';
+import { renderTimelineHtml } from './timeline-html.js';
 import { markTimelineOrphans, reconcileTimelineSources } from './timeline-orphans.js';
 
 const kube = (id: string, session?: string) =>

@@ -4,18 +4,11 @@
  * the three renderings' escaping.
  */
 import { describe, expect, it } from 'vitest';
-import {
-  buildTimeline,
-  filterTimeline,
-  htmlEscape,
-  mergeTimeline,
-  parseTimelineSource,
-  renderTimelineHtml,
-  renderTimelineJson,
-  renderTimelineText,
-  type TimelineEntry,
-  terminalSafe,
-} from './timeline.js';
+import { buildTimeline, filterTimeline, mergeTimeline } from './timeline.js';
+import type { TimelineEntry } from './timeline-entry.js';
+import { htmlEscape, renderTimelineHtml } from './timeline-html.js';
+import { parseTimelineSource } from './timeline-parse.js';
+import { renderTimelineJson, renderTimelineText, terminalSafe } from './timeline-text.js';
 
 const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
 
