@@ -54,14 +54,21 @@ export {
   type TimelineSourceResult,
 } from './timeline-entry.js';
 export {
-  htmlEscape,
   playableFrames,
   renderTimelineHtml,
   type TimelineHtmlInput,
   type TimelineRecording,
 } from './timeline-html.js';
 export { markTimelineOrphans, reconcileTimelineSources } from './timeline-orphans.js';
-export { kubernetesAction, parseTimelineSource } from './timeline-parse.js';
+export { htmlEscape } from './timeline-html-escape.js';
+export { kubernetesAction, kubernetesCommand, parseTimelineSource } from './timeline-parse.js';
+export {
+  accessAfterRevocation,
+  entryOutcome,
+  summariseTimeline,
+  type TimelineGroupSummary,
+  type TimelineOutcome,
+} from './timeline-summary.js';
 export { renderTimelineJson, renderTimelineText, terminalSafe } from './timeline-text.js';
 export * from './types.js';
 export {

@@ -39,6 +39,16 @@ export interface TimelineEntry {
   /** The user the entry is about: `actor.user`, or the airlock user / username of a Kubernetes event. */
   readonly user: string | undefined;
   readonly recording: TimelineRecordingRef | undefined;
+  /**
+   * When the action began, where the source says so and it differs from
+   * `time`: a Kubernetes event's `requestReceivedTimestamp` (its `time` is
+   * the `stageTimestamp`, when the response completed).
+   */
+  readonly started?: string;
+  /** The command of a Kubernetes exec or attach: the `command=` parameters of its `requestURI`. */
+  readonly command?: readonly string[];
+  /** What else the source says, as key/value pairs (the HTML page's details table). */
+  readonly details?: readonly (readonly [string, string])[];
   /** Where the entry came from. */
   readonly source: { readonly file: string; readonly line: number };
 }

@@ -81,6 +81,12 @@ function fromAirlockRecord(r: Json, file: string, line: number): TimelineEntry {
     .filter((p) => p !== undefined)
     .join('; ');
   const recordingPath = str(details.recording);
+  const pairs: [string, string][] = [];
+  if (reason) pairs.push(['reason', reason]);
+  for (const [key, value] of Object.entries(details))
+    if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean')
+      pairs.push([key, String(value)]);
+  if (str(actor.address)) pairs.push(['address', String(actor.address)]);
   return {
     time: String(r.time),
     lane: r.tier as TimelineLane,
@@ -96,6 +102,7 @@ function fromAirlockRecord(r: Json, file: string, line: number): TimelineEntry {
     user: str(actor.user),
     recording: recordingPath ? { path: recordingPath, sha256: str(details.recording_sha256) } : undefined,
     source: { file, line },
+    details: pairs,
   };
 }
 
@@ -115,7 +122,48 @@ export function kubernetesAction(event: Json): { verb: string; target: string } 
   const kind = resource ? `${resource}${group ? `.${group}` : ''}${sub ? `/${sub}` : ''}` : undefined;
   const name = [str(ref.namespace), str(ref.name)].filter((p) => p !== undefined).join('/');
   const target = [kind, name || undefined].filter((p) => p !== undefined).join(' ');
-  return { verb, target: target || (str(event.requestURI) ?? '') };
+  const command = kubernetesCommand(str(event.requestURI));
+  const container = kubernetesQuery(str(event.requestURI)).get('container');
+  const full = [
+    target,
+    container ? `[${container}]` : undefined,
+    command ? `-- ${command.map(word).join(' ')}` : undefined,
+  ]
+    .filter((p) => p)
+    .join(' ');
+  return { verb, target: full || (str(event.requestURI) ?? '') };
+}
+
+function kubernetesQuery(requestURI: string | undefined): URLSearchParams {
+  const q = requestURI?.indexOf('?') ?? -1;
+  return new URLSearchParams(q < 0 ? '' : requestURI?.slice(q + 1));
+}
+
+/**
+ * The argv of an exec or attach: the API server's audit event keeps the
+ * request's query, where kubectl and client-go put each word of the command
+ * as a `command=` parameter (`/api/v1/namespaces/ns/pods/p/exec?command=ps&command=aux&container=app`).
+ */
+export function kubernetesCommand(requestURI: string | undefined): string[] | undefined {
+  const command = kubernetesQuery(requestURI).getAll('command');
+  return command.length > 0 ? command : undefined;
+}
+
+/** The rest of a Kubernetes audit event, for the details table. */
+function kubernetesDetails(e: Json, status: Json | undefined): [string, string][] {
+  const user = isObject(e.user) ? e.user : {};
+  const pairs: [string, string | undefined][] = [
+    ['status', str(status?.message)],
+    ['stage', str(e.stage)],
+    ['received', str(e.requestReceivedTimestamp)],
+    ['completed', str(e.stageTimestamp)],
+    ['requestURI', str(e.requestURI)],
+    ['authenticated as', str(user.username)],
+    ['user agent', str(e.userAgent)],
+    ['source IPs', Array.isArray(e.sourceIPs) ? e.sourceIPs.map(String).join(' ') : undefined],
+    ['auditID', str(e.auditID)],
+  ];
+  return pairs.filter((p): p is [string, string] => p[1] !== undefined);
 }
 
 const STAGE_ORDER: Record<string, number> = {
@@ -152,8 +200,11 @@ function fromKubernetesEvent(e: Json, file: string, line: number): TimelineEntry
   ]
     .filter((p) => p !== undefined)
     .join('; ');
+  const time = str(e.stageTimestamp) ?? str(e.requestReceivedTimestamp) ?? '';
+  const received = str(e.requestReceivedTimestamp);
+  const command = kubernetesCommand(str(e.requestURI));
   return {
-    time: str(e.stageTimestamp) ?? str(e.requestReceivedTimestamp) ?? '',
+    time,
     lane: 'kubernetes',
     event: verb,
     actor,
@@ -167,6 +218,11 @@ function fromKubernetesEvent(e: Json, file: string, line: number): TimelineEntry
     user: airlockUser ?? username,
     recording: undefined,
     source: { file, line },
+    ...(received !== undefined && received !== time && !Number.isNaN(Date.parse(received))
+      ? { started: received }
+      : {}),
+    ...(command ? { command } : {}),
+    details: kubernetesDetails(e, status),
   };
 }
 
