@@ -59,8 +59,8 @@ export {
   type TimelineHtmlInput,
   type TimelineRecording,
 } from './timeline-html.js';
-export { markTimelineOrphans, reconcileTimelineSources } from './timeline-orphans.js';
 export { htmlEscape } from './timeline-html-escape.js';
+export { markTimelineOrphans, reconcileTimelineSources } from './timeline-orphans.js';
 export { kubernetesAction, kubernetesCommand, parseTimelineSource } from './timeline-parse.js';
 export {
   accessAfterRevocation,

@@ -29,7 +29,7 @@ td.anomaly{color:#c92a2a;font-weight:600}td.ok{color:#2f9e44}
 .scale{position:relative;height:16px;margin:0 12px 0 96px;font:11px ui-monospace,monospace;color:#5b6475}
 .scale span{position:absolute;transform:translateX(-50%);white-space:nowrap}
 .scale span:first-child{transform:none}.scale span:last-child{transform:translateX(-100%)}
-.row-head,details.row>summary{display:grid;grid-template-columns:8.5em 6.5em 10em 9em 11em minmax(0,1fr);gap:8px;padding:2px 6px;align-items:baseline}
+.row-head,details.row>summary{display:grid;grid-template-columns:8.5em 6.5em 12em 8em 11em minmax(0,1fr);gap:8px;padding:2px 6px;align-items:baseline}
 .row-head{font-weight:600;background:#e9ecf1;position:sticky;top:0}
 details.row{border-bottom:1px solid #e3e6ec;background:#fff;border-left:3px solid #adb5c2}
 details.row>summary{cursor:pointer;list-style:none;white-space:nowrap}

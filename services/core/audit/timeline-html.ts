@@ -62,15 +62,20 @@ function clockTime(time: string): string {
   return Number.isNaN(ms) ? time : new Date(ms).toISOString().slice(11, 23);
 }
 
-function kvTable(rows: readonly (readonly [string, string])[], extra = ''): string {
-  const body = rows.map(([k, v]) => `<tr><th>${htmlEscape(k)}</th><td>${htmlEscape(v)}</td></tr>`).join('');
-  return `<table class="kv">${body}${extra}</table>`;
+/** Key/value rows, escaped; `afterTarget` (already HTML) goes right below the target row. */
+function kvTable(rows: readonly (readonly [string, string])[], afterTarget = '', last = ''): string {
+  const body = rows
+    .map(
+      ([k, v]) =>
+        `<tr><th>${htmlEscape(k)}</th><td>${htmlEscape(v)}</td></tr>${k === 'target' ? afterTarget : ''}`,
+    )
+    .join('');
+  return `<table class="kv">${body}${rows.some(([k]) => k === 'target') ? '' : afterTarget}${last}</table>`;
 }
 
 function entryPairs(e: TimelineEntry): [string, string][] {
   const pairs: [string, string | undefined][] = [
     ['time', e.time],
-    ['began', e.started],
     ['lane', e.lane],
     ['event', e.event],
     ['decision', e.decision === undefined ? undefined : e.code ? `${e.decision} ${e.code}` : e.decision],
@@ -113,7 +118,7 @@ function entryRow(e: TimelineEntry, late: boolean, recordingIndex: Map<string, n
     `<details class="${cls}"><summary><span class="t" title="${htmlEscape(e.time)}">${htmlEscape(clockTime(e.time))}</span>` +
     `<span class="lane">${htmlEscape(e.lane)}</span><span class="ev">${htmlEscape(e.event)}</span>${badge}` +
     `<span class="actor">${htmlEscape(e.actor)}</span><span class="target">${htmlEscape(e.target || e.summary)}${flags}</span></summary>` +
-    `${kvTable(entryPairs(e), command + recording)}</details>`
+    `${kvTable(entryPairs(e), command, recording)}</details>`
   );
 }
 
@@ -206,7 +211,7 @@ ${input.files && input.files.length > 0 ? `<p>files: ${htmlEscape(input.files.jo
 ${summarySection(entries)}
 ${renderTimelineAxis(entries)}
 <section class="entries"><h2>Entries <small>click a row for its details</small></h2>
-<div class="row-head"><span class="t">time</span><span class="lane">lane</span><span class="ev">event</span><span class="badge">outcome</span><span class="actor">actor</span><span class="target">target</span></div>
+<div class="row-head"><span class="t">time</span><span class="lane">lane</span><span class="ev">event</span><span>outcome</span><span class="actor">actor</span><span class="target">target</span></div>
 ${rows}
 </section>
 ${playersSection(recordings)}

@@ -121,7 +121,8 @@ const kubeLog = [
   kube({
     auditID: 'a1',
     stage: 'ResponseComplete',
-    requestURI: '/api/v1/namespaces/payments/pods/api-0/exec?command=ps&command=aux&container=app&stdout=true',
+    requestURI:
+      '/api/v1/namespaces/payments/pods/api-0/exec?command=ps&command=aux&container=app&stdout=true',
     requestReceivedTimestamp: '2026-11-27T09:14:11.000Z',
     stageTimestamp: '2026-11-27T09:14:11.500Z',
     responseStatus: { code: 101 },
@@ -183,7 +184,10 @@ describe('parseTimelineSource', () => {
         ['stage', 'ResponseComplete'],
         ['received', '2026-11-27T09:14:11.000Z'],
         ['completed', '2026-11-27T09:14:11.500Z'],
-        ['requestURI', '/api/v1/namespaces/payments/pods/api-0/exec?command=ps&command=aux&container=app&stdout=true'],
+        [
+          'requestURI',
+          '/api/v1/namespaces/payments/pods/api-0/exec?command=ps&command=aux&container=app&stdout=true',
+        ],
         ['authenticated as', 'system:serviceaccount:airlock:executor'],
         ['auditID', 'a1'],
       ],
@@ -370,7 +374,9 @@ describe('renderings', () => {
     expect(html).toContain('hi \\u003c/script>\\u003cscript>alert(2)\\u003c/script>');
     expect(html.match(/<details class="row lane-[a-z]+ outcome-deny/g)).toHaveLength(2);
     expect(html.match(/<details class="row /g)).toHaveLength(7);
-    expect(html).toContain('<span>7 entries</span><span>2 allowed</span><span>2 denied</span><span>0 closed by revocation or expiry</span>');
+    expect(html).toContain(
+      '<span>7 entries</span><span>2 allowed</span><span>2 denied</span><span>0 closed by revocation or expiry</span>',
+    );
     expect(html).toContain('<code class="command">ps aux</code>');
     expect(html).toContain('class="player" id="recording-0" data-frames="frames-0"');
     expect(html).toContain('<a href="#recording-0">');
