@@ -68,6 +68,8 @@ export function renderTimelineJson(entries: readonly TimelineEntry[]): string {
       summary: e.summary,
       user: e.user ?? null,
       recording: e.recording ? { path: e.recording.path, sha256: e.recording.sha256 ?? null } : null,
+      started: e.started ?? null,
+      command: e.command ?? null,
       source: e.source,
     })),
   )}\n`;

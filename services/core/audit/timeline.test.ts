@@ -341,8 +341,17 @@ describe('renderings', () => {
       summary: '',
       user: 'alice',
       recording: null,
+      started: null,
+      command: null,
       source: { file: 'broker.jsonl', line: 1 },
     });
+    const exec = (
+      JSON.parse(renderTimelineJson(parseTimelineSource('kube.log', kubeLog).entries)) as Record<
+        string,
+        unknown
+      >[]
+    )[0];
+    expect(exec).toMatchObject({ started: '2026-11-27T09:14:11.000Z', command: ['ps', 'aux'] });
   });
 
   it('HTML: summary, axis tracks, expandable rows; denials marked, every input string escaped, recordings inert', () => {
