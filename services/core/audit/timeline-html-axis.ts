@@ -64,8 +64,9 @@ function clock(ms: number): string {
 /** The axis as HTML, or '' without entries. */
 export function renderTimelineAxis(entries: readonly TimelineEntry[]): string {
   if (entries.length === 0) return '';
-  const min = Math.min(...entries.map(entryStartMs));
-  const max = Math.max(...entries.map((e) => Date.parse(e.time)));
+  // reduce, not Math.min(...): a long trail would exceed the argument limit.
+  const min = entries.reduce((m, e) => Math.min(m, entryStartMs(e)), Number.POSITIVE_INFINITY);
+  const max = entries.reduce((m, e) => Math.max(m, Date.parse(e.time)), Number.NEGATIVE_INFINITY);
   const width = Math.max(max - min, 1);
   const pct = (ms: number) => (((ms - min) / width) * 100).toFixed(3);
   const revocations = entries

@@ -122,8 +122,8 @@ function summariseGroup(label: string, group: readonly TimelineEntry[], after: S
   if (actions.length > WHAT_LIMIT) what.push(`+${actions.length - WHAT_LIMIT} more`);
   const times = group.map((e) => Math.min(entryStartMs(e), Date.parse(e.time)));
   const ends = group.map((e) => Date.parse(e.time));
-  const firstMs = Math.min(...times);
-  const lastMs = Math.max(...ends);
+  const firstMs = times.reduce((m, v) => Math.min(m, v), Number.POSITIVE_INFINITY);
+  const lastMs = ends.reduce((m, v) => Math.max(m, v), Number.NEGATIVE_INFINITY);
   const outcomes = group.map(entryOutcome);
   const revocation = group.find(isRevocation);
   const lateAccess = group.filter((e) => after.has(e)).length;
