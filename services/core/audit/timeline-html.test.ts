@@ -11,7 +11,7 @@
  * fails, naming what is missing: a skip would let a machine without chromium
  * pass without ever rendering the page.
  */
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -222,10 +222,11 @@ describe('timeline HTML in headless chromium', () => {
         'pods/exec payments/api-0 [app] -- ps aux',
       );
 
-      const shot =
-        process.env.AIRLOCK_TIMELINE_SCREENSHOT ??
-        join(mkdtempSync(join(tmpdir(), 'timeline-')), 'timeline.png');
-      const png = await page.screenshot({ path: shot });
+      const scratch = mkdtempSync(join(tmpdir(), 'timeline-'));
+      const png = await page.screenshot({
+        path: process.env.AIRLOCK_TIMELINE_SCREENSHOT ?? join(scratch, 'timeline.png'),
+      });
+      rmSync(scratch, { recursive: true, force: true });
       // PNG IHDR: width and height, big-endian, at bytes 16 and 20.
       expect([png.readUInt32BE(16), png.readUInt32BE(20)]).toEqual([1400, 1000]);
       expect(errors).toEqual([]);
