@@ -291,6 +291,8 @@ describe('airlock audit timeline', () => {
     expect(stdout).toMatch(/^<!DOCTYPE html>/);
     expect(stdout).toContain('class="player" id="recording-0"');
     expect(stdout).toContain('node server.js');
+    expect(stdout).toContain('<td class="id">request req_01JDQ7</td>');
+    expect(stdout).toContain('<code class="command">ps aux</code>');
     expect(stdout).not.toContain('\u001b[1m');
   });
 

@@ -534,7 +534,13 @@ export function registerAuditCommands(program: Command): void {
         'their own lane (red in HTML)',
     )
     .addOption(
-      new Option('--output <format>', 'output format').choices(['text', 'json', 'html']).default('text'),
+      new Option(
+        '--output <format>',
+        'output format; html is one self-contained page for a reviewer: a summary per request (who, what, ' +
+          'when, how long, decisions, anomalies), a time axis per tier, and rows that expand into details',
+      )
+        .choices(['text', 'json', 'html'])
+        .default('text'),
     )
     .addHelpText(
       'after',

@@ -44,30 +44,33 @@ export {
   TRAIL_FILE_ATTRIBUTE,
   TRAIL_RESOURCE_ATTRIBUTE,
 } from './shipped-trail.js';
+export { buildTimeline, describeTimelineFilter, filterTimeline, mergeTimeline } from './timeline.js';
 export {
-  buildTimeline,
-  describeTimelineFilter,
-  filterTimeline,
-  htmlEscape,
-  kubernetesAction,
-  mergeTimeline,
-  parseTimelineSource,
-  playableFrames,
-  renderTimelineHtml,
-  renderTimelineJson,
-  renderTimelineText,
   TIMELINE_LANES,
   type TimelineEntry,
   type TimelineFilter,
-  type TimelineHtmlInput,
   type TimelineLane,
-  type TimelineRecording,
   type TimelineRecordingRef,
   type TimelineSkippedLine,
   type TimelineSourceResult,
-  terminalSafe,
-} from './timeline.js';
+} from './timeline-entry.js';
+export {
+  playableFrames,
+  renderTimelineHtml,
+  type TimelineHtmlInput,
+  type TimelineRecording,
+} from './timeline-html.js';
+export { htmlEscape } from './timeline-html-escape.js';
 export { markTimelineOrphans, reconcileTimelineSources } from './timeline-orphans.js';
+export { kubernetesAction, kubernetesCommand, parseTimelineSource } from './timeline-parse.js';
+export {
+  accessAfterRevocation,
+  entryOutcome,
+  summariseTimeline,
+  type TimelineGroupSummary,
+  type TimelineOutcome,
+} from './timeline-summary.js';
+export { renderTimelineJson, renderTimelineText, terminalSafe } from './timeline-text.js';
 export * from './types.js';
 export {
   AUDIT_PROBLEM_CODES,

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { buildTimeline, renderTimelineHtml } from './timeline.js';
+import { buildTimeline } from './timeline.js';
+import { renderTimelineHtml } from './timeline-html.js';
 import { markTimelineOrphans, reconcileTimelineSources } from './timeline-orphans.js';
 
 const kube = (id: string, session?: string) =>
@@ -49,9 +50,10 @@ describe('timeline orphan lane', () => {
     ]);
     expect(entries[2]!.summary).toMatch(/^ORPHAN: no authorized airlock action \[AUDIT_ORPHAN\]/);
     const html = renderTimelineHtml({ entries, filter: {} } as Parameters<typeof renderTimelineHtml>[0]);
-    expect(html).toContain('<th class="lane lane-orphan">orphan</th>');
-    expect(html).toContain('<td class="lane-orphan">');
-    expect(html).toMatch(/\.lane-orphan \.entry\{border-color:#c92a2a/);
+    expect(html).toContain('<span>orphan: 1</span>');
+    expect(html.match(/<details class="row lane-orphan/g)).toHaveLength(1);
+    expect(html).toContain('<span class="flag">orphan</span>');
+    expect(html).toMatch(/\.lane-orphan\{border-left-color:#c92a2a/);
   });
 
   it('without a Kubernetes audit log there is nothing to reconcile, and no orphan lane', () => {
@@ -60,6 +62,7 @@ describe('timeline orphan lane', () => {
       entries: buildTimeline([sources[1]!]).entries,
       filter: {},
     } as Parameters<typeof renderTimelineHtml>[0]);
-    expect(html).not.toContain('lane-orphan">orphan');
+    expect(html).not.toContain('orphan:');
+    expect(html).not.toContain('<details class="row lane-orphan');
   });
 });

@@ -10,7 +10,7 @@ import {
   type ReconcileResult,
   reconcile,
 } from './reconcile.js';
-import type { TimelineEntry } from './timeline.js';
+import type { TimelineEntry } from './timeline-entry.js';
 
 /**
  * Reconciles the inputs of a timeline, or undefined when none of them is a

@@ -4,18 +4,12 @@
  * the three renderings' escaping.
  */
 import { describe, expect, it } from 'vitest';
-import {
-  buildTimeline,
-  filterTimeline,
-  htmlEscape,
-  mergeTimeline,
-  parseTimelineSource,
-  renderTimelineHtml,
-  renderTimelineJson,
-  renderTimelineText,
-  type TimelineEntry,
-  terminalSafe,
-} from './timeline.js';
+import { buildTimeline, filterTimeline, mergeTimeline } from './timeline.js';
+import type { TimelineEntry } from './timeline-entry.js';
+import { renderTimelineHtml } from './timeline-html.js';
+import { htmlEscape } from './timeline-html-escape.js';
+import { parseTimelineSource } from './timeline-parse.js';
+import { renderTimelineJson, renderTimelineText, terminalSafe } from './timeline-text.js';
 
 const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
 
@@ -127,6 +121,9 @@ const kubeLog = [
   kube({
     auditID: 'a1',
     stage: 'ResponseComplete',
+    requestURI:
+      '/api/v1/namespaces/payments/pods/api-0/exec?command=ps&command=aux&container=app&stdout=true',
+    requestReceivedTimestamp: '2026-11-27T09:14:11.000Z',
     stageTimestamp: '2026-11-27T09:14:11.500Z',
     responseStatus: { code: 101 },
   }),
@@ -171,17 +168,32 @@ describe('parseTimelineSource', () => {
       lane: 'kubernetes',
       event: 'create',
       actor: 'alice (as airlock:session)',
-      target: 'pods/exec payments/api-0',
+      target: 'pods/exec payments/api-0 [app] -- ps aux',
       decision: 'allow',
       code: '101',
       session_id: 'ses_1',
       request_id: 'req_1',
       trace_id: TRACE,
-      summary: 'create pods/exec payments/api-0 -> 101',
+      summary: 'create pods/exec payments/api-0 [app] -- ps aux -> 101',
       user: 'alice',
       recording: undefined,
       source: { file: 'kube.log', line: 2 },
+      started: '2026-11-27T09:14:11.000Z',
+      command: ['ps', 'aux'],
+      details: [
+        ['stage', 'ResponseComplete'],
+        ['received', '2026-11-27T09:14:11.000Z'],
+        ['completed', '2026-11-27T09:14:11.500Z'],
+        [
+          'requestURI',
+          '/api/v1/namespaces/payments/pods/api-0/exec?command=ps&command=aux&container=app&stdout=true',
+        ],
+        ['authenticated as', 'system:serviceaccount:airlock:executor'],
+        ['auditID', 'a1'],
+      ],
     });
+    // Without command= parameters (attach, or a log without the query) there is no command.
+    expect(entries[1]?.command).toBeUndefined();
     expect(entries[1]).toMatchObject({
       decision: 'deny',
       code: '403',
@@ -329,11 +341,20 @@ describe('renderings', () => {
       summary: '',
       user: 'alice',
       recording: null,
+      started: null,
+      command: null,
       source: { file: 'broker.jsonl', line: 1 },
     });
+    const exec = (
+      JSON.parse(renderTimelineJson(parseTimelineSource('kube.log', kubeLog).entries)) as Record<
+        string,
+        unknown
+      >[]
+    )[0];
+    expect(exec).toMatchObject({ started: '2026-11-27T09:14:11.000Z', command: ['ps', 'aux'] });
   });
 
-  it('HTML: four lane headers, denials marked, every input string escaped, recordings embedded inertly', () => {
+  it('HTML: summary, axis tracks, expandable rows; denials marked, every input string escaped, recordings inert', () => {
     const entries = buildTimeline(sources, { session: 'ses_1' }).entries;
     const hostile = {
       ...entries[2],
@@ -353,14 +374,19 @@ describe('renderings', () => {
       ],
     });
     for (const lane of ['broker', 'mediator', 'executor', 'kubernetes'])
-      expect(html).toContain(`<th class="lane">${lane}</th>`);
+      expect(html).toContain(`<div class="track" data-lane="${lane}">`);
+    expect(html).toContain('<table class="summary">');
     expect(html).toContain('&lt;script&gt;alert(1)&lt;/script&gt;');
     expect(html).not.toContain('<script>alert');
     expect(html).not.toContain('<img');
     expect(html).toContain('filter: session ses_1&lt;b&gt;');
     expect(html).toContain('hi \\u003c/script>\\u003cscript>alert(2)\\u003c/script>');
-    expect(html.match(/<div class="entry deny">/g)).toHaveLength(2);
-    expect(html).toContain('<span>7 entries</span><span>2 denied</span>');
+    expect(html.match(/<details class="row lane-[a-z]+ outcome-deny/g)).toHaveLength(2);
+    expect(html.match(/<details class="row /g)).toHaveLength(7);
+    expect(html).toContain(
+      '<span>7 entries</span><span>2 allowed</span><span>2 denied</span><span>0 closed by revocation or expiry</span>',
+    );
+    expect(html).toContain('<code class="command">ps aux</code>');
     expect(html).toContain('class="player" id="recording-0" data-frames="frames-0"');
     expect(html).toContain('<a href="#recording-0">');
     expect(html).not.toMatch(/(src|href)="?https?:/);

@@ -6,7 +6,7 @@
  * Every reader and writer of that mapping uses this module: RBAC rendering
  * (rbac.ts grants the executor exactly these names), the executor's request
  * headers (services/executor/kube-credentials.ts) and the audit timeline
- * (services/core/audit/timeline.ts reads the extras back out of the
+ * (services/core/audit/timeline-parse.ts reads the extras back out of the
  * Kubernetes audit log). What is rendered and what is sent cannot drift:
  * kube-impersonation.test.ts checks them against each other for every
  * profile of the example policy.
