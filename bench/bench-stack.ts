@@ -19,7 +19,11 @@ import { KubeConfig, KubernetesObjectApi } from '@kubernetes/client-node';
 import { DEMO_NAMESPACE, type DevStack, startDevStack } from '../services/cli/dev/dev-stack.js';
 import { readSshCaKeyring } from '../services/core/ca-keyring/keyring-files.js';
 import { repoRoot } from '../services/core/repo-root.js';
-import { parsePublicKeyLine, signUserCertificate } from '../services/core/ssh-cert/index.js';
+import {
+  type AirlockScope,
+  parsePublicKeyLine,
+  signUserCertificate,
+} from '../services/core/ssh-cert/index.js';
 import { runProcess } from './process-runner.js';
 
 /** The pod every exec benchmark targets (the demo HTTP pod; exec runs a local process in its directory). */
@@ -258,47 +262,56 @@ export async function stopChild(child: ChildProcess): Promise<void> {
   clearTimeout(timer);
 }
 
-function issueBenchUsers(stateDir: string, count: number): BenchUser[] {
-  // The dev stack's SSH user CA keyring (DevStack.caDirs['ssh-user']): sign with its current key.
+/** What a bench certificate may add to the bench scope (e.g. `moderation`, `moderator`). */
+export type BenchScopeExtra = Partial<Pick<AirlockScope, 'moderation' | 'moderator'>>;
+
+/**
+ * Signs a bench certificate for `name` with the dev stack's SSH user CA
+ * (its current key), on a copy of the oncall demo key so that the only
+ * certificate beside each copy is this one (ssh loads `<key>-cert.pub`).
+ */
+export function issueBenchUser(
+  stateDir: string,
+  name: string,
+  extra: BenchScopeExtra = {},
+  extensions: Record<string, string> = { 'permit-port-forwarding': '' },
+): BenchUser {
   const ca = readSshCaKeyring(join(stateDir, 'keys', 'ca', 'ssh-user')).active;
-  // The oncall demo key, copied once per bench user so that the only
-  // certificate beside each copy is that user's (ssh loads `<key>-cert.pub`).
   const demoKey = join(stateDir, 'users', 'oncall', 'id_ed25519');
-  const privateKeyText = readFileSync(demoKey, 'utf8');
   const publicKey = parsePublicKeyLine(readFileSync(`${demoKey}.pub`, 'utf8')).key;
   const dir = join(stateDir, 'users', 'bench');
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const now = Date.now();
-  const users: BenchUser[] = [];
-  for (let i = 0; i < count; i++) {
-    const name = `bench${i}`;
-    const signed = signUserCertificate({
-      caPrivateKey: ca,
-      publicKey,
-      keyId: `${name}@bench`,
-      principals: [name],
-      // Valid from now: the executor refuses a certificate valid before its
-      // login record began (CERT_PREDATES_REPLAY_RECORD), and one longer than
-      // the bench profile's maxTtlSeconds, 3600 (CERT_LIFETIME_EXCEEDS_POLICY).
-      validAfter: new Date(now),
-      validBefore: new Date(now + 3_600_000),
-      extensions: { 'permit-port-forwarding': '' },
-      scope: {
-        cluster: 'dev',
-        namespace: DEMO_NAMESPACE,
-        podPatterns: ['payments-*'],
-        profile: BENCH_PROFILE,
-        requestId: `bench-${name}`,
-        groups: [`jit:bench:${DEMO_NAMESPACE}`],
-      },
-    });
-    const keyPath = join(dir, name);
-    writeFileSync(keyPath, privateKeyText, { mode: 0o600 });
-    const certPath = `${keyPath}-cert.pub`;
-    writeFileSync(certPath, `${signed.line}\n`);
-    users.push({ name, keyPath, certPath });
-  }
-  return users;
+  const signed = signUserCertificate({
+    caPrivateKey: ca,
+    publicKey,
+    keyId: `${name}@bench`,
+    principals: [name],
+    // Valid from now: the executor refuses a certificate valid before its
+    // login record began (CERT_PREDATES_REPLAY_RECORD), and one longer than
+    // the bench profile's maxTtlSeconds, 3600 (CERT_LIFETIME_EXCEEDS_POLICY).
+    validAfter: new Date(now),
+    validBefore: new Date(now + 3_600_000),
+    extensions,
+    scope: {
+      cluster: 'dev',
+      namespace: DEMO_NAMESPACE,
+      podPatterns: ['payments-*'],
+      profile: BENCH_PROFILE,
+      requestId: `bench-${name}`,
+      groups: [`jit:bench:${DEMO_NAMESPACE}`],
+      ...extra,
+    },
+  });
+  const keyPath = join(dir, name);
+  writeFileSync(keyPath, readFileSync(demoKey, 'utf8'), { mode: 0o600 });
+  const certPath = `${keyPath}-cert.pub`;
+  writeFileSync(certPath, `${signed.line}\n`);
+  return { name, keyPath, certPath };
+}
+
+function issueBenchUsers(stateDir: string, count: number): BenchUser[] {
+  return Array.from({ length: count }, (_, i) => issueBenchUser(stateDir, `bench${i}`));
 }
 
 async function createForwardPod(kubeconfigPath: string, nodeName: string, target: number): Promise<void> {
