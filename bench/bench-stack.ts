@@ -50,6 +50,8 @@ export interface BenchStack {
   /** The bench mediator's SSH port and pid. */
   sshPort: number;
   mediatorPid: number;
+  /** The bench mediator's audit trail (JSON lines). */
+  mediatorAuditPath: string;
   /** The dev stack's executor (found by its command line among the stack's pids). */
   executorPid: number;
   knownHostsPath: string;
@@ -158,20 +160,21 @@ async function startTier(
   env: Record<string, string> = {},
   nodeArgs: readonly string[] = [],
   root: string = repoRoot(),
-): Promise<{ child: ChildProcess; port: number }> {
+): Promise<{ child: ChildProcess; port: number; auditPath: string }> {
   const base = JSON.parse(readFileSync(join(stateDir, 'config', `${tier}.json`), 'utf8')) as Record<
     string,
     unknown
   > & { audit: Record<string, unknown> };
   const name = `bench-${tier}-${++tierCount}`;
   const configPath = join(stateDir, 'config', `${name}.json`);
+  const auditPath = join(stateDir, 'audit', `${name}.jsonl`);
   const { ops: _ops, ...withoutOps } = base;
   writeFileSync(
     configPath,
     JSON.stringify({
       ...withoutOps,
       listen: '127.0.0.1:0',
-      audit: { ...base.audit, path: join(stateDir, 'audit', `${name}.jsonl`) },
+      audit: { ...base.audit, path: auditPath },
       logLevel: 'warn',
       ...overrides,
     }),
@@ -186,14 +189,14 @@ async function startTier(
     { stdio: ['ignore', 'pipe', 'ignore'], env: { ...Object.fromEntries(inherited), ...env } },
   );
   const ready = await waitForReadyLine(child, name);
-  return { child, port: Number(ready.port) };
+  return { child, port: Number(ready.port), auditPath };
 }
 
 /** Starts a mediator with the dev stack's config but load-sized limits and its own audit file. */
 export function startBenchMediator(
   stateDir: string,
   limits: { maxSessionsPerPrincipal: number; maxUnauthenticatedPerSource: number },
-): Promise<{ child: ChildProcess; port: number }> {
+): Promise<{ child: ChildProcess; port: number; auditPath: string }> {
   return startTier(stateDir, 'mediator', { limits });
 }
 
@@ -386,6 +389,7 @@ export async function startBenchStack(
       dev,
       sshPort: started.port,
       mediatorPid: child.pid!,
+      mediatorAuditPath: started.auditPath,
       executorPid,
       knownHostsPath,
       kubectl,

@@ -77,7 +77,7 @@ const PLAN = QUICK
       latency: { runs: 40, warmup: 5 },
       streamBytes: 64 * MIB,
       streamRuns: 5,
-      moderationRuns: 3,
+      moderationRuns: 5,
       load: [
         { concurrency: 1, total: 20 },
         { concurrency: 10, total: 60 },
@@ -379,8 +379,8 @@ async function main(): Promise<void> {
       });
   if (moderation)
     details.push({
-      what: 'moderated session: stalled observer dropped / saw OBSERVER_DROPPED, of runs',
-      gateway: `${moderation.stalled.dropped} / ${moderation.stalled.saw_message} of ${moderation.stalled.runs}; full-speed observers dropped too: ${moderation.readers_dropped.read1} (1 observer), ${moderation.readers_dropped.read5} (5 observers)${moderation.short.length ? `; ${moderation.short.length} owner run(s) short` : ''}`,
+      what: 'moderated session: stalled observer dropped (trail) / its client saw OBSERVER_DROPPED / the owner saw it leave, of runs',
+      gateway: `${moderation.stalled.dropped} / ${moderation.stalled.saw_message} / ${moderation.stalled.owner_told} of ${moderation.stalled.runs}; full-speed observers dropped too: ${moderation.readers_dropped.read1} (1 observer), ${moderation.readers_dropped.read5} (5 observers)${moderation.short.length ? `; ${moderation.short.length} owner run(s) short` : ''}`,
       kubectl: '—',
     });
   if (ab)
