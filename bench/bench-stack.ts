@@ -19,7 +19,11 @@ import { KubeConfig, KubernetesObjectApi } from '@kubernetes/client-node';
 import { DEMO_NAMESPACE, type DevStack, startDevStack } from '../services/cli/dev/dev-stack.js';
 import { readSshCaKeyring } from '../services/core/ca-keyring/keyring-files.js';
 import { repoRoot } from '../services/core/repo-root.js';
-import { parsePublicKeyLine, signUserCertificate } from '../services/core/ssh-cert/index.js';
+import {
+  type AirlockScope,
+  parsePublicKeyLine,
+  signUserCertificate,
+} from '../services/core/ssh-cert/index.js';
 import { runProcess } from './process-runner.js';
 
 /** The pod every exec benchmark targets (the demo HTTP pod; exec runs a local process in its directory). */
@@ -46,6 +50,8 @@ export interface BenchStack {
   /** The bench mediator's SSH port and pid. */
   sshPort: number;
   mediatorPid: number;
+  /** The bench mediator's audit trail (JSON lines). */
+  mediatorAuditPath: string;
   /** The dev stack's executor (found by its command line among the stack's pids). */
   executorPid: number;
   knownHostsPath: string;
@@ -154,20 +160,21 @@ async function startTier(
   env: Record<string, string> = {},
   nodeArgs: readonly string[] = [],
   root: string = repoRoot(),
-): Promise<{ child: ChildProcess; port: number }> {
+): Promise<{ child: ChildProcess; port: number; auditPath: string }> {
   const base = JSON.parse(readFileSync(join(stateDir, 'config', `${tier}.json`), 'utf8')) as Record<
     string,
     unknown
   > & { audit: Record<string, unknown> };
   const name = `bench-${tier}-${++tierCount}`;
   const configPath = join(stateDir, 'config', `${name}.json`);
+  const auditPath = join(stateDir, 'audit', `${name}.jsonl`);
   const { ops: _ops, ...withoutOps } = base;
   writeFileSync(
     configPath,
     JSON.stringify({
       ...withoutOps,
       listen: '127.0.0.1:0',
-      audit: { ...base.audit, path: join(stateDir, 'audit', `${name}.jsonl`) },
+      audit: { ...base.audit, path: auditPath },
       logLevel: 'warn',
       ...overrides,
     }),
@@ -182,14 +189,14 @@ async function startTier(
     { stdio: ['ignore', 'pipe', 'ignore'], env: { ...Object.fromEntries(inherited), ...env } },
   );
   const ready = await waitForReadyLine(child, name);
-  return { child, port: Number(ready.port) };
+  return { child, port: Number(ready.port), auditPath };
 }
 
 /** Starts a mediator with the dev stack's config but load-sized limits and its own audit file. */
 export function startBenchMediator(
   stateDir: string,
   limits: { maxSessionsPerPrincipal: number; maxUnauthenticatedPerSource: number },
-): Promise<{ child: ChildProcess; port: number }> {
+): Promise<{ child: ChildProcess; port: number; auditPath: string }> {
   return startTier(stateDir, 'mediator', { limits });
 }
 
@@ -258,47 +265,56 @@ export async function stopChild(child: ChildProcess): Promise<void> {
   clearTimeout(timer);
 }
 
-function issueBenchUsers(stateDir: string, count: number): BenchUser[] {
-  // The dev stack's SSH user CA keyring (DevStack.caDirs['ssh-user']): sign with its current key.
+/** What a bench certificate may add to the bench scope (e.g. `moderation`, `moderator`). */
+export type BenchScopeExtra = Partial<Pick<AirlockScope, 'moderation' | 'moderator'>>;
+
+/**
+ * Signs a bench certificate for `name` with the dev stack's SSH user CA
+ * (its current key), on a copy of the oncall demo key so that the only
+ * certificate beside each copy is this one (ssh loads `<key>-cert.pub`).
+ */
+export function issueBenchUser(
+  stateDir: string,
+  name: string,
+  extra: BenchScopeExtra = {},
+  extensions: Record<string, string> = { 'permit-port-forwarding': '' },
+): BenchUser {
   const ca = readSshCaKeyring(join(stateDir, 'keys', 'ca', 'ssh-user')).active;
-  // The oncall demo key, copied once per bench user so that the only
-  // certificate beside each copy is that user's (ssh loads `<key>-cert.pub`).
   const demoKey = join(stateDir, 'users', 'oncall', 'id_ed25519');
-  const privateKeyText = readFileSync(demoKey, 'utf8');
   const publicKey = parsePublicKeyLine(readFileSync(`${demoKey}.pub`, 'utf8')).key;
   const dir = join(stateDir, 'users', 'bench');
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const now = Date.now();
-  const users: BenchUser[] = [];
-  for (let i = 0; i < count; i++) {
-    const name = `bench${i}`;
-    const signed = signUserCertificate({
-      caPrivateKey: ca,
-      publicKey,
-      keyId: `${name}@bench`,
-      principals: [name],
-      // Valid from now: the executor refuses a certificate valid before its
-      // login record began (CERT_PREDATES_REPLAY_RECORD), and one longer than
-      // the bench profile's maxTtlSeconds, 3600 (CERT_LIFETIME_EXCEEDS_POLICY).
-      validAfter: new Date(now),
-      validBefore: new Date(now + 3_600_000),
-      extensions: { 'permit-port-forwarding': '' },
-      scope: {
-        cluster: 'dev',
-        namespace: DEMO_NAMESPACE,
-        podPatterns: ['payments-*'],
-        profile: BENCH_PROFILE,
-        requestId: `bench-${name}`,
-        groups: [`jit:bench:${DEMO_NAMESPACE}`],
-      },
-    });
-    const keyPath = join(dir, name);
-    writeFileSync(keyPath, privateKeyText, { mode: 0o600 });
-    const certPath = `${keyPath}-cert.pub`;
-    writeFileSync(certPath, `${signed.line}\n`);
-    users.push({ name, keyPath, certPath });
-  }
-  return users;
+  const signed = signUserCertificate({
+    caPrivateKey: ca,
+    publicKey,
+    keyId: `${name}@bench`,
+    principals: [name],
+    // Valid from now: the executor refuses a certificate valid before its
+    // login record began (CERT_PREDATES_REPLAY_RECORD), and one longer than
+    // the bench profile's maxTtlSeconds, 3600 (CERT_LIFETIME_EXCEEDS_POLICY).
+    validAfter: new Date(now),
+    validBefore: new Date(now + 3_600_000),
+    extensions,
+    scope: {
+      cluster: 'dev',
+      namespace: DEMO_NAMESPACE,
+      podPatterns: ['payments-*'],
+      profile: BENCH_PROFILE,
+      requestId: `bench-${name}`,
+      groups: [`jit:bench:${DEMO_NAMESPACE}`],
+      ...extra,
+    },
+  });
+  const keyPath = join(dir, name);
+  writeFileSync(keyPath, readFileSync(demoKey, 'utf8'), { mode: 0o600 });
+  const certPath = `${keyPath}-cert.pub`;
+  writeFileSync(certPath, `${signed.line}\n`);
+  return { name, keyPath, certPath };
+}
+
+function issueBenchUsers(stateDir: string, count: number): BenchUser[] {
+  return Array.from({ length: count }, (_, i) => issueBenchUser(stateDir, `bench${i}`));
 }
 
 async function createForwardPod(kubeconfigPath: string, nodeName: string, target: number): Promise<void> {
@@ -373,6 +389,7 @@ export async function startBenchStack(
       dev,
       sshPort: started.port,
       mediatorPid: child.pid!,
+      mediatorAuditPath: started.auditPath,
       executorPid,
       knownHostsPath,
       kubectl,

@@ -43,6 +43,7 @@ import {
   Clients,
 } from './gateway.bench.js';
 import { machineInfo } from './machine.js';
+import { benchModeration, type ModerationBenchResult } from './moderation.bench.js';
 import { benchPhases, type PhaseResult } from './phases.bench.js';
 import type { ReplicaBenchResult } from './replicas.bench.js';
 import { type DetailRow, goals, type Headline, renderMarkdown } from './report.js';
@@ -57,6 +58,7 @@ const PLAN = QUICK
       latency: { runs: 5, warmup: 1 },
       streamBytes: 8 * MIB,
       streamRuns: 2,
+      moderationRuns: 1,
       load: [
         { concurrency: 1, total: 3 },
         { concurrency: 10, total: 10 },
@@ -77,6 +79,7 @@ const PLAN = QUICK
       latency: { runs: 40, warmup: 5 },
       streamBytes: 64 * MIB,
       streamRuns: 5,
+      moderationRuns: 5,
       load: [
         { concurrency: 1, total: 20 },
         { concurrency: 10, total: 60 },
@@ -92,7 +95,7 @@ const PLAN = QUICK
       },
     };
 
-/** The parts AIRLOCK_BENCH_PARTS can name; the first nine need the stack ('ab' only runs when named). */
+/** The parts AIRLOCK_BENCH_PARTS can name; the first ten need the stack ('ab' only runs when named). */
 const PARTS = [
   'memory',
   'latency',
@@ -102,6 +105,7 @@ const PARTS = [
   'sustained',
   'audit-sessions',
   'phases',
+  'moderation',
   'ab',
   'audit-micro',
   'ssh-cert',
@@ -182,8 +186,9 @@ async function main(): Promise<void> {
   let sustained: Awaited<ReturnType<typeof benchSustained>> | undefined;
   let auditSessions: Awaited<ReturnType<typeof benchAuditSessions>> | undefined;
   let phases: PhaseResult | undefined;
+  let moderation: ModerationBenchResult | undefined;
   let ab: AbResult | undefined;
-  const needsStack = PARTS.slice(0, 9).some(want);
+  const needsStack = PARTS.slice(0, 10).some(want);
   if (needsStack) {
     const stateDir = mkdtempSync(join(tmpdir(), 'airlock-bench-'));
     const stack = await startBenchStack(stateDir, (line) => log(line), PLAN.users).catch((error: unknown) => {
@@ -244,6 +249,10 @@ async function main(): Promise<void> {
       if (want('phases'))
         phases = await part('exec phase breakdown from spans', errors, () =>
           benchPhases(clients, stack, stateDir, user, PLAN.latency.runs, PLAN.latency.warmup, profileArgs()),
+        );
+      if (want('moderation'))
+        moderation = await part('moderated session with observers', errors, () =>
+          benchModeration(clients, stack, stateDir, PLAN.streamBytes, PLAN.moderationRuns),
         );
       if (SELECTED.has('ab') && process.env.AIRLOCK_BENCH_PARTS)
         ab = await part('before/after against AIRLOCK_BENCH_BASELINE_ROOT', errors, () => {
@@ -370,6 +379,19 @@ async function main(): Promise<void> {
         kubectl: '—',
       });
   }
+  if (moderation)
+    for (const [name, mb] of Object.entries(moderation.owner_mb_s))
+      details.push({
+        what: `moderated session, owner stdout ${moderation.bytes / MIB} MiB, observers: ${name}, MB/s p50 (n=${mb.n})`,
+        gateway: `${mb.p50} (ratio to none ${moderation.ratio_to_none[name as keyof typeof moderation.ratio_to_none]}; mediator CPU ms/MiB ${moderation.mediator_cpu_ms_per_mib[name as keyof typeof moderation.mediator_cpu_ms_per_mib]})`,
+        kubectl: '—',
+      });
+  if (moderation)
+    details.push({
+      what: 'moderated session: stalled observer dropped (trail) / its client saw OBSERVER_DROPPED / the owner saw it leave, of runs',
+      gateway: `${moderation.stalled.dropped} / ${moderation.stalled.saw_message} / ${moderation.stalled.owner_told} of ${moderation.stalled.runs}; full-speed observers dropped too: ${moderation.readers_dropped.read1} (1 observer), ${moderation.readers_dropped.read5} (5 observers)${moderation.short.length ? `; ${moderation.short.length} owner run(s) short` : ''}`,
+      kubectl: '—',
+    });
   if (ab)
     for (const [metric, old] of Object.entries(ab.summary.old))
       details.push({
@@ -469,6 +491,7 @@ async function main(): Promise<void> {
     idle_memory: memory,
     audit_sessions: auditSessions,
     exec_phases: phases,
+    moderation,
     before_after: ab,
     audit,
     micro: { ssh_cert: sshCert, policy },

@@ -10,6 +10,7 @@ import { context as otelContext, ROOT_CONTEXT, type Span, SpanKind, trace } from
 import { AirlockError } from '../core/errors.js';
 import {
   APPROVED_BY_METADATA_KEY,
+  decodeModerators,
   MODERATORS_METADATA_KEY,
   SESSION_METADATA_KEY,
 } from '../core/rpc/executor-proto.js';
@@ -83,9 +84,7 @@ export function callContext(rt: ExecutorRuntime, call: AnyCall, span: Span): Cal
     session,
     span,
     moderation: {
-      moderators: call.metadata
-        .get(MODERATORS_METADATA_KEY)
-        .filter((m): m is string => typeof m === 'string'),
+      moderators: decodeModerators(call.metadata.get(MODERATORS_METADATA_KEY)),
       ...(typeof approvedBy === 'string' ? { approvedBy } : {}),
     },
     ...traceIdsOf(span),

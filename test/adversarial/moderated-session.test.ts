@@ -85,4 +85,34 @@ describe('adversarial: issue 24: the executor enforces moderation on its own', (
       code: 'MODERATOR_ONLY',
     });
   });
+
+  it('counts each moderator of a claim: two satisfy min 2, and one name with a comma still counts once', async () => {
+    const watched = await newSession(gateway, {
+      principal: 'olga',
+      scope: {
+        ...target.scope,
+        requestId: 'req-olga',
+        moderation: { requiredGroups: ['leads'], min: 2, mode: 'observe' },
+      },
+    });
+    await watched.client.openSession(watched.request);
+    try {
+      // One name that reads like two when repeated headers are joined by ', '.
+      const oneName = await runExec(watched.client, { ...pod, argv: ['echo', 'one'] }, undefined, {
+        moderation: () => ({ moderators: ['lea, max'] }),
+      });
+      expect(oneName.error?.code).toBe('MODERATION_UNAPPROVED');
+      const two = await runExec(watched.client, { ...pod, argv: ['echo', 'two', 'moderators'] }, undefined, {
+        moderation: () => ({ moderators: ['lea', 'max'] }),
+      });
+      expect(two.error).toBeUndefined();
+      expect(two.stdout.toString()).toBe('two moderators\n');
+      const allowed = gateway.audit
+        .events()
+        .find((e) => e.event === 'intent.allowed' && e.target.argv?.join(' ') === 'echo two moderators');
+      expect(allowed?.details).toMatchObject({ moderated_by: ['lea', 'max'] });
+    } finally {
+      watched.client.close();
+    }
+  });
 });

@@ -44,12 +44,12 @@ describe('mediator: four-eyes sessions with stock OpenSSH clients', () => {
     await gateway?.stop();
   });
 
-  /** The id of alice's live session, as `ssh gw sessions` lists it to the moderator. */
-  async function liveSessionId(): Promise<string> {
+  /** The id of OWNER's live session, as `ssh gw sessions` lists it to the moderator. */
+  async function liveSessionId(owner = 'alice'): Promise<string> {
     const listed = await ssh(mediator, moderator, ['sessions'], { login: 'lea' });
     expect(listed.code).toBe(0);
-    const row = listed.stdout.split('\n').find((line) => / alice /.test(line));
-    if (!row) throw new Error(`no session of alice listed:\n${listed.stdout}`);
+    const row = listed.stdout.split('\n').find((line) => line.split(/\s+/)[1] === owner);
+    if (!row) throw new Error(`no session of ${owner} listed:\n${listed.stdout}`);
     return row.split(/\s+/)[0]!;
   }
 
@@ -160,5 +160,47 @@ describe('mediator: four-eyes sessions with stock OpenSSH clients', () => {
     expect(own.stderr).toContain('airlock: SESSION_JOIN_REFUSED: you cannot moderate your own session');
     command.kill();
     await command.exited;
+  });
+
+  it('a stalled observer is dropped with OBSERVER_DROPPED while the owner gets every byte of its output', async () => {
+    const olga = sshUser(gateway.sshCa, {
+      principal: 'olga',
+      scope: {
+        ...target.scope,
+        requestId: 'req-olga',
+        moderation: { requiredGroups: ['leads'], min: 1, mode: 'observe' },
+      },
+    });
+    // 8 MiB: more than the watcher's SSH window (OpenSSH: 2 MiB), its pipe and the 1 MiB bound together.
+    const bytes = 8 * 1024 * 1024;
+    const command = liveSsh(
+      mediator,
+      olga,
+      ['exec', 'api-0', '--', 'head', '-c', String(bytes), '/dev/zero'],
+      {
+        login: 'olga',
+      },
+    );
+    await command.waitFor(/waiting for a moderator from leads/);
+    const id = await liveSessionId('olga');
+    const stalled = liveSsh(mediator, moderator, ['join', id], { ...pty, login: 'lea', stalled: true });
+    try {
+      expect(await command.exited).toBe(0);
+      const output = command.output();
+      expect(output.length - output.replaceAll('\0', '').length).toBe(bytes);
+      expect(output).toContain('airlock: lea left (dropped)');
+      // What the stalled client held back ends with the reason it was dropped.
+      stalled.resume();
+      await stalled.waitFor(/airlock: OBSERVER_DROPPED: you fell too far behind the output; join again/);
+      expect(await stalled.exited).toBe(69);
+    } finally {
+      stalled.kill();
+    }
+    expect(
+      mediator.audit.events().find((e) => e.session_id === id && e.event === 'moderation.left'),
+    ).toMatchObject({
+      actor: { user: 'lea', kind: 'moderator' },
+      details: { why: 'dropped', owner: 'olga' },
+    });
   });
 });

@@ -6,7 +6,7 @@ import { type Mediator, type SshUser, sshArgs } from './mediator-harness.js';
  * it printed so far (stdout and stderr together, in arrival order), a way to
  * wait for some text, to type a line, and its exit status. With `-tt` and a
  * piped stdin the remote side reads lines, which is all the moderation
- * commands need (no node-pty).
+ * commands need (no node-pty). `stalled`: stdout is not read until `resume()`.
  */
 export interface LiveSsh {
   /** Everything printed so far. */
@@ -17,13 +17,15 @@ export interface LiveSsh {
   /** The exit status (null when killed). */
   exited: Promise<number | null>;
   kill(): void;
+  /** Starts reading stdout of a client started `stalled`. */
+  resume(): void;
 }
 
 export function liveSsh(
   mediator: Mediator,
   user: SshUser,
   command: string[],
-  options: { extra?: string[]; login?: string } = {},
+  options: { extra?: string[]; login?: string; stalled?: boolean } = {},
 ): LiveSsh {
   const child: ChildProcessWithoutNullStreams = spawn(
     'ssh',
@@ -36,7 +38,9 @@ export function liveSsh(
     text += chunk.toString('utf8');
     for (const listener of [...listeners]) listener();
   };
-  child.stdout.on('data', append);
+  // A stalled client's stdout is not read until resume(): the pipe fills, ssh stops
+  // reading its channel, and the SSH window closes, as for a watcher who walked away.
+  if (!options.stalled) child.stdout.on('data', append);
   child.stderr.on('data', append);
   const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
   let done = false;
@@ -73,5 +77,8 @@ export function liveSsh(
     type: (line) => child.stdin.write(`${line}\n`),
     exited,
     kill: () => child.kill('SIGKILL'),
+    resume: () => {
+      if (child.stdout.listenerCount('data') === 0) child.stdout.on('data', append);
+    },
   };
 }

@@ -3,6 +3,7 @@ import { checkServerIdentity } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import {
   APPROVED_BY_METADATA_KEY,
+  encodeModerators,
   loadExecutorService,
   MODERATORS_METADATA_KEY,
   SESSION_METADATA_KEY,
@@ -128,7 +129,7 @@ export class ExecutorClient {
     metadata.set(SESSION_METADATA_KEY, this.#sessionId);
     if (options.traceparent) metadata.set('traceparent', options.traceparent);
     const claim = options.moderation?.();
-    for (const moderator of claim?.moderators ?? []) metadata.add(MODERATORS_METADATA_KEY, moderator);
+    if (claim?.moderators.length) metadata.set(MODERATORS_METADATA_KEY, encodeModerators(claim.moderators));
     if (claim?.approvedBy) metadata.set(APPROVED_BY_METADATA_KEY, claim.approvedBy);
     return metadata;
   }

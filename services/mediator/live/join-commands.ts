@@ -96,6 +96,19 @@ async function moderate(live: LiveSession, id: string, channel: ServerChannel): 
   lines.close();
 }
 
+/**
+ * The last line a joiner sees (dropped, ended, expired, revoked), written
+ * after the output already queued for them, on the same stream. Not on
+ * stderr: ssh2 discards an extended-data write made while the channel's
+ * window is closed (`ServerStderr._write` keeps no byte that does not fit),
+ * which is exactly the case of a watcher dropped for not reading, and stderr
+ * is not ordered with the queued output anyway. The joiner's terminal shows
+ * both streams alike.
+ */
+function tellJoiner(channel: ServerChannel, message: string): void {
+  if (!channel.destroyed && !channel.writableEnded) channel.write(message);
+}
+
 async function join(
   ctx: FrontendContext,
   channel: ServerChannel,
@@ -131,7 +144,7 @@ async function join(
       },
       close: (message) => {
         closedWith = message;
-        if (!channel.destroyed && !channel.stderr.writableEnded) channel.stderr.write(message);
+        tellJoiner(channel, message);
         finish(channel, message.includes('OBSERVER_DROPPED') ? EXIT_CODES.UNAVAILABLE : EXIT_CODES.OK);
       },
     },
@@ -139,7 +152,7 @@ async function join(
   const stopWatch = watchModeratorCertificate(ctx, state, (message) => {
     closedWith = message;
     live.leave(id);
-    if (!channel.destroyed && !channel.stderr.writableEnded) channel.stderr.write(message);
+    tellJoiner(channel, message);
     finish(
       channel,
       message.includes('SESSION_EXPIRED') ? EXIT_CODES.SESSION_EXPIRED : EXIT_CODES.AUTHENTICATION,
