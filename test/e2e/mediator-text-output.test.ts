@@ -61,12 +61,16 @@ describe('mediator text output over ssh', () => {
         approval: { manual: { approverGroups: ['leads'], count: 1, pendingExpirySeconds: 3600 } },
       },
     });
-    gateway = await startGateway(policy, await executorKubeConfig(suffix, [group], [payments]));
+    const readDeployments = { apiGroups: ['apps'], resources: ['deployments'], verbs: ['get', 'list'] };
+    gateway = await startGateway(
+      policy,
+      await executorKubeConfig(suffix, [group], [payments], 'impersonation', [readDeployments]),
+    );
     await admin.makeApiClient(RbacAuthorizationV1Api).createNamespacedRole({
       namespace: payments,
       body: {
         metadata: { name: 'read-deployments' },
-        rules: [{ apiGroups: ['apps'], resources: ['deployments'], verbs: ['get', 'list'] }],
+        rules: [readDeployments],
       },
     });
     await admin.makeApiClient(RbacAuthorizationV1Api).createNamespacedRoleBinding({

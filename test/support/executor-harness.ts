@@ -14,7 +14,12 @@ import { type AuditTrail, InMemoryAuditTrail } from '../../services/core/audit/i
 import type { AirlockError } from '../../services/core/errors.js';
 import { createKubeCsrSigner } from '../../services/core/kube-csr.js';
 import { createLogger, type LogLevel } from '../../services/core/logging.js';
-import { executorClusterRoleRules, loadPolicy, type Policy } from '../../services/core/policy/index.js';
+import {
+  executorClusterRoleRules,
+  loadPolicy,
+  type Policy,
+  type RbacRule,
+} from '../../services/core/policy/index.js';
 import { repoRoot } from '../../services/core/repo-root.js';
 import { type CallOptions, ExecutorClient } from '../../services/core/rpc/executor-client.js';
 import { fromGrpcError } from '../../services/core/rpc/grpc-errors.js';
@@ -110,14 +115,17 @@ const JIT_DEBUG_RULES: V1PolicyRule[] = [
  * (`executorClusterRoleRules`, constrained impersonation by default) for the
  * groups' `jit-debug` rights, so every executor test runs with the narrowed role.
  */
-function executorRules(mode: KubeCredentialMode | 'none', groups: string[]): V1PolicyRule[] {
+function executorRules(
+  mode: KubeCredentialMode | 'none',
+  groups: string[],
+  extraActions: readonly RbacRule[],
+): V1PolicyRule[] {
   if (mode === 'none') return [];
   if (mode === 'csr') return shippedCsrModeRules();
-  const actions = JIT_DEBUG_RULES.map((r) => ({
-    apiGroups: r.apiGroups!,
-    resources: r.resources!,
-    verbs: r.verbs,
-  }));
+  const actions = [
+    ...JIT_DEBUG_RULES.map((r) => ({ apiGroups: r.apiGroups!, resources: r.resources!, verbs: r.verbs })),
+    ...extraActions,
+  ];
   return executorClusterRoleRules(groups, actions).map((r) => ({ ...r }) as V1PolicyRule);
 }
 
@@ -133,6 +141,11 @@ export async function executorKubeConfig(
   groups: string[],
   rbacNamespaces: string[],
   mode: KubeCredentialMode | 'none' = 'impersonation',
+  /**
+   * Rights a test grants its groups beyond `jit-debug` (its own Roles): the
+   * executor may then act on them while impersonating (constrained mode).
+   */
+  extraActions: readonly RbacRule[] = [],
 ): Promise<KubeConfig> {
   const admin = adminKubeConfig();
   const core = admin.makeApiClient(CoreV1Api);
@@ -140,7 +153,9 @@ export async function executorKubeConfig(
   const namespace = rbacNamespaces[0]!;
   const sa = `airlock-executor-${suffix}`;
   await core.createNamespacedServiceAccount({ namespace, body: { metadata: { name: sa } } });
-  await rbac.createClusterRole({ body: { metadata: { name: sa }, rules: executorRules(mode, groups) } });
+  await rbac.createClusterRole({
+    body: { metadata: { name: sa }, rules: executorRules(mode, groups, extraActions) },
+  });
   await rbac.createClusterRoleBinding({
     body: {
       metadata: { name: sa },
