@@ -3,8 +3,8 @@
  * expiry, certificate issuance and revocation. Every decision comes from the
  * policy library (`decideRequest`, `canApprove`), every state change is
  * audited (request.* / cert.* events on the broker trail, with the actor)
- * before it is stored, and the SSH user CA private key is used here and
- * nowhere else.
+ * before it is stored, and the SSH user CA private key is used by this
+ * service (requests/ssh-certificate.ts) and nowhere else.
  *
  * Transport-free: the HTTPS adapter (http-api.ts) authenticates the caller
  * and passes the `Identity` in; errors are AirlockErrors with stable codes.

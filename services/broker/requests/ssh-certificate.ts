@@ -34,7 +34,7 @@ export function certificateKeyId(requestId: string, user: string): string {
  * before digests were recorded, the steps of the policy now. Refuses a runbook
  * the policy no longer has.
  */
-export function runbookOfRequest(policy: Policy, request: AccessRequest): ScopeRunbook | undefined {
+function runbookOfRequest(policy: Policy, request: AccessRequest): ScopeRunbook | undefined {
   const name = request.scope.runbook;
   if (name === undefined) return undefined;
   const now = runbookScope(policy, name);
@@ -49,7 +49,7 @@ export function runbookOfRequest(policy: Policy, request: AccessRequest): ScopeR
  * to both tiers. Refuses a moderator request whose profile is no longer
  * moderated or whose requester left its moderator groups.
  */
-export function moderationOfRequest(
+function moderationOfRequest(
   profile: Profile,
   request: AccessRequest,
 ): { moderation?: ScopeModeration; moderator?: ScopeModeratorRole } {
