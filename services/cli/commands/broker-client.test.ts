@@ -6,16 +6,12 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type BrokerTestEnv, startBrokerTestEnv } from '../../broker/testing.js';
 import { parseAirlockScope, parseCertificateLine } from '../../core/ssh-cert/index.js';
 import { buildProgram, main } from '../main.js';
-import {
-  type BrokerClientIo,
-  parseTtl,
-  registerBrokerClientCommands,
-  runCert,
-  runDecision,
-  runLogin,
-  runRequest,
-  runStatus,
-} from './broker-client.js';
+import { registerBrokerClientCommands } from './broker-client.js';
+import type { BrokerClientIo } from './broker-client-io.js';
+import { runCert } from './cert-command.js';
+import { runLogin } from './login.js';
+import { runDecision, runRequest, runStatus } from './request-commands.js';
+import { parseTtl } from './ttl.js';
 
 let env: BrokerTestEnv;
 

@@ -14,8 +14,8 @@ import {
   parsePublicKeyLine,
   signHostCertificate,
 } from '../../core/ssh-cert/index.js';
-import { parseTtl } from './broker-client.js';
 import type { CliIo } from './ssh-cert.js';
+import { parseTtl } from './ttl.js';
 
 /** Options of `airlock ca sign-host`. */
 export interface CaSignHostOptions {

@@ -25,7 +25,7 @@ import type { Command } from 'commander';
 import { AirlockError, isErrorCode } from '../../core/errors.js';
 import { type HttpsCallOptions, httpsCall } from '../../core/https/https-client.js';
 import { createCsr } from '../../core/x509/index.js';
-import { type BrokerClientIo, parseTtl, processBrokerClientIo, type TokenCache } from './broker-client.js';
+import { type BrokerClientIo, processBrokerClientIo } from './broker-client-io.js';
 import { createCsrForKey, keyTypeOf } from './csr-for-key.js';
 import {
   type CachedCredential,
@@ -37,6 +37,8 @@ import {
   writeCachedCredential,
 } from './kube-credential-cache.js';
 import { EXEC_API_VERSION, type KubeconfigOptions, runKubeconfig } from './kubeconfig.js';
+import type { TokenCache } from './token-cache.js';
+import { parseTtl } from './ttl.js';
 
 /** What the commands touch; tests pass their own. */
 export interface KubeCredentialsIo extends BrokerClientIo {

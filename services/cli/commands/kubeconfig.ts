@@ -2,9 +2,10 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { AirlockError } from '../../core/errors.js';
-import { type BrokerClientIo, parseTtl } from './broker-client.js';
+import type { BrokerClientIo } from './broker-client-io.js';
 import { keyTypeOf } from './csr-for-key.js';
 import { checkCluster } from './kube-credential-cache.js';
+import { parseTtl } from './ttl.js';
 
 /** The ExecCredential API version written into kubeconfigs and printed by cred-helper. */
 export const EXEC_API_VERSION = 'client.authentication.k8s.io/v1';

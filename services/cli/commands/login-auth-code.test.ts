@@ -9,7 +9,9 @@ import { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type BrokerTestEnv, startBrokerTestEnv, TEST_CLIENT_ID } from '../../broker/testing.js';
 import { httpsCall } from '../../core/https/https-client.js';
-import { type BrokerClientIo, registerBrokerClientCommands, runLogin } from './broker-client.js';
+import { registerBrokerClientCommands } from './broker-client.js';
+import type { BrokerClientIo } from './broker-client-io.js';
+import { runLogin } from './login.js';
 import { verifyLoginIdToken } from './oidc-auth-code.js';
 
 let env: BrokerTestEnv;

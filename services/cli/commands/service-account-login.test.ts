@@ -5,7 +5,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type BrokerTestEnv, INCIDENT_BOT, startBrokerTestEnv } from '../../broker/testing.js';
 import { parseAirlockScope, parseCertificateLine } from '../../core/ssh-cert/index.js';
-import { type BrokerClientIo, runCert, runLogin, runRequest, runStatus } from './broker-client.js';
+import type { BrokerClientIo } from './broker-client-io.js';
+import { runCert } from './cert-command.js';
+import { runLogin } from './login.js';
+import { runRequest, runStatus } from './request-commands.js';
 import { readServiceAccountToken } from './service-account-token.js';
 
 let env: BrokerTestEnv;

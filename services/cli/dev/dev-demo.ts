@@ -7,7 +7,10 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AirlockError } from '../../core/errors.js';
-import { type BrokerClientIo, runCert, runLogin, runRequest } from '../commands/broker-client.js';
+import type { BrokerClientIo } from '../commands/broker-client-io.js';
+import { runCert } from '../commands/cert-command.js';
+import { runLogin } from '../commands/login.js';
+import { runRequest } from '../commands/request-commands.js';
 import { DEMO_NAMESPACE, DEV_CLUSTER, INCIDENT_BOT_SA } from './dev-identities.js';
 import type { DevOidcProvider } from './dev-oidc-provider.js';
 
