@@ -33,6 +33,7 @@ import {
   type TierCa,
   verifyPeerCertificate,
 } from '../../services/core/x509/index.js';
+import { waitFor } from '../support/wait.js';
 
 /** The tiers re-read a changed file within a second. */
 const RELOAD = () => sleep(1500);
@@ -298,7 +299,17 @@ describe('CA rotation under load on the running gateway', () => {
           });
           socket.once('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message));
         });
-      expect(await handshake(stack.executorPort, newExecutor.certPem)).toBe('ok');
+      // The executor reloads its serving certificate within about a second: wait for it, not a fixed time.
+      let served = '';
+      await waitFor(
+        async () => {
+          served = await handshake(stack.executorPort, newExecutor.certPem);
+          return served === 'ok';
+        },
+        15_000,
+        200,
+      );
+      expect(served).toBe('ok');
       await load.drain();
       await rotate('executor', 'retire');
       await RELOAD();
