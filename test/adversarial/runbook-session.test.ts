@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../services/cli/dev/cluster-support.js';
 import type { AuditEvent } from '../../services/core/audit/types.js';
 import {
   loadPolicy,
@@ -127,7 +128,8 @@ describe('adversarial: finding 1: a runbook session may exec exactly its steps',
     expect(stdio.stderr).toMatch(/open failed/);
     expect(deniedWith(mediator.audit.events().slice(before), 'SCOPE_RUNBOOK')).toHaveLength(1);
 
-    const localPort = 20_000 + Math.floor(Math.random() * 20_000);
+    // A port the OS says is free now: a random one could be taken by another test's listener.
+    const localPort = await freePort();
     const child = spawn('ssh', [...sshArgs(mediator, user, ['-N', '-L', `${localPort}:api-0:8080`])], {
       stdio: 'ignore',
     });

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { connect, createServer, type Server } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../services/cli/dev/cluster-support.js';
 import { generateCaKey, parseDenyList } from '../../services/core/ssh-cert/index.js';
 import {
   CLUSTER_NAME,
@@ -304,7 +305,8 @@ describe('mediator: the stock OpenSSH client through the gateway to the hermetic
 
   it('carries an ssh -L connection to the pod port', async () => {
     const user = sshUser(gateway.sshCa, { scope });
-    const localPort = 20_000 + Math.floor(Math.random() * 20_000);
+    // A port the OS says is free now: a random one could be taken by another test's listener.
+    const localPort = await freePort();
     const child = spawn(
       'ssh',
       [...sshArgs(mediator, user, ['-N', '-L', `${localPort}:api-0.${payments}:8080`])],
@@ -352,7 +354,8 @@ describe('mediator: the stock OpenSSH client through the gateway to the hermetic
 
   it('refuses a port the profile does not allow, and ssh prints the code and reason', async () => {
     const user = sshUser(gateway.sshCa, { scope });
-    const localPort = 20_000 + Math.floor(Math.random() * 20_000);
+    // A port the OS says is free now: a random one could be taken by another test's listener.
+    const localPort = await freePort();
     const child = spawn('ssh', [...sshArgs(mediator, user, ['-N', '-L', `${localPort}:api-0:22`])], {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
