@@ -106,28 +106,36 @@ export interface BrokerTestEnvOptions {
   readonly tierLauncher?: TierLauncher;
 }
 
-/** Starts the environment. */
-export async function startBrokerTestEnv(options: BrokerTestEnvOptions = {}): Promise<BrokerTestEnv> {
-  const dir = mkdtempSync(join(tmpdir(), 'airlock-broker-'));
-  let offsetMs = 0;
-  const clock = () => new Date(Date.now() + offsetMs);
-  const tierCa = await createTierCa({ tier: 'broker', now: new Date(Date.now() - 60_000) });
+/** The files the test broker reads, written into `dir` (keys 0600). */
+interface TestBrokerFiles {
+  readonly caFile: string;
+  readonly tierCaKeyFile: string;
+  readonly sshCaKeyFile: string;
+  readonly hostCaKeyFile: string;
+  readonly auditKeyFile: string;
+  readonly policyFile: string;
+}
+
+/**
+ * Writes the broker tier CA, a fresh SSH user CA, host CA (ephemeral mode
+ * signs each mediator's host certificate with it) and audit signing key, and
+ * the example policy into `dir`; returns the paths and the two SSH CAs.
+ */
+function writeTestBrokerFiles(
+  dir: string,
+  tierCa: TierCa,
+): {
+  files: TestBrokerFiles;
+  sshCa: ReturnType<typeof generateCaKey>;
+  hostCa: ReturnType<typeof generateCaKey>;
+} {
   const caFile = join(dir, 'broker-ca.pem');
   writeFileSync(caFile, tierCa.certPem);
-  writeFileSync(join(dir, 'broker-ca.key'), tierCa.privateKeyPem, { mode: 0o600 });
-  const providerCert = await issueServingCertificate(tierCa, { ipAddresses: ['127.0.0.1'], now: new Date() });
-  const provider = await startDevOidcProvider({
-    tls: { key: providerCert.privateKeyPem ?? '', cert: providerCert.certPem },
-    clientId: TEST_CLIENT_ID,
-    users: TEST_USERS,
-    pollIntervalSeconds: 1,
-    clock,
-    ...(options.deviceFlow === undefined ? {} : { deviceFlow: options.deviceFlow }),
-  });
+  const tierCaKeyFile = join(dir, 'broker-ca.key');
+  writeFileSync(tierCaKeyFile, tierCa.privateKeyPem, { mode: 0o600 });
   const sshCa = generateCaKey('ed25519', 'airlock-test-ca');
   const sshCaKeyFile = join(dir, 'ssh_user_ca');
   writeFileSync(sshCaKeyFile, formatOpenSshPrivateKey(sshCa.privateKey, 'airlock-test-ca'), { mode: 0o600 });
-  // Ephemeral mode signs each mediator's host certificate with the airlock host CA.
   const hostCa = generateCaKey('ed25519', 'airlock-host-ca');
   const hostCaKeyFile = join(dir, 'ssh_host_ca');
   writeFileSync(hostCaKeyFile, formatOpenSshPrivateKey(hostCa.privateKey, 'airlock-host-ca'), {
@@ -138,31 +146,70 @@ export async function startBrokerTestEnv(options: BrokerTestEnvOptions = {}): Pr
   writeFileSync(auditKeyFile, auditKey.export({ format: 'pem', type: 'pkcs8' }), { mode: 0o600 });
   const policyFile = join(dir, 'policy.json');
   writeFileSync(policyFile, readFileSync(join(repoRoot(), 'docs/policy.example.json')));
-  const reviewer = new InMemoryTokenReviewer();
-  const config: BrokerConfig = {
+  const files = { caFile, tierCaKeyFile, sshCaKeyFile, hostCaKeyFile, auditKeyFile, policyFile };
+  return { files, sshCa, hostCa };
+}
+
+/** The in-process OpenID provider over HTTPS, its certificate from the broker tier CA. */
+async function startTestProvider(
+  tierCa: TierCa,
+  clock: () => Date,
+  options: BrokerTestEnvOptions,
+): Promise<DevOidcProvider> {
+  const providerCert = await issueServingCertificate(tierCa, { ipAddresses: ['127.0.0.1'], now: new Date() });
+  return startDevOidcProvider({
+    tls: { key: providerCert.privateKeyPem ?? '', cert: providerCert.certPem },
+    clientId: TEST_CLIENT_ID,
+    users: TEST_USERS,
+    pollIntervalSeconds: 1,
+    clock,
+    ...(options.deviceFlow === undefined ? {} : { deviceFlow: options.deviceFlow }),
+  });
+}
+
+/** The ephemeral-mode `launcher` settings of a test broker (cluster `prod-eu`). */
+function testLauncherConfig(namespace: string, hostCaKeyFile: string): NonNullable<BrokerConfig['launcher']> {
+  return {
+    mode: 'ephemeral',
+    namespace,
+    cluster: 'prod-eu',
+    images: { mediator: 'airlock-mediator:test', executor: 'airlock-executor:test' },
+    hostCa: { keyFile: hostCaKeyFile },
+    sweepSeconds: 30,
+  };
+}
+
+/** The broker configuration of the environment: everything under `dir`, on 127.0.0.1, ops on. */
+async function testBrokerConfig(
+  dir: string,
+  files: TestBrokerFiles,
+  issuer: string,
+  options: BrokerTestEnvOptions,
+): Promise<BrokerConfig> {
+  return {
     listen: { host: '127.0.0.1', port: 0 },
     tls: {
-      tierCaCertFile: caFile,
-      tierCaKeyFile: join(dir, 'broker-ca.key'),
+      tierCaCertFile: files.caFile,
+      tierCaKeyFile: files.tierCaKeyFile,
       dnsNames: ['localhost'],
       ipAddresses: ['127.0.0.1'],
       lifetimeSeconds: 3600,
     },
-    policyFile,
-    sshCaKeyFile,
+    policyFile: files.policyFile,
+    sshCaKeyFile: files.sshCaKeyFile,
     store: options.store ?? (await testStoreConfig(dir)),
     denyListFile: join(dir, 'deny-list.json'),
     revocationKrlFile: join(dir, 'revoked.krl'),
     audit: {
       path: join(dir, 'audit.jsonl'),
-      signingKeyFile: auditKeyFile,
+      signingKeyFile: files.auditKeyFile,
       checkpointEvery: 100,
       checkpointSeconds: 5,
     },
     oidc: {
-      issuer: provider.issuer,
+      issuer,
       clientId: TEST_CLIENT_ID,
-      caFile,
+      caFile: files.caFile,
       usernameClaim: 'preferred_username',
       groupsClaim: 'groups',
       groupMapping: {},
@@ -181,21 +228,24 @@ export async function startBrokerTestEnv(options: BrokerTestEnvOptions = {}): Pr
     ...(options.revocationConfigMap ? { revocationConfigMap: options.revocationConfigMap.config } : {}),
     ops: { listen: '127.0.0.1:0' },
     ...(options.tierLauncher
-      ? {
-          launcher: {
-            mode: 'ephemeral' as const,
-            namespace: options.tierLauncher.namespace,
-            cluster: 'prod-eu',
-            images: { mediator: 'airlock-mediator:test', executor: 'airlock-executor:test' },
-            hostCa: { keyFile: hostCaKeyFile },
-            sweepSeconds: 30,
-          },
-        }
+      ? { launcher: testLauncherConfig(options.tierLauncher.namespace, files.hostCaKeyFile) }
       : {}),
     ...(options.kubeCertificatesCluster === false
       ? {}
       : { kubeCertificates: { cluster: options.kubeCertificatesCluster ?? 'dev', signTimeoutSeconds: 30 } }),
   };
+}
+
+/** Starts the environment. */
+export async function startBrokerTestEnv(options: BrokerTestEnvOptions = {}): Promise<BrokerTestEnv> {
+  const dir = mkdtempSync(join(tmpdir(), 'airlock-broker-'));
+  let offsetMs = 0;
+  const clock = () => new Date(Date.now() + offsetMs);
+  const tierCa = await createTierCa({ tier: 'broker', now: new Date(Date.now() - 60_000) });
+  const { files, sshCa, hostCa } = writeTestBrokerFiles(dir, tierCa);
+  const provider = await startTestProvider(tierCa, clock, options);
+  const reviewer = new InMemoryTokenReviewer();
+  const config = await testBrokerConfig(dir, files, provider.issuer, options);
   const kubeCsrSigner = options.kubeCsrSigner ?? new InMemoryKubeCsrSigner(clock);
   const logs: Record<string, unknown>[] = [];
   let broker: RunningBroker | undefined;
@@ -219,7 +269,7 @@ export async function startBrokerTestEnv(options: BrokerTestEnvOptions = {}): Pr
       return broker?.opsPort;
     },
     caPem: tierCa.certPem,
-    caFile,
+    caFile: files.caFile,
     tierCa,
     provider,
     reviewer,
