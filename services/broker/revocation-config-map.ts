@@ -102,62 +102,124 @@ function kubeError(step: string, target: string, cause: unknown): AirlockError {
   });
 }
 
+type PublishOutcome = Exclude<PublishResult, 'conflict' | 'error'>;
+
+/** Where the publisher writes and how it reports, as one publish attempt needs them. */
+interface PublishTarget {
+  readonly options: RevocationConfigMapOptions;
+  /** `namespace/name`, for messages. */
+  readonly target: string;
+  readonly observe: (result: PublishResult) => void;
+  readonly warn: (message: string) => void;
+}
+
+/**
+ * Writes the merged lists: creates the ConfigMap when there was none, else
+ * replaces it with `metadata.resourceVersion` (as read) as the precondition,
+ * so a write in between gets 409.
+ */
+async function writeMergedConfigMap(
+  { api, namespace, name }: RevocationConfigMapOptions,
+  current: V1ConfigMap | undefined,
+  merged: Pick<V1ConfigMap, 'data' | 'binaryData'>,
+): Promise<'created' | 'updated'> {
+  if (current === undefined) {
+    await api.createNamespacedConfigMap({
+      namespace,
+      fieldManager: FIELD_MANAGER,
+      body: { metadata: { name, namespace }, data: merged.data, binaryData: merged.binaryData },
+    });
+    return 'created';
+  }
+  await api.replaceNamespacedConfigMap({
+    namespace,
+    name,
+    fieldManager: FIELD_MANAGER,
+    body: {
+      ...current,
+      metadata: { ...current.metadata, managedFields: undefined },
+      data: merged.data,
+      binaryData: merged.binaryData,
+    },
+  });
+  return 'updated';
+}
+
+/** One publish attempt: read, merge, write; a 409 reads again, up to `maxConflicts` rounds. */
+async function publishRevocationsOnce({
+  options,
+  target,
+  observe,
+  warn,
+}: PublishTarget): Promise<PublishOutcome> {
+  const { api, namespace, name } = options;
+  const maxConflicts = options.maxConflicts ?? 5;
+  for (let round = 1; ; round++) {
+    const local = await options.readLocal();
+    let current: V1ConfigMap | undefined;
+    try {
+      current = await api.readNamespacedConfigMap({ namespace, name });
+    } catch (cause) {
+      if (statusOf(cause) !== 404) throw kubeError('read', target, cause);
+    }
+    const merged = mergeIntoConfigMap(current, local, options.clock(), warn);
+    if (!merged.changed) return 'unchanged';
+    try {
+      return await writeMergedConfigMap(options, current, merged);
+    } catch (cause) {
+      // 409: Conflict on replace, AlreadyExists on create; either way read again.
+      if (statusOf(cause) === 409 && round < maxConflicts) {
+        observe('conflict');
+        continue;
+      }
+      throw kubeError(current === undefined ? 'create' : 'update', target, cause);
+    }
+  }
+}
+
+/** `work`, failed with KUBERNETES_ERROR after `timeoutMs` (a hung API server must not stop the retries). */
+async function withAttemptTimeout<T>(work: Promise<T>, timeoutMs: number, target: string): Promise<T> {
+  const timeout = new AbortController();
+  try {
+    return await Promise.race([
+      work,
+      delay(timeoutMs, undefined, { signal: timeout.signal }).then(() => {
+        throw new AirlockError('KUBERNETES_ERROR', `publishing the revocation ConfigMap ${target} timed out`);
+      }),
+    ]);
+  } finally {
+    timeout.abort();
+  }
+}
+
+/** Logs a failed attempt (code, message, detail) and when the next one comes. */
+function logPublishFailure(
+  log: RevocationConfigMapOptions['log'],
+  target: string,
+  error: unknown,
+  wait: number,
+): void {
+  log({
+    level: 'error',
+    component: 'broker.revocation',
+    code: (error as AirlockError).code,
+    message: `revocations not published to ConfigMap ${target}; retrying in ${wait} ms: ${(error as Error).message}`,
+    detail: (error as AirlockError).detail,
+  });
+}
+
 /** Publishes the local revocation lists to one ConfigMap; see the module comment. */
 export function createRevocationConfigMapPublisher(
   options: RevocationConfigMapOptions,
 ): RevocationConfigMapPublisher {
-  const { api, namespace, name, clock, log } = options;
-  const target = `${namespace}/${name}`;
+  const { log } = options;
+  const target = `${options.namespace}/${options.name}`;
   const observe = options.observe ?? (() => {});
-  const maxConflicts = options.maxConflicts ?? 5;
   const retryInitialMs = options.retryInitialMs ?? 1000;
   const retryMaxMs = options.retryMaxMs ?? 30_000;
   const attemptTimeoutMs = options.attemptTimeoutMs ?? 30_000;
   const warn = (message: string) => log({ level: 'warn', component: 'broker.revocation', message });
-
-  async function publishOnce(): Promise<Exclude<PublishResult, 'conflict' | 'error'>> {
-    for (let round = 1; ; round++) {
-      const local = await options.readLocal();
-      let current: V1ConfigMap | undefined;
-      try {
-        current = await api.readNamespacedConfigMap({ namespace, name });
-      } catch (cause) {
-        if (statusOf(cause) !== 404) throw kubeError('read', target, cause);
-      }
-      const merged = mergeIntoConfigMap(current, local, clock(), warn);
-      if (!merged.changed) return 'unchanged';
-      try {
-        if (current === undefined) {
-          await api.createNamespacedConfigMap({
-            namespace,
-            fieldManager: FIELD_MANAGER,
-            body: { metadata: { name, namespace }, data: merged.data, binaryData: merged.binaryData },
-          });
-          return 'created';
-        }
-        // metadata.resourceVersion (as read) is the precondition: a write in between gets 409.
-        await api.replaceNamespacedConfigMap({
-          namespace,
-          name,
-          fieldManager: FIELD_MANAGER,
-          body: {
-            ...current,
-            metadata: { ...current.metadata, managedFields: undefined },
-            data: merged.data,
-            binaryData: merged.binaryData,
-          },
-        });
-        return 'updated';
-      } catch (cause) {
-        // 409: Conflict on replace, AlreadyExists on create; either way read again.
-        if (statusOf(cause) === 409 && round < maxConflicts) {
-          observe('conflict');
-          continue;
-        }
-        throw kubeError(current === undefined ? 'create' : 'update', target, cause);
-      }
-    }
-  }
+  const publishOnce = () => publishRevocationsOnce({ options, target, observe, warn });
 
   let ok = false;
   let failures = 0;
@@ -168,17 +230,8 @@ export function createRevocationConfigMapPublisher(
   let resyncTimer: NodeJS.Timeout | undefined;
 
   async function attempt(): Promise<void> {
-    const timeout = new AbortController();
     try {
-      const result = await Promise.race([
-        publishOnce(),
-        delay(attemptTimeoutMs, undefined, { signal: timeout.signal }).then(() => {
-          throw new AirlockError(
-            'KUBERNETES_ERROR',
-            `publishing the revocation ConfigMap ${target} timed out`,
-          );
-        }),
-      ]);
+      const result = await withAttemptTimeout(publishOnce(), attemptTimeoutMs, target);
       ok = true;
       failures = 0;
       observe(result);
@@ -193,20 +246,12 @@ export function createRevocationConfigMapPublisher(
       failures += 1;
       observe('error');
       const wait = Math.min(retryMaxMs, retryInitialMs * 2 ** (failures - 1));
-      log({
-        level: 'error',
-        component: 'broker.revocation',
-        code: (error as AirlockError).code,
-        message: `revocations not published to ConfigMap ${target}; retrying in ${wait} ms: ${(error as Error).message}`,
-        detail: (error as AirlockError).detail,
-      });
+      logPublishFailure(log, target, error, wait);
       if (!stopped) {
         clearTimeout(retryTimer);
         retryTimer = setTimeout(() => void request(), wait);
         retryTimer.unref();
       }
-    } finally {
-      timeout.abort();
     }
   }
 
