@@ -85,91 +85,162 @@ async function deleted(call: () => Promise<unknown>): Promise<boolean> {
   }
 }
 
+/** The two API groups a launch writes to. */
+interface KubeClients {
+  readonly core: CoreV1Api;
+  readonly rbac: RbacAuthorizationV1Api;
+}
+
+/** Refuses a launch with under a minute of access left, for another cluster, or without a jit: group. */
+function assertLaunchable(input: LaunchInput, cluster: string, seconds: number): void {
+  if (seconds < MIN_LAUNCH_SECONDS) {
+    throw new AirlockError(
+      'LAUNCH_FAILED',
+      `less than ${MIN_LAUNCH_SECONDS} s of access left (${seconds} s)`,
+    );
+  }
+  if (input.cluster !== cluster) {
+    throw new AirlockError(
+      'LAUNCH_FAILED',
+      `request is for cluster ${input.cluster}; this broker launches tiers for ${cluster}`,
+    );
+  }
+  if (input.groups.length === 0) {
+    throw new AirlockError('LAUNCH_FAILED', 'the request names no jit: group for its executor');
+  }
+}
+
+/** The owner ConfigMap's files: the request, and both tiers' config files. */
+function ownerConfigMapData(
+  names: LaunchNames,
+  input: LaunchInput,
+  options: Pick<KubeTierLauncherOptions, 'namespace' | 'cluster'>,
+  seconds: number,
+): Record<string, string> {
+  const { namespace, cluster } = options;
+  return {
+    'request.json': `${JSON.stringify({
+      requestId: input.requestId,
+      accessExpiresAt: input.accessExpiresAt.toISOString(),
+      groups: input.groups,
+    })}\n`,
+    'mediator.json': `${JSON.stringify(mediatorConfig(names, { namespace }), null, 2)}\n`,
+    'executor.json': `${JSON.stringify(
+      executorConfig(names, { namespace, cluster, lifetimeSeconds: seconds }),
+      null,
+      2,
+    )}\n`,
+  };
+}
+
+/**
+ * Creates the objects the owner ConfigMap owns: per tier a ServiceAccount, a
+ * credential Secret and a Service, then the two Pods. Returns the mediator's
+ * host key and certificate.
+ */
+async function createOwnedObjects(
+  core: CoreV1Api,
+  options: KubeTierLauncherOptions,
+  launch: { names: LaunchNames; input: LaunchInput; owner: V1OwnerReference; seconds: number },
+): Promise<Pick<LaunchResult, 'hostPublicKey' | 'hostCertificate'>> {
+  const { namespace } = options;
+  const { names, input, owner, seconds } = launch;
+  const secrets = await createTierSecrets(input.requestId, input.now, seconds, options.hostCa);
+  const meta = (tier: EphemeralTier, name: string) => ({
+    name,
+    labels: launchLabels(input.requestId, tier),
+    ownerReferences: [owner],
+  });
+  for (const tier of TIERS) {
+    await core.createNamespacedServiceAccount({
+      namespace,
+      body: { metadata: meta(tier, names.tier[tier]), automountServiceAccountToken: false },
+    });
+    await core.createNamespacedSecret({
+      namespace,
+      body: { metadata: meta(tier, names.secret[tier]), type: 'Opaque', stringData: { ...secrets[tier] } },
+    });
+    const service = tierService(tier, names);
+    await core.createNamespacedService({
+      namespace,
+      body: { ...service, metadata: { ...service.metadata, ownerReferences: [owner] } },
+    });
+  }
+  for (const tier of TIERS) {
+    const pod = tierPod(tier, {
+      names,
+      image: options.images[tier],
+      activeDeadlineSeconds: seconds,
+      ...(options.imagePullPolicy ? { imagePullPolicy: options.imagePullPolicy } : {}),
+    });
+    await core.createNamespacedPod({
+      namespace,
+      body: { ...pod, metadata: { ...pod.metadata, ownerReferences: [owner] } },
+    });
+  }
+  return { hostPublicKey: secrets.hostPublicKey, hostCertificate: secrets.hostCertificate };
+}
+
+/** Deletes a request's cluster role and binding, its pods and its owner; true when anything was there. */
+async function removeLaunch(
+  { core, rbac }: KubeClients,
+  namespace: string,
+  requestId: string,
+): Promise<boolean> {
+  const names = launchNames(requestId);
+  const results = [
+    await deleted(() => rbac.deleteClusterRoleBinding({ name: names.clusterRole })),
+    await deleted(() => rbac.deleteClusterRole({ name: names.clusterRole })),
+  ];
+  for (const tier of TIERS) {
+    results.push(await deleted(() => core.deleteNamespacedPod({ name: names.tier[tier], namespace })));
+  }
+  results.push(
+    await deleted(() =>
+      core.deleteNamespacedConfigMap({ name: names.owner, namespace, propagationPolicy: 'Background' }),
+    ),
+  );
+  return results.some(Boolean);
+}
+
+/** The request ids of every owner ConfigMap, cluster role and binding the launcher labelled, sorted. */
+async function listLaunchedRequestIds({ core, rbac }: KubeClients, namespace: string): Promise<string[]> {
+  const lists = await Promise.all([
+    core.listNamespacedConfigMap({ namespace, labelSelector: EPHEMERAL_SELECTOR }),
+    rbac.listClusterRole({ labelSelector: EPHEMERAL_SELECTOR }),
+    rbac.listClusterRoleBinding({ labelSelector: EPHEMERAL_SELECTOR }),
+  ]);
+  const ids = new Set<string>();
+  for (const list of lists) {
+    for (const item of list.items) {
+      const id = item.metadata?.labels?.[LAUNCH_LABEL.requestId];
+      if (isLaunchRequestId(id)) ids.add(id);
+    }
+  }
+  return [...ids].sort();
+}
+
 /** Creates the launcher. */
 export function createKubeTierLauncher(options: KubeTierLauncherOptions): TierLauncher {
   const { namespace } = options;
-  const core = options.kubeConfig.makeApiClient(CoreV1Api);
-  const rbac = options.kubeConfig.makeApiClient(RbacAuthorizationV1Api);
-
-  async function createOwned(
-    names: LaunchNames,
-    input: LaunchInput,
-    owner: V1OwnerReference,
-    seconds: number,
-  ) {
-    const secrets = await createTierSecrets(input.requestId, input.now, seconds, options.hostCa);
-    const meta = (tier: EphemeralTier, name: string) => ({
-      name,
-      labels: launchLabels(input.requestId, tier),
-      ownerReferences: [owner],
-    });
-    for (const tier of TIERS) {
-      await core.createNamespacedServiceAccount({
-        namespace,
-        body: { metadata: meta(tier, names.tier[tier]), automountServiceAccountToken: false },
-      });
-      await core.createNamespacedSecret({
-        namespace,
-        body: { metadata: meta(tier, names.secret[tier]), type: 'Opaque', stringData: { ...secrets[tier] } },
-      });
-      const service = tierService(tier, names);
-      await core.createNamespacedService({
-        namespace,
-        body: { ...service, metadata: { ...service.metadata, ownerReferences: [owner] } },
-      });
-    }
-    for (const tier of TIERS) {
-      const pod = tierPod(tier, {
-        names,
-        image: options.images[tier],
-        activeDeadlineSeconds: seconds,
-        ...(options.imagePullPolicy ? { imagePullPolicy: options.imagePullPolicy } : {}),
-      });
-      await core.createNamespacedPod({
-        namespace,
-        body: { ...pod, metadata: { ...pod.metadata, ownerReferences: [owner] } },
-      });
-    }
-    return { hostPublicKey: secrets.hostPublicKey, hostCertificate: secrets.hostCertificate };
-  }
+  const clients: KubeClients = {
+    core: options.kubeConfig.makeApiClient(CoreV1Api),
+    rbac: options.kubeConfig.makeApiClient(RbacAuthorizationV1Api),
+  };
+  const { core, rbac } = clients;
+  const remove = (requestId: string) => removeLaunch(clients, namespace, requestId);
 
   async function launch(input: LaunchInput): Promise<LaunchResult> {
     const names = launchNames(input.requestId);
     const seconds = remainingSeconds(input.accessExpiresAt, input.now);
-    if (seconds < MIN_LAUNCH_SECONDS) {
-      throw new AirlockError(
-        'LAUNCH_FAILED',
-        `less than ${MIN_LAUNCH_SECONDS} s of access left (${seconds} s)`,
-      );
-    }
-    if (input.cluster !== options.cluster) {
-      throw new AirlockError(
-        'LAUNCH_FAILED',
-        `request is for cluster ${input.cluster}; this broker launches tiers for ${options.cluster}`,
-      );
-    }
-    if (input.groups.length === 0) {
-      throw new AirlockError('LAUNCH_FAILED', 'the request names no jit: group for its executor');
-    }
+    assertLaunchable(input, options.cluster, seconds);
     let ownerMade = false;
     try {
       const created = await core.createNamespacedConfigMap({
         namespace,
         body: {
           metadata: { name: names.owner, labels: launchLabels(input.requestId) },
-          data: {
-            'request.json': `${JSON.stringify({
-              requestId: input.requestId,
-              accessExpiresAt: input.accessExpiresAt.toISOString(),
-              groups: input.groups,
-            })}\n`,
-            'mediator.json': `${JSON.stringify(mediatorConfig(names, { namespace }), null, 2)}\n`,
-            'executor.json': `${JSON.stringify(
-              executorConfig(names, { namespace, cluster: options.cluster, lifetimeSeconds: seconds }),
-              null,
-              2,
-            )}\n`,
-          },
+          data: ownerConfigMapData(names, input, options, seconds),
         },
       });
       ownerMade = true;
@@ -179,7 +250,7 @@ export function createKubeTierLauncher(options: KubeTierLauncherOptions): TierLa
       const [role, binding] = requestExecutorRbac(names, namespace, input.groups);
       await rbac.createClusterRole({ body: role as unknown as V1ClusterRole });
       await rbac.createClusterRoleBinding({ body: binding as unknown as V1ClusterRoleBinding });
-      const host = await createOwned(names, input, owner, seconds);
+      const host = await createOwnedObjects(core, options, { names, input, owner, seconds });
       return { owner: names.owner, namespace, activeDeadlineSeconds: seconds, ...host };
     } catch (error) {
       // A 409 on the owner: this request's objects exist already (another launch); leave them.
@@ -189,38 +260,5 @@ export function createKubeTierLauncher(options: KubeTierLauncherOptions): TierLa
     }
   }
 
-  async function remove(requestId: string): Promise<boolean> {
-    const names = launchNames(requestId);
-    const results = [
-      await deleted(() => rbac.deleteClusterRoleBinding({ name: names.clusterRole })),
-      await deleted(() => rbac.deleteClusterRole({ name: names.clusterRole })),
-    ];
-    for (const tier of TIERS) {
-      results.push(await deleted(() => core.deleteNamespacedPod({ name: names.tier[tier], namespace })));
-    }
-    results.push(
-      await deleted(() =>
-        core.deleteNamespacedConfigMap({ name: names.owner, namespace, propagationPolicy: 'Background' }),
-      ),
-    );
-    return results.some(Boolean);
-  }
-
-  async function launchedRequestIds(): Promise<string[]> {
-    const lists = await Promise.all([
-      core.listNamespacedConfigMap({ namespace, labelSelector: EPHEMERAL_SELECTOR }),
-      rbac.listClusterRole({ labelSelector: EPHEMERAL_SELECTOR }),
-      rbac.listClusterRoleBinding({ labelSelector: EPHEMERAL_SELECTOR }),
-    ]);
-    const ids = new Set<string>();
-    for (const list of lists) {
-      for (const item of list.items) {
-        const id = item.metadata?.labels?.[LAUNCH_LABEL.requestId];
-        if (isLaunchRequestId(id)) ids.add(id);
-      }
-    }
-    return [...ids].sort();
-  }
-
-  return { namespace, launch, remove, launchedRequestIds };
+  return { namespace, launch, remove, launchedRequestIds: () => listLaunchedRequestIds(clients, namespace) };
 }
