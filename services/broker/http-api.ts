@@ -22,54 +22,14 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { AuditTrail } from '../core/audit/types.js';
-import { AirlockError, type ErrorCode, isAirlockError } from '../core/errors.js';
+import { type AirlockError, type ErrorCode, isAirlockError } from '../core/errors.js';
 import type { AccessBroker } from './access-broker.js';
 import { type BrokerHttpObserver, routeOf } from './broker-metrics.js';
-import type { Authenticator, Identity } from './identity.js';
+import { routeApiCall, send } from './http-routes.js';
+import { httpStatusFor } from './http-status.js';
+import type { Authenticator } from './identity.js';
 
-/** Largest request body accepted (a public key line plus a reason fit easily). */
-const MAX_BODY_BYTES = 64 * 1024;
-
-/** HTTP status for each code the API returns. */
-export function httpStatusFor(code: ErrorCode): number {
-  switch (code) {
-    case 'USAGE':
-    case 'CERT_MALFORMED':
-    case 'X509_INVALID':
-      return 400;
-    case 'AUTH_REQUIRED':
-    case 'AUTH_INVALID':
-    case 'AUTH_EXPIRED':
-    case 'AUTH_UNVERIFIED':
-      return 401;
-    case 'ACCESS_FORBIDDEN':
-    case 'APPROVAL_NOT_ALLOWED':
-    case 'REQUEST_DENIED':
-    case 'PROFILE_UNKNOWN':
-    case 'SCOPE_CLUSTER':
-    case 'SCOPE_NAMESPACE':
-    case 'SCOPE_POD':
-    case 'SCOPE_CONTAINER':
-    case 'SCOPE_RUNBOOK_STALE':
-    case 'TTL_TOO_LONG':
-    case 'CSR_SUBJECT_MISMATCH':
-      return 403;
-    case 'REQUEST_NOT_FOUND':
-      return 404;
-    case 'REQUEST_STATE':
-    case 'REQUEST_EXPIRED':
-      return 409;
-    case 'AUDIT_UNAVAILABLE':
-    case 'STORE_UNAVAILABLE':
-      return 503;
-    case 'KUBE_CERT_UNAVAILABLE':
-      return 501;
-    case 'KUBERNETES_ERROR':
-      return 502;
-    default:
-      return 500;
-  }
-}
+export { httpStatusFor } from './http-status.js';
 
 /** What the API tells unauthenticated clients so they can log in. */
 export interface PublicBrokerInfo {
@@ -122,128 +82,11 @@ const AUTH_FAILURES: ReadonlySet<ErrorCode> = new Set([
   'AUTH_UNVERIFIED',
 ]);
 
-function send(res: ServerResponse, status: number, body: unknown): void {
-  const text = `${JSON.stringify(body)}\n`;
-  res.writeHead(status, {
-    'content-type': 'application/json; charset=utf-8',
-    'cache-control': 'no-store',
-    'content-length': Buffer.byteLength(text),
-  });
-  res.end(text);
-}
-
-async function readJson(req: IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_BODY_BYTES) throw new AirlockError('USAGE', `the body exceeds ${MAX_BODY_BYTES} bytes`);
-    chunks.push(chunk);
-  }
-  const text = Buffer.concat(chunks).toString('utf8');
-  if (text.trim() === '') return {};
-  const type = req.headers['content-type'] ?? '';
-  if (!/^application\/json\b/.test(type))
-    throw new AirlockError('USAGE', 'the body must be application/json');
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw new AirlockError('USAGE', 'the body is not valid JSON');
-  }
-}
-
-function comment(body: unknown): string | undefined {
-  if (typeof body !== 'object' || body === null)
-    throw new AirlockError('USAGE', 'the body must be a JSON object');
-  const value = (body as Record<string, unknown>).comment;
-  if (value !== undefined && typeof value !== 'string')
-    throw new AirlockError('USAGE', 'comment must be a string');
-  return value;
-}
-
 /** Creates the request handler. */
 export function createBrokerApiHandler(
   deps: BrokerApiDeps,
 ): (req: IncomingMessage, res: ServerResponse) => void {
-  const { broker, authenticator } = deps;
   const log = deps.log ?? (() => {});
-
-  async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'https://broker.invalid');
-    const path = url.pathname;
-    const method = req.method ?? 'GET';
-    if (method === 'GET' && path === '/healthz') return send(res, 200, { ok: true });
-    if (method === 'GET' && path === '/v1/config') return send(res, 200, deps.info);
-    if (method === 'GET' && path === '/v1/ssh-ca' && deps.sshCaKeys) {
-      return send(res, 200, { keys: deps.sshCaKeys() });
-    }
-    if (!path.startsWith('/v1/')) throw new AirlockError('REQUEST_NOT_FOUND', `no route ${method} ${path}`);
-
-    const actor: Identity = await authenticator.authenticate(req.headers.authorization);
-    if (method === 'GET' && path === '/v1/whoami') {
-      return send(res, 200, { user: actor.user, groups: actor.groups, kind: actor.kind });
-    }
-    if (path === '/v1/requests') {
-      if (method === 'POST') {
-        const created = await broker.create(actor, (await readJson(req)) as never);
-        if (created.status === 'denied') {
-          return send(res, httpStatusFor(created.decision.code ?? 'REQUEST_DENIED'), {
-            code: created.decision.code ?? 'REQUEST_DENIED',
-            message: created.decision.reasons.join('; ') || 'denied by policy',
-            requestId: created.id,
-            rule: created.decision.rule,
-          });
-        }
-        return send(res, 201, created);
-      }
-      if (method === 'GET') {
-        const filter = url.searchParams.get('pending') === '1' ? 'pending' : 'mine';
-        if (url.searchParams.get('mine') !== '1' && filter !== 'pending') {
-          throw new AirlockError('USAGE', 'list with ?mine=1 or ?pending=1');
-        }
-        return send(res, 200, { requests: await broker.list(actor, filter) });
-      }
-    }
-    const match = /^\/v1\/requests\/([^/]+)(?:\/(approve|deny|certificate|revoke|kube-certificate))?$/.exec(
-      path,
-    );
-    if (match) {
-      const id = decodeURIComponent(match[1] ?? '');
-      const action = match[2];
-      if (action === undefined && method === 'GET') return send(res, 200, await broker.get(actor, id));
-      if (action === 'kube-certificate' && method === 'GET') {
-        return send(res, 200, await broker.kubeCertificateSubject(actor, id));
-      }
-      if (action !== undefined && method === 'POST') {
-        const body = await readJson(req);
-        switch (action) {
-          case 'approve':
-            return send(res, 200, await broker.approve(actor, id, comment(body)));
-          case 'deny':
-            return send(res, 200, await broker.deny(actor, id, comment(body)));
-          case 'revoke':
-            return send(res, 200, await broker.revoke(actor, id, comment(body)));
-          case 'kube-certificate':
-            return send(res, 200, await broker.issueKubeCertificate(actor, id, body as never));
-          case 'certificate': {
-            const issued = await broker.issueCertificate(actor, id);
-            const cert = issued.certificate;
-            if (!cert) throw new AirlockError('INTERNAL', 'certificate missing after issuance');
-            return send(res, 200, {
-              requestId: issued.id,
-              certificate: cert.line,
-              serial: cert.serial,
-              keyId: cert.keyId,
-              validAfter: cert.validAfter,
-              validBefore: cert.validBefore,
-              ...(deps.hostCaKeys ? { hostCertificateAuthorities: deps.hostCaKeys } : {}),
-            });
-          }
-        }
-      }
-    }
-    throw new AirlockError('REQUEST_NOT_FOUND', `no route ${method} ${path}`);
-  }
 
   /** Records the refusal before answering; a failed append is logged (the answer is a refusal anyway). */
   async function auditUnverified(req: IncomingMessage, error: AirlockError): Promise<void> {
@@ -276,7 +119,7 @@ export function createBrokerApiHandler(
         );
       });
     }
-    route(req, res).catch(async (error: unknown) => {
+    routeApiCall(deps, req, res).catch(async (error: unknown) => {
       if (isAirlockError(error)) {
         if (AUTH_FAILURES.has(error.code)) deps.observer?.authFailed(error.code);
         log({ level: 'info', code: error.code, message: error.message, detail: error.detail, path: req.url });
