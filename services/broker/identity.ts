@@ -16,6 +16,7 @@ import {
   createLocalJWKSet,
   decodeJwt,
   type JSONWebKeySet,
+  type JWTPayload,
   type JWTVerifyGetKey,
   errors as joseErrors,
   jwtVerify,
@@ -72,6 +73,92 @@ export interface OidcVerifier {
 }
 
 /**
+ * OpenID Connect Discovery 1.0: the issuer's `jwks_uri`, refused (INTERNAL)
+ * when discovery fails or names another issuer (§4.3).
+ */
+async function discoverJwksUri(settings: Pick<OidcSettings, 'issuer' | 'caPem'>): Promise<string> {
+  const discovery = await httpsCall(
+    `${settings.issuer.replace(/\/$/, '')}/.well-known/openid-configuration`,
+    {
+      ca: settings.caPem,
+    },
+  );
+  const doc = discovery.body as { issuer?: unknown; jwks_uri?: unknown } | undefined;
+  if (discovery.status !== 200 || typeof doc?.jwks_uri !== 'string') {
+    throw new AirlockError('INTERNAL', 'OIDC discovery failed', {
+      detail: `HTTP ${discovery.status} from ${settings.issuer}`,
+    });
+  }
+  if (doc.issuer !== settings.issuer) {
+    throw new AirlockError('INTERNAL', 'OIDC discovery names another issuer', {
+      detail: `expected ${settings.issuer}, got ${String(doc.issuer)}`,
+    });
+  }
+  return doc.jwks_uri;
+}
+
+/** Fetches the issuer's key set (INTERNAL when it cannot). */
+async function fetchJwks(jwksUri: string, caPem: string | undefined): Promise<JWTVerifyGetKey> {
+  const response = await httpsCall(jwksUri, { ca: caPem });
+  const set = response.body as JSONWebKeySet | undefined;
+  if (response.status !== 200 || !Array.isArray(set?.keys)) {
+    throw new AirlockError('INTERNAL', 'cannot fetch the OIDC JWKS', {
+      detail: `HTTP ${response.status} from ${jwksUri}`,
+    });
+  }
+  return createLocalJWKSet(set);
+}
+
+/** A failed token verification as the caller sees it: AUTH_EXPIRED or AUTH_INVALID (an AirlockError stays). */
+function tokenRefusal(error: unknown): AirlockError {
+  if (error instanceof AirlockError) return error;
+  if (error instanceof joseErrors.JWTExpired) {
+    return new AirlockError('AUTH_EXPIRED', 'the ID token has expired; run airlock login', {
+      cause: error,
+    });
+  }
+  if (error instanceof joseErrors.JWTClaimValidationFailed) {
+    return invalid(`the ID token's ${error.claim} claim is not accepted`, error.message, error);
+  }
+  if (
+    error instanceof joseErrors.JWKSNoMatchingKey ||
+    error instanceof joseErrors.JWSSignatureVerificationFailed
+  ) {
+    return invalid('the ID token is not signed by the trusted issuer', (error as Error).message, error);
+  }
+  return invalid('the ID token is not valid', (error as Error).message, error);
+}
+
+/**
+ * The identity of a verified token's claims: the user name (AUTH_INVALID
+ * when missing; AUTH_UNVERIFIED when `usernameVerifiedClaim` is not `true`)
+ * and the mapped groups (AUTH_INVALID unless a list of strings).
+ */
+function identityFromClaims(claims: JWTPayload, settings: OidcSettings): Identity {
+  const user = claims[settings.usernameClaim];
+  if (typeof user !== 'string' || user === '') {
+    throw invalid(`the ID token has no ${settings.usernameClaim} claim`);
+  }
+  const verified = settings.usernameVerifiedClaim;
+  if (verified !== undefined && claims[verified] !== true) {
+    throw new AirlockError(
+      'AUTH_UNVERIFIED',
+      `the identity provider has not verified your ${settings.usernameClaim} (${verified} is not true)`,
+      {
+        detail:
+          `sub ${JSON.stringify(claims.sub)}, ${settings.usernameClaim} ${JSON.stringify(user)}, ` +
+          `${verified} ${JSON.stringify(claims[verified] ?? null)}`,
+      },
+    );
+  }
+  const raw = claims[settings.groupsClaim] ?? [];
+  if (!Array.isArray(raw) || raw.some((g) => typeof g !== 'string')) {
+    throw invalid(`the ID token's ${settings.groupsClaim} claim is not a list of strings`);
+  }
+  return { user, groups: mapGroups(raw as string[], settings), kind: 'human', via: 'oidc' };
+}
+
+/**
  * Creates a verifier that fetches discovery and JWKS lazily (first use) and
  * refetches the JWKS, at most every 30 s, when a token names an unknown key.
  */
@@ -80,34 +167,8 @@ export function createOidcVerifier(settings: OidcSettings, clock: () => Date): O
   let jwksUri: string | undefined;
 
   async function fetchKeys(): Promise<JWTVerifyGetKey> {
-    if (jwksUri === undefined) {
-      const discovery = await httpsCall(
-        `${settings.issuer.replace(/\/$/, '')}/.well-known/openid-configuration`,
-        {
-          ca: settings.caPem,
-        },
-      );
-      const doc = discovery.body as { issuer?: unknown; jwks_uri?: unknown } | undefined;
-      if (discovery.status !== 200 || typeof doc?.jwks_uri !== 'string') {
-        throw new AirlockError('INTERNAL', 'OIDC discovery failed', {
-          detail: `HTTP ${discovery.status} from ${settings.issuer}`,
-        });
-      }
-      if (doc.issuer !== settings.issuer) {
-        throw new AirlockError('INTERNAL', 'OIDC discovery names another issuer', {
-          detail: `expected ${settings.issuer}, got ${String(doc.issuer)}`,
-        });
-      }
-      jwksUri = doc.jwks_uri;
-    }
-    const response = await httpsCall(jwksUri, { ca: settings.caPem });
-    const set = response.body as JSONWebKeySet | undefined;
-    if (response.status !== 200 || !Array.isArray(set?.keys)) {
-      throw new AirlockError('INTERNAL', 'cannot fetch the OIDC JWKS', {
-        detail: `HTTP ${response.status} from ${jwksUri}`,
-      });
-    }
-    const getKey = createLocalJWKSet(set);
+    jwksUri ??= await discoverJwksUri(settings);
+    const getKey = await fetchJwks(jwksUri, settings.caPem);
     keys = { getKey, fetchedAt: Date.now() };
     return getKey;
   }
@@ -140,45 +201,9 @@ export function createOidcVerifier(settings: OidcSettings, clock: () => Date): O
           } else throw error;
         }
       } catch (error) {
-        if (error instanceof AirlockError) throw error;
-        if (error instanceof joseErrors.JWTExpired) {
-          throw new AirlockError('AUTH_EXPIRED', 'the ID token has expired; run airlock login', {
-            cause: error,
-          });
-        }
-        if (error instanceof joseErrors.JWTClaimValidationFailed) {
-          throw invalid(`the ID token's ${error.claim} claim is not accepted`, error.message, error);
-        }
-        if (
-          error instanceof joseErrors.JWKSNoMatchingKey ||
-          error instanceof joseErrors.JWSSignatureVerificationFailed
-        ) {
-          throw invalid('the ID token is not signed by the trusted issuer', (error as Error).message, error);
-        }
-        throw invalid('the ID token is not valid', (error as Error).message, error);
+        throw tokenRefusal(error);
       }
-      const claims = result.payload;
-      const user = claims[settings.usernameClaim];
-      if (typeof user !== 'string' || user === '') {
-        throw invalid(`the ID token has no ${settings.usernameClaim} claim`);
-      }
-      const verified = settings.usernameVerifiedClaim;
-      if (verified !== undefined && claims[verified] !== true) {
-        throw new AirlockError(
-          'AUTH_UNVERIFIED',
-          `the identity provider has not verified your ${settings.usernameClaim} (${verified} is not true)`,
-          {
-            detail:
-              `sub ${JSON.stringify(claims.sub)}, ${settings.usernameClaim} ${JSON.stringify(user)}, ` +
-              `${verified} ${JSON.stringify(claims[verified] ?? null)}`,
-          },
-        );
-      }
-      const raw = claims[settings.groupsClaim] ?? [];
-      if (!Array.isArray(raw) || raw.some((g) => typeof g !== 'string')) {
-        throw invalid(`the ID token's ${settings.groupsClaim} claim is not a list of strings`);
-      }
-      return { user, groups: mapGroups(raw as string[], settings), kind: 'human', via: 'oidc' };
+      return identityFromClaims(result.payload, settings);
     },
   };
 }
