@@ -52,69 +52,98 @@ function isLive(request: AccessRequest | undefined, now: Date): boolean {
   );
 }
 
-/** Creates the hooks. */
-export function createTierLifecycle(deps: TierLifecycleDeps): TierLifecycle {
-  const { launcher, store, audit, clock } = deps;
-  const target = (request: AccessRequest) => ({
-    cluster: request.scope.cluster,
-    namespace: request.scope.namespace,
+/** The audit target of a request's tiers. */
+function targetOf(request: AccessRequest) {
+  return { cluster: request.scope.cluster, namespace: request.scope.namespace };
+}
+
+/** The executor's jit: groups of a request, rendered from its profile now (LAUNCH_FAILED when it is gone). */
+function groupsOf(policy: Policy, request: AccessRequest): string[] {
+  const profile = Object.hasOwn(policy.profiles, request.scope.profile)
+    ? policy.profiles[request.scope.profile]
+    : undefined;
+  if (!profile) throw new AirlockError('LAUNCH_FAILED', `profile ${request.scope.profile} no longer exists`);
+  return renderGroups(profile, request.scope);
+}
+
+/** Why the sweep deletes the objects of a request that is not live. */
+function sweepReason(request: AccessRequest | undefined): string {
+  if (!request) return 'the broker knows no such request';
+  if (request.status !== 'approved') return request.status;
+  return request.launch?.status === 'failed' ? 'launch failed' : 'expired';
+}
+
+/** Deletes a request's objects and audits `tiers.deleted`; false (nothing audited) when there were none. */
+async function removeTiers(
+  { launcher, audit }: Pick<TierLifecycleDeps, 'launcher' | 'audit'>,
+  requestId: string,
+  reason: string,
+  request?: AccessRequest,
+): Promise<boolean> {
+  if (!(await launcher.remove(requestId))) return false;
+  await audit.append({
+    event: 'tiers.deleted',
+    actor: { kind: 'system' },
+    target: request ? targetOf(request) : {},
+    request_id: requestId,
+    reason,
+    details: { namespace: launcher.namespace, owner: launchNames(requestId).owner },
   });
+  return true;
+}
 
-  async function removed(requestId: string, reason: string, request?: AccessRequest): Promise<boolean> {
-    if (!(await launcher.remove(requestId))) return false;
-    await audit.append({
-      event: 'tiers.deleted',
-      actor: { kind: 'system' },
-      target: request ? target(request) : {},
-      request_id: requestId,
-      reason,
-      details: { namespace: launcher.namespace, owner: launchNames(requestId).owner },
+/**
+ * Launches the tiers of `request`; a refusal (by Kubernetes or a vanished
+ * profile) becomes a failed `LaunchState`, not an error. Returns the state
+ * and the details of its `tiers.launched` record.
+ */
+async function launchTiers(
+  { launcher, policy }: Pick<TierLifecycleDeps, 'launcher' | 'policy'>,
+  request: AccessRequest,
+  now: Date,
+): Promise<{ launch: LaunchState; details: Record<string, unknown> }> {
+  const owner = launchNames(request.id).owner;
+  const details: Record<string, unknown> = { namespace: launcher.namespace, owner };
+  try {
+    const groups = groupsOf(policy, request);
+    const result = await launcher.launch({
+      requestId: request.id,
+      cluster: request.scope.cluster,
+      groups,
+      accessExpiresAt: new Date(request.accessExpiresAt ?? ''),
+      now,
     });
-    return true;
-  }
-
-  function groupsOf(request: AccessRequest): string[] {
-    const profile = Object.hasOwn(deps.policy.profiles, request.scope.profile)
-      ? deps.policy.profiles[request.scope.profile]
-      : undefined;
-    if (!profile)
-      throw new AirlockError('LAUNCH_FAILED', `profile ${request.scope.profile} no longer exists`);
-    return renderGroups(profile, request.scope);
-  }
-
-  async function approved(request: AccessRequest): Promise<AccessRequest> {
-    const now = clock();
-    const owner = launchNames(request.id).owner;
-    let launch: LaunchState;
-    let details: Record<string, unknown> = { namespace: launcher.namespace, owner };
-    let groups: string[] = [];
-    try {
-      groups = groupsOf(request);
-      const result = await launcher.launch({
-        requestId: request.id,
-        cluster: request.scope.cluster,
-        groups,
-        accessExpiresAt: new Date(request.accessExpiresAt ?? ''),
-        now,
-      });
-      launch = { status: 'launched', at: now.toISOString(), owner };
-      details = {
+    return {
+      launch: { status: 'launched', at: now.toISOString(), owner },
+      details: {
         ...details,
         active_deadline_seconds: result.activeDeadlineSeconds,
         groups,
         // What the ephemeral mediator presents: a later question "was that host ours?" has its answer here.
         host_certificate: result.hostCertificate,
-      };
-    } catch (error) {
-      const reason = error instanceof Error ? error.message : String(error);
-      launch = { status: 'failed', at: now.toISOString(), owner, code: 'LAUNCH_FAILED', reason };
-    }
+      },
+    };
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    return {
+      launch: { status: 'failed', at: now.toISOString(), owner, code: 'LAUNCH_FAILED', reason },
+      details,
+    };
+  }
+}
+
+/** Creates the hooks. */
+export function createTierLifecycle(deps: TierLifecycleDeps): TierLifecycle {
+  const { launcher, store, audit, clock } = deps;
+
+  async function approved(request: AccessRequest): Promise<AccessRequest> {
+    const { launch, details } = await launchTiers(deps, request, clock());
     const stored = await store.update(request.id, async (current) => {
       if (!current) return undefined;
       await audit.append({
         event: 'tiers.launched',
         actor: { kind: 'system' },
-        target: target(request),
+        target: targetOf(request),
         request_id: request.id,
         decision: launch.status === 'launched' ? 'allow' : 'deny',
         ...(launch.status === 'failed' ? { code: 'LAUNCH_FAILED' as const, reason: launch.reason } : {}),
@@ -131,7 +160,7 @@ export function createTierLifecycle(deps: TierLifecycleDeps): TierLifecycle {
 
   async function ended(request: AccessRequest, reason: string): Promise<void> {
     try {
-      await removed(request.id, reason, request);
+      await removeTiers(deps, request.id, reason, request);
     } catch (error) {
       deps.log?.({ level: 'error', message: `deleting the tiers of ${request.id} failed`, err: error });
     }
@@ -142,14 +171,7 @@ export function createTierLifecycle(deps: TierLifecycleDeps): TierLifecycle {
     for (const id of await launcher.launchedRequestIds()) {
       const request = await store.get(id);
       if (isLive(request, clock())) continue;
-      const reason = !request
-        ? 'the broker knows no such request'
-        : request.status === 'approved'
-          ? request.launch?.status === 'failed'
-            ? 'launch failed'
-            : 'expired'
-          : request.status;
-      if (await removed(id, reason, request)) out.push(id);
+      if (await removeTiers(deps, id, sweepReason(request), request)) out.push(id);
     }
     return out;
   }
