@@ -68,21 +68,24 @@ function connectionString(url: string): string {
   return url;
 }
 
-/** Opens a pool; the first connection is made (and checked) at once. */
-export async function openPostgresDriver(
-  settings: PostgresSettings,
-  log: (message: string, error: unknown) => void = () => {},
-): Promise<SqlDriver> {
-  const description = redactUrl(settings.url);
-  const wrap = (error: unknown): unknown => {
+/** Turns a driver error into what callers see: STORE_UNAVAILABLE (secrets redacted); unique violations stay. */
+type ErrorWrapper = (error: unknown) => unknown;
+
+/** The error wrapper of one database (`description`: its redacted URL). */
+function storeErrorWrapper(url: string, description: string): ErrorWrapper {
+  return (error) => {
     if (error instanceof AirlockError || isUniqueViolation(error)) return error;
     const code = (error as { code?: unknown }).code;
-    const message = redactIn(error instanceof Error ? error.message : String(error), settings.url);
+    const message = redactIn(error instanceof Error ? error.message : String(error), url);
     return new AirlockError('STORE_UNAVAILABLE', `request store ${description}: ${message}`, {
       detail: typeof code === 'string' ? `code ${code}` : undefined,
     });
   };
-  const pool = new pg.Pool({
+}
+
+/** The pool of `settings`: TLS verified unless `tls: "disable"`, 10 connections, 5 s to connect by default. */
+function newPool(settings: PostgresSettings): pg.Pool {
+  return new pg.Pool({
     connectionString: connectionString(settings.url),
     ssl:
       settings.tls === 'disable'
@@ -92,9 +95,11 @@ export async function openPostgresDriver(
     connectionTimeoutMillis: settings.connectTimeoutMs ?? 5000,
     idleTimeoutMillis: 30_000,
   });
-  // An idle connection that breaks (server restart) is an event, not a crash.
-  pool.on('error', (error) => log('request store connection failed', wrap(error)));
-  const on = (client: pg.PoolClient | pg.Pool): SqlExecutor => ({
+}
+
+/** The SQL seam on a pool or one of its connections, every error wrapped. */
+function executorOn(client: pg.PoolClient | pg.Pool, wrap: ErrorWrapper): SqlExecutor {
+  return {
     async query(sql, params: readonly SqlValue[] = []) {
       try {
         return (await client.query(sql, [...params])).rows;
@@ -116,7 +121,81 @@ export async function openPostgresDriver(
         throw wrap(error);
       }
     },
-  });
+  };
+}
+
+/**
+ * Runs `work` in BEGIN … COMMIT on a connection of its own; rolls back when
+ * it throws. A connection whose ROLLBACK failed is destroyed, not reused.
+ */
+async function inTransaction<T>(
+  client: pg.PoolClient,
+  wrap: ErrorWrapper,
+  work: (tx: SqlExecutor) => Promise<T>,
+): Promise<T> {
+  let broken: unknown;
+  try {
+    const tx = executorOn(client, wrap);
+    await tx.exec('BEGIN');
+    try {
+      const result = await work(tx);
+      await tx.exec('COMMIT');
+      return result;
+    } catch (error) {
+      await client.query('ROLLBACK').catch((e: unknown) => {
+        broken = e;
+      });
+      throw error;
+    }
+  } finally {
+    client.release(broken instanceof Error ? broken : undefined);
+  }
+}
+
+/**
+ * Runs `work` under the advisory lock `name` when no other session holds it
+ * (false: it did not run). A session lock on a connection of its own:
+ * released by the unlock, or by the server the moment this broker's
+ * connection dies.
+ */
+async function withAdvisoryLock(
+  client: pg.PoolClient,
+  wrap: ErrorWrapper,
+  name: string,
+  work: () => Promise<void>,
+): Promise<boolean> {
+  const tx = executorOn(client, wrap);
+  let held = false;
+  try {
+    const rows = await tx.query('SELECT pg_try_advisory_lock($1, hashtext($2)) AS held', [
+      ADVISORY_LOCK_CLASS,
+      name,
+    ]);
+    held = rows[0]?.held === true;
+    if (!held) return false;
+    await work();
+    return true;
+  } finally {
+    const unlocked = held
+      ? await tx.query('SELECT pg_advisory_unlock($1, hashtext($2))', [ADVISORY_LOCK_CLASS, name]).then(
+          () => undefined,
+          (e: unknown) => (e instanceof Error ? e : new Error(String(e))),
+        )
+      : undefined;
+    client.release(unlocked);
+  }
+}
+
+/** Opens a pool; the first connection is made (and checked) at once. */
+export async function openPostgresDriver(
+  settings: PostgresSettings,
+  log: (message: string, error: unknown) => void = () => {},
+): Promise<SqlDriver> {
+  const description = redactUrl(settings.url);
+  const wrap = storeErrorWrapper(settings.url, description);
+  const pool = newPool(settings);
+  // An idle connection that breaks (server restart) is an event, not a crash.
+  pool.on('error', (error) => log('request store connection failed', wrap(error)));
   async function connect(): Promise<pg.PoolClient> {
     try {
       return await pool.connect();
@@ -127,51 +206,12 @@ export async function openPostgresDriver(
   const driver: SqlDriver = {
     dialect: 'postgres',
     description,
-    ...on(pool),
+    ...executorOn(pool, wrap),
     async transaction(work) {
-      const client = await connect();
-      let broken: unknown;
-      try {
-        const tx = on(client);
-        await tx.exec('BEGIN');
-        try {
-          const result = await work(tx);
-          await tx.exec('COMMIT');
-          return result;
-        } catch (error) {
-          await client.query('ROLLBACK').catch((e: unknown) => {
-            broken = e;
-          });
-          throw error;
-        }
-      } finally {
-        client.release(broken instanceof Error ? broken : undefined);
-      }
+      return inTransaction(await connect(), wrap, work);
     },
     async tryExclusive(name, work) {
-      // A session lock on a connection of its own: released by the unlock, or
-      // by the server the moment this broker's connection dies.
-      const client = await connect();
-      const tx = on(client);
-      let held = false;
-      try {
-        const rows = await tx.query('SELECT pg_try_advisory_lock($1, hashtext($2)) AS held', [
-          ADVISORY_LOCK_CLASS,
-          name,
-        ]);
-        held = rows[0]?.held === true;
-        if (!held) return false;
-        await work();
-        return true;
-      } finally {
-        const unlocked = held
-          ? await tx.query('SELECT pg_advisory_unlock($1, hashtext($2))', [ADVISORY_LOCK_CLASS, name]).then(
-              () => undefined,
-              (e: unknown) => (e instanceof Error ? e : new Error(String(e))),
-            )
-          : undefined;
-        client.release(unlocked);
-      }
+      return withAdvisoryLock(await connect(), wrap, name, work);
     },
     async ping() {
       await driver.query('SELECT 1 AS ok');
