@@ -26,18 +26,22 @@ function unavailable(path: string, cause: unknown): AirlockError {
   return new AirlockError('STORE_UNAVAILABLE', `request store ${path}: ${message}`, { cause });
 }
 
-/** Opens (creating it 0600, and its directory 0700) the SQLite database at `path`. */
-export async function openSqliteDriver(path: string): Promise<SqlDriver> {
+/** Opens the database file (created 0600 in a 0700 directory) in WAL mode, `synchronous=FULL`. */
+async function openDatabase(path: string): Promise<DatabaseSync> {
   await makeDirectory(dirname(path), 0o700); // a fresh volume
   closeSync(openSync(path, 'a', 0o600)); // SQLite creates -wal and -shm with the database's mode
-  let db: DatabaseSync;
   try {
-    db = new DatabaseSync(path, { timeout: 5000 });
+    const db = new DatabaseSync(path, { timeout: 5000 });
     db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;');
+    return db;
   } catch (error) {
     throw unavailable(path, error);
   }
-  const direct: SqlExecutor = {
+}
+
+/** The SQL seam straight on the connection (no queue); errors are STORE_UNAVAILABLE except constraints. */
+function directExecutor(db: DatabaseSync, path: string): SqlExecutor {
+  return {
     async query(sql, params: readonly SqlValue[] = []) {
       try {
         return db.prepare(toSqlite(sql)).all(...(params as SQLInputValue[])) as SqlRow[];
@@ -58,6 +62,34 @@ export async function openSqliteDriver(path: string): Promise<SqlDriver> {
       db.exec(sql);
     },
   };
+}
+
+/** Runs `work` in BEGIN IMMEDIATE … COMMIT, rolled back when it throws (the caller queues it). */
+async function inTransaction<T>(
+  db: DatabaseSync,
+  path: string,
+  direct: SqlExecutor,
+  work: (tx: SqlExecutor) => Promise<T>,
+): Promise<T> {
+  try {
+    db.exec('BEGIN IMMEDIATE');
+  } catch (error) {
+    throw unavailable(path, error);
+  }
+  try {
+    const result = await work(direct);
+    db.exec('COMMIT');
+    return result;
+  } catch (error) {
+    if (db.isTransaction) db.exec('ROLLBACK');
+    throw error;
+  }
+}
+
+/** Opens (creating it 0600, and its directory 0700) the SQLite database at `path`. */
+export async function openSqliteDriver(path: string): Promise<SqlDriver> {
+  const db = await openDatabase(path);
+  const direct = directExecutor(db, path);
   let queue: Promise<unknown> = Promise.resolve();
   function serially<T>(work: () => Promise<T>): Promise<T> {
     const run = queue.then(work, work);
@@ -81,27 +113,10 @@ export async function openSqliteDriver(path: string): Promise<SqlDriver> {
     query: (sql, params) => alone(() => direct.query(sql, params)),
     run: (sql, params) => alone(() => direct.run(sql, params)),
     exec: (sql) => alone(() => direct.exec(sql)),
-    transaction: (work) =>
-      serially(async () => {
-        open();
-        try {
-          db.exec('BEGIN IMMEDIATE');
-        } catch (error) {
-          throw unavailable(path, error);
-        }
-        try {
-          const result = await work(direct);
-          db.exec('COMMIT');
-          return result;
-        } catch (error) {
-          if (db.isTransaction) db.exec('ROLLBACK');
-          throw error;
-        }
-      }),
+    transaction: (work) => alone(() => inTransaction(db, path, direct, work)),
     // The file must still be where it was opened (a volume unmounted or removed is not ready).
     ping: () =>
-      serially(async () => {
-        open();
+      alone(async () => {
         statSync(path);
         db.prepare('SELECT 1').get();
       }),
