@@ -12,7 +12,7 @@
  * (SIGQUIT, then SIGKILL) and removes the directory. PostgreSQL refuses to
  * run as root; as root the server runs as the `postgres` user (or `nobody`).
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -66,20 +66,11 @@ function serverUser(): { uid: number; gid: number } | undefined {
   throw new Error('running as root, and there is no postgres or nobody user to run PostgreSQL as');
 }
 
-/** Starts a server. Throws (with what to install) when PostgreSQL is missing. */
-export async function startPostgresTestServer(
-  options: {
-    /** Keep PostgreSQL's fsync and synchronous commit (benchmarks); default off (tests: faster, nothing to keep). */
-    durable?: boolean;
-  } = {},
-): Promise<PostgresTestServer> {
-  const bin = postgresBinDir();
-  if (bin === undefined) {
-    throw new Error('PostgreSQL is not installed: apt-get install postgresql (or set AIRLOCK_PG_BIN)');
-  }
-  const dir = mkdtempSync(join(tmpdir(), 'airlock-pg-'));
+type ServerUser = { uid: number; gid: number } | undefined;
+
+/** `initdb` of a fresh cluster in `dir`/data (superuser `postgres`, trust auth); returns its path. */
+function initDataDirectory(bin: string, dir: string, user: ServerUser): string {
   const data = join(dir, 'data');
-  const user = serverUser();
   if (user) chownSync(dir, user.uid, user.gid);
   const as = user ? { uid: user.uid, gid: user.gid } : {};
   execFileSync(
@@ -87,12 +78,16 @@ export async function startPostgresTestServer(
     ['-D', data, '-U', 'postgres', '--auth=trust', '--no-sync', '-E', 'UTF8', '--locale=C'],
     { ...as, stdio: 'pipe' },
   );
-  const port = await freePort();
-  const args = ['-D', data, '-h', '127.0.0.1', '-p', String(port), '-k', dir, '-c', 'max_connections=200'];
-  if (!options.durable)
-    args.push('-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off');
+  return data;
+}
+
+/**
+ * Writes the watchdog script into `dir`: `$1` is the test process; the
+ * server is the watchdog's child. Either ending ends the other, and the
+ * directory goes with them.
+ */
+function writeWatchdog(dir: string): string {
   const script = join(dir, 'watchdog.sh');
-  // $1: the test process; the server is the watchdog's child. Either ending ends the other.
   writeFileSync(
     script,
     `#!/bin/sh
@@ -107,12 +102,25 @@ rm -rf "${dir}"
 `,
     { mode: 0o755 },
   );
+  return script;
+}
+
+/**
+ * Spawns `postgres` with `args` under the watchdog `script`. The watchdog
+ * runs as root (to remove the directory) only when we are root; the server
+ * as `user`. `stderr()` is the server's last 4000 characters of stderr.
+ */
+function spawnUnderWatchdog(
+  script: string,
+  bin: string,
+  user: ServerUser,
+  args: readonly string[],
+): { child: ChildProcess; stderr(): string } {
   const postgres = join(bin, 'postgres');
-  // The watchdog runs as root (to remove the directory) only when we are root; the server as `as`.
   const child = spawn(
     'sh',
     [script, String(process.pid), ...(user ? ['setpriv'] : [postgres])].concat(
-      user ? [`--reuid=${user.uid}`, `--regid=${user.gid}`, '--clear-groups', postgres, ...args] : args,
+      user ? [`--reuid=${user.uid}`, `--regid=${user.gid}`, '--clear-groups', postgres, ...args] : [...args],
     ),
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
@@ -120,23 +128,54 @@ rm -rf "${dir}"
   child.stderr?.on('data', (chunk: Buffer) => {
     stderr = (stderr + chunk.toString()).slice(-4000);
   });
-  const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
+  return { child, stderr: () => stderr };
+}
+
+/** Waits until `url` accepts a connection; stops the server and throws when it exits or 30 s pass. */
+async function waitUntilAccepting(
+  url: string,
+  server: { child: ChildProcess; stderr(): string },
+): Promise<void> {
   const started = Date.now();
   for (;;) {
     const client = new pg.Client({ connectionString: url });
     try {
       await client.connect();
       await client.end();
-      break;
+      return;
     } catch {
       await client.end().catch(() => {});
-      if (child.exitCode !== null || Date.now() - started > 30_000) {
-        child.kill('SIGTERM');
-        throw new Error(`PostgreSQL did not start: ${stderr}`);
+      if (server.child.exitCode !== null || Date.now() - started > 30_000) {
+        server.child.kill('SIGTERM');
+        throw new Error(`PostgreSQL did not start: ${server.stderr()}`);
       }
       await sleep(100);
     }
   }
+}
+
+/** Starts a server. Throws (with what to install) when PostgreSQL is missing. */
+export async function startPostgresTestServer(
+  options: {
+    /** Keep PostgreSQL's fsync and synchronous commit (benchmarks); default off (tests: faster, nothing to keep). */
+    durable?: boolean;
+  } = {},
+): Promise<PostgresTestServer> {
+  const bin = postgresBinDir();
+  if (bin === undefined) {
+    throw new Error('PostgreSQL is not installed: apt-get install postgresql (or set AIRLOCK_PG_BIN)');
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'airlock-pg-'));
+  const user = serverUser();
+  const data = initDataDirectory(bin, dir, user);
+  const port = await freePort();
+  const args = ['-D', data, '-h', '127.0.0.1', '-p', String(port), '-k', dir, '-c', 'max_connections=200'];
+  if (!options.durable)
+    args.push('-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off');
+  const server = spawnUnderWatchdog(writeWatchdog(dir), bin, user, args);
+  const { child } = server;
+  const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
+  await waitUntilAccepting(url, server);
   let databases = 0;
   return {
     url,
