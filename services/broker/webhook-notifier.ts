@@ -97,6 +97,42 @@ export interface WebhookNotifierOptions {
 /** HTTP statuses worth retrying: timeouts, rate limits, server errors. Others are final. */
 const retryable = (status: number) => status === 408 || status === 429 || status >= 500;
 
+/**
+ * Delivers one notification: up to `maxAttempts` posts, waiting
+ * `initialBackoffMs` doubled before each retry (`pause` answers false when
+ * the notifier closed meanwhile: dropped, logged). A final failure is
+ * logged at error level with the request id.
+ */
+async function deliver(
+  options: WebhookNotifierOptions,
+  notification: RequestNotification,
+  pause: (ms: number) => Promise<boolean>,
+): Promise<void> {
+  const body = { text: notificationText(notification) };
+  const about = { request_id: notification.request.id, notification: notification.kind };
+  let lastProblem = '';
+  for (let attempt = 1; attempt <= options.maxAttempts; attempt++) {
+    if (attempt > 1 && !(await pause(options.initialBackoffMs * 2 ** (attempt - 2)))) {
+      options.log({ level: 'warn', message: 'webhook notification dropped at shutdown', ...about });
+      return;
+    }
+    try {
+      const response = await httpsCall(options.url, { ca: options.ca, json: body, timeoutMs: 10_000 });
+      if (response.status >= 200 && response.status < 300) return;
+      lastProblem = `HTTP ${response.status}`;
+      if (!retryable(response.status)) break;
+    } catch (error) {
+      lastProblem = error instanceof Error ? error.message : String(error);
+    }
+  }
+  options.log({
+    level: 'error',
+    message: `webhook notification failed: ${lastProblem}`,
+    ...about,
+    attempts_max: options.maxAttempts,
+  });
+}
+
 /** Posts notifications to a webhook, retried with exponential backoff. */
 export function createWebhookNotifier(options: WebhookNotifierOptions): RequestNotifier & {
   /** Resolves when no delivery is in progress (tests, shutdown). */
@@ -125,32 +161,6 @@ export function createWebhookNotifier(options: WebhookNotifierOptions): RequestN
       timers.add(entry);
     });
 
-  async function deliver(notification: RequestNotification): Promise<void> {
-    const body = { text: notificationText(notification) };
-    const about = { request_id: notification.request.id, notification: notification.kind };
-    let lastProblem = '';
-    for (let attempt = 1; attempt <= options.maxAttempts; attempt++) {
-      if (attempt > 1 && !(await pause(options.initialBackoffMs * 2 ** (attempt - 2)))) {
-        options.log({ level: 'warn', message: 'webhook notification dropped at shutdown', ...about });
-        return;
-      }
-      try {
-        const response = await httpsCall(options.url, { ca: options.ca, json: body, timeoutMs: 10_000 });
-        if (response.status >= 200 && response.status < 300) return;
-        lastProblem = `HTTP ${response.status}`;
-        if (!retryable(response.status)) break;
-      } catch (error) {
-        lastProblem = error instanceof Error ? error.message : String(error);
-      }
-    }
-    options.log({
-      level: 'error',
-      message: `webhook notification failed: ${lastProblem}`,
-      ...about,
-      attempts_max: options.maxAttempts,
-    });
-  }
-
   return {
     notify(notification) {
       if (closed) return;
@@ -163,7 +173,7 @@ export function createWebhookNotifier(options: WebhookNotifierOptions): RequestN
         });
         return;
       }
-      const delivery = deliver(notification).catch((error: unknown) =>
+      const delivery = deliver(options, notification, pause).catch((error: unknown) =>
         options.log({ level: 'error', message: `webhook notification failed: ${String(error)}` }),
       );
       inFlight.add(delivery);
