@@ -23,86 +23,95 @@ export interface BrokerMetrics extends BrokerHttpObserver {
   observeAudit(event: AuditEventInput): void;
 }
 
-export function createBrokerMetrics(metrics: Metrics): BrokerMetrics {
-  const transitions = metrics.counter(
-    'airlock_broker_request_transitions_total',
-    'Access request state changes, by from and to state (from="new" at creation)',
-    ['from', 'to'],
-  );
-  const decisions = metrics.counter(
-    'airlock_broker_decisions_total',
-    'Decisions on access requests, by who decided (policy, approver, requester), decision and code',
-    ['by', 'decision', 'code'],
-  );
-  const certificates = metrics.counter(
-    'airlock_broker_certificates_issued_total',
-    'Certificates issued, by kind (ssh, kubernetes)',
-    ['kind'],
-  );
-  const certificateFailures = metrics.counter(
-    'airlock_broker_certificate_failures_total',
-    'Certificates not issued after approval, by kind and code',
-    ['kind', 'code'],
-  );
-  const authFailures = metrics.counter(
-    'airlock_broker_auth_failures_total',
-    'Refused authentications by code',
-    ['code'],
-  );
-  const httpDuration = metrics.histogram(
-    'airlock_broker_http_request_duration_seconds',
-    'HTTP API latency by route, method and status',
-    ['route', 'method', 'status'],
-  );
+/** The broker's counters and histogram, registered on the ops server's registry. */
+function registerBrokerMetrics(metrics: Metrics) {
+  return {
+    transitions: metrics.counter(
+      'airlock_broker_request_transitions_total',
+      'Access request state changes, by from and to state (from="new" at creation)',
+      ['from', 'to'],
+    ),
+    decisions: metrics.counter(
+      'airlock_broker_decisions_total',
+      'Decisions on access requests, by who decided (policy, approver, requester), decision and code',
+      ['by', 'decision', 'code'],
+    ),
+    certificates: metrics.counter(
+      'airlock_broker_certificates_issued_total',
+      'Certificates issued, by kind (ssh, kubernetes)',
+      ['kind'],
+    ),
+    certificateFailures: metrics.counter(
+      'airlock_broker_certificate_failures_total',
+      'Certificates not issued after approval, by kind and code',
+      ['kind', 'code'],
+    ),
+    authFailures: metrics.counter('airlock_broker_auth_failures_total', 'Refused authentications by code', [
+      'code',
+    ]),
+    httpDuration: metrics.histogram(
+      'airlock_broker_http_request_duration_seconds',
+      'HTTP API latency by route, method and status',
+      ['route', 'method', 'status'],
+    ),
+  };
+}
 
+/** Counts one written audit event: the transition, decision or certificate it records, if any. */
+function countAuditEvent(registered: ReturnType<typeof registerBrokerMetrics>, event: AuditEventInput) {
+  const { transitions, decisions, certificates, certificateFailures } = registered;
   const transition = (from: string, to: string) => transitions.inc({ from, to });
   const decided = (by: string, decision: string, code = '') => decisions.inc({ by, decision, code });
+  const details = (event.details ?? {}) as Record<string, unknown>;
+  const allowed = event.decision === 'allow';
+  switch (event.event) {
+    case 'request.created':
+      // auto-approved and denied are counted by the request.approved / request.denied that follow.
+      if (details.decision === 'needs-approval') {
+        decided('policy', 'needs-approval');
+        transition('new', 'pending');
+      }
+      return;
+    case 'request.approved':
+      if (!allowed) return decided('approver', 'refused', event.code ?? '');
+      if (details.auto === true) {
+        decided('policy', 'auto-approved');
+        return transition('new', 'approved');
+      }
+      decided('approver', 'approve');
+      if (details.complete === true) transition('pending', 'approved');
+      return;
+    case 'request.denied':
+      if (!allowed && details.by !== 'policy') return decided('approver', 'refused', event.code ?? '');
+      if (details.by === 'policy') {
+        decided('policy', 'denied', event.code ?? 'REQUEST_DENIED');
+        return transition('new', 'denied');
+      }
+      decided(details.by === 'requester' ? 'requester' : 'approver', 'deny');
+      return transition('pending', 'denied');
+    case 'request.expired':
+      return transition('pending', 'expired');
+    case 'cert.revoked':
+      if (allowed) transition('approved', 'revoked');
+      return;
+    case 'cert.issued': {
+      const kind = details.kind === 'kube-client' ? 'kubernetes' : 'ssh';
+      if (allowed) certificates.inc({ kind });
+      else certificateFailures.inc({ kind, code: event.code ?? '' });
+      return;
+    }
+  }
+}
 
+/** Registers the broker's metrics; the HTTP adapter and the audit trail report into it. */
+export function createBrokerMetrics(metrics: Metrics): BrokerMetrics {
+  const registered = registerBrokerMetrics(metrics);
+  const { authFailures, httpDuration } = registered;
   return {
     authFailed: (code) => authFailures.inc({ code }),
     request: (route, method, status, seconds) =>
       httpDuration.observe(seconds, { route, method, status: String(status) }),
-    observeAudit(event) {
-      const details = (event.details ?? {}) as Record<string, unknown>;
-      const allowed = event.decision === 'allow';
-      switch (event.event) {
-        case 'request.created':
-          // auto-approved and denied are counted by the request.approved / request.denied that follow.
-          if (details.decision === 'needs-approval') {
-            decided('policy', 'needs-approval');
-            transition('new', 'pending');
-          }
-          return;
-        case 'request.approved':
-          if (!allowed) return decided('approver', 'refused', event.code ?? '');
-          if (details.auto === true) {
-            decided('policy', 'auto-approved');
-            return transition('new', 'approved');
-          }
-          decided('approver', 'approve');
-          if (details.complete === true) transition('pending', 'approved');
-          return;
-        case 'request.denied':
-          if (!allowed && details.by !== 'policy') return decided('approver', 'refused', event.code ?? '');
-          if (details.by === 'policy') {
-            decided('policy', 'denied', event.code ?? 'REQUEST_DENIED');
-            return transition('new', 'denied');
-          }
-          decided(details.by === 'requester' ? 'requester' : 'approver', 'deny');
-          return transition('pending', 'denied');
-        case 'request.expired':
-          return transition('pending', 'expired');
-        case 'cert.revoked':
-          if (allowed) transition('approved', 'revoked');
-          return;
-        case 'cert.issued': {
-          const kind = details.kind === 'kube-client' ? 'kubernetes' : 'ssh';
-          if (allowed) certificates.inc({ kind });
-          else certificateFailures.inc({ kind, code: event.code ?? '' });
-          return;
-        }
-      }
-    },
+    observeAudit: (event) => countAuditEvent(registered, event),
   };
 }
 
