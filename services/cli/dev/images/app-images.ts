@@ -23,6 +23,7 @@ const CONTEXT_FILES = [
   'tsconfig.build.json',
   '.dockerignore',
   join('scripts', 'patch-ssh2.js'),
+  join('scripts', 'native-addons.js'),
 ];
 const CONTEXT_DIRS = ['services', 'proto', 'patches'];
 /** Tests and test doubles, left out of the context like the CLI (.dockerignore). */
