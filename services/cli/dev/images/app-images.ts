@@ -23,6 +23,7 @@ const CONTEXT_FILES = [
   'tsconfig.build.json',
   '.dockerignore',
   join('scripts', 'patch-ssh2.js'),
+  join('scripts', 'native-addons.js'),
 ];
 const CONTEXT_DIRS = ['services', 'proto', 'patches'];
 /** Tests and test doubles, left out of the context like the CLI (.dockerignore). */
@@ -60,7 +61,7 @@ function listFiles(dir: string, root: string): string[] {
   return found;
 }
 
-/** Hash of everything an app image is built from: its Dockerfile, the build context and the base. */
+/** Hash of everything an app image is built from: its Dockerfile, the build context and the bases' keys. */
 export function appImageKey(root: string, dockerfile: string, baseKey: string): string {
   const hash = createHash('sha256');
   hash.update(`${baseKey}\n${dockerfile}\n`);
@@ -90,7 +91,8 @@ export async function ensureAppImages(progress: (line: string) => void): Promise
   const root = repoRoot();
   const cache = imageCacheDir();
   mkdirSync(cache, { recursive: true, mode: 0o700 });
-  const baseKey = baseImageKey(debianMirror());
+  const mirror = debianMirror();
+  const baseKey = `${baseImageKey(mirror, 'build')}/${baseImageKey(mirror, 'runtime')}`;
   const plan = (Object.entries(APP_IMAGES) as [AppImage, string][]).map(([name, dockerfile]) => {
     const key = appImageKey(root, dockerfile, baseKey);
     return { name, dockerfile, key, archive: join(cache, `${name}-${key}.tar`) };
@@ -102,8 +104,11 @@ export async function ensureAppImages(progress: (line: string) => void): Promise
     progress(`building ${todo.map((image) => image.name).join(', ')}; log: ${logPath}`);
     const docker = await startDockerDaemon(join(cache, 'docker'), join(cache, 'dockerd.log'));
     try {
-      const base = await ensureBaseImage(docker.env, cache, logPath, progress);
-      for (const image of todo) await buildImage(image, base, { root, logPath, env: docker.env, progress });
+      const bases = {
+        build: await ensureBaseImage('build', docker.env, cache, logPath, progress),
+        runtime: await ensureBaseImage('runtime', docker.env, cache, logPath, progress),
+      };
+      for (const image of todo) await buildImage(image, bases, { root, logPath, env: docker.env, progress });
       runQuiet('docker', ['image', 'prune', '--force'], 'IMAGE_BUILD_FAILED', docker.env);
     } finally {
       await docker.stop();
@@ -128,10 +133,13 @@ interface BuildContext {
   progress: (line: string) => void;
 }
 
-/** Builds one app image on `base`, smoke-runs it as the pods do, and saves it to its archive. */
+/**
+ * Builds one app image (build stage on the build base, runtime stage on the
+ * runtime base), smoke-runs it as the pods do, and saves it to its archive.
+ */
 async function buildImage(
   image: { name: AppImage; dockerfile: string; key: string; archive: string },
-  base: string,
+  bases: { build: string; runtime: string },
   ctx: BuildContext,
 ): Promise<void> {
   const started = Date.now();
@@ -144,9 +152,9 @@ async function buildImage(
       '-f',
       image.dockerfile,
       '--build-arg',
-      `BASE_IMAGE=${base}`,
+      `BASE_IMAGE=${bases.build}`,
       '--build-arg',
-      `RUNTIME_IMAGE=${base}`,
+      `RUNTIME_IMAGE=${bases.runtime}`,
       '-t',
       ref,
       '-t',

@@ -3,6 +3,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { repoRoot } from '../core/repo-root.js';
@@ -17,10 +18,11 @@ import {
 import { createTierCa } from '../core/x509/index.js';
 import { runMediator } from './main.js';
 
-// The composition root with `hostCertificateFile`: the mediator process presents the certificate
-// (`ssh-keyscan -c` asks for certificates only), and refuses to start with a user certificate.
+// The composition root: its start line says which crypto ssh2 runs on; with `hostCertificateFile`
+// the mediator process presents the certificate (`ssh-keyscan -c` asks for certificates only),
+// and refuses to start with a user certificate.
 
-async function configWithCertificate(sign: typeof signHostCertificate): Promise<string> {
+async function configWithCertificate(sign: typeof signHostCertificate, logLevel = 'fatal'): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), 'airlock-mediator-hostcert-'));
   const file = (name: string, content: string) => {
     writeFileSync(join(dir, name), content, { mode: 0o600 });
@@ -56,12 +58,33 @@ async function configWithCertificate(sign: typeof signHostCertificate): Promise<
     executor: { address: '127.0.0.1:9', caBundleFile: file('executor-ca.pem', executorCa.certPem) },
     audit: { path: 'audit/mediator.jsonl', signingKeyFile: file('audit.key', audit) },
     drainSeconds: 0,
-    logLevel: 'fatal',
+    logLevel,
   };
   return join(dir, file('mediator.json', JSON.stringify(config)));
 }
 
 const run = promisify(execFile);
+
+describe('mediator main: start line', () => {
+  it('says which crypto ssh2 runs on (ssh2Crypto: native here, where the binding is built)', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const logDestination = new Writable({
+      write(chunk, _encoding, done) {
+        lines.push(JSON.parse(String(chunk)) as Record<string, unknown>);
+        done();
+      },
+    });
+    const mediator = await runMediator(await configWithCertificate(signHostCertificate, 'info'), {
+      logDestination,
+    });
+    try {
+      const listening = lines.find((line) => line.msg === 'mediator listening (SSH)');
+      expect(listening).toMatchObject({ tier: 'mediator', port: mediator.port, ssh2Crypto: 'native' });
+    } finally {
+      await mediator.stop();
+    }
+  });
+});
 
 describe('mediator main: hostCertificateFile', () => {
   it('presents the host certificate it is configured with', async () => {
