@@ -18,8 +18,10 @@ export interface DevUpRecord {
   sshPort: number;
 }
 
+/** The record's file name in the state dir. */
 export const RECORD_FILE = 'dev-up.json';
 
+/** The record `dev up` left in the state dir, or undefined when there is none. */
 export function readRecord(stateDir: string): DevUpRecord | undefined {
   try {
     return JSON.parse(readFileSync(join(stateDir, RECORD_FILE), 'utf8')) as DevUpRecord;

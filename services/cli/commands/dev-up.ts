@@ -23,6 +23,11 @@ interface DevUpOptions {
   node?: string;
 }
 
+/**
+ * Starts the stack, records it in STATE/dev-up.json, prints the walkthrough
+ * and `ready …`, and runs until a stop request; then stops everything it
+ * started and removes the record.
+ */
 async function runDevUp(stateDir: string, options: DevUpOptions): Promise<void> {
   if (options.node !== undefined && options.kubeconfig === undefined) {
     throw new AirlockError(
