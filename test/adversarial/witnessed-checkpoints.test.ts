@@ -11,7 +11,7 @@ import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runAuditVerify } from '../../services/cli/commands/audit.js';
+import { runAuditVerify } from '../../services/cli/commands/audit-verify.js';
 import { sealCheckpoint } from '../../services/core/audit/chain.js';
 import type { AuditRecord } from '../../services/core/audit/index.js';
 import { sshCommand, waitFor, withDevStack } from './support/dev-stack-faults.js';

@@ -11,8 +11,8 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { runAuditVerify } from '../../services/cli/commands/audit.js';
 import { runAuditCollect } from '../../services/cli/commands/audit-collect.js';
+import { runAuditVerify } from '../../services/cli/commands/audit-verify.js';
 import { sampleEvent, steppingClock } from '../../services/core/audit/audit-test-helpers.js';
 import {
   assembleShippedTrails,

@@ -13,8 +13,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startBrokerReplica } from '../../services/broker/replica-process.js';
 import { type BrokerTestEnv, startBrokerTestEnv } from '../../services/broker/testing.js';
-import { runAuditVerify } from '../../services/cli/commands/audit.js';
 import { runAuditCollect } from '../../services/cli/commands/audit-collect.js';
+import { runAuditVerify } from '../../services/cli/commands/audit-verify.js';
 import { freePort, type RunningCollector, startAuditStore } from '../support/otelcol.js';
 import { type ProcessTier, startTierProcess, writeTierConfig } from '../support/tier-process.js';
 

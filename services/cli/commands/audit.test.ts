@@ -13,14 +13,10 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { createFileAuditTrail } from '../../core/audit/index.js';
 import { AirlockError } from '../../core/errors.js';
 import { main } from '../main.js';
-import {
-  type AuditPlayIo,
-  auditKeyPaths,
-  runAuditKeygen,
-  runAuditPlay,
-  runAuditTimeline,
-  runAuditVerify,
-} from './audit.js';
+import { auditKeyPaths, runAuditKeygen } from './audit-keygen.js';
+import { type AuditPlayIo, runAuditPlay } from './audit-play.js';
+import { runAuditTimeline } from './audit-timeline.js';
+import { runAuditVerify } from './audit-verify.js';
 
 let dir: string;
 let keys: { privateKey: string; publicKey: string };

@@ -113,13 +113,12 @@ function describeKeys(manifest: KeyringManifest): string {
     .join('');
 }
 
-/** Runs one step; returns the exit status (0). Refusals throw AirlockErrors with stable codes. */
-export async function runCaRotate(
+/** Checks the CA name, the step and that every option given applies to that step. */
+function checkRotateArguments(
   ca: string,
   step: string,
   options: CaRotateOptions,
-  io: CaRotateIo,
-): Promise<number> {
+): { kind: CaKind; rotateStep: RotateStep } {
   if (!isCaKind(ca)) usage(`the CA must be ssh-user, mediator or executor, not ${JSON.stringify(ca)}`);
   if (!(ROTATE_STEPS as readonly string[]).includes(step)) {
     usage(`the step must be one of ${ROTATE_STEPS.join(', ')}, not ${JSON.stringify(step)}`);
@@ -135,103 +134,147 @@ export async function runCaRotate(
       usage(`${flag} does not apply to ${step}`);
     }
   }
-  const now = io.now();
-  const { dir } = options;
-  const bundle = `${dir}/${BUNDLE_FILE[ca]}`;
-  const json = options.output === 'json';
+  return { kind: ca, rotateStep };
+}
+
+/** What every step works with. */
+interface RotateContext {
+  readonly ca: CaKind;
+  /** The keyring directory and its trust bundle file. */
+  readonly dir: string;
+  readonly bundle: string;
+  readonly options: CaRotateOptions;
+  readonly json: boolean;
+  readonly now: Date;
+  readonly out: (text: string) => void;
+}
+
+function rotateStatus({ ca, dir, bundle, json, out }: RotateContext): number {
+  const manifest = readKeyring(dir, ca);
+  if (json) out(`${JSON.stringify({ ca, dir, bundle, keyring: manifest })}\n`);
+  else out(`${ca} CA keyring ${dir}\n${describeKeys(manifest)}`);
+  return 0;
+}
+
+/** Checks the options of `add` that depend on the CA; returns --validity-days as a number. */
+function addValidityDays(ca: CaKind, options: CaRotateOptions): number | undefined {
+  if (ca === 'ssh-user' && (options.validityDays !== undefined || options.importCert !== undefined)) {
+    usage('--validity-days and --import-cert apply to the mediator and executor CAs');
+  }
+  if (ca !== 'ssh-user' && options.type !== undefined) usage('--type applies to the ssh-user CA');
+  if (options.importCert !== undefined && options.importKey === undefined)
+    usage('--import-cert needs --import-key');
+  let validityDays: number | undefined;
+  if (options.validityDays !== undefined) {
+    validityDays = Number(options.validityDays);
+    if (!Number.isInteger(validityDays))
+      usage(`--validity-days ${options.validityDays} is not a whole number`);
+  }
+  return validityDays;
+}
+
+async function rotateAdd({ ca, dir, bundle, options, json, now, out }: RotateContext): Promise<number> {
+  const validityDays = addValidityDays(ca, options);
   const where = WHERE[ca];
-
-  if (rotateStep === 'status') {
-    const manifest = readKeyring(dir, ca);
-    if (json) io.out(`${JSON.stringify({ ca, dir, bundle, keyring: manifest })}\n`);
-    else io.out(`${ca} CA keyring ${dir}\n${describeKeys(manifest)}`);
-    return 0;
+  const key =
+    options.importKey !== undefined
+      ? await importCaKey(ca, {
+          keyFile: options.importKey,
+          ...(options.importCert === undefined ? {} : { certFile: options.importCert }),
+        })
+      : await generateCaKeyFor(ca, {
+          now,
+          ...(options.type === undefined ? {} : { sshKeyType: options.type }),
+          ...(validityDays === undefined ? {} : { validityDays }),
+        });
+  const { manifest, entry } = addKeyToKeyring(dir, ca, key, {
+    now,
+    ...(options.name === undefined ? {} : { name: options.name }),
+  });
+  const first = manifest.keys.length === 1;
+  if (json) out(`${JSON.stringify({ ca, dir, bundle, added: entry, keyring: manifest })}\n`);
+  else if (first) {
+    out(
+      `created the ${ca} CA keyring ${dir}; its first key ${entry.name} (${entry.fingerprint}) signs now.\n` +
+        `Give ${dir} to ${where.signer} and ${bundle} to ${where.trustedBy}.\n`,
+    );
+  } else {
+    out(
+      `added ${entry.name} (${entry.fingerprint}) to ${dir}: trusted, not signing yet.\n` +
+        `Next: publish ${bundle} to ${where.trustedBy} and ${dir} to ${where.signer}; wait until every\n` +
+        'replica has it (a tier re-reads a changed file within a second; a mounted Kubernetes\n' +
+        'ConfigMap or Secret changes in the pod within about two minutes), then:\n' +
+        `  airlock ca rotate ${ca} switch --dir ${dir}\n`,
+    );
   }
+  return 0;
+}
 
-  if (rotateStep === 'add') {
-    if (ca === 'ssh-user' && (options.validityDays !== undefined || options.importCert !== undefined)) {
-      usage('--validity-days and --import-cert apply to the mediator and executor CAs');
-    }
-    if (ca !== 'ssh-user' && options.type !== undefined) usage('--type applies to the ssh-user CA');
-    if (options.importCert !== undefined && options.importKey === undefined)
-      usage('--import-cert needs --import-key');
-    let validityDays: number | undefined;
-    if (options.validityDays !== undefined) {
-      validityDays = Number(options.validityDays);
-      if (!Number.isInteger(validityDays))
-        usage(`--validity-days ${options.validityDays} is not a whole number`);
-    }
-    const key =
-      options.importKey !== undefined
-        ? await importCaKey(ca, {
-            keyFile: options.importKey,
-            ...(options.importCert === undefined ? {} : { certFile: options.importCert }),
-          })
-        : await generateCaKeyFor(ca, {
-            now,
-            ...(options.type === undefined ? {} : { sshKeyType: options.type }),
-            ...(validityDays === undefined ? {} : { validityDays }),
-          });
-    const { manifest, entry } = addKeyToKeyring(dir, ca, key, {
-      now,
-      ...(options.name === undefined ? {} : { name: options.name }),
-    });
-    const first = manifest.keys.length === 1;
-    if (json) io.out(`${JSON.stringify({ ca, dir, bundle, added: entry, keyring: manifest })}\n`);
-    else if (first) {
-      io.out(
-        `created the ${ca} CA keyring ${dir}; its first key ${entry.name} (${entry.fingerprint}) signs now.\n` +
-          `Give ${dir} to ${where.signer} and ${bundle} to ${where.trustedBy}.\n`,
-      );
-    } else {
-      io.out(
-        `added ${entry.name} (${entry.fingerprint}) to ${dir}: trusted, not signing yet.\n` +
-          `Next: publish ${bundle} to ${where.trustedBy} and ${dir} to ${where.signer}; wait until every\n` +
-          'replica has it (a tier re-reads a changed file within a second; a mounted Kubernetes\n' +
-          'ConfigMap or Secret changes in the pod within about two minutes), then:\n' +
-          `  airlock ca rotate ${ca} switch --dir ${dir}\n`,
-      );
-    }
-    return 0;
+function rotateSwitch({ ca, dir, bundle, options, json, now, out }: RotateContext): number {
+  const maxLifetimeSeconds =
+    options.maxLifetime === undefined ? DEFAULT_MAX_LIFETIME_SECONDS[ca] : parseLifetime(options.maxLifetime);
+  const { manifest, from, to } = switchKeyringSigner(dir, {
+    ca,
+    now,
+    maxLifetimeSeconds,
+    ...(options.to === undefined ? {} : { to: options.to }),
+  });
+  if (json) out(`${JSON.stringify({ ca, dir, bundle, from, to, keyring: manifest })}\n`);
+  else {
+    out(
+      `${to.name} signs now; ${from.name} stays trusted until ${from.retireAfter} ` +
+        `(${formatDuration(maxLifetimeSeconds * 1000)}: the longest life of what it signed).\n` +
+        `Next: publish ${dir} to ${WHERE[ca].signer}; after ${from.retireAfter}:\n` +
+        `  airlock ca rotate ${ca} retire --dir ${dir}\n`,
+    );
   }
+  return 0;
+}
 
-  if (rotateStep === 'switch') {
-    const maxLifetimeSeconds =
-      options.maxLifetime === undefined
-        ? DEFAULT_MAX_LIFETIME_SECONDS[ca]
-        : parseLifetime(options.maxLifetime);
-    const { manifest, from, to } = switchKeyringSigner(dir, {
-      ca,
-      now,
-      maxLifetimeSeconds,
-      ...(options.to === undefined ? {} : { to: options.to }),
-    });
-    if (json) io.out(`${JSON.stringify({ ca, dir, bundle, from, to, keyring: manifest })}\n`);
-    else {
-      io.out(
-        `${to.name} signs now; ${from.name} stays trusted until ${from.retireAfter} ` +
-          `(${formatDuration(maxLifetimeSeconds * 1000)}: the longest life of what it signed).\n` +
-          `Next: publish ${dir} to ${where.signer}; after ${from.retireAfter}:\n` +
-          `  airlock ca rotate ${ca} retire --dir ${dir}\n`,
-      );
-    }
-    return 0;
-  }
-
+function rotateRetire({ ca, dir, bundle, options, json, now, out }: RotateContext): number {
+  const where = WHERE[ca];
   const { manifest, retired } = retireKeyringKeys(dir, {
     ca,
     now,
     ...(options.name === undefined ? {} : { names: [options.name] }),
     ...(options.force === true ? { force: true } : {}),
   });
-  if (json) io.out(`${JSON.stringify({ ca, dir, bundle, retired, keyring: manifest })}\n`);
+  if (json) out(`${JSON.stringify({ ca, dir, bundle, retired, keyring: manifest })}\n`);
   else {
-    io.out(
+    out(
       `retired ${retired.map((k) => k.name).join(', ')}: its files are deleted and ${bundle} no longer lists it.\n` +
         `Next: publish ${bundle} to ${where.trustedBy} and ${dir} to ${where.signer}.\n`,
     );
   }
   return 0;
+}
+
+/** One handler per step; each returns the exit status. */
+const ROTATE_STEP_HANDLERS: Record<RotateStep, (context: RotateContext) => number | Promise<number>> = {
+  add: rotateAdd,
+  switch: rotateSwitch,
+  retire: rotateRetire,
+  status: rotateStatus,
+};
+
+/** Runs one step; returns the exit status (0). Refusals throw AirlockErrors with stable codes. */
+export async function runCaRotate(
+  ca: string,
+  step: string,
+  options: CaRotateOptions,
+  io: CaRotateIo,
+): Promise<number> {
+  const { kind, rotateStep } = checkRotateArguments(ca, step, options);
+  const context: RotateContext = {
+    ca: kind,
+    dir: options.dir,
+    bundle: `${options.dir}/${BUNDLE_FILE[kind]}`,
+    options,
+    json: options.output === 'json',
+    now: io.now(),
+    out: (text) => io.out(text),
+  };
+  return await ROTATE_STEP_HANDLERS[rotateStep](context);
 }
 
 export const CA_ROTATE_HELP = `

@@ -90,11 +90,18 @@ export async function runCaInit(
   return 0;
 }
 
-/** Registers `airlock ca` and its subcommands. */
+/** Registers `airlock ca` and its subcommands, in the order `airlock ca --help` lists them. */
 export function registerCaCommands(program: Command): void {
   const ca = program
     .command('ca')
     .description('Manage the SSH user and host certificate authorities and rotate the CAs of every tier');
+  registerCaInitCommand(ca);
+  registerCaSignHostCommand(ca);
+  registerCaRotateCommand(ca);
+}
+
+/** Registers `airlock ca init`. */
+function registerCaInitCommand(ca: Command): void {
   ca.command('init')
     .description(
       'Create a new SSH user CA key pair in OpenSSH format. The private key is written with mode 0600; ' +
@@ -120,6 +127,10 @@ export function registerCaCommands(program: Command): void {
     .action(async (options: CaInitOptions) => {
       process.exitCode = await runCaInit(options);
     });
+}
+
+/** Registers `airlock ca sign-host`. */
+function registerCaSignHostCommand(ca: Command): void {
   ca.command('sign-host')
     .description(
       'Sign a host certificate for a mediator host key with the airlock host CA: type host, the given ' +
@@ -145,6 +156,10 @@ export function registerCaCommands(program: Command): void {
     .action(async (options: CaSignHostOptions) => {
       process.exitCode = await runCaSignHost(options, processCliIo);
     });
+}
+
+/** Registers `airlock ca rotate`. */
+function registerCaRotateCommand(ca: Command): void {
   ca.command('rotate')
     .description(
       'Rotate the SSH user CA (broker) or a tier CA (mediator, executor) with overlap: add → switch → retire. ' +

@@ -10,7 +10,7 @@
  * on every call.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
   createLocalJWKSet,
@@ -137,6 +137,116 @@ function page(res: ServerResponse, status: number, message: string): void {
 }
 
 /**
+ * Checks the redirect the browser brought back: the `state` of this login
+ * and no `error`. Returns its authorization code.
+ */
+function codeFromRedirect(params: URLSearchParams, state: string): string {
+  if (!sameSecret(params.get('state') ?? '', state)) {
+    throw new AirlockError(
+      'AUTH_INVALID',
+      'the sign-in redirect has the wrong state; run airlock login again',
+    );
+  }
+  const error = params.get('error');
+  if (error !== null) {
+    const description = params.get('error_description');
+    throw new AirlockError(
+      'AUTH_INVALID',
+      `sign-in failed: ${error}${description ? ` (${description})` : ''}`,
+    );
+  }
+  const code = params.get('code');
+  if (!code) throw new AirlockError('AUTH_INVALID', 'the sign-in redirect carries no code');
+  return code;
+}
+
+/** What redeeming an authorization code needs besides the code. */
+interface CodeRedemption {
+  readonly provider: ProviderEndpoints;
+  readonly clientId: string;
+  readonly ca: string | undefined;
+  readonly redirectUri: string;
+  /** The PKCE verifier of this login's code challenge. */
+  readonly codeVerifier: string;
+  /** The nonce the ID token must carry. */
+  readonly nonce: string;
+  readonly now: () => Date;
+}
+
+/** Trades the code for an ID token at the token endpoint; returns the token once verified. */
+async function redeemCode(code: string, login: CodeRedemption): Promise<string> {
+  const { provider, clientId, ca } = login;
+  const token = await httpsCall(provider.tokenEndpoint, {
+    ca,
+    form: {
+      grant_type: 'authorization_code',
+      code,
+      redirect_uri: login.redirectUri,
+      client_id: clientId,
+      code_verifier: login.codeVerifier,
+    },
+  });
+  const body = (token.body ?? {}) as {
+    id_token?: unknown;
+    error?: unknown;
+    error_description?: unknown;
+  };
+  if (token.status !== 200 || typeof body.id_token !== 'string') {
+    throw new AirlockError(
+      'AUTH_INVALID',
+      `the identity provider refused the code: ${String(body.error ?? `HTTP ${token.status}`)}` +
+        (typeof body.error_description === 'string' ? ` (${body.error_description})` : ''),
+    );
+  }
+  const jwks = await fetchJwks(provider.jwksUri, ca);
+  await verifyLoginIdToken(body.id_token, {
+    issuer: provider.issuer,
+    clientId,
+    jwks,
+    nonce: login.nonce,
+    now: login.now(),
+  });
+  return body.id_token;
+}
+
+/** The authorization request the browser opens (PKCE S256, state and nonce). */
+function authorizationUrl(
+  endpoint: string,
+  request: { clientId: string; redirectUri: string; state: string; nonce: string; codeChallenge: string },
+): URL {
+  const url = new URL(endpoint);
+  for (const [key, value] of Object.entries({
+    response_type: 'code',
+    client_id: request.clientId,
+    redirect_uri: request.redirectUri,
+    scope: 'openid profile email groups',
+    state: request.state,
+    nonce: request.nonce,
+    code_challenge: request.codeChallenge,
+    code_challenge_method: 'S256',
+  })) {
+    url.searchParams.set(key, value);
+  }
+  return url;
+}
+
+function listenOnLoopback(server: Server): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+}
+
+function closeCallbackServer(server: Server): Promise<void> {
+  return new Promise<void>((resolve) => {
+    server.close(() => resolve());
+    // Let the browser's answer page flush; cut what is still open after a second.
+    server.closeIdleConnections();
+    setTimeout(() => server.closeAllConnections(), 1000).unref();
+  });
+}
+
+/**
  * Runs the flow and returns the verified ID token. The listener accepts one
  * redirect to `/callback`; a redirect with the wrong `state` ends the login
  * with AUTH_INVALID (it is either a stale tab or a forged request, and the
@@ -167,79 +277,26 @@ export async function authCodeLogin(options: AuthCodeLoginOptions): Promise<stri
     handled = true;
     void (async () => {
       try {
-        const params = url.searchParams;
-        if (!sameSecret(params.get('state') ?? '', state)) {
-          throw new AirlockError(
-            'AUTH_INVALID',
-            'the sign-in redirect has the wrong state; run airlock login again',
-          );
-        }
-        const error = params.get('error');
-        if (error !== null) {
-          const description = params.get('error_description');
-          throw new AirlockError(
-            'AUTH_INVALID',
-            `sign-in failed: ${error}${description ? ` (${description})` : ''}`,
-          );
-        }
-        const code = params.get('code');
-        if (!code) throw new AirlockError('AUTH_INVALID', 'the sign-in redirect carries no code');
-        const token = await httpsCall(provider.tokenEndpoint, {
-          ca,
-          form: {
-            grant_type: 'authorization_code',
-            code,
-            redirect_uri: redirectUri,
-            client_id: clientId,
-            code_verifier: codeVerifier,
-          },
-        });
-        const body = (token.body ?? {}) as {
-          id_token?: unknown;
-          error?: unknown;
-          error_description?: unknown;
-        };
-        if (token.status !== 200 || typeof body.id_token !== 'string') {
-          throw new AirlockError(
-            'AUTH_INVALID',
-            `the identity provider refused the code: ${String(body.error ?? `HTTP ${token.status}`)}` +
-              (typeof body.error_description === 'string' ? ` (${body.error_description})` : ''),
-          );
-        }
-        const jwks = await fetchJwks(provider.jwksUri, ca);
-        await verifyLoginIdToken(body.id_token, {
-          issuer: provider.issuer,
-          clientId,
-          jwks,
-          nonce,
-          now: options.now(),
-        });
+        const code = codeFromRedirect(url.searchParams, state);
+        const redemption = { provider, clientId, ca, redirectUri, codeVerifier, nonce, now: options.now };
+        const idToken = await redeemCode(code, redemption);
         page(res, 200, 'Signed in. You can close this window and return to your terminal.');
-        settle?.resolve(body.id_token);
+        settle?.resolve(idToken);
       } catch (error) {
         page(res, 400, 'Sign-in failed. See your terminal.');
         settle?.reject(error);
       }
     })();
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
+  await listenOnLoopback(server);
   const redirectUri = `http://127.0.0.1:${(server.address() as AddressInfo).port}/callback`;
-  const authorizeUrl = new URL(provider.authorizationEndpoint);
-  for (const [key, value] of Object.entries({
-    response_type: 'code',
-    client_id: clientId,
-    redirect_uri: redirectUri,
-    scope: 'openid profile email groups',
+  const authorizeUrl = authorizationUrl(provider.authorizationEndpoint, {
+    clientId,
+    redirectUri,
     state,
     nonce,
-    code_challenge: codeChallenge,
-    code_challenge_method: 'S256',
-  })) {
-    authorizeUrl.searchParams.set(key, value);
-  }
+    codeChallenge,
+  });
   options.tell(`To sign in, open ${authorizeUrl.toString()}\n`);
   options.openBrowser?.(authorizeUrl.toString());
   const timeoutMs = options.timeoutMs ?? 300_000;
@@ -254,11 +311,6 @@ export async function authCodeLogin(options: AuthCodeLoginOptions): Promise<stri
     return await done;
   } finally {
     clearTimeout(timer);
-    await new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      // Let the browser's answer page flush; cut what is still open after a second.
-      server.closeIdleConnections();
-      setTimeout(() => server.closeAllConnections(), 1000).unref();
-    });
+    await closeCallbackServer(server);
   }
 }

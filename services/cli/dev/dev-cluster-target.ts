@@ -13,6 +13,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import {
   AuthorizationV1Api,
+  type Cluster,
   KubeConfig,
   type KubernetesObject,
   KubernetesObjectApi,
@@ -98,24 +99,8 @@ function reason(error: unknown): string {
   return cause?.code ?? cause?.message ?? (error as Error).message ?? String(error);
 }
 
-/**
- * Loads `--kubeconfig FILE` and checks, before anything is created, that the
- * file is usable, the API server answers and the user is cluster-admin
- * (dev up creates namespaces, ClusterRoles and their bindings).
- *
- * Throws DEV_KUBECONFIG_INVALID (unreadable, unparsable, no current
- * context), DEV_CLUSTER_UNREACHABLE (no answer from the server) or
- * KUBERNETES_FORBIDDEN (not cluster-admin).
- */
-export async function connectExistingCluster(options: {
-  kubeconfigPath: string;
-  stateDir: string;
-  nodeName?: string;
-  /** The kubectl to print in the walkthrough; default `kubectl` from PATH. */
-  kubectl?: string;
-  timeoutMs?: number;
-}): Promise<DevKubeTarget> {
-  const kubeconfigPath = resolve(options.kubeconfigPath);
+/** Loads the kubeconfig; its current context must name a cluster and a user. */
+function loadKubeconfig(kubeconfigPath: string): { kc: KubeConfig; cluster: Cluster } {
   const kc = new KubeConfig();
   try {
     kc.loadFromFile(kubeconfigPath);
@@ -132,7 +117,16 @@ export async function connectExistingCluster(options: {
       `the kubeconfig ${kubeconfigPath} has no usable current context (cluster and user)`,
     );
   }
-  const timeoutMs = options.timeoutMs ?? 10_000;
+  return { kc, cluster };
+}
+
+/** Checks that the API server answers and that the current user may do anything (cluster-admin). */
+async function checkClusterAdmin(
+  kc: KubeConfig,
+  cluster: Cluster,
+  kubeconfigPath: string,
+  timeoutMs: number,
+): Promise<void> {
   try {
     await withTimeout(kc.makeApiClient(VersionApi).getCode(), timeoutMs);
   } catch (error) {
@@ -154,9 +148,20 @@ export async function connectExistingCluster(options: {
         'dev up creates namespaces, ClusterRoles and bindings there',
     );
   }
+}
 
-  const ledgerPath = join(options.stateDir, LEDGER_FILE);
-  const ledger: ClusterObjectsLedger = readLedger(options.stateDir) ?? {
+/**
+ * The state dir's ledger for this cluster (a new, empty one if there is
+ * none), written back at once. USAGE if it records another cluster.
+ */
+function openLedger(
+  stateDir: string,
+  kc: KubeConfig,
+  cluster: Cluster,
+  kubeconfigPath: string,
+): { ledger: ClusterObjectsLedger; ledgerPath: string } {
+  const ledgerPath = join(stateDir, LEDGER_FILE);
+  const ledger: ClusterObjectsLedger = readLedger(stateDir) ?? {
     kubeconfig: kubeconfigPath,
     context: kc.getCurrentContext(),
     server: cluster.server,
@@ -165,19 +170,48 @@ export async function connectExistingCluster(options: {
   if (ledger.server !== cluster.server) {
     throw new AirlockError(
       'USAGE',
-      `${options.stateDir} holds objects dev up created in ${ledger.server}; run dev down for it first ` +
+      `${stateDir} holds objects dev up created in ${ledger.server}; run dev down for it first ` +
         `(or use another --state-dir) before targeting ${cluster.server}`,
     );
   }
   writeFileSync(ledgerPath, `${JSON.stringify(ledger, null, 2)}\n`);
+  return { ledger, ledgerPath };
+}
+
+/** The kubeconfig `clusters[].cluster` entry the tiers' own kubeconfigs use. */
+function clusterEntryOf(cluster: Cluster): Record<string, unknown> {
   const clusterEntry: Record<string, unknown> = { server: cluster.server };
   if (cluster.caData) clusterEntry['certificate-authority-data'] = cluster.caData;
   else if (cluster.caFile) clusterEntry['certificate-authority'] = cluster.caFile;
   if (cluster.skipTLSVerify) clusterEntry['insecure-skip-tls-verify'] = true;
   if (cluster.tlsServerName) clusterEntry['tls-server-name'] = cluster.tlsServerName;
+  return clusterEntry;
+}
+
+/**
+ * Loads `--kubeconfig FILE` and checks, before anything is created, that the
+ * file is usable, the API server answers and the user is cluster-admin
+ * (dev up creates namespaces, ClusterRoles and their bindings).
+ *
+ * Throws DEV_KUBECONFIG_INVALID (unreadable, unparsable, no current
+ * context), DEV_CLUSTER_UNREACHABLE (no answer from the server) or
+ * KUBERNETES_FORBIDDEN (not cluster-admin).
+ */
+export async function connectExistingCluster(options: {
+  kubeconfigPath: string;
+  stateDir: string;
+  nodeName?: string;
+  /** The kubectl to print in the walkthrough; default `kubectl` from PATH. */
+  kubectl?: string;
+  timeoutMs?: number;
+}): Promise<DevKubeTarget> {
+  const kubeconfigPath = resolve(options.kubeconfigPath);
+  const { kc, cluster } = loadKubeconfig(kubeconfigPath);
+  await checkClusterAdmin(kc, cluster, kubeconfigPath, options.timeoutMs ?? 10_000);
+  const { ledger, ledgerPath } = openLedger(options.stateDir, kc, cluster, kubeconfigPath);
   return {
     kubeconfigPath,
-    clusterEntry,
+    clusterEntry: clusterEntryOf(cluster),
     ...(options.nodeName ? { nodeName: options.nodeName } : {}),
     kubectl: options.kubectl ?? 'kubectl',
     external: true,

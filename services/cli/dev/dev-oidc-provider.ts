@@ -157,6 +157,55 @@ async function route(endpoints: Endpoints, req: IncomingMessage, res: ServerResp
   else send(res, 404, { error: 'not_found' });
 }
 
+/** What signing a demo user's ID token needs. */
+interface IdTokenSigner {
+  readonly users: Readonly<Record<string, DemoUser>>;
+  readonly clientId: string;
+  readonly clock: () => Date;
+  readonly idTokenTtlSeconds: number;
+  readonly kid: string;
+  readonly privateKey: CryptoKey;
+  /** The provider's issuer URL, known once it listens. */
+  readonly issuer: () => string;
+}
+
+/** Signs an ID token for a configured demo user; USAGE for anyone else. */
+async function signDemoIdToken(
+  signer: IdTokenSigner,
+  user: string,
+  overrides: MintOverrides = {},
+): Promise<string> {
+  const demo = Object.hasOwn(signer.users, user) ? signer.users[user] : undefined;
+  if (!demo) throw new AirlockError('USAGE', `no demo user named ${JSON.stringify(user)}`);
+  const now = Math.floor(signer.clock().getTime() / 1000);
+  const claims: JWTPayload = {
+    preferred_username: user,
+    groups: [...(overrides.groups ?? demo.groups)],
+    auth_time: now,
+    ...(demo.email === undefined ? {} : { email: demo.email }),
+    ...(demo.email === undefined || overrides.emailVerified === null
+      ? {}
+      : { email_verified: overrides.emailVerified ?? true }),
+    ...(overrides.nonce === undefined ? {} : { nonce: overrides.nonce }),
+  };
+  return new SignJWT(claims)
+    .setProtectedHeader({ alg: 'ES256', kid: signer.kid, typ: 'JWT' })
+    .setIssuer(overrides.issuer ?? signer.issuer())
+    .setSubject(user)
+    .setAudience(overrides.audience ?? signer.clientId)
+    .setIssuedAt(now)
+    .setExpirationTime(now + (overrides.expiresInSeconds ?? signer.idTokenTtlSeconds))
+    .setJti(randomBytes(12).toString('hex'))
+    .sign(signer.privateKey);
+}
+
+function listenHttps(server: Server, port: number, host: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+}
+
 /** Starts the provider on an HTTPS port. */
 export async function startDevOidcProvider(options: DevOidcProviderOptions): Promise<DevOidcProvider> {
   const clock = options.clock ?? (() => new Date());
@@ -167,30 +216,16 @@ export async function startDevOidcProvider(options: DevOidcProviderOptions): Pro
   const jwk: JWK = { ...(await exportJWK(publicKey)), kid, alg: 'ES256', use: 'sig' };
   let issuer = '';
 
-  async function mintIdToken(user: string, overrides: MintOverrides = {}): Promise<string> {
-    const demo = Object.hasOwn(options.users, user) ? options.users[user] : undefined;
-    if (!demo) throw new AirlockError('USAGE', `no demo user named ${JSON.stringify(user)}`);
-    const now = Math.floor(clock().getTime() / 1000);
-    const claims: JWTPayload = {
-      preferred_username: user,
-      groups: [...(overrides.groups ?? demo.groups)],
-      auth_time: now,
-      ...(demo.email === undefined ? {} : { email: demo.email }),
-      ...(demo.email === undefined || overrides.emailVerified === null
-        ? {}
-        : { email_verified: overrides.emailVerified ?? true }),
-      ...(overrides.nonce === undefined ? {} : { nonce: overrides.nonce }),
-    };
-    return new SignJWT(claims)
-      .setProtectedHeader({ alg: 'ES256', kid, typ: 'JWT' })
-      .setIssuer(overrides.issuer ?? issuer)
-      .setSubject(user)
-      .setAudience(overrides.audience ?? options.clientId)
-      .setIssuedAt(now)
-      .setExpirationTime(now + (overrides.expiresInSeconds ?? idTokenTtlSeconds))
-      .setJti(randomBytes(12).toString('hex'))
-      .sign(privateKey);
-  }
+  const signer: IdTokenSigner = {
+    users: options.users,
+    clientId: options.clientId,
+    clock,
+    idTokenTtlSeconds,
+    kid,
+    privateKey,
+    issuer: () => issuer,
+  };
+  const mintIdToken = (user: string, overrides?: MintOverrides) => signDemoIdToken(signer, user, overrides);
 
   const device = deviceFlow({
     users,
@@ -219,10 +254,7 @@ export async function startDevOidcProvider(options: DevOidcProviderOptions): Pro
       send(res, 400, { error: 'invalid_request', error_description: (error as Error).message });
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
-  });
+  await listenHttps(server, options.port ?? 0, options.host ?? '127.0.0.1');
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   issuer = `https://${host}:${address.port}`;

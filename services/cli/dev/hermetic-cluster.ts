@@ -5,14 +5,18 @@ import { AirlockError } from '../../core/errors.js';
 import { crashError, ProcessGroup, type SupervisedProcess } from './child-processes.js';
 import { type ClusterBinaries, ensureClusterBinaries } from './cluster-binaries.js';
 import { type ClusterPki, createClusterPki } from './cluster-pki.js';
-import { AUDIT_POLICY, freePort, httpsGet, kubeconfig, waitFor } from './cluster-support.js';
-import type { JanitorReport } from './real-node/janitor.js';
+import { freePort, httpsGet, kubeconfig, waitFor } from './cluster-support.js';
 import {
-  KUBERNETES_SERVICE_IP,
-  type PreparedNode,
-  prepareRealNode,
-  REAL_NODE_CONTROLLERS,
-} from './real-node/real-node.js';
+  apiserverFlags,
+  type ClusterFiles,
+  startControllerManager,
+  startEtcd,
+  startFakeNode,
+  waitForDefaultServiceAccount,
+  writeClusterFiles,
+} from './hermetic-control-plane.js';
+import type { JanitorReport } from './real-node/janitor.js';
+import { KUBERNETES_SERVICE_IP, type PreparedNode, prepareRealNode } from './real-node/real-node.js';
 import { startRealNode } from './real-node/start-real-node.js';
 
 export const NODE_NAME = 'fake-node';
@@ -75,18 +79,17 @@ export interface HermeticCluster {
   stop(): Promise<void>;
 }
 
-/**
- * Builds (if needed) and starts etcd, kube-apiserver, kube-controller-manager
- * and the fake kubelet on random free ports of 127.0.0.1, and resolves once
- * /readyz answers and the node is registered. On any failure every process
- * already started is stopped before the error is thrown.
- */
-export async function startCluster(options: StartClusterOptions = {}): Promise<HermeticCluster> {
-  const progress = options.onProgress ?? (() => {});
-  const binaries = await ensureClusterBinaries({ onProgress: progress });
-  const temporary = options.stateDir === undefined;
-  const stateDir = resolve(options.stateDir ?? mkdtempSync(join(tmpdir(), 'airlock-cluster-')));
-  const started = Date.now();
+/** The state dir's subdirectories. */
+interface ClusterDirs {
+  readonly pki: string;
+  readonly etcd: string;
+  readonly logs: string;
+  /** The fake kubelet's pod directories and container logs. */
+  readonly kubelet: string;
+}
+
+/** The state dir's subdirectories, created 0700; etcd's data is removed so every start begins empty. */
+function createClusterDirs(stateDir: string): ClusterDirs {
   const dirs = {
     pki: join(stateDir, 'pki'),
     etcd: join(stateDir, 'etcd'),
@@ -95,6 +98,130 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<H
   };
   rmSync(dirs.etcd, { recursive: true, force: true });
   for (const dir of Object.values(dirs)) mkdirSync(dir, { recursive: true, mode: 0o700 });
+  return dirs;
+}
+
+/** Hands the prepared real node the running control plane and waits until it is Ready. */
+async function startRealNodeFor(
+  node: PreparedNode,
+  group: ProcessGroup,
+  options: {
+    server: string;
+    pki: ClusterPki;
+    binaries: ClusterBinaries;
+    files: ClusterFiles;
+    progress: (line: string) => void;
+    deadline: number;
+    pkiDir: string;
+    images: string[];
+    logsDir: string;
+  },
+): Promise<void> {
+  const { server, pki, deadline } = options;
+  node.adopt(group.processes.map((p) => p.pid));
+  await startRealNode(node, {
+    server,
+    pki,
+    binaries: options.binaries,
+    kubeletKubeconfig: options.files.kubeletKubeconfig,
+    kubeconfigPath: options.files.kubeconfigPath,
+    freePort,
+    progress: options.progress,
+    waitFor: (what, nodeCrashed, probe) => {
+      const crashedNow = group.watchForCrash();
+      crashedNow.catch(() => {});
+      return waitFor(what, deadline, Promise.race([crashedNow, nodeCrashed]), probe);
+    },
+    httpsGet: (path) => httpsGet(`${server}${path}`, pki),
+    writeKubeconfig: (name, cert, key, user) => {
+      const path = join(options.pkiDir, `${name}.kubeconfig`);
+      writeFileSync(path, kubeconfig(server, pki.caCert, cert, key, user), { mode: 0o600 });
+      return path;
+    },
+    images: options.images,
+    logsDir: options.logsDir,
+  });
+}
+
+/** Process ids of the group's processes that have not exited. */
+function livePids(group: ProcessGroup): number[] {
+  return group.processes
+    .filter((p) => p.child.exitCode === null && p.child.signalCode === null)
+    .map((p) => p.pid);
+}
+
+/**
+ * `stopApiServer` and `startApiServer` of a started cluster (see
+ * HermeticCluster), beginning with the kube-apiserver already running.
+ */
+function apiServerRestarts(
+  group: ProcessGroup,
+  running: SupervisedProcess,
+  startApiServerProcess: () => SupervisedProcess,
+  apiserverReady: (deadline: number, crashed: Promise<never>) => Promise<void>,
+  readyTimeoutMs: number,
+): Pick<HermeticCluster, 'stopApiServer' | 'startApiServer'> {
+  let apiserver = running;
+  return {
+    async stopApiServer() {
+      await group.stopOne(apiserver);
+    },
+    async startApiServer() {
+      if (apiserver.child.exitCode === null && apiserver.child.signalCode === null) {
+        throw new AirlockError('CLUSTER_START_FAILED', 'the kube-apiserver is already running');
+      }
+      apiserver = startApiServerProcess();
+      const exited = apiserver.exited.then((status) => {
+        throw crashError(apiserver, status);
+      });
+      exited.catch(() => {});
+      await apiserverReady(Date.now() + readyTimeoutMs, exited);
+    },
+  };
+}
+
+/** Where and how a cluster runs: decided, and its files written, before any of its processes starts. */
+interface ClusterLayout {
+  readonly binaries: ClusterBinaries;
+  readonly stateDir: string;
+  /** The state dir is a temp dir, removed on stop. */
+  readonly temporary: boolean;
+  /** When the start began (after the build). */
+  readonly started: number;
+  readonly dirs: ClusterDirs;
+  readonly real: boolean;
+  readonly node: PreparedNode | undefined;
+  readonly nodeName: string;
+  readonly host: string;
+  readonly pki: ClusterPki;
+  readonly ports: {
+    readonly etcdClient: number;
+    readonly etcdPeer: number;
+    readonly apiserver: number;
+    readonly controllerManager: number;
+    readonly kubelet: number;
+  };
+  readonly server: string;
+  readonly files: ClusterFiles;
+  /** Stops the real node, if any, keeping its janitor's report. */
+  readonly stopNode: () => Promise<void>;
+  readonly janitorReport: () => JanitorReport | undefined;
+}
+
+/**
+ * Builds the binaries if needed, creates the state dir, prepares the real
+ * node (if asked for), the PKI, the ports and the kubeconfigs. A PKI
+ * failure stops the prepared node before it is thrown.
+ */
+async function layOutCluster(
+  options: StartClusterOptions,
+  progress: (line: string) => void,
+): Promise<ClusterLayout> {
+  const binaries = await ensureClusterBinaries({ onProgress: progress });
+  const temporary = options.stateDir === undefined;
+  const stateDir = resolve(options.stateDir ?? mkdtempSync(join(tmpdir(), 'airlock-cluster-')));
+  const started = Date.now();
+  const dirs = createClusterDirs(stateDir);
 
   const real = options.node === 'real';
   let node: PreparedNode | undefined;
@@ -116,41 +243,85 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<H
     await stopNode();
     throw error;
   }
-  const [etcdClient, etcdPeer, apiserverPort, kcmPort, kubeletPort] = await Promise.all(
+  const [etcdClient, etcdPeer, apiserverPort, kcmPort, kubeletPort] = (await Promise.all(
     Array.from({ length: 5 }, () => freePort()),
-  );
+  )) as [number, number, number, number, number];
   const server = `https://${host}:${apiserverPort}`;
-  const auditLogPath = join(stateDir, 'kube-audit.log');
-  const auditPolicyPath = join(stateDir, 'audit-policy.yaml');
-  writeFileSync(auditPolicyPath, AUDIT_POLICY);
-  const kubeconfigPath = join(stateDir, 'kubeconfig');
-  writeFileSync(
-    kubeconfigPath,
-    kubeconfig(server, pki.caCert, pki.adminCert, pki.adminKey, 'airlock-dev-admin'),
-    {
-      mode: 0o600,
+  const files = writeClusterFiles(stateDir, dirs.pki, server, pki, nodeName);
+  return {
+    binaries,
+    stateDir,
+    temporary,
+    started,
+    dirs,
+    real,
+    node,
+    nodeName,
+    host,
+    pki,
+    ports: {
+      etcdClient,
+      etcdPeer,
+      apiserver: apiserverPort,
+      controllerManager: kcmPort,
+      kubelet: kubeletPort,
     },
-  );
-  const controllerManagerKubeconfig = join(dirs.pki, 'controller-manager.kubeconfig');
-  writeFileSync(
-    controllerManagerKubeconfig,
-    kubeconfig(
-      server,
-      pki.caCert,
-      pki.controllerManagerCert,
-      pki.controllerManagerKey,
-      'system:kube-controller-manager',
-    ),
-  );
-  const kubeletKubeconfig = join(dirs.pki, 'kubelet.kubeconfig');
-  writeFileSync(
-    kubeletKubeconfig,
-    kubeconfig(server, pki.caCert, pki.kubeletClientCert, pki.kubeletClientKey, `system:node:${nodeName}`),
-  );
+    server,
+    files,
+    stopNode,
+    janitorReport: () => janitorReport,
+  };
+}
+
+/** The handle startCluster returns, once the cluster is ready. */
+function clusterHandle(
+  layout: ClusterLayout,
+  group: ProcessGroup,
+  startupMs: number,
+  restarts: Pick<HermeticCluster, 'stopApiServer' | 'startApiServer'>,
+  stop: () => Promise<void>,
+): HermeticCluster {
+  const { dirs } = layout;
+  return {
+    stateDir: layout.stateDir,
+    kubeconfigPath: layout.files.kubeconfigPath,
+    server: layout.server,
+    auditLogPath: layout.files.auditLogPath,
+    pki: layout.pki,
+    binaries: layout.binaries,
+    nodeName: layout.nodeName,
+    nodeMode: layout.real ? 'real' : 'fake',
+    get janitorReport() {
+      return layout.janitorReport();
+    },
+    logsDir: dirs.logs,
+    kubeletStateDir: dirs.kubelet,
+    startupMs,
+    get pids() {
+      return livePids(group);
+    },
+    stopApiServer: restarts.stopApiServer,
+    startApiServer: restarts.startApiServer,
+    stop,
+  };
+}
+
+/**
+ * Builds (if needed) and starts etcd, kube-apiserver, kube-controller-manager
+ * and the fake kubelet on random free ports of 127.0.0.1, and resolves once
+ * /readyz answers and the node is registered. On any failure every process
+ * already started is stopped before the error is thrown.
+ */
+export async function startCluster(options: StartClusterOptions = {}): Promise<HermeticCluster> {
+  const progress = options.onProgress ?? (() => {});
+  const layout = await layOutCluster(options, progress);
+  const { binaries, dirs, real, node, nodeName, host, pki, ports, server, files } = layout;
 
   const group = new ProcessGroup();
   const log = (name: string) => join(dirs.logs, `${name}.log`);
   let apiserverArgs: string[] = [];
+  const startApiServerProcess = () =>
+    group.start('kube-apiserver', binaries['kube-apiserver'], apiserverArgs, log('kube-apiserver'));
   let apiserver: SupervisedProcess | undefined;
   const apiserverReady = (deadline: number, crashed: Promise<never>) =>
     waitFor('kube-apiserver /readyz', deadline, crashed, async () => {
@@ -158,188 +329,63 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<H
       return res.status === 200;
     });
   const stop = async () => {
-    await stopNode();
+    await layout.stopNode();
     await group.stopAll();
-    if (temporary) rmSync(stateDir, { recursive: true, force: true });
+    if (layout.temporary) rmSync(layout.stateDir, { recursive: true, force: true });
   };
   try {
-    const etcdUrl = `http://127.0.0.1:${etcdClient}`;
-    const peerUrl = `http://127.0.0.1:${etcdPeer}`;
-    group.start(
-      'etcd',
-      binaries.etcd,
-      [
-        `--data-dir=${dirs.etcd}`,
-        `--listen-client-urls=${etcdUrl}`,
-        `--advertise-client-urls=${etcdUrl}`,
-        `--listen-peer-urls=${peerUrl}`,
-        `--initial-advertise-peer-urls=${peerUrl}`,
-        `--initial-cluster=default=${peerUrl}`,
-        '--unsafe-no-fsync',
-        '--log-level=warn',
-      ],
-      log('etcd'),
+    const etcdUrl = startEtcd(
+      group,
+      binaries,
+      dirs.etcd,
+      { client: ports.etcdClient, peer: ports.etcdPeer },
+      log,
     );
-    apiserverArgs = [
-      `--etcd-servers=${etcdUrl}`,
-      `--bind-address=${host}`,
-      `--advertise-address=${host}`,
-      `--secure-port=${apiserverPort}`,
-      `--tls-cert-file=${pki.apiserverCert}`,
-      `--tls-private-key-file=${pki.apiserverKey}`,
-      `--client-ca-file=${pki.caCert}`,
-      '--authorization-mode=Node,RBAC',
-      '--service-account-issuer=https://kubernetes.default.svc',
-      `--service-account-key-file=${pki.serviceAccountPub}`,
-      `--service-account-signing-key-file=${pki.serviceAccountKey}`,
-      '--api-audiences=https://kubernetes.default.svc',
-      '--service-cluster-ip-range=10.96.0.0/16',
-      '--kubelet-preferred-address-types=InternalIP',
-      `--kubelet-client-certificate=${pki.apiserverKubeletClientCert}`,
-      `--kubelet-client-key=${pki.apiserverKubeletClientKey}`,
-      // A real node's pods reach the apiserver through the `kubernetes` Service: keep its endpoints.
-      `--endpoint-reconciler-type=${real ? 'lease' : 'none'}`,
-      `--audit-policy-file=${auditPolicyPath}`,
-      `--audit-log-path=${auditLogPath}`,
-      '--audit-log-mode=blocking',
-      '--profiling=false',
-    ];
-    apiserver = group.start(
-      'kube-apiserver',
-      binaries['kube-apiserver'],
-      apiserverArgs,
-      log('kube-apiserver'),
-    );
+    apiserverArgs = apiserverFlags({ etcdUrl, host, port: ports.apiserver, pki, real, files });
+    apiserver = startApiServerProcess();
     const crashed = group.watchForCrash();
     crashed.catch(() => {});
     const deadline = Date.now() + (options.readyTimeoutMs ?? 120_000);
     await apiserverReady(deadline, crashed);
 
-    group.start(
-      'kube-controller-manager',
-      binaries['kube-controller-manager'],
-      [
-        `--kubeconfig=${controllerManagerKubeconfig}`,
-        `--authentication-kubeconfig=${controllerManagerKubeconfig}`,
-        `--authorization-kubeconfig=${controllerManagerKubeconfig}`,
-        '--bind-address=127.0.0.1',
-        `--secure-port=${kcmPort}`,
-        '--leader-elect=false',
-        `--controllers=${[
-          'csrsigning,csrapproving,csrcleaner,serviceaccount,serviceaccount-token,namespace,garbagecollector,root-ca-cert-publisher',
-          ...(real ? REAL_NODE_CONTROLLERS : []),
-        ].join(',')}`,
-        `--cluster-signing-cert-file=${pki.caCert}`,
-        `--cluster-signing-key-file=${pki.caKey}`,
-        `--service-account-private-key-file=${pki.serviceAccountKey}`,
-        `--root-ca-file=${pki.caCert}`,
-        '--use-service-account-credentials=true',
-        '--profiling=false',
-      ],
-      log('kube-controller-manager'),
-    );
+    const controllerManager = {
+      kubeconfigPath: files.controllerManagerKubeconfig,
+      port: ports.controllerManager,
+      pki,
+      real,
+    };
+    startControllerManager(group, binaries, controllerManager, log);
     if (node) {
-      node.adopt(group.processes.map((p) => p.pid));
-      await startRealNode(node, {
+      await startRealNodeFor(node, group, {
         server,
         pki,
         binaries,
-        kubeletKubeconfig,
-        kubeconfigPath,
-        freePort,
+        files,
         progress,
-        waitFor: (what, nodeCrashed, probe) => {
-          const crashedNow = group.watchForCrash();
-          crashedNow.catch(() => {});
-          return waitFor(what, deadline, Promise.race([crashedNow, nodeCrashed]), probe);
-        },
-        httpsGet: (path) => httpsGet(`${server}${path}`, pki),
-        writeKubeconfig: (name, cert, key, user) => {
-          const path = join(dirs.pki, `${name}.kubeconfig`);
-          writeFileSync(path, kubeconfig(server, pki.caCert, cert, key, user), { mode: 0o600 });
-          return path;
-        },
+        deadline,
+        pkiDir: dirs.pki,
         images: options.images ?? [],
         logsDir: dirs.logs,
       });
     } else {
-      group.start(
-        'fake-kubelet',
-        binaries['fake-kubelet'],
-        [
-          `--kubeconfig=${kubeletKubeconfig}`,
-          `--node-name=${nodeName}`,
-          `--port=${kubeletPort}`,
-          `--state-dir=${dirs.kubelet}`,
-          `--tls-cert-file=${pki.kubeletServingCert}`,
-          `--tls-private-key-file=${pki.kubeletServingKey}`,
-          `--client-ca-file=${pki.caCert}`,
-          '--client-cn=kube-apiserver-kubelet-client',
-        ],
-        log('fake-kubelet'),
-      );
-      const crashedLater = group.watchForCrash();
-      crashedLater.catch(() => {});
-      await waitFor(`node ${nodeName} Ready`, deadline, crashedLater, async () => {
-        const res = await httpsGet(`${server}/api/v1/nodes/${nodeName}`, pki);
-        return (
-          res.status === 200 &&
-          JSON.parse(res.body).status?.daemonEndpoints?.kubeletEndpoint?.Port === kubeletPort
-        );
-      });
+      const kubelet = {
+        server,
+        pki,
+        kubeletKubeconfig: files.kubeletKubeconfig,
+        nodeName,
+        port: ports.kubelet,
+      };
+      await startFakeNode(group, binaries, { ...kubelet, stateDir: dirs.kubelet, deadline }, log);
     }
-    const crashedLast = group.watchForCrash();
-    crashedLast.catch(() => {});
-    await waitFor('the default ServiceAccount', deadline, crashedLast, async () => {
-      const res = await httpsGet(`${server}/api/v1/namespaces/default/serviceaccounts/default`, pki);
-      return res.status === 200;
-    });
+    await waitForDefaultServiceAccount(group, server, pki, deadline);
   } catch (error) {
     await stop();
     throw error;
   }
 
-  const startupMs = Date.now() - started;
+  const startupMs = Date.now() - layout.started;
   progress(`cluster ready in ${(startupMs / 1000).toFixed(1)} s at ${server}`);
-  return {
-    stateDir,
-    kubeconfigPath,
-    server,
-    auditLogPath,
-    pki,
-    binaries,
-    nodeName,
-    nodeMode: real ? 'real' : 'fake',
-    get janitorReport() {
-      return janitorReport;
-    },
-    logsDir: dirs.logs,
-    kubeletStateDir: dirs.kubelet,
-    startupMs,
-    get pids() {
-      return group.processes
-        .filter((p) => p.child.exitCode === null && p.child.signalCode === null)
-        .map((p) => p.pid);
-    },
-    async stopApiServer() {
-      await group.stopOne(apiserver!);
-    },
-    async startApiServer() {
-      if (apiserver && apiserver.child.exitCode === null && apiserver.child.signalCode === null) {
-        throw new AirlockError('CLUSTER_START_FAILED', 'the kube-apiserver is already running');
-      }
-      apiserver = group.start(
-        'kube-apiserver',
-        binaries['kube-apiserver'],
-        apiserverArgs,
-        log('kube-apiserver'),
-      );
-      const exited = apiserver.exited.then((status) => {
-        throw crashError(apiserver!, status);
-      });
-      exited.catch(() => {});
-      await apiserverReady(Date.now() + (options.readyTimeoutMs ?? 120_000), exited);
-    },
-    stop,
-  };
+  const readyTimeoutMs = options.readyTimeoutMs ?? 120_000;
+  const restarts = apiServerRestarts(group, apiserver, startApiServerProcess, apiserverReady, readyTimeoutMs);
+  return clusterHandle(layout, group, startupMs, restarts, stop);
 }

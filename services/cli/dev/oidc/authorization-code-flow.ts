@@ -76,121 +76,142 @@ export interface AuthorizationCodeFlow {
   redeem(res: ServerResponse, form: URLSearchParams): Promise<void>;
 }
 
-export function authorizationCodeFlow(options: AuthorizationCodeFlowOptions): AuthorizationCodeFlow {
-  const authorizations = new Map<string, PendingAuthorization>();
-  const codes = new Map<string, AuthorizationCode>();
-  const loginPage = (requestId: string, message = '') =>
-    signInPage({
-      action: '/authorize',
-      users: options.users,
-      message,
-      hidden: { request: requestId },
-    });
+/** The flow's options and what it remembers between requests. */
+interface FlowState {
+  readonly options: AuthorizationCodeFlowOptions;
+  /** Sign-in requests by request id. */
+  readonly authorizations: Map<string, PendingAuthorization>;
+  /** Issued codes, until redeemed or expired. */
+  readonly codes: Map<string, AuthorizationCode>;
+}
 
-  function forgetExpired(): void {
-    for (const [id, old] of authorizations) if (old.expiresAt <= Date.now()) authorizations.delete(id);
-    for (const [old, grant] of codes) if (grant.expiresAt <= Date.now()) codes.delete(old);
+/** The demo sign-in page of one authorization request. */
+function loginPage(flow: FlowState, requestId: string, message = ''): string {
+  return signInPage({
+    action: '/authorize',
+    users: flow.options.users,
+    message,
+    hidden: { request: requestId },
+  });
+}
+
+/** Drops sign-in requests and codes past their time. */
+function forgetExpired({ authorizations, codes }: FlowState): void {
+  for (const [id, old] of authorizations) if (old.expiresAt <= Date.now()) authorizations.delete(id);
+  for (const [old, grant] of codes) if (grant.expiresAt <= Date.now()) codes.delete(old);
+}
+
+/** GET /authorize: see AuthorizationCodeFlow.authorize. */
+function authorize(flow: FlowState, res: ServerResponse, query: URLSearchParams): void {
+  const { options, authorizations } = flow;
+  // Until client and redirect URI are checked, errors are shown here, never redirected (no open redirect).
+  if (query.get('client_id') !== options.clientId) {
+    sendPage(res, 400, loginPage(flow, '', 'unknown client_id'));
+    return;
   }
-
-  function authorize(res: ServerResponse, query: URLSearchParams): void {
-    // Until client and redirect URI are checked, errors are shown here, never redirected (no open redirect).
-    if (query.get('client_id') !== options.clientId) {
-      sendPage(res, 400, loginPage('', 'unknown client_id'));
-      return;
-    }
-    const redirectUri = query.get('redirect_uri') ?? '';
-    const problem = loopbackRedirectProblem(redirectUri);
-    if (problem) {
-      sendPage(res, 400, loginPage('', problem));
-      return;
-    }
-    const state = query.get('state') ?? undefined;
-    const fail = (error: string, description: string) =>
-      redirectBack(res, redirectUri, state, { error, error_description: description });
-    if (query.get('response_type') !== 'code') {
-      fail('unsupported_response_type', 'only response_type=code is supported');
-      return;
-    }
-    if (!(query.get('scope') ?? '').split(' ').includes('openid')) {
-      fail('invalid_scope', 'scope must include openid');
-      return;
-    }
-    // RFC 7636 §4.4.1: PKCE is required of every client, and only S256.
-    const codeChallenge = query.get('code_challenge') ?? '';
-    if (query.get('code_challenge_method') !== 'S256' || !CODE_CHALLENGE.test(codeChallenge)) {
-      fail('invalid_request', 'PKCE is required: code_challenge with code_challenge_method=S256');
-      return;
-    }
-    const requestId = randomBytes(16).toString('base64url');
-    forgetExpired();
-    authorizations.set(requestId, {
-      redirectUri,
-      state,
-      nonce: query.get('nonce') ?? undefined,
-      codeChallenge,
-      expiresAt: Date.now() + SIGN_IN_TTL_MS,
-    });
-    sendPage(res, 200, loginPage(requestId));
+  const redirectUri = query.get('redirect_uri') ?? '';
+  const problem = loopbackRedirectProblem(redirectUri);
+  if (problem) {
+    sendPage(res, 400, loginPage(flow, '', problem));
+    return;
   }
+  const state = query.get('state') ?? undefined;
+  const fail = (error: string, description: string) =>
+    redirectBack(res, redirectUri, state, { error, error_description: description });
+  if (query.get('response_type') !== 'code') {
+    fail('unsupported_response_type', 'only response_type=code is supported');
+    return;
+  }
+  if (!(query.get('scope') ?? '').split(' ').includes('openid')) {
+    fail('invalid_scope', 'scope must include openid');
+    return;
+  }
+  // RFC 7636 §4.4.1: PKCE is required of every client, and only S256.
+  const codeChallenge = query.get('code_challenge') ?? '';
+  if (query.get('code_challenge_method') !== 'S256' || !CODE_CHALLENGE.test(codeChallenge)) {
+    fail('invalid_request', 'PKCE is required: code_challenge with code_challenge_method=S256');
+    return;
+  }
+  const requestId = randomBytes(16).toString('base64url');
+  forgetExpired(flow);
+  authorizations.set(requestId, {
+    redirectUri,
+    state,
+    nonce: query.get('nonce') ?? undefined,
+    codeChallenge,
+    expiresAt: Date.now() + SIGN_IN_TTL_MS,
+  });
+  sendPage(res, 200, loginPage(flow, requestId));
+}
 
-  function complete(res: ServerResponse, form: URLSearchParams): void {
-    const requestId = form.get('request') ?? '';
-    const pending = authorizations.get(requestId);
-    if (!pending || pending.expiresAt <= Date.now()) {
-      sendPage(res, 400, loginPage('', 'no such sign-in request; start again'));
-      return;
-    }
-    if (form.get('action') === 'deny') {
-      authorizations.delete(requestId);
-      redirectBack(res, pending.redirectUri, pending.state, { error: 'access_denied' });
-      return;
-    }
-    const user = form.get('user') ?? '';
-    if (!options.users.includes(user)) {
-      sendPage(res, 400, loginPage(requestId, `no demo user named ${JSON.stringify(user)}`));
-      return;
-    }
+/** POST /authorize: see AuthorizationCodeFlow.complete. */
+function complete(flow: FlowState, res: ServerResponse, form: URLSearchParams): void {
+  const { options, authorizations, codes } = flow;
+  const requestId = form.get('request') ?? '';
+  const pending = authorizations.get(requestId);
+  if (!pending || pending.expiresAt <= Date.now()) {
+    sendPage(res, 400, loginPage(flow, '', 'no such sign-in request; start again'));
+    return;
+  }
+  if (form.get('action') === 'deny') {
     authorizations.delete(requestId);
-    const code = randomBytes(32).toString('base64url');
-    codes.set(code, {
-      user,
-      redirectUri: pending.redirectUri,
-      nonce: pending.nonce,
-      codeChallenge: pending.codeChallenge,
-      expiresAt: Date.now() + options.codeTtlSeconds * 1000,
-    });
-    redirectBack(res, pending.redirectUri, pending.state, { code });
+    redirectBack(res, pending.redirectUri, pending.state, { error: 'access_denied' });
+    return;
   }
-
-  async function redeem(res: ServerResponse, form: URLSearchParams): Promise<void> {
-    const grant = codes.get(form.get('code') ?? '');
-    // A code is redeemed at most once, whatever the outcome (RFC 6749 §4.1.2).
-    if (grant) codes.delete(form.get('code') ?? '');
-    if (!grant || grant.expiresAt <= Date.now()) {
-      oauthError(res, 'invalid_grant', 400, 'unknown, used or expired code');
-      return;
-    }
-    if (form.get('redirect_uri') !== grant.redirectUri) {
-      oauthError(res, 'invalid_grant', 400, 'redirect_uri does not match');
-      return;
-    }
-    const verifier = form.get('code_verifier');
-    if (verifier === null) {
-      oauthError(res, 'invalid_request', 400, 'code_verifier is required');
-      return;
-    }
-    const computed = createHash('sha256').update(verifier, 'ascii').digest('base64url');
-    if (!CODE_VERIFIER.test(verifier) || computed !== grant.codeChallenge) {
-      oauthError(res, 'invalid_grant', 400, 'code_verifier does not match');
-      return;
-    }
-    send(res, 200, {
-      access_token: randomBytes(24).toString('base64url'),
-      token_type: 'Bearer',
-      expires_in: options.idTokenTtlSeconds,
-      id_token: await options.mintIdToken(grant.user, grant.nonce),
-    });
+  const user = form.get('user') ?? '';
+  if (!options.users.includes(user)) {
+    sendPage(res, 400, loginPage(flow, requestId, `no demo user named ${JSON.stringify(user)}`));
+    return;
   }
+  authorizations.delete(requestId);
+  const code = randomBytes(32).toString('base64url');
+  codes.set(code, {
+    user,
+    redirectUri: pending.redirectUri,
+    nonce: pending.nonce,
+    codeChallenge: pending.codeChallenge,
+    expiresAt: Date.now() + options.codeTtlSeconds * 1000,
+  });
+  redirectBack(res, pending.redirectUri, pending.state, { code });
+}
 
-  return { authorize, complete, redeem };
+/** POST /token: see AuthorizationCodeFlow.redeem. */
+async function redeem(flow: FlowState, res: ServerResponse, form: URLSearchParams): Promise<void> {
+  const { options, codes } = flow;
+  const grant = codes.get(form.get('code') ?? '');
+  // A code is redeemed at most once, whatever the outcome (RFC 6749 §4.1.2).
+  if (grant) codes.delete(form.get('code') ?? '');
+  if (!grant || grant.expiresAt <= Date.now()) {
+    oauthError(res, 'invalid_grant', 400, 'unknown, used or expired code');
+    return;
+  }
+  if (form.get('redirect_uri') !== grant.redirectUri) {
+    oauthError(res, 'invalid_grant', 400, 'redirect_uri does not match');
+    return;
+  }
+  const verifier = form.get('code_verifier');
+  if (verifier === null) {
+    oauthError(res, 'invalid_request', 400, 'code_verifier is required');
+    return;
+  }
+  const computed = createHash('sha256').update(verifier, 'ascii').digest('base64url');
+  if (!CODE_VERIFIER.test(verifier) || computed !== grant.codeChallenge) {
+    oauthError(res, 'invalid_grant', 400, 'code_verifier does not match');
+    return;
+  }
+  send(res, 200, {
+    access_token: randomBytes(24).toString('base64url'),
+    token_type: 'Bearer',
+    expires_in: options.idTokenTtlSeconds,
+    id_token: await options.mintIdToken(grant.user, grant.nonce),
+  });
+}
+
+export function authorizationCodeFlow(options: AuthorizationCodeFlowOptions): AuthorizationCodeFlow {
+  const flow: FlowState = { options, authorizations: new Map(), codes: new Map() };
+  return {
+    authorize: (res, query) => authorize(flow, res, query),
+    complete: (res, form) => complete(flow, res, form),
+    redeem: (res, form) => redeem(flow, res, form),
+  };
 }

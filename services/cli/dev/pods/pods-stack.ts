@@ -15,6 +15,7 @@ import {
   createNamespaces,
   createTierSecrets,
   type Kubectl,
+  type TierKeys,
   waitForDeployments,
 } from './pods-objects.js';
 import { startRelay } from './tcp-relay.js';
@@ -40,6 +41,50 @@ export interface PodsStack {
 /** Where the broker's PersistentVolume (hostPath on the node) lives, owned by the tiers' user. */
 const TIER_UID = 10001;
 
+/** kubectl against the hermetic cluster, as its cluster-admin. */
+function clusterKubectl(cluster: HermeticCluster): Kubectl {
+  return (...args) =>
+    runQuiet(
+      cluster.binaries.kubectl,
+      ['--kubeconfig', cluster.kubeconfigPath, ...args],
+      'CLUSTER_START_FAILED',
+    );
+}
+
+/** A relay target: the ClusterIP of a Service in airlock-system, looked up for each connection. */
+function serviceTarget(kubectl: Kubectl, name: string, port: number) {
+  return async () => ({
+    host: kubectl('get', 'service', '-n', 'airlock-system', name, '-o', 'jsonpath={.spec.clusterIP}').trim(),
+    port,
+  });
+}
+
+/**
+ * Creates what deploy/ expects (namespaces, the tiers' Secrets, the broker
+ * volume), applies the state dir's overlay of deploy/overlays/dev and the
+ * demo, and waits for the Deployments.
+ */
+async function applyGatewayPods(
+  kubectl: Kubectl,
+  stateDir: string,
+  keys: TierKeys,
+  issuer: string,
+  onProgress: (line: string) => void,
+): Promise<void> {
+  onProgress('creating the Secrets and ConfigMaps deploy/ expects, and the broker volume');
+  kubectl('apply', '-f', join(repoRoot(), 'deploy', 'base', 'namespace.yaml'));
+  createNamespaces(kubectl, ['payments', 'billing', INCIDENT_BOT_SA.namespace]);
+  createTierSecrets(kubectl, keys);
+  const brokerVolume = join(stateDir, 'broker-volume');
+  mkdirSync(brokerVolume, { recursive: true, mode: 0o700 });
+  chownSync(brokerVolume, TIER_UID, TIER_UID);
+  const overlay = writeOverlay(stateDir, issuer, brokerVolume);
+  onProgress('kubectl apply -k deploy/overlays/dev (with the dev identity provider and broker volume)');
+  kubectl('apply', '-k', overlay);
+  applyDemo(kubectl, INCIDENT_BOT_SA, overlay);
+  await waitForDeployments(kubectl, onProgress);
+}
+
 export async function startPodsStack(
   stateDir: string,
   onProgress: (line: string) => void,
@@ -61,12 +106,7 @@ export async function startPodsStack(
     await cluster.stop();
   };
   try {
-    const kubectl: Kubectl = (...args) =>
-      runQuiet(
-        cluster.binaries.kubectl,
-        ['--kubeconfig', cluster.kubeconfigPath, ...args],
-        'CLUSTER_START_FAILED',
-      );
+    const kubectl = clusterKubectl(cluster);
     const now = new Date();
     const { caDirs, brokerCa, auditKeys, hostKeyPath, hostKeyLine } = await ensureTierKeys(
       join(stateDir, 'keys'),
@@ -75,33 +115,16 @@ export async function startPodsStack(
 
     oidc = await startNodeIdentityProvider(cluster, brokerCa, now);
 
-    onProgress('creating the Secrets and ConfigMaps deploy/ expects, and the broker volume');
-    kubectl('apply', '-f', join(repoRoot(), 'deploy', 'base', 'namespace.yaml'));
-    createNamespaces(kubectl, ['payments', 'billing', INCIDENT_BOT_SA.namespace]);
-    createTierSecrets(kubectl, { caDirs, brokerCa, auditKeys, hostKeyPath });
-    const brokerVolume = join(stateDir, 'broker-volume');
-    mkdirSync(brokerVolume, { recursive: true, mode: 0o700 });
-    chownSync(brokerVolume, TIER_UID, TIER_UID);
-    const overlay = writeOverlay(stateDir, oidc.issuer, brokerVolume);
-    onProgress('kubectl apply -k deploy/overlays/dev (with the dev identity provider and broker volume)');
-    kubectl('apply', '-k', overlay);
-    applyDemo(kubectl, INCIDENT_BOT_SA, overlay);
-    await waitForDeployments(kubectl, onProgress);
+    await applyGatewayPods(
+      kubectl,
+      stateDir,
+      { caDirs, brokerCa, auditKeys, hostKeyPath },
+      oidc.issuer,
+      onProgress,
+    );
 
-    const serviceTarget = (name: string, port: number) => async () => ({
-      host: kubectl(
-        'get',
-        'service',
-        '-n',
-        'airlock-system',
-        name,
-        '-o',
-        'jsonpath={.spec.clusterIP}',
-      ).trim(),
-      port,
-    });
-    const ssh = await startRelay(serviceTarget('airlock-mediator', 22));
-    const brokerRelay = await startRelay(serviceTarget('airlock-broker', 8443));
+    const ssh = await startRelay(serviceTarget(kubectl, 'airlock-mediator', 22));
+    const brokerRelay = await startRelay(serviceTarget(kubectl, 'airlock-broker', 8443));
     relays.push(ssh.server, brokerRelay.server);
     const knownHostsPath = join(stateDir, 'known_hosts');
     writeFileSync(knownHostsPath, `[127.0.0.1]:${ssh.port} ${hostKeyLine}\n`);

@@ -230,16 +230,18 @@ export function prepareRealNode(stateDir: string, removeStateDir: boolean, logsD
   };
 }
 
-async function startNode(
+/** Log file of one node component. */
+type NodeLog = (name: string) => string;
+
+/** Starts containerd, waits for its socket (30 s, or until a process crashes) and imports the images. */
+async function startContainerdWithImages(
   options: StartNodeOptions,
   group: ProcessGroup,
   nodeDir: string,
   containerdDir: string,
-  logsDir: string,
-): Promise<RealNode> {
-  const log = (name: string) => join(logsDir, `${name}.log`);
-  const network = POD_NETWORK;
-  const { paths } = startContainerd(group, containerdDir, network, log('containerd'));
+  log: NodeLog,
+): Promise<ContainerdPaths> {
+  const { paths } = startContainerd(group, containerdDir, POD_NETWORK, log('containerd'));
   const crashed = group.watchForCrash();
   crashed.catch(() => {});
   const deadline = Date.now() + 30_000;
@@ -252,22 +254,30 @@ async function startNode(
   const pauseArchive = writePauseImage(options.binaries.pause, nodeDir);
   for (const archive of [pauseArchive, ...options.images])
     await importImage(paths, archive, log('image-import'));
+  return paths;
+}
 
-  const [kubeletPort, kubeletHealthz, proxyHealthz, proxyMetrics, schedulerPort] = await Promise.all(
-    Array.from({ length: 5 }, () => options.freePort()),
-  );
+function startKubelet(
+  options: StartNodeOptions,
+  group: ProcessGroup,
+  nodeDir: string,
+  containerd: ContainerdPaths,
+  ports: { port: number; healthzPort: number },
+  log: NodeLog,
+): void {
+  const network = POD_NETWORK;
   const kubeletConfigPath = join(nodeDir, 'kubelet-config.json');
   writeFileSync(
     kubeletConfigPath,
     kubeletConfig({
       nodeName: REAL_NODE_NAME,
       network,
-      containerdSocket: paths.socket,
+      containerdSocket: containerd.socket,
       caCert: options.credentials.caCert,
       servingCert: options.credentials.kubeletServingCert,
       servingKey: options.credentials.kubeletServingKey,
-      port: kubeletPort as number,
-      healthzPort: kubeletHealthz as number,
+      port: ports.port,
+      healthzPort: ports.healthzPort,
       podLogsDir: join(nodeDir, 'pod-logs'),
     }),
   );
@@ -284,15 +294,24 @@ async function startNode(
     ],
     log('kubelet'),
   );
+}
+
+function startKubeProxy(
+  options: StartNodeOptions,
+  group: ProcessGroup,
+  nodeDir: string,
+  ports: { healthzPort: number; metricsPort: number },
+  log: NodeLog,
+): void {
   const proxyConfigPath = join(nodeDir, 'kube-proxy-config.json');
   writeFileSync(
     proxyConfigPath,
     kubeProxyConfig(
       options.credentials.proxyKubeconfig,
       REAL_NODE_NAME,
-      network,
-      proxyHealthz as number,
-      proxyMetrics as number,
+      POD_NETWORK,
+      ports.healthzPort,
+      ports.metricsPort,
     ),
   );
   group.start(
@@ -301,6 +320,9 @@ async function startNode(
     [`--config=${proxyConfigPath}`],
     log('kube-proxy'),
   );
+}
+
+function startScheduler(options: StartNodeOptions, group: ProcessGroup, port: number, log: NodeLog): void {
   const scheduler = options.credentials.schedulerKubeconfig;
   group.start(
     'kube-scheduler',
@@ -310,10 +332,41 @@ async function startNode(
       `--authentication-kubeconfig=${scheduler}`,
       `--authorization-kubeconfig=${scheduler}`,
       '--bind-address=127.0.0.1',
-      `--secure-port=${schedulerPort}`,
+      `--secure-port=${port}`,
       '--leader-elect=false',
     ],
     log('kube-scheduler'),
   );
+}
+
+/** containerd (with the images), then kubelet, kube-proxy and kube-scheduler on free ports. */
+async function startNode(
+  options: StartNodeOptions,
+  group: ProcessGroup,
+  nodeDir: string,
+  containerdDir: string,
+  logsDir: string,
+): Promise<RealNode> {
+  const log: NodeLog = (name) => join(logsDir, `${name}.log`);
+  const paths = await startContainerdWithImages(options, group, nodeDir, containerdDir, log);
+  const [kubeletPort, kubeletHealthz, proxyHealthz, proxyMetrics, schedulerPort] = await Promise.all(
+    Array.from({ length: 5 }, () => options.freePort()),
+  );
+  startKubelet(
+    options,
+    group,
+    nodeDir,
+    paths,
+    { port: kubeletPort as number, healthzPort: kubeletHealthz as number },
+    log,
+  );
+  startKubeProxy(
+    options,
+    group,
+    nodeDir,
+    { healthzPort: proxyHealthz as number, metricsPort: proxyMetrics as number },
+    log,
+  );
+  startScheduler(options, group, schedulerPort as number, log);
   return { containerd: paths, pids: group.processes.map((p) => p.pid), group };
 }
