@@ -38,10 +38,7 @@ export async function runMediator(
     ...(options.logDestination ? { destination: options.logDestination } : {}),
   });
   const clock = () => new Date();
-  const plainHostKey = loadOrCreateHostKey(config.hostKeyFile);
-  const hostKey = config.hostCertificateFile
-    ? loadHostCertificate(config.hostCertificateFile, plainHostKey, clock())
-    : plainHostKey;
+  const hostKey = loadMediatorHostKey(config, clock());
   const policy = loadPolicy(readFileSync(config.policyFile, 'utf8'));
   const auditFsync = auditFsyncFromEnv(process.env, (message) => logger.warn(message));
   const audit = await openTierAuditTrail(config.audit, 'mediator', clock, auditFsync);
@@ -71,18 +68,7 @@ export async function runMediator(
     clock,
     limits: limitsOf(config.limits),
   });
-  await audit.append({
-    event: 'config.loaded',
-    actor: { kind: 'system' },
-    target: {},
-    details: {
-      listen: config.listen,
-      host_key: hostKey.fingerprint,
-      host_certificate: hostKey.certificate !== undefined,
-      ssh_cas: sshCas.length,
-      ...(auditFsync ? {} : { audit_fsync: false }),
-    },
-  });
+  await auditConfigLoaded(audit, config, hostKey, sshCas.length, auditFsync);
   const separator = config.listen.lastIndexOf(':');
   const port = await frontend.listen(
     Number(config.listen.slice(separator + 1)),
@@ -111,6 +97,36 @@ export async function runMediator(
       if (!end.closed) throw end.error;
     },
   };
+}
+
+/** The SSH host key, with its host certificate when the config names one (per-request mediators). */
+function loadMediatorHostKey(config: MediatorConfig, now: Date) {
+  const plainHostKey = loadOrCreateHostKey(config.hostKeyFile);
+  return config.hostCertificateFile
+    ? loadHostCertificate(config.hostCertificateFile, plainHostKey, now)
+    : plainHostKey;
+}
+
+/** The trail's first record: what this mediator started with. */
+async function auditConfigLoaded(
+  audit: AuditTrail,
+  config: MediatorConfig,
+  hostKey: ReturnType<typeof loadMediatorHostKey>,
+  sshCas: number,
+  auditFsync: boolean,
+) {
+  await audit.append({
+    event: 'config.loaded',
+    actor: { kind: 'system' },
+    target: {},
+    details: {
+      listen: config.listen,
+      host_key: hostKey.fingerprint,
+      host_certificate: hostKey.certificate !== undefined,
+      ssh_cas: sshCas,
+      ...(auditFsync ? {} : { audit_fsync: false }),
+    },
+  });
 }
 
 /**
