@@ -104,6 +104,107 @@ function kubeError(step: string, cause: unknown): AirlockError {
   );
 }
 
+/** Creates the CSR object for `request`; the returned object carries its uid and resourceVersion. */
+async function createCsrObject(
+  api: CertificatesApi,
+  request: KubeCsrSignRequest,
+): Promise<V1CertificateSigningRequest> {
+  try {
+    return await api.createCertificateSigningRequest({
+      body: {
+        metadata: { name: request.name, ...(request.labels ? { labels: { ...request.labels } } : {}) },
+        spec: {
+          request: Buffer.from(request.csrPem).toString('base64'),
+          signerName: KUBE_CLIENT_SIGNER,
+          expirationSeconds: request.expirationSeconds,
+          usages: ['client auth'],
+        },
+      },
+    });
+  } catch (cause) {
+    throw kubeError('create', cause);
+  }
+}
+
+/**
+ * Approves the object exactly as created: metadata.uid and resourceVersion are
+ * preconditions, so an object deleted and re-created under this name is never approved.
+ */
+async function approveCsrObject(
+  api: CertificatesApi,
+  created: V1CertificateSigningRequest,
+  request: KubeCsrSignRequest,
+): Promise<void> {
+  try {
+    await api.replaceCertificateSigningRequestApproval({
+      name: request.name,
+      body: {
+        ...created,
+        status: {
+          conditions: [
+            {
+              type: 'Approved',
+              status: 'True',
+              reason: 'AirlockApproved',
+              message: request.approvalMessage,
+            },
+          ],
+        },
+      },
+    });
+  } catch (cause) {
+    throw kubeError('approve', cause);
+  }
+}
+
+/**
+ * The issued certificate (PEM) of the CSR object, read from the object `created`
+ * and no other (same uid); rejects when it is denied or failed, or when
+ * nothing is issued by `timeoutMs`.
+ */
+async function awaitIssuedCertificate(
+  api: CertificatesApi,
+  request: KubeCsrSignRequest,
+  created: V1CertificateSigningRequest,
+  timing: { timeoutMs: number; pollMs: number; sleep: (ms: number) => Promise<void> },
+): Promise<string> {
+  const { timeoutMs, pollMs, sleep } = timing;
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    let current: V1CertificateSigningRequest;
+    try {
+      current = await api.readCertificateSigningRequest({ name: request.name });
+    } catch (cause) {
+      throw kubeError('read', cause);
+    }
+    if (current.metadata?.uid !== created.metadata?.uid) {
+      throw new AirlockError('KUBERNETES_ERROR', 'the certificate signing request was replaced', {
+        detail: `uid ${String(current.metadata?.uid)} is not the created ${String(created.metadata?.uid)}`,
+      });
+    }
+    const refused = current.status?.conditions?.find(
+      (c) => (c.type === 'Denied' || c.type === 'Failed') && c.status === 'True',
+    );
+    if (refused) {
+      throw new AirlockError(
+        'KUBERNETES_ERROR',
+        `the certificate signing request was ${refused.type.toLowerCase()}`,
+        {
+          detail: `${refused.type}: ${refused.reason ?? ''} ${refused.message ?? ''}`.trim(),
+        },
+      );
+    }
+    const issued = current.status?.certificate;
+    if (issued !== undefined && issued !== '') return Buffer.from(issued, 'base64').toString('utf8');
+    if (Date.now() >= deadline) {
+      throw new AirlockError('KUBERNETES_ERROR', 'no certificate was issued in time', {
+        detail: `${request.name}: no status.certificate after ${timeoutMs} ms; is the ${KUBE_CLIENT_SIGNER} signer running?`,
+      });
+    }
+    await sleep(pollMs);
+  }
+}
+
 /** The signer over an API object; {@link createKubeCsrSigner} builds it from a KubeConfig. */
 export function createKubeCsrSignerFromApi(
   api: CertificatesApi,
@@ -122,79 +223,10 @@ export function createKubeCsrSignerFromApi(
       }
     },
     async sign(request) {
-      let created: V1CertificateSigningRequest;
+      const created = await createCsrObject(api, request);
       try {
-        created = await api.createCertificateSigningRequest({
-          body: {
-            metadata: { name: request.name, ...(request.labels ? { labels: { ...request.labels } } : {}) },
-            spec: {
-              request: Buffer.from(request.csrPem).toString('base64'),
-              signerName: KUBE_CLIENT_SIGNER,
-              expirationSeconds: request.expirationSeconds,
-              usages: ['client auth'],
-            },
-          },
-        });
-      } catch (cause) {
-        throw kubeError('create', cause);
-      }
-      try {
-        // Approve the object exactly as created: metadata.uid and resourceVersion are
-        // preconditions, so an object deleted and re-created under this name is never approved.
-        try {
-          await api.replaceCertificateSigningRequestApproval({
-            name: request.name,
-            body: {
-              ...created,
-              status: {
-                conditions: [
-                  {
-                    type: 'Approved',
-                    status: 'True',
-                    reason: 'AirlockApproved',
-                    message: request.approvalMessage,
-                  },
-                ],
-              },
-            },
-          });
-        } catch (cause) {
-          throw kubeError('approve', cause);
-        }
-        const deadline = Date.now() + timeoutMs;
-        for (;;) {
-          let current: V1CertificateSigningRequest;
-          try {
-            current = await api.readCertificateSigningRequest({ name: request.name });
-          } catch (cause) {
-            throw kubeError('read', cause);
-          }
-          if (current.metadata?.uid !== created.metadata?.uid) {
-            throw new AirlockError('KUBERNETES_ERROR', 'the certificate signing request was replaced', {
-              detail: `uid ${String(current.metadata?.uid)} is not the created ${String(created.metadata?.uid)}`,
-            });
-          }
-          const refused = current.status?.conditions?.find(
-            (c) => (c.type === 'Denied' || c.type === 'Failed') && c.status === 'True',
-          );
-          if (refused) {
-            throw new AirlockError(
-              'KUBERNETES_ERROR',
-              `the certificate signing request was ${refused.type.toLowerCase()}`,
-              {
-                detail: `${refused.type}: ${refused.reason ?? ''} ${refused.message ?? ''}`.trim(),
-              },
-            );
-          }
-          const issued = current.status?.certificate;
-          if (issued !== undefined && issued !== '') return Buffer.from(issued, 'base64').toString('utf8');
-          if (Date.now() >= deadline) {
-            throw new AirlockError('KUBERNETES_ERROR', 'no certificate was issued in time', {
-              detail: `${request.name}: no status.certificate after ${timeoutMs} ms; is the ${KUBE_CLIENT_SIGNER} signer running?`,
-            });
-          }
-          await sleep(pollMs);
-        }
+        await approveCsrObject(api, created, request);
+        return await awaitIssuedCertificate(api, request, created, { timeoutMs, pollMs, sleep });
       } finally {
         // The object holds nothing secret, but it must not linger: delete it, signed or not.
         await api.deleteCertificateSigningRequest({ name: request.name }).catch(() => {});

@@ -2,8 +2,9 @@ import { readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { closeTrail } from '../core/audit/close-trail.js';
+import type { AuditTrail } from '../core/audit/types.js';
 import { createKubeCsrSigner } from '../core/kube-csr.js';
-import { createLogger } from '../core/logging.js';
+import { createLogger, type Logger } from '../core/logging.js';
 import { makeDirectory } from '../core/make-directory.js';
 import { Metrics, startOpsServer } from '../core/ops-server.js';
 import { loadPolicy } from '../core/policy/index.js';
@@ -17,9 +18,14 @@ import {
   openTierCa,
   watchSshTrust,
 } from '../core/tier-trust.js';
-import { loadExecutorConfig } from './config.js';
+import type { TierCa } from '../core/x509/index.js';
+import { type ExecutorConfig, loadExecutorConfig } from './config.js';
 import { createExecutorService } from './executor-service.js';
-import { createCsrCredentials, createImpersonationCredentials } from './kube-credentials.js';
+import {
+  createCsrCredentials,
+  createImpersonationCredentials,
+  type KubeCredentials,
+} from './kube-credentials.js';
 import { createKubeGateway } from './kube-gateway.js';
 import { startExecutorServer } from './server.js';
 import { UsedSignatures } from './used-signatures.js';
@@ -38,26 +44,12 @@ export async function runExecutor(
   const policy = loadPolicy(readFileSync(config.policyFile, 'utf8'));
   const auditFsync = auditFsyncFromEnv(process.env, (message) => logger.warn(message));
   const audit = await openTierAuditTrail(config.audit, 'executor', clock, auditFsync);
-  const { trustedSshCas, revocation } = watchSshTrust(
+  const { trustedSshCas, sshCaCount, revocation, mediatorCaBundle, executorCa } = await openTrust(
     config,
+    audit,
     clock,
-    auditCaChanges(audit, 'trusted SSH user CA keys'),
   );
-  const sshCas = trustedSshCas();
-  const mediatorCaBundle = openPeerCaBundle(
-    config.mediatorCaBundleFile,
-    clock,
-    auditCaChanges(audit, 'mediator CA bundle'),
-  );
-  const executorCa = await openTierCa(
-    config.executorCa,
-    'executor',
-    clock,
-    auditCaChanges(audit, 'executor CA keyring'),
-  );
-  const kubeConfig = new KubeConfig();
-  if (config.kubeconfig) kubeConfig.loadFromFile(config.kubeconfig);
-  else kubeConfig.loadFromCluster();
+  const kubeConfig = loadKubeConfig(config.kubeconfig);
 
   // Spans always exist (their ids go into audit records and Impersonate-Extra);
   // they are exported only when OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT is set. See docs/telemetry.md.
@@ -75,28 +67,18 @@ export async function runExecutor(
     revocation,
     mediatorCas: () => mediatorCaBundle().certPems,
     kube: createKubeGateway(),
-    kubeCredentials:
-      config.kubeCredentials === 'csr'
-        ? createCsrCredentials({ kubeConfig, signer: createKubeCsrSigner(kubeConfig), clock, logger })
-        : createImpersonationCredentials(kubeConfig),
+    kubeCredentials: kubeCredentialsFor(config, kubeConfig, clock, logger),
     audit,
     logger,
     clock,
     usedSignatures,
     maxSessionsPerUser: config.limits.maxSessionsPerUser,
   });
-  await audit.append({
-    event: 'config.loaded',
-    actor: { kind: 'system' },
-    target: { cluster: config.cluster },
-    details: {
-      listen: config.listen,
-      ssh_cas: sshCas.length,
-      profiles: Object.keys(policy.profiles).length,
-      kube_credentials: config.kubeCredentials,
-      login_record_since: new Date(usedSignatures.since * 1000).toISOString(),
-      ...(auditFsync ? {} : { audit_fsync: false }),
-    },
+  await auditConfigLoaded(audit, config, {
+    sshCaCount,
+    profileCount: Object.keys(policy.profiles).length,
+    loginRecordSince: usedSignatures.since,
+    auditFsync,
   });
   const server = await startExecutorServer(service, {
     listen: config.listen,
@@ -112,10 +94,7 @@ export async function runExecutor(
     ? await startOpsServer({
         listen: config.ops.listen,
         metrics,
-        checks: {
-          audit: () => audit.healthy(),
-          'executor-ca': async () => (await executorCa()).notAfter.getTime() > clock().getTime(),
-        },
+        checks: readinessChecks(audit, executorCa, clock),
       })
     : undefined;
   return {
@@ -131,6 +110,81 @@ export async function runExecutor(
       await telemetry.shutdown();
       if (!end.closed) throw end.error;
     },
+  };
+}
+
+/**
+ * What the executor trusts and serves with, each re-read when it changes and
+ * each change audited: the SSH user CAs and revocation lists, the mediator CA
+ * bundle, the executor tier CA keyring.
+ */
+async function openTrust(config: ExecutorConfig, audit: AuditTrail, clock: () => Date) {
+  const { trustedSshCas, revocation } = watchSshTrust(
+    config,
+    clock,
+    auditCaChanges(audit, 'trusted SSH user CA keys'),
+  );
+  const sshCaCount = trustedSshCas().length;
+  const mediatorCaBundle = openPeerCaBundle(
+    config.mediatorCaBundleFile,
+    clock,
+    auditCaChanges(audit, 'mediator CA bundle'),
+  );
+  const executorCa = await openTierCa(
+    config.executorCa,
+    'executor',
+    clock,
+    auditCaChanges(audit, 'executor CA keyring'),
+  );
+  return { trustedSshCas, sshCaCount, revocation, mediatorCaBundle, executorCa };
+}
+
+/** The configured kubeconfig file, or the in-cluster ServiceAccount when none is given. */
+function loadKubeConfig(path: string | undefined): KubeConfig {
+  const kubeConfig = new KubeConfig();
+  if (path) kubeConfig.loadFromFile(path);
+  else kubeConfig.loadFromCluster();
+  return kubeConfig;
+}
+
+/** How sessions authenticate to Kubernetes: a per-session CSR certificate, or impersonation. */
+function kubeCredentialsFor(
+  config: ExecutorConfig,
+  kubeConfig: KubeConfig,
+  clock: () => Date,
+  logger: Logger,
+): KubeCredentials {
+  return config.kubeCredentials === 'csr'
+    ? createCsrCredentials({ kubeConfig, signer: createKubeCsrSigner(kubeConfig), clock, logger })
+    : createImpersonationCredentials(kubeConfig);
+}
+
+/** The durable `config.loaded` record: what this executor started with. */
+function auditConfigLoaded(
+  audit: AuditTrail,
+  config: ExecutorConfig,
+  loaded: { sshCaCount: number; profileCount: number; loginRecordSince: number; auditFsync: boolean },
+): Promise<void> {
+  return audit.append({
+    event: 'config.loaded',
+    actor: { kind: 'system' },
+    target: { cluster: config.cluster },
+    details: {
+      listen: config.listen,
+      ssh_cas: loaded.sshCaCount,
+      profiles: loaded.profileCount,
+      kube_credentials: config.kubeCredentials,
+      login_record_since: new Date(loaded.loginRecordSince * 1000).toISOString(),
+      ...(loaded.auditFsync ? {} : { audit_fsync: false }),
+    },
+  });
+}
+
+/** `/readyz`: the audit trail takes records and the executor CA is valid. */
+function readinessChecks(audit: AuditTrail, executorCa: () => Promise<TierCa>, clock: () => Date) {
+  return {
+    audit: () => audit.healthy(),
+    'executor-ca': async () => (await executorCa()).notAfter.getTime() > clock().getTime(),
   };
 }
 

@@ -33,7 +33,8 @@ import {
   sealEvent,
 } from './chain.js';
 import { type AuditStorage, type FileSink, nodeAuditStorage } from './file-sink.js';
-import { auditHeadPath, headFileContent, reopenAuditTrail, type TrailAnchor } from './trail-reopen.js';
+import { auditUnavailable, GroupCommitWriter } from './group-commit-writer.js';
+import { auditHeadPath, headFileContent, reopenAuditTrail } from './trail-reopen.js';
 import {
   type AppendOptions,
   AUDIT_EVENT_NAMES,
@@ -88,66 +89,28 @@ export function rotatedAuditPath(path: string, seq: number): string {
   return `${path}.${String(seq).padStart(12, '0')}`;
 }
 
-function unavailable(path: string, cause: unknown, what = 'cannot be written'): AirlockError {
-  return new AirlockError('AUDIT_UNAVAILABLE', `audit trail ${what}`, {
-    detail: `${path}: ${cause instanceof Error ? cause.message : String(cause)}`,
-    cause,
-  });
-}
-
-/** A settle-once promise whose outcome is decided by the writer. */
-interface Pending {
-  readonly promise: Promise<void>;
-  resolve(): void;
-  reject(error: unknown): void;
-}
-
-function pending(): Pending {
-  let resolve!: () => void;
-  let reject!: (error: unknown) => void;
-  const promise = new Promise<void>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
-
-/** A unit of work for the writer, in chain order. */
-type Entry =
-  | { kind: 'record'; bytes: Buffer; durable: boolean; done: Pending; checkpoint?: TrailAnchor }
-  | { kind: 'rotate'; target: string; done: Pending }
-  | { kind: 'close'; done: Pending };
-
 /** Default of `checkpointIntervalMs`. */
 export const DEFAULT_CHECKPOINT_INTERVAL_MS = 5000;
 
-/** Most bytes the writer puts in one write call; a group larger than this is split (still one fsync). */
-const MAX_GROUP_BYTES = 1024 * 1024;
-
 /**
- * Group commit. `append` seals its record at once, in call order, so chain
- * order is append order, and queues it; one writer drains the queue. All
- * records queued while a write+fsync is in flight go out together in the
- * next write and share the next fsync, so N sessions deciding at once cost
- * one fsync, not N. Every durable append resolves only after the fsync that
- * covers its record; if that write or fsync fails, every append of the group
- * and everything queued after it rejects with AUDIT_UNAVAILABLE and the trail
- * stays unhealthy (fail closed: nothing is reported durable that was not).
+ * `append` seals its record at once, in call order, so chain order is append
+ * order, and hands it to the group-commit writer (group-commit-writer.ts),
+ * which writes records in that order, sharing one fsync per group. Every
+ * durable append resolves only after the fsync that covers its record; if
+ * that write or fsync fails, every append of the group and everything queued
+ * after it rejects with AUDIT_UNAVAILABLE and the trail stays unhealthy (fail
+ * closed: nothing is reported durable that was not).
  */
 class FileAuditTrailImpl implements FileAuditTrail {
-  lastError: AirlockError | undefined;
   /** Head after the last sealed (queued) record: what the next append chains onto. */
   private chain: ChainHead;
   private sinceCheckpoint = 0;
   /** Bytes of the active file once everything queued for it is written (drives maxBytes). */
   private fileBytes: number;
-  private readonly queue: Entry[] = [];
-  private writing = false;
+  private readonly writer: GroupCommitWriter;
   private closing: Promise<void> | undefined;
-  private readonly rotated: string[] = [];
   private readonly keyId: string;
   private readonly checkpointEvery: number;
-  private readonly fsync: boolean;
   /** Pending time-triggered checkpoint, armed by the first record after a checkpoint. */
   private checkpointTimer: NodeJS.Timeout | undefined;
   /** The last checkpoint known to be on stable storage (what other tiers witness). */
@@ -157,8 +120,8 @@ class FileAuditTrailImpl implements FileAuditTrail {
 
   constructor(
     private readonly options: FileAuditTrailOptions,
-    private readonly storage: AuditStorage,
-    private sink: FileSink,
+    storage: AuditStorage,
+    sink: FileSink,
     head: ChainHead,
     lastTimeMs: number,
   ) {
@@ -167,7 +130,12 @@ class FileAuditTrailImpl implements FileAuditTrail {
     this.fileBytes = sink.size;
     this.keyId = auditKeyId(options.signingKey);
     this.checkpointEvery = options.checkpointEvery ?? 100;
-    this.fsync = options.fsync ?? true;
+    this.writer = new GroupCommitWriter({ path: options.path, storage, fsync: options.fsync ?? true }, sink);
+  }
+
+  /** The writer's sticky failure (or the close), once there is one. */
+  get lastError(): AirlockError | undefined {
+    return this.writer.lastError;
   }
 
   healthy(): boolean {
@@ -183,7 +151,7 @@ class FileAuditTrailImpl implements FileAuditTrail {
   }
 
   rotatedFiles(): readonly string[] {
-    return [...this.rotated];
+    return this.writer.rotatedFiles();
   }
 
   append(event: AuditEventInput, options: AppendOptions = {}): Promise<void> {
@@ -237,10 +205,7 @@ class FileAuditTrailImpl implements FileAuditTrail {
     // Only a healthy trail gets a closing checkpoint; a failed one just lets go of the file.
     const checkpointed = this.lastError === undefined ? this.enqueueCheckpoint('close') : Promise.resolve();
     checkpointed.catch(() => {});
-    const done = pending();
-    this.queue.push({ kind: 'close', done });
-    this.kick();
-    this.closing = done.promise.then(() => checkpointed);
+    this.closing = this.writer.close().then(() => checkpointed);
     return this.closing;
   }
 
@@ -271,14 +236,12 @@ class FileAuditTrailImpl implements FileAuditTrail {
 
   private enqueueRecord(sealed: SealedRecord, durable: boolean): Promise<void> {
     const bytes = Buffer.from(`${sealed.line}\n`, 'utf8');
-    const done = pending();
     const { record } = sealed;
     const checkpoint = record.type === 'checkpoint' ? { seq: record.seq, hash: record.hash } : undefined;
-    this.queue.push({ kind: 'record', bytes, durable, done, ...(checkpoint ? { checkpoint } : {}) });
+    const written = this.writer.writeRecord(bytes, durable, checkpoint);
     this.chain = headAfter(sealed.record);
     this.fileBytes += bytes.length;
-    this.kick();
-    return done.promise;
+    return written;
   }
 
   private enqueueCheckpoint(reason: CheckpointReason): Promise<void> {
@@ -302,92 +265,9 @@ class FileAuditTrailImpl implements FileAuditTrail {
   private enqueueRotation(): Promise<void> {
     const checkpointed = this.enqueueCheckpoint('rotate');
     checkpointed.catch(() => {});
-    const done = pending();
-    this.queue.push({
-      kind: 'rotate',
-      target: rotatedAuditPath(this.options.path, this.chain.nextSeq - 1),
-      done,
-    });
+    const switched = this.writer.switchFile(rotatedAuditPath(this.options.path, this.chain.nextSeq - 1));
     this.fileBytes = 0;
-    this.kick();
-    return done.promise;
-  }
-
-  /** Starts the writer unless it runs. */
-  private kick(): void {
-    if (this.writing) return;
-    this.writing = true;
-    void this.drain();
-  }
-
-  private async drain(): Promise<void> {
-    while (this.queue.length > 0) {
-      const head = this.queue[0]!;
-      if (head.kind === 'record') {
-        // Let everything already runnable append first (the callers woken by
-        // the previous group, several sessions deciding in the same turn), so
-        // they join this group instead of waiting for the next fsync.
-        await new Promise<void>((resolve) => setImmediate(resolve));
-        await this.writeGroup();
-      } else {
-        this.queue.shift();
-        if (head.kind === 'rotate') await this.switchFile(head.target, head.done);
-        else {
-          await this.sink.close().catch(() => undefined);
-          this.lastError ??= new AirlockError('AUDIT_UNAVAILABLE', 'audit trail is closed', {
-            detail: this.options.path,
-          });
-          head.done.resolve();
-        }
-      }
-    }
-    this.writing = false;
-  }
-
-  /** Writes every record at the front of the queue, fsyncs once if any is durable, settles them all. */
-  private async writeGroup(): Promise<void> {
-    const group: Extract<Entry, { kind: 'record' }>[] = [];
-    while (this.queue[0]?.kind === 'record') group.push(this.queue.shift() as (typeof group)[number]);
-    if (this.lastError) {
-      for (const entry of group) entry.done.reject(this.lastError);
-      return;
-    }
-    try {
-      for (let i = 0; i < group.length; ) {
-        const chunk: Buffer[] = [];
-        let bytes = 0;
-        for (; i < group.length && (chunk.length === 0 || bytes < MAX_GROUP_BYTES); i++) {
-          chunk.push(group[i]!.bytes);
-          bytes += group[i]!.bytes.length;
-        }
-        await this.sink.write(chunk.length === 1 ? chunk[0]! : Buffer.concat(chunk, bytes));
-      }
-      if (this.fsync && group.some((entry) => entry.durable)) await this.sink.sync();
-      // Only once the checkpoint is on stable storage does the head file name
-      // it, so after a crash the head file is never ahead of the trail.
-      const anchor = group.findLast((entry) => entry.checkpoint !== undefined)?.checkpoint;
-      if (anchor !== undefined && this.sink.regularFile !== false)
-        await this.storage.replace(auditHeadPath(this.options.path), headFileContent(anchor), this.fsync);
-    } catch (cause) {
-      this.lastError = unavailable(this.options.path, cause);
-      for (const entry of group) entry.done.reject(this.lastError);
-      return;
-    }
-    for (const entry of group) entry.done.resolve();
-  }
-
-  private async switchFile(target: string, done: Pending): Promise<void> {
-    if (this.lastError) return done.reject(this.lastError);
-    try {
-      await this.sink.close();
-      await this.storage.renameNew(this.options.path, target);
-      this.sink = await this.storage.openAppend(this.options.path);
-    } catch (cause) {
-      this.lastError = unavailable(this.options.path, cause, 'cannot be rotated');
-      return done.reject(this.lastError);
-    }
-    this.rotated.push(target);
-    done.resolve();
+    return switched;
   }
 }
 
@@ -433,7 +313,7 @@ export async function createFileAuditTrail(options: FileAuditTrailOptions): Prom
     }
   } catch (cause) {
     if (cause instanceof AirlockError) throw cause;
-    throw unavailable(options.path, cause, 'cannot be opened');
+    throw auditUnavailable(options.path, cause, 'cannot be opened');
   }
   return new FileAuditTrailImpl(options, storage, sink, reopened.head, reopened.lastTimeMs);
 }

@@ -71,11 +71,9 @@ const execTarget = { ...POD, resource: 'pods/exec', argv: ['ps', 'aux'] };
 const logTarget = { ...POD, resource: 'pods/log' };
 const revoked = { decision: 'deny', code: 'CERT_REVOKED', reason: 'certificate revoked' };
 
-/** The story's inputs, named as `airlock audit timeline` would read them. */
-export function revokedSessionStory(
-  options: { lateAccess?: boolean } = {},
-): { name: string; content: string }[] {
-  const broker = [
+/** The broker's records: the request, bob's approval, the certificate, and bob's revocation at 30 s. */
+function brokerRecords(): string[] {
+  return [
     airlock('broker', 0, {
       event: 'request.created',
       actor: alice,
@@ -94,7 +92,11 @@ export function revokedSessionStory(
       request_id: REQUEST,
     }),
   ];
-  const mediator = [
+}
+
+/** The mediator's records: alice's session, an exec, a refused shell, and a log stream cut by the revocation. */
+function mediatorRecords(): string[] {
+  return [
     airlock('mediator', 10, { event: 'auth.accepted', actor: alice, decision: 'allow', ...ids }),
     airlock('mediator', 10.1, { event: 'session.opened', actor: alice, ...ids }),
     airlock('mediator', 12, {
@@ -136,13 +138,21 @@ export function revokedSessionStory(
     }),
     airlock('mediator', 30.5, { event: 'session.closed', actor: alice, ...revoked, ...ids }),
   ];
-  const executor = [
+}
+
+/** The executor's records: the exec it ran and the session it closed on revocation. */
+function executorRecords(): string[] {
+  return [
     airlock('executor', 12.05, { event: 'exec.started', actor: alice, target: execTarget, ...ids }),
     airlock('executor', 30.3, { event: 'session.closed', actor: alice, ...revoked, ...ids }),
   ];
+}
+
+/** The API server's audit log: the exec and the log stream (and, with `lateAccess`, a get after revocation). */
+function kubeAuditRecords(lateAccess: boolean): string[] {
   const pod = { resource: 'pods', namespace: 'payments', name: 'api-0' };
   const base = '/api/v1/namespaces/payments/pods/api-0';
-  const kubeLog = [
+  return [
     kube(
       'k1',
       'create',
@@ -159,12 +169,19 @@ export function revokedSessionStory(
       [20.1, 30.35],
       200,
     ),
-    ...(options.lateAccess ? [kube('k3', 'get', base, pod, [31, 31.02], 200)] : []),
+    ...(lateAccess ? [kube('k3', 'get', base, pod, [31, 31.02], 200)] : []),
   ];
+}
+
+/** The story's inputs, named as `airlock audit timeline` would read them. */
+export function revokedSessionStory(
+  options: { lateAccess?: boolean } = {},
+): { name: string; content: string }[] {
+  const lines = (records: string[]) => `${records.join('\n')}\n`;
   return [
-    { name: 'broker.jsonl', content: `${broker.join('\n')}\n` },
-    { name: 'mediator.jsonl', content: `${mediator.join('\n')}\n` },
-    { name: 'executor.jsonl', content: `${executor.join('\n')}\n` },
-    { name: 'kube-audit.log', content: `${kubeLog.join('\n')}\n` },
+    { name: 'broker.jsonl', content: lines(brokerRecords()) },
+    { name: 'mediator.jsonl', content: lines(mediatorRecords()) },
+    { name: 'executor.jsonl', content: lines(executorRecords()) },
+    { name: 'kube-audit.log', content: lines(kubeAuditRecords(options.lateAccess === true)) },
   ];
 }

@@ -42,6 +42,37 @@ function noShell(operator: string, column: number): AirlockError {
 }
 
 /**
+ * The text of the double-quoted part that opens at `open` (POSIX XCU 2.2.3):
+ * a backslash escapes only `$`, `` ` ``, `"`, `\` and newline (backslash-newline
+ * is removed) and is kept before anything else. `next` is the index after
+ * the closing quote.
+ */
+function readDoubleQuoted(line: string, open: number): { text: string; next: number } {
+  let text = '';
+  let i = open + 1;
+  for (;;) {
+    const c = line[i];
+    if (c === undefined) throw usage(`unterminated double quote starting at column ${open + 1}`);
+    if (c === '"') return { text, next: i + 1 };
+    if (c === '\\') {
+      const next = line[i + 1];
+      if (next === undefined) throw usage(`unterminated double quote starting at column ${open + 1}`);
+      if (next === '\n') {
+        // continuation: both characters removed
+      } else if (DOUBLE_QUOTE_ESCAPABLE.has(next)) {
+        text += next;
+      } else {
+        text += c + next;
+      }
+      i += 2;
+      continue;
+    }
+    text += c;
+    i++;
+  }
+}
+
+/**
  * Splits `line` into words. Throws AirlockError('USAGE') for an unbalanced
  * quote, a trailing lone backslash, a NUL byte, an unquoted shell operator or
  * a line longer than {@link MAX_COMMAND_LINE_BYTES}. Columns in messages are
@@ -91,32 +122,10 @@ export function splitCommandLine(line: string): string[] {
       inWord = true;
       i = close + 1;
     } else if (ch === '"') {
-      const open = i;
-      i++;
+      const quoted = readDoubleQuoted(line, i);
+      word += quoted.text;
       inWord = true;
-      for (;;) {
-        const c = line[i];
-        if (c === undefined) throw usage(`unterminated double quote starting at column ${open + 1}`);
-        if (c === '"') {
-          i++;
-          break;
-        }
-        if (c === '\\') {
-          const next = line[i + 1];
-          if (next === undefined) throw usage(`unterminated double quote starting at column ${open + 1}`);
-          if (next === '\n') {
-            // continuation: both characters removed
-          } else if (DOUBLE_QUOTE_ESCAPABLE.has(next)) {
-            word += next;
-          } else {
-            word += c + next;
-          }
-          i += 2;
-          continue;
-        }
-        word += c;
-        i++;
-      }
+      i = quoted.next;
     } else if (OPERATOR_CHARS.has(ch)) {
       let j = i;
       while (j < line.length && OPERATOR_CHARS.has(line[j]!)) j++;

@@ -217,19 +217,13 @@ function checkRunbook(
   return undefined;
 }
 
-/**
- * Decides one intent of a session. `scope` comes from the verified
- * certificate; the profile is looked up in the current policy, so removing a
- * profile or rule takes effect for live sessions.
- */
-export function authorizeIntent(policy: Policy, scope: Scope, intent: Intent): AuthorizeResult {
-  // A moderator certificate names the profile it moderates, not one it may use.
-  if (scope.moderator !== undefined)
-    return deny('MODERATOR_ONLY', 'a moderator certificate may only join and moderate sessions');
-  const profile = getProfile(policy, scope.profile);
-  if (!profile) return deny('PROFILE_UNKNOWN', `no profile named ${show(scope.profile)}`);
-  const p = `profiles.${scope.profile}`;
-
+/** The session's cluster must be inside the profile, and an intent may name no other. */
+function checkCluster(
+  profile: Profile,
+  p: string,
+  scope: Scope,
+  intent: Intent,
+): AuthorizeResult | undefined {
   if (typeof scope.cluster !== 'string' || !globMatchAny(profile.scope.clusters, scope.cluster)) {
     return deny(
       'SCOPE_CLUSTER',
@@ -240,56 +234,81 @@ export function authorizeIntent(policy: Policy, scope: Scope, intent: Intent): A
   if (intent.cluster !== undefined && intent.cluster !== scope.cluster) {
     return deny('SCOPE_CLUSTER', `cluster ${show(intent.cluster)} is not the session's cluster`);
   }
+  return undefined;
+}
 
+/**
+ * Except for list/get of a cluster-scoped resource, the session's namespace
+ * must be inside the profile and the intent's namespace must be it.
+ */
+function checkNamespace(
+  profile: Profile,
+  p: string,
+  scope: Scope,
+  intent: Intent,
+): AuthorizeResult | undefined {
   const clusterScoped =
     (intent.action === 'list' || intent.action === 'get') &&
     intent.resource !== undefined &&
     CLUSTER_SCOPED_RESOURCES.has(intent.resource);
-  if (!clusterScoped) {
-    if (
-      typeof scope.namespace !== 'string' ||
-      !NAMESPACE_NAME.test(scope.namespace) ||
-      !globMatchAny(profile.scope.namespaces, scope.namespace)
-    ) {
-      return deny(
-        'SCOPE_NAMESPACE',
-        `namespace ${show(scope.namespace)} is outside the profile`,
-        `${p}.scope.namespaces`,
-      );
-    }
-    if (intent.namespace !== scope.namespace) {
-      return deny('SCOPE_NAMESPACE', `namespace ${show(intent.namespace)} is not the session's namespace`);
-    }
+  if (clusterScoped) return undefined;
+  if (
+    typeof scope.namespace !== 'string' ||
+    !NAMESPACE_NAME.test(scope.namespace) ||
+    !globMatchAny(profile.scope.namespaces, scope.namespace)
+  ) {
+    return deny(
+      'SCOPE_NAMESPACE',
+      `namespace ${show(scope.namespace)} is outside the profile`,
+      `${p}.scope.namespaces`,
+    );
   }
+  if (intent.namespace !== scope.namespace) {
+    return deny('SCOPE_NAMESPACE', `namespace ${show(intent.namespace)} is not the session's namespace`);
+  }
+  return undefined;
+}
 
+/** The profile must list the action (a shell has its own denial code). */
+function checkActionListed(profile: Profile, p: string, action: Action): AuthorizeResult | undefined {
   const actions = profile.actions;
-  const action = intent.action;
-  if (scope.runbook !== undefined) {
-    const refused = checkRunbook(policy, scope, profile, intent);
-    if (refused) return refused;
-  }
   if (action === 'shell') {
     if (!actions.shell)
       return deny('SHELL_NOT_ALLOWED', 'the profile does not allow interactive shells', `${p}.actions`);
   } else if (typeof action !== 'string' || !Object.hasOwn(actions, action) || actions[action] === undefined) {
     return deny('ACTION_NOT_ALLOWED', `the profile does not allow ${show(action)}`, `${p}.actions`);
   }
+  return undefined;
+}
 
-  if (POD_ACTIONS.has(action) || intent.pod !== undefined) {
-    const pod = intent.pod;
-    if (typeof pod !== 'string' || !POD_NAME.test(pod))
-      return deny('SCOPE_POD', 'a valid pod name is required');
-    if (!globMatchAny(profile.scope.pods, pod)) {
-      return deny('SCOPE_POD', `pod ${show(pod)} is outside the profile`, `${p}.scope.pods`);
-    }
-    if (!globMatchAny(scope.podPatterns, pod))
-      return deny('SCOPE_POD', `pod ${show(pod)} is outside the session's pods`);
+/** An action on a pod (or any intent naming one) needs a valid pod name inside the profile and the session. */
+function checkPod(profile: Profile, p: string, scope: Scope, intent: Intent): AuthorizeResult | undefined {
+  if (!POD_ACTIONS.has(intent.action) && intent.pod === undefined) return undefined;
+  const pod = intent.pod;
+  if (typeof pod !== 'string' || !POD_NAME.test(pod))
+    return deny('SCOPE_POD', 'a valid pod name is required');
+  if (!globMatchAny(profile.scope.pods, pod)) {
+    return deny('SCOPE_POD', `pod ${show(pod)} is outside the profile`, `${p}.scope.pods`);
   }
-  if (CONTAINER_ACTIONS.has(action) || (intent.container !== undefined && intent.container !== '')) {
-    const refused = checkContainer(profile, p, scope, intent.container);
-    if (refused) return refused;
-  }
+  if (!globMatchAny(scope.podPatterns, pod))
+    return deny('SCOPE_POD', `pod ${show(pod)} is outside the session's pods`);
+  return undefined;
+}
 
+/**
+ * The last check, per action: the resource, port, image or shell argv must be
+ * one the profile lists (exec goes to `authorizeArgv`); the allow names the
+ * rule that matched.
+ */
+function authorizeActionDetail(
+  policy: Policy,
+  scope: Scope,
+  profile: Profile,
+  p: string,
+  intent: Intent,
+): AuthorizeResult {
+  const actions = profile.actions;
+  const action = intent.action;
   switch (action) {
     case 'list':
     case 'get': {
@@ -343,4 +362,30 @@ export function authorizeIntent(policy: Policy, scope: Scope, intent: Intent): A
     default:
       return deny('ACTION_NOT_ALLOWED', `unknown action ${show(action)}`);
   }
+}
+
+/**
+ * Decides one intent of a session. `scope` comes from the verified
+ * certificate; the profile is looked up in the current policy, so removing a
+ * profile or rule takes effect for live sessions.
+ */
+export function authorizeIntent(policy: Policy, scope: Scope, intent: Intent): AuthorizeResult {
+  // A moderator certificate names the profile it moderates, not one it may use.
+  if (scope.moderator !== undefined)
+    return deny('MODERATOR_ONLY', 'a moderator certificate may only join and moderate sessions');
+  const profile = getProfile(policy, scope.profile);
+  if (!profile) return deny('PROFILE_UNKNOWN', `no profile named ${show(scope.profile)}`);
+  const p = `profiles.${scope.profile}`;
+
+  const namesContainer =
+    CONTAINER_ACTIONS.has(intent.action) || (intent.container !== undefined && intent.container !== '');
+  const refused =
+    checkCluster(profile, p, scope, intent) ??
+    checkNamespace(profile, p, scope, intent) ??
+    (scope.runbook !== undefined ? checkRunbook(policy, scope, profile, intent) : undefined) ??
+    checkActionListed(profile, p, intent.action) ??
+    checkPod(profile, p, scope, intent) ??
+    (namesContainer ? checkContainer(profile, p, scope, intent.container) : undefined);
+  if (refused) return refused;
+  return authorizeActionDetail(policy, scope, profile, p, intent);
 }

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { canApprove, decideRequest, localTime } from './decide.js';
+import { localTime } from './auto-approve.js';
+import { canApprove, decideRequest } from './decide.js';
 import { testPolicy } from './testing.js';
 import type { PendingRequest, RequestedScope, Requester } from './types.js';
 

@@ -1,16 +1,14 @@
 /**
  * Access requests: `decideRequest` (auto-approve, ask for approval, or deny)
  * and `canApprove` (may this person approve that pending request). Pure: the
- * current time is an argument, and business hours are computed with
- * Intl.DateTimeFormat in the rule's IANA time zone.
+ * current time is an argument. The auto-approve rules live in auto-approve.ts.
  */
 import { authorizeArgv, show } from './authorize.js';
+import { approvalDecision } from './auto-approve.js';
 import { globMatchAny, globSubsumes } from './glob.js';
 import { CLUSTER_NAME, NAMESPACE_NAME } from './groups.js';
 import type {
   ApproveResult,
-  AutoApproveRule,
-  BusinessHours,
   PendingRequest,
   Policy,
   Profile,
@@ -18,7 +16,6 @@ import type {
   RequestDenyCode,
   RequestedScope,
   Requester,
-  Weekday,
 } from './types.js';
 
 /** Reasons longer than this are refused (and never fed to a policy regex). */
@@ -43,73 +40,6 @@ export function effectiveMaxTtl(policy: Policy, profile: Profile): number {
   return Math.min(profile.maxTtlSeconds ?? policy.limits.maxTtlSeconds, policy.limits.maxTtlSeconds);
 }
 
-const formatters = new Map<string, Intl.DateTimeFormat>();
-const reasonPatterns = new Map<string, RegExp>();
-
-function reasonRegExp(pattern: string): RegExp {
-  let re = reasonPatterns.get(pattern);
-  if (re === undefined) {
-    re = new RegExp(pattern, 'u');
-    reasonPatterns.set(pattern, re);
-  }
-  return re;
-}
-
-/** Weekday and `HH:MM` of `now` in an IANA time zone. */
-export function localTime(now: Date, timeZone: string): { day: Weekday; time: string } {
-  let f = formatters.get(timeZone);
-  if (f === undefined) {
-    f = new Intl.DateTimeFormat('en-US', {
-      timeZone,
-      weekday: 'short',
-      hour: '2-digit',
-      minute: '2-digit',
-      hourCycle: 'h23',
-    });
-    formatters.set(timeZone, f);
-  }
-  const parts: Record<string, string> = {};
-  for (const part of f.formatToParts(now)) parts[part.type] = part.value;
-  const day = (parts.weekday ?? '').slice(0, 3).toLowerCase() as Weekday;
-  return { day, time: `${parts.hour ?? '00'}:${parts.minute ?? '00'}` };
-}
-
-export function withinBusinessHours(now: Date, hours: BusinessHours): boolean {
-  const { day, time } = localTime(now, hours.timeZone);
-  return hours.days.includes(day) && time >= hours.start && time < hours.end;
-}
-
-function failedConditions(
-  rule: AutoApproveRule,
-  requester: Requester,
-  requested: RequestedScope,
-  now: Date,
-): string[] {
-  const failed: string[] = [];
-  if (rule.requesterGroups && !rule.requesterGroups.some((g) => requester.groups.includes(g))) {
-    failed.push(`requester is in none of ${rule.requesterGroups.join(', ')}`);
-  }
-  if (rule.requesterKinds && !rule.requesterKinds.includes(requester.kind)) {
-    failed.push(`requester kind ${show(requester.kind)} is not ${rule.requesterKinds.join(' or ')}`);
-  }
-  if (rule.maxTtlSeconds !== undefined && requested.ttlSeconds > rule.maxTtlSeconds) {
-    failed.push(`TTL ${requested.ttlSeconds}s exceeds ${rule.maxTtlSeconds}s`);
-  }
-  if (rule.reasonPattern !== undefined && !reasonRegExp(rule.reasonPattern).test(requested.reason)) {
-    failed.push(`reason does not match /${rule.reasonPattern}/`);
-  }
-  if (rule.runbookOnly && requested.runbook === undefined) failed.push('request is not for a runbook');
-  if (rule.businessHours && !withinBusinessHours(now, rule.businessHours)) {
-    failed.push(`outside business hours (${rule.businessHours.timeZone})`);
-  }
-  return failed;
-}
-
-/**
- * Decides an access request: denied when it falls outside the profile,
- * auto-approved when every condition of some auto-approve rule holds,
- * otherwise needs-approval (or denied when the profile has no manual rule).
- */
 /** Requested container patterns (optional) must each fall inside the profile's containers. */
 function checkRequestedContainers(
   profile: Profile,
@@ -166,30 +96,30 @@ function moderatorRequestProblem(
   return undefined;
 }
 
-export function decideRequest(
-  policy: Policy,
+/** The requester must be named and allowed to ask for this profile (or for its moderator role). */
+function requesterProblem(
+  profile: Profile,
+  p: string,
   requester: Requester,
   requested: RequestedScope,
-  now: Date,
-): RequestDecision {
-  const profile = getProfile(policy, requested.profile);
-  if (!profile) return denied('PROFILE_UNKNOWN', `no profile named ${show(requested.profile)}`);
-  const p = `profiles.${requested.profile}`;
-
+  moderating: boolean,
+): RequestDecision | undefined {
   if (typeof requester.user !== 'string' || requester.user === '' || !Array.isArray(requester.groups)) {
     return denied('REQUEST_DENIED', 'requester has no user name');
   }
-  const moderating = requested.role === 'moderator';
-  if (moderating) {
-    const refused = moderatorRequestProblem(profile, p, requester, requested);
-    if (refused) return refused;
-  } else if (!profile.requesterGroups.some((g) => requester.groups.includes(g))) {
+  if (moderating) return moderatorRequestProblem(profile, p, requester, requested);
+  if (!profile.requesterGroups.some((g) => requester.groups.includes(g))) {
     return denied(
       'REQUEST_DENIED',
       'requester is not in any group allowed to request this profile',
       `${p}.requesterGroups`,
     );
   }
+  return undefined;
+}
+
+/** The requested cluster and namespace must be well-formed names the profile's globs match. */
+function placeProblem(profile: Profile, p: string, requested: RequestedScope): RequestDecision | undefined {
   if (
     typeof requested.cluster !== 'string' ||
     !CLUSTER_NAME.test(requested.cluster) ||
@@ -212,10 +142,15 @@ export function decideRequest(
       `${p}.scope.namespaces`,
     );
   }
-  if (!Array.isArray(requested.podPatterns) || requested.podPatterns.length === 0) {
+  return undefined;
+}
+
+/** At least one pod pattern, each well-formed and inside the profile's pods. */
+function checkRequestedPods(profile: Profile, p: string, patterns: unknown): RequestDecision | undefined {
+  if (!Array.isArray(patterns) || patterns.length === 0) {
     return denied('SCOPE_POD', 'at least one pod pattern is required');
   }
-  for (const pattern of requested.podPatterns) {
+  for (const pattern of patterns) {
     if (typeof pattern !== 'string' || !POD_PATTERN.test(pattern)) {
       return denied('SCOPE_POD', `pod pattern ${show(pattern)} is malformed`);
     }
@@ -227,8 +162,16 @@ export function decideRequest(
       );
     }
   }
-  const containers = checkRequestedContainers(profile, p, requested.containerPatterns);
-  if (containers) return containers;
+  return undefined;
+}
+
+/** The TTL must be a positive whole number within the profile's bound; the reason a bounded string. */
+function ttlAndReasonProblem(
+  policy: Policy,
+  profile: Profile,
+  p: string,
+  requested: RequestedScope,
+): RequestDecision | undefined {
   if (!Number.isSafeInteger(requested.ttlSeconds) || requested.ttlSeconds <= 0) {
     return denied('REQUEST_DENIED', 'TTL must be a positive whole number of seconds');
   }
@@ -243,42 +186,84 @@ export function decideRequest(
   if (typeof requested.reason !== 'string' || requested.reason.length > MAX_REASON_LENGTH) {
     return denied('REQUEST_DENIED', `reason must be a string of at most ${MAX_REASON_LENGTH} characters`);
   }
+  return undefined;
+}
 
-  if (requested.runbook !== undefined) {
-    const name = requested.runbook;
-    const runbook =
-      typeof name === 'string' && policy.runbooks && Object.hasOwn(policy.runbooks, name)
-        ? policy.runbooks[name]
-        : undefined;
-    if (!runbook || !profile.runbooks?.includes(name)) {
-      return denied(
-        'REQUEST_DENIED',
-        `runbook ${show(name)} is not available with this profile`,
-        `${p}.runbooks`,
-      );
-    }
-    if (!profile.actions.exec)
-      return denied('REQUEST_DENIED', 'the profile does not allow exec', `${p}.actions`);
-    for (const [i, step] of runbook.steps.entries()) {
-      const r = authorizeArgv(policy, requested.profile, step);
-      if (!r.allow) {
-        return denied(
-          'REQUEST_DENIED',
-          `runbook step ${i} is not allowed by the profile: ${r.reason}`,
-          `runbooks.${name}.steps[${i}]`,
-        );
-      }
-    }
-    if (requester.kind === 'machine' && !runbook.machineUsers?.includes(requester.user)) {
-      return denied(
-        'REQUEST_DENIED',
-        `machine identity ${show(requester.user)} may not run runbook ${show(name)}`,
-        `runbooks.${name}.machineUsers`,
-      );
-    }
-  } else if (requester.kind !== 'human') {
-    return denied('REQUEST_DENIED', 'machine identities may only request runbooks');
+/**
+ * A named runbook must exist, be offered by the profile, have every step
+ * allowed by it, and (for a machine identity) list the requester. Without a
+ * runbook only people may ask.
+ */
+function runbookProblem(
+  policy: Policy,
+  profile: Profile,
+  p: string,
+  requester: Requester,
+  requested: RequestedScope,
+): RequestDecision | undefined {
+  if (requested.runbook === undefined) {
+    return requester.kind !== 'human'
+      ? denied('REQUEST_DENIED', 'machine identities may only request runbooks')
+      : undefined;
   }
+  const name = requested.runbook;
+  const runbook =
+    typeof name === 'string' && policy.runbooks && Object.hasOwn(policy.runbooks, name)
+      ? policy.runbooks[name]
+      : undefined;
+  if (!runbook || !profile.runbooks?.includes(name)) {
+    return denied(
+      'REQUEST_DENIED',
+      `runbook ${show(name)} is not available with this profile`,
+      `${p}.runbooks`,
+    );
+  }
+  if (!profile.actions.exec)
+    return denied('REQUEST_DENIED', 'the profile does not allow exec', `${p}.actions`);
+  for (const [i, step] of runbook.steps.entries()) {
+    const r = authorizeArgv(policy, requested.profile, step);
+    if (!r.allow) {
+      return denied(
+        'REQUEST_DENIED',
+        `runbook step ${i} is not allowed by the profile: ${r.reason}`,
+        `runbooks.${name}.steps[${i}]`,
+      );
+    }
+  }
+  if (requester.kind === 'machine' && !runbook.machineUsers?.includes(requester.user)) {
+    return denied(
+      'REQUEST_DENIED',
+      `machine identity ${show(requester.user)} may not run runbook ${show(name)}`,
+      `runbooks.${name}.machineUsers`,
+    );
+  }
+  return undefined;
+}
+
+/**
+ * Decides an access request: denied when it falls outside the profile,
+ * auto-approved when every condition of some auto-approve rule holds,
+ * otherwise needs-approval (or denied when the profile has no manual rule).
+ */
+export function decideRequest(
+  policy: Policy,
+  requester: Requester,
+  requested: RequestedScope,
+  now: Date,
+): RequestDecision {
+  const profile = getProfile(policy, requested.profile);
+  if (!profile) return denied('PROFILE_UNKNOWN', `no profile named ${show(requested.profile)}`);
+  const p = `profiles.${requested.profile}`;
+
+  const moderating = requested.role === 'moderator';
+  const refused =
+    requesterProblem(profile, p, requester, requested, moderating) ??
+    placeProblem(profile, p, requested) ??
+    checkRequestedPods(profile, p, requested.podPatterns) ??
+    checkRequestedContainers(profile, p, requested.containerPatterns) ??
+    ttlAndReasonProblem(policy, profile, p, requested) ??
+    runbookProblem(policy, profile, p, requester, requested);
+  if (refused) return refused;
 
   // The policy names the moderators by group; the role lets them watch and stop, never act.
   if (moderating) {
@@ -288,39 +273,7 @@ export function decideRequest(
       rule: `${p}.moderation.requiredGroups`,
     };
   }
-  const reasons: string[] = [];
-  const auto = profile.approval.autoApprove ?? [];
-  for (const [i, rule] of auto.entries()) {
-    const failed = failedConditions(rule, requester, requested, now);
-    const ruleName = `${p}.approval.autoApprove[${i}]${rule.id === undefined ? '' : `(${rule.id})`}`;
-    if (failed.length === 0) {
-      return {
-        decision: 'auto-approved',
-        reasons: ['all conditions of the auto-approve rule hold'],
-        rule: ruleName,
-      };
-    }
-    for (const f of failed) reasons.push(`${ruleName}: ${f}`);
-  }
-  const manual = profile.approval.manual;
-  if (!manual) {
-    return {
-      decision: 'denied',
-      code: 'REQUEST_DENIED',
-      reasons: [...reasons, 'the profile has no manual approval'],
-      rule: `${p}.approval`,
-    };
-  }
-  return {
-    decision: 'needs-approval',
-    approvers: {
-      groups: manual.approverGroups,
-      count: manual.count,
-      pendingExpirySeconds: manual.pendingExpirySeconds,
-    },
-    reasons,
-    rule: `${p}.approval.manual`,
-  };
+  return approvalDecision(profile, p, requester, requested, now);
 }
 
 /** User names compare case-insensitively after NFKC, so `Alice` cannot approve `alice`'s request. */

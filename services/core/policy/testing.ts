@@ -7,6 +7,95 @@
 import type { Policy } from './types.js';
 import { loadPolicy } from './validate.js';
 
+/**
+ * The `debug` profile: scoped clusters, namespaces and pods, exec with
+ * command rules, a runbook, auto-approve rules and manual approval.
+ */
+function debugProfileJson(): Record<string, unknown> {
+  return {
+    groups: ['jit:debug:{cluster}:{namespace}'],
+    requesterGroups: ['devs', 'oncall', 'bots'],
+    maxTtlSeconds: 3600,
+    scope: {
+      clusters: ['dev', 'prod-*'],
+      namespaces: ['payments', 'shop-*'],
+      pods: ['api-*', 'worker-?'],
+    },
+    actions: {
+      list: { resources: ['pods', 'events'] },
+      get: { resources: ['pods'] },
+      logs: {},
+      exec: {},
+      'port-forward': { ports: [8080, 'metrics'] },
+      debug: { images: ['busybox:1.36'] },
+    },
+    commands: {
+      matchBasename: false,
+      allow: [
+        { id: 'ps', argv: ['ps', 'aux'] },
+        { id: 'ls', argv: ['ls', '...'] },
+        { id: 'cat-status', argv: ['cat', '/proc/*/status'] },
+        { argv: ['/usr/bin/df', '-h'] },
+        { id: 'env-literal', argv: ['env'] },
+      ],
+      deny: [{ id: 'no-ls-root', argv: ['ls', '/root', '...'] }],
+    },
+    runbooks: ['snapshot'],
+    approval: {
+      autoApprove: [
+        {
+          id: 'incident',
+          requesterGroups: ['oncall'],
+          maxTtlSeconds: 1800,
+          reasonPattern: '^INC-[0-9]+',
+        },
+        { id: 'runbook', requesterGroups: ['oncall', 'bots'], runbookOnly: true },
+      ],
+      manual: { approverGroups: ['leads'], count: 2, pendingExpirySeconds: 3600 },
+    },
+  };
+}
+
+/** The `shell` profile: interactive shells anywhere, basename matching, manual approval. */
+function shellProfileJson(): Record<string, unknown> {
+  return {
+    groups: ['jit:shell:{namespace}'],
+    requesterGroups: ['sre'],
+    scope: { clusters: ['*'], namespaces: ['*'], pods: ['*'] },
+    actions: { shell: { argv: [['/bin/sh'], ['/bin/bash', '-l']] }, exec: {} },
+    commands: {
+      matchBasename: true,
+      allow: [{ argv: ['ps', 'aux'] }, { argv: ['top', '...'] }],
+      deny: [{ argv: ['/usr/bin/top', '...'] }],
+    },
+    approval: { manual: { approverGroups: ['sre-leads'], count: 1, pendingExpirySeconds: 600 } },
+  };
+}
+
+/** The `readonly` profile: list only, auto-approved for devs in Berlin business hours. */
+function readonlyProfileJson(): Record<string, unknown> {
+  return {
+    groups: ['jit:read'],
+    requesterGroups: ['devs'],
+    maxTtlSeconds: 600,
+    scope: { clusters: ['dev'], namespaces: ['*'], pods: ['*'] },
+    actions: { list: { resources: ['pods', 'nodes', 'namespaces'] } },
+    approval: {
+      autoApprove: [
+        {
+          requesterGroups: ['devs'],
+          businessHours: {
+            timeZone: 'Europe/Berlin',
+            days: ['mon', 'tue', 'wed', 'thu', 'fri'],
+            start: '09:00',
+            end: '17:00',
+          },
+        },
+      ],
+    },
+  };
+}
+
 /** A fresh, mutable, valid policy object (JSON shape). */
 export function testPolicyJson(): Record<string, unknown> & {
   profiles: Record<string, Record<string, unknown>>;
@@ -15,80 +104,9 @@ export function testPolicyJson(): Record<string, unknown> & {
     version: 1,
     limits: { maxTtlSeconds: 28800 },
     profiles: {
-      debug: {
-        groups: ['jit:debug:{cluster}:{namespace}'],
-        requesterGroups: ['devs', 'oncall', 'bots'],
-        maxTtlSeconds: 3600,
-        scope: {
-          clusters: ['dev', 'prod-*'],
-          namespaces: ['payments', 'shop-*'],
-          pods: ['api-*', 'worker-?'],
-        },
-        actions: {
-          list: { resources: ['pods', 'events'] },
-          get: { resources: ['pods'] },
-          logs: {},
-          exec: {},
-          'port-forward': { ports: [8080, 'metrics'] },
-          debug: { images: ['busybox:1.36'] },
-        },
-        commands: {
-          matchBasename: false,
-          allow: [
-            { id: 'ps', argv: ['ps', 'aux'] },
-            { id: 'ls', argv: ['ls', '...'] },
-            { id: 'cat-status', argv: ['cat', '/proc/*/status'] },
-            { argv: ['/usr/bin/df', '-h'] },
-            { id: 'env-literal', argv: ['env'] },
-          ],
-          deny: [{ id: 'no-ls-root', argv: ['ls', '/root', '...'] }],
-        },
-        runbooks: ['snapshot'],
-        approval: {
-          autoApprove: [
-            {
-              id: 'incident',
-              requesterGroups: ['oncall'],
-              maxTtlSeconds: 1800,
-              reasonPattern: '^INC-[0-9]+',
-            },
-            { id: 'runbook', requesterGroups: ['oncall', 'bots'], runbookOnly: true },
-          ],
-          manual: { approverGroups: ['leads'], count: 2, pendingExpirySeconds: 3600 },
-        },
-      },
-      shell: {
-        groups: ['jit:shell:{namespace}'],
-        requesterGroups: ['sre'],
-        scope: { clusters: ['*'], namespaces: ['*'], pods: ['*'] },
-        actions: { shell: { argv: [['/bin/sh'], ['/bin/bash', '-l']] }, exec: {} },
-        commands: {
-          matchBasename: true,
-          allow: [{ argv: ['ps', 'aux'] }, { argv: ['top', '...'] }],
-          deny: [{ argv: ['/usr/bin/top', '...'] }],
-        },
-        approval: { manual: { approverGroups: ['sre-leads'], count: 1, pendingExpirySeconds: 600 } },
-      },
-      readonly: {
-        groups: ['jit:read'],
-        requesterGroups: ['devs'],
-        maxTtlSeconds: 600,
-        scope: { clusters: ['dev'], namespaces: ['*'], pods: ['*'] },
-        actions: { list: { resources: ['pods', 'nodes', 'namespaces'] } },
-        approval: {
-          autoApprove: [
-            {
-              requesterGroups: ['devs'],
-              businessHours: {
-                timeZone: 'Europe/Berlin',
-                days: ['mon', 'tue', 'wed', 'thu', 'fri'],
-                start: '09:00',
-                end: '17:00',
-              },
-            },
-          ],
-        },
-      },
+      debug: debugProfileJson(),
+      shell: shellProfileJson(),
+      readonly: readonlyProfileJson(),
     },
     runbooks: {
       snapshot: {

@@ -76,11 +76,6 @@ function normalizeBlob(blob: Uint8Array | SshCertificate): SshCertificate {
 }
 
 /**
- * Every check except the session signature: CA trust and signature, user
- * type, validity window, principal, critical options, scope and revocation.
- * Used by `airlock ssh-cert check` and by {@link verifyUserCertificate}.
- */
-/**
  * Only the issuer: the certificate is signed by one of `trustedCAs`
  * (`CERT_UNTRUSTED_CA`, `CERT_BAD_CA_SIGNATURE` otherwise). Says nothing of
  * its validity, principal or revocation. Returns the CA's fingerprint.
@@ -101,6 +96,11 @@ export function verifyCertificateIssuer(
   return caFingerprint;
 }
 
+/**
+ * Every check except the session signature: CA trust and signature, user
+ * type, validity window, principal, critical options, scope and revocation.
+ * Used by `airlock ssh-cert check` and by {@link verifyUserCertificate}.
+ */
 export function verifyCertificateWithoutSession(
   certificate: Uint8Array | SshCertificate,
   options: VerifyCertificateOptions,
@@ -116,16 +116,7 @@ export function verifyCertificateWithoutSession(
   const caFingerprint = verifyCertificateIssuer(cert, options.trustedCAs);
 
   // Revocation before the softer checks: a revoked certificate is reported as revoked.
-  const lists =
-    options.revocation === undefined
-      ? []
-      : Array.isArray(options.revocation)
-        ? options.revocation
-        : [options.revocation];
-  for (const list of lists as readonly RevocationList[]) {
-    const reason = list.revocationReason(cert);
-    if (reason !== undefined) refuse('CERT_REVOKED', 'certificate has been revoked', reason);
-  }
+  checkNotRevoked(cert, options.revocation);
 
   if (cert.type !== 'user')
     refuse('CERT_NOT_USER', 'certificate is a host certificate, not a user certificate');
@@ -149,20 +140,7 @@ export function verifyCertificateWithoutSession(
     refuse('CERT_PRINCIPAL_MISMATCH', `certificate is not valid for principal ${options.principal}`);
   }
 
-  for (const name of Object.keys(cert.criticalOptions)) {
-    // PROTOCOL.certkeys: an implementation "MUST refuse to authorise a key" with an unrecognised critical option.
-    if (!(KNOWN_CRITICAL_OPTIONS as readonly string[]).includes(name)) {
-      refuse('CERT_UNKNOWN_CRITICAL_OPTION', `certificate has unknown critical option ${name.slice(0, 64)}`);
-    }
-  }
-  const sourceAddress = cert.criticalOptions['source-address'];
-  if (sourceAddress !== undefined) checkSourceAddress(sourceAddress, options.clientAddress);
-  if (
-    cert.criticalOptions['verify-required'] !== undefined &&
-    cert.criticalOptions['verify-required'] !== ''
-  ) {
-    refuse('CERT_MALFORMED', 'critical option verify-required takes no value');
-  }
+  checkCriticalOptions(cert, options.clientAddress);
 
   const scopeJson = cert.extensions[AIRLOCK_SCOPE_EXTENSION];
   const scope = scopeJson === undefined ? undefined : parseAirlockScope(scopeJson);
@@ -183,6 +161,33 @@ export function verifyCertificateWithoutSession(
     forceCommand: cert.criticalOptions['force-command'],
     scope,
   };
+}
+
+/** No revocation list (one, several or none given) revokes the certificate. */
+function checkNotRevoked(cert: SshCertificate, revocation: VerifyCertificateOptions['revocation']): void {
+  const lists = revocation === undefined ? [] : Array.isArray(revocation) ? revocation : [revocation];
+  for (const list of lists as readonly RevocationList[]) {
+    const reason = list.revocationReason(cert);
+    if (reason !== undefined) refuse('CERT_REVOKED', 'certificate has been revoked', reason);
+  }
+}
+
+/** Only known critical options, a source-address the client matches, and verify-required without a value. */
+function checkCriticalOptions(cert: SshCertificate, clientAddress: string | undefined): void {
+  for (const name of Object.keys(cert.criticalOptions)) {
+    // PROTOCOL.certkeys: an implementation "MUST refuse to authorise a key" with an unrecognised critical option.
+    if (!(KNOWN_CRITICAL_OPTIONS as readonly string[]).includes(name)) {
+      refuse('CERT_UNKNOWN_CRITICAL_OPTION', `certificate has unknown critical option ${name.slice(0, 64)}`);
+    }
+  }
+  const sourceAddress = cert.criticalOptions['source-address'];
+  if (sourceAddress !== undefined) checkSourceAddress(sourceAddress, clientAddress);
+  if (
+    cert.criticalOptions['verify-required'] !== undefined &&
+    cert.criticalOptions['verify-required'] !== ''
+  ) {
+    refuse('CERT_MALFORMED', 'critical option verify-required takes no value');
+  }
 }
 
 function checkSourceAddress(list: string, clientAddress: string | undefined): void {
