@@ -6,7 +6,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AirlockError } from '../core/errors.js';
-import type { BrokerApiDeps } from './http-api.js';
+import type { BrokerApiDeps } from './http-api-deps.js';
 import { httpStatusFor } from './http-status.js';
 import type { Identity } from './identity.js';
 

@@ -3,6 +3,8 @@
  * known: which positionals it takes, how its flag values are checked, and the
  * typed Command it becomes. Every problem is a USAGE error for that command.
  */
+
+import type { Command, OutputFormat, ParseDefaults, PodTarget } from './command-types.js';
 import {
   CLUSTER_SCOPED_KINDS,
   type CommandName,
@@ -13,7 +15,6 @@ import {
 } from './commands.js';
 import { checkContainer, checkNamespace, checkObjectName, splitNamespaced } from './object-names.js';
 import { q, str, usageError } from './parse-args.js';
-import type { Command, OutputFormat, ParseDefaults, PodTarget } from './parse-command.js';
 
 /** Image references: registry/path:tag@digest characters only; the policy decides which are allowed. */
 const IMAGE = /^[A-Za-z0-9][A-Za-z0-9._\-/:@+]*$/;

@@ -4,8 +4,8 @@
  * format, and the USAGE error every parser throws.
  */
 import { AirlockError } from '../errors.js';
+import type { OutputFormat } from './command-types.js';
 import { COMMAND_SPECS, type CommandName, type FlagSpec, OUTPUT_FLAG } from './commands.js';
-import type { OutputFormat } from './parse-command.js';
 import { sanitizeForTerminal } from './sanitize.js';
 
 /** User input quoted for an error message, after sanitizing it for the terminal. */

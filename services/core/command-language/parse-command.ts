@@ -9,71 +9,14 @@
  * each command's arguments into its Command.
  */
 import { parseCommandArguments } from './command-parsers.js';
-import {
-  COMMAND_SPECS,
-  type CommandName,
-  HELP_FLAG,
-  OUTPUT_FLAG,
-  type ResourceKind,
-  resolveCommandName,
-  suggestCommandName,
-} from './commands.js';
+import { COMMAND_SPECS, HELP_FLAG, OUTPUT_FLAG, resolveCommandName, suggestCommandName } from './commands.js';
 import { OUTPUT_FLAG_HINT, parseArgs, parseOutput, q, usageError } from './parse-args.js';
 
 export { OUTPUT_FLAG_HINT } from './parse-args.js';
 
-export type OutputFormat = 'text' | 'json';
+import type { Command, OutputFormat, ParseDefaults } from './command-types.js';
 
-/** A pod (and optionally a container) as named by the user, namespace filled in. */
-export interface PodTarget {
-  namespace: string;
-  pod: string;
-  /** Absent: the executor picks the pod's default container. */
-  container?: string;
-}
-
-export type Command =
-  | { kind: 'pods'; namespace: string; output: OutputFormat }
-  | {
-      kind: 'get';
-      resource: ResourceKind;
-      name?: string;
-      /** Empty for cluster-scoped kinds (nodes, namespaces). */
-      namespace: string;
-      output: OutputFormat;
-    }
-  | { kind: 'describe'; target: PodTarget; output: OutputFormat }
-  | { kind: 'events'; namespace: string; output: OutputFormat }
-  | {
-      kind: 'logs';
-      target: PodTarget;
-      follow: boolean;
-      sinceSeconds?: number;
-      tailLines?: number;
-      timestamps: boolean;
-      output: OutputFormat;
-    }
-  | { kind: 'exec'; target: PodTarget; argv: string[]; tty: boolean; output: OutputFormat }
-  | { kind: 'shell'; target: PodTarget; output: OutputFormat }
-  | {
-      kind: 'debug';
-      /** `container` is the --target container whose process namespace the debug container shares. */
-      target: PodTarget;
-      image: string;
-      /** Empty: the image's default command. */
-      argv: string[];
-      tty: boolean;
-      output: OutputFormat;
-    }
-  | { kind: 'forward'; output: OutputFormat }
-  | { kind: 'whoami'; output: OutputFormat }
-  | { kind: 'help'; topic?: CommandName; output: OutputFormat }
-  | { kind: 'exit'; output: OutputFormat };
-
-export interface ParseDefaults {
-  /** The session's namespace, used when a pod or list names none. */
-  namespace: string;
-}
+export type { Command, OutputFormat, ParseDefaults, PodTarget } from './command-types.js';
 
 /** `unknown command 'podz'; did you mean 'pods'?` */
 function unknownCommand(word: string): string {
