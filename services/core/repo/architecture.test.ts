@@ -13,7 +13,7 @@ import { dirname, join, posix, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
-const SERVICES = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const SERVICES = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const TIERS = ['mediator', 'executor', 'broker', 'admission'] as const;
 
 /** Every .ts file under `dir`, as a path relative to services/ with `/` separators. */
