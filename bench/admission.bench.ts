@@ -26,7 +26,7 @@ import { CoreV1Api, KubeConfig, type KubernetesObject, KubernetesObjectApi } fro
 import { startCluster } from '../services/cli/dev/hermetic-cluster.js';
 import { renderAdmission } from '../services/core/policy/admission-render.js';
 import { loadPolicy, renderRbac } from '../services/core/policy/index.js';
-import { repoRoot } from '../services/core/repo-root.js';
+import { repoRoot } from '../services/core/repo/repo-root.js';
 import { type Summary, summarize } from './stats.js';
 
 const QUICK = process.env.AIRLOCK_BENCH_QUICK === '1';

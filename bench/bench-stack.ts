@@ -18,7 +18,7 @@ import { createInterface } from 'node:readline';
 import { KubeConfig, KubernetesObjectApi } from '@kubernetes/client-node';
 import { DEMO_NAMESPACE, type DevStack, startDevStack } from '../services/cli/dev/dev-stack.js';
 import { readSshCaKeyring } from '../services/core/ca-keyring/keyring-files.js';
-import { repoRoot } from '../services/core/repo-root.js';
+import { repoRoot } from '../services/core/repo/repo-root.js';
 import {
   type AirlockScope,
   parsePublicKeyLine,

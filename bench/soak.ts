@@ -38,7 +38,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { repoRoot } from '../services/core/repo-root.js';
+import { repoRoot } from '../services/core/repo/repo-root.js';
 import { type BenchStack, type BenchUser, EXEC_POD, startBenchStack, stopChild } from './bench-stack.js';
 import { rssKiB } from './gateway.bench.js';
 import { machineInfo } from './machine.js';

@@ -25,7 +25,7 @@ import type { StoreConfig } from '../services/broker/store/store-config.js';
 import { createTestDatabase } from '../services/broker/store/testing.js';
 import { InMemoryAuditTrail } from '../services/core/audit/index.js';
 import { loadPolicy } from '../services/core/policy/index.js';
-import { repoRoot } from '../services/core/repo-root.js';
+import { repoRoot } from '../services/core/repo/repo-root.js';
 import { formatPublicKeyLine, generateCaKey } from '../services/core/ssh-cert/index.js';
 import { round, type Summary, summarize } from './stats.js';
 

@@ -15,7 +15,7 @@
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { repoRoot } from '../services/core/repo-root.js';
+import { repoRoot } from '../services/core/repo/repo-root.js';
 import { BENCH_COMMANDS, startBenchStack, startTierPair } from './bench-stack.js';
 import { Clients, type OutputFlags, stdoutRun } from './gateway.bench.js';
 import { runChecked } from './process-runner.js';

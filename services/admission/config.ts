@@ -6,9 +6,9 @@
  * can carry exactly the groups RBAC knows about.
  */
 
-import { loadConfigFile, resolveFrom, SCHEMA } from '../core/config-file.js';
-import type { LogLevel } from '../core/logging.js';
+import type { LogLevel } from '../core/observability/logging.js';
 import { CLUSTER_NAME, NAMESPACE_NAME } from '../core/policy/groups.js';
+import { loadConfigFile, resolveFrom, SCHEMA } from '../core/service/config-file.js';
 
 export interface AdmissionConfig {
   /** host:port of the HTTPS endpoint the API server calls. */

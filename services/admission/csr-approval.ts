@@ -29,8 +29,12 @@
  * status, e.g. a denial) is allowed.
  */
 import { AirlockError, type ErrorCode } from '../core/errors.js';
-import { KUBE_CLIENT_SIGNER, MIN_KUBE_CERT_SECONDS } from '../core/kube-csr.js';
-import { type KubeCsrIdentity, readKubeCsrIdentity, SUBJECT_ALT_NAME } from '../core/kube-csr-subject.js';
+import { KUBE_CLIENT_SIGNER, MIN_KUBE_CERT_SECONDS } from '../core/kube/kube-csr.js';
+import {
+  type KubeCsrIdentity,
+  readKubeCsrIdentity,
+  SUBJECT_ALT_NAME,
+} from '../core/kube/kube-csr-subject.js';
 import { effectiveMaxTtl, type GroupUniverse, jitGroupNames, type Policy } from '../core/policy/index.js';
 import type { AdmissionVerdict, CsrApprovalReview } from './admission-review.js';
 

@@ -10,11 +10,11 @@
  * is meant to check.
  */
 import { readFileSync } from 'node:fs';
-import { createLogger } from '../core/logging.js';
-import { Metrics, startOpsServer } from '../core/ops-server.js';
+import { assertPrivateKeyFile } from '../core/files/private-key-file.js';
+import { createLogger } from '../core/observability/logging.js';
+import { Metrics, startOpsServer } from '../core/observability/ops-server.js';
 import { loadPolicy } from '../core/policy/index.js';
-import { assertPrivateKeyFile } from '../core/private-key-file.js';
-import { serviceMain } from '../core/service-main.js';
+import { serviceMain } from '../core/service/service-main.js';
 import { type AdmissionConfig, loadAdmissionConfig } from './config.js';
 import { csrApprovalRules } from './csr-approval.js';
 import { CSR_APPROVAL_PATH, createCsrApprovalHandler, listenWebhook } from './server.js';

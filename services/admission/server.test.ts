@@ -3,7 +3,7 @@ import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { repoRoot } from '../core/repo-root.js';
+import { repoRoot } from '../core/repo/repo-root.js';
 import { createCsr } from '../core/x509/index.js';
 import { loadAdmissionConfig } from './config.js';
 import { type RunningAdmission, startAdmission } from './main.js';

@@ -1,5 +1,5 @@
 /**
- * The broker's Prometheus metrics (served on the ops port, services/core/ops-server.ts).
+ * The broker's Prometheus metrics (served on the ops port, services/core/observability/ops-server.ts).
  *
  * Request transitions, decisions and certificates are counted from the audit
  * events the broker has durably written (`withAuditMetrics`), not from
@@ -8,7 +8,7 @@
  * The mapping below follows the events access-broker.ts records.
  */
 import type { AuditEventInput, AuditTrail } from '../core/audit/index.js';
-import type { Metrics } from '../core/ops-server.js';
+import type { Metrics } from '../core/observability/ops-server.js';
 
 /** What the HTTP adapter reports. */
 export interface BrokerHttpObserver {

@@ -4,9 +4,10 @@
  * settings (issuer, audience, claims, group mapping, admin groups) have no
  * defaults: they must be written down.
  */
-import { loadConfigFile, type OffPodAckConfig, resolveFrom, SCHEMA } from '../core/config-file.js';
+
 import { AirlockError } from '../core/errors.js';
-import type { LogLevel } from '../core/logging.js';
+import type { LogLevel } from '../core/observability/logging.js';
+import { loadConfigFile, type OffPodAckConfig, resolveFrom, SCHEMA } from '../core/service/config-file.js';
 import {
   LAUNCHER_SCHEMA,
   type LauncherConfig,

@@ -8,13 +8,13 @@ import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AirlockError } from '../core/errors.js';
+import { watchSshTrust } from '../core/service/tier-trust.js';
 import {
   parseCertificateLine,
   parseKrl,
   parsePublicKeyLine,
   verifyCertificateWithoutSession,
 } from '../core/ssh-cert/index.js';
-import { watchSshTrust } from '../core/tier-trust.js';
 import { createFileKrl } from './krl-file.js';
 import { type BrokerTestEnv, startBrokerTestEnv } from './testing.js';
 

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { InMemoryAuditTrail } from '../core/audit/index.js';
 import { AirlockError } from '../core/errors.js';
 import { testPolicy } from '../core/policy/testing.js';
-import { repoRoot } from '../core/repo-root.js';
+import { repoRoot } from '../core/repo/repo-root.js';
 import { formatPublicKeyLine, generateCaKey } from '../core/ssh-cert/index.js';
 import { literalName, toPem } from '../core/x509/certificate-input.js';
 import { createCsr } from '../core/x509/index.js';

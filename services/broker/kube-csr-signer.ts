@@ -3,7 +3,7 @@
  * `airlock kube-cert`): the pure checks the broker applies before it asks
  * Kubernetes to sign anything, and the lifetime it asks for. The signer
  * itself (the `KubeCsrSigner` port, its implementation over the CSR API and
- * the in-memory double) lives in services/core/kube-csr.ts, shared with the
+ * the in-memory double) lives in services/core/kube/kube-csr.ts, shared with the
  * executor's csr mode, and is re-exported here.
  *
  * The apiserver authenticates a certificate from the
@@ -14,10 +14,10 @@
  * deploy/base/broker-rbac.yaml.
  */
 import { AirlockError } from '../core/errors.js';
-import { MIN_KUBE_CERT_SECONDS } from '../core/kube-csr.js';
-import { readKubeCsrIdentity } from '../core/kube-csr-subject.js';
+import { MIN_KUBE_CERT_SECONDS } from '../core/kube/kube-csr.js';
+import { readKubeCsrIdentity } from '../core/kube/kube-csr-subject.js';
 
-// The signer itself is shared with the executor's csr mode (services/core/kube-csr.ts).
+// The signer itself is shared with the executor's csr mode (services/core/kube/kube-csr.ts).
 export {
   type CertificatesApi,
   createKubeCsrSigner,
@@ -29,7 +29,7 @@ export {
   type KubeCsrSignRequest,
   kubeCsrObjectName,
   MIN_KUBE_CERT_SECONDS,
-} from '../core/kube-csr.js';
+} from '../core/kube/kube-csr.js';
 
 /** kubectl credentials live at most 30 minutes (DESIGN.md, credentials table). */
 export const MAX_KUBE_CERT_SECONDS = 1800;
@@ -59,7 +59,7 @@ export interface KubeCsrSubject {
  * repeats, nothing else). Several CNs are refused outright: Go's
  * `pkix.Name` keeps the last CN, so a check that read the first one could be
  * bypassed. Also refuses an unparseable CSR or a bad self-signature
- * (`X509_INVALID`, services/core/kube-csr-subject.ts). Returns the
+ * (`X509_INVALID`, services/core/kube/kube-csr-subject.ts). Returns the
  * SubjectPublicKeyInfo (DER) of the CSR.
  */
 export async function checkKubeCsrSubject(csrPem: string, expected: KubeCsrSubject): Promise<Uint8Array> {

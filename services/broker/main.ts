@@ -8,11 +8,11 @@
 import { readFile } from 'node:fs/promises';
 import { type AuditTrail, closeTrail } from '../core/audit/index.js';
 import { AirlockError } from '../core/errors.js';
-import { createLogger, type LogEntry, logEntryWriter } from '../core/logging.js';
-import { Metrics } from '../core/ops-server.js';
+import { createLogger, type LogEntry, logEntryWriter } from '../core/observability/logging.js';
+import { Metrics } from '../core/observability/ops-server.js';
 import { loadPolicy } from '../core/policy/index.js';
-import { serviceMain } from '../core/service-main.js';
-import { auditCaChanges } from '../core/tier-trust.js';
+import { serviceMain } from '../core/service/service-main.js';
+import { auditCaChanges } from '../core/service/tier-trust.js';
 import { type AccessBroker, createAccessBroker } from './access-broker.js';
 import { createBrokerMetrics } from './broker-metrics.js';
 import { type BrokerConfig, brokerConfigWarnings, checkBrokerConfig, loadBrokerConfig } from './config.js';

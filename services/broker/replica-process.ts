@@ -8,7 +8,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { httpsCall } from '../core/https/https-client.js';
-import { repoRoot } from '../core/repo-root.js';
+import { repoRoot } from '../core/repo/repo-root.js';
 import type { BrokerConfig } from './config.js';
 import type { ApiBody, BrokerTestEnv } from './testing.js';
 

@@ -2,7 +2,7 @@
  * Publishes the broker's revocation lists to one Kubernetes ConfigMap, so
  * that they reach the mediator and executor pods: they mount the ConfigMap
  * and watch its files (`revocation.denyListFiles` / `krlFiles`,
- * services/core/revocation-files.ts). The broker's own files
+ * services/core/service/revocation-files.ts). The broker's own files
  * (`denyListFile`, `revocationKrlFile`, on its volume) stay the durable
  * record that `revoke` waits for; this publisher copies them out.
  *
@@ -31,7 +31,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import type { CoreV1Api, V1ConfigMap } from '@kubernetes/client-node';
 import { AirlockError } from '../core/errors.js';
-import type { Metrics } from '../core/ops-server.js';
+import type { Metrics } from '../core/observability/ops-server.js';
 import { type LocalRevocationLists, mergeIntoConfigMap } from './revocation-merge.js';
 
 /** `metadata.managedFields` manager name of the broker's writes. */

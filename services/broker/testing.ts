@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type DemoUser, type DevOidcProvider, startDevOidcProvider } from '../cli/dev/dev-oidc-provider.js';
 import { httpsCall } from '../core/https/https-client.js';
-import { repoRoot } from '../core/repo-root.js';
+import { repoRoot } from '../core/repo/repo-root.js';
 import { formatOpenSshPrivateKey, formatPublicKeyLine, generateCaKey } from '../core/ssh-cert/index.js';
 import { createTierCa, issueServingCertificate, type TierCa } from '../core/x509/index.js';
 import type { BrokerConfig } from './config.js';

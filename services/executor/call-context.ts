@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import type * as grpc from '@grpc/grpc-js';
 import { context as otelContext, ROOT_CONTEXT, type Span, SpanKind, trace } from '@opentelemetry/api';
 import { AirlockError } from '../core/errors.js';
+import { contextFromTraceparent, endSpan, traceIdsOf } from '../core/observability/telemetry.js';
 import {
   APPROVED_BY_METADATA_KEY,
   decodeModerators,
@@ -17,7 +18,6 @@ import {
 import { toGrpcError } from '../core/rpc/grpc-errors.js';
 import type { Target } from '../core/rpc/messages.js';
 import { targetNamespace } from '../core/session/target-namespace.js';
-import { contextFromTraceparent, endSpan, traceIdsOf } from '../core/telemetry.js';
 import type { ExecutorRuntime } from './executor-runtime.js';
 import type { KubeCaller, KubeGateway, PodTarget } from './kube-gateway.js';
 import { withKubeSpans } from './kube-spans.js';
@@ -136,7 +136,7 @@ export function unary<Req, Res>(
 ): grpc.handleUnaryCall<Req, Res> {
   return (call, callback) => {
     const span = rpcSpan(rt, method, call);
-    // Active while the handler runs, so its log lines carry the span's ids (services/core/logging.ts).
+    // Active while the handler runs, so its log lines carry the span's ids (services/core/observability/logging.ts).
     const handled = otelContext.with(trace.setSpan(ROOT_CONTEXT, span), () => handler(call, span));
     handled.then(
       (response) => {

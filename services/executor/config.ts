@@ -1,4 +1,5 @@
 import { dirname, join } from 'node:path';
+import type { LogLevel } from '../core/observability/logging.js';
 import {
   loadConfigFile,
   type OffPodAckConfig,
@@ -6,8 +7,7 @@ import {
   resolveTierCaSource,
   SCHEMA,
   type TierCaSource,
-} from '../core/config-file.js';
-import type { LogLevel } from '../core/logging.js';
+} from '../core/service/config-file.js';
 import { KUBE_CREDENTIAL_MODES, type KubeCredentialMode } from './kube-credentials.js';
 
 /** The executor's configuration file (JSON). Paths are relative to the file. */

@@ -9,10 +9,10 @@
 import type { Span } from '@opentelemetry/api';
 import type { AuditEventInput, AuditEventName, AuditTarget } from '../core/audit/types.js';
 import { AirlockError, isPolicyDenial } from '../core/errors.js';
+import { endSpan } from '../core/observability/telemetry.js';
 import { type AuthorizeResult, authorizeIntent, type Intent } from '../core/policy/index.js';
 import { auditBase, auditTargetOf } from '../core/session/audit-records.js';
-import { scopeOf } from '../core/session-scope.js';
-import { endSpan } from '../core/telemetry.js';
+import { scopeOf } from '../core/session/session-scope.js';
 import {
   type AnyCall,
   type CallContext,

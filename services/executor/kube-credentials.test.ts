@@ -5,8 +5,8 @@ import { loadAllYaml, type V1ClusterRole } from '@kubernetes/client-node';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { AirlockError } from '../core/errors.js';
-import { InMemoryKubeCsrSigner, KUBE_CLIENT_SIGNER } from '../core/kube-csr.js';
-import { repoRoot } from '../core/repo-root.js';
+import { InMemoryKubeCsrSigner, KUBE_CLIENT_SIGNER } from '../core/kube/kube-csr.js';
+import { repoRoot } from '../core/repo/repo-root.js';
 import { parseCsr } from '../core/x509/index.js';
 import { loadExecutorConfig } from './config.js';
 import {

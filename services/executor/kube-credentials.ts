@@ -9,7 +9,7 @@
  * - `csr`: at OpenSession the executor makes a fresh ECDSA P-256 key and a
  *   CSR with CN = the person (the SSH principal) and one O per `jit:` group,
  *   has it signed by `kubernetes.io/kube-apiserver-client` through the CSR
- *   API (services/core/kube-csr.ts), and makes every call of the session
+ *   API (services/core/kube/kube-csr.ts), and makes every call of the session
  *   with that client certificate and no impersonation headers, so the
  *   apiserver (RBAC, audit log) sees the person directly.
  *
@@ -34,7 +34,7 @@ import { createHash, X509Certificate } from 'node:crypto';
 import { AppsV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { AirlockError } from '../core/errors.js';
-import { type KubeCsrSigner, kubeCsrObjectName, MIN_KUBE_CERT_SECONDS } from '../core/kube-csr.js';
+import { type KubeCsrSigner, kubeCsrObjectName, MIN_KUBE_CERT_SECONDS } from '../core/kube/kube-csr.js';
 import { type ImpersonationSubject, sessionImpersonation } from '../core/policy/index.js';
 import { createCsr } from '../core/x509/index.js';
 import { DEFAULT_REQUEST_TIMEOUT_MS, type KubeClients } from './kube-gateway.js';

@@ -1,6 +1,6 @@
 /** Client spans around the Kubernetes gateway: one `kube.*` span per call, a child of the RPC span. */
 import { type Attributes, type Context, type Span, SpanKind, type Tracer } from '@opentelemetry/api';
-import { endSpan } from '../core/telemetry.js';
+import { endSpan } from '../core/observability/telemetry.js';
 import type { KubeGateway } from './kube-gateway.js';
 
 /**

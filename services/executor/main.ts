@@ -3,13 +3,13 @@ import { dirname } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { closeTrail } from '../core/audit/close-trail.js';
 import type { AuditTrail } from '../core/audit/types.js';
-import { createKubeCsrSigner } from '../core/kube-csr.js';
-import { createLogger, type Logger } from '../core/logging.js';
-import { makeDirectory } from '../core/make-directory.js';
-import { Metrics, startOpsServer } from '../core/ops-server.js';
+import { makeDirectory } from '../core/files/make-directory.js';
+import { createKubeCsrSigner } from '../core/kube/kube-csr.js';
+import { createLogger, type Logger } from '../core/observability/logging.js';
+import { Metrics, startOpsServer } from '../core/observability/ops-server.js';
+import { startTelemetry, telemetryOptionsFromEnv } from '../core/observability/telemetry.js';
 import { loadPolicy } from '../core/policy/index.js';
-import { serviceMain } from '../core/service-main.js';
-import { startTelemetry, telemetryOptionsFromEnv } from '../core/telemetry.js';
+import { serviceMain } from '../core/service/service-main.js';
 import {
   auditCaChanges,
   auditFsyncFromEnv,
@@ -17,7 +17,7 @@ import {
   openTierAuditTrail,
   openTierCa,
   watchSshTrust,
-} from '../core/tier-trust.js';
+} from '../core/service/tier-trust.js';
 import type { TierCa } from '../core/x509/index.js';
 import { type ExecutorConfig, loadExecutorConfig } from './config.js';
 import { createExecutorService } from './executor-service.js';

@@ -10,7 +10,7 @@ import { AirlockError, type ErrorCode } from '../core/errors.js';
 import { loadPolicy } from '../core/policy/index.js';
 import { testPolicyJson } from '../core/policy/testing.js';
 import type { OpenSessionRequest } from '../core/rpc/messages.js';
-import { sessionBindingDigest } from '../core/session-binding.js';
+import { sessionBindingDigest } from '../core/session/session-binding.js';
 import {
   type AirlockScope,
   encodeUserauthRequest,

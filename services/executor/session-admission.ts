@@ -12,19 +12,19 @@
  */
 import type * as grpc from '@grpc/grpc-js';
 import { ROOT_CONTEXT, type Span, SpanKind, trace } from '@opentelemetry/api';
-import { type AdmittedIdentity, admitLogin } from '../core/certificate-admission.js';
 import { AirlockError } from '../core/errors.js';
+import { endSpan, traceIdsOf } from '../core/observability/telemetry.js';
 import { type Policy, sessionGroups } from '../core/policy/index.js';
 import type { OpenSessionRequest, OpenSessionResponse } from '../core/rpc/messages.js';
 import { sessionTarget } from '../core/session/audit-records.js';
-import { sessionBindingDigest } from '../core/session-binding.js';
+import { type AdmittedIdentity, admitLogin } from '../core/session/certificate-admission.js';
+import { sessionBindingDigest } from '../core/session/session-binding.js';
 import {
   parseCertificate,
   type RevocationList,
   type SshCertificate,
   type SshPublicKey,
 } from '../core/ssh-cert/index.js';
-import { endSpan, traceIdsOf } from '../core/telemetry.js';
 import { type SessionGrant, sessionGrantFromCertificate, verifyPeerCertificate } from '../core/x509/index.js';
 import { type AnyCall, ensureServing, peerCertificateDer } from './call-context.js';
 import type { ExecutorRuntime } from './executor-runtime.js';

@@ -1,8 +1,8 @@
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import type { Command } from '../core/command-language/parse-command.js';
 import { POLICY_CODES } from '../core/errors.js';
+import { contextFromTraceparent, defaultTracer, traceparentOf } from '../core/observability/telemetry.js';
 import type { CallOptions } from '../core/rpc/executor-client.js';
-import { contextFromTraceparent, defaultTracer, traceparentOf } from '../core/telemetry.js';
 import { asAirlockError, type CommandAudit, type CommandContext, type CommandIo } from './command-context.js';
 import { EXIT_CODES, exitCodeFor, formatError } from './command-language/exit-codes.js';
 import { FORWARD_EXPLANATION, helpText } from './command-language/help-text.js';

@@ -1,3 +1,4 @@
+import type { LogLevel } from '../core/observability/logging.js';
 import {
   loadConfigFile,
   type OffPodAckConfig,
@@ -5,8 +6,7 @@ import {
   resolveTierCaSource,
   SCHEMA,
   type TierCaSource,
-} from '../core/config-file.js';
-import type { LogLevel } from '../core/logging.js';
+} from '../core/service/config-file.js';
 
 /** The mediator's configuration file (JSON). Paths are relative to the file. */
 export interface MediatorConfig {

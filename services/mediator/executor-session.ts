@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { ROOT_CONTEXT, SpanStatusCode, trace } from '@opentelemetry/api';
+import { traceIdsOf, traceparentOf } from '../core/observability/telemetry.js';
 import type { Scope } from '../core/policy/index.js';
 import { ExecutorClient } from '../core/rpc/executor-client.js';
 import { fromGrpcError } from '../core/rpc/grpc-errors.js';
 import type { OpenSessionResponse } from '../core/rpc/messages.js';
 import { type Session, sessionAuditIds } from '../core/session/session.js';
-import { sessionBindingDigest } from '../core/session-binding.js';
-import { traceIdsOf, traceparentOf } from '../core/telemetry.js';
+import { sessionBindingDigest } from '../core/session/session-binding.js';
 import { issueSessionGrant } from '../core/x509/index.js';
 import type { CommandContext } from './command-context.js';
 import {

@@ -1,8 +1,8 @@
 import type { AuditEventInput } from '../core/audit/types.js';
 import { AirlockError, type ErrorCode } from '../core/errors.js';
+import { traceIdOf } from '../core/observability/telemetry.js';
 import { authorizeIntent, type Intent } from '../core/policy/index.js';
 import { sessionAuditIds } from '../core/session/session.js';
-import { traceIdOf } from '../core/telemetry.js';
 import type { CommandAudit, CommandContext } from './command-context.js';
 
 /** Who did it, and the ids that join the record to the session and its trace. */

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { repoRoot } from '../core/repo-root.js';
+import { repoRoot } from '../core/repo/repo-root.js';
 import { loadOrCreateHostKey } from '../core/ssh-cert/host-key.js';
 import {
   formatPublicKeyLine,

@@ -2,12 +2,11 @@ import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { closeTrail } from '../core/audit/close-trail.js';
 import type { AuditTrail } from '../core/audit/types.js';
-import { createLogger, type LoggerOptions } from '../core/logging.js';
-import { Metrics, startOpsServer } from '../core/ops-server.js';
+import { createLogger, type LoggerOptions } from '../core/observability/logging.js';
+import { Metrics, startOpsServer } from '../core/observability/ops-server.js';
+import { startTelemetry, telemetryOptionsFromEnv } from '../core/observability/telemetry.js';
 import { loadPolicy } from '../core/policy/index.js';
-import { serviceMain } from '../core/service-main.js';
-import { loadHostCertificate, loadOrCreateHostKey } from '../core/ssh-cert/host-key.js';
-import { startTelemetry, telemetryOptionsFromEnv } from '../core/telemetry.js';
+import { serviceMain } from '../core/service/service-main.js';
 import {
   auditCaChanges,
   auditFsyncFromEnv,
@@ -15,7 +14,8 @@ import {
   openTierAuditTrail,
   openTierCa,
   watchSshTrust,
-} from '../core/tier-trust.js';
+} from '../core/service/tier-trust.js';
+import { loadHostCertificate, loadOrCreateHostKey } from '../core/ssh-cert/host-key.js';
 import type { TierCa } from '../core/x509/index.js';
 import { loadMediatorConfig, type MediatorConfig } from './config.js';
 import { createSshFrontend, type MediatorLimits } from './ssh-frontend.js';

@@ -1,12 +1,12 @@
 import type { ServerChannel } from 'ssh2';
 import type { AuditEventInput } from '../core/audit/types.js';
 import { AirlockError } from '../core/errors.js';
+import { traceIdOf } from '../core/observability/telemetry.js';
 import type { ModerationClaim } from '../core/rpc/executor-client.js';
 import { fromGrpcError } from '../core/rpc/grpc-errors.js';
 import { sessionAuditIds } from '../core/session/session.js';
 import { forwardChunk } from '../core/streams/backpressure.js';
 import { ChunkCoalescer } from '../core/streams/coalescer.js';
-import { traceIdOf } from '../core/telemetry.js';
 import { OPEN_FAILURE, type RejectChannel } from './channel-open-failure.js';
 import type { CommandAudit } from './command-context.js';
 import { EXIT_CODES, exitCodeFor, formatError } from './command-language/index.js';

@@ -1,8 +1,8 @@
 import type { Logger } from 'pino';
 import type { AuthContext, PublicKeyAuthContext } from 'ssh2';
 import type { AuditEventInput } from '../core/audit/types.js';
-import { type AdmissionOptions, admitLogin } from '../core/certificate-admission.js';
 import { AirlockError } from '../core/errors.js';
+import { type AdmissionOptions, admitLogin } from '../core/session/certificate-admission.js';
 import {
   parseCertificate,
   type SshCertificate,

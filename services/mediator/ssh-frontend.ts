@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { ROOT_CONTEXT, SpanKind } from '@opentelemetry/api';
 import ssh2, { type ClientInfo, type Connection } from 'ssh2';
-import { withTraceIds } from '../core/telemetry.js';
+import { withTraceIds } from '../core/observability/telemetry.js';
 import type { RejectChannel } from './channel-open-failure.js';
 import { closeExecutorSession, startExecutorSession } from './executor-session.js';
 import { scheduleExpiry, shutDownConnections } from './expiry.js';

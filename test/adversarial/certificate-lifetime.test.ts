@@ -3,7 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AirlockError } from '../../services/core/errors.js';
-import { repoRoot } from '../../services/core/repo-root.js';
+import { repoRoot } from '../../services/core/repo/repo-root.js';
 import {
   AIRLOCK_SCOPE_EXTENSION,
   encodeUserauthRequest,

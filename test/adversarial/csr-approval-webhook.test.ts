@@ -32,8 +32,8 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeAdmissionTestFiles } from '../../services/admission/testing.js';
 import { isAirlockError } from '../../services/core/errors.js';
-import { createKubeCsrSigner, kubeCsrObjectName } from '../../services/core/kube-csr.js';
-import { repoRoot } from '../../services/core/repo-root.js';
+import { createKubeCsrSigner, kubeCsrObjectName } from '../../services/core/kube/kube-csr.js';
+import { repoRoot } from '../../services/core/repo/repo-root.js';
 import { createCsr } from '../../services/core/x509/index.js';
 import { x509 } from '../../services/core/x509/provider.js';
 import { adminKubeConfig, clusterInfo, readAuditEvents } from '../support/kube.js';

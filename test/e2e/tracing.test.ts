@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { SpanKind } from '@opentelemetry/api';
 import { InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor } from '@opentelemetry/sdk-trace';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTelemetry, type Telemetry } from '../../services/core/telemetry.js';
+import { startTelemetry, type Telemetry } from '../../services/core/observability/telemetry.js';
 import {
   CLUSTER_NAME,
   executorKubeConfig,

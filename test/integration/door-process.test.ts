@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, describe, expect, it } from 'vitest';
 import { verifyAuditFiles } from '../../services/core/audit/index.js';
-import { repoRoot } from '../../services/core/repo-root.js';
+import { repoRoot } from '../../services/core/repo/repo-root.js';
 import { formatPublicKeyLine, generateCaKey } from '../../services/core/ssh-cert/index.js';
 import { sshUser } from '../support/mediator-harness.js';
 

@@ -16,7 +16,7 @@ import {
   type V1Role,
 } from '@kubernetes/client-node';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { repoRoot } from '../../services/core/repo-root.js';
+import { repoRoot } from '../../services/core/repo/repo-root.js';
 import {
   createKubeMediatorResolver,
   MEDIATOR_SERVICE,

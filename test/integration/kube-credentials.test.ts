@@ -16,7 +16,7 @@ import { AuthorizationV1Api, CertificatesV1Api, CoreV1Api, KubeConfig } from '@k
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKubeCsrSigner } from '../../services/broker/kube-csr-signer.js';
 import { type BrokerTestEnv, startBrokerTestEnv } from '../../services/broker/testing.js';
-import { repoRoot } from '../../services/core/repo-root.js';
+import { repoRoot } from '../../services/core/repo/repo-root.js';
 import { formatPublicKeyLine, generateCaKey } from '../../services/core/ssh-cert/index.js';
 import { createCsr } from '../../services/core/x509/index.js';
 import {

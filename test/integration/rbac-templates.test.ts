@@ -9,7 +9,7 @@ import {
   type V1ResourceAttributes,
 } from '@kubernetes/client-node';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { repoRoot } from '../../services/core/repo-root.js';
+import { repoRoot } from '../../services/core/repo/repo-root.js';
 import { adminKubeConfig, clusterInfo, createNamespace, uniqueName } from '../support/kube.js';
 
 const dir = join(repoRoot(), 'deploy', 'rbac');

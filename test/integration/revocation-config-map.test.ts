@@ -24,8 +24,8 @@ import {
 } from '../../services/broker/revocation-config-map.js';
 import { DENY_LIST_KEY, KRL_KEY } from '../../services/broker/revocation-merge.js';
 import { type BrokerTestEnv, startBrokerTestEnv } from '../../services/broker/testing.js';
-import { repoRoot } from '../../services/core/repo-root.js';
-import { watchRevocationFiles } from '../../services/core/revocation-files.js';
+import { repoRoot } from '../../services/core/repo/repo-root.js';
+import { watchRevocationFiles } from '../../services/core/service/revocation-files.js';
 import { parseCertificateLine, parseDenyList, parseKrl } from '../../services/core/ssh-cert/index.js';
 import { adminKubeConfig, clusterInfo, createNamespace, uniqueName } from '../support/kube.js';
 

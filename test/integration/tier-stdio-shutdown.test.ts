@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, describe, expect, it } from 'vitest';
 import { verifyAuditFiles } from '../../services/core/audit/index.js';
-import { repoRoot } from '../../services/core/repo-root.js';
+import { repoRoot } from '../../services/core/repo/repo-root.js';
 import { formatPublicKeyLine, generateCaKey } from '../../services/core/ssh-cert/index.js';
 import { createTierCa } from '../../services/core/x509/index.js';
 

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type FileAuditTrail, parseShippedLogs } from '../../services/core/audit/index.js';
-import { openTierAuditTrail } from '../../services/core/tier-trust.js';
+import { openTierAuditTrail } from '../../services/core/service/tier-trust.js';
 import {
   CLUSTER_NAME,
   type Gateway,

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InMemoryAuditTrail } from '../../services/core/audit/index.js';
-import { createLogger, type LogLevel } from '../../services/core/logging.js';
+import { createLogger, type LogLevel } from '../../services/core/observability/logging.js';
 import type { Policy } from '../../services/core/policy/index.js';
 import { loadOrCreateHostKey } from '../../services/core/ssh-cert/host-key.js';
 import {

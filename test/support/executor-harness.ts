@@ -12,19 +12,19 @@ import {
 import type { Tracer } from '@opentelemetry/api';
 import { type AuditTrail, InMemoryAuditTrail } from '../../services/core/audit/index.js';
 import type { AirlockError } from '../../services/core/errors.js';
-import { createKubeCsrSigner } from '../../services/core/kube-csr.js';
-import { createLogger, type LogLevel } from '../../services/core/logging.js';
+import { createKubeCsrSigner } from '../../services/core/kube/kube-csr.js';
+import { createLogger, type LogLevel } from '../../services/core/observability/logging.js';
 import {
   executorClusterRoleRules,
   loadPolicy,
   type Policy,
   type RbacRule,
 } from '../../services/core/policy/index.js';
-import { repoRoot } from '../../services/core/repo-root.js';
+import { repoRoot } from '../../services/core/repo/repo-root.js';
 import { type CallOptions, ExecutorClient } from '../../services/core/rpc/executor-client.js';
 import { fromGrpcError } from '../../services/core/rpc/grpc-errors.js';
 import type { ExecStart, OpenSessionRequest } from '../../services/core/rpc/messages.js';
-import { sessionBindingDigest } from '../../services/core/session-binding.js';
+import { sessionBindingDigest } from '../../services/core/session/session-binding.js';
 import {
   type AirlockScope,
   encodeUserauthRequest,

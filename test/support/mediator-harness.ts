@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Tracer } from '@opentelemetry/api';
 import { InMemoryAuditTrail } from '../../services/core/audit/index.js';
-import { createLogger, type LogLevel } from '../../services/core/logging.js';
+import { createLogger, type LogLevel } from '../../services/core/observability/logging.js';
 import type { Policy } from '../../services/core/policy/index.js';
 import { type HostKey, loadOrCreateHostKey } from '../../services/core/ssh-cert/host-key.js';
 import {

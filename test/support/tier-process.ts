@@ -9,7 +9,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { repoRoot } from '../../services/core/repo-root.js';
+import { repoRoot } from '../../services/core/repo/repo-root.js';
 import { formatPublicKeyLine, generateCaKey } from '../../services/core/ssh-cert/index.js';
 import { createTierCa } from '../../services/core/x509/index.js';
 import { killTree } from './processes.js';

@@ -10,7 +10,7 @@ import { dirname, join } from 'node:path';
 import { loadAllYaml } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { loadPolicy } from '../../core/policy/index.js';
-import { repoRoot } from '../../core/repo-root.js';
+import { repoRoot } from '../../core/repo/repo-root.js';
 import { loadBrokerConfig } from '../config.js';
 import { renderLauncherRbac } from './tier-rbac.js';
 

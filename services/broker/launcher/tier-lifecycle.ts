@@ -13,7 +13,7 @@
  */
 import type { AuditTrail } from '../../core/audit/index.js';
 import { AirlockError } from '../../core/errors.js';
-import type { LogEntry } from '../../core/logging.js';
+import type { LogEntry } from '../../core/observability/logging.js';
 import { type Policy, renderGroups } from '../../core/policy/index.js';
 import type { AccessRequest, LaunchState, RequestStore } from '../request-store.js';
 import { launchNames } from './launch-names.js';

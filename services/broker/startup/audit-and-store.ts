@@ -2,8 +2,8 @@
 import { createPrivateKey } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { type AuditTrail, createFileAuditTrail } from '../../core/audit/index.js';
-import type { LogEntry } from '../../core/logging.js';
-import { offPodAckStorage } from '../../core/tier-trust.js';
+import type { LogEntry } from '../../core/observability/logging.js';
+import { offPodAckStorage } from '../../core/service/tier-trust.js';
 import { type BrokerMetrics, withAuditMetrics } from '../broker-metrics.js';
 import type { BrokerConfig } from '../config.js';
 import type { RequestStore } from '../request-store.js';

@@ -1,6 +1,6 @@
 /** The broker's ops server (`config.ops`): /healthz, /readyz and /metrics. */
 import type { AuditTrail } from '../../core/audit/index.js';
-import { type Metrics, startOpsServer } from '../../core/ops-server.js';
+import { type Metrics, startOpsServer } from '../../core/observability/ops-server.js';
 import type { BrokerConfig } from '../config.js';
 import type { RequestStore } from '../request-store.js';
 import type { RevocationConfigMapPublisher } from '../revocation-config-map.js';

@@ -1,5 +1,5 @@
 /** The test seams of `startBroker` (services/broker/main.ts); production passes none. */
-import type { LogEntry } from '../../core/logging.js';
+import type { LogEntry } from '../../core/observability/logging.js';
 import type { TokenReviewer } from '../identity.js';
 import type { KubeCsrSigner } from '../kube-csr-signer.js';
 import type { TierLauncher } from '../launcher/tier-launcher.js';
@@ -14,7 +14,7 @@ export interface BrokerOverrides {
   readonly kubeCsrSigner?: KubeCsrSigner;
   /** Replaces the ConfigMap client built from `config.revocationConfigMap.kubeconfig`. */
   readonly configMapApi?: ConfigMapApi;
-  /** Operator log; default the tier's pino logger on stdout (services/core/logging.ts). */
+  /** Operator log; default the tier's pino logger on stdout (services/core/observability/logging.ts). */
   readonly log?: (entry: LogEntry) => void;
   /** Replaces the tier launcher built from `config.launcher` (ephemeral mode). */
   readonly tierLauncher?: TierLauncher;

@@ -6,9 +6,9 @@
 import { readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { CoreV1Api } from '@kubernetes/client-node';
-import type { LogEntry } from '../../core/logging.js';
-import { makeDirectory } from '../../core/make-directory.js';
-import type { Metrics } from '../../core/ops-server.js';
+import { makeDirectory } from '../../core/files/make-directory.js';
+import type { LogEntry } from '../../core/observability/logging.js';
+import type { Metrics } from '../../core/observability/ops-server.js';
 import type { BrokerConfig } from '../config.js';
 import { createFileDenyList, createRevocationPublisher, type DenyListWriter } from '../deny-list.js';
 import { createFileKrl } from '../krl-file.js';

@@ -6,14 +6,14 @@
 import { readFile } from 'node:fs/promises';
 import { watchSshCaKeyring } from '../../core/ca-keyring/watch.js';
 import { AirlockError } from '../../core/errors.js';
-import { assertPrivateKeyFile } from '../../core/private-key-file.js';
+import { assertPrivateKeyFile } from '../../core/files/private-key-file.js';
+import type { FileChangeListener } from '../../core/files/watched-file.js';
 import {
   formatPublicKeyLine,
   parseOpenSshPrivateKey,
   type SshPrivateKey,
   sha256Fingerprint,
 } from '../../core/ssh-cert/index.js';
-import type { FileChangeListener } from '../../core/watched-file.js';
 import type { BrokerConfig } from '../config.js';
 
 /** The SSH user CA now: the key that signs and every key that is published. */
@@ -35,7 +35,7 @@ export async function caKeyStillLoaded(
 /**
  * Reads the SSH user CA key, refusing a file that is not private to this
  * process (like ssh's "UNPROTECTED PRIVATE KEY FILE" check; the rules,
- * including a Secret volume under fsGroup: services/core/private-key-file.ts).
+ * including a Secret volume under fsGroup: services/core/files/private-key-file.ts).
  */
 export async function loadSshCaKey(path: string) {
   return loadPrivateKey(path, 'the SSH CA key');

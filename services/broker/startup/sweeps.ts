@@ -1,5 +1,5 @@
 /** The broker's periodic work, each run by one replica at a time (`store.exclusive`). */
-import type { LogEntry } from '../../core/logging.js';
+import type { LogEntry } from '../../core/observability/logging.js';
 import type { AccessBroker } from '../access-broker.js';
 import type { BrokerConfig } from '../config.js';
 import type { TierLifecycle } from '../launcher/tier-lifecycle.js';

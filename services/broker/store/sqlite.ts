@@ -12,7 +12,7 @@ import { closeSync, openSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync, type SQLInputValue } from 'node:sqlite';
 import { AirlockError } from '../../core/errors.js';
-import { makeDirectory } from '../../core/make-directory.js';
+import { makeDirectory } from '../../core/files/make-directory.js';
 import type { SqlDriver, SqlExecutor, SqlRow, SqlValue } from './sql.js';
 
 /** `$1` → `?1` (SQLite's numbered parameters). */

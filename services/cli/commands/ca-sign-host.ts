@@ -8,7 +8,7 @@
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { AirlockError } from '../../core/errors.js';
-import { assertPrivateKeyFile } from '../../core/private-key-file.js';
+import { assertPrivateKeyFile } from '../../core/files/private-key-file.js';
 import {
   parseOpenSshPrivateKey,
   parsePublicKeyLine,

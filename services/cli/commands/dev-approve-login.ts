@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { AirlockError } from '../../core/errors.js';
 import { httpsCall } from '../../core/https/https-client.js';
-import { repoRoot } from '../../core/repo-root.js';
+import { repoRoot } from '../../core/repo/repo-root.js';
 import { readRecord, running } from './dev-up-record.js';
 
 /**

@@ -4,7 +4,7 @@
  */
 import type { Command } from 'commander';
 import { AirlockError } from '../../core/errors.js';
-import { ignoreStdioWriteErrors } from '../../core/stdio-guard.js';
+import { ignoreStdioWriteErrors } from '../../core/service/stdio-guard.js';
 import { startCluster } from '../dev/hermetic-cluster.js';
 import { ensureAppImages } from '../dev/images/app-images.js';
 import { waitForStopRequest } from '../dev/stop-request.js';

@@ -6,7 +6,7 @@ import { existsSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { AirlockError } from '../../core/errors.js';
-import { repoRoot } from '../../core/repo-root.js';
+import { repoRoot } from '../../core/repo/repo-root.js';
 import { deleteCreatedObjects, readLedger } from '../dev/dev-cluster-target.js';
 import { readRecord, running } from './dev-up-record.js';
 

@@ -3,7 +3,7 @@
  * of the demo as commands to paste (test/support/walkthrough.ts runs them).
  */
 import { isAbsolute, join, relative, resolve } from 'node:path';
-import { repoRoot } from '../../core/repo-root.js';
+import { repoRoot } from '../../core/repo/repo-root.js';
 import { DEMO_SHELL_PROFILE } from '../dev/demo-policy.js';
 import {
   BROKER_TOKEN_AUDIENCE,

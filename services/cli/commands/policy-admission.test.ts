@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { repoRoot } from '../../core/repo-root.js';
+import { repoRoot } from '../../core/repo/repo-root.js';
 import { policyAdmissionOutput } from './policy-admission.js';
 
 describe('airlock policy admission', () => {

@@ -4,15 +4,15 @@
  * airlock scope, lifetime within the policy's TTL bound, revocation),
  * without a session signature. An adapter only: it reads files and formats
  * the result; the decision is the mediator's own `admitCertificate`
- * (services/core/certificate-admission.ts). Every text it prints from the
+ * (services/core/session/certificate-admission.ts). Every text it prints from the
  * certificate (key id, principal, extensions, scope) is terminal-safe.
  */
 import { readFile } from 'node:fs/promises';
 import { type Command, Option } from 'commander';
-import { admitCertificate } from '../../core/certificate-admission.js';
 import { jsonForTerminal, sanitizeForTerminal } from '../../core/command-language/index.js';
 import { AirlockError } from '../../core/errors.js';
 import { loadPolicy, type Policy } from '../../core/policy/index.js';
+import { admitCertificate } from '../../core/session/certificate-admission.js';
 import {
   type CertificateIdentity,
   createKrlRevocationList,

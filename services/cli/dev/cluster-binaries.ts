@@ -5,7 +5,7 @@ import { mkdir } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, relative } from 'node:path';
 import { AirlockError } from '../../core/errors.js';
-import { repoRoot } from '../../core/repo-root.js';
+import { repoRoot } from '../../core/repo/repo-root.js';
 import { runLoggedCommand } from './logged-command.js';
 
 /** The Kubernetes release the hermetic cluster is built from (test/cluster/go.mod). */

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { authorizeIntent, lintPolicy, loadPolicy } from '../../core/policy/index.js';
-import { repoRoot } from '../../core/repo-root.js';
+import { repoRoot } from '../../core/repo/repo-root.js';
 import { DEMO_SHELL_PROFILE, writeDevPolicy } from './demo-policy.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'airlock-demo-policy-'));

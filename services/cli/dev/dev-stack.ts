@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import type { CaKind } from '../../core/ca-keyring/keyring.js';
 import { loadPolicy, type Policy } from '../../core/policy/index.js';
-import { repoRoot } from '../../core/repo-root.js';
+import { repoRoot } from '../../core/repo/repo-root.js';
 import { ProcessGroup } from './child-processes.js';
 import { writeDevPolicy } from './demo-policy.js';
 import { startBroker, startDevIdentityProvider } from './dev-broker.js';

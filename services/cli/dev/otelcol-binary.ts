@@ -18,7 +18,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { AirlockError } from '../../core/errors.js';
-import { repoRoot } from '../../core/repo-root.js';
+import { repoRoot } from '../../core/repo/repo-root.js';
 import { goVersion } from './cluster-binaries.js';
 import { runLoggedCommand } from './logged-command.js';
 

@@ -13,7 +13,7 @@
 import { constants } from 'node:fs';
 import { type FileHandle, open, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { makeDirectory } from '../make-directory.js';
+import { makeDirectory } from '../files/make-directory.js';
 
 /** One open, append-only trail file. */
 export interface FileSink {

@@ -20,7 +20,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AirlockError } from '../errors.js';
-import { assertPrivateKeyFile } from '../private-key-file.js';
+import { assertPrivateKeyFile } from '../files/private-key-file.js';
 import {
   type CaKeyKind,
   formatOpenSshPrivateKey,
@@ -76,7 +76,7 @@ function readText(path: string): string {
   }
 }
 
-/** Reads a private key file, refusing one that is not private to this process (services/core/private-key-file.ts). */
+/** Reads a private key file, refusing one that is not private to this process (services/core/files/private-key-file.ts). */
 function readPrivate(path: string): string {
   const text = readText(path);
   assertPrivateKeyFile(path, 'the CA key');

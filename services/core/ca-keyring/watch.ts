@@ -7,7 +7,7 @@
  */
 import { join } from 'node:path';
 import { AirlockError } from '../errors.js';
-import { type FileChangeListener, watchFile } from '../watched-file.js';
+import { type FileChangeListener, watchFile } from '../files/watched-file.js';
 import { parseCertificate, pemBlocks, toPem } from '../x509/certificate-input.js';
 import { loadTierCa, type TierCa } from '../x509/index.js';
 import { MANIFEST_FILE, parseKeyringManifest } from './keyring.js';

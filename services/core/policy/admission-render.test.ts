@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { repoRoot } from '../repo-root.js';
+import { repoRoot } from '../repo/repo-root.js';
 import { celGlob, celString, globToRe2 } from './admission-cel.js';
 import { admissionStaleness, policyDigest, renderAdmission } from './admission-render.js';
 import { loadPolicy } from './index.js';

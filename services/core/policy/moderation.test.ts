@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { AirlockError } from '../errors.js';
-import { scopeOf } from '../session-scope.js';
+import { scopeOf } from '../session/session-scope.js';
 import {
   type AirlockScope,
   formatAirlockScope,

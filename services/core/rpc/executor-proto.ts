@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import { repoRoot } from '../repo-root.js';
+import { repoRoot } from '../repo/repo-root.js';
 
 /**
  * Loads proto/airlock/v1/executor.proto. Options: field names as written

@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { AirlockError } from '../errors.js';
-import { assertPrivateKeyFile } from '../private-key-file.js';
+import { assertPrivateKeyFile } from '../files/private-key-file.js';
 import { parseCertificateLine } from './certificate.js';
 import {
   formatOpenSshPrivateKey,
@@ -30,7 +30,7 @@ export interface HostKey {
  * The mediator's ed25519 host key, created on first start (mode 0600) and
  * reused after, so clients can pin it in known_hosts, or trust it through
  * a host certificate (loadHostCertificate). A key file that is not private to this process is refused
- * (services/core/private-key-file.ts).
+ * (services/core/files/private-key-file.ts).
  */
 export function loadOrCreateHostKey(path: string): HostKey {
   if (!existsSync(path)) {

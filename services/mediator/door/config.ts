@@ -1,5 +1,5 @@
-import { loadConfigFile, resolveFrom, SCHEMA } from '../../core/config-file.js';
-import type { LogLevel } from '../../core/logging.js';
+import type { LogLevel } from '../../core/observability/logging.js';
+import { loadConfigFile, resolveFrom, SCHEMA } from '../../core/service/config-file.js';
 
 /**
  * Where the door finds mediators: the Kubernetes Services the launcher

@@ -1,10 +1,10 @@
 import type { Socket } from 'node:net';
 import type { ServerChannel } from 'ssh2';
 import type { AuditEventInput } from '../../core/audit/types.js';
-import { admitCertificate } from '../../core/certificate-admission.js';
 import { AirlockError } from '../../core/errors.js';
+import { traceIdsOf } from '../../core/observability/telemetry.js';
+import { admitCertificate } from '../../core/session/certificate-admission.js';
 import { parseCertificate } from '../../core/ssh-cert/index.js';
-import { traceIdsOf } from '../../core/telemetry.js';
 import type { RejectChannel } from '../channel-open-failure.js';
 import { refuseChannel } from './channel-refusal.js';
 import { auditedDestination, checkDestination, type RequestedDestination } from './destination.js';

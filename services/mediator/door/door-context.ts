@@ -1,12 +1,12 @@
 import type { Span, Tracer } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import type { AuditEventInput, AuditTrail } from '../../core/audit/types.js';
-import type { AdmittedIdentity } from '../../core/certificate-admission.js';
-import { Metrics } from '../../core/ops-server.js';
+import { Metrics } from '../../core/observability/ops-server.js';
+import { defaultTracer } from '../../core/observability/telemetry.js';
 import type { Policy } from '../../core/policy/index.js';
+import type { AdmittedIdentity } from '../../core/session/certificate-admission.js';
 import type { HostKey } from '../../core/ssh-cert/host-key.js';
 import type { RevocationList, SshPublicKey } from '../../core/ssh-cert/index.js';
-import { defaultTracer } from '../../core/telemetry.js';
 import type { AdmissionContext } from '../ssh-auth.js';
 import type { MediatorResolver } from './mediator-resolver.js';
 

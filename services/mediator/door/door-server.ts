@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ROOT_CONTEXT, SpanKind } from '@opentelemetry/api';
 import ssh2, { type ClientInfo, type Connection } from 'ssh2';
-import { withTraceIds } from '../../core/telemetry.js';
+import { withTraceIds } from '../../core/observability/telemetry.js';
 import type { RejectChannel } from '../channel-open-failure.js';
 import { createPreauthLimiter, type PendingSocket } from '../preauth-limiter.js';
 import { HARDENED_ALGORITHMS } from '../ssh-algorithms.js';

@@ -1,17 +1,17 @@
 import { readFileSync } from 'node:fs';
 import { KubeConfig } from '@kubernetes/client-node';
-import { createLogger } from '../../core/logging.js';
-import { Metrics, startOpsServer } from '../../core/ops-server.js';
+import { createLogger } from '../../core/observability/logging.js';
+import { Metrics, startOpsServer } from '../../core/observability/ops-server.js';
+import { startTelemetry, telemetryOptionsFromEnv } from '../../core/observability/telemetry.js';
 import { loadPolicy } from '../../core/policy/index.js';
-import { serviceMain } from '../../core/service-main.js';
-import { loadOrCreateHostKey } from '../../core/ssh-cert/host-key.js';
-import { startTelemetry, telemetryOptionsFromEnv } from '../../core/telemetry.js';
+import { serviceMain } from '../../core/service/service-main.js';
 import {
   auditCaChanges,
   auditFsyncFromEnv,
   openTierAuditTrail,
   watchSshTrust,
-} from '../../core/tier-trust.js';
+} from '../../core/service/tier-trust.js';
+import { loadOrCreateHostKey } from '../../core/ssh-cert/host-key.js';
 import { type DoorConfig, loadDoorConfig } from './config.js';
 import { createDoor, DEFAULT_DOOR_LIMITS, type DoorLimits } from './door-server.js';
 import { createKubeMediatorResolver } from './kube-mediator-resolver.js';

@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { ExecutorClient } from '../../../services/core/rpc/executor-client.js';
 import type { OpenSessionRequest, OpenSessionResponse } from '../../../services/core/rpc/messages.js';
-import { sessionBindingDigest } from '../../../services/core/session-binding.js';
+import { sessionBindingDigest } from '../../../services/core/session/session-binding.js';
 import { verifyCertificateWithoutSession } from '../../../services/core/ssh-cert/index.js';
 import { issueSessionGrant } from '../../../services/core/x509/index.js';
 import type { Gateway } from '../../support/executor-harness.js';

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, relative } from 'node:path';
-import { repoRoot } from '../../../core/repo-root.js';
+import { repoRoot } from '../../../core/repo/repo-root.js';
 import { runLogged, runQuiet } from '../host-commands.js';
 import { baseImageKey, baseImageTag, debianMirror, ensureBaseImage } from './base-image.js';
 import { startDockerDaemon } from './docker-daemon.js';

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BUNDLE_FILE, type CaKind } from '../../../core/ca-keyring/keyring.js';
 import { AirlockError } from '../../../core/errors.js';
-import { repoRoot } from '../../../core/repo-root.js';
+import { repoRoot } from '../../../core/repo/repo-root.js';
 
 /** Runs the cluster's kubectl as cluster-admin and returns its stdout. */
 export type Kubectl = (...args: string[]) => string;

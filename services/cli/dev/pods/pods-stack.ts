@@ -2,7 +2,7 @@ import { chownSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:net';
 import { join, relative } from 'node:path';
 import type { CaKind } from '../../../core/ca-keyring/keyring.js';
-import { repoRoot } from '../../../core/repo-root.js';
+import { repoRoot } from '../../../core/repo/repo-root.js';
 import { issueServingCertificate, loadTierCa } from '../../../core/x509/index.js';
 import { type DevOidcProvider, startDevOidcProvider } from '../dev-oidc-provider.js';
 import { DEMO_PEOPLE, DEV_CLIENT_ID, INCIDENT_BOT_SA, issueThroughBroker } from '../dev-stack.js';

@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } 
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AirlockError } from '../../../core/errors.js';
-import { repoRoot } from '../../../core/repo-root.js';
+import { repoRoot } from '../../../core/repo/repo-root.js';
 import { ProcessGroup } from '../child-processes.js';
 import { haveCommand, runQuiet } from '../host-commands.js';
 import { type ServiceLookup, startClusterDns } from './cluster-dns.js';

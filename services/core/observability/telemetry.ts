@@ -18,7 +18,7 @@ import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } 
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BatchSpanProcessor, type SpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
-import { AirlockError } from './errors.js';
+import { AirlockError } from '../errors.js';
 
 /**
  * Tracing for airlock. Context crosses the mediator → executor hop

@@ -26,9 +26,9 @@ import {
   type KubeConfig,
   type V1CertificateSigningRequest,
 } from '@kubernetes/client-node';
-import { AirlockError } from './errors.js';
-import { randomSerialNumber } from './x509/certificate-input.js';
-import { type CryptoKeyPair, crypto, x509 } from './x509/provider.js';
+import { AirlockError } from '../errors.js';
+import { randomSerialNumber } from '../x509/certificate-input.js';
+import { type CryptoKeyPair, crypto, x509 } from '../x509/provider.js';
 
 /** The signer every certificate is requested from (built into kube-controller-manager). */
 export const KUBE_CLIENT_SIGNER = 'kubernetes.io/kube-apiserver-client';

@@ -11,9 +11,9 @@
  * each: Go's `pkix.Name` keeps the LAST CN, so a reader of the first one
  * could be fooled by a subject with two.
  */
-import { AirlockError } from './errors.js';
-import { pemBlocks } from './x509/certificate-input.js';
-import { x509 } from './x509/provider.js';
+import { AirlockError } from '../errors.js';
+import { pemBlocks } from '../x509/certificate-input.js';
+import { x509 } from '../x509/provider.js';
 
 const COMMON_NAME = '2.5.4.3';
 const ORGANIZATION = '2.5.4.10';

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
-import { AirlockError } from './errors.js';
+import { AirlockError } from '../errors.js';
 
 /**
  * Reads and validates a tier's JSON configuration file once, at start-up.

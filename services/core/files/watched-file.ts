@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
-import { AirlockError } from './errors.js';
+import { AirlockError } from '../errors.js';
 
 /** A watched file took new content: its path and the SHA-256 (hex) of the bytes now in use. */
 export type FileChangeListener = (change: { path: string; sha256: string }) => void;

@@ -1,5 +1,5 @@
-import { createKrlRevocationList, parseDenyList, parseKrl, type RevocationList } from './ssh-cert/index.js';
-import { watchFile } from './watched-file.js';
+import { watchFile } from '../files/watched-file.js';
+import { createKrlRevocationList, parseDenyList, parseKrl, type RevocationList } from '../ssh-cert/index.js';
 
 export interface RevocationFiles {
   /** OpenSSH KRL files made by `ssh-keygen -k`. */

@@ -14,8 +14,8 @@
  *
  * Pure: no I/O; time, CAs, revocation lists and policy are passed in.
  */
-import { AirlockError } from './errors.js';
-import { effectiveMaxTtl, type Policy } from './policy/index.js';
+import { AirlockError } from '../errors.js';
+import { effectiveMaxTtl, type Policy } from '../policy/index.js';
 import {
   type CertificateIdentity,
   checkUserauthRequest,
@@ -25,7 +25,7 @@ import {
   type VerifyCertificateOptions,
   verifyCertificateWithoutSession,
   verifyUserCertificate,
-} from './ssh-cert/index.js';
+} from '../ssh-cert/index.js';
 
 /** Certificate verification inputs plus the policy whose TTL bound applies. */
 export interface AdmissionOptions extends Omit<VerifyCertificateOptions, 'requireScope'> {

@@ -25,7 +25,7 @@
  * explains the deployment side.
  */
 import { statSync } from 'node:fs';
-import { AirlockError } from './errors.js';
+import { AirlockError } from '../errors.js';
 
 /** The parts of `fs.Stats` the check reads. */
 export interface FileOwnership {

@@ -1,5 +1,5 @@
-import type { Scope } from './policy/types.js';
-import type { AirlockScope } from './ssh-cert/airlock-scope.js';
+import type { Scope } from '../policy/types.js';
+import type { AirlockScope } from '../ssh-cert/airlock-scope.js';
 
 /**
  * The one place a certificate's verified scope becomes the `Scope` that

@@ -2,12 +2,12 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadAllYaml } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
-import { loadAdmissionConfig } from '../admission/config.js';
-import { loadBrokerConfig } from '../broker/config.js';
-import { DENY_LIST_KEY, KRL_KEY } from '../broker/revocation-merge.js';
-import { loadExecutorConfig } from '../executor/config.js';
-import { loadMediatorConfig } from '../mediator/config.js';
-import { loadPolicy } from './policy/index.js';
+import { loadAdmissionConfig } from '../../admission/config.js';
+import { loadBrokerConfig } from '../../broker/config.js';
+import { DENY_LIST_KEY, KRL_KEY } from '../../broker/revocation-merge.js';
+import { loadExecutorConfig } from '../../executor/config.js';
+import { loadMediatorConfig } from '../../mediator/config.js';
+import { loadPolicy } from '../policy/index.js';
 import { repoRoot } from './repo-root.js';
 
 const config = (name: string) => join(repoRoot(), 'deploy', 'base', 'config', name);

@@ -1,10 +1,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { isAirlockError } from './errors.js';
+import { isAirlockError } from '../errors.js';
+import { toPem } from '../x509/certificate-input.js';
+import { createCsr } from '../x509/index.js';
+import { type CryptoKeyPair, crypto, x509 } from '../x509/provider.js';
 import { readKubeCsrIdentity, SUBJECT_ALT_NAME } from './kube-csr-subject.js';
-import { toPem } from './x509/certificate-input.js';
-import { createCsr } from './x509/index.js';
-import { type CryptoKeyPair, crypto, x509 } from './x509/provider.js';
 
 describe('readKubeCsrIdentity', () => {
   it('reports every CN and O, other attributes and requested extensions', async () => {

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { AirlockError } from './errors.js';
+import { AirlockError } from '../errors.js';
 import { ignoreStdioWriteErrors } from './stdio-guard.js';
 
 /** A started tier: the lines to print once it is ready, and how to stop it. */

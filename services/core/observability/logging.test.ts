@@ -1,6 +1,6 @@
 import { trace } from '@opentelemetry/api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AirlockError } from './errors.js';
+import { AirlockError } from '../errors.js';
 import { createLogger, type LoggerOptions, logEntryWriter, REDACT_PATHS } from './logging.js';
 import { startTelemetry, type Telemetry } from './telemetry.js';
 

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { CertificateIdentity } from './ssh-cert/index.js';
+import type { CertificateIdentity } from '../ssh-cert/index.js';
 
 /**
  * The digest a session grant carries to bind it to exactly one SSH

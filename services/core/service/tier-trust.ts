@@ -8,15 +8,15 @@ import {
   type FileAuditTrail,
   nodeAuditStorage,
   otlpAckStorage,
-} from './audit/index.js';
-import type { AuditTier } from './audit/types.js';
-import { type CaBundleFile, watchCaBundle, watchTierCaKeyring } from './ca-keyring/watch.js';
+} from '../audit/index.js';
+import type { AuditTier } from '../audit/types.js';
+import { type CaBundleFile, watchCaBundle, watchTierCaKeyring } from '../ca-keyring/watch.js';
+import { AirlockError } from '../errors.js';
+import { type FileChangeListener, watchFile } from '../files/watched-file.js';
+import { parsePublicKeyList, type RevocationList, type SshPublicKey } from '../ssh-cert/index.js';
+import { loadTierCa, type TierCa } from '../x509/index.js';
 import type { OffPodAckConfig, TierCaSource } from './config-file.js';
-import { AirlockError } from './errors.js';
 import { type RevocationFiles, watchRevocationFiles } from './revocation-files.js';
-import { parsePublicKeyList, type RevocationList, type SshPublicKey } from './ssh-cert/index.js';
-import { type FileChangeListener, watchFile } from './watched-file.js';
-import { loadTierCa, type TierCa } from './x509/index.js';
 
 /**
  * What the mediator and the executor both trust to verify SSH certificates,

@@ -13,7 +13,7 @@ import pino, { type DestinationStream, type Level, type Logger } from 'pino';
 
 export type { Logger } from 'pino';
 
-/** The levels the `logLevel` setting accepts (services/core/config-file.ts), most severe first. */
+/** The levels the `logLevel` setting accepts (services/core/service/config-file.ts), most severe first. */
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const satisfies Level[];
 export type LogLevel = (typeof LOG_LEVELS)[number];
 

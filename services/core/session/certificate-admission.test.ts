@@ -1,16 +1,16 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { admitCertificate, admitLogin, maxCertificateLifetime } from './certificate-admission.js';
-import { AirlockError } from './errors.js';
-import { loadPolicy } from './policy/index.js';
-import { testPolicyJson } from './policy/testing.js';
+import { AirlockError } from '../errors.js';
+import { loadPolicy } from '../policy/index.js';
+import { testPolicyJson } from '../policy/testing.js';
 import {
   encodeUserauthRequest,
   fromKeyObject,
   generateCaKey,
   signSshData,
   signUserCertificate,
-} from './ssh-cert/index.js';
+} from '../ssh-cert/index.js';
+import { admitCertificate, admitLogin, maxCertificateLifetime } from './certificate-admission.js';
 
 const NOW = new Date('2030-01-01T12:00:00Z');
 const ca = generateCaKey('ed25519');

@@ -13,7 +13,7 @@ import { dirname, join, posix, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
-const SERVICES = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const SERVICES = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const TIERS = ['mediator', 'executor', 'broker', 'admission'] as const;
 
 /** Every .ts file under `dir`, as a path relative to services/ with `/` separators. */
@@ -121,6 +121,11 @@ describe('architecture', () => {
   it('knows every top-level folder of services/', () => {
     const layers = new Set([...graph.keys()].map(layerOf));
     expect([...layers].sort()).toEqual(['cli', 'core', ...TIERS].sort());
+  });
+
+  it('keeps only the error catalogue at the root of core, everything else in a folder by concern', () => {
+    const root = [...graph.keys()].filter((file) => layerOf(file) === 'core' && !file.slice(5).includes('/'));
+    expect(root.sort()).toEqual(['core/errors.test.ts', 'core/errors.ts']);
   });
 
   it('finds a circle and a tier-to-tier import when there is one', () => {

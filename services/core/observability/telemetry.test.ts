@@ -3,7 +3,7 @@ import { INVALID_SPAN_CONTEXT, ROOT_CONTEXT, SpanStatusCode, TraceFlags, trace }
 import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
-import { AirlockError } from './errors.js';
+import { AirlockError } from '../errors.js';
 import {
   contextFromTraceparent,
   endSpan,
