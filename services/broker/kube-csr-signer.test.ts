@@ -11,7 +11,9 @@ import {
 } from './kube-csr-signer.js';
 import { codeOf, csrWithName, subject } from './kube-csr-signer-test-support.js';
 
-// The signer: subject checks, the certificate lifetime and the CertificatesApi flow. The broker's use of it: kube-csr-broker.test.ts; RBAC and config: kube-csr-deploy.test.ts.
+// The signer: subject checks, the certificate lifetime and the CertificatesApi
+// flow. The broker's use of it: kube-csr-broker.test.ts; RBAC and config:
+// kube-csr-deploy.test.ts.
 
 describe('checkKubeCsrSubject', () => {
   it('accepts CN=<user>, O=<exactly the groups> for ECDSA P-256 and Ed25519 keys, in any O order', async () => {

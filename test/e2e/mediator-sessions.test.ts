@@ -10,7 +10,8 @@ import { useMediatorFixture } from '../support/mediator-fixture.js';
 import { type Mediator, ssh, sshArgs, sshUser } from '../support/mediator-harness.js';
 import { waitFor } from '../support/wait.js';
 
-// Shells, ptys, the line-mode prompt, force-command, port forwarding and expiry (commands and refusals: mediator.test.ts).
+// Shells, ptys, the line-mode prompt, force-command, port forwarding and expiry
+// (commands and refusals: mediator.test.ts).
 describe('mediator: the stock OpenSSH client through the gateway to the hermetic cluster', () => {
   const fixture = useMediatorFixture();
   const { payments, scope } = fixture;

@@ -5,7 +5,8 @@ import { appendContainerLog } from '../support/kube.js';
 import { useMediatorFixture } from '../support/mediator-fixture.js';
 import { type Mediator, ssh, sshUser } from '../support/mediator-harness.js';
 
-// Commands, their output, and refusals. Shells, ptys, force-command, port forwarding and expiry: mediator-sessions.test.ts.
+// Commands, their output, and refusals. Shells, ptys, force-command, port
+// forwarding and expiry: mediator-sessions.test.ts.
 describe('mediator: the stock OpenSSH client through the gateway to the hermetic cluster', () => {
   const fixture = useMediatorFixture();
   const { payments, scope } = fixture;

@@ -3,7 +3,9 @@ import { authorizeIntent } from './authorize.js';
 import { exec, policy, scope } from './authorize-test-support.js';
 import type { AuthorizeDenyCode, Intent, Scope } from './types.js';
 
-// authorizeIntent: one row per allow, one row per deny code. Runbooks and containers: authorize-scope.test.ts; the bypass corpus: authorize-bypass.test.ts; properties: authorize-properties.test.ts.
+// authorizeIntent: one row per allow, one row per deny code. Runbooks and
+// containers: authorize-scope.test.ts; the bypass corpus:
+// authorize-bypass.test.ts; properties: authorize-properties.test.ts.
 
 describe('authorizeIntent allows', () => {
   it.each<[string, Scope, Intent, string]>([
