@@ -28,6 +28,8 @@ export default defineConfig({
           name: 'broker-postgres',
           include: [
             'services/broker/broker.test.ts',
+            'services/broker/broker-policy.test.ts',
+            'services/broker/broker-auth.test.ts',
             'services/broker/broker-ops.test.ts',
             'services/broker/krl-file.test.ts',
             'services/broker/webhook-notifier.test.ts',

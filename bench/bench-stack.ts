@@ -10,11 +10,10 @@
  * mediator is the same binary with the same credentials and policy; only
  * `limits` and its audit file differ. Both are real processes.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { KubeConfig, KubernetesObjectApi } from '@kubernetes/client-node';
 import { DEMO_NAMESPACE, type DevStack, startDevStack } from '../services/cli/dev/dev-stack.js';
 import { readSshCaKeyring } from '../services/core/ca-keyring/keyring-files.js';
@@ -24,7 +23,10 @@ import {
   parsePublicKeyLine,
   signUserCertificate,
 } from '../services/core/ssh-cert/index.js';
+import { BENCH_LIMITS, startBenchMediator, stopChild } from './bench-tiers.js';
 import { runProcess } from './process-runner.js';
+
+export { startBenchMediator, startTierPair, stopChild, type TierPair } from './bench-tiers.js';
 
 /** The pod every exec benchmark targets (the demo HTTP pod; exec runs a local process in its directory). */
 export const EXEC_POD = 'payments-api-0';
@@ -123,146 +125,6 @@ export function startTcpSource(): Promise<Server> {
     });
   });
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
-}
-
-function waitForReadyLine(child: ChildProcess, what: string): Promise<Record<string, string>> {
-  return new Promise((resolve, reject) => {
-    const lines = createInterface({ input: child.stdout! });
-    lines.on('line', (line) => {
-      if (!line.startsWith('ready ')) return;
-      resolve(
-        Object.fromEntries(
-          line
-            .slice(6)
-            .split(' ')
-            .map((p) => p.split('=') as [string, string]),
-        ),
-      );
-    });
-    child.once('exit', (code) => reject(new Error(`${what} exited ${code} before ready`)));
-  });
-}
-
-const BENCH_LIMITS = { maxSessionsPerPrincipal: 1000, maxUnauthenticatedPerSource: 200 };
-
-let tierCount = 0;
-
-/**
- * Starts one tier process from the dev stack's config file for it, with
- * `overrides` on top, its own audit file, no ops listener, the extra
- * environment `env` and node flags `nodeArgs` (e.g. `--cpu-prof`).
- * Resolves with its port once it prints its ready line.
- */
-async function startTier(
-  stateDir: string,
-  tier: 'mediator' | 'executor',
-  overrides: Record<string, unknown>,
-  env: Record<string, string> = {},
-  nodeArgs: readonly string[] = [],
-  root: string = repoRoot(),
-): Promise<{ child: ChildProcess; port: number; auditPath: string }> {
-  const base = JSON.parse(readFileSync(join(stateDir, 'config', `${tier}.json`), 'utf8')) as Record<
-    string,
-    unknown
-  > & { audit: Record<string, unknown> };
-  const name = `bench-${tier}-${++tierCount}`;
-  const configPath = join(stateDir, 'config', `${name}.json`);
-  const auditPath = join(stateDir, 'audit', `${name}.jsonl`);
-  const { ops: _ops, ...withoutOps } = base;
-  writeFileSync(
-    configPath,
-    JSON.stringify({
-      ...withoutOps,
-      listen: '127.0.0.1:0',
-      audit: { ...base.audit, path: auditPath },
-      logLevel: 'warn',
-      ...overrides,
-    }),
-  );
-  // The mediator gets no Kubernetes credential, as in the dev stack; the executor has its kubeconfig file.
-  const inherited = Object.entries(process.env).filter(
-    ([key]) => tier === 'executor' || !key.startsWith('KUBE'),
-  );
-  const child = spawn(
-    process.execPath,
-    [...nodeArgs, join(root, 'dist', 'services', tier, 'main.js'), '--config', configPath],
-    { stdio: ['ignore', 'pipe', 'ignore'], env: { ...Object.fromEntries(inherited), ...env } },
-  );
-  const ready = await waitForReadyLine(child, name);
-  return { child, port: Number(ready.port), auditPath };
-}
-
-/** Starts a mediator with the dev stack's config but load-sized limits and its own audit file. */
-export function startBenchMediator(
-  stateDir: string,
-  limits: { maxSessionsPerPrincipal: number; maxUnauthenticatedPerSource: number },
-): Promise<{ child: ChildProcess; port: number; auditPath: string }> {
-  return startTier(stateDir, 'mediator', { limits });
-}
-
-/** A mediator and its own executor, started for one benchmark and stopped after it. */
-export interface TierPair {
-  sshPort: number;
-  mediatorPid: number;
-  executorPid: number;
-  stop(): Promise<void>;
-}
-
-/**
- * Starts an executor and a mediator that uses it, both from the dev stack's
- * configs (the mediator with the bench limits), with `env` added to both.
- * Adds the mediator's port to the bench known_hosts file (same host key).
- * `nodeArgs` go to both processes (e.g. `--cpu-prof --cpu-prof-dir=DIR` to profile).
- * `root` is the checkout whose built `dist/` runs (default this one; the A/B
- * benchmark passes another build of airlock).
- * The audit benchmark starts two pairs that differ only in
- * AIRLOCK_BENCH_UNSAFE_NO_AUDIT_FSYNC.
- */
-export async function startTierPair(
-  stack: BenchStack,
-  stateDir: string,
-  env: Record<string, string> = {},
-  nodeArgs: readonly string[] = [],
-  root: string = repoRoot(),
-): Promise<TierPair> {
-  const executor = await startTier(stateDir, 'executor', {}, env, nodeArgs, root);
-  let mediator: { child: ChildProcess; port: number };
-  try {
-    const base = JSON.parse(readFileSync(join(stateDir, 'config', 'mediator.json'), 'utf8')) as {
-      executor: Record<string, unknown>;
-    };
-    mediator = await startTier(
-      stateDir,
-      'mediator',
-      { limits: BENCH_LIMITS, executor: { ...base.executor, address: `127.0.0.1:${executor.port}` } },
-      env,
-      nodeArgs,
-      root,
-    );
-  } catch (error) {
-    await stopChild(executor.child);
-    throw error;
-  }
-  const hostKey = readFileSync(stack.knownHostsPath, 'utf8').split('\n')[0]!.split(' ').slice(1).join(' ');
-  appendFileSync(stack.knownHostsPath, `\n[127.0.0.1]:${mediator.port} ${hostKey}`);
-  return {
-    sshPort: mediator.port,
-    mediatorPid: mediator.child.pid!,
-    executorPid: executor.child.pid!,
-    async stop() {
-      await stopChild(mediator.child);
-      await stopChild(executor.child);
-    },
-  };
-}
-
-export async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 8000);
-  await exited;
-  clearTimeout(timer);
 }
 
 /** What a bench certificate may add to the bench scope (e.g. `moderation`, `moderator`). */

@@ -1,7 +1,7 @@
 /**
  * admitSession(): the executor's pure admission decision, one refusal per
  * check, each with its stable code. (The effectful OpenSession stage around
- * it is covered end to end by test/integration/executor.test.ts and the
+ * it is covered end to end by test/integration/executor-access.test.ts and the
  * adversarial suite.)
  */
 import { generateKeyPairSync, randomBytes } from 'node:crypto';

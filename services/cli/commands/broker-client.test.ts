@@ -1,69 +1,14 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { Command } from 'commander';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { type BrokerTestEnv, startBrokerTestEnv } from '../../broker/testing.js';
+import { describe, expect, it } from 'vitest';
 import { parseAirlockScope, parseCertificateLine } from '../../core/ssh-cert/index.js';
-import { buildProgram, main } from '../main.js';
-import { registerBrokerClientCommands } from './broker-client.js';
-import type { BrokerClientIo } from './broker-client-io.js';
+import { env, personIo, useBrokerTestEnv } from './broker-client-test-support.js';
 import { runCert } from './cert-command.js';
 import { runLogin } from './login.js';
 import { runDecision, runRequest, runStatus } from './request-commands.js';
-import { parseTtl } from './ttl.js';
 
-let env: BrokerTestEnv;
-
-/** An IO for one person: own config dir and home, captured output, and a sleep that signs in at the provider. */
-function personIo(user: string): BrokerClientIo & { stdout: string[]; stderr: string[] } {
-  const home = join(env.dir, `home-${user}`);
-  mkdirSync(join(home, '.ssh'), { recursive: true });
-  const stdout: string[] = [];
-  const stderr: string[] = [];
-  return {
-    stdout,
-    stderr,
-    out: (t) => stdout.push(t),
-    err: (t) => stderr.push(t),
-    configDir: join(home, '.config', 'airlock'),
-    homeDir: home,
-    now: () => env.now(),
-    async sleep(ms) {
-      // The person reads the code from the terminal and approves it on the provider's page.
-      const code = /enter the code ([A-Z]{4}-[A-Z]{4})/.exec(stderr.join(''))?.[1];
-      if (code) {
-        try {
-          env.provider.approveDeviceCode(code, user);
-        } catch {
-          // already redeemed
-        }
-      }
-      await new Promise((r) => setTimeout(r, ms));
-    },
-  };
-}
-
-/** Runs `airlock ARGS` with the broker commands on `io`; returns the exit status they set. */
-async function cli(io: BrokerClientIo, args: string[]): Promise<number | undefined> {
-  const program = new Command('airlock').exitOverride();
-  registerBrokerClientCommands(program, () => io);
-  const saved = process.exitCode;
-  try {
-    await program.parseAsync(['node', 'airlock', ...args]);
-    return process.exitCode === undefined ? undefined : Number(process.exitCode);
-  } finally {
-    process.exitCode = saved;
-  }
-}
-
-beforeAll(async () => {
-  env = await startBrokerTestEnv();
-});
-
-afterAll(async () => {
-  await env?.stop();
-});
+useBrokerTestEnv();
 
 describe('airlock login / request / approve / cert / status against a real broker and OpenID provider', () => {
   it('runs the whole flow: device login, request, approval by a second person, certificate next to the key', async () => {
@@ -247,81 +192,6 @@ describe('airlock login / request / approve / cert / status against a real broke
   });
 });
 
-describe('airlock cert writes the certificate only next to the key it certifies', () => {
-  let homes = 0;
-  /** Alice in a fresh home without ~/.ssh and with her keys elsewhere: what a new user has. */
-  async function carolWithKeys() {
-    const home = join(env.dir, `home-new-user-${++homes}`);
-    const carol = { ...personIo('alice'), homeDir: home, configDir: join(home, '.config', 'airlock') };
-    const keys = join(carol.homeDir, 'keys');
-    mkdirSync(keys, { recursive: true });
-    for (const name of ['work', 'other']) {
-      execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(keys, name)]);
-    }
-    await runLogin({ broker: env.url, ca: env.caFile }, carol);
-    carol.stdout.length = 0;
-    await runRequest(
-      {
-        profile: 'oncall-debug',
-        cluster: 'prod-eu',
-        namespace: 'payments',
-        pod: ['payments-api-*'],
-        ttl: '30m',
-        reason: 'INC-4321 checkout errors',
-        key: join(keys, 'work.pub'),
-        output: 'json',
-      },
-      carol,
-    );
-    const id = (JSON.parse(carol.stdout.join('')) as { id: string; status: string }).id;
-    carol.stdout.length = 0;
-    carol.stderr.length = 0;
-    return { carol, keys, id };
-  }
-
-  it('defaults to the key the request was made with, never ~/.ssh/id_ed25519', async () => {
-    const { carol, keys, id } = await carolWithKeys();
-    await runCert(id, {}, carol);
-    expect(carol.stdout.join('')).toBe(`${join(keys, 'work-cert.pub')}\n`);
-    const { certificate } = parseCertificateLine(readFileSync(join(keys, 'work-cert.pub'), 'utf8'));
-    expect(certificate.keyId).toBe(`airlock:${id}:alice`);
-    expect(existsSync(join(carol.homeDir, '.ssh'))).toBe(false);
-  });
-
-  it('refuses a --key the certificate does not certify, writing nothing', async () => {
-    const { carol, keys, id } = await carolWithKeys();
-    await expect(runCert(id, { key: join(keys, 'other.pub') }, carol)).rejects.toMatchObject({
-      code: 'CERT_KEY_MISMATCH',
-      message: expect.stringMatching(
-        new RegExp(
-          `^the certificate of ${id} certifies the key SHA256:\\S+, but --key \\S+other\\.pub holds another key \\(SHA256:`,
-        ),
-      ),
-    });
-    expect(existsSync(join(keys, 'other-cert.pub'))).toBe(false);
-  });
-
-  it('refuses the default key when this config directory did not make the request', async () => {
-    const { carol, id } = await carolWithKeys();
-    rmSync(join(carol.configDir, 'request-keys.json'));
-    await expect(runCert(id, {}, carol)).rejects.toMatchObject({
-      code: 'CERT_KEY_MISMATCH',
-      message: expect.stringContaining(
-        'id_ed25519.pub (the default; this config directory did not make the request) cannot be read',
-      ),
-    });
-    expect(existsSync(join(carol.homeDir, '.ssh'))).toBe(false);
-  });
-
-  it('creates a missing directory for --out with mode 0700', async () => {
-    const { carol, id } = await carolWithKeys();
-    const out = join(carol.homeDir, 'new-dir', 'work-cert.pub');
-    await runCert(id, { out }, carol);
-    expect(statSync(join(carol.homeDir, 'new-dir')).mode & 0o777).toBe(0o700);
-    expect(readFileSync(out, 'utf8')).toMatch(/^ssh-ed25519-cert-v01@openssh.com /);
-  });
-});
-
 describe('airlock request says which auto-approval it missed and why', () => {
   it('names the nearest rules and their failed conditions, as policy explain does', async () => {
     const alice = personIo('alice');
@@ -356,79 +226,4 @@ describe('airlock request says which auto-approval it missed and why', () => {
         '             runbook: TTL 2700s exceeds 900s; request is not for a runbook\n  waiting',
     );
   });
-});
-
-describe('airlock broker client commands: --output json', () => {
-  it('login prints {user, groups, expiresAt}', async () => {
-    const erin = personIo('erin');
-    expect(await runLogin({ broker: env.url, ca: env.caFile, output: 'json' }, erin)).toBe(0);
-    const login = JSON.parse(erin.stdout.join(''));
-    expect(login).toEqual({ user: 'erin', groups: ['airlock-admins'], expiresAt: expect.any(String) });
-    expect(Date.parse(login.expiresAt)).toBeGreaterThan(env.now().getTime());
-  });
-
-  it('reports an error as {code, message} on stderr, nothing on stdout, with the text-mode exit status', async () => {
-    const erin = personIo('erin');
-    await runLogin({ broker: env.url, ca: env.caFile }, erin);
-    erin.stdout.length = 0;
-    erin.stderr.length = 0;
-    expect(await cli(erin, ['status', 'req-00000000000000000000', '--output', 'json'])).toBe(1);
-    expect(erin.stdout).toEqual([]);
-    expect(JSON.parse(erin.stderr.join(''))).toEqual({
-      code: 'REQUEST_NOT_FOUND',
-      message: expect.any(String),
-    });
-
-    // A USAGE error exits 2, as in text mode (erin has no ~/.ssh/id_ed25519.pub).
-    erin.stderr.length = 0;
-    const request = [
-      'request',
-      '--profile',
-      'oncall-debug',
-      '--cluster',
-      'prod-eu',
-      '--namespace',
-      'payments',
-    ];
-    expect(await cli(erin, [...request, '--pod', 'p', '--ttl', '30m', '--reason', 'r', '-o', 'json'])).toBe(
-      2,
-    );
-    const usage = JSON.parse(erin.stderr.join(''));
-    expect(usage.code).toBe('USAGE');
-    expect(usage.message).toMatch(/^cannot read public key .*id_ed25519\.pub/);
-  });
-
-  it('refuses an --output value other than text or json as a USAGE error (exit 2)', async () => {
-    const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
-    try {
-      expect(await main(['node', 'airlock', 'status', '--output', 'yaml'])).toBe(2);
-      expect(stderr).toHaveBeenCalledWith('airlock: USAGE: --output yaml is not one of text, json\n');
-    } finally {
-      stderr.mockRestore();
-    }
-  });
-});
-
-describe('airlock broker client commands: parsing and help', () => {
-  it('parses TTLs', () => {
-    expect(parseTtl('30m')).toBe(1800);
-    expect(parseTtl('1h')).toBe(3600);
-    expect(parseTtl('1h30m')).toBe(5400);
-    expect(parseTtl('900')).toBe(900);
-    expect(parseTtl('45s')).toBe(45);
-    expect(() => parseTtl('soon')).toThrow(/not a duration/);
-  });
-
-  it.each(['login', 'request', 'approve', 'deny', 'revoke', 'cert', 'status'])(
-    'airlock %s --help',
-    (name) => {
-      const program = buildProgram();
-      const sub = program.commands.find((c) => c.name() === name);
-      expect(sub).toBeDefined();
-      const help = sub?.helpInformation() ?? '';
-      expect(help).toContain('--broker');
-      expect(help).toContain('-o, --output <text|json>');
-      expect(help).toContain(`Usage: airlock ${name}`);
-    },
-  );
 });
