@@ -5,7 +5,7 @@
  * import statements of every TypeScript file under services/ as text (type-only
  * imports count: a circle of types is still a circle to read and to change).
  *
- * Test code (`*.test.ts`, `testing.ts`, `*-test-helpers.ts`) may reach across
+ * Test code (`*.test.ts`, `testing.ts`, `*-test-helpers.ts`, `*-test-support.ts`) may reach across
  * tiers to build real parts; it may not make a circle.
  */
 import { readdirSync, readFileSync } from 'node:fs';
@@ -75,7 +75,8 @@ function circles(graph: ReadonlyMap<string, readonly string[]>): string[][] {
   return found;
 }
 
-const isTestCode = (file: string) => /(\.test\.ts|\/testing\.ts|-test-helpers\.ts)$/.test(file);
+const isTestCode = (file: string) =>
+  /(\.test\.ts|\/testing\.ts|-test-helpers\.ts|-test-support\.ts)$/.test(file);
 const layerOf = (file: string) => file.split('/')[0]!;
 
 /** Why `from` may not import `to`, or undefined when it may. */
@@ -144,6 +145,7 @@ describe('architecture', () => {
     expect(layerViolation('cli/commands/x.ts', 'broker/y.ts')).toMatch(/CLI/);
     expect(layerViolation('core/x.ts', 'broker/y.ts')).toMatch(/core/);
     expect(layerViolation('cli/commands/x.test.ts', 'broker/testing.ts')).toBeUndefined();
+    expect(layerViolation('cli/commands/x-test-support.ts', 'broker/testing.ts')).toBeUndefined();
     expect(layerViolation('broker/x.ts', 'core/y.ts')).toBeUndefined();
   });
 });
