@@ -25,6 +25,26 @@ describe('deploy/components/ephemeral-tiers', () => {
     expect(launcher.mode).toBe('ephemeral');
   });
 
+  it('deploy/overlays/dev-ephemeral: the dev broker config with a launcher block for cluster dev and the :dev images', () => {
+    const overlay = deploy('overlays', 'dev-ephemeral', 'config', 'broker.json');
+    const { launcher, ...rest } = JSON.parse(readFileSync(overlay, 'utf8'));
+    expect(rest).toEqual(
+      JSON.parse(readFileSync(deploy('overlays', 'dev', 'config', 'broker.json'), 'utf8')),
+    );
+    const loaded = loadBrokerConfig(overlay);
+    expect(loaded.launcher).toEqual(launcher);
+    expect(launcher).toMatchObject({
+      mode: 'ephemeral',
+      cluster: loaded.kubeCertificates?.cluster,
+      images: { mediator: 'airlock-mediator:dev', executor: 'airlock-executor:dev' },
+    });
+    // The host CA where ephemeral-tiers mounts it.
+    const component = JSON.parse(
+      readFileSync(deploy('components', 'ephemeral-tiers', 'broker.json'), 'utf8'),
+    );
+    expect(launcher.hostCa).toEqual(component.launcher.hostCa);
+  });
+
   it('ships exactly the rendered launcher RBAC', () => {
     const shipped = loadAllYaml(
       readFileSync(deploy('components', 'ephemeral-tiers', 'launcher-rbac.yaml'), 'utf8'),

@@ -1,0 +1,293 @@
+import { spawn } from 'node:child_process';
+import { createPublicKey } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchNames } from '../../services/broker/launcher/launch-names.js';
+import { type DoorAccess, requestThroughDoor } from '../../services/cli/dev/pods/door-access.js';
+import {
+  type EphemeralPodsStack,
+  startEphemeralPodsStack,
+} from '../../services/cli/dev/pods/ephemeral-pods-stack.js';
+import { verifyAuditTrail } from '../../services/core/audit/verify.js';
+import {
+  executorCallAs,
+  kubectlOf,
+  NS,
+  objectsOf,
+  podsOf,
+  secondsToReady,
+  subjectMay,
+  trailOf,
+  until,
+} from './ephemeral-support.js';
+import { run } from './pods-support.js';
+
+const airlock = join(import.meta.dirname, '..', '..', 'bin', 'airlock.js');
+const log = (line: string) => process.stderr.write(`[ephemeral] ${line}\n`);
+
+/**
+ * Ephemeral mode as real pods (deploy/overlays/dev-ephemeral on the
+ * hermetic cluster's real node): two people, two requests, two namespaces;
+ * the broker pod launches a mediator and an executor pod per request; each
+ * person uses stock OpenSSH through the jump door (ProxyJump, via a loopback
+ * relay to the door Service). One request is revoked, the other expires.
+ */
+describe('ephemeral mode as real pods (deploy/overlays/dev-ephemeral)', () => {
+  let stack: EphemeralPodsStack;
+  let stateDir: string;
+  let a: DoorAccess;
+  let b: DoorAccess;
+  const ssh = (access: DoorAccess, ...args: string[]) =>
+    run('ssh', ['-F', access.sshConfig, access.requestId, ...args], process.env, 60_000);
+  const verified = (trail: string, tier: string) =>
+    verifyAuditTrail(trail, {
+      publicKeys: [createPublicKey(readFileSync(join(stack.keysDir, `${tier}-audit.pub`)))],
+    });
+
+  beforeAll(async () => {
+    stateDir = mkdtempSync(join(tmpdir(), 'airlock-ephemeral-'));
+    stack = await startEphemeralPodsStack(stateDir, (line) => log(line));
+  });
+  afterAll(async () => {
+    await stack?.stop();
+    rmSync(stateDir, { recursive: true, force: true });
+  });
+
+  /** Retries the first command until the request's pods serve it; logs approval → ssh-ready. */
+  async function firstSession(access: DoorAccess, who: string): Promise<void> {
+    const attempts: string[] = [];
+    let ok = false;
+    while (!ok && Date.now() - access.approvedAt < 180_000) {
+      const first = await ssh(access, 'pods', '-o', 'json');
+      attempts.push(
+        `${first.code}/${first.ms}ms${first.code === 0 ? '' : ` ${first.stderr.trim().slice(-160)}`}`,
+      );
+      ok = first.code === 0;
+    }
+    const pods = await podsOf(stack, access.requestId);
+    log(
+      `${who} ${access.requestId}: request → approved and launched ${access.approvedAt - access.requestedAt} ms; ` +
+        `approved → first ssh command done ${Date.now() - access.approvedAt} ms; attempts: ${attempts.join(' | ')}; ` +
+        `pod creation → Ready: ${pods.map((p) => `${p.metadata.labels?.['airlock.dev/tier']} ${secondsToReady(p)} s`).join(', ')}`,
+    );
+    expect(ok).toBe(true);
+  }
+
+  it('two people, two requests, two namespaces: two pod pairs, and each session works through the door', async () => {
+    a = await requestThroughDoor(
+      stack,
+      { name: 'oncall', keyPath: stack.users.oncall!.keyPath },
+      {
+        profile: 'oncall-debug',
+        namespace: 'payments',
+        pods: ['payments-*'],
+        ttl: '10m',
+      },
+    );
+    b = await requestThroughDoor(
+      stack,
+      { name: 'biller', keyPath: stack.users.biller!.keyPath },
+      {
+        profile: 'billing-debug',
+        namespace: 'billing',
+        pods: ['billing-*'],
+        ttl: '4m',
+      },
+    );
+    await firstSession(a, 'oncall');
+    await firstSession(b, 'biller');
+
+    for (const [access, namespace, pods] of [
+      [a, 'payments', ['payments-api-0', 'payments-worker-0']],
+      [b, 'billing', ['billing-api-0']],
+    ] as const) {
+      const listed = await ssh(access, 'pods', '-o', 'json');
+      expect(listed.stderr).toBe('');
+      const names = (JSON.parse(listed.stdout) as { items: { metadata: { name: string } }[] }).items
+        .map((p) => p.metadata.name)
+        .sort();
+      expect(names).toEqual(pods);
+      const exec = await ssh(access, 'exec', `${namespace}/${pods[0]}`, '--', 'ls', '-la', '/app');
+      expect(exec.stderr).toBe('');
+      expect(exec.code).toBe(0);
+      expect(exec.stdout).toContain('node_modules');
+      // Its own pair: a mediator and an executor pod, each with its own ServiceAccount, the deadline set.
+      const pair = await podsOf(stack, access.requestId);
+      const names2 = launchNames(access.requestId);
+      expect(pair.map((p) => [p.metadata.name, p.spec.serviceAccountName]).sort()).toEqual(
+        [
+          [names2.tier.executor, names2.tier.executor],
+          [names2.tier.mediator, names2.tier.mediator],
+        ].sort(),
+      );
+      for (const pod of pair) expect(pod.spec.activeDeadlineSeconds).toBeGreaterThan(60);
+    }
+    // A's scope stays A's: billing is out of it.
+    const outOfScope = await ssh(a, 'exec', 'billing/billing-api-0', '--', 'ls', '-la', '/app');
+    expect(outOfScope.code).toBe(77);
+    expect(outOfScope.stderr).toContain('SCOPE_NAMESPACE');
+  });
+
+  it("A's certificate through the door cannot reach B's mediator", async () => {
+    const doorOfA = `airlock-door-${a.requestId}`;
+    const jumped = await run(
+      'ssh',
+      ['-F', a.sshConfig, '-J', doorOfA, b.requestId, 'pods'],
+      process.env,
+      60_000,
+    );
+    log(`A's certificate, destination B: exit ${jumped.code}: ${jumped.stderr.trim()}`);
+    expect(jumped.code).toBe(255);
+    expect(jumped.stderr).toContain('DOOR_DESTINATION_REFUSED');
+    // B's own entry with A's key and certificate: the door admits A's certificate for A's request only.
+    const swapped = await run(
+      'ssh',
+      [
+        '-F',
+        b.sshConfig,
+        '-o',
+        `IdentityFile=${stack.users.oncall!.keyPath}`,
+        '-o',
+        `CertificateFile=${stack.users.oncall!.keyPath}-cert.pub`,
+        '-o',
+        'User=oncall',
+        b.requestId,
+        'pods',
+      ],
+      process.env,
+      60_000,
+    );
+    log(`A's key and certificate in B's entry: exit ${swapped.code}: ${swapped.stderr.trim()}`);
+    expect(swapped.code).toBe(255);
+  });
+
+  it("A's executor ServiceAccount is refused for B's groups (SubjectAccessReview, and a real call from its pod); the mediator pod has no token", async () => {
+    const [na, nb] = [launchNames(a.requestId), launchNames(b.requestId)];
+    const groupA = 'jit:oncall:payments';
+    const groupB = 'jit:billing-debug:billing';
+    const impersonate = (name: string) => ({ verb: 'impersonate', resource: 'groups', group: '', name });
+    expect(await subjectMay(stack, na.tier.executor, impersonate(groupA))).toBe(true);
+    expect(await subjectMay(stack, na.tier.executor, impersonate(groupB))).toBe(false);
+    expect(await subjectMay(stack, nb.tier.executor, impersonate(groupB))).toBe(true);
+    expect(await subjectMay(stack, nb.tier.executor, impersonate(groupA))).toBe(false);
+    expect(await subjectMay(stack, na.tier.mediator, impersonate(groupA))).toBe(false);
+
+    const own = await executorCallAs(stack, a.requestId, '/api/v1/namespaces/payments/pods', groupA);
+    const other = await executorCallAs(stack, a.requestId, '/api/v1/namespaces/billing/pods', groupB);
+    log(`from A's executor pod, its bound token: as A's group ${own}, as B's group ${other}`);
+    expect(own).toBe('200');
+    expect(other).toBe('403');
+
+    const token = await kubectlOf(stack)(
+      'exec',
+      '-n',
+      NS,
+      na.tier.mediator,
+      '--',
+      'ls',
+      '/var/run/secrets/kubernetes.io/serviceaccount',
+    );
+    expect(token.code).not.toBe(0);
+  });
+
+  it("revoking A: an open session is cut, every object of A is deleted, B keeps serving; A's trails verify while its pods run", async () => {
+    const na = launchNames(a.requestId);
+    // The per-request trails live on the pods' own volume: read and verify them before the pods go.
+    for (const tier of ['mediator', 'executor'] as const) {
+      const trail = await trailOf(stack, `pod/${na.tier[tier]}`, tier);
+      expect(trail.code).toBe(0);
+      const result = verified(trail.stdout, tier);
+      expect(result.records).toBeGreaterThan(0);
+      expect(result.problems.filter((p) => p.kind !== 'unsigned-tail')).toEqual([]);
+    }
+    const follow = spawn('ssh', ['-F', a.sshConfig, a.requestId, 'logs', '-f', 'payments-worker-0']);
+    const closed = new Promise<number>((resolve) => follow.on('close', () => resolve(Date.now())));
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('no log line')), 60_000);
+      createInterface({ input: follow.stdout }).on('line', (line) => {
+        if (line.startsWith('processed batch')) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+    });
+    const revokedAt = Date.now();
+    const revoked = await run(
+      process.execPath,
+      [airlock, 'revoke', a.requestId, '--broker', stack.brokerUrl, '--ca', stack.brokerCaPath],
+      { ...process.env, AIRLOCK_CONFIG_DIR: a.configDir },
+    );
+    expect(revoked.stderr).toBe('');
+    expect(revoked.code).toBe(0);
+    const goneMs = await until(async () => (await objectsOf(stack, a.requestId)).length === 0, 120_000);
+    const cutMs =
+      (await Promise.race([closed, new Promise<number>((r) => setTimeout(() => r(-1), 30_000))])) - revokedAt;
+    follow.kill();
+    log(`revocation of A: open session cut after ${cutMs} ms; every object gone after ${goneMs} ms`);
+    expect(goneMs).toBeGreaterThanOrEqual(0);
+    expect(cutMs).toBeGreaterThanOrEqual(0);
+    const again = await ssh(a, 'pods');
+    expect(again.code).not.toBe(0);
+    const stillB = await ssh(b, 'pods', '-o', 'name');
+    expect(stillB.code).toBe(0);
+    log(
+      `after A's revocation: A gets exit ${again.code} (${again.stderr.trim().slice(-200)}); B still served`,
+    );
+  });
+
+  it('B expires: the kubelet stops its pods at the deadline, the sweep deletes every object; the broker and door trails record both', async () => {
+    const expiresAt = Date.parse(b.accessExpiresAt);
+    log(`waiting for B's expiry at ${b.accessExpiresAt} (${Math.round((expiresAt - Date.now()) / 1000)} s)`);
+    let lastSeen = '';
+    const stoppedMs = await until(
+      async () => {
+        const pods = await podsOf(stack, b.requestId);
+        lastSeen = pods
+          .map((p) => `${p.metadata.name} ${p.status.phase}/${p.status.reason ?? ''}`)
+          .join(', ');
+        return pods.every((p) => p.status.phase !== 'Running');
+      },
+      expiresAt - Date.now() + 120_000,
+      1_000,
+    );
+    const stoppedAt = Date.now();
+    const goneMs = await until(
+      async () => (await objectsOf(stack, b.requestId)).length === 0,
+      120_000,
+      1_000,
+    );
+    const goneAt = Date.now();
+    log(
+      `expiry of B: no pod running ${stoppedAt - expiresAt} ms after the access ended (last seen: ${lastSeen || 'none'}); ` +
+        `every object gone ${goneAt - expiresAt} ms after`,
+    );
+    expect(stoppedMs).toBeGreaterThanOrEqual(0);
+    expect(goneMs).toBeGreaterThanOrEqual(0);
+    // The documented bound: sweepSeconds (10 in dev-ephemeral) + a sweep + the garbage collector + the pods' grace period.
+    expect(goneAt - expiresAt).toBeLessThan(90_000);
+    expect((await ssh(b, 'pods')).code).not.toBe(0);
+
+    const broker = await trailOf(stack, 'deploy/airlock-broker', 'broker');
+    const result = verified(broker.stdout, 'broker');
+    expect(result.problems.filter((p) => p.kind !== 'unsigned-tail')).toEqual([]);
+    const records = broker.stdout
+      .split('\n')
+      .filter(Boolean)
+      .map(
+        (line) =>
+          JSON.parse(line) as { event?: string; request_id?: string; decision?: string; reason?: string },
+      );
+    for (const id of [a.requestId, b.requestId]) {
+      expect(
+        records.some((r) => r.event === 'tiers.launched' && r.request_id === id && r.decision === 'allow'),
+      ).toBe(true);
+      expect(records.some((r) => r.event === 'tiers.deleted' && r.request_id === id)).toBe(true);
+    }
+    const door = await trailOf(stack, 'deploy/airlock-door', 'door');
+    expect(verified(door.stdout, 'door').problems.filter((p) => p.kind !== 'unsigned-tail')).toEqual([]);
+    expect(door.stdout).toContain('DOOR_DESTINATION_REFUSED');
+  });
+}, 1_200_000);
