@@ -50,6 +50,7 @@ export async function runMediator(configPath: string) {
     trustedSshCas,
     revocation,
     policy: () => policy,
+    ...(config.requestId === undefined ? {} : { requestId: config.requestId }),
     mediatorCa,
     executor: {
       address: config.executor.address,
@@ -71,6 +72,7 @@ export async function runMediator(configPath: string) {
       host_key: hostKey.fingerprint,
       host_certificate: hostKey.certificate !== undefined,
       ssh_cas: sshCas.length,
+      ...(config.requestId === undefined ? {} : { request_id: config.requestId }),
       ...(auditFsync ? {} : { audit_fsync: false }),
     },
   });

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { createPublicKey } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -142,26 +142,31 @@ describe('ephemeral mode as real pods (deploy/overlays/dev-ephemeral)', () => {
     log(`A's certificate, destination B: exit ${jumped.code}: ${jumped.stderr.trim()}`);
     expect(jumped.code).toBe(255);
     expect(jumped.stderr).toContain('DOOR_DESTINATION_REFUSED');
-    // B's own entry with A's key and certificate: the door admits A's certificate for A's request only.
-    const swapped = await run(
-      'ssh',
+    // A's key and certificate carried through B's door hop (B's entry, B's identity at the door):
+    // B's mediator is pinned to B's request and refuses A's certificate at login.
+    const entry = readFileSync(b.entryPath, 'utf8');
+    const at = entry.indexOf(`Host ${b.requestId}\n`);
+    const carried = join(stateDir, 'a-certificate-through-b-door.conf');
+    writeFileSync(
+      carried,
       [
-        '-F',
-        b.sshConfig,
-        '-o',
-        `IdentityFile=${stack.users.oncall!.keyPath}`,
-        '-o',
-        `CertificateFile=${stack.users.oncall!.keyPath}-cert.pub`,
-        '-o',
-        'User=oncall',
-        b.requestId,
-        'pods',
-      ],
-      process.env,
-      60_000,
+        entry.slice(0, at),
+        entry
+          .slice(at)
+          .replaceAll(stack.users.biller!.keyPath, stack.users.oncall!.keyPath)
+          .replace('  User biller', '  User oncall'),
+        'Host airlock-door-*',
+        `  UserKnownHostsFile ${stack.doorKnownHostsPath}`,
+        '  StrictHostKeyChecking yes',
+        'Host *',
+        '  BatchMode yes',
+        '',
+      ].join('\n'),
     );
-    log(`A's key and certificate in B's entry: exit ${swapped.code}: ${swapped.stderr.trim()}`);
+    const swapped = await run('ssh', ['-F', carried, b.requestId, 'pods'], process.env, 60_000);
+    log(`A's certificate through B's door hop: exit ${swapped.code}: ${swapped.stderr.trim()}`);
     expect(swapped.code).toBe(255);
+    expect(swapped.stderr).toContain('CERT_REQUEST_MISMATCH');
   });
 
   it("A's executor ServiceAccount is refused for B's groups (SubjectAccessReview, and a real call from its pod); the mediator pod has no token", async () => {

@@ -45,6 +45,7 @@ describe('per-request tier configs', () => {
     });
     expect(mediator.hostKeyFile).toBe('/etc/airlock/tls/ssh_host_ed25519_key');
     expect(mediator.hostCertificateFile).toBe('/etc/airlock/tls/ssh_host_ed25519_key-cert.pub');
+    expect(mediator.requestId).toBe(names.requestId);
   });
 
   it('names objects after the request and refuses what is not a request id', () => {

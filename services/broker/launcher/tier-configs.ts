@@ -67,6 +67,8 @@ export function mediatorConfig(names: LaunchNames, options: { namespace: string 
   const executorHost = serviceHost(names, 'executor', options.namespace);
   return {
     listen: `0.0.0.0:${MEDIATOR_SSH_PORT}`,
+    // Pinned: a certificate of another request is refused here (CERT_REQUEST_MISMATCH), not only at the door.
+    requestId: names.requestId,
     hostKeyFile: tls(TLS_FILES.hostKey),
     // Signed by the airlock host CA for the request id (tier-credentials.ts): clients verify it with @cert-authority.
     hostCertificateFile: tls(TLS_FILES.hostCertificate),
