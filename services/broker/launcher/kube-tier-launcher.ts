@@ -165,7 +165,12 @@ export function createKubeTierLauncher(options: KubeTierLauncherOptions): TierLa
             })}\n`,
             'mediator.json': `${JSON.stringify(mediatorConfig(names, { namespace }), null, 2)}\n`,
             'executor.json': `${JSON.stringify(
-              executorConfig(names, { namespace, cluster: options.cluster, lifetimeSeconds: seconds }),
+              executorConfig(names, {
+                namespace,
+                cluster: options.cluster,
+                lifetimeSeconds: seconds,
+                approvedAt: input.approvedAt,
+              }),
               null,
               2,
             )}\n`,

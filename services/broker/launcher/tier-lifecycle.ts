@@ -95,6 +95,7 @@ export function createTierLifecycle(deps: TierLifecycleDeps): TierLifecycle {
         cluster: request.scope.cluster,
         groups,
         accessExpiresAt: new Date(request.accessExpiresAt ?? ''),
+        approvedAt: new Date(request.approvedAt ?? now.toISOString()),
         now,
       });
       launch = { status: 'launched', at: now.toISOString(), owner };
