@@ -236,7 +236,7 @@ describe('ephemeral mode as real pods (deploy/overlays/dev-ephemeral)', () => {
     expect(cutMs).toBeGreaterThanOrEqual(0);
     const again = await ssh(a, 'pods');
     expect(again.code).not.toBe(0);
-    const stillB = await ssh(b, 'pods', '-o', 'name');
+    const stillB = await ssh(b, 'pods', '-o', 'json');
     expect(stillB.code).toBe(0);
     log(
       `after A's revocation: A gets exit ${again.code} (${again.stderr.trim().slice(-200)}); B still served`,
