@@ -26,6 +26,7 @@ import { ensureAppImages } from '../images/app-images.js';
 import {
   createEphemeralSecrets,
   EPHEMERAL_PEOPLE,
+  type EphemeralKeyFiles,
   type EphemeralPerson,
   ensureEphemeralKeys,
   ephemeralPolicy,
@@ -33,7 +34,7 @@ import {
   SERVED_NAMESPACES,
   writeEphemeralOverlay,
 } from './ephemeral-pods-setup.js';
-import { ensureTierKeys } from './pods-keys.js';
+import { ensureTierKeys, type TierKeyFiles } from './pods-keys.js';
 import {
   AIRLOCK_NAMESPACE,
   applyDemo,
@@ -99,28 +100,7 @@ export async function startEphemeralPodsStack(
     const ephemeralKeys = ensureEphemeralKeys(keysDir);
     oidc = await startNodeIdentityProvider(cluster, tierKeys.brokerCa, now);
 
-    onProgress(
-      'creating the Secrets and ConfigMaps deploy/overlays/dev-ephemeral expects, and the broker volume',
-    );
-    kubectl('apply', '-f', join(repoRoot(), 'deploy', 'base', 'namespace.yaml'));
-    createNamespaces(kubectl, [...SERVED_NAMESPACES, INCIDENT_BOT_SA.namespace]);
-    createTierSecrets(kubectl, tierKeys);
-    createEphemeralSecrets(kubectl, ephemeralKeys);
-    const brokerVolume = join(stateDir, 'broker-volume');
-    mkdirSync(brokerVolume, { recursive: true, mode: 0o700 });
-    chownSync(brokerVolume, TIER_UID, TIER_UID);
-    const policy = ephemeralPolicy();
-    const overlay = writeEphemeralOverlay(stateDir, { issuer: oidc.issuer, brokerVolume, policy });
-    onProgress(
-      'kubectl apply -k deploy/overlays/dev-ephemeral (with the identity provider, the two-team policy)',
-    );
-    kubectl('apply', '-k', overlay);
-    const rbacFile = join(overlay, 'rbac-two-namespaces.json');
-    writeFileSync(rbacFile, JSON.stringify(ephemeralRbac(policy), null, 2));
-    kubectl('apply', '-f', rbacFile);
-    applyDemo(kubectl, INCIDENT_BOT_SA, overlay);
-    await waitForDeployments(kubectl, onProgress);
-    await waitForDoor(kubectl, onProgress);
+    await deployEphemeral(kubectl, stateDir, { tierKeys, ephemeralKeys, issuer: oidc.issuer }, onProgress);
 
     const serviceTarget = (name: string, port: number) => async () => ({
       host: kubectl(
@@ -157,6 +137,42 @@ export async function startEphemeralPodsStack(
     await stop();
     throw error;
   }
+}
+
+/**
+ * deploy/overlays/dev-ephemeral applied as written, with what deploy/README.md
+ * says to create out of band (Secrets, ConfigMaps, the broker's volume), the
+ * RBAC for both served namespaces and the demo workload; resolves once the
+ * tiers and the door are Available.
+ */
+async function deployEphemeral(
+  kubectl: Kubectl,
+  stateDir: string,
+  keys: { tierKeys: TierKeyFiles; ephemeralKeys: EphemeralKeyFiles; issuer: string },
+  onProgress: (line: string) => void,
+): Promise<void> {
+  onProgress(
+    'creating the Secrets and ConfigMaps deploy/overlays/dev-ephemeral expects, and the broker volume',
+  );
+  kubectl('apply', '-f', join(repoRoot(), 'deploy', 'base', 'namespace.yaml'));
+  createNamespaces(kubectl, [...SERVED_NAMESPACES, INCIDENT_BOT_SA.namespace]);
+  createTierSecrets(kubectl, keys.tierKeys);
+  createEphemeralSecrets(kubectl, keys.ephemeralKeys);
+  const brokerVolume = join(stateDir, 'broker-volume');
+  mkdirSync(brokerVolume, { recursive: true, mode: 0o700 });
+  chownSync(brokerVolume, TIER_UID, TIER_UID);
+  const policy = ephemeralPolicy();
+  const overlay = writeEphemeralOverlay(stateDir, { issuer: keys.issuer, brokerVolume, policy });
+  onProgress(
+    'kubectl apply -k deploy/overlays/dev-ephemeral (with the identity provider, the two-team policy)',
+  );
+  kubectl('apply', '-k', overlay);
+  const rbacFile = join(overlay, 'rbac-two-namespaces.json');
+  writeFileSync(rbacFile, JSON.stringify(ephemeralRbac(policy), null, 2));
+  kubectl('apply', '-f', rbacFile);
+  applyDemo(kubectl, INCIDENT_BOT_SA, overlay);
+  await waitForDeployments(kubectl, onProgress);
+  await waitForDoor(kubectl, onProgress);
 }
 
 /** The door's Deployment Available (waitForDeployments knows the three tiers only). */
