@@ -236,6 +236,8 @@ describe('ephemeral mode as real pods (deploy/overlays/dev-ephemeral)', () => {
     expect(cutMs).toBeGreaterThanOrEqual(0);
     const again = await ssh(a, 'pods');
     expect(again.code).not.toBe(0);
+    // Until the revocation list reaches the door: no Service, said so (or, once it has, CERT_REVOKED).
+    expect(again.stderr).toMatch(/MEDIATOR_NOT_READY: .* it has no Service .*revoked|CERT_REVOKED/);
     const stillB = await ssh(b, 'pods', '-o', 'json');
     expect(stillB.code).toBe(0);
     log(
