@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { renderLauncherRbac } from '../../../broker/launcher/tier-rbac.js';
 import { loadPolicy, renderGroups } from '../../../core/policy/index.js';
 import { ephemeralPolicy, ephemeralRbac, writeEphemeralOverlay } from './ephemeral-pods-setup.js';
 
@@ -57,6 +58,13 @@ describe('the ephemeral-mode pods stack setup', () => {
       'jit:cluster-read:dev',
       'jit:oncall:payments',
     ]);
+    // Exactly what the broker's renderer makes for both namespaces.
+    const rendered = renderLauncherRbac(loadPolicy(JSON.stringify(ephemeralPolicy())), {
+      cluster: 'dev',
+      namespaces: ['payments', 'billing'],
+      brokerServiceAccount: { name: 'airlock-broker', namespace: 'airlock-system' },
+    }).find((o) => o.kind === 'ClusterRole');
+    expect(launcher).toEqual(JSON.parse(JSON.stringify(rendered)));
   });
 
   it('overlay: on dev-ephemeral, the broker config replaced (hashed), the policy replaced under its plain name', () => {

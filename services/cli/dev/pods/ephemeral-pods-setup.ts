@@ -10,8 +10,14 @@
 import { createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { renderLauncherRbac } from '../../../broker/launcher/tier-rbac.js';
-import { loadPolicy, renderRbac } from '../../../core/policy/index.js';
+import { loadAllYaml } from '@kubernetes/client-node';
+import {
+  executorRules,
+  jitGroupNames,
+  loadPolicy,
+  type RbacRule,
+  renderRbac,
+} from '../../../core/policy/index.js';
 import { repoRoot } from '../../../core/repo-root.js';
 import { loadOrCreateHostKey } from '../../../core/ssh-cert/host-key.js';
 import { DEV_CLIENT_ID, INCIDENT_BOT_SA } from '../dev-stack.js';
@@ -106,23 +112,31 @@ export function ephemeralPolicy(): Record<string, unknown> {
 /**
  * The RBAC for `policy` on cluster dev serving payments and billing: the
  * executors' Roles and ClusterRole (as base/executor-rbac.yaml, one more
- * namespace) and the broker's launcher rights (as ephemeral-tiers'
- * launcher-rbac.yaml), as one List for `kubectl apply -f` over the overlay's.
+ * namespace) and the broker's launcher ClusterRole (ephemeral-tiers'
+ * launcher-rbac.yaml with the groups of both namespaces: what
+ * renderLauncherRbac renders, built from core's parts since the CLI uses the
+ * tiers only through core), as one List for `kubectl apply -f` over the
+ * overlay's.
  */
 export function ephemeralRbac(policy: Record<string, unknown>): object {
   const loaded = loadPolicy(JSON.stringify(policy));
   const namespaces = [...SERVED_NAMESPACES];
+  const shipped = loadAllYaml(
+    readFileSync(join(repoRoot(), 'deploy', 'components', 'ephemeral-tiers', 'launcher-rbac.yaml'), 'utf8'),
+  ) as { kind: string; rules?: RbacRule[] }[];
+  const launcher = JSON.parse(JSON.stringify(shipped.find((o) => o.kind === 'ClusterRole')));
+  // Its first rule is create/delete/list of the per-request roles; the rest, what they may grant.
+  launcher.rules = [
+    launcher.rules[0],
+    ...executorRules(jitGroupNames(loaded, { clusters: ['dev'], namespaces })),
+  ];
   const items = [
     ...renderRbac(loaded, {
       cluster: 'dev',
       namespaces,
       executorServiceAccount: { name: 'airlock-executor', namespace: AIRLOCK_NAMESPACE },
     }),
-    ...renderLauncherRbac(loaded, {
-      cluster: 'dev',
-      namespaces,
-      brokerServiceAccount: { name: 'airlock-broker', namespace: AIRLOCK_NAMESPACE },
-    }),
+    launcher,
   ];
   return { apiVersion: 'v1', kind: 'List', items };
 }
