@@ -34,6 +34,11 @@ export const CERT_CODES = [
   'CERT_PREDATES_REPLAY_RECORD',
   /** `airlock cert`: the key file named (or remembered, or the default) is not the key the certificate certifies; nothing written. */
   'CERT_KEY_MISMATCH',
+  /**
+   * Ephemeral mode: the certificate is for another access request than the one this mediator pod
+   * was launched for (mediator config `requestId`); reach your own request's mediator (`ssh <request-id>`).
+   */
+  'CERT_REQUEST_MISMATCH',
 ] as const;
 
 /** The SSH user CA's keys and keyring (`airlock ca`, services/core/ca-keyring). */

@@ -37,6 +37,16 @@ export interface ExecutorConfig {
    * session. Default: `used-logins.jsonl` beside the audit trail, in the state directory.
    */
   loginRecordFile: string;
+  /**
+   * Ephemeral mode (the broker's launcher sets it to the request's approval):
+   * when the login record does not exist yet, it is complete since this
+   * moment (RFC 3339) rather than since the start, so the request's
+   * certificates (valid from its approval) are not refused as predating a
+   * pod that started after them (CERT_PREDATES_REPLAY_RECORD). Sound only
+   * for an executor no login could reach before it: its mediator CA is the
+   * request's own, made at launch. Absent: since the start.
+   */
+  loginRecordSince?: string;
   limits: {
     /** Open sessions per user at this executor; one more is refused with LIMIT_EXCEEDED. */
     maxSessionsPerUser: number;
@@ -88,6 +98,10 @@ export const executorConfigSchema = {
     },
     audit: SCHEMA.audit,
     loginRecordFile: SCHEMA.file,
+    loginRecordSince: {
+      type: 'string',
+      pattern: '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})$',
+    },
     limits: {
       type: 'object',
       additionalProperties: false,

@@ -57,7 +57,12 @@ export async function runExecutor(
   const metrics = new Metrics({ processMetrics: true });
   // Read back before serving: logins accepted before a restart stay used.
   await makeDirectory(dirname(config.loginRecordFile), 0o700);
-  const usedSignatures = new UsedSignatures({ path: config.loginRecordFile, clock, logger });
+  const usedSignatures = new UsedSignatures({
+    path: config.loginRecordFile,
+    clock,
+    logger,
+    ...(config.loginRecordSince === undefined ? {} : { newRecordSince: new Date(config.loginRecordSince) }),
+  });
   const service = createExecutorService({
     tracer: telemetry.tracer,
     metrics,

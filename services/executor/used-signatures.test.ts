@@ -61,6 +61,40 @@ describe('UsedSignatures', () => {
     expect(lines).toHaveLength(3);
   });
 
+  it('newRecordSince (ephemeral mode): a new record covers certificates valid from the request approval; an existing file keeps its own start', () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'airlock-used-')), 'used-logins.jsonl');
+    const approved = new Date(NOW.getTime() - 30_000);
+    // The per-request executor pod starts 30 s after the approval its certificates are valid from.
+    const first = new UsedSignatures({ path, clock: () => NOW, newRecordSince: approved });
+    expect(first.since).toBe(Number(T) - 30);
+    expect(codeOf(() => first.admit(login('a', T - 30n)))).toBe('accepted');
+    expect(codeOf(() => first.admit(login('a', T - 30n)))).toBe('CERT_SIGNATURE_REPLAYED');
+    expect(codeOf(() => first.admit(login('b', T - 31n)))).toBe('CERT_PREDATES_REPLAY_RECORD');
+    first.close();
+    // The container restarts (the file on the pod's emptyDir): the record and its start are read back.
+    const second = new UsedSignatures({ path, clock: () => NOW, newRecordSince: new Date(0) });
+    expect(second.since).toBe(Number(T) - 30);
+    expect(codeOf(() => second.admit(login('a', T - 30n)))).toBe('CERT_SIGNATURE_REPLAYED');
+    second.close();
+    // Never later than now.
+    const fresh = join(mkdtempSync(join(tmpdir(), 'airlock-used-')), 'used-logins.jsonl');
+    const future = new UsedSignatures({
+      path: fresh,
+      clock: () => NOW,
+      newRecordSince: new Date(NOW.getTime() + 60_000),
+    });
+    expect(future.since).toBe(Number(T));
+    future.close();
+  });
+
+  it('newRecordSince does not apply to an unreadable record: it starts from now', () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'airlock-used-')), 'used-logins.jsonl');
+    writeFileSync(path, 'garbage\n');
+    const used = new UsedSignatures({ path, clock: () => NOW, newRecordSince: new Date(0) });
+    expect(used.since).toBe(Number(T));
+    used.close();
+  });
+
   it('fails closed on an unreadable record: starts a new one from now', () => {
     const path = join(mkdtempSync(join(tmpdir(), 'airlock-used-')), 'used-logins.jsonl');
     writeFileSync(path, '{"v":1,"since":0}\n{"h":"zz","exp":1}\n');

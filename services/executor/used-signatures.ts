@@ -42,6 +42,15 @@ export interface UsedSignaturesOptions {
   readonly path?: string;
   /** Memory only: since when the record is complete. Default: now. */
   readonly since?: Date;
+  /**
+   * With a `path` and no file yet: since when the new record is complete,
+   * instead of now (never later than now). Only for an executor that no
+   * login could have reached before that moment, e.g. a per-request executor
+   * whose mediator CA was made after it (ephemeral mode: the request's
+   * approval, which is also its certificates' `valid_after`). A file that
+   * exists keeps its own `since`; an unreadable one still starts from now.
+   */
+  readonly newRecordSince?: Date;
   readonly clock: () => Date;
   readonly logger?: Logger;
 }
@@ -75,7 +84,7 @@ export class UsedSignatures {
     this.#path = options.path;
     this.#logger = options.logger;
     this.#since = seconds(options.since ?? options.clock());
-    if (options.path !== undefined) this.#load(options.path);
+    if (options.path !== undefined) this.#load(options.path, options.newRecordSince);
   }
 
   /** Unix seconds since which every accepted login is on record. */
@@ -128,7 +137,7 @@ export class UsedSignatures {
   }
 
   /** Reads the file back; anything unreadable starts a new, empty record from now (fail closed). */
-  #load(path: string): void {
+  #load(path: string, newRecordSince: Date | undefined): void {
     const now = seconds(this.#clock());
     let text: string | undefined;
     try {
@@ -162,7 +171,7 @@ export class UsedSignatures {
         this.#since = now;
       }
     } else {
-      this.#since = now;
+      this.#since = newRecordSince === undefined ? now : Math.min(now, seconds(newRecordSince));
     }
     this.#rewrite(path);
   }

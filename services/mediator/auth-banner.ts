@@ -55,6 +55,7 @@ function fixFor(code: ErrorCode, cert: SshCertificate): string | undefined {
     CERT_LIFETIME_EXCEEDS_POLICY: renew,
     CERT_SIGNATURE_REPLAYED: 'try again',
     CERT_PREDATES_REPLAY_RECORD: renew,
+    CERT_REQUEST_MISMATCH: `reach your own request's mediator: ssh ${request ?? '<your request id>'}`,
     LIMIT_EXCEEDED: 'close one of your other sessions to this gateway first',
     PROFILE_UNKNOWN: again,
   };

@@ -19,6 +19,13 @@ export interface MediatorConfig {
    * presented so clients verify the host with `@cert-authority`. Optional.
    */
   hostCertificateFile?: string;
+  /**
+   * Ephemeral mode (the broker's launcher sets it): the one access request
+   * this mediator serves. A certificate of any other request is refused at
+   * login (CERT_REQUEST_MISMATCH), whatever route it arrived by. Absent: a
+   * standing mediator, any request.
+   */
+  requestId?: string;
   policyFile: string;
   /** The broker's SSH user CA public keys (TrustedUserCAKeys format). */
   sshUserCaKeysFile: string;
@@ -58,6 +65,7 @@ export const mediatorConfigSchema = {
     listen: SCHEMA.listen,
     hostKeyFile: SCHEMA.file,
     hostCertificateFile: SCHEMA.file,
+    requestId: { type: 'string', minLength: 1, maxLength: 128 },
     policyFile: SCHEMA.file,
     sshUserCaKeysFile: SCHEMA.file,
     revocation: SCHEMA.revocation,

@@ -55,6 +55,8 @@ export interface MediatorDeps {
   trustedSshCas: () => readonly SshPublicKey[];
   revocation: () => readonly RevocationList[];
   policy: () => Policy;
+  /** Ephemeral mode: the only request whose certificates this mediator admits (config `requestId`). */
+  requestId?: string;
   /**
    * The mediator tier CA that issues one session grant per SSH connection:
    * the keyring's signer at the moment the session opens.

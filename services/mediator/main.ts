@@ -56,6 +56,7 @@ export async function runMediator(
     trustedSshCas,
     revocation,
     policy: () => policy,
+    ...(config.requestId === undefined ? {} : { requestId: config.requestId }),
     mediatorCa,
     executor: {
       address: config.executor.address,
@@ -124,6 +125,7 @@ async function auditConfigLoaded(
       host_key: hostKey.fingerprint,
       host_certificate: hostKey.certificate !== undefined,
       ssh_cas: sshCas,
+      ...(config.requestId === undefined ? {} : { request_id: config.requestId }),
       ...(auditFsync ? {} : { audit_fsync: false }),
     },
   });

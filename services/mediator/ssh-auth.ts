@@ -22,7 +22,7 @@ type BannerAuthContext = PublicKeyAuthContext & { banner?(message: string): void
  * at both.
  */
 export interface AdmissionContext {
-  deps: Pick<MediatorDeps, 'trustedSshCas' | 'revocation' | 'policy' | 'audit' | 'clock'> & {
+  deps: Pick<MediatorDeps, 'trustedSshCas' | 'revocation' | 'policy' | 'audit' | 'clock' | 'requestId'> & {
     limits: Pick<
       MediatorLimits,
       'preAuthTimeoutMs' | 'maxUnauthenticatedPerSource' | 'maxSessionsPerPrincipal'
@@ -147,6 +147,14 @@ function admitSignedLogin(
       signedData,
       admissionOptions(ctx, state, auth.username),
     );
+    // A per-request mediator serves its own request only: a certificate of another one is refused
+    // even when it reached this pod past the door (e.g. where NetworkPolicies are not enforced).
+    if (deps.requestId !== undefined && identity.scope.requestId !== deps.requestId) {
+      throw new AirlockError(
+        'CERT_REQUEST_MISMATCH',
+        `the certificate is for request ${identity.scope.requestId}; this mediator serves ${deps.requestId}`,
+      );
+    }
     const open = ctx.sessionsByPrincipal.get(identity.principal) ?? 0;
     if (open >= deps.limits.maxSessionsPerPrincipal) {
       const limit = deps.limits.maxSessionsPerPrincipal;

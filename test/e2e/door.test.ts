@@ -219,7 +219,7 @@ describe('door: the stock ssh client jumps (ProxyJump) to its own request mediat
     const result = await sshWithConfig(doorSshConfig(door, user, {}), requestId, ['whoami']);
     expect(result.code).toBe(255);
     expect(result.stderr).toContain(
-      `connect failed: MEDIATOR_NOT_READY: the mediator of request ${requestId} is not ready after 1.5s; try again shortly`,
+      `connect failed: MEDIATOR_NOT_READY: the mediator of request ${requestId} is not ready after 1.5s: it has no Service (just approved: try again shortly; else see airlock status ${requestId}: launch failed, revoked or expired)`,
     );
     // It looked again while it waited, not once.
     expect(resolver.lookups.get(requestId)).toBeGreaterThan(1);

@@ -6,7 +6,14 @@ import ssh2 from 'ssh2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateCaKey } from '../../services/core/ssh-cert/index.js';
 import type { Gateway } from '../support/executor-harness.js';
-import { debugTarget, type Mediator, ssh, sshUser, startDebugGateway } from '../support/mediator-harness.js';
+import {
+  debugTarget,
+  type Mediator,
+  ssh,
+  sshUser,
+  startDebugGateway,
+  startMediator,
+} from '../support/mediator-harness.js';
 
 /**
  * A refused login explains itself in an SSH banner (RFC 4252 §5.4), which
@@ -35,6 +42,46 @@ describe('mediator: a refused login says why, to the key holder only', () => {
       /airlock: CERT_EXPIRED — certificate has expired; your certificate expired at \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ; run: airlock cert req-auth-banner/,
     );
     expect(result.stderr).toContain('Permission denied (publickey)');
+  });
+
+  it('a mediator pinned to one request (ephemeral mode) refuses a certificate of another: CERT_REQUEST_MISMATCH, audited; its own request gets in', async () => {
+    const user = sshUser(gateway.sshCa, { scope: target.scope });
+    const pinnedElsewhere = await startMediator(
+      gateway,
+      target.policy,
+      {},
+      undefined,
+      {},
+      undefined,
+      'req-bbbbbbbbbbbbbbbbbbbb',
+    );
+    const pinnedHere = await startMediator(
+      gateway,
+      target.policy,
+      {},
+      undefined,
+      {},
+      undefined,
+      target.scope.requestId,
+    );
+    try {
+      const refused = await ssh(pinnedElsewhere, user, ['whoami']);
+      expect(refused.code).toBe(255);
+      expect(refused.stderr).toContain(
+        'airlock: CERT_REQUEST_MISMATCH — the certificate is for request req-auth-banner; this mediator serves req-bbbbbbbbbbbbbbbbbbbb',
+      );
+      expect(
+        pinnedElsewhere.audit
+          .events()
+          .some((r) => r.event === 'auth.denied' && r.code === 'CERT_REQUEST_MISMATCH'),
+      ).toBe(true);
+      const admitted = await ssh(pinnedHere, user, ['whoami']);
+      expect(admitted.stderr).toBe('');
+      expect(admitted.code).toBe(0);
+    } finally {
+      await pinnedElsewhere.stop();
+      await pinnedHere.stop();
+    }
   });
 
   it('names the principals to log in as when the login name is not one of them', async () => {

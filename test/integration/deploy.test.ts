@@ -59,6 +59,21 @@ describe('deploy/: the manifests against a real kube-apiserver', () => {
     },
   );
 
+  it('the dev-ephemeral overlay (ephemeral-tiers + door) passes a server-side dry run', () => {
+    // Dry run only: applied, it would put the broker of the later tests into ephemeral mode.
+    const dir = join(repoRoot(), 'deploy', 'overlays', 'dev-ephemeral');
+    const dryRun = kubectl(['apply', '--dry-run=server', '-k', dir]);
+    expect(dryRun.stderr).toBe('');
+    expect(dryRun.status).toBe(0);
+    for (const object of [
+      'deployment.apps/airlock-door',
+      'clusterrole.rbac.authorization.k8s.io/airlock-broker-launcher',
+      'configmap/airlock-policy ',
+    ]) {
+      expect(dryRun.stdout).toContain(object);
+    }
+  });
+
   it('gives the mediator no token and no rights, and the broker only its CSR signer', async () => {
     const core = admin.makeApiClient(CoreV1Api);
     const mediatorSa = await core.readNamespacedServiceAccount({

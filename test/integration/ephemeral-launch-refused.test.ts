@@ -31,6 +31,7 @@ describe('ephemeral tiers: a refused creation', () => {
       cluster: 'dev',
       groups: ['system:masters'],
       accessExpiresAt: new Date(now.getTime() + 300_000),
+      approvedAt: now,
       now,
     });
     await expect(launch).rejects.toMatchObject({
@@ -51,6 +52,7 @@ describe('ephemeral tiers: a refused creation', () => {
         cluster: 'prod',
         groups: ['jit:shell:x'],
         accessExpiresAt: new Date(now.getTime() + 300_000),
+        approvedAt: now,
         now,
       }),
     ).rejects.toMatchObject({

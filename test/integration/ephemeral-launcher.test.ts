@@ -196,6 +196,7 @@ describe('ephemeral tiers: the launcher on a real kube-apiserver, as the broker 
       cluster: 'dev',
       groups: [`jit:shell:${nsB}`],
       accessExpiresAt: new Date(now.getTime() + 300_000),
+      approvedAt: now,
       now,
     });
     const live = await env.approvedRequest(nsB);

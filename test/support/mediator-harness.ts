@@ -41,7 +41,8 @@ export interface Mediator {
 /**
  * Starts an in-process mediator in front of a running executor; `tracer`
  * receives its spans. `hostKey`: the host key (and certificate) to present;
- * default a new one.
+ * default a new one. `requestId`: pinned to that request, as an ephemeral
+ * mediator is (config `requestId`).
  */
 export async function startMediator(
   gateway: Gateway,
@@ -50,6 +51,7 @@ export async function startMediator(
   tracer?: Tracer,
   executor: Partial<MediatorDeps['executor']> = {},
   presentedHostKey?: HostKey,
+  requestId?: string,
 ): Promise<Mediator> {
   const dir = mkdtempSync(join(tmpdir(), 'airlock-mediator-'));
   const hostKey = presentedHostKey ?? loadOrCreateHostKey(join(dir, 'host_ed25519'));
@@ -59,6 +61,7 @@ export async function startMediator(
     trustedSshCas: () => [gateway.sshCa.publicKey],
     revocation: () => gateway.revoked,
     policy: () => policy,
+    ...(requestId === undefined ? {} : { requestId }),
     mediatorCa: async () => gateway.mediatorCa,
     executor: {
       address: `127.0.0.1:${gateway.server.port}`,

@@ -33,6 +33,7 @@ beforeAll(async () => {
     cluster: 'prod-eu',
     groups: ['g'],
     accessExpiresAt: new Date(),
+    approvedAt: new Date(),
     now: new Date(),
   });
   env = await startBrokerTestEnv({ tierLauncher: launcher });

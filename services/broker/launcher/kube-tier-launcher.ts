@@ -126,7 +126,12 @@ function ownerConfigMapData(
     })}\n`,
     'mediator.json': `${JSON.stringify(mediatorConfig(names, { namespace }), null, 2)}\n`,
     'executor.json': `${JSON.stringify(
-      executorConfig(names, { namespace, cluster, lifetimeSeconds: seconds }),
+      executorConfig(names, {
+        namespace,
+        cluster,
+        lifetimeSeconds: seconds,
+        approvedAt: input.approvedAt,
+      }),
       null,
       2,
     )}\n`,

@@ -21,7 +21,12 @@ describe('per-request tier configs', () => {
     writeFileSync(
       join(dir, 'executor.json'),
       JSON.stringify(
-        executorConfig(names, { namespace: 'airlock-system', cluster: 'prod', lifetimeSeconds: 120 }),
+        executorConfig(names, {
+          namespace: 'airlock-system',
+          cluster: 'prod',
+          lifetimeSeconds: 120,
+          approvedAt: new Date('2026-12-06T23:00:00.000Z'),
+        }),
       ),
     );
     writeFileSync(
@@ -38,6 +43,9 @@ describe('per-request tier configs', () => {
       keyFile: '/etc/airlock/tls/executor-ca.key',
     });
     expect(executor.mediatorCaBundleFile).toBe('/etc/airlock/tls/mediator-ca.crt');
+    // The pod starts after the request's certificates are valid: its new login record covers them.
+    expect(executor.loginRecordSince).toBe('2026-12-06T23:00:00.000Z');
+    expect(executor.loginRecordFile).toBe('/var/lib/airlock/audit/used-logins.jsonl');
     expect(mediator.executor).toMatchObject({
       address: `${host}:7443`,
       serverName: host,
@@ -45,6 +53,7 @@ describe('per-request tier configs', () => {
     });
     expect(mediator.hostKeyFile).toBe('/etc/airlock/tls/ssh_host_ed25519_key');
     expect(mediator.hostCertificateFile).toBe('/etc/airlock/tls/ssh_host_ed25519_key-cert.pub');
+    expect(mediator.requestId).toBe(names.requestId);
   });
 
   it('names objects after the request and refuses what is not a request id', () => {

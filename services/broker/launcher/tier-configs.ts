@@ -41,10 +41,13 @@ function shared(tier: 'mediator' | 'executor') {
   };
 }
 
-/** The executor's config.json of one request; `lifetimeSeconds` is the request's remaining access. */
+/**
+ * The executor's config.json of one request; `lifetimeSeconds` is the
+ * request's remaining access, `approvedAt` its approval.
+ */
 export function executorConfig(
   names: LaunchNames,
-  options: { namespace: string; cluster: string; lifetimeSeconds: number },
+  options: { namespace: string; cluster: string; lifetimeSeconds: number; approvedAt: Date },
 ): Record<string, unknown> {
   const host = serviceHost(names, 'executor', options.namespace);
   return {
@@ -58,6 +61,11 @@ export function executorConfig(
       // The executor's schema wants at least 300 s; its CA caps the certificate at the request's end anyway.
       lifetimeSeconds: Math.max(300, options.lifetimeSeconds),
     },
+    // The pod starts after the request's certificates are valid (from its approval): its fresh login
+    // record must cover them, or every first login is CERT_PREDATES_REPLAY_RECORD. Sound here: no
+    // executor but this pod trusts the request's own mediator CA, made at launch, and the record
+    // (on the pod's emptyDir) survives its container's restarts.
+    loginRecordSince: options.approvedAt.toISOString(),
     ...shared('executor'),
   };
 }
@@ -67,6 +75,8 @@ export function mediatorConfig(names: LaunchNames, options: { namespace: string 
   const executorHost = serviceHost(names, 'executor', options.namespace);
   return {
     listen: `0.0.0.0:${MEDIATOR_SSH_PORT}`,
+    // Pinned: a certificate of another request is refused here (CERT_REQUEST_MISMATCH), not only at the door.
+    requestId: names.requestId,
     hostKeyFile: tls(TLS_FILES.hostKey),
     // Signed by the airlock host CA for the request id (tier-credentials.ts): clients verify it with @cert-authority.
     hostCertificateFile: tls(TLS_FILES.hostCertificate),

@@ -16,6 +16,8 @@ export interface LaunchInput {
   readonly groups: readonly string[];
   /** When the request's access ends: pods, credentials and roles end then too. */
   readonly accessExpiresAt: Date;
+  /** When it was approved: its certificates' `valid_after`, from which its executor's login record is complete. */
+  readonly approvedAt: Date;
   readonly now: Date;
 }
 

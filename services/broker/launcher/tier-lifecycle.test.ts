@@ -90,6 +90,7 @@ describe('tier lifecycle (in-memory launcher)', () => {
       cluster: 'dev',
       groups: ['g'],
       accessExpiresAt: new Date(),
+      approvedAt: new Date(),
       now: new Date(),
     });
     expect(await tiers.sweep()).toEqual(['req-00000000000000000000']);

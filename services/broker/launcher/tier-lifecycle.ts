@@ -111,6 +111,7 @@ async function launchTiers(
       cluster: request.scope.cluster,
       groups,
       accessExpiresAt: new Date(request.accessExpiresAt ?? ''),
+      approvedAt: new Date(request.approvedAt ?? now.toISOString()),
       now,
     });
     return {

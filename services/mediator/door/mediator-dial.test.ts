@@ -37,7 +37,8 @@ describe('dialMediator', () => {
     const dialled = dialMediator('req-none', options(resolver), new AbortController().signal);
     await expect(dialled).rejects.toMatchObject({
       code: 'MEDIATOR_NOT_READY',
-      message: 'the mediator of request req-none is not ready after 0.6s; try again shortly',
+      message:
+        'the mediator of request req-none is not ready after 0.6s: it has no Service (just approved: try again shortly; else see airlock status req-none: launch failed, revoked or expired)',
       detail: 'no mediator Service for the request',
     });
     expect(resolver.lookups.get('req-none')).toBeGreaterThan(1);

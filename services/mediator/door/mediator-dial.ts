@@ -41,6 +41,20 @@ function connectOnce(address: MediatorAddress, timeoutMs: number, signal: AbortS
   });
 }
 
+const NO_SERVICE = 'no mediator Service for the request';
+
+/**
+ * The user's message at the bound. No Service at all is also what a request
+ * whose pods are gone looks like (revoked, expired, failed to launch) while
+ * the door's revocation list has not caught up yet: say so, not only "try
+ * again" (seen on the real node after a revocation).
+ */
+function notReadyMessage(requestId: string, seconds: number, lastProblem: string): string {
+  const waited = `the mediator of request ${requestId} is not ready after ${seconds}s`;
+  if (lastProblem !== NO_SERVICE) return `${waited}; try again shortly`;
+  return `${waited}: it has no Service (just approved: try again shortly; else see airlock status ${requestId}: launch failed, revoked or expired)`;
+}
+
 /** One attempt: the socket, or why there is none yet. Final answers (AirlockError) are thrown. */
 async function attempt(
   requestId: string,
@@ -55,7 +69,7 @@ async function attempt(
     if (error instanceof AirlockError) throw error;
     return `resolving failed: ${(error as Error).message}`;
   }
-  if (address === undefined) return 'no mediator Service for the request';
+  if (address === undefined) return NO_SERVICE;
   try {
     return await connectOnce(address, Math.min(options.connectTimeoutMs, timeoutMs), signal);
   } catch (error) {
@@ -86,11 +100,9 @@ export async function dialMediator(
     if (typeof result !== 'string') return result;
     if (performance.now() + options.retryMs >= deadline) {
       const seconds = options.readyTimeoutMs / 1000;
-      throw new AirlockError(
-        'MEDIATOR_NOT_READY',
-        `the mediator of request ${requestId} is not ready after ${seconds}s; try again shortly`,
-        { detail: result },
-      );
+      throw new AirlockError('MEDIATOR_NOT_READY', notReadyMessage(requestId, seconds, result), {
+        detail: result,
+      });
     }
     await sleep(options.retryMs, undefined, { signal }).catch(() => undefined);
   }

@@ -1,0 +1,233 @@
+/**
+ * The gateway in ephemeral mode as real pods: deploy/overlays/dev-ephemeral
+ * (the broker launches a mediator and an executor pod per approved request;
+ * the jump door in front of them) on the hermetic cluster's real node. The
+ * standing stack's keys, Secrets and demo workload (pods-keys.ts,
+ * pods-objects.ts), plus the host CA and the door's keys, a second team
+ * (billing) and the RBAC for both namespaces (ephemeral-pods-setup.ts).
+ * People get access as with stock OpenSSH: `airlock login`, `airlock
+ * request`, `airlock cert --door` (door-access.ts), then `ssh -J` through a
+ * loopback relay to the door Service.
+ */
+import { chownSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import type { Server } from 'node:net';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { CaKind } from '../../../core/ca-keyring/keyring.js';
+import { AirlockError } from '../../../core/errors.js';
+import { repoRoot } from '../../../core/repo/repo-root.js';
+import { issueServingCertificate, loadTierCa } from '../../../core/x509/index.js';
+import { createDemoUserKeys, type DemoUsers } from '../dev-demo.js';
+import { type DevOidcProvider, startDevOidcProvider } from '../dev-oidc-provider.js';
+import { DEV_CLIENT_ID, INCIDENT_BOT_SA } from '../dev-stack.js';
+import { type HermeticCluster, startCluster } from '../hermetic-cluster.js';
+import { runQuiet } from '../host-commands.js';
+import { ensureAppImages } from '../images/app-images.js';
+import {
+  createEphemeralSecrets,
+  EPHEMERAL_PEOPLE,
+  type EphemeralKeyFiles,
+  type EphemeralPerson,
+  ensureEphemeralKeys,
+  ephemeralPolicy,
+  ephemeralRbac,
+  SERVED_NAMESPACES,
+  writeEphemeralOverlay,
+} from './ephemeral-pods-setup.js';
+import { ensureTierKeys, type TierKeyFiles } from './pods-keys.js';
+import {
+  AIRLOCK_NAMESPACE,
+  applyDemo,
+  createNamespaces,
+  createTierSecrets,
+  type Kubectl,
+  waitForDeployments,
+} from './pods-objects.js';
+import { startRelay } from './tcp-relay.js';
+
+/** The ephemeral-mode gateway on the real node. */
+export interface EphemeralPodsStack {
+  cluster: HermeticCluster;
+  stateDir: string;
+  /** 127.0.0.1 relays to the broker's and the door's Services. */
+  brokerUrl: string;
+  doorPort: number;
+  brokerCaPath: string;
+  /** `[127.0.0.1]:<doorPort> <door host key>`: the door is checked as any ssh host. */
+  doorKnownHostsPath: string;
+  oidc: DevOidcProvider;
+  caDirs: Readonly<Record<CaKind, string>>;
+  /** The two people's SSH keys (oncall: payments; biller: billing). */
+  users: DemoUsers;
+  /** The public key files of each tier's audit signing key (`<tier>-audit.pub`, tier door included). */
+  keysDir: string;
+  kubectl: Kubectl;
+  stop(): Promise<void>;
+}
+
+/** The tiers' user: owner of the broker's hostPath volume. */
+const TIER_UID = 10001;
+
+export async function startEphemeralPodsStack(
+  stateDir: string,
+  onProgress: (line: string) => void,
+): Promise<EphemeralPodsStack> {
+  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  const images = await ensureAppImages(onProgress);
+  const cluster = await startCluster({
+    stateDir: join(stateDir, 'cluster'),
+    onProgress,
+    node: 'real',
+    images: images.map((image) => image.archive),
+  });
+  const relays: Server[] = [];
+  let oidc: DevOidcProvider | undefined;
+  const stop = async () => {
+    for (const relay of relays) relay.close();
+    await oidc?.stop();
+    await cluster.stop();
+  };
+  try {
+    const kubectl: Kubectl = (...args) =>
+      runQuiet(
+        cluster.binaries.kubectl,
+        ['--kubeconfig', cluster.kubeconfigPath, ...args],
+        'CLUSTER_START_FAILED',
+      );
+    const keysDir = join(stateDir, 'keys');
+    const now = new Date();
+    const tierKeys = await ensureTierKeys(keysDir, now);
+    const ephemeralKeys = ensureEphemeralKeys(keysDir);
+    oidc = await startNodeIdentityProvider(cluster, tierKeys.brokerCa, now);
+
+    await deployEphemeral(kubectl, stateDir, { tierKeys, ephemeralKeys, issuer: oidc.issuer }, onProgress);
+
+    const serviceTarget = (name: string, port: number) => async () => ({
+      host: kubectl(
+        'get',
+        'service',
+        '-n',
+        AIRLOCK_NAMESPACE,
+        name,
+        '-o',
+        'jsonpath={.spec.clusterIP}',
+      ).trim(),
+      port,
+    });
+    const door = await startRelay(serviceTarget('airlock-door', 22));
+    const broker = await startRelay(serviceTarget('airlock-broker', 8443));
+    relays.push(door.server, broker.server);
+    const doorKnownHostsPath = join(stateDir, 'door_known_hosts');
+    writeFileSync(doorKnownHostsPath, `[127.0.0.1]:${door.port} ${ephemeralKeys.doorHostKeyLine}\n`);
+    return {
+      cluster,
+      stateDir,
+      brokerUrl: `https://127.0.0.1:${broker.port}`,
+      doorPort: door.port,
+      brokerCaPath: tierKeys.brokerCa.cert,
+      doorKnownHostsPath,
+      oidc,
+      caDirs: tierKeys.caDirs,
+      users: createDemoUserKeys(join(stateDir, 'users'), Object.keys(EPHEMERAL_PEOPLE)),
+      keysDir,
+      kubectl,
+      stop,
+    };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+/**
+ * deploy/overlays/dev-ephemeral applied as written, with what deploy/README.md
+ * says to create out of band (Secrets, ConfigMaps, the broker's volume), the
+ * RBAC for both served namespaces and the demo workload; resolves once the
+ * tiers and the door are Available.
+ */
+async function deployEphemeral(
+  kubectl: Kubectl,
+  stateDir: string,
+  keys: { tierKeys: TierKeyFiles; ephemeralKeys: EphemeralKeyFiles; issuer: string },
+  onProgress: (line: string) => void,
+): Promise<void> {
+  onProgress(
+    'creating the Secrets and ConfigMaps deploy/overlays/dev-ephemeral expects, and the broker volume',
+  );
+  kubectl('apply', '-f', join(repoRoot(), 'deploy', 'base', 'namespace.yaml'));
+  createNamespaces(kubectl, [...SERVED_NAMESPACES, INCIDENT_BOT_SA.namespace]);
+  createTierSecrets(kubectl, keys.tierKeys);
+  createEphemeralSecrets(kubectl, keys.ephemeralKeys);
+  const brokerVolume = join(stateDir, 'broker-volume');
+  mkdirSync(brokerVolume, { recursive: true, mode: 0o700 });
+  chownSync(brokerVolume, TIER_UID, TIER_UID);
+  const policy = ephemeralPolicy();
+  const overlay = writeEphemeralOverlay(stateDir, { issuer: keys.issuer, brokerVolume, policy });
+  onProgress(
+    'kubectl apply -k deploy/overlays/dev-ephemeral (with the identity provider, the two-team policy)',
+  );
+  kubectl('apply', '-k', overlay);
+  const rbacFile = join(overlay, 'rbac-two-namespaces.json');
+  writeFileSync(rbacFile, JSON.stringify(ephemeralRbac(policy), null, 2));
+  kubectl('apply', '-f', rbacFile);
+  applyDemo(kubectl, INCIDENT_BOT_SA, overlay);
+  await waitForDeployments(kubectl, onProgress);
+  await waitForDoor(kubectl, onProgress);
+}
+
+/** The door's Deployment Available (waitForDeployments knows the three tiers only). */
+async function waitForDoor(kubectl: Kubectl, progress: (line: string) => void): Promise<void> {
+  const deadline = Date.now() + 240_000;
+  progress('waiting for airlock-door');
+  for (;;) {
+    const available = kubectl(
+      'get',
+      'deployment',
+      '-n',
+      AIRLOCK_NAMESPACE,
+      'airlock-door',
+      '-o',
+      'jsonpath={.status.conditions[?(@.type=="Available")].status}',
+    ).trim();
+    if (available === 'True') return;
+    if (Date.now() > deadline) {
+      throw new AirlockError('CLUSTER_START_FAILED', 'the door Deployment is not Available', {
+        detail: [
+          kubectl('get', 'pods', '-n', AIRLOCK_NAMESPACE, '-o', 'wide'),
+          kubectl('get', 'events', '-n', AIRLOCK_NAMESPACE, '--sort-by=.lastTimestamp'),
+        ].join('\n'),
+      });
+    }
+    await sleep(1_000);
+  }
+}
+
+/**
+ * The dev identity provider on the node address (the broker pod fetches its
+ * keys there), with a certificate from the broker CA, knowing both people.
+ */
+async function startNodeIdentityProvider(
+  cluster: HermeticCluster,
+  brokerCa: { cert: string; key: string },
+  now: Date,
+): Promise<DevOidcProvider> {
+  const nodeIp = cluster.server.replace(/^https:\/\/|:\d+$/g, '');
+  const broker = await loadTierCa(readFileSync(brokerCa.cert, 'utf8'), readFileSync(brokerCa.key, 'utf8'));
+  const providerCert = await issueServingCertificate(broker, {
+    dnsNames: ['localhost'],
+    ipAddresses: ['127.0.0.1', nodeIp],
+    now,
+  });
+  return startDevOidcProvider({
+    host: nodeIp,
+    tls: { key: providerCert.privateKeyPem ?? '', cert: `${providerCert.certPem}${broker.certPem}` },
+    clientId: DEV_CLIENT_ID,
+    users: Object.fromEntries(
+      (Object.keys(EPHEMERAL_PEOPLE) as EphemeralPerson[]).map((user) => [
+        user,
+        { groups: [EPHEMERAL_PEOPLE[user].idpGroup], email: `${user}@airlock.dev` },
+      ]),
+    ),
+    pollIntervalSeconds: 1,
+  });
+}
