@@ -55,14 +55,7 @@ export async function runExecutor(
   // they are exported only when OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT is set. See docs/telemetry.md.
   const telemetry = startTelemetry(telemetryOptionsFromEnv(process.env, 'airlock-executor'));
   const metrics = new Metrics({ processMetrics: true });
-  // Read back before serving: logins accepted before a restart stay used.
-  await makeDirectory(dirname(config.loginRecordFile), 0o700);
-  const usedSignatures = new UsedSignatures({
-    path: config.loginRecordFile,
-    clock,
-    logger,
-    ...(config.loginRecordSince === undefined ? {} : { newRecordSince: new Date(config.loginRecordSince) }),
-  });
+  const usedSignatures = await openLoginRecord(config, clock, logger);
   const service = createExecutorService({
     tracer: telemetry.tracer,
     metrics,
@@ -116,6 +109,25 @@ export async function runExecutor(
       if (!end.closed) throw end.error;
     },
   };
+}
+
+/**
+ * The record of accepted logins, read back before serving: logins accepted
+ * before a restart stay used. A per-request executor starts a new record at
+ * its request's approval (`loginRecordSince`).
+ */
+async function openLoginRecord(
+  config: ReturnType<typeof loadExecutorConfig>,
+  clock: () => Date,
+  logger: ReturnType<typeof createLogger>,
+) {
+  await makeDirectory(dirname(config.loginRecordFile), 0o700);
+  return new UsedSignatures({
+    path: config.loginRecordFile,
+    clock,
+    logger,
+    ...(config.loginRecordSince === undefined ? {} : { newRecordSince: new Date(config.loginRecordSince) }),
+  });
 }
 
 /**
