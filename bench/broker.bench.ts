@@ -39,6 +39,39 @@ export interface BrokerBenchResult {
   store_bytes: number;
 }
 
+type BrokerEnv = Awaited<ReturnType<typeof startBrokerTestEnv>>;
+
+/** Create an auto-approved request, and fetch a request's certificate, as `token`'s holder. */
+function brokerCalls(env: BrokerEnv, token: string, sshPublicKey: string) {
+  const create = async (): Promise<string> => {
+    const response = await env.call('POST', '/v1/requests', token, {
+      profile: 'oncall-debug',
+      cluster: 'prod-eu',
+      namespace: 'payments',
+      podPatterns: ['payments-api-*'],
+      reason: 'INC-4711 bench',
+      ttlSeconds: 900,
+      sshPublicKey,
+    });
+    if (response.status !== 201 || response.body.status !== 'approved') {
+      throw new Error(`create answered ${response.status} ${JSON.stringify(response.body)}`);
+    }
+    return response.body.id as string;
+  };
+  const certify = async (id: string): Promise<void> => {
+    const response = await env.call('POST', `/v1/requests/${id}/certificate`, token);
+    if (response.status !== 200) throw new Error(`certificate answered ${response.status}`);
+  };
+  return { create, certify };
+}
+
+/** `fn`'s value and how long it took, ms. */
+async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
+  const start = process.hrtime.bigint();
+  const value = await fn();
+  return [value, Number(process.hrtime.bigint() - start) / 1e6];
+}
+
 /** Runs the benchmark; `log` gets progress lines. */
 export async function benchBroker(log: (line: string) => void = () => {}): Promise<BrokerBenchResult> {
   const env = await startBrokerTestEnv({ kubeCertificatesCluster: false });
@@ -47,30 +80,7 @@ export async function benchBroker(log: (line: string) => void = () => {}): Promi
     execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'bench', '-f', keyPath]);
     const sshPublicKey = readFileSync(`${keyPath}.pub`, 'utf8').trim();
     const token = await env.provider.mintIdToken('alice');
-    const create = async (): Promise<string> => {
-      const response = await env.call('POST', '/v1/requests', token, {
-        profile: 'oncall-debug',
-        cluster: 'prod-eu',
-        namespace: 'payments',
-        podPatterns: ['payments-api-*'],
-        reason: 'INC-4711 bench',
-        ttlSeconds: 900,
-        sshPublicKey,
-      });
-      if (response.status !== 201 || response.body.status !== 'approved') {
-        throw new Error(`create answered ${response.status} ${JSON.stringify(response.body)}`);
-      }
-      return response.body.id as string;
-    };
-    const certify = async (id: string): Promise<void> => {
-      const response = await env.call('POST', `/v1/requests/${id}/certificate`, token);
-      if (response.status !== 200) throw new Error(`certificate answered ${response.status}`);
-    };
-    const timed = async <T>(fn: () => Promise<T>): Promise<[T, number]> => {
-      const start = process.hrtime.bigint();
-      const value = await fn();
-      return [value, Number(process.hrtime.bigint() - start) / 1e6];
-    };
+    const { create, certify } = brokerCalls(env, token, sshPublicKey);
 
     log(`warm-up: ${PLAN.warmup} requests and certificates`);
     for (let i = 0; i < PLAN.warmup; i++) await certify(await create());

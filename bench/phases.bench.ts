@@ -123,6 +123,52 @@ function meanOf(values: readonly number[]): number {
   return round(values.reduce((a, b) => a + b, 0) / Math.max(1, values.length), 2);
 }
 
+/** Joins each gateway sample (spawn to exit, epoch ms) to its trace in `spans` and summarises the phases. */
+function phaseResult(
+  argv: readonly string[],
+  runs: number,
+  samples: readonly { spawnMs: number; exitMs: number }[],
+  kubectlMs: readonly number[],
+  spans: readonly CollectedSpan[],
+): PhaseResult {
+  const byTrace = new Map<string, CollectedSpan[]>();
+  for (const span of spans) {
+    const list = byTrace.get(span.traceId) ?? [];
+    list.push(span);
+    byTrace.set(span.traceId, list);
+  }
+  const rows: Record<PhaseName, number>[] = [];
+  for (const { spawnMs, exitMs } of samples) {
+    const root = spans.find((s) => s.name === 'ssh.session' && s.startMs >= spawnMs && s.startMs <= exitMs);
+    const row = root && phasesOf(byTrace.get(root.traceId)!, spawnMs, exitMs);
+    if (row) rows.push(row);
+  }
+  const column = (name: PhaseName) => rows.map((r) => r[name]);
+  const gatewaySummary = summarize(samples.map((s) => round(s.exitMs - s.spawnMs)));
+  const kubectlSummary = summarize(kubectlMs);
+  return {
+    argv,
+    runs,
+    complete: rows.length,
+    gateway_ms: gatewaySummary,
+    kubectl_ms: kubectlSummary,
+    exec_p50_ratio: round(gatewaySummary.p50 / kubectlSummary.p50, 3),
+    phases_ms: Object.fromEntries(
+      PHASES.map(([name, what]) => [
+        name,
+        { p50: summarize(column(name)).p50, mean: meanOf(column(name)), what },
+      ]),
+    ) as PhaseResult['phases_ms'],
+    groups_ms: Object.fromEntries(
+      Object.entries(PHASE_GROUPS).map(([group, names]) => {
+        const sums = rows.map((r) => names.reduce((total, name) => total + r[name], 0));
+        return [group, { p50: summarize(sums).p50, mean: meanOf(sums) }];
+      }),
+    ),
+    samples: rows,
+  };
+}
+
 /**
  * RUNS interleaved `exec -- true` runs each (after WARMUP) through a tier
  * pair exporting its spans here, then the pair is stopped (which flushes the
@@ -173,43 +219,7 @@ export async function benchPhases(
     } finally {
       await pair.stop(); // flushes the tiers' pending spans
     }
-    const spans = collector.spans();
-    const byTrace = new Map<string, CollectedSpan[]>();
-    for (const span of spans) {
-      const list = byTrace.get(span.traceId) ?? [];
-      list.push(span);
-      byTrace.set(span.traceId, list);
-    }
-    const rows: Record<PhaseName, number>[] = [];
-    for (const { spawnMs, exitMs } of samples) {
-      const root = spans.find((s) => s.name === 'ssh.session' && s.startMs >= spawnMs && s.startMs <= exitMs);
-      const row = root && phasesOf(byTrace.get(root.traceId)!, spawnMs, exitMs);
-      if (row) rows.push(row);
-    }
-    const column = (name: PhaseName) => rows.map((r) => r[name]);
-    const gatewaySummary = summarize(samples.map((s) => round(s.exitMs - s.spawnMs)));
-    const kubectlSummary = summarize(kubectlMs);
-    return {
-      argv,
-      runs,
-      complete: rows.length,
-      gateway_ms: gatewaySummary,
-      kubectl_ms: kubectlSummary,
-      exec_p50_ratio: round(gatewaySummary.p50 / kubectlSummary.p50, 3),
-      phases_ms: Object.fromEntries(
-        PHASES.map(([name, what]) => [
-          name,
-          { p50: summarize(column(name)).p50, mean: meanOf(column(name)), what },
-        ]),
-      ) as PhaseResult['phases_ms'],
-      groups_ms: Object.fromEntries(
-        Object.entries(PHASE_GROUPS).map(([group, names]) => {
-          const sums = rows.map((r) => names.reduce((total, name) => total + r[name], 0));
-          return [group, { p50: summarize(sums).p50, mean: meanOf(sums) }];
-        }),
-      ),
-      samples: rows,
-    };
+    return phaseResult(argv, runs, samples, kubectlMs, collector.spans());
   } finally {
     await collector.close();
   }
