@@ -31,23 +31,168 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import { repoRoot } from '../services/core/repo/repo-root.js';
-import { startBenchStack, stopChild } from './bench-stack.js';
+import { type BenchStack, type BenchUser, startBenchStack, stopChild } from './bench-stack.js';
 
 import { rssKiB } from './gateway.bench.js';
 import { machineInfo } from './machine.js';
+import {
+  type Check,
+  type MemorySample,
+  memoryChecks,
+  memoryGrowth,
+  outcomeChecks,
+  perSessionChecks,
+  type Trails,
+  trailChecks,
+} from './soak-checks.js';
 import { parseOptions } from './soak-options.js';
 import { openMaster, runSession, type SessionRun } from './soak-session.js';
-import { perSession, readTrail, sortedCounts, type TrailEvent } from './soak-trail.js';
-import { median } from './stats.js';
+import { readTrail } from './soak-trail.js';
+
+type Options = ReturnType<typeof parseOptions>;
 
 function log(line: string): void {
   process.stderr.write(`[soak] ${line}\n`);
 }
 
-interface Check {
-  name: string;
-  ok: boolean;
-  detail: string;
+/**
+ * Opens the sessions' masters in batches (every client is 127.0.0.1, and the
+ * mediator bounds unauthenticated connections per source address); each
+ * entry is the master or why it failed to open.
+ */
+async function openMasters(
+  stack: BenchStack,
+  users: readonly BenchUser[],
+  controlPaths: readonly string[],
+): Promise<(ChildProcess | Error)[]> {
+  const opened: (ChildProcess | Error)[] = [];
+  for (let i = 0; i < users.length; i += 20) {
+    const batch = await Promise.all(
+      users
+        .slice(i, i + 20)
+        .map((user, j) => openMaster(stack, user, controlPaths[i + j]!).catch((e: unknown) => e as Error)),
+    );
+    opened.push(...batch);
+  }
+  return opened;
+}
+
+/**
+ * Opens the sessions (adding each open master to `masters`), runs them until
+ * the duration is over while sampling both tiers' RSS into `memory`, adds
+ * their runs to `runs`, then closes them.
+ */
+async function runLoad(
+  stack: BenchStack,
+  options: Options,
+  controlDir: string,
+  masters: ChildProcess[],
+  memory: MemorySample[],
+  runs: SessionRun[],
+): Promise<void> {
+  const users = stack.users;
+  const tiers = { mediator: stack.mediatorPid, executor: stack.executorPid };
+  log('opening sessions');
+  const controlPaths = users.map((_, i) => join(controlDir, `c${i}`));
+  const opened = await openMasters(stack, users, controlPaths);
+  for (const m of opened) if (!(m instanceof Error)) masters.push(m);
+  const loadStartedAt = Date.now();
+  const endAt = loadStartedAt + options.durationMs;
+  log(`${masters.length} sessions open; running for ${options.durationMs / 1000} s`);
+  const sampler = setInterval(() => {
+    memory.push({
+      at_s: Math.round((Date.now() - loadStartedAt) / 1000),
+      mediator_kib: rssKiB(tiers.mediator),
+      executor_kib: rssKiB(tiers.executor),
+    });
+  }, 5000);
+  const results = await Promise.all(
+    users.map((user, i) => {
+      const master = opened[i]!;
+      if (master instanceof Error)
+        return Promise.resolve<SessionRun>({ user: user.name, outcomes: [], error: master.message });
+      return runSession(stack, user, controlPaths[i]!, endAt, options.thinkMs);
+    }),
+  );
+  clearInterval(sampler);
+  runs.push(...results);
+  log('closing sessions');
+  await Promise.all(masters.map((m) => stopChild(m)));
+  // CloseSession and the closing audit records follow the TCP close.
+  await sleep(3000);
+}
+
+/** Both tiers' trails, the bench users' events only; read once the stack is stopped, so closed and complete. */
+function readTrails(stateDir: string, users: readonly BenchUser[]): Trails {
+  const names = new Set(users.map((u) => u.name));
+  const auditDir = join(stateDir, 'audit');
+  const mediatorTrail = readdirSync(auditDir).find((f) => /^bench-mediator-.*\.jsonl$/.test(f));
+  if (!mediatorTrail) throw new Error('no bench mediator audit trail');
+  return {
+    mediator: readTrail(join(auditDir, mediatorTrail), names),
+    executor: readTrail(join(auditDir, 'executor.jsonl'), names),
+  };
+}
+
+/** Runs and unexpected outcomes per action. */
+function byActionOf(outcomes: SessionRun['outcomes']): Record<string, { runs: number; unexpected: number }> {
+  const byAction: Record<string, { runs: number; unexpected: number }> = {};
+  for (const o of outcomes) {
+    const entry = byAction[o.action] ?? { runs: 0, unexpected: 0 };
+    byAction[o.action] = entry;
+    entry.runs++;
+    if (!o.ok) entry.unexpected++;
+  }
+  return byAction;
+}
+
+/** Every check, in the order they are printed. */
+function allChecks(
+  runs: readonly SessionRun[],
+  trails: Trails,
+  growth: Record<string, number | null>,
+): Check[] {
+  const outcomes = runs.flatMap((r) => r.outcomes);
+  const sessions = runs.length - runs.filter((r) => r.error).length;
+  const allowed = outcomes.filter((o) => o.allowed).length;
+  const denied = outcomes.length - allowed;
+  return [
+    ...outcomeChecks(runs),
+    ...trailChecks(trails, sessions, allowed, denied),
+    ...perSessionChecks(trails, runs),
+    ...memoryChecks(growth),
+  ];
+}
+
+/** The results file's content. */
+function resultsOf(
+  startedAt: string,
+  options: Options,
+  runs: readonly SessionRun[],
+  memory: readonly MemorySample[],
+  growth: Record<string, number | null>,
+  checks: Check[],
+) {
+  const outcomes = runs.flatMap((r) => r.outcomes);
+  const allowed = outcomes.filter((o) => o.allowed).length;
+  return {
+    started_at: startedAt,
+    finished_at: new Date().toISOString(),
+    command: `npm run soak -- --sessions ${options.sessions} --duration ${options.durationMs / 1000}s --think-ms ${options.thinkMs}`,
+    machine: machineInfo(),
+    options: { sessions: options.sessions, duration_s: options.durationMs / 1000, think_ms: options.thinkMs },
+    commands: {
+      total: outcomes.length,
+      allowed,
+      denied: outcomes.length - allowed,
+      by_action: byActionOf(outcomes),
+    },
+    unexpected: outcomes.filter((o) => !o.ok).slice(0, 20),
+    memory_growth_percent: growth,
+    memory_samples: memory,
+    checks,
+    passed: checks.every((c) => c.ok),
+  };
 }
 
 async function main(): Promise<void> {
@@ -58,52 +203,11 @@ async function main(): Promise<void> {
   const controlDir = mkdtempSync(join(tmpdir(), 'soak-'));
   log(`starting the stack for ${options.sessions} sessions`);
   const stack = await startBenchStack(stateDir, log, options.sessions);
-  const tiers = { mediator: stack.mediatorPid, executor: stack.executorPid };
-  const memory: { at_s: number; mediator_kib: number; executor_kib: number }[] = [];
+  const memory: MemorySample[] = [];
   const masters: ChildProcess[] = [];
   const runs: SessionRun[] = [];
-  const checks: Check[] = [];
-  let trails: { mediator: TrailEvent[]; executor: TrailEvent[] } | undefined;
-  const users = stack.users;
   try {
-    // Open the sessions in batches: every client is 127.0.0.1, and the
-    // mediator bounds unauthenticated connections per source address.
-    log('opening sessions');
-    const controlPaths = users.map((_, i) => join(controlDir, `c${i}`));
-    const opened: (ChildProcess | Error)[] = [];
-    for (let i = 0; i < users.length; i += 20) {
-      const batch = await Promise.all(
-        users
-          .slice(i, i + 20)
-          .map((user, j) => openMaster(stack, user, controlPaths[i + j]!).catch((e: unknown) => e as Error)),
-      );
-      opened.push(...batch);
-    }
-    for (const m of opened) if (!(m instanceof Error)) masters.push(m);
-    const loadStartedAt = Date.now();
-    const endAt = loadStartedAt + options.durationMs;
-    log(`${masters.length} sessions open; running for ${options.durationMs / 1000} s`);
-    const sampler = setInterval(() => {
-      memory.push({
-        at_s: Math.round((Date.now() - loadStartedAt) / 1000),
-        mediator_kib: rssKiB(tiers.mediator),
-        executor_kib: rssKiB(tiers.executor),
-      });
-    }, 5000);
-    const results = await Promise.all(
-      users.map((user, i) => {
-        const master = opened[i]!;
-        if (master instanceof Error)
-          return Promise.resolve<SessionRun>({ user: user.name, outcomes: [], error: master.message });
-        return runSession(stack, user, controlPaths[i]!, endAt, options.thinkMs);
-      }),
-    );
-    clearInterval(sampler);
-    runs.push(...results);
-    log('closing sessions');
-    await Promise.all(masters.map((m) => stopChild(m)));
-    // CloseSession and the closing audit records follow the TCP close.
-    await sleep(3000);
+    await runLoad(stack, options, controlDir, masters, memory, runs);
   } finally {
     for (const m of masters) if (m.exitCode === null) m.kill('SIGKILL');
     log('stopping the stack');
@@ -111,123 +215,10 @@ async function main(): Promise<void> {
     rmSync(controlDir, { recursive: true, force: true });
   }
 
-  // The stack is stopped, so both trails are closed and complete on disk.
-  const names = new Set(users.map((u) => u.name));
-  const auditDir = join(stateDir, 'audit');
-  const mediatorTrail = readdirSync(auditDir).find((f) => /^bench-mediator-.*\.jsonl$/.test(f));
-  if (!mediatorTrail) throw new Error('no bench mediator audit trail');
-  trails = {
-    mediator: readTrail(join(auditDir, mediatorTrail), names),
-    executor: readTrail(join(auditDir, 'executor.jsonl'), names),
-  };
-
-  const outcomes = runs.flatMap((r) => r.outcomes);
-  const unexpected = outcomes.filter((o) => !o.ok);
-  const sessionErrors = runs.filter((r) => r.error);
-  const allowed = outcomes.filter((o) => o.allowed).length;
-  const denied = outcomes.length - allowed;
-  checks.push({
-    name: 'every session opened',
-    ok: sessionErrors.length === 0,
-    detail: `${runs.length - sessionErrors.length} of ${runs.length}${sessionErrors[0] ? `; first error: ${sessionErrors[0].error}` : ''}`,
-  });
-  checks.push({
-    name: 'zero unexpected outcomes',
-    ok: unexpected.length === 0 && outcomes.length > 0,
-    detail: `${unexpected.length} unexpected of ${outcomes.length} commands`,
-  });
-
-  const count = (events: TrailEvent[], event: string) => events.filter((e) => e.event === event).length;
-  const sessions = runs.length - sessionErrors.length;
-  for (const tier of ['mediator', 'executor'] as const) {
-    const events = trails[tier];
-    const opened = count(events, 'session.opened');
-    const closed = count(events, 'session.closed');
-    checks.push({
-      name: `${tier}: every session opened and closed in the trail`,
-      ok: opened === sessions && closed === sessions,
-      detail: `client ${sessions}; session.opened ${opened}, session.closed ${closed}`,
-    });
-    const allowedInTrail = count(events, 'intent.allowed');
-    checks.push({
-      name: `${tier}: every allowed intent in the trail`,
-      ok: allowedInTrail === allowed,
-      detail: `client ${allowed}; intent.allowed ${allowedInTrail}`,
-    });
-  }
-  const mediatorDenied = count(trails.mediator, 'intent.denied');
-  const executorDenied = count(trails.executor, 'intent.denied');
-  checks.push({
-    name: 'mediator: every denied intent in the trail; the executor saw none',
-    ok: mediatorDenied === denied && executorDenied === 0,
-    detail: `client ${denied}; mediator intent.denied ${mediatorDenied}, executor intent.denied ${executorDenied}`,
-  });
-  // Per session: the same session ids, and the same number of allowed intents each, in both tiers.
-  const mediatorPer = perSession(trails.mediator, 'intent.allowed');
-  const executorPer = perSession(trails.executor, 'intent.allowed');
-  const mediatorIds = new Set(
-    trails.mediator.filter((e) => e.event === 'session.opened').map((e) => e.session_id),
-  );
-  const executorIds = new Set(
-    trails.executor.filter((e) => e.event === 'session.opened').map((e) => e.session_id),
-  );
-  const sameIds =
-    mediatorIds.size === executorIds.size && [...mediatorIds].every((id) => executorIds.has(id));
-  const mismatched = [...mediatorPer].filter(([id, n]) => executorPer.get(id) !== n).length;
-  checks.push({
-    name: 'both trails: the same sessions, each with the same number of allowed intents',
-    ok: sameIds && mismatched === 0 && mediatorPer.size === executorPer.size,
-    detail: `${mediatorIds.size} session ids in the mediator, ${executorIds.size} in the executor; ${mismatched} sessions with differing counts`,
-  });
-  const clientPer = runs.map((r) => r.outcomes.filter((o) => o.allowed).length).filter((n) => n > 0);
-  checks.push({
-    name: 'per session: the client’s allowed counts match the trail’s',
-    ok: JSON.stringify(clientPer.sort((a, b) => a - b)) === JSON.stringify(sortedCounts(mediatorPer)),
-    detail: `${clientPer.length} sessions with allowed commands`,
-  });
-
-  // Memory: from the end of warm-up (a third of the run) to the end.
-  const warm = memory.filter((m) => m.at_s * 1000 >= options.durationMs / 3);
-  const growth: Record<string, number | null> = {};
-  for (const tier of ['mediator', 'executor'] as const) {
-    const key = `${tier}_kib` as const;
-    if (warm.length < 4) {
-      growth[tier] = null;
-      continue;
-    }
-    const start = median(warm.slice(0, 3).map((m) => m[key]));
-    const end = median(warm.slice(-3).map((m) => m[key]));
-    growth[tier] = Math.round(((end - start) / start) * 1000) / 10;
-  }
-  for (const tier of ['mediator', 'executor'] as const) {
-    const g = growth[tier];
-    checks.push({
-      name: `${tier}: RSS grows less than 10 % after warm-up`,
-      ok: g !== null && g !== undefined && g < 10,
-      detail: g === null ? 'too few samples (run longer than 30 s)' : `${g} %`,
-    });
-  }
-
-  const byAction: Record<string, { runs: number; unexpected: number }> = {};
-  for (const o of outcomes) {
-    const entry = byAction[o.action] ?? { runs: 0, unexpected: 0 };
-    byAction[o.action] = entry;
-    entry.runs++;
-    if (!o.ok) entry.unexpected++;
-  }
-  const results = {
-    started_at: startedAt,
-    finished_at: new Date().toISOString(),
-    command: `npm run soak -- --sessions ${options.sessions} --duration ${options.durationMs / 1000}s --think-ms ${options.thinkMs}`,
-    machine: machineInfo(),
-    options: { sessions: options.sessions, duration_s: options.durationMs / 1000, think_ms: options.thinkMs },
-    commands: { total: outcomes.length, allowed, denied, by_action: byAction },
-    unexpected: unexpected.slice(0, 20),
-    memory_growth_percent: growth,
-    memory_samples: memory,
-    checks,
-    passed: checks.every((c) => c.ok),
-  };
+  const trails = readTrails(stateDir, stack.users);
+  const growth = memoryGrowth(memory, options.durationMs);
+  const checks = allChecks(runs, trails, growth);
+  const results = resultsOf(startedAt, options, runs, memory, growth, checks);
   const dir = join(repoRoot(), 'bench', 'results');
   mkdirSync(dir, { recursive: true });
   const path = join(dir, `soak-${startedAt.replace(/[:.]/g, '-')}.json`);
