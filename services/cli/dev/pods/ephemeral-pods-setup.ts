@@ -20,7 +20,8 @@ import {
 } from '../../../core/policy/index.js';
 import { repoRoot } from '../../../core/repo/repo-root.js';
 import { loadOrCreateHostKey } from '../../../core/ssh-cert/host-key.js';
-import { DEV_CLIENT_ID, INCIDENT_BOT_SA } from '../dev-stack.js';
+import { INCIDENT_BOT_SA } from '../dev-stack.js';
+import { nodeIdentityOidcConfig } from './node-identity.js';
 import { AIRLOCK_NAMESPACE, type Kubectl } from './pods-objects.js';
 
 /** The two people of the test: one on-call engineer per team, each with their own namespace. */
@@ -146,17 +147,7 @@ function brokerConfig(issuer: string): Record<string, unknown> {
   const overlay = join(repoRoot(), 'deploy', 'overlays', 'dev-ephemeral');
   const broker = JSON.parse(readFileSync(join(overlay, 'config', 'broker.json'), 'utf8'));
   broker.tls.ipAddresses = ['127.0.0.1'];
-  broker.oidc = {
-    issuer,
-    clientId: DEV_CLIENT_ID,
-    caFile: '/etc/airlock/broker-ca/tls.crt',
-    usernameClaim: 'preferred_username',
-    groupsClaim: 'groups',
-    groupMapping: Object.fromEntries(
-      Object.values(EPHEMERAL_PEOPLE).map((p) => [p.idpGroup, [p.airlockGroup]]),
-    ),
-    passThroughGroups: false,
-  };
+  broker.oidc = nodeIdentityOidcConfig(issuer, EPHEMERAL_PEOPLE);
   broker.kubernetes = {
     ...broker.kubernetes,
     audiences: ['airlock-broker'],

@@ -9,17 +9,16 @@
  * request`, `airlock cert --door` (door-access.ts), then `ssh -J` through a
  * loopback relay to the door Service.
  */
-import { chownSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chownSync, mkdirSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { CaKind } from '../../../core/ca-keyring/keyring.js';
 import { AirlockError } from '../../../core/errors.js';
 import { repoRoot } from '../../../core/repo/repo-root.js';
-import { issueServingCertificate, loadTierCa } from '../../../core/x509/index.js';
 import { createDemoUserKeys, type DemoUsers } from '../dev-demo.js';
-import { type DevOidcProvider, startDevOidcProvider } from '../dev-oidc-provider.js';
-import { DEV_CLIENT_ID, INCIDENT_BOT_SA } from '../dev-stack.js';
+import type { DevOidcProvider } from '../dev-oidc-provider.js';
+import { INCIDENT_BOT_SA } from '../dev-stack.js';
 import { type HermeticCluster, startCluster } from '../hermetic-cluster.js';
 import { runQuiet } from '../host-commands.js';
 import { ensureAppImages } from '../images/app-images.js';
@@ -27,13 +26,13 @@ import {
   createEphemeralSecrets,
   EPHEMERAL_PEOPLE,
   type EphemeralKeyFiles,
-  type EphemeralPerson,
   ensureEphemeralKeys,
   ephemeralPolicy,
   ephemeralRbac,
   SERVED_NAMESPACES,
   writeEphemeralOverlay,
 } from './ephemeral-pods-setup.js';
+import { startNodeIdentityProvider } from './node-identity.js';
 import { ensureTierKeys, type TierKeyFiles } from './pods-keys.js';
 import {
   AIRLOCK_NAMESPACE,
@@ -98,7 +97,7 @@ export async function startEphemeralPodsStack(
     const now = new Date();
     const tierKeys = await ensureTierKeys(keysDir, now);
     const ephemeralKeys = ensureEphemeralKeys(keysDir);
-    oidc = await startNodeIdentityProvider(cluster, tierKeys.brokerCa, now);
+    oidc = await startNodeIdentityProvider(cluster, tierKeys.brokerCa, EPHEMERAL_PEOPLE, now);
 
     await deployEphemeral(kubectl, stateDir, { tierKeys, ephemeralKeys, issuer: oidc.issuer }, onProgress);
 
@@ -200,34 +199,4 @@ async function waitForDoor(kubectl: Kubectl, progress: (line: string) => void): 
     }
     await sleep(1_000);
   }
-}
-
-/**
- * The dev identity provider on the node address (the broker pod fetches its
- * keys there), with a certificate from the broker CA, knowing both people.
- */
-async function startNodeIdentityProvider(
-  cluster: HermeticCluster,
-  brokerCa: { cert: string; key: string },
-  now: Date,
-): Promise<DevOidcProvider> {
-  const nodeIp = cluster.server.replace(/^https:\/\/|:\d+$/g, '');
-  const broker = await loadTierCa(readFileSync(brokerCa.cert, 'utf8'), readFileSync(brokerCa.key, 'utf8'));
-  const providerCert = await issueServingCertificate(broker, {
-    dnsNames: ['localhost'],
-    ipAddresses: ['127.0.0.1', nodeIp],
-    now,
-  });
-  return startDevOidcProvider({
-    host: nodeIp,
-    tls: { key: providerCert.privateKeyPem ?? '', cert: `${providerCert.certPem}${broker.certPem}` },
-    clientId: DEV_CLIENT_ID,
-    users: Object.fromEntries(
-      (Object.keys(EPHEMERAL_PEOPLE) as EphemeralPerson[]).map((user) => [
-        user,
-        { groups: [EPHEMERAL_PEOPLE[user].idpGroup], email: `${user}@airlock.dev` },
-      ]),
-    ),
-    pollIntervalSeconds: 1,
-  });
 }

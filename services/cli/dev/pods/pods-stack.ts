@@ -3,12 +3,12 @@ import type { Server } from 'node:net';
 import { join, relative } from 'node:path';
 import type { CaKind } from '../../../core/ca-keyring/keyring.js';
 import { repoRoot } from '../../../core/repo/repo-root.js';
-import { issueServingCertificate, loadTierCa } from '../../../core/x509/index.js';
-import { type DevOidcProvider, startDevOidcProvider } from '../dev-oidc-provider.js';
-import { DEMO_PEOPLE, DEV_CLIENT_ID, INCIDENT_BOT_SA, issueThroughBroker } from '../dev-stack.js';
+import type { DevOidcProvider } from '../dev-oidc-provider.js';
+import { DEMO_PEOPLE, INCIDENT_BOT_SA, issueThroughBroker } from '../dev-stack.js';
 import { type HermeticCluster, startCluster } from '../hermetic-cluster.js';
 import { runQuiet } from '../host-commands.js';
 import { ensureAppImages } from '../images/app-images.js';
+import { nodeIdentityOidcConfig, startNodeIdentityProvider } from './node-identity.js';
 import { ensureDemoUsers, ensureTierKeys, writeSshConfig } from './pods-keys.js';
 import {
   applyDemo,
@@ -113,7 +113,7 @@ export async function startPodsStack(
       now,
     );
 
-    oidc = await startNodeIdentityProvider(cluster, brokerCa, now);
+    oidc = await startNodeIdentityProvider(cluster, brokerCa, DEMO_PEOPLE, now);
 
     await applyGatewayPods(
       kubectl,
@@ -163,36 +163,6 @@ export async function startPodsStack(
 }
 
 /**
- * The dev identity provider, listening on the node address (the broker pod
- * fetches its keys there) with a certificate from the broker CA.
- */
-async function startNodeIdentityProvider(
-  cluster: HermeticCluster,
-  brokerCa: { cert: string; key: string },
-  now: Date,
-): Promise<DevOidcProvider> {
-  const nodeIp = cluster.server.replace(/^https:\/\/|:\d+$/g, '');
-  const broker = await loadTierCa(readFileSync(brokerCa.cert, 'utf8'), readFileSync(brokerCa.key, 'utf8'));
-  const providerCert = await issueServingCertificate(broker, {
-    dnsNames: ['localhost'],
-    ipAddresses: ['127.0.0.1', nodeIp],
-    now,
-  });
-  return startDevOidcProvider({
-    host: nodeIp,
-    tls: { key: providerCert.privateKeyPem ?? '', cert: `${providerCert.certPem}${broker.certPem}` },
-    clientId: DEV_CLIENT_ID,
-    users: Object.fromEntries(
-      Object.entries(DEMO_PEOPLE).map(([user, p]) => [
-        user,
-        { groups: [p.idpGroup], email: `${user}@airlock.dev` },
-      ]),
-    ),
-    pollIntervalSeconds: 1,
-  });
-}
-
-/**
  * The state dir's overlay: deploy/overlays/dev plus what only this machine
  * knows, the identity provider's URL (the broker config) and a hostPath
  * PersistentVolume for the broker's claim (the hermetic cluster has no
@@ -204,15 +174,7 @@ function writeOverlay(stateDir: string, issuer: string, brokerVolume: string): s
   const devOverlay = join(repoRoot(), 'deploy', 'overlays', 'dev');
   const broker = JSON.parse(readFileSync(join(devOverlay, 'config', 'broker.json'), 'utf8'));
   broker.tls.ipAddresses = ['127.0.0.1'];
-  broker.oidc = {
-    issuer,
-    clientId: DEV_CLIENT_ID,
-    caFile: '/etc/airlock/broker-ca/tls.crt',
-    usernameClaim: 'preferred_username',
-    groupsClaim: 'groups',
-    groupMapping: Object.fromEntries(Object.values(DEMO_PEOPLE).map((p) => [p.idpGroup, [p.airlockGroup]])),
-    passThroughGroups: false,
-  };
+  broker.oidc = nodeIdentityOidcConfig(issuer, DEMO_PEOPLE);
   broker.kubernetes = {
     ...broker.kubernetes,
     audiences: ['airlock-broker'],
