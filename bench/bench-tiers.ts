@@ -3,9 +3,10 @@
  * stack's config but load-sized limits and their own audit files.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { pathToFileURL } from 'node:url';
 import { repoRoot } from '../services/core/repo/repo-root.js';
 import type { BenchStack } from './bench-stack.js';
 
@@ -30,6 +31,19 @@ function waitForReadyLine(child: ChildProcess, what: string): Promise<Record<str
 export const BENCH_LIMITS = { maxSessionsPerPrincipal: 1000, maxUnauthenticatedPerSource: 200 };
 
 let tierCount = 0;
+
+/**
+ * The node flags the build at `root` runs its executor with
+ * (services/executor/node-flags.ts), none for a build that has no such file
+ * (an older baseline of the A/B benchmark) or for the mediator.
+ */
+async function tierNodeFlags(root: string, tier: 'mediator' | 'executor'): Promise<readonly string[]> {
+  if (tier !== 'executor') return [];
+  const file = join(root, 'dist', 'services', 'executor', 'node-flags.js');
+  if (!existsSync(file)) return [];
+  const flags = (await import(pathToFileURL(file).href)) as { EXECUTOR_NODE_FLAGS?: readonly string[] };
+  return flags.EXECUTOR_NODE_FLAGS ?? [];
+}
 
 /**
  * Starts one tier process from the dev stack's config file for it, with
@@ -69,7 +83,13 @@ async function startTier(
   );
   const child = spawn(
     process.execPath,
-    [...nodeArgs, join(root, 'dist', 'services', tier, 'main.js'), '--config', configPath],
+    [
+      ...(await tierNodeFlags(root, tier)),
+      ...nodeArgs,
+      join(root, 'dist', 'services', tier, 'main.js'),
+      '--config',
+      configPath,
+    ],
     { stdio: ['ignore', 'pipe', 'ignore'], env: { ...Object.fromEntries(inherited), ...env } },
   );
   const ready = await waitForReadyLine(child, name);

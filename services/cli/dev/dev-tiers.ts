@@ -9,6 +9,7 @@ import { createInterface } from 'node:readline';
 import { BUNDLE_FILE } from '../../core/ca-keyring/keyring.js';
 import { AirlockError } from '../../core/errors.js';
 import { loadOrCreateHostKey } from '../../core/ssh-cert/host-key.js';
+import { EXECUTOR_NODE_FLAGS } from '../../executor/node-flags.js';
 import type { ProcessGroup } from './child-processes.js';
 import { DEV_CLUSTER } from './dev-identities.js';
 import type { DevPki } from './dev-pki.js';
@@ -94,7 +95,7 @@ export async function startExecutor(
   const executor = ctx.group.start(
     'executor',
     process.execPath,
-    [join(ctx.dist, 'executor', 'main.js'), '--config', executorConfig],
+    [...EXECUTOR_NODE_FLAGS, join(ctx.dist, 'executor', 'main.js'), '--config', executorConfig],
     join(ctx.stateDir, 'executor.log'),
   );
   const crashed = ctx.group.watchForCrash();

@@ -160,6 +160,17 @@ describe.each([
   });
 });
 
+describe('Dockerfile.executor runtime flags', () => {
+  it("runs node with the executor's flags (EXECUTOR_NODE_FLAGS) through NODE_OPTIONS", async () => {
+    const { EXECUTOR_NODE_FLAGS } = await import('../../executor/node-flags.js');
+    const { stages: parts } = stages(
+      instructions(readFileSync(join(repoRoot(), 'Dockerfile.executor'), 'utf8')),
+    );
+    const env = (parts.at(-1) ?? []).filter((i) => i.op === 'ENV').map((i) => i.args);
+    expect(env).toContain(`NODE_OPTIONS="${EXECUTOR_NODE_FLAGS.join(' ')}"`);
+  });
+});
+
 /** The .ts files below `dir`, tests left out. */
 function sources(dir: string): string[] {
   return readdirSync(dir, { recursive: true, encoding: 'utf8' })
