@@ -203,7 +203,10 @@ export const SYSTEM_CODES = [
    * cannot be probed.
    */
   'SESSION_JOIN_REFUSED',
-  /** Mediator: a watcher of a live session fell too far behind its output and was dropped (the owner is never slowed). */
+  /**
+   * Mediator: a watcher of a live session held the owner's output past its
+   * stall budget and was dropped (output-fanout.ts).
+   */
   'OBSERVER_DROPPED',
 ] as const;
 

@@ -138,9 +138,13 @@ async function join(
       sessionId: state.id,
     },
     {
-      write: (chunk) => (channel.destroyed || channel.writableEnded ? false : channel.write(chunk)),
-      get writableLength() {
-        return channel.writableLength;
+      write: (chunk, done) => {
+        if (channel.destroyed || channel.writableEnded) {
+          // Nothing is queued for a channel that is going: the fan-out must not wait for it.
+          done?.();
+          return false;
+        }
+        return done ? channel.write(chunk, done) : channel.write(chunk);
       },
       close: (message) => {
         closedWith = message;

@@ -14,10 +14,7 @@ function channel(): ModeratorChannel & { text: () => string; closed: string[] } 
     },
   });
   return {
-    write: (chunk) => sink.write(chunk),
-    get writableLength() {
-      return sink.writableLength;
-    },
+    write: (chunk, done) => sink.write(chunk, done),
     close: (message) => closed.push(message),
     text: () => text,
     closed,

@@ -35,8 +35,8 @@ export interface Joiner {
 
 /** A joined moderator's side: where status lines and questions go. */
 export interface ModeratorChannel {
-  write(chunk: Buffer | string): boolean;
-  readonly writableLength: number;
+  /** `done`, when given, runs once the chunk has left the channel's buffer (the fan-out's queue). */
+  write(chunk: Buffer | string, done?: () => void): boolean;
   /** Called once when the moderator is dropped or the session ends; the joiner's command ends. */
   close(message: string): void;
 }
@@ -106,9 +106,18 @@ export class LiveSession {
     this.#fanout = createOutputFanout(deps.fanout);
   }
 
-  /** Output the owner's terminal showed; fanned out to the moderators. */
-  publish(chunk: Buffer | string): void {
-    this.#fanout.publish(chunk);
+  /**
+   * Output the owner's terminal showed; fanned out to the moderators. False
+   * while a moderator is behind: pause the owner's source until
+   * {@link whenReady} (bounded: output-fanout.ts).
+   */
+  publish(chunk: Buffer | string): boolean {
+    return this.#fanout.publish(chunk);
+  }
+
+  /** Calls `listener` once no moderator holds the owner's output. */
+  whenReady(listener: () => void): void {
+    this.#fanout.whenReady(listener);
   }
 
   /** A status line for the watchers only; the owner's terminal is not touched. */
