@@ -208,6 +208,11 @@ export const SYSTEM_CODES = [
    * stall budget and was dropped (output-fanout.ts).
    */
   'OBSERVER_DROPPED',
+  /**
+   * Mediator `join`: an observer (a certificate whose moderator role is
+   * `observer`) tried to approve, reject or terminate; observers only watch.
+   */
+  'OBSERVER_READ_ONLY',
 ] as const;
 
 /**

@@ -29,16 +29,22 @@ import type { LiveSession } from './live-session.js';
 /** The command words handled here, before the command language. */
 export const JOIN_COMMANDS = ['sessions', 'join'] as const;
 
-/** Live sessions this moderator certificate may join (never the caller's own). */
+/**
+ * Live sessions this moderator certificate may join (never the caller's
+ * own). A moderator's groups must be among the session's required groups; an
+ * observer's role was granted for the profile by the broker, whose observer
+ * groups the owner's certificate does not carry.
+ */
 function joinable(ctx: FrontendContext, scope: Scope, user: string): LiveSession[] {
   const groups = scope.moderator?.groups ?? [];
+  const observer = scope.moderator?.role === 'observer';
   return [...ctx.live.values()].filter(
     (live) =>
       live.scope.profile === scope.profile &&
       live.scope.cluster === scope.cluster &&
       live.scope.namespace === scope.namespace &&
       live.owner !== user &&
-      live.moderation.requiredGroups.some((g) => groups.includes(g)),
+      (observer || live.moderation.requiredGroups.some((g) => groups.includes(g))),
   );
 }
 
@@ -76,23 +82,48 @@ function listSessions(ctx: FrontendContext, channel: ServerChannel, state: Conne
   finish(channel, EXIT_CODES.OK);
 }
 
-/** Reads the moderator's lines until they leave, are dropped or the session ends. */
-async function moderate(live: LiveSession, id: string, channel: ServerChannel): Promise<void> {
-  const lines = createInterface({ input: channel, crlfDelay: Number.POSITIVE_INFINITY });
-  channel.once('close', () => lines.close());
-  for await (const raw of lines) {
-    const line = raw.trim();
-    const [word, ...rest] = line.split(/\s+/);
+/** What a joiner may type. */
+function joinHelp(observer: boolean): string {
+  return observer ? 'leave' : 'y | n | terminate [REASON] | leave';
+}
+
+/** One typed line; false once the joiner leaves. A refusal (OBSERVER_READ_ONLY) is shown, not fatal. */
+async function moderateLine(
+  live: LiveSession,
+  id: string,
+  channel: ServerChannel,
+  raw: string,
+  observer: boolean,
+) {
+  const line = raw.trim();
+  const [word, ...rest] = line.split(/\s+/);
+  try {
     if (word === 'y' || word === 'yes' || word === 'n' || word === 'no') {
       if (!live.answer(id, word.startsWith('y'))) channel.write('[airlock] nothing to approve\r\n');
     } else if (word === 'terminate') {
       await live.terminate(id, rest.join(' ').slice(0, 200));
     } else if (word === 'leave' || word === 'exit' || word === 'quit') {
-      break;
+      return false;
     } else if (line !== '') {
-      channel.write('[airlock] y | n | terminate [REASON] | leave\r\n');
+      channel.write(`[airlock] ${joinHelp(observer)}\r\n`);
     }
+  } catch (error) {
+    if (!(error instanceof AirlockError)) throw error;
+    channel.write(`[airlock] ${error.code}: ${sanitizeForTerminal(error.message)}\r\n`);
   }
+  return true;
+}
+
+/** Reads the joiner's lines until they leave, are dropped or the session ends. */
+async function moderate(
+  live: LiveSession,
+  id: string,
+  channel: ServerChannel,
+  observer: boolean,
+): Promise<void> {
+  const lines = createInterface({ input: channel, crlfDelay: Number.POSITIVE_INFINITY });
+  channel.once('close', () => lines.close());
+  for await (const raw of lines) if (!(await moderateLine(live, id, channel, raw, observer))) break;
   lines.close();
 }
 
@@ -129,6 +160,7 @@ async function join(
     );
   }
   let closedWith: string | undefined;
+  const observer = scope.moderator?.role === 'observer';
   const id = await live.join(
     {
       user: identity.principal,
@@ -136,6 +168,7 @@ async function join(
       address: state.address,
       requestId: identity.scope.requestId,
       sessionId: state.id,
+      ...(observer ? { observer } : {}),
     },
     {
       write: (chunk, done) => {
@@ -162,11 +195,10 @@ async function join(
       message.includes('SESSION_EXPIRED') ? EXIT_CODES.SESSION_EXPIRED : EXIT_CODES.AUTHENTICATION,
     );
   });
-  channel.write(
-    `[airlock] joined ${live.owner}'s session ${live.id} (${live.moderation.mode}); y | n | terminate [REASON] | leave\r\n`,
-  );
+  const as = observer ? 'observer, read-only' : live.moderation.mode;
+  channel.write(`[airlock] joined ${live.owner}'s session ${live.id} (${as}); ${joinHelp(observer)}\r\n`);
   try {
-    await moderate(live, id, channel);
+    await moderate(live, id, channel, observer);
   } finally {
     stopWatch();
     if (closedWith === undefined) {
