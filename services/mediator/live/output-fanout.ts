@@ -98,105 +98,128 @@ interface Watcher {
   gone: boolean;
 }
 
-export function createOutputFanout(options: OutputFanoutOptions = DEFAULT_FANOUT): OutputFanout {
-  const now = options.now ?? (() => performance.now());
-  const watchers = new Map<WatcherSink, Watcher>();
-  const replay: Buffer[] = [];
-  let replayed = 0;
-  let congested = 0;
-  let ready: (() => void)[] = [];
+/** The fan-out of {@link createOutputFanout}: one live session's watchers, their queues and holds. */
+class Fanout implements OutputFanout {
+  readonly #options: OutputFanoutOptions;
+  readonly #now: () => number;
+  readonly #watchers = new Map<WatcherSink, Watcher>();
+  readonly #replay: Buffer[] = [];
+  #replayed = 0;
+  #congested = 0;
+  #ready: (() => void)[] = [];
 
-  const remember = (chunk: Buffer) => {
-    replay.push(chunk);
-    replayed += chunk.length;
-    while (replayed > options.replayBytes && replay.length > 0) replayed -= replay.shift()!.length;
-  };
+  constructor(options: OutputFanoutOptions) {
+    this.#options = options;
+    this.#now = options.now ?? (() => performance.now());
+  }
 
-  const release = () => {
-    if (congested > 0) return;
-    const waiting = ready;
-    ready = [];
+  publish(input: Buffer | string): boolean {
+    const chunk = typeof input === 'string' ? Buffer.from(input, 'utf8') : input;
+    if (chunk.length > 0) {
+      this.#remember(chunk);
+      for (const w of [...this.#watchers.values()]) this.#deliver(w, chunk);
+    }
+    return this.#congested === 0;
+  }
+
+  whenReady(listener: () => void): void {
+    this.#ready.push(listener);
+    this.#release();
+  }
+
+  attach(sink: WatcherSink, onDrop: () => void): Watch {
+    const w: Watcher = {
+      sink,
+      onDrop,
+      queued: 0,
+      budget: this.#options.stallBudgetMs,
+      freeSince: this.#now(),
+      gone: false,
+    };
+    this.#watchers.set(sink, w);
+    for (const chunk of this.#replay) this.#deliver(w, chunk);
+    return {
+      detach: () => {
+        if (w.gone) return;
+        w.gone = true;
+        this.#watchers.delete(sink);
+        this.#relieve(w);
+        this.#release();
+      },
+    };
+  }
+
+  size(): number {
+    return this.#watchers.size;
+  }
+
+  queued(sink: WatcherSink): number {
+    return this.#watchers.get(sink)?.queued ?? 0;
+  }
+
+  #remember(chunk: Buffer): void {
+    this.#replay.push(chunk);
+    this.#replayed += chunk.length;
+    while (this.#replayed > this.#options.replayBytes && this.#replay.length > 0)
+      this.#replayed -= this.#replay.shift()!.length;
+  }
+
+  /** Lets the owner go on once no watcher holds it. */
+  #release(): void {
+    if (this.#congested > 0) return;
+    const waiting = this.#ready;
+    this.#ready = [];
     for (const listener of waiting) listener();
-  };
+  }
 
   /** Stops holding: the time held is taken from the budget. */
-  const relieve = (w: Watcher) => {
+  #relieve(w: Watcher): void {
     if (!w.holding) return;
     clearTimeout(w.holding.timer);
-    const t = now();
+    const t = this.#now();
     w.budget = Math.max(0, w.budget - (t - w.holding.since));
     w.freeSince = t;
     w.holding = undefined;
-    congested--;
-  };
+    this.#congested--;
+  }
 
-  const drop = (w: Watcher) => {
+  #drop(w: Watcher): void {
     if (w.gone) return;
     w.gone = true;
-    watchers.delete(w.sink);
-    relieve(w);
+    this.#watchers.delete(w.sink);
+    this.#relieve(w);
     w.onDrop();
-    release();
-  };
+    this.#release();
+  }
 
   /** Starts holding the owner, with what the budget holds after its refill. */
-  const congest = (w: Watcher) => {
-    const t = now();
-    w.budget = Math.min(options.stallBudgetMs, w.budget + (t - w.freeSince) * options.holdShare);
-    w.holding = { since: t, timer: setTimeout(() => drop(w), w.budget) };
+  #congest(w: Watcher): void {
+    const t = this.#now();
+    const { stallBudgetMs, holdShare } = this.#options;
+    w.budget = Math.min(stallBudgetMs, w.budget + (t - w.freeSince) * holdShare);
+    w.holding = { since: t, timer: setTimeout(() => this.#drop(w), w.budget) };
     w.holding.timer.unref?.();
-    congested++;
-  };
+    this.#congested++;
+  }
 
-  const flushed = (w: Watcher, bytes: number) => {
+  #flushed(w: Watcher, bytes: number): void {
     w.queued -= bytes;
-    if (w.gone || !w.holding || w.queued > options.lowWaterBytes) return;
-    relieve(w);
-    release();
-  };
+    if (w.gone || !w.holding || w.queued > this.#options.lowWaterBytes) return;
+    this.#relieve(w);
+    this.#release();
+  }
 
-  const deliver = (w: Watcher, chunk: Buffer) => {
-    if (w.queued + chunk.length > options.maxBufferedBytes) return drop(w);
+  #deliver(w: Watcher, chunk: Buffer): void {
+    if (w.queued + chunk.length > this.#options.maxBufferedBytes) {
+      this.#drop(w);
+      return;
+    }
     w.queued += chunk.length;
-    w.sink.write(chunk, () => flushed(w, chunk.length));
-    if (!w.gone && !w.holding && w.queued > options.highWaterBytes) congest(w);
-  };
+    w.sink.write(chunk, () => this.#flushed(w, chunk.length));
+    if (!w.gone && !w.holding && w.queued > this.#options.highWaterBytes) this.#congest(w);
+  }
+}
 
-  return {
-    publish(input) {
-      const chunk = typeof input === 'string' ? Buffer.from(input, 'utf8') : input;
-      if (chunk.length > 0) {
-        remember(chunk);
-        for (const w of [...watchers.values()]) deliver(w, chunk);
-      }
-      return congested === 0;
-    },
-    whenReady(listener) {
-      ready.push(listener);
-      release();
-    },
-    attach(sink, onDrop) {
-      const w: Watcher = {
-        sink,
-        onDrop,
-        queued: 0,
-        budget: options.stallBudgetMs,
-        freeSince: now(),
-        gone: false,
-      };
-      watchers.set(sink, w);
-      for (const chunk of replay) deliver(w, chunk);
-      return {
-        detach: () => {
-          if (w.gone) return;
-          w.gone = true;
-          watchers.delete(sink);
-          relieve(w);
-          release();
-        },
-      };
-    },
-    size: () => watchers.size,
-    queued: (sink) => watchers.get(sink)?.queued ?? 0,
-  };
+export function createOutputFanout(options: OutputFanoutOptions = DEFAULT_FANOUT): OutputFanout {
+  return new Fanout(options);
 }
