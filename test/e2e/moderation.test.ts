@@ -184,6 +184,33 @@ describe('mediator: four-eyes sessions with stock OpenSSH clients', () => {
     ).toMatchObject({ actor: { kind: 'observer' }, details: { role: 'observer' } });
   });
 
+  it('sessions and join work at the interactive prompt too; leaving returns to the prompt', async () => {
+    const command = liveSsh(mediator, owner, ['exec', 'api-0', '--', 'echo', 'prompt', 'bytes-2024']);
+    await command.waitFor(/waiting for a moderator from leads/);
+    const id = await liveSessionId();
+    const shell = liveSsh(mediator, moderator, [], { ...pty, login: 'lea' });
+    await shell.waitFor(/Type help\./);
+    shell.type('sessions');
+    await shell.waitFor(new RegExp(`${id}\\s+alice\\s+`));
+    shell.type(`join ${id}`);
+    await shell.waitFor(/joined alice's session \S+ \(approve-each-command\)/);
+    await shell.waitFor(/alice wants to run: exec api-0 -- echo prompt bytes-2024 {2}approve\? \(y\/n\)/);
+    shell.type('y');
+    expect(await command.exited).toBe(0);
+    await shell.waitFor(/prompt bytes-2024/);
+    shell.type('leave');
+    // Back at the prompt: the next line is a command again.
+    shell.type('whoami');
+    // whoami's output names the moderator certificate's request: the line ran as a command.
+    await shell.waitFor(/req-moderator/);
+    shell.type('exit');
+    expect(await shell.exited).toBe(0);
+    const records = mediator.audit.events().filter((e) => e.session_id === id && e.actor.user === 'lea');
+    expect(records.map((e) => e.event)).toEqual(
+      expect.arrayContaining(['moderation.joined', 'moderation.approved', 'moderation.left']),
+    );
+  });
+
   it('refuses a join by a certificate without the moderator role, and by the owner, with SESSION_JOIN_REFUSED', async () => {
     const command = liveSsh(mediator, owner, ['exec', 'api-0', '--', 'echo', 'x']);
     await command.waitFor(/waiting for a moderator from leads/);
