@@ -42,7 +42,14 @@ export interface ModerationBenchResult {
   ratio_to_none: Record<CaseName, number>;
   /** Mediator CPU ms per MiB of owner output (median). */
   mediator_cpu_ms_per_mib: Record<CaseName, number>;
-  /** Full-speed observers that still fell 1 MiB behind and were dropped (the mediator's trail), over all runs. */
+  /** What one more observer costs the mediator: (read5 − none) / 5, ms per MiB of owner output. */
+  mediator_cpu_ms_per_mib_per_observer: number;
+  /** CPU ms per MiB of one full-speed observer's own `ssh` client (median over the observers still there at the end). */
+  observer_ssh_cpu_ms_per_mib: Record<'read1' | 'read5', number>;
+  /**
+   * Full-speed observers dropped anyway (the mediator's trail), over all
+   * runs: ones that held the owner past their stall budget (output-fanout.ts).
+   */
   readers_dropped: Record<'read1' | 'read5', number>;
   /**
    * Stalled observer: runs in which the trail records it dropped, in which
@@ -172,6 +179,8 @@ async function sessionIdOf(clients: Clients, observer: BenchUser, owner: string)
 interface RunOutcome {
   mbPerS: number | undefined;
   mediatorCpuMs: number;
+  /** CPU ms of each full-speed observer's `ssh` still running when the owner finished. */
+  observerCpuMs: number[];
   dropped: number;
   stalled?: { dropped: boolean; ownerTold: boolean; sawMessage: boolean; code: number | null };
   short?: { received: number; code: number | null; stderr: string };
@@ -208,6 +217,7 @@ async function runCase(
     }
     const code = await ownerRun.exited;
     const mediatorCpuMs = cpuMs(stack.mediatorPid) - cpuBefore;
+    const observerCpuMs = name === 'stall1' ? [] : observers.flatMap(runningCpuMs);
     const received = ownerRun.stdoutBytes();
     // OUTPUT_INCOMPLETE with every byte there counts (as in the stdout part); anything short does not.
     const complete = received === bytes && (code === 0 || /OUTPUT_INCOMPLETE/.test(ownerRun.text()));
@@ -238,6 +248,7 @@ async function runCase(
     return {
       mbPerS,
       mediatorCpuMs,
+      observerCpuMs,
       dropped: id === undefined ? 0 : droppedInTrail(stack, id),
       ...(stalledOutcome ? { stalled: stalledOutcome } : {}),
       ...(complete ? {} : { short: { received, code, stderr: ownerRun.text().slice(-500) } }),
@@ -246,6 +257,16 @@ async function runCase(
     ownerRun.child.kill('SIGKILL');
     for (const o of observers) o.child.kill('SIGKILL');
     await Promise.all([ownerRun.exited, ...observers.map((o) => o.exited)]);
+  }
+}
+
+/** The CPU time of a client still running (a dropped observer's `ssh` may be gone). */
+function runningCpuMs(client: Spawned): number[] {
+  if (client.child.exitCode !== null || client.child.pid === undefined) return [];
+  try {
+    return [cpuMs(client.child.pid)];
+  } catch {
+    return [];
   }
 }
 
@@ -276,6 +297,7 @@ export async function benchModeration(
   const samples = Object.fromEntries(CASES.map((c) => [c, [] as number[]])) as Record<CaseName, number[]>;
   const cpu = Object.fromEntries(CASES.map((c) => [c, [] as number[]])) as Record<CaseName, number[]>;
   const readersDropped: ModerationBenchResult['readers_dropped'] = { read1: 0, read5: 0 };
+  const observerCpu: Record<'read1' | 'read5', number[]> = { read1: [], read5: [] };
   const stalled: ModerationBenchResult['stalled'] = {
     runs: 0,
     dropped: 0,
@@ -292,6 +314,7 @@ export async function benchModeration(
       cpu[name].push(outcome.mediatorCpuMs);
       if (name === 'read1' || name === 'read5') {
         readersDropped[name] += outcome.dropped;
+        observerCpu[name].push(...outcome.observerCpuMs);
       }
       if (outcome.short) short.push({ case: name, ...outcome.short });
       if (outcome.stalled) {
@@ -308,6 +331,9 @@ export async function benchModeration(
     Summary
   >;
   const none = summaries.none.p50;
+  const cpuPerMib = Object.fromEntries(
+    CASES.map((c) => [c, round(median(cpu[c]) / (bytes / MIB), 3)]),
+  ) as Record<CaseName, number>;
   return {
     bytes,
     runs,
@@ -316,9 +342,12 @@ export async function benchModeration(
       CaseName,
       number
     >,
-    mediator_cpu_ms_per_mib: Object.fromEntries(
-      CASES.map((c) => [c, round(median(cpu[c]) / (bytes / MIB), 3)]),
-    ) as Record<CaseName, number>,
+    mediator_cpu_ms_per_mib: cpuPerMib,
+    mediator_cpu_ms_per_mib_per_observer: round((cpuPerMib.read5 - cpuPerMib.none) / 5, 3),
+    observer_ssh_cpu_ms_per_mib: {
+      read1: round(median(observerCpu.read1) / (bytes / MIB), 3),
+      read5: round(median(observerCpu.read5) / (bytes / MIB), 3),
+    },
     readers_dropped: readersDropped,
     stalled,
     short,

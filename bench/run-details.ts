@@ -121,7 +121,13 @@ function moderationRows(moderation: MeasuredParts['moderation']): DetailRow[] {
   if (moderation)
     rows.push({
       what: 'moderated session: stalled observer dropped (trail) / its client saw OBSERVER_DROPPED / the owner saw it leave, of runs',
-      gateway: `${moderation.stalled.dropped} / ${moderation.stalled.saw_message} / ${moderation.stalled.owner_told} of ${moderation.stalled.runs}; full-speed observers dropped too: ${moderation.readers_dropped.read1} (1 observer), ${moderation.readers_dropped.read5} (5 observers)${moderation.short.length ? `; ${moderation.short.length} owner run(s) short` : ''}`,
+      gateway: `${moderation.stalled.dropped} / ${moderation.stalled.saw_message} / ${moderation.stalled.owner_told} of ${moderation.stalled.runs}; full-speed observers dropped too: ${moderation.readers_dropped.read1} of ${moderation.runs} (1 observer), ${moderation.readers_dropped.read5} of ${moderation.runs * 5} (5 observers)${moderation.short.length ? `; ${moderation.short.length} owner run(s) short` : ''}`,
+      kubectl: '—',
+    });
+  if (moderation)
+    rows.push({
+      what: 'moderated session: CPU ms per MiB of owner output, per observer: mediator ((read5 − none) / 5) / the observer’s own ssh (read1, read5)',
+      gateway: `${moderation.mediator_cpu_ms_per_mib_per_observer} / ${moderation.observer_ssh_cpu_ms_per_mib.read1}, ${moderation.observer_ssh_cpu_ms_per_mib.read5}`,
       kubectl: '—',
     });
   return rows;

@@ -20,7 +20,10 @@ const MODERATION = { requiredGroups: ['shell-leads'], min: 1, mode: 'approve-eac
 function moderatedBroker() {
   return createAccessBroker({
     policy: testPolicy((json) => {
-      (json.profiles.shell as Record<string, unknown>).moderation = { ...MODERATION };
+      (json.profiles.shell as Record<string, unknown>).moderation = {
+        ...MODERATION,
+        observerGroups: ['shell-watchers'],
+      };
     }),
     store: new InMemoryRequestStore(),
     audit: new InMemoryAuditTrail('broker', () => now),
@@ -41,6 +44,17 @@ const shellRequest = {
   sshPublicKey: userKey,
 };
 
+/** Asks for `role` as `who`: auto-approved, then the certificate and its scope. */
+async function granted(
+  broker: ReturnType<typeof moderatedBroker>,
+  who: Identity,
+  role: 'moderator' | 'observer',
+) {
+  const created = await broker.create(who, { ...shellRequest, role });
+  expect(created.status).toBe('approved');
+  return issued(broker, who, created.id);
+}
+
 async function issued(broker: ReturnType<typeof moderatedBroker>, who: Identity, id: string) {
   const request = await broker.issueCertificate(who, id);
   const { certificate } = parseCertificateLine(request.certificate?.line ?? '');
@@ -60,10 +74,7 @@ describe('access broker: four-eyes sessions', () => {
 
   it('issues the moderator role to a person in requiredGroups: no jit: groups, permit-pty only', async () => {
     const broker = moderatedBroker();
-    const lea = person('lea', ['shell-leads', 'devs']);
-    const created = await broker.create(lea, { ...shellRequest, role: 'moderator' });
-    expect(created.status).toBe('approved');
-    const { certificate, scope } = await issued(broker, lea, created.id);
+    const { certificate, scope } = await granted(broker, person('lea', ['shell-leads', 'devs']), 'moderator');
     expect(scope.moderator).toEqual({ groups: ['shell-leads'] });
     expect(scope.moderation).toBeUndefined();
     expect(scope.groups).toEqual([]);
@@ -77,5 +88,32 @@ describe('access broker: four-eyes sessions', () => {
     await expect(
       broker.create(person('sam', ['sre']), { ...shellRequest, role: 'owner' as 'moderator' }),
     ).rejects.toMatchObject({ code: 'USAGE' });
+  });
+
+  it('issues the observer role to a person in observerGroups (or requiredGroups): role observer, permit-pty only', async () => {
+    const broker = moderatedBroker();
+    const { certificate, scope } = await granted(
+      broker,
+      person('obi', ['shell-watchers', 'devs']),
+      'observer',
+    );
+    expect(scope.moderator).toEqual({ groups: ['shell-watchers'], role: 'observer' });
+    expect(scope.groups).toEqual([]);
+    expect(Object.keys(certificate.extensions).sort()).toEqual(['airlock-scope@airlock.dev', 'permit-pty']);
+    expect((await granted(broker, person('lea', ['shell-leads']), 'observer')).scope.moderator).toEqual({
+      groups: ['shell-leads'],
+      role: 'observer',
+    });
+  });
+
+  it('denies the observer role outside its groups, and the moderator role to an observer group', async () => {
+    const broker = moderatedBroker();
+    const sam = await broker.create(person('sam', ['sre']), { ...shellRequest, role: 'observer' });
+    expect(sam.status).toBe('denied');
+    const obi = await broker.create(person('obi', ['shell-watchers']), {
+      ...shellRequest,
+      role: 'moderator',
+    });
+    expect(obi.status).toBe('denied');
   });
 });

@@ -203,8 +203,16 @@ export const SYSTEM_CODES = [
    * cannot be probed.
    */
   'SESSION_JOIN_REFUSED',
-  /** Mediator: a watcher of a live session fell too far behind its output and was dropped (the owner is never slowed). */
+  /**
+   * Mediator: a watcher of a live session held the owner's output past its
+   * stall budget and was dropped (output-fanout.ts).
+   */
   'OBSERVER_DROPPED',
+  /**
+   * Mediator `join`: an observer (a certificate whose moderator role is
+   * `observer`) tried to approve, reject or terminate; observers only watch.
+   */
+  'OBSERVER_READ_ONLY',
 ] as const;
 
 /**

@@ -16,6 +16,8 @@ import {
   finish,
   type OpenedSession,
 } from './frontend-context.js';
+import { type LineQueue, lineQueue } from './line-queue.js';
+import { JOIN_COMMANDS, runJoinAtPrompt } from './live/join-commands.js';
 
 /** Pod names for tab completion; a scope that may not list pods just gets none. */
 async function podNamesFor(opened: OpenedSession): Promise<string[]> {
@@ -38,16 +40,26 @@ function isClosed(readline: Interface): boolean {
   return (readline as Interface & { closed?: boolean }).closed === true;
 }
 
-/** Runs one line typed at the prompt; false when it was `exit`. */
-async function runLine(
-  readline: Interface,
-  line: string,
-  io: CommandIo,
-  context: CommandContext,
-  channel: ServerChannel,
-): Promise<boolean> {
+/** What a line at the prompt runs against. */
+interface Prompt {
+  readonly ctx: FrontendContext;
+  readonly state: ConnectionState;
+  readonly readline: Interface;
+  readonly lines: LineQueue;
+  readonly io: CommandIo;
+  readonly context: CommandContext;
+  readonly channel: ServerChannel;
+}
+
+/** Runs one line typed at the prompt; false when it was `exit` (or a join ended the connection). */
+async function runLine(prompt: Prompt, line: string): Promise<boolean> {
+  const { readline, io, context, channel } = prompt;
   try {
-    const command = parseCommand(splitCommandLine(line), { namespace: context.session.scope.namespace });
+    const argv = splitCommandLine(line);
+    // `sessions` / `join ID` read the prompt's own lines while joined (live/join-commands.ts).
+    if ((JOIN_COMMANDS as readonly string[]).includes(argv[0] ?? ''))
+      return !(await runJoinAtPrompt(prompt.ctx, channel, argv, prompt.state, prompt.lines));
+    const command = parseCommand(argv, { namespace: context.session.scope.namespace });
     if (command.kind === 'exit') return false;
     readline.pause();
     await runCommand(command, { ...io, stdin: channel }, context);
@@ -104,15 +116,14 @@ export async function runInteractive(
   );
   readline.setPrompt(prompt());
   readline.prompt();
-  let busy = false;
-  for await (const line of readline) {
-    if (busy) continue;
+  const lines = lineQueue(readline);
+  const at: Prompt = { ctx, state, readline, lines, io, context, channel };
+  let ended = false;
+  for (let line = await lines.next(); line !== undefined; line = await lines.next()) {
     const trimmed = line.trim();
-    if (trimmed !== '') {
-      busy = true;
-      const more = await runLine(readline, trimmed, io, context, channel);
-      busy = false;
-      if (!more) break;
+    if (trimmed !== '' && !(await runLine(at, trimmed))) {
+      ended = true;
+      break;
     }
     if (isClosed(readline)) continue;
     readline.setPrompt(prompt());
@@ -120,5 +131,6 @@ export async function runInteractive(
   }
   readline.close();
   state.interactive.delete(channel);
-  finish(channel, EXIT_CODES.OK);
+  // A join that ended with the joiner's certificate has already sent its exit status.
+  if (!ended || !channel.writableEnded) finish(channel, EXIT_CODES.OK);
 }

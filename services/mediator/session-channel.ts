@@ -17,10 +17,23 @@ type ResizeListener = (width: number, height: number) => void;
  * `stream` whose writes are also published to the connection's live session
  * (moderated sessions: what moderators watch), looked up at each write since
  * the session may register after the channel opened. On a pty, bare LFs
- * become CR LF first (`terminal-newlines.ts`). Everything else,
- * backpressure included, is the stream's own.
+ * become CR LF first (`terminal-newlines.ts`).
+ *
+ * Backpressure is the stream's own plus the live session's: `write` answers
+ * false while a moderator is behind too, and a `'drain'` listener (what
+ * `forwardChunk` puts on to resume the executor stream) runs once the stream
+ * has drained, if it had to, and no moderator holds the output any more. The
+ * fan-out bounds that hold (output-fanout.ts).
  */
-function watched<T extends Writable>(stream: T, state: ConnectionState, onlcr?: Onlcr): T {
+export function watched<T extends Writable>(stream: T, state: ConnectionState, onlcr?: Onlcr): T {
+  const once = (event: string | symbol, listener: (...args: unknown[]) => void) => {
+    if (event !== 'drain') return stream.once(event, listener);
+    const live = state.live;
+    const afterOwn = () => (live ? live.whenReady(() => listener()) : listener());
+    if (stream.writableNeedDrain) stream.once('drain', afterOwn);
+    else afterOwn();
+    return stream;
+  };
   return new Proxy(stream, {
     get(target, property) {
       if (property === 'write') {
@@ -28,10 +41,11 @@ function watched<T extends Writable>(stream: T, state: ConnectionState, onlcr?: 
           // Ended by expiry, shutdown or a moderator's terminate: a late error line has nowhere to go.
           if (target.writableEnded || target.destroyed) return false;
           const chunk = onlcr ? onlcr(written) : written;
-          state.live?.publish(chunk);
-          return (target.write as (...args: unknown[]) => boolean)(chunk, ...rest);
+          const free = state.live?.publish(chunk) ?? true;
+          return (target.write as (...args: unknown[]) => boolean)(chunk, ...rest) && free;
         };
       }
+      if (property === 'once') return once;
       const value = Reflect.get(target, property, target);
       return typeof value === 'function' ? value.bind(target) : value;
     },

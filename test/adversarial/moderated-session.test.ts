@@ -86,6 +86,23 @@ describe('adversarial: issue 24: the executor enforces moderation on its own', (
     });
   });
 
+  it('an observer certificate acts on nothing either (MODERATOR_ONLY at the executor)', async () => {
+    const observer = await newSession(gateway, {
+      principal: 'obi',
+      scope: { ...target.scope, requestId: 'req-obi', moderator: { groups: ['watchers'], role: 'observer' } },
+    });
+    await observer.client.openSession(observer.request);
+    try {
+      const ran = await runExec(observer.client, { ...pod, argv: ['echo', 'observer'] });
+      expect(ran.error).toMatchObject({
+        code: 'MODERATOR_ONLY',
+        message: expect.stringContaining('an observer certificate may only join and watch sessions'),
+      });
+    } finally {
+      observer.client.close();
+    }
+  });
+
   it('counts each moderator of a claim: two satisfy min 2, and one name with a comma still counts once', async () => {
     const watched = await newSession(gateway, {
       principal: 'olga',

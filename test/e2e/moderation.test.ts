@@ -137,6 +137,80 @@ describe('mediator: four-eyes sessions with stock OpenSSH clients', () => {
     await command.exited;
   });
 
+  it('an observer watches read-only: it does not count toward min, and y, n and terminate are refused with OBSERVER_READ_ONLY', async () => {
+    const observer = sshUser(gateway.sshCa, {
+      principal: 'obi',
+      scope: { ...target.scope, requestId: 'req-obi', moderator: { groups: ['watchers'], role: 'observer' } },
+      extensions: { 'permit-pty': '' },
+    });
+    const command = liveSsh(mediator, owner, ['exec', 'api-0', '--', 'echo', 'watched', 'bytes-0815']);
+    await command.waitFor(/waiting for a moderator from leads/);
+    const id = await liveSessionId();
+    const watching = liveSsh(mediator, observer, ['join', id], { ...pty, login: 'obi' });
+    await watching.waitFor(/joined alice's session \S+ \(observer, read-only\); leave/);
+    await command.waitFor(/obi joined as observer/);
+    // An observer does not count toward min: the owner's command is not even put to a vote yet.
+    watching.type('y');
+    await watching.waitFor(/OBSERVER_READ_ONLY: an observer cannot approve; observers only watch/);
+    expect(command.output()).not.toContain('waiting for a moderator to approve');
+    const watcher = liveSsh(mediator, moderator, ['join', id], { ...pty, login: 'lea' });
+    await watcher.waitFor(/approve\? \(y\/n\)/);
+    await watching.waitFor(
+      /alice wants to run: exec api-0 -- echo watched bytes-0815 {2}\(a moderator decides\)/,
+    );
+    for (const [typed, refusal] of [
+      ['n', 'an observer cannot reject'],
+      ['terminate stop it', 'an observer cannot terminate'],
+    ]) {
+      watching.type(typed!);
+      await watching.waitFor(new RegExp(`OBSERVER_READ_ONLY: ${refusal}; observers only watch`));
+    }
+    // Still waiting: only a moderator decides.
+    expect(command.output()).not.toContain('bytes-0815');
+    watcher.type('y');
+    expect(await command.exited).toBe(0);
+    await watching.waitFor(/watched bytes-0815/);
+    expect(await watching.exited).toBe(0);
+    expect(await watcher.exited).toBe(0);
+    const executed = gateway.audit
+      .events()
+      .find((e) => e.session_id === id && e.event === 'intent.allowed' && e.target.resource === 'pods/exec');
+    // The executor is told of moderators only.
+    expect(executed?.details).toMatchObject({ moderated_by: ['lea'], approved_by: 'lea' });
+    expect(
+      mediator.audit
+        .events()
+        .find((e) => e.session_id === id && e.event === 'moderation.joined' && e.actor.user === 'obi'),
+    ).toMatchObject({ actor: { kind: 'observer' }, details: { role: 'observer' } });
+  });
+
+  it('sessions and join work at the interactive prompt too; leaving returns to the prompt', async () => {
+    const command = liveSsh(mediator, owner, ['exec', 'api-0', '--', 'echo', 'prompt', 'bytes-2024']);
+    await command.waitFor(/waiting for a moderator from leads/);
+    const id = await liveSessionId();
+    const shell = liveSsh(mediator, moderator, [], { ...pty, login: 'lea' });
+    await shell.waitFor(/Type help\./);
+    shell.type('sessions');
+    await shell.waitFor(new RegExp(`${id}\\s+alice\\s+`));
+    shell.type(`join ${id}`);
+    await shell.waitFor(/joined alice's session \S+ \(approve-each-command\)/);
+    await shell.waitFor(/alice wants to run: exec api-0 -- echo prompt bytes-2024 {2}approve\? \(y\/n\)/);
+    shell.type('y');
+    expect(await command.exited).toBe(0);
+    await shell.waitFor(/prompt bytes-2024/);
+    shell.type('leave');
+    // Back at the prompt: the next line is a command again.
+    shell.type('whoami');
+    // whoami's output names the moderator certificate's request: the line ran as a command.
+    await shell.waitFor(/req-moderator/);
+    shell.type('exit');
+    expect(await shell.exited).toBe(0);
+    const records = mediator.audit.events().filter((e) => e.session_id === id && e.actor.user === 'lea');
+    expect(records.map((e) => e.event)).toEqual(
+      expect.arrayContaining(['moderation.joined', 'moderation.approved', 'moderation.left']),
+    );
+  });
+
   it('refuses a join by a certificate without the moderator role, and by the owner, with SESSION_JOIN_REFUSED', async () => {
     const command = liveSsh(mediator, owner, ['exec', 'api-0', '--', 'echo', 'x']);
     await command.waitFor(/waiting for a moderator from leads/);

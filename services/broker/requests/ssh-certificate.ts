@@ -8,6 +8,7 @@ import {
   type Policy,
   type Profile,
   renderGroups,
+  roleGroups,
   runbookScope,
   type ScopeRunbook,
 } from '../../core/policy/index.js';
@@ -54,14 +55,15 @@ function moderationOfRequest(
   request: AccessRequest,
 ): { moderation?: ScopeModeration; moderator?: ScopeModeratorRole } {
   const rule = profile.moderation;
-  if (request.scope.role !== 'moderator') {
+  const role = request.scope.role;
+  if (role === undefined) {
     if (!rule) return {};
     return { moderation: { requiredGroups: [...rule.requiredGroups], min: rule.min, mode: rule.mode } };
   }
-  const groups = (rule?.requiredGroups ?? []).filter((g) => request.requester.groups.includes(g));
+  const groups = [...new Set(roleGroups(rule, role))].filter((g) => request.requester.groups.includes(g));
   if (groups.length === 0)
-    throw new AirlockError('REQUEST_DENIED', 'the profile no longer has a moderator role for the requester');
-  return { moderator: { groups } };
+    throw new AirlockError('REQUEST_DENIED', `the profile no longer has a ${role} role for the requester`);
+  return { moderator: role === 'observer' ? { groups, role } : { groups } };
 }
 
 /** Signs the certificate of an approved request; returns the record with it and the audit details. */

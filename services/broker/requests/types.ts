@@ -25,8 +25,11 @@ export interface CreateRequestInput {
   readonly runbook?: string;
   /** Container name globs the session may name with `-c`; absent: every container the profile allows. */
   readonly containerPatterns?: readonly string[];
-  /** `moderator`: the moderator role of the profile (join and moderate its sessions), not access. */
-  readonly role?: 'moderator';
+  /**
+   * `moderator`: the moderator role of the profile (join and moderate its
+   * sessions), not access; `observer`: join and watch them only.
+   */
+  readonly role?: 'moderator' | 'observer';
 }
 
 /** Dependencies of {@link createAccessBroker}. */

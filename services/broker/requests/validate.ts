@@ -35,7 +35,8 @@ export function validateInput(input: unknown): CreateRequestInput {
     usage('ttlSeconds must be a positive integer');
   }
   if (body.runbook !== undefined && typeof body.runbook !== 'string') usage('runbook must be a string');
-  if (body.role !== undefined && body.role !== 'moderator') usage('role must be "moderator" when given');
+  if (body.role !== undefined && body.role !== 'moderator' && body.role !== 'observer')
+    usage('role must be "moderator" or "observer" when given');
   if (
     body.containerPatterns !== undefined &&
     (!Array.isArray(body.containerPatterns) || body.containerPatterns.some((p) => typeof p !== 'string'))

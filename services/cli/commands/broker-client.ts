@@ -174,6 +174,7 @@ function registerRequest(program: Command, act: Act): void {
       '--moderate',
       "ask for the profile's moderator role: join and moderate its sessions (ssh gw sessions, ssh -t gw join ID)",
     )
+    .option('--observe', "ask for the profile's observer role: join and watch its sessions, read-only")
     .option('--json', 'same as --output json')
     .addHelpText(
       'after',

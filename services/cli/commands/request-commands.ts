@@ -28,6 +28,8 @@ export interface RequestOptions extends ConnectionOptions, OutputOptions {
   readonly container?: readonly string[];
   /** `--moderate`: ask for the profile's moderator role (join and moderate its sessions) instead of access. */
   readonly moderate?: boolean;
+  /** `--observe`: ask for the profile's observer role (join and watch its sessions, read-only). */
+  readonly observe?: boolean;
   /** Same as `output: 'json'` (the `--json` flag, kept for existing scripts). */
   readonly json?: boolean;
 }
@@ -43,6 +45,8 @@ export async function runRequest(options: RequestOptions, io: BrokerClientIo): P
     throw new AirlockError('USAGE', `cannot read public key ${keyPath}: ${(error as Error).message}`);
   }
   if (options.pod.length === 0) throw new AirlockError('USAGE', 'name at least one --pod pattern');
+  if (options.moderate && options.observe)
+    throw new AirlockError('USAGE', '--moderate and --observe exclude each other');
   const created = (await call(s, 'POST', '/v1/requests', {
     profile: options.profile,
     cluster: options.cluster,
@@ -56,6 +60,7 @@ export async function runRequest(options: RequestOptions, io: BrokerClientIo): P
       ? { containerPatterns: [...options.container] }
       : {}),
     ...(options.moderate ? { role: 'moderator' } : {}),
+    ...(options.observe ? { role: 'observer' } : {}),
   })) as RequestView;
   // `airlock cert ID` then writes the certificate next to this key, and only this key.
   await rememberRequestKey(io.configDir, created.id, keyPath);

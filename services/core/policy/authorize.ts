@@ -372,7 +372,12 @@ function authorizeActionDetail(
 export function authorizeIntent(policy: Policy, scope: Scope, intent: Intent): AuthorizeResult {
   // A moderator certificate names the profile it moderates, not one it may use.
   if (scope.moderator !== undefined)
-    return deny('MODERATOR_ONLY', 'a moderator certificate may only join and moderate sessions');
+    return deny(
+      'MODERATOR_ONLY',
+      scope.moderator.role === 'observer'
+        ? 'an observer certificate may only join and watch sessions'
+        : 'a moderator certificate may only join and moderate sessions',
+    );
   const profile = getProfile(policy, scope.profile);
   if (!profile) return deny('PROFILE_UNKNOWN', `no profile named ${show(scope.profile)}`);
   const p = `profiles.${scope.profile}`;

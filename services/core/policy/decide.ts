@@ -66,10 +66,16 @@ function checkRequestedContainers(
   return undefined;
 }
 
+/** The groups whose members may ask for a role: moderators, or (observer) observers and moderators. */
+export function roleGroups(rule: Profile['moderation'], role: 'moderator' | 'observer'): readonly string[] {
+  if (!rule) return [];
+  return role === 'observer' ? [...(rule.observerGroups ?? []), ...rule.requiredGroups] : rule.requiredGroups;
+}
+
 /**
- * A request for the moderator role of a profile: the profile must be
- * moderated, the requester a person in one of its `requiredGroups`, and no
- * runbook named (the role never acts).
+ * A request for the moderator or observer role of a profile: the profile
+ * must be moderated, the requester a person in one of the role's groups
+ * (`roleGroups`), and no runbook named (the role never acts).
  */
 function moderatorRequestProblem(
   profile: Profile,
@@ -86,11 +92,12 @@ function moderatorRequestProblem(
   if (requester.kind !== 'human') return denied('REQUEST_DENIED', 'only people may moderate sessions');
   if (requested.runbook !== undefined)
     return denied('REQUEST_DENIED', 'a moderator request cannot name a runbook');
-  if (!profile.moderation.requiredGroups.some((g) => requester.groups.includes(g))) {
+  const role = requested.role === 'observer' ? 'observer' : 'moderator';
+  if (!roleGroups(profile.moderation, role).some((g) => requester.groups.includes(g))) {
     return denied(
       'REQUEST_DENIED',
-      'requester is not in any moderator group of this profile',
-      `${p}.moderation.requiredGroups`,
+      `requester is not in any ${role} group of this profile`,
+      `${p}.moderation.${role === 'observer' ? 'observerGroups' : 'requiredGroups'}`,
     );
   }
   return undefined;
@@ -255,7 +262,7 @@ export function decideRequest(
   if (!profile) return denied('PROFILE_UNKNOWN', `no profile named ${show(requested.profile)}`);
   const p = `profiles.${requested.profile}`;
 
-  const moderating = requested.role === 'moderator';
+  const moderating = requested.role === 'moderator' || requested.role === 'observer';
   const refused =
     requesterProblem(profile, p, requester, requested, moderating) ??
     placeProblem(profile, p, requested) ??
@@ -265,12 +272,13 @@ export function decideRequest(
     runbookProblem(policy, profile, p, requester, requested);
   if (refused) return refused;
 
-  // The policy names the moderators by group; the role lets them watch and stop, never act.
+  // The policy names moderators and observers by group; the roles let them watch (and stop), never act.
   if (moderating) {
+    const observing = requested.role === 'observer';
     return {
       decision: 'auto-approved',
-      reasons: ['the requester is in a moderator group of the profile'],
-      rule: `${p}.moderation.requiredGroups`,
+      reasons: [`the requester is in ${observing ? 'an observer' : 'a moderator'} group of the profile`],
+      rule: `${p}.moderation.${observing ? 'observerGroups' : 'requiredGroups'}`,
     };
   }
   return approvalDecision(profile, p, requester, requested, now);

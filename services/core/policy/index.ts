@@ -5,7 +5,7 @@
 export { ARGV_LIMITS, checkArgvShape } from './argv.js';
 export { authorizeArgv, authorizeIntent } from './authorize.js';
 export { withinBusinessHours } from './auto-approve.js';
-export { canApprove, decideRequest, effectiveMaxTtl, MAX_REASON_LENGTH } from './decide.js';
+export { canApprove, decideRequest, effectiveMaxTtl, MAX_REASON_LENGTH, roleGroups } from './decide.js';
 export { globMatch, globSubsumes } from './glob.js';
 export { type GroupScope, type GroupUniverse, jitGroupNames, renderGroups } from './groups.js';
 export * from './kube-impersonation.js';

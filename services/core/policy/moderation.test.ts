@@ -10,8 +10,7 @@ import {
 } from '../ssh-cert/airlock-scope.js';
 import { authorizeIntent } from './authorize.js';
 import { decideRequest } from './decide.js';
-import { testPolicy, testPolicyJson } from './testing.js';
-import type { RequestedScope } from './types.js';
+import { roleRequest, testPolicy, testPolicyJson } from './testing.js';
 import { validatePolicy } from './validate.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: tests poke at untyped JSON
@@ -76,20 +75,16 @@ describe('policy: moderation', () => {
   });
 });
 
+/** The test policy with `shell` moderated, observer groups included. */
+const ROLE_POLICY = testPolicy((j) => {
+  (j.profiles.shell as Any).moderation = { ...MODERATION, observerGroups: ['shell-watchers'] };
+});
+const NOW = new Date('2026-12-01T10:00:00Z');
+
 describe('decideRequest: the moderator role', () => {
-  const policy = testPolicy((j) => {
-    (j.profiles.shell as Any).moderation = { ...MODERATION };
-  });
-  const scope: RequestedScope = {
-    profile: 'shell',
-    cluster: 'prod-eu',
-    namespace: 'payments',
-    podPatterns: ['*'],
-    ttlSeconds: 600,
-    reason: 'watch INC-1',
-    role: 'moderator',
-  };
-  const now = new Date('2026-12-01T10:00:00Z');
+  const policy = ROLE_POLICY;
+  const scope = roleRequest('moderator');
+  const now = NOW;
 
   it('auto-approves a person in a moderator group', () => {
     const d = decideRequest(policy, { user: 'lea', groups: ['shell-leads'], kind: 'human' }, scope, now);
@@ -192,5 +187,114 @@ describe('authorizeIntent: a moderator certificate never acts', () => {
     const intent = { action: 'exec' as const, namespace: 'payments', pod: 'api-0', argv: ['ps', 'aux'] };
     expect(authorizeIntent(policy, scopeOf(BASE), intent)).toMatchObject({ allow: true });
     expect(authorizeIntent(policy, scope, intent)).toMatchObject({ allow: false, code: 'MODERATOR_ONLY' });
+  });
+});
+
+describe('policy: the observer role', () => {
+  it('accepts observerGroups, even ones that may request the profile (watching is no second pair of eyes)', () => {
+    const json: Any = testPolicyJson();
+    json.profiles.shell.moderation = { ...MODERATION, observerGroups: ['shell-watchers', 'sre'] };
+    expect(validatePolicy(json)).toEqual([]);
+  });
+
+  it('lint: rejects an observer group that is also a moderator group', () => {
+    const json: Any = testPolicyJson();
+    json.profiles.shell.moderation = { ...MODERATION, observerGroups: ['shell-watchers', 'shell-leads'] };
+    expect(validatePolicy(json)).toEqual([
+      {
+        path: 'profiles.shell.moderation.observerGroups[1]',
+        message:
+          'shell-leads is also a moderator group: moderators may ask for the observer role anyway; name it once',
+      },
+    ]);
+  });
+
+  it('names schema problems of observerGroups by path', () => {
+    const json: Any = testPolicyJson();
+    json.profiles.shell.moderation = { ...MODERATION, observerGroups: [] };
+    expect(validatePolicy(json)).toEqual([
+      {
+        path: 'profiles.shell.moderation.observerGroups',
+        message: expect.stringContaining('must NOT have fewer than 1'),
+      },
+    ]);
+  });
+});
+
+describe('decideRequest: the observer role', () => {
+  const policy = ROLE_POLICY;
+  const scope = roleRequest('observer');
+  const now = NOW;
+
+  it('auto-approves a person in an observer group, and a moderator asking to only observe', () => {
+    for (const groups of [['shell-watchers'], ['shell-leads']]) {
+      const d = decideRequest(policy, { user: 'obi', groups, kind: 'human' }, scope, now);
+      expect(d).toMatchObject({
+        decision: 'auto-approved',
+        rule: 'profiles.shell.moderation.observerGroups',
+      });
+    }
+  });
+
+  it('an observer group does not give the moderator role', () => {
+    const d = decideRequest(
+      policy,
+      { user: 'obi', groups: ['shell-watchers'], kind: 'human' },
+      { ...scope, role: 'moderator' },
+      now,
+    );
+    expect(d).toMatchObject({ decision: 'denied', code: 'REQUEST_DENIED' });
+  });
+
+  it('denies a person in neither group, a machine identity, a runbook and a profile without moderation', () => {
+    const denials = [
+      decideRequest(policy, { user: 'sam', groups: ['sre'], kind: 'human' }, scope, now),
+      decideRequest(policy, { user: 'bot', groups: ['shell-watchers'], kind: 'machine' }, scope, now),
+      decideRequest(
+        policy,
+        { user: 'obi', groups: ['shell-watchers'], kind: 'human' },
+        { ...scope, runbook: 'snapshot' },
+        now,
+      ),
+      decideRequest(
+        policy,
+        { user: 'obi', groups: ['shell-watchers', 'devs'], kind: 'human' },
+        { ...scope, profile: 'debug', cluster: 'dev', podPatterns: ['api-*'] },
+        now,
+      ),
+    ];
+    for (const d of denials) expect(d).toMatchObject({ decision: 'denied', code: 'REQUEST_DENIED' });
+  });
+});
+
+describe('the signed scope: moderator role observer', () => {
+  it('round-trips canonically and is carried through scopeOf', () => {
+    const observer = { ...BASE, moderator: { groups: ['shell-watchers'], role: 'observer' as const } };
+    const text = formatAirlockScope(observer);
+    expect(text).toContain('"moderator":{"groups":["shell-watchers"],"role":"observer"}');
+    expect(scopeOf(parseAirlockScope(text)).moderator).toEqual({
+      groups: ['shell-watchers'],
+      role: 'observer',
+    });
+  });
+
+  it('refuses any other role with CERT_SCOPE_INVALID', () => {
+    for (const role of ['moderator', 'Observer', '', 1, null])
+      expect(() => validateAirlockScope({ ...BASE, moderator: { groups: ['a'], role } })).toThrow(
+        expect.objectContaining({ code: 'CERT_SCOPE_INVALID' }),
+      );
+  });
+});
+
+describe('authorizeIntent: an observer certificate never acts (both tiers)', () => {
+  it('denies every intent with MODERATOR_ONLY', () => {
+    const policy = testPolicy();
+    const scope = scopeOf({ ...BASE, moderator: { groups: ['shell-watchers'], role: 'observer' } });
+    const intent = { action: 'exec' as const, namespace: 'payments', pod: 'api-0', argv: ['ps', 'aux'] };
+    expect(authorizeIntent(policy, scope, intent)).toMatchObject({
+      allow: false,
+      code: 'MODERATOR_ONLY',
+      reason: 'an observer certificate may only join and watch sessions',
+    });
   });
 });

@@ -4,7 +4,7 @@
  * adjusts, so a test states only the fields it is about.
  */
 
-import type { Policy } from './types.js';
+import type { Policy, RequestedScope } from './types.js';
 import { loadPolicy } from './validate.js';
 
 /**
@@ -125,4 +125,17 @@ export function testPolicy(edit?: (json: ReturnType<typeof testPolicyJson>) => v
   const json = testPolicyJson();
   edit?.(json);
   return loadPolicy(json);
+}
+
+/** A request for the moderator or observer role of the test policy's `shell` profile. */
+export function roleRequest(role: 'moderator' | 'observer'): RequestedScope {
+  return {
+    profile: 'shell',
+    cluster: 'prod-eu',
+    namespace: 'payments',
+    podPatterns: ['*'],
+    ttlSeconds: 600,
+    reason: 'watch INC-1',
+    role,
+  };
 }

@@ -150,6 +150,12 @@ export interface ModerationRule {
   readonly min: number;
   /** `observe`: moderators watch and may terminate; `approve-each-command`: each intent waits for a y/n. */
   readonly mode: ModerationMode;
+  /**
+   * Who may ask for the observer role (besides `requiredGroups`): observers
+   * join read-only, never approve, reject or terminate and never count
+   * toward `min`. Not carried in the owner's certificate.
+   */
+  readonly observerGroups?: readonly string[];
 }
 
 /**
@@ -158,8 +164,13 @@ export interface ModerationRule {
  * nothing else (every intent is refused with MODERATOR_ONLY).
  */
 export interface ScopeModerator {
-  /** The holder's groups among the profile's `moderation.requiredGroups` at issue time. */
+  /**
+   * The holder's groups among the profile's `moderation.requiredGroups` (an
+   * observer: `observerGroups` and `requiredGroups`) at issue time.
+   */
   readonly groups: readonly string[];
+  /** `observer`: may only watch (never approve, reject or terminate; does not count toward `min`). */
+  readonly role?: 'observer';
 }
 
 export interface Runbook {
@@ -200,8 +211,11 @@ export interface RequestedScope {
   readonly runbook?: string;
   /** Container name globs; absent means every container the profile allows. */
   readonly containerPatterns?: readonly string[];
-  /** `moderator`: ask for the moderator role of the profile instead of access (docs/policy.md, Moderation). */
-  readonly role?: 'moderator';
+  /**
+   * `moderator` / `observer`: ask for the moderator or the observer role of
+   * the profile instead of access (docs/policy.md, Moderation).
+   */
+  readonly role?: 'moderator' | 'observer';
 }
 
 /** The runbook a session was issued for, as its certificate names it. */

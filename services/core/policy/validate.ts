@@ -109,7 +109,8 @@ function checkArgvPattern(
 
 /**
  * A moderated profile: nobody who may request it may moderate it (else the
- * owner could be their own second pair of eyes), and runbooks are never
+ * owner could be their own second pair of eyes), an observer group is not
+ * also a moderator group (it would say nothing more), and runbooks are never
  * moderated interactively, so it offers none to machine identities.
  */
 function checkModeration(policy: Policy, base: string, profile: Profile, errors: PolicyError[]) {
@@ -121,6 +122,15 @@ function checkModeration(policy: Policy, base: string, profile: Profile, errors:
       errors.push({
         path: `${base}.moderation.requiredGroups[${i}]`,
         message: `${group} is also a requester group: a requester could moderate their own session`,
+      });
+    }
+  });
+  const moderators = new Set(moderation.requiredGroups);
+  moderation.observerGroups?.forEach((group, i) => {
+    if (moderators.has(group)) {
+      errors.push({
+        path: `${base}.moderation.observerGroups[${i}]`,
+        message: `${group} is also a moderator group: moderators may ask for the observer role anyway; name it once`,
       });
     }
   });

@@ -32,6 +32,13 @@ export function scopeOf(scope: AirlockScope): Scope {
             mode: scope.moderation.mode,
           },
         }),
-    ...(scope.moderator === undefined ? {} : { moderator: { groups: [...scope.moderator.groups] } }),
+    ...(scope.moderator === undefined
+      ? {}
+      : {
+          moderator: {
+            groups: [...scope.moderator.groups],
+            ...(scope.moderator.role === undefined ? {} : { role: scope.moderator.role }),
+          },
+        }),
   };
 }

@@ -57,8 +57,13 @@ export interface ScopeModeration {
 
 /** The moderator role as a moderator certificate carries it. */
 export interface ScopeModeratorRole {
-  /** The holder's groups among the profile's required groups at issue time. At least one. */
+  /** The holder's groups among the profile's required (or observer) groups at issue time. At least one. */
   readonly groups: readonly string[];
+  /**
+   * `observer`: watch only. A member older verifiers do not know, so they
+   * refuse such a certificate rather than take it for a moderator's.
+   */
+  readonly role?: 'observer';
 }
 
 /** A runbook as named by a session certificate. */
@@ -146,8 +151,12 @@ function scopeModeration(value: unknown): ScopeModeration {
 }
 
 function scopeModerator(value: unknown): ScopeModeratorRole {
-  const record = members(value, 'moderator', ['groups']);
-  return { groups: tokenList(record.groups, 'moderator.groups', TOKEN, 1) };
+  const record = members(value, 'moderator', ['groups'], ['role']);
+  if (record.role !== undefined && record.role !== 'observer') invalid('moderator.role must be "observer"');
+  return {
+    groups: tokenList(record.groups, 'moderator.groups', TOKEN, 1),
+    ...(record.role === undefined ? {} : { role: 'observer' as const }),
+  };
 }
 
 /** Validates an already parsed JSON value as a scope. Throws `CERT_SCOPE_INVALID`. */
@@ -203,6 +212,9 @@ export function formatAirlockScope(scope: AirlockScope): string {
     const { requiredGroups, min, mode } = valid.moderation;
     entries.push(['moderation', { requiredGroups, min, mode }]);
   }
-  if (valid.moderator) entries.push(['moderator', { groups: valid.moderator.groups }]);
+  if (valid.moderator) {
+    const { groups, role } = valid.moderator;
+    entries.push(['moderator', role === undefined ? { groups } : { groups, role }]);
+  }
   return JSON.stringify(Object.fromEntries(entries));
 }

@@ -113,6 +113,7 @@ const EXPECTED: Readonly<Record<string, number>> = {
   // Four-eyes sessions: a refused join is a denial; a dropped watcher may join again.
   SESSION_JOIN_REFUSED: 77,
   OBSERVER_DROPPED: 69,
+  OBSERVER_READ_ONLY: 77,
   // Audit trails and recordings (`airlock audit verify`, `airlock audit replay`): never an SSH command's outcome.
   AUDIT_TAIL_MISMATCH: 70,
   AUDIT_LINE_MALFORMED: 70,

@@ -75,6 +75,7 @@ const EXIT_CODE_BY_ERROR: Readonly<Partial<Record<ErrorCode, ExitCode>>> = {
   AUDIT_UNAVAILABLE: UNAVAILABLE,
   SESSION_JOIN_REFUSED: DENIED,
   OBSERVER_DROPPED: UNAVAILABLE,
+  OBSERVER_READ_ONLY: DENIED,
 };
 
 /** The SSH exit status for a command the mediator ended with `code`. */

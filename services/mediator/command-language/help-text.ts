@@ -70,9 +70,10 @@ function overview(): string {
     '  ssh -t gw shell payments/api-0',
     '  ssh -N -L 8080:api-0.payments:8080 gw      (port-forwarding; see help forward)',
     '',
-    'Four-eyes sessions, with a moderator certificate (airlock request --moderate):',
-    '  ssh gw sessions                            (live sessions you may moderate)',
-    '  ssh -t gw join SESSION_ID                  (watch; y | n | terminate REASON | leave)',
+    'Four-eyes sessions, with a moderator certificate (airlock request --moderate;',
+    '--observe to only watch):',
+    '  ssh gw sessions                            (live sessions you may moderate or watch)',
+    '  ssh -t gw join SESSION_ID                  (y | n | terminate REASON | leave; observers: leave)',
     '',
     "'help COMMAND' shows one command in detail.",
   ];

@@ -14,10 +14,7 @@ function channel(): ModeratorChannel & { text: () => string; closed: string[] } 
     },
   });
   return {
-    write: (chunk) => sink.write(chunk),
-    get writableLength() {
-      return sink.writableLength;
-    },
+    write: (chunk, done) => sink.write(chunk, done),
     close: (message) => closed.push(message),
     text: () => text,
     closed,
@@ -139,5 +136,56 @@ describe('createLiveSession: the moderation gate', () => {
     await expect(session.admit(intent)).rejects.toMatchObject({ code: 'MODERATION_TERMINATED' });
     expect(ended).toEqual(['airlock: MODERATION_TERMINATED: session terminated by lea: wrong pod\r\n']);
     expect(audit.events().at(-1)).toMatchObject({ event: 'moderation.terminated', reason: 'wrong pod' });
+  });
+
+  it('an observer watches but does not count toward min, and cannot approve, reject or terminate (OBSERVER_READ_ONLY)', async () => {
+    const { session, audit, notices, ended } = live({
+      requiredGroups: ['leads'],
+      min: 1,
+      mode: 'approve-each-command',
+    });
+    const bob = channel();
+    // Not in requiredGroups: an observer's role comes from the broker, not the owner's scope.
+    const observer = await session.join({ ...joiner('bob', ['watchers']), observer: true }, bob);
+    expect(session.moderators()).toEqual([]);
+    expect(session.observers()).toEqual(['bob']);
+    expect(notices.some((n) => n.includes('bob joined as observer'))).toBe(true);
+    let admitted = false;
+    const waiting = session.admit(intent).then((r) => {
+      admitted = true;
+      return r;
+    });
+    await settle();
+    expect(admitted).toBe(false);
+    expect(notices).toContain('airlock: waiting for a moderator from leads\r\n');
+    const id = await session.join(joiner('lea'), channel());
+    await settle();
+    expect(bob.text()).toContain('alice wants to run: exec api-0 -- ps  (a moderator decides)');
+    expect(bob.text()).not.toContain('approve? (y/n)');
+    expect(() => session.answer(observer, true)).toThrow(
+      expect.objectContaining({ code: 'OBSERVER_READ_ONLY' }),
+    );
+    expect(() => session.answer(observer, false)).toThrow(
+      expect.objectContaining({ code: 'OBSERVER_READ_ONLY' }),
+    );
+    await expect(session.terminate(observer, 'no')).rejects.toMatchObject({ code: 'OBSERVER_READ_ONLY' });
+    expect(admitted).toBe(false);
+    expect(ended).toEqual([]);
+    // The question is still the moderator's.
+    expect(session.answer(id, true)).toBe(true);
+    await expect(waiting).resolves.toEqual({ approvedBy: 'lea' });
+    expect(audit.events()[0]).toMatchObject({
+      event: 'moderation.joined',
+      actor: { user: 'bob', kind: 'observer' },
+      details: { role: 'observer' },
+    });
+    // When the last moderator leaves, an observer alone does not let commands run.
+    session.leave(id);
+    let again = false;
+    void session.admit(intent).then(() => {
+      again = true;
+    });
+    await settle();
+    expect(again).toBe(false);
   });
 });

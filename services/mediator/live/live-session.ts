@@ -14,6 +14,11 @@
  *
  * Every join, leave, approval, rejection and termination is a durable
  * record in the mediator's trail naming both people (`moderation.*`).
+ *
+ * Observers (a moderator certificate whose role is `observer`) join the same
+ * way but only watch: they do not count toward `min`, are not named to the
+ * executor, and their `y`, `n` and `terminate` are refused with
+ * OBSERVER_READ_ONLY.
  */
 import type { AuditEventInput, AuditTarget } from '../../core/audit/types.js';
 import { sanitizeForTerminal } from '../../core/command-language/sanitize.js';
@@ -31,12 +36,14 @@ export interface Joiner {
   readonly requestId: string;
   /** The joiner's own connection (session) id. */
   readonly sessionId: string;
+  /** An observer (moderator role `observer`): watches only, does not count toward `min`. */
+  readonly observer?: boolean;
 }
 
 /** A joined moderator's side: where status lines and questions go. */
 export interface ModeratorChannel {
-  write(chunk: Buffer | string): boolean;
-  readonly writableLength: number;
+  /** `done`, when given, runs once the chunk has left the channel's buffer (the fan-out's queue). */
+  write(chunk: Buffer | string, done?: () => void): boolean;
   /** Called once when the moderator is dropped or the session ends; the joiner's command ends. */
   close(message: string): void;
 }
@@ -106,9 +113,18 @@ export class LiveSession {
     this.#fanout = createOutputFanout(deps.fanout);
   }
 
-  /** Output the owner's terminal showed; fanned out to the moderators. */
-  publish(chunk: Buffer | string): void {
-    this.#fanout.publish(chunk);
+  /**
+   * Output the owner's terminal showed; fanned out to the moderators. False
+   * while a moderator is behind: pause the owner's source until
+   * {@link whenReady} (bounded: output-fanout.ts).
+   */
+  publish(chunk: Buffer | string): boolean {
+    return this.#fanout.publish(chunk);
+  }
+
+  /** Calls `listener` once no moderator holds the owner's output. */
+  whenReady(listener: () => void): void {
+    this.#fanout.whenReady(listener);
   }
 
   /** A status line for the watchers only; the owner's terminal is not touched. */
@@ -116,8 +132,14 @@ export class LiveSession {
     this.#fanout.publish(`\r\n[airlock] ${sanitizeForTerminal(text)}\r\n`);
   }
 
+  /** The joined moderators (observers are not moderators). */
   moderators(): string[] {
-    return [...this.#joined.values()].map((j) => j.joiner.user);
+    return this.#moderating().map((j) => j.joiner.user);
+  }
+
+  /** The joined observers. */
+  observers(): string[] {
+    return [...this.#joined.values()].filter((j) => j.joiner.observer).map((j) => j.joiner.user);
   }
 
   /** Marks joins, leaves and terminations in an open recording until the returned function is called. */
@@ -136,13 +158,18 @@ export class LiveSession {
     if (this.#terminated) throw new AirlockError('SESSION_JOIN_REFUSED', 'the session has ended');
     if (sameUser(joiner.user, this.owner))
       throw new AirlockError('SESSION_JOIN_REFUSED', 'you cannot moderate your own session');
-    if (!joiner.groups.some((g) => moderation.requiredGroups.includes(g)))
+    // An observer's role was granted for this profile by the broker (observerGroups are not in the owner's scope).
+    if (!joiner.observer && !joiner.groups.some((g) => moderation.requiredGroups.includes(g)))
       throw new AirlockError('SESSION_JOIN_REFUSED', `moderators come from ${this.#groups()}`);
     if ([...this.#joined.values()].some((j) => sameUser(j.joiner.user, joiner.user)))
       throw new AirlockError('SESSION_JOIN_REFUSED', 'you have already joined this session');
     const id = joiner.sessionId;
     await this.#record('moderation.joined', joiner, {
-      details: { moderator_request_id: joiner.requestId, moderator_session_id: joiner.sessionId },
+      details: {
+        moderator_request_id: joiner.requestId,
+        moderator_session_id: joiner.sessionId,
+        ...(joiner.observer ? { role: 'observer' } : {}),
+      },
     });
     const watch = this.#fanout.attach(channel, () => {
       channel.close('airlock: OBSERVER_DROPPED: you fell too far behind the output; join again\r\n');
@@ -150,9 +177,12 @@ export class LiveSession {
     });
     const entry: Joined = { joiner, channel, detach: () => watch.detach() };
     this.#joined.set(id, entry);
-    this.#deps.notify(`\r\nairlock: ${joiner.user} joined as moderator (${moderation.mode})\r\n`);
-    this.status(`${joiner.user} joined`);
-    this.#mark(`${joiner.user} joined as moderator`);
+    const as = joiner.observer ? 'observer' : 'moderator';
+    this.#deps.notify(
+      `\r\nairlock: ${joiner.user} joined as ${joiner.observer ? as : `${as} (${moderation.mode})`}\r\n`,
+    );
+    this.status(`${joiner.user} joined${joiner.observer ? ' (observer)' : ''}`);
+    this.#mark(`${joiner.user} joined as ${as}`);
     for (const p of this.#pending) this.#ask(entry, p);
     this.#wake();
     return id;
@@ -163,9 +193,13 @@ export class LiveSession {
     this.#leave(id, 'detached');
   }
 
-  /** A moderator's `y` or `n`: decides the oldest question. False when nothing was asked. */
+  /**
+   * A moderator's `y` or `n`: decides the oldest question. False when nothing
+   * was asked; throws OBSERVER_READ_ONLY for an observer.
+   */
   answer(id: string, yes: boolean): boolean {
     const entry = this.#joined.get(id);
+    if (entry?.joiner.observer) throw readOnly(yes ? 'approve' : 'reject');
     const p = entry ? this.#pending.shift() : undefined;
     if (!entry || !p) return false;
     p.decide(entry.joiner, yes);
@@ -175,6 +209,7 @@ export class LiveSession {
   /** A moderator ends the session: recorded, shown to the owner, the owner's connection ended. */
   async terminate(id: string, reason: string): Promise<void> {
     const entry = this.#joined.get(id);
+    if (entry?.joiner.observer) throw readOnly('terminate');
     if (!entry || this.#terminated) return;
     const why = reason || 'no reason given';
     this.#terminated = { by: entry.joiner.user, reason: why };
@@ -199,7 +234,7 @@ export class LiveSession {
    */
   async admit(intent: GatedIntent): Promise<{ approvedBy?: string }> {
     let told = false;
-    while (!this.#terminated && this.#joined.size < this.moderation.min) {
+    while (!this.#terminated && this.#moderating().length < this.moderation.min) {
       if (!told) this.#deps.notify(`airlock: waiting for a moderator from ${this.#groups()}\r\n`);
       told = true;
       await new Promise<void>((resolve) => this.#changed.push(resolve));
@@ -252,9 +287,14 @@ export class LiveSession {
     for (const marker of this.#markers) marker(label);
   }
 
+  #moderating(): Joined[] {
+    return [...this.#joined.values()].filter((j) => !j.joiner.observer);
+  }
+
   #ask(entry: Joined, p: Pending): void {
+    const question = entry.joiner.observer ? '(a moderator decides)\r\n' : 'approve? (y/n) ';
     entry.channel.write(
-      `\r\n[airlock] ${this.owner} wants to run: ${sanitizeForTerminal(p.intent.text)}  approve? (y/n) `,
+      `\r\n[airlock] ${this.owner} wants to run: ${sanitizeForTerminal(p.intent.text)}  ${question}`,
     );
   }
 
@@ -269,7 +309,12 @@ export class LiveSession {
     const { session } = this.#deps;
     return this.#deps.audit({
       event,
-      actor: { user: joiner.user, groups: [...joiner.groups], kind: 'moderator', address: joiner.address },
+      actor: {
+        user: joiner.user,
+        groups: [...joiner.groups],
+        kind: joiner.observer ? 'observer' : 'moderator',
+        address: joiner.address,
+      },
       target: { cluster: session.scope.cluster, namespace: session.scope.namespace },
       ...sessionAuditIds(session),
       ...extra,
@@ -288,6 +333,10 @@ export class LiveSession {
     void this.#record('moderation.left', entry.joiner, { details: { why } });
     this.#wake();
   }
+}
+
+function readOnly(what: string): AirlockError {
+  return new AirlockError('OBSERVER_READ_ONLY', `an observer cannot ${what}; observers only watch`);
 }
 
 export function createLiveSession(deps: LiveSessionDeps): LiveSession {
