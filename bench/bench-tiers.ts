@@ -34,12 +34,12 @@ let tierCount = 0;
 
 /**
  * The node flags the build at `root` runs its executor with
- * (services/executor/node-flags.ts), none for a build that has no such file
+ * (services/core/service/node-flags.ts), none for a build that has no such file
  * (an older baseline of the A/B benchmark) or for the mediator.
  */
 async function tierNodeFlags(root: string, tier: 'mediator' | 'executor'): Promise<readonly string[]> {
   if (tier !== 'executor') return [];
-  const file = join(root, 'dist', 'services', 'executor', 'node-flags.js');
+  const file = join(root, 'dist', 'services', 'core', 'service', 'node-flags.js');
   if (!existsSync(file)) return [];
   const flags = (await import(pathToFileURL(file).href)) as { EXECUTOR_NODE_FLAGS?: readonly string[] };
   return flags.EXECUTOR_NODE_FLAGS ?? [];

@@ -9,7 +9,7 @@ import { createInterface } from 'node:readline';
 import { BUNDLE_FILE } from '../../core/ca-keyring/keyring.js';
 import { AirlockError } from '../../core/errors.js';
 import { loadOrCreateHostKey } from '../../core/ssh-cert/host-key.js';
-import { EXECUTOR_NODE_FLAGS } from '../../executor/node-flags.js';
+import { EXECUTOR_NODE_FLAGS } from '../../core/service/node-flags.js';
 import type { ProcessGroup } from './child-processes.js';
 import { DEV_CLUSTER } from './dev-identities.js';
 import type { DevPki } from './dev-pki.js';

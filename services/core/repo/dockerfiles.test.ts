@@ -162,7 +162,7 @@ describe.each([
 
 describe('Dockerfile.executor runtime flags', () => {
   it("runs node with the executor's flags (EXECUTOR_NODE_FLAGS) through NODE_OPTIONS", async () => {
-    const { EXECUTOR_NODE_FLAGS } = await import('../../executor/node-flags.js');
+    const { EXECUTOR_NODE_FLAGS } = await import('../service/node-flags.js');
     const { stages: parts } = stages(
       instructions(readFileSync(join(repoRoot(), 'Dockerfile.executor'), 'utf8')),
     );
