@@ -1,6 +1,6 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { AirlockError } from '../errors.js';
+import { codeOf } from '../error-code-test-support.js';
 import { loadPolicy } from '../policy/index.js';
 import { testPolicyJson } from '../policy/testing.js';
 import {
@@ -36,14 +36,6 @@ const cert = (seconds: number | 'forever', withScope = true) =>
     validBefore: seconds === 'forever' ? 'forever' : new Date(NOW.getTime() + seconds * 1000),
     ...(withScope ? { scope } : {}),
   }).blob;
-const codeOf = (fn: () => unknown) => {
-  try {
-    fn();
-    return 'accepted';
-  } catch (error) {
-    return error instanceof AirlockError ? error.code : `threw ${String(error)}`;
-  }
-};
 
 describe('admitCertificate', () => {
   it("bounds the lifetime by the profile's max TTL, else the policy's", () => {

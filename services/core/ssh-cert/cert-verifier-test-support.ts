@@ -1,6 +1,8 @@
 import { afterAll, beforeAll } from 'vitest';
 import { type KeygenKeyType, KeygenWorkspace } from '../../../test/fixtures/ssh-cert/ssh-keygen-harness.js';
-import { AirlockError, type ErrorCode } from '../errors.js';
+
+export { codeOf } from '../error-code-test-support.js';
+
 import type { VerifyCertificateOptions } from './cert-verifier.js';
 import { certificateBlobFromLine } from './certificate.js';
 import { parsePublicKeyLine, type SshPublicKey } from './public-key.js';
@@ -54,16 +56,6 @@ export function certFor(
 
 export function options(overrides: Partial<VerifyCertificateOptions> = {}): VerifyCertificateOptions {
   return { trustedCAs: [caEd25519.key], principal: 'alice', now: NOW, ...overrides };
-}
-
-export function codeOf(fn: () => unknown): ErrorCode | 'accepted' {
-  try {
-    fn();
-    return 'accepted';
-  } catch (error) {
-    if (error instanceof AirlockError) return error.code;
-    throw error;
-  }
 }
 
 export function keygenFingerprint(publicPath: string): string {
