@@ -33,16 +33,8 @@ afterAll(() => ws.cleanup());
 /** Signs a certificate with ssh-keygen and keeps it in a file for `ssh-keygen -Q`. */
 function cert(serial: number, keyId = 'alice', caPath = ca.path): { file: string; parsed: SshCertificate } {
   const name = `${caPath === ca.path ? 'ca' : 'other'}-${serial}-${keyId}`;
-  const line = ws.signCert(caPath, user.path, [
-    '-I',
-    keyId,
-    '-n',
-    'alice',
-    '-z',
-    String(serial),
-    '-V',
-    '+1h',
-  ]);
+  const args = ['-I', keyId, '-n', 'alice', '-z', String(serial), '-V', '+1h'];
+  const line = ws.signCert(caPath, user.path, args);
   const file = ws.path(`${name}-cert.pub`);
   writeFileSync(file, `${line}\n`);
   certFiles.set(name, file);
