@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { testPolicyJson } from '../../core/policy/testing.js';
 import { main } from '../main.js';
+import { resetAfterEachCommand } from './cli-test-support.js';
 import { type PolicyCommandIo, parseIntentOperands, registerPolicyCommands } from './policy.js';
 
 const example = readFileSync('docs/policy.example.json', 'utf8');
@@ -62,10 +63,7 @@ const asAlice = words('--user alice --groups payments-oncall --profile oncall-de
 /** Runs `airlock policy explain policy.json` as alice (oncall-debug in payments) with `args`. */
 const explainAsAlice = (...args: string[]) => run(['explain', 'policy.json', ...asAlice, ...args]);
 
-afterEach(() => {
-  process.exitCode = undefined;
-  vi.restoreAllMocks();
-});
+resetAfterEachCommand();
 
 describe('airlock policy check', () => {
   it('accepts the example with no warnings and exit 0', async () => {

@@ -10,6 +10,7 @@ import {
   signSshData,
   signUserCertificate,
 } from '../ssh-cert/index.js';
+import { devDebugScope } from '../ssh-cert/scope-test-support.js';
 import { admitCertificate, admitLogin, maxCertificateLifetime } from './certificate-admission.js';
 
 const NOW = new Date('2030-01-01T12:00:00Z');
@@ -17,14 +18,7 @@ const ca = generateCaKey('ed25519');
 const { privateKey } = generateKeyPairSync('ed25519');
 const userKey = fromKeyObject(privateKey);
 const policy = loadPolicy(testPolicyJson());
-const scope = {
-  cluster: 'dev',
-  namespace: 'payments',
-  podPatterns: ['api-*'],
-  profile: 'debug',
-  requestId: 'req-1',
-  groups: [],
-};
+const scope = devDebugScope();
 const options = { trustedCAs: [ca.publicKey], principal: 'alice', now: NOW, policy };
 const cert = (seconds: number | 'forever', withScope = true) =>
   signUserCertificate({
