@@ -20,20 +20,15 @@ const CODES = new Set(Object.values(CODES_BY_CHECK).flat());
 
 /** A policy of one profile `p` that allows exec anywhere, under `commands`. */
 function execOnlyPolicy(commands: Record<string, unknown>): Policy {
-  return loadPolicy({
-    version: 1,
-    limits: { maxTtlSeconds: 600 },
-    profiles: {
-      p: {
-        groups: ['jit:p'],
-        requesterGroups: ['g'],
-        scope: { clusters: ['*'], namespaces: ['*'], pods: ['*'] },
-        actions: { exec: {} },
-        commands,
-        approval: { manual: { approverGroups: ['a'], count: 1, pendingExpirySeconds: 600 } },
-      },
-    },
-  });
+  const p = {
+    groups: ['jit:p'],
+    requesterGroups: ['g'],
+    scope: { clusters: ['*'], namespaces: ['*'], pods: ['*'] },
+    actions: { exec: {} },
+    commands,
+    approval: { manual: { approverGroups: ['a'], count: 1, pendingExpirySeconds: 600 } },
+  };
+  return loadPolicy({ version: 1, limits: { maxTtlSeconds: 600 }, profiles: { p } });
 }
 
 describe('properties', () => {
