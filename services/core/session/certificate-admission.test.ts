@@ -1,8 +1,7 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { codeOf } from '../error-code-test-support.js';
-import { loadPolicy } from '../policy/index.js';
-import { testPolicyJson } from '../policy/testing.js';
+import { testPolicy } from '../policy/testing.js';
 import {
   encodeUserauthRequest,
   fromKeyObject,
@@ -17,7 +16,7 @@ const NOW = new Date('2030-01-01T12:00:00Z');
 const ca = generateCaKey('ed25519');
 const { privateKey } = generateKeyPairSync('ed25519');
 const userKey = fromKeyObject(privateKey);
-const policy = loadPolicy(testPolicyJson());
+const policy = testPolicy();
 const scope = devDebugScope();
 const options = { trustedCAs: [ca.publicKey], principal: 'alice', now: NOW, policy };
 const cert = (seconds: number | 'forever', withScope = true) =>
