@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { isAirlockError } from '../core/errors.js';
 import { admissionResponse, parseCsrApprovalReview } from './admission-review.js';
+import { clientCsrSpec } from './admission-review-test-support.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: the tests edit arbitrary paths of a JSON body
 type Json = Record<string, any>;
@@ -26,13 +27,7 @@ function body(): Json {
       },
       object: {
         metadata: { name: 'airlock-req-1-abcd' },
-        spec: {
-          request: Buffer.from(PEM).toString('base64'),
-          signerName: 'kubernetes.io/kube-apiserver-client',
-          expirationSeconds: 1800,
-          usages: ['client auth'],
-          username: 'system:serviceaccount:airlock-system:airlock-broker',
-        },
+        spec: clientCsrSpec(PEM, 'system:serviceaccount:airlock-system:airlock-broker'),
         status: { conditions: [{ type: 'Approved', status: 'True', reason: 'AirlockApproved' }] },
       },
       oldObject: {},

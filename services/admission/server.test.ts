@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot } from '../core/repo/repo-root.js';
 import { createCsr } from '../core/x509/index.js';
+import { clientCsrSpec } from './admission-review-test-support.js';
 import { loadAdmissionConfig } from './config.js';
 import { type RunningAdmission, startAdmission } from './main.js';
 import { writeAdmissionTestFiles } from './testing.js';
@@ -24,13 +25,7 @@ async function reviewBody(commonName: string, organizations: string[]): Promise<
       userInfo: { username: BROKER },
       object: {
         metadata: { name: 'airlock-req-1-abcd' },
-        spec: {
-          request: Buffer.from(csrPem).toString('base64'),
-          signerName: 'kubernetes.io/kube-apiserver-client',
-          expirationSeconds: 1800,
-          usages: ['client auth'],
-          username: BROKER,
-        },
+        spec: clientCsrSpec(csrPem, BROKER),
         status: { conditions: [{ type: 'Approved', status: 'True' }] },
       },
     },

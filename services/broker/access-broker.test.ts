@@ -2,45 +2,24 @@ import { describe, expect, it } from 'vitest';
 import { InMemoryAuditTrail } from '../core/audit/index.js';
 import { runbookStepsDigest } from '../core/policy/index.js';
 import { testPolicy } from '../core/policy/testing.js';
-import {
-  formatPublicKeyLine,
-  generateCaKey,
-  parseAirlockScope,
-  parseCertificateLine,
-} from '../core/ssh-cert/index.js';
+import { parseAirlockScope, parseCertificateLine } from '../core/ssh-cert/index.js';
 import { type AccessBroker, createAccessBroker } from './access-broker.js';
 import { InMemoryDenyList } from './deny-list.js';
 import type { Identity } from './identity.js';
+import { inMemoryBrokerDeps, newKeyLine, person, shellRequestFor } from './in-memory-broker-test-support.js';
 import { InMemoryRequestStore } from './request-store.js';
-
-const person = (user: string, groups: string[]): Identity => ({ user, groups, kind: 'human', via: 'oidc' });
-const userKey = formatPublicKeyLine(generateCaKey('ed25519').publicKey, 'user');
 
 function setup(now = new Date('2026-11-27T10:00:00Z')) {
   const store = new InMemoryRequestStore();
   const audit = new InMemoryAuditTrail('broker', () => now);
   const denyList = new InMemoryDenyList();
-  const broker: AccessBroker = createAccessBroker({
-    policy: testPolicy(),
-    store,
-    audit,
-    denyList,
-    caKey: generateCaKey('ed25519'),
-    adminGroups: ['admins'],
-    clock: () => now,
-  });
+  const broker: AccessBroker = createAccessBroker(
+    inMemoryBrokerDeps(() => now, { store, audit, denyList, adminGroups: ['admins'] }),
+  );
   return { broker, store, audit, denyList };
 }
 
-const shellRequest = {
-  profile: 'shell',
-  cluster: 'dev',
-  namespace: 'payments',
-  podPatterns: ['api-0'],
-  reason: 'debug',
-  ttlSeconds: 600,
-  sshPublicKey: userKey,
-};
+const shellRequest = shellRequestFor(newKeyLine('user'));
 
 describe('access broker (in-memory ports)', () => {
   it('grants permit-pty only for a profile with shell, and no port forwarding without port-forward', async () => {
@@ -133,17 +112,15 @@ describe('access broker (in-memory ports)', () => {
     expect(scope.containerPatterns).toEqual(['app', 'side-*']);
     expect(scope.runbook).toBeUndefined();
 
-    const limited = createAccessBroker({
-      policy: testPolicy((json) => {
-        (json.profiles.shell!.scope as { containers?: string[] }).containers = ['app'];
+    const limited = createAccessBroker(
+      inMemoryBrokerDeps(() => new Date('2026-11-27T10:00:00Z'), {
+        policy: testPolicy((json) => {
+          (json.profiles.shell!.scope as { containers?: string[] }).containers = ['app'];
+        }),
+        audit: new InMemoryAuditTrail('broker'),
+        adminGroups: ['admins'],
       }),
-      store: new InMemoryRequestStore(),
-      audit: new InMemoryAuditTrail('broker'),
-      denyList: new InMemoryDenyList(),
-      caKey: generateCaKey('ed25519'),
-      adminGroups: ['admins'],
-      clock: () => new Date('2026-11-27T10:00:00Z'),
-    });
+    );
     const refused = await limited.create(sam, { ...shellRequest, containerPatterns: ['side-*'] });
     expect(refused.status).toBe('denied');
     expect(refused.decision.code).toBe('SCOPE_CONTAINER');

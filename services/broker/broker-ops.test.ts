@@ -1,7 +1,7 @@
-import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sshKeyIn } from './broker-test-support.js';
 import { type BrokerTestEnv, startBrokerTestEnv } from './testing.js';
 
 let env: BrokerTestEnv;
@@ -17,9 +17,7 @@ function sample(text: string, series: string): number | undefined {
 
 beforeAll(async () => {
   env = await startBrokerTestEnv({ kubeCertificatesCluster: false });
-  const path = join(env.dir, 'id_ops');
-  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'ops', '-f', path]);
-  keyLine = readFileSync(`${path}.pub`, 'utf8').trim();
+  keyLine = sshKeyIn(env.dir, 'id_ops', 'ops');
 });
 
 afterAll(async () => {

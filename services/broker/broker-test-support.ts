@@ -13,10 +13,15 @@ export let env: BrokerTestEnv;
 export let userKeyLine: string;
 export let otherKeyLine: string;
 
-export function sshKey(name: string): string {
-  const path = join(env.dir, name);
-  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', name, '-f', path]);
+/** A new ed25519 key `name` in `dir` (comment `comment`), made by ssh-keygen; its public line. */
+export function sshKeyIn(dir: string, name: string, comment = name): string {
+  const path = join(dir, name);
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', comment, '-f', path]);
   return readFileSync(`${path}.pub`, 'utf8').trim();
+}
+
+export function sshKey(name: string): string {
+  return sshKeyIn(env.dir, name);
 }
 
 export const manualRequest = () => ({

@@ -10,6 +10,7 @@ import {
   loadBrokerConfig,
   usernameVerifiedClaim,
 } from './config.js';
+import { validBrokerConfigJson } from './config-test-support.js';
 import { createFileDenyList } from './deny-list.js';
 import { loadSshCaKey } from './main.js';
 import { migrateStoreDocument } from './request-store.js';
@@ -25,24 +26,7 @@ afterEach(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-const valid = () => ({
-  listen: { host: '127.0.0.1', port: 8443 },
-  tls: { tierCaCertFile: 'ca.pem', tierCaKeyFile: 'ca.key' },
-  policyFile: 'policy.json',
-  sshCaKeyFile: 'ssh_user_ca',
-  storeFile: 'requests.json',
-  denyListFile: 'deny.json',
-  audit: { path: 'audit.jsonl', signingKeyFile: 'audit.key' },
-  oidc: {
-    issuer: 'https://idp.example.com',
-    clientId: 'airlock',
-    usernameClaim: 'preferred_username',
-    groupsClaim: 'groups',
-    groupMapping: { 'okta-sre': ['sre'] },
-    passThroughGroups: false,
-  },
-  adminGroups: ['airlock-admins'],
-});
+const valid = () => validBrokerConfigJson({ 'okta-sre': ['sre'] });
 
 describe('broker configuration', () => {
   it('resolves paths relative to the file and fills stated defaults', () => {

@@ -15,6 +15,7 @@ import {
   parsePublicKeyLine,
   verifyCertificateWithoutSession,
 } from '../core/ssh-cert/index.js';
+import { sshKeyIn } from './broker-test-support.js';
 import { createFileKrl } from './krl-file.js';
 import { type BrokerTestEnv, startBrokerTestEnv } from './testing.js';
 
@@ -23,9 +24,7 @@ let keyLine: string;
 
 beforeAll(async () => {
   env = await startBrokerTestEnv({ kubeCertificatesCluster: false });
-  const path = join(env.dir, 'id_krl');
-  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'krl', '-f', path]);
-  keyLine = readFileSync(`${path}.pub`, 'utf8').trim();
+  keyLine = sshKeyIn(env.dir, 'id_krl', 'krl');
 });
 afterAll(async () => {
   await env?.stop();

@@ -1,18 +1,19 @@
 import { X509Certificate } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { InMemoryAuditTrail } from '../core/audit/index.js';
-import { testPolicy } from '../core/policy/testing.js';
 import { formatPublicKeyLine, generateCaKey } from '../core/ssh-cert/index.js';
 import { createCsr } from '../core/x509/index.js';
 import { type AccessBroker, createAccessBroker } from './access-broker.js';
-import { InMemoryDenyList } from './deny-list.js';
 import { httpStatusFor } from './http-api.js';
 import type { Identity } from './identity.js';
+import { inMemoryBrokerDeps, newKeyLine, shellRequestFor } from './in-memory-broker-test-support.js';
 import { InMemoryKubeCsrSigner } from './kube-csr-signer.js';
 import { codeOf, subject } from './kube-csr-signer-test-support.js';
-import { InMemoryRequestStore } from './request-store.js';
 
 // The access broker issuing kube client certificates, and the HTTP status of their codes.
+
+/** The audit event of a kube client certificate refused with `code`. */
+const refusedIssue = (code: string) => ({ event: 'cert.issued', decision: 'deny', code });
 
 describe('access broker: kube client certificates (in-memory ports)', () => {
   const now = new Date('2026-11-27T10:00:00Z');
@@ -22,16 +23,12 @@ describe('access broker: kube client certificates (in-memory ports)', () => {
   function setup(kube: boolean) {
     const audit = new InMemoryAuditTrail('broker', () => now);
     const signer = new InMemoryKubeCsrSigner(() => now);
-    const broker = createAccessBroker({
-      policy: testPolicy(),
-      store: new InMemoryRequestStore(),
-      audit,
-      denyList: new InMemoryDenyList(),
-      caKey: generateCaKey('ed25519'),
-      adminGroups: [],
-      clock: () => now,
-      ...(kube ? { kubeCertificates: { signer, cluster: 'dev' } } : {}),
-    });
+    const broker = createAccessBroker(
+      inMemoryBrokerDeps(() => now, {
+        audit,
+        ...(kube ? { kubeCertificates: { signer, cluster: 'dev' } } : {}),
+      }),
+    );
     return { broker, audit, signer };
   }
 
@@ -92,11 +89,7 @@ describe('access broker: kube client certificates (in-memory ports)', () => {
     expect(await codeOf(broker.issueKubeCertificate(sam, id, { csr: other, ttlSeconds: 600 }))).toBe(
       'CSR_SUBJECT_MISMATCH',
     );
-    expect(audit.events().at(-1)).toMatchObject({
-      event: 'cert.issued',
-      decision: 'deny',
-      code: 'CSR_SUBJECT_MISMATCH',
-    });
+    expect(audit.events().at(-1)).toMatchObject(refusedIssue('CSR_SUBJECT_MISMATCH'));
     const good = (await createCsr({ ...subject, keyType: 'ecdsa-p256' })).csrPem;
     expect(await codeOf(broker.issueKubeCertificate(lee, id, { csr: good, ttlSeconds: 600 }))).toBe(
       'ACCESS_FORBIDDEN',
@@ -121,42 +114,26 @@ describe('access broker: kube client certificates (in-memory ports)', () => {
     const audit = new InMemoryAuditTrail('broker', () => now);
     const honest = new InMemoryKubeCsrSigner(() => now);
     const otherKey = (await createCsr({ ...subject, keyType: 'ecdsa-p256' })).csrPem;
-    const broker = createAccessBroker({
-      policy: testPolicy(),
-      store: new InMemoryRequestStore(),
-      audit,
-      denyList: new InMemoryDenyList(),
-      caKey: generateCaKey('ed25519'),
-      adminGroups: [],
-      clock: () => now,
-      kubeCertificates: {
-        cluster: 'dev',
-        signer: { sign: (r) => honest.sign({ ...r, csrPem: otherKey }), remove: (n) => honest.remove(n) },
-      },
-    });
+    const broker = createAccessBroker(
+      inMemoryBrokerDeps(() => now, {
+        audit,
+        kubeCertificates: {
+          cluster: 'dev',
+          signer: { sign: (r) => honest.sign({ ...r, csrPem: otherKey }), remove: (n) => honest.remove(n) },
+        },
+      }),
+    );
     const id = await approved(broker);
     const good = (await createCsr({ ...subject, keyType: 'ecdsa-p256' })).csrPem;
     expect(await codeOf(broker.issueKubeCertificate(sam, id, { csr: good, ttlSeconds: 600 }))).toBe(
       'KUBERNETES_ERROR',
     );
-    expect(audit.events().at(-1)).toMatchObject({
-      event: 'cert.issued',
-      decision: 'deny',
-      code: 'KUBERNETES_ERROR',
-    });
+    expect(audit.events().at(-1)).toMatchObject(refusedIssue('KUBERNETES_ERROR'));
   });
 
   it('refuses before approval and after the access has expired', async () => {
     const { broker } = setup(true);
-    const created = await broker.create(sam, {
-      profile: 'shell',
-      cluster: 'dev',
-      namespace: 'payments',
-      podPatterns: ['api-0'],
-      reason: 'debug',
-      ttlSeconds: 600,
-      sshPublicKey: formatPublicKeyLine(generateCaKey('ed25519').publicKey, 'k'),
-    });
+    const created = await broker.create(sam, shellRequestFor(newKeyLine('k')));
     const good = (await createCsr({ ...subject, keyType: 'ecdsa-p256' })).csrPem;
     expect(await codeOf(broker.issueKubeCertificate(sam, created.id, { csr: good, ttlSeconds: 600 }))).toBe(
       'REQUEST_STATE',

@@ -3,8 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadAllYaml } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
+import { CSR_SIGNING_RULES } from '../core/kube/kube-csr-test-support.js';
 import { repoRoot } from '../core/repo/repo-root.js';
 import { loadBrokerConfig } from './config.js';
+import { validBrokerConfigJson } from './config-test-support.js';
 
 // What deploying the kube client certificates takes: the broker's RBAC and its kubeCertificates config.
 
@@ -46,24 +48,7 @@ describe('deploy/base/broker-rbac.yaml', () => {
     ]);
     expect(docs[4]?.roleRef?.name).toBe(docs[3]?.metadata.name);
     const role = docs[1];
-    expect(role?.rules).toEqual([
-      {
-        apiGroups: ['certificates.k8s.io'],
-        resources: ['certificatesigningrequests'],
-        verbs: ['create', 'get', 'delete'],
-      },
-      {
-        apiGroups: ['certificates.k8s.io'],
-        resources: ['certificatesigningrequests/approval'],
-        verbs: ['update'],
-      },
-      {
-        apiGroups: ['certificates.k8s.io'],
-        resources: ['signers'],
-        resourceNames: ['kubernetes.io/kube-apiserver-client'],
-        verbs: ['approve'],
-      },
-    ]);
+    expect(role?.rules).toEqual(CSR_SIGNING_RULES);
     expect(docs[2]?.roleRef?.name).toBe(role?.metadata.name);
     expect(docs[2]?.subjects).toEqual([
       { kind: 'ServiceAccount', name: 'airlock-broker', namespace: 'airlock-system' },
@@ -78,24 +63,7 @@ describe('broker config: kubeCertificates', () => {
   it('is optional, resolves kubeconfig relative to the file, defaults the timeout, and names a bad field', () => {
     const dir = mkdtempSync(join(tmpdir(), 'airlock-kube-cert-config-'));
     try {
-      const base = {
-        listen: { host: '127.0.0.1', port: 8443 },
-        tls: { tierCaCertFile: 'ca.pem', tierCaKeyFile: 'ca.key' },
-        policyFile: 'policy.json',
-        sshCaKeyFile: 'ssh_user_ca',
-        storeFile: 'requests.json',
-        denyListFile: 'deny.json',
-        audit: { path: 'audit.jsonl', signingKeyFile: 'audit.key' },
-        oidc: {
-          issuer: 'https://idp.example.com',
-          clientId: 'airlock',
-          usernameClaim: 'preferred_username',
-          groupsClaim: 'groups',
-          groupMapping: {},
-          passThroughGroups: false,
-        },
-        adminGroups: ['airlock-admins'],
-      };
+      const base = validBrokerConfigJson({});
       const file = join(dir, 'broker.json');
       writeFileSync(file, JSON.stringify(base));
       expect(loadBrokerConfig(file).kubeCertificates).toBeUndefined();

@@ -1,37 +1,26 @@
 import { describe, expect, it } from 'vitest';
-import { InMemoryAuditTrail } from '../core/audit/index.js';
 import { testPolicy } from '../core/policy/testing.js';
-import {
-  formatPublicKeyLine,
-  generateCaKey,
-  parseAirlockScope,
-  parseCertificateLine,
-} from '../core/ssh-cert/index.js';
+import { parseAirlockScope, parseCertificateLine } from '../core/ssh-cert/index.js';
 import { createAccessBroker } from './access-broker.js';
-import { InMemoryDenyList } from './deny-list.js';
 import type { Identity } from './identity.js';
-import { InMemoryRequestStore } from './request-store.js';
+import { inMemoryBrokerDeps, newKeyLine, person } from './in-memory-broker-test-support.js';
 
-const person = (user: string, groups: string[]): Identity => ({ user, groups, kind: 'human', via: 'oidc' });
-const userKey = formatPublicKeyLine(generateCaKey('ed25519').publicKey, 'user');
+const userKey = newKeyLine('user');
 const now = new Date('2026-11-27T10:00:00Z');
 const MODERATION = { requiredGroups: ['shell-leads'], min: 1, mode: 'approve-each-command' as const };
 
 function moderatedBroker() {
-  return createAccessBroker({
-    policy: testPolicy((json) => {
-      (json.profiles.shell as Record<string, unknown>).moderation = {
-        ...MODERATION,
-        observerGroups: ['shell-watchers'],
-      };
+  return createAccessBroker(
+    inMemoryBrokerDeps(() => now, {
+      policy: testPolicy((json) => {
+        (json.profiles.shell as Record<string, unknown>).moderation = {
+          ...MODERATION,
+          observerGroups: ['shell-watchers'],
+        };
+      }),
+      adminGroups: ['admins'],
     }),
-    store: new InMemoryRequestStore(),
-    audit: new InMemoryAuditTrail('broker', () => now),
-    denyList: new InMemoryDenyList(),
-    caKey: generateCaKey('ed25519'),
-    adminGroups: ['admins'],
-    clock: () => now,
-  });
+  );
 }
 
 const shellRequest = {

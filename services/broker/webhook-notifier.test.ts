@@ -181,16 +181,25 @@ describe('createWebhookNotifier', () => {
     approvals: [],
   } as unknown as AccessRequest;
 
-  it('gives up after maxAttempts and logs the failure with the request id', async () => {
-    const hook = await startWebhook([500, 500, 500, 500]);
+  /** A notifier to `hook` that logs into `logs`; it trusts the test CA unless `ca` is given, and backs off 10 ms. */
+  function notifierTo(
+    hook: FakeWebhook,
+    options: { maxAttempts: number; initialBackoffMs?: number; ca?: undefined },
+  ) {
     const logs: Record<string, unknown>[] = [];
     const notifier = createWebhookNotifier({
       url: hook.url,
-      ca: readFileSync(caFile, 'utf8'),
-      maxAttempts: 3,
-      initialBackoffMs: 10,
+      ca: 'ca' in options ? options.ca : readFileSync(caFile, 'utf8'),
+      maxAttempts: options.maxAttempts,
+      initialBackoffMs: options.initialBackoffMs ?? 10,
       log: (e) => logs.push(e),
     });
+    return { notifier, logs };
+  }
+
+  it('gives up after maxAttempts and logs the failure with the request id', async () => {
+    const hook = await startWebhook([500, 500, 500, 500]);
+    const { notifier, logs } = notifierTo(hook, { maxAttempts: 3 });
     notifier.notify({ kind: 'pending', request, actor: 'alice' });
     await notifier.idle();
     expect(hook.bodies).toHaveLength(3);
@@ -208,14 +217,7 @@ describe('createWebhookNotifier', () => {
 
   it('does not retry a refusal (4xx other than 408/429)', async () => {
     const hook = await startWebhook([404]);
-    const logs: Record<string, unknown>[] = [];
-    const notifier = createWebhookNotifier({
-      url: hook.url,
-      ca: readFileSync(caFile, 'utf8'),
-      maxAttempts: 5,
-      initialBackoffMs: 10,
-      log: (e) => logs.push(e),
-    });
+    const { notifier, logs } = notifierTo(hook, { maxAttempts: 5 });
     notifier.notify({ kind: 'denied', request, actor: 'bob' });
     await notifier.idle();
     expect(hook.bodies).toHaveLength(1);
@@ -225,15 +227,8 @@ describe('createWebhookNotifier', () => {
 
   it('retries an unreachable or untrusted webhook and logs, never throwing from notify', async () => {
     const hook = await startWebhook();
-    const logs: Record<string, unknown>[] = [];
     // No CA given: the self-made serving certificate is not trusted.
-    const notifier = createWebhookNotifier({
-      url: hook.url,
-      ca: undefined,
-      maxAttempts: 2,
-      initialBackoffMs: 10,
-      log: (e) => logs.push(e),
-    });
+    const { notifier, logs } = notifierTo(hook, { maxAttempts: 2, ca: undefined });
     expect(() => notifier.notify({ kind: 'revoked', request, actor: 'erin' })).not.toThrow();
     await notifier.idle();
     expect(hook.bodies).toHaveLength(0);
@@ -244,14 +239,7 @@ describe('createWebhookNotifier', () => {
 
   it('stops retrying at close and says so', async () => {
     const hook = await startWebhook([500, 500]);
-    const logs: Record<string, unknown>[] = [];
-    const notifier = createWebhookNotifier({
-      url: hook.url,
-      ca: readFileSync(caFile, 'utf8'),
-      maxAttempts: 5,
-      initialBackoffMs: 60_000,
-      log: (e) => logs.push(e),
-    });
+    const { notifier, logs } = notifierTo(hook, { maxAttempts: 5, initialBackoffMs: 60_000 });
     notifier.notify({ kind: 'approved', request, actor: 'bob' });
     await until(() => hook.bodies.length === 1, 'the first attempt');
     await notifier.close();

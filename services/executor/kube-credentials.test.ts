@@ -5,7 +5,8 @@ import { loadAllYaml, type V1ClusterRole } from '@kubernetes/client-node';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { AirlockError } from '../core/errors.js';
-import { InMemoryKubeCsrSigner, KUBE_CLIENT_SIGNER } from '../core/kube/kube-csr.js';
+import { InMemoryKubeCsrSigner, type KubeCsrSigner } from '../core/kube/kube-csr.js';
+import { CSR_SIGNING_RULES } from '../core/kube/kube-csr-test-support.js';
 import { repoRoot } from '../core/repo/repo-root.js';
 import { parseCsr } from '../core/x509/index.js';
 import { loadExecutorConfig } from './config.js';
@@ -48,15 +49,14 @@ describe('sessionCertLifetimeSeconds', () => {
   });
 });
 
+/** CSR credentials at `now` through `signer`, on the executor's kubeconfig. */
+const csrCredentials = (signer: KubeCsrSigner) =>
+  createCsrCredentials({ kubeConfig: executorKubeConfig(), signer, clock: () => now, logger });
+
 describe('csr credentials (in-memory signer)', () => {
   it('signs CN=<person>, O=<exactly the jit groups> for the session, and calls with that certificate only', async () => {
     const signer = new InMemoryKubeCsrSigner(() => now);
-    const credentials = createCsrCredentials({
-      kubeConfig: executorKubeConfig(),
-      signer,
-      clock: () => now,
-      logger,
-    });
+    const credentials = csrCredentials(signer);
     const session = await credentials.open(subject());
     expect(signer.requests).toHaveLength(1);
     const request = signer.requests[0]!;
@@ -94,12 +94,7 @@ describe('csr credentials (in-memory signer)', () => {
   it('fails closed with KUBE_CREDENTIALS_UNAVAILABLE when signing fails, and deletes what it created', async () => {
     const signer = new InMemoryKubeCsrSigner(() => now);
     signer.failNext = new AirlockError('KUBERNETES_ERROR', 'no certificate was issued in time');
-    const credentials = createCsrCredentials({
-      kubeConfig: executorKubeConfig(),
-      signer,
-      clock: () => now,
-      logger,
-    });
+    const credentials = csrCredentials(signer);
     expect(await codeOf(credentials.open(subject()))).toBe('KUBE_CREDENTIALS_UNAVAILABLE');
     expect(signer.removed).toEqual([signer.requests[0]!.name]);
   });
@@ -118,12 +113,7 @@ describe('csr credentials (in-memory signer)', () => {
 
   it('refuses system: principals without asking the signer', async () => {
     const signer = new InMemoryKubeCsrSigner(() => now);
-    const credentials = createCsrCredentials({
-      kubeConfig: executorKubeConfig(),
-      signer,
-      clock: () => now,
-      logger,
-    });
+    const credentials = csrCredentials(signer);
     for (const user of ['system:kube-controller-manager', 'system:serviceaccount:ops:runner']) {
       expect(await codeOf(credentials.open(subject({ user })))).toBe('KUBE_CREDENTIALS_UNAVAILABLE');
     }
@@ -139,24 +129,7 @@ describe('deploy/components/executor-csr', () => {
       kind: string;
     }[];
     const role = objects.find((o) => o.kind === 'ClusterRole') as V1ClusterRole;
-    expect(role.rules).toEqual([
-      {
-        apiGroups: ['certificates.k8s.io'],
-        resources: ['certificatesigningrequests'],
-        verbs: ['create', 'get', 'delete'],
-      },
-      {
-        apiGroups: ['certificates.k8s.io'],
-        resources: ['certificatesigningrequests/approval'],
-        verbs: ['update'],
-      },
-      {
-        apiGroups: ['certificates.k8s.io'],
-        resources: ['signers'],
-        resourceNames: [KUBE_CLIENT_SIGNER],
-        verbs: ['approve'],
-      },
-    ]);
+    expect(role.rules).toEqual(CSR_SIGNING_RULES);
     expect(objects.map((o) => o.kind).sort()).toEqual(['ClusterRole', 'ClusterRoleBinding']);
   });
 

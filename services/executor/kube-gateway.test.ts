@@ -47,18 +47,23 @@ async function codeAndTime(call: Promise<unknown>): Promise<{ code: string; ms: 
   return { code: error instanceof AirlockError ? error.code : String(error), ms: Date.now() - started };
 }
 
+/** alice (group jit:test) calling through impersonation credentials on `config`, in session s-`n` of request r-`n`. */
+async function aliceThrough(config: KubeConfig, n: number): Promise<KubeCaller> {
+  const session = await createImpersonationCredentials(config, 300).open({
+    sessionId: `s-${n}`,
+    user: 'alice',
+    groups: ['jit:test'],
+    requestId: `r-${n}`,
+    expiresAt: new Date(Date.now() + 600_000),
+  });
+  return { user: 'alice', groups: ['jit:test'], clients: session.clients({}) };
+}
+
 describe('kube gateway: an API server that does not answer', () => {
   const gateway = () => createKubeGateway({ requestTimeoutMs: 300 });
   let as: KubeCaller;
   beforeAll(async () => {
-    const session = await createImpersonationCredentials(kubeConfig, 300).open({
-      sessionId: 's-1',
-      user: 'alice',
-      groups: ['jit:test'],
-      requestId: 'r-1',
-      expiresAt: new Date(Date.now() + 600_000),
-    });
-    as = { user: 'alice', groups: ['jit:test'], clients: session.clients({}) };
+    as = await aliceThrough(kubeConfig, 1);
   });
   const sink = () => new Writable({ write: (_c, _e, done) => done() });
 
@@ -147,14 +152,7 @@ describe('kube gateway: a port-forward whose connection ends', () => {
         contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
         currentContext: 'x',
       });
-      const session = await createImpersonationCredentials(config, 300).open({
-        sessionId: 's-2',
-        user: 'alice',
-        groups: ['jit:test'],
-        requestId: 'r-2',
-        expiresAt: new Date(Date.now() + 600_000),
-      });
-      const as = { user: 'alice', groups: ['jit:test'], clients: session.clients({}) };
+      const as = await aliceThrough(config, 2);
       const received: Buffer[] = [];
       const output = new Writable({
         write(chunk: Buffer, _e, done) {

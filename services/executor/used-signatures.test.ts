@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { AirlockError } from '../core/errors.js';
+import { codeOf } from '../core/error-code-test-support.js';
 import { UsedSignatures } from './used-signatures.js';
 
 const NOW = new Date('2030-01-01T12:00:00Z');
@@ -12,14 +12,6 @@ const login = (data: string, validAfter = T - 10n, validBefore = T + 600n) => ({
   validAfter,
   validBefore,
 });
-const codeOf = (fn: () => unknown) => {
-  try {
-    fn();
-    return 'accepted';
-  } catch (error) {
-    return error instanceof AirlockError ? error.code : `threw ${String(error)}`;
-  }
-};
 
 describe('UsedSignatures', () => {
   it('accepts a login once and refuses it again with CERT_SIGNATURE_REPLAYED', () => {

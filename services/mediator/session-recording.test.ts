@@ -28,6 +28,13 @@ function fakeClock(startIso: string) {
   };
 }
 
+type RecorderOptions = Parameters<typeof createSessionRecorder>[0];
+
+/** A recorder in `dir` for an 80x24 terminal that leaves input out, unless `options` says otherwise. */
+function recorder80x24(options: Pick<RecorderOptions, 'sessionId' | 'clock'> & Partial<RecorderOptions>) {
+  return createSessionRecorder({ dir, width: 80, height: 24, recordInput: false, ...options });
+}
+
 describe('createSessionRecorder', () => {
   it('writes an asciicast v2 header and timed frames, mode 0600, and returns the file sha256', async () => {
     const time = fakeClock('2026-11-27T09:14:15.000Z');
@@ -72,22 +79,8 @@ describe('createSessionRecorder', () => {
 
   it('drops input unless recordInput is true, and never overwrites: the next file is -2', async () => {
     const time = fakeClock('2026-11-27T09:00:00.000Z');
-    const first = await createSessionRecorder({
-      dir,
-      sessionId: 'ses_B',
-      width: 80,
-      height: 24,
-      recordInput: false,
-      clock: time.clock,
-    });
-    const second = await createSessionRecorder({
-      dir,
-      sessionId: 'ses_B',
-      width: 80,
-      height: 24,
-      recordInput: false,
-      clock: time.clock,
-    });
+    const first = await recorder80x24({ sessionId: 'ses_B', clock: time.clock });
+    const second = await recorder80x24({ sessionId: 'ses_B', clock: time.clock });
     expect([first.path, second.path]).toEqual([join(dir, 'ses_B-1.cast'), join(dir, 'ses_B-2.cast')]);
     first.recordInput('s3cret\r');
     first.recordOutput('ok\n');
@@ -99,14 +92,7 @@ describe('createSessionRecorder', () => {
 
   it('writes markers (a moderator joining a four-eyes session) as asciicast m events', async () => {
     const time = fakeClock('2026-11-27T09:00:00.000Z');
-    const recorder = await createSessionRecorder({
-      dir,
-      sessionId: 'ses_M',
-      width: 80,
-      height: 24,
-      recordInput: false,
-      clock: time.clock,
-    });
+    const recorder = await recorder80x24({ sessionId: 'ses_M', clock: time.clock });
     recorder.recordOutput('before\n');
     time.advance(1500);
     recorder.marker('lea joined as moderator');
@@ -119,28 +105,14 @@ describe('createSessionRecorder', () => {
 
   it('refuses session ids that are not plain file-name words', async () => {
     for (const sessionId of ['../etc/x', '', '.hidden', 'a/b', 'x\u0000'])
-      await expect(
-        createSessionRecorder({
-          dir,
-          sessionId,
-          width: 80,
-          height: 24,
-          recordInput: false,
-          clock: () => new Date(),
-        }),
-      ).rejects.toBeInstanceOf(AirlockError);
+      await expect(recorder80x24({ sessionId, clock: () => new Date() })).rejects.toBeInstanceOf(
+        AirlockError,
+      );
   });
 
   it('fails closed with AUDIT_UNAVAILABLE when the directory cannot be written', async () => {
     await expect(
-      createSessionRecorder({
-        dir: join(dir, 'missing'),
-        sessionId: 'ses_C',
-        width: 80,
-        height: 24,
-        recordInput: false,
-        clock: () => new Date(),
-      }),
+      recorder80x24({ dir: join(dir, 'missing'), sessionId: 'ses_C', clock: () => new Date() }),
     ).rejects.toSatisfy((e) => e instanceof AirlockError && e.code === 'AUDIT_UNAVAILABLE');
   });
 });

@@ -33,11 +33,16 @@ describe('coalesceWrites', () => {
   afterEach(() => {
     for (const server of servers.splice(0)) server.close();
   });
+  /** A socket pair whose client side coalesces its writes; the server is closed after the test. */
+  const coalescedPair = async () => {
+    const pair = await socketPair();
+    servers.push(pair.server);
+    coalesceWrites(pair.client);
+    return pair;
+  };
 
   it('hands every write of one turn to the kernel as one writev, in order', async () => {
-    const { client, received, closed, server } = await socketPair();
-    servers.push(server);
-    coalesceWrites(client);
+    const { client, received, closed } = await coalescedPair();
     const writev = client._writev!.bind(client);
     const batches: number[] = [];
     client._writev = (chunks, callback) => {
@@ -56,9 +61,7 @@ describe('coalesceWrites', () => {
   });
 
   it('loses nothing when the socket is ended in the same turn as the writes', async () => {
-    const { client, received, closed, server } = await socketPair();
-    servers.push(server);
-    coalesceWrites(client);
+    const { client, received, closed } = await coalescedPair();
     client.write('first ');
     client.write('second');
     client.end();
@@ -67,9 +70,7 @@ describe('coalesceWrites', () => {
   });
 
   it('corks again on the next turn and keeps the order across turns', async () => {
-    const { client, received, closed, server } = await socketPair();
-    servers.push(server);
-    coalesceWrites(client);
+    const { client, received, closed } = await coalescedPair();
     client.write('a');
     client.write('b');
     await nextTurn();

@@ -17,15 +17,22 @@ import {
   verifyCertificateIssuer,
 } from '../../core/ssh-cert/index.js';
 import {
+  type AirlockTier,
   issueServingCertificate,
-  issueSessionGrant,
   loadTierCa,
+  type PeerUsage,
   verifyPeerCertificate,
 } from '../../core/x509/index.js';
+import { issueHourGrant } from '../../core/x509/testing.js';
 import { createTierSecrets, TLS_FILES } from './tier-credentials.js';
 
 const NOW = new Date('2026-11-27T10:00:00Z');
 const hostCa = generateCaKey('ed25519', 'airlock-host-ca');
+
+/** Verifies `certPem` at NOW as a `usage` certificate of `tier`, trusting `trustedCa` alone. */
+function verifyAs(certPem: string, trustedCa: string, usage: PeerUsage, tier: AirlockTier) {
+  return verifyPeerCertificate(certPem, { trustedCas: [trustedCa], usage, now: NOW, expectedTier: tier });
+}
 
 describe('per-request tier credentials', () => {
   it("A's credentials verify at A's pods only, and end with the request", async () => {
@@ -38,21 +45,14 @@ describe('per-request tier credentials', () => {
       a.mediator[TLS_FILES.mediatorCaCert]!,
       a.mediator[TLS_FILES.mediatorCaKey]!,
     );
-    const grant = await issueSessionGrant(mediatorCa, {
+    const grant = await issueHourGrant(mediatorCa, NOW, {
       sessionId: 'ses-1',
       user: 'sam',
       scopeDigest: 'ab'.repeat(32),
-      notAfter: new Date(NOW.getTime() + 3_600_000),
-      now: NOW,
     });
     expect(grant.notAfter).toEqual(a.notAfter);
     const atExecutor = (secrets: typeof a) =>
-      verifyPeerCertificate(grant.certPem, {
-        trustedCas: [secrets.executor[TLS_FILES.mediatorCaCert]!],
-        usage: 'client',
-        now: NOW,
-        expectedTier: 'mediator',
-      });
+      verifyAs(grant.certPem, secrets.executor[TLS_FILES.mediatorCaCert]!, 'client', 'mediator');
     await expect(atExecutor(a)).resolves.toMatchObject({ fingerprint: expect.any(String) });
     await expect(atExecutor(b)).rejects.toMatchObject({ code: 'X509_UNTRUSTED' });
 
@@ -67,12 +67,7 @@ describe('per-request tier credentials', () => {
     });
     expect(serving.notAfter).toEqual(a.notAfter);
     const atMediator = (secrets: typeof a) =>
-      verifyPeerCertificate(serving.certPem, {
-        trustedCas: [secrets.mediator[TLS_FILES.executorCaCert]!],
-        usage: 'server',
-        now: NOW,
-        expectedTier: 'executor',
-      });
+      verifyAs(serving.certPem, secrets.mediator[TLS_FILES.executorCaCert]!, 'server', 'executor');
     await expect(atMediator(a)).resolves.toMatchObject({ fingerprint: expect.any(String) });
     await expect(atMediator(b)).rejects.toMatchObject({ code: 'X509_UNTRUSTED' });
     // Neither tier holds the other's CA key.

@@ -1,15 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { InMemoryAuditTrail } from '../../core/audit/index.js';
 import { testPolicy } from '../../core/policy/testing.js';
-import { formatPublicKeyLine, generateCaKey } from '../../core/ssh-cert/index.js';
 import { createAccessBroker } from '../access-broker.js';
-import { InMemoryDenyList } from '../deny-list.js';
-import type { Identity } from '../identity.js';
+import { inMemoryBrokerDeps, newKeyLine, person, shellRequestFor } from '../in-memory-broker-test-support.js';
 import { InMemoryRequestStore } from '../request-store.js';
 import { InMemoryTierLauncher } from './tier-launcher.js';
 import { createTierLifecycle } from './tier-lifecycle.js';
 
-const person = (user: string, groups: string[]): Identity => ({ user, groups, kind: 'human', via: 'oidc' });
 const sam = person('sam', ['sre']);
 const lee = person('lee', ['sre-leads']);
 
@@ -21,26 +18,9 @@ function setup() {
   const launcher = new InMemoryTierLauncher();
   const policy = testPolicy();
   const tiers = createTierLifecycle({ launcher, store, audit, policy, clock });
-  const broker = createAccessBroker({
-    policy,
-    store,
-    audit,
-    denyList: new InMemoryDenyList(),
-    caKey: generateCaKey('ed25519'),
-    adminGroups: [],
-    clock,
-    tiers,
-  });
+  const broker = createAccessBroker(inMemoryBrokerDeps(clock, { policy, store, audit, tiers }));
   const approved = async () => {
-    const created = await broker.create(sam, {
-      profile: 'shell',
-      cluster: 'dev',
-      namespace: 'payments',
-      podPatterns: ['api-0'],
-      reason: 'debug',
-      ttlSeconds: 600,
-      sshPublicKey: formatPublicKeyLine(generateCaKey('ed25519').publicKey, 'sam'),
-    });
+    const created = await broker.create(sam, shellRequestFor(newKeyLine('sam')));
     return broker.approve(lee, created.id);
   };
   return {

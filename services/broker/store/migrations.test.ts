@@ -3,44 +3,26 @@
  * a JSON store of schema 1 or 2), on SQLite and PostgreSQL; a newer schema
  * refused; connection failures as STORE_UNAVAILABLE without the password.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import type { AccessRequest } from '../request-store.js';
 import { migrate, SQL_SCHEMA_VERSION } from './migrations.js';
 import { openDriver, openRequestStore } from './open-store.js';
 import { redactUrl } from './postgres.js';
-import { type PostgresTestServer, startPostgresTestServer } from './postgres-test-server.js';
 import type { StoreConfig } from './store-config.js';
+import { usePostgresServer, useTempDirs } from './store-test-support.js';
 import { createTestDatabase } from './testing.js';
 
-let server: PostgresTestServer | undefined;
-let serverUrl: string;
-const dirs: string[] = [];
+const serverUrl = usePostgresServer();
+// Registered first, so it runs after the closing below (after-hooks run last-registered first).
+const tempDir = useTempDirs('migrate');
 const closers: (() => Promise<void>)[] = [];
 
-beforeAll(async () => {
-  if (process.env.AIRLOCK_TEST_PG_URL) serverUrl = process.env.AIRLOCK_TEST_PG_URL;
-  else {
-    server = await startPostgresTestServer();
-    serverUrl = server.url;
-  }
-}, 60_000);
 afterEach(async () => {
   for (const close of closers.splice(0)) await close().catch(() => {});
-  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
-afterAll(async () => {
-  await server?.stop();
-});
-
-function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'airlock-migrate-'));
-  dirs.push(dir);
-  return dir;
-}
 
 const record = (id: string, approvals: string[] = []): AccessRequest => ({
   id,
@@ -57,7 +39,7 @@ const record = (id: string, approvals: string[] = []): AccessRequest => ({
 async function config(kind: 'sqlite' | 'postgres', importJsonFile?: string): Promise<StoreConfig> {
   const base = { retentionDays: 90, ...(importJsonFile ? { importJsonFile } : {}) };
   if (kind === 'sqlite') return { sqlite: { path: join(tempDir(), 'requests.db') }, ...base };
-  const url = await createTestDatabase(serverUrl);
+  const url = await createTestDatabase(serverUrl());
   return { postgres: { url, tls: 'disable', poolSize: 2, connectTimeoutSeconds: 5 }, ...base };
 }
 
@@ -174,7 +156,7 @@ describe('PostgreSQL connection failures', () => {
       openRequestStore(
         {
           postgres: {
-            url: `${serverUrl}?sslmode=disable`,
+            url: `${serverUrl()}?sslmode=disable`,
             tls: 'verify',
             poolSize: 1,
             connectTimeoutSeconds: 2,
@@ -191,7 +173,7 @@ describe('PostgreSQL connection failures', () => {
     const name = new URL(c.postgres?.url ?? '').pathname.slice(1);
     const { store } = await openStore(c);
     await store.put(record('req-1'));
-    const admin = new pg.Client({ connectionString: serverUrl });
+    const admin = new pg.Client({ connectionString: serverUrl() });
     await admin.connect();
     closers.push(() => admin.end());
     await admin.query(`ALTER DATABASE ${pg.escapeIdentifier(name)} ALLOW_CONNECTIONS false`);

@@ -1,45 +1,19 @@
-/**
- * The `RequestStore` contract, run against every implementation: in memory,
- * SQLite (node:sqlite) and PostgreSQL (a real server: the broker-postgres
- * project's, or one started here).
- */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { type AccessRequest, InMemoryRequestStore, type RequestStore } from '../request-store.js';
 import { openRequestStore } from './open-store.js';
-import { type PostgresTestServer, startPostgresTestServer } from './postgres-test-server.js';
 import type { StoreConfig } from './store-config.js';
+import { usePostgresServer, useTempDirs } from './store-test-support.js';
 import { createTestDatabase } from './testing.js';
 
-let server: PostgresTestServer | undefined;
-let serverUrl: string;
-const dirs: string[] = [];
+const serverUrl = usePostgresServer();
+// Registered first, so it runs after the closing of the stores below (after-hooks run last-registered first).
+const tempDir = useTempDirs('store');
 const open: RequestStore[] = [];
-
-beforeAll(async () => {
-  if (process.env.AIRLOCK_TEST_PG_URL) serverUrl = process.env.AIRLOCK_TEST_PG_URL;
-  else {
-    server = await startPostgresTestServer();
-    serverUrl = server.url;
-  }
-}, 60_000);
 
 afterEach(async () => {
   for (const store of open.splice(0)) await store.close().catch(() => {});
-  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
-
-afterAll(async () => {
-  await server?.stop();
-});
-
-function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'airlock-store-'));
-  dirs.push(dir);
-  return dir;
-}
 
 const sample = (id: string, over: Partial<AccessRequest> = {}): AccessRequest => ({
   id,
@@ -60,7 +34,7 @@ const vote = (user: string) => ({ user, at: '2026-11-27T05:01:00.000Z' });
 /** A config for a fresh database of `kind`. */
 async function freshConfig(kind: 'sqlite' | 'postgres'): Promise<StoreConfig> {
   if (kind === 'sqlite') return { sqlite: { path: join(tempDir(), 'requests.db') }, retentionDays: 90 };
-  const url = await createTestDatabase(serverUrl);
+  const url = await createTestDatabase(serverUrl());
   return { postgres: { url, tls: 'disable', poolSize: 4, connectTimeoutSeconds: 5 }, retentionDays: 90 };
 }
 

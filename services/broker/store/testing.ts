@@ -9,9 +9,11 @@ import { join } from 'node:path';
 import pg from 'pg';
 import type { StoreConfig } from './store-config.js';
 
-/** A new, empty database on the server at `serverUrl`; its URL. */
-export async function createTestDatabase(serverUrl: string): Promise<string> {
-  const name = `airlock_${randomBytes(6).toString('hex')}`;
+/** A new, empty database `name` (random by default) on the server at `serverUrl`; its URL. */
+export async function createTestDatabase(
+  serverUrl: string,
+  name = `airlock_${randomBytes(6).toString('hex')}`,
+): Promise<string> {
   const client = new pg.Client({ connectionString: serverUrl });
   await client.connect();
   try {

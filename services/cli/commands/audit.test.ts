@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createFileAuditTrail } from '../../core/audit/index.js';
 import { AirlockError } from '../../core/errors.js';
 import { main } from '../main.js';
@@ -17,6 +17,7 @@ import { auditKeyPaths, runAuditKeygen } from './audit-keygen.js';
 import { type AuditPlayIo, runAuditPlay } from './audit-play.js';
 import { runAuditTimeline } from './audit-timeline.js';
 import { runAuditVerify } from './audit-verify.js';
+import { capturedOutput, resetAfterEachCommand } from './cli-test-support.js';
 
 let dir: string;
 let keys: { privateKey: string; publicKey: string };
@@ -39,22 +40,10 @@ beforeAll(async () => {
   await trail.close();
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-afterEach(() => {
-  process.exitCode = undefined;
-  vi.restoreAllMocks();
-});
+resetAfterEachCommand();
 
 function io() {
-  const stdout: string[] = [];
-  const stderr: string[] = [];
-  return {
-    out: (t: string) => void stdout.push(t),
-    err: (t: string) => void stderr.push(t),
-    readFile: async (path: string) => readFile(path),
-    now: () => new Date(),
-    stdout,
-    stderr,
-  };
+  return { ...capturedOutput(), readFile: async (path: string) => readFile(path), now: () => new Date() };
 }
 
 async function runMain(args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {

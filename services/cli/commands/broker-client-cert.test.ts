@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseCertificateLine } from '../../core/ssh-cert/index.js';
-import { env, personIo, useBrokerTestEnv } from './broker-client-test-support.js';
+import { env, oncallDebugRequest, personIo, useBrokerTestEnv } from './broker-client-test-support.js';
 import { runCert } from './cert-command.js';
 import { runLogin } from './login.js';
 import { runRequest } from './request-commands.js';
@@ -24,16 +24,7 @@ describe('airlock cert writes the certificate only next to the key it certifies'
     await runLogin({ broker: env.url, ca: env.caFile }, carol);
     carol.stdout.length = 0;
     await runRequest(
-      {
-        profile: 'oncall-debug',
-        cluster: 'prod-eu',
-        namespace: 'payments',
-        pod: ['payments-api-*'],
-        ttl: '30m',
-        reason: 'INC-4321 checkout errors',
-        key: join(keys, 'work.pub'),
-        output: 'json',
-      },
+      oncallDebugRequest({ ttl: '30m', reason: 'INC-4321 checkout errors', key: join(keys, 'work.pub') }),
       carol,
     );
     const id = (JSON.parse(carol.stdout.join('')) as { id: string; status: string }).id;

@@ -5,6 +5,8 @@ import { afterAll, beforeAll } from 'vitest';
 import { type BrokerTestEnv, startBrokerTestEnv } from '../../broker/testing.js';
 import { registerBrokerClientCommands } from './broker-client.js';
 import type { BrokerClientIo } from './broker-client-io.js';
+import { capturedOutput } from './cli-test-support.js';
+import type { RequestOptions } from './request-commands.js';
 
 /*
  * What the broker-client*.test.ts files share: a real broker and OpenID
@@ -18,19 +20,15 @@ export let env: BrokerTestEnv;
 export function personIo(user: string): BrokerClientIo & { stdout: string[]; stderr: string[] } {
   const home = join(env.dir, `home-${user}`);
   mkdirSync(join(home, '.ssh'), { recursive: true });
-  const stdout: string[] = [];
-  const stderr: string[] = [];
+  const output = capturedOutput();
   return {
-    stdout,
-    stderr,
-    out: (t) => stdout.push(t),
-    err: (t) => stderr.push(t),
+    ...output,
     configDir: join(home, '.config', 'airlock'),
     homeDir: home,
     now: () => env.now(),
     async sleep(ms) {
       // The person reads the code from the terminal and approves it on the provider's page.
-      const code = /enter the code ([A-Z]{4}-[A-Z]{4})/.exec(stderr.join(''))?.[1];
+      const code = /enter the code ([A-Z]{4}-[A-Z]{4})/.exec(output.stderr.join(''))?.[1];
       if (code) {
         try {
           env.provider.approveDeviceCode(code, user);
@@ -40,6 +38,20 @@ export function personIo(user: string): BrokerClientIo & { stdout: string[]; std
       }
       await new Promise((r) => setTimeout(r, ms));
     },
+  };
+}
+
+/** `airlock request` options: oncall-debug on payments-api-* in prod-eu/payments, printed as JSON, with `rest`. */
+export function oncallDebugRequest(
+  rest: Omit<RequestOptions, 'profile' | 'cluster' | 'namespace' | 'pod'>,
+): RequestOptions {
+  return {
+    profile: 'oncall-debug',
+    cluster: 'prod-eu',
+    namespace: 'payments',
+    pod: ['payments-api-*'],
+    output: 'json',
+    ...rest,
   };
 }
 

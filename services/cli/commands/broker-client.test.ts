@@ -3,7 +3,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseAirlockScope, parseCertificateLine } from '../../core/ssh-cert/index.js';
-import { env, personIo, useBrokerTestEnv } from './broker-client-test-support.js';
+import { env, oncallDebugRequest, personIo, useBrokerTestEnv } from './broker-client-test-support.js';
 import { runCert } from './cert-command.js';
 import { runLogin } from './login.js';
 import { runDecision, runRequest, runStatus } from './request-commands.js';
@@ -30,18 +30,7 @@ describe('airlock login / request / approve / cert / status against a real broke
     expect(JSON.parse(readFileSync(tokenFile, 'utf8'))).toMatchObject({ broker: env.url, user: 'alice' });
 
     alice.stdout.length = 0;
-    await runRequest(
-      {
-        profile: 'oncall-debug',
-        cluster: 'prod-eu',
-        namespace: 'payments',
-        pod: ['payments-api-*'],
-        ttl: '30m',
-        reason: 'checkout latency',
-        output: 'json',
-      },
-      alice,
-    );
+    await runRequest(oncallDebugRequest({ ttl: '30m', reason: 'checkout latency' }), alice);
     const created = JSON.parse(alice.stdout.join(''));
     expect(created).toMatchObject({
       status: 'pending',

@@ -5,15 +5,13 @@
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { parsePublicKeyList } from '../../core/ssh-cert/index.js';
 import { main } from '../main.js';
 import { type CaRotateOptions, parseLifetime, runCaRotate } from './ca-rotate.js';
+import { resetAfterEachCommand } from './cli-test-support.js';
 
-afterEach(() => {
-  process.exitCode = undefined;
-  vi.restoreAllMocks();
-});
+resetAfterEachCommand();
 
 function cli(start = Date.parse('2026-01-05T10:00:00Z')) {
   let now = start;

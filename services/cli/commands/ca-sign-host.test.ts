@@ -10,6 +10,7 @@ import { loadHostCertificate, loadOrCreateHostKey } from '../../core/ssh-cert/ho
 import { parseCertificateLine, parsePublicKeyLine } from '../../core/ssh-cert/index.js';
 import { main } from '../main.js';
 import { caKeyPaths } from './ca.js';
+import { resetAfterEachCommand } from './cli-test-support.js';
 
 let ws: KeygenWorkspace;
 const written: string[] = [];
@@ -17,9 +18,8 @@ beforeAll(() => {
   ws = new KeygenWorkspace();
 });
 afterAll(() => ws.cleanup());
+resetAfterEachCommand();
 afterEach(() => {
-  process.exitCode = undefined;
-  vi.restoreAllMocks();
   written.length = 0;
 });
 

@@ -3,39 +3,24 @@
  * overwritten, and usable by `ssh-keygen -s` as a CA that airlock accepts.
  */
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { KeygenWorkspace } from '../../../test/fixtures/ssh-cert/ssh-keygen-harness.js';
 import { AirlockError } from '../../core/errors.js';
 import { testPolicyJson } from '../../core/policy/testing.js';
-import {
-  AIRLOCK_SCOPE_EXTENSION,
-  formatAirlockScope,
-  parseOpenSshPrivateKey,
-  parsePublicKeyLine,
-} from '../../core/ssh-cert/index.js';
+import { parseOpenSshPrivateKey, parsePublicKeyLine } from '../../core/ssh-cert/index.js';
+import { devDebugScopeOption } from '../../core/ssh-cert/scope-test-support.js';
 import { main } from '../main.js';
 import { caKeyPaths, runCaInit } from './ca.js';
+import { capturedOutput, resetAfterEachCommand } from './cli-test-support.js';
 
 let ws: KeygenWorkspace;
 beforeAll(() => {
   ws = new KeygenWorkspace();
 });
 afterAll(() => ws.cleanup());
-afterEach(() => {
-  process.exitCode = undefined;
-  vi.restoreAllMocks();
-});
+resetAfterEachCommand();
 
-function io() {
-  const out: string[] = [];
-  const err: string[] = [];
-  return {
-    out: (t: string) => void out.push(t),
-    err: (t: string) => void err.push(t),
-    stdout: out,
-    stderr: err,
-  };
-}
+const io = capturedOutput;
 
 describe('airlock ca init', () => {
   for (const type of ['ed25519', 'ecdsa-p256'] as const) {
@@ -79,15 +64,7 @@ describe('airlock ca init', () => {
       '-V',
       '-5m:+5m',
       // The scope the broker puts in every certificate; the mediator requires it.
-      '-O',
-      `extension:${AIRLOCK_SCOPE_EXTENSION}=${formatAirlockScope({
-        cluster: 'dev',
-        namespace: 'payments',
-        podPatterns: ['api-*'],
-        profile: 'debug',
-        requestId: 'req-1',
-        groups: [],
-      })}`,
+      ...devDebugScopeOption(),
     ]);
     const policy = ws.path('ca-e2e-policy.json');
     writeFileSync(policy, JSON.stringify(testPolicyJson()));

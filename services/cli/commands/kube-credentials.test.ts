@@ -7,6 +7,7 @@ import type { InMemoryKubeCsrSigner } from '../../broker/kube-csr-signer.js';
 import { type BrokerTestEnv, startBrokerTestEnv } from '../../broker/testing.js';
 import { formatPublicKeyLine, generateCaKey } from '../../core/ssh-cert/index.js';
 import { parseCsr } from '../../core/x509/index.js';
+import { capturedOutput } from './cli-test-support.js';
 import { createCsrForKey } from './csr-for-key.js';
 import { type CachedCredential, credentialCachePath, isCredentialFresh } from './kube-credential-cache.js';
 import { type KubeCredentialsIo, opensslSubject, runCredHelper, runKubeCert } from './kube-credentials.js';
@@ -17,13 +18,8 @@ let requestId: string;
 
 function aliceIo(): KubeCredentialsIo & { stdout: string[]; stderr: string[] } {
   const home = join(env.dir, 'home-alice');
-  const stdout: string[] = [];
-  const stderr: string[] = [];
   return {
-    stdout,
-    stderr,
-    out: (t) => stdout.push(t),
-    err: (t) => stderr.push(t),
+    ...capturedOutput(),
     configDir: join(home, '.config', 'airlock'),
     cacheDir: join(home, '.cache', 'airlock'),
     homeDir: home,

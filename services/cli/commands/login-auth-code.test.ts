@@ -11,6 +11,7 @@ import { type BrokerTestEnv, startBrokerTestEnv, TEST_CLIENT_ID } from '../../br
 import { httpsCall } from '../../core/https/https-client.js';
 import { registerBrokerClientCommands } from './broker-client.js';
 import type { BrokerClientIo } from './broker-client-io.js';
+import { capturedOutput } from './cli-test-support.js';
 import { runLogin } from './login.js';
 import { verifyLoginIdToken } from './oidc-auth-code.js';
 
@@ -33,15 +34,10 @@ let counter = 0;
 function personIo(on: BrokerTestEnv): TestIo {
   const home = join(on.dir, `home-${++counter}`);
   mkdirSync(home, { recursive: true });
-  const stdout: string[] = [];
-  const stderr: string[] = [];
   const opened: string[] = [];
   return {
-    stdout,
-    stderr,
+    ...capturedOutput(),
     opened,
-    out: (t) => stdout.push(t),
-    err: (t) => stderr.push(t),
     configDir: join(home, '.config', 'airlock'),
     homeDir: home,
     now: () => on.now(),

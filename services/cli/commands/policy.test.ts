@@ -1,11 +1,15 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { testPolicyJson } from '../../core/policy/testing.js';
 import { main } from '../main.js';
+import { resetAfterEachCommand } from './cli-test-support.js';
 import { type PolicyCommandIo, parseIntentOperands, registerPolicyCommands } from './policy.js';
 
 const example = readFileSync('docs/policy.example.json', 'utf8');
+
+/** The words of `line`, split at its spaces. */
+const words = (line: string): string[] => line.split(' ');
 
 interface Run {
   stdout: string;
@@ -54,21 +58,12 @@ async function run(args: string[], files: Record<string, string> = { 'policy.jso
   }
 }
 
-const asAlice = [
-  '--user',
-  'alice',
-  '--groups',
-  'payments-oncall',
-  '--profile',
-  'oncall-debug',
-  '--namespace',
-  'payments',
-];
+const asAlice = words('--user alice --groups payments-oncall --profile oncall-debug --namespace payments');
 
-afterEach(() => {
-  process.exitCode = undefined;
-  vi.restoreAllMocks();
-});
+/** Runs `airlock policy explain policy.json` as alice (oncall-debug in payments) with `args`. */
+const explainAsAlice = (...args: string[]) => run(['explain', 'policy.json', ...asAlice, ...args]);
+
+resetAfterEachCommand();
 
 describe('airlock policy check', () => {
   it('accepts the example with no warnings and exit 0', async () => {
@@ -128,41 +123,20 @@ describe('airlock policy check', () => {
 
 describe('airlock policy explain', () => {
   it('allows an approved command and names the rule', async () => {
-    const r = await run([
-      'explain',
-      'policy.json',
-      ...asAlice,
+    const r = await explainAsAlice(
       '--reason',
       'INC-1234 errors',
-      '--',
-      'exec',
-      'payments-api-0',
-      '--',
-      'ps',
-      'aux',
-    ]);
+      ...words('-- exec payments-api-0 -- ps aux'),
+    );
     expect(r.exitCode).toBe(0);
     expect(r.stdout).toContain('decision: allow\n');
     expect(r.stdout).toContain('rule:     profiles.oncall-debug.commands.allow[0](ps)\n');
   });
 
   it('prints the documented JSON shape', async () => {
-    const r = await run([
-      'explain',
-      'policy.json',
-      ...asAlice,
-      '--reason',
-      'INC-1234',
-      '--output',
-      'json',
-      '--',
-      'exec',
-      'payments-api-0',
-      '--',
-      'sh',
-      '-c',
-      'id',
-    ]);
+    const r = await explainAsAlice(
+      ...words('--reason INC-1234 --output json -- exec payments-api-0 -- sh -c id'),
+    );
     expect(r.exitCode).toBe(1);
     expect(JSON.parse(r.stdout)).toEqual({
       decision: 'deny',
@@ -173,17 +147,7 @@ describe('airlock policy explain', () => {
   });
 
   it('reports needs-approval with the approvers', async () => {
-    const r = await run([
-      'explain',
-      'policy.json',
-      ...asAlice,
-      '--output',
-      'json',
-      '--',
-      'port-forward',
-      'payments-api-0',
-      '8080',
-    ]);
+    const r = await explainAsAlice(...words('--output json -- port-forward payments-api-0 8080'));
     expect(r.exitCode).toBe(1);
     expect(JSON.parse(r.stdout)).toEqual({
       decision: 'needs-approval',
@@ -204,38 +168,16 @@ describe('airlock policy explain', () => {
     [['exec', 'db-0', '--', 'ps', 'aux'], 'deny', 'SCOPE_POD'],
     [['exec', 'payments-api-0', '--', 'cat', '/proc/1/environ'], 'deny', 'COMMAND_DENIED'],
   ])('%j → %s %s', async (intent, decision, code) => {
-    const r = await run([
-      'explain',
-      'policy.json',
-      ...asAlice,
-      '--reason',
-      'INC-1234',
-      '-o',
-      'json',
-      '--',
-      ...intent,
-    ]);
+    const r = await explainAsAlice(...words('--reason INC-1234 -o json --'), ...intent);
     expect(JSON.parse(r.stdout)).toMatchObject({ decision, code });
   });
 
   it('denies at the request stage with the request code', async () => {
-    const r = await run([
-      'explain',
-      'policy.json',
-      '--user',
-      'eve',
-      '--groups',
-      'sales',
-      '--profile',
-      'oncall-debug',
-      '--namespace',
-      'payments',
-      '-o',
-      'json',
-      '--',
-      'logs',
-      'payments-api-0',
-    ]);
+    const r = await run(
+      words(
+        'explain policy.json --user eve --groups sales --profile oncall-debug --namespace payments -o json -- logs payments-api-0',
+      ),
+    );
     expect(JSON.parse(r.stdout)).toMatchObject({
       decision: 'deny',
       code: 'REQUEST_DENIED',
@@ -244,64 +186,25 @@ describe('airlock policy explain', () => {
   });
 
   it('lists nodes under cluster-read inside business hours', async () => {
-    const r = await run([
-      'explain',
-      'policy.json',
-      '--user',
-      'bob',
-      '--groups',
-      'engineering',
-      '--profile',
-      'cluster-read',
-      '--namespace',
-      'default',
-      '--cluster',
-      'prod-eu',
-      '--',
-      'list',
-      'nodes',
-    ]);
+    const r = await run(
+      words(
+        'explain policy.json --user bob --groups engineering --profile cluster-read --namespace default --cluster prod-eu -- list nodes',
+      ),
+    );
     expect(r.stdout).toContain('decision: allow');
-    const late = await run([
-      'explain',
-      'policy.json',
-      '--user',
-      'bob',
-      '--groups',
-      'engineering',
-      '--profile',
-      'cluster-read',
-      '--namespace',
-      'default',
-      '--at',
-      '2026-11-25T20:00:00Z',
-      '--',
-      'list',
-      'nodes',
-    ]);
+    const late = await run(
+      words(
+        'explain policy.json --user bob --groups engineering --profile cluster-read --namespace default --at 2026-11-25T20:00:00Z -- list nodes',
+      ),
+    );
     expect(late.stdout).toContain('decision: needs-approval');
     expect(late.stdout).toContain('outside business hours (Europe/Berlin)');
   });
 
   it('explains a runbook request for its machine identity', async () => {
-    const bot = [
-      'explain',
-      'policy.json',
-      '--user',
-      'system:serviceaccount:ops:incident-bot',
-      '--groups',
-      'runbook-runners',
-      '--kind',
-      'machine',
-      '--profile',
-      'oncall-debug',
-      '--namespace',
-      'payments',
-      '--runbook',
-      'payments-health',
-      '-o',
-      'json',
-    ];
+    const bot = words(
+      'explain policy.json --user system:serviceaccount:ops:incident-bot --groups runbook-runners --kind machine --profile oncall-debug --namespace payments --runbook payments-health -o json',
+    );
     expect(
       JSON.parse((await run([...bot, '--', 'exec', 'payments-api-0', '--', 'df', '-h'])).stdout),
     ).toMatchObject({

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type BrokerTestEnv, INCIDENT_BOT, startBrokerTestEnv } from '../../broker/testing.js';
 import { parseAirlockScope, parseCertificateLine } from '../../core/ssh-cert/index.js';
 import type { BrokerClientIo } from './broker-client-io.js';
+import { oncallDebugRequest } from './broker-client-test-support.js';
 import { runCert } from './cert-command.js';
 import { runLogin } from './login.js';
 import { runRequest, runStatus } from './request-commands.js';
@@ -57,17 +58,12 @@ describe('airlock login --service-account-token: a runbook signs in with its Ser
     execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', keyPath]);
     io.stdout.length = 0;
     await runRequest(
-      {
-        profile: 'oncall-debug',
-        cluster: 'prod-eu',
-        namespace: 'payments',
-        pod: ['payments-api-*'],
+      oncallDebugRequest({
         ttl: '10m',
         reason: 'health snapshot',
         runbook: 'payments-health',
         key: `${keyPath}.pub`,
-        output: 'json',
-      },
+      }),
       io,
     );
     const created = JSON.parse(io.stdout.join(''));

@@ -4,12 +4,13 @@
  */
 import { writeFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { KeygenWorkspace } from '../../../test/fixtures/ssh-cert/ssh-keygen-harness.js';
 import { AirlockError } from '../../core/errors.js';
 import { testPolicyJson } from '../../core/policy/testing.js';
-import { AIRLOCK_SCOPE_EXTENSION, formatAirlockScope } from '../../core/ssh-cert/index.js';
+import { devDebugScopeOption } from '../../core/ssh-cert/scope-test-support.js';
 import { main } from '../main.js';
+import { capturedOutput, resetAfterEachCommand } from './cli-test-support.js';
 import { type CliIo, runSshCertCheck, type SshCertCheckOptions } from './ssh-cert.js';
 
 const AT = '2030-01-01T12:00:00Z';
@@ -20,17 +21,7 @@ let certPath: string;
 let policyPath: string;
 
 /** What the broker puts in a certificate: the scope the mediator requires. */
-const SCOPE_OPTION = [
-  '-O',
-  `extension:${AIRLOCK_SCOPE_EXTENSION}=${formatAirlockScope({
-    cluster: 'dev',
-    namespace: 'payments',
-    podPatterns: ['api-*'],
-    profile: 'debug',
-    requestId: 'req-1',
-    groups: [],
-  })}`,
-];
+const SCOPE_OPTION = devDebugScopeOption();
 
 beforeAll(() => {
   ws = new KeygenWorkspace();
@@ -61,19 +52,11 @@ beforeAll(() => {
   certPath = `${user.path}-cert.pub`;
 });
 afterAll(() => ws.cleanup());
-afterEach(() => {
-  process.exitCode = undefined;
-  vi.restoreAllMocks();
-});
+resetAfterEachCommand();
 
 function capture(): CliIo & { stdout: string[]; stderr: string[] } {
-  const stdout: string[] = [];
-  const stderr: string[] = [];
   return {
-    stdout,
-    stderr,
-    out: (text) => void stdout.push(text),
-    err: (text) => void stderr.push(text),
+    ...capturedOutput(),
     readFile: (path) => readFile(path),
     now: () => new Date(AT),
   };

@@ -31,6 +31,25 @@ describe('createFileAuditTrail group commit', () => {
     );
     return state;
   };
+  /** A trail on `storage` in file `name` whose first append is written and waits in its held fsync. */
+  const firstAppendInFlight = async (storage: ObservedAuditStorage, name: string) => {
+    const trail = await open(dir.path(name), { storage, checkpointEvery: 1000 });
+    const release = storage.holdSyncs();
+    const first = trail.append(decision(0));
+    await vi.waitFor(() => expect(ops(storage)).toEqual(['write', 'sync:start']));
+    return { trail, first, release };
+  };
+  /** Releases the held fsync (the first append succeeds) and returns what each append of `group` ended with. */
+  const rejectionsAfterRelease = async (
+    first: Promise<void>,
+    release: () => void,
+    group: Promise<void>[],
+  ) => {
+    const ended = group.map((p) => p.catch((e: unknown) => e));
+    release();
+    await expect(first).resolves.toBeUndefined();
+    return Promise.all(ended);
+  };
   const ticks = async (n = 20) => {
     for (let i = 0; i < n; i++) await new Promise((r) => setTimeout(r, 1));
   };
@@ -82,20 +101,16 @@ describe('createFileAuditTrail group commit', () => {
   });
 
   it('a failed fsync rejects every append of its group with AUDIT_UNAVAILABLE, and all later ones', async () => {
-    const storage = new FaultyAuditStorage({ syncsBeforeFailure: 1 });
-    const trail = await open(dir.path('group-eio.jsonl'), { storage, checkpointEvery: 1000 });
-    const release = storage.holdSyncs();
-    const first = trail.append(decision(0));
-    await vi.waitFor(() => expect(ops(storage)).toEqual(['write', 'sync:start']));
+    const { trail, first, release } = await firstAppendInFlight(
+      new FaultyAuditStorage({ syncsBeforeFailure: 1 }),
+      'group-eio.jsonl',
+    );
     // Queued behind the held fsync: one group, durable and non-durable alike.
-    const group = [
+    const errors = await rejectionsAfterRelease(first, release, [
       trail.append(decision(1)),
       trail.append({ event: 'logs.streamed', actor: {}, target: {} }),
       trail.append(decision(2)),
-    ].map((p) => p.catch((e: unknown) => e));
-    release();
-    await expect(first).resolves.toBeUndefined();
-    const errors = await Promise.all(group);
+    ]);
     expect(errors.every(isUnavailable)).toBe(true);
     expect(new Set(errors).size).toBe(1); // the one failure, reported to each
     expect((errors[0] as AirlockError).detail).toMatch(/EIO/);
@@ -105,18 +120,14 @@ describe('createFileAuditTrail group commit', () => {
   });
 
   it('a failed write rejects every append of its group, durable or not', async () => {
-    const storage = new FaultyAuditStorage({ writesBeforeFailure: 1 });
-    const trail = await open(dir.path('group-enospc.jsonl'), { storage, checkpointEvery: 1000 });
-    const release = storage.holdSyncs();
-    const first = trail.append(decision(0));
-    await vi.waitFor(() => expect(ops(storage)).toEqual(['write', 'sync:start']));
-    const group = [
+    const { trail, first, release } = await firstAppendInFlight(
+      new FaultyAuditStorage({ writesBeforeFailure: 1 }),
+      'group-enospc.jsonl',
+    );
+    const errors = await rejectionsAfterRelease(first, release, [
       trail.append({ event: 'logs.streamed', actor: {}, target: {} }),
       trail.append(decision(1)),
-    ].map((p) => p.catch((e: unknown) => e));
-    release();
-    await expect(first).resolves.toBeUndefined();
-    const errors = await Promise.all(group);
+    ]);
     expect(errors.every(isUnavailable)).toBe(true);
     expect((errors[0] as AirlockError).detail).toMatch(/ENOSPC/);
     expect(trail.healthy()).toBe(false);

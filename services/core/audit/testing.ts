@@ -20,11 +20,36 @@ export type StorageOp =
   | { op: 'sync:end' }
   | { op: 'close' };
 
-export class ObservedAuditStorage implements AuditStorage {
+/** Storage that passes every call but openAppend to `inner`; the doubles below wrap the sinks it opens. */
+abstract class WrappedAuditStorage implements AuditStorage {
+  constructor(protected readonly inner: AuditStorage) {}
+
+  abstract openAppend(path: string): Promise<FileSink>;
+
+  size(path: string) {
+    return this.inner.size(path);
+  }
+  read(path: string, position: number, length: number) {
+    return this.inner.read(path, position, length);
+  }
+  renameNew(from: string, to: string) {
+    return this.inner.renameNew(from, to);
+  }
+  list(dir: string) {
+    return this.inner.list(dir);
+  }
+  replace(path: string, data: Uint8Array, sync: boolean) {
+    return this.inner.replace(path, data, sync);
+  }
+}
+
+export class ObservedAuditStorage extends WrappedAuditStorage {
   readonly ops: StorageOp[] = [];
   private held: Promise<void> | undefined;
 
-  constructor(private readonly inner: AuditStorage = nodeAuditStorage) {}
+  constructor(inner: AuditStorage = nodeAuditStorage) {
+    super(inner);
+  }
 
   /**
    * Makes every fsync started from now on wait until the returned function is
@@ -64,22 +89,6 @@ export class ObservedAuditStorage implements AuditStorage {
         await sink.close();
       },
     };
-  }
-
-  size(path: string) {
-    return this.inner.size(path);
-  }
-  read(path: string, position: number, length: number) {
-    return this.inner.read(path, position, length);
-  }
-  renameNew(from: string, to: string) {
-    return this.inner.renameNew(from, to);
-  }
-  list(dir: string) {
-    return this.inner.list(dir);
-  }
-  replace(path: string, data: Uint8Array, sync: boolean) {
-    return this.inner.replace(path, data, sync);
   }
 }
 
@@ -132,10 +141,12 @@ export class FaultyAuditStorage extends ObservedAuditStorage {
  * `crash()` afterwards, since Node (from 24) refuses to let the garbage
  * collector close a forgotten FileHandle.
  */
-export class CrashableAuditStorage implements AuditStorage {
+export class CrashableAuditStorage extends WrappedAuditStorage {
   private readonly open = new Set<FileSink>();
 
-  constructor(private readonly inner: AuditStorage = nodeAuditStorage) {}
+  constructor(inner: AuditStorage = nodeAuditStorage) {
+    super(inner);
+  }
 
   async openAppend(path: string): Promise<FileSink> {
     const sink = await this.inner.openAppend(path);
@@ -161,21 +172,5 @@ export class CrashableAuditStorage implements AuditStorage {
     const sinks = [...this.open];
     this.open.clear();
     await Promise.all(sinks.map((sink) => sink.close().catch(() => undefined)));
-  }
-
-  size(path: string) {
-    return this.inner.size(path);
-  }
-  read(path: string, position: number, length: number) {
-    return this.inner.read(path, position, length);
-  }
-  renameNew(from: string, to: string) {
-    return this.inner.renameNew(from, to);
-  }
-  list(dir: string) {
-    return this.inner.list(dir);
-  }
-  replace(path: string, data: Uint8Array, sync: boolean) {
-    return this.inner.replace(path, data, sync);
   }
 }

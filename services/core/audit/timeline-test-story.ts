@@ -21,17 +21,13 @@ function at(seconds: number): string {
   return new Date(Date.UTC(2026, 10, 27, 10, 0, 0) + seconds * 1000).toISOString();
 }
 
+/** An airlock audit record line outside any chain (seq 0, hashes '0'), with `fields`. */
+export function unchainedRecord(fields: Record<string, unknown>): string {
+  return JSON.stringify({ v: 1, type: 'event', seq: 0, prev: '0', hash: '0', ...fields });
+}
+
 function airlock(tier: string, seconds: number, fields: Record<string, unknown>): string {
-  return JSON.stringify({
-    v: 1,
-    type: 'event',
-    seq: 0,
-    prev: '0',
-    hash: '0',
-    tier,
-    time: at(seconds),
-    ...fields,
-  });
+  return unchainedRecord({ tier, time: at(seconds), ...fields });
 }
 
 function kube(

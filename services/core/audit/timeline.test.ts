@@ -9,43 +9,26 @@ import type { TimelineEntry } from './timeline-entry.js';
 import { renderTimelineHtml } from './timeline-html.js';
 import { htmlEscape } from './timeline-html-escape.js';
 import { parseTimelineSource } from './timeline-parse.js';
+import { unchainedRecord } from './timeline-test-story.js';
 import { renderTimelineJson, renderTimelineText, terminalSafe } from './timeline-text.js';
 
 const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
 
-function record(fields: Record<string, unknown>): string {
-  return JSON.stringify({
-    v: 1,
-    type: 'event',
-    seq: 0,
-    prev: '0',
-    hash: '0',
-    actor: {},
-    target: {},
-    ...fields,
-  });
-}
+/** An airlock record of `tier` at `time` for `event`, with `fields`. */
+const record = (time: string, tier: string, event: string, fields: Record<string, unknown>): string =>
+  unchainedRecord({ actor: {}, target: {}, time, tier, event, ...fields });
 
 const broker = [
-  record({
-    time: '2026-11-27T09:14:03.000Z',
-    tier: 'broker',
-    event: 'request.created',
+  record('2026-11-27T09:14:03.000Z', 'broker', 'request.created', {
     actor: { user: 'alice' },
     request_id: 'req_1',
   }),
-  record({
-    time: '2026-11-27T09:14:04.000Z',
-    tier: 'broker',
-    event: 'request.approved',
+  record('2026-11-27T09:14:04.000Z', 'broker', 'request.approved', {
     actor: { user: 'bob', kind: 'approver' },
     decision: 'allow',
     request_id: 'req_1',
   }),
-  record({
-    time: '2026-11-27T09:14:05.000Z',
-    tier: 'broker',
-    event: 'request.created',
+  record('2026-11-27T09:14:05.000Z', 'broker', 'request.created', {
     actor: { user: 'carol' },
     request_id: 'req_2',
   }),
@@ -53,19 +36,13 @@ const broker = [
 ].join('\n');
 
 const mediator = [
-  record({
-    time: '2026-11-27T09:14:10.000Z',
-    tier: 'mediator',
-    event: 'session.opened',
+  record('2026-11-27T09:14:10.000Z', 'mediator', 'session.opened', {
     actor: { user: 'alice' },
     session_id: 'ses_1',
     request_id: 'req_1',
     trace_id: TRACE,
   }),
-  record({
-    time: '2026-11-27T09:14:12.000Z',
-    tier: 'mediator',
-    event: 'intent.denied',
+  record('2026-11-27T09:14:12.000Z', 'mediator', 'intent.denied', {
     actor: { user: 'alice' },
     target: {
       namespace: 'payments',
@@ -79,10 +56,7 @@ const mediator = [
     session_id: 'ses_1',
     request_id: 'req_1',
   }),
-  record({
-    time: '2026-11-27T09:14:13.000Z',
-    tier: 'mediator',
-    event: 'session.opened',
+  record('2026-11-27T09:14:13.000Z', 'mediator', 'session.opened', {
     actor: { user: 'carol' },
     session_id: 'ses_2',
     request_id: 'req_2',
@@ -219,10 +193,7 @@ describe('parseTimelineSource', () => {
   });
 
   it('reads the recording reference of an exec.exited record', () => {
-    const line = record({
-      time: '2026-11-27T09:14:15.000Z',
-      tier: 'mediator',
-      event: 'exec.exited',
+    const line = record('2026-11-27T09:14:15.000Z', 'mediator', 'exec.exited', {
       details: { exit_code: 0, recording: '/rec/ses_1-1.cast', recording_sha256: 'ab'.repeat(32) },
     });
     const [entry] = parseTimelineSource('m', line).entries;
@@ -250,7 +221,7 @@ describe('mergeTimeline and filterTimeline', () => {
     const at = '2026-11-27T09:00:00.000Z';
     const mk = (lane: TimelineEntry['lane'], event: string) =>
       ({
-        ...parseTimelineSource('x', record({ time: at, tier: 'broker', event })).entries[0],
+        ...parseTimelineSource('x', record(at, 'broker', event, {})).entries[0],
         lane,
       }) as TimelineEntry;
     const merged = mergeTimeline(

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { formatOpenSshPrivateKey, generateCaKey, parsePublicKeyList } from '../ssh-cert/index.js';
 import { createTierCa } from '../x509/index.js';
+import type { CaKind } from './keyring.js';
 import {
   addKeyToKeyring,
   generateCaKeyFor,
@@ -32,23 +33,22 @@ function steppingClock() {
   };
 }
 
+/** Adds to the keyring in `dir` a new CA key for `tier`, made and added at `now`, named `name`. */
+async function addNewKey(dir: string, tier: CaKind, now: Date, name: string): Promise<void> {
+  addKeyToKeyring(dir, tier, await generateCaKeyFor(tier, { now }), { now, name });
+}
+
 describe('SSH user CA keyring on disk', () => {
   it('add → switch → retire: the bundle lists both keys during the overlap, the broker signs with the switched key', async () => {
     const dir = join(tmp(), 'ssh-user');
     const { clock, tick } = steppingClock();
-    addKeyToKeyring(dir, 'ssh-user', await generateCaKeyFor('ssh-user', { now: clock() }), {
-      now: clock(),
-      name: 'old',
-    });
+    await addNewKey(dir, 'ssh-user', clock(), 'old');
     expect(statSync(dir).mode & 0o777).toBe(0o700);
     expect(statSync(join(dir, 'old.key')).mode & 0o777).toBe(0o600);
     const signer = watchSshCaKeyring(dir, clock);
     const oldKey = signer().active;
 
-    addKeyToKeyring(dir, 'ssh-user', await generateCaKeyFor('ssh-user', { now: clock() }), {
-      now: clock(),
-      name: 'new',
-    });
+    await addNewKey(dir, 'ssh-user', clock(), 'new');
     const bundle = () => parsePublicKeyList(readFileSync(join(dir, 'trusted-user-ca-keys.pub'), 'utf8'));
     expect(bundle()).toHaveLength(2);
     tick();
@@ -101,16 +101,10 @@ describe('tier CA keyring on disk', () => {
   it('a switch reaches the tier: the next call returns the new CA, the bundle holds both until retire', async () => {
     const dir = join(tmp(), 'mediator');
     const { clock, tick } = steppingClock();
-    addKeyToKeyring(dir, 'mediator', await generateCaKeyFor('mediator', { now: clock() }), {
-      now: clock(),
-      name: 'old',
-    });
+    await addNewKey(dir, 'mediator', clock(), 'old');
     const current = watchTierCaKeyring(dir, 'mediator', clock);
     const oldCa = await current();
-    addKeyToKeyring(dir, 'mediator', await generateCaKeyFor('mediator', { now: clock() }), {
-      now: clock(),
-      name: 'new',
-    });
+    await addNewKey(dir, 'mediator', clock(), 'new');
     const bundle = watchCaBundle(join(dir, 'ca-bundle.pem'), clock);
     expect(bundle().certPems).toHaveLength(2);
     switchKeyringSigner(dir, { ca: 'mediator', now: clock(), maxLifetimeSeconds: 0 });

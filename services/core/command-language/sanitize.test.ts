@@ -10,18 +10,18 @@ import { sanitizeForTerminal } from './sanitize.js';
 const CONTROL = /[\x00-\x08\x0a-\x1f\x7f-\x9f]/;
 
 describe('sanitizeForTerminal', () => {
-  it.each<[string, string, string]>([
-    ['plain text', 'api-0 Running', 'api-0 Running'],
-    ['tab kept', 'a\tb', 'a\tb'],
-    ['CSI sequence', '\x1b[31mred\x1b[0m', '\\x1b[31mred\\x1b[0m'],
-    ['OSC title', '\x1b]0;owned\x07', '\\x1b]0;owned\\x07'],
-    ['newline and CR', 'a\r\nb', 'a\\x0d\\x0ab'],
-    ['NUL and DEL', '\0\x7f', '\\x00\\x7f'],
-    ['8-bit CSI', '\x9b31m', '\\x9b31m'],
-    ['bidi override', 'abc\u202edef', 'abc\\u202edef'],
-    ['line separator', 'a\u2028b', 'a\\u2028b'],
-    ['unicode letters kept', 'héllo ✓ 日本', 'héllo ✓ 日本'],
-  ])('%s', (_name, input, output) => {
+  it.each([
+    { name: 'plain text', input: 'api-0 Running', output: 'api-0 Running' },
+    { name: 'tab kept', input: 'a\tb', output: 'a\tb' },
+    { name: 'CSI sequence', input: '\x1b[31mred\x1b[0m', output: '\\x1b[31mred\\x1b[0m' },
+    { name: 'OSC title', input: '\x1b]0;owned\x07', output: '\\x1b]0;owned\\x07' },
+    { name: 'newline and CR', input: 'a\r\nb', output: 'a\\x0d\\x0ab' },
+    { name: 'NUL and DEL', input: '\0\x7f', output: '\\x00\\x7f' },
+    { name: '8-bit CSI', input: '\x9b31m', output: '\\x9b31m' },
+    { name: 'bidi override', input: 'abc\u202edef', output: 'abc\\u202edef' },
+    { name: 'line separator', input: 'a\u2028b', output: 'a\\u2028b' },
+    { name: 'unicode letters kept', input: 'héllo ✓ 日本', output: 'héllo ✓ 日本' },
+  ])('$name', ({ input, output }) => {
     expect(sanitizeForTerminal(input)).toBe(output);
   });
 

@@ -7,54 +7,42 @@ import { assertPrivateKeyFile, privateKeyFileExposure } from './private-key-file
 // The pod's ids in deploy/base: runAsUser 10001, runAsGroup 10001, fsGroup 10001.
 const pod = { uid: 10001, gid: 10001 };
 
+/** What privateKeyFileExposure reads of a file: its mode (a regular file) and owners. */
+const stat = (mode: number, uid: number, gid: number) => ({ mode, uid, gid });
+
 describe('privateKeyFileExposure', () => {
   it.each([
-    ['0600 owned by the process', { mode: 0o100600, uid: 10001, gid: 10001 }],
-    ['0400 owned by the process', { mode: 0o100400, uid: 10001, gid: 10001 }],
-    ['0600 owned by root (readable only because the process could)', { mode: 0o100600, uid: 0, gid: 0 }],
-    ['a Secret under fsGroup: root:<fsGroup> 0440', { mode: 0o100440, uid: 0, gid: 10001 }],
-    [
-      'a Secret with defaultMode 0640 under fsGroup: root:<fsGroup> 0640',
-      { mode: 0o100640, uid: 0, gid: 10001 },
-    ],
+    ['0600 owned by the process', stat(0o100600, 10001, 10001)],
+    ['0400 owned by the process', stat(0o100400, 10001, 10001)],
+    ['0600 owned by root (readable only because the process could)', stat(0o100600, 0, 0)],
+    ['a Secret under fsGroup: root:<fsGroup> 0440', stat(0o100440, 0, 10001)],
+    ['a Secret with defaultMode 0640 under fsGroup: root:<fsGroup> 0640', stat(0o100640, 0, 10001)],
   ])('accepts %s', (_name, file) => {
     expect(privateKeyFileExposure(file, pod)).toBeUndefined();
   });
 
   it.each([
-    ['world-readable 0644', { mode: 0o100644, uid: 10001, gid: 10001 }, 'mode 0644 lets others access it'],
-    [
-      'world-readable root-owned 0444',
-      { mode: 0o100444, uid: 0, gid: 10001 },
-      'mode 0444 lets others access it',
-    ],
-    ['others-writable 0602', { mode: 0o100602, uid: 10001, gid: 10001 }, 'mode 0602 lets others access it'],
-    [
-      'group-writable root-owned 0460',
-      { mode: 0o100460, uid: 0, gid: 10001 },
-      'mode 0460 lets its group write',
-    ],
+    ['world-readable 0644', stat(0o100644, 10001, 10001), 'mode 0644 lets others access it'],
+    ['world-readable root-owned 0444', stat(0o100444, 0, 10001), 'mode 0444 lets others access it'],
+    ['others-writable 0602', stat(0o100602, 10001, 10001), 'mode 0602 lets others access it'],
+    ['group-writable root-owned 0460', stat(0o100460, 0, 10001), 'mode 0460 lets its group write'],
     [
       'group-executable root-owned 0450',
-      { mode: 0o100450, uid: 0, gid: 10001 },
+      stat(0o100450, 0, 10001),
       'mode 0450 lets its group write or execute',
     ],
     [
       'group-readable and owned by the process',
-      { mode: 0o100640, uid: 10001, gid: 10001 },
+      stat(0o100640, 10001, 10001),
       'accepted only on a root-owned file',
     ],
     [
       'group-readable and owned by another user',
-      { mode: 0o100440, uid: 2000, gid: 10001 },
+      stat(0o100440, 2000, 10001),
       'accepted only on a root-owned file',
     ],
-    [
-      'root-owned, group-readable, for another group',
-      { mode: 0o100440, uid: 0, gid: 20002 },
-      'group 20002 read it',
-    ],
-    ['root-owned, group-readable, group 0', { mode: 0o100440, uid: 0, gid: 0 }, 'group 0 read it'],
+    ['root-owned, group-readable, for another group', stat(0o100440, 0, 20002), 'group 20002 read it'],
+    ['root-owned, group-readable, group 0', stat(0o100440, 0, 0), 'group 0 read it'],
   ])('refuses %s', (_name, file, reason) => {
     expect(privateKeyFileExposure(file, pod)).toContain(reason);
   });

@@ -9,18 +9,27 @@ import { loadPolicy } from './validate.js';
 
 // Properties of authorizeIntent and authorizeArgv over random input (fast-check).
 
-const CODES = new Set([
-  'PROFILE_UNKNOWN',
-  'SCOPE_CLUSTER',
-  'SCOPE_NAMESPACE',
-  'SCOPE_POD',
-  'ACTION_NOT_ALLOWED',
-  'COMMAND_NOT_ALLOWED',
-  'COMMAND_DENIED',
-  'PORT_NOT_ALLOWED',
-  'IMAGE_NOT_ALLOWED',
-  'SHELL_NOT_ALLOWED',
-]);
+/** Every code authorizeIntent may refuse with, by what it checks. */
+const CODES_BY_CHECK = {
+  profile: ['PROFILE_UNKNOWN'],
+  scope: ['SCOPE_CLUSTER', 'SCOPE_NAMESPACE', 'SCOPE_POD'],
+  action: ['ACTION_NOT_ALLOWED', 'PORT_NOT_ALLOWED', 'IMAGE_NOT_ALLOWED'],
+  command: ['COMMAND_NOT_ALLOWED', 'COMMAND_DENIED', 'SHELL_NOT_ALLOWED'],
+};
+const CODES = new Set(Object.values(CODES_BY_CHECK).flat());
+
+/** A policy of one profile `p` that allows exec anywhere, under `commands`. */
+function execOnlyPolicy(commands: Record<string, unknown>): Policy {
+  const p = {
+    groups: ['jit:p'],
+    requesterGroups: ['g'],
+    scope: { clusters: ['*'], namespaces: ['*'], pods: ['*'] },
+    actions: { exec: {} },
+    commands,
+    approval: { manual: { approverGroups: ['a'], count: 1, pendingExpirySeconds: 600 } },
+  };
+  return loadPolicy({ version: 1, limits: { maxTtlSeconds: 600 }, profiles: { p } });
+}
 
 describe('properties', () => {
   const anyArg = fc.oneof(
@@ -89,23 +98,10 @@ describe('properties', () => {
         (argv, allowStars, denyStars, allowCut, denyCut, duplicateAllow) => {
           const allowRule = { argv: generalise(argv, allowStars, allowCut) };
           const denyRule = { argv: generalise(argv, denyStars, denyCut) };
-          const p: Policy = loadPolicy({
-            version: 1,
-            limits: { maxTtlSeconds: 600 },
-            profiles: {
-              p: {
-                groups: ['jit:p'],
-                requesterGroups: ['g'],
-                scope: { clusters: ['*'], namespaces: ['*'], pods: ['*'] },
-                actions: { exec: {} },
-                commands: {
-                  matchBasename: false,
-                  allow: duplicateAllow ? [allowRule, allowRule] : [allowRule],
-                  deny: [denyRule],
-                },
-                approval: { manual: { approverGroups: ['a'], count: 1, pendingExpirySeconds: 600 } },
-              },
-            },
+          const p = execOnlyPolicy({
+            matchBasename: false,
+            allow: duplicateAllow ? [allowRule, allowRule] : [allowRule],
+            deny: [denyRule],
           });
           const result = authorizeArgv(p, 'p', argv);
           expect(result).toMatchObject({ allow: false, code: 'COMMAND_DENIED' });
@@ -123,20 +119,7 @@ describe('properties', () => {
     .chain((segs) => fc.constantFrom(`/${segs.join('/')}`, segs.join('/')))
     .filter((a) => a !== '' && !a.startsWith('-'));
   const profileWith = (a0: string, deny: readonly string[]): Policy =>
-    loadPolicy({
-      version: 1,
-      limits: { maxTtlSeconds: 600 },
-      profiles: {
-        p: {
-          groups: ['jit:p'],
-          requesterGroups: ['g'],
-          scope: { clusters: ['*'], namespaces: ['*'], pods: ['*'] },
-          actions: { exec: {} },
-          commands: { matchBasename: false, allow: [{ argv: [a0, '...'] }], deny: [{ argv: deny }] },
-          approval: { manual: { approverGroups: ['a'], count: 1, pendingExpirySeconds: 600 } },
-        },
-      },
-    });
+    execOnlyPolicy({ matchBasename: false, allow: [{ argv: [a0, '...'] }], deny: [{ argv: deny }] });
 
   it('property: a deny rule on a path pattern that matches some normalised argument denies, at any position, and argv is not rewritten', () => {
     fc.assert(

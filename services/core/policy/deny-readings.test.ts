@@ -25,23 +25,28 @@ describe('normalisePath', () => {
   });
 });
 
+/** Cases [pattern, arg] of the pattern most are about, the environment of any process, against each of `args`. */
+const againstEnviron = (...args: string[]) => args.map((arg) => ['/proc/*/environ', arg]);
+
 describe('deny element readings', () => {
   it.each([
-    ['/proc/*/environ', '/proc/1//environ'],
-    ['/proc/*/environ', '/proc/./1/environ'],
-    ['/proc/*/environ', '/proc/1/../1/environ'],
-    ['/proc/*/environ', '/proc/1/environ/'],
-    ['/proc/*/environ', '/proc/1/task/1/environ'],
-    ['/proc/*/environ', '/proc/self/root/proc/1/environ'],
-    ['/proc/*/environ', '/proc/1/root/proc/self/root/proc/1/environ'],
-    ['/proc/*/environ', '/proc/1/cwd/../environ'],
-    ['/proc/*/environ', '/proc/1/cwd/proc/1/environ'],
-    ['/proc/*/environ', 'proc/1/environ'],
-    ['/proc/*/environ', '1/environ'],
-    ['/proc/*/environ', '../../proc/1/task/2/environ'],
-    ['/proc/*/environ', '--file=/proc/1/environ'],
-    ['/proc/*/environ', 'if=/proc/1/environ'],
-    ['/proc/*/environ', '-f/proc/1/environ'],
+    ...againstEnviron(
+      '/proc/1//environ',
+      '/proc/./1/environ',
+      '/proc/1/../1/environ',
+      '/proc/1/environ/',
+      '/proc/1/task/1/environ',
+      '/proc/self/root/proc/1/environ',
+      '/proc/1/root/proc/self/root/proc/1/environ',
+      '/proc/1/cwd/../environ',
+      '/proc/1/cwd/proc/1/environ',
+      'proc/1/environ',
+      '1/environ',
+      '../../proc/1/task/2/environ',
+      '--file=/proc/1/environ',
+      'if=/proc/1/environ',
+      '-f/proc/1/environ',
+    ),
     ['/etc/shadow', '/etc//shadow'],
     ['/etc//shadow', '/etc/shadow'],
   ])('%s catches %s', (pattern, arg) => {
@@ -49,11 +54,7 @@ describe('deny element readings', () => {
   });
 
   it.each([
-    ['/proc/*/environ', '/proc/1/environ.bak'],
-    ['/proc/*/environ', '/proc/1/status'],
-    ['/proc/*/environ', '/home/proc/1/environ'],
-    ['/proc/*/environ', '.'],
-    ['/proc/*/environ', '..'],
+    ...againstEnviron('/proc/1/environ.bak', '/proc/1/status', '/home/proc/1/environ', '.', '..'),
     ['-rf', '-r'],
   ])('%s leaves %s alone', (pattern, arg) => {
     expect(matches(pattern, arg)).toBe(false);

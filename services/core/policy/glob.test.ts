@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { globMatch, globSubsumes } from './glob.js';
 
 describe('globMatch', () => {
-  it.each([
+  it.each<[pattern: string, value: string, matches: boolean]>([
     ['api-*', 'api-0', true],
     ['api-*', 'api-', true],
     ['api-*', 'web-0', false],
@@ -20,16 +20,16 @@ describe('globMatch', () => {
 
 describe('globSubsumes', () => {
   it.each([
-    ['*', 'api-*', true],
-    ['api-*', 'api-web-*', true],
-    ['api-*', 'api-0', true],
-    ['api-*', 'ap*', false],
-    ['a?', 'a*', false],
-    ['a?', 'a?', true],
-    ['a*b', 'a*x*b', true],
-    ['exact', 'exact', true],
-    ['exact', 'exac?', false],
-  ])('%s covers %s: %s', (general, specific, expected) => {
-    expect(globSubsumes(general, specific)).toBe(expected);
+    { general: '*', specific: 'api-*', covers: true },
+    { general: 'api-*', specific: 'api-web-*', covers: true },
+    { general: 'api-*', specific: 'api-0', covers: true },
+    { general: 'api-*', specific: 'ap*', covers: false },
+    { general: 'a?', specific: 'a*', covers: false },
+    { general: 'a?', specific: 'a?', covers: true },
+    { general: 'a*b', specific: 'a*x*b', covers: true },
+    { general: 'exact', specific: 'exact', covers: true },
+    { general: 'exact', specific: 'exac?', covers: false },
+  ])('$general covers $specific: $covers', ({ general, specific, covers }) => {
+    expect(globSubsumes(general, specific)).toBe(covers);
   });
 });

@@ -37,12 +37,8 @@ describe('sessionImpersonation', () => {
     const sent = sessionImpersonation(subject, 'abc');
     expect(sent.user).toBe(IMPERSONATED_USER);
     for (const key of Object.keys(sent.extra)) expect(IMPERSONATION_EXTRA_KEYS).toContain(key);
-    expect(impersonatedSession((key) => sent.extra[key]?.[0])).toEqual({
-      user: 'alice',
-      sessionId: 'Sess_1~x',
-      requestId: 'req-1',
-      traceId: 'abc',
-    });
+    const readBack = impersonatedSession((key) => sent.extra[key]?.[0]);
+    expect(readBack).toEqual({ user: 'alice', sessionId: 'Sess_1~x', requestId: 'req-1', traceId: 'abc' });
   });
 });
 

@@ -1,8 +1,7 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { AirlockError } from '../errors.js';
-import { loadPolicy } from '../policy/index.js';
-import { testPolicyJson } from '../policy/testing.js';
+import { codeOf } from '../error-code-test-support.js';
+import { testPolicy } from '../policy/testing.js';
 import {
   encodeUserauthRequest,
   fromKeyObject,
@@ -10,21 +9,15 @@ import {
   signSshData,
   signUserCertificate,
 } from '../ssh-cert/index.js';
+import { devDebugScope } from '../ssh-cert/scope-test-support.js';
 import { admitCertificate, admitLogin, maxCertificateLifetime } from './certificate-admission.js';
 
 const NOW = new Date('2030-01-01T12:00:00Z');
 const ca = generateCaKey('ed25519');
 const { privateKey } = generateKeyPairSync('ed25519');
 const userKey = fromKeyObject(privateKey);
-const policy = loadPolicy(testPolicyJson());
-const scope = {
-  cluster: 'dev',
-  namespace: 'payments',
-  podPatterns: ['api-*'],
-  profile: 'debug',
-  requestId: 'req-1',
-  groups: [],
-};
+const policy = testPolicy();
+const scope = devDebugScope();
 const options = { trustedCAs: [ca.publicKey], principal: 'alice', now: NOW, policy };
 const cert = (seconds: number | 'forever', withScope = true) =>
   signUserCertificate({
@@ -36,14 +29,6 @@ const cert = (seconds: number | 'forever', withScope = true) =>
     validBefore: seconds === 'forever' ? 'forever' : new Date(NOW.getTime() + seconds * 1000),
     ...(withScope ? { scope } : {}),
   }).blob;
-const codeOf = (fn: () => unknown) => {
-  try {
-    fn();
-    return 'accepted';
-  } catch (error) {
-    return error instanceof AirlockError ? error.code : `threw ${String(error)}`;
-  }
-};
 
 describe('admitCertificate', () => {
   it("bounds the lifetime by the profile's max TTL, else the policy's", () => {

@@ -14,6 +14,9 @@ const SCOPE: AirlockScope = {
   groups: ['jit:payments-debug'],
 };
 
+/** The members every scope has, in the order they are written. */
+const REQUIRED_MEMBERS = ['cluster', 'namespace', 'podPatterns', 'profile', 'requestId', 'groups'];
+
 describe('airlock-scope@airlock.dev', () => {
   it('round-trips a valid scope through its canonical JSON', () => {
     expect(parseAirlockScope(formatAirlockScope(SCOPE))).toEqual(SCOPE);
@@ -82,14 +85,7 @@ describe('airlock-scope@airlock.dev', () => {
     const old = parseAirlockScope(formatAirlockScope(SCOPE));
     expect(old.runbook).toBeUndefined();
     expect(old.containerPatterns).toBeUndefined();
-    expect(Object.keys(old)).toEqual([
-      'cluster',
-      'namespace',
-      'podPatterns',
-      'profile',
-      'requestId',
-      'groups',
-    ]);
+    expect(Object.keys(old)).toEqual(REQUIRED_MEMBERS);
   });
 });
 
@@ -130,18 +126,7 @@ describe('airlock-scope properties', () => {
   });
 
   it('any extra member, at the top or in runbook, is refused with CERT_SCOPE_INVALID', () => {
-    const known = new Set([
-      'cluster',
-      'namespace',
-      'podPatterns',
-      'profile',
-      'requestId',
-      'groups',
-      'runbook',
-      'containerPatterns',
-      'name',
-      'stepsDigest',
-    ]);
+    const known = new Set([...REQUIRED_MEMBERS, 'runbook', 'containerPatterns', 'name', 'stepsDigest']);
     const extraKey = fc
       .string({ minLength: 1, maxLength: 12 })
       .filter((key) => !known.has(key) && key !== '__proto__');

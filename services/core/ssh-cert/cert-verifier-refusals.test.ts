@@ -1,14 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { verifyCertificateWithoutSession } from './cert-verifier.js';
 import {
+  aliceCert,
   caEcdsa,
   caEd25519,
   caRsa,
   certFor,
-  codeOf,
   keygenFingerprint,
   options,
   useKeygenFixture,
+  verdict,
   WINDOW,
   ws,
 } from './cert-verifier-test-support.js';
@@ -19,21 +20,17 @@ useKeygenFixture();
 
 describe('refusals, one per code, made with ssh-keygen options', () => {
   it('CERT_MALFORMED: truncated blob and trailing bytes', () => {
-    const blob = certFor(['-I', 'id', '-n', 'alice', '-V', WINDOW]);
-    expect(codeOf(() => verifyCertificateWithoutSession(blob.subarray(0, blob.length - 1), options()))).toBe(
-      'CERT_MALFORMED',
-    );
-    const longer = new Uint8Array([...blob, 0]);
-    expect(codeOf(() => verifyCertificateWithoutSession(longer, options()))).toBe('CERT_MALFORMED');
+    const blob = aliceCert();
+    expect(verdict(blob.subarray(0, blob.length - 1))).toBe('CERT_MALFORMED');
+    expect(verdict(new Uint8Array([...blob, 0]))).toBe('CERT_MALFORMED');
   });
 
   it('CERT_UNTRUSTED_CA: signed by a CA not in the trusted set', () => {
-    const blob = certFor(['-I', 'id', '-n', 'alice', '-V', WINDOW], { caPath: caEcdsa.path });
-    expect(codeOf(() => verifyCertificateWithoutSession(blob, options()))).toBe('CERT_UNTRUSTED_CA');
+    expect(verdict(aliceCert([], { caPath: caEcdsa.path }))).toBe('CERT_UNTRUSTED_CA');
   });
 
   it('accepts either CA of a rotation set', () => {
-    const blob = certFor(['-I', 'id', '-n', 'alice', '-V', WINDOW], { caPath: caEcdsa.path });
+    const blob = aliceCert([], { caPath: caEcdsa.path });
     const identity = verifyCertificateWithoutSession(
       blob,
       options({ trustedCAs: [caEd25519.key, caEcdsa.key] }),
@@ -46,15 +43,13 @@ describe('refusals, one per code, made with ssh-keygen options', () => {
     const tampered = Uint8Array.from(blob);
     const at = Buffer.from(tampered).indexOf('id-x');
     tampered[at + 3] = 'y'.charCodeAt(0);
-    expect(codeOf(() => verifyCertificateWithoutSession(tampered, options()))).toBe('CERT_BAD_CA_SIGNATURE');
+    expect(verdict(tampered)).toBe('CERT_BAD_CA_SIGNATURE');
   });
 
   it('CERT_BAD_CA_SIGNATURE: plain ssh-rsa (SHA-1) CA signatures are refused', () => {
     const blob = certFor(['-t', 'ssh-rsa', '-I', 'id', '-n', 'alice', '-V', WINDOW], { caPath: caRsa.path });
     expect(parseCertificate(blob).signature).toBeDefined();
-    expect(codeOf(() => verifyCertificateWithoutSession(blob, options({ trustedCAs: [caRsa.key] })))).toBe(
-      'CERT_BAD_CA_SIGNATURE',
-    );
+    expect(verdict(blob, { trustedCAs: [caRsa.key] })).toBe('CERT_BAD_CA_SIGNATURE');
   });
 
   it('accepts rsa-sha2-256 CA signatures', () => {
@@ -67,13 +62,12 @@ describe('refusals, one per code, made with ssh-keygen options', () => {
   it('CERT_NOT_USER: a host certificate (-h)', () => {
     const blob = certFor(['-h', '-I', 'host', '-n', 'alice', '-V', WINDOW]);
     expect(parseCertificate(blob).type).toBe('host');
-    expect(codeOf(() => verifyCertificateWithoutSession(blob, options()))).toBe('CERT_NOT_USER');
+    expect(verdict(blob)).toBe('CERT_NOT_USER');
   });
 
   it('CERT_NOT_YET_VALID and CERT_EXPIRED at the window edges, with 30 s default skew', () => {
-    const blob = certFor(['-I', 'id', '-n', 'alice', '-V', WINDOW]);
-    const at = (iso: string, skewSeconds?: number) =>
-      codeOf(() => verifyCertificateWithoutSession(blob, options({ now: new Date(iso), skewSeconds })));
+    const blob = aliceCert();
+    const at = (iso: string, skewSeconds?: number) => verdict(blob, { now: new Date(iso), skewSeconds });
     expect(at('2029-12-31T23:59:29Z')).toBe('CERT_NOT_YET_VALID');
     expect(at('2029-12-31T23:59:30Z')).toBe('accepted');
     expect(at('2029-12-31T23:59:59Z', 0)).toBe('CERT_NOT_YET_VALID');
@@ -86,14 +80,10 @@ describe('refusals, one per code, made with ssh-keygen options', () => {
   });
 
   it('refuses a non-integer skew or an invalid clock reading as USAGE (a caller bug, not a verdict)', () => {
-    const blob = certFor(['-I', 'id', '-n', 'alice', '-V', WINDOW]);
-    expect(codeOf(() => verifyCertificateWithoutSession(blob, options({ skewSeconds: Number.NaN })))).toBe(
-      'USAGE',
-    );
-    expect(codeOf(() => verifyCertificateWithoutSession(blob, options({ skewSeconds: -1 })))).toBe('USAGE');
-    expect(codeOf(() => verifyCertificateWithoutSession(blob, options({ now: new Date('garbage') })))).toBe(
-      'USAGE',
-    );
+    const blob = aliceCert();
+    expect(verdict(blob, { skewSeconds: Number.NaN })).toBe('USAGE');
+    expect(verdict(blob, { skewSeconds: -1 })).toBe('USAGE');
+    expect(verdict(blob, { now: new Date('garbage') })).toBe('USAGE');
   });
 
   it('valid_before 2^64-1 ("forever") never expires', () => {
@@ -107,29 +97,15 @@ describe('refusals, one per code, made with ssh-keygen options', () => {
   });
 
   it('CERT_PRINCIPAL_MISMATCH: principal not listed, and an empty principal list', () => {
-    expect(
-      codeOf(() =>
-        verifyCertificateWithoutSession(certFor(['-I', 'id', '-n', 'bob', '-V', WINDOW]), options()),
-      ),
-    ).toBe('CERT_PRINCIPAL_MISMATCH');
+    expect(verdict(certFor(['-I', 'id', '-n', 'bob', '-V', WINDOW]))).toBe('CERT_PRINCIPAL_MISMATCH');
     const empty = certFor(['-I', 'id', '-V', WINDOW]);
     expect(parseCertificate(empty).principals).toEqual([]);
-    expect(codeOf(() => verifyCertificateWithoutSession(empty, options()))).toBe('CERT_PRINCIPAL_MISMATCH');
+    expect(verdict(empty)).toBe('CERT_PRINCIPAL_MISMATCH');
   });
 
   it('CERT_SOURCE_ADDRESS: source-address CIDR lists for IPv4, IPv6 and IPv4-mapped clients', () => {
-    const blob = certFor([
-      '-I',
-      'id',
-      '-n',
-      'alice',
-      '-V',
-      WINDOW,
-      '-O',
-      'source-address=10.0.0.0/8,2001:db8::/32',
-    ]);
-    const from = (clientAddress?: string) =>
-      codeOf(() => verifyCertificateWithoutSession(blob, options({ clientAddress })));
+    const blob = aliceCert(['-O', 'source-address=10.0.0.0/8,2001:db8::/32']);
+    const from = (clientAddress?: string) => verdict(blob, { clientAddress });
     expect(from('10.1.2.3')).toBe('accepted');
     expect(from('::ffff:10.1.2.3')).toBe('accepted');
     expect(from('2001:db8:1::7')).toBe('accepted');
@@ -141,21 +117,13 @@ describe('refusals, one per code, made with ssh-keygen options', () => {
   });
 
   it('CERT_UNKNOWN_CRITICAL_OPTION: -O critical:foo=bar', () => {
-    const blob = certFor(['-I', 'id', '-n', 'alice', '-V', WINDOW, '-O', 'critical:foo=bar']);
+    const blob = aliceCert(['-O', 'critical:foo=bar']);
     expect(parseCertificate(blob).criticalOptions).toEqual({ foo: 'bar' });
-    expect(codeOf(() => verifyCertificateWithoutSession(blob, options()))).toBe(
-      'CERT_UNKNOWN_CRITICAL_OPTION',
-    );
+    expect(verdict(blob)).toBe('CERT_UNKNOWN_CRITICAL_OPTION');
   });
 
   it('returns force-command and exactly the extensions present', () => {
-    const blob = certFor([
-      '-I',
-      'id',
-      '-n',
-      'alice',
-      '-V',
-      WINDOW,
+    const blob = aliceCert([
       '-O',
       'clear',
       '-O',
@@ -173,17 +141,11 @@ describe('refusals, one per code, made with ssh-keygen options', () => {
   it('CERT_REVOKED: by serial in a KRL from ssh-keygen -k -s, and by a JSON deny list', () => {
     const blob = certFor(['-I', 'revoke-me', '-n', 'alice', '-z', '77', '-V', WINDOW]);
     const krl = createKrlRevocationList(parseKrl(ws.makeKrl('serial: 70-80\n', `${caEd25519.path}.pub`)));
-    expect(codeOf(() => verifyCertificateWithoutSession(blob, options({ revocation: krl })))).toBe(
-      'CERT_REVOKED',
-    );
+    expect(verdict(blob, { revocation: krl })).toBe('CERT_REVOKED');
     const deny = parseDenyList(JSON.stringify({ keyIds: ['revoke-me'] }));
-    expect(codeOf(() => verifyCertificateWithoutSession(blob, options({ revocation: [deny] })))).toBe(
-      'CERT_REVOKED',
-    );
+    expect(verdict(blob, { revocation: [deny] })).toBe('CERT_REVOKED');
     const other = parseDenyList(JSON.stringify({ serials: ['78'] }));
-    expect(codeOf(() => verifyCertificateWithoutSession(blob, options({ revocation: other })))).toBe(
-      'accepted',
-    );
+    expect(verdict(blob, { revocation: other })).toBe('accepted');
   });
 
   it('CERT_SCOPE_INVALID: a scope extension that is not the strict schema', () => {
@@ -195,16 +157,7 @@ describe('refusals, one per code, made with ssh-keygen options', () => {
       requestId: 'req-123',
       groups: ['jit:debug'],
     };
-    const good = certFor([
-      '-I',
-      'id',
-      '-n',
-      'alice',
-      '-V',
-      WINDOW,
-      '-O',
-      `extension:airlock-scope@airlock.dev=${JSON.stringify(scope)}`,
-    ]);
+    const good = aliceCert(['-O', `extension:airlock-scope@airlock.dev=${JSON.stringify(scope)}`]);
     expect(verifyCertificateWithoutSession(good, options()).scope).toEqual(scope);
     for (const bad of [
       '{not json',
@@ -213,32 +166,11 @@ describe('refusals, one per code, made with ssh-keygen options', () => {
       JSON.stringify({ ...scope, namespace: 'Not_A_Label' }),
       JSON.stringify({ ...scope, groups: 'jit:debug' }),
     ]) {
-      const blob = certFor([
-        '-I',
-        'id',
-        '-n',
-        'alice',
-        '-V',
-        WINDOW,
-        '-O',
-        `extension:airlock-scope@airlock.dev=${bad}`,
-      ]);
-      expect(codeOf(() => verifyCertificateWithoutSession(blob, options()))).toBe('CERT_SCOPE_INVALID');
+      expect(verdict(aliceCert(['-O', `extension:airlock-scope@airlock.dev=${bad}`]))).toBe(
+        'CERT_SCOPE_INVALID',
+      );
     }
-    const flag = certFor([
-      '-I',
-      'id',
-      '-n',
-      'alice',
-      '-V',
-      WINDOW,
-      '-O',
-      'extension:airlock-scope@airlock.dev',
-    ]);
-    expect(codeOf(() => verifyCertificateWithoutSession(flag, options()))).toBe('CERT_SCOPE_INVALID');
-    const none = certFor(['-I', 'id', '-n', 'alice', '-V', WINDOW]);
-    expect(codeOf(() => verifyCertificateWithoutSession(none, options({ requireScope: true })))).toBe(
-      'CERT_SCOPE_INVALID',
-    );
+    expect(verdict(aliceCert(['-O', 'extension:airlock-scope@airlock.dev']))).toBe('CERT_SCOPE_INVALID');
+    expect(verdict(aliceCert(), { requireScope: true })).toBe('CERT_SCOPE_INVALID');
   });
 });

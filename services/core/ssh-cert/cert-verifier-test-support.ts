@@ -1,7 +1,9 @@
 import { afterAll, beforeAll } from 'vitest';
 import { type KeygenKeyType, KeygenWorkspace } from '../../../test/fixtures/ssh-cert/ssh-keygen-harness.js';
-import { AirlockError, type ErrorCode } from '../errors.js';
-import type { VerifyCertificateOptions } from './cert-verifier.js';
+
+import { codeOf } from '../error-code-test-support.js';
+
+import { type VerifyCertificateOptions, verifyCertificateWithoutSession } from './cert-verifier.js';
 import { certificateBlobFromLine } from './certificate.js';
 import { parsePublicKeyLine, type SshPublicKey } from './public-key.js';
 
@@ -52,19 +54,21 @@ export function certFor(
   return certificateBlobFromLine(ws.signCert(opts.caPath ?? caEd25519.path, base, args));
 }
 
+/** A certificate for principal alice, key id `id`, valid through WINDOW, plus `extra` ssh-keygen args. */
+export function aliceCert(extra: string[] = [], opts: { caPath?: string } = {}): Uint8Array {
+  return certFor(['-I', 'id', '-n', 'alice', '-V', WINDOW, ...extra], opts);
+}
+
+/** The code verifyCertificateWithoutSession refuses `blob` with under options(overrides), or 'accepted'. */
+export function verdict(blob: Uint8Array, overrides: Partial<VerifyCertificateOptions> = {}) {
+  return codeOf(() => verifyCertificateWithoutSession(blob, options(overrides)));
+}
+
 export function options(overrides: Partial<VerifyCertificateOptions> = {}): VerifyCertificateOptions {
   return { trustedCAs: [caEd25519.key], principal: 'alice', now: NOW, ...overrides };
 }
 
-export function codeOf(fn: () => unknown): ErrorCode | 'accepted' {
-  try {
-    fn();
-    return 'accepted';
-  } catch (error) {
-    if (error instanceof AirlockError) return error.code;
-    throw error;
-  }
-}
+export { codeOf };
 
 export function keygenFingerprint(publicPath: string): string {
   return ws.run(['-l', '-E', 'sha256', '-f', publicPath]).split(' ')[1]!;

@@ -105,6 +105,13 @@ describe('session signatures', () => {
     );
   }
 
+  /** Signs the ed25519 user key with `args`, and verifies its own ssh-keygen signature of `data` with it. */
+  function ownSignatureVerdict(args: string[]) {
+    const cert = certificateBlobFromLine(ws.signCert(caEd25519.path, user('ed25519').path, args));
+    const own = ws.sshsig(user('ed25519').path, data);
+    return codeOf(() => verifyUserCertificate(cert, own.signature, own.signedData, options()));
+  }
+
   it('accepts ECDSA signatures made by node crypto with the PKCS#8 export of the key', () => {
     for (const [type, hash] of [
       ['ecdsa-256', 'sha256'],
@@ -171,37 +178,11 @@ describe('session signatures', () => {
   });
 
   it('checks the certificate before the session signature', () => {
-    const cert = certificateBlobFromLine(
-      ws.signCert(caEd25519.path, user('ed25519').path, [
-        '-I',
-        'x',
-        '-n',
-        'alice',
-        '-V',
-        '20200101:20200102',
-      ]),
-    );
-    const own = ws.sshsig(user('ed25519').path, data);
-    expect(codeOf(() => verifyUserCertificate(cert, own.signature, own.signedData, options()))).toBe(
-      'CERT_EXPIRED',
-    );
+    expect(ownSignatureVerdict(['-I', 'x', '-n', 'alice', '-V', '20200101:20200102'])).toBe('CERT_EXPIRED');
   });
 
   it('refuses verify-required for keys that are not security keys', () => {
-    const cert = certificateBlobFromLine(
-      ws.signCert(caEd25519.path, user('ed25519').path, [
-        '-I',
-        'x',
-        '-n',
-        'alice',
-        '-V',
-        WINDOW,
-        '-O',
-        'verify-required',
-      ]),
-    );
-    const own = ws.sshsig(user('ed25519').path, data);
-    expect(codeOf(() => verifyUserCertificate(cert, own.signature, own.signedData, options()))).toBe(
+    expect(ownSignatureVerdict(['-I', 'x', '-n', 'alice', '-V', WINDOW, '-O', 'verify-required'])).toBe(
       'CERT_BAD_SIGNATURE',
     );
   });

@@ -31,16 +31,18 @@ const hostDir = mkdtempSync(join(tmpdir(), 'airlock-hostcert-unit-'));
 const hostKey = loadOrCreateHostKey(join(hostDir, 'host_ed25519'));
 const hostPublic = parsePublicKeyLine(hostKey.publicKeyLine).key;
 
+/** What every certificate here is signed with: the host key, one hour from NOW. */
+const SIGNING = {
+  caPrivateKey: ca,
+  publicKey: hostPublic,
+  keyId: 'mediator/req-42',
+  principals: ['mediator.airlock'],
+  validAfter: NOW,
+  validBefore: new Date(NOW.getTime() + HOUR),
+};
+
 function sign(overrides: Partial<Parameters<typeof signHostCertificate>[0]> = {}) {
-  return signHostCertificate({
-    caPrivateKey: ca,
-    publicKey: hostPublic,
-    keyId: 'mediator/req-42',
-    principals: ['mediator.airlock'],
-    validAfter: NOW,
-    validBefore: new Date(NOW.getTime() + HOUR),
-    ...overrides,
-  });
+  return signHostCertificate({ ...SIGNING, ...overrides });
 }
 
 function codeOf(fn: () => unknown): string | undefined {
@@ -101,14 +103,7 @@ describe('host and user certificates do not pass for each other', () => {
     expect(loadHostCertificate(hostCertPath, hostKey, NOW).certificate).toBe(line);
 
     const userCertPath = join(hostDir, 'user-cert.pub');
-    const user = signUserCertificate({
-      caPrivateKey: ca,
-      publicKey: hostPublic,
-      keyId: 'mediator/req-42',
-      principals: ['mediator.airlock'],
-      validAfter: NOW,
-      validBefore: new Date(NOW.getTime() + HOUR),
-    });
+    const user = signUserCertificate(SIGNING);
     writeFileSync(userCertPath, `${user.line}\n`);
     expect(codeOf(() => loadHostCertificate(userCertPath, hostKey, NOW))).toBe('CONFIG_INVALID');
   });

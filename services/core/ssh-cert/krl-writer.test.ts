@@ -33,16 +33,8 @@ afterAll(() => ws.cleanup());
 /** Signs a certificate with ssh-keygen and keeps it in a file for `ssh-keygen -Q`. */
 function cert(serial: number, keyId = 'alice', caPath = ca.path): { file: string; parsed: SshCertificate } {
   const name = `${caPath === ca.path ? 'ca' : 'other'}-${serial}-${keyId}`;
-  const line = ws.signCert(caPath, user.path, [
-    '-I',
-    keyId,
-    '-n',
-    'alice',
-    '-z',
-    String(serial),
-    '-V',
-    '+1h',
-  ]);
+  const args = ['-I', keyId, '-n', 'alice', '-z', String(serial), '-V', '+1h'];
+  const line = ws.signCert(caPath, user.path, args);
   const file = ws.path(`${name}-cert.pub`);
   writeFileSync(file, `${line}\n`);
   certFiles.set(name, file);
@@ -104,19 +96,27 @@ describe('encodeKrl read by OpenSSH', () => {
       ],
     };
     const krl = encodeKrl(doc);
-    const cases: [number, string, string, boolean][] = [
-      [3, 'alice', ca.path, true],
-      [4, 'alice', ca.path, false],
-      [150, 'alice', ca.path, true],
-      [201, 'alice', ca.path, false],
-      [1000, 'alice', ca.path, true],
-      [1001, 'alice', ca.path, false],
-      [1005, 'alice', ca.path, true],
-      [1006, 'alice', ca.path, false],
-      [5, 'mallory', ca.path, true],
-      [5, 'mallory', otherCa.path, false],
-      [5, 'eve', otherCa.path, true],
-      [3, 'alice', otherCa.path, false],
+    // [serial, key id, revoked?] of certificates signed by the CA of the first section...
+    const byCa: [number, string, boolean][] = [
+      [3, 'alice', true],
+      [4, 'alice', false],
+      [150, 'alice', true],
+      [201, 'alice', false],
+      [1000, 'alice', true],
+      [1001, 'alice', false],
+      [1005, 'alice', true],
+      [1006, 'alice', false],
+      [5, 'mallory', true],
+    ];
+    // ...and by another CA, which only the any-CA section reaches.
+    const byOtherCa: [number, string, boolean][] = [
+      [5, 'mallory', false],
+      [5, 'eve', true],
+      [3, 'alice', false],
+    ];
+    const cases = [
+      ...byCa.map(([serial, keyId, revoked]) => [serial, keyId, ca.path, revoked] as const),
+      ...byOtherCa.map(([serial, keyId, revoked]) => [serial, keyId, otherCa.path, revoked] as const),
     ];
     for (const [serial, keyId, caPath, revoked] of cases) {
       const c = cert(serial, keyId, caPath);

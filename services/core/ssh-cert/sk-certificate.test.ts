@@ -23,7 +23,7 @@ import {
   sshString,
   sshUint32,
 } from '../../../test/fixtures/ssh-cert/ssh-keygen-harness.js';
-import { AirlockError } from '../errors.js';
+import { codeOf } from '../error-code-test-support.js';
 import { signUserCertificate } from './cert-signer.js';
 import { verifyUserCertificate } from './cert-verifier.js';
 import { certificateBlobFromLine, parseCertificateLine } from './certificate.js';
@@ -101,16 +101,6 @@ function verify(cert: Uint8Array, signature: Uint8Array) {
   return verifyUserCertificate(cert, signature, DATA, { trustedCAs: [caKey], principal: 'alice', now: NOW });
 }
 
-function code(fn: () => unknown): string {
-  try {
-    fn();
-    return 'accepted';
-  } catch (error) {
-    if (error instanceof AirlockError) return error.code;
-    throw error;
-  }
-}
-
 for (const kind of ['ed25519', 'ecdsa'] as const) {
   describe(`${kind} security key`, () => {
     it('parses the ssh-keygen certificate and accepts a touched signature', () => {
@@ -126,7 +116,9 @@ for (const kind of ['ed25519', 'ecdsa'] as const) {
 
     it('requires the user-presence flag unless no-touch-required is set', () => {
       const token = makeToken(kind);
-      expect(code(() => verify(certify(token), tokenSign(token, DATA, 0x00, 1)))).toBe('CERT_BAD_SIGNATURE');
+      expect(codeOf(() => verify(certify(token), tokenSign(token, DATA, 0x00, 1)))).toBe(
+        'CERT_BAD_SIGNATURE',
+      );
       const relaxed = certify(token, ['-O', 'no-touch-required']);
       expect(verify(relaxed, tokenSign(token, DATA, 0x00, 1)).extensions['no-touch-required']).toBe('');
     });
@@ -134,8 +126,8 @@ for (const kind of ['ed25519', 'ecdsa'] as const) {
     it('requires user verification (flag 0x04) under verify-required', () => {
       const token = makeToken(kind);
       const cert = certify(token, ['-O', 'verify-required']);
-      expect(code(() => verify(cert, tokenSign(token, DATA, 0x01, 1)))).toBe('CERT_BAD_SIGNATURE');
-      expect(code(() => verify(cert, tokenSign(token, DATA, 0x05, 1)))).toBe('accepted');
+      expect(codeOf(() => verify(cert, tokenSign(token, DATA, 0x01, 1)))).toBe('CERT_BAD_SIGNATURE');
+      expect(codeOf(() => verify(cert, tokenSign(token, DATA, 0x05, 1)))).toBe('accepted');
     });
 
     it('refuses a signature whose flags or counter were changed after signing, or by another token', () => {
@@ -144,11 +136,13 @@ for (const kind of ['ed25519', 'ecdsa'] as const) {
       const signature = tokenSign(token, DATA, 0x01, 9);
       const flagsChanged = Buffer.from(signature);
       flagsChanged[flagsChanged.length - 5] = 0x05;
-      expect(code(() => verify(cert, flagsChanged))).toBe('CERT_BAD_SIGNATURE');
+      expect(codeOf(() => verify(cert, flagsChanged))).toBe('CERT_BAD_SIGNATURE');
       const counterChanged = Buffer.from(signature);
       counterChanged[counterChanged.length - 1] = 10;
-      expect(code(() => verify(cert, counterChanged))).toBe('CERT_BAD_SIGNATURE');
-      expect(code(() => verify(cert, tokenSign(makeToken(kind), DATA, 0x01, 9)))).toBe('CERT_BAD_SIGNATURE');
+      expect(codeOf(() => verify(cert, counterChanged))).toBe('CERT_BAD_SIGNATURE');
+      expect(codeOf(() => verify(cert, tokenSign(makeToken(kind), DATA, 0x01, 9)))).toBe(
+        'CERT_BAD_SIGNATURE',
+      );
     });
 
     it('airlock can certify the sk key, and ssh-keygen -L reads the result', () => {

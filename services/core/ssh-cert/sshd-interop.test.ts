@@ -11,10 +11,11 @@
  */
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { createServer, Socket } from 'node:net';
+import { Socket } from 'node:net';
 import { userInfo } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KeygenWorkspace } from '../../../test/fixtures/ssh-cert/ssh-keygen-harness.js';
+import { freePort } from '../../cli/dev/cluster-support.js';
 import { signUserCertificate } from './cert-signer.js';
 import { formatOpenSshPrivateKey, generateCaKey } from './private-key.js';
 import { formatPublicKeyLine, parsePublicKeyLine } from './public-key.js';
@@ -22,17 +23,6 @@ import { formatPublicKeyLine, parsePublicKeyLine } from './public-key.js';
 const SSHD = '/usr/sbin/sshd';
 const SSH = '/usr/bin/ssh';
 const missing = [SSHD, SSH].filter((path) => !existsSync(path));
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
 
 async function waitForPort(port: number, child: ChildProcess, log: () => string): Promise<void> {
   for (let attempt = 0; attempt < 100; attempt++) {

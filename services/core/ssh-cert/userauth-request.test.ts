@@ -1,6 +1,7 @@
 import { generateKeyPairSync } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { codeOf } from '../error-code-test-support.js';
 import { AirlockError } from '../errors.js';
 import { signUserCertificate } from './cert-signer.js';
 import { parseCertificate } from './certificate.js';
@@ -14,15 +15,6 @@ import {
   parseUserauthRequest,
   SSH_MSG_USERAUTH_REQUEST,
 } from './userauth-request.js';
-
-const codeOf = (fn: () => unknown) => {
-  try {
-    fn();
-    return 'accepted';
-  } catch (error) {
-    return error instanceof AirlockError ? error.code : `threw ${String(error)}`;
-  }
-};
 
 const ca = generateCaKey('ed25519');
 const { privateKey } = generateKeyPairSync('ed25519');

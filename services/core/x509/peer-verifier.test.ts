@@ -3,7 +3,7 @@ import { AirlockError, type ErrorCode } from '../errors.js';
 import { issueServingCertificate, issueSessionGrant } from './leaf-issuer.js';
 import { type VerifyPeerCertificateOptions, verifyPeerCertificate } from './peer-verifier.js';
 import { x509 } from './provider.js';
-import { certificateDer, issueCustomCertificate, tamperTbs } from './testing.js';
+import { certificateDer, issueCustomCertificate, type TestIssuer, tamperTbs } from './testing.js';
 import { createTierCa, type TierCa } from './tier-ca.js';
 
 const NOW = new Date('2026-03-01T12:00:00.000Z');
@@ -22,6 +22,19 @@ async function rejection(promise: Promise<unknown>): Promise<AirlockError> {
 
 async function expectCode(promise: Promise<unknown>, code: ErrorCode): Promise<void> {
   expect((await rejection(promise)).code).toBe(code);
+}
+
+const clientAuth = () => new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth]);
+
+/** A leaf `session:x` from `issuer`, valid from NOW for `hours`, with the clientAuth usage unless `extensions` says otherwise. */
+function sessionLeaf(issuer: TestIssuer | TierCa, hours = 1, extensions: x509.Extension[] = [clientAuth()]) {
+  return issueCustomCertificate({
+    issuer,
+    subject: [{ CN: ['session:x'] }],
+    notBefore: NOW,
+    notAfter: new Date(NOW.getTime() + hours * HOUR),
+    extensions,
+  });
 }
 
 let mediatorCa: TierCa;
@@ -105,13 +118,7 @@ describe('verifyPeerCertificate', () => {
   it('refuses a valid leaf whose CA has expired', async () => {
     const shortCa = await createTierCa({ tier: 'mediator', validityDays: 1, now: NOW });
     // airlock never issues a leaf that outlives its CA; craft one.
-    const leaf = await issueCustomCertificate({
-      issuer: shortCa,
-      subject: [{ CN: ['session:x'] }],
-      notBefore: NOW,
-      notAfter: new Date(NOW.getTime() + 48 * HOUR),
-      extensions: [new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth])],
-    });
+    const leaf = await sessionLeaf(shortCa, 48);
     const options = { trustedCas: [shortCa.certPem], usage: 'client' as const };
     await expect(verifyPeerCertificate(leaf.certPem, { ...options, now: NOW })).resolves.toBeDefined();
     const error = await rejection(
@@ -123,13 +130,7 @@ describe('verifyPeerCertificate', () => {
 
   it('refuses a leaf whose CA is not yet valid', async () => {
     const futureCa = await createTierCa({ tier: 'mediator', now: new Date(NOW.getTime() + HOUR) });
-    const leaf = await issueCustomCertificate({
-      issuer: futureCa,
-      subject: [{ CN: ['session:x'] }],
-      notBefore: NOW,
-      notAfter: new Date(NOW.getTime() + 2 * HOUR),
-      extensions: [new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth])],
-    });
+    const leaf = await sessionLeaf(futureCa, 2);
     await expectCode(
       verifyPeerCertificate(leaf.certPem, { trustedCas: [futureCa.certPem], usage: 'client', now: NOW }),
       'X509_NOT_YET_VALID',
@@ -163,20 +164,13 @@ describe('verifyPeerCertificate', () => {
   });
 
   it('refuses a leaf issued by a trusted certificate that is not a CA', async () => {
-    const clientEku = new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth]);
     const notCa = await issueCustomCertificate({
       subject: [{ CN: ['airlock mediator CA fake'] }, { O: ['airlock'] }],
       notBefore: NOW,
       notAfter: new Date(NOW.getTime() + 24 * HOUR),
-      extensions: [new x509.BasicConstraintsExtension(false, undefined, true), clientEku],
+      extensions: [new x509.BasicConstraintsExtension(false, undefined, true), clientAuth()],
     });
-    const leaf = await issueCustomCertificate({
-      issuer: notCa,
-      subject: [{ CN: ['session:x'] }],
-      notBefore: NOW,
-      notAfter: new Date(NOW.getTime() + HOUR),
-      extensions: [clientEku],
-    });
+    const leaf = await sessionLeaf(notCa);
     const error = await rejection(
       verifyPeerCertificate(leaf.certPem, { trustedCas: [notCa.certPem], usage: 'client', now: NOW }),
     );
@@ -194,13 +188,7 @@ describe('verifyPeerCertificate', () => {
         new x509.KeyUsagesExtension(x509.KeyUsageFlags.cRLSign, true),
       ],
     });
-    const leaf = await issueCustomCertificate({
-      issuer: noCertSign,
-      subject: [{ CN: ['session:x'] }],
-      notBefore: NOW,
-      notAfter: new Date(NOW.getTime() + HOUR),
-      extensions: [new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth])],
-    });
+    const leaf = await sessionLeaf(noCertSign);
     const error = await rejection(
       verifyPeerCertificate(leaf.certPem, { trustedCas: [noCertSign.certPem], usage: 'client', now: NOW }),
     );
@@ -223,16 +211,10 @@ describe('verifyPeerCertificate', () => {
   });
 
   it('refuses a leaf with an unknown critical extension', async () => {
-    const leaf = await issueCustomCertificate({
-      issuer: mediatorCa,
-      subject: [{ CN: ['session:x'] }],
-      notBefore: NOW,
-      notAfter: new Date(NOW.getTime() + HOUR),
-      extensions: [
-        new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth]),
-        new x509.Extension('1.3.6.1.4.1.99999.1', true, new Uint8Array([0x05, 0x00])),
-      ],
-    });
+    const leaf = await sessionLeaf(mediatorCa, 1, [
+      clientAuth(),
+      new x509.Extension('1.3.6.1.4.1.99999.1', true, new Uint8Array([0x05, 0x00])),
+    ]);
     const error = await rejection(verifyPeerCertificate(leaf.certPem, asClient()));
     expect(error.code).toBe('X509_UNTRUSTED');
     expect(error.detail).toBe('1.3.6.1.4.1.99999.1');

@@ -1,26 +1,20 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { AirlockError } from '../errors.js';
 import { parseCertificate } from './certificate-input.js';
-import { issueSessionGrant } from './leaf-issuer.js';
 import { verifyPeerCertificate } from './peer-verifier.js';
 import { strictDerProblem } from './strict-der.js';
-import { certificateDer } from './testing.js';
-import { createTierCa, type TierCa } from './tier-ca.js';
+import { certificateDer, mediatorCaWithGrant } from './testing.js';
+import type { TierCa } from './tier-ca.js';
 
 const NOW = new Date('2026-03-01T12:00:00Z');
 let ca: TierCa;
 let der: Uint8Array;
 
 beforeAll(async () => {
-  ca = await createTierCa({ tier: 'mediator', now: NOW });
-  const grant = await issueSessionGrant(ca, {
+  ({ ca, grantDer: der } = await mediatorCaWithGrant(NOW, {
     sessionId: 'der',
-    user: 'alice',
     scopeDigest: '34'.repeat(32),
-    notAfter: new Date(NOW.getTime() + 3_600_000),
-    now: NOW,
-  });
-  der = certificateDer(grant.certPem);
+  }));
 });
 
 /** Offset of the outer signatureAlgorithm: the SEQUENCE after the TBS. */

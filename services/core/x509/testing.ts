@@ -6,8 +6,9 @@
  */
 import { AirlockError } from '../errors.js';
 import { certificatePem, parseCertificate, randomSerialNumber } from './certificate-input.js';
+import { type IssuedCertificate, issueSessionGrant } from './leaf-issuer.js';
 import { type CryptoKey, type CryptoKeyPair, crypto, x509 } from './provider.js';
-import { ECDSA_P256, ECDSA_SHA256, type TierCa } from './tier-ca.js';
+import { createTierCa, ECDSA_P256, ECDSA_SHA256, type TierCa } from './tier-ca.js';
 
 /** A key pair and certificate usable as an issuer in {@link issueCustomCertificate}. */
 export interface TestIssuer {
@@ -47,6 +48,25 @@ export async function issueCustomCertificate(options: CustomCertificateOptions):
     extensions: options.extensions,
   });
   return { certificate, certPem: certificatePem(certificate), keys, signingKey: keys.privateKey };
+}
+
+/** A session grant from `ca` for the session `who` names, asked for one hour from `now`. */
+export function issueHourGrant(
+  ca: TierCa,
+  now: Date,
+  who: { sessionId: string; user: string; scopeDigest: string },
+): Promise<IssuedCertificate> {
+  return issueSessionGrant(ca, { ...who, notAfter: new Date(now.getTime() + 3_600_000), now });
+}
+
+/** A fresh mediator CA made at `now`, and the DER of an hour's session grant from it for alice. */
+export async function mediatorCaWithGrant(
+  now: Date,
+  grant: { sessionId: string; scopeDigest: string },
+): Promise<{ ca: TierCa; grantDer: Uint8Array }> {
+  const ca = await createTierCa({ tier: 'mediator', now });
+  const issued = await issueHourGrant(ca, now, { ...grant, user: 'alice' });
+  return { ca, grantDer: certificateDer(issued.certPem) };
 }
 
 /** DER bytes of a PEM certificate. */

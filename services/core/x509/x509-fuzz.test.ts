@@ -7,26 +7,17 @@ import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { AirlockError } from '../errors.js';
 import { parseCsr } from './csr.js';
-import { issueSessionGrant } from './leaf-issuer.js';
 import { verifyPeerCertificate } from './peer-verifier.js';
 import { parseSessionGrant } from './session-grant.js';
-import { certificateDer } from './testing.js';
-import { createTierCa, type TierCa } from './tier-ca.js';
+import { mediatorCaWithGrant } from './testing.js';
+import type { TierCa } from './tier-ca.js';
 
 const NOW = new Date('2026-03-01T12:00:00Z');
 let ca: TierCa;
 let grantDer: Uint8Array;
 
 beforeAll(async () => {
-  ca = await createTierCa({ tier: 'mediator', now: NOW });
-  const grant = await issueSessionGrant(ca, {
-    sessionId: 'fuzz',
-    user: 'alice',
-    scopeDigest: '12'.repeat(32),
-    notAfter: new Date(NOW.getTime() + 3_600_000),
-    now: NOW,
-  });
-  grantDer = certificateDer(grant.certPem);
+  ({ ca, grantDer } = await mediatorCaWithGrant(NOW, { sessionId: 'fuzz', scopeDigest: '12'.repeat(32) }));
 });
 
 function onlyAirlockErrors(run: () => unknown): void {

@@ -6,28 +6,27 @@ import { describe, expect, it } from 'vitest';
 import { completeCommandLine } from './complete-command-line.js';
 
 const PODS = ['api-0', 'api-1', 'worker-0', 'payments/ledger-0'];
+/** Every command name and alias, sorted: what an empty word completes to. */
+const COMMAND_NAMES = [
+  'debug',
+  'describe',
+  'events',
+  'exec',
+  'exit',
+  'forward',
+  'get',
+  'help',
+  'logs',
+  'pods',
+  'quit',
+  'shell',
+  'whoami',
+];
 const complete = (line: string, cursor = line.length) => completeCommandLine(line, cursor, PODS);
 
 describe('completeCommandLine', () => {
   it.each<[string, string[]]>([
-    [
-      '',
-      [
-        'debug',
-        'describe',
-        'events',
-        'exec',
-        'exit',
-        'forward',
-        'get',
-        'help',
-        'logs',
-        'pods',
-        'quit',
-        'shell',
-        'whoami',
-      ],
-    ],
+    ['', COMMAND_NAMES],
     ['d', ['debug', 'describe']],
     ['  e', ['events', 'exec', 'exit']],
     ['wh', ['whoami']],
@@ -78,24 +77,7 @@ describe('completeCommandLine', () => {
     ['get po a', ['api-0', 'api-1']],
     ['get pods a', ['api-0', 'api-1']],
     ['get deploy a', []],
-    [
-      'help ',
-      [
-        'debug',
-        'describe',
-        'events',
-        'exec',
-        'exit',
-        'forward',
-        'get',
-        'help',
-        'logs',
-        'pods',
-        'quit',
-        'shell',
-        'whoami',
-      ],
-    ],
+    ['help ', COMMAND_NAMES],
     ['help l', ['logs']],
     ['help logs ', []],
     ['whoami ', []],

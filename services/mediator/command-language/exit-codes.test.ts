@@ -147,15 +147,15 @@ describe('exitCodeFor', () => {
   });
 
   it('uses the sysexits values', () => {
-    expect(EXIT_CODES).toEqual({
-      OK: 0,
-      USAGE: 64,
-      AUTHENTICATION: 65,
-      UNAVAILABLE: 69,
-      INTERNAL: 70,
-      DENIED: 77,
-      SESSION_EXPIRED: 78,
-    });
+    expect(Object.entries(EXIT_CODES)).toEqual([
+      ['OK', 0],
+      ['USAGE', 64],
+      ['AUTHENTICATION', 65],
+      ['UNAVAILABLE', 69],
+      ['INTERNAL', 70],
+      ['DENIED', 77],
+      ['SESSION_EXPIRED', 78],
+    ]);
   });
 });
 
