@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { codeOf } from '../core/error-code-test-support.js';
+import { codeOf } from '../core/errors-test-support.js';
 import { UsedSignatures } from './used-signatures.js';
 
 const NOW = new Date('2030-01-01T12:00:00Z');

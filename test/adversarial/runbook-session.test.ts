@@ -1,7 +1,6 @@
 import { spawn } from 'node:child_process';
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../../services/cli/dev/cluster-support.js';
 import type { AuditEvent } from '../../services/core/audit/types.js';
 import {
   loadPolicy,
@@ -9,6 +8,7 @@ import {
   runbookScope,
   runbookStepsDigest,
 } from '../../services/core/policy/index.js';
+import { freePort } from '../../services/core/service/free-port.js';
 import type { AirlockScope } from '../../services/core/ssh-cert/index.js';
 import {
   CLUSTER_NAME,

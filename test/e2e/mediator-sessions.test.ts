@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../../services/cli/dev/cluster-support.js';
+import { freePort } from '../../services/core/service/free-port.js';
 import type { Gateway } from '../support/executor-harness.js';
 import { useMediatorFixture } from '../support/mediator-fixture.js';
 import { type Mediator, ssh, sshArgs, sshUser } from '../support/mediator-harness.js';

@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
-import { freePort } from '../../cli/dev/cluster-support.js';
+import { freePort } from '../../core/service/free-port.js';
 import { createTestDatabase } from './testing.js';
 
 /** A running test server. */

@@ -1,24 +1,9 @@
 /** What the hermetic cluster's start-up uses: free ports, kubeconfigs, the audit policy, readiness probes. */
 import { readFileSync } from 'node:fs';
 import { request } from 'node:https';
-import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AirlockError } from '../../core/errors.js';
 import type { ClusterPki } from './cluster-pki.js';
-
-/** A free TCP port on 127.0.0.1 (free when asked; the caller binds it soon after). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === 'object' && address ? resolvePort(address.port) : reject(new Error('no port')),
-      );
-    });
-  });
-}
 
 /**
  * The audit policy: Metadata for every request by a person or airlock,

@@ -2,10 +2,11 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { AirlockError } from '../../core/errors.js';
+import { freePort } from '../../core/service/free-port.js';
 import { crashError, ProcessGroup, type SupervisedProcess } from './child-processes.js';
 import { type ClusterBinaries, ensureClusterBinaries } from './cluster-binaries.js';
 import { type ClusterPki, createClusterPki } from './cluster-pki.js';
-import { freePort, httpsGet, kubeconfig, waitFor } from './cluster-support.js';
+import { httpsGet, kubeconfig, waitFor } from './cluster-support.js';
 import {
   apiserverFlags,
   type ClusterFiles,

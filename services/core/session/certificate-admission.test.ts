@@ -1,6 +1,6 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { codeOf } from '../error-code-test-support.js';
+import { codeOf } from '../errors-test-support.js';
 import { testPolicy } from '../policy/testing.js';
 import {
   encodeUserauthRequest,

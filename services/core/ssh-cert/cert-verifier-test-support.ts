@@ -1,7 +1,7 @@
 import { afterAll, beforeAll } from 'vitest';
 import { type KeygenKeyType, KeygenWorkspace } from '../../../test/fixtures/ssh-cert/ssh-keygen-harness.js';
 
-import { codeOf } from '../error-code-test-support.js';
+import { codeOf } from '../errors-test-support.js';
 
 import { type VerifyCertificateOptions, verifyCertificateWithoutSession } from './cert-verifier.js';
 import { certificateBlobFromLine } from './certificate.js';

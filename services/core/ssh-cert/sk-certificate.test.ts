@@ -23,7 +23,7 @@ import {
   sshString,
   sshUint32,
 } from '../../../test/fixtures/ssh-cert/ssh-keygen-harness.js';
-import { codeOf } from '../error-code-test-support.js';
+import { codeOf } from '../errors-test-support.js';
 import { signUserCertificate } from './cert-signer.js';
 import { verifyUserCertificate } from './cert-verifier.js';
 import { certificateBlobFromLine, parseCertificateLine } from './certificate.js';

@@ -15,7 +15,7 @@ import { Socket } from 'node:net';
 import { userInfo } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KeygenWorkspace } from '../../../test/fixtures/ssh-cert/ssh-keygen-harness.js';
-import { freePort } from '../../cli/dev/cluster-support.js';
+import { freePort } from '../../core/service/free-port.js';
 import { signUserCertificate } from './cert-signer.js';
 import { formatOpenSshPrivateKey, generateCaKey } from './private-key.js';
 import { formatPublicKeyLine, parsePublicKeyLine } from './public-key.js';

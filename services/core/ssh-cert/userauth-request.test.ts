@@ -1,8 +1,8 @@
 import { generateKeyPairSync } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { codeOf } from '../error-code-test-support.js';
 import { AirlockError } from '../errors.js';
+import { codeOf } from '../errors-test-support.js';
 import { signUserCertificate } from './cert-signer.js';
 import { parseCertificate } from './certificate.js';
 import { generateCaKey } from './private-key.js';
