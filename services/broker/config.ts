@@ -7,7 +7,12 @@
 
 import { AirlockError } from '../core/errors.js';
 import type { LogLevel } from '../core/observability/logging.js';
-import { loadConfigFile, type OffPodAckConfig, resolveFrom, SCHEMA } from '../core/service/config-file.js';
+import {
+  loadTierConfig,
+  resolveAuditPaths,
+  SCHEMA,
+  type TierAuditConfig,
+} from '../core/service/config-file.js';
 import {
   LAUNCHER_SCHEMA,
   type LauncherConfig,
@@ -68,13 +73,7 @@ export interface BrokerConfig {
     /** Re-publish this often even without a revocation (repairs a reset ConfigMap); default 60. */
     resyncSeconds: number;
   };
-  audit: {
-    path: string;
-    signingKeyFile: string;
-    checkpointEvery: number;
-    checkpointSeconds: number;
-    offPodAck?: OffPodAckConfig;
-  };
+  audit: TierAuditConfig;
   oidc: {
     issuer: string;
     clientId: string;
@@ -193,18 +192,7 @@ export const brokerConfigSchema = {
         resyncSeconds: { type: 'integer', minimum: 5, maximum: 3600, default: 60 },
       },
     },
-    audit: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['path', 'signingKeyFile'],
-      properties: {
-        path: nonEmpty,
-        signingKeyFile: nonEmpty,
-        checkpointEvery: { type: 'integer', minimum: 1, default: 100 },
-        checkpointSeconds: { type: 'integer', minimum: 1, maximum: 3600, default: 5 },
-        offPodAck: SCHEMA.offPodAck,
-      },
-    },
+    audit: SCHEMA.brokerAudit,
     oidc: {
       type: 'object',
       additionalProperties: false,
@@ -326,16 +314,19 @@ export function brokerConfigWarnings(config: BrokerConfig): string[] {
 
 /** Loads the file and resolves every path in it relative to the file. Throws CONFIG_INVALID. */
 export function loadBrokerConfig(path: string): BrokerConfig {
-  const config = loadConfigFile<BrokerConfig>(path, brokerConfigSchema);
-  const problems = checkBrokerConfig(config);
-  if (problems.length > 0) {
-    throw new AirlockError('CONFIG_INVALID', `configuration ${path} is invalid`, {
-      detail: problems.join('\n'),
-    });
-  }
-  const from = (p: string) => resolveFrom(path, p);
+  return loadTierConfig<BrokerConfig>(path, brokerConfigSchema, (config, from) => {
+    const problems = checkBrokerConfig(config);
+    if (problems.length > 0) {
+      throw new AirlockError('CONFIG_INVALID', `configuration ${path} is invalid`, {
+        detail: problems.join('\n'),
+      });
+    }
+    return resolveBrokerPaths(config, from);
+  });
+}
+
+function resolveBrokerPaths(config: BrokerConfig, from: (p: string) => string): Partial<BrokerConfig> {
   return {
-    ...config,
     tls: {
       ...config.tls,
       tierCaCertFile: from(config.tls.tierCaCertFile),
@@ -359,11 +350,7 @@ export function loadBrokerConfig(path: string): BrokerConfig {
         }
       : {}),
     ...(config.launcher ? { launcher: resolveLauncherPaths(config.launcher, from) } : {}),
-    audit: {
-      ...config.audit,
-      path: from(config.audit.path),
-      signingKeyFile: from(config.audit.signingKeyFile),
-    },
+    audit: resolveAuditPaths(config.audit, from),
     oidc: { ...config.oidc, ...(config.oidc.caFile ? { caFile: from(config.oidc.caFile) } : {}) },
     ...(config.kubernetes
       ? {
