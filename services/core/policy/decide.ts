@@ -3,10 +3,10 @@
  * and `canApprove` (may this person approve that pending request). Pure: the
  * current time is an argument. The auto-approve rules live in auto-approve.ts.
  */
-import { authorizeArgv, show } from './authorize.js';
+import { authorizeArgv } from './authorize.js';
 import { approvalDecision } from './auto-approve.js';
-import { globMatchAny, globSubsumes } from './glob.js';
-import { CLUSTER_NAME, NAMESPACE_NAME } from './groups.js';
+import { globSubsumes } from './glob.js';
+import { placeOutsideProfile, show } from './profile-scope.js';
 import type {
   ApproveResult,
   PendingRequest,
@@ -120,29 +120,10 @@ function requesterProblem(
 
 /** The requested cluster and namespace must be well-formed names the profile's globs match. */
 function placeProblem(profile: Profile, p: string, requested: RequestedScope): RequestDecision | undefined {
-  if (
-    typeof requested.cluster !== 'string' ||
-    !CLUSTER_NAME.test(requested.cluster) ||
-    !globMatchAny(profile.scope.clusters, requested.cluster)
-  ) {
-    return denied(
-      'SCOPE_CLUSTER',
-      `cluster ${show(requested.cluster)} is outside the profile`,
-      `${p}.scope.clusters`,
-    );
-  }
-  if (
-    typeof requested.namespace !== 'string' ||
-    !NAMESPACE_NAME.test(requested.namespace) ||
-    !globMatchAny(profile.scope.namespaces, requested.namespace)
-  ) {
-    return denied(
-      'SCOPE_NAMESPACE',
-      `namespace ${show(requested.namespace)} is outside the profile`,
-      `${p}.scope.namespaces`,
-    );
-  }
-  return undefined;
+  const outside =
+    placeOutsideProfile(profile, p, 'cluster', requested.cluster) ??
+    placeOutsideProfile(profile, p, 'namespace', requested.namespace);
+  return outside && denied(outside.code, outside.reason, outside.rule);
 }
 
 /** At least one pod pattern, each well-formed and inside the profile's pods. */
