@@ -8,6 +8,7 @@
 import { AirlockError } from '../core/errors.js';
 import type { LogLevel } from '../core/observability/logging.js';
 import {
+  exactlyOneOf,
   loadTierConfig,
   resolveAuditPaths,
   SCHEMA,
@@ -148,10 +149,7 @@ export const brokerConfigSchema = {
   type: 'object',
   additionalProperties: false,
   // The SSH user CA: a rotating keyring directory or a single key file, not both.
-  oneOf: [
-    { required: ['sshCaDir'], properties: { sshCaDir: nonEmpty } },
-    { required: ['sshCaKeyFile'], properties: { sshCaKeyFile: nonEmpty } },
-  ],
+  oneOf: exactlyOneOf({ sshCaDir: nonEmpty, sshCaKeyFile: nonEmpty }),
   required: ['listen', 'tls', 'policyFile', 'denyListFile', 'audit', 'oidc', 'adminGroups'],
   properties: {
     $schema: { type: 'string' },

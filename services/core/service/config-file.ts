@@ -51,6 +51,17 @@ export function loadTierConfig<T>(
   return { ...config, ...resolvePaths(config, (p) => resolveFrom(path, p)) };
 }
 
+/**
+ * A `oneOf` that requires exactly one of `fields` (each with the schema it
+ * must then match); reported as the choice (`needs exactly one of: a | b`).
+ */
+export function exactlyOneOf(fields: Record<string, object>): { required: string[]; properties: object }[] {
+  return Object.entries(fields).map(([name, schema]) => ({
+    required: [name],
+    properties: { [name]: schema },
+  }));
+}
+
 /** A schema block whose fields all have defaults, so the block itself defaults to `{}`. */
 export function defaultedBlock<P extends object>(properties: P) {
   return { type: 'object', additionalProperties: false, required: [], default: {}, properties } as const;
