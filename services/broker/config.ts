@@ -338,43 +338,21 @@ function resolveBrokerPaths(config: BrokerConfig, from: (p: string) => string): 
     denyListFile: from(config.denyListFile),
     ...(config.revocationKrlFile ? { revocationKrlFile: from(config.revocationKrlFile) } : {}),
     ...(config.revocationConfigMap
-      ? {
-          revocationConfigMap: {
-            ...config.revocationConfigMap,
-            ...(config.revocationConfigMap.kubeconfig
-              ? { kubeconfig: from(config.revocationConfigMap.kubeconfig) }
-              : {}),
-          },
-        }
+      ? { revocationConfigMap: withPath(config.revocationConfigMap, 'kubeconfig', from) }
       : {}),
     ...(config.launcher ? { launcher: resolveLauncherPaths(config.launcher, from) } : {}),
     audit: resolveAuditPaths(config.audit, from),
-    oidc: { ...config.oidc, ...(config.oidc.caFile ? { caFile: from(config.oidc.caFile) } : {}) },
-    ...(config.kubernetes
-      ? {
-          kubernetes: {
-            ...config.kubernetes,
-            ...(config.kubernetes.kubeconfig ? { kubeconfig: from(config.kubernetes.kubeconfig) } : {}),
-          },
-        }
-      : {}),
-    ...(config.webhook
-      ? {
-          webhook: {
-            ...config.webhook,
-            ...(config.webhook.caFile ? { caFile: from(config.webhook.caFile) } : {}),
-          },
-        }
-      : {}),
+    oidc: withPath(config.oidc, 'caFile', from),
+    ...(config.kubernetes ? { kubernetes: withPath(config.kubernetes, 'kubeconfig', from) } : {}),
+    ...(config.webhook ? { webhook: withPath(config.webhook, 'caFile', from) } : {}),
     ...(config.kubeCertificates
-      ? {
-          kubeCertificates: {
-            ...config.kubeCertificates,
-            ...(config.kubeCertificates.kubeconfig
-              ? { kubeconfig: from(config.kubeCertificates.kubeconfig) }
-              : {}),
-          },
-        }
+      ? { kubeCertificates: withPath(config.kubeCertificates, 'kubeconfig', from) }
       : {}),
   };
+}
+
+/** A copy of `block` with its optional path `field` resolved by `from` (when set). */
+function withPath<B extends object>(block: B, field: keyof B & string, from: (p: string) => string): B {
+  const path = block[field];
+  return { ...block, ...(typeof path === 'string' && path ? { [field]: from(path) } : {}) };
 }
