@@ -17,6 +17,7 @@ import type {
   RequestedScope,
   Requester,
 } from './types.js';
+import { sameUser, userNameKey } from './user-names.js';
 
 /** Reasons longer than this are refused (and never fed to a policy regex). */
 export const MAX_REASON_LENGTH = 1024;
@@ -257,11 +258,6 @@ export function decideRequest(
   return approvalDecision(profile, p, requester, requested, now);
 }
 
-/** User names compare case-insensitively after NFKC, so `Alice` cannot approve `alice`'s request. */
-function sameUser(a: string, b: string): boolean {
-  return a.normalize('NFKC').toLowerCase() === b.normalize('NFKC').toLowerCase();
-}
-
 /**
  * May `approver` approve `request` now? `complete` says whether this approval
  * brings the request to the required count. Requesters never approve their
@@ -304,9 +300,7 @@ export function canApprove(
     return no(`approver is in none of ${manual.approverGroups.join(', ')}`);
   }
   const others = new Set(
-    request.approvedBy
-      .filter((u) => !sameUser(u, request.requester.user))
-      .map((u) => u.normalize('NFKC').toLowerCase()),
+    request.approvedBy.filter((u) => !sameUser(u, request.requester.user)).map(userNameKey),
   );
   return {
     allowed: true,
