@@ -8,7 +8,7 @@
 
 import type { LogLevel } from '../core/observability/logging.js';
 import { CLUSTER_NAME, NAMESPACE_NAME } from '../core/policy/groups.js';
-import { loadConfigFile, resolveFrom, SCHEMA } from '../core/service/config-file.js';
+import { loadTierConfig, SCHEMA } from '../core/service/config-file.js';
 
 export interface AdmissionConfig {
   /** host:port of the HTTPS endpoint the API server calls. */
@@ -53,11 +53,8 @@ export const admissionConfigSchema = {
 
 /** Loads the file and resolves every path in it relative to the file. */
 export function loadAdmissionConfig(path: string): AdmissionConfig {
-  const config = loadConfigFile<AdmissionConfig>(path, admissionConfigSchema);
-  const from = (p: string) => resolveFrom(path, p);
-  return {
-    ...config,
+  return loadTierConfig<AdmissionConfig>(path, admissionConfigSchema, (config, from) => ({
     tls: { certFile: from(config.tls.certFile), keyFile: from(config.tls.keyFile) },
     policyFile: from(config.policyFile),
-  };
+  }));
 }

@@ -9,10 +9,9 @@
  * is down.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { createServer, type Server } from 'node:https';
-import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { AirlockError } from '../core/errors.js';
+import { type ListeningHttps, listenHttps } from '../core/service/https-listen.js';
 import { admissionResponse, parseCsrApprovalReview } from './admission-review.js';
 import { type CsrApprovalRules, decideCsrApproval } from './csr-approval.js';
 
@@ -104,36 +103,15 @@ export function createCsrApprovalHandler(
 }
 
 /** A listening HTTPS server and how to stop it. */
-export interface ListeningWebhook {
-  readonly url: string;
-  readonly port: number;
-  readonly server: Server;
-  stop(): Promise<void>;
-}
+export type ListeningWebhook = ListeningHttps;
 
-/** Serves `handler` over HTTPS (TLS 1.2+) on `listen` (`host:port`). */
-export async function listenWebhook(
+/** Serves `handler` over HTTPS (TLS 1.2+) on `listen` (`host:port`; an IPv6 host may be in brackets). */
+export function listenWebhook(
   handler: (req: IncomingMessage, res: ServerResponse) => void,
   tls: { key: string; cert: string },
   listen: string,
 ): Promise<ListeningWebhook> {
-  const server = createServer({ key: tls.key, cert: tls.cert, minVersion: 'TLSv1.2' }, handler);
   const separator = listen.lastIndexOf(':');
   const host = listen.slice(0, separator).replace(/^\[|\]$/g, '');
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(Number(listen.slice(separator + 1)), host, () => resolve());
-  });
-  const address = server.address() as AddressInfo;
-  const shown = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  return {
-    url: `https://${shown}:${address.port}`,
-    port: address.port,
-    server,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
+  return listenHttps(handler, tls, host, Number(listen.slice(separator + 1)));
 }

@@ -7,7 +7,13 @@
 
 import { AirlockError } from '../core/errors.js';
 import type { LogLevel } from '../core/observability/logging.js';
-import { loadConfigFile, type OffPodAckConfig, resolveFrom, SCHEMA } from '../core/service/config-file.js';
+import {
+  exactlyOneOf,
+  loadTierConfig,
+  resolveAuditPaths,
+  SCHEMA,
+  type TierAuditConfig,
+} from '../core/service/config-file.js';
 import {
   LAUNCHER_SCHEMA,
   type LauncherConfig,
@@ -68,13 +74,7 @@ export interface BrokerConfig {
     /** Re-publish this often even without a revocation (repairs a reset ConfigMap); default 60. */
     resyncSeconds: number;
   };
-  audit: {
-    path: string;
-    signingKeyFile: string;
-    checkpointEvery: number;
-    checkpointSeconds: number;
-    offPodAck?: OffPodAckConfig;
-  };
+  audit: TierAuditConfig;
   oidc: {
     issuer: string;
     clientId: string;
@@ -149,10 +149,7 @@ export const brokerConfigSchema = {
   type: 'object',
   additionalProperties: false,
   // The SSH user CA: a rotating keyring directory or a single key file, not both.
-  oneOf: [
-    { required: ['sshCaDir'], properties: { sshCaDir: nonEmpty } },
-    { required: ['sshCaKeyFile'], properties: { sshCaKeyFile: nonEmpty } },
-  ],
+  oneOf: exactlyOneOf({ sshCaDir: nonEmpty, sshCaKeyFile: nonEmpty }),
   required: ['listen', 'tls', 'policyFile', 'denyListFile', 'audit', 'oidc', 'adminGroups'],
   properties: {
     $schema: { type: 'string' },
@@ -193,18 +190,7 @@ export const brokerConfigSchema = {
         resyncSeconds: { type: 'integer', minimum: 5, maximum: 3600, default: 60 },
       },
     },
-    audit: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['path', 'signingKeyFile'],
-      properties: {
-        path: nonEmpty,
-        signingKeyFile: nonEmpty,
-        checkpointEvery: { type: 'integer', minimum: 1, default: 100 },
-        checkpointSeconds: { type: 'integer', minimum: 1, maximum: 3600, default: 5 },
-        offPodAck: SCHEMA.offPodAck,
-      },
-    },
+    audit: SCHEMA.brokerAudit,
     oidc: {
       type: 'object',
       additionalProperties: false,
@@ -326,16 +312,19 @@ export function brokerConfigWarnings(config: BrokerConfig): string[] {
 
 /** Loads the file and resolves every path in it relative to the file. Throws CONFIG_INVALID. */
 export function loadBrokerConfig(path: string): BrokerConfig {
-  const config = loadConfigFile<BrokerConfig>(path, brokerConfigSchema);
-  const problems = checkBrokerConfig(config);
-  if (problems.length > 0) {
-    throw new AirlockError('CONFIG_INVALID', `configuration ${path} is invalid`, {
-      detail: problems.join('\n'),
-    });
-  }
-  const from = (p: string) => resolveFrom(path, p);
+  return loadTierConfig<BrokerConfig>(path, brokerConfigSchema, (config, from) => {
+    const problems = checkBrokerConfig(config);
+    if (problems.length > 0) {
+      throw new AirlockError('CONFIG_INVALID', `configuration ${path} is invalid`, {
+        detail: problems.join('\n'),
+      });
+    }
+    return resolveBrokerPaths(config, from);
+  });
+}
+
+function resolveBrokerPaths(config: BrokerConfig, from: (p: string) => string): Partial<BrokerConfig> {
   return {
-    ...config,
     tls: {
       ...config.tls,
       tierCaCertFile: from(config.tls.tierCaCertFile),
@@ -349,47 +338,21 @@ export function loadBrokerConfig(path: string): BrokerConfig {
     denyListFile: from(config.denyListFile),
     ...(config.revocationKrlFile ? { revocationKrlFile: from(config.revocationKrlFile) } : {}),
     ...(config.revocationConfigMap
-      ? {
-          revocationConfigMap: {
-            ...config.revocationConfigMap,
-            ...(config.revocationConfigMap.kubeconfig
-              ? { kubeconfig: from(config.revocationConfigMap.kubeconfig) }
-              : {}),
-          },
-        }
+      ? { revocationConfigMap: withPath(config.revocationConfigMap, 'kubeconfig', from) }
       : {}),
     ...(config.launcher ? { launcher: resolveLauncherPaths(config.launcher, from) } : {}),
-    audit: {
-      ...config.audit,
-      path: from(config.audit.path),
-      signingKeyFile: from(config.audit.signingKeyFile),
-    },
-    oidc: { ...config.oidc, ...(config.oidc.caFile ? { caFile: from(config.oidc.caFile) } : {}) },
-    ...(config.kubernetes
-      ? {
-          kubernetes: {
-            ...config.kubernetes,
-            ...(config.kubernetes.kubeconfig ? { kubeconfig: from(config.kubernetes.kubeconfig) } : {}),
-          },
-        }
-      : {}),
-    ...(config.webhook
-      ? {
-          webhook: {
-            ...config.webhook,
-            ...(config.webhook.caFile ? { caFile: from(config.webhook.caFile) } : {}),
-          },
-        }
-      : {}),
+    audit: resolveAuditPaths(config.audit, from),
+    oidc: withPath(config.oidc, 'caFile', from),
+    ...(config.kubernetes ? { kubernetes: withPath(config.kubernetes, 'kubeconfig', from) } : {}),
+    ...(config.webhook ? { webhook: withPath(config.webhook, 'caFile', from) } : {}),
     ...(config.kubeCertificates
-      ? {
-          kubeCertificates: {
-            ...config.kubeCertificates,
-            ...(config.kubeCertificates.kubeconfig
-              ? { kubeconfig: from(config.kubeCertificates.kubeconfig) }
-              : {}),
-          },
-        }
+      ? { kubeCertificates: withPath(config.kubeCertificates, 'kubeconfig', from) }
       : {}),
   };
+}
+
+/** A copy of `block` with its optional path `field` resolved by `from` (when set). */
+function withPath<B extends object>(block: B, field: keyof B & string, from: (p: string) => string): B {
+  const path = block[field];
+  return { ...block, ...(typeof path === 'string' && path ? { [field]: from(path) } : {}) };
 }

@@ -19,8 +19,6 @@
  *                                            certificate for the requester's CSR (docs/kubectl.md)
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { createServer, type Server } from 'node:https';
-import type { AddressInfo } from 'node:net';
 import { type AirlockError, type ErrorCode, isAirlockError } from '../core/errors.js';
 import { routeOf } from './broker-metrics.js';
 import type { BrokerApiDeps } from './http-api-deps.js';
@@ -91,37 +89,5 @@ export function createBrokerApiHandler(
       });
       if (!res.headersSent) send(res, 500, { code: 'INTERNAL', message: 'internal error' });
     });
-  };
-}
-
-/** A listening broker API server. */
-export interface ListeningServer {
-  readonly url: string;
-  readonly server: Server;
-  stop(): Promise<void>;
-}
-
-/** Starts an HTTPS server with the handler. */
-export async function listenHttps(
-  handler: (req: IncomingMessage, res: ServerResponse) => void,
-  tls: { key: string; cert: string },
-  host: string,
-  port: number,
-): Promise<ListeningServer> {
-  const server = createServer({ key: tls.key, cert: tls.cert, minVersion: 'TLSv1.2' }, handler);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => resolve());
-  });
-  const address = server.address() as AddressInfo;
-  const shown = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  return {
-    url: `https://${shown}:${address.port}`,
-    server,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
   };
 }

@@ -11,12 +11,13 @@ import { AirlockError } from '../core/errors.js';
 import { createLogger, type LogEntry, logEntryWriter } from '../core/observability/logging.js';
 import { Metrics } from '../core/observability/ops-server.js';
 import { loadPolicy } from '../core/policy/index.js';
-import { serviceMain } from '../core/service/service-main.js';
+import { listenHttps } from '../core/service/https-listen.js';
+import { CLOSE_CHECKPOINT_HELP, serviceMain } from '../core/service/service-main.js';
 import { auditCaChanges } from '../core/service/tier-trust.js';
 import { type AccessBroker, createAccessBroker } from './access-broker.js';
 import { createBrokerMetrics } from './broker-metrics.js';
 import { type BrokerConfig, brokerConfigWarnings, checkBrokerConfig, loadBrokerConfig } from './config.js';
-import { createBrokerApiHandler, listenHttps } from './http-api.js';
+import { createBrokerApiHandler } from './http-api.js';
 import { createAuthenticator } from './identity.js';
 import type { TierLifecycle } from './launcher/tier-lifecycle.js';
 import type { RequestStore } from './request-store.js';
@@ -217,10 +218,7 @@ const HELP = `Usage: node dist/services/broker/main.js --config FILE
 Runs the airlock access broker: the HTTPS JSON API that authenticates people
 (OIDC ID tokens) and runbooks (Kubernetes ServiceAccount tokens), records
 access requests and approvals, and signs session-scoped OpenSSH user
-certificates. SIGTERM/SIGINT: stop serving, then then the audit trail ends with its signed close checkpoint (with
-audit.offPodAck: acknowledged by the audit store); if it cannot, the tier
-still exits, with status 1 and "AUDIT_UNAVAILABLE: the close checkpoint was
-not shipped off the pod".
+certificates. SIGTERM/SIGINT: stop serving, then then ${CLOSE_CHECKPOINT_HELP}
 See docs/broker.md.`;
 
 if (import.meta.url === `file://${process.argv[1]}`) {

@@ -140,6 +140,13 @@ function parseDenyListDocument(text: string): DenyListDocument {
   return JSON.parse(text) as DenyListDocument;
 }
 
+/** Deletes `key` from `map`; whether it was there. */
+function removeKey(map: Record<string, string>, key: string): boolean {
+  if (!(key in map)) return false;
+  delete map[key];
+  return true;
+}
+
 /**
  * The ConfigMap's `data` and `binaryData` with every local revocation added
  * (pure). `changed` is false when the ConfigMap already holds them all.
@@ -153,12 +160,8 @@ export function mergeIntoConfigMap(
 ): { data: Record<string, string>; binaryData: Record<string, string>; changed: boolean } {
   const data = { ...(current?.data ?? {}) };
   const binaryData = { ...(current?.binaryData ?? {}) };
-  let changed = false;
   // A key may live in data or binaryData, not both (ConfigMap validation).
-  if (DENY_LIST_KEY in binaryData) {
-    delete binaryData[DENY_LIST_KEY];
-    changed = true;
-  }
+  let changed = removeKey(binaryData, DENY_LIST_KEY);
   const localDenyList = parseDenyListDocument(local.denyList);
   const publishedDenyList = publishedOrNothing(
     data[DENY_LIST_KEY],
@@ -174,10 +177,7 @@ export function mergeIntoConfigMap(
     changed = true;
   }
   if (local.krl !== undefined) {
-    if (KRL_KEY in data) {
-      delete data[KRL_KEY];
-      changed = true;
-    }
+    if (removeKey(data, KRL_KEY)) changed = true;
     const localKrl = parseKrl(local.krl);
     const publishedKrl = publishedOrNothing(
       binaryData[KRL_KEY],

@@ -1,37 +1,25 @@
 import { dirname, join } from 'node:path';
-import type { LogLevel } from '../core/observability/logging.js';
 import {
-  loadConfigFile,
-  type OffPodAckConfig,
-  resolveFrom,
+  defaultedBlock,
+  loadSshTierConfig,
   resolveTierCaSource,
   SCHEMA,
+  type SshTierConfig,
   type TierCaSource,
 } from '../core/service/config-file.js';
 import { KUBE_CREDENTIAL_MODES, type KubeCredentialMode } from './kube-credentials.js';
 
 /** The executor's configuration file (JSON). Paths are relative to the file. */
-export interface ExecutorConfig {
+export interface ExecutorConfig extends SshTierConfig {
   /** host:port to serve gRPC (mTLS only) on. */
   listen: string;
   /** The cluster name this executor serves; certificates scoped to another cluster are refused. */
   cluster: string;
-  policyFile: string;
-  /** The broker's SSH user CA public keys, one OpenSSH line each (TrustedUserCAKeys format). */
-  sshUserCaKeysFile: string;
-  revocation: { krlFiles: string[]; denyListFiles: string[] };
   /** The mediator tier CA certificates (PEM bundle) whose session grants are accepted. */
   mediatorCaBundleFile: string;
   /** The executor tier CA that issues this server's short-lived serving certificates. */
   executorCa: TierCaSource;
   serving: { dnsNames: string[]; ipAddresses: string[]; lifetimeSeconds: number };
-  audit: {
-    path: string;
-    signingKeyFile: string;
-    checkpointEvery: number;
-    checkpointSeconds: number;
-    offPodAck?: OffPodAckConfig;
-  };
   /**
    * The record of accepted logins (used-signatures.ts), so each login signature opens one
    * session. Default: `used-logins.jsonl` beside the audit trail, in the state directory.
@@ -58,11 +46,6 @@ export interface ExecutorConfig {
    * a per-session client certificate from the CSR API.
    */
   kubeCredentials: KubeCredentialMode;
-  /** How long open streams may finish after SIGTERM. */
-  /** Local operations endpoint: /healthz, /readyz, /metrics. Absent: not served. */
-  ops?: { listen: string };
-  drainSeconds: number;
-  logLevel: LogLevel;
 }
 
 export const executorConfigSchema = {
@@ -81,9 +64,7 @@ export const executorConfigSchema = {
   properties: {
     listen: SCHEMA.listen,
     cluster: SCHEMA.file,
-    policyFile: SCHEMA.file,
-    sshUserCaKeysFile: SCHEMA.file,
-    revocation: SCHEMA.revocation,
+    ...SCHEMA.sshTrust,
     mediatorCaBundleFile: SCHEMA.file,
     executorCa: SCHEMA.tierCa,
     serving: {
@@ -102,45 +83,23 @@ export const executorConfigSchema = {
       type: 'string',
       pattern: '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})$',
     },
-    limits: {
-      type: 'object',
-      additionalProperties: false,
-      required: [],
-      default: {},
-      properties: {
-        maxSessionsPerUser: { type: 'integer', minimum: 1, maximum: 10_000, default: 10 },
-      },
-    },
+    limits: defaultedBlock({
+      maxSessionsPerUser: { type: 'integer', minimum: 1, maximum: 10_000, default: 10 },
+    }),
     kubeconfig: { ...SCHEMA.file, nullable: true },
     kubeCredentials: { type: 'string', enum: KUBE_CREDENTIAL_MODES, default: 'impersonation' },
-    ops: SCHEMA.ops,
-    drainSeconds: SCHEMA.drainSeconds,
-    logLevel: SCHEMA.logLevel,
+    ...SCHEMA.service,
   },
 } as const;
 
 /** Loads the file and resolves every path in it relative to the file. */
 export function loadExecutorConfig(path: string): ExecutorConfig {
-  const config = loadConfigFile<ExecutorConfig>(path, executorConfigSchema);
-  const from = (p: string) => resolveFrom(path, p);
-  return {
-    ...config,
-    policyFile: from(config.policyFile),
-    sshUserCaKeysFile: from(config.sshUserCaKeysFile),
-    revocation: {
-      krlFiles: config.revocation.krlFiles.map(from),
-      denyListFiles: config.revocation.denyListFiles.map(from),
-    },
+  return loadSshTierConfig<ExecutorConfig>(path, executorConfigSchema, (config, from) => ({
     mediatorCaBundleFile: from(config.mediatorCaBundleFile),
     executorCa: resolveTierCaSource(path, config.executorCa),
-    audit: {
-      ...config.audit,
-      path: from(config.audit.path),
-      signingKeyFile: from(config.audit.signingKeyFile),
-    },
     loginRecordFile: config.loginRecordFile
       ? from(config.loginRecordFile)
       : join(dirname(from(config.audit.path)), 'used-logins.jsonl'),
     ...(config.kubeconfig ? { kubeconfig: from(config.kubeconfig) } : {}),
-  };
+  }));
 }

@@ -1,23 +1,18 @@
-import { readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
-import { closeTrail } from '../core/audit/close-trail.js';
 import type { AuditTrail } from '../core/audit/types.js';
 import { makeDirectory } from '../core/files/make-directory.js';
 import { createKubeCsrSigner } from '../core/kube/kube-csr.js';
 import { createLogger, type Logger } from '../core/observability/logging.js';
-import { Metrics, startOpsServer } from '../core/observability/ops-server.js';
-import { startTelemetry, telemetryOptionsFromEnv } from '../core/observability/telemetry.js';
-import { loadPolicy } from '../core/policy/index.js';
-import { serviceMain } from '../core/service/service-main.js';
+import { CLOSE_CHECKPOINT_HELP, serviceMain } from '../core/service/service-main.js';
 import {
-  auditCaChanges,
-  auditFsyncFromEnv,
-  openPeerCaBundle,
-  openTierAuditTrail,
-  openTierCa,
-  watchSshTrust,
-} from '../core/service/tier-trust.js';
+  appendConfigLoaded,
+  closeTier,
+  openPolicyAndAudit,
+  startConfiguredOps,
+  startTierTelemetry,
+} from '../core/service/tier-start.js';
+import { auditCaChanges, openPeerCaBundle, openTierCa, watchSshTrust } from '../core/service/tier-trust.js';
 import type { TierCa } from '../core/x509/index.js';
 import { type ExecutorConfig, loadExecutorConfig } from './config.js';
 import { createExecutorService } from './executor-service.js';
@@ -41,9 +36,7 @@ export async function runExecutor(
   const config = loadExecutorConfig(configPath);
   const logger = createLogger({ tier: 'executor', level: config.logLevel });
   const clock = () => new Date();
-  const policy = loadPolicy(readFileSync(config.policyFile, 'utf8'));
-  const auditFsync = auditFsyncFromEnv(process.env, (message) => logger.warn(message));
-  const audit = await openTierAuditTrail(config.audit, 'executor', clock, auditFsync);
+  const { policy, auditFsync, audit } = await openPolicyAndAudit(config, 'executor', clock, logger);
   const { trustedSshCas, sshCaCount, revocation, mediatorCaBundle, executorCa } = await openTrust(
     config,
     audit,
@@ -51,10 +44,7 @@ export async function runExecutor(
   );
   const kubeConfig = loadKubeConfig(config.kubeconfig);
 
-  // Spans always exist (their ids go into audit records and Impersonate-Extra);
-  // they are exported only when OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT is set. See docs/telemetry.md.
-  const telemetry = startTelemetry(telemetryOptionsFromEnv(process.env, 'airlock-executor'));
-  const metrics = new Metrics({ processMetrics: true });
+  const { telemetry, metrics } = startTierTelemetry('airlock-executor');
   const usedSignatures = await openLoginRecord(config, clock, logger);
   const service = createExecutorService({
     tracer: telemetry.tracer,
@@ -88,25 +78,16 @@ export async function runExecutor(
     logger,
     clock,
   });
-  const ops = config.ops
-    ? await startOpsServer({
-        listen: config.ops.listen,
-        metrics,
-        checks: readinessChecks(audit, executorCa, clock),
-      })
-    : undefined;
+  const ops = await startConfiguredOps(config.ops, metrics, readinessChecks(audit, executorCa, clock));
   return {
     port: server.port,
     opsPort: ops?.port,
     /** Drains, then ends the trail with its close checkpoint; rejects (after all else) if that failed. */
     async stop() {
       await server.stop(config.drainSeconds * 1000);
-      await ops?.close();
-      const end = await closeTrail(audit, config.audit.offPodAck !== undefined);
-      if (end.closed) logger.info({ seq: end.seq }, end.message);
-      usedSignatures.close();
-      await telemetry.shutdown();
-      if (!end.closed) throw end.error;
+      await closeTier({ ops, audit, auditConfig: config.audit, logger, telemetry }, () =>
+        usedSignatures.close(),
+      );
     },
   };
 }
@@ -182,19 +163,18 @@ function auditConfigLoaded(
   config: ExecutorConfig,
   loaded: { sshCaCount: number; profileCount: number; loginRecordSince: number; auditFsync: boolean },
 ): Promise<void> {
-  return audit.append({
-    event: 'config.loaded',
-    actor: { kind: 'system' },
-    target: { cluster: config.cluster },
-    details: {
+  return appendConfigLoaded(
+    audit,
+    {
       listen: config.listen,
       ssh_cas: loaded.sshCaCount,
       profiles: loaded.profileCount,
       kube_credentials: config.kubeCredentials,
       login_record_since: new Date(loaded.loginRecordSince * 1000).toISOString(),
-      ...(loaded.auditFsync ? {} : { audit_fsync: false }),
     },
-  });
+    loaded.auditFsync,
+    { cluster: config.cluster },
+  );
 }
 
 /** `/readyz`: the audit trail takes records and the executor CA is valid. */
@@ -210,10 +190,7 @@ const HELP = `Usage: node dist/services/executor/main.js --config FILE
 Runs the airlock executor: the mTLS gRPC service that re-verifies every
 session and intent and performs only RBAC-authorized Kubernetes calls.
 SIGTERM/SIGINT: stop accepting, drain open streams (drainSeconds), then
-cancel what is left with EXECUTOR_SHUTDOWN. Then the audit trail ends with its signed close checkpoint (with
-audit.offPodAck: acknowledged by the audit store); if it cannot, the tier
-still exits, with status 1 and "AUDIT_UNAVAILABLE: the close checkpoint was
-not shipped off the pod".
+cancel what is left with EXECUTOR_SHUTDOWN. Then ${CLOSE_CHECKPOINT_HELP}
 See docs/executor.md.`;
 
 if (import.meta.url === `file://${process.argv[1]}`) {

@@ -13,16 +13,12 @@
  * and the mediator's `moderation.*` records are the cross-check. Binding it
  * to the moderator's own signed login is future work.
  */
-import type { Scope } from '../core/policy/index.js';
+import { type Scope, sameUser, userNameKey } from '../core/policy/index.js';
 
 /** The mediator's claim as the executor read it from the call. */
 export interface ModerationClaimSeen {
   readonly moderators: readonly string[];
   readonly approvedBy?: string;
-}
-
-function sameUser(a: string, b: string): boolean {
-  return a.normalize('NFKC').toLowerCase() === b.normalize('NFKC').toLowerCase();
 }
 
 /** A denial when a moderated scope's intent lacks a sufficient claim; undefined otherwise. */
@@ -33,11 +29,7 @@ export function moderationDenial(
 ): { code: 'MODERATION_UNAPPROVED'; reason: string } | undefined {
   const rule = scope.moderation;
   if (!rule) return undefined;
-  const others = new Set(
-    claim.moderators
-      .filter((m) => m !== '' && !sameUser(m, owner))
-      .map((m) => m.normalize('NFKC').toLowerCase()),
-  );
+  const others = new Set(claim.moderators.filter((m) => m !== '' && !sameUser(m, owner)).map(userNameKey));
   if (others.size < rule.min) {
     return {
       code: 'MODERATION_UNAPPROVED',
@@ -46,7 +38,7 @@ export function moderationDenial(
   }
   if (rule.mode === 'approve-each-command') {
     const by = claim.approvedBy;
-    if (by === undefined || sameUser(by, owner) || !others.has(by.normalize('NFKC').toLowerCase()))
+    if (by === undefined || sameUser(by, owner) || !others.has(userNameKey(by)))
       return { code: 'MODERATION_UNAPPROVED', reason: 'no moderator approved this intent' };
   }
   return undefined;

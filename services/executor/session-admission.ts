@@ -15,7 +15,7 @@ import { ROOT_CONTEXT, type Span, SpanKind, trace } from '@opentelemetry/api';
 import { AirlockError } from '../core/errors.js';
 import { endSpan, traceIdsOf } from '../core/observability/telemetry.js';
 import { type Policy, sessionGroups } from '../core/policy/index.js';
-import type { OpenSessionRequest, OpenSessionResponse } from '../core/rpc/messages.js';
+import { type OpenSessionRequest, type OpenSessionResponse, sessionSummary } from '../core/rpc/messages.js';
 import { sessionTarget } from '../core/session/audit-records.js';
 import { type AdmittedIdentity, admitLogin } from '../core/session/certificate-admission.js';
 import { sessionBindingDigest } from '../core/session/session-binding.js';
@@ -299,13 +299,7 @@ function sessionResponse(rt: ExecutorRuntime, session: ExecutorSession): OpenSes
   const scope = session.scope;
   return {
     session_id: session.id,
-    user: session.user,
-    groups: [...session.groups],
-    profile: scope.profile,
-    cluster: scope.cluster,
-    namespace: scope.namespace,
-    pod_patterns: [...scope.podPatterns],
-    expires_at_ms: session.expiresAt.getTime(),
+    ...sessionSummary(session, session.expiresAt.getTime()),
     request_id: scope.requestId,
     witness_head: rt.witness.ownHead(),
   };

@@ -1,15 +1,15 @@
-import type { LogLevel } from '../core/observability/logging.js';
 import {
-  loadConfigFile,
-  type OffPodAckConfig,
-  resolveFrom,
+  defaultedBlock,
+  loadSshTierConfig,
   resolveTierCaSource,
   SCHEMA,
+  type SshTierConfig,
+  type TierAuditConfig,
   type TierCaSource,
 } from '../core/service/config-file.js';
 
 /** The mediator's configuration file (JSON). Paths are relative to the file. */
-export interface MediatorConfig {
+export interface MediatorConfig extends SshTierConfig {
   /** host:port for SSH. */
   listen: string;
   /** ed25519 host key (OpenSSH format, 0600); created on first start. */
@@ -26,19 +26,10 @@ export interface MediatorConfig {
    * standing mediator, any request.
    */
   requestId?: string;
-  policyFile: string;
-  /** The broker's SSH user CA public keys (TrustedUserCAKeys format). */
-  sshUserCaKeysFile: string;
-  revocation: { krlFiles: string[]; denyListFiles: string[] };
   /** The mediator tier CA that issues session grants. */
   mediatorCa: TierCaSource;
   executor: { address: string; caBundleFile: string; serverName?: string };
-  audit: {
-    path: string;
-    signingKeyFile: string;
-    checkpointEvery: number;
-    checkpointSeconds: number;
-    offPodAck?: OffPodAckConfig;
+  audit: TierAuditConfig & {
     /** How often an open session exchanges checkpoint heads with the executor (docs/audit.md). */
     witnessSeconds: number;
   };
@@ -51,10 +42,6 @@ export interface MediatorConfig {
   };
   /** Interactive sessions recorded as asciicast v2; input only if recordInput (it can hold secrets). */
   recordings?: { dir: string; recordInput: boolean };
-  /** Local operations endpoint: /healthz, /readyz, /metrics. Absent: not served. */
-  ops?: { listen: string };
-  drainSeconds: number;
-  logLevel: LogLevel;
 }
 
 export const mediatorConfigSchema = {
@@ -66,9 +53,7 @@ export const mediatorConfigSchema = {
     hostKeyFile: SCHEMA.file,
     hostCertificateFile: SCHEMA.file,
     requestId: { type: 'string', minLength: 1, maxLength: 128 },
-    policyFile: SCHEMA.file,
-    sshUserCaKeysFile: SCHEMA.file,
-    revocation: SCHEMA.revocation,
+    ...SCHEMA.sshTrust,
     mediatorCa: SCHEMA.tierCa,
     executor: {
       type: 'object',
@@ -77,50 +62,26 @@ export const mediatorConfigSchema = {
       properties: { address: SCHEMA.listen, caBundleFile: SCHEMA.file, serverName: SCHEMA.file },
     },
     audit: SCHEMA.audit,
-    limits: {
-      type: 'object',
-      additionalProperties: false,
-      required: [],
-      default: {},
-      properties: {
-        preAuthTimeoutSeconds: { type: 'integer', minimum: 1, maximum: 600, default: 20 },
-        maxUnauthenticatedPerSource: { type: 'integer', minimum: 1, maximum: 10_000, default: 10 },
-        maxSessionsPerPrincipal: { type: 'integer', minimum: 1, maximum: 10_000, default: 10 },
-        idleTimeoutSeconds: { type: 'integer', minimum: 10, maximum: 86_400, default: 900 },
-        expiryWarningSeconds: { type: 'integer', minimum: 0, maximum: 3600, default: 60 },
-      },
-    },
+    limits: defaultedBlock({
+      ...SCHEMA.sshFrontLimits,
+      idleTimeoutSeconds: { type: 'integer', minimum: 10, maximum: 86_400, default: 900 },
+      expiryWarningSeconds: { type: 'integer', minimum: 0, maximum: 3600, default: 60 },
+    }),
     recordings: {
       type: 'object',
       additionalProperties: false,
       required: ['dir'],
       properties: { dir: SCHEMA.file, recordInput: { type: 'boolean', default: false } },
     },
-    ops: SCHEMA.ops,
-    drainSeconds: SCHEMA.drainSeconds,
-    logLevel: SCHEMA.logLevel,
+    ...SCHEMA.service,
   },
 } as const;
 
 export function loadMediatorConfig(path: string): MediatorConfig {
-  const config = loadConfigFile<MediatorConfig>(path, mediatorConfigSchema);
-  const from = (p: string) => resolveFrom(path, p);
-  return {
-    ...config,
+  return loadSshTierConfig<MediatorConfig>(path, mediatorConfigSchema, (config, from) => ({
     hostKeyFile: from(config.hostKeyFile),
     ...(config.hostCertificateFile ? { hostCertificateFile: from(config.hostCertificateFile) } : {}),
-    policyFile: from(config.policyFile),
-    sshUserCaKeysFile: from(config.sshUserCaKeysFile),
-    revocation: {
-      krlFiles: config.revocation.krlFiles.map(from),
-      denyListFiles: config.revocation.denyListFiles.map(from),
-    },
     mediatorCa: resolveTierCaSource(path, config.mediatorCa),
     executor: { ...config.executor, caBundleFile: from(config.executor.caBundleFile) },
-    audit: {
-      ...config.audit,
-      path: from(config.audit.path),
-      signingKeyFile: from(config.audit.signingKeyFile),
-    },
-  };
+  }));
 }

@@ -1,21 +1,21 @@
-import type { Span, Tracer } from '@opentelemetry/api';
+import type { Tracer } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import type { Connection, ServerChannel } from 'ssh2';
 import type { AuditEventInput, AuditTrail } from '../core/audit/types.js';
 import { type CheckpointWitness, createCheckpointWitness } from '../core/audit/witness.js';
 import { AirlockError } from '../core/errors.js';
 import { Metrics } from '../core/observability/ops-server.js';
-import { defaultTracer } from '../core/observability/telemetry.js';
 import type { Policy, Scope } from '../core/policy/index.js';
 import type { ExecutorClient } from '../core/rpc/executor-client.js';
 import { fromGrpcError } from '../core/rpc/grpc-errors.js';
-import type { AdmittedIdentity } from '../core/session/certificate-admission.js';
 import type { Session } from '../core/session/session.js';
 import { scopeOf } from '../core/session/session-scope.js';
 import type { HostKey } from '../core/ssh-cert/host-key.js';
 import type { RevocationList, SshPublicKey } from '../core/ssh-cert/index.js';
 import type { TierCa } from '../core/x509/index.js';
 import { exitCodeFor, formatError } from './command-language/exit-codes.js';
+import type { AdmittedConnectionState } from './connection-state.js';
+import { admissionMetrics, frontContextBase } from './front-context.js';
 import type { LiveSession } from './live/live-session.js';
 
 export interface MediatorLimits {
@@ -103,22 +103,12 @@ export interface OpenedSession {
 }
 
 /** What one SSH connection carries from stage to stage. */
-export interface ConnectionState {
-  id: string;
-  address: string;
-  authenticated: boolean;
-  identity?: AdmittedIdentity;
-  certificate?: Uint8Array;
-  signature?: Uint8Array;
-  signedData?: Uint8Array;
+export interface ConnectionState extends AdmittedConnectionState {
   opened?: Promise<OpenedSession>;
   /** Channels whose command is still running: what expiry and shutdown end. */
   channels: Set<ServerChannel>;
   /** Channels running an interactive session: warned before expiry. */
   interactive: Set<ServerChannel>;
-  timers: NodeJS.Timeout[];
-  /** `ssh.session`: from TCP accept to connection close. */
-  span: Span;
   /** Set once the executor session is open when the certificate's scope requires moderation. */
   live?: LiveSession;
 }
@@ -147,8 +137,7 @@ export interface FrontendContext {
 
 function frontendMetrics(metrics: Metrics) {
   return {
-    authFailures: metrics.counter('airlock_mediator_auth_failures_total', 'Refused logins by code', ['code']),
-    connectionsActive: metrics.gauge('airlock_mediator_connections_active', 'Open SSH connections'),
+    ...admissionMetrics(metrics, 'mediator', 'Open SSH connections'),
     sessionsOpened: metrics.counter(
       'airlock_mediator_sessions_total',
       'Executor sessions opened for SSH connections, by result',
@@ -169,19 +158,12 @@ function frontendMetrics(metrics: Metrics) {
 }
 
 export function createFrontendContext(deps: MediatorDeps): FrontendContext {
-  const log = deps.logger.child({ component: 'mediator.ssh' });
   return {
     deps,
-    log,
-    tracer: deps.tracer ?? defaultTracer('airlock.mediator'),
+    ...frontContextBase(deps, { component: 'mediator.ssh', tracerName: 'airlock.mediator' }),
     metrics: frontendMetrics(deps.metrics ?? new Metrics()),
-    audit: (event, durable = event.decision !== undefined) =>
-      deps.audit
-        .append(event, { durable })
-        .catch((error: unknown) => log.error({ err: error }, 'audit append failed')),
     witness: createCheckpointWitness(deps.audit),
     connections: new Set(),
-    sessionsByPrincipal: new Map(),
     live: new Map(),
   };
 }

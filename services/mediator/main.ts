@@ -1,20 +1,16 @@
-import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
-import { closeTrail } from '../core/audit/close-trail.js';
 import type { AuditTrail } from '../core/audit/types.js';
 import { createLogger, type LoggerOptions } from '../core/observability/logging.js';
-import { Metrics, startOpsServer } from '../core/observability/ops-server.js';
-import { startTelemetry, telemetryOptionsFromEnv } from '../core/observability/telemetry.js';
-import { loadPolicy } from '../core/policy/index.js';
-import { serviceMain } from '../core/service/service-main.js';
+import { CLOSE_CHECKPOINT_HELP, serviceMain, sshReadyLines } from '../core/service/service-main.js';
 import {
-  auditCaChanges,
-  auditFsyncFromEnv,
-  openPeerCaBundle,
-  openTierAuditTrail,
-  openTierCa,
-  watchSshTrust,
-} from '../core/service/tier-trust.js';
+  appendConfigLoaded,
+  closeTier,
+  openPolicyAndAudit,
+  splitListen,
+  startConfiguredOps,
+  startTierTelemetry,
+} from '../core/service/tier-start.js';
+import { auditCaChanges, openPeerCaBundle, openTierCa, watchSshTrust } from '../core/service/tier-trust.js';
 import { loadHostCertificate, loadOrCreateHostKey } from '../core/ssh-cert/host-key.js';
 import type { TierCa } from '../core/x509/index.js';
 import { loadMediatorConfig, type MediatorConfig } from './config.js';
@@ -39,15 +35,10 @@ export async function runMediator(
   });
   const clock = () => new Date();
   const hostKey = loadMediatorHostKey(config, clock());
-  const policy = loadPolicy(readFileSync(config.policyFile, 'utf8'));
-  const auditFsync = auditFsyncFromEnv(process.env, (message) => logger.warn(message));
-  const audit = await openTierAuditTrail(config.audit, 'mediator', clock, auditFsync);
+  const { policy, auditFsync, audit } = await openPolicyAndAudit(config, 'mediator', clock, logger);
   const { trustedSshCas, revocation, mediatorCa, executorCaBundle } = await openTrust(config, audit, clock);
   const sshCas = trustedSshCas();
-  // Spans always exist (their ids go into audit records and Impersonate-Extra);
-  // they are exported only when OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT is set. See docs/telemetry.md.
-  const telemetry = startTelemetry(telemetryOptionsFromEnv(process.env, 'airlock-mediator'));
-  const metrics = new Metrics({ processMetrics: true });
+  const { telemetry, metrics } = startTierTelemetry('airlock-mediator');
   const frontend = createSshFrontend({
     tracer: telemetry.tracer,
     metrics,
@@ -70,20 +61,15 @@ export async function runMediator(
     limits: limitsOf(config.limits),
   });
   await auditConfigLoaded(audit, config, hostKey, sshCas.length, auditFsync);
-  const separator = config.listen.lastIndexOf(':');
-  const port = await frontend.listen(
-    Number(config.listen.slice(separator + 1)),
-    config.listen.slice(0, separator),
-  );
+  const listen = splitListen(config.listen);
+  const port = await frontend.listen(listen.port, listen.host);
   // ssh2Crypto: "native", or "javascript" when ssh2 fell back to its slower JavaScript crypto.
   logger.info({ port, host_key: hostKey.fingerprint, ssh2Crypto: ssh2Crypto() }, 'mediator listening (SSH)');
-  const ops = config.ops
-    ? await startOpsServer({
-        listen: config.ops.listen,
-        metrics,
-        checks: readinessChecks(config, audit, mediatorCa, clock),
-      })
-    : undefined;
+  const ops = await startConfiguredOps(
+    config.ops,
+    metrics,
+    readinessChecks(config, audit, mediatorCa, clock),
+  );
   return {
     port,
     opsPort: ops?.port,
@@ -91,11 +77,7 @@ export async function runMediator(
     /** Drains, then ends the trail with its close checkpoint; rejects (after all else) if that failed. */
     async stop() {
       await frontend.stop(config.drainSeconds * 1000);
-      await ops?.close();
-      const end = await closeTrail(audit, config.audit.offPodAck !== undefined);
-      if (end.closed) logger.info({ seq: end.seq }, end.message);
-      await telemetry.shutdown();
-      if (!end.closed) throw end.error;
+      await closeTier({ ops, audit, auditConfig: config.audit, logger, telemetry });
     },
   };
 }
@@ -116,19 +98,17 @@ async function auditConfigLoaded(
   sshCas: number,
   auditFsync: boolean,
 ) {
-  await audit.append({
-    event: 'config.loaded',
-    actor: { kind: 'system' },
-    target: {},
-    details: {
+  await appendConfigLoaded(
+    audit,
+    {
       listen: config.listen,
       host_key: hostKey.fingerprint,
       host_certificate: hostKey.certificate !== undefined,
       ssh_cas: sshCas,
       ...(config.requestId === undefined ? {} : { request_id: config.requestId }),
-      ...(auditFsync ? {} : { audit_fsync: false }),
     },
-  });
+    auditFsync,
+  );
 }
 
 /**
@@ -183,9 +163,9 @@ function limitsOf(limits: MediatorConfig['limits']): MediatorLimits {
 
 /** True when a TCP connection to host:port succeeds within a second. */
 function reachable(address: string): Promise<boolean> {
-  const separator = address.lastIndexOf(':');
+  const { host, port } = splitListen(address);
   return new Promise((resolve) => {
-    const socket = connect(Number(address.slice(separator + 1)), address.slice(0, separator));
+    const socket = connect(port, host);
     const done = (ok: boolean) => {
       socket.destroy();
       resolve(ok);
@@ -205,21 +185,11 @@ pin it in known_hosts as "[host]:port ssh-ed25519 AAAA...", or set
 hostCertificateFile (airlock ca sign-host) so clients trust the host CA with
 "@cert-authority <pattern> <host CA key>" (airlock cert --host-ca).
 SIGTERM/SIGINT: stop accepting, let sessions finish (drainSeconds), then
-close them with a message. Then the audit trail ends with its signed close checkpoint (with
-audit.offPodAck: acknowledged by the audit store); if it cannot, the tier
-still exits, with status 1 and "AUDIT_UNAVAILABLE: the close checkpoint was
-not shipped off the pod".`;
+close them with a message. Then ${CLOSE_CHECKPOINT_HELP}`;
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   await serviceMain('mediator', HELP, async (configPath) => {
     const mediator = await runMediator(configPath);
-    const ops = mediator.opsPort ? ` ops=${mediator.opsPort}` : '';
-    return {
-      readyLines: [
-        `ready port=${mediator.port} host-key=${mediator.hostKey.fingerprint}${ops}`,
-        `known_hosts: ${mediator.hostKey.publicKeyLine}`,
-      ],
-      stop: () => mediator.stop(),
-    };
+    return { readyLines: sshReadyLines(mediator), stop: () => mediator.stop() };
   });
 }

@@ -65,6 +65,16 @@ export function createPreauthLimiter(
 
   return {
     tcp,
+    /** Listens on `host:port`; resolves with the port bound (`port` 0: one the system chose). */
+    listen(port: number, host: string): Promise<number> {
+      return new Promise((resolve, reject) => {
+        tcp.once('error', reject);
+        tcp.listen(port, host, () => {
+          const address = tcp.address();
+          resolve(typeof address === 'object' && address ? address.port : port);
+        });
+      });
+    },
     /** The admitted socket ssh2 reports as `ip:port`, whose pre-auth clock is running. */
     pending(ip: string, port: number): PendingSocket | undefined {
       return pending.get(`${ip}:${port}`);

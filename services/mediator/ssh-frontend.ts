@@ -1,7 +1,4 @@
-import { randomBytes } from 'node:crypto';
-import { ROOT_CONTEXT, SpanKind } from '@opentelemetry/api';
 import ssh2, { type ClientInfo, type Connection } from 'ssh2';
-import { withTraceIds } from '../core/observability/telemetry.js';
 import type { RejectChannel } from './channel-open-failure.js';
 import { closeExecutorSession, startExecutorSession } from './executor-session.js';
 import { scheduleExpiry, shutDownConnections } from './expiry.js';
@@ -16,7 +13,8 @@ import { handleForward } from './port-forward.js';
 import { createPreauthLimiter, type PendingSocket } from './preauth-limiter.js';
 import { handleSessionChannel } from './session-channel.js';
 import { HARDENED_ALGORITHMS, ssh2HostKeys } from './ssh-algorithms.js';
-import { authenticate, recordAuthenticated, releasePrincipal } from './ssh-auth.js';
+import { recordAuthenticated, releasePrincipal } from './ssh-auth.js';
+import { admitConnection, newAdmittedConnection } from './ssh-connection.js';
 
 export { DEFAULT_LIMITS, type MediatorDeps, type MediatorLimits } from './frontend-context.js';
 export { parseForwardDestination } from './port-forward.js';
@@ -25,20 +23,10 @@ export { parseForwardDestination } from './port-forward.js';
 const { Server } = ssh2;
 
 function newConnectionState(ctx: FrontendContext, info: ClientInfo): ConnectionState {
-  const id = randomBytes(8).toString('hex');
-  const span = ctx.tracer.startSpan(
-    'ssh.session',
-    { kind: SpanKind.SERVER, attributes: { 'client.address': info.ip, 'airlock.connection_id': id } },
-    ROOT_CONTEXT,
-  );
   return {
-    id,
-    address: info.ip,
-    authenticated: false,
+    ...newAdmittedConnection(ctx.tracer, 'ssh.session', info),
     channels: new Set(),
     interactive: new Set(),
-    timers: [],
-    span: withTraceIds(span),
   };
 }
 
@@ -84,12 +72,7 @@ function onConnection(ctx: FrontendContext, client: Connection, info: ClientInfo
     clearTimeout(idle);
     idle = setTimeout(() => client.end(), deps.limits.idleTimeoutMs);
   };
-  client.on('authentication', (auth) => authenticate(ctx, auth, state));
-  client.on('ready', () => {
-    socket?.authenticated();
-    onAuthenticated(ctx, client, state, touch);
-  });
-  client.on('error', (error) => ctx.log.debug({ err: error, address: state.address }, 'connection error'));
+  admitConnection(ctx, client, state, socket, () => onAuthenticated(ctx, client, state, touch));
   client.on('close', () => {
     clearTimeout(idle);
     for (const timer of state.timers) clearTimeout(timer);
@@ -124,7 +107,6 @@ export function createSshFrontend(deps: MediatorDeps) {
     (client, info) => onConnection(ctx, client, info, limiter.pending(info.ip, info.port)),
   );
   const limiter = createPreauthLimiter(ctx, (socket) => server.injectSocket(socket));
-  const { tcp } = limiter;
 
   return {
     server,
@@ -138,15 +120,7 @@ export function createSshFrontend(deps: MediatorDeps) {
       for (const { state } of ctx.connections) count += state.channels.size;
       return count;
     },
-    listen(port: number, host: string): Promise<number> {
-      return new Promise((resolve, reject) => {
-        tcp.once('error', reject);
-        tcp.listen(port, host, () => {
-          const address = tcp.address();
-          resolve(typeof address === 'object' && address ? address.port : port);
-        });
-      });
-    },
+    listen: limiter.listen,
     /**
      * Graceful shutdown: stop accepting, let sessions finish for up to
      * `drainMs`, then close what is left with a message.

@@ -4,6 +4,7 @@
  * the store transaction that expires a pending request past its expiry first.
  */
 import type { AuditEventInput } from '../../core/audit/index.js';
+import { AirlockError, type ErrorCode } from '../../core/errors.js';
 import type { Policy } from '../../core/policy/index.js';
 import type { Identity } from '../identity.js';
 import type { AccessRequest } from '../request-store.js';
@@ -38,6 +39,34 @@ export interface BrokerContext {
   ) => Promise<AccessRequest>;
   /** Reads a request (no lock); one past its expiry is expired first. */
   readonly load: (id: string, now: Date) => Promise<AccessRequest>;
+}
+
+/** A decision of `actor` on request `id` (approve, deny, revoke), with the actor's comment. */
+export type RequestDecision = (
+  ctx: BrokerContext,
+  actor: Identity,
+  id: string,
+  comment?: string,
+) => Promise<AccessRequest>;
+
+/**
+ * Refuses `actor`'s `event` on `request`: the `deny` record with `code` and
+ * `reason` first, then the error with `message` (default: the reason).
+ */
+export async function refuseAudited(
+  ctx: Pick<BrokerContext, 'record'>,
+  refusal: {
+    event: AuditEventInput['event'];
+    request: AccessRequest;
+    actor: Identity;
+    code: ErrorCode;
+    reason: string;
+    message?: string;
+  },
+): Promise<never> {
+  const { event, request, actor, code, reason } = refusal;
+  await ctx.record({ event, ...eventFor(request, actor), decision: 'deny', code, reason });
+  throw new AirlockError(code, refusal.message ?? reason);
 }
 
 export function createBrokerContext(deps: AccessBrokerDeps): BrokerContext {

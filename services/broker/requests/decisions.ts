@@ -7,7 +7,7 @@ import { canApprove } from '../../core/policy/index.js';
 import type { Identity } from '../identity.js';
 import type { AccessRequest } from '../request-store.js';
 import { eventFor } from './audit-records.js';
-import type { BrokerContext } from './context.js';
+import { type BrokerContext, type RequestDecision, refuseAudited } from './context.js';
 import { isDue, mayView, notPending, pendingView, sameUser, vote } from './request-rules.js';
 
 export async function getRequest(ctx: BrokerContext, actor: Identity, id: string): Promise<AccessRequest> {
@@ -41,25 +41,20 @@ export async function listRequests(
   return out;
 }
 
-export async function approveRequest(
-  ctx: BrokerContext,
-  actor: Identity,
-  id: string,
-  comment?: string,
-): Promise<AccessRequest> {
+export const approveRequest: RequestDecision = async (ctx, actor, id, comment) => {
   const now = ctx.clock();
   const updated = await ctx.act(id, now, async (request) => {
     if (request.status !== 'pending') throw notPending(request);
     const verdict = canApprove(ctx.policy, pendingView(request), actor, now);
     if (!verdict.allowed) {
-      await ctx.record({
+      return refuseAudited(ctx, {
         event: 'request.approved',
-        ...eventFor(request, actor),
-        decision: 'deny',
+        request,
+        actor,
         code: 'APPROVAL_NOT_ALLOWED',
         reason: verdict.reason,
+        message: `approval refused: ${verdict.reason}`,
       });
-      throw new AirlockError('APPROVAL_NOT_ALLOWED', `approval refused: ${verdict.reason}`);
     }
     const approvals = [...request.approvals, vote(actor, now, comment)];
     const updated: AccessRequest = verdict.complete
@@ -83,14 +78,9 @@ export async function approveRequest(
   if (updated.status === 'approved') ctx.notify('approved', updated, actor);
   if (updated.status === 'approved' && ctx.deps.tiers) return ctx.deps.tiers.approved(updated);
   return updated;
-}
+};
 
-export async function denyRequest(
-  ctx: BrokerContext,
-  actor: Identity,
-  id: string,
-  comment?: string,
-): Promise<AccessRequest> {
+export const denyRequest: RequestDecision = async (ctx, actor, id, comment) => {
   const now = ctx.clock();
   const updated = await ctx.act(id, now, async (request) => {
     if (request.status !== 'pending') throw notPending(request);
@@ -99,14 +89,13 @@ export async function denyRequest(
     if (!withdraw) {
       const verdict = canApprove(ctx.policy, pendingView(request), actor, now);
       if (!verdict.allowed) {
-        await ctx.record({
+        return refuseAudited(ctx, {
           event: 'request.denied',
-          ...eventFor(request, actor),
-          decision: 'deny',
+          request,
+          actor,
           code: 'APPROVAL_NOT_ALLOWED',
           reason: `denial refused: ${verdict.reason}`,
         });
-        throw new AirlockError('APPROVAL_NOT_ALLOWED', `denial refused: ${verdict.reason}`);
       }
     }
     const updated: AccessRequest = { ...request, status: 'denied', denial: vote(actor, now, comment) };
@@ -122,7 +111,7 @@ export async function denyRequest(
   ctx.notify('denied', updated, actor);
   if (updated.launch) await ctx.deps.tiers?.ended(updated, 'denied');
   return updated;
-}
+};
 
 /** Moves pending requests past their expiry to `expired`; returns how many. */
 export async function expirePending(ctx: BrokerContext): Promise<number> {

@@ -5,31 +5,24 @@
 import { AirlockError } from '../../core/errors.js';
 import { parseCertificateLine } from '../../core/ssh-cert/index.js';
 import type { RevocationEntry } from '../deny-list.js';
-import type { Identity } from '../identity.js';
 import type { AccessRequest } from '../request-store.js';
 import { eventFor } from './audit-records.js';
-import type { BrokerContext } from './context.js';
+import { type RequestDecision, refuseAudited } from './context.js';
 import { mayView, vote } from './request-rules.js';
 import { certificateKeyId } from './ssh-certificate.js';
 
-export async function revokeRequest(
-  ctx: BrokerContext,
-  actor: Identity,
-  id: string,
-  comment?: string,
-): Promise<AccessRequest> {
+export const revokeRequest: RequestDecision = async (ctx, actor, id, comment) => {
   const now = ctx.clock();
   const updated = await ctx.act(id, now, async (request) => {
     const allowed = mayView(ctx.policy, ctx.deps.adminGroups, actor, request);
     if (!allowed) {
-      await ctx.record({
+      return refuseAudited(ctx, {
         event: 'cert.revoked',
-        ...eventFor(request, actor),
-        decision: 'deny',
+        request,
+        actor,
         code: 'ACCESS_FORBIDDEN',
         reason: 'only the requester, an approver or an admin may revoke',
       });
-      throw new AirlockError('ACCESS_FORBIDDEN', 'only the requester, an approver or an admin may revoke');
     }
     if (request.status !== 'approved') {
       throw new AirlockError(
@@ -57,7 +50,7 @@ export async function revokeRequest(
   ctx.notify('revoked', updated, actor);
   await ctx.deps.tiers?.ended(updated, 'revoked');
   return updated;
-}
+};
 
 /** What revoking `request` adds to the revocation lists: its key id, and its certificate's serial and CA. */
 export function revocationEntryOf(request: AccessRequest): RevocationEntry & { keyId: string } {

@@ -21,7 +21,7 @@ import {
 import type { Identity } from '../identity.js';
 import type { AccessRequest } from '../request-store.js';
 import { eventFor } from './audit-records.js';
-import type { BrokerContext } from './context.js';
+import { type BrokerContext, refuseAudited } from './context.js';
 import { sameUser } from './request-rules.js';
 
 /** The key id of a session certificate (what `ssh-keygen -L` and sshd logs show): `airlock:<request-id>:<user>`. */
@@ -143,14 +143,13 @@ export async function issueCertificate(
   const now = ctx.clock();
   return ctx.act(id, now, async (request) => {
     if (!sameUser(actor, request.requester)) {
-      await ctx.record({
+      return refuseAudited(ctx, {
         event: 'cert.issued',
-        ...eventFor(request, actor),
-        decision: 'deny',
+        request,
+        actor,
         code: 'ACCESS_FORBIDDEN',
         reason: 'only the requester may fetch the certificate',
       });
-      throw new AirlockError('ACCESS_FORBIDDEN', 'only the requester may fetch the certificate');
     }
     if (request.status === 'expired') throw new AirlockError('REQUEST_EXPIRED', `request ${id} has expired`);
     if (request.status !== 'approved') {

@@ -6,6 +6,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { AirlockError } from '../../core/errors.js';
+import { exactlyOneOf } from '../../core/service/config-file.js';
 import type { PostgresSettings } from './postgres.js';
 
 /** Config `store`. Paths are relative to the config file. */
@@ -37,10 +38,7 @@ const nonEmpty = { type: 'string', minLength: 1 } as const;
 export const storeConfigSchema = {
   type: 'object',
   additionalProperties: false,
-  oneOf: [
-    { required: ['sqlite'], properties: { sqlite: { type: 'object' } } },
-    { required: ['postgres'], properties: { postgres: { type: 'object' } } },
-  ],
+  oneOf: exactlyOneOf({ sqlite: { type: 'object' }, postgres: { type: 'object' } }),
   properties: {
     sqlite: {
       type: 'object',
@@ -51,10 +49,7 @@ export const storeConfigSchema = {
     postgres: {
       type: 'object',
       additionalProperties: false,
-      oneOf: [
-        { required: ['url'], properties: { url: { type: 'string' } } },
-        { required: ['urlFile'], properties: { urlFile: { type: 'string' } } },
-      ],
+      oneOf: exactlyOneOf({ url: { type: 'string' }, urlFile: { type: 'string' } }),
       properties: {
         url: { type: 'string', pattern: '^postgres(ql)?://' },
         urlFile: nonEmpty,

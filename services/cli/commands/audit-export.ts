@@ -23,6 +23,7 @@ import { type TarFile, writeTar } from '../../core/audit/tar-writer.js';
 import { AirlockError } from '../../core/errors.js';
 import { IMPERSONATION_EXTRA } from '../../core/policy/kube-impersonation.js';
 import { loadAuditPublicKey, withTrailFiles } from './audit-verify-witness.js';
+import { collect } from './repeatable.js';
 import { type CliIo, processCliIo } from './ssh-cert.js';
 
 export interface AuditExportCliOptions {
@@ -153,8 +154,6 @@ export async function runAuditExport(
   if (!ok) io.err("airlock: AUDIT_TAMPERED: the bundle's verify report lists problems\n");
   return ok ? 0 : 1;
 }
-
-const collect = (value: string, previous: string[]) => [...previous, value];
 
 export function registerAuditExportCommand(audit: Command): void {
   audit

@@ -3,11 +3,10 @@
  * checkpoints with; existing key files are never overwritten.
  */
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdir, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { auditKeyId } from '../../core/audit/index.js';
-import { AirlockError } from '../../core/errors.js';
+import { checkPlainName, writeNewKeyPair } from './key-pair-files.js';
 import { type CliIo, processCliIo } from './ssh-cert.js';
 
 /** Options of `airlock audit keygen`. */
@@ -25,41 +24,24 @@ export function auditKeyPaths(
   return { privateKey: join(out, `${name}.key`), publicKey: join(out, `${name}.pub`) };
 }
 
-async function writeNew(path: string, content: string, mode: number): Promise<void> {
-  try {
-    // 'wx' fails if the file exists, so an existing key is never replaced, even in a race.
-    await writeFile(path, content, { flag: 'wx', mode });
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'EEXIST')
-      throw new AirlockError(
-        'AUDIT_KEY_EXISTS',
-        `${path} already exists; refusing to overwrite an audit key`,
-        {
-          detail: 'Remove it deliberately, or choose another --out or --name.',
-        },
-      );
-    throw new AirlockError('USAGE', `cannot write ${path}: ${(error as Error).message}`, { cause: error });
-  }
-}
-
 /** Creates the Ed25519 checkpoint-signing key pair; returns the exit status (0). */
 export async function runAuditKeygen(
   options: AuditKeygenOptions,
   io: Pick<CliIo, 'out' | 'err'> = processCliIo,
 ): Promise<number> {
   const name = options.name ?? 'audit-signing';
-  if (!/^[A-Za-z0-9._-]+$/.test(name) || name.startsWith('.'))
-    throw new AirlockError('USAGE', `--name ${name} is not a plain file name`);
+  checkPlainName(name);
   const paths = auditKeyPaths(options.out, name);
   const { privateKey, publicKey } = generateKeyPairSync('ed25519');
-  await mkdir(options.out, { recursive: true, mode: 0o700 });
-  await writeNew(paths.privateKey, privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(), 0o600);
-  try {
-    await writeNew(paths.publicKey, publicKey.export({ format: 'pem', type: 'spki' }).toString(), 0o644);
-  } catch (error) {
-    await unlink(paths.privateKey); // do not leave half a key pair behind
-    throw error;
-  }
+  await writeNewKeyPair(
+    options.out,
+    paths,
+    {
+      privateKey: privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(),
+      publicKey: publicKey.export({ format: 'pem', type: 'spki' }).toString(),
+    },
+    { code: 'AUDIT_KEY_EXISTS', what: 'an audit key' },
+  );
   io.out(`${auditKeyId(publicKey)}\n`);
   io.err(
     `wrote ${paths.privateKey} (private, 0600; the tier's audit signingKey) and ${paths.publicKey} ` +

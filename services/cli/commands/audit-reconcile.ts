@@ -17,6 +17,7 @@ import {
   terminalSafe,
 } from '../../core/audit/index.js';
 import { AirlockError } from '../../core/errors.js';
+import { collect } from './repeatable.js';
 import { type CliIo, processCliIo } from './ssh-cert.js';
 
 export interface AuditReconcileCliOptions {
@@ -92,8 +93,6 @@ export async function runAuditReconcile(
   io.err(`airlock: AUDIT_ORPHAN: ${count} orphan${count === 1 ? '' : 's'}\n`);
   return 1;
 }
-
-const collect = (value: string, previous: string[]) => [...previous, value];
 
 export function registerAuditReconcileCommand(audit: Command): void {
   audit

@@ -20,6 +20,7 @@ import {
   withTrailFiles,
   witnessSummary,
 } from './audit-verify-witness.js';
+import { collect } from './repeatable.js';
 import { type CliIo, processCliIo } from './ssh-cert.js';
 
 /** Options of `airlock audit verify`, as commander parses them. */
@@ -156,8 +157,6 @@ export async function runAuditVerify(
   );
   return 1;
 }
-
-const collect = (value: string, previous: string[]) => [...previous, value];
 
 /** Registers `airlock audit verify`. */
 export function registerAuditVerifyCommand(audit: Command): void {

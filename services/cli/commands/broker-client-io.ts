@@ -57,6 +57,9 @@ export interface OutputOptions {
   readonly output?: OutputFormat;
 }
 
+/** What a command that calls the broker takes: the connection options and `--output`. */
+export interface BrokerCallOptions extends ConnectionOptions, OutputOptions {}
+
 /** Checks an `--output` value; anything but `text` or `json` is a USAGE error. */
 export function parseOutputFormat(value: string | undefined): OutputFormat {
   if (value === undefined || value === 'text') return 'text';

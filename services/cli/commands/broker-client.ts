@@ -29,6 +29,7 @@ import {
 } from './broker-client-io.js';
 import { type CertOptions, runCert } from './cert-command.js';
 import { type LoginOptions, runLogin } from './login.js';
+import { collect } from './repeatable.js';
 import {
   type DecisionOptions,
   type RequestOptions,
@@ -38,10 +39,6 @@ import {
   type StatusOptions,
 } from './request-commands.js';
 import { SSH_HOST_PLACEHOLDER } from './request-view.js';
-
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
-}
 
 /** Exit statuses of services/cli/main.ts (`EXIT`): a USAGE error exits 2, any other refusal 1. */
 const EXIT_REFUSED = 1;

@@ -1,15 +1,3 @@
-/**
- * `airlock ca rotate` (ca-rotate.ts): the keyring steps of a CA rotation.
- *
- * `airlock ca init`: creates an SSH user CA key pair (or, with `--kind
- * host`, the airlock host CA) in OpenSSH format, the private key readable
- * only by its owner (0600), and prints the public key line for sshd's
- * `TrustedUserCAKeys` (or for `@cert-authority` in known_hosts). Never
- * overwrites an existing key.
- *
- * `airlock ca sign-host` (ca-sign-host.ts): the host CA certifies a host key.
- */
-import { mkdir, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type Command, Option } from 'commander';
 import { AirlockError } from '../../core/errors.js';
@@ -22,6 +10,7 @@ import {
 } from '../../core/ssh-cert/index.js';
 import { CA_ROTATE_HELP, type CaRotateOptions, runCaRotate } from './ca-rotate.js';
 import { type CaSignHostOptions, runCaSignHost } from './ca-sign-host.js';
+import { checkPlainName, writeNewKeyPair } from './key-pair-files.js';
 import { type CliIo, processCliIo } from './ssh-cert.js';
 
 /** Options of `airlock ca init`. */
@@ -40,20 +29,6 @@ export function caKeyPaths(out: string, name = 'airlock_user_ca'): { privateKey:
   return { privateKey: join(out, name), publicKey: join(out, `${name}.pub`) };
 }
 
-async function writeNew(path: string, content: string, mode: number): Promise<void> {
-  try {
-    // 'wx' fails if the file exists, so an existing key is never replaced, even in a race.
-    await writeFile(path, content, { flag: 'wx', mode });
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'EEXIST') {
-      throw new AirlockError('CA_KEY_EXISTS', `${path} already exists; refusing to overwrite a CA key`, {
-        detail: 'Remove it deliberately, or choose another --out or --name.',
-      });
-    }
-    throw new AirlockError('USAGE', `cannot write ${path}: ${(error as Error).message}`, { cause: error });
-  }
-}
-
 /** Creates the CA key pair; returns the exit status (0). */
 export async function runCaInit(
   options: CaInitOptions,
@@ -64,20 +39,17 @@ export async function runCaInit(
   }
   const host = options.kind === 'host';
   const name = options.name ?? (host ? 'airlock_host_ca' : 'airlock_user_ca');
-  if (!/^[A-Za-z0-9._-]+$/.test(name) || name.startsWith('.'))
-    throw new AirlockError('USAGE', `--name ${name} is not a plain file name`);
+  checkPlainName(name);
   const paths = caKeyPaths(options.out, name);
   const comment = options.comment ?? (host ? 'airlock-host-ca' : 'airlock-user-ca');
   const key = generateCaKey(options.type, comment);
-  await mkdir(options.out, { recursive: true, mode: 0o700 });
   const publicLine = formatPublicKeyLine(key.publicKey, comment);
-  await writeNew(paths.privateKey, formatOpenSshPrivateKey(key.privateKey, comment), 0o600);
-  try {
-    await writeNew(paths.publicKey, `${publicLine}\n`, 0o644);
-  } catch (error) {
-    await unlink(paths.privateKey); // do not leave half a key pair behind
-    throw error;
-  }
+  await writeNewKeyPair(
+    options.out,
+    paths,
+    { privateKey: formatOpenSshPrivateKey(key.privateKey, comment), publicKey: `${publicLine}\n` },
+    { code: 'CA_KEY_EXISTS', what: 'a CA key' },
+  );
   io.out(`${publicLine}\n`);
   io.err(
     `wrote ${paths.privateKey} (private, 0600) and ${paths.publicKey}\n` +

@@ -9,13 +9,7 @@ import { dirname } from 'node:path';
 import { AirlockError, isAirlockError } from '../../core/errors.js';
 import { parseCertificateLine, type SshPublicKey } from '../../core/ssh-cert/index.js';
 import { call, type Session, session } from './broker-api.js';
-import {
-  type BrokerClientIo,
-  type ConnectionOptions,
-  expandHome,
-  type OutputOptions,
-  printJson,
-} from './broker-client-io.js';
+import { type BrokerCallOptions, type BrokerClientIo, expandHome, printJson } from './broker-client-io.js';
 import { certifiedKeyPath, rememberedRequestKey } from './cert-key.js';
 import {
   defaultDoorSshConfigPath,
@@ -35,7 +29,7 @@ import {
 } from './request-view.js';
 
 /** Options of `airlock cert`. */
-export interface CertOptions extends ConnectionOptions, OutputOptions {
+export interface CertOptions extends BrokerCallOptions {
   /**
    * The public key the request was made with; default the one `airlock
    * request` remembered for this request, else ~/.ssh/id_ed25519.pub. It must

@@ -3,19 +3,13 @@
 import { readFile } from 'node:fs/promises';
 import { AirlockError } from '../../core/errors.js';
 import { call, session } from './broker-api.js';
-import {
-  type BrokerClientIo,
-  type ConnectionOptions,
-  expandHome,
-  type OutputOptions,
-  printJson,
-} from './broker-client-io.js';
+import { type BrokerCallOptions, type BrokerClientIo, expandHome, printJson } from './broker-client-io.js';
 import { rememberRequestKey } from './cert-key.js';
 import { asOf, describe, type RequestView } from './request-view.js';
 import { parseTtl } from './ttl.js';
 
 /** Options of `airlock request`. */
-export interface RequestOptions extends ConnectionOptions, OutputOptions {
+export interface RequestOptions extends BrokerCallOptions {
   readonly profile: string;
   readonly cluster: string;
   readonly namespace: string;
@@ -77,13 +71,13 @@ export async function runRequest(options: RequestOptions, io: BrokerClientIo): P
 }
 
 /** Options of `airlock approve | deny | revoke`. */
-export interface DecisionOptions extends ConnectionOptions, OutputOptions {
+export interface DecisionOptions extends BrokerCallOptions {
   /** Recorded in the audit trail. */
   readonly comment?: string;
 }
 
 /** Options of `airlock status`. */
-export interface StatusOptions extends ConnectionOptions, OutputOptions {
+export interface StatusOptions extends BrokerCallOptions {
   /** Requests the caller may approve now, instead of the caller's own. */
   readonly pending?: boolean;
   /** Same as `output: 'json'` (the `--json` flag, kept for existing scripts). */

@@ -23,6 +23,7 @@ import {
   type RevocationList,
   type SshPublicKey,
 } from '../../core/ssh-cert/index.js';
+import { collect } from './repeatable.js';
 
 /**
  * The I/O a CLI command handler needs, passed in so handlers can be tested
@@ -215,7 +216,6 @@ export async function runSshCertCheck(
 }
 
 /** Commander argument parser for repeatable options. */
-const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
 
 /** Registers `airlock ssh-cert` and its subcommands. */
 export function registerSshCertCommands(program: Command): void {

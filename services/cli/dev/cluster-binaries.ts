@@ -138,15 +138,7 @@ export async function ensureClusterBinaries(options: EnsureBinariesOptions = {})
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
   });
   if (status !== 0) {
-    rmSync(staging, { recursive: true, force: true });
-    const tail = readFileSync(logPath, 'utf8').trimEnd().split('\n').slice(-30).join('\n');
-    throw new AirlockError(
-      'CLUSTER_BUILD_FAILED',
-      `go build of test/cluster failed (exit ${status}); see ${logPath}`,
-      {
-        detail: tail,
-      },
-    );
+    buildFailed(staging, logPath, `go build of test/cluster failed (exit ${status}); see ${logPath}`);
   }
   rmSync(binDir, { recursive: true, force: true });
   renameSync(staging, binDir);
@@ -155,7 +147,15 @@ export async function ensureClusterBinaries(options: EnsureBinariesOptions = {})
   return binaries;
 }
 
-function removeStaleBuilds(binRoot: string, keep: string): void {
+/** A failed build: its staging directory removed, CLUSTER_BUILD_FAILED with the last 30 lines of its log. */
+export function buildFailed(staging: string, logPath: string, message: string): never {
+  rmSync(staging, { recursive: true, force: true });
+  const tail = readFileSync(logPath, 'utf8').trimEnd().split('\n').slice(-30).join('\n');
+  throw new AirlockError('CLUSTER_BUILD_FAILED', message, { detail: tail });
+}
+
+/** Removes every build under `binRoot` but `keep`. */
+export function removeStaleBuilds(binRoot: string, keep: string): void {
   for (const entry of readdirSync(binRoot)) {
     const path = join(binRoot, entry);
     // Another process may be building another key right now: leave staging dirs alone.

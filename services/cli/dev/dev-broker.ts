@@ -9,7 +9,7 @@ import { issueServingCertificate } from '../../core/x509/index.js';
 import { BROKER_TOKEN_AUDIENCE, DEMO_PEOPLE, DEV_CLIENT_ID, INCIDENT_BOT_SA } from './dev-identities.js';
 import { type DevOidcProvider, startDevOidcProvider } from './dev-oidc-provider.js';
 import type { DevPki } from './dev-pki.js';
-import { type TierContext, waitForReady, withoutKubeEnv } from './dev-tiers.js';
+import { devAudit, startDevTier, type TierContext, withoutKubeEnv } from './dev-tiers.js';
 
 /** Starts the dev OpenID provider with the demo people, serving TLS under the broker's tier CA. */
 export async function startDevIdentityProvider(pki: DevPki, now: Date): Promise<DevOidcProvider> {
@@ -46,10 +46,7 @@ function brokerConfig(ctx: TierContext, issuer: string, kubeconfig: string): unk
     store: { sqlite: { path: join(ctx.stateDir, 'broker', 'requests.db') }, retentionDays: 90 },
     denyListFile: pki.denyListPath,
     revocationKrlFile: pki.krlPath,
-    audit: {
-      path: join(dirs.audit, 'broker.jsonl'),
-      signingKeyFile: join(dirs.keys, 'broker-audit.key'),
-    },
+    audit: devAudit(dirs, 'broker'),
     oidc: {
       issuer,
       clientId: DEV_CLIENT_ID,
@@ -84,13 +81,6 @@ export async function startBroker(
   const configPath = join(ctx.dirs.config, 'broker.json');
   writeFileSync(configPath, JSON.stringify(brokerConfig(ctx, issuer, kubeconfig), null, 2));
   mkdirSync(join(ctx.stateDir, 'broker'), { recursive: true, mode: 0o700 });
-  const broker = ctx.group.start(
-    'broker',
-    process.execPath,
-    [join(ctx.dist, 'broker', 'main.js'), '--config', configPath],
-    join(ctx.stateDir, 'broker.log'),
-    withoutKubeEnv(),
-  );
-  const ready = await waitForReady(broker, 'broker', ctx.group.watchForCrash());
+  const ready = await startDevTier(ctx, 'broker', configPath, withoutKubeEnv());
   return { url: ready.url!, ready };
 }

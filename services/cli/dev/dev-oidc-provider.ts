@@ -17,6 +17,7 @@ import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair, type JWK, type JWTPayload, SignJWT } from 'jose';
 import { AirlockError } from '../../core/errors.js';
+import { closeServer } from '../../core/service/https-listen.js';
 import { type AuthorizationCodeFlow, authorizationCodeFlow } from './oidc/authorization-code-flow.js';
 import { type DeviceFlow, deviceFlow } from './oidc/device-flow.js';
 import { oauthError, readForm, send } from './oidc/oidc-http.js';
@@ -266,10 +267,6 @@ export async function startDevOidcProvider(options: DevOidcProviderOptions): Pro
     approveDeviceCode: device.approve,
     denyDeviceCode: device.deny,
     mintIdToken,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
+    stop: () => closeServer(server),
   };
 }

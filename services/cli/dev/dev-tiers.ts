@@ -57,12 +57,52 @@ export function waitForReady(
 }
 
 /**
+ * Starts tier `name` from dist (`<name>/main.js --config <configPath>`, its
+ * output in `<name>.log` of the state directory, with `env` or this
+ * process's environment); resolves with its ready line's fields.
+ */
+export function startDevTier(
+  ctx: TierContext,
+  name: 'executor' | 'mediator' | 'broker',
+  configPath: string,
+  env?: NodeJS.ProcessEnv,
+): Promise<Record<string, string>> {
+  const proc = ctx.group.start(
+    name,
+    process.execPath,
+    [
+      ...(name === 'executor' ? EXECUTOR_NODE_FLAGS : []),
+      join(ctx.dist, name, 'main.js'),
+      '--config',
+      configPath,
+    ],
+    join(ctx.stateDir, `${name}.log`),
+    env,
+  );
+  return waitForReady(proc, name, ctx.group.watchForCrash());
+}
+
+/**
  * This process's environment without a Kubernetes credential or a pointer to
  * one: the mediator gets no Kubernetes credential at all, the broker only the
  * kubeconfig its config names.
  */
 export function withoutKubeEnv(): NodeJS.ProcessEnv {
   return Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('KUBE')));
+}
+
+/** The SSH trust fields of the executor's and the mediator's configuration: the policy, the SSH user CA keys, the revocation lists. */
+function devSshTrust({ policyPath, pki }: TierContext) {
+  return {
+    policyFile: policyPath,
+    sshUserCaKeysFile: join(pki.caDirs['ssh-user'], BUNDLE_FILE['ssh-user']),
+    revocation: { krlFiles: [pki.krlPath], denyListFiles: [pki.denyListPath] },
+  };
+}
+
+/** A tier's `audit` block: its trail in the audit directory, its signing key among the keys. */
+export function devAudit(dirs: DevDirs, tier: 'executor' | 'mediator' | 'broker') {
+  return { path: join(dirs.audit, `${tier}.jsonl`), signingKeyFile: join(dirs.keys, `${tier}-audit.key`) };
 }
 
 /** Starts the executor with the ServiceAccount kubeconfig `kubeconfig`; resolves once it is ready. */
@@ -77,30 +117,17 @@ export async function startExecutor(
     JSON.stringify({
       listen: '127.0.0.1:0',
       cluster: DEV_CLUSTER,
-      policyFile: ctx.policyPath,
-      sshUserCaKeysFile: join(pki.caDirs['ssh-user'], BUNDLE_FILE['ssh-user']),
-      revocation: { krlFiles: [pki.krlPath], denyListFiles: [pki.denyListPath] },
+      ...devSshTrust(ctx),
       mediatorCaBundleFile: join(pki.caDirs.mediator, BUNDLE_FILE.mediator),
       executorCa: { dir: pki.caDirs.executor },
       serving: { dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] },
-      audit: {
-        path: join(dirs.audit, 'executor.jsonl'),
-        signingKeyFile: join(dirs.keys, 'executor-audit.key'),
-      },
+      audit: devAudit(dirs, 'executor'),
       kubeconfig,
       ops: { listen: '127.0.0.1:0' },
       drainSeconds: 5,
     }),
   );
-  const executor = ctx.group.start(
-    'executor',
-    process.execPath,
-    [...EXECUTOR_NODE_FLAGS, join(ctx.dist, 'executor', 'main.js'), '--config', executorConfig],
-    join(ctx.stateDir, 'executor.log'),
-  );
-  const crashed = ctx.group.watchForCrash();
-  crashed.catch(() => {});
-  const ready = await waitForReady(executor, 'executor', crashed);
+  const ready = await startDevTier(ctx, 'executor', executorConfig);
   return { port: Number(ready.port), ready };
 }
 
@@ -127,31 +154,19 @@ export async function startMediator(
     JSON.stringify({
       listen: '127.0.0.1:0',
       hostKeyFile: hostKeyPath,
-      policyFile: ctx.policyPath,
-      sshUserCaKeysFile: join(pki.caDirs['ssh-user'], BUNDLE_FILE['ssh-user']),
-      revocation: { krlFiles: [pki.krlPath], denyListFiles: [pki.denyListPath] },
+      ...devSshTrust(ctx),
       mediatorCa: { dir: pki.caDirs.mediator },
       executor: {
         address: `127.0.0.1:${executorPort}`,
         caBundleFile: join(pki.caDirs.executor, BUNDLE_FILE.executor),
       },
-      audit: {
-        path: join(dirs.audit, 'mediator.jsonl'),
-        signingKeyFile: join(dirs.keys, 'mediator-audit.key'),
-      },
+      audit: devAudit(dirs, 'mediator'),
       ops: { listen: '127.0.0.1:0' },
       recordings: { dir: recordingsDir },
       drainSeconds: 5,
     }),
   );
-  const mediator = ctx.group.start(
-    'mediator',
-    process.execPath,
-    [join(ctx.dist, 'mediator', 'main.js'), '--config', mediatorConfig],
-    join(ctx.stateDir, 'mediator.log'),
-    withoutKubeEnv(),
-  );
-  const ready = await waitForReady(mediator, 'mediator', ctx.group.watchForCrash());
+  const ready = await startDevTier(ctx, 'mediator', mediatorConfig, withoutKubeEnv());
   const sshPort = Number(ready.port);
   const hostKeyLine = loadOrCreateHostKey(hostKeyPath).publicKeyLine;
   const knownHostsPath = join(ctx.stateDir, 'known_hosts');

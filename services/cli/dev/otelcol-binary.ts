@@ -13,13 +13,12 @@
  * `go mod tidy -e`), and go.sum checks every download.
  */
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { AirlockError } from '../../core/errors.js';
 import { repoRoot } from '../../core/repo/repo-root.js';
-import { goVersion } from './cluster-binaries.js';
+import { buildFailed, goVersion, removeStaleBuilds } from './cluster-binaries.js';
 import { runLoggedCommand } from './logged-command.js';
 
 /** The collector builder's module version; the collector modules are pinned in test/otelcol/go.mod. */
@@ -110,12 +109,10 @@ export async function ensureOtelcolBinary(options: EnsureOtelcolOptions = {}): P
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
     });
     if (status !== 0) {
-      rmSync(staging, { recursive: true, force: true });
-      const tail = readFileSync(`${logPath}.${index}`, 'utf8').trimEnd().split('\n').slice(-30).join('\n');
-      throw new AirlockError(
-        'CLUSTER_BUILD_FAILED',
+      buildFailed(
+        staging,
+        `${logPath}.${index}`,
         `building the OpenTelemetry Collector failed (${args[0]}, exit ${status}); see ${logPath}.${index}`,
-        { detail: tail },
       );
     }
   }
@@ -125,12 +122,4 @@ export async function ensureOtelcolBinary(options: EnsureOtelcolOptions = {}): P
   removeStaleBuilds(root, key);
   options.onProgress?.(`built the OpenTelemetry Collector in ${Math.round((Date.now() - started) / 1000)} s`);
   return binary;
-}
-
-function removeStaleBuilds(root: string, keep: string): void {
-  for (const entry of readdirSync(root)) {
-    const path = join(root, entry);
-    if (entry !== keep && !entry.includes('.building-') && statSync(path).isDirectory())
-      rmSync(path, { recursive: true, force: true });
-  }
 }

@@ -109,6 +109,19 @@ function firstExtra(user: unknown, key: string): string | undefined {
   return Array.isArray(values) ? str(values[0]) : undefined;
 }
 
+/** Each line of `content` that parses as JSON, with its 0-based index; the other lines are skipped. */
+function* jsonLines(content: string): Generator<[number, unknown]> {
+  for (const [index, text] of content.split('\n').entries()) {
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch {
+      continue;
+    }
+    yield [index, value];
+  }
+}
+
 /**
  * The pod accesses in one Kubernetes audit log (JSON lines, audit.k8s.io/v1
  * Events). Only the ResponseStarted and ResponseComplete stages count (a
@@ -121,13 +134,7 @@ export function parseKubeAuditSlice(name: string, content: string): KubeAuditSli
   const byId = new Map<string, KubePodAccess>();
   let from: number | undefined;
   let to: number | undefined;
-  for (const [index, text] of content.split('\n').entries()) {
-    let e: unknown;
-    try {
-      e = JSON.parse(text);
-    } catch {
-      continue;
-    }
+  for (const [index, e] of jsonLines(content)) {
     if (!isObject(e) || e.kind !== 'Event' || e.apiVersion !== 'audit.k8s.io/v1') continue;
     const at = Date.parse(str(e.stageTimestamp) ?? '');
     if (!Number.isNaN(at)) {
@@ -167,13 +174,7 @@ export function parseKubeAuditSlice(name: string, content: string): KubeAuditSli
 /** The executor's pod actions and allowed pod intents in one trail (other tiers' records and other events are ignored). */
 export function parseAirlockPodActions(name: string, content: string): AirlockPodAction[] {
   const out: AirlockPodAction[] = [];
-  for (const [index, text] of content.split('\n').entries()) {
-    let r: unknown;
-    try {
-      r = JSON.parse(text);
-    } catch {
-      continue;
-    }
+  for (const [index, r] of jsonLines(content)) {
     if (!isObject(r) || r.type !== 'event' || r.tier !== 'executor') continue;
     const kinds = kindsOf(r);
     if (kinds === undefined) continue;

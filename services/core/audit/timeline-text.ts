@@ -3,6 +3,7 @@
  * table is made inert for the terminal: trail content is untrusted (a
  * user's argv can carry escape sequences).
  */
+import { visibleEscape } from '../command-language/sanitize.js';
 import type { TimelineEntry } from './timeline-entry.js';
 
 // C0, DEL, C1, line/paragraph separators, bidi controls.
@@ -10,12 +11,7 @@ const UNSAFE_FOR_TERMINAL = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u2028\u2029
 
 /** Escapes every character a terminal could interpret (`\x1b`, `\u202e`, …) so the text prints inertly. */
 export function terminalSafe(text: string): string {
-  return text.replace(UNSAFE_FOR_TERMINAL, (c) => {
-    const code = c.charCodeAt(0);
-    return code <= 0xff
-      ? `\\x${code.toString(16).padStart(2, '0')}`
-      : `\\u${code.toString(16).padStart(4, '0')}`;
-  });
+  return text.replace(UNSAFE_FOR_TERMINAL, visibleEscape);
 }
 
 const TEXT_COLUMNS = ['TIME', 'LANE', 'EVENT', 'DECISION', 'ACTOR', 'TARGET', 'SESSION', 'SUMMARY'] as const;

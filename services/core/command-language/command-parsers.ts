@@ -58,12 +58,16 @@ function none(command: CommandName, positionals: string[]): void {
   if (first !== undefined) throw usageError(command, `${command}: unexpected argument ${q(first)}`);
 }
 
-function podTarget(
-  command: CommandName,
-  positionals: string[],
-  values: FlagValues,
-  defaults: ParseDefaults,
-): PodTarget {
+/** What every command's arguments are parsed from: see {@link parseCommandArguments}. */
+interface CommandArgs {
+  positionals: string[];
+  values: FlagValues;
+  rest: string[] | undefined;
+  defaults: ParseDefaults;
+  output: OutputFormat;
+}
+
+function podTarget(command: CommandName, { positionals, values, defaults }: CommandArgs): PodTarget {
   const { namespace, name } = splitNamespaced(
     command,
     'pod',
@@ -83,13 +87,9 @@ function listNamespace(command: CommandName, values: FlagValues, defaults: Parse
 
 type FlagValues = Map<string, string | true>;
 
-function parseLogs(
-  positionals: string[],
-  values: FlagValues,
-  defaults: ParseDefaults,
-  output: OutputFormat,
-): Command {
-  const target = podTarget('logs', positionals, values, defaults);
+function parseLogs(args: CommandArgs): Command {
+  const { values, output } = args;
+  const target = podTarget('logs', args);
   const since = str(values, 'since');
   const tail = str(values, 'tail');
   return {
@@ -104,28 +104,18 @@ function parseLogs(
 }
 
 /** `exec POD -- ARGV…`: the command to run is required, after `--`. */
-function parseExec(
-  positionals: string[],
-  values: FlagValues,
-  rest: string[] | undefined,
-  defaults: ParseDefaults,
-  output: OutputFormat,
-): Command {
-  const target = podTarget('exec', positionals, values, defaults);
+function parseExec(args: CommandArgs): Command {
+  const { values, rest, output } = args;
+  const target = podTarget('exec', args);
   if (rest === undefined) throw usageError('exec', "exec: missing '--' before the command to run");
   if (rest.length === 0) throw usageError('exec', "exec: missing the command to run after '--'");
   return { kind: 'exec', target, argv: rest, tty: values.has('tty') || values.has('stdinTty'), output };
 }
 
 /** `debug POD --image IMAGE [-- ARGV…]`: the image is required and checked for reference characters only. */
-function parseDebug(
-  positionals: string[],
-  values: FlagValues,
-  rest: string[] | undefined,
-  defaults: ParseDefaults,
-  output: OutputFormat,
-): Command {
-  const target = podTarget('debug', positionals, values, defaults);
+function parseDebug(args: CommandArgs): Command {
+  const { values, rest, output } = args;
+  const target = podTarget('debug', args);
   const image = str(values, 'image');
   if (image === undefined) throw usageError('debug', 'debug: missing --image');
   if (image.length > 4096 || !IMAGE.test(image))
@@ -156,22 +146,23 @@ export function parseCommandArguments(
   defaults: ParseDefaults,
   output: OutputFormat,
 ): Command {
+  const args: CommandArgs = { positionals, values, rest, defaults, output };
   switch (command) {
     case 'pods':
     case 'events':
       none(command, positionals);
       return { kind: command, namespace: listNamespace(command, values, defaults), output };
     case 'get':
-      return parseGet(positionals, values, defaults, output);
+      return parseGet(args);
     case 'describe':
     case 'shell':
-      return { kind: command, target: podTarget(command, positionals, values, defaults), output };
+      return { kind: command, target: podTarget(command, args), output };
     case 'logs':
-      return parseLogs(positionals, values, defaults, output);
+      return parseLogs(args);
     case 'exec':
-      return parseExec(positionals, values, rest, defaults, output);
+      return parseExec(args);
     case 'debug':
-      return parseDebug(positionals, values, rest, defaults, output);
+      return parseDebug(args);
     case 'help':
       return parseHelp(positionals, output);
     case 'forward':
@@ -186,12 +177,7 @@ export function parseCommandArguments(
  * `get KIND [NAME]`: cluster-scoped kinds take no namespace; a namespaced
  * NAME may carry its own `NS/`, which must agree with an explicit -n.
  */
-function parseGet(
-  positionals: string[],
-  values: FlagValues,
-  defaults: ParseDefaults,
-  output: OutputFormat,
-): Command {
+function parseGet({ positionals, values, defaults, output }: CommandArgs): Command {
   const [kindWord, nameWord, extra] = positionals;
   if (kindWord === undefined)
     throw usageError('get', `get: missing kind (one of ${RESOURCE_KINDS.join(', ')})`);

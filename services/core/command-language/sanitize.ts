@@ -22,12 +22,15 @@ const UNSAFE = /[\x00-\x08\x0a-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a
 
 /** Replaces every terminal-interpreted character of `text` by a visible escape. */
 export function sanitizeForTerminal(text: string): string {
-  return text.replace(UNSAFE, (ch) => {
-    const code = ch.charCodeAt(0);
-    return code <= 0xff
-      ? `\\x${code.toString(16).padStart(2, '0')}`
-      : `\\u${code.toString(16).padStart(4, '0')}`;
-  });
+  return text.replace(UNSAFE, visibleEscape);
+}
+
+/** `\\xHH` for a character up to U+00FF, else `\\uHHHH`: how an unsafe character is shown. */
+export function visibleEscape(ch: string): string {
+  const code = ch.charCodeAt(0);
+  return code <= 0xff
+    ? `\\x${code.toString(16).padStart(2, '0')}`
+    : `\\u${code.toString(16).padStart(4, '0')}`;
 }
 
 // JSON.stringify already escapes C0; these it leaves as they are.

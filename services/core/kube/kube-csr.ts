@@ -104,13 +104,22 @@ function kubeError(step: string, cause: unknown): AirlockError {
   );
 }
 
+/** `call`, one API request; its failure becomes {@link kubeError} of `step`. */
+async function kubeStep<T>(step: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (cause) {
+    throw kubeError(step, cause);
+  }
+}
+
 /** Creates the CSR object for `request`; the returned object carries its uid and resourceVersion. */
 async function createCsrObject(
   api: CertificatesApi,
   request: KubeCsrSignRequest,
 ): Promise<V1CertificateSigningRequest> {
-  try {
-    return await api.createCertificateSigningRequest({
+  return kubeStep('create', () =>
+    api.createCertificateSigningRequest({
       body: {
         metadata: { name: request.name, ...(request.labels ? { labels: { ...request.labels } } : {}) },
         spec: {
@@ -120,10 +129,8 @@ async function createCsrObject(
           usages: ['client auth'],
         },
       },
-    });
-  } catch (cause) {
-    throw kubeError('create', cause);
-  }
+    }),
+  );
 }
 
 /**
@@ -135,8 +142,8 @@ async function approveCsrObject(
   created: V1CertificateSigningRequest,
   request: KubeCsrSignRequest,
 ): Promise<void> {
-  try {
-    await api.replaceCertificateSigningRequestApproval({
+  await kubeStep('approve', () =>
+    api.replaceCertificateSigningRequestApproval({
       name: request.name,
       body: {
         ...created,
@@ -151,10 +158,8 @@ async function approveCsrObject(
           ],
         },
       },
-    });
-  } catch (cause) {
-    throw kubeError('approve', cause);
-  }
+    }),
+  );
 }
 
 /**
@@ -171,12 +176,7 @@ async function awaitIssuedCertificate(
   const { timeoutMs, pollMs, sleep } = timing;
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    let current: V1CertificateSigningRequest;
-    try {
-      current = await api.readCertificateSigningRequest({ name: request.name });
-    } catch (cause) {
-      throw kubeError('read', cause);
-    }
+    const current = await kubeStep('read', () => api.readCertificateSigningRequest({ name: request.name }));
     if (current.metadata?.uid !== created.metadata?.uid) {
       throw new AirlockError('KUBERNETES_ERROR', 'the certificate signing request was replaced', {
         detail: `uid ${String(current.metadata?.uid)} is not the created ${String(created.metadata?.uid)}`,

@@ -21,7 +21,7 @@ import {
   matchPattern,
 } from './argv.js';
 import { globMatchAny } from './glob.js';
-import { NAMESPACE_NAME } from './groups.js';
+import { placeOutsideProfile, show } from './profile-scope.js';
 import { policyRunbook, runbookStepsDigest } from './runbook.js';
 import {
   type Action,
@@ -91,17 +91,6 @@ function getProfile(policy: Policy, name: unknown): Profile | undefined {
 }
 
 /**
- * Renders a value from the wire for a reason string: strings are quoted and
- * escaped (no terminal control sequences reach a user's screen), anything
- * else is named by its type, so hostile objects cannot throw from toString.
- */
-export function show(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}…` : value);
-  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
-  return `(${value === null ? 'null' : typeof value})`;
-}
-
-/**
  * Decides an argv against a profile's command rules alone (no scope checks).
  * Exported for runbook checks and `policy explain`.
  */
@@ -166,14 +155,33 @@ function checkContainer(
   }
   if (typeof container !== 'string' || !CONTAINER_NAME.test(container))
     return deny('SCOPE_CONTAINER', `${show(container)} is not a valid container name`);
-  if (limits !== undefined && !globMatchAny(limits, container))
-    return deny(
-      'SCOPE_CONTAINER',
-      `container ${show(container)} is outside the profile`,
-      `${p}.scope.containers`,
-    );
-  if (session !== undefined && !globMatchAny(session, container))
-    return deny('SCOPE_CONTAINER', `container ${show(container)} is outside the session's containers`);
+  return outsideProfileOrSession(
+    'container',
+    container,
+    limits ?? 'any',
+    session ?? 'any',
+    `${p}.scope.containers`,
+  );
+}
+
+/**
+ * A pod or container name against the profile's globs (denied with `rule`),
+ * then the session's; `any`: that side sets no limit.
+ */
+function outsideProfileOrSession(
+  kind: 'pod' | 'container',
+  name: string,
+  profileGlobs: readonly string[] | 'any',
+  sessionGlobs: readonly string[] | 'any',
+  rule: string,
+): AuthorizeResult | undefined {
+  const code = kind === 'pod' ? 'SCOPE_POD' : 'SCOPE_CONTAINER';
+  if (profileGlobs !== 'any' && !globMatchAny(profileGlobs, name)) {
+    return deny(code, `${kind} ${show(name)} is outside the profile`, rule);
+  }
+  if (sessionGlobs !== 'any' && !globMatchAny(sessionGlobs, name)) {
+    return deny(code, `${kind} ${show(name)} is outside the session's ${kind}s`);
+  }
   return undefined;
 }
 
@@ -224,13 +232,9 @@ function checkCluster(
   scope: Scope,
   intent: Intent,
 ): AuthorizeResult | undefined {
-  if (typeof scope.cluster !== 'string' || !globMatchAny(profile.scope.clusters, scope.cluster)) {
-    return deny(
-      'SCOPE_CLUSTER',
-      `cluster ${show(scope.cluster)} is outside the profile`,
-      `${p}.scope.clusters`,
-    );
-  }
+  // The session's cluster name is not checked for shape here: the profile's globs alone decide.
+  const outside = placeOutsideProfile(profile, p, 'cluster', scope.cluster, false);
+  if (outside) return deny(outside.code, outside.reason, outside.rule);
   if (intent.cluster !== undefined && intent.cluster !== scope.cluster) {
     return deny('SCOPE_CLUSTER', `cluster ${show(intent.cluster)} is not the session's cluster`);
   }
@@ -252,17 +256,8 @@ function checkNamespace(
     intent.resource !== undefined &&
     CLUSTER_SCOPED_RESOURCES.has(intent.resource);
   if (clusterScoped) return undefined;
-  if (
-    typeof scope.namespace !== 'string' ||
-    !NAMESPACE_NAME.test(scope.namespace) ||
-    !globMatchAny(profile.scope.namespaces, scope.namespace)
-  ) {
-    return deny(
-      'SCOPE_NAMESPACE',
-      `namespace ${show(scope.namespace)} is outside the profile`,
-      `${p}.scope.namespaces`,
-    );
-  }
+  const outside = placeOutsideProfile(profile, p, 'namespace', scope.namespace);
+  if (outside) return deny(outside.code, outside.reason, outside.rule);
   if (intent.namespace !== scope.namespace) {
     return deny('SCOPE_NAMESPACE', `namespace ${show(intent.namespace)} is not the session's namespace`);
   }
@@ -287,12 +282,7 @@ function checkPod(profile: Profile, p: string, scope: Scope, intent: Intent): Au
   const pod = intent.pod;
   if (typeof pod !== 'string' || !POD_NAME.test(pod))
     return deny('SCOPE_POD', 'a valid pod name is required');
-  if (!globMatchAny(profile.scope.pods, pod)) {
-    return deny('SCOPE_POD', `pod ${show(pod)} is outside the profile`, `${p}.scope.pods`);
-  }
-  if (!globMatchAny(scope.podPatterns, pod))
-    return deny('SCOPE_POD', `pod ${show(pod)} is outside the session's pods`);
-  return undefined;
+  return outsideProfileOrSession('pod', pod, profile.scope.pods, scope.podPatterns, `${p}.scope.pods`);
 }
 
 /**

@@ -5,7 +5,7 @@
  * business hours are computed with Intl.DateTimeFormat in the rule's IANA
  * time zone.
  */
-import { show } from './authorize.js';
+import { show } from './profile-scope.js';
 import type {
   AutoApproveRule,
   BusinessHours,

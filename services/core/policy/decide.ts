@@ -3,10 +3,10 @@
  * and `canApprove` (may this person approve that pending request). Pure: the
  * current time is an argument. The auto-approve rules live in auto-approve.ts.
  */
-import { authorizeArgv, show } from './authorize.js';
+import { authorizeArgv } from './authorize.js';
 import { approvalDecision } from './auto-approve.js';
-import { globMatchAny, globSubsumes } from './glob.js';
-import { CLUSTER_NAME, NAMESPACE_NAME } from './groups.js';
+import { globSubsumes } from './glob.js';
+import { placeOutsideProfile, show } from './profile-scope.js';
 import type {
   ApproveResult,
   PendingRequest,
@@ -17,6 +17,7 @@ import type {
   RequestedScope,
   Requester,
 } from './types.js';
+import { sameUser, userNameKey } from './user-names.js';
 
 /** Reasons longer than this are refused (and never fed to a policy regex). */
 export const MAX_REASON_LENGTH = 1024;
@@ -127,29 +128,10 @@ function requesterProblem(
 
 /** The requested cluster and namespace must be well-formed names the profile's globs match. */
 function placeProblem(profile: Profile, p: string, requested: RequestedScope): RequestDecision | undefined {
-  if (
-    typeof requested.cluster !== 'string' ||
-    !CLUSTER_NAME.test(requested.cluster) ||
-    !globMatchAny(profile.scope.clusters, requested.cluster)
-  ) {
-    return denied(
-      'SCOPE_CLUSTER',
-      `cluster ${show(requested.cluster)} is outside the profile`,
-      `${p}.scope.clusters`,
-    );
-  }
-  if (
-    typeof requested.namespace !== 'string' ||
-    !NAMESPACE_NAME.test(requested.namespace) ||
-    !globMatchAny(profile.scope.namespaces, requested.namespace)
-  ) {
-    return denied(
-      'SCOPE_NAMESPACE',
-      `namespace ${show(requested.namespace)} is outside the profile`,
-      `${p}.scope.namespaces`,
-    );
-  }
-  return undefined;
+  const outside =
+    placeOutsideProfile(profile, p, 'cluster', requested.cluster) ??
+    placeOutsideProfile(profile, p, 'namespace', requested.namespace);
+  return outside && denied(outside.code, outside.reason, outside.rule);
 }
 
 /** At least one pod pattern, each well-formed and inside the profile's pods. */
@@ -284,11 +266,6 @@ export function decideRequest(
   return approvalDecision(profile, p, requester, requested, now);
 }
 
-/** User names compare case-insensitively after NFKC, so `Alice` cannot approve `alice`'s request. */
-function sameUser(a: string, b: string): boolean {
-  return a.normalize('NFKC').toLowerCase() === b.normalize('NFKC').toLowerCase();
-}
-
 /**
  * May `approver` approve `request` now? `complete` says whether this approval
  * brings the request to the required count. Requesters never approve their
@@ -331,9 +308,7 @@ export function canApprove(
     return no(`approver is in none of ${manual.approverGroups.join(', ')}`);
   }
   const others = new Set(
-    request.approvedBy
-      .filter((u) => !sameUser(u, request.requester.user))
-      .map((u) => u.normalize('NFKC').toLowerCase()),
+    request.approvedBy.filter((u) => !sameUser(u, request.requester.user)).map(userNameKey),
   );
   return {
     allowed: true,

@@ -13,4 +13,5 @@ export { argvPatternSubsumes, lintPolicy } from './lint.js';
 export * from './rbac.js';
 export { policyRunbook, runbookScope, runbookStepsDigest } from './runbook.js';
 export * from './types.js';
+export { sameUser, userNameKey } from './user-names.js';
 export { formatPolicyErrors, loadPolicy, policySchema, validatePolicy } from './validate.js';

@@ -16,8 +16,11 @@ export interface OpenSessionRequest {
   witness_head?: string;
 }
 
-export interface OpenSessionResponse {
-  session_id: string;
+/**
+ * What both tiers say of a session in the wire's field names: the
+ * executor's OpenSession answer and the mediator's `whoami -o json`.
+ */
+export interface SessionSummary {
   user: string;
   groups: string[];
   profile: string;
@@ -25,6 +28,31 @@ export interface OpenSessionResponse {
   namespace: string;
   pod_patterns: string[];
   expires_at_ms: number;
+}
+
+/** The {@link SessionSummary} of a session (its user, groups and scope) that ends at `expiresAtMs`. */
+export function sessionSummary(
+  session: {
+    user: string;
+    groups: readonly string[];
+    scope: { profile: string; cluster: string; namespace: string; podPatterns: readonly string[] };
+  },
+  expiresAtMs: number,
+): SessionSummary {
+  const { scope } = session;
+  return {
+    user: session.user,
+    groups: [...session.groups],
+    profile: scope.profile,
+    cluster: scope.cluster,
+    namespace: scope.namespace,
+    pod_patterns: [...scope.podPatterns],
+    expires_at_ms: expiresAtMs,
+  };
+}
+
+export interface OpenSessionResponse extends SessionSummary {
+  session_id: string;
   request_id: string;
   /** The executor's latest durable signed checkpoint line, or ''. */
   witness_head: string;

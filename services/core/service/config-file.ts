@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
 import { AirlockError } from '../errors.js';
+import type { LogLevel } from '../observability/logging.js';
 
 /**
  * Reads and validates a tier's JSON configuration file once, at start-up.
@@ -34,6 +35,36 @@ export function loadConfigFile<T>(path: string, schema: object): T {
     });
   }
   return raw as T;
+}
+
+/**
+ * {@link loadConfigFile}, then the paths in it resolved: `resolvePaths` gets
+ * the validated file and `from` (a path relative to the file) and returns the
+ * fields it changes; may throw CONFIG_INVALID for checks the schema cannot express.
+ */
+export function loadTierConfig<T>(
+  path: string,
+  schema: object,
+  resolvePaths: (config: T, from: (p: string) => string) => Partial<T>,
+): T {
+  const config = loadConfigFile<T>(path, schema);
+  return { ...config, ...resolvePaths(config, (p) => resolveFrom(path, p)) };
+}
+
+/**
+ * A `oneOf` that requires exactly one of `fields` (each with the schema it
+ * must then match); reported as the choice (`needs exactly one of: a | b`).
+ */
+export function exactlyOneOf(fields: Record<string, object>): { required: string[]; properties: object }[] {
+  return Object.entries(fields).map(([name, schema]) => ({
+    required: [name],
+    properties: { [name]: schema },
+  }));
+}
+
+/** A schema block whose fields all have defaults, so the block itself defaults to `{}`. */
+export function defaultedBlock<P extends object>(properties: P) {
+  return { type: 'object', additionalProperties: false, required: [], default: {}, properties } as const;
 }
 
 function formatError(error: ErrorObject): string {
@@ -82,6 +113,76 @@ export interface OffPodAckConfig {
   timeoutMs: number;
 }
 
+/** A tier's `audit` block (`SCHEMA.audit`; the mediator's adds `witnessSeconds`). */
+export interface TierAuditConfig {
+  path: string;
+  signingKeyFile: string;
+  checkpointEvery: number;
+  checkpointSeconds: number;
+  offPodAck?: OffPodAckConfig;
+}
+
+/** The revocation lists a tier reads (`SCHEMA.revocation`). */
+export interface RevocationConfig {
+  krlFiles: string[];
+  denyListFiles: string[];
+}
+
+/** What the mediator, the door and the executor admit an SSH certificate by (`SCHEMA.sshTrust`). */
+export interface SshTrustConfig {
+  policyFile: string;
+  /** The broker's SSH user CA public keys, one OpenSSH line each (TrustedUserCAKeys format). */
+  sshUserCaKeysFile: string;
+  revocation: RevocationConfig;
+}
+
+/**
+ * What the mediator, the door and the executor share: the {@link SshTrustConfig}
+ * fields, the `audit` block (`A`: the mediator's adds `witnessSeconds`) and
+ * `SCHEMA.service`.
+ */
+export interface SshTierConfig<A extends TierAuditConfig = TierAuditConfig> extends SshTrustConfig {
+  audit: A;
+  /** Local operations endpoint: /healthz, /readyz, /metrics. Absent: not served. */
+  ops?: { listen: string };
+  /** How long open sessions or streams may finish after SIGTERM. */
+  drainSeconds: number;
+  logLevel: LogLevel;
+}
+
+/** {@link loadTierConfig} for an {@link SshTierConfig}: its shared paths are resolved here, the rest by `resolvePaths`. */
+export function loadSshTierConfig<T extends SshTierConfig<TierAuditConfig>>(
+  path: string,
+  schema: object,
+  resolvePaths: (config: T, from: (p: string) => string) => Partial<T>,
+): T {
+  return loadTierConfig<T>(path, schema, (config, from) => ({
+    ...resolveSshTrustPaths(config, from),
+    ...resolvePaths(config, from),
+  }));
+}
+
+/** The `audit` block with its paths resolved by `from` (see {@link loadTierConfig}). */
+export function resolveAuditPaths<A extends TierAuditConfig>(audit: A, from: (p: string) => string): A {
+  return { ...audit, path: from(audit.path), signingKeyFile: from(audit.signingKeyFile) };
+}
+
+/** The {@link SshTrustConfig} fields and the `audit` block, their paths resolved by `from`. */
+export function resolveSshTrustPaths<A extends TierAuditConfig>(
+  config: SshTrustConfig & { audit: A },
+  from: (p: string) => string,
+): SshTrustConfig & { audit: A } {
+  return {
+    policyFile: from(config.policyFile),
+    sshUserCaKeysFile: from(config.sshUserCaKeysFile),
+    revocation: {
+      krlFiles: config.revocation.krlFiles.map(from),
+      denyListFiles: config.revocation.denyListFiles.map(from),
+    },
+    audit: resolveAuditPaths(config.audit, from),
+  };
+}
+
 const OFF_POD_ACK_SCHEMA = {
   type: 'object',
   additionalProperties: false,
@@ -98,6 +199,31 @@ export const SCHEMA = (() => {
   const file = { type: 'string', minLength: 1 };
   const files = { type: 'array', items: file, default: [] };
   const listen = { type: 'string', pattern: '^.+:[0-9]{1,5}$' };
+  const revocation = defaultedBlock({ krlFiles: files, denyListFiles: files });
+  const audit = {
+    type: 'object',
+    additionalProperties: false,
+    required: ['path', 'signingKeyFile'],
+    properties: {
+      path: file,
+      signingKeyFile: file,
+      checkpointEvery: { type: 'integer', minimum: 1, default: 100 },
+      checkpointSeconds: { type: 'integer', minimum: 1, maximum: 3600, default: 5 },
+      offPodAck: OFF_POD_ACK_SCHEMA,
+    },
+  } as const;
+  const ops = {
+    type: 'object',
+    additionalProperties: false,
+    required: ['listen'],
+    properties: { listen },
+  } as const;
+  const drainSeconds = { type: 'integer', minimum: 0, maximum: 3600, default: 30 } as const;
+  const logLevel = {
+    type: 'string',
+    enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace'],
+    default: 'info',
+  } as const;
   return {
     file,
     files,
@@ -116,29 +242,29 @@ export const SCHEMA = (() => {
         { required: ['certFile', 'keyFile'], properties: { certFile: file, keyFile: file } },
       ],
     },
-    revocation: {
-      type: 'object',
-      additionalProperties: false,
-      required: [],
-      default: {},
-      properties: { krlFiles: files, denyListFiles: files },
-    },
+    revocation,
+    /** The broker's `audit` block: a tier's, without `witnessSeconds`. */
+    brokerAudit: audit,
     audit: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['path', 'signingKeyFile'],
+      ...audit,
       properties: {
-        path: file,
-        signingKeyFile: file,
-        checkpointEvery: { type: 'integer', minimum: 1, default: 100 },
-        checkpointSeconds: { type: 'integer', minimum: 1, maximum: 3600, default: 5 },
-        offPodAck: OFF_POD_ACK_SCHEMA,
+        ...audit.properties,
         // mediator: how often an open session exchanges checkpoint heads with the executor
         witnessSeconds: { type: 'integer', minimum: 1, maximum: 3600, default: 10 },
       },
     },
-    ops: { type: 'object', additionalProperties: false, required: ['listen'], properties: { listen } },
-    drainSeconds: { type: 'integer', minimum: 0, maximum: 3600, default: 30 },
-    logLevel: { type: 'string', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace'], default: 'info' },
+    ops,
+    drainSeconds,
+    logLevel,
+    /** The fields of {@link SshTrustConfig}: what the mediator, door and executor admit certificates by. */
+    sshTrust: { policyFile: file, sshUserCaKeysFile: file, revocation },
+    /** The operations endpoint, drain time and log level of a long-running SSH or gRPC tier. */
+    service: { ops, drainSeconds, logLevel },
+    /** The pre-login and per-principal limits of an SSH front (the mediator and the door). */
+    sshFrontLimits: {
+      preAuthTimeoutSeconds: { type: 'integer', minimum: 1, maximum: 600, default: 20 },
+      maxUnauthenticatedPerSource: { type: 'integer', minimum: 1, maximum: 10_000, default: 10 },
+      maxSessionsPerPrincipal: { type: 'integer', minimum: 1, maximum: 10_000, default: 10 },
+    },
   } as const;
 })();

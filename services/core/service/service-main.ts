@@ -9,6 +9,28 @@ export interface RunningService {
   stop(): Promise<void>;
 }
 
+/** The end of a tier's `--help` SIGTERM/SIGINT paragraph: how its audit trail closes. */
+export const CLOSE_CHECKPOINT_HELP = `the audit trail ends with its signed close checkpoint (with
+audit.offPodAck: acknowledged by the audit store); if it cannot, the tier
+still exits, with status 1 and "AUDIT_UNAVAILABLE: the close checkpoint was
+not shipped off the pod".`;
+
+/**
+ * The ready lines of an SSH tier (the mediator, the door): its port, host key
+ * fingerprint and ops port, then the host key as a known_hosts line to pin.
+ */
+export function sshReadyLines(started: {
+  port: number;
+  opsPort: number | undefined;
+  hostKey: { fingerprint: string; publicKeyLine: string };
+}): string[] {
+  const ops = started.opsPort ? ` ops=${started.opsPort}` : '';
+  return [
+    `ready port=${started.port} host-key=${started.hostKey.fingerprint}${ops}`,
+    `known_hosts: ${started.hostKey.publicKeyLine}`,
+  ];
+}
+
 /**
  * The shared `main` of a tier's entry point: `--config FILE` (or `--help`),
  * start, print the ready lines, wait for SIGTERM or SIGINT, stop (the tier

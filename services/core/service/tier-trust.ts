@@ -15,7 +15,7 @@ import { AirlockError } from '../errors.js';
 import { type FileChangeListener, watchFile } from '../files/watched-file.js';
 import { parsePublicKeyList, type RevocationList, type SshPublicKey } from '../ssh-cert/index.js';
 import { loadTierCa, type TierCa } from '../x509/index.js';
-import type { OffPodAckConfig, TierCaSource } from './config-file.js';
+import type { OffPodAckConfig, TierAuditConfig, TierCaSource } from './config-file.js';
 import { type RevocationFiles, watchRevocationFiles } from './revocation-files.js';
 
 /**
@@ -70,13 +70,7 @@ export function auditFsyncFromEnv(env: NodeJS.ProcessEnv, warn: (message: string
 
 /** A tier's own audit trail from its `audit` configuration block; `fsync` off only for benchmarks. */
 export function openTierAuditTrail(
-  audit: {
-    path: string;
-    signingKeyFile: string;
-    checkpointEvery: number;
-    checkpointSeconds: number;
-    offPodAck?: OffPodAckConfig;
-  },
+  audit: TierAuditConfig,
   tier: AuditTier,
   clock: () => Date,
   fsync = true,

@@ -1,14 +1,3 @@
-/**
- * OpenSSH certificates: parsing and encoding of the `*-cert-v01@openssh.com`
- * formats defined in OpenSSH PROTOCOL.certkeys (and PROTOCOL.u2f for the
- * security-key variants).
- *
- * Parsing is purely structural. It checks every length, refuses trailing
- * bytes, unsorted or duplicate option/extension names, and malformed keys or
- * signature blobs, always with `CERT_MALFORMED`. Trust decisions (CA,
- * signature, validity, principals, options) live in `cert-verifier.ts`.
- */
-import { AirlockError } from '../errors.js';
 import {
   CA_KEY_TYPES,
   decodeBase64,
@@ -24,6 +13,7 @@ import {
   compareBytes,
   decodeUtf8,
   malformed,
+  parseOrMalformed,
   SshReader,
   SshWriter,
   UINT64_MAX,
@@ -62,25 +52,8 @@ export const SSH_CERT_TYPE_HOST = 2;
 export const CERT_VALID_FOREVER = UINT64_MAX;
 
 /** A structurally valid, not yet verified, OpenSSH certificate. */
-export interface SshCertificate {
+export interface SshCertificate extends CertificateBody {
   readonly certType: SshCertType;
-  readonly nonce: Uint8Array;
-  /** The certified (user or host) public key. */
-  readonly publicKey: SshPublicKey;
-  readonly serial: bigint;
-  readonly type: 'user' | 'host';
-  readonly keyId: string;
-  readonly principals: readonly string[];
-  /** Seconds since the Unix epoch. */
-  readonly validAfter: bigint;
-  /** Seconds since the Unix epoch; {@link CERT_VALID_FOREVER} means no expiry. */
-  readonly validBefore: bigint;
-  /** Critical options by name; flag options map to `''`. */
-  readonly criticalOptions: Readonly<Record<string, string>>;
-  /** Extensions by name; flag extensions map to `''`. */
-  readonly extensions: Readonly<Record<string, string>>;
-  /** The CA public key. */
-  readonly signatureKey: SshPublicKey;
   /** The CA's signature blob (`string format, string blob`). */
   readonly signature: Uint8Array;
   /** The bytes the CA signed: the certificate up to and including the signature key. */
@@ -120,12 +93,7 @@ function readOptions(raw: Uint8Array, field: string): Record<string, string> {
 
 /** Parses a certificate blob. Throws AirlockError `CERT_MALFORMED` and nothing else. */
 export function parseCertificate(blob: Uint8Array): SshCertificate {
-  try {
-    return parseCertificateUnchecked(blob);
-  } catch (error) {
-    if (error instanceof AirlockError) throw error;
-    throw new AirlockError('CERT_MALFORMED', 'certificate could not be parsed', { cause: error });
-  }
+  return parseOrMalformed('certificate', () => parseCertificateUnchecked(blob));
 }
 
 function parseCertificateUnchecked(blob: Uint8Array): SshCertificate {
@@ -194,15 +162,21 @@ export function certificateBlobFromLine(line: string): Uint8Array {
 /** The fields a CA signs, in the order PROTOCOL.certkeys lays them out. */
 export interface CertificateBody {
   readonly nonce: Uint8Array;
+  /** The certified (user or host) public key. */
   readonly publicKey: SshPublicKey;
   readonly serial: bigint;
   readonly type: 'user' | 'host';
   readonly keyId: string;
   readonly principals: readonly string[];
+  /** Seconds since the Unix epoch. */
   readonly validAfter: bigint;
+  /** Seconds since the Unix epoch; {@link CERT_VALID_FOREVER} means no expiry. */
   readonly validBefore: bigint;
+  /** Critical options by name; flag options map to `''`. */
   readonly criticalOptions: Readonly<Record<string, string>>;
+  /** Extensions by name; flag extensions map to `''`. */
   readonly extensions: Readonly<Record<string, string>>;
+  /** The CA public key. */
   readonly signatureKey: SshPublicKey;
 }
 

@@ -10,22 +10,9 @@
  * Signature sections are not written (airlock KRLs are trusted files, not
  * signed documents), so a parsed KRL that carried one cannot be re-encoded.
  */
+import * as KRL from './krl-format.js';
 import type { Krl, KrlCertificateSection } from './revocation.js';
 import { bytesEqual, malformed, SshWriter, UINT64_MAX } from './ssh-wire.js';
-
-/** PROTOCOL.krl: `#define KRL_MAGIC 0x5353484b524c0a00ULL` ("SSHKRL\n\0"). */
-const KRL_MAGIC = 0x5353484b524c0a00n;
-const KRL_FORMAT_VERSION = 1;
-
-const KRL_SECTION_CERTIFICATES = 1;
-const KRL_SECTION_EXPLICIT_KEY = 2;
-const KRL_SECTION_FINGERPRINT_SHA1 = 3;
-const KRL_SECTION_FINGERPRINT_SHA256 = 5;
-
-const KRL_SECTION_CERT_SERIAL_LIST = 0x20;
-const KRL_SECTION_CERT_SERIAL_RANGE = 0x21;
-const KRL_SECTION_CERT_SERIAL_BITMAP = 0x22;
-const KRL_SECTION_CERT_KEY_ID = 0x23;
 
 /** A KRL to write: a parsed {@link Krl} without a signature. */
 export type KrlDocument = Omit<Krl, 'signed'> & { readonly signed?: false };
@@ -46,13 +33,13 @@ function encodeCertificateSection(section: KrlCertificateSection): Uint8Array {
       checkSerial(serial, 'serial');
       list.uint64(serial);
     }
-    out.byte(KRL_SECTION_CERT_SERIAL_LIST).string(list.toBytes());
+    out.byte(KRL.SECTION_CERT_SERIAL_LIST).string(list.toBytes());
   }
   for (const { min, max } of section.serialRanges) {
     checkSerial(min, 'serial range minimum');
     checkSerial(max, 'serial range maximum');
     if (min > max) malformed(`cannot encode KRL: serial range ${min}-${max} has min > max`);
-    out.byte(KRL_SECTION_CERT_SERIAL_RANGE).string(new SshWriter().uint64(min).uint64(max).toBytes());
+    out.byte(KRL.SECTION_CERT_SERIAL_RANGE).string(new SshWriter().uint64(min).uint64(max).toBytes());
   }
   for (const { offset, bitmap } of section.serialBitmaps) {
     if (offset < 0n || offset > UINT64_MAX)
@@ -64,12 +51,12 @@ function encodeCertificateSection(section: KrlCertificateSection): Uint8Array {
     if (bitmap > 0n && offset + BigInt(bitmap.toString(2).length - 1) > UINT64_MAX) {
       malformed('cannot encode KRL: a serial bitmap runs past 2^64-1');
     }
-    out.byte(KRL_SECTION_CERT_SERIAL_BITMAP).string(new SshWriter().uint64(offset).mpint(bitmap).toBytes());
+    out.byte(KRL.SECTION_CERT_SERIAL_BITMAP).string(new SshWriter().uint64(offset).mpint(bitmap).toBytes());
   }
   if (section.keyIds.length > 0) {
     const ids = new SshWriter();
     for (const keyId of section.keyIds) ids.string(keyId);
-    out.byte(KRL_SECTION_CERT_KEY_ID).string(ids.toBytes());
+    out.byte(KRL.SECTION_CERT_KEY_ID).string(ids.toBytes());
   }
   return out.toBytes();
 }
@@ -96,22 +83,22 @@ export function encodeKrl(krl: KrlDocument | Krl): Uint8Array {
     if (hash.length !== 32) malformed('cannot encode KRL: a SHA256 fingerprint must be 32 bytes');
   }
   const out = new SshWriter()
-    .uint64(KRL_MAGIC)
-    .uint32(KRL_FORMAT_VERSION)
+    .uint64(KRL.MAGIC)
+    .uint32(KRL.FORMAT_VERSION)
     .uint64(krl.version)
     .uint64(krl.generatedAt)
     .uint64(0n) // flags: none are defined
     .string('') // reserved
     .string(krl.comment);
   for (const section of krl.certificateSections) {
-    out.byte(KRL_SECTION_CERTIFICATES).string(encodeCertificateSection(section));
+    out.byte(KRL.SECTION_CERTIFICATES).string(encodeCertificateSection(section));
   }
-  if (krl.explicitKeys.length > 0) out.byte(KRL_SECTION_EXPLICIT_KEY).string(stringList(krl.explicitKeys));
+  if (krl.explicitKeys.length > 0) out.byte(KRL.SECTION_EXPLICIT_KEY).string(stringList(krl.explicitKeys));
   if (krl.sha1Fingerprints.length > 0) {
-    out.byte(KRL_SECTION_FINGERPRINT_SHA1).string(stringList(krl.sha1Fingerprints));
+    out.byte(KRL.SECTION_FINGERPRINT_SHA1).string(stringList(krl.sha1Fingerprints));
   }
   if (krl.sha256Fingerprints.length > 0) {
-    out.byte(KRL_SECTION_FINGERPRINT_SHA256).string(stringList(krl.sha256Fingerprints));
+    out.byte(KRL.SECTION_FINGERPRINT_SHA256).string(stringList(krl.sha256Fingerprints));
   }
   return out.toBytes();
 }

@@ -4,7 +4,6 @@
  * key made by `ssh-keygen` and to write one that `ssh-keygen` reads.
  */
 import { createPrivateKey, generateKeyPairSync, type KeyObject, randomBytes } from 'node:crypto';
-import { AirlockError } from '../errors.js';
 import { CURVE_FIELD_BYTES, fromKeyObject, parsePublicKeyBlob, type SshPublicKey } from './public-key.js';
 import {
   bigintToBytes,
@@ -12,6 +11,7 @@ import {
   bytesEqual,
   bytesToBigint,
   malformed,
+  parseOrMalformed,
   SshReader,
   SshWriter,
 } from './ssh-wire.js';
@@ -95,12 +95,7 @@ function readPrivateFields(publicKey: SshPublicKey, reader: SshReader): Record<s
  * better, keep CA keys in a KMS. Throws `CERT_MALFORMED` on any defect.
  */
 export function parseOpenSshPrivateKey(text: string): SshPrivateKey {
-  try {
-    return parseUnchecked(text);
-  } catch (error) {
-    if (error instanceof AirlockError) throw error;
-    throw new AirlockError('CERT_MALFORMED', 'private key could not be parsed', { cause: error });
-  }
+  return parseOrMalformed('private key', () => parseUnchecked(text));
 }
 
 function parseUnchecked(text: string): SshPrivateKey {

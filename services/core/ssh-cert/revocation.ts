@@ -12,8 +12,9 @@
 import { createHash } from 'node:crypto';
 import { AirlockError } from '../errors.js';
 import type { SshCertificate } from './certificate.js';
+import * as KRL from './krl-format.js';
 import { sha256Fingerprint } from './public-key.js';
-import { decodeUtf8, malformed, SshReader } from './ssh-wire.js';
+import { decodeUtf8, malformed, parseOrMalformed, SshReader } from './ssh-wire.js';
 
 /** A set of revoked certificates and keys. */
 export interface RevocationList {
@@ -48,21 +49,6 @@ export interface Krl {
   readonly signed: boolean;
 }
 
-/** PROTOCOL.krl: `#define KRL_MAGIC 0x5353484b524c0a00ULL` ("SSHKRL\n\0"). */
-const KRL_MAGIC = 0x5353484b524c0a00n;
-const KRL_FORMAT_VERSION = 1;
-
-const KRL_SECTION_CERTIFICATES = 1;
-const KRL_SECTION_EXPLICIT_KEY = 2;
-const KRL_SECTION_FINGERPRINT_SHA1 = 3;
-const KRL_SECTION_SIGNATURE = 4;
-const KRL_SECTION_FINGERPRINT_SHA256 = 5;
-
-const KRL_SECTION_CERT_SERIAL_LIST = 0x20;
-const KRL_SECTION_CERT_SERIAL_RANGE = 0x21;
-const KRL_SECTION_CERT_SERIAL_BITMAP = 0x22;
-const KRL_SECTION_CERT_KEY_ID = 0x23;
-
 function parseCertificateSection(data: Uint8Array): KrlCertificateSection {
   const reader = new SshReader(data, 'KRL certificate section');
   const caKey = reader.string('ca key');
@@ -75,20 +61,20 @@ function parseCertificateSection(data: Uint8Array): KrlCertificateSection {
     const type = reader.byte('cert section type');
     const sub = new SshReader(reader.string('cert section data'), 'KRL certificate subsection');
     switch (type) {
-      case KRL_SECTION_CERT_SERIAL_LIST:
+      case KRL.SECTION_CERT_SERIAL_LIST:
         while (sub.remaining > 0) serials.push(sub.uint64('serial'));
         break;
-      case KRL_SECTION_CERT_SERIAL_RANGE: {
+      case KRL.SECTION_CERT_SERIAL_RANGE: {
         const min = sub.uint64('serial min');
         const max = sub.uint64('serial max');
         if (min > max) malformed('KRL serial range has min > max');
         serialRanges.push({ min, max });
         break;
       }
-      case KRL_SECTION_CERT_SERIAL_BITMAP:
+      case KRL.SECTION_CERT_SERIAL_BITMAP:
         serialBitmaps.push({ offset: sub.uint64('serial offset'), bitmap: sub.mpint('revoked keys bitmap') });
         break;
-      case KRL_SECTION_CERT_KEY_ID:
+      case KRL.SECTION_CERT_KEY_ID:
         while (sub.remaining > 0) keyIds.push(sub.text('key id'));
         break;
       default:
@@ -112,19 +98,14 @@ function readStrings(data: Uint8Array, what: string): Uint8Array[] {
  * sections are accepted but not verified: the KRL is trusted configuration.
  */
 export function parseKrl(bytes: Uint8Array): Krl {
-  try {
-    return parseKrlUnchecked(bytes);
-  } catch (error) {
-    if (error instanceof AirlockError) throw error;
-    throw new AirlockError('CERT_MALFORMED', 'KRL could not be parsed', { cause: error });
-  }
+  return parseOrMalformed('KRL', () => parseKrlUnchecked(bytes));
 }
 
 function parseKrlUnchecked(bytes: Uint8Array): Krl {
   const reader = new SshReader(bytes, 'KRL');
-  if (reader.uint64('magic') !== KRL_MAGIC) malformed('not an OpenSSH KRL (bad magic)');
+  if (reader.uint64('magic') !== KRL.MAGIC) malformed('not an OpenSSH KRL (bad magic)');
   const format = reader.uint32('format version');
-  if (format !== KRL_FORMAT_VERSION) malformed(`unsupported KRL format version ${format}`);
+  if (format !== KRL.FORMAT_VERSION) malformed(`unsupported KRL format version ${format}`);
   const version = reader.uint64('krl version');
   const generatedAt = reader.uint64('generated date');
   reader.uint64('flags');
@@ -138,27 +119,27 @@ function parseKrlUnchecked(bytes: Uint8Array): Krl {
   while (reader.remaining > 0) {
     const type = reader.byte('section type');
     const data = reader.string('section data');
-    if (signed && type !== KRL_SECTION_SIGNATURE) malformed('KRL has a section after its signature');
+    if (signed && type !== KRL.SECTION_SIGNATURE) malformed('KRL has a section after its signature');
     switch (type) {
-      case KRL_SECTION_CERTIFICATES:
+      case KRL.SECTION_CERTIFICATES:
         certificateSections.push(parseCertificateSection(data));
         break;
-      case KRL_SECTION_EXPLICIT_KEY:
+      case KRL.SECTION_EXPLICIT_KEY:
         explicitKeys.push(...readStrings(data, 'KRL explicit key'));
         break;
-      case KRL_SECTION_FINGERPRINT_SHA1:
+      case KRL.SECTION_FINGERPRINT_SHA1:
         for (const hash of readStrings(data, 'KRL SHA1 fingerprint')) {
           if (hash.length !== 20) malformed('KRL SHA1 fingerprint must be 20 bytes');
           sha1Fingerprints.push(hash);
         }
         break;
-      case KRL_SECTION_FINGERPRINT_SHA256:
+      case KRL.SECTION_FINGERPRINT_SHA256:
         for (const hash of readStrings(data, 'KRL SHA256 fingerprint')) {
           if (hash.length !== 32) malformed('KRL SHA256 fingerprint must be 32 bytes');
           sha256Fingerprints.push(hash);
         }
         break;
-      case KRL_SECTION_SIGNATURE: {
+      case KRL.SECTION_SIGNATURE: {
         // PROTOCOL.krl: the signature section is `string signing_key, string signature`.
         signed = true;
         const sig = new SshReader(data, 'KRL signature');

@@ -18,6 +18,19 @@ export function malformed(message: string, cause?: unknown): never {
   throw new AirlockError('CERT_MALFORMED', message, cause === undefined ? {} : { cause });
 }
 
+/**
+ * Runs `parse`: an AirlockError passes through, any other error becomes
+ * `CERT_MALFORMED` "`what` could not be parsed", so a parser throws nothing else.
+ */
+export function parseOrMalformed<T>(what: string, parse: () => T): T {
+  try {
+    return parse();
+  } catch (error) {
+    if (error instanceof AirlockError) throw error;
+    throw new AirlockError('CERT_MALFORMED', `${what} could not be parsed`, { cause: error });
+  }
+}
+
 /** Decodes strict UTF-8, or throws `CERT_MALFORMED` naming `what`. */
 export function decodeUtf8(bytes: Uint8Array, what: string): string {
   try {

@@ -10,6 +10,7 @@
  */
 
 import { sanitizeForTerminal } from '../../core/command-language/sanitize.js';
+import { type SessionSummary, sessionSummary } from '../../core/rpc/messages.js';
 import type { Session } from '../../core/session/session.js';
 
 /** Unix milliseconds, as `Date.now()` returns. */
@@ -70,15 +71,8 @@ export interface EventListJson {
  * certificate's scope the runbook (if any) and the container patterns
  * (absent: every container).
  */
-export interface WhoamiJson {
+export interface WhoamiJson extends SessionSummary {
   session_id?: string;
-  user: string;
-  groups: string[];
-  profile: string;
-  cluster: string;
-  namespace: string;
-  pod_patterns: string[];
-  expires_at_ms: number;
   request_id?: string;
   runbook?: { name: string; steps_digest: string };
   container_patterns?: string[];
@@ -92,13 +86,7 @@ export function whoamiOf(session: Session): WhoamiJson {
   const { scope } = session;
   return {
     session_id: session.id,
-    user: session.user,
-    groups: [...session.groups],
-    profile: scope.profile,
-    cluster: scope.cluster,
-    namespace: scope.namespace,
-    pod_patterns: [...scope.podPatterns],
-    expires_at_ms: session.expiresAtMs,
+    ...sessionSummary(session, session.expiresAtMs),
     request_id: session.requestId,
     ...(scope.runbook
       ? { runbook: { name: scope.runbook.name, steps_digest: scope.runbook.stepsDigest } }

@@ -37,6 +37,11 @@ function age(metadata: unknown, now: EpochMillis): string {
   return Number.isNaN(created) ? '<unknown>' : formatAge(now - created);
 }
 
+/** A row of an item: its name, `cells`, its age. */
+function namedRow(item: Json, now: EpochMillis, cells: string[]): string[] {
+  return [text(obj(item.metadata).name, '<unknown>'), ...cells, age(item.metadata, now)];
+}
+
 /** Rows of one list kind: header and the cells of an item. */
 const TABLES: Readonly<Record<string, { header: string[]; row(item: Json, now: EpochMillis): string[] }>> = {
   deployments: {
@@ -44,26 +49,18 @@ const TABLES: Readonly<Record<string, { header: string[]; row(item: Json, now: E
     row: (d, now) => {
       const spec = obj(d.spec);
       const status = obj(d.status);
-      return [
-        text(obj(d.metadata).name, '<unknown>'),
+      return namedRow(d, now, [
         `${num(status.readyReplicas)}/${num(spec.replicas)}`,
         num(status.updatedReplicas),
         num(status.availableReplicas),
-        age(d.metadata, now),
-      ];
+      ]);
     },
   },
   replicasets: {
     header: ['NAME', 'DESIRED', 'CURRENT', 'READY', 'AGE'],
     row: (r, now) => {
       const status = obj(r.status);
-      return [
-        text(obj(r.metadata).name, '<unknown>'),
-        num(obj(r.spec).replicas),
-        num(status.replicas),
-        num(status.readyReplicas),
-        age(r.metadata, now),
-      ];
+      return namedRow(r, now, [num(obj(r.spec).replicas), num(status.replicas), num(status.readyReplicas)]);
     },
   },
   nodes: {
@@ -89,11 +86,7 @@ const TABLES: Readonly<Record<string, { header: string[]; row(item: Json, now: E
   },
   namespaces: {
     header: ['NAME', 'STATUS', 'AGE'],
-    row: (ns, now) => [
-      text(obj(ns.metadata).name, '<unknown>'),
-      text(obj(ns.status).phase, 'Active'),
-      age(ns.metadata, now),
-    ],
+    row: (ns, now) => namedRow(ns, now, [text(obj(ns.status).phase, 'Active')]),
   },
 };
 

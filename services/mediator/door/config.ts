@@ -1,5 +1,9 @@
-import type { LogLevel } from '../../core/observability/logging.js';
-import { loadConfigFile, resolveFrom, SCHEMA } from '../../core/service/config-file.js';
+import {
+  defaultedBlock,
+  loadSshTierConfig,
+  SCHEMA,
+  type SshTierConfig,
+} from '../../core/service/config-file.js';
 
 /**
  * Where the door finds mediators: the Kubernetes Services the launcher
@@ -11,18 +15,12 @@ export type DoorMediators =
   | { static: Record<string, string> };
 
 /** The door's configuration file (JSON). Paths are relative to the file. */
-export interface DoorConfig {
+export interface DoorConfig extends SshTierConfig {
   /** host:port for SSH. */
   listen: string;
   /** ed25519 host key (OpenSSH format, 0600); created on first start. */
   hostKeyFile: string;
-  /** The same policy as the mediator's: its TTL bounds are part of admitting a certificate. */
-  policyFile: string;
-  /** The broker's SSH user CA public keys (TrustedUserCAKeys format). */
-  sshUserCaKeysFile: string;
-  revocation: { krlFiles: string[]; denyListFiles: string[] };
   mediators: DoorMediators;
-  audit: { path: string; signingKeyFile: string; checkpointEvery: number; checkpointSeconds: number };
   limits: {
     preAuthTimeoutSeconds: number;
     maxUnauthenticatedPerSource: number;
@@ -30,9 +28,6 @@ export interface DoorConfig {
     /** How long a jump waits for its request's mediator before MEDIATOR_NOT_READY. */
     mediatorReadySeconds: number;
   };
-  ops?: { listen: string };
-  drainSeconds: number;
-  logLevel: LogLevel;
 }
 
 const LABEL_VALUE = '^[A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?$';
@@ -44,9 +39,8 @@ export const doorConfigSchema = {
   properties: {
     listen: SCHEMA.listen,
     hostKeyFile: SCHEMA.file,
-    policyFile: SCHEMA.file,
-    sshUserCaKeysFile: SCHEMA.file,
-    revocation: SCHEMA.revocation,
+    // The same policy as the mediator's: its TTL bounds are part of admitting a certificate.
+    ...SCHEMA.sshTrust,
     mediators: {
       type: 'object',
       additionalProperties: false,
@@ -67,52 +61,30 @@ export const doorConfigSchema = {
       },
     },
     audit: SCHEMA.audit,
-    limits: {
-      type: 'object',
-      additionalProperties: false,
-      required: [],
-      default: {},
-      properties: {
-        preAuthTimeoutSeconds: { type: 'integer', minimum: 1, maximum: 600, default: 20 },
-        maxUnauthenticatedPerSource: { type: 'integer', minimum: 1, maximum: 10_000, default: 10 },
-        maxSessionsPerPrincipal: { type: 'integer', minimum: 1, maximum: 10_000, default: 10 },
-        mediatorReadySeconds: { type: 'integer', minimum: 1, maximum: 300, default: 30 },
-      },
-    },
-    ops: SCHEMA.ops,
-    drainSeconds: SCHEMA.drainSeconds,
-    logLevel: SCHEMA.logLevel,
+    limits: defaultedBlock({
+      ...SCHEMA.sshFrontLimits,
+      mediatorReadySeconds: { type: 'integer', minimum: 1, maximum: 300, default: 30 },
+    }),
+    ...SCHEMA.service,
   },
 } as const;
 
 export function loadDoorConfig(path: string): DoorConfig {
-  const config = loadConfigFile<DoorConfig>(path, doorConfigSchema);
-  const from = (p: string) => resolveFrom(path, p);
-  const mediators: DoorMediators =
-    'kubernetes' in config.mediators
-      ? {
-          kubernetes: {
-            namespace: config.mediators.kubernetes.namespace,
-            ...(config.mediators.kubernetes.kubeconfigFile
-              ? { kubeconfigFile: from(config.mediators.kubernetes.kubeconfigFile) }
-              : {}),
-          },
-        }
-      : config.mediators;
-  return {
-    ...config,
+  return loadSshTierConfig<DoorConfig>(path, doorConfigSchema, (config, from) => ({
     hostKeyFile: from(config.hostKeyFile),
-    policyFile: from(config.policyFile),
-    sshUserCaKeysFile: from(config.sshUserCaKeysFile),
-    revocation: {
-      krlFiles: config.revocation.krlFiles.map(from),
-      denyListFiles: config.revocation.denyListFiles.map(from),
-    },
-    mediators,
-    audit: {
-      ...config.audit,
-      path: from(config.audit.path),
-      signingKeyFile: from(config.audit.signingKeyFile),
-    },
-  };
+    mediators: resolveMediators(config.mediators, from),
+  }));
+}
+
+function resolveMediators(mediators: DoorMediators, from: (p: string) => string): DoorMediators {
+  return 'kubernetes' in mediators
+    ? {
+        kubernetes: {
+          namespace: mediators.kubernetes.namespace,
+          ...(mediators.kubernetes.kubeconfigFile
+            ? { kubeconfigFile: from(mediators.kubernetes.kubeconfigFile) }
+            : {}),
+        },
+      }
+    : mediators;
 }

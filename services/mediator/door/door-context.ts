@@ -1,12 +1,12 @@
-import type { Span, Tracer } from '@opentelemetry/api';
+import type { Tracer } from '@opentelemetry/api';
 import type { Logger } from 'pino';
-import type { AuditEventInput, AuditTrail } from '../../core/audit/types.js';
+import type { AuditTrail } from '../../core/audit/types.js';
 import { Metrics } from '../../core/observability/ops-server.js';
-import { defaultTracer } from '../../core/observability/telemetry.js';
 import type { Policy } from '../../core/policy/index.js';
-import type { AdmittedIdentity } from '../../core/session/certificate-admission.js';
 import type { HostKey } from '../../core/ssh-cert/host-key.js';
 import type { RevocationList, SshPublicKey } from '../../core/ssh-cert/index.js';
+import type { AdmittedConnectionState } from '../connection-state.js';
+import { admissionMetrics, frontContextBase } from '../front-context.js';
 import type { AdmissionContext } from '../ssh-auth.js';
 import type { MediatorResolver } from './mediator-resolver.js';
 
@@ -54,19 +54,9 @@ export interface DoorDeps {
 }
 
 /** One door connection, from TCP accept to close. */
-export interface DoorConnectionState {
-  id: string;
-  address: string;
-  authenticated: boolean;
-  identity?: AdmittedIdentity;
-  certificate?: Uint8Array;
-  signature?: Uint8Array;
-  signedData?: Uint8Array;
-  /** `door.connection`: its trace id goes into every record of the connection. */
-  span: Span;
+export interface DoorConnectionState extends AdmittedConnectionState {
   /** Aborted when the connection closes: waits for a mediator stop. */
   closed: AbortController;
-  timers: NodeJS.Timeout[];
 }
 
 /** The admission stages' context (shared with the mediator) plus the door's own parts. */
@@ -76,31 +66,18 @@ export interface DoorContext extends AdmissionContext {
   doorMetrics: ReturnType<typeof doorMetrics>;
 }
 
+const CHANNELS_HELP = 'Channel opens on the door by result (allow, or the refusal code)';
+
 function doorMetrics(metrics: Metrics) {
+  const admission = admissionMetrics(metrics, 'door', 'Open SSH connections to the door');
   return {
-    authFailures: metrics.counter('airlock_door_auth_failures_total', 'Refused logins by code', ['code']),
-    connectionsActive: metrics.gauge('airlock_door_connections_active', 'Open SSH connections to the door'),
-    channels: metrics.counter(
-      'airlock_door_channels_total',
-      'Channel opens on the door by result (allow, or the refusal code)',
-      ['result'],
-    ),
+    ...admission,
+    channels: metrics.counter('airlock_door_channels_total', CHANNELS_HELP, ['result']),
   };
 }
 
 export function createDoorContext(deps: DoorDeps): DoorContext {
-  const log = deps.logger.child({ component: 'door.ssh' });
+  const base = frontContextBase(deps, { component: 'door.ssh', tracerName: 'airlock.door' });
   const metrics = doorMetrics(deps.metrics ?? new Metrics());
-  return {
-    deps,
-    log,
-    tracer: deps.tracer ?? defaultTracer('airlock.door'),
-    metrics: { authFailures: metrics.authFailures },
-    doorMetrics: metrics,
-    audit: (event: AuditEventInput, durable = event.decision !== undefined) =>
-      deps.audit
-        .append(event, { durable })
-        .catch((error: unknown) => log.error({ err: error }, 'audit append failed')),
-    sessionsByPrincipal: new Map(),
-  };
+  return { deps, ...base, metrics: { authFailures: metrics.authFailures }, doorMetrics: metrics };
 }

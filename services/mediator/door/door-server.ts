@@ -1,12 +1,10 @@
-import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ROOT_CONTEXT, SpanKind } from '@opentelemetry/api';
 import ssh2, { type ClientInfo, type Connection } from 'ssh2';
-import { withTraceIds } from '../../core/observability/telemetry.js';
 import type { RejectChannel } from '../channel-open-failure.js';
 import { createPreauthLimiter, type PendingSocket } from '../preauth-limiter.js';
 import { HARDENED_ALGORITHMS } from '../ssh-algorithms.js';
-import { authenticate, recordAuthenticated, releasePrincipal } from '../ssh-auth.js';
+import { recordAuthenticated, releasePrincipal } from '../ssh-auth.js';
+import { admitConnection, newAdmittedConnection } from '../ssh-connection.js';
 import { handleDirectTcpip, refuseSession } from './door-channels.js';
 import {
   createDoorContext,
@@ -21,20 +19,7 @@ export { DEFAULT_DOOR_LIMITS, type DoorDeps, type DoorLimits } from './door-cont
 const { Server } = ssh2;
 
 function newConnectionState(ctx: DoorContext, info: ClientInfo): DoorConnectionState {
-  const id = randomBytes(8).toString('hex');
-  const span = ctx.tracer.startSpan(
-    'door.connection',
-    { kind: SpanKind.SERVER, attributes: { 'client.address': info.ip, 'airlock.connection_id': id } },
-    ROOT_CONTEXT,
-  );
-  return {
-    id,
-    address: info.ip,
-    authenticated: false,
-    span: withTraceIds(span),
-    closed: new AbortController(),
-    timers: [],
-  };
+  return { ...newAdmittedConnection(ctx.tracer, 'door.connection', info), closed: new AbortController() };
 }
 
 /**
@@ -58,12 +43,7 @@ function onAuthenticated(ctx: DoorContext, client: Connection, state: DoorConnec
 function onConnection(ctx: DoorContext, client: Connection, info: ClientInfo, socket?: PendingSocket) {
   const state = newConnectionState(ctx, info);
   ctx.doorMetrics.connectionsActive.add(1);
-  client.on('authentication', (auth) => authenticate(ctx, auth, state));
-  client.on('ready', () => {
-    socket?.authenticated();
-    onAuthenticated(ctx, client, state);
-  });
-  client.on('error', (error) => ctx.log.debug({ err: error, address: state.address }, 'connection error'));
+  admitConnection(ctx, client, state, socket, () => onAuthenticated(ctx, client, state));
   client.on('close', () => {
     state.closed.abort();
     for (const timer of state.timers) clearTimeout(timer);
@@ -94,15 +74,7 @@ export function createDoor(deps: DoorDeps) {
   );
   const limiter = createPreauthLimiter(ctx, (socket) => server.injectSocket(socket));
   return {
-    listen(port: number, host: string): Promise<number> {
-      return new Promise((resolve, reject) => {
-        limiter.tcp.once('error', reject);
-        limiter.tcp.listen(port, host, () => {
-          const address = limiter.tcp.address();
-          resolve(typeof address === 'object' && address ? address.port : port);
-        });
-      });
-    },
+    listen: limiter.listen,
     /**
      * Graceful shutdown: stop accepting, let open jumps (inner sessions)
      * finish for up to `drainMs`, then end what is left.

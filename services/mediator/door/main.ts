@@ -1,16 +1,14 @@
-import { readFileSync } from 'node:fs';
 import { KubeConfig } from '@kubernetes/client-node';
 import { createLogger } from '../../core/observability/logging.js';
-import { Metrics, startOpsServer } from '../../core/observability/ops-server.js';
-import { startTelemetry, telemetryOptionsFromEnv } from '../../core/observability/telemetry.js';
-import { loadPolicy } from '../../core/policy/index.js';
-import { serviceMain } from '../../core/service/service-main.js';
+import { serviceMain, sshReadyLines } from '../../core/service/service-main.js';
 import {
-  auditCaChanges,
-  auditFsyncFromEnv,
-  openTierAuditTrail,
-  watchSshTrust,
-} from '../../core/service/tier-trust.js';
+  appendConfigLoaded,
+  openPolicyAndAudit,
+  splitListen,
+  startConfiguredOps,
+  startTierTelemetry,
+} from '../../core/service/tier-start.js';
+import { auditCaChanges, watchSshTrust } from '../../core/service/tier-trust.js';
 import { loadOrCreateHostKey } from '../../core/ssh-cert/host-key.js';
 import { type DoorConfig, loadDoorConfig } from './config.js';
 import { createDoor, DEFAULT_DOOR_LIMITS, type DoorLimits } from './door-server.js';
@@ -27,8 +25,7 @@ function resolverOf(mediators: DoorConfig['mediators']): MediatorResolver {
   }
   const fixed = new InMemoryMediatorResolver();
   for (const [requestId, address] of Object.entries(mediators.static)) {
-    const separator = address.lastIndexOf(':');
-    fixed.set(requestId, { host: address.slice(0, separator), port: Number(address.slice(separator + 1)) });
+    fixed.set(requestId, splitListen(address));
   }
   return fixed;
 }
@@ -53,16 +50,13 @@ export async function runDoor(configPath: string) {
   const logger = createLogger({ tier: 'door', level: config.logLevel });
   const clock = () => new Date();
   const hostKey = loadOrCreateHostKey(config.hostKeyFile);
-  const policy = loadPolicy(readFileSync(config.policyFile, 'utf8'));
-  const auditFsync = auditFsyncFromEnv(process.env, (message) => logger.warn(message));
-  const audit = await openTierAuditTrail(config.audit, 'door', clock, auditFsync);
+  const { policy, auditFsync, audit } = await openPolicyAndAudit(config, 'door', clock, logger);
   const { trustedSshCas, revocation } = watchSshTrust(
     config,
     clock,
     auditCaChanges(audit, 'trusted SSH user CA keys'),
   );
-  const telemetry = startTelemetry(telemetryOptionsFromEnv(process.env, 'airlock-door'));
-  const metrics = new Metrics({ processMetrics: true });
+  const { telemetry, metrics } = startTierTelemetry('airlock-door');
   const door = createDoor({
     hostKey,
     trustedSshCas,
@@ -76,26 +70,19 @@ export async function runDoor(configPath: string) {
     metrics,
     tracer: telemetry.tracer,
   });
-  await audit.append({
-    event: 'config.loaded',
-    actor: { kind: 'system' },
-    target: {},
-    details: {
+  await appendConfigLoaded(
+    audit,
+    {
       listen: config.listen,
       host_key: hostKey.fingerprint,
       mediators: 'kubernetes' in config.mediators ? 'kubernetes' : 'static',
-      ...(auditFsync ? {} : { audit_fsync: false }),
     },
-  });
-  const separator = config.listen.lastIndexOf(':');
-  const port = await door.listen(
-    Number(config.listen.slice(separator + 1)),
-    config.listen.slice(0, separator),
+    auditFsync,
   );
+  const listen = splitListen(config.listen);
+  const port = await door.listen(listen.port, listen.host);
   logger.info({ port, host_key: hostKey.fingerprint }, 'door listening (SSH)');
-  const ops = config.ops
-    ? await startOpsServer({ listen: config.ops.listen, metrics, checks: { audit: () => audit.healthy() } })
-    : undefined;
+  const ops = await startConfiguredOps(config.ops, metrics, { audit: () => audit.healthy() });
   return {
     port,
     opsPort: ops?.port,
@@ -124,13 +111,6 @@ let open jumps finish (drainSeconds), then close them.`;
 if (import.meta.url === `file://${process.argv[1]}`) {
   await serviceMain('door', HELP, async (configPath) => {
     const door = await runDoor(configPath);
-    const ops = door.opsPort ? ` ops=${door.opsPort}` : '';
-    return {
-      readyLines: [
-        `ready port=${door.port} host-key=${door.hostKey.fingerprint}${ops}`,
-        `known_hosts: ${door.hostKey.publicKeyLine}`,
-      ],
-      stop: () => door.stop(),
-    };
+    return { readyLines: sshReadyLines(door), stop: () => door.stop() };
   });
 }
