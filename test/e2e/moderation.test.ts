@@ -184,17 +184,26 @@ describe('mediator: four-eyes sessions with stock OpenSSH clients', () => {
     ).toMatchObject({ actor: { kind: 'observer' }, details: { role: 'observer' } });
   });
 
-  it('sessions and join work at the interactive prompt too; leaving returns to the prompt', async () => {
+  it('sessions and join work at the interactive prompt too, with Tab completion; leaving returns to the prompt', async () => {
     const command = liveSsh(mediator, owner, ['exec', 'api-0', '--', 'echo', 'prompt', 'bytes-2024']);
     await command.waitFor(/waiting for a moderator from leads/);
     const id = await liveSessionId();
     const shell = liveSsh(mediator, moderator, [], { ...pty, login: 'lea' });
     await shell.waitFor(/Type help\./);
-    shell.type('sessions');
+    // Tab completes sessions, the session id after join, and the join's own words while joined.
+    const tab = async (keys: string, completed: string, then = '\n') => {
+      const from = shell.output().length;
+      shell.send(`${keys}\t`);
+      await shell.waitFor(new RegExp(completed.slice(keys.length)), { from });
+      shell.send(then);
+    };
+    await tab('sessi', 'sessions');
     await shell.waitFor(new RegExp(`${id}\\s+alice\\s+`));
-    shell.type(`join ${id}`);
+    await tab(`join ${id.slice(0, 8)}`, `join ${id}`);
     await shell.waitFor(/joined alice's session \S+ \(approve-each-command\)/);
     await shell.waitFor(/alice wants to run: exec api-0 -- echo prompt bytes-2024 {2}approve\? \(y\/n\)/);
+    // Joined: Tab offers the join's words (Ctrl-U then clears the line unsent).
+    await tab('ter', 'terminate', '\x15');
     shell.type('y');
     expect(await command.exited).toBe(0);
     await shell.waitFor(/prompt bytes-2024/);

@@ -50,6 +50,12 @@ function joinable(ctx: FrontendContext, scope: Scope, user: string): LiveSession
   );
 }
 
+/** The ids of the live sessions `sessions` would list to this connection (Tab after `join`). */
+export function joinableSessionIds(ctx: FrontendContext, state: ConnectionState): string[] {
+  const scope = verifiedScope(state);
+  return scope.moderator ? joinable(ctx, scope, state.identity!.principal).map((live) => live.id) : [];
+}
+
 function moderatorScope(state: ConnectionState): Scope {
   const scope = verifiedScope(state);
   if (!scope.moderator)
