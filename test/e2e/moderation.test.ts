@@ -155,6 +155,11 @@ describe('mediator: four-eyes sessions with stock OpenSSH clients', () => {
     expect(command.output()).not.toContain('waiting for a moderator to approve');
     const watcher = liveSsh(mediator, moderator, ['join', id], { ...pty, login: 'lea' });
     await watcher.waitFor(/approve\? \(y\/n\)/);
+    // `sessions` names who watches, with their role, in the order they joined.
+    const listed = await ssh(mediator, moderator, ['sessions'], { login: 'lea' });
+    expect(listed.stdout).toMatch(
+      new RegExp(`${id}\\s+alice\\s.*\\s{2}obi \\(observer\\), lea \\(moderator\\)\r\n`),
+    );
     await watching.waitFor(
       /alice wants to run: exec api-0 -- echo watched bytes-0815 {2}\(a moderator decides\)/,
     );
