@@ -209,14 +209,21 @@ describe('mediator: four-eyes sessions with stock OpenSSH clients', () => {
     await shell.waitFor(/alice wants to run: exec api-0 -- echo prompt bytes-2024 {2}approve\? \(y\/n\)/);
     // Joined: Tab offers the join's words (Ctrl-U then clears the line unsent).
     await tab('ter', 'terminate', '\x15');
-    shell.type('y');
-    expect(await command.exited).toBe(0);
-    await shell.waitFor(/prompt bytes-2024/);
-    shell.type('leave');
-    // Back at the prompt: the next line is a command again.
+    // `leave` while joined detaches: the owner is told, and the next line is a command again.
+    await tab('le', 'leave');
+    await command.waitFor(/lea left/);
     shell.type('whoami');
     // whoami's output names the moderator certificate's request: the line ran as a command.
     await shell.waitFor(/req-moderator/);
+    // Joined again, the pending command is put to this moderator again.
+    const from = shell.output().length;
+    shell.type(`join ${id}`);
+    await shell.waitFor(/approve\? \(y\/n\)/, { from });
+    shell.type('y');
+    expect(await command.exited).toBe(0);
+    await shell.waitFor(/prompt bytes-2024/);
+    // The owner's session ended: back at the prompt.
+    await shell.waitFor(/airlock: the session ended/);
     shell.type('exit');
     expect(await shell.exited).toBe(0);
     const records = mediator.audit.events().filter((e) => e.session_id === id && e.actor.user === 'lea');
