@@ -4,7 +4,7 @@ import { parseCommand } from '../core/command-language/parse-command.js';
 import { splitCommandLine } from '../core/command-language/split-command-line.js';
 import { AirlockError } from '../core/errors.js';
 import type { CommandContext, CommandIo } from './command-context.js';
-import { completeCommandLine } from './command-language/complete-command-line.js';
+import { completeCommandLine, type PromptCompletion } from './command-language/complete-command-line.js';
 import { EXIT_CODES, formatError } from './command-language/exit-codes.js';
 import { formatTimeLeft } from './command-language/format-output.js';
 import { runCommand } from './command-runner.js';
@@ -15,9 +15,10 @@ import {
   fail,
   finish,
   type OpenedSession,
+  verifiedScope,
 } from './frontend-context.js';
 import { type LineQueue, lineQueue } from './line-queue.js';
-import { JOIN_COMMANDS, runJoinAtPrompt } from './live/join-commands.js';
+import { JOIN_COMMANDS, joinableSessionIds, runJoinAtPrompt } from './live/join-commands.js';
 
 /** Pod names for tab completion; a scope that may not list pods just gets none. */
 async function podNamesFor(opened: OpenedSession): Promise<string[]> {
@@ -49,6 +50,8 @@ interface Prompt {
   readonly io: CommandIo;
   readonly context: CommandContext;
   readonly channel: ServerChannel;
+  /** What Tab offers beyond the command language; `joined` while a `join` from this prompt lasts. */
+  completion: { -readonly [K in keyof PromptCompletion]: PromptCompletion[K] };
 }
 
 /** Runs one line typed at the prompt; false when it was `exit` (or a join ended the connection). */
@@ -57,8 +60,15 @@ async function runLine(prompt: Prompt, line: string): Promise<boolean> {
   try {
     const argv = splitCommandLine(line);
     // `sessions` / `join ID` read the prompt's own lines while joined (live/join-commands.ts).
-    if ((JOIN_COMMANDS as readonly string[]).includes(argv[0] ?? ''))
-      return !(await runJoinAtPrompt(prompt.ctx, channel, argv, prompt.state, prompt.lines));
+    if ((JOIN_COMMANDS as readonly string[]).includes(argv[0] ?? '')) {
+      const role = verifiedScope(prompt.state).moderator?.role === 'observer' ? 'observer' : 'moderator';
+      if (argv[0] === 'join') prompt.completion.joined = role;
+      try {
+        return !(await runJoinAtPrompt(prompt.ctx, channel, argv, prompt.state, prompt.lines));
+      } finally {
+        delete prompt.completion.joined;
+      }
+    }
     const command = parseCommand(argv, { namespace: context.session.scope.namespace });
     if (command.kind === 'exit') return false;
     readline.pause();
@@ -99,6 +109,9 @@ export async function runInteractive(
   const podNames = opened.session.scope.moderation ? [] : await podNamesFor(opened);
   const { session } = opened;
   const { scope } = session;
+  const completion: Prompt['completion'] = verifiedScope(state).moderator
+    ? { sessionIds: () => joinableSessionIds(ctx, state) }
+    : {};
   const prompt = () =>
     `airlock ${session.user}@${scope.namespace} (${formatTimeLeft(session.expiresAtMs, ctx.deps.clock().getTime())} left)> `;
   const readline = createInterface({
@@ -107,7 +120,7 @@ export async function runInteractive(
     terminal: io.terminal !== undefined,
     historySize: 200,
     completer: (line: string): [string[], string] => [
-      completeCommandLine(line, line.length, podNames),
+      completeCommandLine(line, line.length, podNames, completion),
       line.slice(line.lastIndexOf(' ') + 1),
     ],
   });
@@ -117,7 +130,7 @@ export async function runInteractive(
   readline.setPrompt(prompt());
   readline.prompt();
   const lines = lineQueue(readline);
-  const at: Prompt = { ctx, state, readline, lines, io, context, channel };
+  const at: Prompt = { ctx, state, readline, lines, io, context, channel, completion };
   let ended = false;
   for (let line = await lines.next(); line !== undefined; line = await lines.next()) {
     const trimmed = line.trim();

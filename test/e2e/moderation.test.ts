@@ -155,6 +155,11 @@ describe('mediator: four-eyes sessions with stock OpenSSH clients', () => {
     expect(command.output()).not.toContain('waiting for a moderator to approve');
     const watcher = liveSsh(mediator, moderator, ['join', id], { ...pty, login: 'lea' });
     await watcher.waitFor(/approve\? \(y\/n\)/);
+    // `sessions` names who watches, with their role, in the order they joined.
+    const listed = await ssh(mediator, moderator, ['sessions'], { login: 'lea' });
+    expect(listed.stdout).toMatch(
+      new RegExp(`${id}\\s+alice\\s.*\\s{2}obi \\(observer\\), lea \\(moderator\\)\r\n`),
+    );
     await watching.waitFor(
       /alice wants to run: exec api-0 -- echo watched bytes-0815 {2}\(a moderator decides\)/,
     );
@@ -184,25 +189,41 @@ describe('mediator: four-eyes sessions with stock OpenSSH clients', () => {
     ).toMatchObject({ actor: { kind: 'observer' }, details: { role: 'observer' } });
   });
 
-  it('sessions and join work at the interactive prompt too; leaving returns to the prompt', async () => {
+  it('sessions and join work at the interactive prompt too, with Tab completion; leaving returns to the prompt', async () => {
     const command = liveSsh(mediator, owner, ['exec', 'api-0', '--', 'echo', 'prompt', 'bytes-2024']);
     await command.waitFor(/waiting for a moderator from leads/);
     const id = await liveSessionId();
     const shell = liveSsh(mediator, moderator, [], { ...pty, login: 'lea' });
     await shell.waitFor(/Type help\./);
-    shell.type('sessions');
+    // Tab completes sessions, the session id after join, and the join's own words while joined.
+    const tab = async (keys: string, completed: string, then = '\n') => {
+      const from = shell.output().length;
+      shell.send(`${keys}\t`);
+      await shell.waitFor(new RegExp(completed.slice(keys.length)), { from });
+      shell.send(then);
+    };
+    await tab('sessi', 'sessions');
     await shell.waitFor(new RegExp(`${id}\\s+alice\\s+`));
-    shell.type(`join ${id}`);
+    await tab(`join ${id.slice(0, 8)}`, `join ${id}`);
     await shell.waitFor(/joined alice's session \S+ \(approve-each-command\)/);
     await shell.waitFor(/alice wants to run: exec api-0 -- echo prompt bytes-2024 {2}approve\? \(y\/n\)/);
-    shell.type('y');
-    expect(await command.exited).toBe(0);
-    await shell.waitFor(/prompt bytes-2024/);
-    shell.type('leave');
-    // Back at the prompt: the next line is a command again.
+    // Joined: Tab offers the join's words (Ctrl-U then clears the line unsent).
+    await tab('ter', 'terminate', '\x15');
+    // `leave` while joined detaches: the owner is told, and the next line is a command again.
+    await tab('le', 'leave');
+    await command.waitFor(/lea left/);
     shell.type('whoami');
     // whoami's output names the moderator certificate's request: the line ran as a command.
     await shell.waitFor(/req-moderator/);
+    // Joined again, the pending command is put to this moderator again.
+    const from = shell.output().length;
+    shell.type(`join ${id}`);
+    await shell.waitFor(/approve\? \(y\/n\)/, { from });
+    shell.type('y');
+    expect(await command.exited).toBe(0);
+    await shell.waitFor(/prompt bytes-2024/);
+    // The owner's session ended: back at the prompt.
+    await shell.waitFor(/airlock: the session ended/);
     shell.type('exit');
     expect(await shell.exited).toBe(0);
     const records = mediator.audit.events().filter((e) => e.session_id === id && e.actor.user === 'lea');

@@ -14,6 +14,8 @@ export interface LiveSsh {
   /** Resolves once `pattern` matches the output (from `from` on); rejects after `timeoutMs`. */
   waitFor(pattern: RegExp, options?: { from?: number; timeoutMs?: number }): Promise<RegExpMatchArray>;
   type(line: string): void;
+  /** Writes `keys` as they are, no newline (Tab, for instance). */
+  send(keys: string): void;
   /** The exit status (null when killed). */
   exited: Promise<number | null>;
   kill(): void;
@@ -75,6 +77,7 @@ export function liveSsh(
       });
     },
     type: (line) => child.stdin.write(`${line}\n`),
+    send: (keys) => child.stdin.write(keys),
     exited,
     kill: () => child.kill('SIGKILL'),
     resume: () => {

@@ -30,6 +30,9 @@ export interface RequestOptions extends BrokerCallOptions {
 
 /** `airlock request`. */
 export async function runRequest(options: RequestOptions, io: BrokerClientIo): Promise<number> {
+  // Refused before any login or broker call: the flags alone are wrong.
+  if (options.moderate && options.observe)
+    throw new AirlockError('USAGE', '--moderate and --observe exclude each other');
   const s = await session(io, options);
   const keyPath = expandHome(options.key ?? '~/.ssh/id_ed25519.pub', io);
   let sshPublicKey: string;
@@ -39,8 +42,6 @@ export async function runRequest(options: RequestOptions, io: BrokerClientIo): P
     throw new AirlockError('USAGE', `cannot read public key ${keyPath}: ${(error as Error).message}`);
   }
   if (options.pod.length === 0) throw new AirlockError('USAGE', 'name at least one --pod pattern');
-  if (options.moderate && options.observe)
-    throw new AirlockError('USAGE', '--moderate and --observe exclude each other');
   const created = (await call(s, 'POST', '/v1/requests', {
     profile: options.profile,
     cluster: options.cluster,

@@ -3,7 +3,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { completeCommandLine } from './complete-command-line.js';
+import { completeCommandLine, type PromptCompletion } from './complete-command-line.js';
 
 const PODS = ['api-0', 'api-1', 'worker-0', 'payments/ledger-0'];
 /** Every command name and alias, sorted: what an empty word completes to. */
@@ -86,6 +86,34 @@ describe('completeCommandLine', () => {
     ['logs a | ', []],
   ])('%j', (line, candidates) => {
     expect(complete(line)).toEqual(candidates);
+  });
+
+  describe('four-eyes sessions at the prompt', () => {
+    const IDS = ['9f0c1d2e', '9f11aa00', 'b0b0b0b0'];
+    const moderator: PromptCompletion = { sessionIds: () => IDS };
+    const joined = (as: 'moderator' | 'observer'): PromptCompletion => ({ ...moderator, joined: as });
+
+    it.each<[string, PromptCompletion, string, string[]]>([
+      ['a moderator certificate', moderator, 's', ['sessions', 'shell']],
+      ['a moderator certificate', moderator, 'j', ['join']],
+      ['a moderator certificate', moderator, 'join ', IDS],
+      ['a moderator certificate', moderator, 'join 9f1', ['9f11aa00']],
+      ['a moderator certificate', moderator, 'join 9f0c1d2e ', []],
+      ['a moderator certificate', moderator, 'sessions ', []],
+      ['a moderator certificate', moderator, '-o json j', []],
+      ['no moderator certificate', {}, 's', ['shell']],
+      ['no moderator certificate', {}, 'j', []],
+      ['no moderator certificate', {}, 'join ', []],
+      ['joined as moderator', joined('moderator'), '', ['leave', 'n', 'terminate', 'y']],
+      ['joined as moderator', joined('moderator'), 't', ['terminate']],
+      ['joined as moderator', joined('moderator'), 'l', ['leave']],
+      ['joined as moderator', joined('moderator'), 'terminate ', []],
+      ['joined as moderator', joined('moderator'), 'lo', []],
+      ['joined as observer', joined('observer'), '', ['leave']],
+      ['joined as observer', joined('observer'), 't', []],
+    ])('with %s: %j', (_, prompt, line, candidates) => {
+      expect(completeCommandLine(line, line.length, PODS, prompt)).toEqual(candidates);
+    });
   });
 
   it('completes the word before the cursor, ignoring the rest of the line', () => {

@@ -20,6 +20,17 @@ import { splitCommandLine } from '../../core/command-language/split-command-line
 const POD_COMMANDS: ReadonlySet<CommandName> = new Set(['describe', 'logs', 'exec', 'shell', 'debug']);
 const GLOBAL_FLAGS: readonly FlagSpec[] = [OUTPUT_FLAG, HELP_FLAG];
 
+/** What a joined moderator or observer may type (live/join-commands.ts). */
+const JOINED_WORDS = { moderator: ['y', 'n', 'terminate', 'leave'], observer: ['leave'] } as const;
+
+/** What the prompt knows beyond the command language: four-eyes sessions (live/join-commands.ts). */
+export interface PromptCompletion {
+  /** The certificate carries a moderator role: `sessions` and `join` are offered, `join` with these ids. */
+  readonly sessionIds?: () => readonly string[];
+  /** Joined to a live session: only the join's own words are offered. */
+  readonly joined?: 'moderator' | 'observer';
+}
+
 function matching(candidates: Iterable<string>, prefix: string): string[] {
   return [...new Set([...candidates].filter((c) => c.startsWith(prefix)))].sort();
 }
@@ -46,9 +57,17 @@ function flagTakingValue(flags: readonly FlagSpec[], word: string): FlagSpec | u
  * `get` kinds, and pods: `podNames` entries are either bare names, offered
  * as they are and under a namespace the user has typed (`payments/` +
  * `api-0`), or `ns/pod`, offered whole. Nothing is offered after `--`, for a
- * flag's free-form value, or while a quote is open.
+ * flag's free-form value, or while a quote is open. With `prompt.sessionIds`
+ * (a moderator certificate) also `sessions` and `join SESSION_ID`; while
+ * `prompt.joined`, only the join's words (`y`, `n`, `terminate`, `leave`;
+ * an observer's `leave`).
  */
-export function completeCommandLine(line: string, cursor: number, podNames: readonly string[]): string[] {
+export function completeCommandLine(
+  line: string,
+  cursor: number,
+  podNames: readonly string[],
+  prompt: PromptCompletion = {},
+): string[] {
   const before = line.slice(0, Math.max(0, Math.min(cursor, line.length)));
   let words: string[];
   try {
@@ -58,6 +77,10 @@ export function completeCommandLine(line: string, cursor: number, podNames: read
   }
   const atNewWord = before === '' || (/[ \t]$/.test(before) && !/\\[ \t]$/.test(before));
   const prefix = atNewWord ? '' : (words.pop() ?? '');
+  if (prompt.joined) return words.length === 0 ? matching(JOINED_WORDS[prompt.joined], prefix) : [];
+  const joinWords = prompt.sessionIds ? ['sessions', 'join'] : [];
+  if (joinWords.includes(words[0] ?? ''))
+    return words[0] === 'join' && words.length === 1 ? matching(prompt.sessionIds!(), prefix) : [];
 
   // Leading global flags before the command name.
   let i = 0;
@@ -72,7 +95,10 @@ export function completeCommandLine(line: string, cursor: number, podNames: read
         GLOBAL_FLAGS.flatMap((f) => f.names),
         prefix,
       );
-    return matching([...COMMAND_NAMES, ...Object.keys(COMMAND_ALIASES)], prefix);
+    return matching(
+      [...COMMAND_NAMES, ...Object.keys(COMMAND_ALIASES), ...(i === 0 ? joinWords : [])],
+      prefix,
+    );
   }
   const command = resolveCommandName(commandWord);
   if (command === undefined) return [];

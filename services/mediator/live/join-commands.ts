@@ -27,6 +27,7 @@ import {
 } from '../frontend-context.js';
 import { type LineQueue, lineQueue } from '../line-queue.js';
 import type { LiveSession, ModeratorChannel } from './live-session.js';
+import { formatSessionsTable } from './sessions-table.js';
 
 /** The command words handled here, before the command language. */
 export const JOIN_COMMANDS = ['sessions', 'join'] as const;
@@ -50,6 +51,12 @@ function joinable(ctx: FrontendContext, scope: Scope, user: string): LiveSession
   );
 }
 
+/** The ids of the live sessions `sessions` would list to this connection (Tab after `join`). */
+export function joinableSessionIds(ctx: FrontendContext, state: ConnectionState): string[] {
+  const scope = verifiedScope(state);
+  return scope.moderator ? joinable(ctx, scope, state.identity!.principal).map((live) => live.id) : [];
+}
+
 function moderatorScope(state: ConnectionState): Scope {
   const scope = verifiedScope(state);
   if (!scope.moderator)
@@ -62,25 +69,15 @@ function moderatorScope(state: ConnectionState): Scope {
 
 function listSessions(ctx: FrontendContext, channel: ServerChannel, state: ConnectionState): void {
   const scope = moderatorScope(state);
-  const rows = joinable(ctx, scope, state.identity!.principal).map((live) =>
-    [
-      live.id,
-      live.owner,
-      live.scope.profile,
-      live.scope.namespace,
-      live.moderation.mode,
-      live.moderators().join(',') || '-',
-    ].map(sanitizeForTerminal),
-  );
-  const header = ['SESSION', 'OWNER', 'PROFILE', 'NAMESPACE', 'MODE', 'MODERATORS'];
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  for (const row of [header, ...rows])
-    channel.write(
-      `${row
-        .map((cell, i) => cell.padEnd(widths[i]!))
-        .join('  ')
-        .trimEnd()}\r\n`,
-    );
+  const rows = joinable(ctx, scope, state.identity!.principal).map((live) => ({
+    id: live.id,
+    owner: live.owner,
+    profile: live.scope.profile,
+    namespace: live.scope.namespace,
+    mode: live.moderation.mode,
+    watchers: live.watchers(),
+  }));
+  channel.write(formatSessionsTable(rows));
 }
 
 /** What a joiner may type. */

@@ -159,6 +159,10 @@ describe('createLiveSession: the moderation gate', () => {
     expect(admitted).toBe(false);
     expect(notices).toContain('airlock: waiting for a moderator from leads\r\n');
     const id = await session.join(joiner('lea'), channel());
+    expect(session.watchers()).toEqual([
+      { user: 'bob', role: 'observer' },
+      { user: 'lea', role: 'moderator' },
+    ]);
     await settle();
     expect(bob.text()).toContain('alice wants to run: exec api-0 -- ps  (a moderator decides)');
     expect(bob.text()).not.toContain('approve? (y/n)');

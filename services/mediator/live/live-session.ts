@@ -40,6 +40,12 @@ export interface Joiner {
   readonly observer?: boolean;
 }
 
+/** Someone joined to a live session, as `sessions` lists them. */
+export interface Watcher {
+  readonly user: string;
+  readonly role: 'moderator' | 'observer';
+}
+
 /** A joined moderator's side: where status lines and questions go. */
 export interface ModeratorChannel {
   /** `done`, when given, runs once the chunk has left the channel's buffer (the fan-out's queue). */
@@ -140,6 +146,14 @@ export class LiveSession {
   /** The joined observers. */
   observers(): string[] {
     return [...this.#joined.values()].filter((j) => j.joiner.observer).map((j) => j.joiner.user);
+  }
+
+  /** Everyone joined, moderators and observers, in the order they joined. */
+  watchers(): Watcher[] {
+    return [...this.#joined.values()].map(({ joiner }) => ({
+      user: joiner.user,
+      role: joiner.observer ? 'observer' : 'moderator',
+    }));
   }
 
   /** Marks joins, leaves and terminations in an open recording until the returned function is called. */
