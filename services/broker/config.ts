@@ -74,6 +74,12 @@ export interface BrokerConfig {
     checkpointEvery: number;
     checkpointSeconds: number;
     offPodAck?: OffPodAckConfig;
+    /**
+     * PEM public keys of the tier audit keys whose checkpoint heads the broker
+     * witnesses (POST /v1/audit/witness, services/broker/audit-witness.ts).
+     * Absent: the route does not exist.
+     */
+    witnessKeyFiles?: string[];
   };
   oidc: {
     issuer: string;
@@ -203,6 +209,7 @@ export const brokerConfigSchema = {
         checkpointEvery: { type: 'integer', minimum: 1, default: 100 },
         checkpointSeconds: { type: 'integer', minimum: 1, maximum: 3600, default: 5 },
         offPodAck: SCHEMA.offPodAck,
+        witnessKeyFiles: { type: 'array', minItems: 1, maxItems: 16, items: nonEmpty },
       },
     },
     oidc: {
@@ -363,6 +370,7 @@ export function loadBrokerConfig(path: string): BrokerConfig {
       ...config.audit,
       path: from(config.audit.path),
       signingKeyFile: from(config.audit.signingKeyFile),
+      ...(config.audit.witnessKeyFiles ? { witnessKeyFiles: config.audit.witnessKeyFiles.map(from) } : {}),
     },
     oidc: { ...config.oidc, ...(config.oidc.caFile ? { caFile: from(config.oidc.caFile) } : {}) },
     ...(config.kubernetes

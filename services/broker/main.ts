@@ -14,6 +14,7 @@ import { loadPolicy } from '../core/policy/index.js';
 import { serviceMain } from '../core/service/service-main.js';
 import { auditCaChanges } from '../core/service/tier-trust.js';
 import { type AccessBroker, createAccessBroker } from './access-broker.js';
+import { createBrokerWitness, readTierAuditKeys } from './audit-witness.js';
 import { createBrokerMetrics } from './broker-metrics.js';
 import { type BrokerConfig, brokerConfigWarnings, checkBrokerConfig, loadBrokerConfig } from './config.js';
 import { createBrokerApiHandler, listenHttps } from './http-api.js';
@@ -142,6 +143,9 @@ async function assembleBroker(
     log,
     observer: brokerMetrics,
     audit,
+    ...(config.audit.witnessKeyFiles
+      ? { witness: createBrokerWitness(audit, await readTierAuditKeys(config.audit.witnessKeyFiles)) }
+      : {}),
   });
   await audit.append({
     event: 'config.loaded',

@@ -1,6 +1,7 @@
 import { dirname, join } from 'node:path';
 import type { LogLevel } from '../core/observability/logging.js';
 import {
+  type BrokerWitnessConfig,
   loadConfigFile,
   type OffPodAckConfig,
   resolveFrom,
@@ -31,6 +32,10 @@ export interface ExecutorConfig {
     checkpointEvery: number;
     checkpointSeconds: number;
     offPodAck?: OffPodAckConfig;
+    /** The broker that witnesses this tier's checkpoint heads (docs/audit.md). */
+    brokerWitness?: BrokerWitnessConfig;
+    /** How often the head goes to the broker (brokerWitness). */
+    witnessSeconds: number;
   };
   /**
    * The record of accepted logins (used-signatures.ts), so each login signature opens one
@@ -137,6 +142,14 @@ export function loadExecutorConfig(path: string): ExecutorConfig {
       ...config.audit,
       path: from(config.audit.path),
       signingKeyFile: from(config.audit.signingKeyFile),
+      ...(config.audit.brokerWitness?.caBundleFile
+        ? {
+            brokerWitness: {
+              ...config.audit.brokerWitness,
+              caBundleFile: from(config.audit.brokerWitness.caBundleFile),
+            },
+          }
+        : {}),
     },
     loginRecordFile: config.loginRecordFile
       ? from(config.loginRecordFile)

@@ -9,6 +9,7 @@ import { createLogger, type Logger } from '../core/observability/logging.js';
 import { Metrics, startOpsServer } from '../core/observability/ops-server.js';
 import { startTelemetry, telemetryOptionsFromEnv } from '../core/observability/telemetry.js';
 import { loadPolicy } from '../core/policy/index.js';
+import { withBrokerWitness } from '../core/service/broker-witness.js';
 import { serviceMain } from '../core/service/service-main.js';
 import {
   auditCaChanges,
@@ -44,6 +45,12 @@ export async function runExecutor(
   const policy = loadPolicy(readFileSync(config.policyFile, 'utf8'));
   const auditFsync = auditFsyncFromEnv(process.env, (message) => logger.warn(message));
   const audit = await openTierAuditTrail(config.audit, 'executor', clock, auditFsync);
+  const witnessed = withBrokerWitness(
+    audit,
+    config.audit.brokerWitness,
+    config.audit.witnessSeconds * 1000,
+    (msg, err) => logger.warn({ err }, msg),
+  );
   const { trustedSshCas, sshCaCount, revocation, mediatorCaBundle, executorCa } = await openTrust(
     config,
     audit,
@@ -66,7 +73,7 @@ export async function runExecutor(
     mediatorCas: () => mediatorCaBundle().certPems,
     kube: createKubeGateway(),
     kubeCredentials: kubeCredentialsFor(config, kubeConfig, clock, logger),
-    audit,
+    audit: witnessed.audit,
     logger,
     clock,
     usedSignatures,
@@ -104,6 +111,8 @@ export async function runExecutor(
       await ops?.close();
       const end = await closeTrail(audit, config.audit.offPodAck !== undefined);
       if (end.closed) logger.info({ seq: end.seq }, end.message);
+      // The close checkpoint to the broker too (bounded by one request's timeout).
+      await witnessed.stop();
       usedSignatures.close();
       await telemetry.shutdown();
       if (!end.closed) throw end.error;

@@ -1,5 +1,6 @@
 import type { LogLevel } from '../core/observability/logging.js';
 import {
+  type BrokerWitnessConfig,
   loadConfigFile,
   type OffPodAckConfig,
   resolveFrom,
@@ -39,6 +40,8 @@ export interface MediatorConfig {
     checkpointEvery: number;
     checkpointSeconds: number;
     offPodAck?: OffPodAckConfig;
+    /** The broker that witnesses this tier's checkpoint heads (docs/audit.md). */
+    brokerWitness?: BrokerWitnessConfig;
     /** How often an open session exchanges checkpoint heads with the executor (docs/audit.md). */
     witnessSeconds: number;
   };
@@ -121,6 +124,14 @@ export function loadMediatorConfig(path: string): MediatorConfig {
       ...config.audit,
       path: from(config.audit.path),
       signingKeyFile: from(config.audit.signingKeyFile),
+      ...(config.audit.brokerWitness?.caBundleFile
+        ? {
+            brokerWitness: {
+              ...config.audit.brokerWitness,
+              caBundleFile: from(config.audit.brokerWitness.caBundleFile),
+            },
+          }
+        : {}),
     },
   };
 }

@@ -6,6 +6,7 @@ import { createLogger, type LoggerOptions } from '../core/observability/logging.
 import { Metrics, startOpsServer } from '../core/observability/ops-server.js';
 import { startTelemetry, telemetryOptionsFromEnv } from '../core/observability/telemetry.js';
 import { loadPolicy } from '../core/policy/index.js';
+import { withBrokerWitness } from '../core/service/broker-witness.js';
 import { serviceMain } from '../core/service/service-main.js';
 import {
   auditCaChanges,
@@ -42,6 +43,12 @@ export async function runMediator(
   const policy = loadPolicy(readFileSync(config.policyFile, 'utf8'));
   const auditFsync = auditFsyncFromEnv(process.env, (message) => logger.warn(message));
   const audit = await openTierAuditTrail(config.audit, 'mediator', clock, auditFsync);
+  const witnessed = withBrokerWitness(
+    audit,
+    config.audit.brokerWitness,
+    config.audit.witnessSeconds * 1000,
+    (msg, err) => logger.warn({ err }, msg),
+  );
   const { trustedSshCas, revocation, mediatorCa, executorCaBundle } = await openTrust(config, audit, clock);
   const sshCas = trustedSshCas();
   // Spans always exist (their ids go into audit records and Impersonate-Extra);
@@ -63,7 +70,7 @@ export async function runMediator(
       caPem: () => executorCaBundle().pem,
       ...(config.executor.serverName ? { serverName: config.executor.serverName } : {}),
     },
-    audit,
+    audit: witnessed.audit,
     witnessIntervalMs: config.audit.witnessSeconds * 1000,
     logger,
     clock,
@@ -94,6 +101,8 @@ export async function runMediator(
       await ops?.close();
       const end = await closeTrail(audit, config.audit.offPodAck !== undefined);
       if (end.closed) logger.info({ seq: end.seq }, end.message);
+      // The close checkpoint to the broker too (bounded by one request's timeout).
+      await witnessed.stop();
       await telemetry.shutdown();
       if (!end.closed) throw end.error;
     },

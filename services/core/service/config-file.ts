@@ -82,6 +82,28 @@ export interface OffPodAckConfig {
   timeoutMs: number;
 }
 
+/**
+ * `audit.brokerWitness` of the mediator and the executor: the broker that
+ * witnesses the tier's checkpoint heads (services/core/audit/broker-witness-client.ts;
+ * the broker lists the tier's public key in its `audit.witnessKeyFiles`).
+ */
+export interface BrokerWitnessConfig {
+  /** The broker's base URL, e.g. `https://airlock-broker.airlock-system.svc:8443`. */
+  url: string;
+  /** The CA bundle (PEM) the broker's serving certificate verifies with; default the system's. */
+  caBundleFile?: string;
+}
+
+const BROKER_WITNESS_SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['url'],
+  properties: {
+    url: { type: 'string', pattern: '^https://[^\\s]+$' },
+    caBundleFile: { type: 'string', minLength: 1 },
+  },
+} as const;
+
 const OFF_POD_ACK_SCHEMA = {
   type: 'object',
   additionalProperties: false,
@@ -133,8 +155,10 @@ export const SCHEMA = (() => {
         checkpointEvery: { type: 'integer', minimum: 1, default: 100 },
         checkpointSeconds: { type: 'integer', minimum: 1, maximum: 3600, default: 5 },
         offPodAck: OFF_POD_ACK_SCHEMA,
-        // mediator: how often an open session exchanges checkpoint heads with the executor
+        // mediator: how often an open session exchanges checkpoint heads with the executor;
+        // both: how often the head goes to the broker (brokerWitness)
         witnessSeconds: { type: 'integer', minimum: 1, maximum: 3600, default: 10 },
+        brokerWitness: BROKER_WITNESS_SCHEMA,
       },
     },
     ops: { type: 'object', additionalProperties: false, required: ['listen'], properties: { listen } },
