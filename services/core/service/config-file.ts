@@ -94,26 +94,24 @@ export interface BrokerWitnessConfig {
   caBundleFile?: string;
 }
 
-const BROKER_WITNESS_SCHEMA = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['url'],
-  properties: {
-    url: { type: 'string', pattern: '^https://[^\\s]+$' },
-    caBundleFile: { type: 'string', minLength: 1 },
-  },
-} as const;
+/** A closed JSON Schema object: exactly `properties`, `required` among them. */
+function closedObject<P extends Record<string, object>>(
+  required: readonly (keyof P & string)[],
+  properties: P,
+) {
+  return { type: 'object', additionalProperties: false, required, properties } as const;
+}
 
-const OFF_POD_ACK_SCHEMA = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['endpoint'],
-  properties: {
-    endpoint: { type: 'string', pattern: '^https?://[^\\s]+$' },
-    trail: { type: 'string', minLength: 1, maxLength: 253 },
-    timeoutMs: { type: 'integer', minimum: 100, maximum: 60000, default: 5000 },
-  },
-} as const;
+const BROKER_WITNESS_SCHEMA = closedObject(['url'], {
+  url: { type: 'string', pattern: '^https://[^\\s]+$' },
+  caBundleFile: { type: 'string', minLength: 1 },
+});
+
+const OFF_POD_ACK_SCHEMA = closedObject(['endpoint'], {
+  endpoint: { type: 'string', pattern: '^https?://[^\\s]+$' },
+  trail: { type: 'string', minLength: 1, maxLength: 253 },
+  timeoutMs: { type: 'integer', minimum: 100, maximum: 60000, default: 5000 },
+});
 
 /** JSON Schema pieces every tier's configuration shares. */
 export const SCHEMA = (() => {
