@@ -7,6 +7,7 @@
  * change the audit trail lacks, and the domain code carries no metrics code.
  * The mapping below follows the events access-broker.ts records.
  */
+import { afterAppend } from '../core/audit/after-append.js';
 import type { AuditEventInput, AuditTrail } from '../core/audit/index.js';
 import type { Metrics } from '../core/observability/ops-server.js';
 
@@ -117,19 +118,7 @@ export function createBrokerMetrics(metrics: Metrics): BrokerMetrics {
 
 /** The trail, counting each event once it has been written. */
 export function withAuditMetrics(audit: AuditTrail, observe: (event: AuditEventInput) => void): AuditTrail {
-  return {
-    append: async (event, options) => {
-      await audit.append(event, options);
-      observe(event);
-    },
-    latestCheckpoint: () => audit.latestCheckpoint(),
-    checkpoint: () => audit.checkpoint(),
-    close: () => audit.close(),
-    healthy: () => audit.healthy(),
-    get lastError() {
-      return audit.lastError;
-    },
-  };
+  return afterAppend(audit, observe);
 }
 
 /** The route template of a path, so ids do not become label values. */

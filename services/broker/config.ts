@@ -74,7 +74,14 @@ export interface BrokerConfig {
     /** Re-publish this often even without a revocation (repairs a reset ConfigMap); default 60. */
     resyncSeconds: number;
   };
-  audit: TierAuditConfig;
+  audit: TierAuditConfig & {
+    /**
+     * PEM public keys of the tier audit keys whose checkpoint heads the broker
+     * witnesses (POST /v1/audit/witness, services/broker/audit-witness.ts).
+     * Absent: the route does not exist.
+     */
+    witnessKeyFiles?: string[];
+  };
   oidc: {
     issuer: string;
     clientId: string;
@@ -190,7 +197,13 @@ export const brokerConfigSchema = {
         resyncSeconds: { type: 'integer', minimum: 5, maximum: 3600, default: 60 },
       },
     },
-    audit: SCHEMA.brokerAudit,
+    audit: {
+      ...SCHEMA.brokerAudit,
+      properties: {
+        ...SCHEMA.brokerAudit.properties,
+        witnessKeyFiles: { type: 'array', minItems: 1, maxItems: 16, items: nonEmpty },
+      },
+    },
     oidc: {
       type: 'object',
       additionalProperties: false,
@@ -341,7 +354,10 @@ function resolveBrokerPaths(config: BrokerConfig, from: (p: string) => string): 
       ? { revocationConfigMap: withPath(config.revocationConfigMap, 'kubeconfig', from) }
       : {}),
     ...(config.launcher ? { launcher: resolveLauncherPaths(config.launcher, from) } : {}),
-    audit: resolveAuditPaths(config.audit, from),
+    audit: {
+      ...resolveAuditPaths(config.audit, from),
+      ...(config.audit.witnessKeyFiles ? { witnessKeyFiles: config.audit.witnessKeyFiles.map(from) } : {}),
+    },
     oidc: withPath(config.oidc, 'caFile', from),
     ...(config.kubernetes ? { kubernetes: withPath(config.kubernetes, 'kubeconfig', from) } : {}),
     ...(config.webhook ? { webhook: withPath(config.webhook, 'caFile', from) } : {}),

@@ -1,6 +1,7 @@
 /** What the broker's HTTPS API handler is given (http-api.ts builds it, http-routes.ts serves with it). */
 import type { AuditTrail } from '../core/audit/types.js';
 import type { AccessBroker } from './access-broker.js';
+import type { BrokerWitness } from './audit-witness.js';
 import type { BrokerHttpObserver } from './broker-metrics.js';
 import type { Authenticator } from './identity.js';
 
@@ -46,4 +47,6 @@ export interface BrokerApiDeps {
    * authentication failures are anonymous noise and only logged and counted.
    */
   readonly audit?: Pick<AuditTrail, 'append'>;
+  /** Records the tiers' checkpoint heads (POST /v1/audit/witness); default: no such route. */
+  readonly witness?: BrokerWitness;
 }

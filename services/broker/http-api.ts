@@ -17,6 +17,8 @@
  *   GET  /v1/requests/:id/kube-certificate   the CSR subject a kube client certificate needs
  *   POST /v1/requests/:id/kube-certificate   {"csr","ttlSeconds","cluster"?} → Kubernetes client
  *                                            certificate for the requester's CSR (docs/kubectl.md)
+ *   POST /v1/audit/witness                {"head"} a tier's signed checkpoint head, recorded in the
+ *                                         broker's trail (no auth: the signature is checked; audit-witness.ts)
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type AirlockError, type ErrorCode, isAirlockError } from '../core/errors.js';

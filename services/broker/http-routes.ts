@@ -161,6 +161,10 @@ export async function routeApiCall(
     return send(res, 200, { keys: deps.sshCaKeys() });
   }
   if (!path.startsWith('/v1/')) throw new AirlockError('REQUEST_NOT_FOUND', `no route ${method} ${path}`);
+  // A tier's checkpoint head: no bearer token, the head's signature is checked (audit-witness.ts).
+  if (method === 'POST' && path === '/v1/audit/witness' && deps.witness) {
+    return send(res, 200, await deps.witness.record(await readJson(req)));
+  }
 
   const actor: Identity = await deps.authenticator.authenticate(req.headers.authorization);
   const call: ApiCall = { deps, req, res, url, actor };

@@ -7,6 +7,7 @@ export function httpStatusFor(code: ErrorCode): number {
     case 'USAGE':
     case 'CERT_MALFORMED':
     case 'X509_INVALID':
+    case 'AUDIT_WITNESS_INVALID':
       return 400;
     case 'AUTH_REQUIRED':
     case 'AUTH_INVALID':

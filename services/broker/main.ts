@@ -15,6 +15,7 @@ import { listenHttps } from '../core/service/https-listen.js';
 import { CLOSE_CHECKPOINT_HELP, serviceMain } from '../core/service/service-main.js';
 import { auditCaChanges } from '../core/service/tier-trust.js';
 import { type AccessBroker, createAccessBroker } from './access-broker.js';
+import { createBrokerWitness, readTierAuditKeys } from './audit-witness.js';
 import { createBrokerMetrics } from './broker-metrics.js';
 import { type BrokerConfig, brokerConfigWarnings, checkBrokerConfig, loadBrokerConfig } from './config.js';
 import { createBrokerApiHandler } from './http-api.js';
@@ -143,6 +144,9 @@ async function assembleBroker(
     log,
     observer: brokerMetrics,
     audit,
+    ...(config.audit.witnessKeyFiles
+      ? { witness: createBrokerWitness(audit, await readTierAuditKeys(config.audit.witnessKeyFiles)) }
+      : {}),
   });
   await audit.append({
     event: 'config.loaded',

@@ -6,11 +6,12 @@ import {
   SCHEMA,
   type SshTierConfig,
   type TierCaSource,
+  type WitnessedAuditConfig,
 } from '../core/service/config-file.js';
 import { KUBE_CREDENTIAL_MODES, type KubeCredentialMode } from './kube-credentials.js';
 
 /** The executor's configuration file (JSON). Paths are relative to the file. */
-export interface ExecutorConfig extends SshTierConfig {
+export interface ExecutorConfig extends SshTierConfig<WitnessedAuditConfig> {
   /** host:port to serve gRPC (mTLS only) on. */
   listen: string;
   /** The cluster name this executor serves; certificates scoped to another cluster are refused. */

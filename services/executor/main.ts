@@ -4,6 +4,7 @@ import type { AuditTrail } from '../core/audit/types.js';
 import { makeDirectory } from '../core/files/make-directory.js';
 import { createKubeCsrSigner } from '../core/kube/kube-csr.js';
 import { createLogger, type Logger } from '../core/observability/logging.js';
+import { withBrokerWitness } from '../core/service/broker-witness.js';
 import { CLOSE_CHECKPOINT_HELP, serviceMain } from '../core/service/service-main.js';
 import {
   appendConfigLoaded,
@@ -37,6 +38,12 @@ export async function runExecutor(
   const logger = createLogger({ tier: 'executor', level: config.logLevel });
   const clock = () => new Date();
   const { policy, auditFsync, audit } = await openPolicyAndAudit(config, 'executor', clock, logger);
+  const witnessed = withBrokerWitness(
+    audit,
+    config.audit.brokerWitness,
+    config.audit.witnessSeconds * 1000,
+    (msg, err) => logger.warn({ err }, msg),
+  );
   const { trustedSshCas, sshCaCount, revocation, mediatorCaBundle, executorCa } = await openTrust(
     config,
     audit,
@@ -56,7 +63,7 @@ export async function runExecutor(
     mediatorCas: () => mediatorCaBundle().certPems,
     kube: createKubeGateway(),
     kubeCredentials: kubeCredentialsFor(config, kubeConfig, clock, logger),
-    audit,
+    audit: witnessed.audit,
     logger,
     clock,
     usedSignatures,
@@ -85,9 +92,11 @@ export async function runExecutor(
     /** Drains, then ends the trail with its close checkpoint; rejects (after all else) if that failed. */
     async stop() {
       await server.stop(config.drainSeconds * 1000);
-      await closeTier({ ops, audit, auditConfig: config.audit, logger, telemetry }, () =>
-        usedSignatures.close(),
-      );
+      // The close checkpoint to the broker too (bounded by one request's timeout).
+      await closeTier({ ops, audit, auditConfig: config.audit, logger, telemetry }, async () => {
+        await witnessed.stop();
+        usedSignatures.close();
+      });
     },
   };
 }

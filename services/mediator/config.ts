@@ -4,12 +4,12 @@ import {
   resolveTierCaSource,
   SCHEMA,
   type SshTierConfig,
-  type TierAuditConfig,
   type TierCaSource,
+  type WitnessedAuditConfig,
 } from '../core/service/config-file.js';
 
 /** The mediator's configuration file (JSON). Paths are relative to the file. */
-export interface MediatorConfig extends SshTierConfig {
+export interface MediatorConfig extends SshTierConfig<WitnessedAuditConfig> {
   /** host:port for SSH. */
   listen: string;
   /** ed25519 host key (OpenSSH format, 0600); created on first start. */
@@ -29,10 +29,6 @@ export interface MediatorConfig extends SshTierConfig {
   /** The mediator tier CA that issues session grants. */
   mediatorCa: TierCaSource;
   executor: { address: string; caBundleFile: string; serverName?: string };
-  audit: TierAuditConfig & {
-    /** How often an open session exchanges checkpoint heads with the executor (docs/audit.md). */
-    witnessSeconds: number;
-  };
   limits: {
     preAuthTimeoutSeconds: number;
     maxUnauthenticatedPerSource: number;

@@ -1,6 +1,7 @@
 import { connect } from 'node:net';
 import type { AuditTrail } from '../core/audit/types.js';
 import { createLogger, type LoggerOptions } from '../core/observability/logging.js';
+import { withBrokerWitness } from '../core/service/broker-witness.js';
 import { CLOSE_CHECKPOINT_HELP, serviceMain, sshReadyLines } from '../core/service/service-main.js';
 import {
   appendConfigLoaded,
@@ -36,6 +37,12 @@ export async function runMediator(
   const clock = () => new Date();
   const hostKey = loadMediatorHostKey(config, clock());
   const { policy, auditFsync, audit } = await openPolicyAndAudit(config, 'mediator', clock, logger);
+  const witnessed = withBrokerWitness(
+    audit,
+    config.audit.brokerWitness,
+    config.audit.witnessSeconds * 1000,
+    (msg, err) => logger.warn({ err }, msg),
+  );
   const { trustedSshCas, revocation, mediatorCa, executorCaBundle } = await openTrust(config, audit, clock);
   const sshCas = trustedSshCas();
   const { telemetry, metrics } = startTierTelemetry('airlock-mediator');
@@ -54,7 +61,7 @@ export async function runMediator(
       caPem: () => executorCaBundle().pem,
       ...(config.executor.serverName ? { serverName: config.executor.serverName } : {}),
     },
-    audit,
+    audit: witnessed.audit,
     witnessIntervalMs: config.audit.witnessSeconds * 1000,
     logger,
     clock,
@@ -77,7 +84,8 @@ export async function runMediator(
     /** Drains, then ends the trail with its close checkpoint; rejects (after all else) if that failed. */
     async stop() {
       await frontend.stop(config.drainSeconds * 1000);
-      await closeTier({ ops, audit, auditConfig: config.audit, logger, telemetry });
+      // The close checkpoint to the broker too (bounded by one request's timeout).
+      await closeTier({ ops, audit, auditConfig: config.audit, logger, telemetry }, () => witnessed.stop());
     },
   };
 }

@@ -218,7 +218,7 @@ describe('deploy/: the manifests against a real kube-apiserver', () => {
     }
   });
 
-  it('the audit-shipping component: an audit agent in every tier pod on its state volume, the store with its claim; server dry run passes', () => {
+  it('the audit-shipping component: an audit agent (a native sidecar) in every tier pod on its state volume, the store with its claim; server dry run passes', () => {
     const dir = mkdtempSync(join(tmpdir(), 'airlock-overlay-'));
     try {
       const deploy = join(repoRoot(), 'deploy');
@@ -233,7 +233,10 @@ describe('deploy/: the manifests against a real kube-apiserver', () => {
       for (const tier of ['airlock-broker', 'airlock-mediator', 'airlock-executor']) {
         const pod = objects.find((o) => o.kind === 'Deployment' && o.metadata.name === tier).spec.template
           .spec;
-        const agent = pod.containers.find((c: { name: string }) => c.name === 'audit-agent');
+        // A native sidecar: started before the tier, stopped after it (so it can ship the close checkpoint).
+        const agent = pod.initContainers.find((c: { name: string }) => c.name === 'audit-agent');
+        expect(agent.restartPolicy).toBe('Always');
+        expect(pod.containers.map((c: { name: string }) => c.name)).not.toContain('audit-agent');
         expect(agent.volumeMounts).toContainEqual({ name: 'state', mountPath: '/var/lib/airlock' });
         expect(agent.env).toContainEqual({ name: 'AIRLOCK_AUDIT_DIR', value: '/var/lib/airlock/audit' });
       }

@@ -6,10 +6,9 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { issueThroughBroker } from '../../services/cli/dev/dev-stack.js';
 import { type PodsStack, startPodsStack } from '../../services/cli/dev/pods/pods-stack.js';
 import { verifyAuditTrail } from '../../services/core/audit/verify.js';
-import { freePort, run } from './pods-support.js';
+import { followWorkerLogs, freePort, reissueOncall, run } from './pods-support.js';
 
 const airlock = join(import.meta.dirname, '..', '..', 'bin', 'airlock.js');
 const NS = 'airlock-system';
@@ -67,16 +66,7 @@ describe('airlock as real pods (deploy/overlays/dev)', () => {
     expect(exec.code).toBe(0);
     expect(exec.stdout).toContain('node_modules');
 
-    const follow = spawn('ssh', [
-      '-F',
-      stack.sshConfigPath,
-      '-o',
-      'BatchMode=yes',
-      'airlock',
-      'logs',
-      '-f',
-      'payments-worker-0',
-    ]);
+    const follow = followWorkerLogs(stack);
     const lines: string[] = [];
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`no log lines: ${lines.join('\n')}`)), 30_000);
@@ -245,14 +235,7 @@ describe('airlock as real pods (deploy/overlays/dev)', () => {
       if (after.code === 0) break;
       if (after.stderr.includes('CERT_PREDATES_REPLAY_RECORD') && !reissued) {
         expect(after.code).toBe(65);
-        await issueThroughBroker({
-          brokerUrl: stack.brokerUrl,
-          caPath: stack.brokerCaPath,
-          oidc: stack.oidc,
-          user: 'oncall',
-          configDir: join(stack.stateDir, 'users', 'oncall', 'dev-up-login'),
-          publicKeyPath: `${stack.users.oncall!.keyPath}.pub`,
-        });
+        await reissueOncall(stack);
         reissued = true;
         continue;
       }

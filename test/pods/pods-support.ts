@@ -1,5 +1,8 @@
-import { spawn } from 'node:child_process';
+import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { issueThroughBroker } from '../../services/cli/dev/dev-stack.js';
+import type { PodsStack } from '../../services/cli/dev/pods/pods-stack.js';
 
 /** What a command did. */
 export interface Ran {
@@ -42,5 +45,31 @@ export function freePort(): Promise<number> {
         typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
       );
     });
+  });
+}
+
+/** `ssh airlock logs -f payments-worker-0` through the stack's ssh config (stdout piped). */
+export function followWorkerLogs(stack: Pick<PodsStack, 'sshConfigPath'>): ChildProcessWithoutNullStreams {
+  return spawn('ssh', [
+    '-F',
+    stack.sshConfigPath,
+    '-o',
+    'BatchMode=yes',
+    'airlock',
+    'logs',
+    '-f',
+    'payments-worker-0',
+  ]);
+}
+
+/** A new certificate for oncall through the broker pod (a new executor pod refuses one issued before it started). */
+export function reissueOncall(stack: PodsStack): Promise<unknown> {
+  return issueThroughBroker({
+    brokerUrl: stack.brokerUrl,
+    caPath: stack.brokerCaPath,
+    oidc: stack.oidc,
+    user: 'oncall',
+    configDir: join(stack.stateDir, 'users', 'oncall', 'dev-up-login'),
+    publicKeyPath: `${stack.users.oncall!.keyPath}.pub`,
   });
 }

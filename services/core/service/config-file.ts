@@ -113,6 +113,18 @@ export interface OffPodAckConfig {
   timeoutMs: number;
 }
 
+/**
+ * `audit.brokerWitness` of the mediator and the executor: the broker that
+ * witnesses the tier's checkpoint heads (services/core/audit/broker-witness-client.ts;
+ * the broker lists the tier's public key in its `audit.witnessKeyFiles`).
+ */
+export interface BrokerWitnessConfig {
+  /** The broker's base URL, e.g. `https://airlock-broker.airlock-system.svc:8443`. */
+  url: string;
+  /** The CA bundle (PEM) the broker's serving certificate verifies with; default the system's. */
+  caBundleFile?: string;
+}
+
 /** A tier's `audit` block (`SCHEMA.audit`; the mediator's adds `witnessSeconds`). */
 export interface TierAuditConfig {
   path: string;
@@ -120,6 +132,14 @@ export interface TierAuditConfig {
   checkpointEvery: number;
   checkpointSeconds: number;
   offPodAck?: OffPodAckConfig;
+}
+
+/** The mediator's and the executor's `audit` block: a tier's, plus the witnessing of its checkpoint heads. */
+export interface WitnessedAuditConfig extends TierAuditConfig {
+  /** How often heads are exchanged (the mediator with the executor; both with the broker). */
+  witnessSeconds: number;
+  /** The broker that witnesses this tier's checkpoint heads (docs/audit.md). */
+  brokerWitness?: BrokerWitnessConfig;
 }
 
 /** The revocation lists a tier reads (`SCHEMA.revocation`). */
@@ -164,7 +184,15 @@ export function loadSshTierConfig<T extends SshTierConfig<TierAuditConfig>>(
 
 /** The `audit` block with its paths resolved by `from` (see {@link loadTierConfig}). */
 export function resolveAuditPaths<A extends TierAuditConfig>(audit: A, from: (p: string) => string): A {
-  return { ...audit, path: from(audit.path), signingKeyFile: from(audit.signingKeyFile) };
+  const witness = (audit as Partial<WitnessedAuditConfig>).brokerWitness;
+  return {
+    ...audit,
+    path: from(audit.path),
+    signingKeyFile: from(audit.signingKeyFile),
+    ...(witness?.caBundleFile
+      ? { brokerWitness: { ...witness, caBundleFile: from(witness.caBundleFile) } }
+      : {}),
+  };
 }
 
 /** The {@link SshTrustConfig} fields and the `audit` block, their paths resolved by `from`. */
@@ -183,16 +211,24 @@ export function resolveSshTrustPaths<A extends TierAuditConfig>(
   };
 }
 
-const OFF_POD_ACK_SCHEMA = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['endpoint'],
-  properties: {
-    endpoint: { type: 'string', pattern: '^https?://[^\\s]+$' },
-    trail: { type: 'string', minLength: 1, maxLength: 253 },
-    timeoutMs: { type: 'integer', minimum: 100, maximum: 60000, default: 5000 },
-  },
-} as const;
+/** A closed JSON Schema object: exactly `properties`, `required` among them. */
+function closedObject<P extends Record<string, object>>(
+  required: readonly (keyof P & string)[],
+  properties: P,
+) {
+  return { type: 'object', additionalProperties: false, required, properties } as const;
+}
+
+const BROKER_WITNESS_SCHEMA = closedObject(['url'], {
+  url: { type: 'string', pattern: '^https://[^\\s]+$' },
+  caBundleFile: { type: 'string', minLength: 1 },
+});
+
+const OFF_POD_ACK_SCHEMA = closedObject(['endpoint'], {
+  endpoint: { type: 'string', pattern: '^https?://[^\\s]+$' },
+  trail: { type: 'string', minLength: 1, maxLength: 253 },
+  timeoutMs: { type: 'integer', minimum: 100, maximum: 60000, default: 5000 },
+});
 
 /** JSON Schema pieces every tier's configuration shares. */
 export const SCHEMA = (() => {
@@ -249,8 +285,10 @@ export const SCHEMA = (() => {
       ...audit,
       properties: {
         ...audit.properties,
-        // mediator: how often an open session exchanges checkpoint heads with the executor
+        // mediator: how often an open session exchanges checkpoint heads with the executor;
+        // both: how often the head goes to the broker (brokerWitness)
         witnessSeconds: { type: 'integer', minimum: 1, maximum: 3600, default: 10 },
+        brokerWitness: BROKER_WITNESS_SCHEMA,
       },
     },
     ops,

@@ -87,12 +87,12 @@ export async function closeTier(
     logger: Logger;
     telemetry: Telemetry;
   },
-  release: () => void = () => {},
+  release: () => void | Promise<void> = () => {},
 ): Promise<void> {
   await parts.ops?.close();
   const end = await closeTrail(parts.audit, parts.auditConfig.offPodAck !== undefined);
   if (end.closed) parts.logger.info({ seq: end.seq }, end.message);
-  release();
+  await release();
   await parts.telemetry.shutdown();
   if (!end.closed) throw end.error;
 }

@@ -20,8 +20,7 @@ import {
 } from '../../../core/policy/index.js';
 import { repoRoot } from '../../../core/repo/repo-root.js';
 import { loadOrCreateHostKey } from '../../../core/ssh-cert/host-key.js';
-import { INCIDENT_BOT_SA } from '../dev-stack.js';
-import { nodeIdentityOidcConfig } from './node-identity.js';
+import { nodeBrokerConfig } from './node-identity.js';
 import { AIRLOCK_NAMESPACE, type Kubectl } from './pods-objects.js';
 
 /** The two people of the test: one on-call engineer per team, each with their own namespace. */
@@ -145,17 +144,7 @@ export function ephemeralRbac(policy: Record<string, unknown>): object {
 /** The broker config of deploy/overlays/dev-ephemeral with the dev identity provider and the runbook identity. */
 function brokerConfig(issuer: string): Record<string, unknown> {
   const overlay = join(repoRoot(), 'deploy', 'overlays', 'dev-ephemeral');
-  const broker = JSON.parse(readFileSync(join(overlay, 'config', 'broker.json'), 'utf8'));
-  broker.tls.ipAddresses = ['127.0.0.1'];
-  broker.oidc = nodeIdentityOidcConfig(issuer, EPHEMERAL_PEOPLE);
-  broker.kubernetes = {
-    ...broker.kubernetes,
-    audiences: ['airlock-broker'],
-    machineGroups: {
-      [`system:serviceaccount:${INCIDENT_BOT_SA.namespace}:${INCIDENT_BOT_SA.name}`]: ['runbook-runners'],
-    },
-  };
-  return broker;
+  return nodeBrokerConfig(join(overlay, 'config', 'broker.json'), issuer, EPHEMERAL_PEOPLE);
 }
 
 /**

@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { issueServingCertificate, loadTierCa } from '../../../core/x509/index.js';
 import { type DevOidcProvider, startDevOidcProvider } from '../dev-oidc-provider.js';
-import { DEV_CLIENT_ID } from '../dev-stack.js';
+import { DEV_CLIENT_ID, INCIDENT_BOT_SA } from '../dev-stack.js';
 import type { HermeticCluster } from '../hermetic-cluster.js';
 
 /** The people a stack's provider knows: user name → the group the IdP gives and the airlock group it maps to. */
@@ -52,4 +52,27 @@ export function nodeIdentityOidcConfig(issuer: string, people: PodsPeople): Reco
     groupMapping: Object.fromEntries(Object.values(people).map((p) => [p.idpGroup, [p.airlockGroup]])),
     passThroughGroups: false,
   };
+}
+
+/**
+ * An overlay's broker config (`brokerJson`) as the real node runs it: the
+ * broker Service reached at 127.0.0.1, the node identity provider, machine
+ * tokens for the broker's audience, the runbook identity's group.
+ */
+export function nodeBrokerConfig(
+  brokerJson: string,
+  issuer: string,
+  people: PodsPeople,
+): Record<string, unknown> {
+  const broker = JSON.parse(readFileSync(brokerJson, 'utf8'));
+  broker.tls.ipAddresses = ['127.0.0.1'];
+  broker.oidc = nodeIdentityOidcConfig(issuer, people);
+  broker.kubernetes = {
+    ...broker.kubernetes,
+    audiences: ['airlock-broker'],
+    machineGroups: {
+      [`system:serviceaccount:${INCIDENT_BOT_SA.namespace}:${INCIDENT_BOT_SA.name}`]: ['runbook-runners'],
+    },
+  };
+  return broker;
 }

@@ -1,6 +1,6 @@
-import { chownSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:net';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import type { CaKind } from '../../../core/ca-keyring/keyring.js';
 import { repoRoot } from '../../../core/repo/repo-root.js';
 import type { DevOidcProvider } from '../dev-oidc-provider.js';
@@ -8,7 +8,8 @@ import { DEMO_PEOPLE, INCIDENT_BOT_SA, issueThroughBroker } from '../dev-stack.j
 import { type HermeticCluster, startCluster } from '../hermetic-cluster.js';
 import { runQuiet } from '../host-commands.js';
 import { ensureAppImages } from '../images/app-images.js';
-import { nodeIdentityOidcConfig, startNodeIdentityProvider } from './node-identity.js';
+import { ensureOtelcolImage } from '../images/otelcol-image.js';
+import { startNodeIdentityProvider } from './node-identity.js';
 import { ensureDemoUsers, ensureTierKeys, writeSshConfig } from './pods-keys.js';
 import {
   applyDemo,
@@ -18,6 +19,7 @@ import {
   type TierKeys,
   waitForDeployments,
 } from './pods-objects.js';
+import { type PodsOverlayOptions, tierVolumeDir, writePodsOverlay } from './pods-overlay.js';
 import { startRelay } from './tcp-relay.js';
 
 /** `airlock dev up --pods`: the gateway as the pods of deploy/overlays/dev on the real node. */
@@ -35,11 +37,10 @@ export interface PodsStack {
   caDirs: Readonly<Record<CaKind, string>>;
   users: Record<string, { keyPath: string; certPath: string }>;
   kubectl: Kubectl;
+  /** With `shipping`: the audit store's PersistentVolume (hostPath), holding audit.otlp.jsonl. */
+  auditStoreDir?: string;
   stop(): Promise<void>;
 }
-
-/** Where the broker's PersistentVolume (hostPath on the node) lives, owned by the tiers' user. */
-const TIER_UID = 10001;
 
 /** kubectl against the hermetic cluster, as its cluster-admin. */
 function clusterKubectl(cluster: HermeticCluster): Kubectl {
@@ -70,27 +71,36 @@ async function applyGatewayPods(
   keys: TierKeys,
   issuer: string,
   onProgress: (line: string) => void,
-): Promise<void> {
+  options: PodsOverlayOptions,
+): Promise<string | undefined> {
   onProgress('creating the Secrets and ConfigMaps deploy/ expects, and the broker volume');
   kubectl('apply', '-f', join(repoRoot(), 'deploy', 'base', 'namespace.yaml'));
   createNamespaces(kubectl, ['payments', 'billing', INCIDENT_BOT_SA.namespace]);
   createTierSecrets(kubectl, keys);
-  const brokerVolume = join(stateDir, 'broker-volume');
-  mkdirSync(brokerVolume, { recursive: true, mode: 0o700 });
-  chownSync(brokerVolume, TIER_UID, TIER_UID);
-  const overlay = writeOverlay(stateDir, issuer, brokerVolume);
-  onProgress('kubectl apply -k deploy/overlays/dev (with the dev identity provider and broker volume)');
+  const broker = tierVolumeDir(stateDir, 'broker-volume');
+  const auditStore = options.shipping ? tierVolumeDir(stateDir, 'audit-store-volume') : undefined;
+  const overlay = writePodsOverlay(
+    stateDir,
+    issuer,
+    { broker, ...(auditStore ? { auditStore } : {}) },
+    options,
+  );
+  const name = options.shipping ? 'dev-shipping' : 'dev';
+  onProgress(`kubectl apply -k deploy/overlays/${name} (with the dev identity provider and the volumes)`);
   kubectl('apply', '-k', overlay);
   applyDemo(kubectl, INCIDENT_BOT_SA, overlay);
   await waitForDeployments(kubectl, onProgress);
+  return auditStore;
 }
 
 export async function startPodsStack(
   stateDir: string,
   onProgress: (line: string) => void,
+  options: PodsOverlayOptions = {},
 ): Promise<PodsStack> {
   mkdirSync(stateDir, { recursive: true, mode: 0o700 });
   const images = await ensureAppImages(onProgress);
+  if (options.shipping) images.push(await ensureOtelcolImage(onProgress));
   onProgress(`images: ${images.map((i) => `${i.ref} ${(i.sizeBytes / 1e6).toFixed(0)} MB`).join(', ')}`);
   const cluster = await startCluster({
     stateDir: join(stateDir, 'cluster'),
@@ -115,12 +125,13 @@ export async function startPodsStack(
 
     oidc = await startNodeIdentityProvider(cluster, brokerCa, DEMO_PEOPLE, now);
 
-    await applyGatewayPods(
+    const auditStoreDir = await applyGatewayPods(
       kubectl,
       stateDir,
       { caDirs, brokerCa, auditKeys, hostKeyPath },
       oidc.issuer,
       onProgress,
+      options,
     );
 
     const ssh = await startRelay(serviceTarget(kubectl, 'airlock-mediator', 22));
@@ -154,66 +165,11 @@ export async function startPodsStack(
       caDirs,
       users,
       kubectl,
+      ...(auditStoreDir ? { auditStoreDir } : {}),
       stop,
     };
   } catch (error) {
     await stop();
     throw error;
   }
-}
-
-/**
- * The state dir's overlay: deploy/overlays/dev plus what only this machine
- * knows, the identity provider's URL (the broker config) and a hostPath
- * PersistentVolume for the broker's claim (the hermetic cluster has no
- * storage provisioner).
- */
-function writeOverlay(stateDir: string, issuer: string, brokerVolume: string): string {
-  const dir = join(stateDir, 'deploy');
-  mkdirSync(dir, { recursive: true });
-  const devOverlay = join(repoRoot(), 'deploy', 'overlays', 'dev');
-  const broker = JSON.parse(readFileSync(join(devOverlay, 'config', 'broker.json'), 'utf8'));
-  broker.tls.ipAddresses = ['127.0.0.1'];
-  broker.oidc = nodeIdentityOidcConfig(issuer, DEMO_PEOPLE);
-  broker.kubernetes = {
-    ...broker.kubernetes,
-    audiences: ['airlock-broker'],
-    machineGroups: {
-      [`system:serviceaccount:${INCIDENT_BOT_SA.namespace}:${INCIDENT_BOT_SA.name}`]: ['runbook-runners'],
-    },
-  };
-  writeFileSync(join(dir, 'broker.json'), `${JSON.stringify(broker, null, 2)}\n`);
-  const volume = {
-    apiVersion: 'v1',
-    kind: 'PersistentVolume',
-    metadata: { name: 'airlock-broker-state-dev' },
-    spec: {
-      capacity: { storage: '1Gi' },
-      accessModes: ['ReadWriteOnce'],
-      persistentVolumeReclaimPolicy: 'Retain',
-      storageClassName: '',
-      claimRef: { namespace: 'airlock-system', name: 'airlock-broker-state' },
-      hostPath: { path: brokerVolume, type: 'Directory' },
-    },
-  };
-  writeFileSync(join(dir, 'broker-volume.json'), JSON.stringify(volume, null, 2));
-  writeFileSync(
-    join(dir, 'kustomization.yaml'),
-    [
-      '# Written by airlock dev up --pods.',
-      'apiVersion: kustomize.config.k8s.io/v1beta1',
-      'kind: Kustomization',
-      'resources:',
-      `- ${relative(dir, devOverlay)}`,
-      '- broker-volume.json',
-      'configMapGenerator:',
-      '- name: airlock-broker-config',
-      '  namespace: airlock-system',
-      '  behavior: replace',
-      '  files:',
-      '  - broker.json',
-      '',
-    ].join('\n'),
-  );
-  return dir;
 }
