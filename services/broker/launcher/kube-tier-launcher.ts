@@ -10,6 +10,7 @@
  * namespaced owner, so `remove` deletes them by name and the sweep finds any
  * left by their labels. `remove` also deletes the pods directly, so a
  * revocation ends the sessions without waiting for the garbage collector.
+ * `restore` (kube-tier-pods.ts) replaces a live request's pod that is gone.
  */
 import {
   ApiException,
@@ -22,6 +23,7 @@ import {
 } from '@kubernetes/client-node';
 import { AirlockError } from '../../core/errors.js';
 import type { SshPrivateKey } from '../../core/ssh-cert/index.js';
+import { createTierPod, restoreTierPods, TIERS } from './kube-tier-pods.js';
 import {
   EPHEMERAL_SELECTOR,
   type EphemeralTier,
@@ -35,7 +37,7 @@ import { executorConfig, mediatorConfig } from './tier-configs.js';
 import { createTierSecrets } from './tier-credentials.js';
 import type { LaunchInput, LaunchResult, TierLauncher } from './tier-launcher.js';
 import { remainingSeconds } from './tier-launcher.js';
-import { tierPod, tierService } from './tier-pods.js';
+import { tierService } from './tier-pods.js';
 import { requestExecutorRbac } from './tier-rbac.js';
 
 /** Options of {@link createKubeTierLauncher}. */
@@ -54,7 +56,6 @@ export interface KubeTierLauncherOptions {
 
 /** Less access than this left: nothing is launched (a CA must live at least 60 s). */
 const MIN_LAUNCH_SECONDS = 60;
-const TIERS: readonly EphemeralTier[] = ['executor', 'mediator'];
 
 const statusOf = (error: unknown): number | undefined =>
   error instanceof ApiException ? error.code : undefined;
@@ -171,18 +172,7 @@ async function createOwnedObjects(
       body: { ...service, metadata: { ...service.metadata, ownerReferences: [owner] } },
     });
   }
-  for (const tier of TIERS) {
-    const pod = tierPod(tier, {
-      names,
-      image: options.images[tier],
-      activeDeadlineSeconds: seconds,
-      ...(options.imagePullPolicy ? { imagePullPolicy: options.imagePullPolicy } : {}),
-    });
-    await core.createNamespacedPod({
-      namespace,
-      body: { ...pod, metadata: { ...pod.metadata, ownerReferences: [owner] } },
-    });
-  }
+  for (const tier of TIERS) await createTierPod(core, options, { names, tier, seconds, owner });
   return { hostPublicKey: secrets.hostPublicKey, hostCertificate: secrets.hostCertificate };
 }
 
@@ -265,5 +255,11 @@ export function createKubeTierLauncher(options: KubeTierLauncherOptions): TierLa
     }
   }
 
-  return { namespace, launch, remove, launchedRequestIds: () => listLaunchedRequestIds(clients, namespace) };
+  return {
+    namespace,
+    launch,
+    remove,
+    restore: (input) => restoreTierPods(core, options, input),
+    launchedRequestIds: () => listLaunchedRequestIds(clients, namespace),
+  };
 }
