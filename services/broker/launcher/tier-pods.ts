@@ -1,6 +1,6 @@
 /**
  * The Pod and Service of each tier of one request: the standing Deployments'
- * pod templates (deploy/base/mediator.yaml, executor.yaml) as single pods,
+ * pod templates (deploy/components/standing-tiers/mediator.yaml, executor.yaml) as single pods,
  * under Pod Security `restricted` (non-root, no privilege escalation, every
  * capability dropped, RuntimeDefault seccomp, read-only root file system),
  * with `activeDeadlineSeconds` = the request's remaining access so the

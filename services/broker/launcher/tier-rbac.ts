@@ -109,6 +109,8 @@ export function launcherClusterRules(policy: Policy, options: LauncherRbacOption
 export function renderLauncherRbac(policy: Policy, options: LauncherRbacOptions): RbacObject[] {
   const labels = {
     'app.kubernetes.io/part-of': 'airlock',
+    // What deploy/components/standing-tiers removes: only ephemeral mode needs these rights.
+    'airlock.dev/deploy-mode': 'ephemeral',
     'app.kubernetes.io/component': 'broker',
   };
   const sa = options.brokerServiceAccount;
