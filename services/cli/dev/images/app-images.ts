@@ -32,7 +32,8 @@ const TEST_CODE = /(\.test\.ts|^testing\.ts|-test-helpers\.ts)$/;
 const EXCLUDED_DIRS = [join('services', 'cli')];
 
 export interface BuiltImage {
-  name: AppImage;
+  /** `airlock-mediator`, `airlock-executor` or `airlock-otelcol` */
+  name: string;
   /** `airlock-mediator:dev` */
   ref: string;
   /** `docker save` archive, for `ctr images import`. */
@@ -99,38 +100,67 @@ export async function ensureAppImages(progress: (line: string) => void): Promise
   });
   const todo = plan.filter((image) => !existsSync(image.archive) || !existsSync(`${image.archive}.json`));
   if (todo.length > 0) {
-    const logPath = join(cache, 'build.log');
-    writeFileSync(logPath, '');
-    progress(`building ${todo.map((image) => image.name).join(', ')}; log: ${logPath}`);
-    const docker = await startDockerDaemon(join(cache, 'docker'), join(cache, 'dockerd.log'));
-    try {
-      const bases = {
-        build: await ensureBaseImage('build', docker.env, cache, logPath, progress),
-        runtime: await ensureBaseImage('runtime', docker.env, cache, logPath, progress),
-      };
-      for (const image of todo) await buildImage(image, bases, { root, logPath, env: docker.env, progress });
-      runQuiet('docker', ['image', 'prune', '--force'], 'IMAGE_BUILD_FAILED', docker.env);
-    } finally {
-      await docker.stop();
-    }
+    await withImageBuilder(
+      todo.map((image) => image.name),
+      progress,
+      async (bases, ctx) => {
+        for (const image of todo) await buildImage(image, bases, { ...ctx, root });
+      },
+    );
     removeStaleArchives(
       cache,
+      /^airlock-(mediator|executor)-[0-9a-f]{16}\.tar(\.json)?$/,
       plan.map((image) => image.archive),
     );
   }
-  return plan.map((image) => ({
-    name: image.name,
-    ref: `${image.name}:${DEV_TAG}`,
-    archive: image.archive,
-    sizeBytes: (JSON.parse(readFileSync(`${image.archive}.json`, 'utf8')) as Manifest).sizeBytes,
-  }));
+  return plan.map((image) => builtImage(image.name, image.archive));
 }
 
-interface BuildContext {
-  root: string;
+/** What `withImageBuilder` hands a build: the bases' tags, the daemon's environment, the log. */
+export interface ImageBuilder {
   logPath: string;
   env: NodeJS.ProcessEnv;
   progress: (line: string) => void;
+}
+
+/**
+ * Starts a Docker daemon on the image cache, makes sure both local bases are
+ * in it, runs `build`, prunes dangling layers and stops the daemon.
+ */
+export async function withImageBuilder(
+  names: string[],
+  progress: (line: string) => void,
+  build: (bases: { build: string; runtime: string }, ctx: ImageBuilder) => Promise<void>,
+): Promise<void> {
+  const cache = imageCacheDir();
+  const logPath = join(cache, 'build.log');
+  writeFileSync(logPath, '');
+  progress(`building ${names.join(', ')}; log: ${logPath}`);
+  const docker = await startDockerDaemon(join(cache, 'docker'), join(cache, 'dockerd.log'));
+  try {
+    const bases = {
+      build: await ensureBaseImage('build', docker.env, cache, logPath, progress),
+      runtime: await ensureBaseImage('runtime', docker.env, cache, logPath, progress),
+    };
+    await build(bases, { logPath, env: docker.env, progress });
+    runQuiet('docker', ['image', 'prune', '--force'], 'IMAGE_BUILD_FAILED', docker.env);
+  } finally {
+    await docker.stop();
+  }
+}
+
+/** A saved image as the cluster imports it: `<name>:dev`, its archive and its size. */
+export function builtImage(name: string, archive: string): BuiltImage {
+  return {
+    name,
+    ref: `${name}:${DEV_TAG}`,
+    archive,
+    sizeBytes: (JSON.parse(readFileSync(`${archive}.json`, 'utf8')) as Manifest).sizeBytes,
+  };
+}
+
+interface BuildContext extends ImageBuilder {
+  root: string;
 }
 
 /**
@@ -183,6 +213,12 @@ async function buildImage(
     'IMAGE_BUILD_FAILED',
     { env: ctx.env },
   );
+  await saveImage(ref, image.archive, ctx);
+  ctx.progress(`built ${ref} in ${Math.round((Date.now() - started) / 1000)} s`);
+}
+
+/** `docker save` of `ref` to `archive` (through a staging file), with its size beside it in `<archive>.json`. */
+export async function saveImage(ref: string, archive: string, ctx: ImageBuilder): Promise<void> {
   const sizeBytes = Number(
     runQuiet(
       'docker',
@@ -191,24 +227,21 @@ async function buildImage(
       ctx.env,
     ).trim(),
   );
-  const staging = `${image.archive}.partial-${process.pid}`;
+  const staging = `${archive}.partial-${process.pid}`;
   await runLogged('docker', ['save', '-o', staging, ref], ctx.logPath, 'IMAGE_BUILD_FAILED', {
     env: ctx.env,
   });
-  renameSync(staging, image.archive);
-  writeFileSync(`${image.archive}.json`, JSON.stringify({ sizeBytes } satisfies Manifest));
-  ctx.progress(
-    `built ${ref} (${(sizeBytes / 1e6).toFixed(0)} MB) in ${Math.round((Date.now() - started) / 1000)} s`,
-  );
+  renameSync(staging, archive);
+  writeFileSync(`${archive}.json`, JSON.stringify({ sizeBytes } satisfies Manifest));
+  ctx.progress(`saved ${ref} (${(sizeBytes / 1e6).toFixed(0)} MB)`);
 }
 
-function removeStaleArchives(cache: string, keep: string[]): void {
+/** Removes the archives (and their size files) named like `pattern` that are not in `keep`. */
+export function removeStaleArchives(cache: string, pattern: RegExp, keep: string[]): void {
   for (const entry of readdirSync(cache)) {
     const path = join(cache, entry);
     const archive = path.replace(/\.json$/, '');
-    if (/^airlock-(mediator|executor)-[0-9a-f]{16}\.tar(\.json)?$/.test(entry) && !keep.includes(archive)) {
-      rmSync(path, { force: true });
-    }
+    if (pattern.test(entry) && !keep.includes(archive)) rmSync(path, { force: true });
   }
 }
 
