@@ -52,6 +52,8 @@ export interface KubeTierLauncherOptions {
   readonly imagePullPolicy?: 'Always' | 'IfNotPresent' | 'Never';
   /** The airlock host CA: signs each mediator's host certificate for its request id. */
   readonly hostCa: SshPrivateKey;
+  /** Config `launcher.auditStore`: every pod ships its trail there (tier-audit-agent.ts). */
+  readonly auditStore?: { readonly endpoint: string; readonly agentImage: string };
 }
 
 /** Less access than this left: nothing is launched (a CA must live at least 60 s). */

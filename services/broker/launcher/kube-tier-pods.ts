@@ -25,20 +25,26 @@ import { tierPod } from './tier-pods.js';
 
 export const TIERS: readonly EphemeralTier[] = ['executor', 'mediator'];
 
+/** What creating a tier pod takes from the launcher's options. */
+type PodOptions = Pick<KubeTierLauncherOptions, 'namespace' | 'images' | 'imagePullPolicy' | 'auditStore'>;
+
 /** Less access than this left: a gone pod is not replaced (it would end at once). */
 const MIN_RESTORE_SECONDS = 10;
 
 /** Creates the pod of `tier`, owned by `owner`, ending after `seconds`. */
 export async function createTierPod(
   core: CoreV1Api,
-  options: Pick<KubeTierLauncherOptions, 'namespace' | 'images' | 'imagePullPolicy'>,
+  options: PodOptions,
   pod: { names: LaunchNames; tier: EphemeralTier; seconds: number; owner: V1OwnerReference },
 ): Promise<void> {
+  const pull = options.imagePullPolicy ? { imagePullPolicy: options.imagePullPolicy } : {};
+  const store = options.auditStore;
   const body = tierPod(pod.tier, {
     names: pod.names,
     image: options.images[pod.tier],
     activeDeadlineSeconds: pod.seconds,
-    ...(options.imagePullPolicy ? { imagePullPolicy: options.imagePullPolicy } : {}),
+    ...pull,
+    ...(store ? { auditAgent: { image: store.agentImage, storeEndpoint: store.endpoint, ...pull } } : {}),
   });
   await core.createNamespacedPod({
     namespace: options.namespace,
@@ -69,7 +75,7 @@ const ended = (pod: V1Pod) =>
  */
 export async function restoreTierPods(
   core: CoreV1Api,
-  options: Pick<KubeTierLauncherOptions, 'namespace' | 'images' | 'imagePullPolicy'>,
+  options: PodOptions,
   input: RestoreInput,
 ): Promise<EphemeralTier[]> {
   const { namespace } = options;
