@@ -40,6 +40,8 @@ export interface PodsBenchResult {
   approval_to_ssh_ready_ms?: Summary;
   /** Failed first attempts per request before the one that worked (waits at the door included). */
   ready_attempts?: number[];
+  /** Samples that failed (their error), besides those measured. */
+  sample_errors?: string[];
   exec_argv?: string[];
   exec_ms?: { ephemeral: Summary; standing: Summary };
 }
@@ -148,24 +150,31 @@ export async function benchPods(): Promise<PodsBenchResult> {
   try {
     const ready: number[] = [];
     const attempts: number[] = [];
+    const errors: string[] = [];
+    let last: DoorAccess | undefined;
     for (let i = 0; i < REQUESTS; i += 1) {
-      const [ms, failed, access] = await readySample(stack);
-      log(`${access.requestId}: approval → ssh-ready ${ms} ms (${failed} failed attempts)`);
-      ready.push(ms);
-      attempts.push(failed);
-      if (i < REQUESTS - 1) revoke(stack, access);
-      else {
-        const exec = await execLatency(stack, access);
-        return {
-          requests: REQUESTS,
-          approval_to_ssh_ready_ms: summarize(ready),
-          ready_attempts: attempts,
-          exec_argv: EXEC,
-          exec_ms: exec,
-        };
+      try {
+        if (last) revoke(stack, last);
+        const [ms, failed, access] = await readySample(stack);
+        log(`${access.requestId}: approval → ssh-ready ${ms} ms (${failed} failed attempts)`);
+        last = access;
+        ready.push(ms);
+        attempts.push(failed);
+      } catch (error) {
+        // One failed sample is recorded, not the end of the part.
+        errors.push(error instanceof Error ? error.message : String(error));
+        log(`sample ${i + 1} failed: ${errors.at(-1)}`);
+        last = undefined;
       }
     }
-    return { requests: 0 };
+    return {
+      requests: ready.length,
+      approval_to_ssh_ready_ms: summarize(ready),
+      ready_attempts: attempts,
+      ...(errors.length > 0 ? { sample_errors: errors } : {}),
+      exec_argv: EXEC,
+      ...(last ? { exec_ms: await execLatency(stack, last) } : {}),
+    };
   } finally {
     await stack.stop();
     rmSync(stateDir, { recursive: true, force: true });
@@ -177,7 +186,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     (result) => process.stdout.write(`${JSON.stringify(result)}\n`),
     (error: unknown) => {
       process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-      process.exit(1);
+      process.exitCode = 1;
     },
   );
 }
