@@ -80,7 +80,18 @@ describe('the audit agent of a per-request pod (launcher.auditStore)', () => {
     const sidecar = pod.spec?.initContainers?.[0];
     const shipped = componentAgent();
     expect(sidecar?.args).toEqual(shipped.args);
-    expect(JSON.parse(JSON.stringify(sidecar?.env))).toEqual(shipped.env);
+    // The same variables; the trail origin is the pod's name and uid (a replaced pod keeps the name).
+    const byName = (env: { name: string }[] | undefined) =>
+      Object.fromEntries((env ?? []).map((e) => [e.name, e]));
+    const own = byName(sidecar?.env);
+    const theirs = byName(shipped.env);
+    for (const name of ['AIRLOCK_AUDIT_DIR', 'OTELCOL_STATE_DIR', 'AIRLOCK_AUDIT_STORE_ENDPOINT'])
+      expect([name, own[name]]).toEqual([name, theirs[name]]);
+    expect(JSON.parse(JSON.stringify(own.AIRLOCK_TRAIL_ORIGIN))).toEqual({
+      name: 'AIRLOCK_TRAIL_ORIGIN',
+      value: '$(POD_NAME)-$(POD_UID)',
+    });
+    expect(own.POD_UID).toEqual({ name: 'POD_UID', valueFrom: { fieldRef: { fieldPath: 'metadata.uid' } } });
     expect(sidecar?.volumeMounts).toEqual(shipped.volumeMounts);
   });
 

@@ -11,7 +11,8 @@
  * It reads the tier's state volume (the trail at `<state>/audit`, its own
  * offsets and send queue at `<state>/otelcol`) and the audit-shipping
  * component's ConfigMap `airlock-otelcol-config` (key `agent.yaml`), mounted
- * by name.
+ * by name. Its trail origin (how the store and `airlock audit collect` file
+ * the lines) is `<pod name>-<pod uid>`.
  *
  * Pure: no I/O.
  */
@@ -48,8 +49,11 @@ export function auditAgentContainer(
     restartPolicy: 'Always',
     args: ['--config', `file:${CONFIG_DIR}/agent.yaml`],
     env: [
-      // Each pod's trail is its own chain: the store files it under the pod's name.
-      { name: 'AIRLOCK_TRAIL_ORIGIN', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+      { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+      { name: 'POD_UID', valueFrom: { fieldRef: { fieldPath: 'metadata.uid' } } },
+      // Each pod's trail is its own chain, filed under it by the store. A replaced pod has the
+      // name of the one before it (kube-tier-pods.ts) and a fresh trail: the uid tells them apart.
+      { name: 'AIRLOCK_TRAIL_ORIGIN', value: '$(POD_NAME)-$(POD_UID)' },
       { name: 'AIRLOCK_AUDIT_DIR', value: `${MOUNTS.state}/audit` },
       { name: 'OTELCOL_STATE_DIR', value: `${MOUNTS.state}/otelcol` },
       { name: 'AIRLOCK_AUDIT_STORE_ENDPOINT', value: agent.storeEndpoint },
