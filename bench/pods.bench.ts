@@ -48,7 +48,8 @@ export interface PodsBenchResult {
 
 const REQUESTS = Number(process.env.AIRLOCK_BENCH_PODS_REQUESTS ?? 5);
 const EXEC_RUNS = Number(process.env.AIRLOCK_BENCH_PODS_EXEC_RUNS ?? 10);
-const EXEC = ['exec', 'payments/payments-api-0', '--', 'ls', '/app'];
+// What the oncall-debug profile allows (as test/pods/ephemeral.test.ts runs it).
+const EXEC = ['exec', 'payments/payments-api-0', '--', 'ls', '-la', '/app'];
 const log = (line: string) => process.stderr.write(`[bench pods] ${line}\n`);
 
 const oncall = (stack: EphemeralPodsStack) => ({ name: 'oncall', keyPath: stack.users.oncall!.keyPath });
