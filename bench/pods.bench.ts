@@ -16,7 +16,7 @@
  * one it prints `{"skipped": "<why>"}` and the report says so. One real node
  * per machine: run it when no other holds the node.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -78,14 +78,20 @@ async function readySample(stack: EphemeralPodsStack): Promise<[number, number, 
   throw new Error(`${access.requestId}: no ssh command succeeded within 180 s of approval`);
 }
 
-function revoke(stack: EphemeralPodsStack, access: DoorAccess): void {
+/** `airlock revoke`; asynchronous: the broker is reached through this process's own relay. */
+async function revoke(stack: EphemeralPodsStack, access: DoorAccess): Promise<void> {
   const airlock = join(repoRoot(), 'bin', 'airlock.js');
   const args = [airlock, 'revoke', access.requestId, '--broker', stack.brokerUrl, '--ca', stack.brokerCaPath];
-  const ran = spawnSync(process.execPath, args, {
+  const child = spawn(process.execPath, args, {
     env: { ...process.env, AIRLOCK_CONFIG_DIR: access.configDir },
-    encoding: 'utf8',
+    stdio: ['ignore', 'ignore', 'pipe'],
   });
-  if (ran.status !== 0) throw new Error(`revoke ${access.requestId}: ${ran.stderr.trim()}`);
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  if (code !== 0) throw new Error(`revoke ${access.requestId}: ${stderr.trim()}`);
 }
 
 /**
@@ -155,7 +161,7 @@ export async function benchPods(): Promise<PodsBenchResult> {
     let last: DoorAccess | undefined;
     for (let i = 0; i < REQUESTS; i += 1) {
       try {
-        if (last) revoke(stack, last);
+        if (last) await revoke(stack, last);
         const [ms, failed, access] = await readySample(stack);
         log(`${access.requestId}: approval → ssh-ready ${ms} ms (${failed} failed attempts)`);
         last = access;
