@@ -149,4 +149,15 @@ describe('tier lifecycle (in-memory launcher)', () => {
     expect(await tiers.sweep()).toEqual([]);
     expect(logged.map((e) => e.message)).toEqual([`replacing the pods of ${request.id} failed`]);
   });
+
+  it('replaces nothing for a request whose launch is not recorded yet (a launch in progress)', async () => {
+    const { launcher, approved, store, tiers } = setup();
+    const request = await approved();
+    await store.update(request.id, async (current) =>
+      current ? { ...current, launch: undefined } : undefined,
+    );
+    launcher.lose(request.id, 'executor');
+    expect(await tiers.sweep()).toEqual([]);
+    expect(launcher.restored).toEqual([]);
+  });
 });

@@ -213,8 +213,11 @@ export function createTierLifecycle(deps: TierLifecycleDeps): TierLifecycle {
     const out: string[] = [];
     for (const id of await launcher.launchedRequestIds()) {
       const request = await store.get(id);
-      if (request && isLive(request, clock())) await restoreTiers(deps, request);
-      else if (await removeTiers(deps, id, sweepReason(request), request)) out.push(id);
+      if (request && isLive(request, clock())) {
+        // Only once its launch is recorded: during a launch its pods are not made yet, and
+        // replacing them then would make the launch's own create fail (AlreadyExists).
+        if (request.launch?.status === 'launched') await restoreTiers(deps, request);
+      } else if (await removeTiers(deps, id, sweepReason(request), request)) out.push(id);
     }
     return out;
   }
