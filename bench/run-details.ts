@@ -17,6 +17,7 @@ import type {
 } from './gateway.bench.js';
 import type { ModerationBenchResult } from './moderation.bench.js';
 import type { PhaseResult } from './phases.bench.js';
+import type { PodsBenchResult } from './pods.bench.js';
 import type { ReplicaBenchResult } from './replicas.bench.js';
 import type { DetailRow } from './report.js';
 import { MIB } from './run-plan.js';
@@ -39,6 +40,7 @@ export interface MeasuredParts {
   store: StoreBenchResult | undefined;
   replicas: ReplicaBenchResult | undefined;
   admission: AdmissionBenchResult | undefined;
+  pods: PodsBenchResult | undefined;
 }
 
 const shortNote = (count: number | undefined) =>
@@ -263,6 +265,29 @@ function admissionRows(admission: MeasuredParts['admission']): DetailRow[] {
 }
 
 /** The report's detail rows, in the order the report shows them. */
+/** Rows of ephemeral mode on the real node (pods.bench.ts), or the reason it was skipped. */
+function podsRows(pods: MeasuredParts['pods']): DetailRow[] {
+  if (!pods) return [];
+  if (pods.skipped)
+    return [{ what: 'ephemeral pods (real node): SKIPPED', gateway: pods.skipped, kubectl: '—' }];
+  const rows: DetailRow[] = [];
+  const ready = pods.approval_to_ssh_ready_ms;
+  if (ready)
+    rows.push({
+      what: `approval → first ssh command through the door done, ms p50 / p99 (n=${ready.n} requests)`,
+      gateway: `${ready.p50} / ${ready.p99}`,
+      kubectl: '—',
+    });
+  const exec = pods.exec_ms;
+  if (exec)
+    rows.push({
+      what: `exec \`${pods.exec_argv?.join(' ')}\` via the door to a request's own pods — via the standing tiers, ms p50 / p99 (n=${exec.ephemeral.n} each, interleaved)`,
+      gateway: `${exec.ephemeral.p50} / ${exec.ephemeral.p99} — ${exec.standing.p50} / ${exec.standing.p99}`,
+      kubectl: '—',
+    });
+  return rows;
+}
+
 export function detailRows(parts: MeasuredParts): DetailRow[] {
   return [
     ...latencyRows(parts.latency),
@@ -278,5 +303,6 @@ export function detailRows(parts: MeasuredParts): DetailRow[] {
     ...storeRows(parts.store),
     ...replicaRows(parts.replicas),
     ...admissionRows(parts.admission),
+    ...podsRows(parts.pods),
   ];
 }

@@ -9,6 +9,7 @@ import { repoRoot } from '../services/core/repo/repo-root.js';
 import type { AdmissionBenchResult } from './admission.bench.js';
 import { benchAudit } from './audit.bench.js';
 import type { BrokerBenchResult } from './broker.bench.js';
+import type { PodsBenchResult } from './pods.bench.js';
 import type { ReplicaBenchResult } from './replicas.bench.js';
 import { MIB, PLAN, want } from './run-plan.js';
 import type { StoreBenchResult } from './store.bench.js';
@@ -52,6 +53,7 @@ export interface MicroParts {
   store: StoreBenchResult | undefined;
   replicas: ReplicaBenchResult | undefined;
   admission: AdmissionBenchResult | undefined;
+  pods: PodsBenchResult | undefined;
 }
 
 /** The stack-free parts that were asked for, one after another. */
@@ -90,5 +92,12 @@ export async function runMicroParts(errors: Record<string, string>): Promise<Mic
         | AdmissionBenchResult
         | undefined)
     : undefined;
-  return { audit, sshCert, policy, broker, store, replicas, admission };
+  // Last: it starts a real-node cluster of its own (minutes), or answers at once why it cannot.
+  const pods = want('ephemeral-pods')
+    ? ((await part('ephemeral pods (real node)', errors, async () => runMicro('pods.bench.js'))) as
+        | PodsBenchResult
+        | undefined)
+    : undefined;
+  if (pods?.skipped) log(`ephemeral pods (real node) SKIPPED: ${pods.skipped}`);
+  return { audit, sshCert, policy, broker, store, replicas, admission, pods };
 }

@@ -68,6 +68,8 @@ export const PARTS = [
   'store',
   'replicas',
   'admission',
+  // Ephemeral mode on the real node (pods.bench.ts): skipped, and said so in the report, where no real node can run.
+  'ephemeral-pods',
 ] as const;
 export type PartName = (typeof PARTS)[number];
 

@@ -20,6 +20,9 @@
  * that build's tiers with this one's in alternating rounds (ab.bench.ts);
  * 'ab' runs only when named.
  * AIRLOCK_BENCH_CPU_PROF_DIR=DIR profiles the phase part's tiers (--cpu-prof).
+ * Part `ephemeral-pods` (pods.bench.ts; alone: AIRLOCK_BENCH_PARTS=ephemeral-pods,
+ * or `node dist/bench/pods.bench.js`) needs a real node: where none can run
+ * it is skipped and the report's notes and detail rows say why.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -71,13 +74,14 @@ function headlineOf({
   };
 }
 
-/** The report's notes: how the numbers were taken, then every part that failed. */
-function notesOf(errors: Record<string, string>): string[] {
+/** The report's notes: how the numbers were taken, every part that failed, and a skipped real-node part. */
+function notesOf(errors: Record<string, string>, pods: MicroParts['pods']): string[] {
   return [
     'Ratios compare p50s of samples taken in this run, interleaved with the baseline on the same machine; whole-process times (spawn to exit) of the real ssh and kubectl clients.',
     'Gateway side: a bench mediator (same binary, config and credentials as the dev stack; limits raised to 1000 sessions per principal and 200 unauthenticated per source, since every client is 127.0.0.1) and the dev executor, with a bench policy profile allowing `true`, `head -c * /dev/zero`, `wc -c` and port-forward to 9000.',
     'Baseline: the hermetic cluster’s kubectl with the cluster-admin kubeconfig against the same kube-apiserver and fake kubelet.',
     ...Object.entries(errors).map(([name, message]) => `FAILED ${name}: ${message}`),
+    ...(pods?.skipped ? [`SKIPPED ephemeral-pods (no real node here): ${pods.skipped}`] : []),
   ];
 }
 
@@ -115,6 +119,7 @@ function resultsOf(
     store: m.store,
     replicas: m.replicas,
     admission: m.admission,
+    ephemeral_pods: m.pods,
   };
 }
 
@@ -139,7 +144,7 @@ async function main(): Promise<void> {
   const measured = { ...stackParts, ...micro };
   const headline = headlineOf(measured);
   const details = detailRows(measured);
-  const notes = notesOf(errors);
+  const notes = notesOf(errors, micro.pods);
   const results = resultsOf(startedAt, machine, headline, errors, measured);
   writeResults(startedAt, results, () => renderMarkdown(startedAt, machine, headline, details, notes));
 }

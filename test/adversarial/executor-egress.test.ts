@@ -23,8 +23,8 @@ function kubectl(args: string[]) {
 }
 
 describe('adversarial: finding 5: executor egress in the prod overlay', () => {
-  it('finding 5: the rendered prod overlay lets the executor open connections on 443/6443 only to the API server address', () => {
-    const egressOf = (overlayDir: string) => {
+  it('finding 5: the rendered prod overlay lets the executors (standing and per-request) open connections on 443/6443 only to the API server address', () => {
+    const egressOf = (overlayDir: string, name = 'airlock-executor-egress') => {
       const built = kubectl(['kustomize', overlayDir]);
       expect(built.stderr).toBe('');
       const objects = loadAllYaml(built.stdout) as {
@@ -36,40 +36,45 @@ describe('adversarial: finding 5: executor egress in the prod overlay', () => {
       expect(objects.some((o) => o.kind === 'ConfigMap' && o.metadata.name === 'airlock-api-server')).toBe(
         false,
       );
-      const policy = objects.find(
-        (o) => o.kind === 'NetworkPolicy' && o.metadata.name === 'airlock-executor-egress',
-      );
+      const policy = objects.find((o) => o.kind === 'NetworkPolicy' && o.metadata.name === name);
       return policy?.spec?.egress ?? [];
     };
     const prod = join(repoRoot(), 'deploy', 'overlays', 'prod');
     const shippedCidr = /^\s+cidr: (\S+)$/m.exec(readFileSync(join(prod, 'api-server.yaml'), 'utf8'))?.[1];
     expect(shippedCidr).toBe('192.0.2.10/32');
-    const rules = egressOf(prod);
-    expect(rules).toEqual([
-      {
-        to: [{ ipBlock: { cidr: '192.0.2.10/32' } }],
-        ports: [
-          { protocol: 'TCP', port: 443 },
-          { protocol: 'TCP', port: 6443 },
-        ],
-      },
-      {
-        ports: [
-          { protocol: 'UDP', port: 53 },
-          { protocol: 'TCP', port: 53 },
-        ],
-      },
-    ]);
+    // The standing executor's policy (base) and the per-request executors' (ephemeral mode, the default).
+    for (const name of ['airlock-executor-egress', 'airlock-ephemeral-executor-egress']) {
+      expect(egressOf(prod, name)).toEqual([
+        {
+          to: [{ ipBlock: { cidr: '192.0.2.10/32' } }],
+          ports: [
+            { protocol: 'TCP', port: 443 },
+            { protocol: 'TCP', port: 6443 },
+          ],
+        },
+        {
+          ports: [
+            { protocol: 'UDP', port: 53 },
+            { protocol: 'TCP', port: 53 },
+          ],
+        },
+      ]);
+    }
 
     // An operator's copy of the overlay with its own API server address gets exactly that.
     const dir = mkdtempSync(join(tmpdir(), 'airlock-prod-overlay-'));
     try {
       const copy = join(dir, 'deploy', 'overlays', 'prod');
       cpSync(prod, copy, { recursive: true });
-      cpSync(join(repoRoot(), 'deploy', 'base'), join(dir, 'deploy', 'base'), { recursive: true });
+      for (const part of ['base', 'components']) {
+        cpSync(join(repoRoot(), 'deploy', part), join(dir, 'deploy', part), { recursive: true });
+      }
       const apiServer = join(copy, 'api-server.yaml');
       writeFileSync(apiServer, readFileSync(apiServer, 'utf8').replace('192.0.2.10/32', '10.20.0.5/32'));
       expect(egressOf(copy)[0]?.to).toEqual([{ ipBlock: { cidr: '10.20.0.5/32' } }]);
+      expect(egressOf(copy, 'airlock-ephemeral-executor-egress')[0]?.to).toEqual([
+        { ipBlock: { cidr: '10.20.0.5/32' } },
+      ]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -50,8 +50,10 @@ describe('deploy/: the manifests against a real kube-apiserver', () => {
       const dryRun = kubectl(['apply', '--dry-run=server', '-k', dir]);
       expect(dryRun.stderr).toBe('');
       expect(dryRun.status).toBe(0);
+      // dev opts into standing mode (components/standing-tiers); prod is base's ephemeral mode.
+      const deployment = overlay === 'dev' ? 'airlock-executor' : 'airlock-door';
       expect(dryRun.stdout).toMatch(
-        /deployment\.apps\/airlock-executor (created|configured|unchanged) \(server dry run\)/,
+        new RegExp(`deployment\\.apps/${deployment} (created|configured|unchanged) \\(server dry run\\)`),
       );
       const applied = kubectl(['apply', '-k', dir]);
       expect(applied.stderr).toBe('');
@@ -149,14 +151,14 @@ describe('deploy/: the manifests against a real kube-apiserver', () => {
     ).toBe(false);
   });
 
-  it('the executor-csr component builds on the base: csr-mode RBAC and config in, impersonation rights out, server dry run passes', () => {
+  it('the executor-csr component builds on the standing base: csr-mode RBAC and config in, impersonation rights out, server dry run passes', () => {
     // An overlay as an operator would write it (kustomize wants relative paths).
     const dir = mkdtempSync(join(tmpdir(), 'airlock-overlay-'));
     try {
       const deploy = join(repoRoot(), 'deploy');
       writeFileSync(
         join(dir, 'kustomization.yaml'),
-        `resources: [${relative(dir, join(deploy, 'base'))}]\ncomponents: [${relative(dir, join(deploy, 'components', 'executor-csr'))}]\n`,
+        `resources: [${relative(dir, join(deploy, 'base'))}]\ncomponents: [${relative(dir, join(deploy, 'components', 'standing-tiers'))}, ${relative(dir, join(deploy, 'components', 'executor-csr'))}]\n`,
       );
       const built = kubectl(['kustomize', dir]);
       expect(built.stderr).toBe('');
@@ -218,13 +220,13 @@ describe('deploy/: the manifests against a real kube-apiserver', () => {
     }
   });
 
-  it('the audit-shipping component: an audit agent (a native sidecar) in every tier pod on its state volume, the store with its claim; server dry run passes', () => {
+  it('the audit-shipping component (standing mode): an audit agent (a native sidecar) in every tier pod on its state volume, the store with its claim; server dry run passes', () => {
     const dir = mkdtempSync(join(tmpdir(), 'airlock-overlay-'));
     try {
       const deploy = join(repoRoot(), 'deploy');
       writeFileSync(
         join(dir, 'kustomization.yaml'),
-        `resources: [${relative(dir, join(deploy, 'base'))}]\ncomponents: [${relative(dir, join(deploy, 'components', 'audit-shipping'))}]\n`,
+        `resources: [${relative(dir, join(deploy, 'base'))}]\ncomponents: [${relative(dir, join(deploy, 'components', 'standing-tiers'))}, ${relative(dir, join(deploy, 'components', 'audit-shipping'))}]\n`,
       );
       const built = kubectl(['kustomize', dir]);
       expect(built.stderr).toBe('');
@@ -289,9 +291,11 @@ describe('deploy/: the manifests against a real kube-apiserver', () => {
     const pods = JSON.parse(kubectl(['get', 'deployments', '-n', 'airlock-system', '-o', 'json']).stdout) as {
       items: { metadata: { name: string }; spec: { template: { spec: PodSpecJson } } }[];
     };
+    // dev's standing tiers and prod's jump door (ephemeral mode), both applied above.
     expect(pods.items.map((d) => d.metadata.name).sort()).toEqual([
       'airlock-admission',
       'airlock-broker',
+      'airlock-door',
       'airlock-executor',
       'airlock-mediator',
     ]);
@@ -339,7 +343,7 @@ describe('deploy/: the manifests against a real kube-apiserver', () => {
         };
       }[];
     };
-    expect(deployments.items).toHaveLength(4);
+    expect(deployments.items).toHaveLength(5);
     for (const { metadata, spec } of deployments.items) {
       const { securityContext, volumes } = spec.template.spec;
       expect({ name: metadata.name, ...securityContext }).toMatchObject({

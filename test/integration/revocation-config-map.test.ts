@@ -9,13 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  AuthorizationV1Api,
-  CoreV1Api,
-  KubeConfig,
-  type V1ConfigMap,
-  type V1ResourceAttributes,
-} from '@kubernetes/client-node';
+import { CoreV1Api, KubeConfig, type V1ConfigMap, type V1ResourceAttributes } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type ConfigMapApi,
@@ -27,7 +21,13 @@ import { type BrokerTestEnv, startBrokerTestEnv } from '../../services/broker/te
 import { repoRoot } from '../../services/core/repo/repo-root.js';
 import { watchRevocationFiles } from '../../services/core/service/revocation-files.js';
 import { parseCertificateLine, parseDenyList, parseKrl } from '../../services/core/ssh-cert/index.js';
-import { adminKubeConfig, clusterInfo, createNamespace, uniqueName } from '../support/kube.js';
+import {
+  adminKubeConfig,
+  clusterInfo,
+  createNamespace,
+  serviceAccountMay as may,
+  uniqueName,
+} from '../support/kube.js';
 
 const NAMESPACE = 'airlock-system';
 const NAME = 'airlock-revocation';
@@ -98,18 +98,7 @@ beforeAll(async () => {
 });
 
 describe('the broker ServiceAccount may write the revocation ConfigMap and nothing like it', () => {
-  const can = async (attributes: V1ResourceAttributes) => {
-    const review = await admin.makeApiClient(AuthorizationV1Api).createSubjectAccessReview({
-      body: {
-        spec: {
-          user: `system:serviceaccount:${NAMESPACE}:airlock-broker`,
-          groups: ['system:serviceaccounts', `system:serviceaccounts:${NAMESPACE}`, 'system:authenticated'],
-          resourceAttributes: attributes,
-        },
-      },
-    });
-    return review.status?.allowed === true;
-  };
+  const can = (attributes: V1ResourceAttributes) => may(NAMESPACE, 'airlock-broker', attributes);
 
   it.each(['get', 'update', 'patch'])(
     '%s on configmaps/airlock-revocation in airlock-system: allowed',

@@ -1,5 +1,7 @@
-import { writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { launchNames } from '../../services/broker/launcher/launch-names.js';
 import type { EphemeralPodsStack } from '../../services/cli/dev/pods/ephemeral-pods-stack.js';
@@ -53,7 +55,7 @@ export async function until(
 }
 
 interface PodJson {
-  metadata: { name: string; creationTimestamp: string; labels?: Record<string, string> };
+  metadata: { name: string; uid?: string; creationTimestamp: string; labels?: Record<string, string> };
   spec: {
     serviceAccountName?: string;
     activeDeadlineSeconds?: number;
@@ -136,4 +138,72 @@ export async function executorCallAs(
 /** A tier's audit trail, read from a pod of `ref` (`pod/NAME` or `deploy/NAME`) while it runs. */
 export async function trailOf(stack: EphemeralPodsStack, ref: string, tier: string): Promise<Ran> {
   return kubectlOf(stack)('exec', '-n', NS, ref, '--', 'cat', `/var/lib/airlock/audit/${tier}.jsonl`);
+}
+
+/** An `ssh … logs -f` session that has printed its first log line. */
+export interface Following {
+  /** Resolves when ssh exits: when (ms since the epoch), its exit code and everything it wrote to stderr. */
+  readonly closed: Promise<{ at: number; code: number | null; stderr: string }>;
+  kill(): void;
+}
+
+/** Starts `ssh -F sshConfig host logs -f pod` and resolves once a `processed batch` line came through. */
+export async function followLogs(sshConfig: string, host: string, pod: string): Promise<Following> {
+  const follow = spawn('ssh', ['-F', sshConfig, host, 'logs', '-f', pod]);
+  let stderr = '';
+  follow.stderr.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  const closed = new Promise<{ at: number; code: number | null; stderr: string }>((resolve) =>
+    follow.on('close', (code) => resolve({ at: Date.now(), code, stderr })),
+  );
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no log line; stderr: ${stderr}`)), 60_000);
+    createInterface({ input: follow.stdout }).on('line', (line) => {
+      if (line.startsWith('processed batch')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+  });
+  return { closed, kill: () => follow.kill() };
+}
+
+const airlockCli = join(import.meta.dirname, '..', '..', 'bin', 'airlock.js');
+
+/** One trail of the audit store, as `airlock audit collect` rebuilt it. */
+export interface StoredTrail {
+  /** The trail origin: `<pod name>-<pod uid>` (tier-audit-agent.ts). */
+  origin: string;
+  files: number;
+  /** The trail's files in chain order, concatenated. */
+  text: string;
+}
+
+/**
+ * The audit store's copy of the trails of `tier` pods named `pod` (a replaced
+ * pod has its predecessor's name, another uid): `airlock audit collect` over
+ * the store's files into `outDir`, each origin's files in chain order
+ * (rotated files first), for the caller to verify.
+ */
+export async function storedTrails(
+  stack: EphemeralPodsStack,
+  outDir: string,
+  pod: string,
+  tier: 'mediator' | 'executor',
+): Promise<{ collect: Ran; trails: StoredTrail[] }> {
+  const storeDir = stack.auditStoreDir ?? '';
+  const stored = readdirSync(storeDir)
+    .filter((f) => f.startsWith('audit.otlp'))
+    .map((f) => join(storeDir, f));
+  const collect = await run(process.execPath, [airlockCli, 'audit', 'collect', ...stored, '--out', outDir]);
+  const trails: StoredTrail[] = [];
+  for (const origin of readdirSync(outDir).filter((d) => d.startsWith(`${pod}-`))) {
+    const names = readdirSync(join(outDir, origin)).filter((f) => f.startsWith(`${tier}.jsonl`));
+    // Chain order: the rotated files (tier.jsonl.<12 digits>) by number, then the active file.
+    names.sort((x, y) => (x === `${tier}.jsonl` ? 1 : y === `${tier}.jsonl` ? -1 : x.localeCompare(y)));
+    const text = names.map((f) => readFileSync(join(outDir, origin, f), 'utf8')).join('');
+    trails.push({ origin, files: names.length, text });
+  }
+  return { collect, trails };
 }

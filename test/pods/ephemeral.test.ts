@@ -1,9 +1,7 @@
-import { spawn } from 'node:child_process';
 import { createPublicKey } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchNames } from '../../services/broker/launcher/launch-names.js';
 import { type DoorAccess, requestThroughDoor } from '../../services/cli/dev/pods/door-access.js';
@@ -14,11 +12,13 @@ import {
 import { verifyAuditTrail } from '../../services/core/audit/verify.js';
 import {
   executorCallAs,
+  followLogs,
   kubectlOf,
   NS,
   objectsOf,
   podsOf,
   secondsToReady,
+  storedTrails,
   subjectMay,
   trailOf,
   until,
@@ -49,7 +49,7 @@ describe('ephemeral mode as real pods (deploy/overlays/dev-ephemeral)', () => {
 
   beforeAll(async () => {
     stateDir = mkdtempSync(join(tmpdir(), 'airlock-ephemeral-'));
-    stack = await startEphemeralPodsStack(stateDir, (line) => log(line));
+    stack = await startEphemeralPodsStack(stateDir, (line) => log(line), { auditStore: true });
   });
   afterAll(async () => {
     await stack?.stop();
@@ -94,7 +94,7 @@ describe('ephemeral mode as real pods (deploy/overlays/dev-ephemeral)', () => {
         profile: 'billing-debug',
         namespace: 'billing',
         pods: ['billing-*'],
-        ttl: '4m',
+        ttl: '5m',
       },
     );
     await firstSession(a, 'oncall');
@@ -198,6 +198,57 @@ describe('ephemeral mode as real pods (deploy/overlays/dev-ephemeral)', () => {
     expect(token.code).not.toBe(0);
   });
 
+  it("A's executor pod dies mid-session: the session ends with EXECUTOR_UNAVAILABLE; the broker's sweep replaces the pod from the request's objects and a new connection works", async () => {
+    const na = launchNames(a.requestId);
+    const kubectl = kubectlOf(stack);
+    const before = (await podsOf(stack, a.requestId)).find((p) => p.metadata.name === na.tier.executor);
+    const follow = await followLogs(a.sshConfig, a.requestId, 'payments-worker-0');
+    const killedAt = Date.now();
+    const killed = await kubectl('delete', 'pod', '-n', NS, na.tier.executor, '--grace-period=0', '--force');
+    expect(killed.code).toBe(0);
+    const ended = await Promise.race([
+      follow.closed,
+      new Promise<undefined>((r) => setTimeout(() => r(undefined), 60_000)),
+    ]);
+    follow.kill();
+    log(
+      `executor pod of A force-deleted: session ended after ${ended ? ended.at - killedAt : -1} ms, exit ${ended?.code}: ${ended?.stderr.trim()}`,
+    );
+    expect(ended?.code).toBe(69);
+    expect(ended?.stderr.trim()).toBe('airlock: EXECUTOR_UNAVAILABLE: the executor is unavailable');
+    const attempts: string[] = [];
+    const readyMs = await until(
+      async () => {
+        const next = await ssh(a, 'pods', '-o', 'json');
+        if (next.code !== 0) attempts.push(`${next.code} ${next.stderr.trim().replaceAll('\n', ' / ')}`);
+        return next.code === 0;
+      },
+      180_000,
+      1_000,
+    );
+    log(
+      `new connection served ${readyMs} ms after the session ended; failed attempts before: ${attempts.join(' | ') || 'none'}`,
+    );
+    expect(readyMs).toBeGreaterThanOrEqual(0);
+    for (const attempt of attempts)
+      expect(attempt).toMatch(
+        /^69 \{"code":"EXECUTOR_UNAVAILABLE","message":"the executor is unavailable"\}$|^255 .*MEDIATOR_NOT_READY: /,
+      );
+    const after = (await podsOf(stack, a.requestId)).find((p) => p.metadata.name === na.tier.executor);
+    expect(after?.metadata.uid).not.toBe(before?.metadata.uid);
+    expect(after?.spec.activeDeadlineSeconds).toBeLessThan(before?.spec.activeDeadlineSeconds ?? 0);
+    const broker = await trailOf(stack, 'deploy/airlock-broker', 'broker');
+    const replaced = broker.stdout
+      .split('\n')
+      .filter(Boolean)
+      .map(
+        (line) =>
+          JSON.parse(line) as { event?: string; request_id?: string; details?: { replaced?: string[] } },
+      )
+      .filter((r) => r.event === 'tiers.launched' && r.request_id === a.requestId && r.details?.replaced);
+    expect(replaced.map((r) => r.details?.replaced)).toEqual([['executor']]);
+  });
+
   it("revoking A: an open session is cut, every object of A is deleted, B keeps serving; A's trails verify while its pods run", async () => {
     const na = launchNames(a.requestId);
     // The per-request trails live on the pods' own volume: read and verify them before the pods go.
@@ -208,17 +259,8 @@ describe('ephemeral mode as real pods (deploy/overlays/dev-ephemeral)', () => {
       expect(result.records).toBeGreaterThan(0);
       expect(result.problems.filter((p) => p.kind !== 'unsigned-tail')).toEqual([]);
     }
-    const follow = spawn('ssh', ['-F', a.sshConfig, a.requestId, 'logs', '-f', 'payments-worker-0']);
-    const closed = new Promise<number>((resolve) => follow.on('close', () => resolve(Date.now())));
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('no log line')), 60_000);
-      createInterface({ input: follow.stdout }).on('line', (line) => {
-        if (line.startsWith('processed batch')) {
-          clearTimeout(timer);
-          resolve();
-        }
-      });
-    });
+    const follow = await followLogs(a.sshConfig, a.requestId, 'payments-worker-0');
+    const closed = follow.closed.then((c) => c.at);
     const revokedAt = Date.now();
     const revoked = await run(
       process.execPath,
@@ -328,5 +370,28 @@ describe('ephemeral mode as real pods (deploy/overlays/dev-ephemeral)', () => {
     const door = await trailOf(stack, 'deploy/airlock-door', 'door');
     expect(verified(door.stdout, 'door').problems.filter((p) => p.kind !== 'unsigned-tail')).toEqual([]);
     expect(door.stdout).toContain('DOOR_DESTINATION_REFUSED');
+  });
+
+  it('the trails of both pairs verify from the audit store after their pods are deleted (the dead executor and its replacement each their own)', async () => {
+    const out = join(stateDir, 'collected');
+    for (const [access, replaced] of [
+      [a, true],
+      [b, false],
+    ] as const) {
+      for (const tier of ['mediator', 'executor'] as const) {
+        const pod = launchNames(access.requestId).tier[tier];
+        const { collect, trails } = await storedTrails(stack, out, pod, tier);
+        expect(collect.code).toBe(0);
+        const results = trails.map((t) => ({ origin: t.origin, result: verified(t.text, tier) }));
+        log(
+          `${pod}: ${results.map((r) => `${r.origin}: ${r.result.records} records, ${JSON.stringify(r.result.problems.map((p) => p.kind))}`).join(' | ')}`,
+        );
+        expect(trails).toHaveLength(tier === 'executor' && replaced ? 2 : 1);
+        for (const { origin, result } of results) {
+          expect([origin, result.records > 0]).toEqual([origin, true]);
+          expect([origin, result.problems.filter((p) => p.kind !== 'unsigned-tail')]).toEqual([origin, []]);
+        }
+      }
+    }
   });
 }, 1_200_000);

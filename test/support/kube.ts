@@ -1,7 +1,14 @@
 import { appendFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CoreV1Api, KubeConfig, RbacAuthorizationV1Api, type V1Pod } from '@kubernetes/client-node';
+import {
+  AuthorizationV1Api,
+  CoreV1Api,
+  KubeConfig,
+  RbacAuthorizationV1Api,
+  type V1Pod,
+  type V1ResourceAttributes,
+} from '@kubernetes/client-node';
 import { inject } from 'vitest';
 import './cluster-info.js';
 
@@ -14,6 +21,26 @@ export function adminKubeConfig(): KubeConfig {
   const kc = new KubeConfig();
   kc.loadFromFile(clusterInfo().kubeconfigPath);
   return kc;
+}
+
+/** May ServiceAccount `namespace/name` do `attributes`? A SubjectAccessReview made by cluster-admin. */
+export async function serviceAccountMay(
+  namespace: string,
+  name: string,
+  attributes: V1ResourceAttributes,
+): Promise<boolean> {
+  const review = await adminKubeConfig()
+    .makeApiClient(AuthorizationV1Api)
+    .createSubjectAccessReview({
+      body: {
+        spec: {
+          user: `system:serviceaccount:${namespace}:${name}`,
+          groups: ['system:serviceaccounts', `system:serviceaccounts:${namespace}`, 'system:authenticated'],
+          resourceAttributes: attributes,
+        },
+      },
+    });
+  return review.status?.allowed === true;
 }
 
 /** A namespace name unique to this test run (namespaces are shared by the cluster). */

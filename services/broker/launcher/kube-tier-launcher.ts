@@ -10,6 +10,7 @@
  * namespaced owner, so `remove` deletes them by name and the sweep finds any
  * left by their labels. `remove` also deletes the pods directly, so a
  * revocation ends the sessions without waiting for the garbage collector.
+ * `restore` (kube-tier-pods.ts) replaces a live request's pod that is gone.
  */
 import {
   ApiException,
@@ -22,6 +23,7 @@ import {
 } from '@kubernetes/client-node';
 import { AirlockError } from '../../core/errors.js';
 import type { SshPrivateKey } from '../../core/ssh-cert/index.js';
+import { createTierPod, type PodOptions, restoreTierPods, TIERS } from './kube-tier-pods.js';
 import {
   EPHEMERAL_SELECTOR,
   type EphemeralTier,
@@ -35,26 +37,21 @@ import { executorConfig, mediatorConfig } from './tier-configs.js';
 import { createTierSecrets } from './tier-credentials.js';
 import type { LaunchInput, LaunchResult, TierLauncher } from './tier-launcher.js';
 import { remainingSeconds } from './tier-launcher.js';
-import { tierPod, tierService } from './tier-pods.js';
+import { tierService } from './tier-pods.js';
 import { requestExecutorRbac } from './tier-rbac.js';
 
 /** Options of {@link createKubeTierLauncher}. */
-export interface KubeTierLauncherOptions {
+export interface KubeTierLauncherOptions extends PodOptions {
   /** The broker's launcher identity (deploy/components/ephemeral-tiers RBAC). */
   readonly kubeConfig: KubeConfig;
-  /** Where the per-request objects live (the airlock namespace). */
-  readonly namespace: string;
   /** The cluster name the executors serve (executor config `cluster`). */
   readonly cluster: string;
-  readonly images: { readonly mediator: string; readonly executor: string };
-  readonly imagePullPolicy?: 'Always' | 'IfNotPresent' | 'Never';
   /** The airlock host CA: signs each mediator's host certificate for its request id. */
   readonly hostCa: SshPrivateKey;
 }
 
 /** Less access than this left: nothing is launched (a CA must live at least 60 s). */
 const MIN_LAUNCH_SECONDS = 60;
-const TIERS: readonly EphemeralTier[] = ['executor', 'mediator'];
 
 const statusOf = (error: unknown): number | undefined =>
   error instanceof ApiException ? error.code : undefined;
@@ -171,18 +168,7 @@ async function createOwnedObjects(
       body: { ...service, metadata: { ...service.metadata, ownerReferences: [owner] } },
     });
   }
-  for (const tier of TIERS) {
-    const pod = tierPod(tier, {
-      names,
-      image: options.images[tier],
-      activeDeadlineSeconds: seconds,
-      ...(options.imagePullPolicy ? { imagePullPolicy: options.imagePullPolicy } : {}),
-    });
-    await core.createNamespacedPod({
-      namespace,
-      body: { ...pod, metadata: { ...pod.metadata, ownerReferences: [owner] } },
-    });
-  }
+  for (const tier of TIERS) await createTierPod(core, options, { names, tier, seconds, owner });
   return { hostPublicKey: secrets.hostPublicKey, hostCertificate: secrets.hostCertificate };
 }
 
@@ -265,5 +251,11 @@ export function createKubeTierLauncher(options: KubeTierLauncherOptions): TierLa
     }
   }
 
-  return { namespace, launch, remove, launchedRequestIds: () => listLaunchedRequestIds(clients, namespace) };
+  return {
+    namespace,
+    launch,
+    remove,
+    restore: (input) => restoreTierPods(core, options, input),
+    launchedRequestIds: () => listLaunchedRequestIds(clients, namespace),
+  };
 }

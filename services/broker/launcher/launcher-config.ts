@@ -32,6 +32,14 @@ export type LauncherConfig =
       readonly hostCa: { readonly keyFile: string };
       /** How often the sweep deletes the objects of requests no longer approved-and-live; default 30. */
       readonly sweepSeconds: number;
+      /**
+       * The audit store (deploy/components/audit-shipping): when set, every
+       * per-request pod runs the audit agent (`agentImage`, the OpenTelemetry
+       * Collector) as a native sidecar that ships its tier's trail to
+       * `endpoint` (OTLP/HTTP), so the trail outlives the pod
+       * (tier-audit-agent.ts, docs/audit-shipping.md).
+       */
+      readonly auditStore?: { readonly endpoint: string; readonly agentImage: string };
     };
 
 const DNS_LABEL = '^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$';
@@ -65,6 +73,15 @@ export const LAUNCHER_SCHEMA = {
       properties: { keyFile: { type: 'string', minLength: 1 } },
     },
     sweepSeconds: { type: 'integer', minimum: 5, maximum: 600, default: 30 },
+    auditStore: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['endpoint', 'agentImage'],
+      properties: {
+        endpoint: { type: 'string', pattern: '^https?://[^\\s]+$', maxLength: 512 },
+        agentImage: image,
+      },
+    },
   },
 } as const;
 

@@ -78,4 +78,66 @@ describe('tier lifecycle (in-memory launcher)', () => {
     expect(await tiers.sweep()).toEqual([live.id]);
     expect(launcher.launched.size).toBe(0);
   });
+
+  it("replaces a live request's gone executor pod with the access left and audits it; an expired request's objects are deleted instead", async () => {
+    const { launcher, approved, tiers, audit, advance } = setup();
+    const request = await approved();
+    expect(await tiers.sweep()).toEqual([]);
+    expect(launcher.restored).toEqual([]);
+    advance(100);
+    launcher.lose(request.id, 'executor');
+    expect(await tiers.sweep()).toEqual([]);
+    expect(launcher.restored).toEqual([
+      { requestId: request.id, tiers: ['executor'], activeDeadlineSeconds: 500 },
+    ]);
+    expect(launcher.launched.has(request.id)).toBe(true);
+    const replaced = audit
+      .events()
+      .filter((e) => e.event === 'tiers.launched')
+      .at(-1);
+    expect([replaced?.decision, replaced?.reason, replaced?.details?.replaced]).toEqual([
+      'allow',
+      'replaced the executor pod (gone while the request is live)',
+      ['executor'],
+    ]);
+    expect(replaced?.details?.active_deadline_seconds).toBe(500);
+    // Once replaced, the next sweep has nothing to do.
+    expect(await tiers.sweep()).toEqual([]);
+    expect(launcher.restored).toHaveLength(1);
+    advance(501);
+    launcher.lose(request.id, 'mediator');
+    expect(await tiers.sweep()).toEqual([request.id]);
+    expect(launcher.restored).toHaveLength(1);
+  });
+
+  it('a failing replacement is logged and the sweep goes on', async () => {
+    const { launcher, approved, store, audit } = setup();
+    const request = await approved();
+    const logged: Record<string, unknown>[] = [];
+    const tiers = createTierLifecycle({
+      launcher: Object.assign(Object.create(launcher) as InMemoryTierLauncher, {
+        restore: async () => {
+          throw new Error('pods is forbidden');
+        },
+      }),
+      store,
+      audit,
+      policy: testPolicy(),
+      clock: () => new Date('2026-11-27T10:01:00Z'),
+      log: (entry) => logged.push(entry),
+    });
+    expect(await tiers.sweep()).toEqual([]);
+    expect(logged.map((e) => e.message)).toEqual([`replacing the pods of ${request.id} failed`]);
+  });
+
+  it('replaces nothing for a request whose launch is not recorded yet (a launch in progress)', async () => {
+    const { launcher, approved, store, tiers } = setup();
+    const request = await approved();
+    await store.update(request.id, async (current) =>
+      current ? { ...current, launch: undefined } : undefined,
+    );
+    launcher.lose(request.id, 'executor');
+    expect(await tiers.sweep()).toEqual([]);
+    expect(launcher.restored).toEqual([]);
+  });
 });

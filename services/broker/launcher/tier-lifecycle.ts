@@ -4,7 +4,11 @@
  * revoked or denied; `sweep` runs at broker start and every
  * `launcher.sweepSeconds` and deletes the objects of every request that is
  * not approved-and-live (expired, revoked, denied, failed, pruned, or
- * unknown to this broker — e.g. left by a broker that crashed mid-launch).
+ * unknown to this broker — e.g. left by a broker that crashed mid-launch),
+ * and replaces the pod of a live request that is gone (an executor pod
+ * deleted or evicted mid-session: the session ends with EXECUTOR_UNAVAILABLE,
+ * a new connection works once the replacement is ready — within one sweep
+ * period plus the pod's start).
  *
  * Every outcome is audited on the broker trail (`tiers.launched` allow/deny,
  * `tiers.deleted`) and a launch is recorded on the request
@@ -17,7 +21,7 @@ import type { LogEntry } from '../../core/observability/logging.js';
 import { type Policy, renderGroups } from '../../core/policy/index.js';
 import type { AccessRequest, LaunchState, RequestStore } from '../request-store.js';
 import { launchNames } from './launch-names.js';
-import type { TierLauncher } from './tier-launcher.js';
+import { remainingSeconds, type TierLauncher } from './tier-launcher.js';
 
 /** Dependencies of {@link createTierLifecycle}. */
 export interface TierLifecycleDeps {
@@ -40,7 +44,10 @@ export interface TierLifecycle {
   approved(request: AccessRequest): Promise<AccessRequest>;
   /** Deletes the tiers of a revoked or denied request; a failure is logged and left to the sweep. */
   ended(request: AccessRequest, reason: string): Promise<void>;
-  /** Deletes the objects of every request that is not approved-and-live; resolves to their ids. */
+  /**
+   * Deletes the objects of every request that is not approved-and-live
+   * (resolves to their ids) and replaces the gone pods of live ones.
+   */
   sweep(): Promise<string[]>;
 }
 
@@ -90,6 +97,41 @@ async function removeTiers(
     details: { namespace: launcher.namespace, owner: launchNames(requestId).owner },
   });
   return true;
+}
+
+/**
+ * Replaces the pods of a live request that are gone and audits it as
+ * `tiers.launched` (allow, `details.replaced`); a failure is logged and
+ * retried by the next sweep.
+ */
+async function restoreTiers(deps: TierLifecycleDeps, request: AccessRequest): Promise<void> {
+  const { launcher, audit, clock } = deps;
+  try {
+    const now = clock();
+    const replaced = await launcher.restore({
+      requestId: request.id,
+      accessExpiresAt: new Date(request.accessExpiresAt ?? ''),
+      now,
+    });
+    if (replaced.length === 0) return;
+    await audit.append({
+      event: 'tiers.launched',
+      actor: { kind: 'system' },
+      target: targetOf(request),
+      request_id: request.id,
+      decision: 'allow',
+      reason: `replaced the ${replaced.join(' and ')} pod (gone while the request is live)`,
+      details: {
+        namespace: launcher.namespace,
+        owner: launchNames(request.id).owner,
+        replaced,
+        active_deadline_seconds: remainingSeconds(new Date(request.accessExpiresAt ?? ''), now),
+      },
+    });
+    deps.log?.({ level: 'warn', message: `replaced the ${replaced.join(', ')} pod of ${request.id}` });
+  } catch (error) {
+    deps.log?.({ level: 'error', message: `replacing the pods of ${request.id} failed`, err: error });
+  }
 }
 
 /**
@@ -171,8 +213,11 @@ export function createTierLifecycle(deps: TierLifecycleDeps): TierLifecycle {
     const out: string[] = [];
     for (const id of await launcher.launchedRequestIds()) {
       const request = await store.get(id);
-      if (isLive(request, clock())) continue;
-      if (await removeTiers(deps, id, sweepReason(request), request)) out.push(id);
+      if (request && isLive(request, clock())) {
+        // Only once its launch is recorded: during a launch its pods are not made yet, and
+        // replacing them then would make the launch's own create fail (AlreadyExists).
+        if (request.launch?.status === 'launched') await restoreTiers(deps, request);
+      } else if (await removeTiers(deps, id, sweepReason(request), request)) out.push(id);
     }
     return out;
   }

@@ -1,6 +1,6 @@
 /**
  * The Pod and Service of each tier of one request: the standing Deployments'
- * pod templates (deploy/base/mediator.yaml, executor.yaml) as single pods,
+ * pod templates (deploy/components/standing-tiers/mediator.yaml, executor.yaml) as single pods,
  * under Pod Security `restricted` (non-root, no privilege escalation, every
  * capability dropped, RuntimeDefault seccomp, read-only root file system),
  * with `activeDeadlineSeconds` = the request's remaining access so the
@@ -22,6 +22,7 @@ import {
   MEDIATOR_SSH_PORT,
   podSelector,
 } from './launch-names.js';
+import { type AuditAgentOptions, auditAgentContainer, auditAgentVolume } from './tier-audit-agent.js';
 import { MOUNTS } from './tier-configs.js';
 
 /** Shared objects of the standing deployment both modes mount (deploy/base). */
@@ -39,6 +40,8 @@ export interface TierPodOptions {
   readonly imagePullPolicy?: 'Always' | 'IfNotPresent' | 'Never';
   /** The request's remaining access in whole seconds (≥ 1). */
   readonly activeDeadlineSeconds: number;
+  /** With an audit store: the audit agent as a native sidecar (tier-audit-agent.ts). */
+  readonly auditAgent?: AuditAgentOptions;
 }
 
 /** Kubernetes' floor and airlock's ceiling for the bound token's lifetime. */
@@ -149,8 +152,11 @@ export function tierPod(tier: EphemeralTier, options: TierPodOptions): V1Pod {
         fsGroup: 10001,
         seccompProfile: { type: 'RuntimeDefault' },
       },
+      ...(options.auditAgent
+        ? { initContainers: [auditAgentContainer(options.auditAgent, restrictedContainer())] }
+        : {}),
       containers: [container(tier, options)],
-      volumes: volumes(tier, names, tokenSeconds),
+      volumes: [...volumes(tier, names, tokenSeconds), ...(options.auditAgent ? [auditAgentVolume()] : [])],
     },
   };
 }

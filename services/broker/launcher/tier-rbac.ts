@@ -77,13 +77,15 @@ export interface LauncherRbacOptions {
  * The rules of the broker's launcher Role in the airlock namespace. No get
  * or list of Secrets (the namespace holds the standing CAs' keys): Secrets
  * and the other owned kinds are removed by the garbage collector through
- * their ownerReferences; only the owner ConfigMaps are listed, by the sweep.
+ * their ownerReferences; only the owner ConfigMaps and the pods are listed,
+ * by the sweep (leftovers; a live request's missing pod).
  * RBAC cannot restrict `create` by name, nor `delete` by label.
  */
 export function launcherNamespacedRules(): RbacRule[] {
   return [
     { apiGroups: [''], resources: ['configmaps'], verbs: ['create', 'delete', 'list'] },
-    { apiGroups: [''], resources: ['pods'], verbs: ['create', 'delete'] },
+    // list: the sweep finds a live request's pod that is gone (deleted, evicted) and replaces it.
+    { apiGroups: [''], resources: ['pods'], verbs: ['create', 'delete', 'list'] },
     { apiGroups: [''], resources: ['secrets'], verbs: ['create', 'delete'] },
     { apiGroups: [''], resources: ['serviceaccounts'], verbs: ['create', 'delete'] },
     { apiGroups: [''], resources: ['services'], verbs: ['create', 'delete'] },
@@ -107,6 +109,8 @@ export function launcherClusterRules(policy: Policy, options: LauncherRbacOption
 export function renderLauncherRbac(policy: Policy, options: LauncherRbacOptions): RbacObject[] {
   const labels = {
     'app.kubernetes.io/part-of': 'airlock',
+    // What deploy/components/standing-tiers removes: only ephemeral mode needs these rights.
+    'airlock.dev/deploy-mode': 'ephemeral',
     'app.kubernetes.io/component': 'broker',
   };
   const sa = options.brokerServiceAccount;

@@ -28,6 +28,7 @@ export function ephemeralTiers(
       cluster: settings.cluster,
       images: settings.images,
       ...(settings.imagePullPolicy ? { imagePullPolicy: settings.imagePullPolicy } : {}),
+      ...(settings.auditStore ? { auditStore: settings.auditStore } : {}),
       hostCa,
     });
   return { tiers: createTierLifecycle({ ...deps, launcher }), hostCaPublicKey };

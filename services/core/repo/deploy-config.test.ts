@@ -25,9 +25,10 @@ interface DeploymentYaml {
   };
 }
 
+/** A standing tier's Deployment (deploy/components/standing-tiers; base's configs serve it). */
 function deployment(file: string): DeploymentYaml {
   const objects = loadAllYaml(
-    readFileSync(join(repoRoot(), 'deploy', 'base', file), 'utf8'),
+    readFileSync(join(repoRoot(), 'deploy', 'components', 'standing-tiers', file), 'utf8'),
   ) as DeploymentYaml[];
   return objects.find((o) => o.kind === 'Deployment')!;
 }
@@ -98,11 +99,13 @@ describe('deploy/base configuration', () => {
 });
 
 describe('deploy/components/broker-postgres', () => {
-  it('is the base broker config with store.postgres (URL and CA from the Secret), and both pass validation', () => {
+  it("is ephemeral mode's broker config (base's with the launcher block) with store.postgres (URL and CA from the Secret), and both pass validation", () => {
     const component = join(repoRoot(), 'deploy', 'components', 'broker-postgres', 'broker.json');
-    const { store: pgStore, ...pgRest } = JSON.parse(readFileSync(component, 'utf8'));
+    const { store: pgStore, launcher: pgLauncher, ...pgRest } = JSON.parse(readFileSync(component, 'utf8'));
     const { store: baseStore, ...baseRest } = JSON.parse(readFileSync(config('broker.json'), 'utf8'));
     expect(pgRest).toEqual(baseRest);
+    const ephemeral = join(repoRoot(), 'deploy', 'components', 'ephemeral-tiers', 'broker.json');
+    expect(pgLauncher).toEqual(JSON.parse(readFileSync(ephemeral, 'utf8')).launcher);
     expect(baseStore.sqlite.path).toBe('/var/lib/airlock/broker/requests.db');
     expect(loadBrokerConfig(component).store).toEqual({
       postgres: {

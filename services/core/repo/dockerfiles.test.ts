@@ -7,7 +7,7 @@
  * compiles ssh2's crypto binding in its build stage and its build fails unless
  * the binding loads in the runtime stage.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { repoRoot } from './repo-root.js';
@@ -41,9 +41,14 @@ function stages(all: Instruction[]): { globals: Instruction[]; stages: Instructi
   return { globals: all.slice(0, first), stages: result };
 }
 
-/** `deploy/base/<tier>.yaml`: the image and the script the container runs. */
+/** `deploy/base/<tier>.yaml` (or components/standing-tiers/): the image and the script the container runs. */
 function deployment(tier: string): { image: string; script: string } {
-  const text = readFileSync(join(repoRoot(), 'deploy', 'base', `${tier}.yaml`), 'utf8');
+  const inBase = join(repoRoot(), 'deploy', 'base', `${tier}.yaml`);
+  // The standing mediator and executor are a component since ephemeral mode became the default.
+  const path = existsSync(inBase)
+    ? inBase
+    : join(repoRoot(), 'deploy', 'components', 'standing-tiers', `${tier}.yaml`);
+  const text = readFileSync(path, 'utf8');
   const image = /^\s+image: (\S+)/m.exec(text)?.[1] ?? '';
   const args = JSON.parse(/^\s+args: (\[.*\])$/m.exec(text)?.[1] ?? '[]') as string[];
   return { image: image.replace(/:[^:/]+$/, ''), script: args[0] ?? '' };

@@ -141,10 +141,41 @@ export function ephemeralRbac(policy: Record<string, unknown>): object {
   return { apiVersion: 'v1', kind: 'List', items };
 }
 
-/** The broker config of deploy/overlays/dev-ephemeral with the dev identity provider and the runbook identity. */
-function brokerConfig(issuer: string): Record<string, unknown> {
+/** Where the audit-shipping component's store listens (its Service), for the per-request pods' agents. */
+export const AUDIT_STORE_ENDPOINT = `http://airlock-audit-store.${AIRLOCK_NAMESPACE}.svc:4318`;
+
+/**
+ * The broker config of deploy/overlays/dev-ephemeral with the dev identity
+ * provider and the runbook identity; with `auditStore`, the launcher ships
+ * every per-request pod's trail to the store (the :dev collector image).
+ */
+function brokerConfig(issuer: string, auditStore: boolean): Record<string, unknown> {
   const overlay = join(repoRoot(), 'deploy', 'overlays', 'dev-ephemeral');
-  return nodeBrokerConfig(join(overlay, 'config', 'broker.json'), issuer, EPHEMERAL_PEOPLE);
+  const broker = nodeBrokerConfig(join(overlay, 'config', 'broker.json'), issuer, EPHEMERAL_PEOPLE);
+  if (auditStore) {
+    (broker.launcher as Record<string, unknown>).auditStore = {
+      endpoint: AUDIT_STORE_ENDPOINT,
+      agentImage: 'airlock-otelcol:dev',
+    };
+  }
+  return broker;
+}
+
+/** A hostPath PersistentVolume bound to the claim `claim` in the airlock namespace. */
+function hostPathVolume(name: string, claim: string, path: string, storage: string): object {
+  return {
+    apiVersion: 'v1',
+    kind: 'PersistentVolume',
+    metadata: { name },
+    spec: {
+      capacity: { storage },
+      accessModes: ['ReadWriteOnce'],
+      persistentVolumeReclaimPolicy: 'Retain',
+      storageClassName: '',
+      claimRef: { namespace: AIRLOCK_NAMESPACE, name: claim },
+      hostPath: { path, type: 'Directory' },
+    },
+  };
 }
 
 /**
@@ -152,31 +183,41 @@ function brokerConfig(issuer: string): Record<string, unknown> {
  * this run knows: the identity provider (broker config), the two-team
  * policy, and a hostPath PersistentVolume for the broker's claim. The policy
  * keeps its plain name `airlock-policy` (no hash): the per-request pods
- * mount it by that name.
+ * mount it by that name. With `auditStoreVolume`: the audit-shipping
+ * component (its store on that host directory, the :dev collector image) and
+ * the launcher's `auditStore`.
  */
 export function writeEphemeralOverlay(
   stateDir: string,
-  options: { issuer: string; brokerVolume: string; policy: Record<string, unknown> },
+  options: {
+    issuer: string;
+    brokerVolume: string;
+    policy: Record<string, unknown>;
+    auditStoreVolume?: string;
+  },
 ): string {
   const dir = join(stateDir, 'deploy');
   mkdirSync(dir, { recursive: true });
   const overlay = join(repoRoot(), 'deploy', 'overlays', 'dev-ephemeral');
-  writeFileSync(join(dir, 'broker.json'), `${JSON.stringify(brokerConfig(options.issuer), null, 2)}\n`);
+  const store = options.auditStoreVolume;
+  const broker = brokerConfig(options.issuer, store !== undefined);
+  writeFileSync(join(dir, 'broker.json'), `${JSON.stringify(broker, null, 2)}\n`);
   writeFileSync(join(dir, 'policy.json'), `${JSON.stringify(options.policy, null, 2)}\n`);
-  const volume = {
-    apiVersion: 'v1',
-    kind: 'PersistentVolume',
-    metadata: { name: 'airlock-broker-state-dev' },
-    spec: {
-      capacity: { storage: '1Gi' },
-      accessModes: ['ReadWriteOnce'],
-      persistentVolumeReclaimPolicy: 'Retain',
-      storageClassName: '',
-      claimRef: { namespace: AIRLOCK_NAMESPACE, name: 'airlock-broker-state' },
-      hostPath: { path: options.brokerVolume, type: 'Directory' },
-    },
-  };
+  const volume = hostPathVolume(
+    'airlock-broker-state-dev',
+    'airlock-broker-state',
+    options.brokerVolume,
+    '1Gi',
+  );
   writeFileSync(join(dir, 'broker-volume.json'), JSON.stringify(volume, null, 2));
+  if (store) {
+    const storeVolume = hostPathVolume('airlock-audit-store-dev', 'airlock-audit-store', store, '20Gi');
+    writeFileSync(join(dir, 'store-volume.json'), JSON.stringify(storeVolume, null, 2));
+  }
+  const shipping = join(repoRoot(), 'deploy', 'components', 'audit-shipping');
+  const storeLines = store
+    ? ['components:', `- ${relative(dir, shipping)}`, 'images:', '- name: airlock-otelcol', '  newTag: dev']
+    : [];
   const generator = (name: string, file: string, hash: boolean) => [
     `- name: ${name}`,
     `  namespace: ${AIRLOCK_NAMESPACE}`,
@@ -194,9 +235,11 @@ export function writeEphemeralOverlay(
       'resources:',
       `- ${relative(dir, overlay)}`,
       '- broker-volume.json',
+      ...(store ? ['- store-volume.json'] : []),
       'configMapGenerator:',
       ...generator('airlock-broker-config', 'broker.json', true),
       ...generator('airlock-policy', 'policy.json', false),
+      ...storeLines,
       '',
     ].join('\n'),
   );

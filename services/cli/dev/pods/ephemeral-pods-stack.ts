@@ -22,6 +22,7 @@ import { INCIDENT_BOT_SA } from '../dev-stack.js';
 import { type HermeticCluster, startCluster } from '../hermetic-cluster.js';
 import { runQuiet } from '../host-commands.js';
 import { ensureAppImages } from '../images/app-images.js';
+import { ensureOtelcolImage } from '../images/otelcol-image.js';
 import {
   createEphemeralSecrets,
   EPHEMERAL_PEOPLE,
@@ -61,18 +62,39 @@ export interface EphemeralPodsStack {
   /** The public key files of each tier's audit signing key (`<tier>-audit.pub`, tier door included). */
   keysDir: string;
   kubectl: Kubectl;
+  /** With `{ auditStore: true }`: the host directory of the audit store's volume (its `audit.otlp*.jsonl`). */
+  auditStoreDir?: string;
   stop(): Promise<void>;
 }
 
-/** The tiers' user: owner of the broker's hostPath volume. */
+/** What else the stack runs. */
+export interface EphemeralPodsOptions {
+  /**
+   * deploy/components/audit-shipping (the store on a host directory) and the
+   * broker's `launcher.auditStore`: every per-request pod ships its trail.
+   */
+  readonly auditStore?: boolean;
+}
+
+/** The tiers' user: owner of the broker's and the audit store's hostPath volumes. */
 const TIER_UID = 10001;
+
+/** A host directory for a hostPath volume, owned by the tiers' user. */
+function ownedDirectory(path: string): string {
+  mkdirSync(path, { recursive: true, mode: 0o700 });
+  chownSync(path, TIER_UID, TIER_UID);
+  return path;
+}
 
 export async function startEphemeralPodsStack(
   stateDir: string,
   onProgress: (line: string) => void,
+  options: EphemeralPodsOptions = {},
 ): Promise<EphemeralPodsStack> {
   mkdirSync(stateDir, { recursive: true, mode: 0o700 });
   const images = await ensureAppImages(onProgress);
+  if (options.auditStore) images.push(await ensureOtelcolImage(onProgress));
+  const auditStoreDir = options.auditStore ? ownedDirectory(join(stateDir, 'audit-store-volume')) : undefined;
   const cluster = await startCluster({
     stateDir: join(stateDir, 'cluster'),
     onProgress,
@@ -99,7 +121,8 @@ export async function startEphemeralPodsStack(
     const ephemeralKeys = ensureEphemeralKeys(keysDir);
     oidc = await startNodeIdentityProvider(cluster, tierKeys.brokerCa, EPHEMERAL_PEOPLE, now);
 
-    await deployEphemeral(kubectl, stateDir, { tierKeys, ephemeralKeys, issuer: oidc.issuer }, onProgress);
+    const keys = { tierKeys, ephemeralKeys, issuer: oidc.issuer };
+    await deployEphemeral(kubectl, stateDir, { ...keys, auditStoreDir }, onProgress);
 
     const serviceTarget = (name: string, port: number) => async () => ({
       host: kubectl(
@@ -130,6 +153,7 @@ export async function startEphemeralPodsStack(
       users: createDemoUserKeys(join(stateDir, 'users'), Object.keys(EPHEMERAL_PEOPLE)),
       keysDir,
       kubectl,
+      ...(auditStoreDir ? { auditStoreDir } : {}),
       stop,
     };
   } catch (error) {
@@ -147,7 +171,12 @@ export async function startEphemeralPodsStack(
 async function deployEphemeral(
   kubectl: Kubectl,
   stateDir: string,
-  keys: { tierKeys: TierKeyFiles; ephemeralKeys: EphemeralKeyFiles; issuer: string },
+  keys: {
+    tierKeys: TierKeyFiles;
+    ephemeralKeys: EphemeralKeyFiles;
+    issuer: string;
+    auditStoreDir: string | undefined;
+  },
   onProgress: (line: string) => void,
 ): Promise<void> {
   onProgress(
@@ -157,11 +186,14 @@ async function deployEphemeral(
   createNamespaces(kubectl, [...SERVED_NAMESPACES, INCIDENT_BOT_SA.namespace]);
   createTierSecrets(kubectl, keys.tierKeys);
   createEphemeralSecrets(kubectl, keys.ephemeralKeys);
-  const brokerVolume = join(stateDir, 'broker-volume');
-  mkdirSync(brokerVolume, { recursive: true, mode: 0o700 });
-  chownSync(brokerVolume, TIER_UID, TIER_UID);
+  const brokerVolume = ownedDirectory(join(stateDir, 'broker-volume'));
   const policy = ephemeralPolicy();
-  const overlay = writeEphemeralOverlay(stateDir, { issuer: keys.issuer, brokerVolume, policy });
+  const overlay = writeEphemeralOverlay(stateDir, {
+    issuer: keys.issuer,
+    brokerVolume,
+    policy,
+    ...(keys.auditStoreDir ? { auditStoreVolume: keys.auditStoreDir } : {}),
+  });
   onProgress(
     'kubectl apply -k deploy/overlays/dev-ephemeral (with the identity provider, the two-team policy)',
   );

@@ -104,6 +104,16 @@ function preflight(): void {
   }
 }
 
+/** Why a real node cannot run here (tools missing, not root), or undefined when it can; for callers that skip. */
+export function realNodeUnavailableReason(): string | undefined {
+  try {
+    preflight();
+    return undefined;
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error);
+  }
+}
+
 function takeLock(): void {
   if (existsSync(REAL_NODE_LOCK)) {
     const holder = Number(readFileSync(REAL_NODE_LOCK, 'utf8').trim());
