@@ -29,6 +29,52 @@ import { reissueOncall } from './pods-support.js';
 const SESSIONS = Number(process.env.AIRLOCK_AUDIT_SOAK_SESSIONS ?? 200);
 const log = (line: string) => process.stderr.write(`[audit-soak] ${line}\n`);
 
+/** Deletes a random mediator or executor pod every 10–30 s until `done()`; the deletions. */
+async function chaos(stack: PodsStack, done: () => boolean): Promise<string[]> {
+  const deletions: string[] = [];
+  while (!done()) {
+    await sleep(10_000 + Math.random() * 20_000);
+    if (done()) break;
+    const tier: Tier = Math.random() < 0.5 ? 'mediator' : 'executor';
+    const [pod] = await readyPods(stack, tier);
+    if (!pod) continue;
+    const forced = Math.random() < 0.5;
+    const flags = forced ? ['--grace-period=0', '--force'] : [];
+    await kubectlOf(stack)('delete', 'pod', '-n', NS, pod, ...flags, '--wait=false');
+    deletions.push(`${pod}${forced ? ' (forced)' : ''}`);
+  }
+  return deletions;
+}
+
+/** Every trail in the store verifies; each session that ran has exactly one `intent.allowed` in both tiers. */
+async function verifyStore(stateDir: string, storeDir: string, ran: number[]): Promise<void> {
+  const trails = [...(await collectStore(storeDir, join(stateDir, 'collected'))).values()];
+  const keys = (['broker', 'mediator', 'executor'] as const).flatMap((t) => [
+    '--public-key',
+    join(stateDir, 'keys', `${t}-audit.pub`),
+  ]);
+  for (const trail of trails) {
+    const verified = await airlock('audit', 'verify', ...trail.files, ...keys);
+    expect(verified.code, `${trail.pod}: ${verified.stdout}`).toBe(0);
+  }
+  const allowed = (tier: Tier) => {
+    const byNumber = new Map<string, number>();
+    for (const trail of trails.filter((t) => t.tier === tier))
+      for (const r of records(trail.text))
+        if (r.type === 'event' && r.event === 'intent.allowed' && r.target.argv?.[0] === 'cat')
+          byNumber.set(r.target.argv[1]!, (byNumber.get(r.target.argv[1]!) ?? 0) + 1);
+    return byNumber;
+  };
+  for (const tier of ['mediator', 'executor'] as const) {
+    const found = allowed(tier);
+    const lost = ran.filter((n) => found.get(`/proc/${n}/status`) !== 1);
+    log(
+      `${tier}: ${ran.length} sessions ran, ${ran.length - lost.length} with exactly one intent.allowed in the store`,
+    );
+    expect(lost).toEqual([]);
+  }
+}
+
 describe('audit soak: sessions while tier pods are deleted at random', () => {
   let stack: PodsStack;
   let stateDir: string;
@@ -41,28 +87,11 @@ describe('audit soak: sessions while tier pods are deleted at random', () => {
     rmSync(stateDir, { recursive: true, force: true });
   });
 
-  /** Deletes a random mediator or executor pod every 10–30 s until `done()`; the deletions. */
-  async function chaos(done: () => boolean): Promise<string[]> {
-    const deletions: string[] = [];
-    while (!done()) {
-      await sleep(10_000 + Math.random() * 20_000);
-      if (done()) break;
-      const tier: Tier = Math.random() < 0.5 ? 'mediator' : 'executor';
-      const [pod] = await readyPods(stack, tier);
-      if (!pod) continue;
-      const forced = Math.random() < 0.5;
-      const flags = forced ? ['--grace-period=0', '--force'] : [];
-      await kubectlOf(stack)('delete', 'pod', '-n', NS, pod, ...flags, '--wait=false');
-      deletions.push(`${pod}${forced ? ' (forced)' : ''}`);
-    }
-    return deletions;
-  }
-
   it(`${SESSIONS} sessions, tier pods deleted at random: no durable record of a session that ran is lost`, async () => {
     const ran: number[] = [];
     const failed: Record<string, number> = {};
     let finished = false;
-    const deleting = chaos(() => finished);
+    const deleting = chaos(stack, () => finished);
     const started = Date.now();
     for (let n = 100_000; ran.length < SESSIONS; n++) {
       const out = await sshOf(stack)(
@@ -94,30 +123,6 @@ describe('audit soak: sessions while tier pods are deleted at random', () => {
     );
     expect((await kubectlOf(stack)('scale', '-n', NS, ...deployments, '--replicas=0')).code).toBe(0);
     await sleep(50_000);
-    const trails = [...(await collectStore(stack.auditStoreDir!, join(stateDir, 'collected'))).values()];
-    const keys = (['broker', 'mediator', 'executor'] as const).flatMap((t) => [
-      '--public-key',
-      join(stateDir, 'keys', `${t}-audit.pub`),
-    ]);
-    for (const trail of trails) {
-      const verified = await airlock('audit', 'verify', ...trail.files, ...keys);
-      expect(verified.code, `${trail.pod}: ${verified.stdout}`).toBe(0);
-    }
-    const allowed = (tier: Tier) => {
-      const byNumber = new Map<string, number>();
-      for (const trail of trails.filter((t) => t.tier === tier))
-        for (const r of records(trail.text))
-          if (r.type === 'event' && r.event === 'intent.allowed' && r.target.argv?.[0] === 'cat')
-            byNumber.set(r.target.argv[1]!, (byNumber.get(r.target.argv[1]!) ?? 0) + 1);
-      return byNumber;
-    };
-    for (const tier of ['mediator', 'executor'] as const) {
-      const found = allowed(tier);
-      const lost = ran.filter((n) => found.get(`/proc/${n}/status`) !== 1);
-      log(
-        `${tier}: ${ran.length} sessions ran, ${ran.length - lost.length} with exactly one intent.allowed in the store`,
-      );
-      expect(lost).toEqual([]);
-    }
+    await verifyStore(stateDir, stack.auditStoreDir!, ran);
   }, 3_600_000);
 }, 3_700_000);
