@@ -158,7 +158,7 @@ describe('adversarial: finding 2 — the API server refuses CSR approvals by air
     // The shipped identities: namespace, ServiceAccounts and the broker's and csr-mode executor's RBAC.
     for (const file of [
       deploy('base', 'namespace.yaml'),
-      deploy('base', 'serviceaccounts.yaml'),
+      deploy('components', 'standing-tiers', 'serviceaccounts.yaml'),
       deploy('base', 'broker-rbac.yaml'),
       deploy('components', 'executor-csr', 'executor-csr-rbac.yaml'),
     ]) {
