@@ -44,7 +44,8 @@ interface Credential {
   certPath: string;
 }
 
-function ssh(stack: DevStack, credential: Credential): Promise<number | null> {
+/** One `ssh … pods` session: its exit code and, when it failed, what it said (the airlock code). */
+function ssh(stack: DevStack, credential: Credential): Promise<{ code: number | null; said: string }> {
   return new Promise((resolve) => {
     const child = spawn(
       'ssh',
@@ -66,9 +67,13 @@ function ssh(stack: DevStack, credential: Credential): Promise<number | null> {
         'oncall@127.0.0.1',
         'pods',
       ],
-      { stdio: 'ignore' },
+      { stdio: ['ignore', 'ignore', 'pipe'] },
     );
-    child.on('exit', (code) => resolve(code));
+    let said = '';
+    child.stderr.on('data', (chunk: Buffer) => {
+      said += chunk.toString('utf8');
+    });
+    child.on('close', (code) => resolve({ code, said: code === 0 ? '' : said.trim() }));
   });
 }
 
@@ -80,16 +85,16 @@ function startLoad(stack: DevStack, first: Credential, workers = 2) {
   let credential = first;
   let phase = 'before';
   let stopped = false;
-  const results: { phase: string; code: number | null }[] = [];
+  const results: { phase: string; code: number | null; said: string }[] = [];
   const inFlight = new Set<Promise<unknown>>();
   const loops = Array.from({ length: workers }, async () => {
     while (!stopped) {
       const label = phase;
       const session = ssh(stack, credential);
       inFlight.add(session);
-      const code = await session;
+      const { code, said } = await session;
       inFlight.delete(session);
-      results.push({ phase: label, code });
+      results.push({ phase: label, code, said });
     }
   });
   return {
@@ -186,7 +191,7 @@ describe('CA rotation under load on the running gateway', () => {
       await rotate('ssh-user', 'retire');
       await RELOAD();
       await load.enter('ssh-user: retired');
-      expect(await ssh(stack, first)).toBe(255);
+      expect((await ssh(stack, first)).code).toBe(255);
       await sleep(200);
       expect(auditCodes('CERT_UNTRUSTED_CA')).toBeGreaterThan(untrustedBefore);
 
