@@ -161,9 +161,12 @@ function admitSignedLogin(
       throw new AirlockError('LIMIT_EXCEEDED', `at most ${limit} sessions per user`);
     }
     state.identity = identity;
-    state.certificate = auth.key.data;
-    state.signature = signature;
-    state.signedData = auth.blob;
+    // Copies: ssh2 hands over views of its packet buffers, which later packets may
+    // overwrite before the executor session opens (seen as CERT_MALFORMED at the
+    // executor under load, test/e2e/ca-rotation.test.ts).
+    state.certificate = Buffer.from(auth.key.data);
+    state.signature = Buffer.from(signature);
+    state.signedData = Buffer.from(signedData);
     auth.accept();
   } catch (error) {
     if (provesPossession(certificate, signature, signedData) && error instanceof AirlockError)
