@@ -98,7 +98,8 @@ export function authenticate(ctx: AdmissionContext, auth: AuthContext, state: Ad
   }
   let certificate: SshCertificate;
   try {
-    certificate = parseCertificate(auth.key.data);
+    // A copy: the parsed certificate keeps views of these bytes (see admitSignedLogin).
+    certificate = parseCertificate(Buffer.from(auth.key.data));
     if (!auth.signature) {
       // The client asks whether this key would do (RFC 4252 §7). Only the
       // issuer is checked here, so that a client holding the key signs next
@@ -112,7 +113,7 @@ export function authenticate(ctx: AdmissionContext, auth: AuthContext, state: Ad
   } catch (error) {
     return deny(ctx, auth, state, error);
   }
-  admitSignedLogin(ctx, auth, state, certificate, auth.signature);
+  admitSignedLogin(ctx, auth, state, certificate, Buffer.from(auth.signature));
 }
 
 /** The signature over this session's userauth request verifies with the certificate's key; a malformed one does not. */
@@ -139,7 +140,7 @@ function admitSignedLogin(
 ): undefined {
   const { deps } = ctx;
   // ssh2 hands over the RFC 4252 §7 signed data it rebuilt: session id + the request.
-  const signedData = auth.blob!;
+  const signedData = Buffer.from(auth.blob!);
   try {
     const { identity } = admitLogin(
       certificate,
@@ -165,8 +166,8 @@ function admitSignedLogin(
     // overwrite before the executor session opens (seen as CERT_MALFORMED at the
     // executor under load, test/e2e/ca-rotation.test.ts).
     state.certificate = Buffer.from(auth.key.data);
-    state.signature = Buffer.from(signature);
-    state.signedData = Buffer.from(signedData);
+    state.signature = signature;
+    state.signedData = signedData;
     auth.accept();
   } catch (error) {
     if (provesPossession(certificate, signature, signedData) && error instanceof AirlockError)
