@@ -1,5 +1,4 @@
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { issueThroughBroker } from '../../services/cli/dev/dev-stack.js';
 import type { PodsStack } from '../../services/cli/dev/pods/pods-stack.js';
@@ -34,19 +33,7 @@ export function run(
   });
 }
 
-/** A port of 127.0.0.1 that was free a moment ago (ssh -L needs a number). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
-      );
-    });
-  });
-}
+export { freePort } from '../../services/core/service/free-port.js';
 
 /** `ssh airlock logs -f payments-worker-0` through the stack's ssh config (stdout piped). */
 export function followWorkerLogs(stack: Pick<PodsStack, 'sshConfigPath'>): ChildProcessWithoutNullStreams {

@@ -22,6 +22,7 @@ import { repoRoot } from '../../../core/repo/repo-root.js';
 import { loadOrCreateHostKey } from '../../../core/ssh-cert/host-key.js';
 import { nodeBrokerConfig } from './node-identity.js';
 import { AIRLOCK_NAMESPACE, type Kubectl } from './pods-objects.js';
+import { hostPathVolume } from './pods-overlay.js';
 
 /** The two people of the test: one on-call engineer per team, each with their own namespace. */
 export const EPHEMERAL_PEOPLE = {
@@ -159,23 +160,6 @@ function brokerConfig(issuer: string, auditStore: boolean): Record<string, unkno
     };
   }
   return broker;
-}
-
-/** A hostPath PersistentVolume bound to the claim `claim` in the airlock namespace. */
-function hostPathVolume(name: string, claim: string, path: string, storage: string): object {
-  return {
-    apiVersion: 'v1',
-    kind: 'PersistentVolume',
-    metadata: { name },
-    spec: {
-      capacity: { storage },
-      accessModes: ['ReadWriteOnce'],
-      persistentVolumeReclaimPolicy: 'Retain',
-      storageClassName: '',
-      claimRef: { namespace: AIRLOCK_NAMESPACE, name: claim },
-      hostPath: { path, type: 'Directory' },
-    },
-  };
 }
 
 /**

@@ -22,7 +22,7 @@ export function tierVolumeDir(stateDir: string, name: string): string {
 }
 
 /** A hostPath PersistentVolume bound in advance to one claim of airlock-system. */
-function hostPathVolume(name: string, claim: string, path: string, storage: string): object {
+export function hostPathVolume(name: string, claim: string, path: string, storage: string): object {
   return {
     apiVersion: 'v1',
     kind: 'PersistentVolume',
