@@ -195,23 +195,8 @@ describe('CA rotation under load on the running gateway', () => {
       await sleep(200);
       expect(auditCodes('CERT_UNTRUSTED_CA')).toBeGreaterThan(untrustedBefore);
 
-      // 2. The mediator tier CA (the mediator issues session grants; the executor trusts the bundle).
-      const oldMediator = readTierCaKeyring(stack.caDirs.mediator, 'mediator').active;
-      const oldMediatorCa = await loadTierCa(oldMediator.certPem, oldMediator.keyPem);
-      await load.enter('mediator: add');
-      await rotate('mediator', 'add');
-      await RELOAD();
-      await load.enter('mediator: switch');
-      await rotate('mediator', 'switch', { maxLifetime: '0s' });
-      await RELOAD();
-      await load.enter('mediator: switched');
-      await load.drain();
-      await rotate('mediator', 'retire');
-      await RELOAD();
-      await load.enter('mediator: retired');
-      const newMediator = readTierCaKeyring(stack.caDirs.mediator, 'mediator').active;
-      const newMediatorCa = await loadTierCa(newMediator.certPem, newMediator.keyPem);
       const executorBundle = () => readFileSync(join(stack.caDirs.executor, BUNDLE_FILE.executor), 'utf8');
+      /** Opens a session at the executor with a grant from `ca`: 'OK' or the refusal's code. */
       const openWithGrant = async (ca: TierCa) => {
         const sessionId = randomBytes(8).toString('hex');
         const grant = await issueSessionGrant(ca, {
@@ -247,6 +232,41 @@ describe('CA rotation under load on the running gateway', () => {
           client.close();
         }
       };
+
+      // 2. The mediator tier CA (the mediator issues session grants; the executor trusts the bundle).
+      const oldMediator = readTierCaKeyring(stack.caDirs.mediator, 'mediator').active;
+      const oldMediatorCa = await loadTierCa(oldMediator.certPem, oldMediator.keyPem);
+      await load.enter('mediator: add');
+      await rotate('mediator', 'add');
+      // Switch only once the executor takes the added CA's grants: its serving side re-reads the
+      // bundle on a 1 s timer through a getter that checks the file at most once a second, so
+      // up to about 2 s, longer on a loaded machine. Taken, a grant gets through to the session
+      // checks (CERT_MALFORMED: the test sends no SSH certificate), not refused at the handshake.
+      const added = readTierCaKeyring(stack.caDirs.mediator, 'mediator').manifest.keys.at(-1)!;
+      const addedCa = await loadTierCa(
+        readFileSync(join(stack.caDirs.mediator, `${added.name}.crt`), 'utf8'),
+        readFileSync(join(stack.caDirs.mediator, `${added.name}.key`), 'utf8'),
+      );
+      let taken: string | undefined;
+      await waitFor(
+        async () => {
+          taken = (await openWithGrant(addedCa)).code;
+          return taken === 'CERT_MALFORMED';
+        },
+        15_000,
+        200,
+      );
+      expect(taken).toBe('CERT_MALFORMED');
+      await load.enter('mediator: switch');
+      await rotate('mediator', 'switch', { maxLifetime: '0s' });
+      await RELOAD();
+      await load.enter('mediator: switched');
+      await load.drain();
+      await rotate('mediator', 'retire');
+      await RELOAD();
+      await load.enter('mediator: retired');
+      const newMediator = readTierCaKeyring(stack.caDirs.mediator, 'mediator').active;
+      const newMediatorCa = await loadTierCa(newMediator.certPem, newMediator.keyPem);
       // The executor refuses the retired CA's grant: at the TLS handshake once its serving side
       // has reloaded the bundle (checked every second: nothing reaches the service,
       // EXECUTOR_UNAVAILABLE), and before that by OpenSession's own check of the grant against
