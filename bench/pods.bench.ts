@@ -40,6 +40,8 @@ export interface PodsBenchResult {
   approval_to_ssh_ready_ms?: Summary;
   /** Failed first attempts per request before the one that worked (waits at the door included). */
   ready_attempts?: number[];
+  /** Each failed attempt: how long it took, its exit status and the last words `ssh` said. */
+  ready_failures?: { ms: number; code: number | null; said: string }[];
   /** Samples that failed (their error), besides those measured. */
   sample_errors?: string[];
   exec_argv?: string[];
@@ -54,10 +56,15 @@ const log = (line: string) => process.stderr.write(`[bench pods] ${line}\n`);
 
 const oncall = (stack: EphemeralPodsStack) => ({ name: 'oncall', keyPath: stack.users.oncall!.keyPath });
 const request = { profile: 'oncall-debug', namespace: 'payments', pods: ['payments-*'], ttl: '10m' };
-/** A connection that stops answering is given up (the banner exchange included), not waited for. */
+/**
+ * A connection that stops answering is given up, not waited for. The
+ * connect timeout also bounds the banner exchange, which through the door
+ * waits for a mediator pod that is not ready yet (the door's own bound,
+ * `mediatorReadySeconds`, is 30 s by default): it must outlast that wait.
+ */
 const SSH_TIMEOUTS = [
   '-o',
-  'ConnectTimeout=20',
+  'ConnectTimeout=60',
   '-o',
   'ServerAliveInterval=5',
   '-o',
@@ -66,14 +73,19 @@ const SSH_TIMEOUTS = [
 const sshDoor = (access: DoorAccess, args: string[]) =>
   runProcess('ssh', [...SSH_TIMEOUTS, '-F', access.sshConfig, access.requestId, ...args]);
 
-/** One approval → ssh-ready sample; resolves to [ms, failed attempts]. */
-async function readySample(stack: EphemeralPodsStack): Promise<[number, number, DoorAccess]> {
+/** One approval → ssh-ready sample; resolves to [ms, failed attempts]; failed attempts go to `failures`. */
+async function readySample(
+  stack: EphemeralPodsStack,
+  failures: NonNullable<PodsBenchResult['ready_failures']>,
+): Promise<[number, number, DoorAccess]> {
   const access = await requestThroughDoor(stack, oncall(stack), request);
   let failed = 0;
   while (Date.now() - access.approvedAt < 180_000) {
     const first = await sshDoor(access, ['pods']);
     if (first.code === 0) return [Date.now() - access.approvedAt, failed, access];
     failed += 1;
+    const said = first.stderr.toString().trim().split('\n').slice(-3).join(' | ');
+    failures.push({ ms: Math.round(first.ms), code: first.code, said });
   }
   throw new Error(`${access.requestId}: no ssh command succeeded within 180 s of approval`);
 }
@@ -115,7 +127,8 @@ async function standingSsh(stack: EphemeralPodsStack, access: DoorAccess) {
       'jsonpath={.spec.clusterIP}',
     )
     .trim();
-  const relay = await startRelay(async () => ({ host, port: 2222 }));
+  // The Service's port (22), not the container's (2222).
+  const relay = await startRelay(async () => ({ host, port: 22 }));
   const args = [
     ...['-F', 'none', '-i', option('IdentityFile'), '-o', `CertificateFile=${option('CertificateFile')}`],
     ...['-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'BatchMode=yes'],
@@ -158,11 +171,12 @@ export async function benchPods(): Promise<PodsBenchResult> {
     const ready: number[] = [];
     const attempts: number[] = [];
     const errors: string[] = [];
+    const failures: NonNullable<PodsBenchResult['ready_failures']> = [];
     let last: DoorAccess | undefined;
     for (let i = 0; i < REQUESTS; i += 1) {
       try {
         if (last) await revoke(stack, last);
-        const [ms, failed, access] = await readySample(stack);
+        const [ms, failed, access] = await readySample(stack, failures);
         log(`${access.requestId}: approval → ssh-ready ${ms} ms (${failed} failed attempts)`);
         last = access;
         ready.push(ms);
@@ -178,6 +192,7 @@ export async function benchPods(): Promise<PodsBenchResult> {
       requests: ready.length,
       approval_to_ssh_ready_ms: summarize(ready),
       ready_attempts: attempts,
+      ready_failures: failures,
       ...(errors.length > 0 ? { sample_errors: errors } : {}),
       exec_argv: EXEC,
       ...(last ? { exec_ms: await execLatency(stack, last) } : {}),

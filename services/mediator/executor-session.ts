@@ -176,12 +176,17 @@ export function startExecutorSession(
       onOpened(opened);
     },
     (error: unknown) => {
-      const code = fromGrpcError(error).code;
+      const refused = fromGrpcError(error);
+      const code = refused.code;
       state.span.setAttributes({ 'airlock.decision': 'deny', 'airlock.code': code });
       state.span.setStatus({ code: SpanStatusCode.ERROR, message: code });
       metrics.sessionsOpened.inc({ result: code });
       metrics.sessionOpenSeconds.observe(seconds(), { result: code });
-      ctx.log.info({ code }, 'executor refused the session');
+      // The detail (e.g. gRPC's own words for an unreachable executor) is for operators, not the user.
+      ctx.log.info(
+        { code, ...(refused.detail ? { detail: refused.detail } : {}) },
+        'executor refused the session',
+      );
     },
   );
 }

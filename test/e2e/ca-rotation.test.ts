@@ -121,6 +121,7 @@ function startLoad(stack: DevStack, first: Credential, workers = 2) {
 describe('CA rotation under load on the running gateway', () => {
   it('rotates the SSH user, mediator and executor CAs while sessions open; retired CAs are refused', async () => {
     const stateDir = mkdtempSync(join(tmpdir(), 'airlock-rotation-'));
+    let tierNotes: string[] = [];
     const stack = await startDevStack(stateDir, () => {});
     const rotate = (ca: CaKind, step: string, options: Partial<CaRotateOptions> = {}) =>
       runCaRotate(ca, step, { dir: stack.caDirs[ca], ...options }, { out: () => {}, now: () => new Date() });
@@ -386,6 +387,14 @@ describe('CA rotation under load on the running gateway', () => {
     } finally {
       await load.stop();
       await stack.stop();
+      // What the tiers said of any failed session, for the failure message below.
+      const lines = (file: string, keep: (line: string) => boolean) =>
+        readFileSync(join(stateDir, file), 'utf8').split('\n').filter(keep).slice(-20);
+      tierNotes = [
+        ...lines('audit/mediator.jsonl', (line) => line.includes('EXECUTOR_UNAVAILABLE')),
+        ...lines('mediator.log', (line) => /refused|"level":(40|50)/.test(line)),
+        ...lines('executor.log', (line) => /"level":(40|50)/.test(line)),
+      ];
       rmSync(stateDir, { recursive: true, force: true });
     }
 
@@ -397,6 +406,6 @@ describe('CA rotation under load on the running gateway', () => {
       ...['add', 'switch', 'switched', 'retired'].map((step) => `executor: ${step}`),
       'after',
     ]);
-    expect(load.results.filter((r) => r.code !== 0)).toEqual([]);
+    expect(load.results.filter((r) => r.code !== 0), tierNotes.join('\n')).toEqual([]);
   }, 600_000);
 });

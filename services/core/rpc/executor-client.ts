@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { checkServerIdentity } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
+import { AirlockError } from '../errors.js';
 import {
   APPROVED_BY_METADATA_KEY,
   encodeModerators,
@@ -71,6 +72,18 @@ function hostOf(address: string): string {
 /** The mediator's HTTP/2 receive window (per stream and per connection) on its executor channel, in bytes. */
 export const EXECUTOR_FLOW_CONTROL_WINDOW = 2 * 1024 * 1024;
 
+/** How long OpenSession's one retry waits for a new connection (grpc-js reconnects after about 1 s). */
+export const RECONNECT_WAIT_MS = 3000;
+
+/** gRPC's words for a call that failed because no connection was ever established (it was not sent). */
+function neverConnected(error: unknown): boolean {
+  return (
+    error instanceof AirlockError &&
+    error.code === 'EXECUTOR_UNAVAILABLE' &&
+    (error.detail ?? '').startsWith('No connection established')
+  );
+}
+
 /** Per-call options: the W3C traceparent to continue, and a deadline. */
 export interface CallOptions {
   traceparent?: string;
@@ -134,12 +147,20 @@ export class ExecutorClient {
     return metadata;
   }
 
-  #unary<Req, Res>(method: string, request: Req, options: CallOptions = {}): Promise<Res> {
+  #unary<Req, Res>(
+    method: string,
+    request: Req,
+    options: CallOptions = {},
+    waitForReady = false,
+  ): Promise<Res> {
     return new Promise((resolve, reject) => {
       const callOptions: grpc.CallOptions = options.deadline ? { deadline: options.deadline } : {};
+      const metadata = this.#metadata(options);
+      // grpc-js takes wait-for-ready from the metadata's options, not the call options.
+      if (waitForReady) metadata.setOptions({ waitForReady });
       this.#client[method]!(
         request,
-        this.#metadata(options),
+        metadata,
         callOptions,
         (error: grpc.ServiceError | null, response: Res) =>
           error ? reject(fromGrpcError(error)) : resolve(response),
@@ -147,8 +168,23 @@ export class ExecutorClient {
     });
   }
 
-  openSession(request: OpenSessionRequest, options?: CallOptions): Promise<OpenSessionResponse> {
-    return this.#unary('OpenSession', request, options);
+  /**
+   * OpenSession. A connection lost before it was established (the call was
+   * never sent, so the executor saw nothing to replay) is tried once more:
+   * the new connection is waited for, within the call's deadline and at most
+   * {@link RECONNECT_WAIT_MS}. Seen on loaded machines as a reset during the
+   * TLS handshake; a refusal that persists (an untrusted certificate) still
+   * fails, only later by that wait.
+   */
+  async openSession(request: OpenSessionRequest, options: CallOptions = {}): Promise<OpenSessionResponse> {
+    try {
+      return await this.#unary('OpenSession', request, options);
+    } catch (error) {
+      if (!neverConnected(error)) throw error;
+      const wait = new Date(Date.now() + RECONNECT_WAIT_MS);
+      const deadline = options.deadline && options.deadline < wait ? options.deadline : wait;
+      return this.#unary('OpenSession', request, { ...options, deadline }, true);
+    }
   }
 
   /** Ends the session; sends the mediator's checkpoint head and resolves with the executor's ('' = none). */
