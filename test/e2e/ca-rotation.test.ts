@@ -406,6 +406,9 @@ describe('CA rotation under load on the running gateway', () => {
       ...['add', 'switch', 'switched', 'retired'].map((step) => `executor: ${step}`),
       'after',
     ]);
-    expect(load.results.filter((r) => r.code !== 0), tierNotes.join('\n')).toEqual([]);
+    expect(
+      load.results.filter((r) => r.code !== 0),
+      tierNotes.join('\n'),
+    ).toEqual([]);
   }, 600_000);
 });
