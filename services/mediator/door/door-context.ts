@@ -20,7 +20,7 @@ export interface DoorLimits {
   mediatorReadyMs: number;
   /** The pause between two attempts to resolve and reach the mediator while waiting. */
   mediatorRetryMs: number;
-  /** One TCP connect to the mediator's address. */
+  /** One attempt to reach the mediator: the TCP connect and its SSH identification. */
   mediatorConnectMs: number;
 }
 

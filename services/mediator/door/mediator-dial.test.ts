@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AirlockError } from '../../core/errors.js';
 import { dialMediator } from './mediator-dial.js';
@@ -17,7 +17,7 @@ describe('dialMediator', () => {
   beforeAll(async () => {
     server = createServer((socket) => {
       socket.on('error', () => undefined);
-      socket.end('hello');
+      socket.end('SSH-2.0-test\r\n');
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     port = (server.address() as { port: number }).port;
@@ -29,7 +29,57 @@ describe('dialMediator', () => {
     resolver.set('req-1', { host: '127.0.0.1', port });
     const socket = await dialMediator('req-1', options(resolver), new AbortController().signal);
     expect(socket.remotePort).toBe(port);
-    socket.destroy();
+    // The identification the door read to know an SSH server answered is still there to forward.
+    const forwarded: Buffer[] = [];
+    for await (const chunk of socket) forwarded.push(chunk as Buffer);
+    expect(Buffer.concat(forwarded).toString()).toBe('SSH-2.0-test\r\n');
+  });
+
+  it.each([
+    ['accepts and stays silent', () => undefined, /connected, but no SSH identification within 500 ms/],
+    [
+      'answers with something else',
+      (s: Socket) => s.write('HTTP/1.1 400\r\n'),
+      /not with an SSH identification/,
+    ],
+    ['closes at once', (s: Socket) => s.end(), /closed before sending an SSH identification/],
+  ])(
+    'counts an address that %s as not ready (a connection alone proves no mediator)',
+    async (_what, answer, detail) => {
+      const silent = createServer((socket) => {
+        socket.on('error', () => undefined);
+        answer(socket);
+      });
+      await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+      const resolver = new InMemoryMediatorResolver();
+      resolver.set('req-silent', { host: '127.0.0.1', port: (silent.address() as { port: number }).port });
+      try {
+        await expect(
+          dialMediator('req-silent', options(resolver), new AbortController().signal),
+        ).rejects.toMatchObject({ code: 'MEDIATOR_NOT_READY', detail: expect.stringMatching(detail) });
+      } finally {
+        silent.close();
+      }
+    },
+  );
+
+  it('waits for an identification that arrives in pieces', async () => {
+    const slow = createServer((socket) => {
+      socket.on('error', () => undefined);
+      socket.write('SS');
+      setTimeout(() => socket.end('H-2.0-slow\r\n'), 50);
+    });
+    await new Promise<void>((resolve) => slow.listen(0, '127.0.0.1', resolve));
+    const resolver = new InMemoryMediatorResolver();
+    resolver.set('req-slow', { host: '127.0.0.1', port: (slow.address() as { port: number }).port });
+    try {
+      const socket = await dialMediator('req-slow', options(resolver), new AbortController().signal);
+      const forwarded: Buffer[] = [];
+      for await (const chunk of socket) forwarded.push(chunk as Buffer);
+      expect(Buffer.concat(forwarded).toString()).toBe('SSH-2.0-slow\r\n');
+    } finally {
+      slow.close();
+    }
   });
 
   it('refuses with MEDIATOR_NOT_READY after the bound when the request has no mediator, having looked again', async () => {

@@ -10,34 +10,74 @@ export interface DialOptions {
   readyTimeoutMs: number;
   /** The pause between attempts (resolve, then connect). */
   retryMs: number;
-  /** One TCP connect's own bound (a ClusterIP without endpoints may drop packets rather than refuse). */
+  /**
+   * One attempt's own bound: the TCP connect and the mediator's first bytes
+   * (a ClusterIP without endpoints may drop packets rather than refuse).
+   */
   connectTimeoutMs: number;
 }
 
-/** A TCP connection to `address`, or a rejection after `timeoutMs` or on abort. */
+/** How every SSH server's identification string starts (RFC 4253 §4.2); the mediator sends it first. */
+const SSH_IDENTIFICATION = Buffer.from('SSH-');
+
+/**
+ * A TCP connection to `address` whose far end has sent the start of an SSH
+ * identification, or a rejection after `timeoutMs`, on abort, or when it
+ * answers with anything else. A connection alone proves nothing: a
+ * ClusterIP that kube-proxy has not programmed yet can be routed off the
+ * node, where a network that intercepts TCP accepts it and never answers
+ * (seen on the real node: the client's banner exchange timed out after 60 s
+ * while the door waited on the socket). The bytes read are put back, so the
+ * caller's pipe forwards the whole identification.
+ */
 function connectOnce(address: MediatorAddress, timeoutMs: number, signal: AbortSignal): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const socket = connect({ host: address.host, port: address.port, noDelay: true });
+    let received = Buffer.alloc(0);
     const fail = (error: Error) => {
       cleanup();
       socket.destroy();
       reject(error);
     };
     const onAbort = () => fail(new Error('aborted'));
-    const timer = setTimeout(() => fail(new Error(`no connection within ${timeoutMs} ms`)), timeoutMs);
+    const onEnd = () => fail(new Error('closed before sending an SSH identification'));
+    const onData = (chunk: Buffer) => {
+      received = Buffer.concat([received, chunk]);
+      const head = received.subarray(0, SSH_IDENTIFICATION.length);
+      if (!head.equals(SSH_IDENTIFICATION.subarray(0, head.length))) {
+        fail(new Error('answered, but not with an SSH identification'));
+        return;
+      }
+      if (received.length < SSH_IDENTIFICATION.length) return;
+      cleanup();
+      socket.pause();
+      socket.unshift(received);
+      // From here a failure ends the socket, which its user sees as 'close'.
+      socket.on('error', () => socket.destroy());
+      resolve(socket);
+    };
+    const timer = setTimeout(
+      () =>
+        fail(
+          new Error(
+            socket.connecting
+              ? `no connection within ${timeoutMs} ms`
+              : `connected, but no SSH identification within ${timeoutMs} ms`,
+          ),
+        ),
+      timeoutMs,
+    );
     const cleanup = () => {
       clearTimeout(timer);
       signal.removeEventListener('abort', onAbort);
       socket.removeListener('error', fail);
+      socket.removeListener('end', onEnd);
+      socket.removeListener('data', onData);
     };
     signal.addEventListener('abort', onAbort, { once: true });
     socket.once('error', fail);
-    socket.once('connect', () => {
-      cleanup();
-      // From here a failure ends the socket, which its user sees as 'close'.
-      socket.on('error', () => socket.destroy());
-      resolve(socket);
-    });
+    socket.once('end', onEnd);
+    socket.on('data', onData);
   });
 }
 
