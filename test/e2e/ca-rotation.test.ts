@@ -10,7 +10,7 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -389,7 +389,9 @@ describe('CA rotation under load on the running gateway', () => {
       await stack.stop();
       // What the tiers said of any failed session, for the failure message below.
       const lines = (file: string, keep: (line: string) => boolean) =>
-        readFileSync(join(stateDir, file), 'utf8').split('\n').filter(keep).slice(-20);
+        existsSync(join(stateDir, file))
+          ? readFileSync(join(stateDir, file), 'utf8').split('\n').filter(keep).slice(-20)
+          : [];
       tierNotes = [
         ...lines('audit/mediator.jsonl', (line) => line.includes('EXECUTOR_UNAVAILABLE')),
         ...lines('mediator.log', (line) => /refused|"level":(40|50)/.test(line)),
