@@ -4,22 +4,14 @@
  * it is covered end to end by test/integration/executor-access.test.ts and the
  * adversarial suite.)
  */
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { AirlockError, type ErrorCode } from '../core/errors.js';
 import { loadPolicy } from '../core/policy/index.js';
 import { testPolicyJson } from '../core/policy/testing.js';
 import type { OpenSessionRequest } from '../core/rpc/messages.js';
 import { sessionBindingDigest } from '../core/session/session-binding.js';
-import {
-  type AirlockScope,
-  encodeUserauthRequest,
-  fromKeyObject,
-  generateCaKey,
-  signSshData,
-  signUserCertificate,
-  verifyCertificateWithoutSession,
-} from '../core/ssh-cert/index.js';
+import { type AirlockScope, generateCaKey, verifyCertificateWithoutSession } from '../core/ssh-cert/index.js';
+import { signedCertificateLogin } from '../core/ssh-cert/login-test-support.js';
 import type { SessionGrant } from '../core/x509/index.js';
 import { admitSession, type SessionAdmissionInput } from './session-admission.js';
 
@@ -39,11 +31,8 @@ const scope: AirlockScope = {
 function login(
   overrides: { scope?: AirlockScope; grant?: Partial<SessionGrant> } = {},
 ): SessionAdmissionInput {
-  const { privateKey } = generateKeyPairSync('ed25519');
-  const publicKey = fromKeyObject(privateKey);
-  const signed = signUserCertificate({
+  const signed = signedCertificateLogin({
     caPrivateKey: ca,
-    publicKey,
     keyId: 'alice@test',
     principals: ['alice'],
     validAfter: new Date(now.getTime() - 60_000),
@@ -56,18 +45,10 @@ function login(
     principal: 'alice',
     now,
   });
-  const signedData = Buffer.from(
-    encodeUserauthRequest({
-      sessionId: randomBytes(32),
-      user: 'alice',
-      algorithm: 'ssh-ed25519-cert-v01@openssh.com',
-      keyBlob: signed.blob,
-    }),
-  );
   const request: OpenSessionRequest = {
     ssh_certificate: Buffer.from(signed.blob),
-    auth_signature: Buffer.from(signSshData(publicKey, privateKey, signedData)),
-    auth_signed_data: signedData,
+    auth_signature: Buffer.from(signed.signature),
+    auth_signed_data: Buffer.from(signed.signedData),
     client_address: '127.0.0.1',
     session_id: 'sess-1',
     principal: 'alice',

@@ -1,22 +1,14 @@
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import pino from 'pino';
 import type { AuthContext } from 'ssh2';
 import { describe, expect, it } from 'vitest';
 import { testPolicy } from '../core/policy/testing.js';
-import {
-  encodeUserauthRequest,
-  fromKeyObject,
-  generateCaKey,
-  signSshData,
-  signUserCertificate,
-} from '../core/ssh-cert/index.js';
+import { generateCaKey } from '../core/ssh-cert/index.js';
+import { signedCertificateLogin } from '../core/ssh-cert/login-test-support.js';
 import { devDebugScope } from '../core/ssh-cert/scope-test-support.js';
 import { type AdmissionContext, type AdmissionState, authenticate } from './ssh-auth.js';
 
 const NOW = new Date('2030-01-01T12:00:00Z');
 const ca = generateCaKey('ed25519');
-const { privateKey } = generateKeyPairSync('ed25519');
-const userKey = fromKeyObject(privateKey);
 
 function admissionContext(): AdmissionContext {
   return {
@@ -37,22 +29,14 @@ function admissionContext(): AdmissionContext {
 
 /** A signed login as ssh2 hands it over: views of buffers it may reuse for later packets. */
 function signedLogin() {
-  const blob = signUserCertificate({
+  const { blob, signedData, signature } = signedCertificateLogin({
     caPrivateKey: ca,
-    publicKey: userKey,
     keyId: 'alice',
     principals: ['alice'],
     validAfter: NOW,
     validBefore: new Date(NOW.getTime() + 600_000),
     scope: devDebugScope(),
-  }).blob;
-  const signedData = encodeUserauthRequest({
-    sessionId: randomBytes(32),
-    user: 'alice',
-    algorithm: 'ssh-ed25519-cert-v01@openssh.com',
-    keyBlob: blob,
   });
-  const signature = signSshData(userKey, privateKey, signedData);
   let accepted = false;
   const auth = {
     method: 'publickey',
