@@ -33,16 +33,19 @@ export const BENCH_LIMITS = { maxSessionsPerPrincipal: 1000, maxUnauthenticatedP
 let tierCount = 0;
 
 /**
- * The node flags the build at `root` runs its executor with
- * (services/core/service/node-flags.ts), none for a build that has no such file
- * (an older baseline of the A/B benchmark) or for the mediator.
+ * The node flags the build at `root` runs `tier` with
+ * (services/core/service/node-flags.ts); for an older baseline of the A/B
+ * benchmark, what it had: the executor's flags only, or none without the file.
  */
 async function tierNodeFlags(root: string, tier: 'mediator' | 'executor'): Promise<readonly string[]> {
-  if (tier !== 'executor') return [];
   const file = join(root, 'dist', 'services', 'core', 'service', 'node-flags.js');
   if (!existsSync(file)) return [];
-  const flags = (await import(pathToFileURL(file).href)) as { EXECUTOR_NODE_FLAGS?: readonly string[] };
-  return flags.EXECUTOR_NODE_FLAGS ?? [];
+  const flags = (await import(pathToFileURL(file).href)) as {
+    STREAM_TIER_NODE_FLAGS?: readonly string[];
+    EXECUTOR_NODE_FLAGS?: readonly string[];
+  };
+  if (flags.STREAM_TIER_NODE_FLAGS) return flags.STREAM_TIER_NODE_FLAGS;
+  return tier === 'executor' ? (flags.EXECUTOR_NODE_FLAGS ?? []) : [];
 }
 
 /**

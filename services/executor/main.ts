@@ -5,6 +5,7 @@ import { makeDirectory } from '../core/files/make-directory.js';
 import { createKubeCsrSigner } from '../core/kube/kube-csr.js';
 import { createLogger, type Logger } from '../core/observability/logging.js';
 import { withBrokerWitness } from '../core/service/broker-witness.js';
+import { STREAM_TIER_RUNTIME_V8_FLAGS } from '../core/service/node-flags.js';
 import { CLOSE_CHECKPOINT_HELP, serviceMain } from '../core/service/service-main.js';
 import {
   appendConfigLoaded,
@@ -203,11 +204,16 @@ cancel what is left with EXECUTOR_SHUTDOWN. Then ${CLOSE_CHECKPOINT_HELP}
 See docs/executor.md.`;
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  await serviceMain('executor', HELP, async (configPath) => {
-    const executor = await runExecutor(configPath);
-    return {
-      readyLines: [`ready port=${executor.port}${executor.opsPort ? ` ops=${executor.opsPort}` : ''}`],
-      stop: () => executor.stop(),
-    };
-  });
+  await serviceMain(
+    'executor',
+    HELP,
+    async (configPath) => {
+      const executor = await runExecutor(configPath);
+      return {
+        readyLines: [`ready port=${executor.port}${executor.opsPort ? ` ops=${executor.opsPort}` : ''}`],
+        stop: () => executor.stop(),
+      };
+    },
+    STREAM_TIER_RUNTIME_V8_FLAGS,
+  );
 }

@@ -2,6 +2,7 @@ import { connect } from 'node:net';
 import type { AuditTrail } from '../core/audit/types.js';
 import { createLogger, type LoggerOptions } from '../core/observability/logging.js';
 import { withBrokerWitness } from '../core/service/broker-witness.js';
+import { STREAM_TIER_RUNTIME_V8_FLAGS } from '../core/service/node-flags.js';
 import { CLOSE_CHECKPOINT_HELP, serviceMain, sshReadyLines } from '../core/service/service-main.js';
 import {
   appendConfigLoaded,
@@ -196,8 +197,13 @@ SIGTERM/SIGINT: stop accepting, let sessions finish (drainSeconds), then
 close them with a message. Then ${CLOSE_CHECKPOINT_HELP}`;
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  await serviceMain('mediator', HELP, async (configPath) => {
-    const mediator = await runMediator(configPath);
-    return { readyLines: sshReadyLines(mediator), stop: () => mediator.stop() };
-  });
+  await serviceMain(
+    'mediator',
+    HELP,
+    async (configPath) => {
+      const mediator = await runMediator(configPath);
+      return { readyLines: sshReadyLines(mediator), stop: () => mediator.stop() };
+    },
+    STREAM_TIER_RUNTIME_V8_FLAGS,
+  );
 }

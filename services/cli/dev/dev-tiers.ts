@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { BUNDLE_FILE } from '../../core/ca-keyring/keyring.js';
 import { AirlockError } from '../../core/errors.js';
-import { EXECUTOR_NODE_FLAGS } from '../../core/service/node-flags.js';
+import { STREAM_TIER_NODE_FLAGS } from '../../core/service/node-flags.js';
 import { loadOrCreateHostKey } from '../../core/ssh-cert/host-key.js';
 import type { ProcessGroup } from './child-processes.js';
 import { DEV_CLUSTER } from './dev-identities.js';
@@ -71,7 +71,7 @@ export function startDevTier(
     name,
     process.execPath,
     [
-      ...(name === 'executor' ? EXECUTOR_NODE_FLAGS : []),
+      ...(name === 'broker' ? [] : STREAM_TIER_NODE_FLAGS),
       join(ctx.dist, name, 'main.js'),
       '--config',
       configPath,

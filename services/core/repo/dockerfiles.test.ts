@@ -165,15 +165,18 @@ describe.each([
   });
 });
 
-describe('Dockerfile.executor runtime flags', () => {
-  it("runs node with the executor's flags (EXECUTOR_NODE_FLAGS) through NODE_OPTIONS", async () => {
-    const { EXECUTOR_NODE_FLAGS } = await import('../service/node-flags.js');
-    const { stages: parts } = stages(
-      instructions(readFileSync(join(repoRoot(), 'Dockerfile.executor'), 'utf8')),
-    );
-    const env = (parts.at(-1) ?? []).filter((i) => i.op === 'ENV').map((i) => i.args);
-    expect(env).toContain(`NODE_OPTIONS="${EXECUTOR_NODE_FLAGS.join(' ')}"`);
-  });
+describe('stream tiers runtime flags', () => {
+  it.each(['executor', 'mediator'])(
+    "Dockerfile.%s runs node with the stream tiers' flags (STREAM_TIER_NODE_FLAGS) through NODE_OPTIONS",
+    async (tier) => {
+      const { STREAM_TIER_NODE_FLAGS } = await import('../service/node-flags.js');
+      const { stages: parts } = stages(
+        instructions(readFileSync(join(repoRoot(), `Dockerfile.${tier}`), 'utf8')),
+      );
+      const env = (parts.at(-1) ?? []).filter((i) => i.op === 'ENV').map((i) => i.args);
+      expect(env).toContain(`NODE_OPTIONS="${STREAM_TIER_NODE_FLAGS.join(' ')}"`);
+    },
+  );
 });
 
 /** The .ts files below `dir`, tests left out. */

@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { AirlockError } from '../errors.js';
+import { setRuntimeV8Flags } from './node-flags.js';
 import { ignoreStdioWriteErrors } from './stdio-guard.js';
 
 /** A started tier: the lines to print once it is ready, and how to stop it. */
@@ -41,11 +42,14 @@ export function sshReadyLines(started: {
  * them (EPIPE when the reader, say `| tee`, died with the same Ctrl-C) are
  * dropped, and a second SIGINT/SIGTERM during the drain does not kill the
  * tier before its audit trail is closed (SIGKILL still does).
+ * `v8Flags` are set on this process's V8 before the tier starts
+ * (STREAM_TIER_RUNTIME_V8_FLAGS for the tiers that move stream bytes).
  */
 export async function serviceMain(
   tier: string,
   help: string,
   start: (configPath: string) => Promise<RunningService>,
+  v8Flags: readonly string[] = [],
 ): Promise<void> {
   const { values } = parseArgs({ options: { config: { type: 'string' }, help: { type: 'boolean' } } });
   if (values.help || !values.config) {
@@ -54,6 +58,7 @@ export async function serviceMain(
     return;
   }
   ignoreStdioWriteErrors();
+  setRuntimeV8Flags(v8Flags);
   // Listen before starting and before printing `ready`: a supervisor may
   // signal as soon as it reads that line, and a signal that came before the
   // listener would kill the tier with its audit trail unclosed.

@@ -1,5 +1,6 @@
 import { KubeConfig } from '@kubernetes/client-node';
 import { createLogger } from '../../core/observability/logging.js';
+import { STREAM_TIER_RUNTIME_V8_FLAGS } from '../../core/service/node-flags.js';
 import { serviceMain, sshReadyLines } from '../../core/service/service-main.js';
 import {
   appendConfigLoaded,
@@ -109,8 +110,13 @@ fingerprint at start: pin it in known_hosts. SIGTERM/SIGINT: stop accepting,
 let open jumps finish (drainSeconds), then close them.`;
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  await serviceMain('door', HELP, async (configPath) => {
-    const door = await runDoor(configPath);
-    return { readyLines: sshReadyLines(door), stop: () => door.stop() };
-  });
+  await serviceMain(
+    'door',
+    HELP,
+    async (configPath) => {
+      const door = await runDoor(configPath);
+      return { readyLines: sshReadyLines(door), stop: () => door.stop() };
+    },
+    STREAM_TIER_RUNTIME_V8_FLAGS,
+  );
 }
