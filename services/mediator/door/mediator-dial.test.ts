@@ -14,6 +14,18 @@ describe('dialMediator', () => {
     connectTimeoutMs: 500,
   });
 
+  /** A server that answers each connection with `answer`, as request req-x's mediator. */
+  async function mediatorThat(answer: (socket: Socket) => void) {
+    const answering = createServer((socket) => {
+      socket.on('error', () => undefined);
+      answer(socket);
+    });
+    await new Promise<void>((resolve) => answering.listen(0, '127.0.0.1', resolve));
+    const resolver = new InMemoryMediatorResolver();
+    resolver.set('req-x', { host: '127.0.0.1', port: (answering.address() as { port: number }).port });
+    return { resolver, close: () => answering.close() };
+  }
+
   beforeAll(async () => {
     server = createServer((socket) => {
       socket.on('error', () => undefined);
@@ -46,39 +58,29 @@ describe('dialMediator', () => {
   ])(
     'counts an address that %s as not ready (a connection alone proves no mediator)',
     async (_what, answer, detail) => {
-      const silent = createServer((socket) => {
-        socket.on('error', () => undefined);
-        answer(socket);
-      });
-      await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
-      const resolver = new InMemoryMediatorResolver();
-      resolver.set('req-silent', { host: '127.0.0.1', port: (silent.address() as { port: number }).port });
+      const mediator = await mediatorThat(answer);
       try {
         await expect(
-          dialMediator('req-silent', options(resolver), new AbortController().signal),
+          dialMediator('req-x', options(mediator.resolver), new AbortController().signal),
         ).rejects.toMatchObject({ code: 'MEDIATOR_NOT_READY', detail: expect.stringMatching(detail) });
       } finally {
-        silent.close();
+        mediator.close();
       }
     },
   );
 
   it('waits for an identification that arrives in pieces', async () => {
-    const slow = createServer((socket) => {
-      socket.on('error', () => undefined);
+    const mediator = await mediatorThat((socket) => {
       socket.write('SS');
       setTimeout(() => socket.end('H-2.0-slow\r\n'), 50);
     });
-    await new Promise<void>((resolve) => slow.listen(0, '127.0.0.1', resolve));
-    const resolver = new InMemoryMediatorResolver();
-    resolver.set('req-slow', { host: '127.0.0.1', port: (slow.address() as { port: number }).port });
     try {
-      const socket = await dialMediator('req-slow', options(resolver), new AbortController().signal);
+      const socket = await dialMediator('req-x', options(mediator.resolver), new AbortController().signal);
       const forwarded: Buffer[] = [];
       for await (const chunk of socket) forwarded.push(chunk as Buffer);
       expect(Buffer.concat(forwarded).toString()).toBe('SSH-2.0-slow\r\n');
     } finally {
-      slow.close();
+      mediator.close();
     }
   });
 
